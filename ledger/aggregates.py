@@ -1,0 +1,499 @@
+"""Aggregates: the consistency boundaries of the ledger and the invariants they enforce.
+
+Each aggregate's stream id is derived from its business id (uuid5), so the same deal always
+lands in the same stream and two writers racing on it meet the store's optimistic concurrency.
+Every event is a past-tense fact with explicit fields, `occurred_at` (business time) and a
+`class_version`, so a later schema can add an `upcast_v1_v2`. Where a stream's first fact and
+its later facts share one public type (a target revised, a plan's next version), the classes
+differ but `TYPE` names the public type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from .errors import RuleViolation
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://perfledger.invalid/streams")
+
+
+def stream_id(kind: str, key: str) -> UUID:
+    """The stream of a business object: deterministic, so ids map to streams without a lookup."""
+    return uuid5(_NAMESPACE, f"{kind}:{key}")
+
+
+def scope_key(scope: dict[str, Any]) -> str:
+    """`{"rep": "R-1"}` → `rep:R-1`; `{"company": true}` → `company`."""
+    (kind, value), = scope.items()
+    return "company" if kind == "company" else f"{kind}:{value}"
+
+
+class Created(Aggregate.Created):
+    class_version: ClassVar[int] = 1
+    occurred_at: datetime
+
+
+class Happened(Aggregate.Event):
+    class_version: ClassVar[int] = 1
+    occurred_at: datetime
+
+
+def public_type(event_class: type) -> str:
+    return getattr(event_class, "TYPE", event_class.__name__)
+
+
+class Ledgered(Aggregate):
+    """Base of the ledger's aggregates: `record(Event, **fields)` appends one fact."""
+
+    KIND: ClassVar[str]
+
+    def record(self, event_class: type[Happened], **fields: Any) -> None:
+        self.trigger_event(event_class, **fields)
+
+
+# ---------------------------------------------------------------- organisation and people
+
+
+class Rep(Ledgered):
+    """A sales rep: their place in the org and their people-process record (all rare facts)."""
+
+    KIND = "rep"
+
+    class RepOnboarded(Created):
+        rep_id: str
+        name: str
+        team_id: str
+        region: str
+        manager_id: str | None
+
+    def __init__(self, rep_id: str, name: str, team_id: str, region: str, manager_id: str | None, occurred_at: datetime):
+        self.rep_id = rep_id
+        self.team_id = team_id
+        self.region = region
+        self.onboarded_at = occurred_at
+        self.offboarded_at: datetime | None = None
+        self.evaluations: set[str] = set()
+        self.feedback: set[str] = set()
+        self.improvement_plans: set[str] = set()
+
+    @staticmethod
+    def create_id(rep_id: str) -> UUID:
+        return stream_id("rep", rep_id)
+
+    class RepTransferred(Happened):
+        rep_id: str
+        team_id: str | None
+        region: str | None
+
+        def apply(self, rep: Rep) -> None:
+            rep.team_id = self.team_id or rep.team_id
+            rep.region = self.region or rep.region
+
+    class RepOffboarded(Happened):
+        rep_id: str
+
+        def apply(self, rep: Rep) -> None:
+            rep.offboarded_at = self.occurred_at
+
+    class EvaluationRecorded(Happened):
+        evaluation_id: str
+        rep_id: str
+        period: str
+        evaluator_id: str
+        result_score: int
+        process_scores: dict
+        swot: dict | None
+        summary: str | None
+
+        def apply(self, rep: Rep) -> None:
+            rep.evaluations.add(self.evaluation_id)
+
+    class FeedbackGiven(Happened):
+        feedback_id: str
+        rep_id: str
+        author_id: str
+        kind: str
+        text: str
+        evaluation_id: str | None
+
+        def apply(self, rep: Rep) -> None:
+            rep.feedback.add(self.feedback_id)
+
+    class ImprovementPlanSet(Happened):
+        improvement_plan_id: str
+        rep_id: str
+        goals: list
+        trainings: list
+        review_by: datetime
+
+        def apply(self, rep: Rep) -> None:
+            rep.improvement_plans.add(self.improvement_plan_id)
+
+    class TrainingCompleted(Happened):
+        rep_id: str
+        training: str
+
+    class AwardGranted(Happened):
+        rep_id: str
+        period: str
+        amount: Decimal
+        reason: str
+
+    def transfer(self, team_id: str | None, region: str | None, occurred_at: datetime) -> None:
+        self._require_active(occurred_at)
+        if team_id is None and region is None:
+            raise RuleViolation("data", "a transfer names a new team_id, a new region, or both")
+        self.record(Rep.RepTransferred, rep_id=self.rep_id, team_id=team_id, region=region, occurred_at=occurred_at)
+
+    def offboard(self, occurred_at: datetime) -> None:
+        if self.offboarded_at is not None:
+            raise RuleViolation("data.rep_id", f"rep {self.rep_id} was already offboarded on {self.offboarded_at.isoformat()}")
+        if occurred_at < self.onboarded_at:
+            raise RuleViolation("occurred_at", f"rep {self.rep_id} was onboarded later ({self.onboarded_at.isoformat()})")
+        self.record(Rep.RepOffboarded, rep_id=self.rep_id, occurred_at=occurred_at)
+
+    def evaluate(self, **fields: Any) -> None:
+        if fields["evaluation_id"] in self.evaluations:
+            raise RuleViolation("data.evaluation_id", f"evaluation {fields['evaluation_id']} is already recorded")
+        self.record(Rep.EvaluationRecorded, **fields)
+
+    def give_feedback(self, **fields: Any) -> None:
+        if fields["feedback_id"] in self.feedback:
+            raise RuleViolation("data.feedback_id", f"feedback {fields['feedback_id']} is already recorded")
+        evaluation_id = fields.get("evaluation_id")
+        if evaluation_id is not None and evaluation_id not in self.evaluations:
+            raise RuleViolation("data.evaluation_id", f"rep {self.rep_id} has no evaluation {evaluation_id}")
+        self.record(Rep.FeedbackGiven, **fields)
+
+    def set_improvement_plan(self, **fields: Any) -> None:
+        if fields["improvement_plan_id"] in self.improvement_plans:
+            raise RuleViolation("data.improvement_plan_id", f"improvement plan {fields['improvement_plan_id']} already exists")
+        self.record(Rep.ImprovementPlanSet, **fields)
+
+    def _require_active(self, occurred_at: datetime) -> None:
+        if self.offboarded_at is not None and occurred_at > self.offboarded_at:
+            raise RuleViolation("occurred_at", f"rep {self.rep_id} was offboarded on {self.offboarded_at.isoformat()}")
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+class Deal(Ledgered):
+    """A deal's life: opened once, won or lost once (never both), amounts and refunds bounded."""
+
+    KIND = "deal"
+
+    class DealOpened(Created):
+        deal_id: str
+        rep_id: str
+        customer_id: str
+        lead_id: str | None
+        expected_amount: Decimal | None
+
+    def __init__(self, deal_id: str, rep_id: str, customer_id: str, lead_id: str | None,
+                 expected_amount: Decimal | None, occurred_at: datetime):
+        self.deal_id = deal_id
+        self.rep_id = rep_id
+        self.opened_at = occurred_at
+        self.outcome: str | None = None
+        self.won_amount = Decimal(0)
+        self.refunded = Decimal(0)
+
+    @staticmethod
+    def create_id(deal_id: str) -> UUID:
+        return stream_id("deal", deal_id)
+
+    class DealWon(Happened):
+        deal_id: str
+        amount: Decimal
+
+        def apply(self, deal: Deal) -> None:
+            deal.outcome = "won"
+            deal.won_amount = self.amount
+
+    class DealLost(Happened):
+        deal_id: str
+        reason: str | None
+
+        def apply(self, deal: Deal) -> None:
+            deal.outcome = "lost"
+
+    class DealCreditSplit(Happened):
+        deal_id: str
+        splits: list
+
+    class DealAmountCorrected(Happened):
+        deal_id: str
+        amount: Decimal
+        reason: str
+
+        def apply(self, deal: Deal) -> None:
+            deal.won_amount = self.amount
+
+    class DealRefunded(Happened):
+        deal_id: str
+        amount: Decimal
+        reason: str | None
+
+        def apply(self, deal: Deal) -> None:
+            deal.refunded += self.amount
+
+    def win(self, amount: Decimal, occurred_at: datetime) -> None:
+        self._require_open("won")
+        if occurred_at < self.opened_at:
+            raise RuleViolation("occurred_at", f"deal {self.deal_id} was opened later ({self.opened_at.isoformat()})")
+        self.record(Deal.DealWon, deal_id=self.deal_id, amount=amount, occurred_at=occurred_at)
+
+    def lose(self, reason: str | None, occurred_at: datetime) -> None:
+        self._require_open("lost")
+        self.record(Deal.DealLost, deal_id=self.deal_id, reason=reason, occurred_at=occurred_at)
+
+    def split(self, splits: list[dict], occurred_at: datetime) -> None:
+        self.record(Deal.DealCreditSplit, deal_id=self.deal_id, splits=splits, occurred_at=occurred_at)
+
+    def correct_amount(self, amount: Decimal, reason: str, occurred_at: datetime) -> None:
+        self._require_won("corrected")
+        if amount < self.refunded:
+            raise RuleViolation("data.amount", f"deal {self.deal_id} has {self.refunded} refunded already; the corrected amount cannot be lower")
+        self.record(Deal.DealAmountCorrected, deal_id=self.deal_id, amount=amount, reason=reason, occurred_at=occurred_at)
+
+    def refund(self, amount: Decimal, reason: str | None, occurred_at: datetime) -> None:
+        self._require_won("refunded")
+        left = self.won_amount - self.refunded
+        if amount > left:
+            raise RuleViolation("data.amount", f"refund {amount} exceeds what is left to refund on deal {self.deal_id} ({left} of {self.won_amount} won)")
+        self.record(Deal.DealRefunded, deal_id=self.deal_id, amount=amount, reason=reason, occurred_at=occurred_at)
+
+    def _require_open(self, what: str) -> None:
+        if self.outcome is not None:
+            raise RuleViolation("data.deal_id", f"deal {self.deal_id} is already {self.outcome}; it cannot be {what} too")
+
+    def _require_won(self, what: str) -> None:
+        if self.outcome != "won":
+            state = self.outcome or "still open"
+            raise RuleViolation("data.deal_id", f"deal {self.deal_id} is {state}; only a won deal can be {what}")
+
+
+class Lead(Ledgered):
+    KIND = "lead"
+
+    class LeadCreated(Created):
+        lead_id: str
+        rep_id: str
+        customer_id: str | None
+        source: str | None
+
+    def __init__(self, lead_id: str, rep_id: str, customer_id: str | None, source: str | None, occurred_at: datetime):
+        self.lead_id = lead_id
+        self.rep_id = rep_id
+
+    @staticmethod
+    def create_id(lead_id: str) -> UUID:
+        return stream_id("lead", lead_id)
+
+
+class Activity(Ledgered):
+    KIND = "activity"
+
+    class ActivityLogged(Created):
+        activity_id: str
+        rep_id: str
+        kind: str
+        customer_id: str | None
+        lead_id: str | None
+        deal_id: str | None
+        replied: bool | None
+        notes: str | None
+
+    def __init__(self, activity_id: str, rep_id: str, kind: str, customer_id: str | None, lead_id: str | None,
+                 deal_id: str | None, replied: bool | None, notes: str | None, occurred_at: datetime):
+        self.activity_id = activity_id
+
+    @staticmethod
+    def create_id(activity_id: str) -> UUID:
+        return stream_id("activity", activity_id)
+
+
+class FollowUp(Ledgered):
+    KIND = "followup"
+
+    class FollowUpScheduled(Created):
+        followup_id: str
+        rep_id: str
+        due_at: datetime
+        deal_id: str | None
+        lead_id: str | None
+
+    def __init__(self, followup_id: str, rep_id: str, due_at: datetime, deal_id: str | None, lead_id: str | None, occurred_at: datetime):
+        self.followup_id = followup_id
+        self.rep_id = rep_id
+        self.completed = False
+
+    @staticmethod
+    def create_id(followup_id: str) -> UUID:
+        return stream_id("followup", followup_id)
+
+    class FollowUpCompleted(Happened):
+        followup_id: str
+
+        def apply(self, followup: FollowUp) -> None:
+            followup.completed = True
+
+    def complete(self, occurred_at: datetime) -> None:
+        if self.completed:
+            raise RuleViolation("data.followup_id", f"follow-up {self.followup_id} is already completed")
+        self.record(FollowUp.FollowUpCompleted, followup_id=self.followup_id, occurred_at=occurred_at)
+
+
+# ---------------------------------------------------------------- targets and plans
+
+
+class Target(Ledgered):
+    """One target (scope, metric, period); a later TargetSet revises it and the history stays."""
+
+    KIND = "target"
+
+    class TargetSet(Created):
+        scope: dict
+        metric: str
+        period: str
+        value: Decimal
+        reason: str | None
+
+    def __init__(self, scope: dict, metric: str, period: str, value: Decimal, reason: str | None, occurred_at: datetime):
+        self.value = value
+
+    @staticmethod
+    def create_id(scope: dict, metric: str, period: str) -> UUID:
+        return stream_id("target", f"{scope_key(scope)}|{metric}|{period}")
+
+    class TargetRevised(Happened):
+        TYPE: ClassVar[str] = "TargetSet"
+        scope: dict
+        metric: str
+        period: str
+        value: Decimal
+        reason: str | None
+
+        def apply(self, target: Target) -> None:
+            target.value = self.value
+
+
+class IncentivePlan(Ledgered):
+    """A plan's published versions; each version number is higher than the last."""
+
+    KIND = "plan"
+
+    class IncentivePlanPublished(Created):
+        plan_id: str
+        version: int
+        effective_from: str
+        rules: dict
+
+    def __init__(self, plan_id: str, version: int, effective_from: str, rules: dict, occurred_at: datetime):
+        self.plan_id = plan_id
+        self.latest_version = version
+
+    @staticmethod
+    def create_id(plan_id: str) -> UUID:
+        return stream_id("plan", plan_id)
+
+    class IncentivePlanRepublished(Happened):
+        TYPE: ClassVar[str] = "IncentivePlanPublished"
+        plan_id: str
+        version: int
+        effective_from: str
+        rules: dict
+
+        def apply(self, plan: IncentivePlan) -> None:
+            plan.latest_version = self.version
+
+    def publish(self, version: int, effective_from: str, rules: dict, occurred_at: datetime) -> None:
+        if version <= self.latest_version:
+            raise RuleViolation("data.version", f"plan {self.plan_id} is at version {self.latest_version}; a new version must be higher")
+        self.record(IncentivePlan.IncentivePlanRepublished, plan_id=self.plan_id, version=version,
+                    effective_from=effective_from, rules=rules, occurred_at=occurred_at)
+
+
+class PlanAssignment(Ledgered):
+    """Which plan a scope is on, from which period; reassignments append."""
+
+    KIND = "assignment"
+
+    class IncentivePlanAssigned(Created):
+        scope: dict
+        plan_id: str
+        from_period: str
+
+    def __init__(self, scope: dict, plan_id: str, from_period: str, occurred_at: datetime):
+        pass
+
+    @staticmethod
+    def create_id(scope: dict) -> UUID:
+        return stream_id("assignment", scope_key(scope))
+
+    class IncentivePlanReassigned(Happened):
+        TYPE: ClassVar[str] = "IncentivePlanAssigned"
+        scope: dict
+        plan_id: str
+        from_period: str
+
+
+class PeriodLock(Ledgered):
+    """A closed period; it carries the chain head at closing so the log before it is sealed."""
+
+    KIND = "period"
+
+    class PeriodClosed(Created):
+        period: str
+        head: str | None
+        head_position: int | None
+
+    def __init__(self, period: str, head: str | None, head_position: int | None, occurred_at: datetime):
+        self.period = period
+
+    @staticmethod
+    def create_id(period: str) -> UUID:
+        return stream_id("period", period)
+
+
+class Payout(Ledgered):
+    """A rep's payout for a period: approved once, then only adjusted."""
+
+    KIND = "payout"
+
+    class PayoutApproved(Created):
+        rep_id: str
+        period: str
+        amount: Decimal
+        plan_id: str
+        plan_version: int
+        digest: str
+        known_at: datetime | None
+
+    def __init__(self, rep_id: str, period: str, amount: Decimal, plan_id: str, plan_version: int, digest: str,
+                 known_at: datetime | None, occurred_at: datetime):
+        self.amount = amount
+        self.digest = digest
+
+    @staticmethod
+    def create_id(rep_id: str, period: str) -> UUID:
+        return stream_id("payout", f"{rep_id}|{period}")
+
+    class PayoutAdjusted(Happened):
+        rep_id: str
+        period: str
+        amount: Decimal
+        reason: str
+        replay_id: str | None
+
+        def apply(self, payout: Payout) -> None:
+            payout.amount += self.amount
+
+
+AGGREGATES: tuple[type[Ledgered], ...] = (Rep, Deal, Lead, Activity, FollowUp, Target, IncentivePlan, PlanAssignment, PeriodLock, Payout)

@@ -1,0 +1,306 @@
+"""From a validated command to the one fact it appends, through the aggregate that guards it.
+
+A batch is handled in a unit of work: the streams it touches are loaded in one query, each
+command is checked against the state left by the commands before it (so a batch may onboard a
+rep and log their first call), and every violation is collected with its event index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from .aggregates import (Activity, Deal, FollowUp, IncentivePlan, Lead, Ledgered, Payout, PeriodLock, PlanAssignment,
+                         Rep, Target, stream_id, scope_key)
+from .errors import RuleViolation
+from .periods import parse_period
+from .schemas import Command
+
+
+Touched = tuple[Ledgered, "str | None"]  # the aggregate that took the fact, and the rep it concerns
+
+
+class UnitOfWork:
+    """The aggregates of one batch, loaded once, with the facts appended in command order."""
+
+    def __init__(self, load: Callable[[list[UUID]], dict[UUID, Aggregate]], known_reps: set[str]):
+        self._load = load
+        self._known_reps = known_reps
+        self.aggregates: dict[UUID, Ledgered | None] = {}
+        self.events: list[Any] = []
+        self.rep_of_event: list[str | None] = []
+
+    def preload(self, ids: Iterable[UUID]) -> None:
+        missing = [i for i in set(ids) if i not in self.aggregates]
+        if missing:
+            loaded = self._load(missing)
+            for i in missing:
+                self.aggregates[i] = loaded.get(i)  # type: ignore[assignment]
+
+    def get(self, kind: str, key: str) -> Any:
+        return self.by_id(stream_id(kind, key))
+
+    def by_id(self, sid: UUID) -> Any:
+        if sid not in self.aggregates:
+            self.preload([sid])
+        return self.aggregates[sid]
+
+    def rep(self, rep_id: str, field: str = "data.rep_id") -> Rep:
+        rep = self.get("rep", rep_id)
+        if rep is None:
+            raise RuleViolation(field, f"unknown rep {rep_id}: record RepOnboarded for them first")
+        return rep
+
+    def require_known_rep(self, rep_id: str, field: str = "data.rep_id") -> None:
+        """Existence only: reps are never deleted, so a rep once seen stays known (cached)."""
+        if rep_id not in self._known_reps:
+            self.rep(rep_id, field)
+
+    def deal(self, deal_id: str) -> Deal:
+        deal = self.get("deal", deal_id)
+        if deal is None:
+            raise RuleViolation("data.deal_id", f"unknown deal {deal_id}: record DealOpened first")
+        return deal
+
+    def create(self, aggregate: Ledgered) -> None:
+        self.aggregates[aggregate.id] = aggregate
+
+    def absent(self, kind: str, key: str, field: str, what: str) -> None:
+        existing = self.get(kind, key)
+        if existing is not None:
+            raise RuleViolation(field, f"{what} {key} already exists")
+
+    def take_event(self, aggregate: Ledgered, rep_id: str | None) -> None:
+        """Move the aggregate's one new fact into the batch, in command order."""
+        (event,) = aggregate.collect_events()
+        self.events.append(event)
+        self.rep_of_event.append(rep_id)
+
+
+def touched_streams(command: Command) -> list[UUID]:
+    """The streams a command reads or writes, so a batch can load them all in one query."""
+    data = command.data
+    ids = [stream_id(kind, data[key]) for key, kind in _KEY_KINDS if data.get(key) is not None]
+    for split in data.get("splits") or ():
+        ids.append(stream_id("rep", split["rep_id"]))
+    scope = data.get("scope")
+    if scope is not None and "rep" in scope:
+        ids.append(stream_id("rep", scope["rep"]))
+    if command.type == "TargetSet":
+        ids.append(Target.create_id(data["scope"], data["metric"], data["period"]))
+    elif command.type == "IncentivePlanAssigned":
+        ids.append(PlanAssignment.create_id(data["scope"]))
+    elif command.type in ("PayoutApproved", "PayoutAdjusted"):
+        ids.append(Payout.create_id(data["rep_id"], data["period"]))
+        ids.extend(stream_id("period", str(p)) for p in parse_period(data["period"]).enclosing())
+    elif command.type == "PeriodClosed":
+        ids.append(stream_id("period", data["period"]))
+    return ids
+
+
+_KEY_KINDS = (("rep_id", "rep"), ("deal_id", "deal"), ("activity_id", "activity"), ("followup_id", "followup"),
+              ("plan_id", "plan"))
+
+
+# ---------------------------------------------------------------- handlers, one per event type
+
+
+def _fields(command: Command) -> dict[str, Any]:
+    return {**command.data, "occurred_at": command.occurred_at}
+
+
+def rep_onboarded(uow: UnitOfWork, c: Command) -> Touched:
+    uow.absent("rep", c.data["rep_id"], "data.rep_id", "rep")
+    rep = Rep(**_fields(c))
+    uow.create(rep)
+    return rep, c.data["rep_id"]
+
+
+def rep_transferred(uow: UnitOfWork, c: Command) -> Touched:
+    rep = uow.rep(c.data["rep_id"])
+    rep.transfer(c.data["team_id"], c.data["region"], c.occurred_at)
+    return rep, c.data["rep_id"]
+
+
+def rep_offboarded(uow: UnitOfWork, c: Command) -> Touched:
+    rep = uow.rep(c.data["rep_id"])
+    rep.offboard(c.occurred_at)
+    return rep, c.data["rep_id"]
+
+
+def rep_fact(method: str) -> Callable[[UnitOfWork, Command], Touched]:
+    """Evaluations, feedback, improvement plans: facts on the rep's own record."""
+
+    def handle(uow: UnitOfWork, c: Command) -> Touched:
+        rep = uow.rep(c.data["rep_id"])
+        getattr(rep, method)(**_fields(c))
+        return rep, c.data["rep_id"]
+
+    return handle
+
+
+def rep_record(event_name: str) -> Callable[[UnitOfWork, Command], Touched]:
+    """Trainings and awards: appended to the rep's record with no further rule."""
+
+    def handle(uow: UnitOfWork, c: Command) -> Touched:
+        rep = uow.rep(c.data["rep_id"])
+        rep.record(getattr(Rep, event_name), **_fields(c))
+        return rep, c.data["rep_id"]
+
+    return handle
+
+
+def target_set(uow: UnitOfWork, c: Command) -> Touched:
+    scope = c.data["scope"]
+    if "rep" in scope:
+        uow.require_known_rep(scope["rep"], "data.scope.rep")
+    target = uow.by_id(Target.create_id(scope, c.data["metric"], c.data["period"]))
+    if target is None:
+        target = Target(**_fields(c))
+        uow.create(target)
+    else:
+        target.record(Target.TargetRevised, **_fields(c))
+    return target, scope.get("rep")
+
+
+def created(kind: str, key: str, aggregate_class: type[Ledgered], what: str) -> Callable[[UnitOfWork, Command], Touched]:
+    """A fact that starts its own stream and names a rep who must be known."""
+
+    def handle(uow: UnitOfWork, c: Command) -> Touched:
+        uow.require_known_rep(c.data["rep_id"])
+        uow.absent(kind, c.data[key], f"data.{key}", what)
+        aggregate = aggregate_class(**_fields(c))
+        uow.create(aggregate)
+        return aggregate, c.data["rep_id"]
+
+    return handle
+
+
+def followup_completed(uow: UnitOfWork, c: Command) -> Touched:
+    followup = uow.get("followup", c.data["followup_id"])
+    if followup is None:
+        raise RuleViolation("data.followup_id", f"unknown follow-up {c.data['followup_id']}: schedule it first")
+    followup.complete(c.occurred_at)
+    return followup, followup.rep_id
+
+
+def deal_opened(uow: UnitOfWork, c: Command) -> Touched:
+    uow.require_known_rep(c.data["rep_id"])
+    existing = uow.get("deal", c.data["deal_id"])
+    if existing is not None:
+        raise RuleViolation("data.deal_id", f"deal {c.data['deal_id']} is already opened; a deal is opened once")
+    deal = Deal(**_fields(c))
+    uow.create(deal)
+    return deal, c.data["rep_id"]
+
+
+def deal_command(apply: Callable[[Deal, Command], None]) -> Callable[[UnitOfWork, Command], Touched]:
+    def handle(uow: UnitOfWork, c: Command) -> Touched:
+        deal = uow.deal(c.data["deal_id"])
+        apply(deal, c)
+        return deal, deal.rep_id
+
+    return handle
+
+
+def _split(deal: Deal, c: Command) -> None:
+    deal.split(c.data["splits"], c.occurred_at)
+
+
+def deal_credit_split(uow: UnitOfWork, c: Command) -> Touched:
+    for i, split in enumerate(c.data["splits"]):
+        uow.require_known_rep(split["rep_id"], f"data.splits[{i}].rep_id")
+    return deal_command(_split)(uow, c)
+
+
+def plan_published(uow: UnitOfWork, c: Command) -> Touched:
+    plan = uow.get("plan", c.data["plan_id"])
+    if plan is None:
+        plan = IncentivePlan(**_fields(c))
+        uow.create(plan)
+    else:
+        plan.publish(c.data["version"], c.data["effective_from"], c.data["rules"], c.occurred_at)
+    return plan, None
+
+
+def plan_assigned(uow: UnitOfWork, c: Command) -> Touched:
+    scope = c.data["scope"]
+    if "rep" in scope:
+        uow.require_known_rep(scope["rep"], "data.scope.rep")
+    if uow.get("plan", c.data["plan_id"]) is None:
+        raise RuleViolation("data.plan_id", f"unknown plan {c.data['plan_id']}: publish it first")
+    assignment = uow.by_id(PlanAssignment.create_id(scope))
+    if assignment is None:
+        assignment = PlanAssignment(**_fields(c))
+        uow.create(assignment)
+    else:
+        assignment.record(PlanAssignment.IncentivePlanReassigned, **_fields(c))
+    return assignment, scope.get("rep")
+
+
+def period_closed(uow: UnitOfWork, c: Command) -> Touched:
+    uow.absent("period", c.data["period"], "data.period", "closed period")
+    lock = PeriodLock(**_fields(c))
+    uow.create(lock)
+    return lock, None
+
+
+def _closed_by(uow: UnitOfWork, period: str) -> str | None:
+    for enclosing in parse_period(period).enclosing():
+        if uow.get("period", str(enclosing)) is not None:
+            return str(enclosing)
+    return None
+
+
+def payout_approved(uow: UnitOfWork, c: Command) -> Touched:
+    uow.require_known_rep(c.data["rep_id"])
+    closed = _closed_by(uow, c.data["period"])
+    if closed is not None:
+        raise RuleViolation("data.period", f"period {closed} is closed: record a PayoutAdjusted for any difference")
+    if uow.get("payout", f"{c.data['rep_id']}|{c.data['period']}") is not None:
+        raise RuleViolation("data.period", f"the payout of {c.data['rep_id']} for {c.data['period']} is already approved; a change is an adjustment")
+    payout = Payout(**_fields(c))
+    uow.create(payout)
+    return payout, c.data["rep_id"]
+
+
+def payout_adjusted(uow: UnitOfWork, c: Command) -> Touched:
+    payout = uow.get("payout", f"{c.data['rep_id']}|{c.data['period']}")
+    if payout is None:
+        raise RuleViolation("data.period", f"nothing approved for {c.data['rep_id']} in {c.data['period']} to adjust: approve it first")
+    payout.record(Payout.PayoutAdjusted, **_fields(c))
+    return payout, c.data["rep_id"]
+
+
+HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
+    "RepOnboarded": rep_onboarded,
+    "RepTransferred": rep_transferred,
+    "RepOffboarded": rep_offboarded,
+    "TargetSet": target_set,
+    "LeadCreated": created("lead", "lead_id", Lead, "lead"),
+    "ActivityLogged": created("activity", "activity_id", Activity, "activity"),
+    "FollowUpScheduled": created("followup", "followup_id", FollowUp, "follow-up"),
+    "FollowUpCompleted": followup_completed,
+    "DealOpened": deal_opened,
+    "DealWon": deal_command(lambda d, c: d.win(c.data["amount"], c.occurred_at)),
+    "DealLost": deal_command(lambda d, c: d.lose(c.data["reason"], c.occurred_at)),
+    "DealCreditSplit": deal_credit_split,
+    "DealAmountCorrected": deal_command(lambda d, c: d.correct_amount(c.data["amount"], c.data["reason"], c.occurred_at)),
+    "DealRefunded": deal_command(lambda d, c: d.refund(c.data["amount"], c.data["reason"], c.occurred_at)),
+    "EvaluationRecorded": rep_fact("evaluate"),
+    "FeedbackGiven": rep_fact("give_feedback"),
+    "ImprovementPlanSet": rep_fact("set_improvement_plan"),
+    "TrainingCompleted": rep_record("TrainingCompleted"),
+    "AwardGranted": rep_record("AwardGranted"),
+    "IncentivePlanPublished": plan_published,
+    "IncentivePlanAssigned": plan_assigned,
+    "PeriodClosed": period_closed,
+    "PayoutApproved": payout_approved,
+    "PayoutAdjusted": payout_adjusted,
+}
+
+
+__all__ = ["HANDLERS", "Touched", "UnitOfWork", "touched_streams", "scope_key"]

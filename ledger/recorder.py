@@ -1,0 +1,242 @@
+"""The event store's recorders, extended with the ledger's own entry for every stored event.
+
+The library's native recorders (`eventsourcing.sqlite`, `eventsourcing.postgres`) store the
+events; in the *same transaction* these subclasses write one `ledger_entries` row per event:
+the gap-free `position`, `recorded_at` (knowledge time, strictly increasing with position), the
+acting user, the client's `event_id` (unique: idempotency) and the hash-chain `link`.
+
+Positions are assigned here, under the store's write lock, rather than taken from the library's
+notification ids: PostgreSQL's sequence skips a number whenever a transaction rolls back (a
+conflict, a crash), and the ledger promises auditors a log without holes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from psycopg.sql import SQL
+
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteCursor, SQLiteFactory
+
+from .chain import GENESIS, link_of
+
+ENTRIES_TABLE = "ledger_entries"
+
+
+@dataclass(frozen=True)
+class EntryMeta:
+    """What the write side knows about an event beyond its stored state."""
+
+    type: str
+    rep_id: str | None
+    event_id: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ledger entry as written: one per stored event."""
+
+    position: int
+    notification_id: int
+    recorded_at: int  # microseconds since the epoch, UTC
+    type: str
+    rep_id: str | None
+    actor: str
+    event_id: str | None
+    content_hash: str
+    link: str
+
+
+def _entries_ddl(position_type: str, table: str = ENTRIES_TABLE) -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        f"position {position_type} PRIMARY KEY, "
+        "notification_id BIGINT NOT NULL UNIQUE, "
+        "recorded_at BIGINT NOT NULL, "
+        "type TEXT NOT NULL, "
+        "rep_id TEXT, "
+        "actor TEXT NOT NULL, "
+        "event_id TEXT UNIQUE, "
+        "content_hash TEXT NOT NULL, "
+        "link TEXT NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS {ENTRIES_TABLE}_type ON {table} (type, position)",
+        f"CREATE INDEX IF NOT EXISTS {ENTRIES_TABLE}_rep ON {table} (rep_id, position)",
+    ]
+
+
+def _now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def build_entries(
+    notification_ids: Sequence[int],
+    stored_events: Sequence[StoredEvent],
+    metas: Sequence[EntryMeta],
+    actor: str,
+    last: tuple[int, int, str] | None,
+) -> list[Entry]:
+    """Number, time-stamp and chain a batch after the last entry (position, recorded_at, link)."""
+    position, recorded_at, link = last if last else (0, 0, GENESIS)
+    now = _now_micros()
+    entries = []
+    for notification_id, stored, meta in zip(notification_ids, stored_events, metas, strict=True):
+        position += 1
+        recorded_at = max(now, recorded_at + 1)  # strictly increasing, even if the clock steps back
+        entry_head = (position, recorded_at, meta.type, meta.rep_id, actor, meta.event_id, meta.content_hash)
+        link = link_of(link, entry_head, stored.topic, _hex(stored.originator_id), stored.originator_version, stored.state)
+        entries.append(Entry(position, notification_id, recorded_at, meta.type, meta.rep_id, actor,
+                             meta.event_id, meta.content_hash, link))
+    return entries
+
+
+def _hex(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
+
+
+def _entry_rows(entries: list[Entry]) -> list[tuple[Any, ...]]:
+    return [(e.position, e.notification_id, e.recorded_at, e.type, e.rep_id, e.actor, e.event_id, e.content_hash, e.link)
+            for e in entries]
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    entries_table = ENTRIES_TABLE
+    notification_key = "rowid"
+
+    @property
+    def events_table(self) -> str:
+        return self.events_table_name
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *_entries_ddl("INTEGER")]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *,
+                       entries: Sequence[EntryMeta] | None = None, actor: str = "system", **_: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        # One executemany, then the rowids: we hold the write lock, and SQLite hands out
+        # max(rowid)+1 for each row, so the batch's rowids are the last n.
+        c.executemany(self.insert_events_statement, [
+            (_hex(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events
+        ])
+        c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        last_rowid = c.fetchone()[0]
+        notification_ids = list(range(last_rowid - len(stored_events) + 1, last_rowid + 1))
+        c.execute(f"SELECT position, recorded_at, link FROM {ENTRIES_TABLE} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
+        built = build_entries(notification_ids, stored_events, metas, actor, tuple(row) if row else None)
+        c.executemany(f"INSERT INTO {ENTRIES_TABLE} VALUES (?,?,?,?,?,?,?,?,?)", _entry_rows(built))
+        return [e.position for e in built]
+
+    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every event of the given streams, in one query per 500 ids (a batch preload)."""
+        found: dict[UUID, list[StoredEvent]] = {}
+        ids = [i.hex for i in originator_ids]
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    oid = UUID(row[0])
+                    found.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], row[3]))
+        return found
+
+
+class DurableSQLitePool(SQLiteConnectionPool):
+    """Every connection says how durable a commit is, rather than trusting the build's default.
+
+    WAL journal (set by the library) + synchronous=FULL: a commit is fsynced to the WAL before
+    it is acknowledged, so an acknowledged batch survives a process crash and a power loss.
+    """
+
+    def _create_connection(self):  # type: ignore[no-untyped-def]
+        connection = super()._create_connection()
+        raw: sqlite3.Connection = connection._sqlite_conn
+        raw.execute("PRAGMA synchronous=FULL")
+        raw.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    application_recorder_class = ChainedSQLiteRecorder
+
+    def __init__(self, env: Any):
+        super().__init__(env)
+        previous = self.datastore.pool
+        self.datastore.pool = DurableSQLitePool(db_name=previous.db_name, lock_timeout=previous.lock_timeout)
+        previous.close()
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    notification_key = "notification_id"
+
+    def __init__(self, datastore: Any, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        schema = self.datastore.schema
+        prefix = f'"{schema}".' if schema else ""
+        self.entries_table = prefix + ENTRIES_TABLE
+        self.events_table = prefix + self.events_table_name
+        self.sql_create_statements.extend(SQL(ddl) for ddl in _entries_ddl("BIGINT", self.entries_table))
+
+    def create_table(self) -> None:
+        """Serialise schema creation: processes starting together would otherwise race on the
+        catalogue ('tuple concurrently updated')."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(727274)")
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(727274)")
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], *,
+                                       entries: Sequence[EntryMeta] | None = None, actor: str = "system",
+                                       **kwargs: Any) -> Sequence[int] | None:
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if not stored_events:
+            return []
+        assert notification_ids is not None
+        # The events table is locked (EXCLUSIVE) for this transaction: the last entry is final.
+        curs.execute(f"SELECT position, recorded_at, link FROM {self.entries_table} ORDER BY position DESC LIMIT 1")
+        row = curs.fetchone()
+        metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
+        last = (row["position"], row["recorded_at"], row["link"]) if row else None
+        built = build_entries(notification_ids, stored_events, metas, actor, last)
+        curs.executemany(f"INSERT INTO {self.entries_table} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", _entry_rows(built))
+        return [e.position for e in built]
+
+    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found: dict[UUID, list[StoredEvent]] = {}
+        if not originator_ids:
+            return found
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {self.events_table} "
+                "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+                (list(originator_ids),),
+            )
+            for row in curs.fetchall():
+                oid = row["originator_id"]
+                found.setdefault(oid, []).append(StoredEvent(oid, row["originator_version"], row["topic"], bytes(row["state"])))
+        return found
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    application_recorder_class = ChainedPostgresRecorder

@@ -1,0 +1,471 @@
+"""The public write contract: one validated schema per event type of DESIGN.md.
+
+Every envelope is checked here before anything touches the store, and every problem of a batch
+is reported at once as (event index, field, message). Money is a decimal *string* with at most
+two places (a float is refused: it has already lost cents), times carry a zone, ids are bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from .periods import parse_period
+from .plan_schema import parse_rules, rules_to_json
+
+MAX_ID_LENGTH = 64
+MAX_TEXT_LENGTH = 4000
+MAX_LIST_ITEMS = 50
+MAX_MONEY = Decimal("1000000000000")  # 10^12 in the ledger's currency: beyond any real deal
+CENT = Decimal("0.01")
+_ID_PATTERN = re.compile(r"^[^\s\x00-\x1f]+$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one event of a batch."""
+
+    index: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+# ---------------------------------------------------------------- field types
+
+
+def _money(value: object) -> Decimal:
+    amount = _decimal(value, what="an amount of money")
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError("has more than two decimal places (cents)")
+    if amount >= MAX_MONEY:
+        raise ValueError(f"is larger than {MAX_MONEY}")
+    return amount.quantize(CENT)
+
+
+def _non_negative_decimal(value: object) -> Decimal:
+    number = _decimal(value, what="a decimal number")
+    if number < 0:
+        raise ValueError("must not be negative")
+    if number >= MAX_MONEY:
+        raise ValueError(f"is larger than {MAX_MONEY}")
+    return number
+
+
+def _decimal(value: object, *, what: str) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError(f"must be {what} written as a string such as \"1234.50\", not {type(value).__name__}")
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not {what}") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _aware_time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 time string with a zone, e.g. 2026-03-05T10:00:00+08:00")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{value!r} has no time zone: add an offset such as +08:00 or Z")
+    if not 1970 <= moment.year <= 2999:
+        raise ValueError(f"{value!r} is out of range (years 1970..2999)")
+    return moment
+
+
+def _period(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a period string: YYYY-MM, YYYY-Qn or YYYY")
+    return str(parse_period(value))
+
+
+def _scope(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ValueError('must be one of {"rep": id}, {"team": id}, {"region": name}, {"company": true}')
+    (key, item), = value.items()
+    if key == "company":
+        if item is not True:
+            raise ValueError('company scope is written {"company": true}')
+        return {"company": True}
+    if key not in ("rep", "team", "region"):
+        raise ValueError(f"unknown scope {key!r}: use rep, team, region or company")
+    if not isinstance(item, str) or not item.strip() or len(item) > MAX_ID_LENGTH:
+        raise ValueError(f"{key} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    return {key: item}
+
+
+def _id(value: str) -> str:
+    if not _ID_PATTERN.match(value):
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+Amount = Annotated[Decimal, BeforeValidator(_non_negative_decimal)]
+AwareTime = Annotated[datetime, BeforeValidator(_aware_time)]
+PeriodText = Annotated[str, BeforeValidator(_period)]
+Scope = Annotated[dict, BeforeValidator(_scope)]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, strict=True), AfterValidator(_id)]
+Name = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, strict=True)]
+Texts = Annotated[list[Text], Field(max_length=MAX_LIST_ITEMS)]
+Score = Annotated[int, Field(ge=0, le=100, strict=True)]
+
+TARGET_METRICS = (
+    "revenue", "orders", "new_customers", "conversion_rate", "win_rate", "avg_order_value", "activities",
+)
+ACTIVITY_KINDS = ("call", "visit", "email", "meeting", "demo", "other")
+
+
+class Data(BaseModel):
+    """Base of every event's data: unknown fields are refused, types are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class MoneyData(Data):
+    """Data that carries money: an optional currency, which must be the ledger's own."""
+
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _ledger_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        expected = (info.context or {}).get("currency", "CNY")
+        if value is not None and value != expected:
+            raise ValueError(f"this ledger keeps {expected}; convert {value} amounts before recording")
+        return value
+
+
+# ---------------------------------------------------------------- organisation
+
+
+class RepOnboarded(Data):
+    rep_id: Id
+    name: Name
+    team_id: Id
+    region: Name
+    manager_id: Id | None = None
+
+
+class RepTransferred(Data):
+    rep_id: Id
+    team_id: Id | None = None
+    region: Name | None = None
+
+
+class RepOffboarded(Data):
+    rep_id: Id
+
+
+class TargetSet(Data):
+    scope: Scope
+    metric: Literal[TARGET_METRICS]  # type: ignore[valid-type]
+    period: PeriodText
+    value: Amount
+    reason: Text | None = None
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+class LeadCreated(Data):
+    lead_id: Id
+    rep_id: Id
+    customer_id: Id | None = None
+    source: Name | None = None
+
+
+class ActivityLogged(Data):
+    activity_id: Id
+    rep_id: Id
+    kind: Literal[ACTIVITY_KINDS]  # type: ignore[valid-type]
+    customer_id: Id | None = None
+    lead_id: Id | None = None
+    deal_id: Id | None = None
+    replied: bool | None = None
+    notes: Text | None = None
+
+
+class FollowUpScheduled(Data):
+    followup_id: Id
+    rep_id: Id
+    due_at: AwareTime
+    deal_id: Id | None = None
+    lead_id: Id | None = None
+
+
+class FollowUpCompleted(Data):
+    followup_id: Id
+
+
+class DealOpened(MoneyData):
+    deal_id: Id
+    rep_id: Id
+    customer_id: Id
+    lead_id: Id | None = None
+    expected_amount: Money | None = None
+
+
+class DealWon(MoneyData):
+    deal_id: Id
+    amount: Money
+
+
+class DealLost(Data):
+    deal_id: Id
+    reason: Text | None = None
+
+
+class Split(Data):
+    rep_id: Id
+    share: Amount
+
+
+class DealCreditSplit(Data):
+    deal_id: Id
+    splits: Annotated[list[Split], Field(min_length=1, max_length=20)]
+
+    @field_validator("splits")
+    @classmethod
+    def _shares_sum_to_one(cls, splits: list[Split]) -> list[Split]:
+        total = sum((s.share for s in splits), Decimal(0))
+        if total != 1:
+            raise ValueError(f"shares must sum to 1, they sum to {total}")
+        if any(s.share == 0 for s in splits):
+            raise ValueError("a share of 0 credits nobody: leave that rep out")
+        if len({s.rep_id for s in splits}) != len(splits):
+            raise ValueError("a rep appears twice in the splits")
+        return splits
+
+
+class DealAmountCorrected(MoneyData):
+    deal_id: Id
+    amount: Money
+    reason: Text
+
+
+class DealRefunded(MoneyData):
+    deal_id: Id
+    amount: Money
+    reason: Text | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, amount: Decimal) -> Decimal:
+        if amount == 0:
+            raise ValueError("a refund of 0 is not a refund")
+        return amount
+
+
+# ---------------------------------------------------------------- people process
+
+
+class Swot(Data):
+    strengths: Texts = []
+    weaknesses: Texts = []
+    opportunities: Texts = []
+    threats: Texts = []
+
+
+class EvaluationRecorded(Data):
+    evaluation_id: Id
+    rep_id: Id
+    period: PeriodText
+    evaluator_id: Id
+    result_score: Score
+    process_scores: Annotated[dict[Name, Score], Field(max_length=MAX_LIST_ITEMS)]
+    swot: Swot | None = None
+    summary: Text | None = None
+
+
+class FeedbackGiven(Data):
+    feedback_id: Id
+    rep_id: Id
+    author_id: Id
+    kind: Literal["recognition", "improvement", "coaching"]
+    text: Text
+    evaluation_id: Id | None = None
+
+
+class ImprovementPlanSet(Data):
+    improvement_plan_id: Id
+    rep_id: Id
+    goals: Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
+    trainings: Texts
+    review_by: AwareTime
+
+
+class TrainingCompleted(Data):
+    rep_id: Id
+    training: Text
+
+
+# ---------------------------------------------------------------- incentives
+
+
+class IncentivePlanPublished(Data):
+    plan_id: Id
+    version: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+    effective_from: PeriodText
+    rules: dict
+
+    @field_validator("rules")
+    @classmethod
+    def _valid_rules(cls, rules: dict) -> dict:
+        parsed, problems = parse_rules(rules)
+        if problems:
+            raise ValueError("; ".join(f"rules.{p.field}: {p.message}" for p in problems))
+        assert parsed is not None
+        return rules_to_json(parsed)
+
+
+class IncentivePlanAssigned(Data):
+    scope: Scope
+    plan_id: Id
+    from_period: PeriodText
+
+
+class AwardGranted(MoneyData):
+    rep_id: Id
+    period: PeriodText
+    amount: Money
+    reason: Text
+
+
+class PeriodClosed(Data):
+    period: PeriodText
+    head: Annotated[str, Field(min_length=64, max_length=64, strict=True)] | None = None
+    head_position: Annotated[int, Field(ge=0, strict=True)] | None = None
+
+
+class PayoutApproved(MoneyData):
+    rep_id: Id
+    period: PeriodText
+    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, what="an amount").quantize(CENT))]
+    plan_id: Id
+    plan_version: Annotated[int, Field(ge=1, strict=True)]
+    digest: Annotated[str, Field(min_length=64, max_length=64, strict=True)]
+    known_at: AwareTime | None = None
+
+
+class PayoutAdjusted(MoneyData):
+    rep_id: Id
+    period: PeriodText
+    # An adjustment is a signed difference: it can take money back.
+    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, what="an amount").quantize(CENT))]
+    reason: Text
+    replay_id: Id | None = None
+
+
+DATA_MODELS: dict[str, type[Data]] = {
+    model.__name__: model
+    for model in (
+        RepOnboarded, RepTransferred, RepOffboarded, TargetSet, LeadCreated, ActivityLogged,
+        FollowUpScheduled, FollowUpCompleted, DealOpened, DealWon, DealLost, DealCreditSplit,
+        DealAmountCorrected, DealRefunded, EvaluationRecorded, FeedbackGiven, ImprovementPlanSet,
+        TrainingCompleted, IncentivePlanPublished, IncentivePlanAssigned, AwardGranted,
+        PeriodClosed, PayoutApproved, PayoutAdjusted,
+    )
+}
+# Written by the ledger itself (approve, close, adjust), never accepted from a client.
+SYSTEM_TYPES = frozenset({"PeriodClosed", "PayoutApproved", "PayoutAdjusted"})
+ENVELOPE_KEYS = frozenset({"type", "event_id", "occurred_at", "data"})
+
+
+@dataclass(frozen=True)
+class Command:
+    """A validated envelope: what a client asked the ledger to record."""
+
+    index: int
+    type: str
+    event_id: str | None
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+def parse_envelope(index: int, raw: object, *, currency: str, system: bool = False) -> Command | list[Problem]:
+    """Validate one envelope; a Command, or every problem found in it."""
+    if not isinstance(raw, dict):
+        return [Problem(index, "", "an event must be a JSON object with type, occurred_at and data")]
+    problems: list[Problem] = []
+    for key in sorted(set(raw) - ENVELOPE_KEYS):
+        problems.append(Problem(index, key, "unknown field: an envelope has type, event_id, occurred_at and data"))
+    event_type = raw.get("type")
+    model = DATA_MODELS.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        known = ", ".join(sorted(set(DATA_MODELS) - SYSTEM_TYPES))
+        problems.append(Problem(index, "type", f"unknown event type {event_type!r}; known types: {known}"))
+    elif event_type in SYSTEM_TYPES and not system:
+        problems.append(Problem(index, "type", f"{event_type} is written by the ledger itself: use the payout approval, adjustment or period close commands"))
+    event_id = raw.get("event_id")
+    if event_id is not None and not (isinstance(event_id, str) and 0 < len(event_id) <= 128 and _ID_PATTERN.match(event_id)):
+        problems.append(Problem(index, "event_id", "must be a string of 1..128 characters without spaces"))
+    occurred_at = None
+    if "occurred_at" not in raw:
+        problems.append(Problem(index, "occurred_at", "field required"))
+    else:
+        try:
+            occurred_at = _aware_time(raw["occurred_at"])
+        except ValueError as error:
+            problems.append(Problem(index, "occurred_at", str(error)))
+    data = raw.get("data")
+    if model is not None:
+        if not isinstance(data, dict):
+            problems.append(Problem(index, "data", "must be an object with the event's fields"))
+        else:
+            try:
+                validated = model.model_validate(data, context={"currency": currency})
+            except ValidationError as error:
+                problems.extend(_problems_from(index, error))
+            else:
+                if not problems:
+                    assert occurred_at is not None
+                    return Command(index, event_type, event_id, occurred_at, _plain(validated))
+    return problems
+
+
+def _plain(model: Data) -> dict[str, Any]:
+    """The validated data as plain values (Decimal, datetime, str, …), currency left out."""
+    values = model.model_dump()
+    values.pop("currency", None)
+    return values
+
+
+def _problems_from(index: int, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        field = "data" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        problems.append(Problem(index, field, message))
+    return problems
+
+
+def parse_batch(raws: list[object], *, currency: str, system: bool = False) -> tuple[list[Command], list[Problem]]:
+    commands: list[Command] = []
+    problems: list[Problem] = []
+    for index, raw in enumerate(raws):
+        parsed = parse_envelope(index, raw, currency=currency, system=system)
+        if isinstance(parsed, Command):
+            commands.append(parsed)
+        else:
+            problems.extend(parsed)
+    return commands, problems

@@ -1,0 +1,365 @@
+"""The ledger: an eventsourcing Application whose one way in is `record(events, actor)`.
+
+A batch is validated whole (every problem reported with its event index), checked against the
+aggregates it touches, and appended in one transaction with its ledger entries (position,
+knowledge time, actor, idempotency key, hash-chain link) — or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.utils import resolve_topic
+from sqlalchemy.engine import make_url
+
+from .aggregates import public_type
+from .chain import GENESIS, link_of
+from .commands import HANDLERS, UnitOfWork, touched_streams
+from .config import Settings, settings_from_env
+from .errors import ConflictError, InvalidBatch, RuleViolation
+from .recorder import EntryMeta
+from .schemas import Command, Problem, parse_batch
+from .transcoder import OrjsonTranscoder, canonical, decode
+
+MAX_BATCH = 10_000
+
+
+class LedgerApplication(Application):
+    name = "perfledger"
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+
+def store_environment(database_url: str) -> dict[str, str]:
+    """The eventsourcing environment for a SQLAlchemy-style database URL."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ValueError("PERFLEDGER_DATABASE_URL: an in-memory SQLite store cannot be shared; use a file, e.g. sqlite:///perfledger.db")
+        return {
+            "PERSISTENCE_MODULE": "ledger.recorder:LedgerSQLiteFactory",
+            "SQLITE_DBNAME": url.database,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if url.get_backend_name() == "postgresql":
+        return {
+            "PERSISTENCE_MODULE": "ledger.recorder:LedgerPostgresFactory",
+            "POSTGRES_DBNAME": url.database or "postgres",
+            "POSTGRES_HOST": url.host or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": url.username or "postgres",
+            "POSTGRES_PASSWORD": url.password or "",
+            "POSTGRES_SCHEMA": str(url.query.get("schema", "") or ""),
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_POOL_SIZE": "4",
+        }
+    raise ValueError(f"PERFLEDGER_DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite:///FILE or postgresql://USER@HOST/DB")
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One event as the read side sees it: entry metadata plus the decoded fact."""
+
+    position: int
+    recorded_at: int  # microseconds since the epoch, UTC
+    type: str
+    rep_id: str | None
+    actor: str
+    event_id: str | None
+    occurred_at: datetime
+    data: dict[str, Any]
+
+    @property
+    def recorded_at_time(self) -> datetime:
+        return micros_to_time(self.recorded_at)
+
+
+def micros_to_time(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+
+
+def time_to_micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("a naive time has no place in the ledger: give a zone")
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class Head:
+    position: int
+    link: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    events_checked: int
+    head: str
+    first_bad_position: int | None
+    message: str = ""
+    extends_digest: bool | None = None
+
+
+@dataclass
+class Recorded:
+    """The answer to a batch: the position of every event, and which were already recorded."""
+
+    positions: list[int]
+    duplicates: list[int] = field(default_factory=list)  # indexes answered from an earlier append
+
+
+class Ledger:
+    """The write side and the raw log; projections read the log through `read_log`."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or settings_from_env()
+        self.app = LedgerApplication(env=store_environment(self.settings.database_url))
+        self.recorder: Any = self.app.recorder
+        self._known_reps: set[str] = set()
+        self.is_postgres = make_url(self.settings.database_url).get_backend_name() == "postgresql"
+
+    def close(self) -> None:
+        self.app.close()
+
+    # ------------------------------------------------------------ writing
+
+    def record(self, envelopes: Sequence[object], actor: str, *, system: bool = False) -> Recorded:
+        """Validate and append a batch atomically; raise InvalidBatch or ConflictError otherwise."""
+        if not envelopes:
+            raise InvalidBatch([Problem(0, "events", "a batch needs at least one event")])
+        if len(envelopes) > MAX_BATCH:
+            raise InvalidBatch([Problem(MAX_BATCH, "events", f"a batch holds at most {MAX_BATCH} events; split the file")])
+        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        if problems:
+            raise InvalidBatch(problems)
+        hashes = [content_hash(c) for c in commands]
+        known, fresh, self_duplicates = self._split_known(commands, hashes)
+        if not fresh:
+            return Recorded([known[c.index] for c in commands], sorted(known))
+        uow = self._handle(fresh)
+        metas = [EntryMeta(c.type, rep_id, c.event_id, hashes[c.index]) for c, rep_id in zip(fresh, uow.rep_of_event)]
+        try:
+            positions = self.app.save(*uow.events, entries=metas, actor=actor)
+        except IntegrityError as error:
+            # A racing writer appended to one of these streams, or used one of these event_ids.
+            known_now, _, _ = self._split_known(commands, hashes)
+            if known_now and len(known_now) == len(commands):
+                return Recorded([known_now[c.index] for c in commands], sorted(known_now))
+            raise ConflictError("another writer changed the same deal, rep or stream at the same time; "
+                                "nothing was recorded: reload and retry (an event_id makes the retry safe)") from error
+        self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if type(rep).__name__ == "Rep")
+        by_index = dict(known)
+        by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions)})
+        by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
+        return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
+
+    def _split_known(self, commands: list[Command], hashes: list[str]) -> tuple[dict[int, int], list[Command], dict[int, int]]:
+        """Events whose event_id is already in the log (same content → original position)."""
+        ids = [c.event_id for c in commands if c.event_id is not None]
+        recorded = self.entries_by_event_id(ids) if ids else {}
+        known: dict[int, int] = {}
+        fresh: list[Command] = []
+        first_in_batch: dict[str, Command] = {}
+        self_duplicates: dict[int, int] = {}  # index → index of its first copy in this batch
+        conflicts: list[Problem] = []
+        for command in commands:
+            key = command.event_id
+            if key is not None and key in recorded:
+                position, stored_hash = recorded[key]
+                if stored_hash == hashes[command.index]:
+                    known[command.index] = position
+                else:
+                    conflicts.append(Problem(command.index, "event_id", f"event_id {key!r} was recorded at position {position} with other content"))
+                continue
+            if key is not None and key in first_in_batch:
+                if hashes[first_in_batch[key].index] != hashes[command.index]:
+                    conflicts.append(Problem(command.index, "event_id", f"event_id {key!r} appears twice in this batch with other content"))
+                self_duplicates[command.index] = first_in_batch[key].index
+                continue  # the same event twice in one batch is recorded once
+            if key is not None:
+                first_in_batch[key] = command
+            fresh.append(command)
+        if conflicts:
+            raise ConflictError(f"{len(conflicts)} event_id(s) reused with other content; nothing was recorded", conflicts)
+        return known, fresh, self_duplicates
+
+    def _handle(self, commands: list[Command]) -> UnitOfWork:
+        uow = UnitOfWork(self._load_streams, self._known_reps)
+        uow.preload(sid for c in commands for sid in touched_streams(c))
+        problems = []
+        for command in commands:
+            try:
+                aggregate, rep_id = HANDLERS[command.type](uow, command)
+            except RuleViolation as violation:
+                problems.append(Problem(command.index, violation.field, violation.message))
+            else:
+                uow.take_event(aggregate, rep_id)
+        if problems:
+            raise InvalidBatch(problems)
+        return uow
+
+    def _load_streams(self, ids: list[UUID]) -> dict[UUID, Aggregate]:
+        loaded: dict[UUID, Aggregate] = {}
+        for sid, stored in self.recorder.select_streams(ids).items():
+            aggregate = None
+            for event in map(self.app.mapper.to_domain_event, stored):
+                aggregate = event.mutate(aggregate)
+            loaded[sid] = aggregate
+            if type(aggregate).__name__ == "Rep":
+                self._known_reps.add(aggregate.rep_id)
+        return loaded
+
+    # ------------------------------------------------------------ reading the raw log
+
+    def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str]]:
+        rows = self._query(f"SELECT event_id, position, content_hash FROM {self.recorder.entries_table} WHERE event_id IN ({{in}})", event_ids)
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def read_log(self, after: int = 0, limit: int = 1000, *, upto: int | None = None) -> list[LogRecord]:
+        """Events with position > after (and <= upto), decoded, in position order."""
+        rows = self._log_rows(after, limit, upto)
+        return [to_log_record(*row) for row in rows]
+
+    def iter_log(self, after: int = 0, *, upto: int | None = None, page: int = 5000) -> Iterator[LogRecord]:
+        while True:
+            records = self.read_log(after, page, upto=upto)
+            if not records:
+                return
+            yield from records
+            after = records[-1].position
+
+    def head(self) -> Head:
+        rows = self._query(f"SELECT position, link FROM {self.recorder.entries_table} ORDER BY position DESC LIMIT 1", None)
+        return Head(rows[0][0], rows[0][1]) if rows else Head(0, GENESIS)
+
+    def link_at(self, position: int) -> str | None:
+        rows = self._query(f"SELECT link FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,))
+        return rows[0][0] if rows else None
+
+    def verify(self, digest: str | None = None, *, page: int = 10_000) -> VerifyReport:
+        """Recompute the chain from the start; name the first position that does not match.
+
+        With `digest` (a head an auditor wrote down earlier), also check that the log still
+        passes through it: the log since then must extend that head, not rewrite it.
+        """
+        previous, expected_position, checked = GENESIS, 1, 0
+        seen_digest = digest is None or digest == GENESIS
+        after = 0
+        while True:
+            rows = self._chain_rows(after, page)
+            if not rows:
+                break
+            for row in rows:
+                (position, recorded_at, type_, rep_id, actor, event_id, chash, link,
+                 topic, originator_id, version, state) = row
+                if position != expected_position or topic is None:
+                    missing = expected_position if position != expected_position else position
+                    return self._bad(checked, previous, missing, f"position {missing} is missing from the log")
+                recomputed = link_of(previous, (position, recorded_at, type_, rep_id, actor, event_id, chash),
+                                     topic, _hex(originator_id), version, bytes(state))
+                if recomputed != link:
+                    return self._bad(checked, previous, position, f"position {position} does not match its chain link")
+                previous, expected_position, checked = link, position + 1, checked + 1
+                if digest is not None and link == digest:
+                    seen_digest = True
+            after = rows[-1][0]
+        stray = self._count_unchained()
+        if stray:
+            return self._bad(checked, previous, expected_position, f"{stray} stored event(s) have no ledger entry")
+        if not seen_digest:
+            return VerifyReport(False, checked, previous, None, "the log does not pass through the given digest: it was rewritten, or the digest is not from this ledger", False)
+        return VerifyReport(True, checked, previous, None, "", None if digest is None else True)
+
+    @staticmethod
+    def _bad(checked: int, head: str, position: int, message: str) -> VerifyReport:
+        return VerifyReport(False, checked, head, position, message + "; the log was altered after it was written")
+
+    # ------------------------------------------------------------ SQL over the ledger tables
+
+    def _query(self, sql: str, in_values: list[Any] | None, params: tuple = ()) -> list[tuple]:
+        mark = "%s" if self.is_postgres else "?"
+        values = list(params)
+        if in_values is not None:
+            sql = sql.replace("{in}", ",".join([mark] * len(in_values)))
+            values.extend(in_values)
+        sql = sql.replace("{p}", mark)
+        return self._execute(sql, values)
+
+    def _execute(self, sql: str, values: list[Any]) -> list[tuple]:
+        if self.is_postgres:
+            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(sql, values)
+                return [tuple(r.values()) for r in curs.fetchall()] if curs.description else []
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(sql, values)
+            return [tuple(r) for r in c.fetchall()]
+
+    def _events_join(self) -> str:
+        return (f"{self.recorder.entries_table} l LEFT JOIN {self.recorder.events_table} e "
+                f"ON e.{self.recorder.notification_key} = l.notification_id")
+
+    def _log_rows(self, after: int, limit: int, upto: int | None) -> list[tuple]:
+        stop = "" if upto is None else " AND l.position <= {p}"
+        params = (after,) if upto is None else (after, upto)
+        return self._query(
+            "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, e.topic, e.state "
+            f"FROM {self._events_join()} WHERE l.position > {{p}}{stop} ORDER BY l.position LIMIT {int(limit)}",
+            None, params,
+        )
+
+    def _chain_rows(self, after: int, limit: int) -> list[tuple]:
+        return self._query(
+            "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, l.content_hash, l.link, "
+            "e.topic, e.originator_id, e.originator_version, e.state "
+            f"FROM {self._events_join()} WHERE l.position > {{p}} ORDER BY l.position LIMIT {int(limit)}",
+            None, (after,),
+        )
+
+    def _count_unchained(self) -> int:
+        rows = self._query(
+            f"SELECT COUNT(*) FROM {self.recorder.events_table} e WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {self.recorder.entries_table} l WHERE l.notification_id = e.{self.recorder.notification_key})", None)
+        return rows[0][0]
+
+
+def _hex(originator_id: Any) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
+
+
+def content_hash(command: Command) -> str:
+    """What makes two envelopes 'the same event' for idempotency: type, business time, data."""
+    body = canonical({"type": command.type, "occurred_at": command.occurred_at.isoformat(), "data": command.data})
+    return hashlib.sha256(body).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _event_class(topic: str) -> type:
+    return resolve_topic(topic)
+
+
+_NOT_DATA = ("originator_topic", "timestamp", "occurred_at", "class_version")
+
+
+def to_log_record(position: int, recorded_at: int, type_: str, rep_id: str | None, actor: str,
+                  event_id: str | None, topic: str, state: bytes) -> LogRecord:
+    """Decode a stored event for the read side, upcasting old versions as the mapper would."""
+    cls = _event_class(topic)
+    values = decode(bytes(state))
+    version = values.get("class_version", 1)
+    while version < getattr(cls, "class_version", 1):
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(values)
+        version += 1
+    occurred_at = values["occurred_at"]
+    data = {k: v for k, v in values.items() if k not in _NOT_DATA}
+    return LogRecord(position, recorded_at, type_ or public_type(cls), rep_id, actor, event_id, occurred_at, data)

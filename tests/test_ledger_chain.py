@@ -1,0 +1,94 @@
+"""The hash chain: an untouched log verifies; any rewrite is found at its first position."""
+
+from __future__ import annotations
+
+import pytest
+
+from builders import onboard, open_deal, win
+from ledger.chain import GENESIS
+
+
+@pytest.fixture
+def log(ledger):
+    ledger.record([onboard(f"R-{i}") for i in range(1, 6)], "seed")
+    ledger.record([open_deal("D-1", "R-1"), win("D-1", "100.00")], "seed")
+    return ledger
+
+
+def raw(ledger, sql, params=()):
+    """Tamper behind the ledger's back, as an attacker with database access would."""
+    mark = "%s" if ledger.is_postgres else "?"
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(sql.replace("?", mark), list(params))
+
+
+def state_of(ledger, position):
+    rec = ledger.recorder
+    rows = ledger._query(f"SELECT e.state, e.{rec.notification_key} FROM {rec.events_table} e JOIN {rec.entries_table} l "
+                         f"ON l.notification_id = e.{rec.notification_key} WHERE l.position = {{p}}", None, (position,))
+    return bytes(rows[0][0]), rows[0][1]
+
+
+def test_an_untouched_log_verifies(log):
+    report = log.verify()
+    assert report.ok and report.events_checked == 7 and report.first_bad_position is None
+    assert report.head == log.head().link
+
+
+def test_an_empty_log_verifies_to_the_genesis_link(ledger):
+    report = ledger.verify()
+    assert report.ok and report.events_checked == 0 and report.head == GENESIS
+
+
+def test_one_changed_byte_is_found_at_its_position(log):
+    state, key = state_of(log, 7)
+    tampered = state.replace(b"100.00", b"900.00")
+    assert tampered != state
+    raw(log, f"UPDATE {log.recorder.events_table} SET state = ? WHERE {log.recorder.notification_key} = ?", (tampered, key))
+    report = log.verify()
+    assert not report.ok and report.first_bad_position == 7
+
+
+def test_a_deleted_event_is_found_at_its_position(log):
+    _, key = state_of(log, 3)
+    raw(log, f"DELETE FROM {log.recorder.events_table} WHERE {log.recorder.notification_key} = ?", (key,))
+    assert log.verify().first_bad_position == 3
+
+
+def test_a_deleted_entry_is_found_at_its_position(log):
+    raw(log, f"DELETE FROM {log.recorder.entries_table} WHERE position = ?", (4,))
+    assert log.verify().first_bad_position == 4
+
+
+def test_two_swapped_rows_are_found_at_the_first_of_them(log):
+    state2, key2 = state_of(log, 2)
+    state5, key5 = state_of(log, 5)
+    table, key = log.recorder.events_table, log.recorder.notification_key
+    raw(log, f"UPDATE {table} SET state = ? WHERE {key} = ?", (state5, key2))
+    raw(log, f"UPDATE {table} SET state = ? WHERE {key} = ?", (state2, key5))
+    assert log.verify().first_bad_position == 2
+
+
+def test_a_changed_knowledge_time_is_found(log):
+    raw(log, f"UPDATE {log.recorder.entries_table} SET recorded_at = recorded_at - 1000000 WHERE position = ?", (6,))
+    assert log.verify().first_bad_position == 6
+
+
+def test_a_head_written_down_earlier_is_extended_by_later_appends(log):
+    written_down = log.head().link
+    log.record([onboard("R-9")], "t")
+    report = log.verify(written_down)
+    assert report.ok and report.extends_digest is True
+
+
+def test_a_head_that_the_log_no_longer_passes_through_fails(log):
+    written_down = log.head().link
+    state, key = state_of(log, 1)
+    raw(log, f"UPDATE {log.recorder.events_table} SET state = ? WHERE {log.recorder.notification_key} = ?",
+        (state.replace(b"Rep R-1", b"Rep R-X"), key))
+    assert not log.verify(written_down).ok
+
+
+def test_a_digest_from_elsewhere_does_not_verify(log):
+    report = log.verify("ab" * 32)
+    assert not report.ok and report.extends_digest is False
