@@ -11,6 +11,7 @@ differ but `TYPE` names the public type.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -22,6 +23,7 @@ from .errors import RuleViolation
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://perfledger.invalid/streams")
 
 
+@lru_cache(maxsize=65536)
 def stream_id(kind: str, key: str) -> UUID:
     """The stream of a business object: deterministic, so ids map to streams without a lookup."""
     return uuid5(_NAMESPACE, f"{kind}:{key}")

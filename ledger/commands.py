@@ -89,6 +89,9 @@ def touched_streams(command: Command) -> list[UUID]:
     scope = data.get("scope")
     if scope is not None and "rep" in scope:
         ids.append(stream_id("rep", scope["rep"]))
+    if command.type in _CREATES:
+        kind, key = _CREATES[command.type]
+        ids.append(stream_id(kind, data[key]))
     if command.type == "TargetSet":
         ids.append(Target.create_id(data["scope"], data["metric"], data["period"]))
     elif command.type == "IncentivePlanAssigned":
@@ -101,6 +104,7 @@ def touched_streams(command: Command) -> list[UUID]:
     return ids
 
 
+_CREATES = {"LeadCreated": ("lead", "lead_id")}
 _KEY_KINDS = (("rep_id", "rep"), ("deal_id", "deal"), ("activity_id", "activity"), ("followup_id", "followup"),
               ("plan_id", "plan"))
 

@@ -150,7 +150,9 @@ class Ledger:
         uow = self._handle(fresh)
         metas = [EntryMeta(c.type, rep_id, c.event_id, hashes[c.index]) for c, rep_id in zip(fresh, uow.rep_of_event)]
         try:
-            positions = self.app.save(*uow.events, entries=metas, actor=actor)
+            # The event store directly, with the facts in command order (Application.save would
+            # order them by aggregate); nothing here is snapshotted or notified in-process.
+            positions = self.app.events.put(uow.events, entries=metas, actor=actor)
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
             known_now, _, _ = self._split_known(commands, hashes)
