@@ -272,10 +272,15 @@ def payout_approved(uow: UnitOfWork, c: Command) -> Touched:
 
 
 def payout_adjusted(uow: UnitOfWork, c: Command) -> Touched:
+    uow.require_known_rep(c.data["rep_id"])
     payout = uow.get("payout", f"{c.data['rep_id']}|{c.data['period']}")
-    if payout is None:
+    if payout is not None:
+        payout.record(Payout.PayoutAdjusted, **_fields(c))
+    elif _closed_by(uow, c.data["period"]) is not None:
+        payout = Payout.first_adjustment(**_fields(c))  # closed before any approval: the adjustment is the record
+        uow.create(payout)
+    else:
         raise RuleViolation("data.period", f"nothing approved for {c.data['rep_id']} in {c.data['period']} to adjust: approve it first")
-    payout.record(Payout.PayoutAdjusted, **_fields(c))
     return payout, c.data["rep_id"]
 
 

@@ -143,3 +143,11 @@ def test_an_activity_id_is_logged_once(rep):
     call = ev("ActivityLogged", T, activity_id="A-1", rep_id="R-1", kind="call")
     rep.record([call], "t")
     refused(rep, [call], "activity A-1 already exists")
+
+
+def test_a_closed_period_never_approved_takes_an_adjustment_as_its_first_record(rep):
+    adjustment = ev("PayoutAdjusted", T, rep_id="R-1", period="2026-03", amount="120.00", reason="replay found a missed deal")
+    refused_system(rep, [adjustment], "approve it first")
+    rep.record([ev("PeriodClosed", T, period="2026-Q1")], "t", system=True)
+    assert rep.record([adjustment], "t", system=True).positions
+    assert rep.read_log()[-1].type == "PayoutAdjusted"
