@@ -464,7 +464,7 @@ class PeriodLock(Ledgered):
         return stream_id("period", period)
 
 
-class Payout(Ledgered, created_event_name="PayoutApproved"):
+class Payout(Ledgered):
     """A rep's payout for a period: approved once, then only adjusted."""
 
     KIND = "payout"
@@ -478,9 +478,8 @@ class Payout(Ledgered, created_event_name="PayoutApproved"):
         digest: str
         known_at: datetime | None
 
-    def __init__(self, rep_id: str, period: str, amount: Decimal, occurred_at: datetime, plan_id: str | None = None,
-                 plan_version: int | None = None, digest: str | None = None, known_at: datetime | None = None,
-                 reason: str | None = None, replay_id: str | None = None):
+    def __init__(self, rep_id: str, period: str, amount: Decimal, plan_id: str, plan_version: int, digest: str,
+                 known_at: datetime | None, occurred_at: datetime):
         self.amount = amount
         self.digest = digest
 
@@ -498,9 +497,14 @@ class Payout(Ledgered, created_event_name="PayoutApproved"):
         def apply(self, payout: Payout) -> None:
             payout.amount += self.amount
 
-    class PayoutFirstAdjusted(Created):
-        """An adjustment for a rep whose payout of a closed period was never approved."""
 
+
+class AdjustedPayout(Ledgered):
+    """The payout stream of a rep whose period closed before any approval: adjustments only."""
+
+    KIND = "payout"
+
+    class PayoutFirstAdjusted(Created):
         TYPE: ClassVar[str] = "PayoutAdjusted"
         rep_id: str
         period: str
@@ -508,9 +512,13 @@ class Payout(Ledgered, created_event_name="PayoutApproved"):
         reason: str
         replay_id: str | None
 
-    @classmethod
-    def first_adjustment(cls, **fields: Any) -> Payout:
-        return cls._create(cls.PayoutFirstAdjusted, id=cls.create_id(fields["rep_id"], fields["period"]), **fields)
+    def __init__(self, rep_id: str, period: str, amount: Decimal, reason: str, replay_id: str | None, occurred_at: datetime):
+        self.amount = amount
+        self.digest = None
+
+    @staticmethod
+    def create_id(rep_id: str, period: str) -> UUID:
+        return Payout.create_id(rep_id, period)
 
 
-AGGREGATES: tuple[type[Ledgered], ...] = (Rep, Deal, Lead, Activity, FollowUp, Target, IncentivePlan, PlanAssignment, PeriodLock, Payout)
+AGGREGATES: tuple[type[Ledgered], ...] = (Rep, Deal, Lead, Activity, FollowUp, Target, IncentivePlan, PlanAssignment, PeriodLock, Payout, AdjustedPayout)

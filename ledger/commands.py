@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from .aggregates import (Activity, Deal, FollowUp, IncentivePlan, Lead, Ledgered, Payout, PeriodLock, PlanAssignment,
+from .aggregates import (Activity, AdjustedPayout, Deal, FollowUp, IncentivePlan, Lead, Ledgered, Payout, PeriodLock, PlanAssignment,
                          Rep, Target, stream_id, scope_key)
 from .errors import RuleViolation
 from .periods import parse_period
@@ -277,7 +277,7 @@ def payout_adjusted(uow: UnitOfWork, c: Command) -> Touched:
     if payout is not None:
         payout.record(Payout.PayoutAdjusted, **_fields(c))
     elif _closed_by(uow, c.data["period"]) is not None:
-        payout = Payout.first_adjustment(**_fields(c))  # closed before any approval: the adjustment is the record
+        payout = AdjustedPayout(**_fields(c))  # closed before any approval: the adjustment is the record
         uow.create(payout)
     else:
         raise RuleViolation("data.period", f"nothing approved for {c.data['rep_id']} in {c.data['period']} to adjust: approve it first")
