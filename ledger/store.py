@@ -166,6 +166,24 @@ class Ledger:
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
         return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
 
+    def check(self, envelopes: Sequence[object], *, system: bool = False) -> list[Problem]:
+        """A dry run of `record`: every problem the batch would be refused for; nothing is written.
+
+        The answer holds for the log as it is now; a writer in between can still change it.
+        """
+        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        if problems:
+            return problems
+        hashes = [content_hash(c) for c in commands]
+        try:
+            _, fresh, _ = self._split_known(commands, hashes)
+            self._handle(fresh)
+        except ConflictError as conflict:
+            return conflict.problems
+        except InvalidBatch as invalid:
+            return invalid.problems
+        return []
+
     def _split_known(self, commands: list[Command], hashes: list[str]) -> tuple[dict[int, int], list[Command], dict[int, int]]:
         """Events whose event_id is already in the log (same content → original position)."""
         ids = [c.event_id for c in commands if c.event_id is not None]
@@ -228,9 +246,10 @@ class Ledger:
         rows = self._query(f"SELECT event_id, position, content_hash FROM {self.recorder.entries_table} WHERE event_id IN ({{in}})", event_ids)
         return {row[0]: (row[1], row[2]) for row in rows}
 
-    def read_log(self, after: int = 0, limit: int = 1000, *, upto: int | None = None) -> list[LogRecord]:
-        """Events with position > after (and <= upto), decoded, in position order."""
-        rows = self._log_rows(after, limit, upto)
+    def read_log(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
+                 types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None) -> list[LogRecord]:
+        """Events with position > after (and <= upto), optionally of some types or reps, in order."""
+        rows = self._log_rows(after, limit, upto, types, rep_ids)
         return [to_log_record(*row) for row in rows]
 
     def iter_log(self, after: int = 0, *, upto: int | None = None, page: int = 5000) -> Iterator[LogRecord]:
@@ -311,13 +330,22 @@ class Ledger:
         return (f"{self.recorder.entries_table} l LEFT JOIN {self.recorder.events_table} e "
                 f"ON e.{self.recorder.notification_key} = l.notification_id")
 
-    def _log_rows(self, after: int, limit: int, upto: int | None) -> list[tuple]:
-        stop = "" if upto is None else " AND l.position <= {p}"
-        params = (after,) if upto is None else (after, upto)
+    def _log_rows(self, after: int, limit: int, upto: int | None, types: Sequence[str] | None = None,
+                  rep_ids: Sequence[str] | None = None) -> list[tuple]:
+        where, params = ["l.position > {p}"], [after]
+        if upto is not None:
+            where.append("l.position <= {p}")
+            params.append(upto)
+        for column, values in (("l.type", types), ("l.rep_id", rep_ids)):
+            if values is not None:
+                if not values:
+                    return []
+                where.append(f"{column} IN ({','.join(['{p}'] * len(values))})")
+                params.extend(values)
         return self._query(
             "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, e.topic, e.state "
-            f"FROM {self._events_join()} WHERE l.position > {{p}}{stop} ORDER BY l.position LIMIT {int(limit)}",
-            None, params,
+            f"FROM {self._events_join()} WHERE {' AND '.join(where)} ORDER BY l.position LIMIT {int(limit)}",
+            None, tuple(params),
         )
 
     def _chain_rows(self, after: int, limit: int) -> list[tuple]:

@@ -163,3 +163,17 @@ def test_a_reused_event_id_with_other_content_is_a_conflict_and_writes_nothing(s
         seeded.record([onboard("R-7"), ev("TrainingCompleted", T, "crm-1", rep_id="R-1", training="MEDDIC")], "t")
     assert conflict.value.problems[0].index == 1
     assert log_fingerprint(seeded) == before
+
+
+def test_a_dry_run_reports_the_same_problems_and_writes_nothing(seeded):
+    before = log_fingerprint(seeded)
+    assert seeded.check([win("D-1", "5.00")])[0].message.startswith("deal D-1 is already won")
+    assert seeded.check([onboard("R-2"), open_deal("D-2", "R-2")]) == []
+    assert log_fingerprint(seeded) == before
+
+
+def test_the_log_can_be_read_by_type_and_by_rep(seeded):
+    seeded.record([onboard("R-2"), open_deal("D-2", "R-2")], "t")
+    assert [r.type for r in seeded.read_log(types=["DealOpened"])] == ["DealOpened", "DealOpened"]
+    assert [r.position for r in seeded.read_log(rep_ids=["R-2"])] == [4, 5]
+    assert seeded.read_log(types=[]) == []

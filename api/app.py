@@ -1,0 +1,66 @@
+"""The HTTP face of the ledger: `create_app()` builds it, `perfledger serve` runs it.
+
+Adding a router: write api/routers/NAME.py (`router = APIRouter(prefix=..., tags=[...])`, thin
+plain-`def` handlers that declare their return type) and append it to `ROUTERS` in
+api/routers/__init__.py. Handlers get what they need from api/deps.py (`CurrentUser`,
+`LedgerDep`, `OrgDep`, `allowed("payouts.approve")`, …) and scope reads with api/policy.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ledger.config import Settings, settings_from_env
+from ledger.store import Ledger
+from projections.db import engine_for
+
+from .auth import ensure_tables
+from .errors import install_error_handlers
+from .limits import DEFAULT_MAX_BODY, BodySizeLimit
+from .log_queries import LogReader
+from .org_cache import OrgCache
+from .responses import OrjsonResponse
+from .routers import ROUTERS
+
+DESCRIPTION = """An event-sourced ledger of a sales department's performance: targets, deals,
+activities, evaluations, feedback and incentive payouts.
+
+Authenticate with **Authorize** and a bearer token from `perfledger token create --role ROLE`.
+Money is a decimal string (`"1234.50"`), times are ISO 8601 with a zone."""
+
+
+def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
+               org: Any | None = None, max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
+    """The app. A `ledger` passed in stays the caller's to close; otherwise one is opened at
+    startup and closed at shutdown. `org` (anything with `view() -> policy.OrgView`) replaces the
+    in-process org cache, e.g. with a projection's org query or a test double."""
+    settings = settings or (ledger.settings if ledger is not None else settings_from_env())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = ledger if ledger is not None else Ledger(settings)
+        engine = engine_for(settings)
+        try:
+            ensure_tables(engine)
+            app.state.ledger = store
+            app.state.engine = engine
+            app.state.log = LogReader(store)
+            app.state.org = org if org is not None else OrgCache(app.state.log)
+            yield
+        finally:
+            engine.dispose()
+            if ledger is None:
+                store.close()
+
+    app = FastAPI(title="Perfledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  default_response_class=OrjsonResponse, docs_url="/docs")
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,292 @@
+"""The `perfledger` command line: tokens, imports, chain verification and the HTTP server.
+
+Output: tables and progress go to the terminal through Rich; a value meant for scripts (a new
+token) is the last line of stdout, alone. Exit codes: 0 done, 1 refused (bad input, a broken
+chain), 2 misconfigured (environment, arguments).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger.config import ConfigError, Settings, settings_from_env
+from ledger.errors import ConflictError, InvalidBatch
+from ledger.store import Ledger
+
+from . import importing
+from .auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
+from .policy import ROLES
+
+app = typer.Typer(name="perfledger", no_args_is_help=True, add_completion=False, rich_markup_mode="markdown",
+                  help="An event-sourced ledger of sales performance: targets, deals, KPIs and payouts.\n\n"
+                       "Configured by environment: PERFLEDGER_DATABASE_URL (default sqlite:///perfledger.db), "
+                       "PERFLEDGER_TZ, PERFLEDGER_CURRENCY.")
+token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens: create, list, revoke.")
+app.add_typer(token_app, name="token")
+
+out = Console(soft_wrap=True)  # results
+err = Console(stderr=True)  # progress, notes and errors
+
+EXIT_REFUSED, EXIT_CONFIG = 1, 2
+
+
+def fail(message: str, hint: str = "", code: int = EXIT_REFUSED) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    if hint:
+        err.print(f"[dim]→ {hint}[/]", highlight=False)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return settings_from_env()
+    except ConfigError as error:
+        fail(str(error), "fix the environment variable and run the command again", EXIT_CONFIG)
+
+
+@contextmanager
+def open_ledger(settings: Settings) -> Iterator[Ledger]:
+    try:
+        ledger = Ledger(settings)
+    except ValueError as error:  # an unusable PERFLEDGER_DATABASE_URL
+        fail(str(error), "set PERFLEDGER_DATABASE_URL to sqlite:///FILE or postgresql://USER@HOST/DB", EXIT_CONFIG)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def token_engine(settings: Settings) -> Any:
+    from projections.db import engine_for  # the read side's engine helper: same database, same rules
+
+    try:
+        engine = engine_for(settings)
+    except ValueError as error:
+        fail(str(error), "set PERFLEDGER_DATABASE_URL to sqlite:///FILE or postgresql://USER@HOST/DB", EXIT_CONFIG)
+    ensure_tables(engine)
+    return engine
+
+
+# ---------------------------------------------------------------- token
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
+    rep: Annotated[str | None, typer.Option(help="The rep a rep token belongs to.")] = None,
+    team: Annotated[str | None, typer.Option(help="The team a manager token manages.")] = None,
+    label: Annotated[str | None, typer.Option(help="A note for `token list`, e.g. who holds it.")] = None,
+) -> None:
+    """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
+    engine = token_engine(load_settings())
+    try:
+        secret, info = create_token(engine, role, rep_id=rep, team_id=team, label=label)
+    except TokenError as error:
+        fail(str(error), "see `perfledger token create --help`", EXIT_CONFIG)
+    finally:
+        engine.dispose()
+    bound = f" for rep {info.rep_id}" if info.rep_id else f" for team {info.team_id}" if info.team_id else ""
+    err.print(f"Created {info.role} token [bold]{info.token_id}[/]{bound}. Keep it now: it cannot be shown again; "
+              f"revoke it with `perfledger token revoke {info.token_id}`.", highlight=False)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token ever created (never the secrets)."""
+    engine = token_engine(load_settings())
+    try:
+        infos = list_tokens(engine)
+    finally:
+        engine.dispose()
+    table = Table("token_id", "role", "rep", "team", "label", "created", "revoked", title="Tokens")
+    for t in infos:
+        table.add_row(t.token_id, t.role, t.rep_id or "", t.team_id or "", t.label or "",
+                      t.created_at.isoformat(timespec="seconds"), "yes" if t.revoked else "")
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token_id shown by `token create`/`token list`.")]) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    engine = token_engine(load_settings())
+    try:
+        found = revoke_token(engine, token_id)
+    finally:
+        engine.dispose()
+    if not found:
+        fail(f"no token {token_id}", "`perfledger token list` shows the token ids")
+    out.print(f"Revoked {token_id}.")
+
+
+# ---------------------------------------------------------------- import
+
+
+def _default_actor() -> str:
+    try:
+        return f"import:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in some containers
+        return "import:cli"
+
+
+@app.command("import", help=importing.IMPORT_HELP)
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .jsonl or .csv file.")],
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid lines; write the bad ones to --rejects.")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes the bad lines, as JSON lines with their errors (default: FILE.rejects.jsonl).")] = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Events per atomic batch.")] = 1000,
+    actor: Annotated[str | None, typer.Option(help="Who the ledger records as the author (default: import:USER).")] = None,
+) -> None:
+    settings = load_settings()
+    lines = _read_with_progress(file)
+    with open_ledger(settings) as ledger:
+        with _spinner("checking every line against the schemas and the ledger's rules"):
+            importing.check_schemas(lines, settings.currency)
+            importing.check_rules(ledger, lines, until_clean=skip_invalid)
+        bad = importing.invalid(lines)
+        if bad and not skip_invalid:
+            _show_bad_lines(bad, file)
+            fail(f"{len(bad)} of {len(lines)} line(s) of {file} are invalid; nothing was imported",
+                 "fix the lines listed above and run the import again, or add --skip-invalid to import the "
+                 "valid lines and set the others aside")
+        good = importing.valid(lines)
+        outcome = _record_with_progress(ledger, good, batch, actor or _default_actor(), skip_invalid)
+    bad = importing.invalid(lines)  # recording may have set more aside (a concurrent writer)
+    if bad:
+        rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
+        _write_rejects(rejects, bad)
+    _show_summary(file, len(lines), outcome, len(bad), rejects if bad else None)
+
+
+def _read_with_progress(file: Path) -> list[importing.SourceLine]:
+    with _bar() as progress:
+        task = progress.add_task(f"reading {file.name}", total=file.stat().st_size or 1)
+        try:
+            return importing.read_source(file, lambda n: progress.advance(task, n))
+        except importing.ImportFileError as error:
+            fail(str(error))
+        except UnicodeDecodeError:
+            fail(f"{file} is not UTF-8 text", "export it from the CRM as UTF-8 (CSV UTF-8) and try again")
+
+
+def _record_with_progress(ledger: Ledger, good: list[importing.SourceLine], batch: int, actor: str,
+                          skip_invalid: bool) -> importing.Outcome:
+    with _bar() as progress:
+        task = progress.add_task("recording", total=len(good) or 1)
+        try:
+            return importing.record_lines(ledger, good, batch=batch, actor=actor, skip_invalid=skip_invalid,
+                                          on_batch=lambda n: progress.advance(task, n))
+        except (InvalidBatch, ConflictError) as error:
+            done = int(progress.tasks[0].completed)
+            first = good[done].line if done < len(good) else None
+            fail(f"the ledger changed while importing and refused a batch: {error}",
+                 f"lines before line {first} were recorded; run the same import again once the conflict is "
+                 "resolved (lines with an event_id are never recorded twice)")
+
+
+def _show_bad_lines(bad: list[importing.SourceLine], file: Path) -> None:
+    table = Table("line", "field", "problem", title=f"Invalid lines in {file.name}", show_lines=False)
+    for line in bad:
+        for field, message in line.errors or [("", "could not be read")]:
+            table.add_row(str(line.line), field, message)
+    err.print(table)
+
+
+def _write_rejects(path: Path, bad: list[importing.SourceLine]) -> None:
+    with path.open("wb") as handle:
+        for line in bad:
+            handle.write(orjson.dumps(line.reject(), default=str) + b"\n")
+
+
+def _show_summary(file: Path, total: int, outcome: importing.Outcome, rejected: int, rejects: Path | None) -> None:
+    table = Table(title=f"Imported {file.name}", show_header=False)
+    table.add_row("lines read", str(total))
+    table.add_row("events recorded", str(outcome.recorded))
+    table.add_row("already in the ledger", str(outcome.duplicates))
+    table.add_row("rejected", str(rejected))
+    if outcome.last_position is not None:
+        table.add_row("last position", str(outcome.last_position))
+    out.print(table)
+    if rejects is not None:
+        out.print(f"{rejected} bad line(s) written to {rejects}, each with its line number and errors: fix them "
+                  "in the source and import it again (lines with an event_id are never recorded twice).",
+                  highlight=False)
+
+
+def _bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True)
+
+
+@contextmanager
+def _spinner(description: str) -> Iterator[None]:
+    with Progress(SpinnerColumn(), TextColumn(description), TimeElapsedColumn(), console=err, transient=True) as progress:
+        progress.add_task(description, total=None)
+        yield
+
+
+# ---------------------------------------------------------------- verify, serve
+
+
+@app.command()
+def verify(digest: Annotated[str | None, typer.Option(help="A head written down earlier: check the log still extends it.")] = None) -> None:
+    """Recompute the hash chain from the first event; name the first position that does not match."""
+    with open_ledger(load_settings()) as ledger, _spinner("recomputing the hash chain"):
+        report = ledger.verify(digest)
+    table = Table(title="Chain verification", show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")  # the head digest is written down whole, never cut
+    table.add_row("result", "[green]intact[/]" if report.ok else "[bold red]BROKEN[/]")
+    table.add_row("events checked", str(report.events_checked))
+    table.add_row("head", report.head)
+    if report.first_bad_position is not None:
+        table.add_row("first bad position", str(report.first_bad_position))
+    if digest is not None:
+        table.add_row("extends digest", "yes" if report.extends_digest else "no")
+    if report.message:
+        table.add_row("message", report.message)
+    out.print(table)
+    if not report.ok:
+        fail("the ledger does not verify", "keep the database as it is (do not repair it) and hand the position "
+                                           "above to an auditor; restore from a backup taken before it")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from .app import create_app
+
+    settings = load_settings()
+    err.print(f"Perfledger on http://{host}:{port} (docs at /docs), database {settings.database_url}", highlight=False)
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+# ---------------------------------------------------------------- commands added later (issue 6)
+# One line each, here and nowhere else: a command is a function in its own module; a group
+# (`perfledger payout explain`) is a typer.Typer.
+#   COMMANDS: ("demo", demo.run), ("kpi", kpi.show), ("replay", replay.run), ("rebuild", rebuild.run)
+#   GROUPS:   ("payout", payout.app)   → perfledger payout explain REP PERIOD
+COMMANDS: list[tuple[str, Callable[..., Any]]] = []
+GROUPS: list[tuple[str, typer.Typer]] = []
+
+for _name, _command in COMMANDS:
+    app.command(_name)(_command)
+for _name, _group in GROUPS:
+    app.add_typer(_group, name=_name)
+
+
+def main() -> None:
+    app()

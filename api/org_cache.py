@@ -1,0 +1,80 @@
+"""Who is in which team now, and whose deal or follow-up is whose: an in-process cache of the org.
+
+Authorising a manager needs "which team is rep X in now" and "whose deal is D" on every request;
+scanning the log each time is out of the question, and projections/ has no org table yet. So
+this cache folds only the four event types that carry that knowledge (a few per rep or deal,
+read through the (type, position) index) and, on each request, catches up with whatever was
+recorded since — two small queries when nothing changed. Replace it with the projection's org
+query when one exists: anything with the `policy.OrgView` methods will do (create_app's `org=`).
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import insort
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ledger.store import LogRecord
+
+from .log_queries import LogReader
+
+ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled")
+
+
+class OrgCache:
+    def __init__(self, log: LogReader, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._log = log
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._position = 0
+        # rep → [(occurred_at, team)], ordered by business time: a transfer recorded ahead of
+        # its effective date moves the rep only once that date has come.
+        self._moves: dict[str, list[tuple[datetime, int, str]]] = {}
+        self._deal_rep: dict[str, str] = {}
+        self._followup_rep: dict[str, str] = {}
+
+    def view(self) -> OrgCache:
+        """Catch up with the log, then answer as of now (one call per request)."""
+        self.refresh()
+        return self
+
+    def refresh(self) -> None:
+        with self._lock:  # handlers run in a thread pool; one fold at a time
+            head = self._log.head_position()
+            if head <= self._position:
+                return
+            for record in self._log.iterate(self._position, types=ORG_TYPES, upto=head):
+                self._fold(record)
+            self._position = head
+
+    def _fold(self, record: LogRecord) -> None:
+        event_type, data = record.type, record.data
+        if event_type in ("RepOnboarded", "RepTransferred") and data.get("team_id"):
+            # Same business time: the later-recorded move wins.
+            move = (record.occurred_at, record.position, data["team_id"])
+            insort(self._moves.setdefault(data["rep_id"], []), move)
+        elif event_type == "DealOpened":
+            self._deal_rep[data["deal_id"]] = data["rep_id"]
+        elif event_type == "FollowUpScheduled":
+            self._followup_rep[data["followup_id"]] = data["rep_id"]
+
+    # ---------------------------------------------------------------- policy.OrgView
+
+    def team_of(self, rep_id: str) -> str | None:
+        now = self._clock()
+        team = None
+        for occurred_at, _, team_id in self._moves.get(rep_id, ()):
+            if occurred_at > now:
+                break
+            team = team_id
+        return team
+
+    def reps_in_team(self, team_id: str) -> frozenset[str]:
+        return frozenset(rep for rep in list(self._moves) if self.team_of(rep) == team_id)
+
+    def deal_rep(self, deal_id: str) -> str | None:
+        return self._deal_rep.get(deal_id)
+
+    def followup_rep(self, followup_id: str) -> str | None:
+        return self._followup_rep.get(followup_id)

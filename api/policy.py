@@ -1,0 +1,246 @@
+"""Who may do what: the whole role policy, as pure functions of a user and a view of the org.
+
+Nothing here touches a database or the web: a route asks, a function answers (or names every
+refusal), and tests/test_auth_policy.py checks the table below case by case.
+
+| role     | reads                                   | records (POST /events)                               | other        |
+|----------|-----------------------------------------|------------------------------------------------------|--------------|
+| admin    | everything                              | every client event type                              | everything   |
+| finance  | everything                              | TargetSet, AwardGranted, IncentivePlanPublished,     | payouts,     |
+|          |                                         | IncentivePlanAssigned (any scope)                    | approvals,   |
+|          |                                         |                                                      | replays      |
+| auditor  | everything                              | nothing                                              | verify,      |
+|          |                                         |                                                      | replays      |
+| manager  | reps now in their team, and the team    | pipeline and people events of reps now in their team | –            |
+|          | scope itself                            | (leads, activities, follow-ups, deals, evaluations,  |              |
+|          |                                         | feedback, improvement plans, trainings), TargetSet   |              |
+|          |                                         | for such a rep or for their own team                 |              |
+| rep      | their own data                          | ActivityLogged, FollowUpScheduled, FollowUpCompleted | –            |
+|          |                                         | for themselves (their own call log)                  |              |
+
+Org changes (RepOnboarded/Transferred/Offboarded) are admin only: they move data between
+managers. An event that concerns no rep (a plan, a region or company target) is admin or
+finance only. A manager's "team" is the team each rep is in *now* (`OrgView.team_of`); a rep
+transferred away takes their history with them. Someone else's rep is answered as if it did not
+exist (NotVisible → 404), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem
+
+ROLES = ("admin", "manager", "rep", "finance", "auditor")
+READS_EVERYTHING = frozenset({"admin", "finance", "auditor"})
+
+
+@dataclass(frozen=True)
+class User:
+    """Who is calling: the role of their token and what it is bound to."""
+
+    role: str
+    rep_id: str | None = None
+    team_id: str | None = None
+    token_id: str = ""
+
+    @property
+    def actor(self) -> str:
+        """How the ledger records this caller: `rep:R-1`, `manager:T-1`, `admin:tok_ab12…`."""
+        return f"{self.role}:{self.rep_id or self.team_id or self.token_id}"
+
+
+class OrgView(Protocol):
+    """What the policy needs to know about the org, as of now."""
+
+    def team_of(self, rep_id: str) -> str | None: ...
+    def reps_in_team(self, team_id: str) -> frozenset[str]: ...
+    def deal_rep(self, deal_id: str) -> str | None: ...
+    def followup_rep(self, followup_id: str) -> str | None: ...
+
+
+class NotVisible(LookupError):
+    """The caller may not see this object; answered as 'not found' so that ids cannot be probed."""
+
+    def __init__(self, what: str):
+        self.what = what
+        super().__init__(f"{what} not found")
+
+
+# ---------------------------------------------------------------- capabilities beyond events
+
+# One line per action a route guards with `deps.allowed(...)`; reads of rep data are scoped
+# separately (may_read_rep, may_read_scope, readable_reps).
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "events.read": frozenset(ROLES),
+    "events.record": frozenset({"admin", "finance", "manager", "rep"}),
+    "kpis.read": frozenset(ROLES),
+    "payouts.read": frozenset(ROLES),
+    "payouts.approve": frozenset({"admin", "finance"}),
+    "payouts.adjust": frozenset({"admin", "finance"}),
+    "periods.close": frozenset({"admin", "finance"}),
+    "replays.run": frozenset({"admin", "finance", "auditor"}),  # a replay writes nothing
+    "audit.verify": frozenset({"admin", "finance", "auditor"}),
+    "projections.rebuild": frozenset({"admin"}),
+}
+
+
+def can(user: User, capability: str) -> bool:
+    return user.role in CAPABILITIES[capability]
+
+
+# ---------------------------------------------------------------- reading
+
+
+def may_read_rep(user: User, rep_id: str, org: OrgView) -> bool:
+    if user.role in READS_EVERYTHING:
+        return True
+    if user.role == "manager":
+        return user.team_id is not None and org.team_of(rep_id) == user.team_id
+    return user.role == "rep" and rep_id == user.rep_id
+
+
+def may_read_scope(user: User, scope: str, org: OrgView) -> bool:
+    """A KPI/target scope: `rep:ID`, `team:ID`, `region:NAME` or `company`."""
+    if user.role in READS_EVERYTHING:
+        return True
+    kind, _, key = scope.partition(":")
+    if kind == "rep":
+        return may_read_rep(user, key, org)
+    return user.role == "manager" and kind == "team" and key == user.team_id
+
+
+def readable_reps(user: User, requested: Sequence[str] | None, org: OrgView) -> frozenset[str] | None:
+    """The reps whose events a query may return: None means no restriction.
+
+    Asking for a rep one may not see raises NotVisible (404), never an empty answer that would
+    confirm the rep exists.
+    """
+    for rep_id in requested or ():
+        if not may_read_rep(user, rep_id, org):
+            raise NotVisible(f"rep {rep_id}")
+    if requested:
+        return frozenset(requested)
+    if user.role in READS_EVERYTHING:
+        return None
+    if user.role == "manager":
+        return org.reps_in_team(user.team_id) if user.team_id else frozenset()
+    return frozenset({user.rep_id}) if user.rep_id else frozenset()
+
+
+# ---------------------------------------------------------------- recording
+
+CLIENT_TYPES = frozenset(DATA_MODELS) - SYSTEM_TYPES
+ORG_TYPES = frozenset({"RepOnboarded", "RepTransferred", "RepOffboarded"})
+PLAN_TYPES = frozenset({"IncentivePlanPublished", "IncentivePlanAssigned"})
+REP_ACTIVITY_TYPES = frozenset({"ActivityLogged", "FollowUpScheduled", "FollowUpCompleted"})
+
+RECORDABLE: dict[str, frozenset[str]] = {
+    "admin": CLIENT_TYPES,
+    "finance": PLAN_TYPES | {"TargetSet", "AwardGranted"},
+    "manager": CLIENT_TYPES - ORG_TYPES - PLAN_TYPES - {"AwardGranted"},
+    "rep": REP_ACTIVITY_TYPES,
+    "auditor": frozenset(),
+}
+# These roles record their types for any rep or scope; the others only within their reach.
+UNSCOPED_WRITERS = frozenset({"admin", "finance"})
+
+DEAL_KEYED = frozenset({"DealWon", "DealLost", "DealCreditSplit", "DealAmountCorrected", "DealRefunded"})
+SCOPED = frozenset({"TargetSet", "IncentivePlanAssigned"})
+
+
+@dataclass
+class Subject:
+    """Whom an event concerns: reps, teams, or the whole org (a plan, a region, the company)."""
+
+    reps: set[str | None] = field(default_factory=set)  # None: a deal or follow-up nobody owns (yet)
+    teams: set[str] = field(default_factory=set)
+    org_wide: bool = False
+
+
+@dataclass
+class BatchMemory:
+    """Owners introduced earlier in the same batch (a deal opened, then won, in one request)."""
+
+    deal_rep: dict[str, str] = field(default_factory=dict)
+    followup_rep: dict[str, str] = field(default_factory=dict)
+
+    def remember(self, event_type: str, data: Mapping[str, Any]) -> None:
+        if event_type == "DealOpened":
+            self.deal_rep[data["deal_id"]] = data["rep_id"]
+        elif event_type == "FollowUpScheduled":
+            self.followup_rep[data["followup_id"]] = data["rep_id"]
+
+
+def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: BatchMemory) -> Subject:
+    """Whom a validated event concerns, for authorisation (not for crediting)."""
+    if event_type in SCOPED:
+        return _scope_subject(data["scope"])
+    if event_type == "IncentivePlanPublished":
+        return Subject(org_wide=True)
+    if event_type in DEAL_KEYED:
+        deal_id = data["deal_id"]
+        reps = {memory.deal_rep.get(deal_id) or org.deal_rep(deal_id)}
+        reps.update(split["rep_id"] for split in data.get("splits") or ())
+        return Subject(reps=reps)
+    if event_type == "FollowUpCompleted":
+        followup_id = data["followup_id"]
+        return Subject(reps={memory.followup_rep.get(followup_id) or org.followup_rep(followup_id)})
+    if event_type == "RepOnboarded":
+        return Subject(reps={data["rep_id"]}, teams={data["team_id"]})
+    return Subject(reps={data["rep_id"]})
+
+
+def _scope_subject(scope: Mapping[str, Any]) -> Subject:
+    if "rep" in scope:
+        return Subject(reps={scope["rep"]})
+    if "team" in scope:
+        return Subject(teams={scope["team"]})
+    return Subject(org_wide=True)
+
+
+def refusal(user: User, index: int, event_type: str, subject: Subject, org: OrgView) -> Problem | None:
+    """Why this user may not record this event, or None if they may."""
+    if event_type not in RECORDABLE.get(user.role, frozenset()):
+        return Problem(index, "type", f"a {user.role} token may not record {event_type}")
+    if user.role in UNSCOPED_WRITERS:
+        return None
+    if subject.org_wide:
+        return Problem(index, "data", f"{event_type} for a region or the company is recorded by admin or finance")
+    for team_id in sorted(subject.teams):
+        if user.role != "manager" or team_id != user.team_id:
+            return Problem(index, "data", f"team {team_id} is not your team")
+    for rep_id in sorted(subject.reps, key=str):
+        if not _within_reach(user, rep_id, org):
+            # One message whether the rep (or deal) is someone else's or unknown: no probing.
+            return Problem(index, "data", _outside_message(user, rep_id))
+    return None
+
+
+def _within_reach(user: User, rep_id: str | None, org: OrgView) -> bool:
+    if rep_id is None:
+        return False
+    if user.role == "manager":
+        return user.team_id is not None and org.team_of(rep_id) == user.team_id
+    return user.role == "rep" and rep_id == user.rep_id
+
+
+def _outside_message(user: User, rep_id: str | None) -> str:
+    whose = "a rep of your team" if user.role == "manager" else "yourself"
+    if rep_id is None:
+        return f"this event's deal or follow-up is not known to belong to {whose}"
+    return f"rep {rep_id} is not {whose}"
+
+
+def refusals(user: User, events: Sequence[tuple[str, Mapping[str, Any]]], org: OrgView) -> list[Problem]:
+    """Every event of a validated batch this user may not record, with its index."""
+    memory = BatchMemory()
+    problems = []
+    for index, (event_type, data) in enumerate(events):
+        problem = refusal(user, index, event_type, subject_of(event_type, data, org, memory), org)
+        if problem is not None:
+            problems.append(problem)
+        memory.remember(event_type, data)
+    return problems
