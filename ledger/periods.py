@@ -20,6 +20,11 @@ class Period:
     months: int  # 1, 3 or 12
 
     @property
+    def first_month_index(self) -> int:
+        """Months since year 0 of the period's first month: orders periods by their start."""
+        return self.year * 12 + self.first_month - 1
+
+    @property
     def kind(self) -> str:
         return {1: MONTH, 3: QUARTER, 12: YEAR}[self.months]
 

@@ -252,6 +252,18 @@ class Ledger:
         rows = self._log_rows(after, limit, upto, types, rep_ids)
         return [to_log_record(*row) for row in rows]
 
+    def events_at(self, positions: Sequence[int]) -> list[LogRecord]:
+        """The events at the given positions (an explanation's evidence), in position order."""
+        wanted = sorted(set(positions))
+        found: list[LogRecord] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self._query(
+                "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, e.topic, e.state "
+                f"FROM {self._events_join()} WHERE l.position IN ({{in}}) ORDER BY l.position", chunk)
+            found.extend(to_log_record(*row) for row in rows)
+        return found
+
     def iter_log(self, after: int = 0, *, upto: int | None = None, page: int = 5000) -> Iterator[LogRecord]:
         while True:
             records = self.read_log(after, page, upto=upto)
@@ -263,6 +275,16 @@ class Ledger:
     def head(self) -> Head:
         rows = self._query(f"SELECT position, link FROM {self.recorder.entries_table} ORDER BY position DESC LIMIT 1", None)
         return Head(rows[0][0], rows[0][1]) if rows else Head(0, GENESIS)
+
+    def position_at(self, known_us: int) -> int:
+        """The last position recorded at or before a knowledge time (0 if none): the log as known then."""
+        rows = self._query(f"SELECT MAX(position) FROM {self.recorder.entries_table} WHERE recorded_at <= {{p}}", None, (known_us,))
+        return rows[0][0] or 0
+
+    def recorded_at_of(self, position: int) -> int | None:
+        """Knowledge time (µs) of the entry at `position`: "what the ledger knew then" as a cut-off."""
+        rows = self._query(f"SELECT recorded_at FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,))
+        return rows[0][0] if rows else None
 
     def link_at(self, position: int) -> str | None:
         rows = self._query(f"SELECT link FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,))

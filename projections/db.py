@@ -1,0 +1,99 @@
+"""The read side's database: the ledger's own database, reached through SQLAlchemy Core.
+
+`engine_for(settings)` gives an engine on the same database as the ledger:
+- SQLite: WAL journal, `synchronous=FULL` (a committed projection batch survives a power loss,
+  like the ledger's own commits) and `busy_timeout=30000` on every connection. SQLAlchemy takes
+  over BEGIN from the sqlite3 module (the dialect's documented recipe), so a read transaction
+  is one consistent snapshot and a projection batch can start with `BEGIN IMMEDIATE`: it holds
+  the write lock from its first read, so two workers never interleave a read-then-write.
+- PostgreSQL: `postgresql://` becomes `postgresql+psycopg://`; a `?schema=NAME` query parameter
+  (the ledger's convention) is removed from the URL and set as the `search_path` of every
+  connection, so the projection tables live next to the ledger's tables in that schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from ledger.config import Settings
+
+
+def engine_for(settings: Settings) -> Engine:
+    """A new engine on the ledger's database; keep it for the life of the process (it pools)."""
+    url, schema = projection_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return _postgres_engine(url, schema)
+
+
+def projection_url(database_url: str) -> tuple[URL, str | None]:
+    """The SQLAlchemy URL for the read side, and the PostgreSQL schema named in it (if any)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return url, None
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite:///FILE or postgresql://…")
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    schema = url.query.get("schema")
+    if isinstance(schema, tuple):
+        schema = schema[-1]
+    return url.difference_update_query(["schema"]), (schema or None)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("for_write") else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: URL, schema: str | None) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+    if schema:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            quoted = '"' + schema.replace('"', '""') + '"'
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET search_path TO {quoted}")
+            dbapi_connection.commit()
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (SQLite: BEGIN IMMEDIATE); committed on success, rolled back on error."""
+    with engine.connect().execution_options(for_write=True) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """One read transaction over a single snapshot (PostgreSQL: REPEATABLE READ)."""
+    options: dict[str, Any] = {}
+    if not is_sqlite(engine):
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        yield conn

@@ -1,0 +1,51 @@
+"""Organisation over time: who each rep is, and their team and region from each moment on.
+
+A membership row is bitemporal: `occurred_us` is when the move takes effect in the world,
+`recorded_us` when the ledger learned it. A transfer names a new team, a new region or both;
+the other stays NULL ("unchanged") and is resolved at query time (see `membership.py`), so a
+backdated transfer recorded later changes history only for reads that know about it.
+"""
+
+from __future__ import annotations
+
+from ledger.store import LogRecord
+
+from .projection import Fold, Handler, Projection, registrar
+from .tables import memberships, reps
+from .units import micros
+
+HANDLERS: dict[str, Handler] = {}
+on = registrar(HANDLERS)
+
+
+def _membership(fold: Fold, r: LogRecord, kind: str, team_id: str | None, region: str | None) -> None:
+    fold.view.insert(memberships, {
+        "position": r.position, "rep_id": r.data["rep_id"], "kind": kind, "team_id": team_id, "region": region,
+        "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
+    })
+
+
+@on("RepOnboarded")
+def rep_onboarded(fold: Fold, r: LogRecord) -> None:
+    d = r.data
+    fold.view.insert(reps, {
+        "rep_id": d["rep_id"], "name": d["name"], "manager_id": d.get("manager_id"), "position": r.position,
+        "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
+    })
+    _membership(fold, r, "onboarded", d["team_id"], d["region"])
+
+
+@on("RepTransferred")
+def rep_transferred(fold: Fold, r: LogRecord) -> None:
+    _membership(fold, r, "transferred", r.data.get("team_id"), r.data.get("region"))
+
+
+@on("RepOffboarded")
+def rep_offboarded(fold: Fold, r: LogRecord) -> None:
+    _membership(fold, r, "offboarded", None, None)
+
+
+class OrgProjection(Projection):
+    name = "org"
+    tables = (reps, memberships)
+    handlers = HANDLERS

@@ -1,0 +1,57 @@
+"""Every rep's people-process record: evaluations, feedback, improvement plans and trainings.
+
+One timeline row per event, with the event's data as JSON (decimals and times as strings);
+`history.py` reads it back in business-time order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from ledger.store import LogRecord
+
+from .projection import Fold, Handler, Projection, registrar
+from .tables import rep_timeline
+from .units import micros
+
+HANDLERS: dict[str, Handler] = {}
+on = registrar(HANDLERS)
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return orjson.dumps(data, default=_plain).decode()
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a timeline payload")
+
+
+def _timeline(kind: str, id_field: str | None) -> Handler:
+    def handle(fold: Fold, r: LogRecord) -> None:
+        fold.view.insert(rep_timeline, {
+            "position": r.position, "rep_id": r.data["rep_id"], "kind": kind,
+            "item_id": r.data.get(id_field) if id_field else None,
+            "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at, "payload": to_json(r.data),
+        })
+
+    return handle
+
+
+on("EvaluationRecorded")(_timeline("evaluation", "evaluation_id"))
+on("FeedbackGiven")(_timeline("feedback", "feedback_id"))
+on("ImprovementPlanSet")(_timeline("improvement_plan", "improvement_plan_id"))
+on("TrainingCompleted")(_timeline("training", None))
+
+
+class PeopleProjection(Projection):
+    name = "people"
+    tables = (rep_timeline,)
+    handlers = HANDLERS

@@ -1,0 +1,34 @@
+"""Targets with their revision history: every TargetSet is kept; the latest known one counts.
+
+A later TargetSet for the same scope, metric and period revises the target. "Later" is
+knowledge order (log position): the revision in force at `known_at = K` is the last one
+recorded up to K. The value is kept exactly as written (a decimal string).
+"""
+
+from __future__ import annotations
+
+from ledger.aggregates import scope_key
+from ledger.store import LogRecord
+
+from .projection import Fold, Handler, Projection, registrar
+from .tables import target_revisions
+from .units import micros
+
+HANDLERS: dict[str, Handler] = {}
+on = registrar(HANDLERS)
+
+
+@on("TargetSet")
+def target_set(fold: Fold, r: LogRecord) -> None:
+    d = r.data
+    fold.view.insert(target_revisions, {
+        "position": r.position, "scope_key": scope_key(d["scope"]), "metric": d["metric"], "period": d["period"],
+        "value": str(d["value"]), "reason": d.get("reason"),
+        "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
+    })
+
+
+class TargetsProjection(Projection):
+    name = "targets"
+    tables = (target_revisions,)
+    handlers = HANDLERS

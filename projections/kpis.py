@@ -1,0 +1,239 @@
+"""KPIs of DESIGN.md for any scope and period, at any as_of and known_at, from projected tables.
+
+Plain query functions: they never read the log and never load an aggregate. A rep's KPI is a
+handful of indexed range scans; a company KPI one range scan per family of facts (never one
+query per rep).
+
+Definitions (a period is a calendar period in the ledger's zone; a fact belongs to it by its
+business time; `as_of` keeps facts with business time <= as_of; `known_at` keeps facts recorded
+<= known_at; defaults: as_of = the last instant of the period (its exclusive end − 1 µs),
+known_at = now):
+
+- revenue = won amounts of deals won in the period (as corrected: a correction restates the
+  win in the win's own period, seen from its knowledge time, whatever its own occurred_at)
+  − refunds occurring in the period (a refund counts in its own period), credited by split share.
+  A split recorded after the win moves the deal's credit from then on, by knowledge time.
+- growth_rate = (revenue − previous period's revenue) / previous period's revenue, with the
+  previous period taken in full (or up to as_of, if earlier) at the same known_at; None when
+  the previous revenue is 0.
+- new_customers = customers whose first won deal (company-wide: the earliest win of that
+  customer among the wins known at known_at) falls in the period, by as_of; credited to the
+  rep(s) of that deal by share (a split deal gives each rep its share of one customer).
+- conversion_rate = of the leads created in the period (scope: the lead's rep), the share
+  whose deal (a DealOpened with that lead_id) was won by as_of, as known at known_at.
+- win_rate = won / (won + lost) of the deals closed in the period, each deal counted by share.
+- orders = deals won in the period, by share (an int when whole, else a Decimal such as 2.5);
+  avg_order_value = won amount (before refunds) / orders.
+- sales_cycle_days = mean and median of (won occurred_at − opened occurred_at), in days, over
+  the deals won in the period with credit in the scope (each deal once, unweighted); 2 dp.
+- activities = count per kind (every kind listed, 0 included); email_reply_rate = emails marked
+  replied / emails, in the period.
+- followups: `due` = follow-ups scheduled by as_of whose due time falls in the period; `done` =
+  those completed by as_of; `overdue` = those due before as_of and not done.
+- attainment[m] = actual / target for each metric m with a target for this scope and period
+  (the latest TargetSet known at known_at; as_of does not apply to targets); the actual of
+  `activities` is the total count. None when the target is 0.
+- pace[m] = attainment / elapsed share of the period at as_of (share in [0, 1]; a period whose
+  end is at or before as_of has share 1) for the cumulative metrics (revenue, orders,
+  new_customers, activities); for the ratio metrics (conversion_rate, win_rate,
+  avg_order_value) a ratio does not accumulate with time, so pace = attainment.
+  off_track = the metrics whose pace is below 1.
+- Team and region: a fact counts for the team and region its rep was in at the fact's business
+  time, as known at known_at (see `membership.py`); the company counts everything.
+
+Money is Decimal to the cent; rates and ratios are Decimal rounded half-up to 4 places; counts
+are ints; a figure that cannot be computed (an empty period, a zero denominator) is None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from statistics import median
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from ledger.config import Settings
+from ledger.schemas import ACTIVITY_KINDS
+
+from .cutoffs import Cutoffs, cutoffs
+from .db import reading
+from .facts import DealSums, activity_counts, deal_sums, followup_counts, lead_counts, sales_cycles
+from .membership import Scope, ScopeFilter, parse_scope
+from .quadrants import quadrants
+from .tables import activities, deal_facts, lead_conversions, leads
+from .targets import Target, current_targets, target_consistency, targets
+from .units import DAY_US, PPB, count_of, money, ratio
+
+CUMULATIVE = ("revenue", "orders", "new_customers", "activities")
+RATIOS = ("conversion_rate", "win_rate", "avg_order_value")
+FIGURE_METRICS = ("revenue", "orders", "new_customers", "conversion_rate", "win_rate", "avg_order_value",
+                  "growth_rate", "activities", "email_reply_rate")
+TWO_PLACES = Decimal("0.01")
+
+__all__ = ["kpis", "quadrants", "rep_figures", "target_consistency", "targets", "FIGURE_METRICS"]
+
+
+def kpis(engine: Engine, settings: Settings, scope: str, period: str, as_of: datetime | None = None,
+         known_at: datetime | None = None) -> dict[str, Any]:
+    """The "kpis" object of GET /kpis for one scope and period (see the module docstring)."""
+    parsed = parse_scope(scope)
+    cut = cutoffs(settings, period, as_of, known_at)
+    with reading(engine) as conn:
+        figures = scope_figures(conn, settings, parsed, cut)
+        goals = current_targets(conn, str(parsed), str(cut.period), cut.known_us)
+    attainment, pace = progress(figures, goals, cut)
+    return {
+        "revenue": figures["revenue"], "growth_rate": figures["growth_rate"],
+        "new_customers": figures["new_customers"], "conversion_rate": figures["conversion_rate"],
+        "win_rate": figures["win_rate"], "orders": figures["orders"], "avg_order_value": figures["avg_order_value"],
+        "sales_cycle_days": figures["sales_cycle_days"], "activities": figures["activity_kinds"],
+        "email_reply_rate": figures["email_reply_rate"], "followups": figures["followups"],
+        "attainment": attainment, "pace": pace,
+        "off_track": [m for m, value in pace.items() if value is not None and value < 1],
+    }
+
+
+def scope_figures(conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs) -> dict[str, Any]:
+    """Every KPI figure of the scope and period (targets aside), as plain values."""
+    where = ScopeFilter.load(conn, scope, cut.known_us)
+    sums = deal_sums(conn, where, cut.start_us, cut.upto_us, cut.known_us)
+    previous = cut.previous(settings)
+    before = deal_sums(conn, where, previous.start_us, previous.upto_us, previous.known_us)
+    created, converted = lead_counts(conn, where, cut)
+    kinds = activity_counts(conn, where, cut)
+    due, done, overdue = followup_counts(conn, where, cut)
+    emails, replied = kinds.get("email", (0, 0))
+    closed = sums.won_ppb + sums.lost_ppb
+    return {
+        **sales_figures(sums, before),
+        # unrounded ratios, so attainment is not computed from a rounded figure
+        "exact": {"conversion_rate": exact_ratio(converted, created), "win_rate": exact_ratio(sums.won_ppb, closed),
+                  "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100)},
+        "new_customers": count_of(sums.new_customer_ppb),
+        "conversion_rate": ratio(converted, created),
+        "sales_cycle_days": cycle_days(sales_cycles(conn, where, cut)),
+        "activity_kinds": {kind: kinds.get(kind, (0, 0))[0] for kind in ACTIVITY_KINDS},
+        "activities": sum(count for count, _ in kinds.values()),
+        "email_reply_rate": ratio(replied, emails),
+        "followups": {"due": due, "done": done, "overdue": overdue},
+    }
+
+
+def sales_figures(sums: DealSums, previous: DealSums) -> dict[str, Any]:
+    closed = sums.won_ppb + sums.lost_ppb
+    return {
+        "revenue": money(sums.revenue_cents),
+        "growth_rate": ratio(sums.revenue_cents - previous.revenue_cents, previous.revenue_cents),
+        "orders": count_of(sums.won_ppb),
+        "win_rate": ratio(sums.won_ppb, closed),
+        # won cents / (won ppb / PPB), then cents to money: one exact division
+        "avg_order_value": None if sums.won_ppb <= 0 else _money_ratio(sums.won_cents * PPB, sums.won_ppb * 100),
+    }
+
+
+def exact_ratio(numerator: int, denominator: int) -> Decimal | None:
+    return Decimal(numerator) / Decimal(denominator) if denominator > 0 else None
+
+
+def _money_ratio(numerator: int, denominator: int) -> Decimal:
+    return (Decimal(numerator) / Decimal(denominator)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+def cycle_days(cycles_us: list[int]) -> dict[str, Decimal | None]:
+    if not cycles_us:
+        return {"mean": None, "median": None}
+    mean = Decimal(sum(cycles_us)) / len(cycles_us) / DAY_US
+    middle = Decimal(median(cycles_us)) / DAY_US  # the mean of the middle two for an even count
+    return {"mean": mean.quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
+            "median": middle.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)}
+
+
+def progress(figures: dict[str, Any], goals: dict[str, Target], cut: Cutoffs) -> tuple[dict, dict]:
+    """(attainment, pace) for every metric with a target."""
+    share = Decimal(cut.upto_us - cut.start_us) / Decimal(cut.end_us - cut.start_us)
+    share = min(Decimal(1), max(Decimal(0), share))
+    attainment: dict[str, Decimal | None] = {}
+    pace: dict[str, Decimal | None] = {}
+    for metric, goal in sorted(goals.items()):
+        actual = figures["exact"].get(metric, figures.get(metric))
+        if actual is None or not goal.value:
+            attainment[metric] = pace[metric] = None
+            continue
+        attainment[metric] = ratio(actual, goal.value)
+        expected = goal.value * (share if metric in CUMULATIVE else 1)
+        pace[metric] = ratio(actual, expected)
+    return attainment, pace
+
+
+# ---------------------------------------------------------------- for payouts
+
+
+def rep_figures(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
+                known_at: datetime | None = None) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """A rep's figures for plan evaluation, and the sorted event positions behind each.
+
+    figures: revenue, orders, new_customers, conversion_rate, win_rate, avg_order_value,
+    growth_rate, activities (total count), email_reply_rate, as in `kpis`.
+    evidence[m]: the positions of the events that make figure m (for revenue: the wins,
+    corrections, refunds and splits of the rep's fact rows in the window, including rows that
+    moved credit away); evidence[f"{m}_attainment"] = the TargetSet in force, for each target.
+    """
+    scope = Scope("rep", rep_id)
+    cut = cutoffs(settings, period, as_of, known_at)
+    with reading(engine) as conn:
+        figures = scope_figures(conn, settings, scope, cut)
+        goals = current_targets(conn, str(scope), str(cut.period), cut.known_us)
+        evidence = rep_evidence(conn, settings, rep_id, cut)
+    evidence.update({f"{metric}_attainment": [goal.position] for metric, goal in goals.items()})
+    return {m: figures[m] for m in FIGURE_METRICS}, evidence
+
+
+def rep_evidence(conn: Connection, settings: Settings, rep_id: str, cut: Cutoffs) -> dict[str, list[int]]:
+    found: dict[str, set[int]] = {m: set() for m in FIGURE_METRICS}
+    for flags, positions in _deal_fact_sources(conn, rep_id, cut.start_us, cut.upto_us, cut.known_us):
+        won, refund, orders, lost, new = flags
+        for metric, used in (("revenue", won or refund), ("orders", orders), ("new_customers", new),
+                             ("win_rate", orders or lost), ("avg_order_value", won or orders)):
+            if used:
+                found[metric].update(positions)
+    previous = cut.previous(settings)
+    found["growth_rate"].update(found["revenue"])
+    for flags, positions in _deal_fact_sources(conn, rep_id, previous.start_us, previous.upto_us, previous.known_us):
+        if flags[0] or flags[1]:
+            found["growth_rate"].update(positions)
+    found["conversion_rate"].update(_lead_sources(conn, rep_id, cut))
+    for kind, position in _activity_positions(conn, rep_id, cut):
+        found["activities"].add(position)
+        if kind == "email":
+            found["email_reply_rate"].add(position)
+    return {metric: sorted(positions) for metric, positions in found.items()}
+
+
+def _deal_fact_sources(conn: Connection, rep_id: str, lo: int, hi: int, known_us: int) -> Iterable[tuple[tuple, list[int]]]:
+    f = deal_facts.c
+    query = select(f.won_cents, f.refund_cents, f.won_ppb, f.lost_ppb, f.new_customer_ppb, f.sources).where(
+        f.rep_id == rep_id, f.occurred_us >= lo, f.occurred_us < hi, f.recorded_us <= known_us)
+    for row in conn.execute(query).all():
+        yield tuple(bool(v) for v in row[:5]), [int(p) for p in row.sources.split()]
+
+
+def _lead_sources(conn: Connection, rep_id: str, cut: Cutoffs) -> set[int]:
+    window = (leads.c.rep_id == rep_id, leads.c.created_us >= cut.start_us, leads.c.created_us < cut.upto_us)
+    positions = set(conn.execute(select(leads.c.position).where(*window, leads.c.recorded_us <= cut.known_us)).scalars())
+    c = lead_conversions.c
+    query = select(c.sources).where(c.rep_id == rep_id, c.created_us >= cut.start_us, c.created_us < cut.upto_us,
+                                    c.won_us <= cut.as_of_us, c.recorded_us <= cut.known_us)
+    for sources in conn.execute(query).scalars():
+        positions.update(int(p) for p in sources.split())
+    return positions
+
+
+def _activity_positions(conn: Connection, rep_id: str, cut: Cutoffs) -> list[tuple[str, int]]:
+    a = activities.c
+    query = select(a.kind, a.position).where(a.rep_id == rep_id, a.occurred_us >= cut.start_us,
+                                            a.occurred_us < cut.upto_us, a.recorded_us <= cut.known_us)
+    return [(kind, int(position)) for kind, position in conn.execute(query).all()]
+

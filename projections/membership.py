@@ -1,0 +1,157 @@
+"""Scopes (`rep:ID`, `team:ID`, `region:NAME`, `company`) and who belonged to them, when.
+
+A deal, a lead, an activity counts for the team and region its rep had at the fact's business
+time (the instant that places it in its period), as known at `known_at`. Membership is
+resolved here, at query time, from the bitemporal `memberships` rows recorded up to K:
+- a rep's team (region) at time t is the one named by their latest membership row with
+  `occurred_us <= t` that names a team (a region); rows at the same instant apply in log order;
+- before their onboarding a rep is taken to be in their first team and region, so that a fact
+  dated before it still counts somewhere (company = sum of its regions);
+- a backdated transfer recorded later changes history only for reads with known_at after it
+  was recorded: a read at an earlier K never sees the row.
+A scope becomes a SQL condition on (rep column, time column): for a team or region, `rep IN
+(…)` for the reps in it for the whole window, OR-ed with one time range per partial stint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
+
+from .tables import memberships
+
+EARLIEST = -(2**62)
+LATEST = 2**62
+SCOPE_KINDS = ("rep", "team", "region", "company")
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # rep | team | region | company
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return "company" if self.kind == "company" else f"{self.kind}:{self.value}"
+
+
+def parse_scope(text: str) -> Scope:
+    """`rep:R-1`, `team:T-1`, `region:East` or `company`; ValueError with the accepted forms otherwise."""
+    if text == "company":
+        return Scope("company")
+    kind, _, value = text.partition(":") if isinstance(text, str) else ("", "", "")
+    if kind not in ("rep", "team", "region") or not value:
+        raise ValueError(f"{text!r} is not a scope: use rep:ID, team:ID, region:NAME or company")
+    return Scope(kind, value)
+
+
+@dataclass(frozen=True)
+class Stint:
+    """A stretch of business time [lo, hi) during which a rep had one team and one region."""
+
+    rep_id: str
+    lo: int
+    hi: int
+    team_id: str | None
+    region: str | None
+
+    def of(self, scope: Scope) -> bool:
+        return (self.team_id if scope.kind == "team" else self.region) == scope.value
+
+
+def stints(conn: Connection, known_us: int, rep_ids: Iterable[str] | None = None) -> list[Stint]:
+    """Every rep's stints as known at `known_us` (optionally only the given reps)."""
+    query = (select(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.team_id, memberships.c.region)
+             .where(memberships.c.recorded_us <= known_us)
+             .order_by(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.position))
+    if rep_ids is not None:
+        query = query.where(memberships.c.rep_id.in_(sorted(set(rep_ids))))
+    result: list[Stint] = []
+    rows = conn.execute(query).all()
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end == len(rows) or rows[end].rep_id != rows[start].rep_id:
+            result.extend(_stints_of_rep(rows[start:end]))
+            start = end
+    return result
+
+
+def _stints_of_rep(rows: list) -> list[Stint]:
+    """Walk one rep's membership rows in business-time order, carrying an unnamed team or region."""
+    changes: list[tuple[int, str | None, str | None]] = []
+    team = region = None
+    for row in rows:
+        team = row.team_id or team
+        region = row.region or region
+        if changes and changes[-1][0] == row.occurred_us:
+            changes[-1] = (row.occurred_us, team, region)
+        else:
+            changes.append((row.occurred_us, team, region))
+    result: list[Stint] = []
+    for i, (lo, team_id, region_name) in enumerate(changes):
+        hi = changes[i + 1][0] if i + 1 < len(changes) else LATEST
+        lo = EARLIEST if i == 0 else lo
+        if result and (result[-1].team_id, result[-1].region) == (team_id, region_name):
+            result[-1] = Stint(rows[0].rep_id, result[-1].lo, hi, team_id, region_name)
+        else:
+            result.append(Stint(rows[0].rep_id, lo, hi, team_id, region_name))
+    return result
+
+
+def stints_in(conn: Connection, scope: Scope, known_us: int) -> list[Stint]:
+    """The stints during which reps were in a team or region scope, as known at `known_us`."""
+    column = memberships.c.team_id if scope.kind == "team" else memberships.c.region
+    ever = select(memberships.c.rep_id).where(column == scope.value, memberships.c.recorded_us <= known_us).distinct()
+    reps = list(conn.execute(ever).scalars())
+    return [s for s in stints(conn, known_us, reps) if s.of(scope)] if reps else []
+
+
+class ScopeFilter:
+    """The SQL condition "this fact belongs to the scope" for a window of business time."""
+
+    def __init__(self, scope: Scope, scope_stints: list[Stint] | None = None):
+        self.scope = scope
+        self.stints = scope_stints or []
+
+    @classmethod
+    def load(cls, conn: Connection, scope: Scope, known_us: int) -> ScopeFilter:
+        if scope.kind in ("team", "region"):
+            return cls(scope, stints_in(conn, scope, known_us))
+        return cls(scope)
+
+    def where(self, rep_column: ColumnElement, time_column: ColumnElement, lo: int, hi: int) -> ColumnElement[bool]:
+        if hi <= lo:
+            return false()
+        in_window = and_(time_column >= lo, time_column < hi)
+        if self.scope.kind == "company":
+            return in_window
+        if self.scope.kind == "rep":
+            return and_(rep_column == self.scope.value, in_window)
+        return self._members(rep_column, time_column, lo, hi)
+
+    def _members(self, rep_column: ColumnElement, time_column: ColumnElement, lo: int, hi: int) -> ColumnElement[bool]:
+        whole, partial = [], []
+        for stint in self.stints:
+            a, b = max(stint.lo, lo), min(stint.hi, hi)
+            if a >= b:
+                continue
+            if (a, b) == (lo, hi):
+                whole.append(stint.rep_id)
+            else:
+                partial.append(and_(rep_column == stint.rep_id, time_column >= a, time_column < b))
+        terms = partial
+        if whole:
+            terms = [and_(rep_column.in_(sorted(set(whole))), time_column >= lo, time_column < hi), *partial]
+        return or_(*terms) if terms else false()
+
+    def reps(self, lo: int, hi: int) -> list[str] | None:
+        """The reps of the scope with any time in [lo, hi); None for the company (everyone)."""
+        if self.scope.kind == "company":
+            return None
+        if self.scope.kind == "rep":
+            return [self.scope.value or ""]
+        return sorted({s.rep_id for s in self.stints if max(s.lo, lo) < min(s.hi, hi)})
+
+
+__all__ = ["EARLIEST", "LATEST", "Scope", "ScopeFilter", "Stint", "parse_scope", "stints", "stints_in"]

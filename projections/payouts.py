@@ -1,0 +1,299 @@
+"""Payouts: the plan in force, the rep's figures as the ledger knew them, and the plan's lines.
+
+A payout is computed, never stored: from the projected KPI tables at the read's `as_of` and
+`known_at` (the same cut-offs as the KPIs), with the plan version in force, through the pure
+`plan_evaluation.evaluate`. What is stored is the approval (`PayoutApproved`), which carries the
+digest of the computation and the knowledge time it used, so it can be reproduced exactly.
+
+Which plan: the `IncentivePlanAssigned` of the most specific scope that covers the rep — rep,
+then team, then region, then company — with the latest `from_period` starting at or before the
+period (ties: the later in the log), as known at known_at. The rep's team and region are those
+they had at the end of the window (the last instant counted). Of that plan, the highest version
+whose `effective_from` starts at or before the period, as known at known_at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, or_, select
+
+from ledger.config import Settings
+from ledger.periods import parse_period
+from ledger.plan_schema import Rules, parse_rules
+from ledger.transcoder import canonical
+
+from .cutoffs import Cutoffs, cutoffs
+from .db import reading
+from .kpis import rep_figures
+from .membership import stints
+from .plan_evaluation import Award, Evaluation, evaluate
+from .tables import awards, memberships, payout_adjustments, payout_approvals, period_closes, plan_assignments, plan_versions
+from .targets import current_targets
+from .units import micros_to_time, money
+
+SCOPE_ORDER = ("rep", "team", "region", "company")
+
+
+class PlanError(ValueError):
+    """A plan asked for does not exist or its rules do not parse; the message says which."""
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    plan_id: str
+    version: int | None  # None for a draft given inline (a replay of rules not yet published)
+    effective_from: str | None
+    rules_json: dict[str, Any]
+    position: int | None = None  # the IncentivePlanPublished event; None for a draft
+
+    @cached_property
+    def rules(self) -> Rules:
+        parsed, problems = parse_rules(self.rules_json)
+        if problems:
+            raise PlanError("; ".join(f"rules.{p.field}: {p.message}" for p in problems))
+        assert parsed is not None
+        return parsed
+
+    def label(self) -> dict[str, Any]:
+        return {"plan_id": self.plan_id, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    scope_key: str
+    plan_id: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Payout:
+    rep_id: str
+    period: str
+    cut: Cutoffs
+    plan: PlanVersion | None
+    assignment: Assignment | None
+    figures: dict[str, Any]
+    targets: dict[str, Decimal]
+    evidence: dict[str, list[int]]
+    awards: tuple[Award, ...]
+    evaluation: Evaluation
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def total(self) -> Decimal:
+        return self.evaluation.total
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 over the canonical inputs, the plan (id, version, rules) and the lines."""
+        return hashlib.sha256(canonical(self.digest_body())).hexdigest()
+
+    def digest_body(self) -> dict[str, Any]:
+        return {
+            "rep_id": self.rep_id, "period": self.period,
+            "plan": None if self.plan is None else {**self.plan.label(), "rules": self.plan.rules_json},
+            "figures": self.figures, "targets": self.targets, "evidence": self.evidence,
+            "awards": [[a.amount, a.reason, a.position] for a in self.awards],
+            "lines": [line_json(line) for line in self.evaluation.lines],
+            "total": self.total,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The <payout> of DESIGN.md (Decimals stay Decimal: the API writes them as strings)."""
+        return {
+            "rep_id": self.rep_id, "period": self.period, "total": self.total,
+            "plan": None if self.plan is None else {
+                **self.plan.label(), "position": self.plan.position,
+                "assigned_by": None if self.assignment is None else
+                {"scope": self.assignment.scope_key, "position": self.assignment.position}},
+            "lines": [line_json(line) for line in self.evaluation.lines],
+            "problems": list(self.problems) + list(self.evaluation.problems),
+            "figures": self.figures, "targets": self.targets,
+            "as_of": micros_to_time(self.cut.as_of_us), "known_at": micros_to_time(self.cut.known_us),
+            "digest": self.digest,
+        }
+
+
+def line_json(line: Any) -> dict[str, Any]:
+    return {"component": line.component, "kind": line.kind, "amount": line.amount,
+            "inputs": line.inputs, "events": list(line.events)}
+
+
+# ---------------------------------------------------------------- plans
+
+
+def plan_version(conn: Connection, plan_id: str, version: int, known_us: int) -> PlanVersion | None:
+    p = plan_versions.c
+    row = conn.execute(select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
+                       .where(p.plan_id == plan_id, p.version == version, p.recorded_us <= known_us)).first()
+    return None if row is None else _plan_of(row)
+
+
+def _plan_of(row: Any) -> PlanVersion:
+    return PlanVersion(row.plan_id, row.version, row.effective_from, orjson.loads(row.rules), row.position)
+
+
+def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVersion | None, Assignment | None]:
+    assignment = _assignment(conn, rep_id, cut)
+    if assignment is None:
+        return None, None
+    p = plan_versions.c
+    candidates = conn.execute(select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
+                              .where(p.plan_id == assignment.plan_id, p.recorded_us <= cut.known_us)
+                              .order_by(p.version.desc())).all()
+    for row in candidates:
+        if parse_period(row.effective_from).first_month_index <= cut.period.first_month_index:
+            return _plan_of(row), assignment
+    return None, assignment
+
+
+def _assignment(conn: Connection, rep_id: str, cut: Cutoffs) -> Assignment | None:
+    keys = _scope_keys(conn, rep_id, cut)
+    a = plan_assignments.c
+    rows = conn.execute(select(a.scope_key, a.plan_id, a.from_period, a.position)
+                        .where(a.scope_key.in_(keys), a.recorded_us <= cut.known_us)).all()
+    best: tuple | None = None
+    for row in rows:
+        if parse_period(row.from_period).first_month_index > cut.period.first_month_index:
+            continue
+        rank = (-keys.index(row.scope_key), parse_period(row.from_period).first_month_index, row.position)
+        if best is None or rank > best[0]:
+            best = (rank, row)
+    return None if best is None else Assignment(best[1].scope_key, best[1].plan_id, best[1].position)
+
+
+def _scope_keys(conn: Connection, rep_id: str, cut: Cutoffs) -> list[str]:
+    """rep, team, region, company: most specific first, membership at the window's last instant."""
+    moment = cut.upto_us - 1
+    keys = [f"rep:{rep_id}"]
+    for stint in stints(conn, cut.known_us, [rep_id]):
+        if stint.lo <= moment < stint.hi:
+            keys += [f"team:{stint.team_id}"] if stint.team_id else []
+            keys += [f"region:{stint.region}"] if stint.region else []
+    return [*keys, "company"]
+
+
+# ---------------------------------------------------------------- computing
+
+
+def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
+           known_at: datetime | None = None, plan: PlanVersion | None = None) -> Payout:
+    """A rep's payout for a period, under the plan in force (or `plan`, for a replay)."""
+    cut = cutoffs(settings, period, as_of, known_at)
+    figures, evidence = rep_figures(engine, settings, rep_id, str(cut.period), as_of, micros_to_time(cut.known_us))
+    with reading(engine) as conn:
+        return _evaluate(conn, rep_id, cut, figures, evidence, plan)
+
+
+def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, Any], evidence: dict[str, list[int]],
+              plan: PlanVersion | None) -> Payout:
+    assignment = None
+    if plan is None:
+        plan, assignment = plan_in_force(conn, rep_id, cut)
+    goals = current_targets(conn, f"rep:{rep_id}", str(cut.period), cut.known_us)
+    targets = {metric: goal.value for metric, goal in goals.items()}
+    granted = tuple(_awards(conn, rep_id, cut))
+    if plan is None:
+        problem = f"no incentive plan is assigned to {rep_id} for {cut.period}"
+        lines = evaluate(Rules(components=()), figures, targets, evidence, granted) if granted else Evaluation((), Decimal("0.00"), ())
+        return Payout(rep_id, str(cut.period), cut, None, assignment, figures, targets, evidence, granted, lines, (problem,))
+    evaluation = evaluate(plan.rules, figures, targets, evidence, granted)
+    return Payout(rep_id, str(cut.period), cut, plan, assignment, figures, targets, evidence, granted, evaluation)
+
+
+def _awards(conn: Connection, rep_id: str, cut: Cutoffs) -> list[Award]:
+    """AwardGranted for the rep and this period (by the award's period), known at known_at."""
+    w = awards.c
+    rows = conn.execute(select(w.amount_cents, w.reason, w.position)
+                        .where(w.rep_id == rep_id, w.period == str(cut.period), w.recorded_us <= cut.known_us,
+                               w.occurred_us <= cut.as_of_us).order_by(w.position)).all()
+    return [Award(money(row.amount_cents), row.reason, row.position) for row in rows]
+
+
+def period_payouts(engine: Engine, settings: Settings, period: str, as_of: datetime | None = None,
+                   known_at: datetime | None = None, plan: PlanVersion | None = None,
+                   rep_ids: list[str] | None = None) -> list[Payout]:
+    """Every rep's payout for the period (reps active in it, as known at known_at)."""
+    cut = cutoffs(settings, period, as_of, known_at)
+    with reading(engine) as conn:
+        reps = active_reps(conn, cut) if rep_ids is None else sorted(rep_ids)
+    known = micros_to_time(cut.known_us)
+    return [payout(engine, settings, rep_id, str(cut.period), as_of, known, plan) for rep_id in reps]
+
+
+def active_reps(conn: Connection, cut: Cutoffs) -> list[str]:
+    """Reps onboarded before the window ends and not offboarded before the period starts."""
+    m = memberships.c
+    rows = conn.execute(select(m.rep_id, m.kind, m.occurred_us)
+                        .where(m.recorded_us <= cut.known_us, or_(m.kind == "onboarded", m.kind == "offboarded"))).all()
+    onboarded = {r.rep_id for r in rows if r.kind == "onboarded" and r.occurred_us < cut.upto_us}
+    gone = {r.rep_id for r in rows if r.kind == "offboarded" and r.occurred_us < cut.start_us}
+    return sorted(onboarded - gone)
+
+
+# ---------------------------------------------------------------- approvals
+
+
+@dataclass(frozen=True)
+class ApprovalState:
+    """What was approved for a rep and period, and the adjustments since, as known at a time."""
+
+    amount: Decimal | None  # the approved amount; None when only adjustments exist (closed before approval)
+    digest: str | None
+    plan_id: str | None
+    plan_version: int | None
+    known_at_us: int | None
+    recorded_us: int | None
+    position: int | None
+    adjustments: tuple[dict[str, Any], ...]
+
+    @property
+    def current(self) -> Decimal:
+        """The approved amount plus every adjustment: what the rep is owed for the period now."""
+        return (self.amount or Decimal("0.00")) + sum((a["amount"] for a in self.adjustments), Decimal("0.00"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"amount": self.amount, "digest": self.digest, "plan_id": self.plan_id, "plan_version": self.plan_version,
+                "known_at": None if self.known_at_us is None else micros_to_time(self.known_at_us),
+                "recorded_at": None if self.recorded_us is None else micros_to_time(self.recorded_us),
+                "position": self.position, "adjustments": list(self.adjustments), "current": self.current}
+
+
+def approval_state(conn: Connection, rep_id: str, period: str, known_us: int) -> ApprovalState | None:
+    a = payout_approvals.c
+    approved = conn.execute(select(a.amount_cents, a.digest, a.plan_id, a.plan_version, a.known_at_us, a.recorded_us,
+                                   a.position).where(a.rep_id == rep_id, a.period == period,
+                                                     a.recorded_us <= known_us).order_by(a.position)).first()
+    j = payout_adjustments.c
+    adjustments = tuple(
+        {"amount": money(r.amount_cents), "reason": r.reason, "replay_id": r.replay_id, "position": r.position,
+         "recorded_at": micros_to_time(r.recorded_us)}
+        for r in conn.execute(select(j.amount_cents, j.reason, j.replay_id, j.position, j.recorded_us)
+                              .where(j.rep_id == rep_id, j.period == period, j.recorded_us <= known_us)
+                              .order_by(j.position)).all())
+    if approved is None and not adjustments:
+        return None
+    if approved is None:
+        return ApprovalState(None, None, None, None, None, None, None, adjustments)
+    return ApprovalState(money(approved.amount_cents), approved.digest, approved.plan_id, approved.plan_version,
+                         approved.known_at_us, approved.recorded_us, approved.position, adjustments)
+
+
+def approval_states(engine: Engine, period: str, known_us: int, rep_ids: list[str]) -> dict[str, ApprovalState | None]:
+    with reading(engine) as conn:
+        return {rep_id: approval_state(conn, rep_id, period, known_us) for rep_id in rep_ids}
+
+
+def closed_by(conn: Connection, period: str, known_us: int) -> str | None:
+    """The period (this one, or its quarter or year) whose PeriodClosed is known, if any."""
+    c = period_closes.c
+    names = [str(p) for p in parse_period(period).enclosing()]
+    row = conn.execute(select(c.period).where(c.period.in_(names), c.recorded_us <= known_us).limit(1)).first()
+    return None if row is None else row.period

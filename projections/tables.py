@@ -1,0 +1,279 @@
+"""The projected tables: defined with SQLAlchemy Core, living in the ledger's own database.
+
+Conventions, the same in every table:
+- times are BIGINT microseconds since the epoch, UTC: `occurred_us` (business time), `recorded_us`
+  (knowledge time of the event that wrote the row); a row is visible at `known_at = K` exactly
+  when `recorded_us <= K`, and a query at `as_of = A` tests the row's business time against A;
+- `position` is the log position of the event that wrote the row (`sources` lists every event
+  the row's figure depends on, as space-separated positions);
+- money is BIGINT cents (exact on SQLite, which has no decimal type), returned as Decimal;
+- credit shares are BIGINT parts per billion (`*_ppb`; 1_000_000_000 = the whole deal), so that
+  share-weighted counts sum exactly on every backend.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, MetaData, SmallInteger, String, Table,
+                        Text)
+
+metadata = MetaData()
+
+# SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
+Position = BigInteger().with_variant(Integer(), "sqlite")
+Id = String(64)
+
+
+def _position_key() -> Column:
+    return Column("position", Position, primary_key=True, autoincrement=False)
+
+
+def _times() -> list[Column]:
+    return [Column("occurred_us", BigInteger, nullable=False), Column("recorded_us", BigInteger, nullable=False)]
+
+
+tracking = Table(
+    "projection_tracking", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+# ---------------------------------------------------------------- organisation
+
+reps = Table(
+    "reps", metadata,
+    Column("rep_id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("manager_id", Id),
+    _position_key(),
+    *_times(),
+)
+
+# One row per RepOnboarded / RepTransferred / RepOffboarded; team_id or region NULL = unchanged.
+memberships = Table(
+    "memberships", metadata,
+    _position_key(),
+    Column("rep_id", Id, nullable=False),
+    Column("kind", String(16), nullable=False),  # onboarded | transferred | offboarded
+    Column("team_id", Id),
+    Column("region", String(200)),
+    *_times(),
+    Index("memberships_rep", "rep_id", "occurred_us"),
+    Index("memberships_team", "team_id"),
+    Index("memberships_region", "region"),
+)
+
+# ---------------------------------------------------------------- sales: fold state
+
+# A deal's state as the log stands at the tracked position: what the next event of the deal
+# needs to know (amount, shares, refunds) to write its deltas.
+deals = Table(
+    "deals", metadata,
+    Column("deal_id", Id, primary_key=True),
+    Column("rep_id", Id, nullable=False),
+    Column("customer_id", Id, nullable=False),
+    Column("lead_id", Id),
+    Column("opened_us", BigInteger, nullable=False),
+    Column("opened_position", BigInteger, nullable=False),
+    Column("expected_cents", BigInteger),
+    Column("outcome", String(8)),  # won | lost | NULL (open)
+    Column("closed_us", BigInteger),
+    Column("closed_position", BigInteger),
+    Column("won_cents", BigInteger),
+    Column("correction_position", BigInteger),
+    Column("refunds", Text, nullable=False),  # JSON [[occurred_us, cents, position], …]
+    Column("shares", Text),  # JSON [[rep_id, ppb], …]; NULL = all to the deal's rep
+    Column("split_position", BigInteger),
+    Column("is_first", Boolean, nullable=False),  # the customer's first win, as known now
+    Index("deals_lead", "lead_id"),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("customer_id", Id, primary_key=True),
+    Column("first_deal_id", Id, nullable=False),
+    Column("first_won_us", BigInteger, nullable=False),
+    Column("first_position", BigInteger, nullable=False),
+)
+
+# ---------------------------------------------------------------- sales: facts
+
+# Signed contributions: the figure of any window is the SUM of the rows in it, and the rows
+# known at K sum to what a store holding only the events recorded up to K would give.
+deal_facts = Table(
+    "deal_facts", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", SmallInteger, primary_key=True, autoincrement=False),
+    Column("rep_id", Id, nullable=False),
+    Column("deal_id", Id, nullable=False),
+    Column("kind", String(16), nullable=False),  # won lost corrected refunded split first unfirst
+    *_times(),
+    Column("won_cents", BigInteger, nullable=False),
+    Column("refund_cents", BigInteger, nullable=False),
+    Column("won_ppb", BigInteger, nullable=False),
+    Column("lost_ppb", BigInteger, nullable=False),
+    Column("new_customer_ppb", BigInteger, nullable=False),
+    Column("cycle_us", BigInteger),
+    Column("sources", Text, nullable=False),
+    Index("deal_facts_rep_time", "rep_id", "occurred_us"),
+    Index("deal_facts_time", "occurred_us"),
+)
+
+leads = Table(
+    "leads", metadata,
+    Column("lead_id", Id, primary_key=True),
+    Column("rep_id", Id, nullable=False),
+    Column("customer_id", Id),
+    Column("source", String(200)),
+    Column("created_us", BigInteger, nullable=False),
+    Column("recorded_us", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    # fold state: the lead's earliest won deal as known now
+    Column("converted_deal_id", Id),
+    Column("converted_won_us", BigInteger),
+    Column("converted_position", BigInteger),
+    Index("leads_rep_time", "rep_id", "created_us"),
+    Index("leads_time", "created_us"),
+)
+
+# +1 when a lead's deal is first won, -1/+1 when an earlier win of the lead becomes known.
+lead_conversions = Table(
+    "lead_conversions", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", SmallInteger, primary_key=True, autoincrement=False),
+    Column("lead_id", Id, nullable=False),
+    Column("rep_id", Id, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("won_us", BigInteger, nullable=False),
+    Column("recorded_us", BigInteger, nullable=False),
+    Column("delta", SmallInteger, nullable=False),
+    Column("sources", Text, nullable=False),
+    Index("lead_conversions_rep_time", "rep_id", "created_us"),
+    Index("lead_conversions_time", "created_us"),
+)
+
+# ---------------------------------------------------------------- activity
+
+activities = Table(
+    "activities", metadata,
+    _position_key(),
+    Column("activity_id", Id, nullable=False),
+    Column("rep_id", Id, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("replied", SmallInteger),  # emails: 1 replied, 0 not (or not said); other kinds NULL
+    *_times(),
+    Index("activities_rep_time", "rep_id", "occurred_us"),
+    Index("activities_time", "occurred_us"),
+)
+
+followups = Table(
+    "followups", metadata,
+    Column("followup_id", Id, primary_key=True),
+    Column("rep_id", Id, nullable=False),
+    Column("due_us", BigInteger, nullable=False),
+    Column("deal_id", Id),
+    Column("lead_id", Id),
+    Column("position", BigInteger, nullable=False),
+    *_times(),
+    # the completion is a fact of its own, with its own business and knowledge time
+    Column("completed_us", BigInteger),
+    Column("completed_recorded_us", BigInteger),
+    Column("completed_position", BigInteger),
+    Index("followups_rep_due", "rep_id", "due_us"),
+    Index("followups_due", "due_us"),
+)
+
+# ---------------------------------------------------------------- targets and people
+
+target_revisions = Table(
+    "target_revisions", metadata,
+    _position_key(),
+    Column("scope_key", String(220), nullable=False),  # rep:R-1 | team:T-1 | region:East | company
+    Column("metric", String(32), nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("value", String(64), nullable=False),  # the exact decimal as written
+    Column("reason", Text),
+    *_times(),
+    Index("target_revisions_scope", "scope_key", "period", "metric"),
+    Index("target_revisions_period", "period"),
+)
+
+rep_timeline = Table(
+    "rep_timeline", metadata,
+    _position_key(),
+    Column("rep_id", Id, nullable=False),
+    Column("kind", String(20), nullable=False),  # evaluation | feedback | improvement_plan | training
+    Column("item_id", Id),
+    *_times(),
+    Column("payload", Text, nullable=False),  # the event's data as JSON
+    Index("rep_timeline_rep", "rep_id", "occurred_us"),
+)
+
+# ---------------------------------------------------------------- incentives (read by payouts)
+
+plan_versions = Table(
+    "plan_versions", metadata,
+    _position_key(),
+    Column("plan_id", Id, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_from", String(8), nullable=False),
+    Column("rules", Text, nullable=False),  # JSON, as validated by the write side
+    *_times(),
+    Index("plan_versions_plan", "plan_id", "version"),
+)
+
+plan_assignments = Table(
+    "plan_assignments", metadata,
+    _position_key(),
+    Column("scope_key", String(220), nullable=False),
+    Column("plan_id", Id, nullable=False),
+    Column("from_period", String(8), nullable=False),
+    *_times(),
+    Index("plan_assignments_scope", "scope_key"),
+)
+
+awards = Table(
+    "awards", metadata,
+    _position_key(),
+    Column("rep_id", Id, nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    *_times(),
+    Index("awards_rep", "rep_id", "period"),
+)
+
+payout_approvals = Table(
+    "payout_approvals", metadata,
+    _position_key(),
+    Column("rep_id", Id, nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("plan_id", Id, nullable=False),
+    Column("plan_version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("known_at_us", BigInteger),
+    *_times(),
+    Index("payout_approvals_rep", "rep_id", "period"),
+)
+
+payout_adjustments = Table(
+    "payout_adjustments", metadata,
+    _position_key(),
+    Column("rep_id", Id, nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("replay_id", Id),
+    *_times(),
+    Index("payout_adjustments_rep", "rep_id", "period"),
+)
+
+period_closes = Table(
+    "period_closes", metadata,
+    _position_key(),
+    Column("period", String(8), nullable=False),
+    Column("head", String(64)),
+    Column("head_position", BigInteger),
+    *_times(),
+    Index("period_closes_period", "period"),
+)

@@ -1,0 +1,104 @@
+"""Targets: the value in force (the latest revision known at `known_at`) and its history, and
+whether each team's target matches the sum of its reps' targets.
+
+Targets are read by knowledge time only, not by as_of: a target is the yardstick of a period,
+not something that happens in it, and "the target as it stood on day D" is `known_at = D`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from ledger.config import Settings
+from ledger.periods import parse_period
+
+from .cutoffs import aware_micros, cutoffs, now_micros
+from .db import reading
+from .membership import parse_scope, stints
+from .tables import target_revisions
+from .units import micros_to_time
+
+ADDITIVE_METRICS = ("revenue", "orders", "new_customers", "activities")  # a team's is the sum of its reps'
+
+
+@dataclass(frozen=True)
+class Target:
+    value: Decimal
+    position: int  # the TargetSet in force
+
+
+def revisions(conn: Connection, period: str, known_us: int, scope_key: str | None = None) -> list[Any]:
+    """TargetSet rows of a period known at `known_us` (of one scope, or all), in log order."""
+    t = target_revisions.c
+    query = (select(t.scope_key, t.metric, t.value, t.reason, t.occurred_us, t.recorded_us, t.position)
+             .where(t.period == period, t.recorded_us <= known_us)
+             .order_by(t.position))
+    if scope_key is not None:
+        query = query.where(t.scope_key == scope_key)
+    return conn.execute(query).all()
+
+
+def current_targets(conn: Connection, scope_key: str, period: str, known_us: int) -> dict[str, Target]:
+    """metric → the latest revision known at `known_us` (later in the log revises earlier)."""
+    return {row.metric: Target(Decimal(row.value), row.position) for row in revisions(conn, period, known_us, scope_key)}
+
+
+def targets(engine: Engine, scope: str, period: str, known_at: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """metric → {"value": current Decimal, "position": …, "revisions": [oldest first …]}."""
+    key = str(parse_scope(scope))
+    known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
+    with reading(engine) as conn:
+        rows = revisions(conn, str(parse_period(period)), known_us, key)
+    result: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = result.setdefault(row.metric, {"revisions": []})
+        entry["revisions"].append({
+            "value": Decimal(row.value), "reason": row.reason, "position": row.position,
+            "occurred_at": micros_to_time(row.occurred_us), "recorded_at": micros_to_time(row.recorded_us),
+        })
+        entry["value"], entry["position"] = Decimal(row.value), row.position
+    return result
+
+
+def target_consistency(engine: Engine, settings: Settings, period: str, known_at: datetime | None = None) -> list[dict[str, Any]]:
+    """For each team target of an additive metric: the sum of its reps' targets and whether they agree.
+
+    The team's reps are those in the team at any time during the period (as known at
+    known_at); reps without a target for the metric are listed under `missing` and count 0.
+    """
+    cut = cutoffs(settings, period, known_at=known_at)
+    name = str(cut.period)
+    with reading(engine) as conn:
+        rows = revisions(conn, name, cut.known_us)
+        team_reps = _team_members(conn, cut.start_us, cut.end_us, cut.known_us)
+    latest = {(row.scope_key, row.metric): Decimal(row.value) for row in rows}
+    report = []
+    for (key, metric), team_value in sorted(latest.items()):
+        if not key.startswith("team:") or metric not in ADDITIVE_METRICS:
+            continue
+        members = sorted(team_reps.get(key.removeprefix("team:"), ()))
+        values = {rep: latest.get((f"rep:{rep}", metric)) for rep in members}
+        total = sum((v for v in values.values() if v is not None), Decimal(0))
+        report.append({
+            "team_id": key.removeprefix("team:"), "metric": metric, "team_target": team_value, "reps_sum": total,
+            "difference": team_value - total, "consistent": team_value == total,
+            "reps": {rep: v for rep, v in values.items() if v is not None},
+            "missing": [rep for rep, v in values.items() if v is None],
+        })
+    return report
+
+
+def _team_members(conn: Connection, lo: int, hi: int, known_us: int) -> dict[str, set[str]]:
+    members: dict[str, set[str]] = {}
+    for stint in stints(conn, known_us):
+        if max(stint.lo, lo) < min(stint.hi, hi) and stint.team_id is not None:
+            members.setdefault(stint.team_id, set()).add(stint.rep_id)
+    return members
+
+
+__all__ = ["ADDITIVE_METRICS", "Target", "current_targets", "revisions", "target_consistency", "targets"]

@@ -1,0 +1,135 @@
+"""Replaying a period under another plan: every rep's payout, and the difference, line by line.
+
+The baseline of each rep is what was approved (recomputed from the approval's own knowledge
+time under the plan it recorded, plus the adjustments since) or, where nothing was approved, the
+payout computed under the plan in force. A replay writes nothing; `record_adjustments` then
+records the differences as `PayoutAdjusted` events in one atomic batch, each with an event_id
+derived from the replay, so recording the same replay twice writes it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ledger.config import Settings
+from ledger.plan_schema import parse_rules, rules_to_json
+from ledger.store import Ledger, micros_to_time
+from ledger.transcoder import canonical
+
+from projections.cutoffs import aware_micros, cutoffs
+from projections.db import reading
+from projections.payouts import (ApprovalState, Payout, PlanError, PlanVersion, approval_state, closed_by, payout,
+                                  period_payouts, plan_version)
+from projections.runner import catch_up
+
+from .explain import line_diff
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """`{"plan_id", "version"}` of a published plan, or `{"rules": {…}}` for a draft."""
+
+    plan_id: str | None = None
+    version: int | None = None
+    rules: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> PlanRequest:
+        if "rules" in body:
+            return cls(plan_id=str(body.get("plan_id") or "draft"), rules=body["rules"])
+        if "plan_id" in body and "version" in body:
+            return cls(plan_id=str(body["plan_id"]), version=int(body["version"]))
+        raise PlanError('plan: give {"plan_id": …, "version": …} or {"rules": {…}}')
+
+
+def resolve_plan(engine: Engine, request: PlanRequest, known_us: int) -> PlanVersion:
+    if request.rules is not None:
+        parsed, problems = parse_rules(request.rules)
+        if problems:
+            raise PlanError("; ".join(f"plan.rules.{p.field}: {p.message}" for p in problems))
+        assert parsed is not None
+        return PlanVersion(request.plan_id or "draft", None, None, rules_to_json(parsed))
+    with reading(engine) as conn:
+        found = plan_version(conn, request.plan_id or "", request.version or 0, known_us)
+    if found is None:
+        raise PlanError(f"plan {request.plan_id} version {request.version} is not published (as known at that time)")
+    return found
+
+
+def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan: PlanRequest,
+           known_at: datetime | None = None) -> dict[str, Any]:
+    head = catch_up(ledger, engine)
+    if known_at is None:
+        known_us = ledger.recorded_at_of(head) or 0  # pin the replay to what the ledger knows now
+        known_at = micros_to_time(known_us)
+    cut = cutoffs(settings, period, known_at=known_at)
+    chosen = resolve_plan(engine, plan, cut.known_us)
+    replayed = period_payouts(engine, settings, str(cut.period), known_at=known_at, plan=chosen)
+    reps = [p.rep_id for p in replayed]
+    with reading(engine) as conn:
+        states = {rep: approval_state(conn, rep, str(cut.period), cut.known_us) for rep in reps}
+    baseline = {rep: _baseline(engine, settings, rep, str(cut.period), states[rep], known_at) for rep in reps}
+    replay_id = _replay_id(str(cut.period), chosen, cut.known_us)
+    return {
+        "replay_id": replay_id, "period": str(cut.period), "known_at": known_at,
+        "plan": {**chosen.label(), "draft": chosen.version is None},
+        "payouts": [p.to_json() for p in replayed],
+        "diff": [_diff_row(p, baseline[p.rep_id], states[p.rep_id]) for p in replayed],
+    }
+
+
+def _baseline(engine: Engine, settings: Settings, rep_id: str, period: str, state: ApprovalState | None,
+              known_at: datetime) -> Payout:
+    """The approved computation (reproduced at its own knowledge time), else today's under the plan in force."""
+    if state is not None and state.amount is not None and state.known_at_us is not None:
+        with reading(engine) as conn:
+            approved_plan = plan_version(conn, state.plan_id or "", state.plan_version or 0, state.known_at_us)
+        if approved_plan is not None:
+            return payout(engine, settings, rep_id, period, known_at=micros_to_time(state.known_at_us), plan=approved_plan)
+    return payout(engine, settings, rep_id, period, known_at=known_at)
+
+
+def _diff_row(replayed: Payout, baseline: Payout, state: ApprovalState | None) -> dict[str, Any]:
+    before = state.current if state is not None else baseline.total
+    return {"rep_id": replayed.rep_id, "before": before, "after": replayed.total, "delta": replayed.total - before,
+            "basis": "approved" if state is not None else "computed", "lines": line_diff(baseline, replayed)}
+
+
+def _replay_id(period: str, plan: PlanVersion, known_us: int) -> str:
+    body = canonical({"period": period, "plan": plan.label(), "rules": plan.rules_json, "known_us": known_us})
+    return "rp-" + hashlib.sha256(body).hexdigest()[:20]
+
+
+def record_adjustments(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan: PlanRequest,
+                       known_at: datetime, actor: str, reason: str | None = None) -> dict[str, Any]:
+    """Record every non-zero difference of a replay as PayoutAdjusted, atomically and idempotently.
+
+    `known_at` is required: it pins the replay (the one a replay answer carries), so the same
+    call always computes the same differences and the same event_ids.
+    """
+    result = replay(ledger, engine, settings, period, plan, known_at)
+    replay_id = result["replay_id"]
+    with reading(engine) as conn:
+        closed = closed_by(conn, result["period"], aware_micros(known_at, "known_at")) is not None
+    # A rep never approved in an open period is approved, not adjusted; in a closed period the
+    # adjustment is the only record there can be.
+    adjustable = [row for row in result["diff"] if row["delta"] != Decimal("0.00") and (row["basis"] == "approved" or closed)]
+    envelopes = [
+        {"type": "PayoutAdjusted", "event_id": f"{replay_id}-{row['rep_id']}", "occurred_at": known_at.isoformat(),
+         "data": {"rep_id": row["rep_id"], "period": result["period"], "amount": str(row["delta"]),
+                  "reason": reason or f"replay {replay_id} under {result['plan']['plan_id']} v{result['plan']['version']}",
+                  "replay_id": replay_id}}
+        for row in adjustable
+    ]
+    if not envelopes:
+        return {"replay_id": replay_id, "positions": [], "duplicates": [], "adjustments": []}
+    recorded = ledger.record(envelopes, actor, system=True)
+    catch_up(ledger, engine)
+    return {"replay_id": replay_id, "positions": recorded.positions, "duplicates": recorded.duplicates,
+            "adjustments": [{"rep_id": e["data"]["rep_id"], "amount": Decimal(e["data"]["amount"])} for e in envelopes]}

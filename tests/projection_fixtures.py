@@ -1,0 +1,85 @@
+"""Helpers for the read-side tests: a real Ledger on a test store, projected with `catch_up`.
+
+`projected_store` runs on SQLite and, when PERFLEDGER_TEST_POSTGRES_URL is set, on PostgreSQL
+(through the `store_url` fixture of conftest.py: a fresh schema per test, dropped afterwards).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from ledger.config import Settings
+from ledger.store import Ledger
+from projections.db import engine_for
+from projections.kpis import kpis
+from projections.runner import catch_up, projected_tables
+
+
+class Store:
+    """A ledger, its projections' engine, and a log of which event_id landed at which position."""
+
+    def __init__(self, ledger: Ledger, engine: Engine, settings: Settings):
+        self.ledger = ledger
+        self.engine = engine
+        self.settings = settings
+        self.positions: dict[str, int] = {}
+
+    def record(self, *envelopes: dict[str, Any]) -> datetime:
+        """Record one batch; return its knowledge time (recorded_at of its last event)."""
+        recorded = self.ledger.record(list(envelopes), "tester")
+        for envelope, position in zip(envelopes, recorded.positions):
+            if "event_id" in envelope:
+                self.positions[envelope["event_id"]] = position
+        return self.recorded_at(recorded.positions[-1])
+
+    def recorded_at(self, position: int) -> datetime:
+        (record,) = self.ledger.read_log(position - 1, 1)
+        return record.recorded_at_time
+
+    def project(self, **options: Any) -> int:
+        return catch_up(self.ledger, self.engine, **options)
+
+    def kpis(self, scope: str, period: str, **cutoffs: Any) -> dict[str, Any]:
+        return kpis(self.engine, self.settings, scope, period, **cutoffs)
+
+    def at(self, *event_ids: str) -> list[int]:
+        return sorted(self.positions[e] for e in event_ids)
+
+
+def open_store(url: str, tz_name: str = "Asia/Shanghai") -> Store:
+    settings = Settings(database_url=url, tz_name=tz_name, currency="CNY")
+    return Store(Ledger(settings), engine_for(settings), settings)
+
+
+def close_store(store: Store) -> None:
+    store.ledger.close()
+    store.engine.dispose()
+
+
+@pytest.fixture
+def projected_store(store_url) -> Iterator[Callable[..., Store]]:
+    """A factory: `projected_store(tz_name)` opens a store on this test's database (one per test)."""
+    opened: list[Store] = []
+
+    def make(tz_name: str = "Asia/Shanghai") -> Store:
+        opened.append(open_store(store_url, tz_name))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        close_store(store)
+
+
+def table_contents(engine: Engine) -> dict[str, list[tuple]]:
+    """Every projected table as a sorted list of rows, for comparing two projections."""
+    contents = {}
+    with engine.connect() as conn:
+        for table in projected_tables():
+            rows = conn.execute(select(table)).all()
+            contents[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return contents
