@@ -146,6 +146,11 @@ class Rep(Ledgered):
         amount: Decimal
         reason: str
 
+    class PlanAcknowledged(Happened):
+        rep_id: str
+        plan_id: str
+        version: int
+
     def transfer(self, team_id: str | None, region: str | None, occurred_at: datetime) -> None:
         self._require_active(occurred_at)
         if team_id is None and region is None:
@@ -400,6 +405,7 @@ class IncentivePlan(Ledgered):
     def __init__(self, plan_id: str, version: int, effective_from: str, rules: dict, occurred_at: datetime):
         self.plan_id = plan_id
         self.latest_version = version
+        self.versions = {version}
 
     @staticmethod
     def create_id(plan_id: str) -> UUID:
@@ -414,6 +420,7 @@ class IncentivePlan(Ledgered):
 
         def apply(self, plan: IncentivePlan) -> None:
             plan.latest_version = self.version
+            plan.versions.add(self.version)
 
     def publish(self, version: int, effective_from: str, rules: dict, occurred_at: datetime) -> None:
         if version <= self.latest_version:
@@ -521,4 +528,54 @@ class AdjustedPayout(Ledgered):
         return Payout.create_id(rep_id, period)
 
 
-AGGREGATES: tuple[type[Ledgered], ...] = (Rep, Deal, Lead, Activity, FollowUp, Target, IncentivePlan, PlanAssignment, PeriodLock, Payout, AdjustedPayout)
+class Dispute(Ledgered):
+    """A rep's inquiry on a payout line: opened, commented, resolved once (accepted or rejected)."""
+
+    KIND = "dispute"
+
+    class DisputeOpened(Created):
+        dispute_id: str
+        rep_id: str
+        period: str
+        text: str
+        component: str | None
+        deal_id: str | None
+        events: list
+
+    def __init__(self, dispute_id: str, rep_id: str, period: str, text: str, component: str | None,
+                 deal_id: str | None, events: list, occurred_at: datetime):
+        self.dispute_id = dispute_id
+        self.rep_id = rep_id
+        self.outcome: str | None = None
+
+    @staticmethod
+    def create_id(dispute_id: str) -> UUID:
+        return stream_id("dispute", dispute_id)
+
+    class DisputeCommented(Happened):
+        dispute_id: str
+        author_id: str
+        text: str
+
+    class DisputeResolved(Happened):
+        dispute_id: str
+        resolver_id: str
+        outcome: str
+        reason: str
+        corrections: list
+
+        def apply(self, dispute: Dispute) -> None:
+            dispute.outcome = self.outcome
+
+    def comment(self, **fields: Any) -> None:
+        self.record(Dispute.DisputeCommented, **fields)
+
+    def resolve(self, **fields: Any) -> None:
+        if self.outcome is not None:
+            raise RuleViolation("data.dispute_id", f"dispute {self.dispute_id} is already resolved ({self.outcome})")
+        if fields["outcome"] == "rejected" and fields["corrections"]:
+            raise RuleViolation("data.corrections", "a rejected dispute changes nothing: it names no corrections")
+        self.record(Dispute.DisputeResolved, **fields)
+
+
+AGGREGATES: tuple[type[Ledgered], ...] = (Rep, Deal, Lead, Activity, FollowUp, Target, IncentivePlan, PlanAssignment, PeriodLock, Payout, AdjustedPayout, Dispute)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from .aggregates import (Activity, AdjustedPayout, Deal, FollowUp, IncentivePlan, Lead, Ledgered, Payout, PeriodLock, PlanAssignment,
+from .aggregates import (Activity, AdjustedPayout, Deal, Dispute, FollowUp, IncentivePlan, Lead, Ledgered, Payout, PeriodLock, PlanAssignment,
                          Rep, Target, stream_id, scope_key)
 from .errors import RuleViolation
 from .periods import parse_period
@@ -32,6 +32,7 @@ class UnitOfWork:
         self.aggregates: dict[UUID, Ledgered | None] = {}
         self.events: list[Any] = []
         self.rep_of_event: list[str | None] = []
+        self.event_ids: set[str] = set()  # of the commands handled so far in this batch
 
     def preload(self, ids: Iterable[UUID]) -> None:
         missing = [i for i in set(ids) if i not in self.aggregates]
@@ -105,7 +106,7 @@ def touched_streams(command: Command) -> list[UUID]:
 
 
 _CREATES = {"LeadCreated": ("lead", "lead_id")}
-_KEY_KINDS = (("rep_id", "rep"), ("deal_id", "deal"), ("activity_id", "activity"), ("followup_id", "followup"),
+_KEY_KINDS = (("dispute_id", "dispute"), ("rep_id", "rep"), ("deal_id", "deal"), ("activity_id", "activity"), ("followup_id", "followup"),
               ("plan_id", "plan"))
 
 
@@ -284,6 +285,46 @@ def payout_adjusted(uow: UnitOfWork, c: Command) -> Touched:
     return payout, c.data["rep_id"]
 
 
+def plan_acknowledged(uow: UnitOfWork, c: Command) -> Touched:
+    plan = uow.get("plan", c.data["plan_id"])
+    if plan is None or c.data["version"] not in plan.versions:
+        raise RuleViolation("data.version", f"plan {c.data['plan_id']} has no published version {c.data['version']}")
+    rep = uow.rep(c.data["rep_id"])
+    rep.record(Rep.PlanAcknowledged, **_fields(c))
+    return rep, c.data["rep_id"]
+
+
+def dispute_opened(uow: UnitOfWork, c: Command) -> Touched:
+    uow.require_known_rep(c.data["rep_id"])
+    uow.absent("dispute", c.data["dispute_id"], "data.dispute_id", "dispute")
+    dispute = Dispute(**_fields(c))
+    uow.create(dispute)
+    return dispute, c.data["rep_id"]
+
+
+def _dispute(uow: UnitOfWork, dispute_id: str) -> Dispute:
+    dispute = uow.get("dispute", dispute_id)
+    if dispute is None:
+        raise RuleViolation("data.dispute_id", f"unknown dispute {dispute_id}")
+    return dispute
+
+
+def dispute_commented(uow: UnitOfWork, c: Command) -> Touched:
+    dispute = _dispute(uow, c.data["dispute_id"])
+    dispute.comment(**_fields(c))
+    return dispute, dispute.rep_id
+
+
+def dispute_resolved(uow: UnitOfWork, c: Command) -> Touched:
+    dispute = _dispute(uow, c.data["dispute_id"])
+    for i, event_id in enumerate(c.data["corrections"]):
+        if event_id not in uow.event_ids:
+            raise RuleViolation(f"data.corrections[{i}]", f"{event_id!r} is not an event earlier in this batch: "
+                                "record the correcting events together with the resolution")
+    dispute.resolve(**_fields(c))
+    return dispute, dispute.rep_id
+
+
 HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "RepOnboarded": rep_onboarded,
     "RepTransferred": rep_transferred,
@@ -309,6 +350,10 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "PeriodClosed": period_closed,
     "PayoutApproved": payout_approved,
     "PayoutAdjusted": payout_adjusted,
+    "PlanAcknowledged": plan_acknowledged,
+    "DisputeOpened": dispute_opened,
+    "DisputeCommented": dispute_commented,
+    "DisputeResolved": dispute_resolved,
 }
 
 

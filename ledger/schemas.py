@@ -372,6 +372,47 @@ class PayoutAdjusted(MoneyData):
     replay_id: Id | None = None
 
 
+# ---------------------------------------------------------------- rep-facing trust
+
+
+class PlanAcknowledged(Data):
+    rep_id: Id
+    plan_id: Id
+    version: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+
+
+class DisputeOpened(Data):
+    dispute_id: Id
+    rep_id: Id
+    period: PeriodText
+    text: Text
+    component: Id | None = None  # the payout line disputed
+    deal_id: Id | None = None  # the deal believed wrong or missing
+    events: Annotated[list[Annotated[int, Field(ge=1, strict=True)]], Field(max_length=MAX_LIST_ITEMS)] = []
+
+
+class DisputeCommented(Data):
+    dispute_id: Id
+    author_id: Id
+    text: Text
+
+
+class DisputeResolved(Data):
+    dispute_id: Id
+    resolver_id: Id
+    outcome: Literal["accepted", "rejected"]
+    reason: Text
+    # event_ids of the correcting events recorded in the same batch, before this one
+    corrections: Annotated[list[Id], Field(max_length=20)] = []
+
+    @field_validator("corrections")
+    @classmethod
+    def _unique(cls, corrections: list[str]) -> list[str]:
+        if len(set(corrections)) != len(corrections):
+            raise ValueError("a correction is named twice")
+        return corrections
+
+
 DATA_MODELS: dict[str, type[Data]] = {
     model.__name__: model
     for model in (
@@ -379,7 +420,8 @@ DATA_MODELS: dict[str, type[Data]] = {
         FollowUpScheduled, FollowUpCompleted, DealOpened, DealWon, DealLost, DealCreditSplit,
         DealAmountCorrected, DealRefunded, EvaluationRecorded, FeedbackGiven, ImprovementPlanSet,
         TrainingCompleted, IncentivePlanPublished, IncentivePlanAssigned, AwardGranted,
-        PeriodClosed, PayoutApproved, PayoutAdjusted,
+        PeriodClosed, PayoutApproved, PayoutAdjusted, PlanAcknowledged, DisputeOpened, DisputeCommented,
+        DisputeResolved,
     )
 }
 # Written by the ledger itself (approve, close, adjust), never accepted from a client.

@@ -225,6 +225,8 @@ class Ledger:
                 problems.append(Problem(command.index, violation.field, violation.message))
             else:
                 uow.take_event(aggregate, rep_id)
+            if command.event_id is not None:
+                uow.event_ids.add(command.event_id)
         if problems:
             raise InvalidBatch(problems)
         return uow

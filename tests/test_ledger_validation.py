@@ -145,6 +145,12 @@ SAMPLES = {
          "tiers": [{"from_attainment": "0", "rate": "0.03"}]}]}},
     "IncentivePlanAssigned": {"scope": {"company": True}, "plan_id": "std", "from_period": "2026-01"},
     "AwardGranted": {"rep_id": "R-1", "period": "2026-Q1", "amount": "500.00", "reason": "top closer"},
+    "PlanAcknowledged": {"rep_id": "R-1", "plan_id": "std", "version": 1},
+    "DisputeOpened": {"dispute_id": "DS-1", "rep_id": "R-1", "period": "2026-Q1", "text": "my split is missing",
+                      "component": "commission", "deal_id": "D-1", "events": [3]},
+    "DisputeCommented": {"dispute_id": "DS-1", "author_id": "M-1", "text": "looking into it"},
+    "DisputeResolved": {"dispute_id": "DS-1", "resolver_id": "M-1", "outcome": "accepted", "reason": "split agreed",
+                        "corrections": ["fix-1"]},
 }
 
 
