@@ -47,7 +47,8 @@ ATTAINMENT_SUFFIX = "_attainment"
 CONDITION_METRICS = KPI_METRICS + tuple(m + ATTAINMENT_SUFFIX for m in TARGET_METRICS)
 COMMISSION_BASES = ("revenue",)
 COMMISSION_MODES = ("marginal", "flat")
-COMPONENT_KINDS = ("commission", "bonus", "multiplier", "cap")
+COMPONENT_KINDS = ("commission", "bonus", "multiplier", "cap", "draw", "guarantee")
+FLOOR_KINDS = ("draw", "guarantee")  # at most one per plan: the pay floor of a period
 OPERATORS = ("gte", "gt", "lte", "lt")
 # A multiplier scales money lines; scaling a cap or another multiplier would have no clear meaning.
 SCALABLE_KINDS = ("commission", "bonus")
@@ -63,6 +64,8 @@ _FIELDS = {
     "bonus": ("id", "kind", "when", "amount"),
     "multiplier": ("id", "kind", "applies_to", "when", "factor"),
     "cap": ("id", "kind", "max"),
+    "draw": ("id", "kind", "floor", "recovery_limit"),
+    "guarantee": ("id", "kind", "floor"),
 }
 # ASCII digits only: `\d` would also accept other scripts' digits, which Decimal then reinterprets.
 _DECIMAL_STRING = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?")
@@ -117,7 +120,19 @@ class Cap:
     max: Decimal
 
 
-Component = Commission | Bonus | Multiplier | Cap
+@dataclass(frozen=True)
+class Draw:
+    """A pay floor. Recoverable (a draw): the advance that lifts earnings to the floor is carried
+    as a balance and recovered from later periods' earnings above the floor, at most
+    `recovery_limit` of a period's earnings. Not recoverable (a guarantee): never recovered."""
+
+    id: str
+    floor: Decimal
+    recoverable: bool
+    recovery_limit: Decimal | None
+
+
+Component = Commission | Bonus | Multiplier | Cap | Draw
 
 
 @dataclass(frozen=True)
@@ -248,6 +263,7 @@ def _read_document(rules: object, problems: list[PlanProblem]) -> list[Component
     components: list[Component | None] = []
     first_use_of_id: dict[str, str] = {}
     first_cap: list[str] = []
+    first_floor: list[str] = []
     for _, path, value in entries:
         reader = _Reader.of(value, path, problems)
         if reader is None:
@@ -255,6 +271,7 @@ def _read_document(rules: object, problems: list[PlanProblem]) -> list[Component
         components.append(_read_component(reader, kinds_by_id))
         _check_id_unused(reader, first_use_of_id)
         _check_single_cap(reader, first_cap)
+        _check_single_floor(reader, first_floor)
     return components
 
 
@@ -286,6 +303,24 @@ def _check_single_cap(reader: _Reader, first_cap: list[str]) -> None:
         first_cap.append(reader.path)
 
 
+def _check_single_floor(reader: _Reader, first_floor: list[str]) -> None:
+    if reader.obj.get("kind") not in FLOOR_KINDS:
+        return
+    if first_floor:
+        reader.problem("kind", f"a plan has at most one draw or guarantee; {first_floor[0]} is one already")
+    else:
+        first_floor.append(reader.path)
+
+
+def _read_draw(reader: _Reader, component_id: str | None, recoverable: bool) -> Draw:
+    floor = reader.decimal("floor", non_negative=True, cents=True)
+    limit = reader.decimal("recovery_limit", non_negative=True) if recoverable else None
+    if limit is not None and not 0 < limit <= 1:
+        reader.problem("recovery_limit", f"is the share of a period's earnings that may be withheld: "
+                                         f"above 0 and at most 1, got {_text(limit)!r}")
+    return Draw(component_id, floor, recoverable, limit)
+
+
 def _read_component(reader: _Reader, kinds_by_id: dict[str, object]) -> Component | None:
     component_id = reader.identifier("id")
     kind = reader.choice("kind", COMPONENT_KINDS, "kind")
@@ -301,6 +336,8 @@ def _read_component(reader: _Reader, kinds_by_id: dict[str, object]) -> Componen
     if kind == "multiplier":
         return Multiplier(component_id, _read_applies_to(reader, kinds_by_id),
                           _read_condition(reader), reader.decimal("factor", non_negative=True))
+    if kind in FLOOR_KINDS:
+        return _read_draw(reader, component_id, recoverable=kind == "draw")
     return Cap(component_id, reader.decimal("max", non_negative=True, cents=True))
 
 
@@ -466,6 +503,11 @@ def _component_to_json(component: Component) -> dict:
                     "when": _condition_to_json(component.when), "factor": _text(component.factor)}
         case Cap():
             return {"id": component.id, "kind": "cap", "max": _text(component.max)}
+        case Draw(recoverable=True):
+            return {"id": component.id, "kind": "draw", "floor": _text(component.floor),
+                    "recovery_limit": _text(component.recovery_limit)}
+        case Draw():
+            return {"id": component.id, "kind": "guarantee", "floor": _text(component.floor)}
     raise TypeError(f"not a plan component: {component!r}")
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from ledger.config import Settings
 from ledger.periods import parse_period
-from ledger.plan_schema import Rules, parse_rules
+from ledger.plan_schema import Draw, Rules, parse_rules
 from ledger.transcoder import canonical
 
 from .cutoffs import Cutoffs, cutoffs
@@ -85,6 +85,7 @@ class Payout:
     awards: tuple[Award, ...]
     evaluation: Evaluation
     problems: tuple[str, ...] = field(default=())
+    draw_before: Decimal = Decimal("0.00")  # the recoverable draw owed when the period began
 
     @property
     def total(self) -> Decimal:
@@ -102,7 +103,7 @@ class Payout:
             "figures": self.figures, "targets": self.targets, "evidence": self.evidence,
             "awards": [[a.amount, a.reason, a.position] for a in self.awards],
             "lines": [line_json(line) for line in self.evaluation.lines],
-            "total": self.total,
+            "total": self.total, "draw_before": self.draw_before,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -116,6 +117,7 @@ class Payout:
             "lines": [line_json(line) for line in self.evaluation.lines],
             "problems": list(self.problems) + list(self.evaluation.problems),
             "figures": self.figures, "targets": self.targets,
+            "draw_balance": {"before": self.draw_before, "after": self.evaluation.draw_balance},
             "as_of": micros_to_time(self.cut.as_of_us), "known_at": micros_to_time(self.cut.known_us),
             "digest": self.digest,
         }
@@ -187,13 +189,43 @@ def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: 
            known_at: datetime | None = None, plan: PlanVersion | None = None) -> Payout:
     """A rep's payout for a period, under the plan in force (or `plan`, for a replay)."""
     cut = cutoffs(settings, period, as_of, known_at)
+    balance = _carried_draw(engine, settings, rep_id, cut, plan)
+    return _payout_at(engine, settings, rep_id, cut, plan, balance)
+
+
+def _payout_at(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None,
+               draw_balance: Decimal) -> Payout:
+    as_of = micros_to_time(cut.as_of_us)
     figures, evidence = rep_figures(engine, settings, rep_id, str(cut.period), as_of, micros_to_time(cut.known_us))
     with reading(engine) as conn:
-        return _evaluate(conn, rep_id, cut, figures, evidence, plan)
+        return _evaluate(conn, rep_id, cut, figures, evidence, plan, draw_balance)
+
+
+MAX_DRAW_PERIODS = 36
+
+
+def _carried_draw(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None) -> Decimal:
+    """The recoverable draw owed at the start of the period: the periods of the same length since
+    the plan took effect, each evaluated in turn with the balance the one before left."""
+    with reading(engine) as conn:
+        chosen = plan if plan is not None else plan_in_force(conn, rep_id, cut)[0]
+    if chosen is None or chosen.effective_from is None or not any(isinstance(c, Draw) for c in chosen.rules.components):
+        return Decimal("0.00")
+    first = parse_period(chosen.effective_from)
+    earlier = []
+    period = cut.period.previous()
+    while period.first_month_index >= first.first_month_index and len(earlier) < MAX_DRAW_PERIODS:
+        earlier.append(period)
+        period = period.previous()
+    balance = Decimal("0.00")
+    for period in reversed(earlier):
+        previous = cutoffs(settings, period, known_at=micros_to_time(cut.known_us))
+        balance = _payout_at(engine, settings, rep_id, previous, plan, balance).evaluation.draw_balance
+    return balance
 
 
 def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, Any], evidence: dict[str, list[int]],
-              plan: PlanVersion | None) -> Payout:
+              plan: PlanVersion | None, draw_balance: Decimal = Decimal("0.00")) -> Payout:
     assignment = None
     if plan is None:
         plan, assignment = plan_in_force(conn, rep_id, cut)
@@ -204,8 +236,9 @@ def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, An
         problem = f"no incentive plan is assigned to {rep_id} for {cut.period}"
         lines = evaluate(Rules(components=()), figures, targets, evidence, granted) if granted else Evaluation((), Decimal("0.00"), ())
         return Payout(rep_id, str(cut.period), cut, None, assignment, figures, targets, evidence, granted, lines, (problem,))
-    evaluation = evaluate(plan.rules, figures, targets, evidence, granted)
-    return Payout(rep_id, str(cut.period), cut, plan, assignment, figures, targets, evidence, granted, evaluation)
+    evaluation = evaluate(plan.rules, figures, targets, evidence, granted, draw_balance)
+    return Payout(rep_id, str(cut.period), cut, plan, assignment, figures, targets, evidence, granted, evaluation,
+                  draw_before=draw_balance)
 
 
 def _awards(conn: Connection, rep_id: str, cut: Cutoffs) -> list[Award]:

@@ -40,6 +40,12 @@ order, then the cap, then awards.
 - cap: when the sum of the plan lines (commission, bonus, multiplier; never awards) exceeds max,
   a line of max - sum (negative). It never raises a payout: no line when the sum is within max.
   inputs: max, plan_sum. events: those of the plan lines it capped.
+- draw / guarantee (at most one): a pay floor applied to the plan lines after the cap
+  (`earnings`). Below the floor, a line of floor - earnings; a draw carries it as a balance owed,
+  a guarantee never does. At or above the floor, a draw with a balance recovers
+  min(balance, earnings - floor, earnings x recovery_limit) as a negative line, so pay never drops
+  below the floor while the draw is recovered. The balance after the period is
+  `Evaluation.draw_balance`; the caller carries it into the next period.
 - award: one line per AwardGranted, component and kind "award", inputs {reason}, events (its
   position,). Awards are outside the plan: not multiplied, not capped.
 
@@ -56,7 +62,7 @@ from dataclasses import dataclass
 from decimal import (ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, DivisionByZero,
                      InvalidOperation, Overflow, localcontext)
 
-from ledger.plan_schema import (Bonus, Cap, Commission, Condition, Multiplier, Rules, Tier,
+from ledger.plan_schema import (Bonus, Cap, Commission, Condition, Draw, Multiplier, Rules, Tier,
                                 attainment_of)
 
 CENT = Decimal("0.01")
@@ -91,21 +97,26 @@ class Evaluation:
     lines: tuple[Line, ...]
     total: Decimal
     problems: tuple[str, ...]
+    draw_balance: Decimal = Decimal("0.00")  # the recoverable draw still owed after this period
 
 
 def evaluate(rules: Rules, figures: Mapping[str, Decimal | int | None],
              targets: Mapping[str, Decimal], evidence: Mapping[str, Sequence[int]],
-             awards: Sequence[Award]) -> Evaluation:
-    """The payout lines of `rules` for these figures (see the module docstring for the rules)."""
+             awards: Sequence[Award], draw_balance: Decimal = _NO_MONEY) -> Evaluation:
+    """The payout lines of `rules` for these figures (see the module docstring for the rules).
+
+    `draw_balance` is the recoverable draw carried in from the previous period."""
     with localcontext(_ARITHMETIC):
         facts = _Facts(figures, targets, evidence)
         problems: list[str] = []
         lines = _component_lines(rules, facts, problems)
         lines += _multiplier_lines(rules, facts, lines, problems)
         lines += _cap_lines(rules, lines)
+        floor_lines, balance = _floor_lines(rules, lines, draw_balance)
+        lines += floor_lines
         lines += [_award_line(award) for award in awards]
         total = sum((line.amount for line in lines), _NO_MONEY)
-    return Evaluation(tuple(lines), total, tuple(problems))
+    return Evaluation(tuple(lines), total, tuple(problems), balance)
 
 
 class _Facts:
@@ -301,6 +312,34 @@ def _cap_lines(rules: Rules, plan_lines: Sequence[Line]) -> list[Line]:
     events = set().union(*(line.events for line in plan_lines))
     return [Line(cap.id, "cap", _cents(cap.max - plan_sum), {"max": cap.max, "plan_sum": plan_sum},
                  _sorted(events))]
+
+
+def _floor_lines(rules: Rules, plan_lines: Sequence[Line], balance: Decimal) -> tuple[list[Line], Decimal]:
+    """A draw or guarantee: an advance up to the floor, or (a draw) the recovery of what is owed.
+
+    earnings = the plan lines after any cap. Below the floor, a line of floor − earnings; a draw
+    adds it to the balance, a guarantee does not. At or above the floor, a draw with a balance
+    recovers min(balance, earnings − floor, earnings × recovery_limit): pay never drops below
+    the floor while the draw is recovered."""
+    floor = next((c for c in rules.components if isinstance(c, Draw)), None)
+    if floor is None:
+        return [], balance
+    earnings = sum((line.amount for line in plan_lines), _NO_MONEY)
+    events = _sorted(set().union(*(line.events for line in plan_lines)))
+    inputs = {"floor": floor.floor, "earnings": earnings, "recoverable": floor.recoverable, "balance_before": balance}
+    if earnings < floor.floor:
+        advance = _cents(floor.floor - earnings)
+        after = balance + advance if floor.recoverable else balance
+        return [Line(floor.id, "draw" if floor.recoverable else "guarantee", advance,
+                     {**inputs, "balance_after": after}, events)], after
+    if not floor.recoverable or balance <= 0:
+        return [], balance
+    recovery = _cents(min(balance, earnings - floor.floor, earnings * floor.recovery_limit))
+    if recovery <= 0:
+        return [], balance
+    after = balance - recovery
+    return [Line(f"{floor.id}-recovery", "draw_recovery", -recovery,
+                 {**inputs, "recovery_limit": floor.recovery_limit, "balance_after": after}, events)], after
 
 
 def _award_line(award: Award) -> Line:

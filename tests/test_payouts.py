@@ -144,3 +144,23 @@ def test_payouts_of_a_period_cover_every_active_rep(books):
     record(won_deal("D-1", "R-1", "130000.00"), ev("RepOffboarded", "2026-03-15T00:00:00Z", rep_id="R-2"))
     assert [p.rep_id for p in period_payouts(engine, settings, "2026-Q1")] == ["R-1", "R-2"]
     assert [p.rep_id for p in period_payouts(engine, settings, "2026-Q2")] == ["R-1"]  # R-2 left in March
+
+
+DRAW_RULES = {"components": [
+    {"id": "commission", "kind": "commission", "base": "revenue", "mode": "flat", "tiers": [{"from_attainment": "0", "rate": "0.10"}]},
+    {"id": "draw", "kind": "draw", "floor": "3000", "recovery_limit": "0.5"}]}
+
+
+def test_a_draw_balance_is_carried_from_quarter_to_quarter(ledger, settings):
+    engine = engine_for(settings)
+    ledger.record([*department()[:2], publish(1, DRAW_RULES, plan_id="drawn"), assign({"rep": "R-1"}, plan_id="drawn"),
+                   *won_deal("D-1", "R-1", "10000.00", won_at="2026-02-01T00:00:00Z"),
+                   *won_deal("D-2", "R-1", "40000.00", won_at="2026-05-01T00:00:00Z"),
+                   *won_deal("D-3", "R-1", "80000.00", won_at="2026-08-01T00:00:00Z")], "seed")
+    catch_up(ledger, engine)
+    q1, q2, q3 = (payout(engine, settings, "R-1", q) for q in ("2026-Q1", "2026-Q2", "2026-Q3"))
+    # Q1 earns 1000 → advance 2000; Q2 earns 4000 → recovers 1000 of 2000; Q3 earns 8000 → recovers the last 1000
+    assert (q1.total, q1.draw_before, q1.evaluation.draw_balance) == (Decimal("3000.00"), Decimal("0.00"), Decimal("2000.00"))
+    assert (q2.total, q2.draw_before, q2.evaluation.draw_balance) == (Decimal("3000.00"), Decimal("2000.00"), Decimal("1000.00"))
+    assert (q3.total, q3.draw_before, q3.evaluation.draw_balance) == (Decimal("7000.00"), Decimal("1000.00"), Decimal("0.00"))
+    assert q3.to_json()["draw_balance"] == {"before": Decimal("1000.00"), "after": Decimal("0.00")}
