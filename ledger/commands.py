@@ -32,7 +32,7 @@ class UnitOfWork:
         self.aggregates: dict[UUID, Ledgered | None] = {}
         self.events: list[Any] = []
         self.rep_of_event: list[str | None] = []
-        self.event_ids: set[str] = set()  # of the commands handled so far in this batch
+        self.event_ids: list[str | None] = []  # of the commands handled so far in this batch, in order
 
     def preload(self, ids: Iterable[UUID]) -> None:
         missing = [i for i in set(ids) if i not in self.aggregates]
@@ -317,10 +317,12 @@ def dispute_commented(uow: UnitOfWork, c: Command) -> Touched:
 
 def dispute_resolved(uow: UnitOfWork, c: Command) -> Touched:
     dispute = _dispute(uow, c.data["dispute_id"])
-    for i, event_id in enumerate(c.data["corrections"]):
-        if event_id not in uow.event_ids:
-            raise RuleViolation(f"data.corrections[{i}]", f"{event_id!r} is not an event earlier in this batch: "
-                                "record the correcting events together with the resolution")
+    corrections = c.data["corrections"]
+    # The corrections are the events just before the resolution, so the log shows the fix and
+    # its reason side by side and a reader finds them without a search.
+    if corrections and uow.event_ids[-len(corrections):] != corrections:
+        raise RuleViolation("data.corrections", "the corrections must be the events recorded just before the "
+                            "resolution, in this same batch, in this order (give each an event_id)")
     dispute.resolve(**_fields(c))
     return dispute, dispute.rep_id
 

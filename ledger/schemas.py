@@ -402,7 +402,7 @@ class DisputeResolved(Data):
     resolver_id: Id
     outcome: Literal["accepted", "rejected"]
     reason: Text
-    # event_ids of the correcting events recorded in the same batch, before this one
+    # event_ids of the correcting events: the events just before this one, in the same batch
     corrections: Annotated[list[Id], Field(max_length=20)] = []
 
     @field_validator("corrections")

@@ -19,10 +19,11 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 from eventsourcing.utils import resolve_topic
+from psycopg.rows import tuple_row
 from sqlalchemy.engine import make_url
 
 from .aggregates import public_type
-from .chain import GENESIS, link_of
+from .chain import GENESIS, link_of, uuid_hex
 from .commands import HANDLERS, UnitOfWork, touched_streams
 from .config import Settings, settings_from_env
 from .errors import ConflictError, InvalidBatch, RuleViolation
@@ -225,8 +226,7 @@ class Ledger:
                 problems.append(Problem(command.index, violation.field, violation.message))
             else:
                 uow.take_event(aggregate, rep_id)
-            if command.event_id is not None:
-                uow.event_ids.add(command.event_id)
+            uow.event_ids.append(command.event_id)
         if problems:
             raise InvalidBatch(problems)
         return uow
@@ -343,12 +343,13 @@ class Ledger:
 
     def _execute(self, sql: str, values: list[Any]) -> list[tuple]:
         if self.is_postgres:
-            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
                 curs.execute(sql, values)
-                return [tuple(r.values()) for r in curs.fetchall()] if curs.description else []
+                return curs.fetchall() if curs.description else []
         with self.recorder.datastore.transaction(commit=False) as c:
+            c.row_factory = None  # plain tuples from the driver (this cursor only), not sqlite3.Row → tuple
             c.execute(sql, values)
-            return [tuple(r) for r in c.fetchall()]
+            return c.fetchall()
 
     def _events_join(self) -> str:
         return (f"{self.recorder.entries_table} l LEFT JOIN {self.recorder.events_table} e "
@@ -387,8 +388,7 @@ class Ledger:
         return rows[0][0]
 
 
-def _hex(originator_id: Any) -> str:
-    return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
+_hex = uuid_hex
 
 
 def content_hash(command: Command) -> str:

@@ -26,13 +26,14 @@ from .fold_org import OrgProjection
 from .fold_people import PeopleProjection
 from .fold_sales import SalesProjection
 from .fold_targets import TargetsProjection
+from .fold_trust import TrustProjection
 from .projection import Projection
 from .tables import metadata, tracking
 from .view import BatchView, TrackingConflict
 
 PROJECTIONS: tuple[Projection, ...] = (
     OrgProjection(), TargetsProjection(), SalesProjection(), ActivityProjection(), PeopleProjection(),
-    IncentivesProjection(),
+    IncentivesProjection(), TrustProjection(),
 )
 DEFAULT_BATCH = 5000
 Progress = Callable[[int, int], None]  # (position reached, head of the log when the run started)

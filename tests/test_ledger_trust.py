@@ -52,7 +52,10 @@ def test_an_accepted_dispute_records_its_corrections_in_the_same_batch(books):
 
 def test_a_resolution_cannot_cite_a_correction_outside_its_batch(books):
     books.record([opened(), {**split("D-1", {"R-1": "0.5", "R-2": "0.5"}), "event_id": "fix-1"}], "t")
-    refused(books, [resolved("accepted", ["fix-1"])], "not an event earlier in this batch")
+    refused(books, [resolved("accepted", ["fix-1"])], "just before the resolution")
+    fix = {**split("D-1", {"R-1": "0.4", "R-2": "0.6"}), "event_id": "fix-2"}
+    comment = ev("DisputeCommented", T, dispute_id="DS-1", author_id="M-1", text="fixing")
+    refused(books, [fix, comment, resolved("accepted", ["fix-2"])], "just before the resolution")
 
 
 def test_a_rejected_dispute_names_no_corrections_and_changes_nothing(books):
