@@ -1,4 +1,6 @@
-"""The `perfledger` command line: tokens, imports, chain verification and the HTTP server.
+"""The `perfledger` command line: the app, tokens, imports and verification here; the other
+commands in api/cli_*.py (demo, kpi, payout, replay, rebuild, audit, close, project, serve),
+registered in COMMANDS and GROUPS at the bottom.
 
 Output: tables and progress go to the terminal through Rich; a value meant for scripts (a new
 token) is the last line of stdout, alone. Exit codes: 0 done, 1 refused (bad input, a broken
@@ -7,24 +9,21 @@ chain), 2 misconfigured (environment, arguments).
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.config import ConfigError, Settings, settings_from_env
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.store import Ledger
 
-from . import importing
+from . import cli_demo, cli_ops, cli_render, cli_reports, cli_trust, cli_worker, importing
 from .auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
+from .cli_common import actor as actor_of
+from .cli_common import EXIT_CONFIG, URL_HINT, bar, err, fail, load_settings, open_ledger, out, spinner
 from .policy import ROLES
 
 app = typer.Typer(name="perfledger", no_args_is_help=True, add_completion=False, rich_markup_mode="markdown",
@@ -34,45 +33,13 @@ app = typer.Typer(name="perfledger", no_args_is_help=True, add_completion=False,
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens: create, list, revoke.")
 app.add_typer(token_app, name="token")
 
-out = Console(soft_wrap=True)  # results
-err = Console(stderr=True)  # progress, notes and errors
-
-EXIT_REFUSED, EXIT_CONFIG = 1, 2
-
-
-def fail(message: str, hint: str = "", code: int = EXIT_REFUSED) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    if hint:
-        err.print(f"[dim]→ {hint}[/]", highlight=False)
-    raise typer.Exit(code)
-
-
-def load_settings() -> Settings:
-    try:
-        return settings_from_env()
-    except ConfigError as error:
-        fail(str(error), "fix the environment variable and run the command again", EXIT_CONFIG)
-
-
-@contextmanager
-def open_ledger(settings: Settings) -> Iterator[Ledger]:
-    try:
-        ledger = Ledger(settings)
-    except ValueError as error:  # an unusable PERFLEDGER_DATABASE_URL
-        fail(str(error), "set PERFLEDGER_DATABASE_URL to sqlite:///FILE or postgresql://USER@HOST/DB", EXIT_CONFIG)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-def token_engine(settings: Settings) -> Any:
+def token_engine(settings: Any) -> Any:
     from projections.db import engine_for  # the read side's engine helper: same database, same rules
 
     try:
         engine = engine_for(settings)
     except ValueError as error:
-        fail(str(error), "set PERFLEDGER_DATABASE_URL to sqlite:///FILE or postgresql://USER@HOST/DB", EXIT_CONFIG)
+        fail(str(error), URL_HINT, EXIT_CONFIG)
     ensure_tables(engine)
     return engine
 
@@ -132,13 +99,6 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token_id show
 # ---------------------------------------------------------------- import
 
 
-def _default_actor() -> str:
-    try:
-        return f"import:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name in some containers
-        return "import:cli"
-
-
 @app.command("import", help=importing.IMPORT_HELP)
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .jsonl or .csv file.")],
@@ -150,7 +110,7 @@ def import_file(
     settings = load_settings()
     lines = _read_with_progress(file)
     with open_ledger(settings) as ledger:
-        with _spinner("checking every line against the schemas and the ledger's rules"):
+        with spinner("checking every line against the schemas and the ledger's rules"):
             importing.check_schemas(lines, settings.currency)
             importing.check_rules(ledger, lines, until_clean=skip_invalid)
         bad = importing.invalid(lines)
@@ -160,7 +120,7 @@ def import_file(
                  "fix the lines listed above and run the import again, or add --skip-invalid to import the "
                  "valid lines and set the others aside")
         good = importing.valid(lines)
-        outcome = _record_with_progress(ledger, good, batch, actor or _default_actor(), skip_invalid)
+        outcome = _record_with_progress(ledger, good, batch, actor or actor_of("import"), skip_invalid)
     bad = importing.invalid(lines)  # recording may have set more aside (a concurrent writer)
     if bad:
         rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
@@ -169,7 +129,7 @@ def import_file(
 
 
 def _read_with_progress(file: Path) -> list[importing.SourceLine]:
-    with _bar() as progress:
+    with bar() as progress:
         task = progress.add_task(f"reading {file.name}", total=file.stat().st_size or 1)
         try:
             return importing.read_source(file, lambda n: progress.advance(task, n))
@@ -181,7 +141,7 @@ def _read_with_progress(file: Path) -> list[importing.SourceLine]:
 
 def _record_with_progress(ledger: Ledger, good: list[importing.SourceLine], batch: int, actor: str,
                           skip_invalid: bool) -> importing.Outcome:
-    with _bar() as progress:
+    with bar() as progress:
         task = progress.add_task("recording", total=len(good) or 1)
         try:
             return importing.record_lines(ledger, good, batch=batch, actor=actor, skip_invalid=skip_invalid,
@@ -223,64 +183,44 @@ def _show_summary(file: Path, total: int, outcome: importing.Outcome, rejected: 
                   highlight=False)
 
 
-def _bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True)
-
-
-@contextmanager
-def _spinner(description: str) -> Iterator[None]:
-    with Progress(SpinnerColumn(), TextColumn(description), TimeElapsedColumn(), console=err, transient=True) as progress:
-        progress.add_task(description, total=None)
-        yield
-
-
-# ---------------------------------------------------------------- verify, serve
+# ---------------------------------------------------------------- verify
 
 
 @app.command()
 def verify(digest: Annotated[str | None, typer.Option(help="A head written down earlier: check the log still extends it.")] = None) -> None:
-    """Recompute the hash chain from the first event; name the first position that does not match."""
-    with open_ledger(load_settings()) as ledger, _spinner("recomputing the hash chain"):
-        report = ledger.verify(digest)
-    table = Table(title="Chain verification", show_header=False)
-    table.add_column()
-    table.add_column(overflow="fold")  # the head digest is written down whole, never cut
-    table.add_row("result", "[green]intact[/]" if report.ok else "[bold red]BROKEN[/]")
-    table.add_row("events checked", str(report.events_checked))
-    table.add_row("head", report.head)
-    if report.first_bad_position is not None:
-        table.add_row("first bad position", str(report.first_bad_position))
-    if digest is not None:
-        table.add_row("extends digest", "yes" if report.extends_digest else "no")
-    if report.message:
-        table.add_row("message", report.message)
-    out.print(table)
-    if not report.ok:
+    """Recompute the hash chain from the first event and check the seal of every closed period;
+    name the first position that does not match."""
+    from replay.sealing import verify as verify_log
+
+    with open_ledger(load_settings()) as ledger, spinner("recomputing the hash chain and the seals"):
+        report = verify_log(ledger, digest)
+    out.print(cli_render.verify_table(report, digest is not None))
+    if report["seals"]:
+        out.print(cli_render.seals_table(report["seals"]))
+    if not report["ok"]:
         fail("the ledger does not verify", "keep the database as it is (do not repair it) and hand the position "
                                            "above to an auditor; restore from a backup taken before it")
 
 
-@app.command()
-def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
-    """Run the HTTP API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from .app import create_app
-
-    settings = load_settings()
-    err.print(f"Perfledger on http://{host}:{port} (docs at /docs), database {settings.database_url}", highlight=False)
-    uvicorn.run(create_app(settings), host=host, port=port)
-
-
-# ---------------------------------------------------------------- commands added later (issue 6)
+# ---------------------------------------------------------------- the other commands
 # One line each, here and nowhere else: a command is a function in its own module; a group
 # (`perfledger payout explain`) is a typer.Typer.
-#   COMMANDS: ("demo", demo.run), ("kpi", kpi.show), ("replay", replay.run), ("rebuild", rebuild.run)
-#   GROUPS:   ("payout", payout.app)   → perfledger payout explain REP PERIOD
-COMMANDS: list[tuple[str, Callable[..., Any]]] = []
-GROUPS: list[tuple[str, typer.Typer]] = []
+COMMANDS: list[tuple[str, Callable[..., Any]]] = [
+    ("demo", cli_demo.demo),
+    ("kpi", cli_reports.kpi),
+    ("replay", cli_reports.replay),
+    ("rebuild", cli_ops.rebuild),
+    ("audit", cli_ops.audit),
+    ("close", cli_ops.close),
+    ("project", cli_worker.project),  # perfledger project [--follow]: the projection worker
+    ("serve", cli_worker.serve),  # the HTTP API: --host --port --workers N --projections MODE
+    ("statement", cli_trust.statement),  # perfledger statement REP PERIOD: what the rep is shown
+    ("unsigned", cli_trust.unsigned),  # perfledger unsigned PERIOD: who has not acknowledged their plan
+]
+GROUPS: list[tuple[str, typer.Typer]] = [
+    ("payout", cli_reports.payout_app),  # perfledger payout explain|approve REP PERIOD
+    ("dispute", cli_trust.dispute_app),  # perfledger dispute show ID
+]
 
 for _name, _command in COMMANDS:
     app.command(_name)(_command)

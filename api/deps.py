@@ -1,21 +1,43 @@
-"""What a handler asks for, as `Annotated` aliases: `def handler(user: CurrentUser, ledger: LedgerDep)`."""
+"""What a handler asks for, as `Annotated` aliases: `def handler(user: CurrentUser, ledger: LedgerDep)`.
+
+- who: `CurrentUser`, `allowed("payouts.approve")` (403 for other roles), `VisibleScope` /
+  `VisibleRep` (a scope or rep out of the caller's reach: 404; a region for a rep: 403),
+  `PayoutReps` (the reps whose payouts the caller sees);
+- what: `Period`, `PeriodPath`, `AsOf`, `KnownAt`, `RepId` — validated parameters whose refusals
+  name the parameter (`query.period`) and say what to send;
+- fresh reads: `FreshProjections` (catch up before reading; `after=` waits for a position);
+- bodies: `JsonBody` + `parse_body(Model, body)` + `body_doc(Model, example)` for /docs;
+- the layers' refusals: `with refused_as(409, ApprovalRefused)`, `with invalid_as("body.plan", PlanError)`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import orjson
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 
 from ledger.config import Settings
+from ledger.periods import parse_period
 from ledger.store import Ledger
+from projections.membership import parse_scope
+from projections.runner import catch_up, wait_for
 
 from .auth import authenticate
 from .errors import BadRequest, problem
 from .log_queries import LogReader
-from .policy import CAPABILITIES, OrgView, User
+from .policy import CAPABILITIES, OrgView, OutOfRole, User, check_rep, check_scope, readable_reps
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _settings(request: Request) -> Settings:
@@ -98,3 +120,196 @@ async def _json_body(request: Request) -> Any:
 
 
 JsonBody = Annotated[Any, Depends(_json_body)]
+
+
+# ---------------------------------------------------------------- refusals of the layers below
+
+
+@contextmanager
+def refused_as(status: int, *errors: type[Exception]) -> Iterator[None]:
+    """`with refused_as(409, ApprovalRefused): …` — a layer's refusal, its message as the detail."""
+    try:
+        yield
+    except errors as error:
+        raise HTTPException(status, str(error)) from None
+
+
+@contextmanager
+def invalid_as(field: str, *errors: type[Exception]) -> Iterator[None]:
+    """`with invalid_as("body.plan", PlanError): …` — a layer's ValueError as a 422 naming the field."""
+    try:
+        yield
+    except errors as error:
+        raise BadRequest(problem(field, str(error))) from None
+
+
+def parse_body(model: type[M], body: Any) -> M:
+    """A JSON body (read by JsonBody, after authentication) validated against `model`: every
+    problem a 422 naming its field (`body.plan.version`)."""
+    if not isinstance(body, dict):
+        raise BadRequest(problem("body", f"send a JSON object with the fields of {model.__name__}, see /docs"))
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise BadRequest(*(problem(_field("body", item["loc"]), _message(item)) for item in error.errors())) from None
+
+
+def _field(root: str, loc: tuple[Any, ...]) -> str:
+    text = root
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _message(item: Any) -> str:
+    message = str(item.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def body_doc(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra` declaring `model` as the JSON body of a route that reads it with JsonBody
+    (so /docs and schemathesis know it), its nested models inlined."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": inline_schema(model.model_json_schema()), "example": example}}}}
+
+
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(dict(definitions[ref.removeprefix("#/$defs/")]))
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
+# ---------------------------------------------------------------- query and path parameters
+
+MIN_YEAR, MAX_YEAR = 2000, 2100  # what a query may ask about: bounded, so no input overflows a time
+MAX_POSITION = 2**53  # a log position (JSON-safe integer)
+_ID = r"^[^\s\x00-\x1f/]+$"
+
+
+def _period(value: str) -> str:
+    parsed = parse_period(value)  # ValueError: "… is not a period: use YYYY-MM, YYYY-Qn or YYYY"
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"year {parsed.year} is out of range: ask about {MIN_YEAR}..{MAX_YEAR}")
+    return str(parsed)
+
+
+def _moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not an ISO 8601 time: use e.g. 2026-04-03T00:00:00+08:00") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("needs a time zone (a naive time is ambiguous): e.g. 2026-04-03T00:00:00+08:00 or …Z")
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ValueError(f"year {moment.year} is out of range: ask about {MIN_YEAR}..{MAX_YEAR}")
+    return moment
+
+
+def _scope(value: str) -> str:
+    scope = parse_scope(value)  # ValueError: "… is not a scope: use rep:ID, team:ID, region:NAME or company"
+    if scope.value is not None and not re.match(_ID, scope.value):
+        raise ValueError(f"{value[:40]!r}: the id or name after the colon must not contain spaces, slashes "
+                         "or control characters")
+    return str(scope)
+
+
+# Periods and times arrive as text and are checked here, so each refusal names its parameter
+# (`query.period`) and says what to send; a time must carry its zone and lie in 2000..2100.
+# The pattern is documented (so generated requests look like periods) but checked by _period,
+# whose message says what to send rather than quoting a regular expression.
+_PERIOD_DOC = {"pattern": r"^(20[0-9]{2}|2100)(-(0[1-9]|1[0-2])|-Q[1-4])?$"}
+Period = Annotated[str, Field(min_length=4, max_length=7, examples=["2026-Q1"], json_schema_extra=_PERIOD_DOC,
+                              description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)"), AfterValidator(_period)]
+Moment = Annotated[str, Field(min_length=10, max_length=40, json_schema_extra={"format": "date-time"},
+                              examples=["2026-04-03T00:00:00+08:00"],
+                              description="ISO 8601 with a zone (2000..2100)"), AfterValidator(_moment)]
+ScopeText = Annotated[str, Field(min_length=1, max_length=80, examples=["rep:R-1", "team:T-1", "region:East", "company"],
+                                 description="rep:ID, team:ID, region:NAME or company"), AfterValidator(_scope)]
+RepId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID, description="a rep's id", examples=["R-1"])]
+PeriodPath = Annotated[str, Path(min_length=4, max_length=7, description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)",
+                                 examples=["2026-Q1"], json_schema_extra=_PERIOD_DOC), AfterValidator(_period)]
+PeriodQuery = Annotated[Period, Query()]
+AsOf = Annotated[Moment | None, Query(description="business-time cut-off: only what had happened by then "
+                                                  "(default: the end of the period)")]
+KnownAt = Annotated[Moment | None, Query(description="knowledge-time cut-off: only what the ledger had recorded "
+                                                     "by then (default: now)")]
+
+
+# ---------------------------------------------------------------- reads see every acknowledged write
+
+DEFAULT_AFTER_TIMEOUT = 5.0  # seconds a read with `after=` waits for the projections (app.state.after_timeout)
+_catch_up_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def bring_up_to_date(ledger: Ledger, engine: Engine) -> int:
+    """catch_up, one caller at a time per engine (the others then find nothing left to do)."""
+    with _locks_guard:
+        lock = _catch_up_locks.setdefault(engine, threading.Lock())
+    with lock:
+        return catch_up(ledger, engine)
+
+
+def _fresh(request: Request, _: CurrentUser, ledger: LedgerDep, engine: EngineDep,
+           after: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
+               "a log position (from POST /events): answer only once the projections include it; "
+               "503 if they do not within a few seconds, 422 if the log does not reach it"))] = None) -> int:
+    """Bring the projections up to the head of the log (a single `perfledger serve` answers every
+    read with every write acknowledged before it); with `after`, also wait for that position,
+    which a separate projection worker may still be applying."""
+    reached = bring_up_to_date(ledger, engine)
+    if after is None or reached >= after:
+        return reached
+    head = ledger.head().position
+    if after > head:  # no write was ever acknowledged there: waiting would not help
+        raise BadRequest(problem("query.after", f"position {after} is beyond the end of the log ({head}): pass a "
+                                                "position that POST /events answered"))
+    timeout = getattr(request.app.state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
+    if not wait_for(engine, after, timeout=timeout):
+        raise HTTPException(503, f"the projections have not reached position {after} yet (they are at {reached}): "
+                                 "retry in a moment", headers={"Retry-After": "1"})
+    return after
+
+
+FreshProjections = Annotated[int, Depends(_fresh)]
+
+
+# ---------------------------------------------------------------- what this caller may read
+
+
+def _forbid(error: OutOfRole) -> HTTPException:
+    return HTTPException(403, str(error))
+
+
+def _visible_scope(user: CurrentUser, org: OrgDep, scope: Annotated[ScopeText, Query()]) -> str:
+    try:
+        check_scope(user, scope, org)
+    except OutOfRole as error:
+        raise _forbid(error) from None
+    return scope
+
+
+def _visible_rep(user: CurrentUser, org: OrgDep, rep_id: RepId) -> str:
+    check_rep(user, rep_id, org)  # NotVisible → 404
+    return rep_id
+
+
+VisibleScope = Annotated[str, Depends(_visible_scope)]  # ?scope=, checked against the caller's reach
+VisibleRep = Annotated[str, Depends(_visible_rep)]  # /{rep_id}, likewise
+
+
+def _payout_reps(user: CurrentUser, org: OrgDep) -> frozenset[str] | None:
+    return readable_reps(user, None, org)
+
+
+PayoutReps = Annotated[frozenset[str] | None, Depends(_payout_reps)]  # None: every rep

@@ -5,6 +5,8 @@ Shapes (DESIGN.md "Interfaces"):
   whether the ledger found it (InvalidBatch), FastAPI did (query parameters), or the API did
   (the body's shape);
 - 409 `{"detail": "…", "problems": [...]}` — an event_id reused with other content, a race;
+- 503 `{"detail": "…"}` + Retry-After — the store is busy or unreachable for a moment (lock or pool
+  time-out, a lost connection): retry;
 - 403 `{"detail": "…", "problems": [...]}` — events this token may not record, each with its index;
 - 401 / 404 / 413 `{"detail": "…"}`.
 """
@@ -14,8 +16,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError as SqlOperationalError
 
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.schemas import Problem
@@ -24,6 +29,12 @@ from .policy import NotVisible
 from .responses import OrjsonResponse
 
 log = logging.getLogger("perfledger.api")
+
+STORE_BUSY = ("the database is busy or unreachable for a moment: retry shortly (a batch sent with event_ids "
+              "is never recorded twice, so the retry is safe even if this one was recorded)")
+# Contention or a lost connection (a lock or pool time-out, "database is locked", a restart),
+# as eventsourcing wraps the drivers' errors and as SQLAlchemy does: a 503 with Retry-After.
+TRANSIENT_STORE_ERRORS: tuple[type[Exception], ...] = (StoreOperationalError, StoreInterfaceError, SqlOperationalError)
 
 
 class BadRequest(Exception):
@@ -92,6 +103,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotVisible)
     async def not_visible(_: Request, exc: NotVisible) -> OrjsonResponse:
         return OrjsonResponse({"detail": str(exc)}, status_code=404)
+
+    async def store_busy(request: Request, exc: Exception) -> OrjsonResponse:
+        log.warning("store busy or unreachable on %s %s: %r", request.method, request.url.path, exc)
+        return OrjsonResponse({"detail": STORE_BUSY}, status_code=503, headers={"Retry-After": "1"})
+
+    for transient in TRANSIENT_STORE_ERRORS:
+        app.add_exception_handler(transient, store_busy)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> OrjsonResponse:

@@ -19,7 +19,7 @@ from ledger.store import LogRecord
 
 from .log_queries import LogReader
 
-ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled")
+ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled", "DisputeOpened")
 
 
 class OrgCache:
@@ -33,6 +33,7 @@ class OrgCache:
         self._moves: dict[str, list[tuple[datetime, int, str]]] = {}
         self._deal_rep: dict[str, str] = {}
         self._followup_rep: dict[str, str] = {}
+        self._dispute_rep: dict[str, str] = {}
 
     def view(self) -> OrgCache:
         """Catch up with the log, then answer as of now (one call per request)."""
@@ -58,6 +59,8 @@ class OrgCache:
             self._deal_rep[data["deal_id"]] = data["rep_id"]
         elif event_type == "FollowUpScheduled":
             self._followup_rep[data["followup_id"]] = data["rep_id"]
+        elif event_type == "DisputeOpened":
+            self._dispute_rep[data["dispute_id"]] = data["rep_id"]
 
     # ---------------------------------------------------------------- policy.OrgView
 
@@ -78,3 +81,6 @@ class OrgCache:
 
     def followup_rep(self, followup_id: str) -> str | None:
         return self._followup_rep.get(followup_id)
+
+    def dispute_rep(self, dispute_id: str) -> str | None:
+        return self._dispute_rep.get(dispute_id)

@@ -7,16 +7,40 @@ refusal), and tests/test_auth_policy.py checks the table below case by case.
 |----------|-----------------------------------------|------------------------------------------------------|--------------|
 | admin    | everything                              | every client event type                              | everything   |
 | finance  | everything                              | TargetSet, AwardGranted, IncentivePlanPublished,     | payouts,     |
-|          |                                         | IncentivePlanAssigned (any scope)                    | approvals,   |
-|          |                                         |                                                      | replays      |
+|          |                                         | IncentivePlanAssigned (any scope); DisputeCommented, | approvals,   |
+|          |                                         | DisputeResolved                                      | replays      |
 | auditor  | everything                              | nothing                                              | verify,      |
 |          |                                         |                                                      | replays      |
 | manager  | reps now in their team, and the team    | pipeline and people events of reps now in their team | –            |
 |          | scope itself                            | (leads, activities, follow-ups, deals, evaluations,  |              |
 |          |                                         | feedback, improvement plans, trainings), TargetSet   |              |
-|          |                                         | for such a rep or for their own team                 |              |
+|          |                                         | for such a rep or for their own team; DisputeOpened, |              |
+|          |                                         | DisputeCommented for such a rep                      |              |
 | rep      | their own data                          | ActivityLogged, FollowUpScheduled, FollowUpCompleted | –            |
-|          |                                         | for themselves (their own call log)                  |              |
+|          |                                         | (their call log), PlanAcknowledged, DisputeOpened,   |              |
+|          |                                         | DisputeCommented: for themselves                     |              |
+
+A comment on or resolution of a dispute concerns the dispute's rep: known when the dispute was
+opened earlier in the same batch, or when the org view answers `dispute_rep` (the in-process
+org cache does not yet: until it does, only admin and finance comment on earlier disputes).
+
+Reads beyond the log (issue 6), each answered 403 for a role that never reads that kind of
+thing and 404 for an object out of reach:
+
+| endpoint                                    | admin | finance | auditor | manager             | rep        |
+|---------------------------------------------|-------|---------|---------|---------------------|------------|
+| GET /kpis, /targets ?scope=rep:ID, team:ID  | all   | all     | all     | own team, its reps  | rep:own    |
+| GET /kpis, /targets ?scope=region:…, company| all   | all     | all     | 403                 | 403        |
+| GET /kpis/quadrants                         | yes   | yes     | yes     | 403                 | 403        |
+| GET /reps/{id}/history, /payouts/{id}/…     | all   | all     | all     | reps now in team    | themselves |
+| GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | themselves |
+| POST /payouts/…/approve, /periods/…/close,  | yes   | yes     | 403     | 403                 | 403        |
+| POST /replays/adjustments                   |       |         |         |                     |            |
+| POST /replays (writes nothing)              | yes   | yes     | yes     | 403                 | 403        |
+| GET /audit/verify                           | yes   | yes     | yes     | 403                 | 403        |
+| GET /audit/rebuild                          | yes   | 403     | yes     | 403                 | 403        |
+
+Beyond its reach (another team's rep or team, another rep): 404, as if it did not exist.
 
 Org changes (RepOnboarded/Transferred/Offboarded) are admin only: they move data between
 managers. An event that concerns no rep (a plan, a region or company target) is admin or
@@ -69,6 +93,10 @@ class NotVisible(LookupError):
         super().__init__(f"{what} not found")
 
 
+class OutOfRole(PermissionError):
+    """A kind of data this role never reads (a region's figures for a rep): answered 403."""
+
+
 # ---------------------------------------------------------------- capabilities beyond events
 
 # One line per action a route guards with `deps.allowed(...)`; reads of rep data are scoped
@@ -83,7 +111,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "periods.close": frozenset({"admin", "finance"}),
     "replays.run": frozenset({"admin", "finance", "auditor"}),  # a replay writes nothing
     "audit.verify": frozenset({"admin", "finance", "auditor"}),
+    "audit.rebuild": frozenset({"admin", "auditor"}),  # a scratch rebuild compared with the live one
+    "kpis.quadrants": READS_EVERYTHING,  # every region's figures: beyond one team
     "projections.rebuild": frozenset({"admin"}),
+    "plans.signoff_report": frozenset({"admin", "finance", "auditor"}),  # who has not acknowledged
 }
 
 
@@ -112,6 +143,24 @@ def may_read_scope(user: User, scope: str, org: OrgView) -> bool:
     return user.role == "manager" and kind == "team" and key == user.team_id
 
 
+def check_rep(user: User, rep_id: str, org: OrgView) -> None:
+    """A rep's own objects (history, payouts, explanations): NotVisible unless within reach."""
+    if not may_read_rep(user, rep_id, org):
+        raise NotVisible(f"rep {rep_id}")
+
+
+def check_scope(user: User, scope: str, org: OrgView) -> None:
+    """A KPI or target scope: a rep or team out of reach is NotVisible (404: ids cannot be
+    probed); a region or the company, for a manager or a rep, is OutOfRole (403)."""
+    if may_read_scope(user, scope, org):
+        return
+    kind = scope.partition(":")[0]
+    if kind in ("rep", "team"):
+        raise NotVisible(f"scope {scope}")
+    reach = "their own team and its reps" if user.role == "manager" else "their own figures"
+    raise OutOfRole(f"a {user.role} token reads {reach}; {kind} figures need a finance, auditor or admin token")
+
+
 def readable_reps(user: User, requested: Sequence[str] | None, org: OrgView) -> frozenset[str] | None:
     """The reps whose events a query may return: None means no restriction.
 
@@ -136,12 +185,16 @@ CLIENT_TYPES = frozenset(DATA_MODELS) - SYSTEM_TYPES
 ORG_TYPES = frozenset({"RepOnboarded", "RepTransferred", "RepOffboarded"})
 PLAN_TYPES = frozenset({"IncentivePlanPublished", "IncentivePlanAssigned"})
 REP_ACTIVITY_TYPES = frozenset({"ActivityLogged", "FollowUpScheduled", "FollowUpCompleted"})
+# A rep signs off their plan and raises disputes on their payout; their manager or finance resolves them.
+REP_VOICE_TYPES = frozenset({"PlanAcknowledged", "DisputeOpened", "DisputeCommented"})
+DISPUTE_KEYED = frozenset({"DisputeCommented", "DisputeResolved"})
 
 RECORDABLE: dict[str, frozenset[str]] = {
     "admin": CLIENT_TYPES,
-    "finance": PLAN_TYPES | {"TargetSet", "AwardGranted"},
-    "manager": CLIENT_TYPES - ORG_TYPES - PLAN_TYPES - {"AwardGranted"},
-    "rep": REP_ACTIVITY_TYPES,
+    "finance": PLAN_TYPES | {"TargetSet", "AwardGranted", "DisputeCommented", "DisputeResolved"},
+    # Not a rep's sign-off; a dispute of their team's they may resolve, with its corrections.
+    "manager": CLIENT_TYPES - ORG_TYPES - PLAN_TYPES - {"AwardGranted", "PlanAcknowledged"},
+    "rep": REP_ACTIVITY_TYPES | REP_VOICE_TYPES,
     "auditor": frozenset(),
 }
 # These roles record their types for any rep or scope; the others only within their reach.
@@ -166,12 +219,15 @@ class BatchMemory:
 
     deal_rep: dict[str, str] = field(default_factory=dict)
     followup_rep: dict[str, str] = field(default_factory=dict)
+    dispute_rep: dict[str, str] = field(default_factory=dict)
 
     def remember(self, event_type: str, data: Mapping[str, Any]) -> None:
         if event_type == "DealOpened":
             self.deal_rep[data["deal_id"]] = data["rep_id"]
         elif event_type == "FollowUpScheduled":
             self.followup_rep[data["followup_id"]] = data["rep_id"]
+        elif event_type == "DisputeOpened":
+            self.dispute_rep[data["dispute_id"]] = data["rep_id"]
 
 
 def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: BatchMemory) -> Subject:
@@ -188,9 +244,19 @@ def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: B
     if event_type == "FollowUpCompleted":
         followup_id = data["followup_id"]
         return Subject(reps={memory.followup_rep.get(followup_id) or org.followup_rep(followup_id)})
+    if event_type in DISPUTE_KEYED:
+        dispute_id = data["dispute_id"]
+        return Subject(reps={memory.dispute_rep.get(dispute_id) or _dispute_rep(org, dispute_id)})
     if event_type == "RepOnboarded":
         return Subject(reps={data["rep_id"]}, teams={data["team_id"]})
     return Subject(reps={data["rep_id"]})
+
+
+def _dispute_rep(org: OrgView, dispute_id: str) -> str | None:
+    """Whose dispute this is, when the org view knows disputes (`dispute_rep`); else unknown, so
+    that only admin and finance (who record for anyone) may comment on or resolve it."""
+    lookup = getattr(org, "dispute_rep", None)
+    return lookup(dispute_id) if lookup is not None else None
 
 
 def _scope_subject(scope: Mapping[str, Any]) -> Subject:
@@ -230,7 +296,7 @@ def _within_reach(user: User, rep_id: str | None, org: OrgView) -> bool:
 def _outside_message(user: User, rep_id: str | None) -> str:
     whose = "a rep of your team" if user.role == "manager" else "yourself"
     if rep_id is None:
-        return f"this event's deal or follow-up is not known to belong to {whose}"
+        return f"this event's deal, follow-up or dispute is not known to belong to {whose}"
     return f"rep {rep_id} is not {whose}"
 
 

@@ -7,7 +7,7 @@ rep and log their first call), and every violation is collected with its event i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -81,10 +81,19 @@ class UnitOfWork:
         self.rep_of_event.append(rep_id)
 
 
-def touched_streams(command: Command) -> list[UUID]:
-    """The streams a command reads or writes, so a batch can load them all in one query."""
+def touched_streams(command: Command, known_reps: Collection[str] = ()) -> list[UUID]:
+    """The streams a command reads or writes, so a batch can load them all in one query.
+
+    Left out: streams a command names but its handler never reads (`_UNREAD`): the deal an
+    activity or a follow-up mentions, and the rep of a command that only asks whether the rep
+    exists once `known_reps` (the ledger's cache of reps seen) already says so. A stream left
+    out is still loaded on demand if a handler asks for it.
+    """
     data = command.data
-    ids = [stream_id(kind, data[key]) for key, kind in _KEY_KINDS if data.get(key) is not None]
+    unread = _UNREAD.get(command.type, ())
+    if "rep" in unread and data.get("rep_id") not in known_reps:
+        unread = tuple(kind for kind in unread if kind != "rep")
+    ids = [stream_id(kind, data[key]) for key, kind in _KEY_KINDS if data.get(key) is not None and kind not in unread]
     for split in data.get("splits") or ():
         ids.append(stream_id("rep", split["rep_id"]))
     scope = data.get("scope")
@@ -106,6 +115,9 @@ def touched_streams(command: Command) -> list[UUID]:
 
 
 _CREATES = {"LeadCreated": ("lead", "lead_id")}
+# Named but not read: these handlers only `require_known_rep` (and do not look at the deal).
+_UNREAD = {"ActivityLogged": ("rep", "deal"), "FollowUpScheduled": ("rep", "deal"), "LeadCreated": ("rep",),
+           "DealOpened": ("rep",)}
 _KEY_KINDS = (("dispute_id", "dispute"), ("rep_id", "rep"), ("deal_id", "deal"), ("activity_id", "activity"), ("followup_id", "followup"),
               ("plan_id", "plan"))
 

@@ -458,9 +458,7 @@ class _Generator:
     # -- the walk ---------------------------------------------------------------------------
     def run(self) -> Iterator[dict]:
         n, prefix, ts = self.n, self.prefix, self.ts
-        hm, ss = self.hm, self.ss
-        # ":SS+hh:mm" strings for each offset in use, and per day "YYYY-MM-DDTHH:MM" by minute
-        secs = {o: [x + o for x in ss] for o in {o for day in self.off for o in day}}
+        dayp, hm, ss, off, day = self.dayp, self.hm, self.ss, self.off, _DAY
         i = 0
         self.generated = 0
         self.g1 = 0
@@ -470,17 +468,13 @@ class _Generator:
             if d == 1:
                 self.g1 = self.generated
             buf.sort(key=_KEY)
-            dp, offs = self.dayp[d], self.off[d]
-            pre = [dp + x for x in hm]
-            post = [secs[offs[m // 60]] for m in range(1440)]
-            lo = d * _DAY
-            hi = lo + _DAY
+            lo, dp, od = d * day, dayp[d], off[d]
             for _t, typ, data, occ in buf:
                 i += 1
-                if lo <= occ < hi:
-                    s = occ - lo
+                s = occ - lo
+                if s >= 0:  # occurred today (recorded events never run past midnight)
                     m = s // 60
-                    at = pre[m] + post[m][s % 60]
+                    at = dp + hm[m] + ss[s % 60] + od[m // 60]
                 else:  # backdated: occurred on an earlier day
                     at = ts(occ)
                 yield {"type": typ, "event_id": f"{prefix}{i:07d}", "occurred_at": at,

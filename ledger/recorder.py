@@ -25,7 +25,7 @@ from psycopg.sql import SQL
 
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteCursor, SQLiteFactory
 
-from .chain import GENESIS, link_of
+from .chain import GENESIS, link_of, uuid_hex
 
 ENTRIES_TABLE = "ledger_entries"
 
@@ -97,8 +97,7 @@ def build_entries(
     return entries
 
 
-def _hex(originator_id: UUID | str) -> str:
-    return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
+_hex = uuid_hex
 
 
 def _entry_rows(entries: list[Entry]) -> list[tuple[Any, ...]]:

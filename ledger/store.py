@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
@@ -29,7 +30,7 @@ from .config import Settings, settings_from_env
 from .errors import ConflictError, InvalidBatch, RuleViolation
 from .recorder import EntryMeta
 from .schemas import Command, Problem, parse_batch
-from .transcoder import OrjsonTranscoder, canonical, decode
+from .transcoder import OrjsonTranscoder, canonical, decode, untag
 
 MAX_BATCH = 10_000
 
@@ -217,7 +218,7 @@ class Ledger:
 
     def _handle(self, commands: list[Command]) -> UnitOfWork:
         uow = UnitOfWork(self._load_streams, self._known_reps)
-        uow.preload(sid for c in commands for sid in touched_streams(c))
+        uow.preload(sid for c in commands for sid in touched_streams(c, self._known_reps))
         problems = []
         for command in commands:
             try:
@@ -402,18 +403,34 @@ def _event_class(topic: str) -> type:
     return resolve_topic(topic)
 
 
+@lru_cache(maxsize=256)
+def _class_of(topic: str) -> tuple[type, int, str]:
+    """The event class of a topic, its current class_version and its public type name."""
+    cls = _event_class(topic)
+    return cls, getattr(cls, "class_version", 1), public_type(cls)
+
+
 _NOT_DATA = ("originator_topic", "timestamp", "occurred_at", "class_version")
+_DROPPED = ("originator_topic", "timestamp", "class_version")  # _NOT_DATA but occurred_at
 
 
 def to_log_record(position: int, recorded_at: int, type_: str, rep_id: str | None, actor: str,
                   event_id: str | None, topic: str, state: bytes) -> LogRecord:
     """Decode a stored event for the read side, upcasting old versions as the mapper would."""
-    cls = _event_class(topic)
-    values = decode(bytes(state))
+    cls, current_version, public = _class_of(topic)
+    values = orjson.loads(bytes(state))
     version = values.get("class_version", 1)
-    while version < getattr(cls, "class_version", 1):
-        getattr(cls, f"upcast_v{version}_v{version + 1}")(values)
-        version += 1
-    occurred_at = values["occurred_at"]
-    data = {k: v for k, v in values.items() if k not in _NOT_DATA}
-    return LogRecord(position, recorded_at, type_ or public_type(cls), rep_id, actor, event_id, occurred_at, data)
+    if version < current_version:  # an old version: decoded whole, then upcast as the mapper would
+        values = untag(values)
+        while version < current_version:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(values)
+            version += 1
+        occurred_at = values["occurred_at"]
+        data = {k: v for k, v in values.items() if k not in _NOT_DATA}
+        return LogRecord(position, recorded_at, type_ or public, rep_id, actor, event_id, occurred_at, data)
+    # The current version (nearly every event): drop what the record does not keep before
+    # decoding (the library's timestamp, the topic), then decode the rest in place.
+    for key in _DROPPED:
+        values.pop(key, None)
+    occurred_at = untag(values.pop("occurred_at"))
+    return LogRecord(position, recorded_at, type_ or public, rep_id, actor, event_id, occurred_at, untag(values))

@@ -21,9 +21,10 @@ _TYPE, _DATA = "_type_", "_data_"
 def _tag(value: Any) -> Any:
     kind = type(value)
     if kind is dict:
-        return {key: _tag(item) for key, item in value.items()}
+        # Plain values (most of an event) are kept without a call; only the rest is walked.
+        return {key: item if type(item) in _PLAIN else _tag(item) for key, item in value.items()}
     if kind is list or kind is tuple:
-        return [_tag(item) for item in value]
+        return [item if type(item) in _PLAIN else _tag(item) for item in value]
     if kind is Decimal:
         return {_TYPE: "decimal_str", _DATA: str(value)}
     if kind is datetime:
@@ -34,6 +35,8 @@ def _tag(value: Any) -> Any:
         return {_TYPE: "uuid_hex", _DATA: value.hex}
     return value
 
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # what _tag returns as it is
 
 _DECODERS = {
     "decimal_str": Decimal,
@@ -48,10 +51,32 @@ def _untag(value: Any) -> Any:
     if kind is dict:
         if len(value) == 2 and _TYPE in value and _DATA in value:
             return _DECODERS[value[_TYPE]](value[_DATA])
-        return {key: _untag(item) for key, item in value.items()}
+        # The dict is orjson's fresh output, ours alone: replace tagged values in place (same
+        # keys, same order) rather than copy every dict and call once per plain value.
+        for key, item in value.items():
+            nested = type(item)
+            if nested is dict:
+                if len(item) == 2 and _TYPE in item and _DATA in item:  # a tagged value: decode it here
+                    value[key] = _DECODERS[item[_TYPE]](item[_DATA])
+                else:
+                    value[key] = _untag(item)
+            elif nested is list:
+                value[key] = _untag(item)
+        return value
     if kind is list:
-        return [_untag(item) for item in value]
+        for i, item in enumerate(value):
+            if type(item) in _NESTED:
+                value[i] = _untag(item)
+        return value
     return value
+
+
+def untag(value: Any) -> Any:
+    """Restore Decimal, datetime, date and UUID in a value fresh from `orjson.loads` (in place)."""
+    return _untag(value)
+
+
+_NESTED = frozenset({dict, list})
 
 
 def encode(obj: Any) -> bytes:

@@ -2,23 +2,95 @@
 
 Every query filters on knowledge time (`recorded_us <= K`) and on the fact's business time
 (the window [lo, hi), where hi already stops at as_of), and lets the scope add its reps. No
-query reads the log or loads an aggregate; each is one indexed range scan per rep or one range
-scan of the window for the company.
+query reads the log or loads an aggregate.
+- a rep: one indexed range scan per family, with statements built once (bound parameters), so
+  a rep's KPIs cost a few SQLite microseconds each plus very little Python;
+- a team or region: the same, for each member's stints (see `membership.py`);
+- the company: the hourly rollups for the bulk of the window (see `rollups.py`) plus the few
+  fact rows at its edges and in the block known only in part; the sales cycles read a partial
+  index of the won deals; follow-ups and conversions are scanned (they are the small families).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    text,
+)
+
+from ledger.schemas import ACTIVITY_KINDS
 
 from .cutoffs import Cutoffs
 from .membership import ScopeFilter
-from .tables import activities, deal_facts, followups, lead_conversions, leads
+from .rollups import Split, Window, knowledge_split
+from .tables import (
+    activities,
+    activity_hours,
+    deal_facts,
+    followups,
+    lead_conversions,
+    leads,
+    sales_hours,
+)
+
+K = bindparam("k")
+AS_OF = bindparam("as_of")
+DEAL_SUMS = ("won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb")
+ACTIVITY_SUMS = (*ACTIVITY_KINDS, "replied")
 
 
 def _int(value: object) -> int:
     return int(value or 0)  # PostgreSQL sums BIGINT into NUMERIC (Decimal); SQLite gives int
+
+
+Build = Callable[[ColumnElement[bool]], Select]
+_PREBUILT: dict[tuple[Build, str], Select] = {}
+
+
+def scoped(build: Build, scope: ScopeFilter, rep_column: Any, time_column: Any, lo: int, hi: int) -> tuple[Select, dict]:
+    """The statement `build(where)` for the scope and window, and its parameters. Statements are
+    built once with bound parameters (building Core expressions costs more than running an
+    indexed SQLite query): for a rep, the company, and a team or region whose members stayed
+    the whole window; a team or region with a move inside the window gets one built per call."""
+    kind = scope.scope.kind
+    params: dict[str, Any] = {"lo_": lo, "hi_": hi}
+    if kind == "rep":
+        params["rep_"] = scope.scope.value
+    elif kind != "company":
+        whole, partial = scope.members(lo, hi)
+        if partial:  # someone moved in or out during the window: one time range per stint
+            return build(scope.where(rep_column, time_column, lo, hi)), {}
+        kind, params["reps_"] = "members", whole
+    statement = _PREBUILT.get((build, kind))
+    if statement is None:
+        where = and_(time_column >= bindparam("lo_"), time_column < bindparam("hi_"))
+        if kind == "rep":
+            where = and_(rep_column == bindparam("rep_"), where)
+        elif kind == "members":
+            where = and_(rep_column.in_(bindparam("reps_", expanding=True)), where)
+        statement = _PREBUILT[(build, kind)] = build(where)
+    return statement, params
+
+
+def run(conn: Connection, build: Build, scope: ScopeFilter, rep_column: Any, time_column: Any, lo: int, hi: int,
+        **params: Any) -> Any:
+    statement, bound = scoped(build, scope, rep_column, time_column, lo, hi)
+    return conn.execute(statement, {**bound, **params})
+
+
+# ---------------------------------------------------------------- deals
 
 
 @dataclass(frozen=True)
@@ -34,55 +106,160 @@ class DealSums:
         return self.won_cents - self.refund_cents
 
 
-def deal_sums(conn: Connection, scope: ScopeFilter, lo: int, hi: int, known_us: int) -> DealSums:
+def _deal_sums(where: ColumnElement[bool]) -> Select:
     f = deal_facts.c
-    query = select(func.sum(f.won_cents), func.sum(f.refund_cents), func.sum(f.won_ppb), func.sum(f.lost_ppb),
-                   func.sum(f.new_customer_ppb)).where(scope.where(f.rep_id, f.occurred_us, lo, hi),
-                                                       f.recorded_us <= known_us)
-    return DealSums(*map(_int, conn.execute(query).one()))
+    return select(*[func.sum(f[name]) for name in DEAL_SUMS]).where(where, f.recorded_us <= K)
+
+
+def deal_sums(conn: Connection, scope: ScopeFilter, lo: int, hi: int, known_us: int) -> DealSums:
+    if scope.scope.kind == "company":
+        sums = company_sums(conn, sales_hours, DEAL_SUMS, _deal_sums, deal_facts.c.occurred_us,
+                            deal_facts.c.position, lo, hi, known_us)
+        return DealSums(*sums)
+    row = run(conn, _deal_sums, scope, deal_facts.c.rep_id, deal_facts.c.occurred_us, lo, hi, k=known_us).one()
+    return DealSums(*map(_int, row))
+
+
+def _deal_cycles(where: ColumnElement[bool]) -> Select:
+    f = deal_facts.c
+    return (select(func.max(f.cycle_us)).where(where, f.recorded_us <= K, f.won_ppb != 0)
+            .group_by(f.deal_id).having(func.sum(f.won_ppb) > 0))
+
+
+# Each won deal has exactly one row with deal_count = 1 (written by its win); the literal lets
+# SQLite use the partial index deal_facts_wins.
+_COMPANY_CYCLES = (select(deal_facts.c.cycle_us)
+                   .where(text("deal_facts.deal_count = 1"), deal_facts.c.occurred_us >= bindparam("lo_"),
+                          deal_facts.c.occurred_us < bindparam("hi_"), deal_facts.c.recorded_us <= K))
 
 
 def sales_cycles(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> list[int]:
     """Won − opened, in µs, of each deal won in the window with credit in the scope (once per deal)."""
-    f = deal_facts.c
-    query = (select(func.max(f.cycle_us))
-             .where(scope.where(f.rep_id, f.occurred_us, cut.start_us, cut.upto_us), f.recorded_us <= cut.known_us,
-                    f.won_ppb != 0)
-             .group_by(f.deal_id).having(func.sum(f.won_ppb) > 0))
-    return [int(value) for value in conn.execute(query).scalars()]
+    if scope.scope.kind == "company":
+        values = conn.execute(_COMPANY_CYCLES, {"lo_": cut.start_us, "hi_": cut.upto_us, "k": cut.known_us}).scalars().all()
+    else:
+        values = run(conn, _deal_cycles, scope, deal_facts.c.rep_id, deal_facts.c.occurred_us, cut.start_us,
+                     cut.upto_us, k=cut.known_us).scalars().all()
+    return [int(value) for value in values]
+
+
+# ---------------------------------------------------------------- leads
+
+
+def _lead_count(where: ColumnElement[bool]) -> Select:
+    return select(func.count()).select_from(leads).where(where, leads.c.recorded_us <= K)
+
+
+def _conversions(where: ColumnElement[bool]) -> Select:
+    c = lead_conversions.c
+    return select(func.sum(c.delta)).where(where, c.won_us <= AS_OF, c.recorded_us <= K)
 
 
 def lead_counts(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> tuple[int, int]:
     """(leads created in the window, those of them whose deal was won by as_of), as known at K."""
-    created = select(func.count()).select_from(leads).where(
-        scope.where(leads.c.rep_id, leads.c.created_us, cut.start_us, cut.upto_us), leads.c.recorded_us <= cut.known_us)
-    c = lead_conversions.c
-    converted = select(func.sum(c.delta)).where(
-        scope.where(c.rep_id, c.created_us, cut.start_us, cut.upto_us), c.won_us <= cut.as_of_us,
-        c.recorded_us <= cut.known_us)
-    return _int(conn.execute(created).scalar()), _int(conn.execute(converted).scalar())
+    if scope.scope.kind == "company":
+        (created,) = company_sums(conn, sales_hours, ("leads",), _lead_count, leads.c.created_us, leads.c.position,
+                                  cut.start_us, cut.upto_us, cut.known_us)
+    else:
+        created = _int(run(conn, _lead_count, scope, leads.c.rep_id, leads.c.created_us, cut.start_us, cut.upto_us,
+                           k=cut.known_us).scalar())
+    converted = run(conn, _conversions, scope, lead_conversions.c.rep_id, lead_conversions.c.created_us,
+                    cut.start_us, cut.upto_us, k=cut.known_us, as_of=cut.as_of_us).scalar()
+    return created, _int(converted)
+
+
+# ---------------------------------------------------------------- activities and follow-ups
+
+
+def _activity_kinds(where: ColumnElement[bool]) -> Select:
+    a = activities.c
+    return select(a.kind, func.count(), func.sum(a.replied)).where(where, a.recorded_us <= K).group_by(a.kind)
+
+
+def _activity_sums(where: ColumnElement[bool]) -> Select:
+    a = activities.c
+    return select(*[func.sum(case((a.kind == kind, 1), else_=0)) for kind in ACTIVITY_KINDS],
+                  func.sum(a.replied)).where(where, a.recorded_us <= K)
 
 
 def activity_counts(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> dict[str, tuple[int, int]]:
     """kind → (activities in the window, of which replied emails)."""
-    a = activities.c
-    query = (select(a.kind, func.count(), func.sum(a.replied))
-             .where(scope.where(a.rep_id, a.occurred_us, cut.start_us, cut.upto_us), a.recorded_us <= cut.known_us)
-             .group_by(a.kind))
-    return {kind: (_int(count), _int(replied)) for kind, count, replied in conn.execute(query).all()}
+    if scope.scope.kind == "company":
+        *counts, replied = company_sums(conn, activity_hours, ACTIVITY_SUMS, _activity_sums, activities.c.occurred_us,
+                                        activities.c.position, cut.start_us, cut.upto_us, cut.known_us)
+        return {kind: (count, replied if kind == "email" else 0) for kind, count in zip(ACTIVITY_KINDS, counts) if count}
+    rows = run(conn, _activity_kinds, scope, activities.c.rep_id, activities.c.occurred_us, cut.start_us, cut.upto_us,
+               k=cut.known_us).all()
+    return {kind: (_int(count), _int(replied)) for kind, count, replied in rows}
+
+
+def _followups(where: ColumnElement[bool]) -> Select:
+    u = followups.c
+    done = (u.completed_recorded_us <= K) & (u.completed_us <= AS_OF)
+    return select(
+        func.count(),
+        func.sum(case((done, 1), else_=0)),
+        func.sum(case((done, 0), (u.due_us < AS_OF, 1), else_=0)),
+    ).where(where, u.occurred_us <= AS_OF, u.recorded_us <= K)
 
 
 def followup_counts(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> tuple[int, int, int]:
     """(due in the period, done, overdue): follow-ups scheduled by as_of (known at K) whose due
     time falls in the period; done = completed by as_of (known at K); overdue = due before
     as_of and not done."""
-    u = followups.c
-    done = (u.completed_recorded_us <= cut.known_us) & (u.completed_us <= cut.as_of_us)
-    query = select(
-        func.count(),
-        func.sum(case((done, 1), else_=0)),
-        func.sum(case((done, 0), (u.due_us < cut.as_of_us, 1), else_=0)),
-    ).where(scope.where(u.rep_id, u.due_us, cut.start_us, cut.end_us), u.occurred_us <= cut.as_of_us,
-            u.recorded_us <= cut.known_us)
-    due, completed, overdue = conn.execute(query).one()
+    due, completed, overdue = run(conn, _followups, scope, followups.c.rep_id, followups.c.due_us, cut.start_us,
+                                  cut.end_us, k=cut.known_us, as_of=cut.as_of_us).one()
     return _int(due), _int(completed), _int(overdue)
+
+
+# ---------------------------------------------------------------- company sums through the rollups
+
+
+def company_sums(conn: Connection, rollup: Table, columns: tuple[str, ...], raw: Build, time_column: Any,
+                 position_column: Any, lo: int, hi: int, known_us: int) -> list[int]:
+    """Sums of fact columns over [lo, hi) as known at K: rollup rows where they are exact, fact
+    rows elsewhere (see rollups.py for why the three parts add up to the plain sum)."""
+    if hi <= lo:
+        return [0] * len(columns)
+    window, split = Window.of(lo, hi), knowledge_split(conn, known_us)
+    parts = [_rollup_part(conn, rollup, columns, window, split)]
+    for a, b in window.edges():
+        parts.append(_fact_part(conn, raw, "edge", time_column, position_column, a, b, 0, 0, known_us))
+    if split.partial_hi > split.partial_lo and window.hours_lo < window.hours_hi:
+        parts.append(_fact_part(conn, raw, "partial", time_column, position_column, window.hours_lo, window.hours_hi,
+                                split.partial_lo, split.partial_hi, known_us))
+    return [sum(_int(part[i]) for part in parts) for i in range(len(columns))]
+
+
+_ROLLUPS: dict[tuple[str, tuple[str, ...]], Select] = {}
+
+
+def _rollup_part(conn: Connection, rollup: Table, columns: tuple[str, ...], window: Window, split: Split) -> Any:
+    if window.hours_lo >= window.hours_hi or split.known_below == 0:
+        return [0] * len(columns)
+    statement = _ROLLUPS.get((rollup.name, columns))
+    if statement is None:
+        r = rollup.c
+        statement = _ROLLUPS[(rollup.name, columns)] = select(*[func.sum(r[name]) for name in columns]).where(
+            r.hour_us >= bindparam("lo_"), r.hour_us < bindparam("hi_"), r.block < bindparam("below_"))
+    return conn.execute(statement, {"lo_": window.hours_lo, "hi_": window.hours_hi, "below_": split.known_below}).one()
+
+
+def _fact_part(conn: Connection, raw: Build, part: str, time_column: Any, position_column: Any, lo: int, hi: int,
+               first: int, after: int, known_us: int) -> Any:
+    statement = _PREBUILT.get((raw, part))
+    if statement is None:
+        if part == "partial":
+            # Read the block through the position index: a few thousand positions at most (none
+            # past the last block), where the time index would walk the whole window. Wrapping the
+            # time column (never NULL) in COALESCE keeps SQLite's planner off the time index.
+            timed = func.coalesce(time_column, 0)
+            where = and_(position_column >= bindparam("first_"), position_column < bindparam("after_"),
+                         timed >= bindparam("lo_"), timed < bindparam("hi_"))
+        else:
+            where = and_(time_column >= bindparam("lo_"), time_column < bindparam("hi_"))
+        statement = _PREBUILT[(raw, part)] = raw(where)
+    params = {"lo_": lo, "hi_": hi, "k": known_us}
+    if part == "partial":
+        params.update(first_=first, after_=after)
+    return conn.execute(statement, params).one()

@@ -15,7 +15,8 @@ from sqlalchemy import Connection
 from ledger.store import LogRecord
 
 from .projection import Fold, Handler, Projection, registrar
-from .tables import activities, followups
+from .rollups import Rollup
+from .tables import activities, activity_hours, followups
 from .units import micros
 from .view import BatchView
 
@@ -27,16 +28,24 @@ class ActivityFold(Fold):
     def __init__(self, conn: Connection, view: BatchView):
         super().__init__(conn, view)
         self.scheduled: dict[str, dict[str, Any]] = {}  # follow-ups scheduled in this batch
+        self.hours = Rollup(view, activity_hours)
+
+    def finish(self) -> None:
+        self.hours.flush()
 
 
 @on("ActivityLogged")
 def activity_logged(fold: ActivityFold, r: LogRecord) -> None:
     d = r.data
     replied = (1 if d.get("replied") else 0) if d["kind"] == "email" else None
+    occurred_us = micros(r.occurred_at)
     fold.view.insert(activities, {
         "position": r.position, "activity_id": d["activity_id"], "rep_id": d["rep_id"], "kind": d["kind"],
-        "replied": replied, "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
+        "replied": replied, "occurred_us": occurred_us, "recorded_us": r.recorded_at,
     })
+    fold.hours.add(occurred_us, r.position, d["kind"], 1)
+    if replied:
+        fold.hours.add(occurred_us, r.position, "replied", 1)
 
 
 @on("FollowUpScheduled")
@@ -65,6 +74,6 @@ def followup_completed(fold: ActivityFold, r: LogRecord) -> None:
 
 class ActivityProjection(Projection):
     name = "activity"
-    tables = (activities, followups)
+    tables = (activities, followups, activity_hours)
     handlers = HANDLERS
     fold = ActivityFold

@@ -14,7 +14,14 @@ from ledger.aggregates import scope_key
 from ledger.store import LogRecord
 
 from .projection import Fold, Handler, Projection, registrar
-from .tables import awards, payout_adjustments, payout_approvals, period_closes, plan_assignments, plan_versions
+from .tables import (
+    awards,
+    payout_adjustments,
+    payout_approvals,
+    period_closes,
+    plan_assignments,
+    plan_versions,
+)
 from .units import cents, micros
 
 HANDLERS: dict[str, Handler] = {}

@@ -43,14 +43,15 @@ from sqlalchemy import Connection, Table, select
 from ledger.store import LogRecord
 
 from .projection import Fold, Handler, Projection, registrar
-from .tables import customers, deal_facts, deals, lead_conversions, leads
+from .rollups import Rollup
+from .tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours
 from .units import PPB, allocate, cents, micros, shares_in_ppb
 from .view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
 Credit = list[tuple[str, int]]  # [(rep_id, ppb)]
-_CHUNK = 500
+_CHUNK = 2000  # keys per IN (…) list: well below SQLite's and PostgreSQL's parameter limits
 
 
 # ---------------------------------------------------------------- fold state
@@ -90,12 +91,11 @@ class Deal:
 
     @classmethod
     def from_row(cls, row: Any) -> Deal:
-        values = dict(row._mapping)
-        values["refunds"] = orjson.loads(values["refunds"])
-        shares = values["shares"]
-        values["shares"] = None if shares is None else [tuple(pair) for pair in orjson.loads(shares)]
-        values["is_first"] = bool(values["is_first"])
-        return cls(**values)
+        deal = cls(*row)  # the table's columns are the fields, in order
+        deal.refunds = orjson.loads(deal.refunds)
+        deal.shares = None if deal.shares is None else [tuple(pair) for pair in orjson.loads(deal.shares)]
+        deal.is_first = bool(deal.is_first)
+        return deal
 
 
 @dataclass(slots=True)
@@ -110,7 +110,7 @@ class Customer:
 
     @classmethod
     def from_row(cls, row: Any) -> Customer:
-        return cls(**row._mapping)
+        return cls(*row)
 
 
 @dataclass(slots=True)
@@ -131,7 +131,7 @@ class Lead:
 
     @classmethod
     def from_row(cls, row: Any) -> Lead:
-        return cls(**row._mapping)
+        return cls(*row)
 
 
 class Cache:
@@ -151,7 +151,8 @@ class Cache:
             chunk = missing[start:start + _CHUNK]
             self.items.update(dict.fromkeys(chunk))
             for row in self.conn.execute(select(self.table).where(self.key.in_(chunk))).all():
-                self.items[row._mapping[self.key.name]] = self.from_row(row)
+                state = self.from_row(row)
+                self.items[row[0]] = state  # the key is each table's first column
 
     def get(self, key: str) -> Any:
         """The state of `key` (None if it has none), marked as changed: handlers get to change it."""
@@ -181,6 +182,7 @@ class SalesFold(Fold):
         self.customers = Cache(conn, customers, Customer.from_row)
         self.leads = Cache(conn, leads, Lead.from_row)
         self.deals_of_lead: dict[str, set[str]] = {}
+        self.hours = Rollup(view, sales_hours)
         self._seq_position, self._seq = 0, 0
 
     # ------------------------------------------------------------ loading
@@ -227,6 +229,7 @@ class SalesFold(Fold):
     def finish(self) -> None:
         for cache in (self.deals, self.customers, self.leads):
             cache.flush(self.view)
+        self.hours.flush()
 
     # ------------------------------------------------------------ writing facts
 
@@ -239,14 +242,19 @@ class SalesFold(Fold):
 
     def fact(self, r: LogRecord, deal: Deal, rep_id: str, kind: str, occurred_us: int, sources: Iterable[int], *,
              won_cents: int = 0, refund_cents: int = 0, won_ppb: int = 0, lost_ppb: int = 0,
-             new_customer_ppb: int = 0) -> None:
+             new_customer_ppb: int = 0, deal_count: int = 0) -> None:
         cycle_us = deal.closed_us - deal.opened_us if won_ppb else None
         self.view.insert(deal_facts, {
             "position": r.position, "seq": self._next_seq(r.position), "rep_id": rep_id, "deal_id": deal.deal_id,
             "kind": kind, "occurred_us": occurred_us, "recorded_us": r.recorded_at,
             "won_cents": won_cents, "refund_cents": refund_cents, "won_ppb": won_ppb, "lost_ppb": lost_ppb,
-            "new_customer_ppb": new_customer_ppb, "cycle_us": cycle_us, "sources": _sources(sources, r.position),
+            "new_customer_ppb": new_customer_ppb, "cycle_us": cycle_us, "deal_count": deal_count,
+            "sources": _sources(sources, r.position),
         })
+        for column, amount in (("won_cents", won_cents), ("refund_cents", refund_cents), ("won_ppb", won_ppb),
+                               ("lost_ppb", lost_ppb), ("new_customer_ppb", new_customer_ppb)):
+            if amount:
+                self.hours.add(occurred_us, r.position, column, amount)
 
     def conversion(self, r: LogRecord, lead: Lead, won_us: int, delta: int, sources: Iterable[int]) -> None:
         self.view.insert(lead_conversions, {
@@ -263,7 +271,7 @@ class SalesFold(Fold):
         customer = self.customers.get(deal.customer_id)
         if customer is not None and (customer.first_won_us, customer.first_position) <= (deal.closed_us, deal.closed_position):
             return False
-        if customer is not None and False:
+        if customer is not None:
             displaced = self.deals.get(customer.first_deal_id)
             displaced.is_first = False
             for rep_id, ppb in displaced.credit():
@@ -342,9 +350,9 @@ def deal_won(fold: SalesFold, r: LogRecord) -> None:
     first = fold.claim_first_win(deal, r)
     credit = deal.credit()
     amounts = allocate(deal.won_cents, credit)
-    for rep_id, ppb in credit:
+    for i, (rep_id, ppb) in enumerate(credit):
         fold.fact(r, deal, rep_id, "won", deal.closed_us, (), won_cents=amounts[rep_id], won_ppb=ppb,
-                  new_customer_ppb=ppb if first else 0)
+                  new_customer_ppb=ppb if first else 0, deal_count=1 if i == 0 else 0)
     if deal.lead_id is not None:
         lead = fold.leads.get(deal.lead_id)
         if lead is not None:
@@ -395,6 +403,7 @@ def lead_created(fold: SalesFold, r: LogRecord) -> None:
     lead = Lead(d["lead_id"], d["rep_id"], d.get("customer_id"), d.get("source"), micros(r.occurred_at),
                 r.recorded_at, r.position)
     fold.leads.put(lead.lead_id, lead)
+    fold.hours.add(lead.created_us, r.position, "leads", 1)
     for deal_id in fold.deals_with_lead(lead.lead_id):  # won before the lead was recorded
         deal = fold.deals.peek(deal_id)
         if deal.outcome == "won":
@@ -403,6 +412,6 @@ def lead_created(fold: SalesFold, r: LogRecord) -> None:
 
 class SalesProjection(Projection):
     name = "sales"
-    tables = (deals, customers, leads, deal_facts, lead_conversions)
+    tables = (deals, customers, leads, deal_facts, lead_conversions, sales_hours)
     handlers = HANDLERS
     fold = SalesFold

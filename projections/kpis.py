@@ -53,7 +53,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from ledger.config import Settings
 from ledger.schemas import ACTIVITY_KINDS
@@ -68,12 +68,11 @@ from .targets import Target, current_targets, target_consistency, targets
 from .units import DAY_US, PPB, count_of, money, ratio
 
 CUMULATIVE = ("revenue", "orders", "new_customers", "activities")
-RATIOS = ("conversion_rate", "win_rate", "avg_order_value")
 FIGURE_METRICS = ("revenue", "orders", "new_customers", "conversion_rate", "win_rate", "avg_order_value",
                   "growth_rate", "activities", "email_reply_rate")
 TWO_PLACES = Decimal("0.01")
 
-__all__ = ["kpis", "quadrants", "rep_figures", "target_consistency", "targets", "FIGURE_METRICS"]
+__all__ = ["FIGURE_METRICS", "kpis", "quadrants", "rep_figures", "target_consistency", "targets"]
 
 
 def kpis(engine: Engine, settings: Settings, scope: str, period: str, as_of: datetime | None = None,
@@ -212,28 +211,35 @@ def rep_evidence(conn: Connection, settings: Settings, rep_id: str, cut: Cutoffs
     return {metric: sorted(positions) for metric, positions in found.items()}
 
 
+_FACT_SOURCES = select(deal_facts.c.won_cents, deal_facts.c.refund_cents, deal_facts.c.won_ppb, deal_facts.c.lost_ppb,
+                       deal_facts.c.new_customer_ppb, deal_facts.c.sources).where(
+    deal_facts.c.rep_id == bindparam("rep"), deal_facts.c.occurred_us >= bindparam("lo"),
+    deal_facts.c.occurred_us < bindparam("hi"), deal_facts.c.recorded_us <= bindparam("k"))
+_LEAD_POSITIONS = select(leads.c.position).where(
+    leads.c.rep_id == bindparam("rep"), leads.c.created_us >= bindparam("lo"), leads.c.created_us < bindparam("hi"),
+    leads.c.recorded_us <= bindparam("k"))
+_CONVERSION_SOURCES = select(lead_conversions.c.sources).where(
+    lead_conversions.c.rep_id == bindparam("rep"), lead_conversions.c.created_us >= bindparam("lo"),
+    lead_conversions.c.created_us < bindparam("hi"), lead_conversions.c.won_us <= bindparam("as_of"),
+    lead_conversions.c.recorded_us <= bindparam("k"))
+_ACTIVITY_POSITIONS = select(activities.c.kind, activities.c.position).where(
+    activities.c.rep_id == bindparam("rep"), activities.c.occurred_us >= bindparam("lo"),
+    activities.c.occurred_us < bindparam("hi"), activities.c.recorded_us <= bindparam("k"))
+
+
 def _deal_fact_sources(conn: Connection, rep_id: str, lo: int, hi: int, known_us: int) -> Iterable[tuple[tuple, list[int]]]:
-    f = deal_facts.c
-    query = select(f.won_cents, f.refund_cents, f.won_ppb, f.lost_ppb, f.new_customer_ppb, f.sources).where(
-        f.rep_id == rep_id, f.occurred_us >= lo, f.occurred_us < hi, f.recorded_us <= known_us)
-    for row in conn.execute(query).all():
+    for row in conn.execute(_FACT_SOURCES, {"rep": rep_id, "lo": lo, "hi": hi, "k": known_us}).all():
         yield tuple(bool(v) for v in row[:5]), [int(p) for p in row.sources.split()]
 
 
 def _lead_sources(conn: Connection, rep_id: str, cut: Cutoffs) -> set[int]:
-    window = (leads.c.rep_id == rep_id, leads.c.created_us >= cut.start_us, leads.c.created_us < cut.upto_us)
-    positions = set(conn.execute(select(leads.c.position).where(*window, leads.c.recorded_us <= cut.known_us)).scalars())
-    c = lead_conversions.c
-    query = select(c.sources).where(c.rep_id == rep_id, c.created_us >= cut.start_us, c.created_us < cut.upto_us,
-                                    c.won_us <= cut.as_of_us, c.recorded_us <= cut.known_us)
-    for sources in conn.execute(query).scalars():
+    window = {"rep": rep_id, "lo": cut.start_us, "hi": cut.upto_us, "k": cut.known_us}
+    positions = set(conn.execute(_LEAD_POSITIONS, window).scalars().all())
+    for sources in conn.execute(_CONVERSION_SOURCES, {**window, "as_of": cut.as_of_us}).scalars().all():
         positions.update(int(p) for p in sources.split())
     return positions
 
 
 def _activity_positions(conn: Connection, rep_id: str, cut: Cutoffs) -> list[tuple[str, int]]:
-    a = activities.c
-    query = select(a.kind, a.position).where(a.rep_id == rep_id, a.occurred_us >= cut.start_us,
-                                            a.occurred_us < cut.upto_us, a.recorded_us <= cut.known_us)
-    return [(kind, int(position)) for kind, position in conn.execute(query).all()]
-
+    window = {"rep": rep_id, "lo": cut.start_us, "hi": cut.upto_us, "k": cut.known_us}
+    return [(kind, int(position)) for kind, position in conn.execute(_ACTIVITY_POSITIONS, window).all()]

@@ -130,19 +130,24 @@ class ScopeFilter:
             return and_(rep_column == self.scope.value, in_window)
         return self._members(rep_column, time_column, lo, hi)
 
-    def _members(self, rep_column: ColumnElement, time_column: ColumnElement, lo: int, hi: int) -> ColumnElement[bool]:
-        whole, partial = [], []
+    def members(self, lo: int, hi: int) -> tuple[list[str], list[tuple[str, int, int]]]:
+        """(reps in the scope for the whole window, [(rep, a, b)] for those in it only for [a, b))."""
+        whole, partial = set(), []
         for stint in self.stints:
             a, b = max(stint.lo, lo), min(stint.hi, hi)
             if a >= b:
                 continue
             if (a, b) == (lo, hi):
-                whole.append(stint.rep_id)
+                whole.add(stint.rep_id)
             else:
-                partial.append(and_(rep_column == stint.rep_id, time_column >= a, time_column < b))
-        terms = partial
+                partial.append((stint.rep_id, a, b))
+        return sorted(whole), partial
+
+    def _members(self, rep_column: ColumnElement, time_column: ColumnElement, lo: int, hi: int) -> ColumnElement[bool]:
+        whole, partial = self.members(lo, hi)
+        terms = [and_(rep_column == rep_id, time_column >= a, time_column < b) for rep_id, a, b in partial]
         if whole:
-            terms = [and_(rep_column.in_(sorted(set(whole))), time_column >= lo, time_column < hi), *partial]
+            terms = [and_(rep_column.in_(whole), time_column >= lo, time_column < hi), *terms]
         return or_(*terms) if terms else false()
 
     def reps(self, lo: int, hi: int) -> list[str] | None:

@@ -15,10 +15,13 @@ whose `effective_from` starts at or before the period, as known at known_at.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import orjson
@@ -139,7 +142,14 @@ def plan_version(conn: Connection, plan_id: str, version: int, known_us: int) ->
 
 
 def _plan_of(row: Any) -> PlanVersion:
-    return PlanVersion(row.plan_id, row.version, row.effective_from, orjson.loads(row.rules), row.position)
+    return _plan_version_of(row.plan_id, row.version, row.effective_from, row.rules, row.position)
+
+
+@lru_cache(maxsize=256)
+def _plan_version_of(plan_id: str, version: int, effective_from: str, rules: str, position: int) -> PlanVersion:
+    """One (immutable) PlanVersion per stored version row, so its rules are parsed once, not once
+    per payout: a period's payouts all read the same one or two plan versions."""
+    return PlanVersion(plan_id, version, effective_from, orjson.loads(rules), position)
 
 
 def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVersion | None, Assignment | None]:
@@ -185,6 +195,37 @@ def _scope_keys(conn: Connection, rep_id: str, cut: Cutoffs) -> list[str]:
 # ---------------------------------------------------------------- computing
 
 
+# Within `memoized()` (a period's payouts, a replay), what a payout reads that depends only on
+# (rep, period window, cut-offs) is read once: the plan in force (asked for the carried draw and
+# again for the evaluation), the rep's figures and evidence, targets and awards (the same for the
+# replayed plan and the baseline when their cut-offs are the same). The cut-offs pin what is read (rows
+# recorded after known_at are never seen), so a second read would give the same answer.
+_MEMO: ContextVar[dict | None] = ContextVar("payouts_memo", default=None)
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    token = _MEMO.set({}) if _MEMO.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _MEMO.reset(token)
+
+
+def _memo(key: tuple, compute: Any) -> Any:
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVersion | None, Assignment | None]:
+    return _memo(("plan", rep_id, cut), lambda: plan_in_force(conn, rep_id, cut))
+
+
 def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
            known_at: datetime | None = None, plan: PlanVersion | None = None) -> Payout:
     """A rep's payout for a period, under the plan in force (or `plan`, for a replay)."""
@@ -196,7 +237,9 @@ def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: 
 def _payout_at(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None,
                draw_balance: Decimal) -> Payout:
     as_of = micros_to_time(cut.as_of_us)
-    figures, evidence = rep_figures(engine, settings, rep_id, str(cut.period), as_of, micros_to_time(cut.known_us))
+    figures, evidence = _memo(("figures", rep_id, cut), lambda: rep_figures(
+        engine, settings, rep_id, str(cut.period), as_of, micros_to_time(cut.known_us)))
+    figures, evidence = dict(figures), {metric: list(positions) for metric, positions in evidence.items()}
     with reading(engine) as conn:
         return _evaluate(conn, rep_id, cut, figures, evidence, plan, draw_balance)
 
@@ -208,7 +251,7 @@ def _carried_draw(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs,
     """The recoverable draw owed at the start of the period: the periods of the same length since
     the plan took effect, each evaluated in turn with the balance the one before left."""
     with reading(engine) as conn:
-        chosen = plan if plan is not None else plan_in_force(conn, rep_id, cut)[0]
+        chosen = plan if plan is not None else _plan_in_force(conn, rep_id, cut)[0]
     if chosen is None or chosen.effective_from is None or not any(isinstance(c, Draw) for c in chosen.rules.components):
         return Decimal("0.00")
     first = parse_period(chosen.effective_from)
@@ -228,10 +271,10 @@ def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, An
               plan: PlanVersion | None, draw_balance: Decimal = Decimal("0.00")) -> Payout:
     assignment = None
     if plan is None:
-        plan, assignment = plan_in_force(conn, rep_id, cut)
-    goals = current_targets(conn, f"rep:{rep_id}", str(cut.period), cut.known_us)
+        plan, assignment = _plan_in_force(conn, rep_id, cut)
+    goals = _memo(("targets", rep_id, cut), lambda: current_targets(conn, f"rep:{rep_id}", str(cut.period), cut.known_us))
     targets = {metric: goal.value for metric, goal in goals.items()}
-    granted = tuple(_awards(conn, rep_id, cut))
+    granted = _memo(("awards", rep_id, cut), lambda: tuple(_awards(conn, rep_id, cut)))
     if plan is None:
         problem = f"no incentive plan is assigned to {rep_id} for {cut.period}"
         lines = evaluate(Rules(components=()), figures, targets, evidence, granted) if granted else Evaluation((), Decimal("0.00"), ())
@@ -258,7 +301,8 @@ def period_payouts(engine: Engine, settings: Settings, period: str, as_of: datet
     with reading(engine) as conn:
         reps = active_reps(conn, cut) if rep_ids is None else sorted(rep_ids)
     known = micros_to_time(cut.known_us)
-    return [payout(engine, settings, rep_id, str(cut.period), as_of, known, plan) for rep_id in reps]
+    with memoized():
+        return [payout(engine, settings, rep_id, str(cut.period), as_of, known, plan) for rep_id in reps]
 
 
 def active_reps(conn: Connection, cut: Cutoffs) -> list[str]:
@@ -301,16 +345,24 @@ class ApprovalState:
 
 def approval_state(conn: Connection, rep_id: str, period: str, known_us: int) -> ApprovalState | None:
     a = payout_approvals.c
-    approved = conn.execute(select(a.amount_cents, a.digest, a.plan_id, a.plan_version, a.known_at_us, a.recorded_us,
-                                   a.position).where(a.rep_id == rep_id, a.period == period,
-                                                     a.recorded_us <= known_us).order_by(a.position)).first()
+    approved = conn.execute(select(*_APPROVAL_COLUMNS).where(a.rep_id == rep_id, a.period == period,
+                                                             a.recorded_us <= known_us).order_by(a.position)).first()
     j = payout_adjustments.c
+    adjustments = conn.execute(select(*_ADJUSTMENT_COLUMNS).where(j.rep_id == rep_id, j.period == period,
+                                                                  j.recorded_us <= known_us).order_by(j.position)).all()
+    return _approval_state_of(approved, adjustments)
+
+
+_APPROVAL_COLUMNS = tuple(payout_approvals.c[name] for name in (
+    "amount_cents", "digest", "plan_id", "plan_version", "known_at_us", "recorded_us", "position"))
+_ADJUSTMENT_COLUMNS = tuple(payout_adjustments.c[name] for name in ("amount_cents", "reason", "replay_id", "position", "recorded_us"))
+
+
+def _approval_state_of(approved: Any, adjustment_rows: list[Any]) -> ApprovalState | None:
+    """The state from the rep's first approval row (or None) and adjustment rows, in log order."""
     adjustments = tuple(
         {"amount": money(r.amount_cents), "reason": r.reason, "replay_id": r.replay_id, "position": r.position,
-         "recorded_at": micros_to_time(r.recorded_us)}
-        for r in conn.execute(select(j.amount_cents, j.reason, j.replay_id, j.position, j.recorded_us)
-                              .where(j.rep_id == rep_id, j.period == period, j.recorded_us <= known_us)
-                              .order_by(j.position)).all())
+         "recorded_at": micros_to_time(r.recorded_us)} for r in adjustment_rows)
     if approved is None and not adjustments:
         return None
     if approved is None:
@@ -320,8 +372,20 @@ def approval_state(conn: Connection, rep_id: str, period: str, known_us: int) ->
 
 
 def approval_states(engine: Engine, period: str, known_us: int, rep_ids: list[str]) -> dict[str, ApprovalState | None]:
+    """`approval_state` of each rep, read in two queries for the whole period (not two per rep)."""
+    a, j = payout_approvals.c, payout_adjustments.c
     with reading(engine) as conn:
-        return {rep_id: approval_state(conn, rep_id, period, known_us) for rep_id in rep_ids}
+        approvals = conn.execute(select(a.rep_id, *_APPROVAL_COLUMNS).where(a.period == period, a.recorded_us <= known_us)
+                                 .order_by(a.position)).all()
+        adjustments = conn.execute(select(j.rep_id, *_ADJUSTMENT_COLUMNS).where(j.period == period, j.recorded_us <= known_us)
+                                   .order_by(j.position)).all()
+    first: dict[str, Any] = {}
+    for row in approvals:
+        first.setdefault(row.rep_id, row)
+    later: dict[str, list[Any]] = {}
+    for row in adjustments:
+        later.setdefault(row.rep_id, []).append(row)
+    return {rep_id: _approval_state_of(first.get(rep_id), later.get(rep_id, [])) for rep_id in rep_ids}
 
 
 def closed_by(conn: Connection, period: str, known_us: int) -> str | None:

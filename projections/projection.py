@@ -39,6 +39,7 @@ class Projection:
     tables: ClassVar[tuple[Table, ...]]
     handlers: ClassVar[dict[str, Handler]]
     fold: ClassVar[type[Fold]] = Fold
+    all_events: ClassVar[bool] = False  # offered every event, whatever its type
 
     @property
     def event_types(self) -> frozenset[str]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from weakref import WeakSet
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ledger.store import Ledger, LogRecord
@@ -28,12 +29,13 @@ from .fold_sales import SalesProjection
 from .fold_targets import TargetsProjection
 from .fold_trust import TrustProjection
 from .projection import Projection
-from .tables import metadata, tracking
+from .rollups import LogProjection
+from .tables import SCHEMA_VERSION, metadata, projection_meta, tracking
 from .view import BatchView, TrackingConflict
 
 PROJECTIONS: tuple[Projection, ...] = (
     OrgProjection(), TargetsProjection(), SalesProjection(), ActivityProjection(), PeopleProjection(),
-    IncentivesProjection(), TrustProjection(),
+    IncentivesProjection(), TrustProjection(), LogProjection(),
 )
 DEFAULT_BATCH = 5000
 Progress = Callable[[int, int], None]  # (position reached, head of the log when the run started)
@@ -42,16 +44,46 @@ _ready: WeakSet[Engine] = WeakSet()
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create any missing table, index and tracking row (cheap after the first call per engine)."""
+    """Create any missing table, index and tracking row (cheap after the first call per engine).
+
+    Projected tables are disposable: when they were made by another version of this code
+    (`SCHEMA_VERSION` differs), they are dropped with their tracking and made afresh, and the
+    next `catch_up` replays the log into them from position 0.
+    """
     if engine in _ready:
         return
     with writing(engine) as conn:
+        _one_schema_change_at_a_time(conn)
+        if _stored_version(conn) != SCHEMA_VERSION:
+            metadata.drop_all(conn, tables=[t for t in metadata.sorted_tables if t is not projection_meta])
         metadata.create_all(conn)
+        for index in (i for t in metadata.sorted_tables for i in t.indexes):
+            index.create(conn, checkfirst=True)  # e.g. after an interrupted rebuild dropped it
+        _store_version(conn)
         known = set(conn.execute(select(tracking.c.name)).scalars())
         missing = [{"name": p.name, "position": 0} for p in PROJECTIONS if p.name not in known]
         if missing:
             conn.execute(tracking.insert(), missing)
     _ready.add(engine)
+
+
+def _one_schema_change_at_a_time(conn: Connection) -> None:
+    """PostgreSQL: processes (or threads) starting together on a fresh database would race on the
+    catalogue (duplicate key in pg_type); this lock, held to the end of the transaction, makes
+    them take turns. SQLite's BEGIN IMMEDIATE already does."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727275)")
+
+
+def _stored_version(conn: Connection) -> str | None:
+    if not inspect(conn).has_table(projection_meta.name):
+        return None
+    return conn.execute(select(projection_meta.c.value).where(projection_meta.c.key == "schema_version")).scalar()
+
+
+def _store_version(conn: Connection) -> None:
+    conn.execute(projection_meta.delete().where(projection_meta.c.key == "schema_version"))
+    conn.execute(projection_meta.insert().values(key="schema_version", value=SCHEMA_VERSION))
 
 
 def tracked_positions(engine: Engine) -> dict[str, int]:
@@ -67,22 +99,34 @@ def projected_position(engine: Engine) -> int:
 
 
 def catch_up(ledger: Ledger, engine: Engine, batch_size: int = DEFAULT_BATCH, progress: Progress | None = None) -> int:
-    """Apply the log from each projection's tracked position to the head; return the position reached."""
+    """Apply the log from each projection's tracked position to the head; return the position reached.
+
+    The next batch is read from the log (in a second thread) while this one is written: the
+    database work of both releases the GIL, so reading and writing overlap.
+    """
     positions = tracked_positions(engine)
     after = min(positions.values())
     head = ledger.head().position
-    while True:
-        records = ledger.read_log(after, batch_size)
-        if not records:
-            return after
-        try:
-            positions = apply_batch(engine, records, positions)
-        except (TrackingConflict, IntegrityError):
-            # Another worker applied (part of) this stretch first: continue from where it got to.
-            positions = tracked_positions(engine)
-        after = min(positions.values())
-        if progress is not None:
-            progress(after, max(head, after))
+    if head <= after:
+        return after  # the common case of a read that finds nothing new: no thread, no log read
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-reader") as reader:
+        ahead = reader.submit(ledger.read_log, after, batch_size)
+        while True:
+            records = ahead.result()
+            if not records:
+                return after
+            ahead = reader.submit(ledger.read_log, records[-1].position, batch_size)
+            try:
+                positions = apply_batch(engine, records, positions)
+            except (TrackingConflict, IntegrityError):
+                # Another worker applied (part of) this stretch first: carry on from where it got to.
+                positions = tracked_positions(engine)
+            if min(positions.values()) != records[-1].position:
+                ahead.result()  # read from the wrong place: read again from where the projections are
+                ahead = reader.submit(ledger.read_log, min(positions.values()), batch_size)
+            after = min(positions.values())
+            if progress is not None:
+                progress(after, max(head, after))
 
 
 def apply_batch(engine: Engine, records: list[LogRecord], positions: dict[str, int]) -> dict[str, int]:
@@ -106,7 +150,7 @@ def apply_batch(engine: Engine, records: list[LogRecord], positions: dict[str, i
 
 def route(records: list[LogRecord]) -> dict[str, list[LogRecord]]:
     """Each projection's records of the batch, in position order, in one pass over the batch."""
-    routed: dict[str, list[LogRecord]] = {p.name: [] for p in PROJECTIONS}
+    routed: dict[str, list[LogRecord]] = {p.name: records if p.all_events else [] for p in PROJECTIONS}
     appenders = {t: [routed[name].append for name in names] for t, names in _CONSUMERS.items()}
     for record in records:
         for append in appenders.get(record.type, ()):
@@ -120,14 +164,30 @@ for _projection in PROJECTIONS:
         _CONSUMERS.setdefault(_type, []).append(_projection.name)
 
 
-def rebuild(ledger: Ledger, engine: Engine, progress: Progress | None = None, batch_size: int = DEFAULT_BATCH) -> int:
-    """Drop every projected row and reset the tracking in one transaction, then replay from 0."""
+REBUILD_BATCH = 20_000  # fewer, larger transactions when replaying the whole log
+
+
+def rebuild(ledger: Ledger, engine: Engine, progress: Progress | None = None, batch_size: int = REBUILD_BATCH) -> int:
+    """Drop every projected row and reset the tracking in one transaction, then replay from 0.
+
+    The read side's query indexes are dropped for the replay and built once at the end (faster
+    than keeping them up to date row by row); the indexes the folds themselves read through stay.
+    If the rebuild is interrupted, the next `ensure_schema` (any new engine) builds them again.
+    """
     ensure_schema(engine)
+    indexes = [i for table in projected_tables() for i in table.indexes if not i.info.get("fold")]
     with writing(engine) as conn:
         for table in projected_tables():
             conn.execute(table.delete())
         conn.execute(tracking.update().values(position=0))
-    return catch_up(ledger, engine, batch_size=batch_size, progress=progress)
+        for index in indexes:
+            index.drop(conn, checkfirst=True)
+    try:
+        return catch_up(ledger, engine, batch_size=batch_size, progress=progress)
+    finally:
+        with writing(engine) as conn:
+            for index in indexes:
+                index.create(conn, checkfirst=True)
 
 
 def projected_tables() -> list[Table]:

@@ -13,10 +13,25 @@ Conventions, the same in every table:
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, MetaData, SmallInteger, String, Table,
-                        Text)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 metadata = MetaData()
+
+# Bump when a projected table changes shape or meaning: stored projections of another version
+# are dropped and replayed from the log (runner.ensure_schema).
+SCHEMA_VERSION = "3"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -30,6 +45,12 @@ def _position_key() -> Column:
 def _times() -> list[Column]:
     return [Column("occurred_us", BigInteger, nullable=False), Column("recorded_us", BigInteger, nullable=False)]
 
+
+projection_meta = Table(
+    "projection_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
 
 tracking = Table(
     "projection_tracking", metadata,
@@ -84,7 +105,7 @@ deals = Table(
     Column("shares", Text),  # JSON [[rep_id, ppb], …]; NULL = all to the deal's rep
     Column("split_position", BigInteger),
     Column("is_first", Boolean, nullable=False),  # the customer's first win, as known now
-    Index("deals_lead", "lead_id"),
+    Index("deals_lead", "lead_id", info={"fold": True}),  # the sales fold reads through it
 )
 
 customers = Table(
@@ -105,7 +126,7 @@ deal_facts = Table(
     Column("seq", SmallInteger, primary_key=True, autoincrement=False),
     Column("rep_id", Id, nullable=False),
     Column("deal_id", Id, nullable=False),
-    Column("kind", String(16), nullable=False),  # won lost corrected refunded split first unfirst
+    Column("kind", String(16), nullable=False),  # won lost corrected refunded split unfirst
     *_times(),
     Column("won_cents", BigInteger, nullable=False),
     Column("refund_cents", BigInteger, nullable=False),
@@ -113,9 +134,13 @@ deal_facts = Table(
     Column("lost_ppb", BigInteger, nullable=False),
     Column("new_customer_ppb", BigInteger, nullable=False),
     Column("cycle_us", BigInteger),
+    Column("deal_count", SmallInteger, nullable=False),  # 1 on one row per won deal (its win), else 0
     Column("sources", Text, nullable=False),
     Index("deal_facts_rep_time", "rep_id", "occurred_us"),
     Index("deal_facts_time", "occurred_us"),
+    # the company's won deals (sales cycles) without touching the table
+    Index("deal_facts_wins", "occurred_us", "recorded_us", "cycle_us",
+          sqlite_where=text("deal_count = 1"), postgresql_where=text("deal_count = 1")),
 )
 
 leads = Table(
@@ -132,7 +157,8 @@ leads = Table(
     Column("converted_won_us", BigInteger),
     Column("converted_position", BigInteger),
     Index("leads_rep_time", "rep_id", "created_us"),
-    Index("leads_time", "created_us"),
+    Index("leads_time", "created_us", "recorded_us"),
+    Index("leads_position", "position"),
 )
 
 # +1 when a lead's deal is first won, -1/+1 when an earlier win of the lead becomes known.
@@ -148,7 +174,35 @@ lead_conversions = Table(
     Column("delta", SmallInteger, nullable=False),
     Column("sources", Text, nullable=False),
     Index("lead_conversions_rep_time", "rep_id", "created_us"),
-    Index("lead_conversions_time", "created_us"),
+    Index("lead_conversions_time", "created_us", "won_us", "recorded_us", "delta"),
+)
+
+# ---------------------------------------------------------------- company rollups
+
+# Company-wide sums by hour of business time and block of log positions (see rollups.py): a
+# company KPI reads a few thousand rollup rows instead of every fact of the period.
+_sums = [Column(name, BigInteger, nullable=False, default=0) for name in (
+    "won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb", "leads")]
+sales_hours = Table(
+    "sales_hours", metadata,
+    Column("hour_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    *_sums,
+)
+activity_hours = Table(
+    "activity_hours", metadata,
+    Column("hour_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    *[Column(kind, BigInteger, nullable=False, default=0) for kind in ("call", "visit", "email", "meeting", "demo", "other")],
+    Column("replied", BigInteger, nullable=False, default=0),
+)
+# The knowledge time each block of positions spans: which blocks a read at known_at = K knows
+# completely (use their rollups), which one it knows in part (read its rows), which not at all.
+knowledge_blocks = Table(
+    "knowledge_blocks", metadata,
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_recorded_us", BigInteger, nullable=False),
+    Column("last_recorded_us", BigInteger, nullable=False),
 )
 
 # ---------------------------------------------------------------- activity
@@ -161,7 +215,7 @@ activities = Table(
     Column("kind", String(8), nullable=False),
     Column("replied", SmallInteger),  # emails: 1 replied, 0 not (or not said); other kinds NULL
     *_times(),
-    Index("activities_rep_time", "rep_id", "occurred_us"),
+    Index("activities_rep_time", "rep_id", "occurred_us", "recorded_us", "kind", "replied"),
     Index("activities_time", "occurred_us"),
 )
 
@@ -179,7 +233,7 @@ followups = Table(
     Column("completed_recorded_us", BigInteger),
     Column("completed_position", BigInteger),
     Index("followups_rep_due", "rep_id", "due_us"),
-    Index("followups_due", "due_us"),
+    Index("followups_due", "due_us", "occurred_us", "recorded_us", "completed_us", "completed_recorded_us"),
 )
 
 # ---------------------------------------------------------------- targets and people
@@ -193,8 +247,7 @@ target_revisions = Table(
     Column("value", String(64), nullable=False),  # the exact decimal as written
     Column("reason", Text),
     *_times(),
-    Index("target_revisions_scope", "scope_key", "period", "metric"),
-    Index("target_revisions_period", "period"),
+    Index("target_revisions_period_scope", "period", "scope_key", "position"),
 )
 
 rep_timeline = Table(

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from ledger.config import Settings
 from ledger.periods import parse_period
@@ -43,9 +43,16 @@ def revisions(conn: Connection, period: str, known_us: int, scope_key: str | Non
     return conn.execute(query).all()
 
 
+_IN_FORCE = (select(target_revisions.c.metric, target_revisions.c.value, target_revisions.c.position)
+             .where(target_revisions.c.period == bindparam("period"), target_revisions.c.scope_key == bindparam("scope"),
+                    target_revisions.c.recorded_us <= bindparam("k"))
+             .order_by(target_revisions.c.position))
+
+
 def current_targets(conn: Connection, scope_key: str, period: str, known_us: int) -> dict[str, Target]:
     """metric → the latest revision known at `known_us` (later in the log revises earlier)."""
-    return {row.metric: Target(Decimal(row.value), row.position) for row in revisions(conn, period, known_us, scope_key)}
+    rows = conn.execute(_IN_FORCE, {"period": period, "scope": scope_key, "k": known_us}).all()
+    return {row.metric: Target(Decimal(row.value), row.position) for row in rows}
 
 
 def targets(engine: Engine, scope: str, period: str, known_at: datetime | None = None) -> dict[str, dict[str, Any]]:

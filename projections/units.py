@@ -17,8 +17,20 @@ PPB = 1_000_000_000  # a whole deal, in parts per billion
 CENT = Decimal("0.01")
 DAY_US = 86_400 * 1_000_000
 
-__all__ = ["PPB", "CENT", "DAY_US", "allocate", "cents", "count_of", "micros", "micros_to_time", "money",
-           "ratio", "shares_in_ppb", "time_to_micros"]
+__all__ = [
+    "CENT",
+    "DAY_US",
+    "PPB",
+    "allocate",
+    "cents",
+    "count_of",
+    "micros",
+    "micros_to_time",
+    "money",
+    "ratio",
+    "shares_in_ppb",
+    "time_to_micros",
+]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

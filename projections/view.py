@@ -46,21 +46,27 @@ class BatchView:
     - `insert(table, row)`: a new row (facts are only ever appended);
     - `upsert(table, key, row)`: fold state (a deal, a customer, a lead), last write per key wins;
     - `update(table, key_column, row)`: set some columns of an existing row by its key (a
-      follow-up's completion), applied after the inserts of the same batch.
+      follow-up's completion), applied after the inserts of the same batch;
+    - `increment(table, key, row)`: add the row's values to the stored ones (rollup sums).
+    An upsert may `keep` columns: on conflict they keep their stored value.
     """
 
     def __init__(self, name: str, expected: int):
         self.name = name
         self.expected = expected
         self.inserts: dict[Table, list[dict[str, Any]]] = defaultdict(list)
-        self.upserts: dict[Table, dict[Any, dict[str, Any]]] = defaultdict(dict)
+        self.upserts: dict[tuple[Table, tuple[str, ...]], dict[Any, dict[str, Any]]] = defaultdict(dict)
         self.updates: dict[tuple[Table, str], list[dict[str, Any]]] = defaultdict(list)
+        self.increments: dict[Table, dict[Any, dict[str, Any]]] = defaultdict(dict)
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
         self.inserts[table].append(row)
 
-    def upsert(self, table: Table, key: Any, row: dict[str, Any]) -> None:
-        self.upserts[table][key] = row
+    def upsert(self, table: Table, key: Any, row: dict[str, Any], keep: tuple[str, ...] = ()) -> None:
+        self.upserts[(table, keep)][key] = row
+
+    def increment(self, table: Table, key: Any, row: dict[str, Any]) -> None:
+        self.increments[table][key] = row
 
     def update(self, table: Table, key_column: str, row: dict[str, Any]) -> None:
         self.updates[(table, key_column)].append(row)
@@ -74,9 +80,13 @@ class BatchView:
         for table, rows in self.inserts.items():
             if rows:
                 execute_many(conn, table.insert(), ("insert", table.name), rows)
-        for table, keyed in self.upserts.items():
+        for (table, keep), keyed in self.upserts.items():
             if keyed:
-                execute_many(conn, upsert_statement(conn, table), ("upsert", table.name), list(keyed.values()))
+                execute_many(conn, upsert_statement(conn, table, keep), ("upsert", table.name, keep), list(keyed.values()))
+        for table, keyed in self.increments.items():
+            if keyed:
+                execute_many(conn, upsert_statement(conn, table, adding=True), ("increment", table.name),
+                             list(keyed.values()))
         for (table, key_column), rows in self.updates.items():
             if rows:
                 statement = update(table).where(table.c[key_column] == bindparam("key_"))
@@ -110,9 +120,14 @@ def _compiled(conn: Connection, statement: Any, cache_key: tuple) -> tuple[str, 
     return _COMPILED[cache_key]
 
 
-def upsert_statement(conn: Connection, table: Table) -> Any:
-    """INSERT … ON CONFLICT (primary key) DO UPDATE SET every other column (SQLite and PostgreSQL)."""
+def upsert_statement(conn: Connection, table: Table, keep: tuple[str, ...] = (), adding: bool = False) -> Any:
+    """INSERT … ON CONFLICT (primary key) DO UPDATE SET every other column (but `keep`) to the new
+    value, or with `adding` to the stored value plus the new one (SQLite and PostgreSQL)."""
     insert = sqlite_insert(table) if conn.dialect.name == "sqlite" else pg_insert(table)
     keys = [c.name for c in table.primary_key.columns]
-    changes = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+    changed = [c for c in table.columns if c.name not in keys and c.name not in keep]
+    if adding:
+        changes = {c.name: c + insert.excluded[c.name] for c in changed}
+    else:
+        changes = {c.name: insert.excluded[c.name] for c in changed}
     return insert.on_conflict_do_update(index_elements=keys, set_=changes)

@@ -24,8 +24,8 @@ from ledger.transcoder import canonical
 
 from projections.cutoffs import aware_micros, cutoffs
 from projections.db import reading
-from projections.payouts import (ApprovalState, Payout, PlanError, PlanVersion, approval_state, closed_by, payout,
-                                  period_payouts, plan_version)
+from projections.payouts import (ApprovalState, Payout, PlanError, PlanVersion, approval_states, closed_by,
+                                  memoized, payout, period_payouts, plan_version)
 from projections.runner import catch_up
 
 from .explain import line_diff
@@ -70,11 +70,11 @@ def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan
         known_at = micros_to_time(known_us)
     cut = cutoffs(settings, period, known_at=known_at)
     chosen = resolve_plan(engine, plan, cut.known_us)
-    replayed = period_payouts(engine, settings, str(cut.period), known_at=known_at, plan=chosen)
-    reps = [p.rep_id for p in replayed]
-    with reading(engine) as conn:
-        states = {rep: approval_state(conn, rep, str(cut.period), cut.known_us) for rep in reps}
-    baseline = {rep: _baseline(engine, settings, rep, str(cut.period), states[rep], known_at) for rep in reps}
+    with memoized():  # the baseline reuses the replay's reads of each rep's figures (same cut-offs)
+        replayed = period_payouts(engine, settings, str(cut.period), known_at=known_at, plan=chosen)
+        reps = [p.rep_id for p in replayed]
+        states = approval_states(engine, str(cut.period), cut.known_us, reps)
+        baseline = {rep: _baseline(engine, settings, rep, str(cut.period), states[rep], known_at) for rep in reps}
     replay_id = _replay_id(str(cut.period), chosen, cut.known_us)
     return {
         "replay_id": replay_id, "period": str(cut.period), "known_at": known_at,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.errors import InvalidBatch
+from ledger.errors import ConflictError, InvalidBatch
 from ledger.periods import parse_period
 from ledger.store import Ledger
 
@@ -29,6 +29,11 @@ def close_period(ledger: Ledger, period: str, actor: str) -> dict[str, Any]:
         recorded = ledger.record([envelope], actor, system=True)
     except InvalidBatch as refused:
         raise CloseRefused(refused.problems[0].message) from refused
+    except ConflictError as refused:
+        if not refused.problems:  # a racing writer: the caller retries
+            raise
+        # Its event_id is taken: the period was closed before (at another time, so other content).
+        raise CloseRefused(f"{name} is already closed; later changes are recorded as adjustments") from refused
     return {"period": name, "position": recorded.positions[0], "head": head.link, "head_position": head.position}
 
 

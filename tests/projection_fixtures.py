@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
 from ledger.config import Settings
@@ -61,9 +60,14 @@ def close_store(store: Store) -> None:
     store.engine.dispose()
 
 
-@pytest.fixture
-def projected_store(store_url) -> Iterator[Callable[..., Store]]:
-    """A factory: `projected_store(tz_name)` opens a store on this test's database (one per test)."""
+def projected_stores(store_url: str) -> Iterator[Callable[..., Store]]:
+    """The body of a `projected_store` fixture: a factory, `projected_store(tz_name)`, opening
+    stores on this test's database (conftest's `store_url`: SQLite, and PostgreSQL when set up).
+
+        @pytest.fixture
+        def projected_store(store_url):
+            yield from projected_stores(store_url)
+    """
     opened: list[Store] = []
 
     def make(tz_name: str = "Asia/Shanghai") -> Store:

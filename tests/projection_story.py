@@ -27,9 +27,10 @@ pick = st.integers(0, 50)
 
 # A deal is opened and, most of the time, closed at once (won or lost some days later); its
 # corrections, refunds and splits come as actions of their own, later in the log.
+deal = st.tuples(st.just("deal"), pick, pick, pick, moments, st.sampled_from(("won", "won", "won", "lost", None)),
+                 st.integers(0, 20), amounts)
 deal_actions = st.one_of(
-    st.tuples(st.just("deal"), pick, pick, pick, moments, st.sampled_from(("won", "won", "lost", None)),
-              st.integers(0, 20), amounts),
+    deal, deal, deal,
     st.tuples(st.just("win"), pick, amounts, st.integers(0, 20)),
     st.tuples(st.just("correct"), pick, amounts, moments),
     st.tuples(st.just("refund"), pick, st.integers(1, 100), moments),
@@ -44,7 +45,7 @@ other_actions = st.one_of(
     st.tuples(st.just("target"), pick, pick, st.sampled_from(("2026-02", "2026-03", "2026-Q1")), amounts),
 )
 actions = st.one_of(deal_actions, deal_actions, other_actions)
-stories = st.lists(actions, min_size=12, max_size=45)
+stories = st.lists(actions, min_size=20, max_size=60)
 batchings = st.lists(st.integers(1, 8), min_size=1, max_size=40)
 
 
@@ -96,7 +97,7 @@ def _deal_opened(model: Model, rep: int, customer: int, lead: int, when, outcome
     deal = Deal(f"D-{len(model.deals) + 1}", when)
     model.deals.append(deal)
     extra = {"lead_id": f"L-{lead % (model.leads + 2)}"} if lead % 3 else {}
-    model.add("DealOpened", moment(when), deal_id=deal.deal_id, rep_id=REPS[rep % 3], customer_id=f"C-{customer % 4}", **extra)
+    model.add("DealOpened", moment(when), deal_id=deal.deal_id, rep_id=REPS[rep % 3], customer_id=f"C-{customer % 3}", **extra)
     if outcome == "won":
         _win(model, len(model.deals) - 1, cents, days)
     elif outcome == "lost":

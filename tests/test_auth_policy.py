@@ -15,6 +15,7 @@ class Org:
     teams = {"R-1": "T-1", "R-2": "T-1", "R-3": "T-2"}
     deals = {"D-1": "R-1", "D-3": "R-3"}
     followups = {"F-1": "R-1", "F-3": "R-3"}
+    disputes = {"DS-1": "R-1", "DS-3": "R-3"}
 
     def team_of(self, rep_id):
         return self.teams.get(rep_id)
@@ -27,6 +28,9 @@ class Org:
 
     def followup_rep(self, followup_id):
         return self.followups.get(followup_id)
+
+    def dispute_rep(self, dispute_id):
+        return self.disputes.get(dispute_id)
 
 
 ORG = Org()
@@ -57,6 +61,10 @@ OWN = {
     "AwardGranted": {"rep_id": "R-1"},
     "IncentivePlanPublished": {"plan_id": "std"},
     "IncentivePlanAssigned": {"scope": {"rep": "R-1"}},
+    "PlanAcknowledged": {"rep_id": "R-1", "plan_id": "std"},
+    "DisputeOpened": {"dispute_id": "DS-9", "rep_id": "R-1"},
+    "DisputeCommented": {"dispute_id": "DS-1"},
+    "DisputeResolved": {"dispute_id": "DS-1"},
 }
 # The same types, concerning R-3 (another team) or the whole org.
 OTHER = {
@@ -81,6 +89,10 @@ OTHER = {
     "AwardGranted": {"rep_id": "R-3"},
     "IncentivePlanPublished": {"plan_id": "std"},
     "IncentivePlanAssigned": {"scope": {"region": "East"}},
+    "PlanAcknowledged": {"rep_id": "R-3", "plan_id": "std"},
+    "DisputeOpened": {"dispute_id": "DS-8", "rep_id": "R-3"},
+    "DisputeCommented": {"dispute_id": "DS-3"},
+    "DisputeResolved": {"dispute_id": "DS-3"},
 }
 
 PIPELINE = {"LeadCreated", "ActivityLogged", "FollowUpScheduled", "FollowUpCompleted", "DealOpened", "DealWon",
@@ -88,9 +100,12 @@ PIPELINE = {"LeadCreated", "ActivityLogged", "FollowUpScheduled", "FollowUpCompl
 PEOPLE = {"EvaluationRecorded", "FeedbackGiven", "ImprovementPlanSet", "TrainingCompleted"}
 EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, the manager's team)
     "admin": set(CLIENT_TYPES),
-    "finance": {"TargetSet", "AwardGranted", "IncentivePlanPublished", "IncentivePlanAssigned"},
-    "manager": PIPELINE | PEOPLE | {"TargetSet"},
-    "rep": {"ActivityLogged", "FollowUpScheduled", "FollowUpCompleted"},
+    "finance": {"TargetSet", "AwardGranted", "IncentivePlanPublished", "IncentivePlanAssigned", "DisputeCommented",
+                "DisputeResolved"},
+    # a manager comments on and resolves their team's disputes (issue 10); a rep signs and disputes
+    "manager": PIPELINE | PEOPLE | {"TargetSet", "DisputeOpened", "DisputeCommented", "DisputeResolved"},
+    "rep": {"ActivityLogged", "FollowUpScheduled", "FollowUpCompleted", "PlanAcknowledged", "DisputeOpened",
+            "DisputeCommented"},
     "auditor": set(),
 }
 EXPECTED_OTHER = {  # role → the types it may record about R-3 / the whole org

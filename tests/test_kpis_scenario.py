@@ -27,9 +27,9 @@ from datetime import datetime
 from decimal import Decimal as D
 
 import pytest
-
 from builders import ev, lose, onboard, open_deal, refund, win
-from projection_fixtures import projected_store  # noqa: F401  (fixture)
+from projection_fixtures import projected_stores
+
 from projections.history import rep_history
 from projections.kpis import quadrants, rep_figures, target_consistency, targets
 
@@ -40,7 +40,15 @@ def at(day: str, clock: str = "10:00") -> str:
     return f"2026-{day}T{clock}:00{T}"
 
 
-def target(scope, metric, period, value, event_id, when=at("02-25"), reason=None):
+SET_IN_FEBRUARY = at("02-25")
+
+
+@pytest.fixture
+def projected_store(store_url):
+    yield from projected_stores(store_url)
+
+
+def target(scope, metric, period, value, event_id, when=SET_IN_FEBRUARY, reason=None):
     data = {"scope": scope, "metric": metric, "period": period, "value": value}
     if reason:
         data["reason"] = reason
@@ -213,9 +221,9 @@ def test_conversion_rate_is_the_share_of_the_periods_leads_whose_deal_was_won(mo
     # March leads of R-1: L-2 (its deal D-2 won 13 Mar) and L-3 (no deal): 1 / 2.
     assert month.kpis("rep:R-1", "2026-03")["conversion_rate"] == D("0.5")
     # February's lead L-1 was converted by D-1, won on 1 Mar: not yet as of the end of February...
-    assert month.kpis("rep:R-1", "2026-02")["conversion_rate"] == D("0")
+    assert month.kpis("rep:R-1", "2026-02")["conversion_rate"] == D(0)
     # ...but it was by 31 March.
-    assert month.kpis("rep:R-1", "2026-02", as_of=datetime.fromisoformat(at("03-31")))["conversion_rate"] == D("1")
+    assert month.kpis("rep:R-1", "2026-02", as_of=datetime.fromisoformat(at("03-31")))["conversion_rate"] == D(1)
 
 
 # --- win rate, orders, average order value, sales cycle -------------------------------------
@@ -258,7 +266,7 @@ def test_activities_are_counted_by_kind_with_the_email_reply_rate(month):
     assert march["activities"] == {"call": 2, "visit": 0, "email": 3, "meeting": 0, "demo": 0, "other": 0}
     # 1 of the 3 March emails was replied to (one said not, one did not say).
     assert march["email_reply_rate"] == D("0.3333")
-    assert month.kpis("rep:R-1", "2026-04")["email_reply_rate"] == D("0")
+    assert month.kpis("rep:R-1", "2026-04")["email_reply_rate"] == D(0)
 
 
 def test_followups_due_done_and_overdue(month):
@@ -338,8 +346,8 @@ def test_regions_fall_into_quadrants_by_revenue_and_growth(month):
     result = quadrants(month.engine, month.settings, "2026-04")
     assert result["thresholds"] == {"revenue": D("1500.00"), "growth_rate": D("-0.9303")}
     assert [(r["region"], r["revenue"], r["growth_rate"], r["quadrant"]) for r in result["regions"]] == [
-        ("East", D("3000.00"), D("-0.8605"), "high-high"), ("West", D("0.00"), D("-1"), "low-low")]
-    given = quadrants(month.engine, month.settings, "2026-04", thresholds={"revenue": D("5000"), "growth_rate": D("-0.95")})
+        ("East", D("3000.00"), D("-0.8605"), "high-high"), ("West", D("0.00"), D(-1), "low-low")]
+    given = quadrants(month.engine, month.settings, "2026-04", thresholds={"revenue": D(5000), "growth_rate": D("-0.95")})
     assert [r["quadrant"] for r in given["regions"]] == ["low-high", "low-low"]
 
 
@@ -387,3 +395,34 @@ def test_feedback_history_sets_each_evaluation_beside_the_previous_one(projected
     # Discovery grew 50 -> 68 (+18), follow-up slipped 70 -> 65 (-5); demo was not scored before.
     assert second["process_delta"] == {"discovery": 18, "follow_up": -5}
     assert second["result_delta"] == 12
+
+
+def test_a_backdated_first_win_moves_the_new_customer_to_its_own_period(projected_store):
+    store = projected_store("UTC")
+    store.record(onboard("R-1"), onboard("R-3", "T-B", "West"))
+    # C-9's first known win: R-3's D-20 on 20 April.
+    before = store.record(open_deal("D-20", "R-3", "C-9", "2026-04-01T10:00:00+00:00"),
+                          win("D-20", "900.00", "2026-04-20T10:00:00+00:00"))
+    # Recorded later: R-1 had won C-9 already on 25 March (a backdated win).
+    store.record(open_deal("D-21", "R-1", "C-9", "2026-03-01T10:00:00+00:00"),
+                 win("D-21", "100.00", "2026-03-25T10:00:00+00:00"))
+    store.project()
+    # As first known, C-9 was April's new customer, R-3's.
+    assert store.kpis("rep:R-3", "2026-04", known_at=before)["new_customers"] == 1
+    assert store.kpis("company", "2026-03", known_at=before)["new_customers"] == 0
+    # Once the earlier win is known, C-9 is March's (R-1's), and April has none.
+    assert store.kpis("rep:R-3", "2026-04")["new_customers"] == 0
+    assert store.kpis("rep:R-1", "2026-03")["new_customers"] == 1
+    assert store.kpis("company", "2026-04")["new_customers"] == 0
+    assert store.kpis("company", "2026")["new_customers"] == 1
+
+
+def test_a_lead_recorded_after_its_deal_was_won_still_converts(projected_store):
+    store = projected_store("UTC")
+    store.record(onboard("R-1"))
+    store.record(open_deal("D-30", "R-1", "C-1", "2026-03-02T10:00:00+00:00", lead_id="L-9"),
+                 win("D-30", "100.00", "2026-03-05T10:00:00+00:00"))
+    store.record(ev("LeadCreated", "2026-03-01T10:00:00+00:00", lead_id="L-9", rep_id="R-1"))
+    store.project()
+    # The one March lead, L-9, was converted by D-30 (won 5 March): 1 / 1.
+    assert store.kpis("rep:R-1", "2026-03")["conversion_rate"] == D(1)

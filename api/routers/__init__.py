@@ -1,24 +1,40 @@
 """The API's routers, in one list: create_app includes each of them, in this order.
 
-To add one (issue 6's /kpis, /targets, /reps/{id}/history, /payouts, /replays):
+To add one:
 1. write api/routers/NAME.py with `router = APIRouter(prefix="/NAME", tags=["NAME"])` and plain
    `def` handlers that declare their return type (see api/responses.py for why);
-2. import it here and append `NAME.router` to ROUTERS.
+2. import it here and append `NAME.router` to _ROUTERS (ROUTERS wraps them to document the error answers).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import audit, events, health
+from . import audit, events, health, kpis, payouts, periods, replays, reps, targets, trust, web
+from .common import ERROR_RESPONSES
 
-ROUTERS: list[APIRouter] = [
+_ROUTERS: list[APIRouter] = [
     health.router,
     events.router,
-    audit.router,
-    # kpis.router,      GET /kpis, GET /kpis/quadrants
-    # targets.router,   GET /targets
-    # reps.router,      GET /reps/{rep_id}/history
-    # payouts.router,   GET /payouts, GET …/explain, POST …/approve
-    # replays.router,   POST /replays
+    kpis.router,  # GET /kpis, GET /kpis/quadrants
+    targets.router,  # GET /targets
+    reps.router,  # GET /reps/{rep_id}/history
+    payouts.router,  # GET /payouts, GET …/explain, GET …/changes, POST …/approve
+    replays.router,  # POST /replays, POST /replays/adjustments
+    periods.router,  # POST /periods/{period}/close
+    audit.router,  # GET /audit/verify, GET /audit/rebuild
+    trust.router,  # GET /statements/{rep}/{period}, GET /disputes/{id}, GET /plans/unacknowledged (issue 10)
+    web.router,  # the dashboard at / (issue 9)
 ]
+
+
+def documented(routers: list[APIRouter]) -> APIRouter:
+    """The routers under one that documents the error answers (common.ERROR_RESPONSES) on every
+    route: FastAPI's default 422 schema is not the shape this API answers with."""
+    api = APIRouter(responses=ERROR_RESPONSES)
+    for router in routers:
+        api.include_router(router)
+    return api
+
+
+ROUTERS: list[APIRouter] = [documented(_ROUTERS)]

@@ -12,7 +12,7 @@ from ledger.errors import InvalidBatch
 from ledger.schemas import DATA_MODELS, parse_batch
 from ledger.store import LogRecord
 
-from ..deps import CurrentUser, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
+from ..deps import MAX_POSITION, CurrentUser, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
 from ..errors import BadRequest, Refused, problem
 from ..policy import User, readable_reps, refusals
 
@@ -78,7 +78,7 @@ def record_events(user: Annotated[User, allowed("events.record")], body: JsonBod
 
 @router.get("", summary="The log, paged by position, filtered by type and rep")
 def read_events(user: CurrentUser, log: LogDep, org: OrgDep,
-                after: Annotated[int, Query(ge=0, description="return events after this position")] = 0,
+                after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="return events after this position")] = 0,
                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
                 event_types: Annotated[list[EventType] | None, Query(alias="type", max_length=30)] = None,
                 reps: Annotated[list[str] | None, Query(alias="rep", max_length=100)] = None) -> EventsPage:

@@ -1,0 +1,154 @@
+"""`perfledger demo`: a realistic sales department and a year of its events in a fresh store, the
+projections built, Q1 approved, and the headline figures printed.
+
+What it prints (every figure exactly as GET /kpis and GET /payouts/…/explain write it, so
+tests/test_demo.py can check the terminal against the API on the same store):
+1. KPIs of the company and of each region, for 2026-Q1 and for the year;
+2. the region quadrants of 2026-Q4;
+3. the five reps with the highest Q1 revenue, with their target attainment and pace;
+4. the payout explanation of the best of them: total → lines → inputs → events, reproduced
+   from the approval recorded a moment before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from ledger.config import Settings
+from ledger.store import Ledger
+
+from . import cli_render
+from .cli_common import EXIT_CONFIG, bar, catch_up_with_progress, err, fail, load_settings, open_store, out
+
+DEFAULT_EVENTS = 40_000  # about 20 reps: ~15 s on an idle 2-core machine, ~35 s with it 4x oversubscribed (60k: 20 s / 45 s)
+BATCH = 2000
+YEAR = 2026
+Q1, Q4 = f"{YEAR}-Q1", f"{YEAR}-Q4"
+ACTOR = "demo:generator"
+
+
+def demo(events: Annotated[int, typer.Option("--events", min=100, max=2_000_000, help="How many events to generate (about 2,000 per rep a year).")] = DEFAULT_EVENTS,
+         seed: Annotated[int, typer.Option(help="The generator's seed: the same seed gives the same department.")] = 7,
+         database_url: Annotated[str | None, typer.Option("--database-url", help="Where to put the demo (default: PERFLEDGER_DATABASE_URL, else sqlite:///perfledger.db).")] = None,
+         fresh: Annotated[bool, typer.Option("--fresh", help="Delete the SQLite file first if it already holds a ledger.")] = False) -> None:
+    """Generate a sales department and a year of events into a fresh store, build the projections,
+    approve Q1, and print KPIs, quadrants, the top reps and one payout explanation."""
+    settings = load_settings(database_url)
+    prepare_store(settings, fresh)
+    started = datetime.now(UTC)
+    with open_store(settings) as (ledger, engine):
+        refuse_non_empty(ledger, settings)
+        record_generated(ledger, events, seed, settings.tz_name)
+        catch_up_with_progress(ledger, engine, "building the projections")
+        approve_quarter(ledger, engine, settings, Q1)
+        show(ledger, engine, settings, datetime.now(UTC))
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    err.print(f"Done in {seconds:.1f} s. The store is {settings.database_url}. Next: `perfledger serve` (API docs at "
+              f"/docs) with a token from `perfledger token create --role admin`, or `perfledger kpi --period {Q1}`.",
+              highlight=False)
+
+
+# ---------------------------------------------------------------- the store
+
+
+def prepare_store(settings: Settings, fresh: bool) -> None:
+    """With --fresh, delete the SQLite file (and its journal files); PostgreSQL is never dropped here."""
+    if not fresh:
+        return
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        fail("--fresh only deletes SQLite files", "drop and recreate the PostgreSQL schema yourself, then run "
+                                                  "`perfledger demo` without --fresh", EXIT_CONFIG)
+    if not url.database or url.database == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(url.database + suffix).unlink(missing_ok=True)
+
+
+def refuse_non_empty(ledger: Ledger, settings: Settings) -> None:
+    held = ledger.head().position
+    if held:
+        fail(f"{settings.database_url} already holds a ledger of {held} events; the demo needs an empty store",
+             "run `perfledger demo --fresh` to delete that SQLite file and start over, or choose another store with "
+             "--database-url sqlite:///demo.db")
+
+
+def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str) -> None:
+    from ledger.generator import generate, org_size
+
+    err.print(f"Generating a department of about {org_size(events)} reps and {events} events of {YEAR} "
+              f"(seed {seed}).", highlight=False)
+    with bar() as progress:
+        task = progress.add_task("recording events", total=events)
+        for batch in batches(generate(events, seed=seed, year=YEAR, tz=tz_name), BATCH):
+            ledger.record(batch, ACTOR)
+            progress.advance(task, len(batch))
+
+
+def batches(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def approve_quarter(ledger: Ledger, engine: Engine, settings: Settings, period: str) -> None:
+    """Approve every active rep's payout (so that explanations have an approval to reproduce)."""
+    from projections.approvals import ApprovalRefused, approve
+
+    reps = active_reps(engine, settings, period)
+    refused = []
+    with bar() as progress:
+        task = progress.add_task(f"approving {period} payouts", total=len(reps))
+        for rep_id in reps:
+            try:
+                approve(ledger, engine, settings, rep_id, period, ACTOR)
+            except ApprovalRefused as error:
+                refused.append(f"{rep_id}: {error}")
+            progress.advance(task)
+    if refused:
+        err.print(f"{len(refused)} payout(s) not approved: " + "; ".join(refused[:3]), highlight=False)
+
+
+def active_reps(engine: Engine, settings: Settings, period: str) -> list[str]:
+    from projections.cutoffs import cutoffs
+    from projections.db import reading
+    from projections.payouts import active_reps as of_period
+
+    with reading(engine) as conn:
+        return of_period(conn, cutoffs(settings, period))
+
+
+# ---------------------------------------------------------------- what it prints
+
+
+def show(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime) -> None:
+    from projections.kpis import kpis, quadrants
+    from replay.explain import explain
+
+    regions = [row["region"] for row in quadrants(engine, settings, str(YEAR), known_at=known_at)["regions"]]
+    scopes = ["company", *(f"region:{name}" for name in regions)]
+    rows = [(scope, period, kpis(engine, settings, scope, period, known_at=known_at))
+            for scope in scopes for period in (Q1, str(YEAR))]
+    out.print(cli_render.kpi_summary(f"KPIs, {Q1} and {YEAR}", rows))
+    out.print(cli_render.quadrant_table(quadrants(engine, settings, Q4, known_at=known_at)))
+    top = top_reps(engine, settings, known_at)
+    out.print(cli_render.top_reps_table(f"Top {len(top)} reps by {Q1} revenue", top))
+    if top:
+        best = top[0][0]
+        out.print(f"\nWhy {best} is paid what they are paid for {Q1}:", highlight=False)
+        out.print(cli_render.payout_tree(explain(ledger, engine, settings, best, Q1)))
+
+
+def top_reps(engine: Engine, settings: Settings, known_at: datetime, count: int = 5) -> list[tuple[str, dict[str, Any]]]:
+    from projections.kpis import kpis
+
+    figures = [(rep_id, kpis(engine, settings, f"rep:{rep_id}", Q1, known_at=known_at))
+               for rep_id in active_reps(engine, settings, Q1)]
+    return sorted(figures, key=lambda item: (-item[1]["revenue"], item[0]))[:count]

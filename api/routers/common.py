@@ -1,0 +1,37 @@
+"""The error answers every route may give, documented once (so /docs and schemathesis know their
+shapes): a 422 lists every problem with its field (`query.period`, `body.plan.version`) and, for
+a batch of events, the index of its event; the other refusals say what to do in `detail`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Problem(BaseModel):
+    index: int | None  # the event of a batch it concerns, if any
+    field: str
+    message: str
+
+
+class Problems(BaseModel):
+    detail: list[Problem]
+
+
+class Refusal(BaseModel):
+    detail: str
+    problems: list[Problem] | None = None  # 403 / 409 for a batch: each refused event with its index
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"model": Refusal, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _refusal("no token, or an unknown or revoked one"),
+    403: _refusal("this token's role may not do this"),
+    413: _refusal("the request body is too large"),
+    422: {"model": Problems, "description": "every problem with the request, each naming its field"},
+    503: _refusal("the store is busy, or the projections have not reached `after` yet: retry (Retry-After)"),
+}

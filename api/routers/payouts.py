@@ -1,0 +1,175 @@
+"""Payouts: every rep's for a period, one rep's explained down to its events, what changed it
+between two knowledge times, and its approval (which records the digest of the computation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from projections.approvals import ApprovalRefused, approve
+from projections.payouts import PlanError, period_payouts
+from replay.explain import explain, explain_change
+
+from ..deps import (AsOf, EngineDep, FreshProjections, KnownAt, LedgerDep, Moment, PayoutReps, PeriodPath,
+                    PeriodQuery, RepId, SettingsDep, VisibleRep, allowed, refused_as)
+from ..errors import BadRequest, problem
+from ..policy import User
+from .kpis import resolved
+
+router = APIRouter(prefix="/payouts", tags=["payouts"])
+NOT_FOUND = {404: {"description": "no such rep within this token's reach"}}
+
+
+class Assigned(BaseModel):
+    scope: str  # the assignment that put the rep on this plan: rep:…, team:…, region:… or company
+    position: int
+
+
+class PlanRef(BaseModel):
+    plan_id: str
+    version: int | None  # null for draft rules given to a replay
+
+
+class PlanLabel(PlanRef):
+    position: int | None  # the IncentivePlanPublished event (null for a draft)
+    assigned_by: Assigned | None  # null when the plan was given (a replay) rather than assigned
+
+
+class Line(BaseModel):
+    component: str
+    kind: str
+    amount: Decimal
+    inputs: dict[str, Any]  # the figures and plan terms this line used
+    events: list[int]  # positions of the events behind those figures
+
+
+class Payout(BaseModel):
+    rep_id: str
+    period: str
+    total: Decimal
+    plan: PlanLabel | None
+    lines: list[Line]
+    problems: list[str]
+    figures: dict[str, Any]
+    targets: dict[str, Decimal]
+    as_of: datetime
+    known_at: datetime
+    digest: str  # sha256 of the inputs, the plan and the lines: what an approval records
+
+
+class PayoutsOut(BaseModel):
+    period: str
+    as_of: datetime
+    known_at: datetime
+    payouts: list[Payout]  # the reps this token may see: all, a manager's team, or the rep alone
+
+
+class Adjustment(BaseModel):
+    amount: Decimal
+    reason: str | None
+    replay_id: str | None
+    position: int
+    recorded_at: datetime
+
+
+class Approved(BaseModel):
+    amount: Decimal | None  # null: closed before approval, only adjustments recorded
+    digest: str | None
+    plan_id: str | None
+    plan_version: int | None
+    known_at: datetime | None  # the knowledge time the approval computed with
+    recorded_at: datetime | None
+    position: int | None
+    adjustments: list[Adjustment]
+    current: Decimal  # approved + adjustments: what the rep is owed now
+
+
+class Today(BaseModel):
+    total: Decimal
+    digest: str
+    difference: Decimal  # today's total − what is owed (approved + adjustments)
+
+
+class Explanation(Payout):
+    approved: Approved | None
+    reproduced: bool  # does recomputing at the approval's knowledge time give its digest?
+    today: Today
+    tree: dict[str, Any]  # total → lines → inputs → events (type, times, data)
+
+
+class LineChange(BaseModel):
+    component: str
+    before: Decimal
+    after: Decimal
+    delta: Decimal
+
+
+class PlanChange(BaseModel):
+    before: PlanRef | None
+    after: PlanRef | None
+
+
+class Changes(BaseModel):
+    rep_id: str
+    period: str
+    from_known_at: datetime
+    to_known_at: datetime
+    before: Decimal
+    after: Decimal
+    delta: Decimal
+    plan: PlanChange
+    lines: list[LineChange]
+    events: list[dict[str, Any]]  # recorded in between and touching the payout's inputs
+
+
+class ApprovalOut(BaseModel):
+    kind: str  # approved | adjusted (approved before: the difference is recorded as PayoutAdjusted)
+    rep_id: str
+    period: str
+    amount: Decimal
+    total: Decimal
+    digest: str
+    position: int
+
+
+@router.get("", summary="Every visible rep's payout for a period, computed at the cut-offs")
+def read_payouts(period: PeriodQuery, reps: PayoutReps, settings: SettingsDep, engine: EngineDep,
+                 _: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None) -> PayoutsOut:
+    as_of, known_at = resolved(settings, period, as_of, known_at)
+    rep_ids = None if reps is None else sorted(reps)
+    payouts = period_payouts(engine, settings, period, as_of, known_at, rep_ids=rep_ids)
+    return PayoutsOut(period=period, as_of=as_of, known_at=known_at, payouts=[p.to_json() for p in payouts])
+
+
+@router.get("/{rep_id}/{period}/explain", responses=NOT_FOUND,
+            summary="A payout line by line down to its events; an approved one as it was approved")
+def read_explanation(rep_id: VisibleRep, period: PeriodPath, settings: SettingsDep, ledger: LedgerDep,
+                     engine: EngineDep, _: FreshProjections, known_at: KnownAt = None) -> Explanation:
+    with refused_as(409, PlanError):
+        return Explanation(**explain(ledger, engine, settings, rep_id, period, known_at))
+
+
+FromKnownAt = Annotated[Moment, Query(description="the earlier knowledge time")]
+
+
+@router.get("/{rep_id}/{period}/changes", responses=NOT_FOUND,
+            summary="Why a payout moved between two knowledge times: the lines and the events in between")
+def read_changes(rep_id: VisibleRep, period: PeriodPath, from_known_at: FromKnownAt, settings: SettingsDep,
+                 ledger: LedgerDep, engine: EngineDep, _: FreshProjections, to_known_at: KnownAt = None) -> Changes:
+    to_known_at = to_known_at or datetime.now(settings.tz)
+    if to_known_at < from_known_at:
+        raise BadRequest(problem("query.to_known_at", "must not be before from_known_at"))
+    return Changes(**explain_change(ledger, engine, settings, rep_id, period, from_known_at, to_known_at))
+
+
+@router.post("/{rep_id}/{period}/approve", status_code=201,
+             responses={409: {"description": "already approved at this amount, no plan in force, or the period is closed"}},
+             summary="Approve a payout as computed now: records PayoutApproved with its digest")
+def approve_payout(user: Annotated[User, allowed("payouts.approve")], rep_id: RepId, period: PeriodPath,
+                   settings: SettingsDep, ledger: LedgerDep, engine: EngineDep) -> ApprovalOut:
+    with refused_as(409, ApprovalRefused, PlanError):
+        return ApprovalOut(**approve(ledger, engine, settings, rep_id, period, user.actor).to_json())

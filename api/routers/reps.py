@@ -1,0 +1,42 @@
+"""A rep's feedback history: evaluations (each beside the previous one), feedback, improvement
+plans and trainings, in business-time order, as the ledger knew them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from projections.history import rep_history
+
+from ..deps import EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
+
+router = APIRouter(prefix="/reps", tags=["reps"])
+
+
+class Entry(BaseModel):
+    kind: str  # evaluation | feedback | improvement_plan | training
+    occurred_at: datetime
+    recorded_at: datetime
+    position: int
+    data: dict[str, Any]
+    previous: dict[str, Any] | None = None  # evaluations: the one before, and how each score moved
+    process_delta: dict[str, int] | None = None
+    result_delta: int | None = None
+
+
+class HistoryOut(BaseModel):
+    rep_id: str
+    known_at: datetime
+    history: list[Entry]
+
+
+@router.get("/{rep_id}/history", summary="Evaluations, feedback, improvement plans and trainings of a rep",
+            responses={404: {"description": "no such rep within this token's reach"}})
+def read_history(rep_id: VisibleRep, settings: SettingsDep, engine: EngineDep, _: FreshProjections,
+                 known_at: KnownAt = None) -> HistoryOut:
+    known_at = known_at or datetime.now(settings.tz)
+    return HistoryOut(rep_id=rep_id, known_at=known_at, history=rep_history(engine, rep_id, known_at))
+

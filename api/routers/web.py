@@ -1,0 +1,279 @@
+"""The dashboard (issue 9): a static page at `/`, its files, the charting library, and the three
+reads that only the page needs.
+
+- `GET /`                         api/web/index.html, with a strict Content-Security-Policy
+- `GET /web/static/{name}`        the page's CSS and ES modules: files of api/web/, by name only
+- `GET /web/vendor/plotly.min.js` Plotly.js from the installed `plotly` package (the `web` extra),
+                                  never a CDN: the page works with no internet
+- `GET /web/me`                   who the token stands for and what the API lets it do (sign-in)
+- `GET /web/scopes`               the scopes and reps this token may pick
+- `GET /web/team`                 the team table: each rep's KPIs and revenue by month (sparklines)
+
+The page renders what the API returns and computes no figure: the team table's figures come
+from the same projection functions as GET /kpis (`projections.kpis.kpis` for a rep and period,
+and a month's revenue exactly as `kpis` computes `revenue`), so a rep's row and
+`GET /kpis?scope=rep:ID&period=…` always agree (tests/test_dashboard_api.py checks it).
+
+Visibility follows api/policy.py, exactly as GET /kpis: a manager sees their team (the reps now
+in it), a rep themselves; a team or rep beyond the token's reach is 404 (ids cannot be probed),
+a region or the company for a manager or a rep is 403.
+The page's own routes are plain Starlette routes (no JSON, no response model, not in /docs).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+
+from ledger.periods import Period, parse_period
+from projections.cutoffs import Cutoffs, aware_micros, cutoffs, now_micros
+from projections.db import reading
+from projections.facts import deal_sums
+from projections.kpis import kpis
+from projections.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
+from projections.payouts import active_reps
+from projections.tables import memberships, reps
+from projections.units import micros_to_time, money
+
+from ..deps import (
+    AsOf,
+    CurrentUser,
+    EngineDep,
+    FreshProjections,
+    KnownAt,
+    OrgDep,
+    PeriodQuery,
+    SettingsDep,
+    VisibleScope,
+)
+from ..policy import CAPABILITIES, READS_EVERYTHING, may_read_rep
+
+router = APIRouter(tags=["web"])
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                ".svg": "image/svg+xml", ".html": "text/html; charset=utf-8"}
+# Everything the page loads comes from this server; Plotly sets inline styles on its SVG.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+MAX_TEAM_ROWS = 500
+MAX_OFFSET = 1_000_000
+
+
+# ---------------------------------------------------------------- the page and its files
+
+
+def page(_: Request) -> Response:
+    return FileResponse(WEB_DIR / "index.html", media_type=STATIC_TYPES[".html"], headers=PAGE_HEADERS)
+
+
+def static_file(request: Request) -> Response:
+    name = request.path_params["name"]
+    path = WEB_DIR / name
+    # By name only: no sub-folders, no dot-files, only the page's own kinds of file.
+    if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
+        return PlainTextResponse(f"no file {name!r} in the dashboard", status_code=404)
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=PAGE_HEADERS)
+
+
+@cache
+def plotly_bundle() -> tuple[bytes, bytes, str] | None:
+    """(plotly.min.js, its gzip, an ETag) from the installed `plotly` package; None without it."""
+    try:
+        source = resources.files("plotly") / "package_data" / "plotly.min.js"
+        body = source.read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return body, gzip.compress(body, compresslevel=6, mtime=0), etag
+
+
+def plotly_js(request: Request) -> Response:
+    bundle = plotly_bundle()
+    if bundle is None:
+        return PlainTextResponse("/* the charting library is not installed: pip install 'perfledger[web]' */",
+                                 status_code=404, media_type="text/javascript")
+    body, zipped, etag = bundle
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+               "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(zipped, media_type="text/javascript", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(body, media_type="text/javascript", headers=headers)
+
+
+router.add_route("/", page, methods=["GET"], include_in_schema=False)
+router.add_route("/web/static/{name}", static_file, methods=["GET"], include_in_schema=False)
+router.add_route("/web/vendor/plotly.min.js", plotly_js, methods=["GET"], include_in_schema=False)
+
+
+# ---------------------------------------------------------------- reads for the page
+
+
+class Me(BaseModel):
+    role: str
+    rep_id: str | None
+    team_id: str | None
+    actor: str
+    capabilities: list[str]  # names of api.policy.CAPABILITIES this token has
+    currency: str
+    tz: str
+
+
+@router.get("/web/me", summary="Who this token is and what it may do (the dashboard's sign-in)")
+def me(user: CurrentUser, settings: SettingsDep) -> Me:
+    return Me(role=user.role, rep_id=user.rep_id, team_id=user.team_id, actor=user.actor,
+              capabilities=sorted(name for name, roles in CAPABILITIES.items() if user.role in roles),
+              currency=settings.currency, tz=settings.tz_name)
+
+
+class ScopeOption(BaseModel):
+    scope: str  # rep:ID, team:ID, region:NAME or company
+    label: str
+
+
+class RepOption(BaseModel):
+    rep_id: str
+    name: str
+    team_id: str | None  # now (as known at known_at)
+    region: str | None
+    offboarded: bool
+
+
+class Scopes(BaseModel):
+    scopes: list[ScopeOption]
+    reps: list[RepOption]
+
+
+@router.get("/web/scopes", summary="The scopes and reps this token may pick")
+def scopes(user: CurrentUser, engine: EngineDep, org: OrgDep, _: FreshProjections,
+           known_at: KnownAt = None) -> Scopes:
+    known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
+    with reading(engine) as conn:
+        names = dict(conn.execute(select(reps.c.rep_id, reps.c.name).where(reps.c.recorded_us <= known_us)).all())
+        gone = set(conn.execute(select(memberships.c.rep_id).where(
+            memberships.c.kind == "offboarded", memberships.c.recorded_us <= known_us)).scalars())
+        now = {s.rep_id: s for s in stints(conn, known_us) if s.hi == LATEST}
+    visible = sorted(rep_id for rep_id in names if may_read_rep(user, rep_id, org))
+    options = [RepOption(rep_id=r, name=names[r], team_id=now[r].team_id if r in now else None,
+                         region=now[r].region if r in now else None, offboarded=r in gone) for r in visible]
+    choices: list[ScopeOption] = []
+    if user.role in READS_EVERYTHING:
+        choices.append(ScopeOption(scope="company", label="Company"))
+        with reading(engine) as conn:
+            regions = conn.execute(select(memberships.c.region).where(
+                memberships.c.region.is_not(None), memberships.c.recorded_us <= known_us).distinct()).scalars()
+            teams = conn.execute(select(memberships.c.team_id).where(
+                memberships.c.team_id.is_not(None), memberships.c.recorded_us <= known_us).distinct()).scalars()
+            choices += [ScopeOption(scope=f"region:{r}", label=f"Region {r}") for r in sorted(regions)]
+            choices += [ScopeOption(scope=f"team:{t}", label=f"Team {t}") for t in sorted(teams)]
+    elif user.role == "manager" and user.team_id:
+        choices.append(ScopeOption(scope=f"team:{user.team_id}", label=f"Team {user.team_id}"))
+    choices += [ScopeOption(scope=f"rep:{o.rep_id}", label=f"{o.name} ({o.rep_id})") for o in options]
+    return Scopes(scopes=choices, reps=options)
+
+
+class MonthRevenue(BaseModel):
+    period: str
+    revenue: Decimal
+
+
+class TeamRow(BaseModel):
+    rep_id: str
+    name: str | None
+    team_id: str | None  # at the end of the window (as known at known_at)
+    region: str | None
+    revenue: Decimal
+    orders: int | Decimal
+    attainment: dict[str, Decimal | None]
+    pace: dict[str, Decimal | None]
+    off_track: list[str]
+    revenue_by_month: list[MonthRevenue]
+
+
+class TeamTable(BaseModel):
+    scope: str
+    period: str
+    as_of: datetime
+    known_at: datetime
+    months: list[str]  # the sparklines' months: the period's year up to the period's end (and as_of)
+    rows: list[TeamRow]
+    total_rows: int
+    next_offset: int | None  # pass as `offset` for the next rows; null: this was the last of them
+
+
+@router.get("/web/team", summary="The team table: each rep's KPIs and revenue by month (the sparklines)",
+            responses={403: {"description": "a region or the company, for a manager or a rep"},
+                       404: {"description": "a team or rep beyond this token's reach"}})
+def team(user: CurrentUser, scope: VisibleScope, period: PeriodQuery, engine: EngineDep, settings: SettingsDep,
+         org: OrgDep, _: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None,
+         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+         limit: Annotated[int, Query(ge=1, le=MAX_TEAM_ROWS)] = 100) -> TeamTable:
+    parsed, parsed_period = parse_scope(scope), parse_period(period)
+    cut = cutoffs(settings, parsed_period, as_of, known_at)
+    known = micros_to_time(cut.known_us)  # one "now" for every row
+    months = sparkline_months(parsed_period, cut, settings)
+    with reading(engine) as conn:
+        visible = [r for r in scope_reps(conn, parsed, cut) if may_read_rep(user, r, org)]
+        shown = visible[offset:offset + limit]
+        names = dict(conn.execute(select(reps.c.rep_id, reps.c.name).where(
+            reps.c.rep_id.in_(shown), reps.c.recorded_us <= cut.known_us)).all()) if shown else {}
+        place = {s.rep_id: s for s in stints(conn, cut.known_us, shown) if s.lo < cut.upto_us <= s.hi} \
+            if shown else {}
+        monthly = {r: [MonthRevenue(period=str(m.period), revenue=month_revenue(conn, r, m)) for m in months]
+                   for r in shown}
+    rows = []
+    for rep_id in shown:
+        figures = kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known)
+        stint = place.get(rep_id)
+        rows.append(TeamRow(rep_id=rep_id, name=names.get(rep_id), team_id=stint.team_id if stint else None,
+                            region=stint.region if stint else None, revenue=figures["revenue"],
+                            orders=figures["orders"], attainment=figures["attainment"], pace=figures["pace"],
+                            off_track=figures["off_track"], revenue_by_month=monthly[rep_id]))
+    end = offset + len(shown)
+    return TeamTable(scope=str(parsed), period=str(parsed_period), as_of=micros_to_time(cut.as_of_us),
+                     known_at=known, months=[str(m.period) for m in months], rows=rows,
+                     total_rows=len(visible), next_offset=end if end < len(visible) else None)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def scope_reps(conn: Any, scope: Scope, cut: Cutoffs) -> list[str]:
+    """The reps with any time in the scope during the window (the company: every active rep)."""
+    if scope.kind == "company":
+        return active_reps(conn, cut)
+    found = ScopeFilter.load(conn, scope, cut.known_us).reps(cut.start_us, cut.upto_us)
+    return sorted(found or [])
+
+
+def sparkline_months(period: Period, cut: Cutoffs, settings: Any) -> list[Cutoffs]:
+    """The months of the period's year up to its last month, each cut at as_of and known_at
+    (months that start after as_of are left out: nothing had happened in them yet)."""
+    last = period.months_in()[-1]
+    months = [Period(period.year, month, 1) for month in range(1, last.first_month + 1)]
+    windows = [cutoffs(settings, m, None, None) for m in months]
+    return [Cutoffs(w.period, w.start_us, w.end_us, min(cut.as_of_us, w.end_us - 1), cut.known_us)
+            for w in windows if w.start_us <= cut.as_of_us]
+
+
+def month_revenue(conn: Any, rep_id: str, month: Cutoffs) -> Decimal:
+    """A rep's revenue in one month: what GET /kpis?scope=rep:ID&period=MONTH answers as `revenue`."""
+    where = ScopeFilter(Scope("rep", rep_id))
+    return money(deal_sums(conn, where, month.start_us, month.upto_us, month.known_us).revenue_cents)

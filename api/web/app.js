@@ -1,0 +1,760 @@
+// Perfledger's dashboard: sign in with a token, pick a period, a scope and the two cut-offs, and
+// read what the API answers. Every figure on the page is one the API returned; this module
+// only places it (formatting lives in format.js, charts in charts.js).
+
+import * as api from "./api.js";
+import * as charts from "./charts.js";
+import { $, fill, h, note } from "./dom.js";
+import * as fmt from "./format.js";
+
+const VIEWS = ["overview", "rep", "replay"];
+const CARD_METRICS = ["revenue", "orders", "new_customers", "avg_order_value", "win_rate", "conversion_rate",
+  "growth_rate", "email_reply_rate", "sales_cycle_days", "activities", "followups"];
+const FILTERS = ["period", "scope", "rep", "as_of", "known_at"];
+
+const state = {
+  me: null,
+  scopes: [],
+  reps: new Map(),
+  plans: null,
+  view: "overview",
+  filters: { period: "", scope: "", rep: "", as_of: "", known_at: "" },
+  generation: 0,
+  teamNext: null,
+};
+
+// ---------------------------------------------------------------- small helpers
+
+const enc = encodeURIComponent;
+
+function stale(generation) {
+  return generation !== state.generation;
+}
+
+function setStatus(text) {
+  $("#status").textContent = text;
+}
+
+function can(capability) {
+  return Boolean(state.me && state.me.capabilities.includes(capability));
+}
+
+function scopeLabel(scope) {
+  const option = state.scopes.find((s) => s.scope === scope);
+  return option ? option.label : scope;
+}
+
+function repLabel(repId) {
+  const rep = state.reps.get(repId);
+  return rep ? `${rep.name} (${rep.rep_id})` : repId;
+}
+
+const QUARTER_OF_MONTH = ["Q1", "Q1", "Q1", "Q2", "Q2", "Q2", "Q3", "Q3", "Q3", "Q4", "Q4", "Q4"];
+
+function currentQuarter() {
+  const today = new Date();
+  return `${today.getFullYear()}-${QUARTER_OF_MONTH[today.getMonth()]}`;
+}
+
+let cardIds = 0; // ids that tie each KPI card to its heading
+
+/** A datetime-local value (the browser's wall time) → an ISO 8601 instant the API accepts. */
+function toInstant(local) {
+  if (!local) return "";
+  const moment = new Date(local);
+  return Number.isNaN(moment.getTime()) ? "" : moment.toISOString();
+}
+
+/** An ISO 8601 instant → the datetime-local value showing it in the browser's zone. */
+function toLocalInput(iso) {
+  if (!iso) return "";
+  const moment = new Date(iso);
+  if (Number.isNaN(moment.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}T`
+    + `${pad(moment.getHours())}:${pad(moment.getMinutes())}:${pad(moment.getSeconds())}`;
+}
+
+function cutoffParams(withAsOf = true) {
+  const { period, as_of, known_at } = state.filters;
+  return withAsOf ? { period, as_of, known_at } : { period, known_at };
+}
+
+function viewKey() {
+  return FILTERS.map((name) => `${name}=${state.filters[name] || ""}`).join("&");
+}
+
+function markLoading(section) {
+  section.dataset.state = "loading";
+  section.dataset.key = viewKey();
+  section.setAttribute("aria-busy", "true");
+}
+
+function markReady(section, generation) {
+  if (stale(generation)) return;
+  section.dataset.state = "ready";
+  section.removeAttribute("aria-busy");
+}
+
+// ---------------------------------------------------------------- sign-in
+
+async function signIn(secret, { silent = false } = {}) {
+  api.token.set(secret);
+  const error = $("#sign-in-error");
+  error.textContent = "";
+  try {
+    state.me = await api.get("/web/me");
+    const choices = await api.get("/web/scopes");
+    state.scopes = choices.scopes;
+    state.reps = new Map(choices.reps.map((rep) => [rep.rep_id, rep]));
+  } catch (failure) {
+    api.token.clear();
+    state.me = null;
+    if (!silent) error.textContent = failure.status === 401 ? `Not signed in: ${failure.message}` : failure.message;
+    showSignIn();
+    return;
+  }
+  fmt.setZone(state.me.tz);
+  state.plans = null;
+  showApp();
+}
+
+function signOut() {
+  api.token.clear();
+  state.me = null;
+  state.generation += 1;
+  window.location.hash = "";
+  showSignIn();
+}
+
+function showSignIn() {
+  $("#app").hidden = true;
+  $("#sign-out").hidden = true;
+  $("#whoami").textContent = "";
+  $("#sign-in").hidden = false;
+  $("#token-input").value = "";
+  $("#token-input").focus();
+}
+
+function whoLine(me) {
+  if (me.role === "rep") return `Signed in as rep ${repLabel(me.rep_id)}`;
+  if (me.role === "manager") return `Signed in as the manager of team ${me.team_id}`;
+  return `Signed in as ${me.role}`;
+}
+
+function showApp() {
+  $("#sign-in").hidden = true;
+  $("#app").hidden = false;
+  $("#sign-out").hidden = false;
+  $("#whoami").textContent = whoLine(state.me);
+  $("#tab-replay").hidden = !can("replays.run");
+  $("#tz-note").textContent = `Times you enter are in your browser's time zone `
+    + `(${Intl.DateTimeFormat().resolvedOptions().timeZone}); times shown are in the ledger's (${state.me.tz}). `
+    + `Money is in ${state.me.currency}.`;
+  fill($("#f-scope"), state.scopes.map((s) => h("option", { value: s.scope }, s.label)));
+  fill($("#f-rep"), [...state.reps.values()].map((rep) =>
+    h("option", { value: rep.rep_id }, `${rep.name} (${rep.rep_id})${rep.offboarded ? " — left" : ""}`)));
+  readHash();
+  applyDefaults();
+  writeHash(true);
+  render();
+}
+
+// ---------------------------------------------------------------- the filters and the address
+
+function readHash() {
+  const raw = window.location.hash.replace(/^#\/?/, "");
+  const [view, query] = raw.split("?");
+  state.view = VIEWS.includes(view) ? view : "overview";
+  const params = new URLSearchParams(query || "");
+  for (const name of FILTERS) state.filters[name] = params.get(name) || "";
+}
+
+function applyDefaults() {
+  const f = state.filters;
+  if (!f.period) f.period = currentQuarter();
+  if (!state.scopes.some((s) => s.scope === f.scope)) f.scope = state.scopes.length ? state.scopes[0].scope : "";
+  if (!f.rep) f.rep = state.me.rep_id || (state.reps.size ? state.reps.keys().next().value : "");
+  if (state.view === "replay" && !can("replays.run")) state.view = "overview";
+  $("#f-period").value = f.period;
+  $("#f-scope").value = f.scope;
+  $("#f-rep").value = state.reps.has(f.rep) ? f.rep : "";
+  $("#f-as-of").value = toLocalInput(f.as_of);
+  $("#f-known-at").value = toLocalInput(f.known_at);
+}
+
+function hashFor(view) {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) if (state.filters[name]) params.set(name, state.filters[name]);
+  return `#/${view}?${params}`;
+}
+
+function writeHash(replace = false) {
+  const target = hashFor(state.view);
+  if (window.location.hash === target) return false;
+  if (replace) window.history.replaceState(null, "", target);
+  else window.location.hash = target;
+  return !replace;
+}
+
+function readFilters() {
+  const f = state.filters;
+  f.period = $("#f-period").value.trim();
+  f.scope = $("#f-scope").value;
+  f.rep = $("#f-rep").value;
+  f.as_of = toInstant($("#f-as-of").value);
+  f.known_at = toInstant($("#f-known-at").value);
+}
+
+function apply() {
+  if (!$("#filters").reportValidity()) return;
+  readFilters();
+  if (!writeHash()) render();
+}
+
+function updateTabs() {
+  for (const view of VIEWS) {
+    const tab = $(`#tab-${view}`);
+    tab.href = hashFor(view);
+    if (view === state.view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+    $(`#view-${view}`).hidden = view !== state.view;
+  }
+}
+
+function showCutoffs() {
+  const { as_of, known_at } = state.filters;
+  const parts = [];
+  if (known_at) parts.push(`as the ledger knew it at ${fmt.dateTime(known_at)}: anything recorded later is left out`);
+  if (as_of) parts.push(`as of ${fmt.dateTime(as_of)}: only what had happened by then`);
+  const banner = $("#cutoffs");
+  banner.textContent = parts.length ? `Looking back: ${parts.join("; ")}.` : "";
+  banner.hidden = !parts.length;
+}
+
+function render() {
+  if (!state.me) return;
+  state.generation += 1;
+  const generation = state.generation;
+  updateTabs();
+  showCutoffs();
+  setStatus("Loading…");
+  const views = { overview: renderOverview, rep: renderRep, replay: renderReplay };
+  views[state.view](generation).then(
+    () => { if (!stale(generation)) setStatus(`Updated ${new Date().toLocaleTimeString()}`); },
+    (failure) => { if (!stale(generation)) setStatus(`Could not load: ${failure.message}`); },
+  );
+}
+
+// ---------------------------------------------------------------- KPI cards
+
+function targetValues(answer) {
+  const source = answer && typeof answer === "object" && "targets" in answer ? answer.targets : answer;
+  const values = {};
+  if (Array.isArray(source)) {
+    for (const target of source) if (target && target.metric) values[target.metric] = target.value;
+  } else if (source && typeof source === "object") {
+    for (const [metric, target] of Object.entries(source)) {
+      if (target && typeof target === "object" && "value" in target) values[metric] = target.value;
+    }
+  }
+  return values;
+}
+
+function figureValue(metric, value) {
+  const raw = value === null || value === undefined ? "" : String(value);
+  return h("span", { class: "figure", dataset: { raw } }, fmt.figure(metric, value));
+}
+
+function breakdown(pairs) {
+  return h("dl", { class: "breakdown" }, pairs.map(([label, value, raw]) => [
+    h("dt", {}, label), h("dd", { dataset: { raw: raw === null || raw === undefined ? "" : String(raw) } }, value),
+  ]));
+}
+
+function card(metric, kpis, targets) {
+  const value = kpis[metric];
+  const offTrack = (kpis.off_track || []).includes(metric);
+  let body;
+  if (metric === "activities") {
+    body = breakdown(Object.entries(value || {}).map(([kind, n]) => [kind, fmt.count(n), n]));
+  } else if (metric === "sales_cycle_days") {
+    body = breakdown([["mean", fmt.count(value && value.mean), value && value.mean],
+      ["median", fmt.count(value && value.median), value && value.median]]);
+  } else if (metric === "followups") {
+    body = breakdown(Object.entries(value || {}).map(([kind, n]) => [kind, fmt.count(n), n]));
+  } else {
+    body = h("p", { class: "value" }, figureValue(metric, value),
+      fmt.METRICS[metric] && fmt.METRICS[metric].kind === "money" ? h("span", { class: "unit" }, ` ${state.me.currency}`) : null);
+  }
+  const progress = [];
+  if (metric in targets) {
+    const kind = metric === "activities" ? "count" : metric;
+    progress.push(["Target", fmt.figure(kind, targets[metric]), targets[metric]]);
+  }
+  if (kpis.attainment && metric in kpis.attainment) {
+    progress.push(["Attainment", fmt.percent(kpis.attainment[metric]), kpis.attainment[metric]]);
+  }
+  if (kpis.pace && metric in kpis.pace) progress.push(["Pace", fmt.percent(kpis.pace[metric]), kpis.pace[metric]]);
+  cardIds += 1;
+  const id = `card-${metric}-${cardIds}`;
+  return h("article", { class: offTrack ? "card off-track" : "card", dataset: { metric }, "aria-labelledby": id },
+    h("div", { class: "card-head" }, h("h4", { id }, fmt.metricLabel(metric)),
+      offTrack ? h("span", { class: "badge off" }, "Off track") : null),
+    body,
+    progress.length ? h("dl", { class: "progress" }, progress.map(([label, text, raw]) => [
+      h("dt", {}, label), h("dd", { dataset: { raw: raw === null || raw === undefined ? "" : String(raw), what: label.toLowerCase() } }, text),
+    ])) : null);
+}
+
+async function renderKpis(cards, context, scope, generation) {
+  fill(cards, note("Loading KPIs…"));
+  context.textContent = "";
+  const [kpiAnswer, targetAnswer] = await Promise.allSettled([
+    api.get("/kpis", { scope, ...cutoffParams() }),
+    api.get("/targets", { scope, period: state.filters.period, known_at: state.filters.known_at }),
+  ]);
+  if (stale(generation)) return null;
+  if (kpiAnswer.status === "rejected") {
+    fill(cards, note(kpiAnswer.reason.message, "error"));
+    return kpiAnswer.reason;
+  }
+  const answer = kpiAnswer.value;
+  const targets = targetAnswer.status === "fulfilled" ? targetValues(targetAnswer.value) : {};
+  context.textContent = `${scopeLabel(answer.scope)} · ${answer.period} · as of ${fmt.dateTime(answer.as_of)}`
+    + ` · as known at ${fmt.dateTime(answer.known_at)}`
+    + (targetAnswer.status === "rejected" ? ` · targets unavailable: ${targetAnswer.reason.message}` : "");
+  context.dataset.asOf = answer.as_of || "";
+  context.dataset.knownAt = answer.known_at || "";
+  const kpis = answer.kpis || {};
+  const shown = CARD_METRICS.filter((m) => m in kpis);
+  fill(cards, shown.map((metric) => card(metric, kpis, targets)));
+  return null;
+}
+
+// ---------------------------------------------------------------- overview
+
+async function renderOverview(generation) {
+  const section = $("#view-overview");
+  markLoading(section);
+  const scope = state.filters.scope;
+  $("#kpi-title").textContent = `KPIs: ${scopeLabel(scope)}`;
+  await Promise.all([
+    renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
+    renderTeam(generation, 0),
+    renderQuadrants(generation),
+  ]);
+  markReady(section, generation);
+}
+
+function teamRow(row) {
+  const offTrack = row.off_track || [];
+  const spark = h("div", { class: "sparkline", role: "img",
+    "aria-label": `Revenue by month: ${row.revenue_by_month.map((m) => `${m.period} ${fmt.money(m.revenue)}`).join(", ")}` });
+  const tr = h("tr", { class: offTrack.length ? "off-track" : null, dataset: { rep: row.rep_id } },
+    h("th", { scope: "row" }, h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, row.name || row.rep_id,
+      h("span", { class: "id" }, ` ${row.rep_id}`))),
+    h("td", {}, row.team_id || fmt.DASH),
+    h("td", {}, row.region || fmt.DASH),
+    h("td", { class: "num", dataset: { col: "revenue", raw: row.revenue } }, fmt.money(row.revenue)),
+    h("td", { class: "num", dataset: { col: "attainment", raw: row.attainment.revenue ?? "" } },
+      "revenue" in row.attainment ? fmt.percent(row.attainment.revenue) : fmt.DASH),
+    h("td", { class: "num", dataset: { col: "pace", raw: row.pace.revenue ?? "" } },
+      "revenue" in row.pace ? fmt.percent(row.pace.revenue) : fmt.DASH),
+    h("td", { dataset: { col: "off-track" } }, offTrack.length
+      ? h("span", { class: "badge off" }, `Off track: ${offTrack.map(fmt.metricLabel).join(", ")}`) : "On track"),
+    h("td", {}, spark));
+  return { tr, spark, months: row.revenue_by_month };
+}
+
+function hashForRep(repId) {
+  const saved = state.filters.rep;
+  state.filters.rep = repId;
+  const target = hashFor("rep");
+  state.filters.rep = saved;
+  return target;
+}
+
+async function renderTeam(generation, offset) {
+  const body = $("#team-table tbody");
+  const more = $("#team-more");
+  if (offset === 0) fill(body, h("tr", {}, h("td", { colspan: 8 }, "Loading the team…")));
+  let answer;
+  try {
+    answer = await api.get("/web/team", { scope: state.filters.scope, ...cutoffParams(), offset });
+  } catch (failure) {
+    if (!stale(generation)) {
+      fill(body, h("tr", {}, h("td", { colspan: 8, class: "error" }, failure.message)));
+      more.hidden = true;
+    }
+    return;
+  }
+  if (stale(generation)) return;
+  const rows = answer.rows.map(teamRow);
+  if (offset === 0) fill(body);
+  if (!answer.rows.length && offset === 0) {
+    fill(body, h("tr", {}, h("td", { colspan: 8 }, "No reps in this scope and period.")));
+  }
+  for (const row of rows) body.append(row.tr);
+  for (const row of rows) charts.sparkline(row.spark, row.months);
+  $("#team-context").textContent = `${answer.rows.length + offset} of ${answer.total_rows} reps · `
+    + `sparklines: revenue by month, ${answer.months[0] || ""} to ${answer.months[answer.months.length - 1] || ""}`;
+  state.teamNext = answer.next_offset;
+  more.hidden = answer.next_offset === null;
+}
+
+async function renderQuadrants(generation) {
+  const chart = $("#quadrant-chart");
+  const body = $("#quadrant-table tbody");
+  const context = $("#quadrant-context");
+  fill(body, h("tr", {}, h("td", { colspan: 4 }, "Loading regions…")));
+  if (!can("kpis.quadrants")) {
+    fill(body);
+    context.textContent = "Region figures span teams: they are shown to finance, auditor and admin tokens.";
+    fill(chart);
+    chart.hidden = true;
+    $("#quadrant-table").hidden = true;
+    return;
+  }
+  $("#quadrant-table").hidden = false;
+  let answer;
+  try {
+    answer = await api.get("/kpis/quadrants", cutoffParams());
+  } catch (failure) {
+    if (stale(generation)) return;
+    fill(body);
+    context.textContent = `Regions are not available: ${failure.message}`;
+    if (charts.available()) window.Plotly.purge(chart);
+    fill(chart);
+    chart.hidden = true;
+    return;
+  }
+  if (stale(generation)) return;
+  chart.hidden = false;
+  const t = answer.thresholds || {};
+  context.textContent = `${answer.period} · thresholds: revenue ${fmt.money(t.revenue)}, growth ${fmt.percent(t.growth_rate)}`;
+  fill(body, answer.regions.map((r) => h("tr", { dataset: { region: r.region } },
+    h("th", { scope: "row" }, r.region),
+    h("td", { class: "num", dataset: { raw: r.revenue ?? "" } }, fmt.money(r.revenue)),
+    h("td", { class: "num", dataset: { raw: r.growth_rate ?? "" } }, fmt.percent(r.growth_rate)),
+    h("td", {}, fmt.quadrantLabel(r.quadrant)))));
+  chart.setAttribute("aria-label", `Regions by revenue and growth rate: ${answer.regions.map((r) =>
+    `${r.region}, ${fmt.quadrantLabel(r.quadrant)}`).join("; ")}`);
+  charts.quadrants(chart, answer);
+}
+
+// ---------------------------------------------------------------- a rep
+
+async function renderRep(generation) {
+  const section = $("#view-rep");
+  markLoading(section);
+  const repId = state.filters.rep;
+  const error = $("#rep-error");
+  error.textContent = "";
+  $("#rep-title").textContent = repId ? `Rep: ${repLabel(repId)}` : "Rep";
+  const known = state.reps.get(repId);
+  $("#rep-context").textContent = known
+    ? `Team ${known.team_id || fmt.DASH} · region ${known.region || fmt.DASH} · ${state.filters.period}` : "";
+  if (!repId) {
+    fill($("#rep-kpi-cards"), note("Pick a rep above."));
+    fill($("#payout"));
+    fill($("#timeline"));
+    markReady(section, generation);
+    return;
+  }
+  const results = await Promise.all([
+    renderKpis($("#rep-kpi-cards"), $("#rep-kpi-context"), `rep:${repId}`, generation),
+    renderPayout(repId, generation),
+    renderHistory(repId, generation),
+  ]);
+  if (stale(generation)) return;
+  const refused = results.find((r) => r && (r.status === 404 || r.status === 403));
+  if (refused) error.textContent = `Not available with this token: ${refused.message}`;
+  $("#rep-body").hidden = Boolean(refused);
+  markReady(section, generation);
+}
+
+/** An input of a payout line as the API gave it: a value, a list of rows (tier slices), or a map. */
+function inputValue(value) {
+  if (Array.isArray(value) && value.every((item) => item && typeof item === "object" && !Array.isArray(item))) {
+    const columns = [...new Set(value.flatMap((item) => Object.keys(item)))];
+    return h("table", { class: "data compact nested" },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.replace(/_/g, " "))))),
+      h("tbody", {}, value.map((item) => h("tr", {}, columns.map((c) => h("td", { class: "num" }, valueText(item[c])))))));
+  }
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return h("dl", { class: "inline" }, Object.entries(value).map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, valueText(v))]));
+  }
+  return valueText(value);
+}
+
+function valueText(value) {
+  if (value === null || value === undefined) return fmt.DASH;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function eventSummary(data) {
+  return Object.entries(data || {}).filter(([key]) => key !== "rules")
+    .map(([key, value]) => `${key}: ${valueText(value)}`).join(" · ");
+}
+
+function payoutLine(line) {
+  const inputs = Object.entries(line.inputs || {});
+  const events = line.events || [];
+  return h("details", { class: "line", dataset: { component: line.component } },
+    h("summary", {},
+      h("span", { class: "component" }, line.component),
+      h("span", { class: "kind" }, line.kind || ""),
+      h("span", { class: "num amount", dataset: { raw: line.amount } }, fmt.money(line.amount))),
+    h("div", { class: "explanation" },
+      h("h5", {}, "Inputs"),
+      inputs.length ? h("table", { class: "data compact" },
+        h("tbody", {}, inputs.map(([name, value]) => h("tr", {},
+          h("th", { scope: "row" }, name.replace(/_/g, " ")), h("td", { dataset: { input: name } }, inputValue(value))))))
+        : note("No inputs."),
+      h("h5", {}, `Events (${events.length})`),
+      events.length ? h("div", { class: "table-wrap events" }, h("table", { class: "data compact" },
+        h("thead", {}, h("tr", {}, ["Position", "Type", "Occurred", "Recorded", "What"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, events.map((e) => typeof e === "object"
+          ? h("tr", { dataset: { position: e.position } },
+            h("td", { class: "num" }, String(e.position)), h("td", {}, e.type),
+            h("td", {}, fmt.dateTime(e.occurred_at)), h("td", {}, fmt.dateTime(e.recorded_at)),
+            h("td", { class: "what" }, eventSummary(e.data)))
+          : h("tr", { dataset: { position: e } }, h("td", { class: "num" }, String(e)), h("td", { colspan: 4 }, ""))))))
+        : note("No events behind this line.")));
+}
+
+async function renderPayout(repId, generation) {
+  const target = $("#payout");
+  fill(target, note("Loading the payout…"));
+  let answer;
+  try {
+    answer = await api.get(`/payouts/${enc(repId)}/${enc(state.filters.period)}/explain`,
+      { known_at: state.filters.known_at });
+  } catch (failure) {
+    if (!stale(generation)) fill(target, note(failure.message, "error"));
+    return failure;
+  }
+  if (stale(generation)) return null;
+  const lines = (answer.tree && answer.tree.lines) || answer.lines || [];
+  const approved = answer.approved;
+  const facts = [
+    ["Total", h("span", { class: "figure total", dataset: { raw: answer.total } }, fmt.money(answer.total), ` ${state.me.currency}`)],
+    ["Plan", answer.plan ? `${answer.plan.plan_id} version ${answer.plan.version}` : "no plan in force"],
+    ["As known at", fmt.dateTime(answer.known_at)],
+    ["Approved", approved && approved.amount !== null && approved.amount !== undefined
+      ? h("span", { dataset: { raw: approved.amount } }, `${fmt.money(approved.amount)} on ${fmt.dateTime(approved.recorded_at)}`)
+      : "not approved"],
+  ];
+  if (approved && approved.amount !== null && approved.amount !== undefined) {
+    facts.push(["Reproduced", answer.reproduced ? "yes: the digest matches the approval" : "no: the digest differs"]);
+  }
+  if (answer.today && approved) {
+    facts.push(["Today", `${fmt.money(answer.today.total)} (difference ${fmt.money(answer.today.difference)})`]);
+  }
+  if (answer.digest) facts.push(["Digest", h("code", { title: answer.digest }, answer.digest)]);
+  fill(target,
+    h("dl", { class: "statement", dataset: { rep: answer.rep_id, period: answer.period } },
+      facts.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])),
+    (answer.problems || []).length ? h("ul", { class: "problems" }, answer.problems.map((p) => h("li", {}, p))) : null,
+    h("p", { class: "hint" }, "Open a line to see its inputs and the events behind them."),
+    lines.length ? h("div", { class: "lines" }, lines.map(payoutLine)) : note("No payout lines."));
+  return null;
+}
+
+function timelineEntry(entry) {
+  const d = entry.data || {};
+  const when = h("time", { datetime: entry.occurred_at }, fmt.date(entry.occurred_at));
+  const kind = h("span", { class: `kind kind-${entry.kind}` }, entry.kind.replace(/_/g, " "));
+  let content;
+  if (entry.kind === "evaluation") {
+    const deltas = entry.process_delta || {};
+    content = [
+      h("p", {}, `Evaluation of ${d.period} by ${d.evaluator_id}: result ${d.result_score}`,
+        entry.result_delta !== null && entry.result_delta !== undefined ? ` (${fmt.change(entry.result_delta)})` : ""),
+      h("ul", { class: "scores" }, Object.entries(d.process_scores || {}).map(([name, score]) =>
+        h("li", {}, `${name}: ${score}`, name in deltas ? ` (${fmt.change(deltas[name])})` : ""))),
+      d.summary ? h("p", { class: "quote" }, d.summary) : null,
+      d.swot ? h("dl", { class: "swot" }, Object.entries(d.swot).map(([key, items]) =>
+        [h("dt", {}, key), h("dd", {}, (items || []).join("; ") || fmt.DASH)])) : null,
+    ];
+  } else if (entry.kind === "feedback") {
+    content = [h("p", {}, `${d.kind || "feedback"} from ${d.author_id}`), h("p", { class: "quote" }, d.text)];
+  } else if (entry.kind === "improvement_plan") {
+    content = [h("p", {}, `Improvement plan, review by ${fmt.date(d.review_by)}`),
+      h("p", {}, `Goals: ${(d.goals || []).join("; ")}`), h("p", {}, `Trainings: ${(d.trainings || []).join("; ")}`)];
+  } else if (entry.kind === "training") {
+    content = [h("p", {}, `Completed training: ${d.training}`)];
+  } else {
+    content = [h("p", {}, eventSummary(d))];
+  }
+  return h("li", { class: `entry entry-${entry.kind}`, dataset: { position: entry.position } },
+    h("div", { class: "meta" }, when, kind), h("div", { class: "body" }, content));
+}
+
+async function renderHistory(repId, generation) {
+  const list = $("#timeline");
+  const chart = $("#process-chart");
+  fill(list, h("li", {}, "Loading the history…"));
+  let answer;
+  try {
+    answer = await api.get(`/reps/${enc(repId)}/history`, { known_at: state.filters.known_at });
+  } catch (failure) {
+    if (!stale(generation)) {
+      fill(list, h("li", { class: "error" }, failure.message));
+      if (charts.available()) window.Plotly.purge(chart);
+    }
+    return failure;
+  }
+  if (stale(generation)) return null;
+  const entries = Array.isArray(answer) ? answer : (answer.timeline || answer.history || answer.entries || []);
+  charts.processScores(chart, entries.filter((e) => e.kind === "evaluation"));
+  fill(list, entries.length ? entries.map(timelineEntry) : h("li", {}, "Nothing recorded yet."));
+  return null;
+}
+
+// ---------------------------------------------------------------- replay (finance, admin, auditor)
+
+async function loadPlans() {
+  if (state.plans) return state.plans;
+  const page = await api.get("/events", { type: "IncentivePlanPublished", limit: 1000 });
+  state.plans = page.events.map((e) => ({ plan_id: e.data.plan_id, version: e.data.version,
+    effective_from: e.data.effective_from, rules: e.data.rules }));
+  return state.plans;
+}
+
+async function renderReplay(generation) {
+  const section = $("#view-replay");
+  markLoading(section);
+  if (!$("#r-period").value) $("#r-period").value = state.filters.period;
+  if (!$("#r-known-at").value) $("#r-known-at").value = toLocalInput(state.filters.known_at);
+  const select = $("#r-plan");
+  try {
+    const plans = await loadPlans();
+    if (stale(generation)) return;
+    if (!select.options.length) {
+      fill(select, plans.map((p, i) => h("option", { value: String(i) },
+        `${p.plan_id} version ${p.version} (from ${p.effective_from})`)));
+      if (plans.length) select.value = String(plans.length - 1);
+    }
+  } catch (failure) {
+    if (!stale(generation)) $("#replay-error").textContent = `Plan versions unavailable: ${failure.message}`;
+  }
+  markReady(section, generation);
+}
+
+function draftFromSelected() {
+  const area = $("#r-rules");
+  const plan = state.plans && state.plans[$("#r-plan").value];
+  if (!area.value.trim() && plan) area.value = JSON.stringify(plan.rules, null, 2);
+}
+
+async function runReplay(event) {
+  event.preventDefault();
+  const error = $("#replay-error");
+  error.textContent = "";
+  const form = $("#replay-form");
+  if (!form.reportValidity()) return;
+  const kind = form.querySelector("input[name=plan-kind]:checked").value;
+  const body = { period: $("#r-period").value.trim() };
+  if (kind === "version") {
+    const plan = state.plans && state.plans[$("#r-plan").value];
+    if (!plan) {
+      error.textContent = "Pick a published plan version, or paste a draft.";
+      return;
+    }
+    body.plan = { plan_id: plan.plan_id, version: plan.version };
+  } else {
+    try {
+      body.plan = { rules: JSON.parse($("#r-rules").value) };
+    } catch (failure) {
+      error.textContent = `The draft is not valid JSON: ${failure.message}`;
+      return;
+    }
+  }
+  const knownAt = toInstant($("#r-known-at").value);
+  if (knownAt) body.known_at = knownAt;
+  const section = $("#view-replay");
+  section.dataset.state = "loading";
+  const tbody = $("#diff-table tbody");
+  fill(tbody, h("tr", {}, h("td", { colspan: 5 }, "Replaying…")));
+  $("#r-run").disabled = true;
+  try {
+    const answer = await api.post("/replays", body);
+    renderDiff(answer, body);
+  } catch (failure) {
+    error.textContent = failure.message;
+    fill(tbody);
+    $("#diff-context").textContent = "";
+  } finally {
+    $("#r-run").disabled = false;
+    section.dataset.state = "ready";
+  }
+}
+
+function renderDiff(answer, request) {
+  const plan = request.plan.rules ? "a draft plan" : `${request.plan.plan_id} version ${request.plan.version}`;
+  $("#diff-context").textContent = `${answer.period} under ${plan}`
+    + `${answer.known_at ? ` as known at ${fmt.dateTime(answer.known_at)}` : ""} · ${answer.diff.length} reps`;
+  const sign = (value) => (fmt.isZero(value) ? "" : fmt.isNegative(value) ? "negative" : "positive");
+  fill($("#diff-table tbody"), answer.diff.length ? answer.diff.map((row) => h("tr", { dataset: { rep: row.rep_id } },
+    h("th", { scope: "row" }, repLabel(row.rep_id)),
+    h("td", { class: "num", dataset: { col: "before", raw: row.before ?? "" } }, fmt.money(row.before)),
+    h("td", { class: "num", dataset: { col: "after", raw: row.after ?? "" } }, fmt.money(row.after)),
+    h("td", { class: `num ${sign(row.delta)}`, dataset: { col: "delta", raw: row.delta ?? "" } }, fmt.money(row.delta)),
+    h("td", {}, (row.lines || []).length ? h("details", {}, h("summary", {}, row.lines.length === 1 ? "1 line" : `${row.lines.length} lines`),
+      h("table", { class: "data compact" },
+        h("thead", {}, h("tr", {}, ["Component", "Before", "After", "Delta"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, row.lines.map((line) => h("tr", {},
+          h("th", { scope: "row" }, line.component),
+          h("td", { class: "num" }, fmt.money(line.before)), h("td", { class: "num" }, fmt.money(line.after)),
+          h("td", { class: `num ${sign(line.delta)}` }, fmt.money(line.delta)))))))
+      : fmt.DASH)))
+    : h("tr", {}, h("td", { colspan: 5 }, "No rep has a payout in this period.")));
+}
+
+// ---------------------------------------------------------------- wiring
+
+function start() {
+  $("#sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const secret = $("#token-input").value.trim();
+    if (secret) signIn(secret);
+  });
+  $("#sign-out").addEventListener("click", signOut);
+  $("#filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    apply();
+  });
+  for (const id of ["#f-scope", "#f-rep"]) $(id).addEventListener("change", apply);
+  $("#f-now").addEventListener("click", () => {
+    $("#f-as-of").value = "";
+    $("#f-known-at").value = "";
+    apply();
+  });
+  $("#team-more").addEventListener("click", () => {
+    if (state.teamNext !== null) renderTeam(state.generation, state.teamNext);
+  });
+  $("#replay-form").addEventListener("submit", runReplay);
+  $("#r-plan").addEventListener("change", () => { $("#r-rules").value = ""; });
+  for (const radio of document.querySelectorAll("input[name=plan-kind]")) {
+    radio.addEventListener("change", () => { if (radio.value === "draft" && radio.checked) draftFromSelected(); });
+  }
+  window.addEventListener("perfledger:unauthorized", (event) => {
+    if (!state.me) return;
+    signOut();
+    $("#sign-in-error").textContent = `Signed out: ${event.detail}`;
+  });
+  window.addEventListener("hashchange", () => {
+    if (!state.me) return;
+    readHash();
+    applyDefaults();
+    render();
+  });
+  const saved = api.token.get();
+  if (saved) signIn(saved, { silent: true });
+  else showSignIn();
+}
+
+start();

@@ -1,0 +1,36 @@
+"""The trust commands: a statement, a dispute, and who has not signed their plan."""
+
+from __future__ import annotations
+
+from builders import ev, split
+from ledger.config import Settings
+from ledger.store import Ledger
+from payout_fixtures import department, won_deal
+from typer.testing import CliRunner
+
+from api.cli import app
+
+T = "2026-04-03T09:00:00+00:00"
+
+
+def test_statement_dispute_and_unsigned_commands_answer_from_the_store(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("PERFLEDGER_DATABASE_URL", url)
+    ledger = Ledger(Settings(database_url=url))
+    ledger.record([*department(), *won_deal("D-1", "R-1", "100000.00"),
+                   ev("DisputeOpened", T, dispute_id="DS-1", rep_id="R-2", period="2026-Q1", text="half was mine"),
+                   {**split("D-1", {"R-1": "0.5", "R-2": "0.5"}), "event_id": "fix"},
+                   ev("DisputeResolved", T, dispute_id="DS-1", resolver_id="M-1", outcome="accepted", reason="ok",
+                      corrections=["fix"])], "seed")
+    ledger.close()
+    runner = CliRunner()
+    statement = runner.invoke(app, ["statement", "R-2", "2026-Q1"])
+    # R-2: 50000 of 100000 target (50%) → 1500 × 0.8 = 1200
+    assert statement.exit_code == 0, statement.output
+    assert "1200.00" in statement.output and "NOT acknowledged" in statement.output
+    shown = runner.invoke(app, ["dispute", "show", "DS-1"])
+    assert shown.exit_code == 0 and "0.00 → 1200.00" in shown.output
+    unsigned = runner.invoke(app, ["unsigned", "2026-Q1"])
+    assert unsigned.exit_code == 0 and "R-1" in unsigned.output and "R-2" in unsigned.output
+    missing = runner.invoke(app, ["dispute", "show", "DS-404"])
+    assert missing.exit_code != 0

@@ -1,0 +1,273 @@
+"""The dashboard's server side (api/routers/web.py), without a browser: the page and its files,
+the charting library served from the installed package, and the three reads only the page
+makes (/web/me, /web/scopes, /web/team), whose figures must be GET /kpis's, role by role.
+The page itself is driven in Chromium by tests/e2e/."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from builders import correct, ev, onboard, open_deal, win
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import create_token
+from api.policy import CAPABILITIES
+
+WEB = Path(__file__).resolve().parent.parent / "api" / "web"
+PERIOD = "2026-Q2"
+
+
+class Dash:
+    """The app on a small story: R-1 and R-2 in T-1 (East), R-3 in T-2 (West)."""
+
+    def __init__(self, client: TestClient):
+        self.client = client
+        engine = client.app.state.engine
+        self.tokens = {
+            "admin": create_token(engine, "admin")[0],
+            "finance": create_token(engine, "finance")[0],
+            "auditor": create_token(engine, "auditor")[0],
+            "manager": create_token(engine, "manager", team_id="T-1")[0],
+            "rep": create_token(engine, "rep", rep_id="R-1")[0],
+        }
+
+    def get(self, path: str, role: str = "admin", **params):
+        return self.client.get(path, params=params, headers={"Authorization": f"Bearer {self.tokens[role]}"})
+
+    def record(self, *events) -> None:
+        response = self.client.post("/events", json={"events": list(events)},
+                                    headers={"Authorization": f"Bearer {self.tokens['admin']}"})
+        assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def dash(settings) -> Iterator[Dash]:
+    with TestClient(create_app(settings)) as client:
+        board = Dash(client)
+        board.record(
+            onboard("R-1"), onboard("R-2"), onboard("R-3", team_id="T-2", region="West"),
+            open_deal("D-1", "R-1", when="2026-03-20T09:00:00+00:00"), win("D-1", "1000.50", when="2026-04-10T09:00:00+00:00"),
+            open_deal("D-2", "R-1", customer_id="C-2", when="2026-04-01T09:00:00+00:00"),
+            win("D-2", "2500.00", when="2026-06-02T09:00:00+00:00"),
+            open_deal("D-3", "R-2", customer_id="C-3", when="2026-04-01T09:00:00+00:00"),
+            win("D-3", "700.00", when="2026-05-02T09:00:00+00:00"),
+            open_deal("D-4", "R-3", customer_id="C-4", when="2026-01-05T09:00:00+00:00"),
+            win("D-4", "9000.00", when="2026-02-02T09:00:00+00:00"),
+            ev("TargetSet", "2026-04-01T00:00:00+00:00", scope={"rep": "R-1"}, metric="revenue", period=PERIOD,
+               value="10000.00"),
+        )
+        yield board
+
+
+def kpi(dash: Dash, scope: str, period: str, role: str = "admin", **cutoffs) -> dict:
+    response = dash.get("/kpis", role, scope=scope, period=period, **cutoffs)
+    assert response.status_code == 200, response.text
+    return response.json()["kpis"]
+
+
+# ---------------------------------------------------------------- the page and its files
+
+
+def test_the_page_is_served_at_the_root_with_a_strict_content_security_policy(dash):
+    response = dash.client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert '<script type="module" src="/web/static/app.js">' in response.text
+    assert 'src="/web/vendor/plotly.min.js"' in response.text
+
+
+def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
+    for path in sorted(WEB.iterdir()):
+        response = dash.client.get(f"/web/static/{path.name}")
+        assert response.status_code == 200, path.name
+        assert response.content == path.read_bytes()
+    assert dash.client.get("/web/static/app.js").headers["content-type"].startswith("text/javascript")
+    for name in ("nope.js", ".hidden.js", "..%2Frouters%2Fweb.py", "%2e%2e%2fapp.py", "web.py", "app.js.map"):
+        assert dash.client.get(f"/web/static/{name}").status_code == 404, name
+    assert dash.client.get("/web/static/../routers/web.py").status_code == 404
+
+
+def test_the_page_loads_nothing_from_the_internet():
+    """No CDN, no web font, no analytics: every URL in the page's files is the server's own."""
+    for path in sorted(WEB.iterdir()):
+        source = path.read_text()
+        urls = re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", source)
+        assert [u for u in urls if u != "http://www.w3.org/2000/svg"] == [], path.name
+
+
+def test_only_the_chart_module_turns_the_apis_figures_into_numbers():
+    """The page formats figures as text (format.js) and computes none; charts.js alone makes
+    plotting coordinates of them."""
+    conversions = re.compile(r"parseFloat|parseInt|Number\(|Math\.|\.toFixed\(|valueAsNumber|BigInt\(")
+    for path in sorted(WEB.glob("*.js")):
+        found = conversions.findall(path.read_text())
+        assert found == ([] if path.name != "charts.js" else ["Number("]), path.name
+
+
+def test_the_charting_library_comes_from_the_installed_plotly_package(dash):
+    from importlib import resources
+
+    plotly = pytest.importorskip("plotly")
+    shipped = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    plain = dash.client.get("/web/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and plain.content == shipped
+    assert plain.headers["content-type"].startswith("text/javascript")
+    zipped = dash.client.get("/web/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers.get("content-encoding") == "gzip" and zipped.content == shipped  # httpx unzips
+    assert int(zipped.headers["content-length"]) < len(shipped) // 2
+    again = dash.client.get("/web/vendor/plotly.min.js", headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304
+    assert plotly.__version__
+
+
+def test_without_plotly_the_library_route_says_what_to_install(dash, monkeypatch):
+    from api.routers import web
+
+    monkeypatch.setattr(web, "plotly_bundle", lambda: None)
+    response = dash.client.get("/web/vendor/plotly.min.js")
+    assert response.status_code == 404 and "perfledger[web]" in response.text
+
+
+# ---------------------------------------------------------------- who is signed in, what they may pick
+
+
+@pytest.mark.parametrize("role", ["admin", "finance", "auditor", "manager", "rep"])
+def test_me_names_the_role_and_the_capabilities_the_policy_gives_it(dash, role):
+    answer = dash.get("/web/me", role).json()
+    assert answer["role"] == role
+    assert answer["capabilities"] == sorted(name for name, roles in CAPABILITIES.items() if role in roles)
+    assert (answer["rep_id"], answer["team_id"]) == {"rep": ("R-1", None), "manager": (None, "T-1")}.get(role, (None, None))
+    assert answer["currency"] == "CNY" and answer["tz"] == "UTC"
+
+
+def test_me_without_a_token_is_401(dash):
+    assert dash.client.get("/web/me").status_code == 401
+    assert dash.client.get("/web/me", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_scopes_follow_the_reading_rules_of_each_role(dash):
+    everything = dash.get("/web/scopes", "finance").json()
+    assert [s["scope"] for s in everything["scopes"]] == [
+        "company", "region:East", "region:West", "team:T-1", "team:T-2", "rep:R-1", "rep:R-2", "rep:R-3"]
+    assert everything["reps"][2] == {"rep_id": "R-3", "name": "Rep R-3", "team_id": "T-2", "region": "West",
+                                     "offboarded": False}
+    manager = dash.get("/web/scopes", "manager").json()
+    assert [s["scope"] for s in manager["scopes"]] == ["team:T-1", "rep:R-1", "rep:R-2"]
+    rep = dash.get("/web/scopes", "rep").json()
+    assert [s["scope"] for s in rep["scopes"]] == ["rep:R-1"] and [r["rep_id"] for r in rep["reps"]] == ["R-1"]
+
+
+def test_scopes_as_known_at_an_earlier_time_leave_out_later_reps(dash):
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    dash.record(onboard("R-4", team_id="T-2", region="West", when="2026-05-01T09:00:00+00:00"))
+    assert "R-4" in [r["rep_id"] for r in dash.get("/web/scopes").json()["reps"]]
+    earlier = dash.get("/web/scopes", known_at=before.isoformat()).json()
+    assert "R-4" not in [r["rep_id"] for r in earlier["reps"]]
+
+
+# ---------------------------------------------------------------- the team table
+
+
+def test_each_row_of_the_team_table_is_what_get_kpis_answers_for_that_rep(dash):
+    table = dash.get("/web/team", scope="team:T-1", period=PERIOD)
+    assert table.status_code == 200, table.text
+    answer = table.json()
+    assert answer["months"] == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
+    assert [row["rep_id"] for row in answer["rows"]] == ["R-1", "R-2"]
+    assert answer["total_rows"] == 2 and answer["next_offset"] is None
+    for row in answer["rows"]:
+        figures = kpi(dash, f"rep:{row['rep_id']}", PERIOD)
+        assert row["revenue"] == figures["revenue"]
+        assert row["orders"] == figures["orders"]
+        assert row["attainment"] == figures["attainment"] and row["pace"] == figures["pace"]
+        assert row["off_track"] == figures["off_track"]
+        for month in row["revenue_by_month"]:
+            assert month["revenue"] == kpi(dash, f"rep:{row['rep_id']}", month["period"])["revenue"]
+    r1 = answer["rows"][0]
+    assert r1["name"] == "Rep R-1" and (r1["team_id"], r1["region"]) == ("T-1", "East")
+    assert r1["revenue"] == "3500.50" and r1["attainment"] == {"revenue": "0.3501"} and r1["off_track"] == ["revenue"]
+    assert [m["revenue"] for m in r1["revenue_by_month"]] == ["0.00", "0.00", "0.00", "1000.50", "0.00", "2500.00"]
+
+
+def test_the_team_table_honours_as_of_and_known_at_like_get_kpis(dash):
+    known_at = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    dash.record(correct("D-2", "3000.00", when="2026-07-01T09:00:00+00:00"))
+    now = dash.get("/web/team", scope="rep:R-1", period=PERIOD).json()["rows"][0]
+    then = dash.get("/web/team", scope="rep:R-1", period=PERIOD, known_at=known_at).json()
+    assert now["revenue"] == "4000.50" and then["rows"][0]["revenue"] == "3500.50"
+    assert then["rows"][0]["revenue"] == kpi(dash, "rep:R-1", PERIOD, known_at=known_at)["revenue"]
+    assert then["known_at"].startswith(known_at[:19])
+    as_of = "2026-05-15T00:00:00+00:00"
+    early = dash.get("/web/team", scope="team:T-1", period=PERIOD, as_of=as_of).json()
+    assert early["months"] == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]  # June had not begun
+    for row in early["rows"]:
+        figures = kpi(dash, f"rep:{row['rep_id']}", PERIOD, as_of=as_of)
+        assert (row["revenue"], row["pace"]) == (figures["revenue"], figures["pace"])
+        assert row["revenue_by_month"][-1]["revenue"] == kpi(dash, f"rep:{row['rep_id']}", "2026-05", as_of=as_of)["revenue"]
+
+
+def test_the_company_and_region_tables_list_their_reps_and_page(dash):
+    company = dash.get("/web/team", "auditor", scope="company", period=PERIOD).json()
+    assert [r["rep_id"] for r in company["rows"]] == ["R-1", "R-2", "R-3"]
+    west = dash.get("/web/team", scope="region:West", period=PERIOD).json()
+    assert [r["rep_id"] for r in west["rows"]] == ["R-3"]
+    first = dash.get("/web/team", scope="company", period=PERIOD, limit=2).json()
+    assert [r["rep_id"] for r in first["rows"]] == ["R-1", "R-2"] and first["next_offset"] == 2
+    rest = dash.get("/web/team", scope="company", period=PERIOD, limit=2, offset=2).json()
+    assert [r["rep_id"] for r in rest["rows"]] == ["R-3"] and rest["next_offset"] is None
+    year = dash.get("/web/team", scope="rep:R-3", period="2026").json()
+    assert len(year["months"]) == 12 and year["rows"][0]["revenue_by_month"][1]["revenue"] == "9000.00"
+
+
+def test_the_team_table_answers_each_role_as_get_kpis_does(dash):
+    assert dash.get("/web/team", "manager", scope="team:T-1", period=PERIOD).status_code == 200
+    assert dash.get("/web/team", "manager", scope="team:T-2", period=PERIOD).status_code == 404
+    assert dash.get("/web/team", "manager", scope="rep:R-3", period=PERIOD).status_code == 404
+    assert dash.get("/web/team", "manager", scope="company", period=PERIOD).status_code == 403
+    assert dash.get("/web/team", "manager", scope="region:East", period=PERIOD).status_code == 403
+    own = dash.get("/web/team", "rep", scope="rep:R-1", period=PERIOD).json()
+    assert [r["rep_id"] for r in own["rows"]] == ["R-1"]
+    assert dash.get("/web/team", "rep", scope="rep:R-2", period=PERIOD).status_code == 404
+    assert dash.get("/web/team", "rep", scope="team:T-1", period=PERIOD).status_code == 404
+    for role, scope in (("manager", "team:T-2"), ("rep", "rep:R-2"), ("manager", "company")):
+        assert dash.get("/kpis", role, scope=scope, period=PERIOD).status_code == \
+            dash.get("/web/team", role, scope=scope, period=PERIOD).status_code
+
+
+def test_a_manager_sees_only_the_reps_now_in_their_team(dash):
+    dash.record(ev("RepTransferred", "2026-06-15T00:00:00+00:00", rep_id="R-2", team_id="T-2", region="West"))
+    admin = dash.get("/web/team", scope="team:T-1", period=PERIOD).json()
+    manager = dash.get("/web/team", "manager", scope="team:T-1", period=PERIOD).json()
+    assert [r["rep_id"] for r in admin["rows"]] == ["R-1", "R-2"]  # R-2 was in T-1 for most of Q2
+    assert [r["rep_id"] for r in manager["rows"]] == ["R-1"] and manager["total_rows"] == 1
+
+
+@pytest.mark.parametrize("params", [
+    {"scope": "team:T-1", "period": "2026-13"},
+    {"scope": "team", "period": PERIOD},
+    {"scope": "team:T-1", "period": PERIOD, "as_of": "2026-05-01T00:00:00"},  # no zone
+    {"scope": "team:T-1", "period": PERIOD, "known_at": "yesterday"},
+    {"scope": "team:T-1", "period": PERIOD, "limit": 0},
+    {"scope": "team:T-1", "period": PERIOD, "offset": -1},
+])
+def test_bad_parameters_are_422_naming_the_parameter(dash, params):
+    response = dash.get("/web/team", **params)
+    assert response.status_code == 422, response.text
+    assert all(p["field"].startswith("query.") for p in response.json()["detail"])
+
+
+def test_money_in_the_team_table_is_a_decimal_string(dash):
+    row = dash.get("/web/team", scope="rep:R-1", period=PERIOD).json()["rows"][0]
+    assert isinstance(row["revenue"], str) and Decimal(row["revenue"]) == Decimal("3500.50")
+    assert all(isinstance(m["revenue"], str) for m in row["revenue_by_month"])

@@ -1,0 +1,166 @@
+"""Running the projections: exactly once through crashes, redeliveries, restarts and races."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from projection_fixtures import close_store, open_store, table_contents
+from sqlalchemy import select
+
+from ledger.generator import generate
+from projections import runner
+from projections.db import engine_for
+from projections.runner import apply_batch, catch_up, rebuild, tracked_positions, wait_for
+from projections.tables import deal_facts
+from projections.units import PPB, allocate, shares_in_ppb
+from projections.view import BatchView, TrackingConflict
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = open_store(f"sqlite:///{tmp_path}/l.db")
+    events = list(generate(3000, seed=11, tz="Asia/Shanghai"))
+    for start in range(0, len(events), 700):
+        opened.record(*events[start:start + 700])
+    yield opened
+    close_store(opened)
+
+
+def rebuilt_contents(store):
+    rebuild(store.ledger, store.engine)
+    return table_contents(store.engine)
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_a_batch_whose_write_fails_midway_is_redone_whole_on_restart(store, monkeypatch):
+    # Fail the 3rd batch of the sales projection after it has written its first table's rows.
+    write_rows, calls = BatchView.write_rows, []
+
+    def failing(view, conn):
+        if view.name == "sales":
+            calls.append(view)
+            if len(calls) == 3:
+                table, rows = next((t, r) for t, r in view.inserts.items() if r)
+                conn.execute(table.insert(), rows)
+                raise Crash("disk on fire")
+        write_rows(view, conn)
+
+    monkeypatch.setattr(BatchView, "write_rows", failing)
+    with pytest.raises(Crash):
+        catch_up(store.ledger, store.engine, batch_size=500)
+    # The whole batch was rolled back with its tracking: every projection stands after batch 2.
+    assert set(tracked_positions(store.engine).values()) == {1000}
+    monkeypatch.setattr(BatchView, "write_rows", write_rows)
+    assert catch_up(store.ledger, store.engine, batch_size=500) == 3000
+    assert table_contents(store.engine) == rebuilt_contents(store)
+
+
+def test_a_redelivered_batch_is_refused_and_writes_nothing(store):
+    records = store.ledger.read_log(0, 400)
+    positions = tracked_positions(store.engine)
+    apply_batch(store.engine, records, positions)
+    before = table_contents(store.engine)
+    with pytest.raises(TrackingConflict):
+        apply_batch(store.engine, records, positions)  # the same batch again, from the stale positions
+    assert table_contents(store.engine) == before
+
+
+def test_catch_up_resumes_where_it_stopped_while_the_log_grows(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/l.db")
+    try:
+        events = list(generate(2000, seed=5, tz="Asia/Shanghai"))
+        for start in range(0, 2000, 400):
+            store.record(*events[start:start + 400])
+            assert catch_up(store.ledger, store.engine, batch_size=300) == start + 400
+        assert catch_up(store.ledger, store.engine) == 2000  # nothing new: nothing done
+        assert table_contents(store.engine) == rebuilt_contents(store)
+    finally:
+        close_store(store)
+
+
+def test_two_workers_catching_up_at_once_apply_every_batch_once(store):
+    second_engine = engine_for(store.settings)
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        runs = [workers.submit(catch_up, store.ledger, engine, 250) for engine in (store.engine, second_engine)]
+        reached = [run.result() for run in runs]  # re-raises a worker's error here
+    second_engine.dispose()
+    assert reached == [3000, 3000]
+    assert set(tracked_positions(store.engine).values()) == {3000}
+    assert table_contents(store.engine) == rebuilt_contents(store)
+
+
+def test_rebuild_drops_everything_and_replays_from_zero(store):
+    catch_up(store.ledger, store.engine)
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(deal_facts)).all()
+    assert rebuild(store.ledger, store.engine) == 3000
+    with store.engine.connect() as conn:
+        assert sorted(conn.execute(select(deal_facts)).all()) == sorted(rows)
+
+
+def test_wait_for_returns_when_the_projections_reach_a_position(store):
+    assert wait_for(store.engine, 3000, timeout=0.05) is False
+    catch_up(store.ledger, store.engine)
+    assert wait_for(store.engine, 3000, timeout=0.05) is True
+
+
+def test_every_projection_declares_its_tables_and_event_types():
+    names = [p.name for p in runner.PROJECTIONS]
+    assert len(names) == len(set(names))
+    tables = [t.name for p in runner.PROJECTIONS for t in p.tables]
+    assert len(tables) == len(set(tables))
+    consumed = {t for p in runner.PROJECTIONS for t in p.event_types}
+    assert {"DealWon", "RepTransferred", "TargetSet", "ActivityLogged", "EvaluationRecorded", "PayoutApproved"} <= consumed
+
+
+# --- the arithmetic of credit ---------------------------------------------------------------
+
+
+@given(total=st.integers(0, 10**14), weights=st.lists(st.integers(1, 1000), min_size=1, max_size=6))
+def test_a_split_amount_always_adds_up_to_the_whole(total, weights):
+    from decimal import Decimal
+
+    shares = [Decimal(w) / sum(weights) for w in weights]
+    shares[-1] = 1 - sum(shares[:-1])  # shares that sum to exactly 1, as the write side demands
+    credit = shares_in_ppb([{"rep_id": f"R-{i}", "share": s} for i, s in enumerate(shares)])
+    assert sum(ppb for _, ppb in credit) == PPB
+    parts = allocate(total, credit)
+    assert sum(parts.values()) == total
+    assert all(abs(parts[rep] - total * ppb / PPB) < 1 for rep, ppb in credit)
+
+
+def test_equal_shares_give_the_odd_cent_to_the_first_rep():
+    credit = shares_in_ppb([{"rep_id": r, "share": Decimal(s)} for r, s in (("A", "0.333"), ("B", "0.333"), ("C", "0.334"))])
+    assert allocate(100, credit) == {"A": 33, "B": 33, "C": 34}
+    assert allocate(1, [("A", PPB // 2), ("B", PPB // 2)]) == {"A": 1, "B": 0}
+
+
+def test_fold_state_rows_load_positionally_into_their_state_classes():
+    # Deal/Customer/Lead.from_row build from a row by position: the columns must be the fields.
+    from projections.fold_sales import Customer, Deal, Lead
+    from projections.tables import customers, deals, leads
+
+    for table, state in ((deals, Deal), (customers, Customer), (leads, Lead)):
+        assert [c.name for c in table.columns] == list(state.__slots__)
+        assert next(iter(table.primary_key.columns)) is next(iter(table.columns))
+
+
+def test_company_figures_do_not_depend_on_the_rollups_being_complete(store):
+    # The company reads hourly rollups where the `log` projection says a block is wholly known;
+    # with no knowledge of blocks at all (a projection added later, still catching up) it falls
+    # back to the fact rows, and the figures are the same.
+    from projections.kpis import kpis
+    from projections.tables import knowledge_blocks
+
+    catch_up(store.ledger, store.engine)
+    with_rollups = [kpis(store.engine, store.settings, "company", p) for p in ("2026-Q1", "2026-03", "2026")]
+    with store.engine.begin() as conn:
+        conn.execute(knowledge_blocks.delete())
+    assert [kpis(store.engine, store.settings, "company", p) for p in ("2026-Q1", "2026-03", "2026")] == with_rollups
