@@ -30,7 +30,7 @@ from .config import Settings, settings_from_env
 from .errors import ConflictError, InvalidBatch, RuleViolation
 from .recorder import EntryMeta
 from .schemas import Command, Problem, parse_batch
-from .transcoder import OrjsonTranscoder, canonical, decode, untag
+from .transcoder import OrjsonTranscoder, canonical, untag
 
 MAX_BATCH = 10_000
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 
-import pytest
 
 from builders import ev, onboard, open_deal, refund, win
 from ledger.errors import ConflictError, InvalidBatch

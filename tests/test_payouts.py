@@ -8,7 +8,7 @@ import pytest
 
 from builders import ev, refund, split
 from ledger.store import Ledger
-from payout_fixtures import FLAT_RULES, assign, department, publish, target, won_deal
+from payout_fixtures import FLAT_RULES, assign, department, publish, won_deal
 from projections.approvals import ApprovalRefused, approve
 from projections.db import engine_for
 from projections.payouts import payout, period_payouts

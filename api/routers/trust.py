@@ -9,7 +9,6 @@ same batch by its correcting events); these routes read them.
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
