@@ -160,10 +160,13 @@ def test_a_dispute_is_opened_and_commented_by_its_rep_or_their_manager(api, role
     assert response.status_code == status, response.text
 
 
-@pytest.mark.parametrize(("role", "status"), [("finance", 201), ("admin", 201), ("rep", 403), ("manager", 403)])
-def test_a_comment_on_an_earlier_dispute_is_for_admin_and_finance_until_the_org_view_knows_disputes(api, role, status):
+@pytest.mark.parametrize(("role", "target", "status"), [
+    ("finance", "other", 201), ("admin", "other", 201), ("rep", "own", 201), ("rep", "team", 403),
+    ("manager", "team", 201), ("manager", "other", 403), ("auditor", "own", 403),
+])
+def test_a_comment_on_an_earlier_dispute_is_for_its_rep_their_manager_and_finance(api, role, target, status):
     dispute_id = f"X-{uuid.uuid4().hex[:8]}"
-    api.record(dispute(dispute_id, OWN)[0])
+    api.record(dispute(dispute_id, TARGETS[target][0])[0])
     comment = ev("DisputeCommented", "2026-04-03T09:00:00+00:00", dispute_id=dispute_id, author_id="x", text="noted")
     assert api.post("/events", comment, role=role).status_code == status
 
