@@ -209,9 +209,9 @@ def start_writers(settings: Settings, tmp_path: Path, started: list[Child], *, v
     """`writers` processes of tests/reliability/writer.py, appended to `started`; their result files."""
     outs = [tmp_path / f"writer-{via}-{kind}-{n}.jsonl" for n in range(writers)]
     for n, out in enumerate(outs):
-        args = [PYTHON, str(HERE / "writer.py"), "--via", via, "--url", url, "--token", token, "--writer", str(n),
+        args = [PYTHON, str(HERE / "writer.py"), "--via", via, "--url", url, f"--token={token}", "--writer", str(n),
                 "--count", str(count), "--deals", str(deals), "--seed", str(seed), "--repeat", str(repeat),
-                "--give-up", str(give_up), "--kind", kind, "--out", str(out)]
+                "--give-up", str(give_up), "--kind", kind, "--out", str(out)]  # --token=: a token may start with "-"
         started.append(Child(args, child_env(settings), tmp_path / f"writer-{via}-{kind}-{n}.log"))
     return outs
 
