@@ -9,6 +9,7 @@ since then must extend it, not rewrite it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from uuid import UUID
 
 import orjson
@@ -31,13 +32,32 @@ _sha256 = hashlib.sha256
 def uuid_hex(originator_id: object) -> str:
     """The 32 lowercase hex digits of a stream id, as the chain hashes them.
 
-    `UUID(str(x)).hex` is the definition; a string that already is that canonical form (as
-    SQLite stores it) is returned as it is, without parsing it into a UUID and back.
+    `UUID(str(x)).hex` is the definition. A 32-character string (the form SQLite stores) is
+    taken as it is, unparsed: written by the recorder from `UUID.hex`, it is that form, and a
+    stored id altered into anything else no longer hashes to its link, so verify finds it.
     """
     if type(originator_id) is str and len(originator_id) == 32:
-        try:
-            if bytes.fromhex(originator_id).hex() == originator_id:
-                return originator_id
-        except ValueError:
-            pass
+        return originator_id
     return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
+
+
+def first_broken_link(previous: str, rows: Iterable[tuple]) -> tuple[str, int, int | None]:
+    """Check stored links against their entries: each recomputed from the link stored before it.
+
+    `rows`: (position, recorded_at, type, rep_id, actor, event_id, content_hash, link, topic,
+    originator_id, originator_version, state) in position order, gap-free, every event present
+    (the caller checks that). Returns the last good link, the number of rows that matched, and
+    the position of the first that did not (None if all did). `link_of`, inlined: this is the
+    loop `verify` spends its time in.
+    """
+    checked = 0
+    for (position, recorded_at, type_, rep_id, actor, event_id, chash, link,
+         topic, originator_id, version, state) in rows:
+        if type(originator_id) is not str or len(originator_id) != 32:
+            originator_id = uuid_hex(originator_id)
+        header = _dumps((position, recorded_at, type_, rep_id, actor, event_id, chash, topic, originator_id, version))
+        if _sha256(b"".join((previous.encode(), header, state))).hexdigest() != link:
+            return previous, checked, position
+        previous = link
+        checked += 1
+    return previous, checked, None

@@ -46,6 +46,9 @@ def projection_url(database_url: str) -> tuple[URL, str | None]:
     return url.difference_update_query(["schema"]), (schema or None)
 
 
+CACHE_KIB = 32 * 1024  # SQLite's page cache per connection (its default is 2 MiB)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -56,6 +59,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

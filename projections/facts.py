@@ -135,11 +135,13 @@ _COMPANY_CYCLES = (select(deal_facts.c.cycle_us)
 
 def sales_cycles(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> list[int]:
     """Won − opened, in µs, of each deal won in the window with credit in the scope (once per deal)."""
+    # Streamed row by row, not fetched whole (`.all()`): a company quarter is thousands of rows, and
+    # holding them all at once as row tuples set off full garbage collections (tens of ms each).
     if scope.scope.kind == "company":
-        values = conn.execute(_COMPANY_CYCLES, {"lo_": cut.start_us, "hi_": cut.upto_us, "k": cut.known_us}).scalars().all()
+        values = conn.execute(_COMPANY_CYCLES, {"lo_": cut.start_us, "hi_": cut.upto_us, "k": cut.known_us}).scalars()
     else:
         values = run(conn, _deal_cycles, scope, deal_facts.c.rep_id, deal_facts.c.occurred_us, cut.start_us,
-                     cut.upto_us, k=cut.known_us).scalars().all()
+                     cut.upto_us, k=cut.known_us).scalars()
     return [int(value) for value in values]
 
 

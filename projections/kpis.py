@@ -180,12 +180,18 @@ def rep_figures(engine: Engine, settings: Settings, rep_id: str, period: str, as
     corrections, refunds and splits of the rep's fact rows in the window, including rows that
     moved credit away); evidence[f"{m}_attainment"] = the TargetSet in force, for each target.
     """
-    scope = Scope("rep", rep_id)
     cut = cutoffs(settings, period, as_of, known_at)
     with reading(engine) as conn:
-        figures = scope_figures(conn, settings, scope, cut)
-        goals = current_targets(conn, str(scope), str(cut.period), cut.known_us)
-        evidence = rep_evidence(conn, settings, rep_id, cut)
+        return rep_figures_on(conn, settings, rep_id, cut)
+
+
+def rep_figures_on(conn: Connection, settings: Settings, rep_id: str,
+                   cut: Cutoffs) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """`rep_figures` inside a read transaction the caller already holds."""
+    scope = Scope("rep", rep_id)
+    figures = scope_figures(conn, settings, scope, cut)
+    goals = current_targets(conn, str(scope), str(cut.period), cut.known_us)
+    evidence = rep_evidence(conn, settings, rep_id, cut)
     evidence.update({f"{metric}_attainment": [goal.position] for metric, goal in goals.items()})
     return {m: figures[m] for m in FIGURE_METRICS}, evidence
 

@@ -28,17 +28,18 @@ import orjson
 from sqlalchemy import Connection, Engine, or_, select
 
 from ledger.config import Settings
+from ledger.gc_pause import paused_gc
 from ledger.periods import parse_period
 from ledger.plan_schema import Draw, Rules, parse_rules
 from ledger.transcoder import canonical
 
 from .cutoffs import Cutoffs, cutoffs
 from .db import reading
-from .kpis import rep_figures
+from .kpis import rep_figures_on
 from .membership import stints
 from .plan_evaluation import Award, Evaluation, evaluate
 from .tables import awards, memberships, payout_adjustments, payout_approvals, period_closes, plan_assignments, plan_versions
-from .targets import current_targets
+from .targets import Target, current_targets, revisions
 from .units import micros_to_time, money
 
 SCOPE_ORDER = ("rep", "team", "region", "company")
@@ -157,9 +158,15 @@ def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVers
     if assignment is None:
         return None, None
     p = plan_versions.c
-    candidates = conn.execute(select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
-                              .where(p.plan_id == assignment.plan_id, p.recorded_us <= cut.known_us)
-                              .order_by(p.version.desc())).all()
+    every = _bulk(("plan_versions", cut.known_us), lambda: conn.execute(
+        select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
+        .where(p.recorded_us <= cut.known_us).order_by(p.version.desc())).all())
+    if every is not None:
+        candidates = [row for row in every if row.plan_id == assignment.plan_id]
+    else:
+        candidates = conn.execute(select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
+                                  .where(p.plan_id == assignment.plan_id, p.recorded_us <= cut.known_us)
+                                  .order_by(p.version.desc())).all()
     for row in candidates:
         if parse_period(row.effective_from).first_month_index <= cut.period.first_month_index:
             return _plan_of(row), assignment
@@ -169,8 +176,13 @@ def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVers
 def _assignment(conn: Connection, rep_id: str, cut: Cutoffs) -> Assignment | None:
     keys = _scope_keys(conn, rep_id, cut)
     a = plan_assignments.c
-    rows = conn.execute(select(a.scope_key, a.plan_id, a.from_period, a.position)
-                        .where(a.scope_key.in_(keys), a.recorded_us <= cut.known_us)).all()
+    every = _bulk(("assignments", cut.known_us), lambda: conn.execute(
+        select(a.scope_key, a.plan_id, a.from_period, a.position).where(a.recorded_us <= cut.known_us)).all())
+    if every is not None:
+        rows = [row for row in every if row.scope_key in keys]
+    else:
+        rows = conn.execute(select(a.scope_key, a.plan_id, a.from_period, a.position)
+                            .where(a.scope_key.in_(keys), a.recorded_us <= cut.known_us)).all()
     best: tuple | None = None
     for row in rows:
         if parse_period(row.from_period).first_month_index > cut.period.first_month_index:
@@ -185,7 +197,8 @@ def _scope_keys(conn: Connection, rep_id: str, cut: Cutoffs) -> list[str]:
     """rep, team, region, company: most specific first, membership at the window's last instant."""
     moment = cut.upto_us - 1
     keys = [f"rep:{rep_id}"]
-    for stint in stints(conn, cut.known_us, [rep_id]):
+    everyone = _bulk(("stints", cut.known_us), lambda: _by_rep(stints(conn, cut.known_us)))
+    for stint in everyone.get(rep_id, []) if everyone is not None else stints(conn, cut.known_us, [rep_id]):
         if stint.lo <= moment < stint.hi:
             keys += [f"team:{stint.team_id}"] if stint.team_id else []
             keys += [f"region:{stint.region}"] if stint.region else []
@@ -226,6 +239,47 @@ def _plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVer
     return _memo(("plan", rep_id, cut), lambda: plan_in_force(conn, rep_id, cut))
 
 
+def _read_plan_in_force(engine: Engine, rep_id: str, cut: Cutoffs) -> tuple[PlanVersion | None, Assignment | None]:
+    with reading(engine) as conn:
+        return plan_in_force(conn, rep_id, cut)
+
+
+def _bulk(key: tuple, load: Any) -> Any:
+    """Within `memoized()`: what every rep's payout reads from one small table (stints, plan
+    assignments and versions, targets and awards of the period), read once for all of them and
+    then picked per rep in memory; None outside (each payout reads its own rows, as before)."""
+    memo = _MEMO.get()
+    if memo is None:
+        return None
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
+def _by_rep(items: list[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for item in items:
+        grouped.setdefault(item.rep_id, []).append(item)
+    return grouped
+
+
+def _rep_targets(conn: Connection, rep_id: str, cut: Cutoffs) -> dict[str, Target]:
+    """`current_targets` of the rep; within `memoized()`, from one read of the period's revisions."""
+    period = str(cut.period)
+    every = _bulk(("targets", period, cut.known_us), lambda: _targets_by_scope(revisions(conn, period, cut.known_us)))
+    if every is None:
+        return current_targets(conn, f"rep:{rep_id}", period, cut.known_us)
+    return every.get(f"rep:{rep_id}", {})
+
+
+def _targets_by_scope(rows: list[Any]) -> dict[str, dict[str, Target]]:
+    """scope → metric → the latest revision (rows in log order: a later one revises)."""
+    found: dict[str, dict[str, Target]] = {}
+    for row in rows:
+        found.setdefault(row.scope_key, {})[row.metric] = Target(Decimal(row.value), row.position)
+    return found
+
+
 def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
            known_at: datetime | None = None, plan: PlanVersion | None = None) -> Payout:
     """A rep's payout for a period, under the plan in force (or `plan`, for a replay)."""
@@ -236,11 +290,9 @@ def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: 
 
 def _payout_at(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None,
                draw_balance: Decimal) -> Payout:
-    as_of = micros_to_time(cut.as_of_us)
-    figures, evidence = _memo(("figures", rep_id, cut), lambda: rep_figures(
-        engine, settings, rep_id, str(cut.period), as_of, micros_to_time(cut.known_us)))
-    figures, evidence = dict(figures), {metric: list(positions) for metric, positions in evidence.items()}
-    with reading(engine) as conn:
+    with reading(engine) as conn:  # one read transaction for the figures and the evaluation
+        figures, evidence = _memo(("figures", rep_id, cut), lambda: rep_figures_on(conn, settings, rep_id, cut))
+        figures, evidence = dict(figures), {metric: list(positions) for metric, positions in evidence.items()}
         return _evaluate(conn, rep_id, cut, figures, evidence, plan, draw_balance)
 
 
@@ -250,8 +302,7 @@ MAX_DRAW_PERIODS = 36
 def _carried_draw(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None) -> Decimal:
     """The recoverable draw owed at the start of the period: the periods of the same length since
     the plan took effect, each evaluated in turn with the balance the one before left."""
-    with reading(engine) as conn:
-        chosen = plan if plan is not None else _plan_in_force(conn, rep_id, cut)[0]
+    chosen = plan if plan is not None else _memo(("plan", rep_id, cut), lambda: _read_plan_in_force(engine, rep_id, cut))[0]
     if chosen is None or chosen.effective_from is None or not any(isinstance(c, Draw) for c in chosen.rules.components):
         return Decimal("0.00")
     first = parse_period(chosen.effective_from)
@@ -272,7 +323,7 @@ def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, An
     assignment = None
     if plan is None:
         plan, assignment = _plan_in_force(conn, rep_id, cut)
-    goals = _memo(("targets", rep_id, cut), lambda: current_targets(conn, f"rep:{rep_id}", str(cut.period), cut.known_us))
+    goals = _rep_targets(conn, rep_id, cut)
     targets = {metric: goal.value for metric, goal in goals.items()}
     granted = _memo(("awards", rep_id, cut), lambda: tuple(_awards(conn, rep_id, cut)))
     if plan is None:
@@ -287,9 +338,16 @@ def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, An
 def _awards(conn: Connection, rep_id: str, cut: Cutoffs) -> list[Award]:
     """AwardGranted for the rep and this period (by the award's period), known at known_at."""
     w = awards.c
-    rows = conn.execute(select(w.amount_cents, w.reason, w.position)
-                        .where(w.rep_id == rep_id, w.period == str(cut.period), w.recorded_us <= cut.known_us,
-                               w.occurred_us <= cut.as_of_us).order_by(w.position)).all()
+    every = _bulk(("awards", str(cut.period), cut.known_us, cut.as_of_us), lambda: _by_rep(conn.execute(
+        select(w.rep_id, w.amount_cents, w.reason, w.position)
+        .where(w.period == str(cut.period), w.recorded_us <= cut.known_us, w.occurred_us <= cut.as_of_us)
+        .order_by(w.position)).all()))
+    if every is not None:
+        rows = every.get(rep_id, [])
+    else:
+        rows = conn.execute(select(w.amount_cents, w.reason, w.position)
+                            .where(w.rep_id == rep_id, w.period == str(cut.period), w.recorded_us <= cut.known_us,
+                                   w.occurred_us <= cut.as_of_us).order_by(w.position)).all()
     return [Award(money(row.amount_cents), row.reason, row.position) for row in rows]
 
 
@@ -301,7 +359,7 @@ def period_payouts(engine: Engine, settings: Settings, period: str, as_of: datet
     with reading(engine) as conn:
         reps = active_reps(conn, cut) if rep_ids is None else sorted(rep_ids)
     known = micros_to_time(cut.known_us)
-    with memoized():
+    with memoized(), paused_gc():  # every rep's reads at once: see ledger.gc_pause
         return [payout(engine, settings, rep_id, str(cut.period), as_of, known, plan) for rep_id in reps]
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from weakref import WeakSet
 
 from sqlalchemy import Connection, Engine, Table, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ledger.gc_pause import paused_gc
 from ledger.store import Ledger, LogRecord
 
 from .db import writing
@@ -101,32 +101,28 @@ def projected_position(engine: Engine) -> int:
 def catch_up(ledger: Ledger, engine: Engine, batch_size: int = DEFAULT_BATCH, progress: Progress | None = None) -> int:
     """Apply the log from each projection's tracked position to the head; return the position reached.
 
-    The next batch is read from the log (in a second thread) while this one is written: the
-    database work of both releases the GIL, so reading and writing overlap.
+    One batch at a time, read then applied, with the cyclic garbage collector paused over each
+    batch (`ledger.gc_pause`). Reading the next batch in a second thread was measured slower (the
+    read is decoding, which holds the GIL, so the two threads only took turns).
     """
     positions = tracked_positions(engine)
     after = min(positions.values())
     head = ledger.head().position
     if head <= after:
-        return after  # the common case of a read that finds nothing new: no thread, no log read
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-reader") as reader:
-        ahead = reader.submit(ledger.read_log, after, batch_size)
-        while True:
-            records = ahead.result()
+        return after  # the common case of a read that finds nothing new
+    while True:
+        with paused_gc():
+            records = ledger.read_log(after, batch_size)
             if not records:
                 return after
-            ahead = reader.submit(ledger.read_log, records[-1].position, batch_size)
             try:
                 positions = apply_batch(engine, records, positions)
             except (TrackingConflict, IntegrityError):
                 # Another worker applied (part of) this stretch first: carry on from where it got to.
                 positions = tracked_positions(engine)
-            if min(positions.values()) != records[-1].position:
-                ahead.result()  # read from the wrong place: read again from where the projections are
-                ahead = reader.submit(ledger.read_log, min(positions.values()), batch_size)
-            after = min(positions.values())
-            if progress is not None:
-                progress(after, max(head, after))
+        after = min(positions.values())
+        if progress is not None:
+            progress(after, max(head, after))
 
 
 def apply_batch(engine: Engine, records: list[LogRecord], positions: dict[str, int]) -> dict[str, int]:

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import Engine, Table, select
 
 from ledger.config import Settings
+from ledger.gc_pause import paused_gc
 from ledger.store import Head, Ledger, LogRecord, micros_to_time
 
 from projections.cutoffs import aware_micros, now_micros
 from projections.db import engine_for, reading
 from projections.kpis import kpis
 from projections.payouts import period_payouts
-from projections.runner import catch_up, projected_tables
+from projections.runner import catch_up, projected_tables, rebuild
 from projections.tables import memberships
 
 
@@ -53,7 +54,9 @@ def audit(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime
                                     tz_name=settings.tz_name, currency=settings.currency)
         scratch = engine_for(scratch_settings)
         try:
-            catch_up(BoundedLog(ledger, upto), scratch, progress=progress)
+            # `rebuild`, not `catch_up`: the scratch store starts empty, so the read indexes are
+            # built once at the end instead of kept up to date row by row.
+            rebuild(BoundedLog(ledger, upto), scratch, progress=progress)
             differences = compare_rows(engine, scratch, known_us, at_head)
             differences += compare_figures(engine, scratch, settings, periods or [], micros_to_time(known_us))
         finally:
@@ -80,8 +83,8 @@ def _rows(engine: Engine, table: Table, known_us: int, at_head: bool) -> set[tup
     query = select(table)
     if not at_head:
         query = query.where(table.c.recorded_us <= known_us)
-    with reading(engine) as conn:
-        return {tuple(row) for row in conn.execute(query).all()}
+    with reading(engine) as conn, paused_gc():  # a table's rows at once: see ledger.gc_pause
+        return {tuple(row) for row in conn.execute(query)}
 
 
 def compare_figures(live: Engine, scratch: Engine, settings: Settings, periods: list[str],

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ledger.config import Settings
+from ledger.gc_pause import paused_gc
 from ledger.plan_schema import parse_rules, rules_to_json
 from ledger.store import Ledger, micros_to_time
 from ledger.transcoder import canonical
@@ -70,7 +71,7 @@ def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan
         known_at = micros_to_time(known_us)
     cut = cutoffs(settings, period, known_at=known_at)
     chosen = resolve_plan(engine, plan, cut.known_us)
-    with memoized():  # the baseline reuses the replay's reads of each rep's figures (same cut-offs)
+    with memoized(), paused_gc():  # the baseline reuses the replay's reads of each rep's figures (same cut-offs)
         replayed = period_payouts(engine, settings, str(cut.period), known_at=known_at, plan=chosen)
         reps = [p.rep_id for p in replayed]
         states = approval_states(engine, str(cut.period), cut.known_us, reps)

@@ -92,3 +92,20 @@ def test_a_head_that_the_log_no_longer_passes_through_fails(log):
 def test_a_digest_from_elsewhere_does_not_verify(log):
     report = log.verify("ab" * 32)
     assert not report.ok and report.extends_digest is False
+
+
+def test_an_event_stored_behind_the_ledgers_back_is_found(log):
+    table = log.recorder.events_table
+    raw(log, f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+             f"SELECT originator_id, originator_version + 1000, topic, state FROM {table} LIMIT 1")
+    report = log.verify()
+    assert not report.ok and report.events_checked == 7
+    assert "1 stored event(s) have no ledger entry" in report.message
+
+
+def test_a_long_log_verifies_across_pages_and_a_gap_is_named_on_a_later_page(log):
+    log.record([onboard(f"R-{i}") for i in range(10, 40)], "seed")  # positions 8 to 37
+    assert log.verify(page=5).ok
+    raw(log, f"DELETE FROM {log.recorder.entries_table} WHERE position = ?", (23,))
+    report = log.verify(page=5)
+    assert report.first_bad_position == 23 and report.events_checked == 22

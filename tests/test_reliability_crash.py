@@ -124,7 +124,11 @@ def test_an_import_killed_at_ten_seeded_points_keeps_every_acknowledged_batch_an
     acks.touch()
     for point in kill_plan(SEED, ["mid-batch", "after-ack"]):
         if isinstance(point, KillPoint):
-            assert run_forked(import_file, settings, file, IMPORT_BATCH, acks, point) == KILLED, point
+            # A real import killed earlier may have got further than planned on a loaded machine:
+            # with fewer than k batches left to record, this run finishes before its k-th.
+            left = len(batches) - assert_whole_batches_only(ledger, batches)
+            expected = KILLED if left >= point.k else 0
+            assert run_forked(import_file, settings, file, IMPORT_BATCH, acks, point) == expected, (point, left)
         else:
             real_import_killed_after(settings, tmp_path, file, ledger, point)
         present = {r.event_id for r in whole_log(ledger)}
