@@ -18,11 +18,13 @@ from ledger.config import Settings, settings_from_env
 from ledger.store import Ledger
 from projections.db import engine_for
 
-from .auth import ensure_tables
+from .auth import Principals, ensure_tables
 from .errors import install_error_handlers
+from .figures_memo import FiguresMemo
 from .limits import DEFAULT_MAX_BODY, BodySizeLimit
 from .log_queries import LogReader
 from .org_cache import OrgCache
+from .probe import StoreProbe
 from .responses import OrjsonResponse
 from .routers import ROUTERS
 
@@ -44,14 +46,20 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = ledger if ledger is not None else Ledger(settings)
         engine = engine_for(settings)
+        probe = None
         try:
             ensure_tables(engine)
             app.state.ledger = store
             app.state.engine = engine
             app.state.log = LogReader(store)
             app.state.org = org if org is not None else OrgCache(app.state.log)
+            app.state.principals = Principals()
+            app.state.figures_memo = FiguresMemo()
+            app.state.probe = probe = StoreProbe(store, engine)
             yield
         finally:
+            if probe is not None:
+                probe.close()
             engine.dispose()
             if ledger is None:
                 store.close()

@@ -3,16 +3,35 @@
 A token is 32 random bytes (URL-safe base64, ~43 characters): far beyond guessing, so a plain
 unsalted SHA-256 is the right hash (a slow password hash protects low-entropy secrets; these are
 not). Lookup is by hash, so comparing a presented token never leaks timing about stored ones.
+
+`Principals` remembers a verified token's user for a few seconds (keyed by the token's hash, never
+the token), so a read does not query the tokens table each time. A revocation anywhere (this
+process, the CLI, another server) changes the count of revoked tokens, which every request reads
+anyway (api/probe.py): a changed count drops every remembered principal at once, so a revoked
+token is refused on the next request, as before. Unknown tokens are never remembered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
 
 from .policy import ROLES, User
 
@@ -81,10 +100,58 @@ def create_token(engine: Engine, role: str, *, rep_id: str | None = None, team_i
 
 def authenticate(engine: Engine, token: str) -> User | None:
     """The user a presented token stands for, or None (unknown or revoked)."""
-    if not token or len(token) > 200:
+    if not acceptable(token):
         return None
+    return authenticate_hashed(engine, hash_token(token))
+
+
+def acceptable(token: str) -> bool:
+    """Worth hashing and looking up at all."""
+    return bool(token) and len(token) <= 200
+
+
+PRINCIPAL_TTL = 10.0  # seconds a verified token's user is remembered (a revocation ends it at once)
+PRINCIPAL_CAPACITY = 10_000  # remembered tokens at most (then the cache starts afresh)
+
+
+class Principals:
+    """Recently verified tokens: hash → (user, revoked count when verified, expiry). Thread-safe."""
+
+    def __init__(self, ttl: float = PRINCIPAL_TTL, capacity: int = PRINCIPAL_CAPACITY):
+        self.ttl = ttl
+        self.capacity = capacity
+        self._known: dict[str, tuple[User, int, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: str, revoked: int) -> User | None:
+        """The user of a token verified less than `ttl` ago, with no token revoked since."""
+        entry = self._known.get(token_hash)
+        if entry is None:
+            return None
+        user, revoked_then, expires = entry
+        if revoked_then != revoked or time.monotonic() >= expires:
+            with self._lock:
+                if self._known.get(token_hash) is entry:
+                    del self._known[token_hash]
+            return None
+        return user
+
+    def put(self, token_hash: str, user: User, revoked: int) -> None:
+        """Remember a user verified *after* `revoked` (the count) was read."""
+        with self._lock:
+            if len(self._known) >= self.capacity:
+                self._known.clear()
+            self._known[token_hash] = (user, revoked, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+def authenticate_hashed(engine: Engine, token_hash: str) -> User | None:
+    """`authenticate` for a token already checked for length and hashed."""
     query = select(tokens.c.token_id, tokens.c.role, tokens.c.rep_id, tokens.c.team_id).where(
-        tokens.c.token_hash == hash_token(token), tokens.c.revoked.is_(False))
+        tokens.c.token_hash == token_hash, tokens.c.revoked.is_(False))
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:

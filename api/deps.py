@@ -8,6 +8,13 @@
 - fresh reads: `FreshProjections` (catch up before reading; `after=` waits for a position);
 - bodies: `JsonBody` + `parse_body(Model, body)` + `body_doc(Model, example)` for /docs;
 - the layers' refusals: `with refused_as(409, ApprovalRefused)`, `with invalid_as("body.plan", PlanError)`.
+
+Every dependency here is `async def` and answers from memory in the common case: FastAPI runs a
+plain-`def` dependency in the thread pool, and under load each such hop queued behind the
+handlers for the GIL (a read made eight). What they must learn from the store per request (log
+head, projected position, revoked-token count) is one cheap query (`Glance`, api/probe.py);
+anything that blocks for longer (a token not seen lately, a catch-up, an org fold, an org view
+that is not the in-process cache) still runs in the thread pool.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from ledger.config import Settings
 from ledger.periods import parse_period
@@ -32,33 +40,49 @@ from ledger.store import Ledger
 from projections.membership import parse_scope
 from projections.runner import catch_up, wait_for
 
-from .auth import authenticate
+from . import auth
 from .errors import BadRequest, problem
+from .figures_memo import MemoAtHead
 from .log_queries import LogReader
+from .org_cache import OrgCache
 from .policy import CAPABILITIES, OrgView, OutOfRole, User, check_rep, check_scope, readable_reps
+from .probe import Glance
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _ledger(request: Request) -> Ledger:
+async def _ledger(request: Request) -> Ledger:
     return request.app.state.ledger
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def _log(request: Request) -> LogReader:
+async def _log(request: Request) -> LogReader:
     return request.app.state.log
 
 
-def _org(request: Request) -> OrgView:
+async def glance(request: Request) -> Glance:
+    """The store as this request finds it: read once, when first asked (by authentication, before
+    anything else), and kept on the request. Not a dependency of its own: FastAPI re-solves a
+    shared sub-dependency's tree for each dependant that names it, and this is asked for thrice."""
+    seen = getattr(request.state, "glance", None)
+    if seen is None:
+        seen = request.state.glance = await request.app.state.probe.glance()
+    return seen
+
+
+async def _org(request: Request) -> OrgView:
     # app.state.org is anything with view() -> OrgView: the cache, a projection, a test double.
-    return request.app.state.org.view()
+    org = request.app.state.org
+    if isinstance(org, OrgCache) and org.covers((await glance(request)).head):
+        return org  # nothing recorded since its last fold: view() would be a no-op
+    return await run_in_threadpool(org.view)
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -66,6 +90,15 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 LogDep = Annotated[LogReader, Depends(_log)]
 OrgDep = Annotated[OrgView, Depends(_org)]
+
+
+async def _policy(org: OrgView, check: Any, *args: Any) -> Any:
+    """A policy question, answered in the event loop when the org view is the in-process cache
+    (pure memory), in the thread pool otherwise (a projection's org query reads the database)."""
+    if isinstance(org, OrgCache):
+        return check(*args)
+    return await run_in_threadpool(check, *args)
+
 
 # The scheme is declared so /docs shows the lock and an "Authorize" box; errors are ours
 # (auto_error=False) so that every 401 carries WWW-Authenticate and the same wording.
@@ -76,12 +109,24 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _current_user(engine: EngineDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
+async def _current_user(request: Request,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
     if credentials is None:
         raise _unauthorized("no bearer token: send 'Authorization: Bearer <token>' "
                             "(an admin creates one with `perfledger token create`)")
-    user = authenticate(engine, credentials.credentials)
+    token = credentials.credentials
+    user = None
+    if auth.acceptable(token):
+        revoked = (await glance(request)).revoked
+        # A token verified a moment ago, with no revocation since (the count was read before this
+        # lookup, so a revocation racing it changes the count and ends the entry), is not re-read.
+        principals: auth.Principals = request.app.state.principals
+        token_hash = auth.hash_token(token)
+        user = principals.get(token_hash, revoked)
+        if user is None:
+            user = await run_in_threadpool(auth.authenticate_hashed, request.app.state.engine, token_hash)
+            if user is not None:
+                principals.put(token_hash, user, revoked)
     if user is None:
         raise _unauthorized("unknown or revoked token: ask an admin for a new one")
     return user
@@ -94,7 +139,7 @@ def require_roles(*roles: str) -> Any:
     """`user: Annotated[User, require_roles("admin", "finance")]`, or in `dependencies=[...]`."""
     allowed_roles = frozenset(roles)
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in allowed_roles:
             raise HTTPException(403, f"a {user.role} token may not do this; it needs one of: {', '.join(sorted(allowed_roles))}")
         return user
@@ -260,28 +305,45 @@ def bring_up_to_date(ledger: Ledger, engine: Engine) -> int:
         return catch_up(ledger, engine)
 
 
-def _fresh(request: Request, _: CurrentUser, ledger: LedgerDep, engine: EngineDep,
-           after: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
-               "a log position (from POST /events): answer only once the projections include it; "
-               "503 if they do not within a few seconds, 422 if the log does not reach it"))] = None) -> int:
+async def _fresh(request: Request, _: CurrentUser,
+                 after: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
+                     "a log position (from POST /events): answer only once the projections include it; "
+                     "503 if they do not within a few seconds, 422 if the log does not reach it"))] = None) -> int:
     """Bring the projections up to the head of the log (a single `perfledger serve` answers every
     read with every write acknowledged before it); with `after`, also wait for that position,
-    which a separate projection worker may still be applying."""
-    reached = bring_up_to_date(ledger, engine)
+    which a separate projection worker may still be applying.
+
+    The head is read when the request is handled (`glance`, after it arrived), so every write
+    acknowledged before it is at or below it; when every projection is already there, nothing is
+    left to catch up and no thread is needed."""
+    ledger, engine = request.app.state.ledger, request.app.state.engine
+    seen = await glance(request)
+    if seen.settled:
+        reached = seen.projected
+    else:
+        reached = await run_in_threadpool(bring_up_to_date, ledger, engine)
+        request.app.state.probe.schema_checked()  # catch_up ran ensure_schema: tracking is trustworthy now
     if after is None or reached >= after:
         return reached
-    head = ledger.head().position
+    head = await run_in_threadpool(lambda: ledger.head().position)
     if after > head:  # no write was ever acknowledged there: waiting would not help
         raise BadRequest(problem("query.after", f"position {after} is beyond the end of the log ({head}): pass a "
                                                 "position that POST /events answered"))
     timeout = getattr(request.app.state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
-    if not wait_for(engine, after, timeout=timeout):
+    if not await run_in_threadpool(wait_for, engine, after, timeout):
         raise HTTPException(503, f"the projections have not reached position {after} yet (they are at {reached}): "
                                  "retry in a moment", headers={"Retry-After": "1"})
     return after
 
 
 FreshProjections = Annotated[int, Depends(_fresh)]
+
+
+async def _figures_at_head(request: Request) -> MemoAtHead:
+    return MemoAtHead(request.app.state.figures_memo, await glance(request))
+
+
+FiguresAtHead = Annotated[MemoAtHead, Depends(_figures_at_head)]  # figures remembered at this head (after FreshProjections)
 
 
 # ---------------------------------------------------------------- what this caller may read
@@ -291,16 +353,16 @@ def _forbid(error: OutOfRole) -> HTTPException:
     return HTTPException(403, str(error))
 
 
-def _visible_scope(user: CurrentUser, org: OrgDep, scope: Annotated[ScopeText, Query()]) -> str:
+async def _visible_scope(user: CurrentUser, org: OrgDep, scope: Annotated[ScopeText, Query()]) -> str:
     try:
-        check_scope(user, scope, org)
+        await _policy(org, check_scope, user, scope, org)
     except OutOfRole as error:
         raise _forbid(error) from None
     return scope
 
 
-def _visible_rep(user: CurrentUser, org: OrgDep, rep_id: RepId) -> str:
-    check_rep(user, rep_id, org)  # NotVisible → 404
+async def _visible_rep(user: CurrentUser, org: OrgDep, rep_id: RepId) -> str:
+    await _policy(org, check_rep, user, rep_id, org)  # NotVisible → 404
     return rep_id
 
 
@@ -308,8 +370,8 @@ VisibleScope = Annotated[str, Depends(_visible_scope)]  # ?scope=, checked again
 VisibleRep = Annotated[str, Depends(_visible_rep)]  # /{rep_id}, likewise
 
 
-def _payout_reps(user: CurrentUser, org: OrgDep) -> frozenset[str] | None:
-    return readable_reps(user, None, org)
+async def _payout_reps(user: CurrentUser, org: OrgDep) -> frozenset[str] | None:
+    return await _policy(org, readable_reps, user, None, org)
 
 
 PayoutReps = Annotated[frozenset[str] | None, Depends(_payout_reps)]  # None: every rep

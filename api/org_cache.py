@@ -40,6 +40,10 @@ class OrgCache:
         self.refresh()
         return self
 
+    def covers(self, head: int) -> bool:
+        """Has folded the log up to `head` already (then `view()` would find nothing to do)."""
+        return self._position >= head
+
     def refresh(self) -> None:
         with self._lock:  # handlers run in a thread pool; one fold at a time
             head = self._log.head_position()

@@ -7,7 +7,11 @@ ours: every error body and every handler that returns one directly goes through 
 How a handler's return value reaches the wire (see "Adding a router" in api/app.py):
 - it declares its return type (a Pydantic model, or `dict[str, Any]`): FastAPI validates it and
   dumps it in JSON mode (Decimal → "1234.50", datetime → ISO 8601), then `OrjsonResponse` encodes;
-- or it returns `OrjsonResponse(payload)` itself (large payloads: no validation pass at all).
+- or it returns `OrjsonResponse(payload)` itself (large payloads: no validation pass at all);
+- or, on a hot read, it builds its model and returns `model_response(model)` with the model named
+  in the decorator (`response_model=KpisOut`, for /docs): the same JSON as the first way (pydantic's
+  JSON mode, straight to bytes), without FastAPI's second validation of a model just validated —
+  which for a plain-`def` handler is one more trip through the thread pool.
 A handler with neither would go through FastAPI's `jsonable_encoder`, which turns a Decimal into
 a float and loses cents; tests/test_api_events.py fails on any such route.
 """
@@ -20,7 +24,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 
 def _default(value: Any) -> Any:
@@ -46,3 +50,10 @@ class OrjsonResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
+
+
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """A validated model as its JSON response: Decimal → "1234.50", datetime → ISO 8601, as when
+    FastAPI serialises a declared return type (by alias, nothing excluded)."""
+    return Response(model.__pydantic_serializer__.to_json(model, by_alias=True), status_code=status_code,
+                    media_type="application/json")

@@ -33,7 +33,7 @@ def main() -> None:
     from ledger.store import Ledger
     from projections.db import engine_for
     from projections.runner import rebuild
-    from replay.audit import BoundedLog
+    from ledger.store import BoundedLog
 
     ledger = Ledger(Settings(database_url=args.database_url))
     source = ledger if args.upto is None else BoundedLog(ledger, args.upto)

@@ -71,6 +71,8 @@ TARGETS = {  # issue 7, SQLite, 1M events
     "kpi_company_known_at_p99": ("value", "<", 100.0),
     "replay": ("value", "<", 2.0),
     "http_kpi": ("ratio", ">=", 0.3),
+    "http_kpi_uncached": ("ratio", ">=", 0.3),
+    "audit_time": ("ratio", "<=", 1.5),
 }
 
 out = Console(highlight=False, soft_wrap=True)
@@ -120,7 +122,7 @@ class Results:
             measured = figure.ratio if kind == "ratio" else value
             figure.target = f"{'ratio' if kind == 'ratio' else ''} {op} {bound:g}{'' if kind == 'ratio' else ' ' + unit}".strip()
             if measured is not None and not pending:
-                figure.met = measured >= bound if op == ">=" else measured < bound
+                figure.met = {">=": measured >= bound, "<": measured < bound, "<=": measured <= bound}[op]
         self.figures[name] = figure
         _print(figure, "fig", ref)
         return figure
@@ -394,6 +396,10 @@ def stage_audit(b: Bench) -> None:
     b.results.figure("audit", report["events_replayed"] / seconds, "ev/s", "raw_scan_decode", seconds=seconds,
                      ok=report["ok"], differences=report["difference_count"],
                      note=f"{seconds:.1f} s, {'no differences' if report['ok'] else str(report['difference_count']) + ' differences'}")
+    rebuilt = b.results.figures.get("rebuild")
+    if rebuilt is not None:  # issue 5: the audit rebuild no slower than 1.5 × the projection rebuild
+        b.results.reference("rebuild_time", rebuilt.extra["seconds"], "s", "the projection rebuild stage")
+        b.results.figure("audit_time", seconds, "s", "rebuild_time", note="the audit rebuild, then every row compared")
 
 
 def stage_verify(b: Bench) -> None:
@@ -523,9 +529,22 @@ def stage_http(b: Bench) -> None:
             paths = [f"/kpis?scope=rep:{r}&period={PERIOD}" for r in rep_ids]
             what = f"GET /kpis?scope=rep:…&period={PERIOD}"
         measured = load(base, paths, headers, clients, requests, seconds, warmup)
-    b.results.figure("http_kpi", measured["requests_per_s"], "req/s", "noop_http", pending=pending, note=what,
+        if not pending:
+            # The same reads with known_at given (the head's own knowledge time: the same figures):
+            # the server's memo of figures at the head serves only reads at the default known_at,
+            # so each of these is computed in full. This is the figure the target is judged on.
+            known = micros_to_time(b.ledger.recorded_at_of(b.ledger.head().position) or 0).isoformat()
+            known = known.replace("+00:00", "Z")
+            uncached = load(base, [f"{path}&known_at={known}" for path in paths], headers, clients, requests,
+                            seconds, warmup)
+    b.results.figure("http_kpi", measured["requests_per_s"], "req/s", "noop_http", pending=pending,
+                     note=what + " (repeated reads at one head: served from the server's memo of figures)",
                      **measured)
     b.results.figure("http_kpi_p99", measured["p99_ms"], "ms", "noop_http_p99", pending=pending)
+    if not pending:
+        b.results.figure("http_kpi_uncached", uncached["requests_per_s"], "req/s", "noop_http",
+                         note=what + "&known_at=…: every read computed", **uncached)
+        b.results.figure("http_kpi_uncached_p99", uncached["p99_ms"], "ms", "noop_http_p99")
 
 
 STAGES: dict[str, Callable[[Bench], None]] = {

@@ -8,7 +8,7 @@ knowledge time, actor, idempotency key, hash-chain link) — or not at all.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -84,7 +84,7 @@ class LogRecord:
     rep_id: str | None
     actor: str
     event_id: str | None
-    occurred_at: datetime
+    occurred_at: datetime | None  # None only when read_log was asked not to decode the event
     data: dict[str, Any]
 
     @property
@@ -256,10 +256,18 @@ class Ledger:
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def read_log(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
-                 types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None) -> list[LogRecord]:
-        """Events with position > after (and <= upto), optionally of some types or reps, in order."""
+                 types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None,
+                 decode: Collection[str] | None = None) -> list[LogRecord]:
+        """Events with position > after (and <= upto), optionally of some types or reps, in order.
+
+        `decode`: the types to decode (None: all). Events of other types come with their entry
+        alone (`occurred_at` None, `data` empty), for a reader that needs only positions and
+        knowledge times of them; decoding is most of the cost of reading.
+        """
         rows = self._log_rows(after, limit, upto, types, rep_ids)
-        return [to_log_record(*row) for row in rows]
+        if decode is None:
+            return [to_log_record(*row) for row in rows]
+        return [to_log_record(*row) if row[2] in decode else LogRecord(*row[:6], None, {}) for row in rows]
 
     def events_at(self, positions: Sequence[int]) -> list[LogRecord]:
         """The events at the given positions (an explanation's evidence), in position order."""
@@ -361,21 +369,41 @@ class Ledger:
 
     def _log_rows(self, after: int, limit: int, upto: int | None, types: Sequence[str] | None = None,
                   rep_ids: Sequence[str] | None = None) -> list[tuple]:
+        """A page of the log, filtered by type and rep.
+
+        A filter walks its column's (column, position) index once per value, in position order,
+        each walk stopping at `limit`; the walks' positions are merged, and only the page's events
+        are then read: the page costs the page. (Written as `column IN (…) ORDER BY position`, SQLite sorted every matching event
+        of the log for each page: reading a common type from the start of a million-event log
+        page by page took minutes.) A filter of more values than `_MAX_WALKS` scans by position.
+        """
+        if (types is not None and not types) or (rep_ids is not None and not rep_ids):
+            return []
         where, params = ["l.position > {p}"], [after]
         if upto is not None:
             where.append("l.position <= {p}")
             params.append(upto)
+        walked: tuple[str, Sequence[str]] | None = None
         for column, values in (("l.type", types), ("l.rep_id", rep_ids)):
-            if values is not None:
-                if not values:
-                    return []
-                where.append(f"{column} IN ({','.join(['{p}'] * len(values))})")
-                params.extend(values)
-        return self._query(
-            "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, e.topic, e.state "
-            f"FROM {self._events_join()} WHERE {' AND '.join(where)} ORDER BY l.position LIMIT {int(limit)}",
-            None, tuple(params),
-        )
+            if values is None:
+                continue
+            if walked is None and len(values) <= _MAX_WALKS:
+                walked = (column, values)
+                continue
+            # not this column's index: on SQLite a unary + keeps the planner off it
+            where.append(f"{'' if self.is_postgres else '+'}{column} IN ({','.join(['{p}'] * len(values))})")
+            params.extend(values)
+        columns = ("SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, e.topic, e.state "
+                   f"FROM {self._events_join()}")
+        condition = " AND ".join(where)
+        if walked is None:
+            return self._query(f"{columns} WHERE {condition} ORDER BY l.position LIMIT {int(limit)}", None, tuple(params))
+        column, values = walked
+        walks = [f"SELECT position FROM (SELECT l.position FROM {self.recorder.entries_table} l WHERE {column} = {{p}} "
+                 f"AND {condition} ORDER BY l.position LIMIT {int(limit)}) AS walk{i}" for i in range(len(values))]
+        page = " UNION ALL ".join(walks) + f" ORDER BY 1 LIMIT {int(limit)}"
+        return self._query(f"{columns} WHERE l.position IN ({page}) ORDER BY l.position", None,
+                           tuple(v for value in values for v in (value, *params)))
 
     def _chain_rows(self, after: int, limit: int) -> list[tuple]:
         return self._query(
@@ -405,6 +433,25 @@ def _first_missing(rows: list[tuple], expected: int) -> int | None:
         if row[8] is None:
             return row[0]
     return None
+
+
+class BoundedLog:
+    """A ledger's log seen only up to a position: what a store would have held back then (the
+    audit's scratch rebuild, a rebuild's worker process, the benchmark's prefix)."""
+
+    def __init__(self, ledger: Ledger, upto: int):
+        self.ledger, self.upto = ledger, upto
+
+    @property
+    def settings(self) -> Settings:
+        return self.ledger.settings
+
+    def read_log(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[LogRecord]:
+        upto = min(self.upto, filters.pop("upto", None) or self.upto)
+        return self.ledger.read_log(after, limit, upto=upto, **filters)
+
+    def head(self) -> Head:
+        return Head(self.upto, self.ledger.link_at(self.upto) or "")
 
 
 def content_hash(command: Command) -> str:
@@ -454,6 +501,7 @@ def to_log_record(position: int, recorded_at: int, type_: str, rep_id: str | Non
     return LogRecord(position, recorded_at, type_ or public, rep_id, actor, event_id, occurred_at, values)
 
 
+_MAX_WALKS = 50  # index walks merged by `_log_rows`; SQLite allows 500 terms in a compound SELECT
 _TAG = b'"_type_"'
 _DATA = "_data_"
 _decode_time = datetime.fromisoformat

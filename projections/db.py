@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -26,9 +27,18 @@ from ledger.config import Settings
 def engine_for(settings: Settings) -> Engine:
     """A new engine on the ledger's database; keep it for the life of the process (it pools)."""
     url, schema = projection_url(settings.database_url)
-    if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    return _postgres_engine(url, schema)
+    engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else _postgres_engine(url, schema)
+    _DATABASE_URLS[engine] = settings.database_url
+    return engine
+
+
+_DATABASE_URLS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+
+def database_url_of(engine: Engine) -> str | None:
+    """The database URL an engine was made from by `engine_for` (a PostgreSQL schema included,
+    which the engine's own URL does not carry), for another process to open the same store."""
+    return _DATABASE_URLS.get(engine)
 
 
 def projection_url(database_url: str) -> tuple[URL, str | None]:
@@ -46,9 +56,6 @@ def projection_url(database_url: str) -> tuple[URL, str | None]:
     return url.difference_update_query(["schema"]), (schema or None)
 
 
-CACHE_KIB = 32 * 1024  # SQLite's page cache per connection (its default is 2 MiB)
-
-
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -59,7 +66,6 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

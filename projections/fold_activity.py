@@ -25,8 +25,8 @@ on = registrar(HANDLERS)
 
 
 class ActivityFold(Fold):
-    def __init__(self, conn: Connection, view: BatchView):
-        super().__init__(conn, view)
+    def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
+        super().__init__(conn, view, memory)
         self.scheduled: dict[str, dict[str, Any]] = {}  # follow-ups scheduled in this batch
         self.hours = Rollup(view, activity_hours)
 

@@ -34,6 +34,7 @@ and refunds; a customer's first win; a lead's conversion) is kept in `deals`, `c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,9 @@ HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
 Credit = list[tuple[str, int]]  # [(rep_id, ppb)]
 _CHUNK = 2000  # keys per IN (…) list: well below SQLite's and PostgreSQL's parameter limits
+# States of each kind (deals, customers, leads) a catch-up remembers between batches: a rebuild
+# then reads back from its tables only what it forgot, and its memory stays bounded.
+REMEMBERED = 20_000
 
 
 # ---------------------------------------------------------------- fold state
@@ -135,14 +139,18 @@ class Lead:
 
 
 class Cache:
-    """Fold state of one kind for one batch: loaded in bulk, changed in memory, upserted at the end."""
+    """Fold state of one kind for one batch: loaded in bulk, changed in memory, upserted at the end.
 
-    def __init__(self, conn: Connection, table: Table, from_row: Callable[[Any], Any]):
+    `items` (key → state, None for a key known to have none) may outlive the batch: the fold
+    keeps it in its memory, so the next batch of the same catch-up loads only what is not in it.
+    """
+
+    def __init__(self, conn: Connection, table: Table, from_row: Callable[[Any], Any], items: dict[str, Any]):
         self.conn = conn
         self.table = table
         self.key = next(iter(table.primary_key.columns))
         self.from_row = from_row
-        self.items: dict[str, Any] = {}
+        self.items = items
         self.changed: set[str] = set()
 
     def load(self, keys: Iterable[str | None]) -> None:
@@ -174,13 +182,18 @@ class Cache:
         for key in sorted(self.changed):
             view.upsert(self.table, key, self.items[key].as_row())
 
+    def forget_oldest(self, keep: int) -> None:
+        """Bound the memory: drop the earliest-loaded states beyond `keep` (loaded again if asked)."""
+        for key in list(islice(self.items, max(0, len(self.items) - keep))):
+            del self.items[key]
+
 
 class SalesFold(Fold):
-    def __init__(self, conn: Connection, view: BatchView):
-        super().__init__(conn, view)
-        self.deals = Cache(conn, deals, Deal.from_row)
-        self.customers = Cache(conn, customers, Customer.from_row)
-        self.leads = Cache(conn, leads, Lead.from_row)
+    def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
+        super().__init__(conn, view, memory)
+        self.deals = Cache(conn, deals, Deal.from_row, self.memory.setdefault("deals", {}))
+        self.customers = Cache(conn, customers, Customer.from_row, self.memory.setdefault("customers", {}))
+        self.leads = Cache(conn, leads, Lead.from_row, self.memory.setdefault("leads", {}))
         self.deals_of_lead: dict[str, set[str]] = {}
         self.hours = Rollup(view, sales_hours)
         self._seq_position, self._seq = 0, 0
@@ -204,10 +217,13 @@ class SalesFold(Fold):
                 deal_ids.add(d["deal_id"])
         self.deals.load(deal_ids)
         self._load_deals_of_leads(new_leads)
-        known = [deal for deal in self.deals.items.values() if deal is not None]
+        # Only what this batch names: the memory holds states of earlier batches too.
+        deal_ids |= {deal_id for lead_id in new_leads for deal_id in self.deals_of_lead[lead_id]}
+        known = [deal for deal in map(self.deals.items.get, deal_ids) if deal is not None]
         self.leads.load((lead_ids | {deal.lead_id for deal in known}) - new_leads)
-        self.customers.load(customer_ids | {deal.customer_id for deal in known})
-        self.deals.load(c.first_deal_id for c in self.customers.items.values() if c is not None)
+        customer_ids |= {deal.customer_id for deal in known}
+        self.customers.load(customer_ids)
+        self.deals.load(c.first_deal_id for c in map(self.customers.items.get, customer_ids) if c is not None)
 
     def _load_deals_of_leads(self, lead_ids: set[str]) -> None:
         """Deals already opened with a lead that this batch creates (a lead recorded late)."""
@@ -229,6 +245,7 @@ class SalesFold(Fold):
     def finish(self) -> None:
         for cache in (self.deals, self.customers, self.leads):
             cache.flush(self.view)
+            cache.forget_oldest(REMEMBERED)
         self.hours.flush()
 
     # ------------------------------------------------------------ writing facts

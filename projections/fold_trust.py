@@ -48,8 +48,8 @@ on = registrar(HANDLERS)
 class TrustFold(Fold):
     """Knows each dispute's rep and period (from its opening, in this batch or before)."""
 
-    def __init__(self, conn, view):  # type: ignore[no-untyped-def]
-        super().__init__(conn, view)
+    def __init__(self, conn, view, memory=None):  # type: ignore[no-untyped-def]
+        super().__init__(conn, view, memory)
         self.opened: dict[str, tuple[str, str]] = {}
 
     def prefetch(self, records: list[LogRecord]) -> None:

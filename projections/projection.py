@@ -21,11 +21,18 @@ Handler = Callable[[Any, LogRecord], None]
 
 
 class Fold:
-    """The working state of one projection over one batch; subclasses add caches of fold state."""
+    """The working state of one projection over one batch; subclasses add caches of fold state.
 
-    def __init__(self, conn: Connection, view: BatchView):
+    `memory`: fold state a catch-up carries from one batch to the next (the runner keeps it per
+    projection and forgets it when a batch fails: it then matches the tables again only after
+    a successful write). What a fold keeps there must be exactly what its tables hold once the
+    batch is written, so the next batch can read it instead of the tables.
+    """
+
+    def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
         self.conn = conn
         self.view = view
+        self.memory: dict[str, Any] = {} if memory is None else memory
 
     def prefetch(self, records: list[LogRecord]) -> None:
         """Load, in a few bulk queries, the state the batch's events will ask for."""
@@ -40,14 +47,18 @@ class Projection:
     handlers: ClassVar[dict[str, Handler]]
     fold: ClassVar[type[Fold]] = Fold
     all_events: ClassVar[bool] = False  # offered every event, whatever its type
+    # False: the handlers read only an event's entry (position, type, knowledge time), never
+    # `occurred_at` or `data`, so the events it alone is offered need not be decoded.
+    reads_data: ClassVar[bool] = True
 
     @property
     def event_types(self) -> frozenset[str]:
         return frozenset(self.handlers)
 
-    def apply(self, conn: Connection, view: BatchView, records: list[LogRecord]) -> None:
+    def apply(self, conn: Connection, view: BatchView, records: list[LogRecord],
+              memory: dict[str, Any] | None = None) -> None:
         """Fold a batch of this projection's records, in position order, into rows held by `view`."""
-        fold = self.fold(conn, view)
+        fold = self.fold(conn, view, memory)
         fold.prefetch(records)
         handlers = self.handlers
         for record in records:

@@ -17,7 +17,7 @@ knowledge time of each block, kept by the `log` projection) says which block is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 
@@ -124,8 +124,10 @@ class LogProjection(Projection):
     tables = (knowledge_blocks,)
     handlers: ClassVar[dict[str, Handler]] = {}
     all_events = True
+    reads_data = False  # positions and knowledge times only
 
-    def apply(self, conn: Connection, view: BatchView, records: list[LogRecord]) -> None:
+    def apply(self, conn: Connection, view: BatchView, records: list[LogRecord],
+              memory: dict[str, Any] | None = None) -> None:
         spans: dict[int, dict[str, int]] = {}
         for record in records:  # in position order, so knowledge time only grows
             block = block_of(record.position)

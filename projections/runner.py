@@ -6,21 +6,26 @@ and one fsync per batch, not per event). A crash anywhere in a batch rolls the w
 tracking included, so the next `catch_up` redoes exactly that batch: nothing lost, nothing
 doubled. Two workers running `catch_up` at once cannot both apply a batch: the second one's
 compare-and-set fails (`view.TrackingConflict`) and it carries on from where the first got to.
+The folds read their state before that transaction, in a read transaction of their own: the
+compare-and-set is what proves the state they read is still the state the batch starts from.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from weakref import WeakSet
 
 from sqlalchemy import Connection, Engine, Table, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ledger.config import Settings
 from ledger.gc_pause import paused_gc
-from ledger.store import Ledger, LogRecord
+from ledger.store import BoundedLog, Ledger, LogRecord
 
-from .db import writing
+from .db import database_url_of, engine_for, reading, writing
 from .fold_activity import ActivityProjection
 from .fold_incentives import IncentivesProjection
 from .fold_org import OrgProjection
@@ -98,77 +103,111 @@ def projected_position(engine: Engine) -> int:
     return min(tracked_positions(engine).values())
 
 
-def catch_up(ledger: Ledger, engine: Engine, batch_size: int = DEFAULT_BATCH, progress: Progress | None = None) -> int:
+def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFAULT_BATCH, progress: Progress | None = None,
+             projections: tuple[Projection, ...] = PROJECTIONS) -> int:
     """Apply the log from each projection's tracked position to the head; return the position reached.
 
     One batch at a time, read then applied, with the cyclic garbage collector paused over each
     batch (`ledger.gc_pause`). Reading the next batch in a second thread was measured slower (the
-    read is decoding, which holds the GIL, so the two threads only took turns).
+    read is decoding, which holds the GIL, so the two threads only took turns). `projections`,
+    a part of PROJECTIONS, reads only the events that part consumes.
     """
-    positions = tracked_positions(engine)
+    positions = {name: at for name, at in tracked_positions(engine).items() if name in _names(projections)}
     after = min(positions.values())
     head = ledger.head().position
     if head <= after:
         return after  # the common case of a read that finds nothing new
+    types, decode = _reading(projections)
+    memory: dict[str, dict] = {}  # each fold's state carried between batches (`Fold.memory`)
     while True:
         with paused_gc():
-            records = ledger.read_log(after, batch_size)
+            records = ledger.read_log(after, batch_size, types=types, decode=decode)
             if not records:
                 return after
             try:
-                positions = apply_batch(engine, records, positions)
+                positions = apply_batch(engine, records, positions, projections, memory)
             except (TrackingConflict, IntegrityError):
-                # Another worker applied (part of) this stretch first: carry on from where it got to.
-                positions = tracked_positions(engine)
+                # Another worker applied (part of) this stretch first: carry on from where it got
+                # to, with no memory of a state that is no longer the tables'.
+                memory.clear()
+                positions = {name: at for name, at in tracked_positions(engine).items() if name in positions}
         after = min(positions.values())
         if progress is not None:
             progress(after, max(head, after))
 
 
-def apply_batch(engine: Engine, records: list[LogRecord], positions: dict[str, int]) -> dict[str, int]:
-    """One transaction: each projection behind the batch's end applies its part and moves its position."""
+def _names(projections: tuple[Projection, ...]) -> set[str]:
+    return {p.name for p in projections}
+
+
+def _reading(projections: tuple[Projection, ...]) -> tuple[list[str] | None, set[str] | None]:
+    """What `projections` read of the log: the event types (None: all) and, of those, the types
+    to decode (None: all; the rest are read for their entries only, by `reads_data = False`)."""
+    consumed = {t for p in projections for t in p.event_types}
+    types = None if any(p.all_events for p in projections) else sorted(consumed)
+    decode = None if any(p.all_events and p.reads_data for p in projections) else consumed
+    return types, decode
+
+
+def apply_batch(engine: Engine, records: list[LogRecord], positions: dict[str, int],
+                projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None) -> dict[str, int]:
+    """Each projection behind the batch's end folds its part; then ONE transaction writes every
+    projection's rows and moves its position.
+
+    The folds read their state (`prefetch`) in a read transaction, outside the write lock: the
+    write's compare-and-set of each tracked position proves that nobody changed a projection's
+    tables in between (they change only with its position), else the batch fails whole with
+    `TrackingConflict`. Holding SQLite's one write lock only to write lets the ledger record
+    meanwhile, and lets a rebuild fold in two processes at once. `memory` (per projection) is
+    what the folds carry to the next batch; a failed batch leaves it unusable: the caller drops it.
+    """
     last = records[-1].position
     moved = dict(positions)
-    routed = route(records)
-    with writing(engine) as conn:
-        for projection in PROJECTIONS:
+    routed = route(records, projections)
+    views = []
+    with reading(engine) as conn:
+        for projection in projections:
             start = positions[projection.name]
             if start >= last:
                 continue
             mine = routed[projection.name]
             unseen = mine if not mine or start < mine[0].position else [r for r in mine if r.position > start]
             view = BatchView(projection.name, start)
-            projection.apply(conn, view, unseen)
+            projection.apply(conn, view, unseen, None if memory is None else memory.setdefault(projection.name, {}))
+            views.append(view)
+    with writing(engine) as conn:
+        for view in views:
             view.write(conn, last)
-            moved[projection.name] = last
+            moved[view.name] = last
     return moved
 
 
-def route(records: list[LogRecord]) -> dict[str, list[LogRecord]]:
+def route(records: list[LogRecord], projections: tuple[Projection, ...] = PROJECTIONS) -> dict[str, list[LogRecord]]:
     """Each projection's records of the batch, in position order, in one pass over the batch."""
-    routed: dict[str, list[LogRecord]] = {p.name: records if p.all_events else [] for p in PROJECTIONS}
-    appenders = {t: [routed[name].append for name in names] for t, names in _CONSUMERS.items()}
+    routed: dict[str, list[LogRecord]] = {p.name: records if p.all_events else [] for p in projections}
+    appenders = {t: [routed[p.name].append for p in projections if t in p.event_types]
+                 for t in {t for p in projections for t in p.event_types}}
     for record in records:
         for append in appenders.get(record.type, ()):
             append(record)
     return routed
 
 
-_CONSUMERS: dict[str, list[str]] = {}
-for _projection in PROJECTIONS:
-    for _type in _projection.event_types:
-        _CONSUMERS.setdefault(_type, []).append(_projection.name)
-
-
 REBUILD_BATCH = 20_000  # fewer, larger transactions when replaying the whole log
+SPLIT_FROM = 200_000  # events: below this, a second process costs more to start than it saves
 
 
-def rebuild(ledger: Ledger, engine: Engine, progress: Progress | None = None, batch_size: int = REBUILD_BATCH) -> int:
+def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | None = None,
+            batch_size: int = REBUILD_BATCH, split: bool | None = None) -> int:
     """Drop every projected row and reset the tracking in one transaction, then replay from 0.
 
     The read side's query indexes are dropped for the replay and built once at the end (faster
     than keeping them up to date row by row); the indexes the folds themselves read through stay.
     If the rebuild is interrupted, the next `ensure_schema` (any new engine) builds them again.
+
+    A log of SPLIT_FROM events or more (or `split=True`) is replayed in two processes at once:
+    a worker process folds SPLIT_OFF while this one folds the rest, each reading only the
+    events it consumes; `apply_batch` holds the write lock only to write, so both fold at once.
     """
     ensure_schema(engine)
     indexes = [i for table in projected_tables() for i in table.indexes if not i.info.get("fold")]
@@ -179,11 +218,63 @@ def rebuild(ledger: Ledger, engine: Engine, progress: Progress | None = None, ba
         for index in indexes:
             index.drop(conn, checkfirst=True)
     try:
+        target = _worker_target(ledger, engine)
+        if split is None:
+            split = ledger.head().position >= SPLIT_FROM
+        if split and target is not None:
+            with _worker(target, SPLIT_OFF, batch_size):
+                catch_up(ledger, engine, batch_size, progress, projections=_rest(SPLIT_OFF))
         return catch_up(ledger, engine, batch_size=batch_size, progress=progress)
     finally:
         with writing(engine) as conn:
             for index in indexes:
                 index.create(conn, checkfirst=True)
+
+
+# What the worker process of a split rebuild folds: the activities, most of the log. (Giving it
+# the knowledge blocks too, which read every position, was measured to make it the slower one.)
+SPLIT_OFF = ("activity",)
+
+
+def _rest(names: tuple[str, ...]) -> tuple[Projection, ...]:
+    return tuple(p for p in PROJECTIONS if p.name not in names)
+
+
+def _worker_target(ledger: Ledger | BoundedLog, engine: Engine) -> tuple[str, int | None, str] | None:
+    """What a worker process opens to fold the same log into the same store: the ledger's
+    database URL, the position the log is read up to, the projections' database URL."""
+    projections_url = database_url_of(engine)
+    if projections_url is None:
+        return None
+    return ledger.settings.database_url, getattr(ledger, "upto", None), projections_url
+
+
+@contextmanager
+def _worker(target: tuple[str, int | None, str], names: tuple[str, ...], batch_size: int) -> Iterator[None]:
+    """A process folding `names` while the block runs; an error if it did not finish cleanly."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=_fold_in_worker, args=(*target, names, batch_size), name=f"rebuild-{'-'.join(names)}")
+    process.start()
+    try:
+        yield
+    finally:
+        process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"the rebuild's worker process for the {', '.join(names)} projection(s) failed "
+                           f"(exit code {process.exitcode}); its error is above. Run the rebuild again.")
+
+
+def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, names: tuple[str, ...],
+                    batch_size: int) -> None:
+    ledger = Ledger(Settings(database_url=ledger_url))
+    source = ledger if upto is None else BoundedLog(ledger, upto)
+    engine = engine_for(Settings(database_url=projections_url))
+    _ready.add(engine)  # the schema is made, and its read indexes dropped on purpose: leave them so
+    try:
+        catch_up(source, engine, batch_size, projections=tuple(p for p in PROJECTIONS if p.name in names))
+    finally:
+        engine.dispose()
+        ledger.close()
 
 
 def projected_tables() -> list[Table]:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Table, select
 
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
-from ledger.store import Head, Ledger, LogRecord, micros_to_time
+from ledger.store import BoundedLog, Ledger, micros_to_time
 
 from projections.cutoffs import aware_micros, now_micros
 from projections.db import engine_for, reading
@@ -28,19 +28,6 @@ from projections.kpis import kpis
 from projections.payouts import period_payouts
 from projections.runner import catch_up, projected_tables, rebuild
 from projections.tables import memberships
-
-
-class BoundedLog:
-    """The ledger's log seen only up to a position: what a fresh store would hold at that time."""
-
-    def __init__(self, ledger: Ledger, upto: int):
-        self.ledger, self.upto = ledger, upto
-
-    def read_log(self, after: int = 0, limit: int = 1000, **_: Any) -> list[LogRecord]:
-        return self.ledger.read_log(after, limit, upto=self.upto)
-
-    def head(self) -> Head:
-        return Head(self.upto, self.ledger.link_at(self.upto) or "")
 
 
 def audit(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime | None = None,

@@ -105,6 +105,35 @@ def test_rebuild_drops_everything_and_replays_from_zero(store):
         assert sorted(conn.execute(select(deal_facts)).all()) == sorted(rows)
 
 
+def test_a_rebuild_split_across_two_processes_holds_exactly_the_rows_of_one_in_process(store_url):
+    split_store = open_store(store_url)
+    try:
+        events = list(generate(3000, seed=12, tz="Asia/Shanghai"))
+        for start in range(0, len(events), 1000):
+            split_store.record(*events[start:start + 1000])
+        assert rebuild(split_store.ledger, split_store.engine, batch_size=400, split=False) == 3000
+        in_one = table_contents(split_store.engine)
+        assert rebuild(split_store.ledger, split_store.engine, batch_size=400, split=True) == 3000
+        assert set(tracked_positions(split_store.engine).values()) == {3000}
+        assert table_contents(split_store.engine) == in_one
+    finally:
+        close_store(split_store)
+
+
+def test_a_split_rebuild_whose_worker_fails_says_so_and_rebuilds_the_indexes(store, monkeypatch, tmp_path):
+    ledger_url, upto, projections_url = runner._worker_target(store.ledger, store.engine)
+    missing = f"sqlite:///{tmp_path}/no/such/folder/l.db"
+    monkeypatch.setattr(runner, "_worker_target", lambda ledger, engine: (missing, upto, projections_url))
+    with pytest.raises(RuntimeError, match="worker process for the activity projection.*Run the rebuild again"):
+        rebuild(store.ledger, store.engine, split=True)
+    with store.engine.connect() as conn:
+        indexes = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {i.name for t in runner.projected_tables() for i in t.indexes} <= indexes
+    positions = tracked_positions(store.engine)
+    assert positions["activity"] == 0 and positions["sales"] == 3000  # the rest was folded; a rerun finishes
+    assert rebuild(store.ledger, store.engine, split=False) == 3000
+
+
 def test_wait_for_returns_when_the_projections_reach_a_position(store):
     assert wait_for(store.engine, 3000, timeout=0.05) is False
     catch_up(store.ledger, store.engine)

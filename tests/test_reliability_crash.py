@@ -41,11 +41,11 @@ from reliability.harness import (
 
 from ledger.config import Settings
 from ledger.generator import generate
-from ledger.store import Ledger
+from ledger.store import BoundedLog, Ledger
 from projections.cutoffs import now_micros
 from projections.db import engine_for
 from projections.runner import catch_up, tracked_positions, wait_for
-from replay.audit import BoundedLog, compare_rows
+from replay.audit import compare_rows
 
 SEED = 20261127
 IMPORT_EVENTS, IMPORT_BATCH = 2000, 25

@@ -7,14 +7,26 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from projections.cutoffs import cutoffs
 from projections.kpis import kpis, quadrants
 from projections.units import micros_to_time
 
-from ..deps import AsOf, EngineDep, FreshProjections, KnownAt, PeriodQuery, SettingsDep, VisibleScope, allowed
+from ..deps import (
+    AsOf,
+    EngineDep,
+    FiguresAtHead,
+    FreshProjections,
+    KnownAt,
+    PeriodQuery,
+    SettingsDep,
+    VisibleScope,
+    allowed,
+)
 from ..policy import User
+from ..responses import model_response
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
@@ -74,25 +86,29 @@ class QuadrantsOut(BaseModel):
     regions: list[RegionRow]
 
 
-@router.get("", summary="KPIs of a scope (rep:ID, team:ID, region:NAME, company) for a period")
+@router.get("", summary="KPIs of a scope (rep:ID, team:ID, region:NAME, company) for a period",
+            response_model=KpisOut)
 def read_kpis(scope: VisibleScope, period: PeriodQuery, settings: SettingsDep, engine: EngineDep,
-              _: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None) -> KpisOut:
+              _: FreshProjections, memo: FiguresAtHead, as_of: AsOf = None, known_at: KnownAt = None) -> Response:
+    known_at_given = known_at is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
-    figures = kpis(engine, settings, scope, period, as_of, known_at)
-    return KpisOut(scope=scope, period=period, as_of=as_of, known_at=known_at, kpis=figures)
+    figures = memo.figures((scope, period, as_of), known_at, known_at_given,
+                           lambda: kpis(engine, settings, scope, period, as_of, known_at))
+    return model_response(KpisOut(scope=scope, period=period, as_of=as_of, known_at=known_at, kpis=figures))
 
 
 Threshold = Annotated[Decimal | None, Query(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD, allow_inf_nan=False)]
 
 
-@router.get("/quadrants", summary="Each region by revenue and growth rate against thresholds (medians unless given)")
+@router.get("/quadrants", summary="Each region by revenue and growth rate against thresholds (medians unless given)",
+            response_model=QuadrantsOut)
 def read_quadrants(_: Annotated[User, allowed("kpis.quadrants")], period: PeriodQuery, settings: SettingsDep,
                    engine: EngineDep, __: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None,
-                   revenue_threshold: Threshold = None, growth_threshold: Threshold = None) -> QuadrantsOut:
+                   revenue_threshold: Threshold = None, growth_threshold: Threshold = None) -> Response:
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
     answer = quadrants(engine, settings, period, as_of, known_at, {k: v for k, v in given.items() if v is not None})
-    return QuadrantsOut(**answer, as_of=as_of, known_at=known_at)
+    return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at))
 
 
 def resolved(settings: SettingsDep, period: str, as_of: datetime | None,

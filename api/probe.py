@@ -1,0 +1,108 @@
+"""One cheap look at the store per request: where the log ends, where the projections are, and how
+many tokens have been revoked (api/deps.py `Glance`).
+
+Why it exists: every plain-`def` FastAPI dependency is a round trip through the thread pool, and
+under load each round trip waits for the GIL behind the handlers that are computing. A read used
+to make eight of them (settings, engine, ledger, token, org, scope, catch-up, handler) and spend
+most of its time queueing. The dependencies are now `async def` and answer from memory; the one
+thing they must learn from the database on every request — has anything been recorded, projected
+or revoked since? — is this one query of three index lookups:
+
+- SQLite: on a connection of its own, read in the event loop itself (a local WAL read of a few
+  pages, ~20 µs, never waiting for a writer; a busy store, rare, falls back to the thread pool);
+- PostgreSQL: a network round trip, so in the thread pool (one hop, not one per dependency).
+
+`projected` is None until this process has brought the projections up to date once (its own
+`ensure_schema`: a store written by another version of the code is rebuilt before it is trusted),
+and whenever a projection's tracking row is missing: the caller then takes the slow path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
+
+from ledger.store import Ledger
+from projections.runner import PROJECTIONS
+from projections.tables import tracking
+
+from .auth import tokens
+
+PROBE_BUSY_TIMEOUT = 0.05  # seconds the in-loop SQLite read may wait for a lock before deferring to a thread
+
+
+@dataclass(frozen=True, slots=True)
+class Glance:
+    head: int  # the last position of the log (0: empty)
+    projected: int | None  # the position every projection has reached; None: unknown, take the slow path
+    revoked: int  # how many tokens are revoked: a change drops every cached principal
+    head_recorded_us: int | None  # knowledge time of the head entry (recorded_at rises with position)
+
+    @property
+    def settled(self) -> bool:
+        """Every projection has reached the head: what is read now is the log at `head`, exactly."""
+        return self.projected is not None and self.projected >= self.head
+
+
+class StoreProbe:
+    def __init__(self, ledger: Ledger, engine: Engine):
+        names = [p.name for p in PROJECTIONS]
+        if any("'" in name for name in names):
+            raise ValueError("projection names must not contain quotes")
+        listed = ", ".join(f"'{name}'" for name in names)
+        self._expected = len(names)
+        self._head_sql = f"SELECT position FROM {ledger.recorder.entries_table} ORDER BY position DESC LIMIT 1"
+        self._revoked_sql = f"SELECT COUNT(*) FROM {tokens.name} WHERE revoked"
+        self._sql = (f"SELECT ({self._head_sql}), "
+                     f"(SELECT recorded_at FROM {ledger.recorder.entries_table} ORDER BY position DESC LIMIT 1), "
+                     f"(SELECT COUNT(*) FROM {tracking.name} WHERE name IN ({listed})), "
+                     f"(SELECT MIN(position) FROM {tracking.name} WHERE name IN ({listed})), "
+                     f"({self._revoked_sql})")
+        self._engine = engine
+        self._schema_checked = False
+        self._lock = threading.Lock()
+        self._sqlite: sqlite3.Connection | None = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self._sqlite = sqlite3.connect(engine.url.database, timeout=PROBE_BUSY_TIMEOUT, isolation_level=None,
+                                           check_same_thread=False)
+
+    def schema_checked(self) -> None:
+        """This process has run the projections' `ensure_schema` on this store: tracking can be trusted."""
+        self._schema_checked = True
+
+    async def glance(self) -> Glance:
+        if self._sqlite is not None:
+            try:
+                with self._lock:  # the event loop is its only user; the lock only guards close()
+                    row = self._sqlite.execute(self._sql).fetchone()
+                return self._glance(row)
+            except sqlite3.OperationalError:
+                pass  # busy (a checkpoint), or tables not made yet: ask through the engine, off the loop
+        return await run_in_threadpool(self._read_engine)
+
+    def _read_engine(self) -> Glance:
+        try:
+            with self._engine.connect() as conn:
+                row = conn.exec_driver_sql(self._sql).first()
+        except DBAPIError:  # the projection tables do not exist yet (the slow path makes them)
+            with self._engine.connect() as conn:
+                head = conn.exec_driver_sql(self._head_sql).scalar() or 0
+                revoked = conn.exec_driver_sql(self._revoked_sql).scalar() or 0
+            return Glance(head, None, revoked, None)
+        return self._glance(row)
+
+    def _glance(self, row: tuple) -> Glance:
+        head, head_recorded_us, present, projected, revoked = row
+        known = self._schema_checked and present == self._expected and projected is not None
+        return Glance(head or 0, projected if known else None, revoked or 0, head_recorded_us)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None

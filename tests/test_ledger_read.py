@@ -1,0 +1,59 @@
+"""Reading the log a page at a time, filtered by type and by rep: every page is the next run of
+matching events in position order, whatever the filter, the page size or the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.generator import generate
+from ledger.store import _MAX_WALKS
+
+
+@pytest.fixture
+def busy(ledger):
+    envelopes = list(generate(1500, seed=11))
+    for start in range(0, len(envelopes), 250):
+        ledger.record(envelopes[start:start + 250], "seed")
+    return ledger
+
+
+def paged(ledger, limit, **filters):
+    """Every event the filters let through, read `limit` at a time from the start."""
+    found, after = [], 0
+    while page := ledger.read_log(after, limit, **filters):
+        assert len(page) <= limit
+        found += page
+        after = page[-1].position
+    return [(r.position, r.type, r.rep_id) for r in found]
+
+
+def test_filtered_pages_are_the_matching_events_in_order(busy):
+    everything = [(r.position, r.type, r.rep_id) for r in busy.read_log(0, 10_000)]
+    types = sorted({t for _, t, _ in everything})
+    reps = sorted({rep for _, _, rep in everything if rep})
+    common = max(types, key=lambda t: sum(1 for _, kind, _ in everything if kind == t))
+    cases = [
+        {"types": [common]},
+        {"types": types[:3]},
+        {"types": [common, "PeriodClosed"]},  # one type that never occurs
+        {"rep_ids": reps[:2]},
+        {"types": types[:4], "rep_ids": reps[:5]},
+        {"rep_ids": reps[: _MAX_WALKS + 1]},  # more reps than index walks: a scan by position
+        {"types": types, "rep_ids": reps[:1]},
+    ]
+    for filters in cases:
+        wanted = [row for row in everything
+                  if ("types" not in filters or row[1] in filters["types"])
+                  and ("rep_ids" not in filters or row[2] in filters["rep_ids"])]
+        assert wanted, filters  # each case reads something
+        for limit in (7, 100, 5000):
+            assert paged(busy, limit, **filters) == wanted, (filters, limit)
+
+
+def test_a_filtered_page_stops_at_upto(busy):
+    head = busy.head().position
+    upto = head // 2
+    page = busy.read_log(0, 10_000, upto=upto, types=["ActivityLogged"])
+    assert page and page[-1].position <= upto
+    assert [r.position for r in page] == [r.position for r in busy.read_log(0, 10_000, types=["ActivityLogged"])
+                                          if r.position <= upto]
