@@ -10,8 +10,10 @@ same cut-offs from both stores.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,16 +56,62 @@ def audit(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime
 
 
 def compare_rows(live: Engine, scratch: Engine, known_us: int, at_head: bool) -> list[dict[str, Any]]:
+    """Every projected row that one store holds and the other does not (50 each way per table)."""
     differences = []
-    for table in projected_tables():
-        if not at_head and "recorded_us" not in table.c:
-            continue
-        mine, theirs = _rows(live, table, known_us, at_head), _rows(scratch, table, known_us, at_head)
-        for row in sorted(mine - theirs, key=repr)[:50]:
-            differences.append({"table": table.name, "row": list(row), "problem": "in the live projection, not in the rebuild"})
-        for row in sorted(theirs - mine, key=repr)[:50]:
-            differences.append({"table": table.name, "row": list(row), "problem": "in the rebuild, not in the live projection"})
+    with _row_differences(live, scratch, known_us, at_head) as differ:
+        for table in projected_tables():
+            if not at_head and "recorded_us" not in table.c:
+                continue
+            only_live, only_scratch = differ(table)
+            for row in sorted(only_live, key=repr)[:50]:
+                differences.append({"table": table.name, "row": list(row), "problem": "in the live projection, not in the rebuild"})
+            for row in sorted(only_scratch, key=repr)[:50]:
+                differences.append({"table": table.name, "row": list(row), "problem": "in the rebuild, not in the live projection"})
     return differences
+
+
+Differ = Callable[[Table], tuple[Iterable[tuple], Iterable[tuple]]]
+
+
+@contextmanager
+def _row_differences(live: Engine, scratch: Engine, known_us: int, at_head: bool) -> Iterator[Differ]:
+    """How to tell a table's differences: in SQL when both stores are SQLite files (the scratch one
+    attached to the live one, `EXCEPT` both ways, in one read transaction over both), else row sets
+    in Python (a PostgreSQL store beside its SQLite scratch copy)."""
+    paths = [_sqlite_file(engine) for engine in (live, scratch)]
+    if None in paths:
+        yield lambda table: _python_differences(live, scratch, table, known_us, at_head)
+        return
+    conn = sqlite3.connect(paths[0], isolation_level=None, timeout=30)
+    try:
+        conn.execute("ATTACH DATABASE ? AS scratch", (paths[1],))
+        conn.execute("BEGIN")
+        yield lambda table: _sql_differences(conn, table, known_us, at_head)
+    finally:
+        conn.close()
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    database = engine.url.database
+    return database if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") else None
+
+
+SHOWN_PER_TABLE = 1000  # differing rows fetched per table and way (50 are reported)
+
+
+def _sql_differences(conn: sqlite3.Connection, table: Table, known_us: int, at_head: bool) -> tuple[list[tuple], list[tuple]]:
+    columns = ", ".join(f'"{column.name}"' for column in table.columns)
+    where, params = ("", ()) if at_head else (" WHERE recorded_us <= ?", (known_us,))
+    live = f'SELECT {columns} FROM main."{table.name}"{where}'
+    rebuilt = f'SELECT {columns} FROM scratch."{table.name}"{where}'
+    return (conn.execute(f"{live} EXCEPT {rebuilt} LIMIT {SHOWN_PER_TABLE}", params * 2).fetchall(),
+            conn.execute(f"{rebuilt} EXCEPT {live} LIMIT {SHOWN_PER_TABLE}", params * 2).fetchall())
+
+
+def _python_differences(live: Engine, scratch: Engine, table: Table, known_us: int,
+                        at_head: bool) -> tuple[set[tuple], set[tuple]]:
+    mine, theirs = _rows(live, table, known_us, at_head), _rows(scratch, table, known_us, at_head)
+    return mine - theirs, theirs - mine
 
 
 def _rows(engine: Engine, table: Table, known_us: int, at_head: bool) -> set[tuple]:
