@@ -33,6 +33,8 @@ from sqlalchemy import (
     update,
 )
 
+from projections.db import one_schema_change_at_a_time, writing
+
 from .policy import ROLES, User
 
 metadata = MetaData()
@@ -70,7 +72,10 @@ def hash_token(token: str) -> str:
 
 
 def ensure_tables(engine: Engine) -> None:
-    metadata.create_all(engine, checkfirst=True)
+    """The token table, made once however many processes start together on a fresh store."""
+    with writing(engine) as conn:
+        one_schema_change_at_a_time(conn)
+        metadata.create_all(conn, checkfirst=True)
 
 
 def check_binding(role: str, rep_id: str | None, team_id: str | None) -> None:

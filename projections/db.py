@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -63,9 +65,9 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _into_wal(cursor)
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -73,6 +75,23 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("for_write") else "BEGIN")
 
     return engine
+
+
+def _into_wal(cursor: Any) -> None:
+    """WAL mode (kept by the file once set). Switching a fresh file's mode answers "database is
+    locked" at once, without waiting, while another connection is switching it: processes or
+    threads opening a new store together try again for a few seconds."""
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
+
+
+WAL_ATTEMPTS = 100
 
 
 def _postgres_engine(url: URL, schema: str | None) -> Engine:
@@ -107,3 +126,11 @@ def reading(engine: Engine) -> Iterator[Connection]:
         options["isolation_level"] = "REPEATABLE READ"
     with engine.connect().execution_options(**options) as conn, conn.begin():
         yield conn
+
+
+def one_schema_change_at_a_time(conn: Connection) -> None:
+    """PostgreSQL: processes (or threads) creating tables together on a fresh database race on
+    the catalogue (duplicate key in pg_type); this lock, held to the end of the transaction,
+    makes them take turns. SQLite's BEGIN IMMEDIATE (`writing`) already does."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727275)")

@@ -25,7 +25,7 @@ from ledger.config import Settings
 from ledger.gc_pause import paused_gc
 from ledger.store import BoundedLog, Ledger, LogRecord
 
-from .db import database_url_of, engine_for, reading, writing
+from .db import database_url_of, engine_for, one_schema_change_at_a_time, reading, writing
 from .fold_activity import ActivityProjection
 from .fold_incentives import IncentivesProjection
 from .fold_org import OrgProjection
@@ -58,7 +58,7 @@ def ensure_schema(engine: Engine) -> None:
     if engine in _ready:
         return
     with writing(engine) as conn:
-        _one_schema_change_at_a_time(conn)
+        one_schema_change_at_a_time(conn)
         if _stored_version(conn) != SCHEMA_VERSION:
             metadata.drop_all(conn, tables=[t for t in metadata.sorted_tables if t is not projection_meta])
         metadata.create_all(conn)
@@ -70,14 +70,6 @@ def ensure_schema(engine: Engine) -> None:
         if missing:
             conn.execute(tracking.insert(), missing)
     _ready.add(engine)
-
-
-def _one_schema_change_at_a_time(conn: Connection) -> None:
-    """PostgreSQL: processes (or threads) starting together on a fresh database would race on the
-    catalogue (duplicate key in pg_type); this lock, held to the end of the transaction, makes
-    them take turns. SQLite's BEGIN IMMEDIATE already does."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727275)")
 
 
 def _stored_version(conn: Connection) -> str | None:

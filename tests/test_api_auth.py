@@ -125,3 +125,20 @@ def test_the_system_event_types_are_refused_even_for_an_admin(client):
     response = client.post("/events", json=approved, headers=bearer(token(client, "admin")))
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "type"
+
+
+def test_servers_starting_together_on_a_fresh_store_make_the_token_table_once(store_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.auth import ensure_tables
+    from projections.db import engine_for
+
+    engines = [engine_for(Settings(database_url=store_url)) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(ensure_tables, engines))  # raises if two of them raced on the catalogue
+        secret, info = create_token(engines[0], "admin")
+        assert [t.token_id for t in list_tokens(engines[1])] == [info.token_id]
+    finally:
+        for engine in engines:
+            engine.dispose()
