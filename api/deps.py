@@ -239,6 +239,7 @@ def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
 MIN_YEAR, MAX_YEAR = 2000, 2100  # what a query may ask about: bounded, so no input overflows a time
 MAX_POSITION = 2**53  # a log position (JSON-safe integer)
 _ID = r"^[^\s\x00-\x1f/]+$"
+ID_PATTERN = _ID  # an id: no blanks, control characters or slashes
 
 
 def _period(value: str) -> str:

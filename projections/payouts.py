@@ -363,6 +363,22 @@ def period_payouts(engine: Engine, settings: Settings, period: str, as_of: datet
         return [payout(engine, settings, rep_id, str(cut.period), as_of, known, plan) for rep_id in reps]
 
 
+def payouts_page(engine: Engine, settings: Settings, period: str, as_of: datetime | None, known_at: datetime | None,
+                 visible: frozenset[str] | None, after_rep: str | None, limit: int) -> tuple[list[Payout], str | None]:
+    """At most `limit` payouts of the period, by rep id, after `after_rep`, of the reps `visible`
+    (None: every active rep); and the rep id to continue after (None: this was the last page)."""
+    cut = cutoffs(settings, period, as_of, known_at)
+    if visible is None:
+        with reading(engine) as conn:
+            reps = active_reps(conn, cut)
+    else:
+        reps = sorted(visible)
+    following = [rep for rep in reps if after_rep is None or rep > after_rep]
+    page = following[:limit]
+    payouts = period_payouts(engine, settings, period, as_of, known_at, rep_ids=page) if page else []
+    return payouts, (page[-1] if len(following) > limit else None)
+
+
 def active_reps(conn: Connection, cut: Cutoffs) -> list[str]:
     """Reps onboarded before the window ends and not offboarded before the period starts."""
     m = memberships.c

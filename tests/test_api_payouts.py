@@ -38,6 +38,26 @@ def test_a_rep_sees_only_their_own_payout_and_a_manager_their_teams(api):
     assert totals(api, "manager") == {OWN: "9800.00", MATE: "2400.00"}
 
 
+def test_payouts_come_a_page_at_a_time_in_rep_order_and_the_pages_add_up_to_the_whole(api):
+    whole = api.get("/payouts", period="2026-Q1").json()
+    assert whole["next_after_rep"] is None
+    pages, after = [], None
+    while True:
+        params = {"period": "2026-Q1", "limit": 1, "known_at": whole["known_at"]} | ({"after_rep": after} if after else {})
+        page = api.get("/payouts", **params).json()
+        assert len(page["payouts"]) <= 1
+        pages += page["payouts"]
+        after = page["next_after_rep"]
+        if after is None:
+            break
+        assert after == page["payouts"][-1]["rep_id"]
+    assert [p["rep_id"] for p in pages] == sorted(p["rep_id"] for p in whole["payouts"]) == sorted({OWN, MATE, FAR})
+    assert pages == sorted(whole["payouts"], key=lambda p: p["rep_id"])
+    manager = api.get("/payouts", role="manager", period="2026-Q1", limit=1).json()
+    assert len(manager["payouts"]) == 1 and manager["next_after_rep"] is not None  # a team of two: one more page
+    assert api.get("/payouts", period="2026-Q1", limit=0).status_code == 422
+
+
 def test_approving_records_the_payout_with_its_digest_once(api):
     response = api.post(f"/payouts/{OWN}/2026-Q1/approve", role="finance")
     assert response.status_code == 201, response.text

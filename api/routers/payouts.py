@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from projections.approvals import ApprovalRefused, approve
-from projections.payouts import PlanError, period_payouts
+from projections.payouts import PlanError, payouts_page
 from replay.explain import explain, explain_change
 
-from ..deps import (AsOf, EngineDep, FreshProjections, KnownAt, LedgerDep, Moment, PayoutReps, PeriodPath,
-                    PeriodQuery, RepId, SettingsDep, VisibleRep, allowed, refused_as)
+from ..deps import (ID_PATTERN, AsOf, EngineDep, FreshProjections, KnownAt, LedgerDep, Moment, PayoutReps,
+                    PeriodPath, PeriodQuery, RepId, SettingsDep, VisibleRep, allowed, refused_as)
 from ..errors import BadRequest, problem
 from ..policy import User
 from .kpis import resolved
@@ -66,6 +66,7 @@ class PayoutsOut(BaseModel):
     as_of: datetime
     known_at: datetime
     payouts: list[Payout]  # the reps this token may see: all, a manager's team, or the rep alone
+    next_after_rep: str | None = None  # more reps follow: ask again with after_rep=this
 
 
 class Adjustment(BaseModel):
@@ -136,13 +137,21 @@ class ApprovalOut(BaseModel):
     position: int
 
 
-@router.get("", summary="Every visible rep's payout for a period, computed at the cut-offs")
+DEFAULT_PAGE = 1000
+AfterRep = Annotated[str | None, Query(min_length=1, max_length=64, pattern=ID_PATTERN,
+                                      description="continue after this rep id (a page's next_after_rep)")]
+PageLimit = Annotated[int, Query(ge=1, le=DEFAULT_PAGE, description="reps per page, by rep id")]
+
+
+@router.get("", summary="Every visible rep's payout for a period, computed at the cut-offs, a page at a time")
 def read_payouts(period: PeriodQuery, reps: PayoutReps, settings: SettingsDep, engine: EngineDep,
-                 _: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None) -> PayoutsOut:
+                 _: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None,
+                 after_rep: AfterRep = None, limit: PageLimit = DEFAULT_PAGE) -> PayoutsOut:
     as_of, known_at = resolved(settings, period, as_of, known_at)
-    rep_ids = None if reps is None else sorted(reps)
-    payouts = period_payouts(engine, settings, period, as_of, known_at, rep_ids=rep_ids)
-    return PayoutsOut(period=period, as_of=as_of, known_at=known_at, payouts=[p.to_json() for p in payouts])
+    payouts, next_after = payouts_page(engine, settings, period, as_of, known_at, reps, after_rep, limit)
+    return PayoutsOut(period=period, as_of=as_of, known_at=known_at, payouts=[p.to_json() for p in payouts],
+                      next_after_rep=next_after)
+
 
 
 @router.get("/{rep_id}/{period}/explain", responses=NOT_FOUND,
