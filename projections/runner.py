@@ -12,6 +12,7 @@ compare-and-set is what proves the state they read is still the state the batch 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     IncentivesProjection(), TrustProjection(), LogProjection(),
 )
 DEFAULT_BATCH = 5000
+log = logging.getLogger("perfledger.projections.runner")
 Progress = Callable[[int, int], None]  # (position reached, head of the log when the run started)
 
 _ready: WeakSet[Engine] = WeakSet()
@@ -200,6 +202,8 @@ def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | No
     A log of SPLIT_FROM events or more (or `split=True`) is replayed in two processes at once:
     a worker process folds SPLIT_OFF while this one folds the rest, each reading only the
     events it consumes; `apply_batch` holds the write lock only to write, so both fold at once.
+    If the worker fails (or cannot start), what it left is folded here, after the rest: its
+    committed batches are whole, so the last `catch_up` carries on from its tracked position.
     """
     ensure_schema(engine)
     indexes = [i for table in projected_tables() for i in table.indexes if not i.info.get("fold")]
@@ -243,7 +247,8 @@ def _worker_target(ledger: Ledger | BoundedLog, engine: Engine) -> tuple[str, in
 
 @contextmanager
 def _worker(target: tuple[str, int | None, str], names: tuple[str, ...], batch_size: int) -> Iterator[None]:
-    """A process folding `names` while the block runs; an error if it did not finish cleanly."""
+    """A process folding `names` while the block runs; a warning if it did not finish cleanly
+    (the caller's last `catch_up` then folds what it left: a real error surfaces there)."""
     process = multiprocessing.get_context("spawn").Process(
         target=_fold_in_worker, args=(*target, names, batch_size), name=f"rebuild-{'-'.join(names)}")
     process.start()
@@ -252,8 +257,8 @@ def _worker(target: tuple[str, int | None, str], names: tuple[str, ...], batch_s
     finally:
         process.join()
     if process.exitcode != 0:
-        raise RuntimeError(f"the rebuild's worker process for the {', '.join(names)} projection(s) failed "
-                           f"(exit code {process.exitcode}); its error is above. Run the rebuild again.")
+        log.warning("the rebuild's worker process for the %s projection(s) failed (exit code %s); "
+                    "folding what it left in this process", ", ".join(names), process.exitcode)
 
 
 def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, names: tuple[str, ...],
