@@ -108,11 +108,20 @@ def sqlite_raw_scan(path: str, page: int = 5000, progress: Progress | None = Non
 
 def sqlite_raw_sha256(path: str, page: int = 10_000, progress: Progress | None = None) -> dict[str, Any]:
     conn = sqlite_connect(path)
+    try:
+        return _chained_sha256(_sqlite_pages(conn, "SELECT rowid, state FROM stored_events WHERE rowid > ? "
+                                                   "ORDER BY rowid LIMIT ?", page), progress)
+    finally:
+        conn.close()
+
+
+def _chained_sha256(pages: Iterator[list[tuple]], progress: Progress | None) -> dict[str, Any]:
+    """sha256 of each (key, state) row's state after the previous digest, page after page."""
     sha256 = hashlib.sha256
     previous = b"0" * 64
     count = size = 0
     started = time.perf_counter()
-    for rows in _sqlite_pages(conn, "SELECT rowid, state FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?", page):
+    for rows in pages:
         for _, state in rows:
             digest = sha256(previous)
             digest.update(state)
@@ -122,7 +131,6 @@ def sqlite_raw_sha256(path: str, page: int = 10_000, progress: Progress | None =
         if progress:
             progress(len(rows))
     seconds = time.perf_counter() - started
-    conn.close()
     return {"events": count, "bytes": size, "seconds": seconds, "events_per_s": count / seconds}
 
 
@@ -233,23 +241,12 @@ def pg_raw_scan(url: str, events_table: str, page: int = 5000, progress: Progres
 
 def pg_raw_sha256(url: str, events_table: str, page: int = 10_000, progress: Progress | None = None) -> dict[str, Any]:
     conn = pg_connect(url)
-    sha256 = hashlib.sha256
-    previous = b"0" * 64
-    count = size = 0
-    started = time.perf_counter()
-    for rows in _pg_pages(conn, f"SELECT notification_id, state FROM {events_table} WHERE notification_id > %s "
-                                f"ORDER BY notification_id LIMIT %s", page):
-        for _, state in rows:
-            digest = sha256(previous)
-            digest.update(state)
-            previous = digest.hexdigest().encode()
-            size += len(state)
-        count += len(rows)
-        if progress:
-            progress(len(rows))
-    seconds = time.perf_counter() - started
-    conn.close()
-    return {"events": count, "bytes": size, "seconds": seconds, "events_per_s": count / seconds}
+    try:
+        return _chained_sha256(_pg_pages(conn, f"SELECT notification_id, state FROM {events_table} "
+                                               f"WHERE notification_id > %s ORDER BY notification_id LIMIT %s", page),
+                               progress)
+    finally:
+        conn.close()
 
 
 def pg_raw_query(url: str) -> Callable[[list[str] | None, int, int, int], Any]:

@@ -15,7 +15,7 @@ whose `effective_from` starts at or before the period, as known at known_at.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -158,15 +158,10 @@ def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVers
     if assignment is None:
         return None, None
     p = plan_versions.c
-    every = _bulk(("plan_versions", cut.known_us), lambda: conn.execute(
-        select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
-        .where(p.recorded_us <= cut.known_us).order_by(p.version.desc())).all())
-    if every is not None:
-        candidates = [row for row in every if row.plan_id == assignment.plan_id]
-    else:
-        candidates = conn.execute(select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
-                                  .where(p.plan_id == assignment.plan_id, p.recorded_us <= cut.known_us)
-                                  .order_by(p.version.desc())).all()
+    candidates = _rows(conn, ("plan_versions", cut.known_us),
+                       select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
+                       .where(p.recorded_us <= cut.known_us).order_by(p.version.desc()),
+                       p.plan_id == assignment.plan_id, lambda row: row.plan_id == assignment.plan_id)
     for row in candidates:
         if parse_period(row.effective_from).first_month_index <= cut.period.first_month_index:
             return _plan_of(row), assignment
@@ -176,13 +171,9 @@ def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVers
 def _assignment(conn: Connection, rep_id: str, cut: Cutoffs) -> Assignment | None:
     keys = _scope_keys(conn, rep_id, cut)
     a = plan_assignments.c
-    every = _bulk(("assignments", cut.known_us), lambda: conn.execute(
-        select(a.scope_key, a.plan_id, a.from_period, a.position).where(a.recorded_us <= cut.known_us)).all())
-    if every is not None:
-        rows = [row for row in every if row.scope_key in keys]
-    else:
-        rows = conn.execute(select(a.scope_key, a.plan_id, a.from_period, a.position)
-                            .where(a.scope_key.in_(keys), a.recorded_us <= cut.known_us)).all()
+    rows = _rows(conn, ("assignments", cut.known_us),
+                 select(a.scope_key, a.plan_id, a.from_period, a.position).where(a.recorded_us <= cut.known_us),
+                 a.scope_key.in_(keys), lambda row: row.scope_key in keys)
     best: tuple | None = None
     for row in rows:
         if parse_period(row.from_period).first_month_index > cut.period.first_month_index:
@@ -254,6 +245,15 @@ def _bulk(key: tuple, load: Any) -> Any:
     if key not in memo:
         memo[key] = load()
     return memo[key]
+
+
+def _rows(conn: Connection, key: tuple, statement: Any, narrowing: Any, keep: Callable[[Any], bool]) -> list[Any]:
+    """One rep's rows of a small table: `statement` narrowed in SQL by `narrowing`; within
+    `memoized()`, `statement` read once for every rep (under `key`) and `keep` picking the rep's."""
+    every = _bulk(key, lambda: conn.execute(statement).all())
+    if every is None:
+        return conn.execute(statement.where(narrowing)).all()
+    return [row for row in every if keep(row)]
 
 
 def _by_rep(items: list[Any]) -> dict[str, list[Any]]:
@@ -338,16 +338,10 @@ def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, An
 def _awards(conn: Connection, rep_id: str, cut: Cutoffs) -> list[Award]:
     """AwardGranted for the rep and this period (by the award's period), known at known_at."""
     w = awards.c
-    every = _bulk(("awards", str(cut.period), cut.known_us, cut.as_of_us), lambda: _by_rep(conn.execute(
-        select(w.rep_id, w.amount_cents, w.reason, w.position)
-        .where(w.period == str(cut.period), w.recorded_us <= cut.known_us, w.occurred_us <= cut.as_of_us)
-        .order_by(w.position)).all()))
-    if every is not None:
-        rows = every.get(rep_id, [])
-    else:
-        rows = conn.execute(select(w.amount_cents, w.reason, w.position)
-                            .where(w.rep_id == rep_id, w.period == str(cut.period), w.recorded_us <= cut.known_us,
-                                   w.occurred_us <= cut.as_of_us).order_by(w.position)).all()
+    rows = _rows(conn, ("awards", str(cut.period), cut.known_us, cut.as_of_us),
+                 select(w.rep_id, w.amount_cents, w.reason, w.position)
+                 .where(w.period == str(cut.period), w.recorded_us <= cut.known_us, w.occurred_us <= cut.as_of_us)
+                 .order_by(w.position), w.rep_id == rep_id, lambda row: row.rep_id == rep_id)
     return [Award(money(row.amount_cents), row.reason, row.position) for row in rows]
 
 

@@ -39,19 +39,24 @@ def department() -> list[dict[str, Any]]:
     return events
 
 
+def role_tokens(engine: Any, rep_id: str, team_id: str) -> dict[str, str]:
+    """One bearer token per role: the rep token for `rep_id`, the manager token for `team_id`."""
+    return {
+        "admin": create_token(engine, "admin")[0],
+        "finance": create_token(engine, "finance")[0],
+        "auditor": create_token(engine, "auditor")[0],
+        "manager": create_token(engine, "manager", team_id=team_id)[0],
+        "rep": create_token(engine, "rep", rep_id=rep_id)[0],
+    }
+
+
 class Api:
     """A running app with one token per role: a rep token for R-ann, a manager token for T-1."""
 
     def __init__(self, client: TestClient):
         self.client = client
         engine = client.app.state.engine
-        self.tokens = {
-            "admin": create_token(engine, "admin")[0],
-            "finance": create_token(engine, "finance")[0],
-            "auditor": create_token(engine, "auditor")[0],
-            "manager": create_token(engine, "manager", team_id=TEAM)[0],
-            "rep": create_token(engine, "rep", rep_id=OWN)[0],
-        }
+        self.tokens = role_tokens(engine, rep_id=OWN, team_id=TEAM)
 
     def headers(self, role: str | None) -> dict[str, str]:
         return {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from api_client import role_tokens
 from builders import ev, onboard, open_deal, win
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import create_token
 
 
 class Api:
@@ -20,13 +20,7 @@ class Api:
     def __init__(self, client: TestClient):
         self.client = client
         engine = client.app.state.engine
-        self.tokens = {
-            "admin": create_token(engine, "admin")[0],
-            "finance": create_token(engine, "finance")[0],
-            "auditor": create_token(engine, "auditor")[0],
-            "manager": create_token(engine, "manager", team_id="T-1")[0],
-            "rep": create_token(engine, "rep", rep_id="R-1")[0],
-        }
+        self.tokens = role_tokens(engine, rep_id="R-1", team_id="T-1")
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}

@@ -13,11 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from api_client import role_tokens
 from builders import correct, ev, onboard, open_deal, win
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import create_token
 from api.policy import CAPABILITIES
 
 WEB = Path(__file__).resolve().parent.parent / "api" / "web"
@@ -30,13 +30,7 @@ class Dash:
     def __init__(self, client: TestClient):
         self.client = client
         engine = client.app.state.engine
-        self.tokens = {
-            "admin": create_token(engine, "admin")[0],
-            "finance": create_token(engine, "finance")[0],
-            "auditor": create_token(engine, "auditor")[0],
-            "manager": create_token(engine, "manager", team_id="T-1")[0],
-            "rep": create_token(engine, "rep", rep_id="R-1")[0],
-        }
+        self.tokens = role_tokens(engine, rep_id="R-1", team_id="T-1")
 
     def get(self, path: str, role: str = "admin", **params):
         return self.client.get(path, params=params, headers={"Authorization": f"Bearer {self.tokens[role]}"})
