@@ -35,10 +35,11 @@ class Fold:
         self.memory: dict[str, Any] = {} if memory is None else memory
 
     def prefetch(self, records: list[LogRecord]) -> None:
-        """Load, in a few bulk queries, the state the batch's events will ask for."""
+        """Load, in a few bulk queries, the state the next part of the batch will ask for (what
+        earlier parts loaded or made is still here)."""
 
     def finish(self) -> None:
-        """Hand the batch's changed state to the view (called once, after the last event)."""
+        """Hand the batch's changed state to the view (called once, after the batch's last part)."""
 
 
 class Projection:
@@ -55,15 +56,16 @@ class Projection:
     def event_types(self) -> frozenset[str]:
         return frozenset(self.handlers)
 
-    def apply(self, conn: Connection, view: BatchView, records: list[LogRecord],
-              memory: dict[str, Any] | None = None) -> None:
-        """Fold a batch of this projection's records, in position order, into rows held by `view`."""
-        fold = self.fold(conn, view, memory)
+    def begin(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None) -> Fold:
+        """The fold of one batch: `feed` it the batch's records, a part at a time, then `finish` it."""
+        return self.fold(conn, view, memory)
+
+    def feed(self, fold: Fold, records: list[LogRecord]) -> None:
+        """Fold the next part of the batch (this projection's records, in position order)."""
         fold.prefetch(records)
         handlers = self.handlers
         for record in records:
             handlers[record.type](fold, record)
-        fold.finish()
 
 
 def registrar(handlers: dict[str, Handler]) -> Callable[[str], Callable[[Handler], Handler]]:

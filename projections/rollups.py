@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table, bindparam, func, select
 
 from ledger.store import LogRecord
 
-from .projection import Handler, Projection
+from .projection import Fold, Handler, Projection
 from .tables import knowledge_blocks
 from .view import BatchView
 
@@ -117,6 +117,28 @@ class Window:
 # ---------------------------------------------------------------- the knowledge of blocks
 
 
+class BlocksFold(Fold):
+    """The first and last knowledge time of each block a batch reaches."""
+
+    def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
+        super().__init__(conn, view, memory)
+        self.spans: dict[int, dict[str, int]] = {}
+
+    def add(self, records: list[LogRecord]) -> None:
+        spans = self.spans
+        for record in records:  # in position order, so knowledge time only grows
+            block = block_of(record.position)
+            span = spans.get(block)
+            if span is None:
+                span = spans[block] = {"block": block, "first_recorded_us": record.recorded_at}
+            span["last_recorded_us"] = record.recorded_at
+
+    def finish(self) -> None:
+        for block, span in self.spans.items():
+            # a block continued from an earlier batch keeps its first time and moves its last
+            self.view.upsert(knowledge_blocks, block, span, keep=("first_recorded_us",))
+
+
 class LogProjection(Projection):
     """Every event: the knowledge time spanned by each block of positions (`knowledge_blocks`)."""
 
@@ -125,16 +147,7 @@ class LogProjection(Projection):
     handlers: ClassVar[dict[str, Handler]] = {}
     all_events = True
     reads_data = False  # positions and knowledge times only
+    fold = BlocksFold
 
-    def apply(self, conn: Connection, view: BatchView, records: list[LogRecord],
-              memory: dict[str, Any] | None = None) -> None:
-        spans: dict[int, dict[str, int]] = {}
-        for record in records:  # in position order, so knowledge time only grows
-            block = block_of(record.position)
-            span = spans.get(block)
-            if span is None:
-                span = spans[block] = {"block": block, "first_recorded_us": record.recorded_at}
-            span["last_recorded_us"] = record.recorded_at
-        for block, span in spans.items():
-            # a block continued from an earlier batch keeps its first time and moves its last
-            view.upsert(knowledge_blocks, block, span, keep=("first_recorded_us",))
+    def feed(self, fold: BlocksFold, records: list[LogRecord]) -> None:  # type: ignore[override]
+        fold.add(records)

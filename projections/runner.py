@@ -15,16 +15,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from weakref import WeakSet
 
-from sqlalchemy import Connection, Engine, Table, inspect, select
+from sqlalchemy import Connection, Engine, Index, Table, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
-from ledger.store import BoundedLog, Ledger, LogRecord
+from ledger.store import BoundedLog, Ledger, LogRecord, StoredEvent, decoded
 
 from .db import database_url_of, engine_for, one_schema_change_at_a_time, reading, writing
 from .fold_activity import ActivityProjection
@@ -115,11 +115,11 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
     memory: dict[str, dict] = {}  # each fold's state carried between batches (`Fold.memory`)
     while True:
         with paused_gc():
-            records = ledger.read_log(after, batch_size, types=types, decode=decode)
-            if not records:
+            stored = ledger.read_stored(after, batch_size, types=types, decode=decode)
+            if not stored:
                 return after
             try:
-                positions = apply_batch(engine, records, positions, projections, memory)
+                positions = apply_batch(engine, stored, positions, projections, memory)
             except (TrackingConflict, IntegrityError):
                 # Another worker applied (part of) this stretch first: carry on from where it got
                 # to, with no memory of a state that is no longer the tables'.
@@ -143,11 +143,13 @@ def _reading(projections: tuple[Projection, ...]) -> tuple[list[str] | None, set
     return types, decode
 
 
-def apply_batch(engine: Engine, records: list[LogRecord], positions: dict[str, int],
+def apply_batch(engine: Engine, stored: Sequence[StoredEvent], positions: dict[str, int],
                 projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None) -> dict[str, int]:
     """Each projection behind the batch's end folds its part; then ONE transaction writes every
     projection's rows and moves its position.
 
+    The batch is decoded and folded a part (DECODED_AT_ONCE events) at a time: each part's
+    records are dropped before the next part is decoded (see `Ledger.read_stored`).
     The folds read their state (`prefetch`) in a read transaction, outside the write lock: the
     write's compare-and-set of each tracked position proves that nobody changed a projection's
     tables in between (they change only with its position), else the batch fails whole with
@@ -155,25 +157,30 @@ def apply_batch(engine: Engine, records: list[LogRecord], positions: dict[str, i
     meanwhile, and lets a rebuild fold in two processes at once. `memory` (per projection) is
     what the folds carry to the next batch; a failed batch leaves it unusable: the caller drops it.
     """
-    last = records[-1].position
-    moved = dict(positions)
-    routed = route(records, projections)
-    views = []
+    last = stored[-1][0]
+    behind = tuple(p for p in projections if positions[p.name] < last)
+    views = {p.name: BatchView(p.name, positions[p.name]) for p in behind}
     with reading(engine) as conn:
-        for projection in projections:
-            start = positions[projection.name]
-            if start >= last:
-                continue
-            mine = routed[projection.name]
-            unseen = mine if not mine or start < mine[0].position else [r for r in mine if r.position > start]
-            view = BatchView(projection.name, start)
-            projection.apply(conn, view, unseen, None if memory is None else memory.setdefault(projection.name, {}))
-            views.append(view)
+        folds = {p.name: p.begin(conn, views[p.name], None if memory is None else memory.setdefault(p.name, {}))
+                 for p in behind}
+        for start in range(0, len(stored), DECODED_AT_ONCE):
+            routed = route(decoded(stored[start:start + DECODED_AT_ONCE]), behind)
+            for projection in behind:
+                mine, seen = routed[projection.name], positions[projection.name]
+                unseen = mine if not mine or seen < mine[0].position else [r for r in mine if r.position > seen]
+                if unseen:
+                    projection.feed(folds[projection.name], unseen)
+        for fold in folds.values():
+            fold.finish()
     with writing(engine) as conn:
-        for view in views:
+        for view in views.values():
             view.write(conn, last)
-            moved[view.name] = last
-    return moved
+    return {**positions, **dict.fromkeys(views, last)}
+
+
+# Measured on the activity fold: in parts of 500-1000 events, decoding and folding cost ~20% less
+# per event than over a whole 20,000-event batch at once.
+DECODED_AT_ONCE = 1000
 
 
 def route(records: list[LogRecord], projections: tuple[Projection, ...] = PROJECTIONS) -> dict[str, list[LogRecord]]:
@@ -195,23 +202,24 @@ def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | No
             batch_size: int = REBUILD_BATCH, split: bool | None = None) -> int:
     """Drop every projected row and reset the tracking in one transaction, then replay from 0.
 
-    The read side's query indexes are dropped for the replay and built once at the end (faster
-    than keeping them up to date row by row); the indexes the folds themselves read through stay.
+    The read side's query indexes are dropped for the replay and built once its tables are full
+    (faster than keeping them up to date row by row); the indexes the folds themselves read
+    through stay.
     If the rebuild is interrupted, the next `ensure_schema` (any new engine) builds them again.
 
     A log of SPLIT_FROM events or more (or `split=True`) is replayed in two processes at once:
     a worker process folds SPLIT_OFF while this one folds the rest, each reading only the
-    events it consumes; `apply_batch` holds the write lock only to write, so both fold at once.
-    If the worker fails (or cannot start), what it left is folded here, after the rest: its
-    committed batches are whole, so the last `catch_up` carries on from its tracked position.
+    events it consumes; `apply_batch` holds the write lock only to write, so both fold at once,
+    and each builds its own tables' indexes when its fold is done. If the worker fails (or
+    cannot start), what it left is folded here, after the rest: its committed batches are
+    whole, so the last `catch_up` carries on from its tracked position.
     """
     ensure_schema(engine)
-    indexes = [i for table in projected_tables() for i in table.indexes if not i.info.get("fold")]
     with writing(engine) as conn:
         for table in projected_tables():
             conn.execute(table.delete())
         conn.execute(tracking.update().values(position=0))
-        for index in indexes:
+        for index in query_indexes(PROJECTIONS):
             index.drop(conn, checkfirst=True)
     try:
         target = _worker_target(ledger, engine)
@@ -219,17 +227,31 @@ def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | No
             split = ledger.head().position >= SPLIT_FROM
         if split and target is not None:
             with _worker(target, SPLIT_OFF, batch_size):
-                catch_up(ledger, engine, batch_size, progress, projections=_rest(SPLIT_OFF))
+                rest = _rest(SPLIT_OFF)
+                catch_up(ledger, engine, batch_size, progress, projections=rest)
+                build_indexes(engine, rest)  # while the worker still folds (it builds its own)
         return catch_up(ledger, engine, batch_size=batch_size, progress=progress)
     finally:
+        build_indexes(engine, PROJECTIONS)
+
+
+def query_indexes(projections: tuple[Projection, ...]) -> list[Index]:
+    """The read side's indexes of these projections' tables: all but those the folds read through."""
+    return [i for p in projections for table in p.tables for i in table.indexes if not i.info.get("fold")]
+
+
+def build_indexes(engine: Engine, projections: tuple[Projection, ...]) -> None:
+    """Build the missing query indexes of `projections`, one transaction each (SQLite's write lock
+    is held for one index at a time, so a process folding beside this one waits at most that)."""
+    for index in query_indexes(projections):
         with writing(engine) as conn:
-            for index in indexes:
-                index.create(conn, checkfirst=True)
+            index.create(conn, checkfirst=True)
 
 
-# What the worker process of a split rebuild folds: the activities, most of the log. (Giving it
-# the knowledge blocks too, which read every position, was measured to make it the slower one.)
-SPLIT_OFF = ("activity",)
+# What the worker process of a split rebuild folds: the activities, most of the log, and the
+# knowledge blocks, which read every position: the worker then reads the log whole, by position,
+# and the caller reads only the events of its projections.
+SPLIT_OFF = ("activity", "log")
 
 
 def _rest(names: tuple[str, ...]) -> tuple[Projection, ...]:
@@ -268,7 +290,9 @@ def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, nam
     engine = engine_for(Settings(database_url=projections_url))
     _ready.add(engine)  # the schema is made, and its read indexes dropped on purpose: leave them so
     try:
-        catch_up(source, engine, batch_size, projections=tuple(p for p in PROJECTIONS if p.name in names))
+        mine = tuple(p for p in PROJECTIONS if p.name in names)
+        catch_up(source, engine, batch_size, projections=mine)
+        build_indexes(engine, mine)
     finally:
         engine.dispose()
         ledger.close()

@@ -20,7 +20,7 @@ from projection_fixtures import close_store, open_store, table_contents
 from projection_oracle import comparable, figures
 from projection_story import batches_of, batchings, envelopes_of, stories
 
-from projections import rollups
+from projections import rollups, runner
 from projections.kpis import kpis
 from projections.runner import catch_up, rebuild
 
@@ -53,9 +53,11 @@ def stop_after(batches: int):
 
 @SETTINGS
 @given(story=stories, sizes=batchings, projection_batches=st.lists(st.integers(1, 7), min_size=1, max_size=6),
-       stops=st.lists(st.integers(1, 3), min_size=1, max_size=6))
-def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes, projection_batches, stops):
-    with tempfile.TemporaryDirectory() as folder, small_blocks():
+       stops=st.lists(st.integers(1, 3), min_size=1, max_size=6), parts=st.integers(1, 4))
+def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes, projection_batches, stops, parts):
+    """`parts`: the catch-ups decode and fold each batch that many events at a time (the rebuild
+    folds each of its batches whole), so a fold's state must carry from part to part."""
+    with tempfile.TemporaryDirectory() as folder, small_blocks(), mock.patch.object(runner, "DECODED_AT_ONCE", parts):
         store = open_store(f"sqlite:///{Path(folder) / 'l.db'}")
         try:
             for i, batch in enumerate(batches_of(envelopes_of(story), sizes)):
@@ -66,7 +68,8 @@ def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes,
                 _interrupted_catch_up(store, size, stops[i % len(stops)])
             catch_up(store.ledger, store.engine, batch_size=projection_batches[0])
             incremental = table_contents(store.engine)
-            rebuild(store.ledger, store.engine)
+            with mock.patch.object(runner, "DECODED_AT_ONCE", 10_000):
+                rebuild(store.ledger, store.engine)
             assert table_contents(store.engine) == incremental
         finally:
             close_store(store)

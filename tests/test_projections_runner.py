@@ -63,7 +63,7 @@ def test_a_batch_whose_write_fails_midway_is_redone_whole_on_restart(store, monk
 
 
 def test_a_redelivered_batch_is_refused_and_writes_nothing(store):
-    records = store.ledger.read_log(0, 400)
+    records = store.ledger.read_stored(0, 400)
     positions = tracked_positions(store.engine)
     apply_batch(store.engine, records, positions)
     before = table_contents(store.engine)
@@ -126,7 +126,7 @@ def test_a_split_rebuild_whose_worker_fails_folds_its_part_itself_and_says_so(st
     missing = f"sqlite:///{tmp_path}/no/such/folder/l.db"  # the worker cannot open its ledger
     monkeypatch.setattr(runner, "_worker_target", lambda ledger, engine: (missing, upto, projections_url))
     assert rebuild(store.ledger, store.engine, split=True) == 3000
-    assert "worker process for the activity projection(s) failed" in caplog.text
+    assert "worker process for the activity, log projection(s) failed" in caplog.text
     assert set(tracked_positions(store.engine).values()) == {3000}
     assert table_contents(store.engine) == whole
     with store.engine.connect() as conn:
