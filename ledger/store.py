@@ -271,11 +271,14 @@ class Ledger:
 
     def read_stored(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
                     types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None,
-                    decode: Collection[str] | None = None) -> list[StoredEvent]:
+                    decode: Collection[str] | None = None, walk: bool = True) -> list[StoredEvent]:
         """`read_log`'s page as stored, for a reader that decodes it a part at a time (`decoded`):
         a bulk reader keeps only a few thousand decoded events alive at once, which is faster
-        (fresh objects are made in memory the last part's have just freed, still in the CPU's cache)."""
-        return self._log_rows(after, limit, upto, types, rep_ids, decode)
+        (fresh objects are made in memory the last part's have just freed, still in the CPU's cache).
+
+        `walk=False`: filter by scanning positions rather than walking the filter's indexes
+        (cheaper when the filter keeps a tenth of the log or more: see `_log_rows`)."""
+        return self._log_rows(after, limit, upto, types, rep_ids, decode, walk)
 
     def events_at(self, positions: Sequence[int]) -> list[LogRecord]:
         """The events at the given positions (an explanation's evidence), in position order."""
@@ -407,14 +410,19 @@ class Ledger:
                 f"ON e.{self.recorder.notification_key} = l.notification_id")
 
     def _log_rows(self, after: int, limit: int, upto: int | None, types: Sequence[str] | None = None,
-                  rep_ids: Sequence[str] | None = None, decode: Collection[str] | None = None) -> list[tuple]:
+                  rep_ids: Sequence[str] | None = None, decode: Collection[str] | None = None,
+                  walk: bool = True) -> list[tuple]:
         """A page of the log, filtered by type and rep.
 
         A filter walks its column's (column, position) index once per value, in position order,
         each walk stopping at `limit`; the walks' positions are merged, and only the page's events
-        are then read: the page costs the page. (Written as `column IN (…) ORDER BY position`, SQLite sorted every matching event
-        of the log for each page: reading a common type from the start of a million-event log
-        page by page took minutes.) A filter of more values than `_MAX_WALKS` scans by position.
+        are then read: the page costs the page. (Written as `column IN (…) ORDER BY position`,
+        SQLite sorted every matching event of the log for each page: reading a common type from
+        the start of a million-event log page by page took minutes.) A filter of more values
+        than `_MAX_WALKS`, or `walk=False`, scans by position instead: each walk may read up to
+        `limit` entries that the merge then drops, so for values that fill a good part of the
+        log, skipping the others costs less (measured: a third of a million-event log read in
+        0.98 s scanning, 1.40 s walking 27 types).
         """
         if (types is not None and not types) or (rep_ids is not None and not rep_ids):
             return []
@@ -426,7 +434,7 @@ class Ledger:
         for column, values in (("l.type", types), ("l.rep_id", rep_ids)):
             if values is None:
                 continue
-            if walked is None and len(values) <= _MAX_WALKS:
+            if walk and walked is None and len(values) <= _MAX_WALKS:
                 walked = (column, values)
                 continue
             # not this column's index: on SQLite a unary + keeps the planner off it

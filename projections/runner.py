@@ -28,6 +28,7 @@ from ledger.store import BoundedLog, Ledger, LogRecord, StoredEvent, decoded
 
 from .db import database_url_of, engine_for, one_schema_change_at_a_time, reading, writing
 from .fold_activity import ActivityProjection
+from .fold_followups import FollowUpProjection
 from .fold_incentives import IncentivesProjection
 from .fold_org import OrgProjection
 from .fold_people import PeopleProjection
@@ -40,10 +41,11 @@ from .tables import SCHEMA_VERSION, metadata, projection_meta, tracking
 from .view import BatchView, TrackingConflict
 
 PROJECTIONS: tuple[Projection, ...] = (
-    OrgProjection(), TargetsProjection(), SalesProjection(), ActivityProjection(), PeopleProjection(),
-    IncentivesProjection(), TrustProjection(), LogProjection(),
+    OrgProjection(), TargetsProjection(), SalesProjection(), ActivityProjection(), FollowUpProjection(),
+    PeopleProjection(), IncentivesProjection(), TrustProjection(), LogProjection(),
 )
 DEFAULT_BATCH = 5000
+DENSE = 10  # a full page spanning fewer than DENSE × its size in positions: the log is read by scan
 log = logging.getLogger("perfledger.projections.runner")
 Progress = Callable[[int, int], None]  # (position reached, head of the log when the run started)
 
@@ -112,12 +114,15 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
     if head <= after:
         return after  # the common case of a read that finds nothing new
     types, decode = _reading(projections)
+    walk = True
     memory: dict[str, dict] = {}  # each fold's state carried between batches (`Fold.memory`)
     while True:
         with paused_gc():
-            stored = ledger.read_stored(after, batch_size, types=types, decode=decode)
+            stored = ledger.read_stored(after, batch_size, types=types, decode=decode, walk=walk)
             if not stored:
                 return after
+            if walk and len(stored) == batch_size and stored[-1][0] - after < DENSE * batch_size:
+                walk = False  # these types fill a good part of the log: scan it (`Ledger._log_rows`)
             try:
                 positions = apply_batch(engine, stored, positions, projections, memory)
             except (TrackingConflict, IntegrityError):

@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
