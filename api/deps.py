@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.config import Settings
 from ledger.periods import parse_period
 from ledger.store import Ledger
+from projections.db import is_sqlite
 from projections.membership import parse_scope
 from projections.runner import catch_up, wait_for
 
@@ -49,6 +50,7 @@ from .policy import CAPABILITIES, OrgView, OutOfRole, User, check_rep, check_sco
 from .probe import Glance
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 async def _settings(request: Request) -> Settings:
@@ -345,6 +347,20 @@ async def _figures_at_head(request: Request) -> MemoAtHead:
 
 
 FiguresAtHead = Annotated[MemoAtHead, Depends(_figures_at_head)]  # figures remembered at this head (after FreshProjections)
+
+
+async def run_read(engine: Engine, small: bool, read: Callable[[], T]) -> T:
+    """`read()` in the event loop when it is small and local (`small`: a few indexed lookups, such
+    as one rep's KPIs; on SQLite: a local read that never waits for a writer in WAL mode),
+    otherwise in the thread pool, where a long read (a company's figures) or PostgreSQL's
+    network round trips do not hold up the other requests.
+
+    Why not always the thread pool: under load the hop costs more than a small read. The worker
+    thread gives up the GIL at each SQLite call and then waits for it behind the event loop;
+    GET /kpis for a rep went from ~300 to ~560 reads/s with 16 clients when read in the loop."""
+    if small and is_sqlite(engine):
+        return read()
+    return await run_in_threadpool(read)
 
 
 # ---------------------------------------------------------------- what this caller may read

@@ -34,12 +34,12 @@ and refunds; a customer's first win; a lead's conversion) is kept in `deals`, `c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from ledger.store import LogRecord
 
@@ -138,6 +138,20 @@ class Lead:
         return cls(*row)
 
 
+_WHERE_IN: dict[tuple[str, str], Select] = {}
+
+
+def rows_where_in(conn: Connection, table: Table, column: str, values: list[str]) -> list[Any]:
+    """The rows of `table` whose `column` is one of `values`. The statement is built once per
+    table and column (a fold asks this for every part of every batch; building it cost more
+    than running it)."""
+    statement = _WHERE_IN.get((table.name, column))
+    if statement is None:
+        statement = _WHERE_IN[(table.name, column)] = select(table).where(
+            table.c[column].in_(bindparam("values", expanding=True)))
+    return conn.execute(statement, {"values": values}).all()
+
+
 class Cache:
     """Fold state of one kind for one batch: loaded in bulk, changed in memory, upserted at the end.
 
@@ -158,7 +172,7 @@ class Cache:
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start:start + _CHUNK]
             self.items.update(dict.fromkeys(chunk))
-            for row in self.conn.execute(select(self.table).where(self.key.in_(chunk))).all():
+            for row in rows_where_in(self.conn, self.table, self.key.name, chunk):
                 state = self.from_row(row)
                 self.items[row[0]] = state  # the key is each table's first column
 
@@ -231,8 +245,7 @@ class SalesFold(Fold):
         for lead_id in wanted:
             self.deals_of_lead.setdefault(lead_id, set())
         for start in range(0, len(wanted), _CHUNK):
-            query = select(deals).where(deals.c.lead_id.in_(wanted[start:start + _CHUNK]))
-            for row in self.conn.execute(query).all():
+            for row in rows_where_in(self.conn, deals, "lead_id", wanted[start:start + _CHUNK]):
                 deal = self.deals.items.get(row.deal_id) or Deal.from_row(row)
                 self.deals.items[deal.deal_id] = deal
                 self.deals_of_lead[deal.lead_id].add(deal.deal_id)

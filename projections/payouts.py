@@ -38,7 +38,15 @@ from .db import reading
 from .kpis import rep_figures_on
 from .membership import stints
 from .plan_evaluation import Award, Evaluation, evaluate
-from .tables import awards, memberships, payout_adjustments, payout_approvals, period_closes, plan_assignments, plan_versions
+from .tables import (
+    awards,
+    memberships,
+    payout_adjustments,
+    payout_approvals,
+    period_closes,
+    plan_assignments,
+    plan_versions,
+)
 from .targets import Target, current_targets, revisions
 from .units import micros_to_time, money
 

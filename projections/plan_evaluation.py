@@ -59,11 +59,28 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import (ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, DivisionByZero,
-                     InvalidOperation, Overflow, localcontext)
+from decimal import (
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 
-from ledger.plan_schema import (Bonus, Cap, Commission, Condition, Draw, Multiplier, Rules, Tier,
-                                attainment_of)
+from ledger.plan_schema import (
+    Bonus,
+    Cap,
+    Commission,
+    Condition,
+    Draw,
+    Multiplier,
+    Rules,
+    Tier,
+    attainment_of,
+)
 
 CENT = Decimal("0.01")
 _NO_MONEY = Decimal("0.00")

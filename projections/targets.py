@@ -18,7 +18,7 @@ from ledger.config import Settings
 from ledger.periods import parse_period
 
 from .cutoffs import aware_micros, cutoffs, now_micros
-from .db import reading
+from .db import prepared, reading
 from .membership import parse_scope, stints
 from .tables import target_revisions
 from .units import micros_to_time
@@ -51,7 +51,7 @@ _IN_FORCE = (select(target_revisions.c.metric, target_revisions.c.value, target_
 
 def current_targets(conn: Connection, scope_key: str, period: str, known_us: int) -> dict[str, Target]:
     """metric → the latest revision known at `known_us` (later in the log revises earlier)."""
-    rows = conn.execute(_IN_FORCE, {"period": period, "scope": scope_key, "k": known_us}).all()
+    rows = prepared(conn, _IN_FORCE, ("targets_in_force",), {"period": period, "scope": scope_key, "k": known_us}).all()
     return {row.metric: Target(Decimal(row.value), row.position) for row in rows}
 
 

@@ -16,14 +16,13 @@ committed, or none: exactly once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .db import compiled
 from .tables import tracking
 
 
@@ -102,22 +101,8 @@ def execute_many(conn: Connection, statement: Any, name: tuple[str, ...], rows: 
     batch. Every row of a call has the same keys (a fold writes one shape per table).
     """
     keys = tuple(rows[0])
-    sql, pick = _compiled(conn, statement, (conn.dialect.name, *name, keys))
+    sql, pick = compiled(conn, statement, (conn.dialect.name, *name, keys))
     conn.exec_driver_sql(sql, [pick(row) for row in rows] if pick is not None else rows)
-
-
-_COMPILED: dict[tuple, tuple[str, Callable[[dict], tuple] | None]] = {}
-
-
-def _compiled(conn: Connection, statement: Any, cache_key: tuple) -> tuple[str, Callable[[dict], tuple] | None]:
-    if cache_key not in _COMPILED:
-        compiled = statement.compile(dialect=conn.dialect, column_keys=list(cache_key[-1]))
-        pick = None
-        if compiled.positional:
-            order = list(compiled.positiontup)
-            pick = itemgetter(*order) if len(order) > 1 else (lambda row, key=order[0]: (row[key],))
-        _COMPILED[cache_key] = (str(compiled), pick)
-    return _COMPILED[cache_key]
 
 
 def upsert_statement(conn: Connection, table: Table, keep: tuple[str, ...] = (), adding: bool = False) -> Any:

@@ -1,0 +1,39 @@
+"""Where a handler's read runs (api/deps.py `run_read`): a small SQLite read in the event loop,
+anything else in the thread pool, with the same answer either way."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from api.deps import run_read
+from projections.db import engine_for
+
+
+@pytest.mark.parametrize(("small", "in_loop"), [(True, True), (False, False)])
+def test_small_sqlite_reads_run_in_the_event_loop(settings, small, in_loop):
+    engine = engine_for(settings)
+    try:
+        loop_thread = threading.get_ident()
+        answer, thread = asyncio.run(run_read(engine, small, lambda: ("figures", threading.get_ident())))
+        assert answer == "figures"
+        local = engine.dialect.name == "sqlite"
+        assert (thread == loop_thread) == (in_loop and local)  # PostgreSQL reads always go to the pool
+    finally:
+        engine.dispose()
+
+
+def test_an_error_in_a_read_reaches_the_handler_either_way(settings):
+    engine = engine_for(settings)
+
+    def failing() -> None:
+        raise LookupError("no such figure")
+
+    try:
+        for small in (True, False):
+            with pytest.raises(LookupError, match="no such figure"):
+                asyncio.run(run_read(engine, small, failing))
+    finally:
+        engine.dispose()
