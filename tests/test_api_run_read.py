@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -12,12 +14,32 @@ from api.deps import run_read
 from projections.db import engine_for
 
 
+def in_a_loop_of_its_own(make: Callable[[], Awaitable[Any]]) -> tuple[int, Any]:
+    """(the loop's thread, the coroutine's result), run in a fresh thread with its own event loop:
+    the suite may already run a loop in this thread (asyncio.run refuses to start a second)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        outcome["thread"] = threading.get_ident()
+        try:
+            outcome["value"] = asyncio.run(make())
+        except BaseException as error:  # handed to the test's thread below
+            outcome["error"] = error
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    runner.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["thread"], outcome["value"]
+
+
 @pytest.mark.parametrize(("small", "in_loop"), [(True, True), (False, False)])
 def test_small_sqlite_reads_run_in_the_event_loop(settings, small, in_loop):
     engine = engine_for(settings)
     try:
-        loop_thread = threading.get_ident()
-        answer, thread = asyncio.run(run_read(engine, small, lambda: ("figures", threading.get_ident())))
+        loop_thread, (answer, thread) = in_a_loop_of_its_own(
+            lambda: run_read(engine, small, lambda: ("figures", threading.get_ident())))
         assert answer == "figures"
         local = engine.dialect.name == "sqlite"
         assert (thread == loop_thread) == (in_loop and local)  # PostgreSQL reads always go to the pool
@@ -34,6 +56,6 @@ def test_an_error_in_a_read_reaches_the_handler_either_way(settings):
     try:
         for small in (True, False):
             with pytest.raises(LookupError, match="no such figure"):
-                asyncio.run(run_read(engine, small, failing))
+                in_a_loop_of_its_own(lambda small=small: run_read(engine, small, failing))
     finally:
         engine.dispose()

@@ -20,7 +20,7 @@ from projection_fixtures import close_store, open_store, table_contents
 from projection_oracle import comparable, figures
 from projection_story import batches_of, batchings, envelopes_of, stories
 
-from projections import rollups, runner
+from projections import rollups
 from projections.kpis import kpis
 from projections.runner import catch_up, rebuild
 
@@ -57,27 +57,27 @@ def stop_after(batches: int):
 def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes, projection_batches, stops, parts):
     """`parts`: the catch-ups decode and fold each batch that many events at a time (the rebuild
     folds each of its batches whole), so a fold's state must carry from part to part."""
-    with tempfile.TemporaryDirectory() as folder, small_blocks(), mock.patch.object(runner, "DECODED_AT_ONCE", parts):
+    with tempfile.TemporaryDirectory() as folder, small_blocks():
         store = open_store(f"sqlite:///{Path(folder) / 'l.db'}")
         try:
             for i, batch in enumerate(batches_of(envelopes_of(story), sizes)):
                 store.record(*batch)
                 if i % 2:  # catch up now and then while the log grows, stopping part-way
-                    _interrupted_catch_up(store, projection_batches[i % len(projection_batches)], stops[i % len(stops)])
+                    _interrupted_catch_up(store, projection_batches[i % len(projection_batches)], stops[i % len(stops)],
+                                          parts)
             for i, size in enumerate(projection_batches):
-                _interrupted_catch_up(store, size, stops[i % len(stops)])
-            catch_up(store.ledger, store.engine, batch_size=projection_batches[0])
+                _interrupted_catch_up(store, size, stops[i % len(stops)], parts)
+            catch_up(store.ledger, store.engine, batch_size=projection_batches[0], part_size=parts)
             incremental = table_contents(store.engine)
-            with mock.patch.object(runner, "DECODED_AT_ONCE", 10_000):
-                rebuild(store.ledger, store.engine)
+            rebuild(store.ledger, store.engine)
             assert table_contents(store.engine) == incremental
         finally:
             close_store(store)
 
 
-def _interrupted_catch_up(store, batch_size: int, stop: int) -> None:
+def _interrupted_catch_up(store, batch_size: int, stop: int, parts: int) -> None:
     try:
-        catch_up(store.ledger, store.engine, batch_size=batch_size, progress=stop_after(stop))
+        catch_up(store.ledger, store.engine, batch_size=batch_size, progress=stop_after(stop), part_size=parts)
     except StopHere:
         pass
 
