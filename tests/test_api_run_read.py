@@ -23,7 +23,7 @@ def in_a_loop_of_its_own(make: Callable[[], Awaitable[Any]]) -> tuple[int, Any]:
         outcome["thread"] = threading.get_ident()
         try:
             outcome["value"] = asyncio.run(make())
-        except BaseException as error:  # handed to the test's thread below
+        except BaseException as error:  # noqa: BLE001 (any outcome is handed to the test's thread below)
             outcome["error"] = error
 
     runner = threading.Thread(target=run)
