@@ -30,10 +30,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from ledger.config import Settings
-    from ledger.store import Ledger
+    from ledger.store import BoundedLog, Ledger
     from projections.db import engine_for
     from projections.runner import rebuild
-    from ledger.store import BoundedLog
 
     ledger = Ledger(Settings(database_url=args.database_url))
     source = ledger if args.upto is None else BoundedLog(ledger, args.upto)

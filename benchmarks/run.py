@@ -45,7 +45,14 @@ from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ledger.config import Settings
 from ledger.generator import DEFAULT_PLAN_RULES, generate
@@ -300,7 +307,7 @@ def _scopes(b: Bench) -> tuple[list[str], list[str]]:
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, max(0, int(round(0.99 * len(ordered))) - 1))]
+    p99 = ordered[min(len(ordered) - 1, max(0, round(0.99 * len(ordered)) - 1))]
     return statistics.median(ordered), p99
 
 
@@ -582,15 +589,15 @@ def machine(b: Bench | None = None, database_url: str | None = None) -> dict[str
         "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
     }
     for package in ("eventsourcing", "sqlalchemy", "orjson", "fastapi", "uvicorn", "pydantic"):
-        try:
-            from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
             info[package] = version(package)
-        except Exception:  # noqa: BLE001 - informative only
-            pass
+        except PackageNotFoundError:  # informative only
+            info[package] = None
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain"], check=False, cwd=ROOT, capture_output=True, text=True).stdout.strip())
         info["git"] = head + ("+dirty" if dirty else "")
     except OSError:
         pass

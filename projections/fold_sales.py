@@ -143,7 +143,7 @@ _WHERE_IN: dict[tuple[str, str], Select] = {}
 
 def rows_where_in(conn: Connection, table: Table, column: str, values: list[str]) -> list[Any]:
     """The rows of `table` whose `column` is one of `values`. The statement is built once per
-    table and column (a fold asks this for every part of every batch; building it cost more
+    table and column (the fold asks this several times a batch, and part: building it cost more
     than running it)."""
     statement = _WHERE_IN.get((table.name, column))
     if statement is None:

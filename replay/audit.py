@@ -23,7 +23,6 @@ from sqlalchemy import Engine, Table, select
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
 from ledger.store import BoundedLog, Ledger, micros_to_time
-
 from projections.cutoffs import aware_micros, now_micros
 from projections.db import engine_for, reading
 from projections.kpis import kpis

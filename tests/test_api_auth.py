@@ -137,7 +137,7 @@ def test_servers_starting_together_on_a_fresh_store_make_the_token_table_once(st
     try:
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(ensure_tables, engines))  # raises if two of them raced on the catalogue
-        secret, info = create_token(engines[0], "admin")
+        _, info = create_token(engines[0], "admin")
         assert [t.token_id for t in list_tokens(engines[1])] == [info.token_id]
     finally:
         for engine in engines:

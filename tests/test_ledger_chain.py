@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import onboard, open_deal, win
+
 from ledger import store
 from ledger.chain import GENESIS
 

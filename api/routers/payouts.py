@@ -14,8 +14,23 @@ from projections.approvals import ApprovalRefused, approve
 from projections.payouts import PlanError, payouts_page
 from replay.explain import explain, explain_change
 
-from ..deps import (ID_PATTERN, AsOf, EngineDep, FreshProjections, KnownAt, LedgerDep, Moment, PayoutReps,
-                    PeriodPath, PeriodQuery, RepId, SettingsDep, VisibleRep, allowed, refused_as)
+from ..deps import (
+    ID_PATTERN,
+    AsOf,
+    EngineDep,
+    FreshProjections,
+    KnownAt,
+    LedgerDep,
+    Moment,
+    PayoutReps,
+    PeriodPath,
+    PeriodQuery,
+    RepId,
+    SettingsDep,
+    VisibleRep,
+    allowed,
+    refused_as,
+)
 from ..errors import BadRequest, problem
 from ..policy import User
 from .kpis import resolved
