@@ -15,7 +15,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from types import UnionType
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 from uuid import UUID
 
 import orjson
@@ -26,7 +27,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from sqlalchemy.engine import make_url
 
-from .aggregates import public_type
+from .aggregates import Created, Happened, public_type
 from .chain import GENESIS, first_broken_link
 from .commands import HANDLERS, UnitOfWork, touched_streams
 from .config import Settings, settings_from_env
@@ -313,6 +314,15 @@ class Ledger:
         rows = self._query(f"SELECT MAX(position) FROM {self.recorder.entries_table} WHERE recorded_at <= {{p}}", None, (known_us,))
         return rows[0][0] or 0
 
+    def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]:
+        """The first and last knowledge time of the entries in (after, upto], by block of
+        2**block_bits positions: [(block, first recorded_at, last recorded_at)], in block order.
+        One aggregate over the entries: a reader of knowledge times needs no event read."""
+        block = f"(position >> {int(block_bits)})"
+        return self._query(f"SELECT {block}, MIN(recorded_at), MAX(recorded_at) FROM {self.recorder.entries_table} "
+                           f"WHERE position > {{p}} AND position <= {{p}} GROUP BY {block} ORDER BY 1", None,
+                           (after, upto))
+
     def recorded_at_of(self, position: int) -> int | None:
         """Knowledge time (µs) of the entry at `position`: "what the ledger knew then" as a cut-off."""
         rows = self._query(f"SELECT recorded_at FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,))
@@ -535,6 +545,9 @@ class BoundedLog:
         upto = min(self.upto, filters.pop("upto", None) or self.upto)
         return self.ledger.read_stored(after, limit, upto=upto, **filters)
 
+    def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]:
+        return self.ledger.knowledge_spans(after, min(upto, self.upto), block_bits)
+
     def head(self) -> Head:
         return Head(self.upto, self.ledger.link_at(self.upto) or "")
 
@@ -550,11 +563,49 @@ def _event_class(topic: str) -> type:
     return resolve_topic(topic)
 
 
-@lru_cache(maxsize=256)
-def _class_of(topic: str) -> tuple[type, int, str]:
-    """The event class of a topic, its current class_version and its public type name."""
-    cls = _event_class(topic)
-    return cls, getattr(cls, "class_version", 1), public_type(cls)
+@dataclass(frozen=True)
+class _Reading:
+    """How to read a topic's stored events: its class, current class_version and public type
+    name, and whether its fields can hold tagged values (a Decimal, date, datetime or UUID)."""
+
+    cls: type
+    version: int
+    public: str
+    tagged: bool
+
+
+_READINGS: dict[str, _Reading] = {}
+
+
+def _reading_of(topic: str) -> _Reading:
+    reading = _READINGS.get(topic)
+    if reading is None:
+        cls = _event_class(topic)
+        reading = _READINGS[topic] = _Reading(cls, getattr(cls, "class_version", 1), public_type(cls),
+                                              not _plain_fields(cls))
+    return reading
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+_BASE_FIELDS = frozenset(name for base in (Created, Happened) for name in get_type_hints(base))  # the library's and occurred_at
+
+
+def _plain_fields(cls: type) -> bool:
+    """Are all of the event's own fields plain JSON values (str, int, float, bool, None, or a
+    union of them)? Then its stored form holds no tag but the library's two times. Unsure
+    (no annotations to read): False, and its events are walked for tags."""
+    try:
+        hints = get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: walk its events
+        return False
+    own = [hint for name, hint in hints.items() if name not in _BASE_FIELDS and get_origin(hint) is not ClassVar]
+    return bool(own) and all(_plain(hint) for hint in own)
+
+
+def _plain(hint: Any) -> bool:
+    if get_origin(hint) in (Union, UnionType):
+        return all(_plain(arg) for arg in get_args(hint))
+    return hint in _PLAIN_TYPES
 
 
 _NOT_DATA = ("originator_topic", "timestamp", "occurred_at", "class_version")
@@ -575,26 +626,27 @@ def decoded(stored: Sequence[StoredEvent]) -> list[LogRecord]:
 def to_log_record(position: int, recorded_at: int, type_: str, rep_id: str | None, actor: str,
                   event_id: str | None, topic: str, state: bytes) -> LogRecord:
     """Decode a stored event for the read side, upcasting old versions as the mapper would."""
-    cls, current_version, public = _class_of(topic)
+    reading = _READINGS.get(topic) or _reading_of(topic)
     values = orjson.loads(state)
     version = values.get("class_version", 1)
-    if version < current_version:  # an old version: decoded whole, then upcast as the mapper would
+    if version < reading.version:  # an old version: decoded whole, then upcast as the mapper would
         values = untag(values)
-        while version < current_version:
-            getattr(cls, f"upcast_v{version}_v{version + 1}")(values)
+        while version < reading.version:
+            getattr(reading.cls, f"upcast_v{version}_v{version + 1}")(values)
             version += 1
         occurred_at = values["occurred_at"]
         data = {k: v for k, v in values.items() if k not in _NOT_DATA}
-        return LogRecord(position, recorded_at, type_ or public, rep_id, actor, event_id, occurred_at, data)
+        return LogRecord(position, recorded_at, type_ or reading.public, rep_id, actor, event_id, occurred_at, data)
     # The current version (nearly every event): drop what the record does not keep (the
     # library's timestamp, the topic), decode occurred_at, and walk the rest for tagged values
-    # only when the bytes hold more tags than those two (most events hold none: an activity).
+    # only when the class's fields can hold them and the bytes hold more tags than those two
+    # times (an activity's fields are all plain: it is never walked).
     for key in _DROPPED:
         values.pop(key, None)
     occurred_at = _decode_time(values.pop("occurred_at")[_DATA])
-    if state.count(_TAG) > 2:
+    if reading.tagged and state.count(_TAG) > 2:
         untag(values)
-    return LogRecord(position, recorded_at, type_ or public, rep_id, actor, event_id, occurred_at, values)
+    return LogRecord(position, recorded_at, type_ or reading.public, rep_id, actor, event_id, occurred_at, values)
 
 
 _MAX_WALKS = 50  # index walks merged by `_log_rows`; SQLite allows 500 terms in a compound SELECT

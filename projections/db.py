@@ -96,7 +96,9 @@ WAL_ATTEMPTS = 100
 
 
 def _postgres_engine(url: URL, schema: str | None) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True)
+    # Positional parameters (%s), as SQLite's (?): a statement's values can then be given as
+    # one tuple per row on both (see `compiled`), with no dict made per row.
+    engine = create_engine(url, pool_pre_ping=True, paramstyle="format")
     if schema:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -140,30 +142,33 @@ def one_schema_change_at_a_time(conn: Connection) -> None:
 # ---------------------------------------------------------------- driver SQL of Core statements
 
 
-_COMPILED: dict[tuple, tuple[str, Callable[[dict], tuple] | None]] = {}
+_COMPILED: dict[tuple, tuple[str, Callable[[dict], tuple], tuple[str, ...]]] = {}
 
 
-def compiled(conn: Connection, statement: Any, cache_key: tuple) -> tuple[str, Callable[[dict], tuple] | None]:
+def compiled(conn: Connection, statement: Any, cache_key: tuple) -> tuple[str, Callable[[dict], tuple], tuple[str, ...]]:
     """The driver SQL of a Core statement, compiled once per `cache_key` (dialect name first, the
-    statement's column keys last), and for a positional paramstyle (SQLite's `?`) the function
-    that turns a dict of parameters into the tuple the driver wants."""
+    statement's column keys last); the function that turns a dict of parameters into the tuple
+    the driver wants; and the parameters' names in that order. Both engines take positional
+    parameters (SQLite's `?`, psycopg's `%s`: see `_postgres_engine`)."""
     if cache_key not in _COMPILED:
         done = statement.compile(dialect=conn.dialect, column_keys=list(cache_key[-1]))
-        pick = None
-        if done.positional:
-            order = list(done.positiontup)
-            pick = itemgetter(*order) if len(order) > 1 else (lambda row, key=order[0]: (row[key],))
-        _COMPILED[cache_key] = (str(done), pick)
+        order = tuple(done.positiontup or ())
+        _COMPILED[cache_key] = (str(done), _picker(order), order)
     return _COMPILED[cache_key]
+
+
+def _picker(order: tuple[str, ...]) -> Callable[[dict], tuple]:
+    if len(order) > 1:
+        return itemgetter(*order)
+    return lambda row: tuple(row[key] for key in order)  # itemgetter of one key gives a value, not a tuple
 
 
 def prepared(conn: Connection, statement: Select, name: tuple[str, ...], params: dict[str, Any]) -> Any:
     """`conn.execute(statement, params)` for a statement built once and named by `name`, compiled
-    once per dialect and run as driver SQL (`compiled`: positional on SQLite, named on
-    PostgreSQL). A Core execution spends ~40 µs in SQLAlchemy (cache key, bind and result
+    once per dialect and run as driver SQL with positional parameters (`compiled`). A Core execution spends ~40 µs in SQLAlchemy (cache key, bind and result
     processing), several times the indexed SQLite query behind a rep's figure; driver SQL halves
     that. So: no column of the statement may need a bind or result processor (the caller reads
     PostgreSQL's NUMERIC sums itself), every parameter must be named by the caller (constants
     are written into the SQL, as facts.ZERO and facts.ONE), and none may be expanding (an IN list)."""
-    sql, pick = compiled(conn, statement, (conn.dialect.name, "read", *name, ()))
-    return conn.exec_driver_sql(sql, pick(params) if pick is not None else params)
+    sql, pick, _ = compiled(conn, statement, (conn.dialect.name, "read", *name, ()))
+    return conn.exec_driver_sql(sql, pick(params))

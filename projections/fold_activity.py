@@ -35,10 +35,8 @@ def activity_logged(fold: ActivityFold, r: LogRecord) -> None:
     d = r.data
     replied = (1 if d.get("replied") else 0) if d["kind"] == "email" else None
     occurred_us = micros(r.occurred_at)
-    fold.view.insert(activities, {
-        "position": r.position, "activity_id": d["activity_id"], "rep_id": d["rep_id"], "kind": d["kind"],
-        "replied": replied, "occurred_us": occurred_us, "recorded_us": r.recorded_at,
-    })
+    # the table's columns in order: position, activity_id, rep_id, kind, replied, occurred_us, recorded_us
+    fold.view.insert(activities, (r.position, d["activity_id"], d["rep_id"], d["kind"], replied, occurred_us, r.recorded_at))
     fold.hours.add(occurred_us, r.position, d["kind"], 1)
     if replied:
         fold.hours.add(occurred_us, r.position, "replied", 1)

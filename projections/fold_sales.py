@@ -87,11 +87,12 @@ class Deal:
         """The events behind the deal's booked amount: its win and its latest correction."""
         return tuple(p for p in (self.closed_position, self.correction_position) if p is not None)
 
-    def as_row(self) -> dict[str, Any]:
-        row = {name: getattr(self, name) for name in self.__slots__}
-        row["refunds"] = orjson.dumps(self.refunds).decode()
-        row["shares"] = None if self.shares is None else orjson.dumps(self.shares).decode()
-        return row
+    def as_row(self) -> tuple:
+        """The `deals` row: the fields in order (the table's columns), refunds and shares as JSON."""
+        return (self.deal_id, self.rep_id, self.customer_id, self.lead_id, self.opened_us, self.opened_position,
+                self.expected_cents, self.outcome, self.closed_us, self.closed_position, self.won_cents,
+                self.correction_position, orjson.dumps(self.refunds).decode(),
+                None if self.shares is None else orjson.dumps(self.shares).decode(), self.split_position, self.is_first)
 
     @classmethod
     def from_row(cls, row: Any) -> Deal:
@@ -109,8 +110,8 @@ class Customer:
     first_won_us: int
     first_position: int
 
-    def as_row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+    def as_row(self) -> tuple:
+        return (self.customer_id, self.first_deal_id, self.first_won_us, self.first_position)
 
     @classmethod
     def from_row(cls, row: Any) -> Customer:
@@ -130,8 +131,9 @@ class Lead:
     converted_won_us: int | None = None
     converted_position: int | None = None
 
-    def as_row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+    def as_row(self) -> tuple:
+        return (self.lead_id, self.rep_id, self.customer_id, self.source, self.created_us, self.recorded_us,
+                self.position, self.converted_deal_id, self.converted_won_us, self.converted_position)
 
     @classmethod
     def from_row(cls, row: Any) -> Lead:
@@ -274,24 +276,21 @@ class SalesFold(Fold):
              won_cents: int = 0, refund_cents: int = 0, won_ppb: int = 0, lost_ppb: int = 0,
              new_customer_ppb: int = 0, deal_count: int = 0) -> None:
         cycle_us = deal.closed_us - deal.opened_us if won_ppb else None
-        self.view.insert(deal_facts, {
-            "position": r.position, "seq": self._next_seq(r.position), "rep_id": rep_id, "deal_id": deal.deal_id,
-            "kind": kind, "occurred_us": occurred_us, "recorded_us": r.recorded_at,
-            "won_cents": won_cents, "refund_cents": refund_cents, "won_ppb": won_ppb, "lost_ppb": lost_ppb,
-            "new_customer_ppb": new_customer_ppb, "cycle_us": cycle_us, "deal_count": deal_count,
-            "sources": _sources(sources, r.position),
-        })
+        self.view.insert(deal_facts, (  # the table's columns, in order
+            r.position, self._next_seq(r.position), rep_id, deal.deal_id, kind, occurred_us, r.recorded_at,
+            won_cents, refund_cents, won_ppb, lost_ppb, new_customer_ppb, cycle_us, deal_count,
+            _sources(sources, r.position),
+        ))
         for column, amount in (("won_cents", won_cents), ("refund_cents", refund_cents), ("won_ppb", won_ppb),
                                ("lost_ppb", lost_ppb), ("new_customer_ppb", new_customer_ppb)):
             if amount:
                 self.hours.add(occurred_us, r.position, column, amount)
 
     def conversion(self, r: LogRecord, lead: Lead, won_us: int, delta: int, sources: Iterable[int]) -> None:
-        self.view.insert(lead_conversions, {
-            "position": r.position, "seq": self._next_seq(r.position), "lead_id": lead.lead_id,
-            "rep_id": lead.rep_id, "created_us": lead.created_us, "won_us": won_us, "recorded_us": r.recorded_at,
-            "delta": delta, "sources": _sources(sources, r.position),
-        })
+        self.view.insert(lead_conversions, (  # the table's columns, in order
+            r.position, self._next_seq(r.position), lead.lead_id, lead.rep_id, lead.created_us, won_us, r.recorded_at,
+            delta, _sources(sources, r.position),
+        ))
 
     # ------------------------------------------------------------ first wins and conversions
 

@@ -9,7 +9,7 @@ with its rows) and never skips one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import Connection, Table
 
@@ -47,10 +47,9 @@ class Projection:
     tables: ClassVar[tuple[Table, ...]]
     handlers: ClassVar[dict[str, Handler]]
     fold: ClassVar[type[Fold]] = Fold
-    all_events: ClassVar[bool] = False  # offered every event, whatever its type
-    # False: the handlers read only an event's entry (position, type, knowledge time), never
-    # `occurred_at` or `data`, so the events it alone is offered need not be decoded.
-    reads_data: ClassVar[bool] = True
+    # True: folds the log's entries (their knowledge times), not its events: the runner calls
+    # `feed_entries` with the stretch of positions each batch covers, and reads no event for it.
+    reads_entries: ClassVar[bool] = False
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -66,6 +65,16 @@ class Projection:
         handlers = self.handlers
         for record in records:
             handlers[record.type](fold, record)
+
+    def feed_entries(self, fold: Fold, log: EntryReader, after: int, upto: int) -> None:
+        """Fold the entries at positions (after, upto] (a projection that `reads_entries`)."""
+        raise NotImplementedError(f"projection {self.name!r} does not read the log's entries")
+
+
+class EntryReader(Protocol):
+    """What a projection that reads entries may ask of the log (`Ledger`, `BoundedLog`)."""
+
+    def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]: ...
 
 
 def registrar(handlers: dict[str, Handler]) -> Callable[[str], Callable[[Handler], Handler]]:

@@ -21,9 +21,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 
-from ledger.store import LogRecord
-
-from .projection import Fold, Handler, Projection
+from .projection import EntryReader, Fold, Handler, Projection
 from .tables import knowledge_blocks
 from .view import BatchView
 
@@ -45,19 +43,21 @@ class Rollup:
     def __init__(self, view: BatchView, table: Table):
         self.view = view
         self.table = table
-        self.columns = [c.name for c in table.columns if c.name not in ("hour_us", "block")]
-        self.rows: dict[tuple[int, int], dict[str, int]] = {}
+        self.width = len(table.columns)
+        # each summed column's place in a row (hour_us and block come first)
+        self.index = {c.name: i for i, c in enumerate(table.columns) if c.name not in ("hour_us", "block")}
+        self.rows: dict[tuple[int, int], list[int]] = {}
 
     def add(self, occurred_us: int, position: int, column: str, amount: int) -> None:
         key = (occurred_us - occurred_us % HOUR_US, position >> BLOCK_BITS)  # (hour_of, block_of), inlined: hot
         row = self.rows.get(key)
         if row is None:
-            row = self.rows[key] = {"hour_us": key[0], "block": key[1], **dict.fromkeys(self.columns, 0)}
-        row[column] += amount
+            row = self.rows[key] = [*key, *[0] * (self.width - 2)]
+        row[self.index[column]] += amount
 
     def flush(self) -> None:
         for key, row in sorted(self.rows.items()):
-            self.view.increment(self.table, key, row)
+            self.view.increment(self.table, key, tuple(row))
 
 
 @dataclass(frozen=True)
@@ -124,14 +124,10 @@ class BlocksFold(Fold):
         super().__init__(conn, view, memory)
         self.spans: dict[int, dict[str, int]] = {}
 
-    def add(self, records: list[LogRecord]) -> None:
-        spans = self.spans
-        for record in records:  # in position order, so knowledge time only grows
-            block = block_of(record.position)
-            span = spans.get(block)
-            if span is None:
-                span = spans[block] = {"block": block, "first_recorded_us": record.recorded_at}
-            span["last_recorded_us"] = record.recorded_at
+    def add(self, spans: list[tuple[int, int, int]]) -> None:
+        for block, first, last in spans:  # knowledge time grows with position: a later stretch moves `last`
+            span = self.spans.setdefault(block, {"block": block, "first_recorded_us": first})
+            span["last_recorded_us"] = last
 
     def finish(self) -> None:
         for block, span in self.spans.items():
@@ -140,14 +136,14 @@ class BlocksFold(Fold):
 
 
 class LogProjection(Projection):
-    """Every event: the knowledge time spanned by each block of positions (`knowledge_blocks`)."""
+    """Every position of the log: the knowledge time spanned by each block (`knowledge_blocks`),
+    read from the ledger's entries in one aggregate per batch (no event is read or decoded)."""
 
     name = "log"
     tables = (knowledge_blocks,)
     handlers: ClassVar[dict[str, Handler]] = {}
-    all_events = True
-    reads_data = False  # positions and knowledge times only
+    reads_entries = True
     fold = BlocksFold
 
-    def feed(self, fold: BlocksFold, records: list[LogRecord]) -> None:  # type: ignore[override]
-        fold.add(records)
+    def feed_entries(self, fold: BlocksFold, log: EntryReader, after: int, upto: int) -> None:  # type: ignore[override]
+        fold.add(log.knowledge_spans(after, upto, BLOCK_BITS))

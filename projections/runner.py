@@ -35,7 +35,7 @@ from .fold_people import PeopleProjection
 from .fold_sales import SalesProjection
 from .fold_targets import TargetsProjection
 from .fold_trust import TrustProjection
-from .projection import Projection
+from .projection import EntryReader, Projection, event_types
 from .rollups import LogProjection
 from .tables import SCHEMA_VERSION, metadata, projection_meta, tracking
 from .view import BatchView, TrackingConflict
@@ -101,30 +101,31 @@ def projected_position(engine: Engine) -> int:
 
 def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFAULT_BATCH, progress: Progress | None = None,
              projections: tuple[Projection, ...] = PROJECTIONS, part_size: int | None = None) -> int:
-    """Apply the log from each projection's tracked position to the head; return the position reached.
+    """Apply the log from each projection's tracked position to the head (as it stood when the
+    call began); return the position reached.
 
     One batch at a time, read then applied, with the cyclic garbage collector paused over each
     batch (`ledger.gc_pause`). Reading the next batch in a second thread was measured slower (the
     read is decoding, which holds the GIL, so the two threads only took turns). `projections`,
-    a part of PROJECTIONS, reads only the events that part consumes. `part_size`: see `apply_batch`.
+    a part of PROJECTIONS, reads only the events that part consumes: a batch is the next
+    `batch_size` of those, and covers every position up to its last (to the head, for the last
+    batch), so each projection's tracked position reaches the head. `part_size`: see `apply_batch`.
     """
     positions = {name: at for name, at in tracked_positions(engine).items() if name in _names(projections)}
     after = min(positions.values())
     head = ledger.head().position
-    if head <= after:
-        return after  # the common case of a read that finds nothing new
-    types, decode = _reading(projections)
+    types = sorted(event_types(projections))
     walk = True
     memory: dict[str, dict] = {}  # each fold's state carried between batches (`Fold.memory`)
-    while True:
+    while after < head:
         with paused_gc():
-            stored = ledger.read_stored(after, batch_size, types=types, decode=decode, walk=walk, details=False)
-            if not stored:
-                return after
-            if walk and len(stored) == batch_size and stored[-1][0] - after < DENSE * batch_size:
+            stored = ledger.read_stored(after, batch_size, upto=head, types=types, walk=walk, details=False)
+            full = len(stored) == batch_size
+            end = stored[-1][0] if full else head  # a page short of full: no more of these types up to the head
+            if walk and full and end - after < DENSE * batch_size:
                 walk = False  # these types fill a good part of the log: scan it (`Ledger._log_rows`)
             try:
-                positions = apply_batch(engine, stored, positions, projections, memory, part_size)
+                positions = apply_batch(engine, ledger, stored, positions, projections, memory, part_size, end)
             except (TrackingConflict, IntegrityError):
                 # Another worker applied (part of) this stretch first: carry on from where it got
                 # to, with no memory of a state that is no longer the tables'.
@@ -133,31 +134,24 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
         after = min(positions.values())
         if progress is not None:
             progress(after, max(head, after))
+    return after
 
 
 def _names(projections: tuple[Projection, ...]) -> set[str]:
     return {p.name for p in projections}
 
 
-def _reading(projections: tuple[Projection, ...]) -> tuple[list[str] | None, set[str] | None]:
-    """What `projections` read of the log: the event types (None: all) and, of those, the types
-    to decode (None: all; the rest are read for their entries only, by `reads_data = False`)."""
-    consumed = {t for p in projections for t in p.event_types}
-    types = None if any(p.all_events for p in projections) else sorted(consumed)
-    decode = None if any(p.all_events and p.reads_data for p in projections) else consumed
-    return types, decode
-
-
-def apply_batch(engine: Engine, stored: Sequence[StoredEvent], positions: dict[str, int],
+def apply_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], positions: dict[str, int],
                 projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None,
-                part_size: int | None = None) -> dict[str, int]:
+                part_size: int | None = None, end: int | None = None) -> dict[str, int]:
     """Each projection behind the batch's end folds its part; then ONE transaction writes every
-    projection's rows and moves its position.
+    projection's rows and moves its position to `end` (default: the batch's last event).
 
     With `part_size`, the batch is decoded and folded that many events at a time, each part's
     records dropped before the next is decoded (see `Ledger.read_stored`): measured ~20% less per
     event for the activities (PART_SIZE), but more for the sales fold, which asks its tables for
-    state once per part; without, the batch is one part.
+    state once per part; without, the batch is one part. A projection that `reads_entries` is
+    fed the stretch of positions it has not seen, from `log`.
     The folds read their state (`prefetch`) in a read transaction, outside the write lock: the
     write's compare-and-set of each tracked position proves that nobody changed a projection's
     tables in between (they change only with its position), else the batch fails whole with
@@ -165,13 +159,16 @@ def apply_batch(engine: Engine, stored: Sequence[StoredEvent], positions: dict[s
     meanwhile, and lets a rebuild fold in two processes at once. `memory` (per projection) is
     what the folds carry to the next batch; a failed batch leaves it unusable: the caller drops it.
     """
-    last = stored[-1][0]
+    last = stored[-1][0] if end is None else end
     behind = tuple(p for p in projections if positions[p.name] < last)
     views = {p.name: BatchView(p.name, positions[p.name]) for p in behind}
     with reading(engine) as conn:
         folds = {p.name: p.begin(conn, views[p.name], None if memory is None else memory.setdefault(p.name, {}))
                  for p in behind}
-        part_size = part_size or len(stored)
+        for projection in behind:
+            if projection.reads_entries:
+                projection.feed_entries(folds[projection.name], log, positions[projection.name], last)
+        part_size = part_size or len(stored) or 1
         for start in range(0, len(stored), part_size):
             routed = route(decoded(stored[start:start + part_size]), behind)
             for projection in behind:
@@ -192,9 +189,9 @@ PART_SIZE = 1000  # the rebuild's worker: activities decode and fold ~20% faster
 
 def route(records: list[LogRecord], projections: tuple[Projection, ...] = PROJECTIONS) -> dict[str, list[LogRecord]]:
     """Each projection's records of the batch, in position order, in one pass over the batch."""
-    routed: dict[str, list[LogRecord]] = {p.name: records if p.all_events else [] for p in projections}
+    routed: dict[str, list[LogRecord]] = {p.name: [] for p in projections}
     appenders = {t: [routed[p.name].append for p in projections if t in p.event_types]
-                 for t in {t for p in projections for t in p.event_types}}
+                 for t in event_types(projections)}
     for record in records:
         for append in appenders.get(record.type, ()):
             append(record)
@@ -261,10 +258,9 @@ def build_indexes(engine: Engine, projections: tuple[Projection, ...]) -> None:
 # with equal batches, 0.2 s with its own twice as long; the rebuild took ~0.7 s less).
 WORKER_BATCHES_LONGER = 2
 
-# What the worker process of a split rebuild folds: the activities, most of the log, and the
-# knowledge blocks, which read every position: the worker then reads the log whole, by position,
-# and the caller reads only the events of its projections.
-SPLIT_OFF = ("activity", "log")
+# What the worker process of a split rebuild folds: the activities, two thirds of the log; the
+# caller folds the rest. Each reads only the events of its own projections.
+SPLIT_OFF = ("activity",)
 
 
 def _rest(names: tuple[str, ...]) -> tuple[Projection, ...]:

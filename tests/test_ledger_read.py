@@ -3,10 +3,12 @@ matching events in position order, whatever the filter, the page size or the sto
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from ledger.generator import generate
-from ledger.store import _MAX_WALKS, decoded
+from ledger.store import _MAX_WALKS, _reading_of, decoded
+from ledger.transcoder import untag
 
 
 @pytest.fixture
@@ -65,3 +67,17 @@ def test_a_page_read_without_details_is_the_same_page_without_the_entry_s_rep_ac
     bare = busy.read_stored(0, 10_000, types=["ActivityLogged", "DealWon"], decode={"DealWon"}, details=False)
     assert any(row[3] for row in full) and any(row[4] for row in full)  # the details are there to leave out
     assert bare == [(*row[:3], None, None, None, *row[6:]) for row in full]
+
+
+def test_every_event_reads_the_same_whether_or_not_its_fields_are_walked_for_tags(busy):
+    # Events whose fields are all plain values (an activity) skip the walk for tagged values; the
+    # rest (a won deal's Decimal amount) are walked. Either way the record holds what a full
+    # decode of the stored bytes holds.
+    stored = busy.read_stored(0, 10_000)
+    readings = {row[6]: _reading_of(row[6]) for row in stored}
+    assert {r.public for r in readings.values() if not r.tagged} >= {"ActivityLogged", "LeadCreated"}
+    assert {r.public for r in readings.values() if r.tagged} >= {"DealWon", "TargetSet"}
+    for row, record in zip(stored, decoded(stored), strict=True):
+        values = untag(orjson.loads(row[7]))
+        assert record.occurred_at == values.pop("occurred_at"), row
+        assert record.data == {k: v for k, v in values.items() if k not in ("originator_topic", "timestamp")}, row

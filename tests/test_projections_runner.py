@@ -17,7 +17,7 @@ from projections.db import engine_for
 from projections.runner import apply_batch, catch_up, rebuild, tracked_positions, wait_for
 from projections.tables import deal_facts
 from projections.units import PPB, allocate, shares_in_ppb
-from projections.view import BatchView, TrackingConflict
+from projections.view import BatchView, TrackingConflict, execute_many
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_batch_whose_write_fails_midway_is_redone_whole_on_restart(store, monk
             calls.append(view)
             if len(calls) == 3:
                 table, rows = next((t, r) for t, r in view.inserts.items() if r)
-                conn.execute(table.insert(), rows)
+                execute_many(conn, table.insert(), ("insert", table.name), rows)
                 raise Crash("disk on fire")
         write_rows(view, conn)
 
@@ -65,10 +65,10 @@ def test_a_batch_whose_write_fails_midway_is_redone_whole_on_restart(store, monk
 def test_a_redelivered_batch_is_refused_and_writes_nothing(store):
     records = store.ledger.read_stored(0, 400)
     positions = tracked_positions(store.engine)
-    apply_batch(store.engine, records, positions)
+    apply_batch(store.engine, store.ledger, records, positions)
     before = table_contents(store.engine)
     with pytest.raises(TrackingConflict):
-        apply_batch(store.engine, records, positions)  # the same batch again, from the stale positions
+        apply_batch(store.engine, store.ledger, records, positions)  # the same batch again, from the stale positions
     assert table_contents(store.engine) == before
 
 
@@ -126,7 +126,7 @@ def test_a_split_rebuild_whose_worker_fails_folds_its_part_itself_and_says_so(st
     missing = f"sqlite:///{tmp_path}/no/such/folder/l.db"  # the worker cannot open its ledger
     monkeypatch.setattr(runner, "_worker_target", lambda ledger, engine: (missing, upto, projections_url))
     assert rebuild(store.ledger, store.engine, split=True) == 3000
-    assert "worker process for the activity, log projection(s) failed" in caplog.text
+    assert "worker process for the activity projection(s) failed" in caplog.text
     assert set(tracked_positions(store.engine).values()) == {3000}
     assert table_contents(store.engine) == whole
     with store.engine.connect() as conn:
