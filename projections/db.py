@@ -23,6 +23,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
 
@@ -59,6 +60,9 @@ def projection_url(database_url: str) -> tuple[URL, str | None]:
     return url.difference_update_query(["schema"]), (schema or None)
 
 
+BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -66,14 +70,24 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         _into_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("for_write") else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get("for_write"):
+            conn.exec_driver_sql("BEGIN")
+        elif options.get("no_wait"):  # `try_writing`: the write lock now, or "database is locked"
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -119,6 +133,28 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """One write transaction (SQLite: BEGIN IMMEDIATE); committed on success, rolled back on error."""
     with engine.connect().execution_options(for_write=True) as conn, conn.begin():
         yield conn
+
+
+@contextmanager
+def try_writing(engine: Engine) -> Iterator[Connection | None]:
+    """`writing`, or None at once (no transaction) where another connection holds SQLite's one
+    write lock: for a writer with other work to do meanwhile. PostgreSQL: always `writing`."""
+    if not is_sqlite(engine):
+        with writing(engine) as conn:
+            yield conn
+        return
+    with engine.connect().execution_options(for_write=True, no_wait=True) as conn:
+        try:
+            transaction = conn.begin()
+        except OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            transaction = None
+        if transaction is None:
+            yield None
+            return
+        with transaction:
+            yield conn
 
 
 @contextmanager

@@ -46,4 +46,5 @@ class ActivityProjection(Projection):
     name = "activity"
     tables = (activities, activity_hours)
     handlers = HANDLERS
+    reads_tables = False  # it folds the events alone
     fold = ActivityFold

@@ -55,4 +55,5 @@ class FollowUpProjection(Projection):
     name = "followups"
     tables = (followups,)
     handlers = HANDLERS
+    reads_tables = False  # it folds the events alone
     fold = FollowUpFold

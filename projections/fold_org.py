@@ -49,3 +49,4 @@ class OrgProjection(Projection):
     name = "org"
     tables = (reps, memberships)
     handlers = HANDLERS
+    reads_tables = False  # it folds the events alone

@@ -55,3 +55,4 @@ class PeopleProjection(Projection):
     name = "people"
     tables = (rep_timeline,)
     handlers = HANDLERS
+    reads_tables = False  # it folds the events alone

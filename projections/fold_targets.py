@@ -32,3 +32,4 @@ class TargetsProjection(Projection):
     name = "targets"
     tables = (target_revisions,)
     handlers = HANDLERS
+    reads_tables = False  # it folds the events alone

@@ -50,6 +50,9 @@ class Projection:
     # True: folds the log's entries (their knowledge times), not its events: the runner calls
     # `feed_entries` with the stretch of positions each batch covers, and reads no event for it.
     reads_entries: ClassVar[bool] = False
+    # False: the fold never reads the projection's tables (it folds the events alone), so the next
+    # batch can be folded before this one is written (`runner.catch_up` holds batches so).
+    reads_tables: ClassVar[bool] = True
 
     @property
     def event_types(self) -> frozenset[str]:

@@ -143,6 +143,7 @@ class LogProjection(Projection):
     tables = (knowledge_blocks,)
     handlers: ClassVar[dict[str, Handler]] = {}
     reads_entries = True
+    reads_tables = False
     fold = BlocksFold
 
     def feed_entries(self, fold: BlocksFold, log: EntryReader, after: int, upto: int) -> None:  # type: ignore[override]

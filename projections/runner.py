@@ -26,7 +26,14 @@ from ledger.config import Settings
 from ledger.gc_pause import paused_gc
 from ledger.store import BoundedLog, Ledger, LogRecord, StoredEvent, decoded
 
-from .db import database_url_of, engine_for, one_schema_change_at_a_time, reading, writing
+from .db import (
+    database_url_of,
+    engine_for,
+    one_schema_change_at_a_time,
+    reading,
+    try_writing,
+    writing,
+)
 from .fold_activity import ActivityProjection
 from .fold_followups import FollowUpProjection
 from .fold_incentives import IncentivesProjection
@@ -104,12 +111,17 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
     """Apply the log from each projection's tracked position to the head (as it stood when the
     call began); return the position reached.
 
-    One batch at a time, read then applied, with the cyclic garbage collector paused over each
-    batch (`ledger.gc_pause`). Reading the next batch in a second thread was measured slower (the
-    read is decoding, which holds the GIL, so the two threads only took turns). `projections`,
+    One batch at a time, read, folded, written, with the cyclic garbage collector paused over
+    each batch (`ledger.gc_pause`). Reading the next batch in a second thread was measured slower
+    (the read is decoding, which holds the GIL, so the two threads only took turns). `projections`,
     a part of PROJECTIONS, reads only the events that part consumes: a batch is the next
     `batch_size` of those, and covers every position up to its last (to the head, for the last
-    batch), so each projection's tracked position reaches the head. `part_size`: see `apply_batch`.
+    batch), so each projection's tracked position reaches the head. `part_size`: see `fold_batch`.
+
+    When none of the folds reads its tables (`Projection.reads_tables`), a batch whose write would
+    wait for SQLite's write lock (another process writing: a split rebuild's other half) is
+    held, and the next batch folded meanwhile; held batches are written, in order, in the next
+    transaction that gets the lock (measured: the rebuild's worker waited ~1 s for the lock).
     """
     positions = {name: at for name, at in tracked_positions(engine).items() if name in _names(projections)}
     after = min(positions.values())
@@ -117,6 +129,8 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
     types = sorted(event_types(projections))
     walk = True
     memory: dict[str, dict] = {}  # each fold's state carried between batches (`Fold.memory`)
+    may_hold = not any(p.reads_tables for p in projections)
+    held: list[Folded] = []  # folded, not yet written
     while after < head:
         with paused_gc():
             stored = ledger.read_stored(after, batch_size, upto=head, types=types, walk=walk, details=False)
@@ -125,16 +139,26 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
             if walk and full and end - after < DENSE * batch_size:
                 walk = False  # these types fill a good part of the log: scan it (`Ledger._log_rows`)
             try:
-                positions = apply_batch(engine, ledger, stored, positions, projections, memory, part_size, end)
+                views, last = folded = fold_batch(engine, ledger, stored, positions, projections, memory, part_size, end)
+                held.append(folded)
+                wait = not may_hold or last >= head or len(held) >= HOLD_AT_MOST
+                if write_batches(engine, held, wait):
+                    held = []
+                positions = {**positions, **{view.name: last for view in views}}
             except (TrackingConflict, IntegrityError):
                 # Another worker applied (part of) this stretch first: carry on from where it got
                 # to, with no memory of a state that is no longer the tables'.
                 memory.clear()
+                held = []
                 positions = {name: at for name, at in tracked_positions(engine).items() if name in positions}
         after = min(positions.values())
         if progress is not None:
             progress(after, max(head, after))
     return after
+
+
+HOLD_AT_MOST = 4  # batches folded and held while another writer holds the lock: bounds their rows in memory
+Folded = tuple[list[BatchView], int]  # a folded batch: its projections' views and the position it reaches
 
 
 def _names(projections: tuple[Projection, ...]) -> set[str]:
@@ -144,8 +168,17 @@ def _names(projections: tuple[Projection, ...]) -> set[str]:
 def apply_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], positions: dict[str, int],
                 projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None,
                 part_size: int | None = None, end: int | None = None) -> dict[str, int]:
-    """Each projection behind the batch's end folds its part; then ONE transaction writes every
-    projection's rows and moves its position to `end` (default: the batch's last event).
+    """`fold_batch`, then write it (`write_batches`); the tracked positions after the batch."""
+    views, last = fold_batch(engine, log, stored, positions, projections, memory, part_size, end)
+    write_batches(engine, [(views, last)])
+    return {**positions, **{view.name: last for view in views}}
+
+
+def fold_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], positions: dict[str, int],
+               projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None,
+               part_size: int | None = None, end: int | None = None) -> Folded:
+    """Each projection behind the batch's end folds its part, into a view of the rows to write
+    and the position to move to: `end` (default: the batch's last event).
 
     With `part_size`, the batch is decoded and folded that many events at a time, each part's
     records dropped before the next is decoded (see `Ledger.read_stored`): measured ~20% less per
@@ -178,10 +211,20 @@ def apply_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent],
                     projection.feed(folds[projection.name], unseen)
         for fold in folds.values():
             fold.finish()
-    with writing(engine) as conn:
-        for view in views.values():
-            view.write(conn, last)
-    return {**positions, **dict.fromkeys(views, last)}
+    return list(views.values()), last
+
+
+def write_batches(engine: Engine, batches: list[Folded], wait: bool = True) -> bool:
+    """Write folded batches in ONE transaction, in order: each projection's rows and the move of
+    its tracked position (a compare-and-set: `BatchView.write`). Without `wait`, write nothing and
+    say False if another connection holds SQLite's write lock."""
+    with writing(engine) if wait else try_writing(engine) as conn:
+        if conn is None:
+            return False
+        for views, last in batches:
+            for view in views:
+                view.write(conn, last)
+    return True
 
 
 PART_SIZE = 1000  # the rebuild's worker: activities decode and fold ~20% faster in parts of 500-1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -193,3 +194,42 @@ def test_company_figures_do_not_depend_on_the_rollups_being_complete(store):
     with store.engine.begin() as conn:
         conn.execute(knowledge_blocks.delete())
     assert [kpis(store.engine, store.settings, "company", p) for p in ("2026-Q1", "2026-03", "2026")] == with_rollups
+
+
+def test_batches_folded_while_another_writer_holds_the_lock_are_written_later_in_order_and_once(store, monkeypatch):
+    # Folds that never read their tables fold on while another process holds SQLite's write
+    # lock: here the lock is busy for the first three attempts, so batches 1-4 are held and
+    # written together in one transaction; the rest go one by one.
+    light = tuple(p for p in runner.PROJECTIONS if not p.reads_tables)
+    assert {p.name for p in light} >= {"activity", "followups", "log"}
+    real_try, real_write, attempts, written = runner.try_writing, runner.write_batches, [], []
+
+    @contextmanager
+    def busy_three_times(engine):
+        attempts.append(engine)
+        if len(attempts) <= 3:
+            yield None
+        else:
+            with real_try(engine) as conn:
+                yield conn
+
+    def counted(engine, batches, wait=True):
+        done = real_write(engine, batches, wait)
+        if done:
+            written.append(len(batches))
+        return done
+
+    monkeypatch.setattr(runner, "try_writing", busy_three_times)
+    monkeypatch.setattr(runner, "write_batches", counted)
+    assert catch_up(store.ledger, store.engine, batch_size=300, projections=light) == 3000
+    assert written[0] == 4 and set(written[1:]) == {1}
+    names = {table.name for p in light for table in p.tables}
+    held = {name: rows for name, rows in table_contents(store.engine).items() if name in names}
+    assert held == {name: rows for name, rows in rebuilt_contents(store).items() if name in names}
+
+
+def test_a_fold_that_reads_its_tables_never_has_its_batches_held(store, monkeypatch):
+    # The sales fold reads the state the previous batch wrote: each batch waits for the lock.
+    monkeypatch.setattr(runner, "try_writing", lambda engine: pytest.fail("a batch of the sales fold was held"))
+    sales = tuple(p for p in runner.PROJECTIONS if p.name == "sales")
+    assert catch_up(store.ledger, store.engine, batch_size=300, projections=sales) == 3000

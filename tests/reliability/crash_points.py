@@ -119,7 +119,7 @@ def project(settings: Settings, batch: int, kill: KillPoint | None) -> None:
     if kill is not None and kill.kind == "mid-batch":
         view.BatchView.write = nth_call_kills(kill.k, view.BatchView.write)
     if kill is not None and kill.kind == "after-commit":
-        runner.apply_batch = nth_call_kills(kill.k, runner.apply_batch)
+        runner.write_batches = nth_call_kills(kill.k, runner.write_batches)
     ledger, engine = Ledger(settings), engine_for(settings)
     runner.catch_up(ledger, engine, batch_size=batch)
     engine.dispose()
