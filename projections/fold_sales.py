@@ -211,6 +211,9 @@ class SalesFold(Fold):
         self.customers = Cache(conn, customers, Customer.from_row, self.memory.setdefault("customers", {}))
         self.leads = Cache(conn, leads, Lead.from_row, self.memory.setdefault("leads", {}))
         self.deals_of_lead: dict[str, set[str]] = {}
+        # Deals opened with a lead not yet created, by lead: kept only by a catch-up that began at
+        # the start of the log (a rebuild), which has then seen every deal; None: ask the table.
+        self.awaiting: dict[str, set[str]] | None = self.memory.setdefault("awaiting", {} if view.expected == 0 else None)
         self.hours = Rollup(view, sales_hours)
         self._seq_position, self._seq = 0, 0
 
@@ -246,6 +249,12 @@ class SalesFold(Fold):
         wanted = sorted(lead_ids)
         for lead_id in wanted:
             self.deals_of_lead.setdefault(lead_id, set())
+        if self.awaiting is not None:  # every such deal is known: no query
+            waiting = {lead_id: self.awaiting.pop(lead_id) for lead_id in wanted if lead_id in self.awaiting}
+            self.deals.load(deal_id for deals_ in waiting.values() for deal_id in deals_)
+            for lead_id, deal_ids in waiting.items():
+                self.deals_of_lead[lead_id] |= deal_ids
+            return
         for start in range(0, len(wanted), _CHUNK):
             for row in rows_where_in(self.conn, deals, "lead_id", wanted[start:start + _CHUNK]):
                 deal = self.deals.items.get(row.deal_id) or Deal.from_row(row)
@@ -369,6 +378,8 @@ def deal_opened(fold: SalesFold, r: LogRecord) -> None:
     fold.deals.put(deal.deal_id, deal)
     if deal.lead_id is not None:
         fold.deals_of_lead.setdefault(deal.lead_id, set()).add(deal.deal_id)
+        if fold.awaiting is not None and fold.leads.peek(deal.lead_id) is None:
+            fold.awaiting.setdefault(deal.lead_id, set()).add(deal.deal_id)
 
 
 @on("DealWon")
@@ -432,6 +443,8 @@ def lead_created(fold: SalesFold, r: LogRecord) -> None:
     lead = Lead(d["lead_id"], d["rep_id"], d.get("customer_id"), d.get("source"), micros(r.occurred_at),
                 r.recorded_at, r.position)
     fold.leads.put(lead.lead_id, lead)
+    if fold.awaiting is not None:
+        fold.awaiting.pop(lead.lead_id, None)  # its deals are in deals_of_lead: `deals_with_lead`
     fold.hours.add(lead.created_us, r.position, "leads", 1)
     for deal_id in fold.deals_with_lead(lead.lead_id):  # won before the lead was recorded
         deal = fold.deals.peek(deal_id)
