@@ -317,11 +317,25 @@ class Ledger:
     def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]:
         """The first and last knowledge time of the entries in (after, upto], by block of
         2**block_bits positions: [(block, first recorded_at, last recorded_at)], in block order.
-        One aggregate over the entries: a reader of knowledge times needs no event read."""
-        block = f"(position >> {int(block_bits)})"
-        return self._query(f"SELECT {block}, MIN(recorded_at), MAX(recorded_at) FROM {self.recorder.entries_table} "
-                           f"WHERE position > {{p}} AND position <= {{p}} GROUP BY {block} ORDER BY 1", None,
-                           (after, upto))
+
+        Positions run without gaps and knowledge time grows with position (the recorder makes
+        it strictly increasing), so a block's first and last times are those of its first and
+        last position in the stretch: two entries a block, read by position (an aggregate over
+        the stretch read every entry of it: ~30 ms for 90,000 positions, on a rebuild's path).
+        A block with an end missing (none is: positions run without gaps) is left out; a reader
+        of knowledge blocks then reads that block's rows instead (`projections.rollups`).
+        """
+        if upto <= after:
+            return []
+        size = 1 << block_bits
+        blocks = range((after + 1) >> block_bits, (upto >> block_bits) + 1)
+        ends = {b: (max(after + 1, b * size), min(upto, b * size + size - 1)) for b in blocks}
+        wanted = sorted({p for pair in ends.values() for p in pair})
+        times: dict[int, int] = {}
+        for start in range(0, len(wanted), 500):
+            times.update(self._query(f"SELECT position, recorded_at FROM {self.recorder.entries_table} "
+                                     "WHERE position IN ({in})", wanted[start:start + 500]))
+        return [(b, times[first], times[last]) for b, (first, last) in ends.items() if first in times and last in times]
 
     def recorded_at_of(self, position: int) -> int | None:
         """Knowledge time (µs) of the entry at `position`: "what the ledger knew then" as a cut-off."""

@@ -81,3 +81,16 @@ def test_every_event_reads_the_same_whether_or_not_its_fields_are_walked_for_tag
         values = untag(orjson.loads(row[7]))
         assert record.occurred_at == values.pop("occurred_at"), row
         assert record.data == {k: v for k, v in values.items() if k not in ("originator_topic", "timestamp")}, row
+
+
+def test_knowledge_spans_are_the_first_and_last_knowledge_time_of_each_block_of_a_stretch(busy):
+    entries = [(r.position, r.recorded_at) for r in busy.read_log(0, 10_000)]
+    head = entries[-1][0]
+    for after, upto, bits in ((0, head, 4), (0, head, 12), (5, 6, 4), (15, 16, 4), (16, 47, 4), (100, 99, 4),
+                              (head - 3, head, 2), (37, 1000, 5)):
+        expected: dict[int, list[int]] = {}
+        for position, recorded_at in entries:
+            if after < position <= upto:
+                span = expected.setdefault(position >> bits, [recorded_at, recorded_at])
+                span[1] = recorded_at
+        assert busy.knowledge_spans(after, upto, bits) == [(b, *span) for b, span in sorted(expected.items())], (after, upto)
