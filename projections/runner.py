@@ -323,7 +323,6 @@ def build_indexes(engine: Engine, projections: tuple[Projection, ...]) -> None:
             index.create(conn, checkfirst=True)
 
 
-
 # What the worker process of a split rebuild folds: the activities, two thirds of the log; the
 # caller folds the rest. Each reads only the events of its own projections.
 SPLIT_OFF = ("activity",)
