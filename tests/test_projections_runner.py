@@ -196,18 +196,15 @@ def test_company_figures_do_not_depend_on_the_rollups_being_complete(store):
     assert [kpis(store.engine, store.settings, "company", p) for p in ("2026-Q1", "2026-03", "2026")] == with_rollups
 
 
-def test_batches_folded_while_another_writer_holds_the_lock_are_written_later_in_order_and_once(store, monkeypatch):
-    # Folds that never read their tables fold on while another process holds SQLite's write
-    # lock: here the lock is busy for the first three attempts, so batches 1-4 are held and
-    # written together in one transaction; the rest go one by one.
-    light = tuple(p for p in runner.PROJECTIONS if not p.reads_tables)
-    assert {p.name for p in light} >= {"activity", "followups", "log"}
-    real_try, real_write, attempts, written = runner.try_writing, runner.write_batches, [], []
+def busy_lock(monkeypatch, busy_tries: int | None) -> list[int]:
+    """SQLite's write lock taken by another writer at the first `busy_tries` tries that do not
+    wait (None: at every one); returns the number of batches each write wrote, in order."""
+    real_try, real_write, tries, written = runner.try_writing, runner.write_batches, [], []
 
     @contextmanager
-    def busy_three_times(engine):
-        attempts.append(engine)
-        if len(attempts) <= 3:
+    def busy(engine):
+        tries.append(engine)
+        if busy_tries is None or len(tries) <= busy_tries:
             yield None
         else:
             with real_try(engine) as conn:
@@ -219,35 +216,33 @@ def test_batches_folded_while_another_writer_holds_the_lock_are_written_later_in
             written.append(len(batches))
         return done
 
-    monkeypatch.setattr(runner, "try_writing", busy_three_times)
+    monkeypatch.setattr(runner, "try_writing", busy)
     monkeypatch.setattr(runner, "write_batches", counted)
+    return written
+
+
+def tables_of(contents: dict[str, list], projections) -> dict[str, list]:
+    names = {table.name for p in projections for table in p.tables}
+    return {name: rows for name, rows in contents.items() if name in names}
+
+
+def test_batches_folded_while_another_writer_holds_the_lock_are_written_later_in_order_and_once(store, monkeypatch):
+    # Folds that never read their tables fold on while another process holds SQLite's write
+    # lock: here the lock is busy for the first three tries, so batches 1-4 are held and
+    # written together in one transaction; the rest go one by one.
+    light = tuple(p for p in runner.PROJECTIONS if not p.reads_tables)
+    assert {p.name for p in light} >= {"activity", "followups", "log"}
+    written = busy_lock(monkeypatch, 3)
     assert catch_up(store.ledger, store.engine, batch_size=300, projections=light) == 3000
     assert written[0] == 4 and set(written[1:]) == {1}
-    names = {table.name for p in light for table in p.tables}
-    held = {name: rows for name, rows in table_contents(store.engine).items() if name in names}
-    assert held == {name: rows for name, rows in rebuilt_contents(store).items() if name in names}
+    assert tables_of(table_contents(store.engine), light) == tables_of(rebuilt_contents(store), light)
 
 
 def test_a_fold_that_reads_its_tables_writes_each_batch_before_folding_the_next(store, monkeypatch):
     # The sales fold reads the state the previous batch wrote: with the lock always busy at the
     # first try, each batch waits for it (the next page is read meanwhile) and is written alone.
-    real_write, written = runner.write_batches, []
-
-    @contextmanager
-    def always_busy(engine):
-        yield None
-
-    def counted(engine, batches, wait=True):
-        done = real_write(engine, batches, wait)
-        if done:
-            written.append(len(batches))
-        return done
-
-    monkeypatch.setattr(runner, "try_writing", always_busy)
-    monkeypatch.setattr(runner, "write_batches", counted)
+    written = busy_lock(monkeypatch, None)
     sales = tuple(p for p in runner.PROJECTIONS if p.name == "sales")
     assert catch_up(store.ledger, store.engine, batch_size=60, projections=sales) == 3000
     assert len(written) > 3 and set(written) == {1}
-    names = {table.name for table in sales[0].tables}
-    assert ({name: rows for name, rows in table_contents(store.engine).items() if name in names}
-            == {name: rows for name, rows in rebuilt_contents(store).items() if name in names})
+    assert tables_of(table_contents(store.engine), sales) == tables_of(rebuilt_contents(store), sales)
