@@ -201,9 +201,9 @@ def _picker(order: tuple[str, ...]) -> Callable[[dict], tuple]:
 
 def prepared(conn: Connection, statement: Select, name: tuple[str, ...], params: dict[str, Any]) -> Any:
     """`conn.execute(statement, params)` for a statement built once and named by `name`, compiled
-    once per dialect and run as driver SQL with positional parameters (`compiled`). A Core execution spends ~40 µs in SQLAlchemy (cache key, bind and result
-    processing), several times the indexed SQLite query behind a rep's figure; driver SQL halves
-    that. So: no column of the statement may need a bind or result processor (the caller reads
+    once per dialect and run as driver SQL with positional parameters (`compiled`). A Core
+    execution spends ~40 µs in SQLAlchemy (cache key, bind and result processing), several times
+    the indexed SQLite query behind a rep's figure; driver SQL halves that. So: no column of the statement may need a bind or result processor (the caller reads
     PostgreSQL's NUMERIC sums itself), every parameter must be named by the caller (constants
     are written into the SQL, as facts.ZERO and facts.ONE), and none may be expanding (an IN list)."""
     sql, pick, _ = compiled(conn, statement, (conn.dialect.name, "read", *name, ()))
