@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -88,7 +88,7 @@ class LogRecord:
     rep_id: str | None
     actor: str
     event_id: str | None
-    occurred_at: datetime | None  # None only when read_log was asked not to decode the event
+    occurred_at: datetime | None  # None only for an entry whose event is missing (`verify` names it)
     data: dict[str, Any]
 
     @property
@@ -260,19 +260,13 @@ class Ledger:
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def read_log(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
-                 types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None,
-                 decode: Collection[str] | None = None) -> list[LogRecord]:
-        """Events with position > after (and <= upto), optionally of some types or reps, in order.
-
-        `decode`: the types to decode (None: all). Events of other types come with their entry
-        alone (`occurred_at` None, `data` empty), for a reader that needs only positions and
-        knowledge times of them; decoding is most of the cost of reading.
-        """
-        return decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids, decode=decode))
+                 types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None) -> list[LogRecord]:
+        """Events with position > after (and <= upto), optionally of some types or reps, in order."""
+        return decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids))
 
     def read_stored(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
                     types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None,
-                    decode: Collection[str] | None = None, walk: bool = True,
+                    walk: bool = True,
                     details: bool = True) -> list[StoredEvent]:
         """`read_log`'s page as stored, for a reader that decodes it a part at a time (`decoded`):
         a bulk reader keeps only a few thousand decoded events alive at once, which is faster
@@ -283,7 +277,7 @@ class Ledger:
         `details=False`: the entry's rep, actor and event id come as None, for a reader that
         never looks at them (a projection's fold reads the event's own data): three strings
         fewer made per event (measured: a million-event page read 0.3 s faster)."""
-        return self._log_rows(after, limit, upto, types, rep_ids, decode, walk, details)
+        return self._log_rows(after, limit, upto, types, rep_ids, walk, details)
 
     def events_at(self, positions: Sequence[int]) -> list[LogRecord]:
         """The events at the given positions (an explanation's evidence), in position order."""
@@ -438,7 +432,7 @@ class Ledger:
                 f"ON e.{self.recorder.notification_key} = l.notification_id")
 
     def _log_rows(self, after: int, limit: int, upto: int | None, types: Sequence[str] | None = None,
-                  rep_ids: Sequence[str] | None = None, decode: Collection[str] | None = None,
+                  rep_ids: Sequence[str] | None = None,
                   walk: bool = True, details: bool = True) -> list[tuple]:
         """A page of the log, filtered by type and rep.
 
@@ -468,14 +462,8 @@ class Ledger:
             # not this column's index: on SQLite a unary + keeps the planner off it
             where.append(f"{'' if self.is_postgres else '+'}{column} IN ({','.join(['{p}'] * len(values))})")
             params.extend(values)
-        topic, state = "e.topic", "e.state"
-        if decode is not None:  # the stored event only where it is to be decoded: no bytes copied for the rest
-            if not all(name.isidentifier() for name in decode):
-                raise ValueError("event type names are identifiers")
-            wanted = ", ".join(f"'{name}'" for name in sorted(decode)) or "NULL"
-            topic, state = (f"CASE WHEN l.type IN ({wanted}) THEN {column} END" for column in (topic, state))
         who = "l.rep_id, l.actor, l.event_id" if details else "NULL, NULL, NULL"
-        columns = f"SELECT l.position, l.recorded_at, l.type, {who}, {topic}, {state} FROM {self._events_join()}"
+        columns = f"SELECT l.position, l.recorded_at, l.type, {who}, e.topic, e.state FROM {self._events_join()}"
         condition = " AND ".join(where)
         if walked is None:
             return self._query(f"{columns} WHERE {condition} ORDER BY l.position LIMIT {int(limit)}", None, tuple(params))
@@ -627,12 +615,12 @@ _DROPPED = ("originator_topic", "timestamp", "class_version")  # _NOT_DATA but o
 
 
 # An event as `read_stored` gives it: position, recorded_at, type, rep_id, actor, event_id, topic
-# and the stored bytes (topic and bytes None for an event read for its entry alone).
+# and the stored bytes (topic and bytes None for an entry whose event is missing: see `verify`).
 StoredEvent = tuple[int, int, str, "str | None", str, "str | None", "str | None", "bytes | None"]
 
 
 def decoded(stored: Sequence[StoredEvent]) -> list[LogRecord]:
-    """`read_stored`'s events as LogRecords (an event read for its entry alone: `occurred_at` None,
+    """`read_stored`'s events as LogRecords (an entry whose event is missing: `occurred_at` None,
     `data` empty)."""
     return [to_log_record(*row) if row[7] is not None else LogRecord(*row[:6], None, {}) for row in stored]
 

@@ -189,15 +189,6 @@ def _names(projections: tuple[Projection, ...]) -> set[str]:
     return {p.name for p in projections}
 
 
-def apply_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], positions: dict[str, int],
-                projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None,
-                part_size: int | None = None, end: int | None = None) -> dict[str, int]:
-    """`fold_batch`, then write it (`write_batches`); the tracked positions after the batch."""
-    views, last = fold_batch(engine, log, stored, positions, projections, memory, part_size, end)
-    write_batches(engine, [(views, last)])
-    return {**positions, **{view.name: last for view in views}}
-
-
 def fold_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], positions: dict[str, int],
                projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None,
                part_size: int | None = None, end: int | None = None) -> Folded:
@@ -280,7 +271,7 @@ def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | No
 
     A log of SPLIT_FROM events or more (or `split=True`) is replayed in two processes at once:
     a worker process folds SPLIT_OFF while this one folds the rest, each reading only the
-    events it consumes; `apply_batch` holds the write lock only to write, so both fold at once,
+    events it consumes; `write_batches` holds the write lock only to write, so both fold at once,
     and each builds its own tables' indexes when its fold is done. If the worker fails (or
     cannot start), what it left is folded here, after the rest: its committed batches are
     whole, so the last `catch_up` carries on from its tracked position.

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ledger.generator import generate
 from projections import runner
 from projections.db import engine_for
-from projections.runner import apply_batch, catch_up, rebuild, tracked_positions, wait_for
+from projections.runner import catch_up, fold_batch, rebuild, tracked_positions, wait_for
 from projections.tables import deal_facts
 from projections.units import PPB, allocate, shares_in_ppb
 from projections.view import BatchView, TrackingConflict, execute_many
@@ -66,10 +66,10 @@ def test_a_batch_whose_write_fails_midway_is_redone_whole_on_restart(store, monk
 def test_a_redelivered_batch_is_refused_and_writes_nothing(store):
     records = store.ledger.read_stored(0, 400)
     positions = tracked_positions(store.engine)
-    apply_batch(store.engine, store.ledger, records, positions)
+    runner.write_batches(store.engine, [fold_batch(store.engine, store.ledger, records, positions)])
     before = table_contents(store.engine)
-    with pytest.raises(TrackingConflict):
-        apply_batch(store.engine, store.ledger, records, positions)  # the same batch again, from the stale positions
+    with pytest.raises(TrackingConflict):  # the same batch again, from the stale positions
+        runner.write_batches(store.engine, [fold_batch(store.engine, store.ledger, records, positions)])
     assert table_contents(store.engine) == before
 
 
