@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -122,6 +123,18 @@ def _postgres_engine(url: URL, schema: str | None) -> Engine:
             dbapi_connection.commit()
 
     return engine
+
+
+def same_sqlite_file(engine: Engine, database_url: str) -> bool:
+    """Is `engine` a SQLite store in the very file `database_url` names (its statements can read
+    that database's tables: the ledger's, when the read side shares the ledger's file)?"""
+    other = make_url(database_url)
+    if not is_sqlite(engine) or other.get_backend_name() != "sqlite":
+        return False
+    mine, theirs = engine.url.database, other.database
+    if not mine or not theirs or ":memory:" in (mine, theirs):
+        return False
+    return os.path.realpath(mine) == os.path.realpath(theirs)
 
 
 def is_sqlite(engine: Engine) -> bool:

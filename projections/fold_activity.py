@@ -1,24 +1,39 @@
 """Sales activities: each one a plain fact at its business time (`activities`), added into the
 company's hourly rollup (`activity_hours`). Follow-ups have a projection of their own
 (`fold_followups.py`).
+
+An activity's row depends on its own event alone, and the rollup is a sum, so a stretch of the
+log can be folded in any order, or set-wise. Where the read side shares the ledger's SQLite
+file, it is folded in SQL, in the store (`in_store`): one INSERT … SELECT of the stretch's
+activities, the fields read with SQLite's JSON functions, then one grouped INSERT … ON CONFLICT
+of its rollup, both run in the batch's write transaction. No event is decoded in Python.
+Measured on a million-event log (two thirds activities): 1.8 s, against 3.7 s to read, decode,
+fold and write them in Python (but all of it under SQLite's write lock, against ~1 s).
+Elsewhere (PostgreSQL, a scratch store) the handler below folds them; both write the same rows
+(`tests/test_activity_in_store.py`).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from ledger.store import LogRecord
+from ledger.aggregates import Activity
+from ledger.store import LogRecord, decoded
 
-from .projection import Fold, Handler, Projection, registrar
-from .rollups import Rollup
+from . import rollups
+from .db import same_sqlite_file
+from .projection import Fold, Handler, LogReader, Projection, registrar
+from .rollups import HOUR_US, Rollup
 from .tables import activities, activity_hours
 from .units import micros
-from .view import BatchView
+from .view import BatchView, execute_many
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
+EVENT = "ActivityLogged"
 
 
 class ActivityFold(Fold):
@@ -30,14 +45,21 @@ class ActivityFold(Fold):
         self.hours.flush()
 
 
-@on("ActivityLogged")
-def activity_logged(fold: ActivityFold, r: LogRecord) -> None:
+def activity_row(r: LogRecord) -> tuple:
+    """The `activities` row of an ActivityLogged: the table's columns in order (position,
+    activity_id, rep_id, kind, replied, occurred_us, recorded_us). `replied` is said of emails
+    only: 1 if replied, else 0."""
     d = r.data
     replied = (1 if d.get("replied") else 0) if d["kind"] == "email" else None
-    occurred_us = micros(r.occurred_at)
-    # the table's columns in order: position, activity_id, rep_id, kind, replied, occurred_us, recorded_us
-    fold.view.insert(activities, (r.position, d["activity_id"], d["rep_id"], d["kind"], replied, occurred_us, r.recorded_at))
-    fold.hours.add(occurred_us, r.position, d["kind"], 1)
+    return (r.position, d["activity_id"], d["rep_id"], d["kind"], replied, micros(r.occurred_at), r.recorded_at)
+
+
+@on(EVENT)
+def activity_logged(fold: ActivityFold, r: LogRecord) -> None:
+    row = activity_row(r)
+    fold.view.insert(activities, row)
+    _, _, _, kind, replied, occurred_us, _ = row
+    fold.hours.add(occurred_us, r.position, kind, 1)
     if replied:
         fold.hours.add(occurred_us, r.position, "replied", 1)
 
@@ -48,3 +70,86 @@ class ActivityProjection(Projection):
     handlers = HANDLERS
     reads_tables = False  # it folds the events alone
     fold = ActivityFold
+
+    def reads_stretches(self, log: LogReader, engine: Engine) -> bool:
+        return in_store(log, engine)
+
+    def feed_stretch(self, fold: Fold, log: LogReader, after: int, upto: int) -> None:
+        expected = log.count_of_type(EVENT, after, upto)  # read now, outside the write lock
+        if expected:
+            fold.view.run(lambda conn: fold_in_store(conn, log, after, upto, expected))
+
+
+# ---------------------------------------------------------------- the fold in SQL
+
+IN_STORE_VERSION = 1  # the ActivityLogged class_version the SQL below reads (others: `activity_row`)
+
+
+def in_store(log: LogReader, engine: Engine) -> bool:
+    """Can the activities of this log be folded in SQL in this store: the same SQLite file, and
+    the event class at the version the SQL is written for?"""
+    return (Activity.ActivityLogged.class_version == IN_STORE_VERSION and log.stored_events_sql() is not None
+            and same_sqlite_file(engine, log.settings.database_url))
+
+
+def fold_in_store(conn: Connection, log: LogReader, after: int, upto: int, expected: int) -> None:
+    """Write the activities at positions (after, upto] and add them into the rollup, in SQL.
+
+    An event the SQL does not read (another class version, or a time SQLite cannot parse) is
+    left out by it; the count tells, and those are folded by `activity_row` before the rollup,
+    which sums the stretch's rows whoever wrote them."""
+    insert, rollup = _statements(log.stored_events_sql(), rollups.BLOCK_BITS)
+    params = {"type": EVENT, "after": after, "upto": upto}
+    written = conn.exec_driver_sql(insert, params).rowcount
+    if written != expected:
+        _fold_the_rest(conn, log, after, upto)
+    conn.exec_driver_sql(rollup, {"after": after, "upto": upto})
+
+
+def _fold_the_rest(conn: Connection, log: LogReader, after: int, upto: int) -> None:
+    done = set(conn.exec_driver_sql("SELECT position FROM activities WHERE position > ? AND position <= ?",
+                                    (after, upto)).scalars())
+    stored = log.read_stored(after, upto - after, upto=upto, types=[EVENT], details=False)
+    rows = [activity_row(r) for r in decoded([s for s in stored if s[0] not in done])]
+    if rows:
+        execute_many(conn, activities.insert(), ("insert", activities.name), rows)
+
+
+# An ISO 8601 time `t` as the transcoder writes it (YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM, years
+# 1970-2999) in microseconds since the epoch: the whole seconds by `unixepoch` (the offset
+# applied) of the time without its fraction (SQLite rounds a fraction to milliseconds: .999999
+# would make the next second), plus the fraction's six digits. NULL for a form `unixepoch`
+# does not read (an offset with seconds): that event is left to the handler.
+_MICROS = ("unixepoch(substr(t, 1, 19) || substr(t, CASE WHEN substr(t, 20, 1) = '.' THEN 27 ELSE 20 END)) * 1000000 "
+           "+ CASE WHEN substr(t, 20, 1) = '.' THEN CAST(substr(t, 21, 6) AS INTEGER) ELSE 0 END")
+
+
+@lru_cache(maxsize=8)
+def _statements(events_sql: str, block_bits: int) -> tuple[str, str]:
+    """The fold's two statements over the ledger's `events_sql` (see `Ledger.stored_events_sql`),
+    the rollup by blocks of 2**block_bits positions (`rollups.BLOCK_BITS`, read at each call)."""
+    # Each field read once a row: LIMIT -1 keeps SQLite from flattening the inner SELECT into the
+    # outer one, which would read `t` and `kind` again at each use (measured ~0.15 µs a read).
+    fields = ("SELECT position, recorded_at, json_extract(state, '$.activity_id') AS activity_id, "
+              "json_extract(state, '$.rep_id') AS rep_id, json_extract(state, '$.kind') AS kind, "
+              "json_extract(state, '$.replied') AS replied, json_extract(state, '$.occurred_at._data_') AS t, "
+              f"json_extract(state, '$.class_version') AS version FROM ({events_sql}) LIMIT -1")
+    columns = ", ".join(c.name for c in activities.columns)
+    insert = (
+        f"INSERT INTO activities ({columns}) "
+        "SELECT position, activity_id, rep_id, kind, CASE WHEN kind = 'email' THEN CASE WHEN replied THEN 1 ELSE 0 END END, "
+        f"{_MICROS} AS occurred_us, recorded_at FROM ({fields}) "
+        "WHERE version IS NULL AND occurred_us IS NOT NULL"  # version 1 is stored without it
+    )
+    hour = f"(occurred_us - occurred_us % {HOUR_US})"  # times are after 1970: % is Python's
+    sums = [c.name for c in activity_hours.columns if c.name not in ("hour_us", "block")]
+    counted = [f"SUM(kind = '{name}')" if name != "replied" else "SUM(coalesce(replied, 0))" for name in sums]
+    rollup = (
+        f"INSERT INTO activity_hours (hour_us, block, {', '.join(sums)}) "
+        f"SELECT {hour}, position >> {block_bits}, {', '.join(counted)} "
+        "FROM activities WHERE position > :after AND position <= :upto "
+        f"GROUP BY {hour}, position >> {block_bits} "
+        "ON CONFLICT (hour_us, block) DO UPDATE SET "
+        + ", ".join(f"{name} = {name} + excluded.{name}" for name in sums)
+    )
+    return insert, rollup

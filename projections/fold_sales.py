@@ -33,6 +33,7 @@ and refunds; a customer's first win; a lead's conversion) is kept in `deals`, `c
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -43,7 +44,7 @@ from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from ledger.store import LogRecord
 
-from .projection import Fold, Handler, Projection, registrar
+from .projection import HOLD_AT_MOST, Fold, Handler, Projection, registrar
 from .rollups import Rollup
 from .tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours
 from .units import PPB, allocate, cents, micros, shares_in_ppb
@@ -198,10 +199,12 @@ class Cache:
         for key in sorted(self.changed):
             view.upsert(self.table, key, self.items[key].as_row())
 
-    def forget_oldest(self, keep: int) -> None:
-        """Bound the memory: drop the earliest-loaded states beyond `keep` (loaded again if asked)."""
+    def forget_oldest(self, keep: int, pinned: Iterable[set[str]] = ()) -> None:
+        """Bound the memory: drop the earliest-loaded states beyond `keep` (loaded again if
+        asked), but none `pinned` (changed by a batch that may not be written yet)."""
         for key in list(islice(self.items, max(0, len(self.items) - keep))):
-            del self.items[key]
+            if not any(key in keys for keys in pinned):
+                del self.items[key]
 
 
 class SalesFold(Fold):
@@ -214,6 +217,10 @@ class SalesFold(Fold):
         # Deals opened with a lead not yet created, by lead: kept only by a catch-up that began at
         # the start of the log (a rebuild), which has then seen every deal; None: ask the table.
         self.awaiting: dict[str, set[str]] | None = self.memory.setdefault("awaiting", {} if view.expected == 0 else None)
+        # Such a catch-up reads from its tables only states it forgot, and it never forgets one
+        # that the last HOLD_AT_MOST batches changed (`finish`): its batches may be held.
+        self.holdable = self.awaiting is not None
+        self.pinned: deque[tuple[set[str], ...]] = self.memory.setdefault("pinned", deque(maxlen=HOLD_AT_MOST))
         self.hours = Rollup(view, sales_hours)
         self._seq_position, self._seq = 0, 0
 
@@ -267,9 +274,13 @@ class SalesFold(Fold):
         return sorted(self.deals_of_lead[lead_id])
 
     def finish(self) -> None:
-        for cache in (self.deals, self.customers, self.leads):
+        caches = (self.deals, self.customers, self.leads)
+        for cache in caches:
             cache.flush(self.view)
-            cache.forget_oldest(REMEMBERED)
+        if self.holdable:
+            self.pinned.append(tuple(cache.changed for cache in caches))
+        for i, cache in enumerate(caches):
+            cache.forget_oldest(REMEMBERED, [changed[i] for changed in self.pinned])
         self.hours.flush()
 
     # ------------------------------------------------------------ writing facts

@@ -46,14 +46,21 @@ on = registrar(HANDLERS)
 
 
 class TrustFold(Fold):
-    """Knows each dispute's rep and period (from its opening, in this batch or before)."""
+    """Knows each dispute's rep and period (from its opening, in this batch or before).
+
+    A catch-up remembers every dispute it saw opened (disputes are few: one per rep and period
+    at most a handful), so it reads from its table only disputes opened before it began, which
+    no unwritten batch changed: its batches may be held (`Fold.holdable`)."""
+
+    holdable = True
 
     def __init__(self, conn, view, memory=None):  # type: ignore[no-untyped-def]
         super().__init__(conn, view, memory)
-        self.opened: dict[str, tuple[str, str]] = {}
+        self.opened: dict[str, tuple[str, str]] = self.memory.setdefault("opened", {})
 
     def prefetch(self, records: list[LogRecord]) -> None:
-        wanted = {r.data["dispute_id"] for r in records if r.type != "DisputeOpened" and "dispute_id" in r.data}
+        wanted = {r.data["dispute_id"] for r in records
+                  if r.type != "DisputeOpened" and "dispute_id" in r.data and r.data["dispute_id"] not in self.opened}
         if wanted:
             d = dispute_events.c
             rows = self.conn.execute(dispute_events.select().with_only_columns(d.dispute_id, d.rep_id, d.period)

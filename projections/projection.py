@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Engine, Table
 
-from ledger.store import LogRecord
+from ledger.config import Settings
+from ledger.store import LogRecord, StoredEvent
 
 from .view import BatchView
 
 Handler = Callable[[Any, LogRecord], None]
+# Batches `runner.catch_up` folds and holds, unwritten, while another process holds SQLite's
+# write lock (this one included): bounds their rows in memory. A holdable fold that reads its
+# tables keeps in memory all it changed in this many batches (see `Fold.holdable`).
+HOLD_AT_MOST = 4
 
 
 class Fold:
@@ -28,6 +33,12 @@ class Fold:
     a successful write). What a fold keeps there must be exactly what its tables hold once the
     batch is written, so the next batch can read it instead of the tables.
     """
+
+    # True: the runner may fold the next batch before this one is written (`runner.catch_up`
+    # holds up to HOLD_AT_MOST batches while another process writes): the fold reads nothing
+    # from its tables that such an unwritten batch changed. A projection that never reads its
+    # tables (`Projection.reads_tables` False) is holdable whatever its fold says.
+    holdable: bool = False
 
     def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
         self.conn = conn
@@ -48,7 +59,7 @@ class Projection:
     handlers: ClassVar[dict[str, Handler]]
     fold: ClassVar[type[Fold]] = Fold
     # True: folds the log's entries (their knowledge times), not its events: the runner calls
-    # `feed_entries` with the stretch of positions each batch covers, and reads no event for it.
+    # `feed_stretch` with the stretch of positions each batch covers, and reads no event for it.
     reads_entries: ClassVar[bool] = False
     # False: the fold never reads the projection's tables (it folds the events alone), so the next
     # batch can be folded before this one is written (`runner.catch_up` holds batches so).
@@ -69,15 +80,30 @@ class Projection:
         for record in records:
             handlers[record.type](fold, record)
 
-    def feed_entries(self, fold: Fold, log: EntryReader, after: int, upto: int) -> None:
-        """Fold the entries at positions (after, upto] (a projection that `reads_entries`)."""
-        raise NotImplementedError(f"projection {self.name!r} does not read the log's entries")
+    def reads_stretches(self, log: LogReader, engine: Engine) -> bool:
+        """Does this projection fold each batch's stretch of positions itself (`feed_stretch`),
+        rather than the events the runner reads and decodes? Those that `reads_entries` do; one
+        may also where it can fold in SQL, in the store (`fold_activity`)."""
+        return self.reads_entries
+
+    def feed_stretch(self, fold: Fold, log: LogReader, after: int, upto: int) -> None:
+        """Fold the positions (after, upto] of the log (a projection that `reads_stretches`)."""
+        raise NotImplementedError(f"projection {self.name!r} does not fold stretches of the log itself")
 
 
-class EntryReader(Protocol):
-    """What a projection that reads entries may ask of the log (`Ledger`, `BoundedLog`)."""
+class LogReader(Protocol):
+    """What a projection that reads stretches of the log itself may ask of it (`Ledger`, `BoundedLog`)."""
+
+    @property
+    def settings(self) -> Settings: ...
 
     def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]: ...
+
+    def stored_events_sql(self) -> str | None: ...
+
+    def count_of_type(self, event_type: str, after: int, upto: int) -> int: ...
+
+    def read_stored(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[StoredEvent]: ...
 
 
 def registrar(handlers: dict[str, Handler]) -> Callable[[str], Callable[[Handler], Handler]]:

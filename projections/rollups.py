@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 
-from .projection import EntryReader, Fold, Handler, Projection
+from .projection import Fold, Handler, LogReader, Projection
 from .tables import knowledge_blocks
 from .view import BatchView
 
@@ -146,5 +146,5 @@ class LogProjection(Projection):
     reads_tables = False
     fold = BlocksFold
 
-    def feed_entries(self, fold: BlocksFold, log: EntryReader, after: int, upto: int) -> None:  # type: ignore[override]
+    def feed_stretch(self, fold: BlocksFold, log: LogReader, after: int, upto: int) -> None:  # type: ignore[override]
         fold.add(log.knowledge_spans(after, upto, BLOCK_BITS))

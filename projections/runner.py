@@ -17,6 +17,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 from weakref import WeakSet
 
 from sqlalchemy import Connection, Engine, Index, Table, inspect, select
@@ -42,7 +43,7 @@ from .fold_people import PeopleProjection
 from .fold_sales import SalesProjection
 from .fold_targets import TargetsProjection
 from .fold_trust import TrustProjection
-from .projection import EntryReader, Projection, event_types
+from .projection import HOLD_AT_MOST, LogReader, Projection, event_types
 from .rollups import LogProjection
 from .tables import SCHEMA_VERSION, metadata, projection_meta, tracking
 from .view import BatchView, TrackingConflict
@@ -112,37 +113,40 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
     call began); return the position reached.
 
     One batch at a time, read, folded, written, with the cyclic garbage collector paused over
-    each batch (`ledger.gc_pause`). Reading the next batch in a second thread was measured slower
-    (the read is decoding, which holds the GIL, so the two threads only took turns). `projections`,
-    a part of PROJECTIONS, reads only the events that part consumes: a batch is the next
-    `batch_size` of those, and covers every position up to its last (to the head, for the last
-    batch), so each projection's tracked position reaches the head. `part_size`: see `fold_batch`.
+    the whole catch-up (`ledger.gc_pause`): resumed between batches, its collections walked the
+    folds' remembered states again and again (measured: ~0.25 s of a million-event rebuild's
+    sales fold, for nothing: a batch makes no reference cycle). Reading the next batch in a
+    second thread was measured slower (the read is decoding, which holds the GIL, so the two
+    threads only took turns). `projections`, a part of PROJECTIONS, reads only the events that
+    part consumes: a batch is the next `batch_size` of those (of positions, when each of them
+    reads its stretch itself: `Projection.reads_stretches`), and covers every position up to its
+    last (to the head, for the last batch), so each projection's tracked position reaches the
+    head. `part_size`: see `fold_batch`.
 
     A batch's write does not wait for SQLite's write lock while there is other work (another
     process writing: a split rebuild's other half; measured, each half waited ~0.7-1 s for it).
-    When none of the folds reads its tables (`Projection.reads_tables`), the batch is held and
-    the next one folded; held batches are written, in order, in the next transaction that gets
-    the lock. Otherwise the next page is read from the log before waiting for the lock.
+    When every fold of the batch is holdable (`Fold.holdable`), the batch is held and the next
+    one folded; held batches are written, in order, in the next transaction that gets the lock.
+    Otherwise the next page is read from the log before waiting for the lock.
     """
     positions = {name: at for name, at in tracked_positions(engine).items() if name in _names(projections)}
     after = min(positions.values())
     head = ledger.head().position
-    pages = _Pages(ledger, batch_size, head, sorted(event_types(projections)))
+    read_here = (p for p in projections if not p.reads_stretches(ledger, engine))
+    pages = _Pages(ledger, batch_size, head, sorted(event_types(read_here)))
     memory: dict[str, dict] = {}  # each fold's state carried between batches (`Fold.memory`)
-    may_hold = not any(p.reads_tables for p in projections)
     held: list[Folded] = []  # folded, not yet written
     ahead: tuple[int, Page] | None = None  # the next page, read while waiting for the write lock
-    while after < head:
-        with paused_gc():
+    with paused_gc():
+        while after < head:
             stored, end = ahead[1] if ahead is not None and ahead[0] == after else pages.read(after)
             ahead = None
             try:
-                views, last = folded = fold_batch(engine, ledger, stored, positions, projections, memory, part_size, end)
-                held.append(folded)
-                positions = {**positions, **{view.name: last for view in views}}
+                held.append(folded := fold_batch(engine, ledger, stored, positions, projections, memory, part_size, end))
+                positions = {**positions, **{view.name: folded.last for view in folded.views}}
                 if write_batches(engine, held, wait=False):
                     held = []
-                elif not may_hold or last >= head or len(held) >= HOLD_AT_MOST:
+                elif not folded.holdable or folded.last >= head or len(held) >= HOLD_AT_MOST:
                     # Another process is writing: read the next page meanwhile, then wait for it.
                     following = min(positions.values())
                     ahead = (following, pages.read(following)) if following < head else None
@@ -154,9 +158,9 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
                 memory.clear()
                 held, ahead = [], None
                 positions = {name: at for name, at in tracked_positions(engine).items() if name in positions}
-        after = min(positions.values())
-        if progress is not None:
-            progress(after, max(head, after))
+            after = min(positions.values())
+            if progress is not None:
+                progress(after, max(head, after))
     return after
 
 
@@ -172,6 +176,8 @@ class _Pages:
         self.walk = True
 
     def read(self, after: int) -> Page:
+        if not self.types:  # every projection reads its stretch itself: stretches of `size` positions
+            return [], min(self.head, after + self.size)
         stored = self.ledger.read_stored(after, self.size, upto=self.head, types=self.types, walk=self.walk,
                                          details=False)
         full = len(stored) == self.size
@@ -181,15 +187,20 @@ class _Pages:
         return stored, end
 
 
-HOLD_AT_MOST = 4  # batches folded and held while another writer holds the lock: bounds their rows in memory
-Folded = tuple[list[BatchView], int]  # a folded batch: its projections' views and the position it reaches
+class Folded(NamedTuple):
+    """A folded batch: its projections' views, the position it reaches, and whether the next
+    batch may be folded before it is written (every fold of it is holdable: `Fold.holdable`)."""
+
+    views: list[BatchView]
+    last: int
+    holdable: bool
 
 
 def _names(projections: tuple[Projection, ...]) -> set[str]:
     return {p.name for p in projections}
 
 
-def fold_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], positions: dict[str, int],
+def fold_batch(engine: Engine, log: LogReader, stored: Sequence[StoredEvent], positions: dict[str, int],
                projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None,
                part_size: int | None = None, end: int | None = None) -> Folded:
     """Each projection behind the batch's end folds its part, into a view of the rows to write
@@ -198,8 +209,8 @@ def fold_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], 
     With `part_size`, the batch is decoded and folded that many events at a time, each part's
     records dropped before the next is decoded (see `Ledger.read_stored`): measured ~20% less per
     event for the activities (PART_SIZE), but more for the sales fold, which asks its tables for
-    state once per part; without, the batch is one part. A projection that `reads_entries` is
-    fed the stretch of positions it has not seen, from `log`.
+    state once per part; without, the batch is one part. A projection that `reads_stretches`
+    folds the stretch of positions it has not seen itself, from `log`.
     The folds read their state (`prefetch`) in a read transaction, outside the write lock: the
     write's compare-and-set of each tracked position proves that nobody changed a projection's
     tables in between (they change only with its position), else the batch fails whole with
@@ -214,19 +225,21 @@ def fold_batch(engine: Engine, log: EntryReader, stored: Sequence[StoredEvent], 
         folds = {p.name: p.begin(conn, views[p.name], None if memory is None else memory.setdefault(p.name, {}))
                  for p in behind}
         for projection in behind:
-            if projection.reads_entries:
-                projection.feed_entries(folds[projection.name], log, positions[projection.name], last)
+            if projection.reads_stretches(log, engine):
+                projection.feed_stretch(folds[projection.name], log, positions[projection.name], last)
+        fed = tuple(p for p in behind if not p.reads_stretches(log, engine))
         part_size = part_size or len(stored) or 1
         for start in range(0, len(stored), part_size):
-            routed = route(decoded(stored[start:start + part_size]), behind)
-            for projection in behind:
+            routed = route(decoded(stored[start:start + part_size]), fed)
+            for projection in fed:
                 mine, seen = routed[projection.name], positions[projection.name]
                 unseen = mine if not mine or seen < mine[0].position else [r for r in mine if r.position > seen]
                 if unseen:
                     projection.feed(folds[projection.name], unseen)
         for fold in folds.values():
             fold.finish()
-    return list(views.values()), last
+    holdable = all(folds[p.name].holdable or not p.reads_tables for p in behind)
+    return Folded(list(views.values()), last, holdable)
 
 
 def write_batches(engine: Engine, batches: list[Folded], wait: bool = True) -> bool:
@@ -236,9 +249,9 @@ def write_batches(engine: Engine, batches: list[Folded], wait: bool = True) -> b
     with writing(engine) if wait else try_writing(engine) as conn:
         if conn is None:
             return False
-        for views, last in batches:
-            for view in views:
-                view.write(conn, last)
+        for batch in batches:
+            for view in batch.views:
+                view.write(conn, batch.last)
     return True
 
 
@@ -288,10 +301,10 @@ def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | No
         if split is None:
             split = ledger.head().position >= SPLIT_FROM
         if split and target is not None:
-            # The worker's batches are as long as the caller's: it holds its batches while the caller
-            # writes (`catch_up`), so it never waits, and the caller, which folds the sales and
-            # finishes last, waits less for a short transaction of the worker's than a long one
-            # (measured at a million events: batches twice as long, 7.6-7.8 s; as long, 7.0-7.4 s).
+            # The worker's batches are as long as the caller's: each holds its batches while the
+            # other writes (`catch_up`), and waits less for a short transaction of the other's than
+            # a long one (measured at a million events: the worker's twice as long, 7.6-7.8 s; as
+            # long, 7.0-7.4 s).
             with _worker(target, SPLIT_OFF, batch_size):
                 rest = _rest(SPLIT_OFF)
                 catch_up(ledger, engine, batch_size, progress, projections=rest)
@@ -314,9 +327,12 @@ def build_indexes(engine: Engine, projections: tuple[Projection, ...]) -> None:
             index.create(conn, checkfirst=True)
 
 
-# What the worker process of a split rebuild folds: the activities, two thirds of the log; the
-# caller folds the rest. Each reads only the events of its own projections.
-SPLIT_OFF = ("activity",)
+# What the worker process of a split rebuild folds: all but the sales, which this process folds,
+# each reading only the events of its own projections. The sales fold is the longest (state at
+# every step); the activities, two thirds of the log, fold in SQL where the store is the
+# ledger's SQLite file (`fold_activity`). Measured at a million events, with the worker folding
+# the activities alone (in Python): 5.9-6.4 s; all but the sales, activities in SQL: 5.0-5.1 s.
+SPLIT_OFF = tuple(p.name for p in PROJECTIONS if p.name != "sales")
 
 
 def _rest(names: tuple[str, ...]) -> tuple[Projection, ...]:

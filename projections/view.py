@@ -16,6 +16,7 @@ committed, or none: exactly once.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
@@ -47,7 +48,9 @@ class BatchView:
     - `upsert(table, key, row)`: fold state (a deal, a customer, a lead), last write per key wins;
     - `update(table, key_column, row)`: set some columns of an existing row by its key (a
       follow-up's completion), applied after the inserts of the same batch;
-    - `increment(table, key, row)`: add the row's values to the stored ones (rollup sums).
+    - `increment(table, key, row)`: add the row's values to the stored ones (rollup sums);
+    - `run(statement)`: a write of its own (a fold done in SQL: `fold_activity`), called with
+      the connection after the rows above.
     An upsert may `keep` columns: on conflict they keep their stored value.
     """
 
@@ -58,6 +61,7 @@ class BatchView:
         self.upserts: dict[tuple[Table, tuple[str, ...]], dict[Any, Any]] = defaultdict(dict)
         self.updates: dict[tuple[Table, str], list[dict[str, Any]]] = defaultdict(list)
         self.increments: dict[Table, dict[Any, Any]] = defaultdict(dict)
+        self.statements: list[Callable[[Connection], None]] = []
 
     def insert(self, table: Table, row: Any) -> None:
         self.inserts[table].append(row)
@@ -70,6 +74,9 @@ class BatchView:
 
     def update(self, table: Table, key_column: str, row: dict[str, Any]) -> None:
         self.updates[(table, key_column)].append(row)
+
+    def run(self, statement: Callable[[Connection], None]) -> None:
+        self.statements.append(statement)
 
     def write(self, conn: Connection, position: int) -> None:
         """Claim the batch (compare-and-set of the tracked position), then write every row."""
@@ -92,6 +99,8 @@ class BatchView:
                 statement = update(table).where(table.c[key_column] == bindparam("key_"))
                 changes = [{**{k: v for k, v in row.items() if k != key_column}, "key_": row[key_column]} for row in rows]
                 execute_many(conn, statement, ("update", table.name, key_column), changes)
+        for run in self.statements:
+            run(conn)
 
 
 def execute_many(conn: Connection, statement: Any, name: tuple[str, ...], rows: list[Any]) -> None:
