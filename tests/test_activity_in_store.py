@@ -12,7 +12,7 @@ from ledger.generator import generate
 from projections import fold_activity
 from projections.db import engine_for
 from projections.fold_activity import in_store
-from projections.runner import catch_up
+from projections.runner import catch_up, split_off
 
 # What the generator never writes: every form of `replied`, business times in other zones,
 # with microseconds, and an offset with seconds, which SQLite's `unixepoch` cannot read (that
@@ -51,6 +51,10 @@ def test_the_activities_folded_in_sql_are_the_rows_the_handler_writes(store, tmp
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))
     try:
         assert in_store(store.ledger, store.engine) and not in_store(store.ledger, scratch)
+        # a split rebuild's worker: every projection but the sales where the activities fold in
+        # SQL; the activities alone where they fold in Python (the caller folds the rest)
+        assert split_off(store.ledger, scratch) == ("activity",)
+        assert "activity" in split_off(store.ledger, store.engine) and "sales" not in split_off(store.ledger, store.engine)
         head = store.ledger.head().position
         assert catch_up(store.ledger, store.engine, batch_size=batch_size) == head
         assert catch_up(store.ledger, scratch, batch_size=batch_size) == head
