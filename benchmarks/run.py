@@ -257,9 +257,13 @@ def _child_rebuild(b: Bench, *extra: str, profile: str | None = None) -> dict[st
 
 def stage_rebuild(b: Bench) -> None:
     """The projections rebuilt from nothing, alone in a child process (its peak RSS: RUSAGE_CHILDREN)."""
-    scan = (references.pg_raw_scan(b.args.database_url, b.events_table) if b.is_postgres
-            else references.sqlite_raw_scan(b.sqlite_path))
-    b.results.reference("raw_scan_decode", scan["events_per_s"], "ev/s", "every stored event's bytes, orjson.loads")
+    # In a fresh process, as the rebuild is (see `references.main`).
+    where = ["postgresql", b.args.database_url, b.events_table] if b.is_postgres else ["sqlite", b.sqlite_path]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.references", "scan", *where], cwd=ROOT,
+                          stdout=subprocess.PIPE, check=True)
+    scan = orjson.loads(done.stdout.decode().strip().splitlines()[-1])
+    b.results.reference("raw_scan_decode", scan["events_per_s"], "ev/s",
+                        "every stored event's bytes, orjson.loads, in a fresh process")
     err.print(f"  rebuild of {b.events:,} events in a child process …")
     profile = str(Path(b.args.profile_dir) / "rebuild.txt") if "rebuild" in b.args.profile else None
     child = _child_rebuild(b, profile=profile)
