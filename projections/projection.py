@@ -34,10 +34,8 @@ class Fold:
     batch is written, so the next batch can read it instead of the tables.
     """
 
-    # True: the runner may fold the next batch before this one is written (`runner.catch_up`
-    # holds up to HOLD_AT_MOST batches while another process writes): the fold reads nothing
-    # from its tables that such an unwritten batch changed. A projection that never reads its
-    # tables (`Projection.reads_tables` False) is holdable whatever its fold says.
+    # True: the fold reads nothing from its tables that an unwritten batch changed, though it
+    # reads them (see `Projection.holdable`).
     holdable: bool = False
 
     def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
@@ -79,6 +77,13 @@ class Projection:
         handlers = self.handlers
         for record in records:
             handlers[record.type](fold, record)
+
+    def holdable(self, fold: Fold) -> bool:
+        """May the runner fold the next batch before this fold's batch is written
+        (`runner.catch_up` holds up to HOLD_AT_MOST batches while another process writes)? Yes
+        if the projection never reads its tables, or its fold reads nothing there that such an
+        unwritten batch changed (`Fold.holdable`)."""
+        return not self.reads_tables or fold.holdable
 
     def reads_stretches(self, log: LogReader, engine: Engine) -> bool:
         """Does this projection fold each batch's stretch of positions itself (`feed_stretch`),

@@ -125,9 +125,9 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
 
     A batch's write does not wait for SQLite's write lock while there is other work (another
     process writing: a split rebuild's other half; measured, each half waited ~0.7-1 s for it).
-    When every fold of the batch is holdable (`Fold.holdable`), the batch is held and the next
-    one folded; held batches are written, in order, in the next transaction that gets the lock.
-    Otherwise the next page is read from the log before waiting for the lock.
+    When every projection of the batch is holdable (`Projection.holdable`), the batch is held and
+    the next one folded; held batches are written, in order, in the next transaction that gets
+    the lock. Otherwise the next page is read from the log before waiting for the lock.
     """
     positions = {name: at for name, at in tracked_positions(engine).items() if name in _names(projections)}
     after = min(positions.values())
@@ -189,7 +189,7 @@ class _Pages:
 
 class Folded(NamedTuple):
     """A folded batch: its projections' views, the position it reaches, and whether the next
-    batch may be folded before it is written (every fold of it is holdable: `Fold.holdable`)."""
+    batch may be folded before it is written (every projection of it is: `Projection.holdable`)."""
 
     views: list[BatchView]
     last: int
@@ -224,10 +224,11 @@ def fold_batch(engine: Engine, log: LogReader, stored: Sequence[StoredEvent], po
     with reading(engine) as conn:
         folds = {p.name: p.begin(conn, views[p.name], None if memory is None else memory.setdefault(p.name, {}))
                  for p in behind}
+        stretched = {p.name for p in behind if p.reads_stretches(log, engine)}
         for projection in behind:
-            if projection.reads_stretches(log, engine):
+            if projection.name in stretched:
                 projection.feed_stretch(folds[projection.name], log, positions[projection.name], last)
-        fed = tuple(p for p in behind if not p.reads_stretches(log, engine))
+        fed = tuple(p for p in behind if p.name not in stretched)
         part_size = part_size or len(stored) or 1
         for start in range(0, len(stored), part_size):
             routed = route(decoded(stored[start:start + part_size]), fed)
@@ -238,8 +239,7 @@ def fold_batch(engine: Engine, log: LogReader, stored: Sequence[StoredEvent], po
                     projection.feed(folds[projection.name], unseen)
         for fold in folds.values():
             fold.finish()
-    holdable = all(folds[p.name].holdable or not p.reads_tables for p in behind)
-    return Folded(list(views.values()), last, holdable)
+    return Folded(list(views.values()), last, all(p.holdable(folds[p.name]) for p in behind))
 
 
 def write_batches(engine: Engine, batches: list[Folded], wait: bool = True) -> bool:
