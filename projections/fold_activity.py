@@ -24,12 +24,12 @@ from ledger.aggregates import Activity
 from ledger.store import LogRecord, decoded
 
 from . import rollups
-from .db import same_sqlite_file
+from .in_store import fields_sql, in_store, micros_sql, replay_staged, staged_name
 from .projection import Fold, Handler, LogReader, Projection, registrar
 from .rollups import HOUR_US, Rollup
 from .tables import activities, activity_hours
 from .units import micros
-from .view import BatchView, execute_many
+from .view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -72,84 +72,80 @@ class ActivityProjection(Projection):
     fold = ActivityFold
 
     def reads_stretches(self, log: LogReader, engine: Engine) -> bool:
-        return in_store(log, engine)
+        return in_store(log, engine, IN_STORE_VERSIONS)
 
     def feed_stretch(self, fold: Fold, log: LogReader, after: int, upto: int) -> None:
         expected = log.count_of_type(EVENT, after, upto)  # read now, outside the write lock
         if expected:
             fold.view.run(lambda conn: fold_in_store(conn, log, after, upto, expected))
 
+    def replay(self, log: LogReader, engine: Engine, upto: int) -> bool:
+        if not in_store(log, engine, IN_STORE_VERSIONS):
+            return False
+        replay_staged(engine, self.name, upto, self.tables, lambda conn, after, end: stage(conn, log, after, end))
+        return True
+
 
 # ---------------------------------------------------------------- the fold in SQL
 
-IN_STORE_VERSION = 1  # the ActivityLogged class_version the SQL below reads (others: `activity_row`)
+IN_STORE_VERSIONS = {Activity.ActivityLogged: 1}  # what the SQL below reads (others: `activity_row`)
 
 
-def in_store(log: LogReader, engine: Engine) -> bool:
-    """Can the activities of this log be folded in SQL in this store: the same SQLite file, and
-    the event class at the version the SQL is written for?"""
-    return (Activity.ActivityLogged.class_version == IN_STORE_VERSION and log.stored_events_sql() is not None
-            and same_sqlite_file(engine, log.settings.database_url))
+def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
+    """A replay's stretch (`replay_staged`): the fold in SQL into the staged tables."""
+    expected = log.count_of_type(EVENT, after, upto)
+    if expected:
+        fold_in_store(conn, log, after, upto, expected, into=(staged_name(activities), staged_name(activity_hours)))
 
 
-def fold_in_store(conn: Connection, log: LogReader, after: int, upto: int, expected: int) -> None:
-    """Write the activities at positions (after, upto] and add them into the rollup, in SQL.
+def fold_in_store(conn: Connection, log: LogReader, after: int, upto: int, expected: int,
+                  into: tuple[str, str] = (activities.name, activity_hours.name)) -> None:
+    """Write the activities at positions (after, upto] and add them into the rollup, in SQL:
+    into the projection's tables, or `into` others of the same columns (`stage`).
 
     An event the SQL does not read (another class version, or a time SQLite cannot parse) is
     left out by it; the count tells, and those are folded by `activity_row` before the rollup,
     which sums the stretch's rows whoever wrote them."""
-    insert, rollup = _statements(log.stored_events_sql(), rollups.BLOCK_BITS)
+    insert, rollup = _statements(log.stored_events_sql(), rollups.BLOCK_BITS, into)
     params = {"type": EVENT, "after": after, "upto": upto}
     written = conn.exec_driver_sql(insert, params).rowcount
     if written != expected:
-        _fold_the_rest(conn, log, after, upto)
+        _fold_the_rest(conn, log, after, upto, into[0])
     conn.exec_driver_sql(rollup, {"after": after, "upto": upto})
 
 
-def _fold_the_rest(conn: Connection, log: LogReader, after: int, upto: int) -> None:
-    done = set(conn.exec_driver_sql("SELECT position FROM activities WHERE position > ? AND position <= ?",
+def _fold_the_rest(conn: Connection, log: LogReader, after: int, upto: int, table: str) -> None:
+    done = set(conn.exec_driver_sql(f"SELECT position FROM {table} WHERE position > ? AND position <= ?",
                                     (after, upto)).scalars())
     stored = log.read_stored(after, upto - after, upto=upto, types=[EVENT], details=False)
     rows = [activity_row(r) for r in decoded([s for s in stored if s[0] not in done])]
     if rows:
-        execute_many(conn, activities.insert(), ("insert", activities.name), rows)
-
-
-# An ISO 8601 time `t` as the transcoder writes it (YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM, years
-# 1970-2999) in microseconds since the epoch: the whole seconds by `unixepoch` (the offset
-# applied) of the time without its fraction (SQLite rounds a fraction to milliseconds: .999999
-# would make the next second), plus the fraction's six digits. NULL for a form `unixepoch`
-# does not read (an offset with seconds): that event is left to the handler.
-_MICROS = ("unixepoch(substr(t, 1, 19) || substr(t, CASE WHEN substr(t, 20, 1) = '.' THEN 27 ELSE 20 END)) * 1000000 "
-           "+ CASE WHEN substr(t, 20, 1) = '.' THEN CAST(substr(t, 21, 6) AS INTEGER) ELSE 0 END")
+        marks = ", ".join("?" for _ in activities.columns)
+        conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 @lru_cache(maxsize=8)
-def _statements(events_sql: str, block_bits: int) -> tuple[str, str]:
+def _statements(events_sql: str, block_bits: int, into: tuple[str, str]) -> tuple[str, str]:
     """The fold's two statements over the ledger's `events_sql` (see `Ledger.stored_events_sql`),
-    the rollup by blocks of 2**block_bits positions (`rollups.BLOCK_BITS`, read at each call)."""
-    # Each field read once a row: LIMIT -1 keeps SQLite from flattening the inner SELECT into the
-    # outer one, which would read `t` and `kind` again at each use (measured ~0.15 µs a read).
-    fields = ("SELECT position, recorded_at, json_extract(state, '$.activity_id') AS activity_id, "
-              "json_extract(state, '$.rep_id') AS rep_id, json_extract(state, '$.kind') AS kind, "
-              "json_extract(state, '$.replied') AS replied, json_extract(state, '$.occurred_at._data_') AS t, "
-              f"json_extract(state, '$.class_version') AS version FROM ({events_sql}) LIMIT -1")
+    the rollup by blocks of 2**block_bits positions (`rollups.BLOCK_BITS`, read at each call),
+    into the tables `into` (the activities' and the rollup's)."""
+    fields = fields_sql(events_sql, {"activity_id": "$.activity_id", "rep_id": "$.rep_id", "kind": "$.kind",
+                                     "replied": "$.replied", "t": "$.occurred_at._data_"})
     columns = ", ".join(c.name for c in activities.columns)
     insert = (
-        f"INSERT INTO activities ({columns}) "
+        f"INSERT INTO {into[0]} ({columns}) "
         "SELECT position, activity_id, rep_id, kind, CASE WHEN kind = 'email' THEN CASE WHEN replied THEN 1 ELSE 0 END END, "
-        f"{_MICROS} AS occurred_us, recorded_at FROM ({fields}) "
+        f"{micros_sql('t')} AS occurred_us, recorded_at FROM ({fields}) "
         "WHERE version IS NULL AND occurred_us IS NOT NULL"  # version 1 is stored without it
     )
     hour = f"(occurred_us - occurred_us % {HOUR_US})"  # times are after 1970: % is Python's
     sums = [c.name for c in activity_hours.columns if c.name not in ("hour_us", "block")]
     counted = [f"SUM(kind = '{name}')" if name != "replied" else "SUM(coalesce(replied, 0))" for name in sums]
     rollup = (
-        f"INSERT INTO activity_hours (hour_us, block, {', '.join(sums)}) "
+        f"INSERT INTO {into[1]} (hour_us, block, {', '.join(sums)}) "
         f"SELECT {hour}, position >> {block_bits}, {', '.join(counted)} "
-        "FROM activities WHERE position > :after AND position <= :upto "
+        f"FROM {into[0]} WHERE position > :after AND position <= :upto "
         f"GROUP BY {hour}, position >> {block_bits} "
-        "ON CONFLICT (hour_us, block) DO UPDATE SET "
-        + ", ".join(f"{name} = {name} + excluded.{name}" for name in sums)
+        "ON CONFLICT (hour_us, block) DO UPDATE SET " + ", ".join(f"{name} = {name} + excluded.{name}" for name in sums)
     )
     return insert, rollup

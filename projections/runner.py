@@ -17,7 +17,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from weakref import WeakSet
 
 from sqlalchemy import Connection, Engine, Index, Table, inspect, select
@@ -275,7 +275,9 @@ SPLIT_FROM = 200_000  # events: below this, a second process costs more to start
 
 def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | None = None,
             batch_size: int = REBUILD_BATCH, split: bool | None = None) -> int:
-    """Drop every projected row and reset the tracking in one transaction, then replay from 0.
+    """Drop every projected row and reset the tracking in one transaction, then replay from 0:
+    first each projection that can replay the log whole (`replayed_whole`), then the others
+    batch by batch (`catch_up`).
 
     The read side's query indexes are dropped for the replay and built once its tables are full
     (faster than keeping them up to date row by row); the indexes the folds themselves read
@@ -284,35 +286,48 @@ def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | No
 
     A log of SPLIT_FROM events or more (or `split=True`) is replayed in two processes at once:
     a worker process folds a part (`split_off`) while this one folds the rest, each reading only the
-    events it consumes; `write_batches` holds the write lock only to write, so both fold at once,
-    and each builds its own tables' indexes when its fold is done. If the worker fails (or
-    cannot start), what it left is folded here, after the rest: its committed batches are
-    whole, so the last `catch_up` carries on from its tracked position.
+    events it consumes; `write_batches` holds the write lock only to write, so both fold at once.
+    The worker starts first and opens the store while this process resets it (its start-up,
+    ~2 s on a slow machine, against a reset of up to ~3 s at a million events). Each builds
+    its own tables' indexes when its fold is done, this one also those of the worker's tables
+    already full by then. If the worker fails (or cannot start), what it left is folded here,
+    after the rest: its committed batches are whole, so the last `catch_up` carries on from its
+    tracked position.
     """
     ensure_schema(engine)
+    target = _worker_target(ledger, engine)
+    if split is None:
+        split = ledger.head().position >= SPLIT_FROM
+    worker_part = split_off(ledger, engine) if split and target is not None else ()
+    try:
+        with _worker(target, worker_part, batch_size) as begin:
+            _reset(engine)
+            begin()
+            rest = _rest(worker_part)
+            if worker_part:
+                catch_up(ledger, engine, batch_size, progress, projections=rest)
+                build_indexes(engine, rest + _full(ledger, engine, worker_part))  # while the worker still folds
+            else:
+                replayed_whole(ledger, engine, PROJECTIONS)  # the others: the catch-up below
+        return catch_up(ledger, engine, batch_size=batch_size, progress=progress)
+    finally:
+        build_indexes(engine, PROJECTIONS)
+
+
+def _reset(engine: Engine) -> None:
+    """Every projected row dropped, every tracked position at 0, the query indexes dropped: one transaction."""
     with writing(engine) as conn:
         for table in projected_tables():
             conn.execute(table.delete())
         conn.execute(tracking.update().values(position=0))
         for index in query_indexes(PROJECTIONS):
             index.drop(conn, checkfirst=True)
-    try:
-        target = _worker_target(ledger, engine)
-        if split is None:
-            split = ledger.head().position >= SPLIT_FROM
-        if split and target is not None:
-            # The worker's batches are as long as the caller's: each holds its batches while the
-            # other writes (`catch_up`), and waits less for a short transaction of the other's than
-            # a long one (measured at a million events: the worker's twice as long, 7.6-7.8 s; as
-            # long, 7.0-7.4 s).
-            worker_part = split_off(ledger, engine)
-            with _worker(target, worker_part, batch_size):
-                rest = _rest(worker_part)
-                catch_up(ledger, engine, batch_size, progress, projections=rest)
-                build_indexes(engine, rest)  # while the worker still folds (it builds its own)
-        return catch_up(ledger, engine, batch_size=batch_size, progress=progress)
-    finally:
-        build_indexes(engine, PROJECTIONS)
+
+
+def _full(ledger: Ledger | BoundedLog, engine: Engine, names: tuple[str, ...]) -> tuple[Projection, ...]:
+    """Those of `names` that have reached the head: their tables are full, their indexes can be built."""
+    at, head = tracked_positions(engine), ledger.head().position
+    return tuple(p for p in PROJECTIONS if p.name in names and at[p.name] >= head)
 
 
 def query_indexes(projections: tuple[Projection, ...]) -> list[Index]:
@@ -331,14 +346,15 @@ def build_indexes(engine: Engine, projections: tuple[Projection, ...]) -> None:
 def split_off(ledger: Ledger | BoundedLog, engine: Engine) -> tuple[str, ...]:
     """What the worker process of a split rebuild folds; this process folds the rest, each
     reading only the events of its own projections. The sales fold is the longest (state at
-    every step). Where the activities (two thirds of the log) fold in SQL, in the store
-    (`fold_activity`), the worker folds every projection but the sales; elsewhere (a scratch
-    store, PostgreSQL), the activities alone. Measured at a million events: in the store, 5.3-5.5 s
-    against 5.8-6.3 s with the activities alone in the worker; into a scratch store (the audit's),
-    6.5-6.8 s against 7.4-7.8 s with all but the sales."""
+    every step): this process folds it, with the small projections. The worker folds the
+    activities (two thirds of the log) and the follow-ups; where the activities fold in SQL, in
+    the store (`fold_activity`), it replays them whole first. Elsewhere (a scratch store,
+    PostgreSQL), it folds the activities alone. Measured at a million events on a slow machine
+    (a raw scan 3.2-4.7 s), interleaved with every projection but the sales in the worker: 15.1-16.3 s
+    against 15.9-17.4 s."""
     activity = next(p for p in PROJECTIONS if p.name == "activity")
     if activity.reads_stretches(ledger, engine):
-        return tuple(p.name for p in PROJECTIONS if p.name != "sales")
+        return ("activity", "followups")
     return (activity.name,)
 
 
@@ -356,34 +372,52 @@ def _worker_target(ledger: Ledger | BoundedLog, engine: Engine) -> tuple[str, in
 
 
 @contextmanager
-def _worker(target: tuple[str, int | None, str], names: tuple[str, ...], batch_size: int) -> Iterator[None]:
-    """A process folding `names` while the block runs; a warning if it did not finish cleanly
-    (the caller's last `catch_up` then folds what it left: a real error surfaces there)."""
-    process = multiprocessing.get_context("spawn").Process(
-        target=_fold_in_worker, args=(*target, names, batch_size), name=f"rebuild-{'-'.join(names)}")
+def _worker(target: tuple[str, int | None, str] | None, names: tuple[str, ...], batch_size: int) -> Iterator[Callable[[], None]]:
+    """A process folding `names` while the block runs, from when the block calls what it is
+    given (before, it opens the store); none without `names`. A warning if it did not finish
+    cleanly (the caller's last `catch_up` then folds what it left: a real error surfaces there)."""
+    if not names or target is None:
+        yield lambda: None
+        return
+    context = multiprocessing.get_context("spawn")
+    begin = context.Event()
+    process = context.Process(target=_fold_in_worker, args=(*target, names, batch_size, begin),
+                              name=f"rebuild-{'-'.join(names)}")
     process.start()
     try:
-        yield
+        yield begin.set
     finally:
+        if not begin.is_set():  # the block failed before the store was reset: the worker has only opened it
+            process.terminate()
         process.join()
-    if process.exitcode != 0:
+    if begin.is_set() and process.exitcode != 0:
         log.warning("the rebuild's worker process for the %s projection(s) failed (exit code %s); "
                     "folding what it left in this process", ", ".join(names), process.exitcode)
 
 
 def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, names: tuple[str, ...],
-                    batch_size: int) -> None:
+                    batch_size: int, begin: Any) -> None:
     ledger = Ledger(Settings(database_url=ledger_url))
     source = ledger if upto is None else BoundedLog(ledger, upto)
     engine = engine_for(Settings(database_url=projections_url))
     _ready.add(engine)  # the schema is made, and its read indexes dropped on purpose: leave them so
     try:
+        begin.wait()  # for the store's reset
         mine = tuple(p for p in PROJECTIONS if p.name in names)
-        catch_up(source, engine, batch_size, projections=mine, part_size=PART_SIZE)
+        left = replayed_whole(source, engine, mine)
+        if left:
+            catch_up(source, engine, batch_size, projections=left, part_size=PART_SIZE)
         build_indexes(engine, mine)
     finally:
         engine.dispose()
         ledger.close()
+
+
+def replayed_whole(log: Ledger | BoundedLog, engine: Engine, projections: tuple[Projection, ...]) -> tuple[Projection, ...]:
+    """A rebuild's first step: each of `projections` that can replays the log up to its head
+    into its empty tables (`Projection.replay`); those that cannot are returned, for `catch_up`."""
+    upto = log.head().position
+    return tuple(p for p in projections if not p.replay(log, engine, upto))
 
 
 def projected_tables() -> list[Table]:

@@ -10,9 +10,11 @@ from projection_fixtures import close_store, open_store, table_contents
 from ledger.config import Settings
 from ledger.generator import generate
 from projections import fold_activity
-from projections.db import engine_for
-from projections.fold_activity import in_store
-from projections.runner import catch_up, split_off
+from projections.db import engine_for, try_writing
+from projections.fold_activity import IN_STORE_VERSIONS, ActivityProjection
+from projections.in_store import in_store
+from projections.runner import catch_up, rebuild, split_off
+from projections.view import TrackingConflict
 
 # What the generator never writes: every form of `replied`, business times in other zones,
 # with microseconds, and an offset with seconds, which SQLite's `unixepoch` cannot read (that
@@ -50,7 +52,7 @@ def activity_tables(engine) -> dict[str, list]:
 def test_the_activities_folded_in_sql_are_the_rows_the_handler_writes(store, tmp_path, batch_size):
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))
     try:
-        assert in_store(store.ledger, store.engine) and not in_store(store.ledger, scratch)
+        assert in_store(store.ledger, store.engine, IN_STORE_VERSIONS) and not in_store(store.ledger, scratch, IN_STORE_VERSIONS)
         # a split rebuild's worker: every projection but the sales where the activities fold in
         # SQL; the activities alone where they fold in Python (the caller folds the rest)
         assert split_off(store.ledger, scratch) == ("activity",)
@@ -79,8 +81,6 @@ def test_a_stretch_the_sql_cannot_read_whole_is_completed_by_the_handler(store, 
     catch_up(store.ledger, store.engine, batch_size=500)
     monkeypatch.undo()
     folded_by_handler = activity_tables(store.engine)
-    from projections.runner import rebuild
-
     rebuild(store.ledger, store.engine)
     assert activity_tables(store.engine) == folded_by_handler
 
@@ -88,3 +88,46 @@ def test_a_stretch_the_sql_cannot_read_whole_is_completed_by_the_handler(store, 
 def _reading_nothing(statements: tuple[str, str]) -> tuple[str, str]:
     insert, rollup = statements
     return insert.replace("WHERE version IS NULL", "WHERE version = -1"), rollup
+
+
+def test_a_rebuild_replays_the_activities_whole_into_the_rows_the_handler_writes(store, tmp_path, monkeypatch):
+    # The replay stages the activities in temporary tables, in read transactions: another
+    # connection can take SQLite's write lock meanwhile, and each stage leaves nothing in the
+    # store's own tables.
+    staged = fold_activity.stage
+    lock_was_free = []
+
+    def staging(conn, *args):
+        staged(conn, *args)
+        with try_writing(store.engine) as other:
+            lock_was_free.append(other is not None)
+        assert conn.exec_driver_sql("SELECT count(*) FROM activities").scalar() == 0
+
+    monkeypatch.setattr(fold_activity, "stage", staging)
+    head = store.ledger.head().position
+    assert rebuild(store.ledger, store.engine, split=False) == head
+    monkeypatch.undo()
+    assert lock_was_free and all(lock_was_free)
+    scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))
+    try:
+        assert rebuild(store.ledger, scratch, split=False) == head  # not in store: the handler's batches
+        assert activity_tables(store.engine) == activity_tables(scratch)
+    finally:
+        scratch.dispose()
+
+
+def test_a_replay_reads_what_the_sql_cannot_with_the_handler(store, monkeypatch):
+    catch_up(store.ledger, store.engine, batch_size=500)
+    folded_in_batches = activity_tables(store.engine)
+    statements = fold_activity._statements
+    monkeypatch.setattr(fold_activity, "_statements", lambda *args: _reading_nothing(statements(*args)))
+    rebuild(store.ledger, store.engine, split=False)
+    assert activity_tables(store.engine) == folded_in_batches
+
+
+def test_a_replay_into_tables_another_worker_has_moved_writes_nothing(store):
+    catch_up(store.ledger, store.engine, batch_size=500)
+    before = activity_tables(store.engine)
+    with pytest.raises(TrackingConflict):  # the activities are tracked at the head, not at 0
+        ActivityProjection().replay(store.ledger, store.engine, store.ledger.head().position)
+    assert activity_tables(store.engine) == before

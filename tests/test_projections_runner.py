@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
@@ -269,3 +270,20 @@ def test_a_sales_rebuild_holds_its_batches_and_never_forgets_a_state_they_change
     assert written[:3] == [runner.HOLD_AT_MOST] * 3
     monkeypatch.undo()
     assert tables_of(table_contents(store.engine), sales) == tables_of(rebuilt_contents(store), sales)
+
+
+def test_a_rebuild_whose_reset_fails_stops_its_worker_before_it_folds_anything(store, monkeypatch, caplog):
+    # The worker starts first and opens the store while the caller resets it; it folds only once
+    # told the reset is done. A reset that fails leaves the tables as they were, and no worker.
+    catch_up(store.ledger, store.engine)
+    before = table_contents(store.engine)
+
+    def failing(engine):
+        raise RuntimeError("the reset failed")
+
+    monkeypatch.setattr(runner, "_reset", failing)
+    with pytest.raises(RuntimeError, match="the reset failed"):
+        rebuild(store.ledger, store.engine, split=True)
+    assert multiprocessing.active_children() == []
+    assert table_contents(store.engine) == before
+    assert "worker process" not in caplog.text
