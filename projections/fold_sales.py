@@ -202,8 +202,12 @@ class Cache:
     def forget_oldest(self, keep: int, pinned: Iterable[set[str]] = ()) -> None:
         """Bound the memory: drop the earliest-loaded states beyond `keep` (loaded again if
         asked), but none `pinned` (changed by a batch that may not be written yet)."""
-        for key in list(islice(self.items, max(0, len(self.items) - keep))):
-            if not any(key in keys for keys in pinned):
+        excess = len(self.items) - keep
+        if excess <= 0:
+            return
+        kept = set().union(*pinned)  # one set, not a look into each batch's per key (~0.5 s a million-event rebuild)
+        for key in list(islice(self.items, excess)):
+            if key not in kept:
                 del self.items[key]
 
 
