@@ -331,15 +331,16 @@ class Ledger:
                                      "WHERE position IN ({in})", wanted[start:start + 500]))
         return [(b, times[first], times[last]) for b, (first, last) in ends.items() if first in times and last in times]
 
-    def stored_events_sql(self) -> str | None:
+    def stored_events_sql(self, schema: str = "main") -> str | None:
         """A SELECT of the stored events of one type (`:type`) at positions (:after, :upto], as
         rows (position, recorded_at, state), for a statement run in this ledger's own SQLite
-        database: a projection folding set-wise in SQL (`projections.fold_activity`). None on
-        PostgreSQL. An entry whose event is missing is left out (`verify` names it)."""
+        database, or in one that attaches it as `schema`: a projection folding set-wise in SQL
+        (`projections.in_store`). None on PostgreSQL. An entry whose event is missing is left
+        out (`verify` names it)."""
         if self.is_postgres:
             return None
         return (f"SELECT l.position AS position, l.recorded_at AS recorded_at, e.state AS state "
-                f"FROM {self.recorder.entries_table} l JOIN {self.recorder.events_table} e "
+                f"FROM {schema}.{self.recorder.entries_table} l JOIN {schema}.{self.recorder.events_table} e "
                 f"ON e.{self.recorder.notification_key} = l.notification_id "
                 "WHERE l.type = :type AND l.position > :after AND l.position <= :upto")
 
@@ -568,8 +569,8 @@ class BoundedLog:
     def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]:
         return self.ledger.knowledge_spans(after, min(upto, self.upto), block_bits)
 
-    def stored_events_sql(self) -> str | None:
-        return self.ledger.stored_events_sql()  # its readers ask for stretches up to `head()` only
+    def stored_events_sql(self, schema: str = "main") -> str | None:
+        return self.ledger.stored_events_sql(schema)  # its readers ask for stretches up to `head()` only
 
     def count_of_type(self, event_type: str, after: int, upto: int) -> int:
         return self.ledger.count_of_type(event_type, after, min(upto, self.upto))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
+from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event
@@ -29,15 +30,51 @@ from sqlalchemy.exc import OperationalError
 from ledger.config import Settings
 
 
-def engine_for(settings: Settings) -> Engine:
-    """A new engine on the ledger's database; keep it for the life of the process (it pools)."""
+def engine_for(settings: Settings, reads_ledger: str | None = None) -> Engine:
+    """A new engine on the ledger's database; keep it for the life of the process (it pools).
+
+    `reads_ledger`: the database URL of a ledger in another SQLite file, which every connection
+    of this (SQLite) engine attaches read-only as schema `ledger` (LEDGER_SCHEMA): a scratch
+    store rebuilt from that ledger folds its activities and follow-ups in SQL (`in_store`), and
+    its write transactions leave the ledger free to record (a read-only database takes no lock)."""
     url, schema = projection_url(settings.database_url)
-    engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else _postgres_engine(url, schema)
+    if url.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url, _read_only_uri(reads_ledger) if reads_ledger else None)
+    else:
+        engine = _postgres_engine(url, schema)
     _DATABASE_URLS[engine] = settings.database_url
+    if reads_ledger:
+        _READS_LEDGER[engine] = reads_ledger
     return engine
 
 
 _DATABASE_URLS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+_READS_LEDGER: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+LEDGER_SCHEMA = "ledger"
+
+
+def _read_only_uri(database_url: str) -> str:
+    path = make_url(database_url).database
+    if make_url(database_url).get_backend_name() != "sqlite" or not path or path == ":memory:":
+        raise ValueError(f"only a ledger in a SQLite file can be attached, not {database_url!r}")
+    return f"file:{quote(os.path.abspath(path))}?mode=ro"
+
+
+def reads_ledger_of(engine: Engine) -> str | None:
+    """The ledger database URL `engine` attaches (`engine_for(…, reads_ledger=…)`), if any."""
+    return _READS_LEDGER.get(engine)
+
+
+def ledger_schema(engine: Engine, database_url: str) -> str | None:
+    """The schema through which `engine`'s statements read the tables of the ledger at
+    `database_url`: "main" (the same SQLite file), LEDGER_SCHEMA (that file attached), or None
+    (they cannot: PostgreSQL, or another file)."""
+    if same_sqlite_file(engine, database_url):
+        return "main"
+    attached = _READS_LEDGER.get(engine)
+    if attached is not None and _same_file(attached, database_url):
+        return LEDGER_SCHEMA
+    return None
 
 
 def database_url_of(engine: Engine) -> str | None:
@@ -64,8 +101,9 @@ def projection_url(database_url: str) -> tuple[URL, str | None]:
 BUSY_TIMEOUT_MS = 30_000
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30})
+def _sqlite_engine(url: URL, attach: str | None = None) -> Engine:
+    # uri: the attached ledger is named by a URI (read-only); the store's own path is not one
+    engine = create_engine(url, connect_args={"timeout": 30, **({"uri": True} if attach else {})})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -74,6 +112,8 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         _into_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
+        if attach:
+            cursor.execute(f"ATTACH DATABASE ? AS {LEDGER_SCHEMA}", (attach,))
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -128,10 +168,15 @@ def _postgres_engine(url: URL, schema: str | None) -> Engine:
 def same_sqlite_file(engine: Engine, database_url: str) -> bool:
     """Is `engine` a SQLite store in the very file `database_url` names (its statements can read
     that database's tables: the ledger's, when the read side shares the ledger's file)?"""
-    other = make_url(database_url)
-    if not is_sqlite(engine) or other.get_backend_name() != "sqlite":
+    return is_sqlite(engine) and _same_file(engine.url.render_as_string(hide_password=False), database_url)
+
+
+def _same_file(one_url: str | URL, other_url: str) -> bool:
+    """Do two SQLite database URLs name the same file?"""
+    one, other = make_url(one_url), make_url(other_url)
+    if one.get_backend_name() != "sqlite" or other.get_backend_name() != "sqlite":
         return False
-    mine, theirs = engine.url.database, other.database
+    mine, theirs = one.database, other.database
     if not mine or not theirs or ":memory:" in (mine, theirs):
         return False
     return os.path.realpath(mine) == os.path.realpath(theirs)

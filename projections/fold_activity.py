@@ -9,8 +9,9 @@ activities, the fields read with SQLite's JSON functions, then one grouped INSER
 of its rollup, both run in the batch's write transaction. No event is decoded in Python.
 Measured on a million-event log (two thirds activities): 1.8 s, against 3.7 s to read, decode,
 fold and write them in Python (but all of it under SQLite's write lock, against ~1 s).
-Elsewhere (PostgreSQL, a scratch store) the handler below folds them; both write the same rows
-(`tests/test_activity_in_store.py`).
+A rebuild replays them whole: the same SQL, run outside the write lock into temporary tables,
+then copied in by one write (`in_store.replay_staged`). Elsewhere (PostgreSQL) the handler below
+folds them; both write the same rows (`tests/test_activity_in_store.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ledger.aggregates import Activity
 from ledger.store import LogRecord, decoded
 
 from . import rollups
-from .in_store import fields_sql, in_store, micros_sql, replay_staged, staged_name
+from .in_store import events_sql, fields_sql, in_store, micros_sql, replay_staged, staged_name
 from .projection import Fold, Handler, LogReader, Projection, registrar
 from .rollups import HOUR_US, Rollup
 from .tables import activities, activity_hours
@@ -106,7 +107,7 @@ def fold_in_store(conn: Connection, log: LogReader, after: int, upto: int, expec
     An event the SQL does not read (another class version, or a time SQLite cannot parse) is
     left out by it; the count tells, and those are folded by `activity_row` before the rollup,
     which sums the stretch's rows whoever wrote them."""
-    insert, rollup = _statements(log.stored_events_sql(), rollups.BLOCK_BITS, into)
+    insert, rollup = _statements(events_sql(log, conn.engine), rollups.BLOCK_BITS, into)
     params = {"type": EVENT, "after": after, "upto": upto}
     written = conn.exec_driver_sql(insert, params).rowcount
     if written != expected:

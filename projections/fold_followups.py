@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from ledger.aggregates import FollowUp
 from ledger.store import LogRecord, decoded
 
-from .in_store import fields_sql, in_store, micros_sql, replay_staged, staged_name
+from .in_store import events_sql, fields_sql, in_store, micros_sql, replay_staged, staged_name
 from .projection import Fold, Handler, LogReader, Projection, registrar
 from .tables import followups
 from .units import micros
@@ -94,7 +94,7 @@ def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
     table. An event the SQL does not read (see `in_store`) is left out by it; the counts tell,
     and the handlers' rows fill in."""
     table = staged_name(followups)
-    schedule, complete = _statements(log.stored_events_sql(), table)
+    schedule, complete = _statements(events_sql(log, conn.engine), table)
     params = {"after": after, "upto": upto}
     expected = log.count_of_type(SCHEDULED, after, upto)
     if expected and conn.exec_driver_sql(schedule, {"type": SCHEDULED, **params}).rowcount != expected:

@@ -15,16 +15,24 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, Table
 
-from .db import same_sqlite_file
+from .db import ledger_schema
 from .projection import LogReader
 from .view import claim_batch
 
 
 def in_store(log: LogReader, engine: Engine, versions: dict[type, int]) -> bool:
-    """Can a projection fold this log in SQL in this store: the same SQLite file, and each event
-    class at the version (`class_version`) its SQL is written for (`versions`)?"""
+    """Can a projection fold this log in SQL in this store: the ledger's own SQLite file, or one
+    that attaches it (`db.ledger_schema`), and each event class at the version (`class_version`)
+    its SQL is written for (`versions`)?"""
     return (all(cls.class_version == version for cls, version in versions.items())  # type: ignore[attr-defined]
-            and log.stored_events_sql() is not None and same_sqlite_file(engine, log.settings.database_url))
+            and log.stored_events_sql() is not None and ledger_schema(engine, log.settings.database_url) is not None)
+
+
+def events_sql(log: LogReader, engine: Engine) -> str:
+    """The log's stored events as `engine`'s statements read them (`Ledger.stored_events_sql`)."""
+    sql = log.stored_events_sql(ledger_schema(engine, log.settings.database_url) or "main")
+    assert sql is not None, "only a SQLite ledger folds in the store (see `in_store`)"
+    return sql
 
 
 def fields_sql(events_sql: str, fields: dict[str, str]) -> str:

@@ -32,6 +32,7 @@ from .db import (
     engine_for,
     one_schema_change_at_a_time,
     reading,
+    reads_ledger_of,
     try_writing,
     writing,
 )
@@ -348,8 +349,9 @@ def split_off(ledger: Ledger | BoundedLog, engine: Engine) -> tuple[str, ...]:
     reading only the events of its own projections. The sales fold is the longest (state at
     every step): this process folds it, with the small projections. The worker folds the
     activities (two thirds of the log) and the follow-ups; where the activities fold in SQL, in
-    the store (`fold_activity`), it replays them whole first. Elsewhere (a scratch store,
-    PostgreSQL), it folds the activities alone. Measured at a million events on a slow machine
+    the store (`in_store`: the ledger's own SQLite file, or a scratch store that attaches it,
+    the audit's), it replays them whole first. Elsewhere (PostgreSQL, a scratch store of a
+    PostgreSQL ledger), it folds the activities alone. Measured at a million events on a slow machine
     (a raw scan 3.2-4.7 s), interleaved with every projection but the sales in the worker: 15.1-16.3 s
     against 15.9-17.4 s."""
     activity = next(p for p in PROJECTIONS if p.name == "activity")
@@ -362,17 +364,21 @@ def _rest(names: tuple[str, ...]) -> tuple[Projection, ...]:
     return tuple(p for p in PROJECTIONS if p.name not in names)
 
 
-def _worker_target(ledger: Ledger | BoundedLog, engine: Engine) -> tuple[str, int | None, str] | None:
+Target = tuple[str, int | None, str, str | None]
+
+
+def _worker_target(ledger: Ledger | BoundedLog, engine: Engine) -> Target | None:
     """What a worker process opens to fold the same log into the same store: the ledger's
-    database URL, the position the log is read up to, the projections' database URL."""
+    database URL, the position the log is read up to, the projections' database URL, and the
+    ledger's URL again if the store attaches it (`engine_for`'s `reads_ledger`)."""
     projections_url = database_url_of(engine)
     if projections_url is None:
         return None
-    return ledger.settings.database_url, getattr(ledger, "upto", None), projections_url
+    return ledger.settings.database_url, getattr(ledger, "upto", None), projections_url, reads_ledger_of(engine)
 
 
 @contextmanager
-def _worker(target: tuple[str, int | None, str] | None, names: tuple[str, ...], batch_size: int) -> Iterator[Callable[[], None]]:
+def _worker(target: Target | None, names: tuple[str, ...], batch_size: int) -> Iterator[Callable[[], None]]:
     """A process folding `names` while the block runs, from when the block calls what it is
     given (before, it opens the store); none without `names`. A warning if it did not finish
     cleanly (the caller's last `catch_up` then folds what it left: a real error surfaces there)."""
@@ -395,11 +401,11 @@ def _worker(target: tuple[str, int | None, str] | None, names: tuple[str, ...], 
                     "folding what it left in this process", ", ".join(names), process.exitcode)
 
 
-def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, names: tuple[str, ...],
-                    batch_size: int, begin: Any) -> None:
+def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, reads_ledger: str | None,
+                    names: tuple[str, ...], batch_size: int, begin: Any) -> None:
     ledger = Ledger(Settings(database_url=ledger_url))
     source = ledger if upto is None else BoundedLog(ledger, upto)
-    engine = engine_for(Settings(database_url=projections_url))
+    engine = engine_for(Settings(database_url=projections_url), reads_ledger=reads_ledger)
     _ready.add(engine)  # the schema is made, and its read indexes dropped on purpose: leave them so
     try:
         begin.wait()  # for the store's reset

@@ -40,7 +40,9 @@ def audit(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime
     with tempfile.TemporaryDirectory(prefix="perfledger-audit-") as folder:
         scratch_settings = Settings(database_url=f"sqlite:///{Path(folder) / 'scratch.db'}",
                                     tz_name=settings.tz_name, currency=settings.currency)
-        scratch = engine_for(scratch_settings)
+        # A SQLite ledger is attached to the scratch store, read-only: its rebuild replays the
+        # activities and follow-ups in SQL as the live store's does (`projections.in_store`).
+        scratch = engine_for(scratch_settings, reads_ledger=None if ledger.is_postgres else ledger.settings.database_url)
         try:
             # `rebuild`, not `catch_up`: the scratch store starts empty, so the read indexes are
             # built once at the end instead of kept up to date row by row.

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from builders import ev
 from projection_fixtures import close_store, open_store, table_contents
+from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
 from ledger.generator import generate
 from projections import fold_activity
-from projections.db import engine_for, try_writing
+from projections.db import engine_for, try_writing, writing
 from projections.fold_activity import IN_STORE_VERSIONS, ActivityProjection
 from projections.in_store import in_store
 from projections.runner import catch_up, rebuild, split_off
@@ -131,3 +132,25 @@ def test_a_replay_into_tables_another_worker_has_moved_writes_nothing(store):
     with pytest.raises(TrackingConflict):  # the activities are tracked at the head, not at 0
         ActivityProjection().replay(store.ledger, store.engine, store.ledger.head().position)
     assert activity_tables(store.engine) == before
+
+
+def test_a_scratch_store_attaching_the_ledger_read_only_replays_in_sql_and_leaves_the_ledger_free(store, tmp_path):
+    # The audit's scratch store: another file, which attaches the ledger's read-only.
+    attached = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/attached.db"),
+                          reads_ledger=store.ledger.settings.database_url)
+    alone = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/alone.db"))
+    try:
+        assert in_store(store.ledger, attached, IN_STORE_VERSIONS) and not in_store(store.ledger, alone, IN_STORE_VERSIONS)
+        with writing(attached) as conn:  # the scratch store's write lock held: the ledger still records
+            store.record(ev("ActivityLogged", "2026-02-04T09:00:00+00:00", activity_id="while-writing",
+                            rep_id="R-0001", kind="call"))
+            with pytest.raises(OperationalError, match="readonly"):
+                conn.exec_driver_sql("DELETE FROM ledger.ledger_entries")
+        head = store.ledger.head().position
+        assert rebuild(store.ledger, attached, split=False) == head  # replayed in SQL
+        assert rebuild(store.ledger, alone, split=False) == head  # folded by the handler
+        assert activity_tables(attached) == activity_tables(alone)
+        assert table_contents(attached)["followups"] == table_contents(alone)["followups"]
+    finally:
+        attached.dispose()
+        alone.dispose()

@@ -128,9 +128,9 @@ def test_a_rebuild_split_across_two_processes_holds_exactly_the_rows_of_one_in_p
 
 def test_a_split_rebuild_whose_worker_fails_folds_its_part_itself_and_says_so(store, monkeypatch, tmp_path, caplog):
     whole = rebuilt_contents(store)
-    _, upto, projections_url = runner._worker_target(store.ledger, store.engine)
+    _, upto, projections_url, reads_ledger = runner._worker_target(store.ledger, store.engine)
     missing = f"sqlite:///{tmp_path}/no/such/folder/l.db"  # the worker cannot open its ledger
-    monkeypatch.setattr(runner, "_worker_target", lambda ledger, engine: (missing, upto, projections_url))
+    monkeypatch.setattr(runner, "_worker_target", lambda ledger, engine: (missing, upto, projections_url, reads_ledger))
     assert rebuild(store.ledger, store.engine, split=True) == 3000
     part = runner.split_off(store.ledger, store.engine)
     assert "sales" not in part and f"worker process for the {', '.join(part)} projection(s) failed" in caplog.text
