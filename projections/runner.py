@@ -408,7 +408,9 @@ def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, rea
     engine = engine_for(Settings(database_url=projections_url), reads_ledger=reads_ledger)
     _ready.add(engine)  # the schema is made, and its read indexes dropped on purpose: leave them so
     try:
-        begin.wait()  # for the store's reset
+        while not begin.wait(1.0):  # for the store's reset
+            if not multiprocessing.parent_process().is_alive():  # gone before it: nothing to fold
+                return
         mine = tuple(p for p in PROJECTIONS if p.name in names)
         left = replayed_whole(source, engine, mine)
         if left:
