@@ -3,8 +3,8 @@
 `completed_us <= A AND completed_recorded_us <= K`, and the row itself is visible from its own
 `recorded_us`.
 
-A rebuild, where the read side is the ledger's own SQLite file, replays them in SQL, in the
-store (`in_store`): per stretch, one INSERT … SELECT of the scheduled, then one UPDATE … FROM of
+A rebuild, where the read side is the ledger's own SQLite file (or attaches it), replays them in
+SQL, in the store (`in_store`): per stretch, one INSERT … SELECT of the scheduled, then one UPDATE … FROM of
 the completed, into temporary tables copied in at the end (`replay_staged`); no event decoded
 in Python. A catch-up's batches are folded by the handlers below (the SQL would run under
 SQLite's write lock, the handlers' writes take a fifth of the time there). Both write the same

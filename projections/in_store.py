@@ -1,5 +1,6 @@
-"""Folding in SQL, in the store: where the read side is the ledger's own SQLite file, a
-projection whose rows depend on each event alone can write a stretch of the log's events with
+"""Folding in SQL, in the store: where the read side is the ledger's own SQLite file (or one
+that attaches it, the audit's scratch store: `db.ledger_schema`), a projection whose rows
+depend on each event alone can write a stretch of the log's events with
 one statement, its fields read by SQLite's JSON functions, and no event decoded in Python
 (`fold_activity`, `fold_followups`).
 
