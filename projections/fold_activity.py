@@ -22,10 +22,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from ledger.aggregates import Activity
-from ledger.store import LogRecord, decoded
+from ledger.store import LogRecord
 
 from . import rollups
-from .in_store import events_sql, fields_sql, in_store, micros_sql, replay_staged, staged_name
+from .in_store import (
+    events_sql,
+    fields_sql,
+    in_store,
+    left_by_sql,
+    micros_sql,
+    replay_staged,
+    staged_name,
+)
 from .projection import Fold, Handler, LogReader, Projection, registrar
 from .rollups import HOUR_US, Rollup
 from .tables import activities, activity_hours
@@ -116,10 +124,8 @@ def fold_in_store(conn: Connection, log: LogReader, after: int, upto: int, expec
 
 
 def _fold_the_rest(conn: Connection, log: LogReader, after: int, upto: int, table: str) -> None:
-    done = set(conn.exec_driver_sql(f"SELECT position FROM {table} WHERE position > ? AND position <= ?",
-                                    (after, upto)).scalars())
-    stored = log.read_stored(after, upto - after, upto=upto, types=[EVENT], details=False)
-    rows = [activity_row(r) for r in decoded([s for s in stored if s[0] not in done])]
+    done = f"SELECT position FROM {table} WHERE position > ? AND position <= ?"
+    rows = [activity_row(r) for r in left_by_sql(conn, log, after, upto, EVENT, done)]
     if rows:
         marks = ", ".join("?" for _ in activities.columns)
         conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", rows)

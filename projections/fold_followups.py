@@ -19,9 +19,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from ledger.aggregates import FollowUp
-from ledger.store import LogRecord, decoded
+from ledger.store import LogRecord
 
-from .in_store import events_sql, fields_sql, in_store, micros_sql, replay_staged, staged_name
+from .in_store import (
+    events_sql,
+    fields_sql,
+    in_store,
+    left_by_sql,
+    micros_sql,
+    replay_staged,
+    staged_name,
+)
 from .projection import Fold, Handler, LogReader, Projection, registrar
 from .tables import followups
 from .units import micros
@@ -100,24 +108,17 @@ def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
     if expected and conn.exec_driver_sql(schedule, {"type": SCHEDULED, **params}).rowcount != expected:
         done = f"SELECT position FROM {table} WHERE position > ? AND position <= ?"
         columns = [c.name for c in followups.columns]
-        rows = [tuple(row[c] for c in columns) for row in map(scheduled_row, _the_rest(conn, log, after, upto, SCHEDULED, done))]
+        rows = [tuple(row[c] for c in columns) for row in map(scheduled_row, left_by_sql(conn, log, after, upto, SCHEDULED, done))]
         if rows:
             conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", rows)
     expected = log.count_of_type(COMPLETED, after, upto)
     if expected and conn.exec_driver_sql(complete, {"type": COMPLETED, **params}).rowcount != expected:
         done = f"SELECT completed_position FROM {table} WHERE completed_position > ? AND completed_position <= ?"
-        for r in _the_rest(conn, log, after, upto, COMPLETED, done):
+        for r in left_by_sql(conn, log, after, upto, COMPLETED, done):
             conn.exec_driver_sql(
                 f"UPDATE {table} SET completed_us = ?, completed_recorded_us = ?, completed_position = ? "
                 "WHERE followup_id = ? AND (completed_position IS NULL OR completed_position < ?)",  # the last one wins
                 (*completion_of(r).values(), r.data["followup_id"], r.position))
-
-
-def _the_rest(conn: Connection, log: LogReader, after: int, upto: int, kind: str, done_sql: str) -> list[LogRecord]:
-    """The events of `kind` in the stretch that the SQL did not fold (`done_sql`: their positions)."""
-    done = set(conn.exec_driver_sql(done_sql, (after, upto)).scalars())
-    stored = log.read_stored(after, upto - after, upto=upto, types=[kind], details=False)
-    return decoded([s for s in stored if s[0] not in done])
 
 
 @lru_cache(maxsize=4)

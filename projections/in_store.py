@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, Table
 
+from ledger.store import LogRecord, decoded
+
 from .db import ledger_schema
 from .projection import LogReader
 from .view import claim_batch
@@ -34,6 +36,14 @@ def events_sql(log: LogReader, engine: Engine) -> str:
     sql = log.stored_events_sql(ledger_schema(engine, log.settings.database_url) or "main")
     assert sql is not None, "only a SQLite ledger folds in the store (see `in_store`)"
     return sql
+
+
+def left_by_sql(conn: Connection, log: LogReader, after: int, upto: int, kind: str, done_sql: str) -> list[LogRecord]:
+    """The events of `kind` at positions (after, upto] that a fold's SQL left out (`done_sql`:
+    the positions it folded, given after and upto), decoded for the projection's handler."""
+    done = set(conn.exec_driver_sql(done_sql, (after, upto)).scalars())
+    stored = log.read_stored(after, upto - after, upto=upto, types=[kind], details=False)
+    return decoded([s for s in stored if s[0] not in done])
 
 
 def fields_sql(events_sql: str, fields: dict[str, str]) -> str:

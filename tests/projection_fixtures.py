@@ -55,6 +55,17 @@ def open_store(url: str, tz_name: str = "Asia/Shanghai") -> Store:
     return Store(Ledger(settings), engine_for(settings), settings)
 
 
+def store_with_edges(url: str, events: list[dict[str, Any]], edges: list[dict[str, Any]], at: int = 2000) -> Store:
+    """A store holding generated `events`, with `edges` (what the generator never writes)
+    recorded after the first `at` of them, in batches of 500."""
+    opened = open_store(url)
+    for start in range(0, at, 500):
+        opened.record(*events[start:min(start + 500, at)])
+    opened.record(*edges)
+    opened.record(*events[at:])
+    return opened
+
+
 def close_store(store: Store) -> None:
     store.ledger.close()
     store.engine.dispose()

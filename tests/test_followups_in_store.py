@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from builders import ev
-from projection_fixtures import close_store, open_store, table_contents
+from projection_fixtures import close_store, store_with_edges, table_contents
 
 from ledger.config import Settings
 from ledger.generator import generate
@@ -30,12 +30,7 @@ EDGES = [
 
 @pytest.fixture
 def store(tmp_path):
-    opened = open_store(f"sqlite:///{tmp_path}/l.db")
-    events = list(generate(3000, seed=7, tz="Asia/Shanghai"))
-    for start in range(0, 2000, 500):
-        opened.record(*events[start:start + 500])
-    opened.record(*EDGES)
-    opened.record(*events[2000:])
+    opened = store_with_edges(f"sqlite:///{tmp_path}/l.db", list(generate(3000, seed=7, tz="Asia/Shanghai")), EDGES)
     yield opened
     close_store(opened)
 
