@@ -47,13 +47,12 @@ are ints; a figure that cannot be computed (an empty period, a zero denominator)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine
 
 from ledger.config import Settings
 from ledger.schemas import ACTIVITY_KINDS
@@ -63,7 +62,6 @@ from .db import reading
 from .facts import DealSums, activity_counts, deal_sums, followup_counts, lead_counts, sales_cycles
 from .membership import Scope, ScopeFilter, parse_scope
 from .quadrants import quadrants
-from .tables import activities, deal_facts, lead_conversions, leads
 from .targets import Target, current_targets, target_consistency, targets
 from .units import DAY_US, PPB, count_of, money, ratio
 
@@ -72,7 +70,7 @@ FIGURE_METRICS = ("revenue", "orders", "new_customers", "conversion_rate", "win_
                   "growth_rate", "activities", "email_reply_rate")
 TWO_PLACES = Decimal("0.01")
 
-__all__ = ["FIGURE_METRICS", "kpis", "quadrants", "rep_figures", "target_consistency", "targets"]
+__all__ = ["FIGURE_METRICS", "kpis", "plan_figures", "quadrants", "target_consistency", "targets"]
 
 
 def kpis(engine: Engine, settings: Settings, scope: str, period: str, as_of: datetime | None = None,
@@ -104,20 +102,29 @@ def scope_figures(conn: Connection, settings: Settings, scope: Scope, cut: Cutof
     created, converted = lead_counts(conn, where, cut)
     kinds = activity_counts(conn, where, cut)
     due, done, overdue = followup_counts(conn, where, cut)
-    emails, replied = kinds.get("email", (0, 0))
     closed = sums.won_ppb + sums.lost_ppb
     return {
-        **sales_figures(sums, before),
+        **plan_figures(sums, before, created, converted, kinds),
         # unrounded ratios, so attainment is not computed from a rounded figure
         "exact": {"conversion_rate": exact_ratio(converted, created), "win_rate": exact_ratio(sums.won_ppb, closed),
                   "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100)},
-        "new_customers": count_of(sums.new_customer_ppb),
-        "conversion_rate": ratio(converted, created),
         "sales_cycle_days": cycle_days(sales_cycles(conn, where, cut)),
         "activity_kinds": {kind: kinds.get(kind, (0, 0))[0] for kind in ACTIVITY_KINDS},
+        "followups": {"due": due, "done": done, "overdue": overdue},
+    }
+
+
+def plan_figures(sums: DealSums, before: DealSums, created: int, converted: int,
+                 kinds: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """The figures a plan can use (FIGURE_METRICS) from a scope's raw sums: the deal sums of the
+    period and the one before, the leads created and converted, and kind → (activities, replied)."""
+    emails, replied = kinds.get("email", (0, 0))
+    return {
+        **sales_figures(sums, before),
+        "new_customers": count_of(sums.new_customer_ppb),
+        "conversion_rate": ratio(converted, created),
         "activities": sum(count for count, _ in kinds.values()),
         "email_reply_rate": ratio(replied, emails),
-        "followups": {"due": due, "done": done, "overdue": overdue},
     }
 
 
@@ -165,87 +172,3 @@ def progress(figures: dict[str, Any], goals: dict[str, Target], cut: Cutoffs) ->
         expected = goal.value * (share if metric in CUMULATIVE else 1)
         pace[metric] = ratio(actual, expected)
     return attainment, pace
-
-
-# ---------------------------------------------------------------- for payouts
-
-
-def rep_figures(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
-                known_at: datetime | None = None) -> tuple[dict[str, Any], dict[str, list[int]]]:
-    """A rep's figures for plan evaluation, and the sorted event positions behind each.
-
-    figures: revenue, orders, new_customers, conversion_rate, win_rate, avg_order_value,
-    growth_rate, activities (total count), email_reply_rate, as in `kpis`.
-    evidence[m]: the positions of the events that make figure m (for revenue: the wins,
-    corrections, refunds and splits of the rep's fact rows in the window, including rows that
-    moved credit away); evidence[f"{m}_attainment"] = the TargetSet in force, for each target.
-    """
-    cut = cutoffs(settings, period, as_of, known_at)
-    with reading(engine) as conn:
-        return rep_figures_on(conn, settings, rep_id, cut)
-
-
-def rep_figures_on(conn: Connection, settings: Settings, rep_id: str,
-                   cut: Cutoffs) -> tuple[dict[str, Any], dict[str, list[int]]]:
-    """`rep_figures` inside a read transaction the caller already holds."""
-    scope = Scope("rep", rep_id)
-    figures = scope_figures(conn, settings, scope, cut)
-    goals = current_targets(conn, str(scope), str(cut.period), cut.known_us)
-    evidence = rep_evidence(conn, settings, rep_id, cut)
-    evidence.update({f"{metric}_attainment": [goal.position] for metric, goal in goals.items()})
-    return {m: figures[m] for m in FIGURE_METRICS}, evidence
-
-
-def rep_evidence(conn: Connection, settings: Settings, rep_id: str, cut: Cutoffs) -> dict[str, list[int]]:
-    found: dict[str, set[int]] = {m: set() for m in FIGURE_METRICS}
-    for flags, positions in _deal_fact_sources(conn, rep_id, cut.start_us, cut.upto_us, cut.known_us):
-        won, refund, orders, lost, new = flags
-        for metric, used in (("revenue", won or refund), ("orders", orders), ("new_customers", new),
-                             ("win_rate", orders or lost), ("avg_order_value", won or orders)):
-            if used:
-                found[metric].update(positions)
-    previous = cut.previous(settings)
-    found["growth_rate"].update(found["revenue"])
-    for flags, positions in _deal_fact_sources(conn, rep_id, previous.start_us, previous.upto_us, previous.known_us):
-        if flags[0] or flags[1]:
-            found["growth_rate"].update(positions)
-    found["conversion_rate"].update(_lead_sources(conn, rep_id, cut))
-    for kind, position in _activity_positions(conn, rep_id, cut):
-        found["activities"].add(position)
-        if kind == "email":
-            found["email_reply_rate"].add(position)
-    return {metric: sorted(positions) for metric, positions in found.items()}
-
-
-_FACT_SOURCES = select(deal_facts.c.won_cents, deal_facts.c.refund_cents, deal_facts.c.won_ppb, deal_facts.c.lost_ppb,
-                       deal_facts.c.new_customer_ppb, deal_facts.c.sources).where(
-    deal_facts.c.rep_id == bindparam("rep"), deal_facts.c.occurred_us >= bindparam("lo"),
-    deal_facts.c.occurred_us < bindparam("hi"), deal_facts.c.recorded_us <= bindparam("k"))
-_LEAD_POSITIONS = select(leads.c.position).where(
-    leads.c.rep_id == bindparam("rep"), leads.c.created_us >= bindparam("lo"), leads.c.created_us < bindparam("hi"),
-    leads.c.recorded_us <= bindparam("k"))
-_CONVERSION_SOURCES = select(lead_conversions.c.sources).where(
-    lead_conversions.c.rep_id == bindparam("rep"), lead_conversions.c.created_us >= bindparam("lo"),
-    lead_conversions.c.created_us < bindparam("hi"), lead_conversions.c.won_us <= bindparam("as_of"),
-    lead_conversions.c.recorded_us <= bindparam("k"))
-_ACTIVITY_POSITIONS = select(activities.c.kind, activities.c.position).where(
-    activities.c.rep_id == bindparam("rep"), activities.c.occurred_us >= bindparam("lo"),
-    activities.c.occurred_us < bindparam("hi"), activities.c.recorded_us <= bindparam("k"))
-
-
-def _deal_fact_sources(conn: Connection, rep_id: str, lo: int, hi: int, known_us: int) -> Iterable[tuple[tuple, list[int]]]:
-    for row in conn.execute(_FACT_SOURCES, {"rep": rep_id, "lo": lo, "hi": hi, "k": known_us}).all():
-        yield tuple(bool(v) for v in row[:5]), [int(p) for p in row.sources.split()]
-
-
-def _lead_sources(conn: Connection, rep_id: str, cut: Cutoffs) -> set[int]:
-    window = {"rep": rep_id, "lo": cut.start_us, "hi": cut.upto_us, "k": cut.known_us}
-    positions = set(conn.execute(_LEAD_POSITIONS, window).scalars().all())
-    for sources in conn.execute(_CONVERSION_SOURCES, {**window, "as_of": cut.as_of_us}).scalars().all():
-        positions.update(int(p) for p in sources.split())
-    return positions
-
-
-def _activity_positions(conn: Connection, rep_id: str, cut: Cutoffs) -> list[tuple[str, int]]:
-    window = {"rep": rep_id, "lo": cut.start_us, "hi": cut.upto_us, "k": cut.known_us}
-    return [(kind, int(position)) for kind, position in conn.execute(_ACTIVITY_POSITIONS, window).all()]

@@ -25,7 +25,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Connection, Engine, Select, bindparam, or_, select
 
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
@@ -35,9 +35,9 @@ from ledger.transcoder import canonical
 
 from .cutoffs import Cutoffs, cutoffs
 from .db import reading
-from .kpis import rep_figures_on
 from .membership import stints
 from .plan_evaluation import Award, Evaluation, evaluate
+from .rep_figures import figures_by_rep
 from .tables import (
     awards,
     memberships,
@@ -47,7 +47,7 @@ from .tables import (
     plan_assignments,
     plan_versions,
 )
-from .targets import Target, current_targets, revisions
+from .targets import Target, current_targets, in_force, revisions_by_scope
 from .units import micros_to_time, money
 
 SCOPE_ORDER = ("rep", "team", "region", "company")
@@ -144,10 +144,9 @@ def line_json(line: Any) -> dict[str, Any]:
 
 
 def plan_version(conn: Connection, plan_id: str, version: int, known_us: int) -> PlanVersion | None:
-    p = plan_versions.c
-    row = conn.execute(select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
-                       .where(p.plan_id == plan_id, p.version == version, p.recorded_us <= known_us)).first()
-    return None if row is None else _plan_of(row)
+    rows = _rows(conn, "plan_versions", _VERSIONS, {"k": known_us}, {"plan": plan_id},
+                 lambda row: row.plan_id == plan_id and row.recorded_us <= known_us)
+    return next((_plan_of(row) for row in rows if row.version == version), None)
 
 
 def _plan_of(row: Any) -> PlanVersion:
@@ -165,23 +164,29 @@ def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVers
     assignment = _assignment(conn, rep_id, cut)
     if assignment is None:
         return None, None
-    p = plan_versions.c
-    candidates = _rows(conn, ("plan_versions", cut.known_us),
-                       select(p.plan_id, p.version, p.effective_from, p.rules, p.position)
-                       .where(p.recorded_us <= cut.known_us).order_by(p.version.desc()),
-                       p.plan_id == assignment.plan_id, lambda row: row.plan_id == assignment.plan_id)
+    candidates = _rows(conn, "plan_versions", _VERSIONS, {"k": cut.known_us}, {"plan": assignment.plan_id},
+                       lambda row: row.plan_id == assignment.plan_id and row.recorded_us <= cut.known_us)
     for row in candidates:
         if parse_period(row.effective_from).first_month_index <= cut.period.first_month_index:
             return _plan_of(row), assignment
     return None, assignment
 
 
+_p, _a = plan_versions.c, plan_assignments.c
+# Built once, each with its narrowing to one rep's rows (see `_rows`): building a Core statement
+# costs more than running it on these small tables.
+_VERSIONS = (select(_p.plan_id, _p.version, _p.effective_from, _p.rules, _p.recorded_us, _p.position)
+             .where(_p.recorded_us <= bindparam("k")).order_by(_p.version.desc()),
+             _p.plan_id == bindparam("plan"))
+_ASSIGNMENTS = (select(_a.scope_key, _a.plan_id, _a.from_period, _a.recorded_us, _a.position)
+                .where(_a.recorded_us <= bindparam("k")),
+                _a.scope_key.in_(bindparam("keys", expanding=True)))
+
+
 def _assignment(conn: Connection, rep_id: str, cut: Cutoffs) -> Assignment | None:
     keys = _scope_keys(conn, rep_id, cut)
-    a = plan_assignments.c
-    rows = _rows(conn, ("assignments", cut.known_us),
-                 select(a.scope_key, a.plan_id, a.from_period, a.position).where(a.recorded_us <= cut.known_us),
-                 a.scope_key.in_(keys), lambda row: row.scope_key in keys)
+    rows = _rows(conn, "assignments", _ASSIGNMENTS, {"k": cut.known_us}, {"keys": keys},
+                 lambda row: row.scope_key in keys and row.recorded_us <= cut.known_us)
     best: tuple | None = None
     for row in rows:
         if parse_period(row.from_period).first_month_index > cut.period.first_month_index:
@@ -211,7 +216,9 @@ def _scope_keys(conn: Connection, rep_id: str, cut: Cutoffs) -> list[str]:
 # (rep, period window, cut-offs) is read once: the plan in force (asked for the carried draw and
 # again for the evaluation), the rep's figures and evidence, targets and awards (the same for the
 # replayed plan and the baseline when their cut-offs are the same). The cut-offs pin what is read (rows
-# recorded after known_at are never seen), so a second read would give the same answer.
+# recorded after known_at are never seen), so a second read would give the same answer. The figures
+# of all the reps are read ahead together (`read_figures_ahead`); the small tables once for every
+# rep and knowledge time (`_rows`).
 _MEMO: ContextVar[dict | None] = ContextVar("payouts_memo", default=None)
 
 
@@ -255,12 +262,24 @@ def _bulk(key: tuple, load: Any) -> Any:
     return memo[key]
 
 
-def _rows(conn: Connection, key: tuple, statement: Any, narrowing: Any, keep: Callable[[Any], bool]) -> list[Any]:
-    """One rep's rows of a small table: `statement` narrowed in SQL by `narrowing`; within
-    `memoized()`, `statement` read once for every rep (under `key`) and `keep` picking the rep's."""
-    every = _bulk(key, lambda: conn.execute(statement).all())
+TIMES = ("k", "as_of")  # the parameters a bulk read lifts (see `_rows`)
+UNBOUNDED = 2**62
+
+
+def _rows(conn: Connection, name: str, query: tuple[Select, Any], params: dict[str, Any], narrowing: dict[str, Any],
+          keep: Callable[[Any], bool]) -> list[Any]:
+    """One rep's rows of a small table. `query` is (statement, condition): the statement narrowed
+    in SQL by the condition (with the `narrowing` parameters). Within `memoized()`: the statement
+    read once for every rep and every knowledge time (its time parameters, `TIMES`, unbounded),
+    under `name` and its other parameters; `keep` picks the rep's rows at the caller's times. A
+    replay reads approved payouts each at its own knowledge time: one read each would be as many
+    reads of the whole table as there are reps."""
+    statement, condition = query
+    fixed = {key: value for key, value in params.items() if key not in TIMES}
+    every = _bulk((name, *sorted(fixed.items())),
+                  lambda: conn.execute(statement, {**fixed, **{key: UNBOUNDED for key in params if key in TIMES}}).all())
     if every is None:
-        return conn.execute(statement.where(narrowing)).all()
+        return conn.execute(statement.where(condition), {**params, **narrowing}).all()
     return [row for row in every if keep(row)]
 
 
@@ -272,20 +291,13 @@ def _by_rep(items: list[Any]) -> dict[str, list[Any]]:
 
 
 def _rep_targets(conn: Connection, rep_id: str, cut: Cutoffs) -> dict[str, Target]:
-    """`current_targets` of the rep; within `memoized()`, from one read of the period's revisions."""
+    """`current_targets` of the rep; within `memoized()`, from one read of the period's revisions
+    (whenever recorded: each rep's payout may be at its own knowledge time)."""
     period = str(cut.period)
-    every = _bulk(("targets", period, cut.known_us), lambda: _targets_by_scope(revisions(conn, period, cut.known_us)))
+    every = _bulk(("targets", period), lambda: revisions_by_scope(conn, period))
     if every is None:
         return current_targets(conn, f"rep:{rep_id}", period, cut.known_us)
-    return every.get(f"rep:{rep_id}", {})
-
-
-def _targets_by_scope(rows: list[Any]) -> dict[str, dict[str, Target]]:
-    """scope → metric → the latest revision (rows in log order: a later one revises)."""
-    found: dict[str, dict[str, Target]] = {}
-    for row in rows:
-        found.setdefault(row.scope_key, {})[row.metric] = Target(Decimal(row.value), row.position)
-    return found
+    return in_force(every.get(f"rep:{rep_id}", []), cut.known_us)
 
 
 def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
@@ -299,7 +311,7 @@ def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: 
 def _payout_at(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None,
                draw_balance: Decimal) -> Payout:
     with reading(engine) as conn:  # one read transaction for the figures and the evaluation
-        figures, evidence = _memo(("figures", rep_id, cut), lambda: rep_figures_on(conn, settings, rep_id, cut))
+        figures, evidence = _memo(("figures", rep_id, cut), lambda: figures_by_rep(conn, settings, {rep_id: cut})[rep_id])
         figures, evidence = dict(figures), {metric: list(positions) for metric, positions in evidence.items()}
         return _evaluate(conn, rep_id, cut, figures, evidence, plan, draw_balance)
 
@@ -343,13 +355,17 @@ def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, An
                   draw_before=draw_balance)
 
 
+_w = awards.c
+_AWARDS = (select(_w.rep_id, _w.amount_cents, _w.reason, _w.recorded_us, _w.occurred_us, _w.position)
+           .where(_w.period == bindparam("period"), _w.recorded_us <= bindparam("k"), _w.occurred_us <= bindparam("as_of"))
+           .order_by(_w.position), _w.rep_id == bindparam("rep"))
+
+
 def _awards(conn: Connection, rep_id: str, cut: Cutoffs) -> list[Award]:
     """AwardGranted for the rep and this period (by the award's period), known at known_at."""
-    w = awards.c
-    rows = _rows(conn, ("awards", str(cut.period), cut.known_us, cut.as_of_us),
-                 select(w.rep_id, w.amount_cents, w.reason, w.position)
-                 .where(w.period == str(cut.period), w.recorded_us <= cut.known_us, w.occurred_us <= cut.as_of_us)
-                 .order_by(w.position), w.rep_id == rep_id, lambda row: row.rep_id == rep_id)
+    rows = _rows(conn, "awards", _AWARDS, {"period": str(cut.period), "k": cut.known_us, "as_of": cut.as_of_us},
+                 {"rep": rep_id},
+                 lambda row: row.rep_id == rep_id and row.recorded_us <= cut.known_us and row.occurred_us <= cut.as_of_us)
     return [Award(money(row.amount_cents), row.reason, row.position) for row in rows]
 
 
@@ -362,7 +378,20 @@ def period_payouts(engine: Engine, settings: Settings, period: str, as_of: datet
         reps = active_reps(conn, cut) if rep_ids is None else sorted(rep_ids)
     known = micros_to_time(cut.known_us)
     with memoized(), paused_gc():  # every rep's reads at once: see ledger.gc_pause
+        read_figures_ahead(engine, settings, dict.fromkeys(reps, cut))
         return [payout(engine, settings, rep_id, str(cut.period), as_of, known, plan) for rep_id in reps]
+
+
+def read_figures_ahead(engine: Engine, settings: Settings, cuts: dict[str, Cutoffs]) -> None:
+    """Within `memoized()`: the figures and evidence of each rep at its cut-offs, read together
+    (`figures_by_rep`), where each payout would read its own; a payout then finds its rep's
+    under its own key. Outside `memoized()` there is nowhere to keep them: nothing is read."""
+    if _MEMO.get() is None or not cuts:
+        return
+    with reading(engine) as conn:
+        found = figures_by_rep(conn, settings, cuts)
+    for rep_id, figures in found.items():
+        _memo(("figures", rep_id, cuts[rep_id]), lambda figures=figures: figures)
 
 
 def payouts_page(engine: Engine, settings: Settings, period: str, as_of: datetime | None, known_at: datetime | None,

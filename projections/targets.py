@@ -55,6 +55,31 @@ def current_targets(conn: Connection, scope_key: str, period: str, known_us: int
     return {row.metric: Target(Decimal(row.value), row.position) for row in rows}
 
 
+_PERIOD_REVISIONS = (select(target_revisions.c.scope_key, target_revisions.c.metric, target_revisions.c.value,
+                            target_revisions.c.recorded_us, target_revisions.c.position)
+                     .where(target_revisions.c.period == bindparam("period")).order_by(target_revisions.c.position))
+_SCOPES_REVISIONS = _PERIOD_REVISIONS.where(target_revisions.c.scope_key.in_(bindparam("scopes", expanding=True)))
+
+
+def revisions_by_scope(conn: Connection, period: str, scope_keys: list[str] | None = None) -> dict[str, list[Any]]:
+    """Every TargetSet row of a period, whenever it was recorded, by scope (the given ones, or
+    all) in log order: read once, then `in_force` picks what each knowledge time sees."""
+    if scope_keys is None:
+        rows = conn.execute(_PERIOD_REVISIONS, {"period": period})
+    else:
+        rows = conn.execute(_SCOPES_REVISIONS, {"period": period, "scopes": scope_keys})
+    found: dict[str, list[Any]] = {}
+    for row in rows:
+        found.setdefault(row.scope_key, []).append(row)
+    return found
+
+
+def in_force(rows: list[Any], known_us: int) -> dict[str, Target]:
+    """metric → the target in force at `known_us`: of one scope's revisions (in log order), the
+    latest recorded by then (as `current_targets` reads it)."""
+    return {row.metric: Target(Decimal(row.value), row.position) for row in rows if row.recorded_us <= known_us}
+
+
 def targets(engine: Engine, scope: str, period: str, known_at: datetime | None = None) -> dict[str, dict[str, Any]]:
     """metric → {"value": current Decimal, "position": …, "revisions": [oldest first …]}."""
     key = str(parse_scope(scope))

@@ -22,11 +22,21 @@ from ledger.gc_pause import paused_gc
 from ledger.plan_schema import parse_rules, rules_to_json
 from ledger.store import Ledger, micros_to_time
 from ledger.transcoder import canonical
-
-from projections.cutoffs import aware_micros, cutoffs
+from projections.cutoffs import Cutoffs, aware_micros, cutoffs
 from projections.db import reading
-from projections.payouts import (ApprovalState, Payout, PlanError, PlanVersion, approval_states, closed_by,
-                                  memoized, payout, period_payouts, plan_version)
+from projections.payouts import (
+    ApprovalState,
+    Payout,
+    PlanError,
+    PlanVersion,
+    approval_states,
+    closed_by,
+    memoized,
+    payout,
+    period_payouts,
+    plan_version,
+    read_figures_ahead,
+)
 from projections.runner import catch_up
 
 from .explain import line_diff
@@ -75,6 +85,7 @@ def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan
         replayed = period_payouts(engine, settings, str(cut.period), known_at=known_at, plan=chosen)
         reps = [p.rep_id for p in replayed]
         states = approval_states(engine, str(cut.period), cut.known_us, reps)
+        read_figures_ahead(engine, settings, _approved_cuts(settings, str(cut.period), states))
         baseline = {rep: _baseline(engine, settings, rep, str(cut.period), states[rep], known_at) for rep in reps}
     replay_id = _replay_id(str(cut.period), chosen, cut.known_us)
     return {
@@ -83,6 +94,14 @@ def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan
         "payouts": [p.to_json() for p in replayed],
         "diff": [_diff_row(p, baseline[p.rep_id], states[p.rep_id]) for p in replayed],
     }
+
+
+def _approved_cuts(settings: Settings, period: str, states: dict[str, ApprovalState | None]) -> dict[str, Cutoffs]:
+    """The cut-offs each approved payout was computed at (its own knowledge time), to read the
+    figures of all of them together (`read_figures_ahead`) before `_baseline` reproduces each."""
+    return {rep_id: cutoffs(settings, period, known_at=micros_to_time(state.known_at_us))
+            for rep_id, state in states.items()
+            if state is not None and state.amount is not None and state.known_at_us is not None}
 
 
 def _baseline(engine: Engine, settings: Settings, rep_id: str, period: str, state: ApprovalState | None,

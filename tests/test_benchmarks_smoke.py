@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = [
     "ingest", "rebuild", "rebuild_peak_rss", "catch_up",
     *[f"kpi_{kind}{known}_{p}" for kind in ("rep", "team", "company") for known in ("", "_known_at") for p in ("p50", "p99")],
-    "payouts", "replay", "audit", "verify", "http_kpi", "http_kpi_p99",
+    "payouts", "replay", "approve", "replay_approved", "audit", "verify", "http_kpi", "http_kpi_p99",
 ]
 REFERENCES = [
     "raw_insert", "raw_scan_decode", "rebuild_peak_rss_prefix", "raw_sha256", "noop_http", "noop_http_p99",
@@ -50,7 +50,7 @@ def check(report: dict, store: str) -> None:
             assert figure["ratio"] is not None and figure["ratio"] > 0, (name, figure)
     for name in REFERENCES:
         assert report["references"][name]["value"] > 0, name
-    for name in ("ingest", "rebuild", "verify", "replay", "kpi_rep_p99", "kpi_company_p99", "http_kpi"):
+    for name in ("ingest", "rebuild", "verify", "replay", "replay_approved", "kpi_rep_p99", "kpi_company_p99", "http_kpi"):
         assert report["figures"][name]["target"], name  # each target is judged in the JSON
     assert report["figures"]["audit"]["extra"]["ok"] is True
     assert set(report["stage_seconds"]) == {"ingest", "rebuild", "catch_up", "kpi", "payouts", "replay", "audit",

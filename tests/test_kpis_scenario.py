@@ -31,7 +31,8 @@ from builders import ev, lose, onboard, open_deal, refund, win
 from projection_fixtures import projected_stores
 
 from projections.history import rep_history
-from projections.kpis import quadrants, rep_figures, target_consistency, targets
+from projections.kpis import quadrants, target_consistency, targets
+from projections.rep_figures import rep_figures
 
 T = "+08:00"
 
@@ -363,6 +364,36 @@ def test_rep_figures_name_the_events_behind_each_figure(month):
     # R-3's revenue is half of D-5: the win and the split that gave R-3 its share.
     _, r3 = rep_figures(month.engine, month.settings, "R-3", "2026-03")
     assert r3["revenue"] == month.at("d5-won", "d5-split")
+    # March's activities are A-1..A-5 (A-6 is 1 April); its emails A-3, A-4, A-5, replied or not.
+    assert evidence["activities"] == month.at("A-1", "A-2", "A-3", "A-4", "A-5")
+    assert evidence["email_reply_rate"] == month.at("A-3", "A-4", "A-5")
+    # Leads created in March are L-2 and L-3 (L-1 is February's); L-2 converted by D-2's win.
+    assert evidence["conversion_rate"] == month.at("lead-L-2", "lead-L-3", "d2-won")
+    # Growth compares with February, whose revenue is nothing (D-1's win is 1 March here).
+    assert evidence["growth_rate"] == evidence["revenue"]
+
+
+def test_rep_figures_of_many_reps_read_together_equal_each_read_alone(month):
+    from projections.cutoffs import cutoffs
+    from projections.db import reading
+    from projections.rep_figures import figures_by_rep
+
+    reps = ["R-1", "R-2", "R-3", "R-9"]  # R-9 was never onboarded: no rows, empty figures
+    at = {name: cutoffs(month.settings, "2026-03", known_at=month.k[name]) for name in ("K1", "K2", "K3", "K4")}
+    with reading(month.engine) as conn:
+        for cut in at.values():
+            together = figures_by_rep(conn, month.settings, dict.fromkeys(reps, cut))
+            assert together == {rep: figures_by_rep(conn, month.settings, {rep: cut})[rep] for rep in reps}
+        # Each rep at its own knowledge time, as a replay reads payouts approved at different moments.
+        mixed = {"R-1": at["K3"], "R-2": at["K1"], "R-3": at["K2"], "R-9": at["K4"]}
+        together = figures_by_rep(conn, month.settings, mixed)
+        assert together == {rep: figures_by_rep(conn, month.settings, {rep: cut})[rep] for rep, cut in mixed.items()}
+    assert together["R-9"][0]["revenue"] == D("0.00") and together["R-9"][1]["activities"] == []
+    # R-1 at K3: D-1 as first won (10000) less its refund (500), and D-2's 6000; the target of 16000 is known.
+    assert together["R-1"][0]["revenue"] == D("15500.00")
+    assert together["R-1"][1]["revenue_attainment"] == month.at("t-r1-rev-2")
+    # R-2 at K1, before the split: all of D-5 (8000) and D-6 (2000); R-3 at K2 has D-5's other half.
+    assert together["R-2"][0]["revenue"] == D("10000.00") and together["R-3"][0]["revenue"] == D("4000.00")
 
 
 def test_the_same_answers_come_from_a_full_rebuild(month):

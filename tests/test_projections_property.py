@@ -6,6 +6,8 @@
    projected tables end up exactly as one rebuild from position 0 makes them.
 3. A KPI read at known_at = T (T the knowledge time of some batch) equals the same KPI read
    on a fresh store that holds only the events recorded up to T: knowledge time is a prefix.
+4. A payout's rep figures read for many reps together equal each rep's read alone and the
+   rep's KPI figures, with one event of evidence behind each activity.
 """
 
 from __future__ import annotations
@@ -110,3 +112,38 @@ def test_a_kpi_known_at_t_equals_a_fresh_store_of_what_was_recorded_by_t_and_the
         finally:
             close_store(full)
             close_store(prefix)
+
+
+@SETTINGS
+@given(story=stories, sizes=batchings, cut=st.integers(0, 1000), as_of_day=st.sampled_from((None, "2026-03-10")))
+def test_a_payouts_rep_figures_read_together_equal_each_read_alone_and_the_kpis(story, sizes, cut, as_of_day):
+    from datetime import datetime
+
+    from projections.cutoffs import cutoffs
+    from projections.db import reading
+    from projections.kpis import FIGURE_METRICS, scope_figures
+    from projections.membership import Scope
+    from projections.rep_figures import figures_by_rep
+
+    reps = ["R-1", "R-2", "R-3"]
+    batches = batches_of(envelopes_of(story), sizes)
+    as_of = None if as_of_day is None else datetime.fromisoformat(f"{as_of_day}T12:00:00+08:00")
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
+        try:
+            moments = [store.record(*batch) for batch in batches]
+            catch_up(store.ledger, store.engine)
+            for period in PERIODS:
+                cut_offs = cutoffs(store.settings, period, as_of, moments[cut % len(moments)])
+                with reading(store.engine) as conn:
+                    together = figures_by_rep(conn, store.settings, dict.fromkeys(reps, cut_offs))
+                    for rep in reps:
+                        figures, evidence = together[rep]
+                        assert (figures, evidence) == figures_by_rep(conn, store.settings, {rep: cut_offs})[rep]
+                        kpi = scope_figures(conn, store.settings, Scope("rep", rep), cut_offs)
+                        assert figures == {m: kpi[m] for m in FIGURE_METRICS}, (rep, period)
+                        # one event behind each activity, and each email
+                        assert len(evidence["activities"]) == kpi["activities"], (rep, period)
+                        assert len(evidence["email_reply_rate"]) == kpi["activity_kinds"]["email"], (rep, period)
+        finally:
+            close_store(store)
