@@ -112,6 +112,11 @@ def _sqlite_engine(url: URL, attach: str | None = None) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         _into_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
+        # Freed pages are left as they are, not overwritten with zeros (some builds, Debian's
+        # among them, turn secure_delete on): the read side's rows are all derived from the log,
+        # which keeps every event, so zeroing them guards nothing, and it cost a rebuild's reset
+        # of a million-event store 0.5-0.9 s of its write lock (0.05 s without).
+        cursor.execute("PRAGMA secure_delete=OFF")
         if attach:
             cursor.execute(f"ATTACH DATABASE ? AS {LEDGER_SCHEMA}", (attach,))
         cursor.close()

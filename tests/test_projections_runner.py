@@ -141,6 +141,19 @@ def test_a_split_rebuild_whose_worker_fails_folds_its_part_itself_and_says_so(st
     assert {i.name for t in runner.projected_tables() for i in t.indexes} <= indexes
 
 
+def test_the_read_side_frees_sqlite_pages_without_zeroing_them(store_url, tmp_path):
+    # Some SQLite builds (Debian's) zero every freed page; the read side's rows all come from the
+    # log, so a rebuild's reset need not pay for it (0.5-0.9 s of a million-event store's).
+    if not store_url.startswith("sqlite"):
+        pytest.skip("a SQLite setting")
+    store = open_store(store_url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 0
+    finally:
+        close_store(store)
+
+
 def test_wait_for_returns_when_the_projections_reach_a_position(store):
     assert wait_for(store.engine, 3000, timeout=0.05) is False
     catch_up(store.ledger, store.engine)
