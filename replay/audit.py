@@ -101,12 +101,25 @@ SHOWN_PER_TABLE = 1000  # differing rows fetched per table and way (50 are repor
 
 
 def _sql_differences(conn: sqlite3.Connection, table: Table, known_us: int, at_head: bool) -> tuple[list[tuple], list[tuple]]:
-    columns = ", ".join(f'"{column.name}"' for column in table.columns)
-    where, params = ("", ()) if at_head else (" WHERE recorded_us <= ?", (known_us,))
-    live = f'SELECT {columns} FROM main."{table.name}"{where}'
-    rebuilt = f'SELECT {columns} FROM scratch."{table.name}"{where}'
-    return (conn.execute(f"{live} EXCEPT {rebuilt} LIMIT {SHOWN_PER_TABLE}", params * 2).fetchall(),
-            conn.execute(f"{rebuilt} EXCEPT {live} LIMIT {SHOWN_PER_TABLE}", params * 2).fetchall())
+    """The rows of one store that the other does not hold as they are: each store's table joined
+    to the other's on the primary key (a walk of both keys in order; `EXCEPT` sorted both whole
+    tables each way, ~2.5 times slower), a row kept when its key is missing there or any column
+    differs (`IS NOT`: NULLs are equal, as in `EXCEPT`)."""
+    keys = [column.name for column in table.primary_key.columns]
+    assert keys, f"table {table.name} has no primary key to compare its rows by"
+
+    def missing_from(mine: str, other: str) -> list[tuple]:
+        columns = ", ".join(f'x."{column.name}"' for column in table.columns)
+        joined = " AND ".join(f'x."{key}" = y."{key}"' for key in keys)
+        differs = " OR ".join(f'x."{column.name}" IS NOT y."{column.name}"' for column in table.columns)
+        if at_head:
+            seen, kept, params = "", "", ()
+        else:  # rows recorded by known_at, on both sides: a later row of the other is no match
+            seen, kept, params = " AND y.recorded_us <= ?", " AND x.recorded_us <= ?", (known_us, known_us)
+        return conn.execute(f'SELECT {columns} FROM {mine}."{table.name}" AS x LEFT JOIN {other}."{table.name}" AS y '
+                            f"ON {joined}{seen} WHERE ({differs}){kept} LIMIT {SHOWN_PER_TABLE}", params).fetchall()
+
+    return missing_from("main", "scratch"), missing_from("scratch", "main")
 
 
 def _python_differences(live: Engine, scratch: Engine, table: Table, known_us: int,

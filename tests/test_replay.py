@@ -137,6 +137,27 @@ def test_the_audit_rebuild_finds_a_projection_row_altered_by_hand(approved_q1):
     assert any(d.get("scope") == "rep:R-2" and d.get("figure") == "payout" for d in report["differences"])
 
 
+def test_the_audit_names_each_row_altered_removed_or_added_by_hand_on_its_own_side(approved_q1):
+    ledger, engine, settings, approved_at = approved_q1
+    with engine.connect() as conn:
+        d2 = conn.execute(deal_facts.select().where(deal_facts.c.deal_id == "D-2")).one()  # won before the approval
+        d3 = conn.execute(deal_facts.select().where(deal_facts.c.deal_id == "D-3")).one()  # recorded after it
+    with writing(engine) as conn:
+        conn.execute(deal_facts.update().where(deal_facts.c.deal_id == "D-2").values(won_cents=d2.won_cents + 100))
+        conn.execute(deal_facts.delete().where(deal_facts.c.deal_id == "D-3"))
+        conn.execute(deal_facts.insert().values({**d2._asdict(), "position": 999_999, "seq": 0}))
+    rows = {(d["problem"].split(",")[0], tuple(d["row"])) for d in audit(ledger, engine, settings)["differences"]
+            if d.get("table") == "deal_facts"}
+    altered = tuple({**d2._asdict(), "won_cents": d2.won_cents + 100}.values())
+    added = tuple({**d2._asdict(), "position": 999_999, "seq": 0}.values())
+    assert rows == {("in the live projection", altered), ("in the rebuild", tuple(d2)),
+                    ("in the rebuild", tuple(d3)), ("in the live projection", added)}
+    # As known at the approval, D-3 (recorded later) is in neither store: the two others remain.
+    then = {(d["problem"].split(",")[0], tuple(d["row"])) for d in audit(ledger, engine, settings, known_at=approved_at)["differences"]
+            if d.get("table") == "deal_facts"}
+    assert then == rows - {("in the rebuild", tuple(d3))}
+
+
 def test_closing_a_period_seals_the_log_and_verify_proves_the_seal(approved_q1):
     ledger, engine, settings, _ = approved_q1
     closed = close_period(ledger, "2026-Q1", "finance:1")
