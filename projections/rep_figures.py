@@ -191,9 +191,10 @@ def evidence_of(rows: RepRows) -> dict[str, list[int]]:
     for row in rows.conversions:
         found["conversion_rate"].update(_split(row.sources))
     for kind, (_, _, positions) in rows.activities.items():
-        found["activities"].update(_split(positions, ","))
+        logged = _split(positions, ",")
+        found["activities"].update(logged)
         if kind == "email":
-            found["email_reply_rate"].update(_split(positions, ","))
+            found["email_reply_rate"].update(logged)
     evidence = {metric: sorted(positions) for metric, positions in found.items()}
     evidence.update({f"{metric}_attainment": [goal.position] for metric, goal in rows.goals.items()})
     return evidence
