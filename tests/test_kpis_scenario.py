@@ -394,6 +394,9 @@ def test_rep_figures_of_many_reps_read_together_equal_each_read_alone(month):
     assert together["R-1"][1]["revenue_attainment"] == month.at("t-r1-rev-2")
     # R-2 at K1, before the split: all of D-5 (8000) and D-6 (2000); R-3 at K2 has D-5's other half.
     assert together["R-2"][0]["revenue"] == D("10000.00") and together["R-3"][0]["revenue"] == D("4000.00")
+    # One read covers one period and one as_of: reps at other ones are refused, not mixed in.
+    with reading(month.engine) as conn, pytest.raises(ValueError, match="must share the period and as_of"):
+        figures_by_rep(conn, month.settings, {"R-1": at["K1"], "R-2": cutoffs(month.settings, "2026-04")})
 
 
 def test_the_same_answers_come_from_a_full_rebuild(month):
