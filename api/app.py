@@ -35,8 +35,13 @@ Authenticate with **Authorize** and a bearer token from `perfledger token create
 Money is a decimal string (`"1234.50"`), times are ISO 8601 with a zone."""
 
 
-def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
-               org: Any | None = None, max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    ledger: Ledger | None = None,
+    *,
+    org: Any | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
     """The app. A `ledger` passed in stays the caller's to close; otherwise one is opened at
     startup and closed at shutdown. `org` (anything with `view() -> policy.OrgView`) replaces the
     in-process org cache, e.g. with a projection's org query or a test double."""
@@ -64,8 +69,14 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             if ledger is None:
                 store.close()
 
-    app = FastAPI(title="Perfledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  default_response_class=OrjsonResponse, docs_url="/docs")
+    app = FastAPI(
+        title="Perfledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        docs_url="/docs",
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

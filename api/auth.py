@@ -40,7 +40,8 @@ from .policy import ROLES, User
 metadata = MetaData()
 
 tokens = Table(
-    "tokens", metadata,
+    "tokens",
+    metadata,
     Column("token_id", String(32), primary_key=True),  # public handle: shown in lists, used to revoke
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
@@ -92,8 +93,9 @@ def check_binding(role: str, rep_id: str | None, team_id: str | None) -> None:
         raise TokenError(f"--team only applies to manager tokens, not {role}")
 
 
-def create_token(engine: Engine, role: str, *, rep_id: str | None = None, team_id: str | None = None,
-                 label: str | None = None) -> tuple[str, TokenInfo]:
+def create_token(
+    engine: Engine, role: str, *, rep_id: str | None = None, team_id: str | None = None, label: str | None = None
+) -> tuple[str, TokenInfo]:
     """A new token (returned once, never stored) and what was stored about it."""
     check_binding(role, rep_id, team_id)
     secret = secrets.token_urlsafe(32)
@@ -156,7 +158,8 @@ class Principals:
 def authenticate_hashed(engine: Engine, token_hash: str) -> User | None:
     """`authenticate` for a token already checked for length and hashed."""
     query = select(tokens.c.token_id, tokens.c.role, tokens.c.rep_id, tokens.c.team_id).where(
-        tokens.c.token_hash == token_hash, tokens.c.revoked.is_(False))
+        tokens.c.token_hash == token_hash, tokens.c.revoked.is_(False)
+    )
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
@@ -171,7 +174,14 @@ def revoke_token(engine: Engine, token_id: str) -> bool:
 
 
 def list_tokens(engine: Engine) -> list[TokenInfo]:
-    query = select(tokens.c.token_id, tokens.c.role, tokens.c.rep_id, tokens.c.team_id, tokens.c.label,
-                   tokens.c.created_at, tokens.c.revoked).order_by(tokens.c.created_at)
+    query = select(
+        tokens.c.token_id,
+        tokens.c.role,
+        tokens.c.rep_id,
+        tokens.c.team_id,
+        tokens.c.label,
+        tokens.c.created_at,
+        tokens.c.revoked,
+    ).order_by(tokens.c.created_at)
     with engine.connect() as conn:
         return [TokenInfo(*row) for row in conn.execute(query)]

@@ -22,16 +22,22 @@ from ledger.store import Ledger
 
 from . import cli_demo, cli_ops, cli_render, cli_reports, cli_trust, cli_worker, importing
 from .auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
-from .cli_common import actor as actor_of
 from .cli_common import EXIT_CONFIG, URL_HINT, bar, err, fail, load_settings, open_ledger, out, spinner
+from .cli_common import actor as actor_of
 from .policy import ROLES
 
-app = typer.Typer(name="perfledger", no_args_is_help=True, add_completion=False, rich_markup_mode="markdown",
-                  help="An event-sourced ledger of sales performance: targets, deals, KPIs and payouts.\n\n"
-                       "Configured by environment: PERFLEDGER_DATABASE_URL (default sqlite:///perfledger.db), "
-                       "PERFLEDGER_TZ, PERFLEDGER_CURRENCY.")
+app = typer.Typer(
+    name="perfledger",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    help="An event-sourced ledger of sales performance: targets, deals, KPIs and payouts.\n\n"
+    "Configured by environment: PERFLEDGER_DATABASE_URL (default sqlite:///perfledger.db), "
+    "PERFLEDGER_TZ, PERFLEDGER_CURRENCY.",
+)
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens: create, list, revoke.")
 app.add_typer(token_app, name="token")
+
 
 def token_engine(settings: Any) -> Any:
     from projections.db import engine_for  # the read side's engine helper: same database, same rules
@@ -63,8 +69,11 @@ def token_create(
     finally:
         engine.dispose()
     bound = f" for rep {info.rep_id}" if info.rep_id else f" for team {info.team_id}" if info.team_id else ""
-    err.print(f"Created {info.role} token [bold]{info.token_id}[/]{bound}. Keep it now: it cannot be shown again; "
-              f"revoke it with `perfledger token revoke {info.token_id}`.", highlight=False)
+    err.print(
+        f"Created {info.role} token [bold]{info.token_id}[/]{bound}. Keep it now: it cannot be shown again; "
+        f"revoke it with `perfledger token revoke {info.token_id}`.",
+        highlight=False,
+    )
     typer.echo(secret)
 
 
@@ -78,13 +87,22 @@ def token_list() -> None:
         engine.dispose()
     table = Table("token_id", "role", "rep", "team", "label", "created", "revoked", title="Tokens")
     for t in infos:
-        table.add_row(t.token_id, t.role, t.rep_id or "", t.team_id or "", t.label or "",
-                      t.created_at.isoformat(timespec="seconds"), "yes" if t.revoked else "")
+        table.add_row(
+            t.token_id,
+            t.role,
+            t.rep_id or "",
+            t.team_id or "",
+            t.label or "",
+            t.created_at.isoformat(timespec="seconds"),
+            "yes" if t.revoked else "",
+        )
     out.print(table)
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[str, typer.Argument(help="The token_id shown by `token create`/`token list`.")]) -> None:
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token_id shown by `token create`/`token list`.")],
+) -> None:
     """Revoke a token: requests with it are refused from now on."""
     engine = token_engine(load_settings())
     try:
@@ -102,10 +120,22 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token_id show
 @app.command("import", help=importing.IMPORT_HELP)
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .jsonl or .csv file.")],
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid lines; write the bad ones to --rejects.")] = False,
-    rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes the bad lines, as JSON lines with their errors (default: FILE.rejects.jsonl).")] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid lines; write the bad ones to --rejects.")
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "Where --skip-invalid writes the bad lines, as JSON lines with their errors"
+                " (default: FILE.rejects.jsonl)."
+            )
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Events per atomic batch.")] = 1000,
-    actor: Annotated[str | None, typer.Option(help="Who the ledger records as the author (default: import:USER).")] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Who the ledger records as the author (default: import:USER).")
+    ] = None,
 ) -> None:
     settings = load_settings()
     lines = _read_with_progress(file)
@@ -116,9 +146,11 @@ def import_file(
         bad = importing.invalid(lines)
         if bad and not skip_invalid:
             _show_bad_lines(bad, file)
-            fail(f"{len(bad)} of {len(lines)} line(s) of {file} are invalid; nothing was imported",
-                 "fix the lines listed above and run the import again, or add --skip-invalid to import the "
-                 "valid lines and set the others aside")
+            fail(
+                f"{len(bad)} of {len(lines)} line(s) of {file} are invalid; nothing was imported",
+                "fix the lines listed above and run the import again, or add --skip-invalid to import the "
+                "valid lines and set the others aside",
+            )
         good = importing.valid(lines)
         outcome = _record_with_progress(ledger, good, batch, actor or actor_of("import"), skip_invalid)
     bad = importing.invalid(lines)  # recording may have set more aside (a concurrent writer)
@@ -139,19 +171,28 @@ def _read_with_progress(file: Path) -> list[importing.SourceLine]:
             fail(f"{file} is not UTF-8 text", "export it from the CRM as UTF-8 (CSV UTF-8) and try again")
 
 
-def _record_with_progress(ledger: Ledger, good: list[importing.SourceLine], batch: int, actor: str,
-                          skip_invalid: bool) -> importing.Outcome:
+def _record_with_progress(
+    ledger: Ledger, good: list[importing.SourceLine], batch: int, actor: str, skip_invalid: bool
+) -> importing.Outcome:
     with bar() as progress:
         task = progress.add_task("recording", total=len(good) or 1)
         try:
-            return importing.record_lines(ledger, good, batch=batch, actor=actor, skip_invalid=skip_invalid,
-                                          on_batch=lambda n: progress.advance(task, n))
+            return importing.record_lines(
+                ledger,
+                good,
+                batch=batch,
+                actor=actor,
+                skip_invalid=skip_invalid,
+                on_batch=lambda n: progress.advance(task, n),
+            )
         except (InvalidBatch, ConflictError) as error:
             done = int(progress.tasks[0].completed)
             first = good[done].line if done < len(good) else None
-            fail(f"the ledger changed while importing and refused a batch: {error}",
-                 f"lines before line {first} were recorded; run the same import again once the conflict is "
-                 "resolved (lines with an event_id are never recorded twice)")
+            fail(
+                f"the ledger changed while importing and refused a batch: {error}",
+                f"lines before line {first} were recorded; run the same import again once the conflict is "
+                "resolved (lines with an event_id are never recorded twice)",
+            )
 
 
 def _show_bad_lines(bad: list[importing.SourceLine], file: Path) -> None:
@@ -178,16 +219,22 @@ def _show_summary(file: Path, total: int, outcome: importing.Outcome, rejected: 
         table.add_row("last position", str(outcome.last_position))
     out.print(table)
     if rejects is not None:
-        out.print(f"{rejected} bad line(s) written to {rejects}, each with its line number and errors: fix them "
-                  "in the source and import it again (lines with an event_id are never recorded twice).",
-                  highlight=False)
+        out.print(
+            f"{rejected} bad line(s) written to {rejects}, each with its line number and errors: fix them "
+            "in the source and import it again (lines with an event_id are never recorded twice).",
+            highlight=False,
+        )
 
 
 # ---------------------------------------------------------------- verify
 
 
 @app.command()
-def verify(digest: Annotated[str | None, typer.Option(help="A head written down earlier: check the log still extends it.")] = None) -> None:
+def verify(
+    digest: Annotated[
+        str | None, typer.Option(help="A head written down earlier: check the log still extends it.")
+    ] = None,
+) -> None:
     """Recompute the hash chain from the first event and check the seal of every closed period;
     name the first position that does not match."""
     from replay.sealing import verify as verify_log
@@ -198,8 +245,11 @@ def verify(digest: Annotated[str | None, typer.Option(help="A head written down 
     if report["seals"]:
         out.print(cli_render.seals_table(report["seals"]))
     if not report["ok"]:
-        fail("the ledger does not verify", "keep the database as it is (do not repair it) and hand the position "
-                                           "above to an auditor; restore from a backup taken before it")
+        fail(
+            "the ledger does not verify",
+            "keep the database as it is (do not repair it) and hand the position "
+            "above to an auditor; restore from a backup taken before it",
+        )
 
 
 # ---------------------------------------------------------------- the other commands

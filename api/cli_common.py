@@ -24,7 +24,6 @@ from ledger.config import ConfigError, Settings, settings_from_env
 from ledger.store import Ledger
 
 
-
 def _console(**options: Any) -> Console:
     console = Console(**options)
     if not console.is_terminal and "COLUMNS" not in os.environ:
@@ -66,8 +65,11 @@ def open_ledger(settings: Settings) -> Iterator[Ledger]:
     except ValueError as error:  # an unusable PERFLEDGER_DATABASE_URL
         fail(str(error), URL_HINT, EXIT_CONFIG)
     except PersistenceError as error:  # a database that cannot be opened or reached
-        fail(f"cannot open the ledger at {settings.database_url}: {error}",
-             "check that the folder exists and is writable, or that the database server answers", EXIT_CONFIG)
+        fail(
+            f"cannot open the ledger at {settings.database_url}: {error}",
+            "check that the folder exists and is writable, or that the database server answers",
+            EXIT_CONFIG,
+        )
     try:
         yield ledger
     finally:
@@ -96,13 +98,21 @@ def open_store(settings: Settings) -> Iterator[tuple[Ledger, Engine]]:
 
 
 def bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 @contextmanager
 def spinner(description: str) -> Iterator[None]:
-    with Progress(SpinnerColumn(), TextColumn(description), TimeElapsedColumn(), console=err, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(), TextColumn(description), TimeElapsedColumn(), console=err, transient=True
+    ) as progress:
         progress.add_task(description, total=None)
         yield
 
@@ -119,7 +129,9 @@ def position_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield advance
 
 
-def catch_up_with_progress(ledger: Ledger, engine: Engine, description: str = "bringing the projections up to date") -> int:
+def catch_up_with_progress(
+    ledger: Ledger, engine: Engine, description: str = "bringing the projections up to date"
+) -> int:
     from projections.runner import catch_up
 
     with position_bar(description) as advance:
@@ -133,7 +145,11 @@ def parse_time(value: str | None, option: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"{option} {value!r} is not an ISO 8601 time", f"write it like {option} 2026-04-03T00:00:00+08:00", EXIT_CONFIG)
+        fail(
+            f"{option} {value!r} is not an ISO 8601 time",
+            f"write it like {option} 2026-04-03T00:00:00+08:00",
+            EXIT_CONFIG,
+        )
     if moment.tzinfo is None or moment.utcoffset() is None:
         fail(f"{option} {value} has no time zone", f"add one: {option} {value}+08:00 (or Z for UTC)", EXIT_CONFIG)
     return moment

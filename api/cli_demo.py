@@ -28,17 +28,34 @@ from ledger.store import Ledger
 from . import cli_render
 from .cli_common import EXIT_CONFIG, bar, catch_up_with_progress, err, fail, load_settings, open_store, out
 
-DEFAULT_EVENTS = 40_000  # about 20 reps: ~15 s on an idle 2-core machine, ~35 s with it 4x oversubscribed (60k: 20 s / 45 s)
+DEFAULT_EVENTS = (
+    40_000  # about 20 reps: ~15 s on an idle 2-core machine, ~35 s with it 4x oversubscribed (60k: 20 s / 45 s)
+)
 BATCH = 2000
 YEAR = 2026
 Q1, Q4 = f"{YEAR}-Q1", f"{YEAR}-Q4"
 ACTOR = "demo:generator"
 
 
-def demo(events: Annotated[int, typer.Option("--events", min=100, max=2_000_000, help="How many events to generate (about 2,000 per rep a year).")] = DEFAULT_EVENTS,
-         seed: Annotated[int, typer.Option(help="The generator's seed: the same seed gives the same department.")] = 7,
-         database_url: Annotated[str | None, typer.Option("--database-url", help="Where to put the demo (default: PERFLEDGER_DATABASE_URL, else sqlite:///perfledger.db).")] = None,
-         fresh: Annotated[bool, typer.Option("--fresh", help="Delete the SQLite file first if it already holds a ledger.")] = False) -> None:
+def demo(
+    events: Annotated[
+        int,
+        typer.Option(
+            "--events", min=100, max=2_000_000, help="How many events to generate (about 2,000 per rep a year)."
+        ),
+    ] = DEFAULT_EVENTS,
+    seed: Annotated[int, typer.Option(help="The generator's seed: the same seed gives the same department.")] = 7,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Where to put the demo (default: PERFLEDGER_DATABASE_URL, else sqlite:///perfledger.db).",
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete the SQLite file first if it already holds a ledger.")
+    ] = False,
+) -> None:
     """Generate a sales department and a year of events into a fresh store, build the projections,
     approve Q1, and print KPIs, quadrants, the top reps and one payout explanation."""
     settings = load_settings(database_url)
@@ -51,9 +68,11 @@ def demo(events: Annotated[int, typer.Option("--events", min=100, max=2_000_000,
         approve_quarter(ledger, engine, settings, Q1)
         show(ledger, engine, settings, datetime.now(UTC))
     seconds = (datetime.now(UTC) - started).total_seconds()
-    err.print(f"Done in {seconds:.1f} s. The store is {settings.database_url}. Next: `perfledger serve` (API docs at "
-              f"/docs) with a token from `perfledger token create --role admin`, or `perfledger kpi --period {Q1}`.",
-              highlight=False)
+    err.print(
+        f"Done in {seconds:.1f} s. The store is {settings.database_url}. Next: `perfledger serve` (API docs at "
+        f"/docs) with a token from `perfledger token create --role admin`, or `perfledger kpi --period {Q1}`.",
+        highlight=False,
+    )
 
 
 # ---------------------------------------------------------------- the store
@@ -65,8 +84,11 @@ def prepare_store(settings: Settings, fresh: bool) -> None:
         return
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        fail("--fresh only deletes SQLite files", "drop and recreate the PostgreSQL schema yourself, then run "
-                                                  "`perfledger demo` without --fresh", EXIT_CONFIG)
+        fail(
+            "--fresh only deletes SQLite files",
+            "drop and recreate the PostgreSQL schema yourself, then run `perfledger demo` without --fresh",
+            EXIT_CONFIG,
+        )
     if not url.database or url.database == ":memory:":
         return
     for suffix in ("", "-wal", "-shm", "-journal"):
@@ -76,16 +98,20 @@ def prepare_store(settings: Settings, fresh: bool) -> None:
 def refuse_non_empty(ledger: Ledger, settings: Settings) -> None:
     held = ledger.head().position
     if held:
-        fail(f"{settings.database_url} already holds a ledger of {held} events; the demo needs an empty store",
-             "run `perfledger demo --fresh` to delete that SQLite file and start over, or choose another store with "
-             "--database-url sqlite:///demo.db")
+        fail(
+            f"{settings.database_url} already holds a ledger of {held} events; the demo needs an empty store",
+            "run `perfledger demo --fresh` to delete that SQLite file and start over, or choose another store with "
+            "--database-url sqlite:///demo.db",
+        )
 
 
 def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str) -> None:
     from ledger.generator import generate, org_size
 
-    err.print(f"Generating a department of about {org_size(events)} reps and {events} events of {YEAR} "
-              f"(seed {seed}).", highlight=False)
+    err.print(
+        f"Generating a department of about {org_size(events)} reps and {events} events of {YEAR} (seed {seed}).",
+        highlight=False,
+    )
     with bar() as progress:
         task = progress.add_task("recording events", total=events)
         for batch in batches(generate(events, seed=seed, year=YEAR, tz=tz_name), BATCH):
@@ -134,8 +160,11 @@ def show(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime)
 
     regions = [row["region"] for row in quadrants(engine, settings, str(YEAR), known_at=known_at)["regions"]]
     scopes = ["company", *(f"region:{name}" for name in regions)]
-    rows = [(scope, period, kpis(engine, settings, scope, period, known_at=known_at))
-            for scope in scopes for period in (Q1, str(YEAR))]
+    rows = [
+        (scope, period, kpis(engine, settings, scope, period, known_at=known_at))
+        for scope in scopes
+        for period in (Q1, str(YEAR))
+    ]
     out.print(cli_render.kpi_summary(f"KPIs, {Q1} and {YEAR}", rows))
     out.print(cli_render.quadrant_table(quadrants(engine, settings, Q4, known_at=known_at)))
     top = top_reps(engine, settings, known_at)
@@ -146,9 +175,13 @@ def show(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime)
         out.print(cli_render.payout_tree(explain(ledger, engine, settings, best, Q1)))
 
 
-def top_reps(engine: Engine, settings: Settings, known_at: datetime, count: int = 5) -> list[tuple[str, dict[str, Any]]]:
+def top_reps(
+    engine: Engine, settings: Settings, known_at: datetime, count: int = 5
+) -> list[tuple[str, dict[str, Any]]]:
     from projections.kpis import kpis
 
-    figures = [(rep_id, kpis(engine, settings, f"rep:{rep_id}", Q1, known_at=known_at))
-               for rep_id in active_reps(engine, settings, Q1)]
+    figures = [
+        (rep_id, kpis(engine, settings, f"rep:{rep_id}", Q1, known_at=known_at))
+        for rep_id in active_reps(engine, settings, Q1)
+    ]
     return sorted(figures, key=lambda item: (-item[1]["revenue"], item[0]))[:count]

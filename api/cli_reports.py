@@ -15,13 +15,30 @@ import typer
 from ledger.errors import ConflictError, InvalidBatch
 
 from . import cli_render
-from .cli_common import (EXIT_CONFIG, actor, catch_up_with_progress, fail, load_settings, open_store, out,
-                         parse_period_option, parse_time, spinner)
+from .cli_common import (
+    EXIT_CONFIG,
+    actor,
+    catch_up_with_progress,
+    fail,
+    load_settings,
+    open_store,
+    out,
+    parse_period_option,
+    parse_time,
+    spinner,
+)
 from .responses import dumps
 
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Business-time cut-off, ISO 8601 with a zone (default: the end of the period).")]
-KnownAtOption = Annotated[str | None, typer.Option("--known-at", help="Knowledge-time cut-off, ISO 8601 with a zone (default: now).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON (as the API writes it) instead of a table.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Business-time cut-off, ISO 8601 with a zone (default: the end of the period)."),
+]
+KnownAtOption = Annotated[
+    str | None, typer.Option("--known-at", help="Knowledge-time cut-off, ISO 8601 with a zone (default: now).")
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the answer as JSON (as the API writes it) instead of a table.")
+]
 
 
 def print_json(payload: Any) -> None:
@@ -31,9 +48,13 @@ def print_json(payload: Any) -> None:
 # ---------------------------------------------------------------- kpi
 
 
-def kpi(period: Annotated[str, typer.Option(help="2026-03, 2026-Q1 or 2026.")],
-        scope: Annotated[str, typer.Option(help="rep:ID, team:ID, region:NAME or company.")] = "company",
-        as_of: AsOfOption = None, known_at: KnownAtOption = None, as_json: JsonOption = False) -> None:
+def kpi(
+    period: Annotated[str, typer.Option(help="2026-03, 2026-Q1 or 2026.")],
+    scope: Annotated[str, typer.Option(help="rep:ID, team:ID, region:NAME or company.")] = "company",
+    as_of: AsOfOption = None,
+    known_at: KnownAtOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """The KPIs of a scope for a period, at any business and knowledge time."""
     from projections.cutoffs import cutoffs
     from projections.kpis import kpis
@@ -43,7 +64,11 @@ def kpi(period: Annotated[str, typer.Option(help="2026-03, 2026-Q1 or 2026.")],
     try:
         scope = str(parse_scope(scope))
     except ValueError as error:
-        fail(str(error), "for example --scope rep:R-0001, --scope team:T-01, --scope region:East or --scope company", EXIT_CONFIG)
+        fail(
+            str(error),
+            "for example --scope rep:R-0001, --scope team:T-01, --scope region:East or --scope company",
+            EXIT_CONFIG,
+        )
     period = parse_period_option(period)
     settings = load_settings()
     cut = cutoffs(settings, period, parse_time(as_of, "--as-of"), parse_time(known_at, "--known-at"))
@@ -63,11 +88,13 @@ payout_app = typer.Typer(no_args_is_help=True, help="A rep's payout: explain it 
 
 
 @payout_app.command("explain")
-def payout_explain(rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R-0001.")],
-                   period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1 or 2026.")],
-                   known_at: KnownAtOption = None,
-                   all_events: Annotated[bool, typer.Option("--all-events", help="List every event of each line.")] = False,
-                   as_json: JsonOption = False) -> None:
+def payout_explain(
+    rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R-0001.")],
+    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1 or 2026.")],
+    known_at: KnownAtOption = None,
+    all_events: Annotated[bool, typer.Option("--all-events", help="List every event of each line.")] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Explain a payout: total → lines → inputs → events. An approved payout is recomputed as it was
     approved (its knowledge time, its plan version) and checked against its digest."""
     from projections.payouts import PlanError
@@ -91,9 +118,13 @@ def payout_explain(rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R
 
 
 @payout_app.command("approve")
-def payout_approve(rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R-0001.")],
-                   period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1 or 2026.")],
-                   by: Annotated[str | None, typer.Option("--by", help="Who the ledger records as approving (default: cli:USER).")] = None) -> None:
+def payout_approve(
+    rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R-0001.")],
+    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1 or 2026.")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who the ledger records as approving (default: cli:USER).")
+    ] = None,
+) -> None:
     """Approve a payout as computed now: records PayoutApproved with its digest (approved before and
     changed since: the difference, as PayoutAdjusted)."""
     from projections.approvals import ApprovalRefused, approve
@@ -112,15 +143,26 @@ def payout_approve(rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R
 # ---------------------------------------------------------------- replay
 
 
-def replay(period: Annotated[str, typer.Argument(help="The period to replay: 2026-03, 2026-Q1 or 2026.")],
-           plan_id: Annotated[str | None, typer.Option("--plan-id", help="A published plan's id (with --version).")] = None,
-           version: Annotated[int | None, typer.Option(min=1, help="The published plan version to replay under.")] = None,
-           rules: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, readable=True,
-                                                      help="A JSON file of draft rules (DESIGN.md \"Incentive plans\"), instead of --plan-id/--version.")] = None,
-           known_at: KnownAtOption = None,
-           record: Annotated[bool, typer.Option("--record", help="Record the differences as PayoutAdjusted events (finance).")] = False,
-           reason: Annotated[str | None, typer.Option(help="The reason recorded with --record.")] = None,
-           as_json: JsonOption = False) -> None:
+def replay(
+    period: Annotated[str, typer.Argument(help="The period to replay: 2026-03, 2026-Q1 or 2026.")],
+    plan_id: Annotated[str | None, typer.Option("--plan-id", help="A published plan's id (with --version).")] = None,
+    version: Annotated[int | None, typer.Option(min=1, help="The published plan version to replay under.")] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help='A JSON file of draft rules (DESIGN.md "Incentive plans"), instead of --plan-id/--version.',
+        ),
+    ] = None,
+    known_at: KnownAtOption = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Record the differences as PayoutAdjusted events (finance).")
+    ] = False,
+    reason: Annotated[str | None, typer.Option(help="The reason recorded with --record.")] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Recompute every rep's payout for a period under another plan and show the difference from
     what was approved, rep by rep; with --record, record the differences as adjustments."""
     from projections.payouts import PlanError
@@ -131,8 +173,12 @@ def replay(period: Annotated[str, typer.Argument(help="The period to replay: 202
     request = plan_request(plan_id, version, rules)
     moment = parse_time(known_at, "--known-at")
     if record and moment is not None and moment > datetime.now(UTC):
-        fail("--record needs a --known-at that has passed", "the same replay must record the same differences: "
-             "leave --known-at out (now), or give the known_at of the replay you reviewed", EXIT_CONFIG)
+        fail(
+            "--record needs a --known-at that has passed",
+            "the same replay must record the same differences: "
+            "leave --known-at out (now), or give the known_at of the replay you reviewed",
+            EXIT_CONFIG,
+        )
     settings = load_settings()
     with open_store(settings) as (ledger, engine):
         catch_up_with_progress(ledger, engine)
@@ -148,17 +194,26 @@ def replay(period: Annotated[str, typer.Argument(help="The period to replay: 202
         if not record:
             changed = sum(1 for row in result["diff"] if row["delta"])
             if changed and not as_json:
-                out.print(f"{changed} rep(s) would change. Nothing was recorded: add --record --known-at "
-                          f"{result['known_at'].isoformat()} to record these differences as adjustments.", highlight=False)
+                out.print(
+                    f"{changed} rep(s) would change. Nothing was recorded: add --record --known-at "
+                    f"{result['known_at'].isoformat()} to record these differences as adjustments.",
+                    highlight=False,
+                )
             return
         try:
-            recorded = record_adjustments(ledger, engine, settings, period, request, result["known_at"],
-                                          actor("cli"), reason)
+            recorded = record_adjustments(
+                ledger, engine, settings, period, request, result["known_at"], actor("cli"), reason
+            )
         except (InvalidBatch, ConflictError) as error:
-            fail(f"the adjustments were refused: {error}", "nothing was recorded; fix the cause and run the replay again")
+            fail(
+                f"the adjustments were refused: {error}", "nothing was recorded; fix the cause and run the replay again"
+            )
     if not as_json:
-        out.print(f"Recorded {len(recorded['positions']) - len(recorded['duplicates'])} adjustment(s) of replay "
-                  f"{recorded['replay_id']} ({len(recorded['duplicates'])} already recorded).", highlight=False)
+        out.print(
+            f"Recorded {len(recorded['positions']) - len(recorded['duplicates'])} adjustment(s) of replay "
+            f"{recorded['replay_id']} ({len(recorded['duplicates'])} already recorded).",
+            highlight=False,
+        )
 
 
 def plan_request(plan_id: str | None, version: int | None, rules: Path | None) -> Any:
@@ -170,7 +225,9 @@ def plan_request(plan_id: str | None, version: int | None, rules: Path | None) -
             fail("give either --rules FILE or --plan-id ID --version N, not both", code=EXIT_CONFIG)
         return PlanRequest(plan_id=plan_id or "draft", rules=read_rules(rules))
     if plan_id is None or version is None:
-        fail("name the plan to replay under", "--plan-id std --version 2, or --rules FILE with draft rules", EXIT_CONFIG)
+        fail(
+            "name the plan to replay under", "--plan-id std --version 2, or --rules FILE with draft rules", EXIT_CONFIG
+        )
     return PlanRequest(plan_id=plan_id, version=version)
 
 
@@ -178,9 +235,13 @@ def read_rules(path: Path) -> dict[str, Any]:
     try:
         document = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as error:
-        fail(f"{path} is not valid JSON: {error}", "the file holds the rules document: {\"components\": [...]}", EXIT_CONFIG)
+        fail(
+            f"{path} is not valid JSON: {error}",
+            'the file holds the rules document: {"components": [...]}',
+            EXIT_CONFIG,
+        )
     if isinstance(document, dict) and "rules" in document:  # a whole IncentivePlanPublished data block
         document = document["rules"]
     if not isinstance(document, dict):
-        fail(f"{path} does not hold a rules document", "write {\"components\": [...]} as in DESIGN.md", EXIT_CONFIG)
+        fail(f"{path} does not hold a rules document", 'write {"components": [...]} as in DESIGN.md', EXIT_CONFIG)
     return document

@@ -12,12 +12,17 @@ from rich.table import Table
 from .cli_common import catch_up_with_progress, fail, load_settings, open_store, out, parse_period_option, parse_time
 from .cli_reports import JsonOption, KnownAtOption, print_json
 
-dispute_app = typer.Typer(help="Disputes: a rep's inquiry on a payout line, and how it was settled.", no_args_is_help=True)
+dispute_app = typer.Typer(
+    help="Disputes: a rep's inquiry on a payout line, and how it was settled.", no_args_is_help=True
+)
 
 
-def statement(rep_id: Annotated[str, typer.Argument(help="The rep, e.g. R-0001.")],
-              period: Annotated[str, typer.Argument(help="2026-Q1, 2026-03 or 2026.")],
-              known_at: KnownAtOption = None, as_json: JsonOption = False) -> None:
+def statement(
+    rep_id: Annotated[str, typer.Argument(help="The rep, e.g. R-0001.")],
+    period: Annotated[str, typer.Argument(help="2026-Q1, 2026-03 or 2026.")],
+    known_at: KnownAtOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """A rep's statement: lines, the deals behind them, approved vs current, sign-off, disputes."""
     from replay.statements import statement as build
 
@@ -36,12 +41,17 @@ def statement(rep_id: Annotated[str, typer.Argument(help="The rep, e.g. R-0001."
         table.add_row(line["component"], line["kind"], str(line["amount"]), " ".join(map(str, line["events"])))
     out.print(table)
     approved = answer["approved"]
-    out.print("not approved" if approved is None else
-              f"approved {approved['amount']}, owed now {approved['current']}, reproduced: {answer['reproduced']}")
+    out.print(
+        "not approved"
+        if approved is None
+        else f"approved {approved['amount']}, owed now {approved['current']}, reproduced: {answer['reproduced']}"
+    )
     out.print("plan acknowledged" if answer["plan_acknowledged"] else "plan NOT acknowledged by the rep")
     for deal in answer["deals"]:
-        out.print(f"deal {deal['deal_id']} ({', '.join(deal['lines'])}): "
-                  + ", ".join(f"#{e['position']} {e['type']}" for e in deal["events"]))
+        out.print(
+            f"deal {deal['deal_id']} ({', '.join(deal['lines'])}): "
+            + ", ".join(f"#{e['position']} {e['type']}" for e in deal["events"])
+        )
 
 
 def show(dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")], as_json: JsonOption = False) -> None:
@@ -58,9 +68,15 @@ def show(dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")], a
     if as_json:
         print_json(answer)
         return
-    out.print(f"dispute {dispute_id} of {answer['rep_id']} for {answer['period']}: {answer['status']} {answer['outcome'] or ''}")
+    out.print(
+        f"dispute {dispute_id} of {answer['rep_id']} for {answer['period']}: "
+        f"{answer['status']} {answer['outcome'] or ''}"
+    )
     for step in answer["timeline"]:
-        out.print(f"  #{step['position']} {step['kind']:<10} {step['recorded_at']}  {step.get('text') or step.get('reason') or ''}")
+        out.print(
+            f"  #{step['position']} {step['kind']:<10} {step['recorded_at']}  "
+            f"{step.get('text') or step.get('reason') or ''}"
+        )
     if answer["effect"]:
         effect = answer["effect"]
         out.print(f"payout {effect['before']} → {effect['after']} ({effect['delta']:+})")
@@ -69,7 +85,9 @@ def show(dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")], a
 dispute_app.command("show")(show)
 
 
-def unsigned(period: Annotated[str, typer.Argument(help="2026-Q1, 2026-03 or 2026.")], as_json: JsonOption = False) -> None:
+def unsigned(
+    period: Annotated[str, typer.Argument(help="2026-Q1, 2026-03 or 2026.")], as_json: JsonOption = False
+) -> None:
     """Reps who have not acknowledged the plan version they are paid under."""
     from replay.statements import unacknowledged
 

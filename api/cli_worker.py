@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, get_args
 
 import typer
@@ -34,7 +34,7 @@ PROJECTIONS_ENV = "PERFLEDGER_PROJECTIONS"
 WORKER_HEALTHCHECK = 30
 
 
-class ProjectionsMode(str, Enum):
+class ProjectionsMode(StrEnum):
     in_request = "in-request"
     follow = "follow"
     external = "external"
@@ -43,9 +43,30 @@ class ProjectionsMode(str, Enum):
 # ---------------------------------------------------------------- perfledger project
 
 
-def project(follow: Annotated[bool, typer.Option("--follow", help="Keep running: catch up as events arrive (LISTEN/NOTIFY on PostgreSQL, polling on SQLite) until SIGTERM or Ctrl-C.")] = False,
-            poll: Annotated[float, typer.Option(min=0.05, max=60, help="Longest wait between looks at the log, in seconds (SQLite's back-off ceiling; PostgreSQL's safety net).")] = 1.0,
-            batch: Annotated[int, typer.Option(min=1, max=50_000, help="Events per projection transaction.")] = 5000) -> None:
+def project(
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help=(
+                "Keep running: catch up as events arrive (LISTEN/NOTIFY on PostgreSQL, polling on SQLite)"
+                " until SIGTERM or Ctrl-C."
+            ),
+        ),
+    ] = False,
+    poll: Annotated[
+        float,
+        typer.Option(
+            min=0.05,
+            max=60,
+            help=(
+                "Longest wait between looks at the log, in seconds"
+                " (SQLite's back-off ceiling; PostgreSQL's safety net)."
+            ),
+        ),
+    ] = 1.0,
+    batch: Annotated[int, typer.Option(min=1, max=50_000, help="Events per projection transaction.")] = 5000,
+) -> None:
     """Bring every projection up to the head of the log; with --follow, keep them there.
 
     Safe to run beside API workers and other projection workers (each batch is applied once),
@@ -82,25 +103,41 @@ def _log_to_stderr() -> None:
 # ---------------------------------------------------------------- perfledger serve
 
 
-def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-          workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes (they share the database).")] = 1,
-          projections: Annotated[ProjectionsMode | None, typer.Option(
-              help="Who keeps the projections up to date: in-request (each read folds first; default with one worker), "
-                   "follow (a projection worker in this process; default with several), external (a separate "
-                   f"`perfledger project --follow`). Also {PROJECTIONS_ENV}.")] = None,
-          access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True) -> None:
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes (they share the database).")] = 1,
+    projections: Annotated[
+        ProjectionsMode | None,
+        typer.Option(
+            help="Who keeps the projections up to date: in-request (each read folds first; default with one worker), "
+            "follow (a projection worker in this process; default with several), external (a separate "
+            f"`perfledger project --follow`). Also {PROJECTIONS_ENV}."
+        ),
+    ] = None,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True,
+) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
     settings = load_settings()
     mode = projections_mode(projections, workers)
     os.environ[PROJECTIONS_ENV] = mode.value  # read by every worker process's app (api_for_workers)
-    err.print(f"Perfledger on http://{host}:{port} (docs at /docs), {workers} worker(s), projections {mode.value}, "
-              f"database {settings.database_url}", highlight=False)
+    err.print(
+        f"Perfledger on http://{host}:{port} (docs at /docs), {workers} worker(s), projections {mode.value}, "
+        f"database {settings.database_url}",
+        highlight=False,
+    )
     with _projection_worker(settings, mode is ProjectionsMode.follow):
-        uvicorn.run("api.cli_worker:api_for_workers", factory=True, host=host, port=port, workers=workers,
-                    access_log=access_log, timeout_worker_healthcheck=WORKER_HEALTHCHECK)
+        uvicorn.run(
+            "api.cli_worker:api_for_workers",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK,
+        )
 
 
 def projections_mode(chosen: ProjectionsMode | None, workers: int) -> ProjectionsMode:
@@ -126,7 +163,9 @@ def _projection_worker(settings: Settings, wanted: bool) -> Iterator[None]:
     _log_to_stderr()
     stop_event = threading.Event()
     with open_store(settings) as (ledger, engine):
-        thread = threading.Thread(target=follow, args=(ledger, engine, stop_event), name="projection-worker", daemon=True)
+        thread = threading.Thread(
+            target=follow, args=(ledger, engine, stop_event), name="projection-worker", daemon=True
+        )
         thread.start()
         try:
             yield
@@ -153,10 +192,22 @@ def reads_wait_for_the_projection_worker(app: FastAPI) -> None:
     app.dependency_overrides[fold_then_wait] = wait_for_after
 
 
-def wait_for_after(request: Request, _: CurrentUser, engine: EngineDep,
-                   after: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
-                       "a log position (from POST /events): answer only once the projections include it; "
-                       "503 if they do not within a few seconds"))] = None) -> int:
+def wait_for_after(
+    request: Request,
+    _: CurrentUser,
+    engine: EngineDep,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_POSITION,
+            description=(
+                "a log position (from POST /events): answer only once the projections include it; "
+                "503 if they do not within a few seconds"
+            ),
+        ),
+    ] = None,
+) -> int:
     """The position the projections have reached, once it is at least `after` (503 if it does
     not get there within the app's `after_timeout`)."""
     from projections.runner import projected_position, wait_for
@@ -166,6 +217,10 @@ def wait_for_after(request: Request, _: CurrentUser, engine: EngineDep,
         return reached
     timeout = getattr(request.app.state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
     if not wait_for(engine, after, timeout=timeout):
-        raise HTTPException(503, f"the projections have not reached position {after} yet (they are at "
-                                 f"{projected_position(engine)}): retry in a moment", headers={"Retry-After": "1"})
+        raise HTTPException(
+            503,
+            f"the projections have not reached position {after} yet (they are at "
+            f"{projected_position(engine)}): retry in a moment",
+            headers={"Retry-After": "1"},
+        )
     return after

@@ -111,11 +111,14 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _current_user(request: Request,
-                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
+async def _current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> User:
     if credentials is None:
-        raise _unauthorized("no bearer token: send 'Authorization: Bearer <token>' "
-                            "(an admin creates one with `perfledger token create`)")
+        raise _unauthorized(
+            "no bearer token: send 'Authorization: Bearer <token>' "
+            "(an admin creates one with `perfledger token create`)"
+        )
     token = credentials.credentials
     user = None
     if auth.acceptable(token):
@@ -143,7 +146,9 @@ def require_roles(*roles: str) -> Any:
 
     async def check(user: CurrentUser) -> User:
         if user.role not in allowed_roles:
-            raise HTTPException(403, f"a {user.role} token may not do this; it needs one of: {', '.join(sorted(allowed_roles))}")
+            raise HTTPException(
+                403, f"a {user.role} token may not do this; it needs one of: {', '.join(sorted(allowed_roles))}"
+            )
         return user
 
     return Depends(check)
@@ -159,7 +164,7 @@ async def _json_body(request: Request) -> Any:
     # dependency runs), with orjson; a number stays a number for the ledger to refuse as money.
     raw = await request.body()
     if not raw.strip():
-        raise BadRequest(problem("body", "the request body is empty: send a JSON event or {\"events\": [...]}"))
+        raise BadRequest(problem("body", 'the request body is empty: send a JSON event or {"events": [...]}'))
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -216,8 +221,12 @@ def _message(item: Any) -> str:
 def body_doc(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
     """`openapi_extra` declaring `model` as the JSON body of a route that reads it with JsonBody
     (so /docs and schemathesis know it), its nested models inlined."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": inline_schema(model.model_json_schema()), "example": example}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline_schema(model.model_json_schema()), "example": example}},
+        }
+    }
 
 
 def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -266,8 +275,9 @@ def _moment(value: str) -> datetime:
 def _scope(value: str) -> str:
     scope = parse_scope(value)  # ValueError: "… is not a scope: use rep:ID, team:ID, region:NAME or company"
     if scope.value is not None and not re.match(_ID, scope.value):
-        raise ValueError(f"{value[:40]!r}: the id or name after the colon must not contain spaces, slashes "
-                         "or control characters")
+        raise ValueError(
+            f"{value[:40]!r}: the id or name after the colon must not contain spaces, slashes or control characters"
+        )
     return str(scope)
 
 
@@ -276,21 +286,58 @@ def _scope(value: str) -> str:
 # The pattern is documented (so generated requests look like periods) but checked by _period,
 # whose message says what to send rather than quoting a regular expression.
 _PERIOD_DOC = {"pattern": r"^(20[0-9]{2}|2100)(-(0[1-9]|1[0-2])|-Q[1-4])?$"}
-Period = Annotated[str, Field(min_length=4, max_length=7, examples=["2026-Q1"], json_schema_extra=_PERIOD_DOC,
-                              description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)"), AfterValidator(_period)]
-Moment = Annotated[str, Field(min_length=10, max_length=40, json_schema_extra={"format": "date-time"},
-                              examples=["2026-04-03T00:00:00+08:00"],
-                              description="ISO 8601 with a zone (2000..2100)"), AfterValidator(_moment)]
-ScopeText = Annotated[str, Field(min_length=1, max_length=80, examples=["rep:R-1", "team:T-1", "region:East", "company"],
-                                 description="rep:ID, team:ID, region:NAME or company"), AfterValidator(_scope)]
+Period = Annotated[
+    str,
+    Field(
+        min_length=4,
+        max_length=7,
+        examples=["2026-Q1"],
+        json_schema_extra=_PERIOD_DOC,
+        description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)",
+    ),
+    AfterValidator(_period),
+]
+Moment = Annotated[
+    str,
+    Field(
+        min_length=10,
+        max_length=40,
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-04-03T00:00:00+08:00"],
+        description="ISO 8601 with a zone (2000..2100)",
+    ),
+    AfterValidator(_moment),
+]
+ScopeText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=80,
+        examples=["rep:R-1", "team:T-1", "region:East", "company"],
+        description="rep:ID, team:ID, region:NAME or company",
+    ),
+    AfterValidator(_scope),
+]
 RepId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID, description="a rep's id", examples=["R-1"])]
-PeriodPath = Annotated[str, Path(min_length=4, max_length=7, description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)",
-                                 examples=["2026-Q1"], json_schema_extra=_PERIOD_DOC), AfterValidator(_period)]
+PeriodPath = Annotated[
+    str,
+    Path(
+        min_length=4,
+        max_length=7,
+        description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)",
+        examples=["2026-Q1"],
+        json_schema_extra=_PERIOD_DOC,
+    ),
+    AfterValidator(_period),
+]
 PeriodQuery = Annotated[Period, Query()]
-AsOf = Annotated[Moment | None, Query(description="business-time cut-off: only what had happened by then "
-                                                  "(default: the end of the period)")]
-KnownAt = Annotated[Moment | None, Query(description="knowledge-time cut-off: only what the ledger had recorded "
-                                                     "by then (default: now)")]
+AsOf = Annotated[
+    Moment | None,
+    Query(description="business-time cut-off: only what had happened by then (default: the end of the period)"),
+]
+KnownAt = Annotated[
+    Moment | None, Query(description="knowledge-time cut-off: only what the ledger had recorded by then (default: now)")
+]
 
 
 # ---------------------------------------------------------------- reads see every acknowledged write
@@ -308,10 +355,21 @@ def bring_up_to_date(ledger: Ledger, engine: Engine) -> int:
         return catch_up(ledger, engine)
 
 
-async def _fresh(request: Request, _: CurrentUser,
-                 after: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
-                     "a log position (from POST /events): answer only once the projections include it; "
-                     "503 if they do not within a few seconds, 422 if the log does not reach it"))] = None) -> int:
+async def _fresh(
+    request: Request,
+    _: CurrentUser,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_POSITION,
+            description=(
+                "a log position (from POST /events): answer only once the projections include it; "
+                "503 if they do not within a few seconds, 422 if the log does not reach it"
+            ),
+        ),
+    ] = None,
+) -> int:
     """Bring the projections up to the head of the log (a single `perfledger serve` answers every
     read with every write acknowledged before it); with `after`, also wait for that position,
     which a separate projection worker may still be applying.
@@ -330,12 +388,19 @@ async def _fresh(request: Request, _: CurrentUser,
         return reached
     head = await run_in_threadpool(lambda: ledger.head().position)
     if after > head:  # no write was ever acknowledged there: waiting would not help
-        raise BadRequest(problem("query.after", f"position {after} is beyond the end of the log ({head}): pass a "
-                                                "position that POST /events answered"))
+        raise BadRequest(
+            problem(
+                "query.after",
+                f"position {after} is beyond the end of the log ({head}): pass a position that POST /events answered",
+            )
+        )
     timeout = getattr(request.app.state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
     if not await run_in_threadpool(wait_for, engine, after, timeout):
-        raise HTTPException(503, f"the projections have not reached position {after} yet (they are at {reached}): "
-                                 "retry in a moment", headers={"Retry-After": "1"})
+        raise HTTPException(
+            503,
+            f"the projections have not reached position {after} yet (they are at {reached}): retry in a moment",
+            headers={"Retry-After": "1"},
+        )
     return after
 
 
@@ -346,7 +411,9 @@ async def _figures_at_head(request: Request) -> MemoAtHead:
     return MemoAtHead(request.app.state.figures_memo, await glance(request))
 
 
-FiguresAtHead = Annotated[MemoAtHead, Depends(_figures_at_head)]  # figures remembered at this head (after FreshProjections)
+FiguresAtHead = Annotated[
+    MemoAtHead, Depends(_figures_at_head)
+]  # figures remembered at this head (after FreshProjections)
 
 
 async def run_read(engine: Engine, small: bool, read: Callable[[], T]) -> T:

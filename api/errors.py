@@ -30,8 +30,10 @@ from .responses import OrjsonResponse
 
 log = logging.getLogger("perfledger.api")
 
-STORE_BUSY = ("the database is busy or unreachable for a moment: retry shortly (a batch sent with event_ids "
-              "is never recorded twice, so the retry is safe even if this one was recorded)")
+STORE_BUSY = (
+    "the database is busy or unreachable for a moment: retry shortly (a batch sent with event_ids "
+    "is never recorded twice, so the retry is safe even if this one was recorded)"
+)
 # Contention or a lost connection (a lock or pool time-out, "database is locked", a restart),
 # as eventsourcing wraps the drivers' errors and as SQLAlchemy does: a 503 with Retry-After.
 TRANSIENT_STORE_ERRORS: tuple[type[Exception], ...] = (StoreOperationalError, StoreInterfaceError, SqlOperationalError)
@@ -74,7 +76,7 @@ def _validation_problems(error: RequestValidationError) -> list[dict[str, Any]]:
         index, field = _location(tuple(item.get("loc", ())))
         message = str(item.get("msg", "invalid"))
         if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         problems.append(problem(field, message, index))
     return problems
 
@@ -115,6 +117,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> OrjsonResponse:
         # A bug, not the client's fault: log it whole, answer without internals.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return OrjsonResponse({"detail": "internal error; the server log has the details. A batch sent with "
-                                         "event_ids can be retried safely: it is never recorded twice"},
-                              status_code=500)
+        return OrjsonResponse(
+            {
+                "detail": "internal error; the server log has the details. A batch sent with "
+                "event_ids can be retried safely: it is never recorded twice"
+            },
+            status_code=500,
+        )

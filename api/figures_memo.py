@@ -34,8 +34,9 @@ class FiguresMemo:
         self._position = -1
         self._figures: dict[Hashable, Any] = {}
 
-    def figures(self, glance: Glance, key: Hashable, known_at: datetime, known_at_given: bool,
-                compute: Callable[[], Any]) -> Any:
+    def figures(
+        self, glance: Glance, key: Hashable, known_at: datetime, known_at_given: bool, compute: Callable[[], Any]
+    ) -> Any:
         """compute(), or what it gave for `key` at this head (the figures are shared: read-only)."""
         if not self._usable(glance, known_at, known_at_given):
             return compute()
@@ -55,8 +56,12 @@ class FiguresMemo:
 
     @staticmethod
     def _usable(glance: Glance, known_at: datetime, known_at_given: bool) -> bool:
-        return (not known_at_given and glance.settled and glance.head_recorded_us is not None
-                and micros(known_at) >= glance.head_recorded_us)
+        return (
+            not known_at_given
+            and glance.settled
+            and glance.head_recorded_us is not None
+            and micros(known_at) >= glance.head_recorded_us
+        )
 
 
 class MemoAtHead:

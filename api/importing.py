@@ -64,22 +64,52 @@ the rejects file with their errors. Exit code 1 when the file is refused.
 """
 
 RECORD_TYPES = {
-    "deal_opened": "DealOpened", "opportunity_created": "DealOpened", "deal_created": "DealOpened",
-    "deal_won": "DealWon", "closed_won": "DealWon", "won": "DealWon",
-    "deal_lost": "DealLost", "closed_lost": "DealLost", "lost": "DealLost",
-    "activity": "ActivityLogged", "activity_logged": "ActivityLogged",
+    "deal_opened": "DealOpened",
+    "opportunity_created": "DealOpened",
+    "deal_created": "DealOpened",
+    "deal_won": "DealWon",
+    "closed_won": "DealWon",
+    "won": "DealWon",
+    "deal_lost": "DealLost",
+    "closed_lost": "DealLost",
+    "lost": "DealLost",
+    "activity": "ActivityLogged",
+    "activity_logged": "ActivityLogged",
 }
 # For each event type: data field ← CSV column (optional ones are simply left out when empty).
 CSV_FIELDS: dict[str, dict[str, str]] = {
-    "DealOpened": {"deal_id": "deal", "rep_id": "rep", "customer_id": "customer", "lead_id": "lead",
-                   "expected_amount": "amount", "currency": "currency"},
+    "DealOpened": {
+        "deal_id": "deal",
+        "rep_id": "rep",
+        "customer_id": "customer",
+        "lead_id": "lead",
+        "expected_amount": "amount",
+        "currency": "currency",
+    },
     "DealWon": {"deal_id": "deal", "amount": "amount", "currency": "currency"},
     "DealLost": {"deal_id": "deal", "reason": "reason"},
-    "ActivityLogged": {"activity_id": "external_id", "rep_id": "rep", "kind": "kind", "customer_id": "customer",
-                       "lead_id": "lead", "deal_id": "deal", "replied": "replied", "notes": "notes"},
+    "ActivityLogged": {
+        "activity_id": "external_id",
+        "rep_id": "rep",
+        "kind": "kind",
+        "customer_id": "customer",
+        "lead_id": "lead",
+        "deal_id": "deal",
+        "replied": "replied",
+        "notes": "notes",
+    },
 }
-KIND_ALIASES = {"phone": "call", "phone_call": "call", "e-mail": "email", "mail": "email", "visit": "visit",
-                "onsite": "visit", "meeting": "meeting", "video_call": "meeting", "presentation": "demo"}
+KIND_ALIASES = {
+    "phone": "call",
+    "phone_call": "call",
+    "e-mail": "email",
+    "mail": "email",
+    "visit": "visit",
+    "onsite": "visit",
+    "meeting": "meeting",
+    "video_call": "meeting",
+    "presentation": "demo",
+}
 REQUIRED_COLUMNS = ("record_type", "external_id", "date")
 _YES, _NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
 
@@ -98,8 +128,11 @@ class SourceLine:
         self.errors.append((self.columns.get(problem_field, problem_field), message))
 
     def reject(self) -> dict[str, Any]:
-        return {"line": self.line, "record": self.record,
-                "errors": [{"field": f, "message": m} for f, m in self.errors]}
+        return {
+            "line": self.line,
+            "record": self.record,
+            "errors": [{"field": f, "message": m} for f, m in self.errors],
+        }
 
 
 class ImportFileError(ValueError):
@@ -141,24 +174,29 @@ def read_csv(text: io.TextIOBase, on_bytes: Callable[[int], None]) -> Iterator[S
     names = [_column_name(name) for name in header]
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
-        raise ImportFileError(f"the CSV header lacks column(s) {', '.join(missing)}; "
-                              "see `perfledger import --help` for the expected columns")
+        raise ImportFileError(
+            f"the CSV header lacks column(s) {', '.join(missing)}; "
+            "see `perfledger import --help` for the expected columns"
+        )
     last_line = reader.line_num
     for cells in reader:
         start, last_line = last_line + 1, reader.line_num  # a quoted cell may span lines
         on_bytes(sum(len(c) + 1 for c in cells))
         if not any(cell.strip() for cell in cells):
             continue
-        row = {name: cell.strip() for name, cell in zip(names, cells) if name}
+        row = {name: cell.strip() for name, cell in zip(names, cells, strict=False) if name}
         if len(cells) > len(names):
-            yield SourceLine(start, row, errors=[("", f"{len(cells)} cells but {len(names)} columns: a comma inside "
-                                                      "a value must be quoted")])
+            yield SourceLine(
+                start,
+                row,
+                errors=[("", f"{len(cells)} cells but {len(names)} columns: a comma inside a value must be quoted")],
+            )
             continue
         yield csv_line(start, row)
 
 
 def _column_name(header: str) -> str:
-    """"Record Type", "record-type" and "record_type" are the same column."""
+    """ "Record Type", "record-type" and "record_type" are the same column."""
     return "_".join(header.strip().lower().replace("-", " ").split())
 
 
@@ -251,8 +289,15 @@ class Outcome:
     last_position: int | None = None
 
 
-def record_lines(ledger: Ledger, lines: list[SourceLine], *, batch: int, actor: str, skip_invalid: bool,
-                 on_batch: Callable[[int], None] = lambda n: None) -> Outcome:
+def record_lines(
+    ledger: Ledger,
+    lines: list[SourceLine],
+    *,
+    batch: int,
+    actor: str,
+    skip_invalid: bool,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> Outcome:
     """Record valid lines in atomic batches of `batch`.
 
     A batch can still fail if another writer changed the ledger since the dry run. Strict: the
@@ -261,7 +306,7 @@ def record_lines(ledger: Ledger, lines: list[SourceLine], *, batch: int, actor: 
     """
     outcome = Outcome()
     for start in range(0, len(lines), batch):
-        pending = lines[start:start + batch]
+        pending = lines[start : start + batch]
         while pending:
             try:
                 result = ledger.record([line.envelope for line in pending], actor)
@@ -276,5 +321,5 @@ def record_lines(ledger: Ledger, lines: list[SourceLine], *, batch: int, actor: 
             outcome.duplicates += len(result.duplicates)
             outcome.last_position = max(result.positions + [outcome.last_position or 0])
             break
-        on_batch(len(lines[start:start + batch]))
+        on_batch(len(lines[start : start + batch]))
     return outcome

@@ -47,11 +47,23 @@ class BodySizeLimit:
 
     async def _too_large(self, send: Send) -> None:
         limit = f"{self.max_bytes / (1024 * 1024):g} MiB"
-        body = dumps({"detail": f"request body is larger than {limit}: send at most 1000 events per request, "
-                                f"or import large files with `perfledger import`"})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        body = dumps(
+            {
+                "detail": f"request body is larger than {limit}: send at most 1000 events per request, "
+                f"or import large files with `perfledger import`"
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -15,13 +15,27 @@ class LogReader:
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
 
-    def page(self, after: int, limit: int, *, types: Collection[str] | None = None,
-             reps: Collection[str] | None = None, upto: int | None = None) -> list[LogRecord]:
+    def page(
+        self,
+        after: int,
+        limit: int,
+        *,
+        types: Collection[str] | None = None,
+        reps: Collection[str] | None = None,
+        upto: int | None = None,
+    ) -> list[LogRecord]:
         """Events with position > after (and <= upto), of these types and reps, in position order."""
-        return self.ledger.read_log(after, limit, upto=upto, types=None if types is None else sorted(types),
-                                    rep_ids=None if reps is None else sorted(reps))
+        return self.ledger.read_log(
+            after,
+            limit,
+            upto=upto,
+            types=None if types is None else sorted(types),
+            rep_ids=None if reps is None else sorted(reps),
+        )
 
-    def iterate(self, after: int, *, types: Collection[str] | None = None, upto: int | None = None) -> Iterator[LogRecord]:
+    def iterate(
+        self, after: int, *, types: Collection[str] | None = None, upto: int | None = None
+    ) -> Iterator[LogRecord]:
         while True:
             records = self.page(after, PAGE, types=types, upto=upto)
             yield from records

@@ -58,18 +58,21 @@ class StoreProbe:
         self._expected = len(names)
         self._head_sql = f"SELECT position FROM {ledger.recorder.entries_table} ORDER BY position DESC LIMIT 1"
         self._revoked_sql = f"SELECT COUNT(*) FROM {tokens.name} WHERE revoked"
-        self._sql = (f"SELECT ({self._head_sql}), "
-                     f"(SELECT recorded_at FROM {ledger.recorder.entries_table} ORDER BY position DESC LIMIT 1), "
-                     f"(SELECT COUNT(*) FROM {tracking.name} WHERE name IN ({listed})), "
-                     f"(SELECT MIN(position) FROM {tracking.name} WHERE name IN ({listed})), "
-                     f"({self._revoked_sql})")
+        self._sql = (
+            f"SELECT ({self._head_sql}), "
+            f"(SELECT recorded_at FROM {ledger.recorder.entries_table} ORDER BY position DESC LIMIT 1), "
+            f"(SELECT COUNT(*) FROM {tracking.name} WHERE name IN ({listed})), "
+            f"(SELECT MIN(position) FROM {tracking.name} WHERE name IN ({listed})), "
+            f"({self._revoked_sql})"
+        )
         self._engine = engine
         self._schema_checked = False
         self._lock = threading.Lock()
         self._sqlite: sqlite3.Connection | None = None
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-            self._sqlite = sqlite3.connect(engine.url.database, timeout=PROBE_BUSY_TIMEOUT, isolation_level=None,
-                                           check_same_thread=False)
+            self._sqlite = sqlite3.connect(
+                engine.url.database, timeout=PROBE_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
 
     def schema_checked(self) -> None:
         """This process has run the projections' `ensure_schema` on this store: tracking can be trusted."""

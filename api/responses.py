@@ -55,5 +55,8 @@ class OrjsonResponse(JSONResponse):
 def model_response(model: BaseModel, status_code: int = 200) -> Response:
     """A validated model as its JSON response: Decimal → "1234.50", datetime → ISO 8601, as when
     FastAPI serialises a declared return type (by alias, nothing excluded)."""
-    return Response(model.__pydantic_serializer__.to_json(model, by_alias=True), status_code=status_code,
-                    media_type="application/json")
+    return Response(
+        model.__pydantic_serializer__.to_json(model, by_alias=True),
+        status_code=status_code,
+        media_type="application/json",
+    )

@@ -54,8 +54,9 @@ def main() -> None:
     peak = _hwm_kb()
     engine.dispose()
     ledger.close()
-    sys.stdout.write(orjson.dumps({"seconds": seconds, "events": reached, "hwm_kb": peak,
-                                   "hwm_before_kb": before}).decode() + "\n")
+    sys.stdout.write(
+        orjson.dumps({"seconds": seconds, "events": reached, "hwm_kb": peak, "hwm_before_kb": before}).decode() + "\n"
+    )
 
 
 def _hwm_kb() -> int:

@@ -50,18 +50,27 @@ def _sqlite_pages(conn: sqlite3.Connection, sql: str, page: int) -> Iterator[lis
         after = rows[-1][0]
 
 
-def sqlite_raw_insert(source_path: str, target_path: str, batch: int, progress: Progress | None = None) -> dict[str, Any]:
+def sqlite_raw_insert(
+    source_path: str, target_path: str, batch: int, progress: Progress | None = None
+) -> dict[str, Any]:
     """executemany of the ledger's own event and entry rows into an empty copy of its tables."""
     source = sqlite_connect(source_path)
     target = sqlite_connect(target_path)
-    ddl = [row[0] for row in source.execute(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN ('stored_events', 'ledger_entries') "
-        "ORDER BY type DESC")]  # tables before indexes
+    ddl = [
+        row[0]
+        for row in source.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN ('stored_events', 'ledger_entries') "
+            "ORDER BY type DESC"
+        )
+    ]  # tables before indexes
     for statement in ddl:
         target.execute(statement)
-    events_sql = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    events_sql = (
+        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+        "WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    )
     entries_sql = "SELECT * FROM ledger_entries WHERE position > ? ORDER BY position LIMIT ?"
-    both = zip(_sqlite_pages(source, events_sql, batch), _sqlite_pages(source, entries_sql, batch))
+    both = zip(_sqlite_pages(source, events_sql, batch), _sqlite_pages(source, entries_sql, batch), strict=False)
     seconds = events_only_seconds = 0.0
     count = 0
     for events, entries in both:
@@ -87,8 +96,12 @@ def sqlite_raw_insert(source_path: str, target_path: str, batch: int, progress: 
     target.close()
     for suffix in ("", "-wal", "-shm"):
         Path(target_path + suffix).unlink(missing_ok=True)
-    return {"events": count, "seconds": seconds, "events_per_s": count / seconds,
-            "events_table_only_events_per_s": count / events_only_seconds}
+    return {
+        "events": count,
+        "seconds": seconds,
+        "events_per_s": count / seconds,
+        "events_table_only_events_per_s": count / events_only_seconds,
+    }
 
 
 def sqlite_raw_scan(path: str, page: int = 5000, progress: Progress | None = None) -> dict[str, Any]:
@@ -96,7 +109,9 @@ def sqlite_raw_scan(path: str, page: int = 5000, progress: Progress | None = Non
     loads = orjson.loads
     count = 0
     started = time.perf_counter()
-    for rows in _sqlite_pages(conn, "SELECT rowid, state FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?", page):
+    for rows in _sqlite_pages(
+        conn, "SELECT rowid, state FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?", page
+    ):
         for _, state in rows:
             loads(state)
         count += len(rows)
@@ -110,8 +125,10 @@ def sqlite_raw_scan(path: str, page: int = 5000, progress: Progress | None = Non
 def sqlite_raw_sha256(path: str, page: int = 10_000, progress: Progress | None = None) -> dict[str, Any]:
     conn = sqlite_connect(path)
     try:
-        return _chained_sha256(_sqlite_pages(conn, "SELECT rowid, state FROM stored_events WHERE rowid > ? "
-                                                   "ORDER BY rowid LIMIT ?", page), progress)
+        return _chained_sha256(
+            _sqlite_pages(conn, "SELECT rowid, state FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?", page),
+            progress,
+        )
     finally:
         conn.close()
 
@@ -144,8 +161,9 @@ def sqlite_raw_query(path: str) -> Callable[[list[str] | None, int, int, int], A
         if reps is not None:
             where = f"rep_id IN ({','.join('?' * len(reps))}) AND " + where
             params = [*reps, *params]
-        return conn.execute(f"SELECT SUM(won_cents), SUM(refund_cents), SUM(won_ppb) FROM deal_facts WHERE {where}",
-                            params).fetchone()
+        return conn.execute(
+            f"SELECT SUM(won_cents), SUM(refund_cents), SUM(won_ppb) FROM deal_facts WHERE {where}", params
+        ).fetchone()
 
     return query
 
@@ -160,8 +178,14 @@ def pg_connect(url: str) -> Any:
 
     parsed = make_url(url)
     schema = parsed.query.get("schema")
-    conn = psycopg.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username or "postgres",
-                           password=parsed.password or None, dbname=parsed.database or "postgres", autocommit=True)
+    conn = psycopg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password or None,
+        dbname=parsed.database or "postgres",
+        autocommit=True,
+    )
     if schema:
         conn.execute(f'SET search_path TO "{schema}"')
     return conn
@@ -191,14 +215,21 @@ def pg_raw_insert(url: str, events_table: str, batch: int, progress: Progress | 
         target.execute(f"CREATE TABLE bench_raw_events (LIKE {events_table} {like})")
         target.execute(f"CREATE TABLE bench_raw_entries (LIKE ledger_entries {like})")
         seconds, count = 0.0, 0
-        pages = zip(_pg_pages(source, events_sql, batch, key=_event_key(source, events_table)),
-                    _pg_pages(source, entries_sql, batch))
+        pages = zip(
+            _pg_pages(source, events_sql, batch, key=_event_key(source, events_table)),
+            _pg_pages(source, entries_sql, batch),
+            strict=False,
+        )
         for events, entries in pages:
             started = time.perf_counter()
             with target.transaction(), target.cursor() as cursor:
                 if method == "executemany":
-                    cursor.executemany(f"INSERT INTO bench_raw_events VALUES ({','.join(['%s'] * len(events[0]))})", events)
-                    cursor.executemany(f"INSERT INTO bench_raw_entries VALUES ({','.join(['%s'] * len(entries[0]))})", entries)
+                    cursor.executemany(
+                        f"INSERT INTO bench_raw_events VALUES ({','.join(['%s'] * len(events[0]))})", events
+                    )
+                    cursor.executemany(
+                        f"INSERT INTO bench_raw_entries VALUES ({','.join(['%s'] * len(entries[0]))})", entries
+                    )
                 else:
                     with cursor.copy("COPY bench_raw_events FROM STDIN") as copy:
                         for row in events:
@@ -228,8 +259,12 @@ def pg_raw_scan(url: str, events_table: str, page: int = 5000, progress: Progres
     loads = orjson.loads
     count = 0
     started = time.perf_counter()
-    for rows in _pg_pages(conn, f"SELECT notification_id, state FROM {events_table} WHERE notification_id > %s "
-                                f"ORDER BY notification_id LIMIT %s", page):
+    for rows in _pg_pages(
+        conn,
+        f"SELECT notification_id, state FROM {events_table} WHERE notification_id > %s "
+        f"ORDER BY notification_id LIMIT %s",
+        page,
+    ):
         for _, state in rows:
             loads(state)
         count += len(rows)
@@ -243,9 +278,15 @@ def pg_raw_scan(url: str, events_table: str, page: int = 5000, progress: Progres
 def pg_raw_sha256(url: str, events_table: str, page: int = 10_000, progress: Progress | None = None) -> dict[str, Any]:
     conn = pg_connect(url)
     try:
-        return _chained_sha256(_pg_pages(conn, f"SELECT notification_id, state FROM {events_table} "
-                                               f"WHERE notification_id > %s ORDER BY notification_id LIMIT %s", page),
-                               progress)
+        return _chained_sha256(
+            _pg_pages(
+                conn,
+                f"SELECT notification_id, state FROM {events_table} "
+                f"WHERE notification_id > %s ORDER BY notification_id LIMIT %s",
+                page,
+            ),
+            progress,
+        )
     finally:
         conn.close()
 
@@ -258,8 +299,9 @@ def pg_raw_query(url: str) -> Callable[[list[str] | None, int, int, int], Any]:
         if reps is not None:
             where = "rep_id = ANY(%s) AND " + where
             params = [reps, *params]
-        return conn.execute(f"SELECT SUM(won_cents), SUM(refund_cents), SUM(won_ppb) FROM deal_facts WHERE {where}",
-                            params).fetchone()
+        return conn.execute(
+            f"SELECT SUM(won_cents), SUM(refund_cents), SUM(won_ppb) FROM deal_facts WHERE {where}", params
+        ).fetchone()
 
     return query
 

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,8 +118,17 @@ class Results:
         _print(figure, "ref")
         return figure
 
-    def figure(self, name: str, value: float, unit: str, reference: str | None = None, *, note: str = "",
-               pending: bool = False, **extra: Any) -> Figure:
+    def figure(
+        self,
+        name: str,
+        value: float,
+        unit: str,
+        reference: str | None = None,
+        *,
+        note: str = "",
+        pending: bool = False,
+        **extra: Any,
+    ) -> Figure:
         figure = Figure(name, value, unit, reference=reference, note=note, pending=pending, extra=extra)
         ref = (self.references.get(reference) or self.figures.get(reference)) if reference else None
         if ref is not None and ref.value:
@@ -128,7 +137,9 @@ class Results:
         if target is not None:
             kind, op, bound = target
             measured = figure.ratio if kind == "ratio" else value
-            figure.target = f"{'ratio' if kind == 'ratio' else ''} {op} {bound:g}{'' if kind == 'ratio' else ' ' + unit}".strip()
+            figure.target = (
+                f"{'ratio' if kind == 'ratio' else ''} {op} {bound:g}{'' if kind == 'ratio' else ' ' + unit}".strip()
+            )
             if measured is not None and not pending:
                 figure.met = {">=": measured >= bound, "<": measured < bound, "<=": measured <= bound}[op]
         self.figures[name] = figure
@@ -169,8 +180,13 @@ def _print(figure: Figure, kind: str, ref: Figure | None = None) -> None:
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A Rich bar on a terminal; a line every ~10% otherwise (a run in the background, CI)."""
     if err.is_terminal:
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(description, total=total)
             yield lambda n: bar.advance(task, n)
@@ -229,17 +245,37 @@ def stage_ingest(b: Bench) -> None:
     b.new_events = list(stream)
     if b.is_postgres:
         raw = references.pg_raw_insert(b.args.database_url, b.events_table, INGEST_BATCH)
-        b.results.reference("raw_insert", raw["executemany"]["events_per_s"], "ev/s",
-                            "psycopg executemany of the same event + entry rows, one transaction per batch")
-        b.results.reference("raw_copy", raw["copy"]["events_per_s"], "ev/s",
-                            "psycopg COPY of the same event + entry rows, one transaction per batch")
+        b.results.reference(
+            "raw_insert",
+            raw["executemany"]["events_per_s"],
+            "ev/s",
+            "psycopg executemany of the same event + entry rows, one transaction per batch",
+        )
+        b.results.reference(
+            "raw_copy",
+            raw["copy"]["events_per_s"],
+            "ev/s",
+            "psycopg COPY of the same event + entry rows, one transaction per batch",
+        )
     else:
         raw = references.sqlite_raw_insert(b.sqlite_path, str(b.workdir / "raw-insert.db"), INGEST_BATCH)
-        b.results.reference("raw_insert", raw["events_per_s"], "ev/s",
-                            "sqlite3 executemany of the same event + entry rows, one transaction per batch",
-                            events_table_only=raw["events_table_only_events_per_s"])
-    b.results.figure("ingest", recorded / seconds, "ev/s", "raw_insert", seconds=seconds, events=recorded,
-                     batch=INGEST_BATCH, generator_seconds=generating)
+        b.results.reference(
+            "raw_insert",
+            raw["events_per_s"],
+            "ev/s",
+            "sqlite3 executemany of the same event + entry rows, one transaction per batch",
+            events_table_only=raw["events_table_only_events_per_s"],
+        )
+    b.results.figure(
+        "ingest",
+        recorded / seconds,
+        "ev/s",
+        "raw_insert",
+        seconds=seconds,
+        events=recorded,
+        batch=INGEST_BATCH,
+        generator_seconds=generating,
+    )
     if b.is_postgres:
         b.results.figure("ingest_vs_copy", recorded / seconds, "ev/s", "raw_copy")
 
@@ -250,8 +286,9 @@ def _child_rebuild(b: Bench, *extra: str, profile: str | None = None) -> dict[st
     command = [sys.executable, "-m", "benchmarks.rebuild_child", "--database-url", b.settings.database_url, *extra]
     if profile:
         command += ["--profile", profile]
-    done = subprocess.run([sys.executable, "-m", "benchmarks.rss_probe", *command], cwd=ROOT, stdout=subprocess.PIPE,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.rss_probe", *command], cwd=ROOT, stdout=subprocess.PIPE, check=True
+    )
     lines = done.stdout.decode().strip().splitlines()
     return {**orjson.loads(lines[-2]), **orjson.loads(lines[-1])}
 
@@ -262,8 +299,9 @@ REBUILD_ROUNDS = 3
 def _fresh_scan(b: Bench) -> dict[str, Any]:
     """The raw scan in a fresh process, as the rebuild is (see `references.main`)."""
     where = ["postgresql", b.args.database_url, b.events_table] if b.is_postgres else ["sqlite", b.sqlite_path]
-    done = subprocess.run([sys.executable, "-m", "benchmarks.references", "scan", *where], cwd=ROOT,
-                          stdout=subprocess.PIPE, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.references", "scan", *where], cwd=ROOT, stdout=subprocess.PIPE, check=True
+    )
     return orjson.loads(done.stdout.decode().strip().splitlines()[-1])
 
 
@@ -282,27 +320,51 @@ def stage_rebuild(b: Bench) -> None:
         profile = str(Path(b.args.profile_dir) / f"rebuild-{round_}.txt") if "rebuild" in b.args.profile else None
         child = _child_rebuild(b, profile=profile)
         rounds.append((child["events"] / child["seconds"] / scan["events_per_s"], scan, child))
-        err.print(f"    scan {scan['seconds']:.2f} s, rebuild {child['seconds']:.2f} s: "
-                  f"ratio {rounds[-1][0]:.3f}")
+        err.print(f"    scan {scan['seconds']:.2f} s, rebuild {child['seconds']:.2f} s: ratio {rounds[-1][0]:.3f}")
     _, scan, child = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
-    every = [{"scan_s": round(s["seconds"], 3), "rebuild_s": round(c["seconds"], 3), "ratio": round(r, 4)}
-             for r, s, c in rounds]
-    b.results.reference("raw_scan_decode", scan["events_per_s"], "ev/s",
-                        "every stored event's bytes, orjson.loads, in a fresh process (the median round's)")
-    b.results.figure("rebuild", child["events"] / child["seconds"], "ev/s", "raw_scan_decode",
-                     seconds=child["seconds"], events=child["events"], rounds=every)
+    every = [
+        {"scan_s": round(s["seconds"], 3), "rebuild_s": round(c["seconds"], 3), "ratio": round(r, 4)}
+        for r, s, c in rounds
+    ]
+    b.results.reference(
+        "raw_scan_decode",
+        scan["events_per_s"],
+        "ev/s",
+        "every stored event's bytes, orjson.loads, in a fresh process (the median round's)",
+    )
+    b.results.figure(
+        "rebuild",
+        child["events"] / child["seconds"],
+        "ev/s",
+        "raw_scan_decode",
+        seconds=child["seconds"],
+        events=child["events"],
+        rounds=every,
+    )
     child["children_maxrss_kb"] = max(c["children_maxrss_kb"] for _, _, c in rounds)  # the peak of every round
     # The same fold over the first tenth of the log, into a scratch SQLite store: the peak of
     # the rebuild at N/10 beside the peak at N, in one run.
     prefix = max(1, b.events // 10)
     small = _child_rebuild(b, "--upto", str(prefix), "--into", f"sqlite:///{b.workdir / 'prefix.db'}")
-    b.results.reference("rebuild_peak_rss_prefix", small["children_maxrss_kb"] / 1024, "MB",
-                        f"rebuild of the first {prefix:,} events into a scratch SQLite store", events=prefix,
-                        seconds=small["seconds"], hwm_mb=small["hwm_kb"] / 1024,
-                        before_rebuild_mb=small["hwm_before_kb"] / 1024)
-    b.results.figure("rebuild_peak_rss", child["children_maxrss_kb"] / 1024, "MB", "rebuild_peak_rss_prefix",
-                     note="ratio: peak at N / peak at N/10", hwm_mb=child["hwm_kb"] / 1024,
-                     before_rebuild_mb=child["hwm_before_kb"] / 1024)
+    b.results.reference(
+        "rebuild_peak_rss_prefix",
+        small["children_maxrss_kb"] / 1024,
+        "MB",
+        f"rebuild of the first {prefix:,} events into a scratch SQLite store",
+        events=prefix,
+        seconds=small["seconds"],
+        hwm_mb=small["hwm_kb"] / 1024,
+        before_rebuild_mb=small["hwm_before_kb"] / 1024,
+    )
+    b.results.figure(
+        "rebuild_peak_rss",
+        child["children_maxrss_kb"] / 1024,
+        "MB",
+        "rebuild_peak_rss_prefix",
+        note="ratio: peak at N / peak at N/10",
+        hwm_mb=child["hwm_kb"] / 1024,
+        before_rebuild_mb=child["hwm_before_kb"] / 1024,
+    )
     for suffix in ("", "-wal", "-shm"):
         (b.workdir / f"prefix.db{suffix}").unlink(missing_ok=True)
 
@@ -312,12 +374,19 @@ def stage_catch_up(b: Bench) -> None:
 
     count = len(b.new_events)
     for start in range(0, count, INGEST_BATCH):
-        b.ledger.record(b.new_events[start:start + INGEST_BATCH], ACTOR)
+        b.ledger.record(b.new_events[start : start + INGEST_BATCH], ACTOR)
     started = time.perf_counter()
     catch_up(b.ledger, b.engine)
     seconds = time.perf_counter() - started
-    b.results.figure("catch_up", count / seconds, "ev/s", "raw_scan_decode", seconds=seconds, events=count,
-                     note=f"{count:,} new events ({NEW_SHARE:.0%})")
+    b.results.figure(
+        "catch_up",
+        count / seconds,
+        "ev/s",
+        "raw_scan_decode",
+        seconds=seconds,
+        events=count,
+        note=f"{count:,} new events ({NEW_SHARE:.0%})",
+    )
 
 
 def _scopes(b: Bench) -> tuple[list[str], list[str]]:
@@ -350,9 +419,12 @@ def stage_kpis(b: Bench) -> None:
     known_at = micros_to_time(known_us)
     periods = ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4", "2026-03", "2026-06"]
     count = b.args.kpi_queries
-    raw = (references.pg_raw_query(b.args.database_url) if b.is_postgres else references.sqlite_raw_query(b.sqlite_path))
-    for kind, names in (("rep", [f"rep:{r}" for r in rep_ids]), ("team", [f"team:{t}" for t in teams]),
-                        ("company", ["company"])):
+    raw = references.pg_raw_query(b.args.database_url) if b.is_postgres else references.sqlite_raw_query(b.sqlite_path)
+    for kind, names in (
+        ("rep", [f"rep:{r}" for r in rep_ids]),
+        ("team", [f"team:{t}" for t in teams]),
+        ("company", ["company"]),
+    ):
         asks = [(names[i % len(names)], periods[(i // len(names)) % len(periods)]) for i in range(count)]
         # the reference: one hand-written revenue aggregate over the same rows and window
         raw_samples = []
@@ -369,7 +441,9 @@ def stage_kpis(b: Bench) -> None:
             raw(members, cut.start_us, cut.upto_us, cut.known_us)
             raw_samples.append((time.perf_counter() - started) * 1000)
         p50, p99 = _percentiles(raw_samples)
-        b.results.reference(f"raw_query_{kind}_p50", p50, "ms", "one SQL revenue sum over deal_facts, same scope and window")
+        b.results.reference(
+            f"raw_query_{kind}_p50", p50, "ms", "one SQL revenue sum over deal_facts, same scope and window"
+        )
         b.results.reference(f"raw_query_{kind}_p99", p99, "ms")
         for suffix, cut_at in (("", None), ("_known_at", known_at)):
             for scope, period in asks[:10]:  # warm-up: compiled statements, page cache
@@ -383,8 +457,9 @@ def stage_kpis(b: Bench) -> None:
                     advance(1)
             p50, p99 = _percentiles(samples)
             b.results.figure(f"kpi_{kind}{suffix}_p50", p50, "ms", f"raw_query_{kind}_p50", queries=count)
-            b.results.figure(f"kpi_{kind}{suffix}_p99", p99, "ms", f"raw_query_{kind}_p99", queries=count,
-                             scopes=len(names))
+            b.results.figure(
+                f"kpi_{kind}{suffix}_p99", p99, "ms", f"raw_query_{kind}_p99", queries=count, scopes=len(names)
+            )
 
 
 def stage_payouts(b: Bench) -> None:
@@ -397,16 +472,21 @@ def stage_payouts(b: Bench) -> None:
     rep_kpi = b.results.figures.get("kpi_rep_p50")
     if rep_kpi is not None:  # a payout reads a rep's figures: as many rep KPI reads is its floor
         reference = "rep_kpi_reads"
-        b.results.reference(reference, len(payouts) * rep_kpi.value / 1000, "s",
-                            f"{len(payouts)} × the rep KPI p50")
-    b.results.figure("payouts", seconds, "s", reference, note=f"{len(payouts)} reps of {PERIOD}, "
-                     f"{len(payouts) / seconds:,.0f} reps/s", reps=len(payouts))
+        b.results.reference(reference, len(payouts) * rep_kpi.value / 1000, "s", f"{len(payouts)} × the rep KPI p50")
+    b.results.figure(
+        "payouts",
+        seconds,
+        "s",
+        reference,
+        note=f"{len(payouts)} reps of {PERIOD}, {len(payouts) / seconds:,.0f} reps/s",
+        reps=len(payouts),
+    )
 
 
 def changed_plan() -> dict[str, Any]:
     """The default plan with richer commission tiers (what finance would try)."""
     rules = orjson.loads(orjson.dumps(DEFAULT_PLAN_RULES))
-    for tier, rate in zip(rules["components"][0]["tiers"], ("0.03", "0.055", "0.085")):
+    for tier, rate in zip(rules["components"][0]["tiers"], ("0.03", "0.055", "0.085"), strict=True):
         tier["rate"] = rate
     return rules
 
@@ -422,8 +502,14 @@ def stage_replay(b: Bench) -> None:
         started = time.perf_counter()
         result = replay(b.ledger, b.engine, b.settings, PERIOD, PlanRequest(rules=changed_plan()))
         seconds = time.perf_counter() - started
-        b.results.figure(name, seconds, "s", "payouts", note=f"{len(result['payouts'])} reps of {PERIOD}, {note}",
-                         reps=len(result["payouts"]))
+        b.results.figure(
+            name,
+            seconds,
+            "s",
+            "payouts",
+            note=f"{len(result['payouts'])} reps of {PERIOD}, {note}",
+            reps=len(result["payouts"]),
+        )
         return result["diff"]
 
     reps = [row["rep_id"] for row in replayed("replay", "none approved")]
@@ -433,8 +519,13 @@ def stage_replay(b: Bench) -> None:
             approve(b.ledger, b.engine, b.settings, rep_id, PERIOD, ACTOR)
             advance(1)
     seconds = time.perf_counter() - started
-    b.results.figure("approve", seconds / len(reps) * 1000, "ms", note=f"per rep, {len(reps)} approved one by one "
-                     "(each: catch-up, payout, PayoutApproved recorded)", reps=len(reps))
+    b.results.figure(
+        "approve",
+        seconds / len(reps) * 1000,
+        "ms",
+        note=f"per rep, {len(reps)} approved one by one (each: catch-up, payout, PayoutApproved recorded)",
+        reps=len(reps),
+    )
     approved = replayed("replay_approved", "every rep approved, each at its own knowledge time")
     if any(row["basis"] != "approved" for row in approved):
         raise SystemExit("replay_approved: a rep's baseline is not its approval; the approvals did not land")
@@ -446,9 +537,16 @@ def stage_audit(b: Bench) -> None:
     started = time.perf_counter()
     report = audit(b.ledger, b.engine, b.settings)
     seconds = time.perf_counter() - started
-    b.results.figure("audit", report["events_replayed"] / seconds, "ev/s", "raw_scan_decode", seconds=seconds,
-                     ok=report["ok"], differences=report["difference_count"],
-                     note=f"{seconds:.1f} s, {'no differences' if report['ok'] else str(report['difference_count']) + ' differences'}")
+    b.results.figure(
+        "audit",
+        report["events_replayed"] / seconds,
+        "ev/s",
+        "raw_scan_decode",
+        seconds=seconds,
+        ok=report["ok"],
+        differences=report["difference_count"],
+        note=f"{seconds:.1f} s, " + ("no differences" if report["ok"] else f"{report['difference_count']} differences"),
+    )
     rebuilt = b.results.figures.get("rebuild")
     if rebuilt is not None:  # issue 5: the audit rebuild no slower than 1.5 × the projection rebuild
         b.results.reference("rebuild_time", rebuilt.extra["seconds"], "s", "the projection rebuild stage")
@@ -456,16 +554,21 @@ def stage_audit(b: Bench) -> None:
 
 
 def stage_verify(b: Bench) -> None:
-    raw = (references.pg_raw_sha256(b.args.database_url, b.events_table) if b.is_postgres
-           else references.sqlite_raw_sha256(b.sqlite_path))
-    b.results.reference("raw_sha256", raw["events_per_s"], "ev/s", "the stored bytes, sha256 chained row by row",
-                        bytes=raw["bytes"])
+    raw = (
+        references.pg_raw_sha256(b.args.database_url, b.events_table)
+        if b.is_postgres
+        else references.sqlite_raw_sha256(b.sqlite_path)
+    )
+    b.results.reference(
+        "raw_sha256", raw["events_per_s"], "ev/s", "the stored bytes, sha256 chained row by row", bytes=raw["bytes"]
+    )
     started = time.perf_counter()
     report = b.ledger.verify()
     seconds = time.perf_counter() - started
     assert report.ok, report.message
-    b.results.figure("verify", report.events_checked / seconds, "ev/s", "raw_sha256", seconds=seconds,
-                     events=report.events_checked)
+    b.results.figure(
+        "verify", report.events_checked / seconds, "ev/s", "raw_sha256", seconds=seconds, events=report.events_checked
+    )
 
 
 # ---------------------------------------------------------------- HTTP
@@ -505,8 +608,9 @@ def serving(b: Bench, app: str) -> Iterator[str]:
             process.wait()
 
 
-def load(base: str, paths: list[str], headers: dict[str, str], clients: int, requests: int, seconds: float,
-         warmup: int) -> dict[str, Any]:
+def load(
+    base: str, paths: list[str], headers: dict[str, str], clients: int, requests: int, seconds: float, warmup: int
+) -> dict[str, Any]:
     """`clients` threads, each with its own keep-alive connection, until `requests` are done or
     `seconds` have passed; latencies of every request after the warm-up."""
     import httpx
@@ -546,15 +650,25 @@ def load(base: str, paths: list[str], headers: dict[str, str], clients: int, req
     if failures:
         raise RuntimeError(f"{len(failures)} failed requests, e.g. {failures[0]}")
     p50, p99 = _percentiles(samples)
-    return {"requests": len(samples), "seconds": elapsed, "requests_per_s": len(samples) / elapsed, "p50_ms": p50,
-            "p99_ms": p99}
+    return {
+        "requests": len(samples),
+        "seconds": elapsed,
+        "requests_per_s": len(samples) / elapsed,
+        "p50_ms": p50,
+        "p99_ms": p99,
+    }
 
 
 def _token(b: Bench) -> str:
     env = {**os.environ, "PERFLEDGER_DATABASE_URL": b.settings.database_url}
-    done = subprocess.run([str(Path(sys.executable).parent / "perfledger"), "token", "create", "--role", "admin",
-                           "--label", "benchmark"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, check=True)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "perfledger"), "token", "create", "--role", "admin", "--label", "benchmark"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
     return done.stdout.decode().strip().splitlines()[-1]
 
 
@@ -565,15 +679,17 @@ def stage_http(b: Bench) -> None:
     warmup = max(20, requests // 20)
     with serving(b, "noop") as base:
         noop = load(base, ["/noop"], {}, clients, requests, seconds, warmup)
-    b.results.reference("noop_http", noop["requests_per_s"], "req/s", f"a no-op FastAPI endpoint, {clients} clients",
-                        **noop)
+    b.results.reference(
+        "noop_http", noop["requests_per_s"], "req/s", f"a no-op FastAPI endpoint, {clients} clients", **noop
+    )
     b.results.reference("noop_http_p99", noop["p99_ms"], "ms")
     token = _token(b)
     headers = {"Authorization": f"Bearer {token}"}
     rep_ids, _ = _scopes(b)
     with serving(b, "perfledger") as base:
-        probe = httpx.get(f"{base}/kpis", params={"scope": f"rep:{rep_ids[0]}", "period": PERIOD}, headers=headers,
-                          timeout=60)
+        probe = httpx.get(
+            f"{base}/kpis", params={"scope": f"rep:{rep_ids[0]}", "period": PERIOD}, headers=headers, timeout=60
+        )
         pending = probe.status_code == 404
         if pending:
             paths, what = ["/events?limit=1"], "GET /events?limit=1 (GET /kpis is not served yet: KPI figure pending)"
@@ -588,15 +704,28 @@ def stage_http(b: Bench) -> None:
             # so each of these is computed in full. This is the figure the target is judged on.
             known = micros_to_time(b.ledger.recorded_at_of(b.ledger.head().position) or 0).isoformat()
             known = known.replace("+00:00", "Z")
-            uncached = load(base, [f"{path}&known_at={known}" for path in paths], headers, clients, requests,
-                            seconds, warmup)
-    b.results.figure("http_kpi", measured["requests_per_s"], "req/s", "noop_http", pending=pending,
-                     note=what + " (repeated reads at one head: served from the server's memo of figures)",
-                     **measured)
+            uncached = load(
+                base, [f"{path}&known_at={known}" for path in paths], headers, clients, requests, seconds, warmup
+            )
+    b.results.figure(
+        "http_kpi",
+        measured["requests_per_s"],
+        "req/s",
+        "noop_http",
+        pending=pending,
+        note=what + " (repeated reads at one head: served from the server's memo of figures)",
+        **measured,
+    )
     b.results.figure("http_kpi_p99", measured["p99_ms"], "ms", "noop_http_p99", pending=pending)
     if not pending:
-        b.results.figure("http_kpi_uncached", uncached["requests_per_s"], "req/s", "noop_http",
-                         note=what + "&known_at=…: every read computed", **uncached)
+        b.results.figure(
+            "http_kpi_uncached",
+            uncached["requests_per_s"],
+            "req/s",
+            "noop_http",
+            note=what + "&known_at=…: every read computed",
+            **uncached,
+        )
         b.results.figure("http_kpi_uncached_p99", uncached["p99_ms"], "ms", "noop_http_p99")
 
 
@@ -626,13 +755,15 @@ def machine(b: Bench | None = None, database_url: str | None = None) -> dict[str
     except OSError:
         cpu = platform.processor()
     memory = None
-    try:
+    with suppress(ValueError, OSError):
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    except (ValueError, OSError):
-        pass
     info: dict[str, Any] = {
-        "nproc": os.cpu_count(), "cpu_model": cpu, "memory_mb": memory, "platform": platform.platform(),
-        "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_mb": memory,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
     }
     for package in ("eventsourcing", "sqlalchemy", "orjson", "fastapi", "uvicorn", "pydantic"):
         from importlib.metadata import PackageNotFoundError, version
@@ -642,8 +773,14 @@ def machine(b: Bench | None = None, database_url: str | None = None) -> dict[str
         except PackageNotFoundError:  # informative only
             info[package] = None
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], check=False, cwd=ROOT, capture_output=True, text=True).stdout.strip())
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"], check=False, cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+        )
         info["git"] = head + ("+dirty" if dirty else "")
     except OSError:
         pass
@@ -656,10 +793,15 @@ def machine(b: Bench | None = None, database_url: str | None = None) -> dict[str
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, help=f"events to generate (default {DEFAULT_EVENTS:,}; --quick: {QUICK_EVENTS:,})")
+    parser.add_argument(
+        "--events", type=int, help=f"events to generate (default {DEFAULT_EVENTS:,}; --quick: {QUICK_EVENTS:,})"
+    )
     parser.add_argument("--quick", action="store_true", help=f"the CI smoke size: {QUICK_EVENTS:,} events")
-    parser.add_argument("--database-url", help="run on this PostgreSQL store (an empty schema: ?schema=NAME); "
-                        "default: a fresh SQLite file in a temporary folder")
+    parser.add_argument(
+        "--database-url",
+        help="run on this PostgreSQL store (an empty schema: ?schema=NAME); "
+        "default: a fresh SQLite file in a temporary folder",
+    )
     parser.add_argument("--out", help="write the figures as JSON here (default benchmarks/results/<store>-<N>.json)")
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of: " + ", ".join(STAGES))
     parser.add_argument("--kpi-queries", type=int, default=200, help="queries per KPI figure (default 200)")
@@ -668,8 +810,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--http-seconds", type=float, default=20.0, help="seconds per HTTP figure (at most)")
     parser.add_argument("--workdir", help="where the SQLite store lives (default: a temporary folder, removed after)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite store after the run")
-    parser.add_argument("--profile", default="", help="comma-separated stages to profile with pyinstrument "
-                        "(ingest, rebuild, kpi, payouts, replay, audit, verify); text reports in --profile-dir")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated stages to profile with pyinstrument "
+        "(ingest, rebuild, kpi, payouts, replay, audit, verify); text reports in --profile-dir",
+    )
     parser.add_argument("--profile-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args(argv)
     if args.events is None:
@@ -720,18 +866,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ledger = Ledger(settings)
     if ledger.head().position:
         ledger.close()
-        raise SystemExit(f"{database_url} already holds events: the benchmark needs an empty store "
-                         "(PostgreSQL: DROP SCHEMA … CASCADE; CREATE SCHEMA …)")
+        raise SystemExit(
+            f"{database_url} already holds events: the benchmark needs an empty store "
+            "(PostgreSQL: DROP SCHEMA … CASCADE; CREATE SCHEMA …)"
+        )
     from projections.db import engine_for
 
     engine = engine_for(settings)
     results = Results()
-    bench = Bench(args, settings, ledger, engine, workdir, results, args.events, is_postgres=is_postgres,
-                  sqlite_path=sqlite_path)
+    bench = Bench(
+        args, settings, ledger, engine, workdir, results, args.events, is_postgres=is_postgres, sqlite_path=sqlite_path
+    )
     info = machine(bench)
     store = "postgresql" if is_postgres else "sqlite"
-    out.print(f"[bold]Perfledger benchmark[/]: {args.events:,} events on {store}; {info['nproc']} × {info['cpu_model']}, "
-              f"Python {info['python']}, SQLite {info['sqlite']}" + (f", PostgreSQL {info['postgresql']}" if is_postgres else ""))
+    out.print(
+        f"[bold]Perfledger benchmark[/]: {args.events:,} events on {store}; {info['nproc']} × {info['cpu_model']}, "
+        f"Python {info['python']}, SQLite {info['sqlite']}"
+        + (f", PostgreSQL {info['postgresql']}" if is_postgres else "")
+    )
     started = datetime.now(UTC)
     timings: dict[str, float] = {}
     try:
@@ -747,9 +899,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if sqlite_path and made_workdir and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     report = {
-        "benchmark": "perfledger", "events": args.events, "store": store, "started_at": started.isoformat(),
+        "benchmark": "perfledger",
+        "events": args.events,
+        "store": store,
+        "started_at": started.isoformat(),
         "command": " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),
-        "machine": info, "targets": {k: {"on": v[0], "op": v[1], "bound": v[2]} for k, v in TARGETS.items()},
+        "machine": info,
+        "targets": {k: {"on": v[0], "op": v[1], "bound": v[2]} for k, v in TARGETS.items()},
         "stage_seconds": timings,
         "figures": {name: f.as_json() for name, f in results.figures.items()},
         "references": {name: f.as_json() for name, f in results.references.items()},

@@ -11,9 +11,9 @@ differ but `TYPE` names the public type.
 from __future__ import annotations
 
 from datetime import datetime
-from hashlib import sha1
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
+from hashlib import sha1
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -32,13 +32,13 @@ def stream_id(kind: str, key: str) -> UUID:
     `uuid5(_NAMESPACE, f"{kind}:{key}")`, written out (as the standard library does) with the
     namespace's bytes computed once rather than on every call.
     """
-    digest = sha1(_NAMESPACE_BYTES + f"{kind}:{key}".encode("utf-8")).digest()
+    digest = sha1(_NAMESPACE_BYTES + f"{kind}:{key}".encode()).digest()
     return UUID(bytes=digest[:16], version=5)
 
 
 def scope_key(scope: dict[str, Any]) -> str:
     """`{"rep": "R-1"}` → `rep:R-1`; `{"company": true}` → `company`."""
-    (kind, value), = scope.items()
+    ((kind, value),) = scope.items()
     return "company" if kind == "company" else f"{kind}:{value}"
 
 
@@ -80,7 +80,9 @@ class Rep(Ledgered):
         region: str
         manager_id: str | None
 
-    def __init__(self, rep_id: str, name: str, team_id: str, region: str, manager_id: str | None, occurred_at: datetime):
+    def __init__(
+        self, rep_id: str, name: str, team_id: str, region: str, manager_id: str | None, occurred_at: datetime
+    ):
         self.rep_id = rep_id
         self.team_id = team_id
         self.region = region
@@ -166,9 +168,13 @@ class Rep(Ledgered):
 
     def offboard(self, occurred_at: datetime) -> None:
         if self.offboarded_at is not None:
-            raise RuleViolation("data.rep_id", f"rep {self.rep_id} was already offboarded on {self.offboarded_at.isoformat()}")
+            raise RuleViolation(
+                "data.rep_id", f"rep {self.rep_id} was already offboarded on {self.offboarded_at.isoformat()}"
+            )
         if occurred_at < self.onboarded_at:
-            raise RuleViolation("occurred_at", f"rep {self.rep_id} was onboarded later ({self.onboarded_at.isoformat()})")
+            raise RuleViolation(
+                "occurred_at", f"rep {self.rep_id} was onboarded later ({self.onboarded_at.isoformat()})"
+            )
         self.record(Rep.RepOffboarded, rep_id=self.rep_id, occurred_at=occurred_at)
 
     def evaluate(self, **fields: Any) -> None:
@@ -186,7 +192,9 @@ class Rep(Ledgered):
 
     def set_improvement_plan(self, **fields: Any) -> None:
         if fields["improvement_plan_id"] in self.improvement_plans:
-            raise RuleViolation("data.improvement_plan_id", f"improvement plan {fields['improvement_plan_id']} already exists")
+            raise RuleViolation(
+                "data.improvement_plan_id", f"improvement plan {fields['improvement_plan_id']} already exists"
+            )
         self.record(Rep.ImprovementPlanSet, **fields)
 
     def _require_active(self, occurred_at: datetime) -> None:
@@ -209,8 +217,15 @@ class Deal(Ledgered):
         lead_id: str | None
         expected_amount: Decimal | None
 
-    def __init__(self, deal_id: str, rep_id: str, customer_id: str, lead_id: str | None,
-                 expected_amount: Decimal | None, occurred_at: datetime):
+    def __init__(
+        self,
+        deal_id: str,
+        rep_id: str,
+        customer_id: str,
+        lead_id: str | None,
+        expected_amount: Decimal | None,
+        occurred_at: datetime,
+    ):
         self.deal_id = deal_id
         self.rep_id = rep_id
         self.opened_at = occurred_at
@@ -273,19 +288,30 @@ class Deal(Ledgered):
     def correct_amount(self, amount: Decimal, reason: str, occurred_at: datetime) -> None:
         self._require_won("corrected")
         if amount < self.refunded:
-            raise RuleViolation("data.amount", f"deal {self.deal_id} has {self.refunded} refunded already; the corrected amount cannot be lower")
-        self.record(Deal.DealAmountCorrected, deal_id=self.deal_id, amount=amount, reason=reason, occurred_at=occurred_at)
+            raise RuleViolation(
+                "data.amount",
+                f"deal {self.deal_id} has {self.refunded} refunded already; the corrected amount cannot be lower",
+            )
+        self.record(
+            Deal.DealAmountCorrected, deal_id=self.deal_id, amount=amount, reason=reason, occurred_at=occurred_at
+        )
 
     def refund(self, amount: Decimal, reason: str | None, occurred_at: datetime) -> None:
         self._require_won("refunded")
         left = self.won_amount - self.refunded
         if amount > left:
-            raise RuleViolation("data.amount", f"refund {amount} exceeds what is left to refund on deal {self.deal_id} ({left} of {self.won_amount} won)")
+            raise RuleViolation(
+                "data.amount",
+                f"refund {amount} exceeds what is left to refund on deal {self.deal_id} "
+                f"({left} of {self.won_amount} won)",
+            )
         self.record(Deal.DealRefunded, deal_id=self.deal_id, amount=amount, reason=reason, occurred_at=occurred_at)
 
     def _require_open(self, what: str) -> None:
         if self.outcome is not None:
-            raise RuleViolation("data.deal_id", f"deal {self.deal_id} is already {self.outcome}; it cannot be {what} too")
+            raise RuleViolation(
+                "data.deal_id", f"deal {self.deal_id} is already {self.outcome}; it cannot be {what} too"
+            )
 
     def _require_won(self, what: str) -> None:
         if self.outcome != "won":
@@ -324,8 +350,18 @@ class Activity(Ledgered):
         replied: bool | None
         notes: str | None
 
-    def __init__(self, activity_id: str, rep_id: str, kind: str, customer_id: str | None, lead_id: str | None,
-                 deal_id: str | None, replied: bool | None, notes: str | None, occurred_at: datetime):
+    def __init__(
+        self,
+        activity_id: str,
+        rep_id: str,
+        kind: str,
+        customer_id: str | None,
+        lead_id: str | None,
+        deal_id: str | None,
+        replied: bool | None,
+        notes: str | None,
+        occurred_at: datetime,
+    ):
         self.activity_id = activity_id
 
     @staticmethod
@@ -343,7 +379,15 @@ class FollowUp(Ledgered):
         deal_id: str | None
         lead_id: str | None
 
-    def __init__(self, followup_id: str, rep_id: str, due_at: datetime, deal_id: str | None, lead_id: str | None, occurred_at: datetime):
+    def __init__(
+        self,
+        followup_id: str,
+        rep_id: str,
+        due_at: datetime,
+        deal_id: str | None,
+        lead_id: str | None,
+        occurred_at: datetime,
+    ):
         self.followup_id = followup_id
         self.rep_id = rep_id
         self.completed = False
@@ -379,7 +423,9 @@ class Target(Ledgered):
         value: Decimal
         reason: str | None
 
-    def __init__(self, scope: dict, metric: str, period: str, value: Decimal, reason: str | None, occurred_at: datetime):
+    def __init__(
+        self, scope: dict, metric: str, period: str, value: Decimal, reason: str | None, occurred_at: datetime
+    ):
         self.value = value
 
     @staticmethod
@@ -431,9 +477,17 @@ class IncentivePlan(Ledgered):
 
     def publish(self, version: int, effective_from: str, rules: dict, occurred_at: datetime) -> None:
         if version <= self.latest_version:
-            raise RuleViolation("data.version", f"plan {self.plan_id} is at version {self.latest_version}; a new version must be higher")
-        self.record(IncentivePlan.IncentivePlanRepublished, plan_id=self.plan_id, version=version,
-                    effective_from=effective_from, rules=rules, occurred_at=occurred_at)
+            raise RuleViolation(
+                "data.version", f"plan {self.plan_id} is at version {self.latest_version}; a new version must be higher"
+            )
+        self.record(
+            IncentivePlan.IncentivePlanRepublished,
+            plan_id=self.plan_id,
+            version=version,
+            effective_from=effective_from,
+            rules=rules,
+            occurred_at=occurred_at,
+        )
 
 
 class PlanAssignment(Ledgered):
@@ -492,8 +546,17 @@ class Payout(Ledgered):
         digest: str
         known_at: datetime | None
 
-    def __init__(self, rep_id: str, period: str, amount: Decimal, plan_id: str, plan_version: int, digest: str,
-                 known_at: datetime | None, occurred_at: datetime):
+    def __init__(
+        self,
+        rep_id: str,
+        period: str,
+        amount: Decimal,
+        plan_id: str,
+        plan_version: int,
+        digest: str,
+        known_at: datetime | None,
+        occurred_at: datetime,
+    ):
         self.amount = amount
         self.digest = digest
 
@@ -512,7 +575,6 @@ class Payout(Ledgered):
             payout.amount += self.amount
 
 
-
 class AdjustedPayout(Ledgered):
     """The payout stream of a rep whose period closed before any approval: adjustments only."""
 
@@ -526,7 +588,9 @@ class AdjustedPayout(Ledgered):
         reason: str
         replay_id: str | None
 
-    def __init__(self, rep_id: str, period: str, amount: Decimal, reason: str, replay_id: str | None, occurred_at: datetime):
+    def __init__(
+        self, rep_id: str, period: str, amount: Decimal, reason: str, replay_id: str | None, occurred_at: datetime
+    ):
         self.amount = amount
         self.digest = None
 
@@ -549,8 +613,17 @@ class Dispute(Ledgered):
         deal_id: str | None
         events: list
 
-    def __init__(self, dispute_id: str, rep_id: str, period: str, text: str, component: str | None,
-                 deal_id: str | None, events: list, occurred_at: datetime):
+    def __init__(
+        self,
+        dispute_id: str,
+        rep_id: str,
+        period: str,
+        text: str,
+        component: str | None,
+        deal_id: str | None,
+        events: list,
+        occurred_at: datetime,
+    ):
         self.dispute_id = dispute_id
         self.rep_id = rep_id
         self.outcome: str | None = None
@@ -585,4 +658,17 @@ class Dispute(Ledgered):
         self.record(Dispute.DisputeResolved, **fields)
 
 
-AGGREGATES: tuple[type[Ledgered], ...] = (Rep, Deal, Lead, Activity, FollowUp, Target, IncentivePlan, PlanAssignment, PeriodLock, Payout, AdjustedPayout, Dispute)
+AGGREGATES: tuple[type[Ledgered], ...] = (
+    Rep,
+    Deal,
+    Lead,
+    Activity,
+    FollowUp,
+    Target,
+    IncentivePlan,
+    PlanAssignment,
+    PeriodLock,
+    Payout,
+    AdjustedPayout,
+    Dispute,
+)

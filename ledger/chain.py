@@ -17,7 +17,9 @@ import orjson
 GENESIS = "0" * 64
 
 
-def link_of(previous: str, entry_head: tuple, topic: str, originator_hex: str, originator_version: int, state: bytes) -> str:
+def link_of(
+    previous: str, entry_head: tuple, topic: str, originator_hex: str, originator_version: int, state: bytes
+) -> str:
     # A JSON array is unambiguous: no choice of field values can shift bytes between fields.
     # (orjson writes a tuple as the same array; one sha256 over the joined bytes is the same
     # digest as three updates, with two method calls fewer per event.)
@@ -51,8 +53,20 @@ def first_broken_link(previous: str, rows: Iterable[tuple]) -> tuple[str, int, i
     loop `verify` spends its time in.
     """
     checked = 0
-    for (position, recorded_at, type_, rep_id, actor, event_id, chash, link,
-         topic, originator_id, version, state) in rows:
+    for (
+        position,
+        recorded_at,
+        type_,
+        rep_id,
+        actor,
+        event_id,
+        chash,
+        link,
+        topic,
+        originator_id,
+        version,
+        state,
+    ) in rows:
         if type(originator_id) is not str or len(originator_id) != 32:
             originator_id = uuid_hex(originator_id)
         header = _dumps((position, recorded_at, type_, rep_id, actor, event_id, chash, topic, originator_id, version))

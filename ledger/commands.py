@@ -13,12 +13,26 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from .aggregates import (Activity, AdjustedPayout, Deal, Dispute, FollowUp, IncentivePlan, Lead, Ledgered, Payout, PeriodLock, PlanAssignment,
-                         Rep, Target, stream_id, scope_key)
+from .aggregates import (
+    Activity,
+    AdjustedPayout,
+    Deal,
+    Dispute,
+    FollowUp,
+    IncentivePlan,
+    Lead,
+    Ledgered,
+    Payout,
+    PeriodLock,
+    PlanAssignment,
+    Rep,
+    Target,
+    scope_key,
+    stream_id,
+)
 from .errors import RuleViolation
 from .periods import parse_period
 from .schemas import Command
-
 
 Touched = tuple[Ledgered, "str | None"]  # the aggregate that took the fact, and the rep it concerns
 
@@ -116,10 +130,20 @@ def touched_streams(command: Command, known_reps: Collection[str] = ()) -> list[
 
 _CREATES = {"LeadCreated": ("lead", "lead_id")}
 # Named but not read: these handlers only `require_known_rep` (and do not look at the deal).
-_UNREAD = {"ActivityLogged": ("rep", "deal"), "FollowUpScheduled": ("rep", "deal"), "LeadCreated": ("rep",),
-           "DealOpened": ("rep",)}
-_KEY_KINDS = (("dispute_id", "dispute"), ("rep_id", "rep"), ("deal_id", "deal"), ("activity_id", "activity"), ("followup_id", "followup"),
-              ("plan_id", "plan"))
+_UNREAD = {
+    "ActivityLogged": ("rep", "deal"),
+    "FollowUpScheduled": ("rep", "deal"),
+    "LeadCreated": ("rep",),
+    "DealOpened": ("rep",),
+}
+_KEY_KINDS = (
+    ("dispute_id", "dispute"),
+    ("rep_id", "rep"),
+    ("deal_id", "deal"),
+    ("activity_id", "activity"),
+    ("followup_id", "followup"),
+    ("plan_id", "plan"),
+)
 
 
 # ---------------------------------------------------------------- handlers, one per event type
@@ -183,7 +207,9 @@ def target_set(uow: UnitOfWork, c: Command) -> Touched:
     return target, scope.get("rep")
 
 
-def created(kind: str, key: str, aggregate_class: type[Ledgered], what: str) -> Callable[[UnitOfWork, Command], Touched]:
+def created(
+    kind: str, key: str, aggregate_class: type[Ledgered], what: str
+) -> Callable[[UnitOfWork, Command], Touched]:
     """A fact that starts its own stream and names a rep who must be known."""
 
     def handle(uow: UnitOfWork, c: Command) -> Touched:
@@ -278,7 +304,10 @@ def payout_approved(uow: UnitOfWork, c: Command) -> Touched:
     if closed is not None:
         raise RuleViolation("data.period", f"period {closed} is closed: record a PayoutAdjusted for any difference")
     if uow.get("payout", f"{c.data['rep_id']}|{c.data['period']}") is not None:
-        raise RuleViolation("data.period", f"the payout of {c.data['rep_id']} for {c.data['period']} is already approved; a change is an adjustment")
+        raise RuleViolation(
+            "data.period",
+            f"the payout of {c.data['rep_id']} for {c.data['period']} is already approved; a change is an adjustment",
+        )
     payout = Payout(**_fields(c))
     uow.create(payout)
     return payout, c.data["rep_id"]
@@ -293,7 +322,9 @@ def payout_adjusted(uow: UnitOfWork, c: Command) -> Touched:
         payout = AdjustedPayout(**_fields(c))  # closed before any approval: the adjustment is the record
         uow.create(payout)
     else:
-        raise RuleViolation("data.period", f"nothing approved for {c.data['rep_id']} in {c.data['period']} to adjust: approve it first")
+        raise RuleViolation(
+            "data.period", f"nothing approved for {c.data['rep_id']} in {c.data['period']} to adjust: approve it first"
+        )
     return payout, c.data["rep_id"]
 
 
@@ -332,9 +363,12 @@ def dispute_resolved(uow: UnitOfWork, c: Command) -> Touched:
     corrections = c.data["corrections"]
     # The corrections are the events just before the resolution, so the log shows the fix and
     # its reason side by side and a reader finds them without a search.
-    if corrections and uow.event_ids[-len(corrections):] != corrections:
-        raise RuleViolation("data.corrections", "the corrections must be the events recorded just before the "
-                            "resolution, in this same batch, in this order (give each an event_id)")
+    if corrections and uow.event_ids[-len(corrections) :] != corrections:
+        raise RuleViolation(
+            "data.corrections",
+            "the corrections must be the events recorded just before the "
+            "resolution, in this same batch, in this order (give each an event_id)",
+        )
     dispute.resolve(**_fields(c))
     return dispute, dispute.rep_id
 
@@ -352,7 +386,9 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "DealWon": deal_command(lambda d, c: d.win(c.data["amount"], c.occurred_at)),
     "DealLost": deal_command(lambda d, c: d.lose(c.data["reason"], c.occurred_at)),
     "DealCreditSplit": deal_credit_split,
-    "DealAmountCorrected": deal_command(lambda d, c: d.correct_amount(c.data["amount"], c.data["reason"], c.occurred_at)),
+    "DealAmountCorrected": deal_command(
+        lambda d, c: d.correct_amount(c.data["amount"], c.data["reason"], c.occurred_at)
+    ),
     "DealRefunded": deal_command(lambda d, c: d.refund(c.data["amount"], c.data["reason"], c.occurred_at)),
     "EvaluationRecorded": rep_fact("evaluate"),
     "FeedbackGiven": rep_fact("give_feedback"),

@@ -38,13 +38,14 @@ they would fall in the first days of the next year.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import math
 import random
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["DEFAULT_PLAN_RULES", "EVENTS_PER_REP", "MIN_REPS", "generate", "org_size"]
@@ -127,51 +128,162 @@ _DAY = 86400
 
 _ACT_KINDS = ("call", "email", "meeting", "visit", "demo", "other")
 _ACT_SHARE = (35, 30, 12, 10, 6, 7)  # percent, in the order of _ACT_KINDS
-_ACT_TABLE = tuple(k for k, p in zip(_ACT_KINDS, _ACT_SHARE) for _ in range(p))
-_LEAD_SOURCES = ("website", "referral", "trade_show", "cold_call", "partner", "inbound_call",
-                 "webinar")
-_LOST_REASONS = ("price", "competitor", "no budget", "no decision", "timing", "lost contact",
-                 "requirements mismatch")
-_REFUND_REASONS = ("partial return", "service credit", "cancelled order", "billing dispute",
-                   "delivery delay compensation")
-_CORRECTION_REASONS = ("typo in amount", "discount not applied", "missing line item",
-                       "duplicate line removed", "price list updated")
-_REVISION_REASONS = ("key account reassigned", "market slowdown in territory",
-                     "new product line added", "territory rebalanced",
-                     "large tender postponed")
-_TRAININGS = ("Consultative selling", "Negotiation fundamentals", "Pipeline management",
-              "Product deep dive", "Objection handling", "Time management", "CRM hygiene",
-              "Discovery questioning", "Value-based pricing", "Account planning")
-_STRENGTHS = ("strong discovery calls", "reliable follow-up", "deep product knowledge",
-              "good rapport with key accounts", "disciplined pipeline hygiene",
-              "effective demos", "strong negotiation", "high activity level")
-_WEAKNESSES = ("thin top of funnel", "slow follow-up", "discounts too early",
-               "weak qualification", "forecast accuracy", "few new logos",
-               "long sales cycles", "low email reply rate")
-_OPPORTUNITIES = ("upsell into installed base", "partner referrals in region",
-                  "new product line launch", "public-sector tenders", "cross-sell services",
-                  "expansion in tier-2 cities")
-_THREATS = ("aggressive competitor pricing", "budget freezes", "long procurement cycles",
-            "key account churn risk", "new market entrant", "supply constraints")
-_COACHING = ("Qualify budget and decision maker before the demo.",
-             "Book the next step before ending every call.",
-             "Use the account plan template for the top five accounts.",
-             "Shorten the gap between proposal and follow-up.",
-             "Prepare a mutual action plan for late-stage deals.",
-             "Lead with customer outcomes, not features.")
-_RECOGNITION = ("Great work closing a large account.", "Excellent customer feedback this month.",
-                "Thanks for helping the team close a tough deal.",
-                "Strong pipeline discipline, forecasts were spot on.")
-_IMPROVEMENT = ("Follow-ups are often overdue; clear them weekly.",
-                "Too many deals stall after the first meeting.",
-                "Discounting is above the team norm.",
-                "Pipeline coverage is below three times the target.")
-_SURNAMES = ("Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu",
-             "Sun", "Ma", "Zhu", "Hu", "Guo", "He", "Lin", "Gao", "Luo", "Zheng", "Liang",
-             "Xie", "Song", "Tang", "Han", "Feng", "Deng", "Cao", "Peng")
-_GIVEN = ("Wei", "Fang", "Na", "Min", "Jing", "Lei", "Yan", "Jun", "Jie", "Tao", "Ming", "Chao",
-          "Xiu", "Hui", "Ping", "Gang", "Yun", "Hao", "Lan", "Qiang", "Ting", "Bo", "Rui",
-          "Xin", "Yu", "Kai", "Lu", "Dan", "Hong", "Long")
+_ACT_TABLE = tuple(k for k, p in zip(_ACT_KINDS, _ACT_SHARE, strict=True) for _ in range(p))
+_LEAD_SOURCES = ("website", "referral", "trade_show", "cold_call", "partner", "inbound_call", "webinar")
+_LOST_REASONS = ("price", "competitor", "no budget", "no decision", "timing", "lost contact", "requirements mismatch")
+_REFUND_REASONS = (
+    "partial return",
+    "service credit",
+    "cancelled order",
+    "billing dispute",
+    "delivery delay compensation",
+)
+_CORRECTION_REASONS = (
+    "typo in amount",
+    "discount not applied",
+    "missing line item",
+    "duplicate line removed",
+    "price list updated",
+)
+_REVISION_REASONS = (
+    "key account reassigned",
+    "market slowdown in territory",
+    "new product line added",
+    "territory rebalanced",
+    "large tender postponed",
+)
+_TRAININGS = (
+    "Consultative selling",
+    "Negotiation fundamentals",
+    "Pipeline management",
+    "Product deep dive",
+    "Objection handling",
+    "Time management",
+    "CRM hygiene",
+    "Discovery questioning",
+    "Value-based pricing",
+    "Account planning",
+)
+_STRENGTHS = (
+    "strong discovery calls",
+    "reliable follow-up",
+    "deep product knowledge",
+    "good rapport with key accounts",
+    "disciplined pipeline hygiene",
+    "effective demos",
+    "strong negotiation",
+    "high activity level",
+)
+_WEAKNESSES = (
+    "thin top of funnel",
+    "slow follow-up",
+    "discounts too early",
+    "weak qualification",
+    "forecast accuracy",
+    "few new logos",
+    "long sales cycles",
+    "low email reply rate",
+)
+_OPPORTUNITIES = (
+    "upsell into installed base",
+    "partner referrals in region",
+    "new product line launch",
+    "public-sector tenders",
+    "cross-sell services",
+    "expansion in tier-2 cities",
+)
+_THREATS = (
+    "aggressive competitor pricing",
+    "budget freezes",
+    "long procurement cycles",
+    "key account churn risk",
+    "new market entrant",
+    "supply constraints",
+)
+_COACHING = (
+    "Qualify budget and decision maker before the demo.",
+    "Book the next step before ending every call.",
+    "Use the account plan template for the top five accounts.",
+    "Shorten the gap between proposal and follow-up.",
+    "Prepare a mutual action plan for late-stage deals.",
+    "Lead with customer outcomes, not features.",
+)
+_RECOGNITION = (
+    "Great work closing a large account.",
+    "Excellent customer feedback this month.",
+    "Thanks for helping the team close a tough deal.",
+    "Strong pipeline discipline, forecasts were spot on.",
+)
+_IMPROVEMENT = (
+    "Follow-ups are often overdue; clear them weekly.",
+    "Too many deals stall after the first meeting.",
+    "Discounting is above the team norm.",
+    "Pipeline coverage is below three times the target.",
+)
+_SURNAMES = (
+    "Wang",
+    "Li",
+    "Zhang",
+    "Liu",
+    "Chen",
+    "Yang",
+    "Huang",
+    "Zhao",
+    "Wu",
+    "Zhou",
+    "Xu",
+    "Sun",
+    "Ma",
+    "Zhu",
+    "Hu",
+    "Guo",
+    "He",
+    "Lin",
+    "Gao",
+    "Luo",
+    "Zheng",
+    "Liang",
+    "Xie",
+    "Song",
+    "Tang",
+    "Han",
+    "Feng",
+    "Deng",
+    "Cao",
+    "Peng",
+)
+_GIVEN = (
+    "Wei",
+    "Fang",
+    "Na",
+    "Min",
+    "Jing",
+    "Lei",
+    "Yan",
+    "Jun",
+    "Jie",
+    "Tao",
+    "Ming",
+    "Chao",
+    "Xiu",
+    "Hui",
+    "Ping",
+    "Gang",
+    "Yun",
+    "Hao",
+    "Lan",
+    "Qiang",
+    "Ting",
+    "Bo",
+    "Rui",
+    "Xin",
+    "Yu",
+    "Kai",
+    "Lu",
+    "Dan",
+    "Hong",
+    "Long",
+)
 _PLAN_V2_RATES = ("0.03", "0.055", "0.085")
 
 _KEY = itemgetter(0)
@@ -218,9 +330,26 @@ def _offset(td: timedelta) -> str:
 
 class _Rep:
     __slots__ = (
-        "id", "name", "team", "level", "skill", "deal_w", "win_p", "amount", "act_w",
-        "state", "first_t", "open_deals", "leads", "customers", "rev", "won", "fu_s", "fu_d",
-        "targets", "transferred",
+        "id",
+        "name",
+        "team",
+        "level",
+        "skill",
+        "deal_w",
+        "win_p",
+        "amount",
+        "act_w",
+        "state",
+        "first_t",
+        "open_deals",
+        "leads",
+        "customers",
+        "rev",
+        "won",
+        "fu_s",
+        "fu_d",
+        "targets",
+        "transferred",
     )
 
     def __init__(self, rid: str, name: str, level: str, skill: float) -> None:
@@ -230,10 +359,10 @@ class _Rep:
         self.team: _Team | None = None
         self.level = level
         self.skill = skill
-        self.deal_w = deal_w * skill ** 0.3
-        self.win_p = win_p * skill ** 0.7
-        self.amount = amount * skill ** 0.5
-        self.act_w = act_w * skill ** 0.2
+        self.deal_w = deal_w * skill**0.3
+        self.win_p = win_p * skill**0.7
+        self.amount = amount * skill**0.5
+        self.act_w = act_w * skill**0.2
         self.state = "new"  # new -> active -> gone
         self.first_t = 0  # earliest local second an event of this rep may occur at
         self.open_deals: list[tuple] = []  # (deal_id, customer_id, opened_t)
@@ -290,10 +419,9 @@ class _Generator:
             day = jan1 + timedelta(days=d)
             self.dates.append(day)
             self.dayp.append(day.isoformat() + "T")
-            self.off.append([
-                _offset(datetime(day.year, day.month, day.day, h, 30, tzinfo=zone).utcoffset())
-                for h in range(24)
-            ])
+            self.off.append(
+                [_offset(datetime(day.year, day.month, day.day, h, 30, tzinfo=zone).utcoffset()) for h in range(24)]
+            )
             self.wd.append(day.weekday())
             self.qof.append((day.month - 1) // 3)
         self.hm = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
@@ -378,7 +506,7 @@ class _Generator:
                 sizes[b] += 1
         self.reps: list[_Rep] = []
         k = 0
-        for team, size in zip(self.teams, sizes):
+        for team, size in zip(self.teams, sizes, strict=True):
             for _ in range(size):
                 k += 1
                 rep = self._new_rep(k, self._level())
@@ -450,7 +578,7 @@ class _Generator:
         # a lookup table for the hot path: each rep gets slots in proportion to act_w
         slots = max(16384, 32 * len(self.active))
         table: list[_Rep] = []
-        for r, upper in zip(self.active, aw):
+        for r, upper in zip(self.active, aw, strict=True):
             table.extend([r] * (int(upper / acc2 * slots + 0.5) - len(table)))
         self.act_table = table or self.active
         self.dirty = False
@@ -477,8 +605,7 @@ class _Generator:
                     at = dp + hm[m] + ss[s % 60] + od[m // 60]
                 else:  # backdated: occurred on an earlier day
                     at = ts(occ)
-                yield {"type": typ, "event_id": f"{prefix}{i:07d}", "occurred_at": at,
-                       "data": data}
+                yield {"type": typ, "event_id": f"{prefix}{i:07d}", "occurred_at": at, "data": data}
                 if i >= n:
                     return
 
@@ -607,23 +734,32 @@ class _Generator:
                 done = due if rnd() < 0.7 else due + rng.randint(1, 6)
                 if rnd() < 0.15 and due - 1 > d:
                     done = due - 1
-                self._at(self._bday(done) if done <= self.last_day else done,
-                         (5, "fu_done", r, fid, t))
+                self._at(self._bday(done) if done <= self.last_day else done, (5, "fu_done", r, fid, t))
 
     def _feedback(self, d: int, buf: list, count: int) -> None:
         rng = self.rng
         for _ in range(count):
             r = rng.choice(self.active)
             u = rng.random()
-            kind, pool = (("coaching", _COACHING) if u < 0.55 else
-                          ("recognition", _RECOGNITION) if u < 0.8 else
-                          ("improvement", _IMPROVEMENT))
+            kind, pool = (
+                ("coaching", _COACHING)
+                if u < 0.55
+                else ("recognition", _RECOGNITION)
+                if u < 0.8
+                else ("improvement", _IMPROVEMENT)
+            )
             self._emit_feedback(buf, self._rand_t(d), r, kind, rng.choice(pool))
 
-    def _emit_feedback(self, buf: list, t: int, r: _Rep, kind: str, text: str,
-                       evaluation_id: str | None = None) -> None:
-        data = {"feedback_id": f"FB-{self._next('FB'):06d}", "rep_id": r.id,
-                "author_id": r.team.manager, "kind": kind, "text": text}
+    def _emit_feedback(
+        self, buf: list, t: int, r: _Rep, kind: str, text: str, evaluation_id: str | None = None
+    ) -> None:
+        data = {
+            "feedback_id": f"FB-{self._next('FB'):06d}",
+            "rep_id": r.id,
+            "author_id": r.team.manager,
+            "kind": kind,
+            "text": text,
+        }
         if evaluation_id:
             data["evaluation_id"] = evaluation_id
         buf.append((t, "FeedbackGiven", data, t))
@@ -732,10 +868,8 @@ class _Generator:
             return
         rng = self.rng
         deal_id, cust, opened_t = deal
-        try:
+        with contextlib.suppress(ValueError):
             r.open_deals.remove(deal)
-        except ValueError:
-            pass
         t = self._rand_t(d)
         occ = t
         if rng.random() < _BACKDATE_CLOSE:
@@ -775,8 +909,7 @@ class _Generator:
             new = new // 100 * 100 if rng.random() < 0.5 else new
             new = min(max(new, 300000), 20000000)
             low = min(low, new)
-            self._at(d + rng.randint(1, 20),
-                     (5, "correct", deal_id, reps, new, rng.choice(_CORRECTION_REASONS)))
+            self._at(d + rng.randint(1, 20), (5, "correct", deal_id, reps, new, rng.choice(_CORRECTION_REASONS)))
         if rng.random() < _REFUND:
             first = low if rng.random() < 0.2 else int(low * rng.uniform(0.1, 0.6))
             first = max(1, first)
@@ -785,11 +918,9 @@ class _Generator:
             rest = low - first
             if rest > 0 and rng.random() < 0.3:
                 second = max(1, int(rest * rng.uniform(0.2, 1.0)))
-                self._at(day + rng.randint(5, 40),
-                         (5, "refund", deal_id, reps, second, rng.choice(_REFUND_REASONS)))
+                self._at(day + rng.randint(5, 40), (5, "refund", deal_id, reps, second, rng.choice(_REFUND_REASONS)))
         if won_cents >= 15000000 and rng.random() < 0.5:
-            self._at(self._bday(d + 1), (5, "fb", r, "recognition",
-                                         f"Congratulations on closing {deal_id}."))
+            self._at(self._bday(d + 1), (5, "fb", r, "recognition", f"Congratulations on closing {deal_id}."))
 
     def _h_fu_done(self, d: int, buf: list, r: _Rep, fid: str, sched_t: int) -> None:
         if r.state != "active":
@@ -808,19 +939,17 @@ class _Generator:
         if any(x.state != "active" for x in reps):
             return
         t = self._rand_t(d)
-        splits = [{"rep_id": x.id, "share": s} for x, s in zip(reps, shares)]
+        splits = [{"rep_id": x.id, "share": s} for x, s in zip(reps, shares, strict=True)]
         buf.append((t, "DealCreditSplit", {"deal_id": deal_id, "splits": splits}, t))
 
-    def _h_correct(self, d: int, buf: list, deal_id: str, reps: tuple, cents: int,
-                   reason: str) -> None:
+    def _h_correct(self, d: int, buf: list, deal_id: str, reps: tuple, cents: int, reason: str) -> None:
         if any(x.state != "active" for x in reps):
             return
         t = self._rand_t(d)
         data = {"deal_id": deal_id, "amount": _money(cents), "reason": reason}
         buf.append((t, "DealAmountCorrected", data, t))
 
-    def _h_refund(self, d: int, buf: list, deal_id: str, reps: tuple, cents: int,
-                  reason: str) -> None:
+    def _h_refund(self, d: int, buf: list, deal_id: str, reps: tuple, cents: int, reason: str) -> None:
         if any(x.state != "active" for x in reps):
             return
         t = self._rand_t(d)
@@ -841,8 +970,13 @@ class _Generator:
         rep.state = "active"
         rep.first_t = t + 3600
         team = rep.team
-        data = {"rep_id": rep.id, "name": rep.name, "team_id": team.id, "region": team.region,
-                "manager_id": team.manager}
+        data = {
+            "rep_id": rep.id,
+            "name": rep.name,
+            "team_id": team.id,
+            "region": team.region,
+            "manager_id": team.manager,
+        }
         buf.append((t, "RepOnboarded", data, t))
         self.dirty = True
 
@@ -852,22 +986,38 @@ class _Generator:
                 self._onboard(buf, rep)
         y = self.year
         t = self._admin_t()
-        buf.append((t, "IncentivePlanPublished",
-                    {"plan_id": "std", "version": 1, "effective_from": f"{y}-01",
-                     "rules": copy.deepcopy(DEFAULT_PLAN_RULES)}, t))
+        buf.append(
+            (
+                t,
+                "IncentivePlanPublished",
+                {
+                    "plan_id": "std",
+                    "version": 1,
+                    "effective_from": f"{y}-01",
+                    "rules": copy.deepcopy(DEFAULT_PLAN_RULES),
+                },
+                t,
+            )
+        )
         t = self._admin_t()
-        buf.append((t, "IncentivePlanAssigned",
-                    {"scope": {"company": True}, "plan_id": "std", "from_period": f"{y}-01"}, t))
+        buf.append(
+            (t, "IncentivePlanAssigned", {"scope": {"company": True}, "plan_id": "std", "from_period": f"{y}-01"}, t)
+        )
         self._h_targets(d, buf, 0)
 
     def _h_plan2(self, d: int, buf: list) -> None:
         rules = copy.deepcopy(DEFAULT_PLAN_RULES)
-        for tier, rate in zip(rules["components"][0]["tiers"], _PLAN_V2_RATES):
+        for tier, rate in zip(rules["components"][0]["tiers"], _PLAN_V2_RATES, strict=True):
             tier["rate"] = rate
         t = self._admin_t()
-        buf.append((t, "IncentivePlanPublished",
-                    {"plan_id": "std", "version": 2, "effective_from": f"{self.year}-07",
-                     "rules": rules}, t))
+        buf.append(
+            (
+                t,
+                "IncentivePlanPublished",
+                {"plan_id": "std", "version": 2, "effective_from": f"{self.year}-07", "rules": rules},
+                t,
+            )
+        )
 
     def _h_hire(self, d: int, buf: list, rep: _Rep) -> None:
         teams = sorted(self.teams, key=lambda tm: sum(1 for m in tm.members if m.state == "active"))
@@ -886,8 +1036,7 @@ class _Generator:
             src = r.team
             if src.id in used_teams or sum(1 for m in src.members if m.state == "active") < 4:
                 continue
-            targets = [tm for tm in self.teams if tm.region != src.region] or \
-                      [tm for tm in self.teams if tm is not src]
+            targets = [tm for tm in self.teams if tm.region != src.region] or [tm for tm in self.teams if tm is not src]
             dst = rng.choice(targets)
             src.members.remove(r)
             dst.members.append(r)
@@ -895,13 +1044,11 @@ class _Generator:
             r.transferred = True
             used_teams.add(src.id)
             t = self._admin_t()
-            buf.append((t, "RepTransferred", {"rep_id": r.id, "team_id": dst.id,
-                                              "region": dst.region}, t))
+            buf.append((t, "RepTransferred", {"rep_id": r.id, "team_id": dst.id, "region": dst.region}, t))
             moved += 1
 
     def _h_offboard(self, d: int, buf: list) -> None:
-        candidates = [r for r in self.reps if r.state == "active" and not r.transferred
-                      and r not in self.hires]
+        candidates = [r for r in self.reps if r.state == "active" and not r.transferred and r not in self.hires]
         if not candidates:
             return
         r = min(candidates, key=lambda x: (x.skill, x.id))
@@ -916,8 +1063,7 @@ class _Generator:
     def _period(self, q: int) -> str:
         return f"{self.year}-Q{q + 1}"
 
-    def _target(self, buf: list, scope: dict, metric: str, period: str, value: str,
-                reason: str | None = None) -> None:
+    def _target(self, buf: list, scope: dict, metric: str, period: str, value: str, reason: str | None = None) -> None:
         t = self._admin_t()
         data = {"scope": scope, "metric": metric, "period": period, "value": value}
         if reason:
@@ -936,15 +1082,14 @@ class _Generator:
                     continue
                 rf = self.region_f[team.region]
                 orders = _DEALS_PER_YEAR * f * r.deal_w * self.qw[q] * min(0.85, r.win_p * rf) * lag
-                mean_amt = r.amount * rf * math.exp(_AMOUNT_SIGMA ** 2 / 2) * 0.93
+                mean_amt = r.amount * rf * math.exp(_AMOUNT_SIGMA**2 / 2) * 0.93
                 stretch = rng.uniform(0.95, 1.2)
                 rev = max(1000, int(orders * mean_amt * stretch / 1000 + 0.5) * 1000)
                 n_orders = max(1, int(orders * stretch + 0.5))
                 n_new = max(1, int(orders * 0.75 * stretch + 0.5))
                 r.targets[q] = rev * 100
                 for metric, v in (("revenue", rev), ("orders", n_orders), ("new_customers", n_new)):
-                    self._target(buf, {"rep": r.id}, metric, period,
-                                 _money(v * 100) if metric == "revenue" else str(v))
+                    self._target(buf, {"rep": r.id}, metric, period, _money(v * 100) if metric == "revenue" else str(v))
                     tsum[metric] += v
             if not any(m.state == "active" for m in team.members):
                 continue
@@ -954,14 +1099,12 @@ class _Generator:
             team.targets = {}
             for metric, v in tsum.items():
                 team.targets[(q, metric)] = v
-                self._target(buf, {"team": team.id}, metric, period,
-                             _money(v * 100) if metric == "revenue" else str(v))
+                self._target(buf, {"team": team.id}, metric, period, _money(v * 100) if metric == "revenue" else str(v))
                 comp[metric] += v
             region_rev[team.region] = region_rev.get(team.region, 0) + tsum["revenue"]
         for region in self.regions:
             if region in region_rev:
-                self._target(buf, {"region": region}, "revenue", period,
-                             _money(region_rev[region] * 100))
+                self._target(buf, {"region": region}, "revenue", period, _money(region_rev[region] * 100))
         company = {"company": True}
         self._target(buf, company, "revenue", period, _money(comp["revenue"] * 100))
         self._target(buf, company, "orders", period, str(comp["orders"]))
@@ -986,12 +1129,17 @@ class _Generator:
             key = (q, "revenue")
             if key in team.targets:  # keep the team target equal to the sum of its reps'
                 team.targets[key] += new - old
-                self._target(buf, {"team": team.id}, "revenue", period,
-                             _money(team.targets[key] * 100), reason)
+                self._target(buf, {"team": team.id}, "revenue", period, _money(team.targets[key] * 100), reason)
         if q == 2:
             total = sum(tm.targets.get((q, "revenue"), 0) for tm in self.teams)
-            self._target(buf, {"company": True}, "revenue", period,
-                         _money(int(total * 1.05 / 1000 + 0.5) * 100000), "board raised guidance")
+            self._target(
+                buf,
+                {"company": True},
+                "revenue",
+                period,
+                _money(int(total * 1.05 / 1000 + 0.5) * 100000),
+                "board raised guidance",
+            )
 
     # -- evaluations and awards -------------------------------------------------------------
     def _h_evals(self, d: int, buf: list, q: int) -> None:
@@ -1030,11 +1178,20 @@ class _Generator:
         }
         eval_id = f"EV-{r.id}-{period}"
         t = self._rand_t(d)
-        summary = (f"{period}: {att:.0%} of revenue target, {r.won[q]} deals won; "
-                   f"strength: {swot['strengths'][0]}; focus: {swot['weaknesses'][0]}.")
-        data = {"evaluation_id": eval_id, "rep_id": r.id, "period": period,
-                "evaluator_id": r.team.manager, "result_score": score,
-                "process_scores": process, "swot": swot, "summary": summary}
+        summary = (
+            f"{period}: {att:.0%} of revenue target, {r.won[q]} deals won; "
+            f"strength: {swot['strengths'][0]}; focus: {swot['weaknesses'][0]}."
+        )
+        data = {
+            "evaluation_id": eval_id,
+            "rep_id": r.id,
+            "period": period,
+            "evaluator_id": r.team.manager,
+            "result_score": score,
+            "process_scores": process,
+            "swot": swot,
+            "summary": summary,
+        }
         buf.append((t, "EvaluationRecorded", data, t))
         if score >= 75:
             kind, text = "recognition", f"Strong {period}: {att:.0%} of target."
@@ -1044,16 +1201,20 @@ class _Generator:
             kind, text = "coaching", rng.choice(_COACHING)
         self._emit_feedback(buf, t + rng.randint(600, 3600), r, kind, text, eval_id)
         if rng.random() < 0.4:
-            self._emit_feedback(buf, t + rng.randint(3601, 7200), r, "coaching",
-                                rng.choice(_COACHING), eval_id)
+            self._emit_feedback(buf, t + rng.randint(3601, 7200), r, "coaching", rng.choice(_COACHING), eval_id)
         if score < 55:
             trainings = rng.sample(_TRAININGS, 2)
-            review = (datetime(self.year, 1, 1, 10, tzinfo=self.zone)
-                      + timedelta(days=min(d + 60, self.ndays - 1)))
-            data = {"improvement_plan_id": f"IP-{self._next('IP'):05d}", "rep_id": r.id,
-                    "goals": [f"Reach 80% of the {self._period(min(q + 1, 3))} revenue target",
-                              f"Address: {swot['weaknesses'][0]}"],
-                    "trainings": trainings, "review_by": review.isoformat()}
+            review = datetime(self.year, 1, 1, 10, tzinfo=self.zone) + timedelta(days=min(d + 60, self.ndays - 1))
+            data = {
+                "improvement_plan_id": f"IP-{self._next('IP'):05d}",
+                "rep_id": r.id,
+                "goals": [
+                    f"Reach 80% of the {self._period(min(q + 1, 3))} revenue target",
+                    f"Address: {swot['weaknesses'][0]}",
+                ],
+                "trainings": trainings,
+                "review_by": review.isoformat(),
+            }
             buf.append((t + 7300, "ImprovementPlanSet", data, t + 7300))
             for name in trainings:
                 if rng.random() < 0.8:
@@ -1073,9 +1234,12 @@ class _Generator:
             if region in best:
                 att, r = best[region]
                 t = self._admin_t()
-                data = {"rep_id": r.id, "period": period,
-                        "amount": "3000.00" if att >= 1.2 else "2000.00",
-                        "reason": f"Top performer in {region} for {period}"}
+                data = {
+                    "rep_id": r.id,
+                    "period": period,
+                    "amount": "3000.00" if att >= 1.2 else "2000.00",
+                    "reason": f"Top performer in {region} for {period}",
+                }
                 buf.append((t, "AwardGranted", data, t))
 
     def _h_award_q4(self, d: int, buf: list) -> None:
@@ -1083,6 +1247,10 @@ class _Generator:
         if best is None or best[1].state != "active":
             return
         t = self._admin_t()
-        data = {"rep_id": best[1].id, "period": self._period(3), "amount": "2000.00",
-                "reason": f"Deal of the quarter: {best[2]}"}
+        data = {
+            "rep_id": best[1].id,
+            "period": self._period(3),
+            "amount": "2000.00",
+            "reason": f"Deal of the quarter: {best[2]}",
+        }
         buf.append((t, "AwardGranted", data, t))

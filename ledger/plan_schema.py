@@ -36,11 +36,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 KPI_METRICS = (
-    "revenue", "orders", "new_customers", "conversion_rate", "win_rate", "avg_order_value",
-    "growth_rate", "activities", "email_reply_rate",
+    "revenue",
+    "orders",
+    "new_customers",
+    "conversion_rate",
+    "win_rate",
+    "avg_order_value",
+    "growth_rate",
+    "activities",
+    "email_reply_rate",
 )
 TARGET_METRICS = (
-    "revenue", "orders", "new_customers", "conversion_rate", "win_rate", "avg_order_value",
+    "revenue",
+    "orders",
+    "new_customers",
+    "conversion_rate",
+    "win_rate",
+    "avg_order_value",
     "activities",
 )
 ATTAINMENT_SUFFIX = "_attainment"
@@ -194,8 +206,7 @@ class _Reader:
         self.problem(key, "is required")
         return _MISSING
 
-    def decimal(self, key: str, *, non_negative: bool = False,
-                cents: bool = False) -> Decimal | None:
+    def decimal(self, key: str, *, non_negative: bool = False, cents: bool = False) -> Decimal | None:
         value = self._value(key)
         if value is _MISSING:
             return None
@@ -288,8 +299,7 @@ def _check_id_unused(reader: _Reader, first_use_of_id: dict[str, str]) -> None:
     if not isinstance(component_id, str) or _id_problem(component_id):
         return  # a bad id is reported by the component itself
     if component_id in first_use_of_id:
-        reader.problem("id", f"duplicate id {component_id!r}: {first_use_of_id[component_id]} "
-                             "already uses it")
+        reader.problem("id", f"duplicate id {component_id!r}: {first_use_of_id[component_id]} already uses it")
     else:
         first_use_of_id[component_id] = reader.path
 
@@ -316,8 +326,10 @@ def _read_draw(reader: _Reader, component_id: str | None, recoverable: bool) -> 
     floor = reader.decimal("floor", non_negative=True, cents=True)
     limit = reader.decimal("recovery_limit", non_negative=True) if recoverable else None
     if limit is not None and not 0 < limit <= 1:
-        reader.problem("recovery_limit", f"is the share of a period's earnings that may be withheld: "
-                                         f"above 0 and at most 1, got {_text(limit)!r}")
+        reader.problem(
+            "recovery_limit",
+            f"is the share of a period's earnings that may be withheld: above 0 and at most 1, got {_text(limit)!r}",
+        )
     return Draw(component_id, floor, recoverable, limit)
 
 
@@ -328,14 +340,21 @@ def _read_component(reader: _Reader, kinds_by_id: dict[str, object]) -> Componen
         return None  # without a kind there is no telling which keys belong
     reader.reject_unknown_keys(_FIELDS[kind])
     if kind == "commission":
-        return Commission(component_id, reader.choice("base", COMMISSION_BASES, "base"),
-                          reader.choice("mode", COMMISSION_MODES, "mode"), _read_tiers(reader))
+        return Commission(
+            component_id,
+            reader.choice("base", COMMISSION_BASES, "base"),
+            reader.choice("mode", COMMISSION_MODES, "mode"),
+            _read_tiers(reader),
+        )
     if kind == "bonus":
-        return Bonus(component_id, _read_condition(reader),
-                     reader.decimal("amount", non_negative=True, cents=True))
+        return Bonus(component_id, _read_condition(reader), reader.decimal("amount", non_negative=True, cents=True))
     if kind == "multiplier":
-        return Multiplier(component_id, _read_applies_to(reader, kinds_by_id),
-                          _read_condition(reader), reader.decimal("factor", non_negative=True))
+        return Multiplier(
+            component_id,
+            _read_applies_to(reader, kinds_by_id),
+            _read_condition(reader),
+            reader.decimal("factor", non_negative=True),
+        )
     if kind in FLOOR_KINDS:
         return _read_draw(reader, component_id, recoverable=kind == "draw")
     return Cap(component_id, reader.decimal("max", non_negative=True, cents=True))
@@ -348,8 +367,13 @@ def _read_tiers(reader: _Reader) -> tuple[Tier, ...]:
         if tier is None:
             continue
         tier.reject_unknown_keys(("from_attainment", "rate"))
-        read.append((index, tier, Tier(tier.decimal("from_attainment", non_negative=True),
-                                       tier.decimal("rate", non_negative=True))))
+        read.append(
+            (
+                index,
+                tier,
+                Tier(tier.decimal("from_attainment", non_negative=True), tier.decimal("rate", non_negative=True)),
+            )
+        )
     _check_tier_order(read)
     return tuple(tier for _, _, tier in read)
 
@@ -363,8 +387,9 @@ def _check_tier_order(read: list[tuple[int, _Reader, Tier]]) -> None:
         if index == 0 and start != 0:
             reader.problem("from_attainment", f'the first tier must start at "0", got "{start}"')
         elif previous is not None and start <= previous:
-            reader.problem("from_attainment", f'must be greater than the previous tier\'s '
-                                              f'"{previous}": tiers go strictly upwards')
+            reader.problem(
+                "from_attainment", f'must be greater than the previous tier\'s "{previous}": tiers go strictly upwards'
+            )
         previous = start
 
 
@@ -377,8 +402,7 @@ def _read_condition(reader: _Reader) -> Condition | None:
     operators = [op for op in OPERATORS if op in when.obj]
     if len(operators) != 1:
         found = ", ".join(operators) or "none"
-        reader.problem("when", f"needs exactly one comparison of {', '.join(OPERATORS)}; "
-                               f"found {found}")
+        reader.problem("when", f"needs exactly one comparison of {', '.join(OPERATORS)}; found {found}")
         return None
     op = operators[0]
     return Condition(metric, op, when.decimal(op))
@@ -395,8 +419,7 @@ def _read_applies_to(reader: _Reader, kinds_by_id: dict[str, object]) -> tuple[s
     return tuple(names)
 
 
-def _applies_to_problem(value: object, kinds_by_id: dict[str, object],
-                        earlier: list[str]) -> str | None:
+def _applies_to_problem(value: object, kinds_by_id: dict[str, object], earlier: list[str]) -> str | None:
     if not isinstance(value, str):
         return f"must be a component id, not {_json_type(value)}"
     if value in earlier:
@@ -405,8 +428,10 @@ def _applies_to_problem(value: object, kinds_by_id: dict[str, object],
         return f"names no component of this plan: {value!r}{_did_you_mean(value, kinds_by_id)}"
     kind = kinds_by_id[value]
     if kind not in SCALABLE_KINDS:
-        return (f"names {value!r}, which is a {kind!r} component; a multiplier applies only "
-                f"to {' and '.join(SCALABLE_KINDS)} components")
+        return (
+            f"names {value!r}, which is a {kind!r} component; a multiplier applies only "
+            f"to {' and '.join(SCALABLE_KINDS)} components"
+        )
     return None
 
 
@@ -425,8 +450,10 @@ def _parse_decimal(value: object) -> tuple[Decimal | None, str | None]:
         return None, f"{shown!r} is not a decimal number; write it like {_EXAMPLE}"
     integer, fraction = match.group(1), match.group(2) or ""
     if len(integer) > MAX_INTEGER_DIGITS or len(fraction) > MAX_FRACTION_DIGITS:
-        return None, (f"has too many digits: at most {MAX_INTEGER_DIGITS} before and "
-                      f"{MAX_FRACTION_DIGITS} after the decimal point")
+        return None, (
+            f"has too many digits: at most {MAX_INTEGER_DIGITS} before and "
+            f"{MAX_FRACTION_DIGITS} after the decimal point"
+        )
     return Decimal(value), None
 
 
@@ -452,8 +479,7 @@ def _id_problem(value: object) -> str | None:
 def _unknown(noun: str, value: object, allowed: Sequence[str]) -> str:
     if not isinstance(value, str):
         return f"must be one of {', '.join(allowed)}, not {_json_type(value)}"
-    return f"unknown {noun} {value!r}{_did_you_mean(value, allowed)}; expected one of " \
-           f"{', '.join(allowed)}"
+    return f"unknown {noun} {value!r}{_did_you_mean(value, allowed)}; expected one of {', '.join(allowed)}"
 
 
 def _did_you_mean(value: object, choices: Iterable[str]) -> str:
@@ -490,22 +516,38 @@ def rules_to_json(rules: Rules) -> dict:
 def _component_to_json(component: Component) -> dict:
     match component:
         case Commission():
-            tiers = [{"from_attainment": _text(t.from_attainment), "rate": _text(t.rate)}
-                     for t in component.tiers]
-            return {"id": component.id, "kind": "commission", "base": component.base,
-                    "mode": component.mode, "tiers": tiers}
+            tiers = [{"from_attainment": _text(t.from_attainment), "rate": _text(t.rate)} for t in component.tiers]
+            return {
+                "id": component.id,
+                "kind": "commission",
+                "base": component.base,
+                "mode": component.mode,
+                "tiers": tiers,
+            }
         case Bonus():
-            return {"id": component.id, "kind": "bonus", "when": _condition_to_json(component.when),
-                    "amount": _text(component.amount)}
+            return {
+                "id": component.id,
+                "kind": "bonus",
+                "when": _condition_to_json(component.when),
+                "amount": _text(component.amount),
+            }
         case Multiplier():
-            return {"id": component.id, "kind": "multiplier",
-                    "applies_to": list(component.applies_to),
-                    "when": _condition_to_json(component.when), "factor": _text(component.factor)}
+            return {
+                "id": component.id,
+                "kind": "multiplier",
+                "applies_to": list(component.applies_to),
+                "when": _condition_to_json(component.when),
+                "factor": _text(component.factor),
+            }
         case Cap():
             return {"id": component.id, "kind": "cap", "max": _text(component.max)}
         case Draw(recoverable=True):
-            return {"id": component.id, "kind": "draw", "floor": _text(component.floor),
-                    "recovery_limit": _text(component.recovery_limit)}
+            return {
+                "id": component.id,
+                "kind": "draw",
+                "floor": _text(component.floor),
+                "recovery_limit": _text(component.recovery_limit),
+            }
         case Draw():
             return {"id": component.id, "kind": "guarantee", "floor": _text(component.floor)}
     raise TypeError(f"not a plan component: {component!r}")

@@ -21,9 +21,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from psycopg.sql import SQL
-
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteCursor, SQLiteFactory
+from psycopg.sql import SQL
 
 from .chain import GENESIS, link_of, uuid_hex
 
@@ -91,9 +90,22 @@ def build_entries(
         position += 1
         recorded_at = max(now, recorded_at + 1)  # strictly increasing, even if the clock steps back
         entry_head = (position, recorded_at, meta.type, meta.rep_id, actor, meta.event_id, meta.content_hash)
-        link = link_of(link, entry_head, stored.topic, _hex(stored.originator_id), stored.originator_version, stored.state)
-        entries.append(Entry(position, notification_id, recorded_at, meta.type, meta.rep_id, actor,
-                             meta.event_id, meta.content_hash, link))
+        link = link_of(
+            link, entry_head, stored.topic, _hex(stored.originator_id), stored.originator_version, stored.state
+        )
+        entries.append(
+            Entry(
+                position,
+                notification_id,
+                recorded_at,
+                meta.type,
+                meta.rep_id,
+                actor,
+                meta.event_id,
+                meta.content_hash,
+                link,
+            )
+        )
     return entries
 
 
@@ -101,8 +113,10 @@ _hex = uuid_hex
 
 
 def _entry_rows(entries: list[Entry]) -> list[tuple[Any, ...]]:
-    return [(e.position, e.notification_id, e.recorded_at, e.type, e.rep_id, e.actor, e.event_id, e.content_hash, e.link)
-            for e in entries]
+    return [
+        (e.position, e.notification_id, e.recorded_at, e.type, e.rep_id, e.actor, e.event_id, e.content_hash, e.link)
+        for e in entries
+    ]
 
 
 # ---------------------------------------------------------------- SQLite
@@ -119,15 +133,23 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *_entries_ddl("INTEGER")]
 
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *,
-                       entries: Sequence[EntryMeta] | None = None, actor: str = "system", **_: Any) -> Sequence[int] | None:
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        entries: Sequence[EntryMeta] | None = None,
+        actor: str = "system",
+        **_: Any,
+    ) -> Sequence[int] | None:
         if not stored_events:
             return []
         # One executemany, then the rowids: we hold the write lock, and SQLite hands out
         # max(rowid)+1 for each row, so the batch's rowids are the last n.
-        c.executemany(self.insert_events_statement, [
-            (_hex(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events
-        ])
+        c.executemany(
+            self.insert_events_statement,
+            [(_hex(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events],
+        )
         c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
         last_rowid = c.fetchone()[0]
         notification_ids = list(range(last_rowid - len(stored_events) + 1, last_rowid + 1))
@@ -144,7 +166,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         ids = [i.hex for i in originator_ids]
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 c.execute(
                     f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
                     f"WHERE originator_id IN ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
@@ -205,9 +227,15 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(727274)")
 
-    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], *,
-                                       entries: Sequence[EntryMeta] | None = None, actor: str = "system",
-                                       **kwargs: Any) -> Sequence[int] | None:
+    def _fetch_ids_after_insert_events(
+        self,
+        curs: Any,
+        stored_events: Sequence[StoredEvent],
+        *,
+        entries: Sequence[EntryMeta] | None = None,
+        actor: str = "system",
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if not stored_events:
             return []
@@ -233,7 +261,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             )
             for row in curs.fetchall():
                 oid = row["originator_id"]
-                found.setdefault(oid, []).append(StoredEvent(oid, row["originator_version"], row["topic"], bytes(row["state"])))
+                found.setdefault(oid, []).append(
+                    StoredEvent(oid, row["originator_version"], row["topic"], bytes(row["state"]))
+                )
         return found
 
 

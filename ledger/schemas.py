@@ -13,7 +13,16 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .periods import parse_period
 from .plan_schema import parse_rules, rules_to_json
@@ -63,7 +72,7 @@ def _non_negative_decimal(value: object) -> Decimal:
 
 def _decimal(value: object, *, what: str) -> Decimal:
     if not isinstance(value, str):
-        raise ValueError(f"must be {what} written as a string such as \"1234.50\", not {type(value).__name__}")
+        raise ValueError(f'must be {what} written as a string such as "1234.50", not {type(value).__name__}')
     try:
         number = Decimal(value.strip())
     except InvalidOperation:
@@ -96,7 +105,7 @@ def _period(value: object) -> str:
 def _scope(value: object) -> dict[str, Any]:
     if not isinstance(value, dict) or len(value) != 1:
         raise ValueError('must be one of {"rep": id}, {"team": id}, {"region": name}, {"company": true}')
-    (key, item), = value.items()
+    ((key, item),) = value.items()
     if key == "company":
         if item is not True:
             raise ValueError('company scope is written {"company": true}')
@@ -126,7 +135,13 @@ Texts = Annotated[list[Text], Field(max_length=MAX_LIST_ITEMS)]
 Score = Annotated[int, Field(ge=0, le=100, strict=True)]
 
 TARGET_METRICS = (
-    "revenue", "orders", "new_customers", "conversion_rate", "win_rate", "avg_order_value", "activities",
+    "revenue",
+    "orders",
+    "new_customers",
+    "conversion_rate",
+    "win_rate",
+    "avg_order_value",
+    "activities",
 )
 ACTIVITY_KINDS = ("call", "visit", "email", "meeting", "demo", "other")
 
@@ -416,11 +431,33 @@ class DisputeResolved(Data):
 DATA_MODELS: dict[str, type[Data]] = {
     model.__name__: model
     for model in (
-        RepOnboarded, RepTransferred, RepOffboarded, TargetSet, LeadCreated, ActivityLogged,
-        FollowUpScheduled, FollowUpCompleted, DealOpened, DealWon, DealLost, DealCreditSplit,
-        DealAmountCorrected, DealRefunded, EvaluationRecorded, FeedbackGiven, ImprovementPlanSet,
-        TrainingCompleted, IncentivePlanPublished, IncentivePlanAssigned, AwardGranted,
-        PeriodClosed, PayoutApproved, PayoutAdjusted, PlanAcknowledged, DisputeOpened, DisputeCommented,
+        RepOnboarded,
+        RepTransferred,
+        RepOffboarded,
+        TargetSet,
+        LeadCreated,
+        ActivityLogged,
+        FollowUpScheduled,
+        FollowUpCompleted,
+        DealOpened,
+        DealWon,
+        DealLost,
+        DealCreditSplit,
+        DealAmountCorrected,
+        DealRefunded,
+        EvaluationRecorded,
+        FeedbackGiven,
+        ImprovementPlanSet,
+        TrainingCompleted,
+        IncentivePlanPublished,
+        IncentivePlanAssigned,
+        AwardGranted,
+        PeriodClosed,
+        PayoutApproved,
+        PayoutAdjusted,
+        PlanAcknowledged,
+        DisputeOpened,
+        DisputeCommented,
         DisputeResolved,
     )
 }
@@ -453,9 +490,18 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
         known = ", ".join(sorted(set(DATA_MODELS) - SYSTEM_TYPES))
         problems.append(Problem(index, "type", f"unknown event type {event_type!r}; known types: {known}"))
     elif event_type in SYSTEM_TYPES and not system:
-        problems.append(Problem(index, "type", f"{event_type} is written by the ledger itself: use the payout approval, adjustment or period close commands"))
+        problems.append(
+            Problem(
+                index,
+                "type",
+                f"{event_type} is written by the ledger itself: "
+                "use the payout approval, adjustment or period close commands",
+            )
+        )
     event_id = raw.get("event_id")
-    if event_id is not None and not (isinstance(event_id, str) and 0 < len(event_id) <= 128 and _ID_PATTERN.match(event_id)):
+    if event_id is not None and not (
+        isinstance(event_id, str) and 0 < len(event_id) <= 128 and _ID_PATTERN.match(event_id)
+    ):
         problems.append(Problem(index, "event_id", "must be a string of 1..128 characters without spaces"))
     occurred_at = None
     if "occurred_at" not in raw:
@@ -496,7 +542,7 @@ def _problems_from(index: int, error: ValidationError) -> list[Problem]:
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         elif message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         problems.append(Problem(index, field, message))
     return problems
 

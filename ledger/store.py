@@ -52,7 +52,9 @@ def store_environment(database_url: str) -> dict[str, str]:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if not url.database or url.database == ":memory:":
-            raise ValueError("PERFLEDGER_DATABASE_URL: an in-memory SQLite store cannot be shared; use a file, e.g. sqlite:///perfledger.db")
+            raise ValueError(
+                "PERFLEDGER_DATABASE_URL: an in-memory SQLite store cannot be shared; use a file, e.g. sqlite:///perfledger.db"
+            )
         return {
             "PERSISTENCE_MODULE": "ledger.recorder:LedgerSQLiteFactory",
             "SQLITE_DBNAME": url.database,
@@ -70,7 +72,9 @@ def store_environment(database_url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_POOL_SIZE": "4",
         }
-    raise ValueError(f"PERFLEDGER_DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite:///FILE or postgresql://USER@HOST/DB")
+    raise ValueError(
+        f"PERFLEDGER_DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite:///FILE or postgresql://USER@HOST/DB"
+    )
 
 
 @dataclass(slots=True)
@@ -151,7 +155,9 @@ class Ledger:
         if not envelopes:
             raise InvalidBatch([Problem(0, "events", "a batch needs at least one event")])
         if len(envelopes) > MAX_BATCH:
-            raise InvalidBatch([Problem(MAX_BATCH, "events", f"a batch holds at most {MAX_BATCH} events; split the file")])
+            raise InvalidBatch(
+                [Problem(MAX_BATCH, "events", f"a batch holds at most {MAX_BATCH} events; split the file")]
+            )
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
         if problems:
             raise InvalidBatch(problems)
@@ -160,7 +166,10 @@ class Ledger:
         if not fresh:
             return Recorded([known[c.index] for c in commands], sorted(known))
         uow = self._handle(fresh)
-        metas = [EntryMeta(c.type, rep_id, c.event_id, hashes[c.index]) for c, rep_id in zip(fresh, uow.rep_of_event)]
+        metas = [
+            EntryMeta(c.type, rep_id, c.event_id, hashes[c.index])
+            for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
+        ]
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
@@ -170,11 +179,13 @@ class Ledger:
             known_now, _, _ = self._split_known(commands, hashes)
             if known_now and len(known_now) == len(commands):
                 return Recorded([known_now[c.index] for c in commands], sorted(known_now))
-            raise ConflictError("another writer changed the same deal, rep or stream at the same time; "
-                                "nothing was recorded: reload and retry (an event_id makes the retry safe)") from error
+            raise ConflictError(
+                "another writer changed the same deal, rep or stream at the same time; "
+                "nothing was recorded: reload and retry (an event_id makes the retry safe)"
+            ) from error
         self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if type(rep).__name__ == "Rep")
         by_index = dict(known)
-        by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions)})
+        by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions, strict=True)})
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
         return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
 
@@ -196,7 +207,9 @@ class Ledger:
             return invalid.problems
         return []
 
-    def _split_known(self, commands: list[Command], hashes: list[str]) -> tuple[dict[int, int], list[Command], dict[int, int]]:
+    def _split_known(
+        self, commands: list[Command], hashes: list[str]
+    ) -> tuple[dict[int, int], list[Command], dict[int, int]]:
         """Events whose event_id is already in the log (same content → original position)."""
         ids = [c.event_id for c in commands if c.event_id is not None]
         recorded = self.entries_by_event_id(ids) if ids else {}
@@ -212,18 +225,32 @@ class Ledger:
                 if stored_hash == hashes[command.index]:
                     known[command.index] = position
                 else:
-                    conflicts.append(Problem(command.index, "event_id", f"event_id {key!r} was recorded at position {position} with other content"))
+                    conflicts.append(
+                        Problem(
+                            command.index,
+                            "event_id",
+                            f"event_id {key!r} was recorded at position {position} with other content",
+                        )
+                    )
                 continue
             if key is not None and key in first_in_batch:
                 if hashes[first_in_batch[key].index] != hashes[command.index]:
-                    conflicts.append(Problem(command.index, "event_id", f"event_id {key!r} appears twice in this batch with other content"))
+                    conflicts.append(
+                        Problem(
+                            command.index,
+                            "event_id",
+                            f"event_id {key!r} appears twice in this batch with other content",
+                        )
+                    )
                 self_duplicates[command.index] = first_in_batch[key].index
                 continue  # the same event twice in one batch is recorded once
             if key is not None:
                 first_in_batch[key] = command
             fresh.append(command)
         if conflicts:
-            raise ConflictError(f"{len(conflicts)} event_id(s) reused with other content; nothing was recorded", conflicts)
+            raise ConflictError(
+                f"{len(conflicts)} event_id(s) reused with other content; nothing was recorded", conflicts
+            )
         return known, fresh, self_duplicates
 
     def _handle(self, commands: list[Command]) -> UnitOfWork:
@@ -256,18 +283,35 @@ class Ledger:
     # ------------------------------------------------------------ reading the raw log
 
     def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str]]:
-        rows = self._query(f"SELECT event_id, position, content_hash FROM {self.recorder.entries_table} WHERE event_id IN ({{in}})", event_ids)
+        rows = self._query(
+            f"SELECT event_id, position, content_hash FROM {self.recorder.entries_table} WHERE event_id IN ({{in}})",
+            event_ids,
+        )
         return {row[0]: (row[1], row[2]) for row in rows}
 
-    def read_log(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
-                 types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None) -> list[LogRecord]:
+    def read_log(
+        self,
+        after: int = 0,
+        limit: int = 1000,
+        *,
+        upto: int | None = None,
+        types: Sequence[str] | None = None,
+        rep_ids: Sequence[str] | None = None,
+    ) -> list[LogRecord]:
         """Events with position > after (and <= upto), optionally of some types or reps, in order."""
         return decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids))
 
-    def read_stored(self, after: int = 0, limit: int = 1000, *, upto: int | None = None,
-                    types: Sequence[str] | None = None, rep_ids: Sequence[str] | None = None,
-                    walk: bool = True,
-                    details: bool = True) -> list[StoredEvent]:
+    def read_stored(
+        self,
+        after: int = 0,
+        limit: int = 1000,
+        *,
+        upto: int | None = None,
+        types: Sequence[str] | None = None,
+        rep_ids: Sequence[str] | None = None,
+        walk: bool = True,
+        details: bool = True,
+    ) -> list[StoredEvent]:
         """`read_log`'s page as stored, for a reader that decodes it a part at a time (`decoded`):
         a bulk reader keeps only a few thousand decoded events alive at once, which is faster
         (fresh objects are made in memory the last part's have just freed, still in the CPU's cache).
@@ -284,10 +328,12 @@ class Ledger:
         wanted = sorted(set(positions))
         found: list[LogRecord] = []
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+            chunk = wanted[start : start + 500]
             rows = self._query(
                 "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, e.topic, e.state "
-                f"FROM {self._events_join()} WHERE l.position IN ({{in}}) ORDER BY l.position", chunk)
+                f"FROM {self._events_join()} WHERE l.position IN ({{in}}) ORDER BY l.position",
+                chunk,
+            )
             found.extend(to_log_record(*row) for row in rows)
         return found
 
@@ -300,12 +346,16 @@ class Ledger:
             after = records[-1].position
 
     def head(self) -> Head:
-        rows = self._query(f"SELECT position, link FROM {self.recorder.entries_table} ORDER BY position DESC LIMIT 1", None)
+        rows = self._query(
+            f"SELECT position, link FROM {self.recorder.entries_table} ORDER BY position DESC LIMIT 1", None
+        )
         return Head(rows[0][0], rows[0][1]) if rows else Head(0, GENESIS)
 
     def position_at(self, known_us: int) -> int:
         """The last position recorded at or before a knowledge time (0 if none): the log as known then."""
-        rows = self._query(f"SELECT MAX(position) FROM {self.recorder.entries_table} WHERE recorded_at <= {{p}}", None, (known_us,))
+        rows = self._query(
+            f"SELECT MAX(position) FROM {self.recorder.entries_table} WHERE recorded_at <= {{p}}", None, (known_us,)
+        )
         return rows[0][0] or 0
 
     def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]:
@@ -327,8 +377,12 @@ class Ledger:
         wanted = sorted({p for pair in ends.values() for p in pair})
         times: dict[int, int] = {}
         for start in range(0, len(wanted), 500):
-            times.update(self._query(f"SELECT position, recorded_at FROM {self.recorder.entries_table} "
-                                     "WHERE position IN ({in})", wanted[start:start + 500]))
+            times.update(
+                self._query(
+                    f"SELECT position, recorded_at FROM {self.recorder.entries_table} WHERE position IN ({{in}})",
+                    wanted[start : start + 500],
+                )
+            )
         return [(b, times[first], times[last]) for b, (first, last) in ends.items() if first in times and last in times]
 
     def stored_events_sql(self, schema: str = "main") -> str | None:
@@ -339,20 +393,28 @@ class Ledger:
         out (`verify` names it)."""
         if self.is_postgres:
             return None
-        return (f"SELECT l.position AS position, l.recorded_at AS recorded_at, e.state AS state "
-                f"FROM {schema}.{self.recorder.entries_table} l JOIN {schema}.{self.recorder.events_table} e "
-                f"ON e.{self.recorder.notification_key} = l.notification_id "
-                "WHERE l.type = :type AND l.position > :after AND l.position <= :upto")
+        return (
+            f"SELECT l.position AS position, l.recorded_at AS recorded_at, e.state AS state "
+            f"FROM {schema}.{self.recorder.entries_table} l JOIN {schema}.{self.recorder.events_table} e "
+            f"ON e.{self.recorder.notification_key} = l.notification_id "
+            "WHERE l.type = :type AND l.position > :after AND l.position <= :upto"
+        )
 
     def count_of_type(self, event_type: str, after: int, upto: int) -> int:
         """How many entries of one type the log holds at positions (after, upto]."""
-        rows = self._query(f"SELECT count(*) FROM {self.recorder.entries_table} "
-                           "WHERE type = {p} AND position > {p} AND position <= {p}", None, (event_type, after, upto))
+        rows = self._query(
+            f"SELECT count(*) FROM {self.recorder.entries_table} "
+            "WHERE type = {p} AND position > {p} AND position <= {p}",
+            None,
+            (event_type, after, upto),
+        )
         return rows[0][0]
 
     def recorded_at_of(self, position: int) -> int | None:
         """Knowledge time (µs) of the entry at `position`: "what the ledger knew then" as a cut-off."""
-        rows = self._query(f"SELECT recorded_at FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,))
+        rows = self._query(
+            f"SELECT recorded_at FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,)
+        )
         return rows[0][0] if rows else None
 
     def link_at(self, position: int) -> str | None:
@@ -395,7 +457,15 @@ class Ledger:
         if stray:
             return self._bad(checked, previous, checked + 1, f"{stray} stored event(s) have no ledger entry")
         if digest is not None and digest != GENESIS and not any(s.saw_digest for s in stretches):
-            return VerifyReport(False, checked, previous, None, "the log does not pass through the given digest: it was rewritten, or the digest is not from this ledger", False)
+            return VerifyReport(
+                False,
+                checked,
+                previous,
+                None,
+                "the log does not pass through the given digest: "
+                "it was rewritten, or the digest is not from this ledger",
+                False,
+            )
         return VerifyReport(True, checked, previous, None, "", None if digest is None else True)
 
     def _check_stretch(self, previous: str, after: int, upto: int | None, page: int, digest: str | None) -> Stretch:
@@ -408,13 +478,17 @@ class Ledger:
                 if not rows:
                     break
                 missing = _first_missing(rows, after + 1)
-                checkable = rows if missing is None else rows[:missing - after - 1]
+                checkable = rows if missing is None else rows[: missing - after - 1]
                 previous, matched, broken = first_broken_link(previous, checkable)
                 checked += matched
                 if broken is not None:
-                    return Stretch(previous, checked, broken, f"position {broken} does not match its chain link", saw_digest)
+                    return Stretch(
+                        previous, checked, broken, f"position {broken} does not match its chain link", saw_digest
+                    )
                 if missing is not None:
-                    return Stretch(previous, checked, missing, f"position {missing} is missing from the log", saw_digest)
+                    return Stretch(
+                        previous, checked, missing, f"position {missing} is missing from the log", saw_digest
+                    )
                 saw_digest = saw_digest or (digest is not None and any(row[7] == digest for row in rows))
                 after = rows[-1][0]
         if upto is not None and after < upto:  # the stretch ends before its last position
@@ -447,12 +521,21 @@ class Ledger:
             return c.fetchall()
 
     def _events_join(self) -> str:
-        return (f"{self.recorder.entries_table} l LEFT JOIN {self.recorder.events_table} e "
-                f"ON e.{self.recorder.notification_key} = l.notification_id")
+        return (
+            f"{self.recorder.entries_table} l LEFT JOIN {self.recorder.events_table} e "
+            f"ON e.{self.recorder.notification_key} = l.notification_id"
+        )
 
-    def _log_rows(self, after: int, limit: int, upto: int | None, types: Sequence[str] | None = None,
-                  rep_ids: Sequence[str] | None = None,
-                  walk: bool = True, details: bool = True) -> list[tuple]:
+    def _log_rows(
+        self,
+        after: int,
+        limit: int,
+        upto: int | None,
+        types: Sequence[str] | None = None,
+        rep_ids: Sequence[str] | None = None,
+        walk: bool = True,
+        details: bool = True,
+    ) -> list[tuple]:
         """A page of the log, filtered by type and rep.
 
         A filter walks its column's (column, position) index once per value, in position order,
@@ -485,20 +568,29 @@ class Ledger:
         columns = f"SELECT l.position, l.recorded_at, l.type, {who}, e.topic, e.state FROM {self._events_join()}"
         condition = " AND ".join(where)
         if walked is None:
-            return self._query(f"{columns} WHERE {condition} ORDER BY l.position LIMIT {int(limit)}", None, tuple(params))
+            return self._query(
+                f"{columns} WHERE {condition} ORDER BY l.position LIMIT {int(limit)}", None, tuple(params)
+            )
         column, values = walked
-        walks = [f"SELECT position FROM (SELECT l.position FROM {self.recorder.entries_table} l WHERE {column} = {{p}} "
-                 f"AND {condition} ORDER BY l.position LIMIT {int(limit)}) AS walk{i}" for i in range(len(values))]
+        walks = [
+            f"SELECT position FROM (SELECT l.position FROM {self.recorder.entries_table} l WHERE {column} = {{p}} "
+            f"AND {condition} ORDER BY l.position LIMIT {int(limit)}) AS walk{i}"
+            for i in range(len(values))
+        ]
         page = " UNION ALL ".join(walks) + f" ORDER BY 1 LIMIT {int(limit)}"
-        return self._query(f"{columns} WHERE l.position IN ({page}) ORDER BY l.position", None,
-                           tuple(v for value in values for v in (value, *params)))
+        return self._query(
+            f"{columns} WHERE l.position IN ({page}) ORDER BY l.position",
+            None,
+            tuple(v for value in values for v in (value, *params)),
+        )
 
     def _chain_rows(self, after: int, limit: int) -> list[tuple]:
         return self._query(
             "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, l.content_hash, l.link, "
             "e.topic, e.originator_id, e.originator_version, e.state "
             f"FROM {self._events_join()} WHERE l.position > {{p}} ORDER BY l.position LIMIT {int(limit)}",
-            None, (after,),
+            None,
+            (after,),
         )
 
     def _count_events(self) -> int:
@@ -506,8 +598,6 @@ class Ledger:
         unique) and verify has found each one's event, so any count above the entries checked
         is events stored behind the ledger's back, with no entry and no link."""
         return self._query(f"SELECT COUNT(*) FROM {self.recorder.events_table}", None)[0][0]
-
-
 
 
 def _first_missing(rows: list[tuple], expected: int) -> int | None:
@@ -608,13 +698,16 @@ def _reading_of(topic: str) -> _Reading:
     reading = _READINGS.get(topic)
     if reading is None:
         cls = _event_class(topic)
-        reading = _READINGS[topic] = _Reading(cls, getattr(cls, "class_version", 1), public_type(cls),
-                                              not _plain_fields(cls))
+        reading = _READINGS[topic] = _Reading(
+            cls, getattr(cls, "class_version", 1), public_type(cls), not _plain_fields(cls)
+        )
     return reading
 
 
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-_BASE_FIELDS = frozenset(name for base in (Created, Happened) for name in get_type_hints(base))  # the library's and occurred_at
+_BASE_FIELDS = frozenset(
+    name for base in (Created, Happened) for name in get_type_hints(base)
+)  # the library's and occurred_at
 
 
 def _plain_fields(cls: type) -> bool:
@@ -650,8 +743,16 @@ def decoded(stored: Sequence[StoredEvent]) -> list[LogRecord]:
     return [to_log_record(*row) if row[7] is not None else LogRecord(*row[:6], None, {}) for row in stored]
 
 
-def to_log_record(position: int, recorded_at: int, type_: str, rep_id: str | None, actor: str,
-                  event_id: str | None, topic: str, state: bytes) -> LogRecord:
+def to_log_record(
+    position: int,
+    recorded_at: int,
+    type_: str,
+    rep_id: str | None,
+    actor: str,
+    event_id: str | None,
+    topic: str,
+    state: bytes,
+) -> LogRecord:
     """Decode a stored event for the read side, upcasting old versions as the mapper would."""
     reading = _READINGS.get(topic) or _reading_of(topic)
     values = orjson.loads(state)

@@ -43,8 +43,15 @@ class ApprovalResult:
     position: int
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "rep_id": self.rep_id, "period": self.period, "amount": self.amount,
-                "total": self.total, "digest": self.digest, "position": self.position}
+        return {
+            "kind": self.kind,
+            "rep_id": self.rep_id,
+            "period": self.period,
+            "amount": self.amount,
+            "total": self.total,
+            "digest": self.digest,
+            "position": self.position,
+        }
 
 
 def approve(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str, actor: str) -> ApprovalResult:
@@ -58,8 +65,10 @@ def approve(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, per
     with reading(engine) as conn:
         state = approval_state(conn, rep_id, str(computed.cut.period), known_us)
     if state is not None and state.current == computed.total:
-        raise ApprovalRefused(f"the payout of {rep_id} for {computed.period} is already approved at {state.current}; "
-                              "nothing changed since")
+        raise ApprovalRefused(
+            f"the payout of {rep_id} for {computed.period} is already approved at {state.current}; "
+            "nothing changed since"
+        )
     if state is None:
         result = _record_approval(ledger, computed, actor)
     else:
@@ -74,26 +83,50 @@ def _now() -> str:
 
 def _record_approval(ledger: Ledger, computed: Payout, actor: str) -> ApprovalResult:
     assert computed.plan is not None and computed.plan.version is not None
-    envelope = {"type": "PayoutApproved", "occurred_at": _now(), "data": {
-        "rep_id": computed.rep_id, "period": computed.period, "amount": str(computed.total),
-        "plan_id": computed.plan.plan_id, "plan_version": computed.plan.version, "digest": computed.digest,
-        "known_at": micros_to_time(computed.cut.known_us).isoformat()}}
+    envelope = {
+        "type": "PayoutApproved",
+        "occurred_at": _now(),
+        "data": {
+            "rep_id": computed.rep_id,
+            "period": computed.period,
+            "amount": str(computed.total),
+            "plan_id": computed.plan.plan_id,
+            "plan_version": computed.plan.version,
+            "digest": computed.digest,
+            "known_at": micros_to_time(computed.cut.known_us).isoformat(),
+        },
+    }
     try:
         recorded = ledger.record([envelope], actor, system=True)
     except InvalidBatch as refused:
         raise ApprovalRefused(refused.problems[0].message) from refused
-    return ApprovalResult("approved", computed.rep_id, computed.period, computed.total, computed.total,
-                          computed.digest, recorded.positions[0])
+    return ApprovalResult(
+        "approved",
+        computed.rep_id,
+        computed.period,
+        computed.total,
+        computed.total,
+        computed.digest,
+        recorded.positions[0],
+    )
 
 
 def _record_adjustment(ledger: Ledger, computed: Payout, current: Decimal, actor: str) -> ApprovalResult:
     difference = computed.total - current
-    envelope = {"type": "PayoutAdjusted", "occurred_at": _now(), "data": {
-        "rep_id": computed.rep_id, "period": computed.period, "amount": str(difference),
-        "reason": f"re-approval: {current} → {computed.total} (digest {computed.digest[:16]})"}}
+    envelope = {
+        "type": "PayoutAdjusted",
+        "occurred_at": _now(),
+        "data": {
+            "rep_id": computed.rep_id,
+            "period": computed.period,
+            "amount": str(difference),
+            "reason": f"re-approval: {current} → {computed.total} (digest {computed.digest[:16]})",
+        },
+    }
     try:
         recorded = ledger.record([envelope], actor, system=True)
     except InvalidBatch as refused:
         raise ApprovalRefused(refused.problems[0].message) from refused
-    return ApprovalResult("adjusted", computed.rep_id, computed.period, difference, computed.total,
-                          computed.digest, recorded.positions[0])
+    return ApprovalResult(
+        "adjusted", computed.rep_id, computed.period, difference, computed.total, computed.digest, recorded.positions[0]
+    )

@@ -46,8 +46,9 @@ class Cutoffs:
         return Cutoffs(period, start, end, min(self.as_of_us, end - 1), self.known_us)
 
 
-def cutoffs(settings: Settings, period: str | Period, as_of: datetime | None = None,
-            known_at: datetime | None = None) -> Cutoffs:
+def cutoffs(
+    settings: Settings, period: str | Period, as_of: datetime | None = None, known_at: datetime | None = None
+) -> Cutoffs:
     parsed = parse_period(period) if isinstance(period, str) else period
     start, end = micros(parsed.start(settings.tz)), micros(parsed.end(settings.tz))
     as_of_us = end - 1 if as_of is None else aware_micros(as_of, "as_of")

@@ -160,6 +160,7 @@ def _postgres_engine(url: URL, schema: str | None) -> Engine:
     # one tuple per row on both (see `compiled`), with no dict made per row.
     engine = create_engine(url, pool_pre_ping=True, paramstyle="format")
     if schema:
+
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             quoted = '"' + schema.replace('"', '""') + '"'
@@ -244,7 +245,9 @@ def one_schema_change_at_a_time(conn: Connection) -> None:
 _COMPILED: dict[tuple, tuple[str, Callable[[dict], tuple], tuple[str, ...]]] = {}
 
 
-def compiled(conn: Connection, statement: Any, cache_key: tuple) -> tuple[str, Callable[[dict], tuple], tuple[str, ...]]:
+def compiled(
+    conn: Connection, statement: Any, cache_key: tuple
+) -> tuple[str, Callable[[dict], tuple], tuple[str, ...]]:
     """The driver SQL of a Core statement, compiled once per `cache_key` (dialect name first, the
     statement's column keys last); the function that turns a dict of parameters into the tuple
     the driver wants; and the parameters' names in that order. Both engines take positional
@@ -266,7 +269,8 @@ def prepared(conn: Connection, statement: Select, name: tuple[str, ...], params:
     """`conn.execute(statement, params)` for a statement built once and named by `name`, compiled
     once per dialect and run as driver SQL with positional parameters (`compiled`). A Core
     execution spends ~40 µs in SQLAlchemy (cache key, bind and result processing), several times
-    the indexed SQLite query behind a rep's figure; driver SQL halves that. So: no column of the statement may need a bind or result processor (the caller reads
+    the indexed SQLite query behind a rep's figure; driver SQL halves that. So: no column of the
+    statement may need a bind or result processor (the caller reads
     PostgreSQL's NUMERIC sums itself), every parameter must be named by the caller (constants
     are written into the SQL, as facts.ZERO and facts.ONE), and none may be expanding (an IN list)."""
     sql, pick, _ = compiled(conn, statement, (conn.dialect.name, "read", *name, ()))

@@ -65,7 +65,9 @@ Build = Callable[[ColumnElement[bool]], Select]
 _PREBUILT: dict[tuple[Build, str], Select] = {}
 
 
-def scoped(build: Build, scope: ScopeFilter, rep_column: Any, time_column: Any, lo: int, hi: int) -> tuple[Select, dict]:
+def scoped(
+    build: Build, scope: ScopeFilter, rep_column: Any, time_column: Any, lo: int, hi: int
+) -> tuple[Select, dict]:
     """The statement `build(where)` for the scope and window, and its parameters. Statements are
     built once with bound parameters (building Core expressions costs more than running an
     indexed SQLite query): for a rep, the company, and a team or region whose members stayed
@@ -90,8 +92,16 @@ def scoped(build: Build, scope: ScopeFilter, rep_column: Any, time_column: Any, 
     return statement, params
 
 
-def run(conn: Connection, build: Build, scope: ScopeFilter, rep_column: Any, time_column: Any, lo: int, hi: int,
-        **params: Any) -> Any:
+def run(
+    conn: Connection,
+    build: Build,
+    scope: ScopeFilter,
+    rep_column: Any,
+    time_column: Any,
+    lo: int,
+    hi: int,
+    **params: Any,
+) -> Any:
     statement, bound = scoped(build, scope, rep_column, time_column, lo, hi)
     if scope.scope.kind in ("rep", "company"):  # prebuilt, without an IN list: driver SQL
         return prepared(conn, statement, (build.__name__, scope.scope.kind), {**bound, **params})
@@ -121,8 +131,9 @@ def _deal_sums(where: ColumnElement[bool]) -> Select:
 
 def deal_sums(conn: Connection, scope: ScopeFilter, lo: int, hi: int, known_us: int) -> DealSums:
     if scope.scope.kind == "company":
-        sums = company_sums(conn, sales_hours, DEAL_SUMS, _deal_sums, deal_facts.c.occurred_us,
-                            deal_facts.c.position, lo, hi, known_us)
+        sums = company_sums(
+            conn, sales_hours, DEAL_SUMS, _deal_sums, deal_facts.c.occurred_us, deal_facts.c.position, lo, hi, known_us
+        )
         return DealSums(*sums)
     row = run(conn, _deal_sums, scope, deal_facts.c.rep_id, deal_facts.c.occurred_us, lo, hi, k=known_us).one()
     return DealSums(*map(_int, row))
@@ -130,15 +141,22 @@ def deal_sums(conn: Connection, scope: ScopeFilter, lo: int, hi: int, known_us: 
 
 def _deal_cycles(where: ColumnElement[bool]) -> Select:
     f = deal_facts.c
-    return (select(func.max(f.cycle_us)).where(where, f.recorded_us <= K, f.won_ppb != ZERO)
-            .group_by(f.deal_id).having(func.sum(f.won_ppb) > ZERO))
+    return (
+        select(func.max(f.cycle_us))
+        .where(where, f.recorded_us <= K, f.won_ppb != ZERO)
+        .group_by(f.deal_id)
+        .having(func.sum(f.won_ppb) > ZERO)
+    )
 
 
 # Each won deal has exactly one row with deal_count = 1 (written by its win); the literal lets
 # SQLite use the partial index deal_facts_wins.
-_COMPANY_CYCLES = (select(deal_facts.c.cycle_us)
-                   .where(text("deal_facts.deal_count = 1"), deal_facts.c.occurred_us >= bindparam("lo_"),
-                          deal_facts.c.occurred_us < bindparam("hi_"), deal_facts.c.recorded_us <= K))
+_COMPANY_CYCLES = select(deal_facts.c.cycle_us).where(
+    text("deal_facts.deal_count = 1"),
+    deal_facts.c.occurred_us >= bindparam("lo_"),
+    deal_facts.c.occurred_us < bindparam("hi_"),
+    deal_facts.c.recorded_us <= K,
+)
 
 
 def sales_cycles(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> list[int]:
@@ -148,8 +166,16 @@ def sales_cycles(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> list[int
     if scope.scope.kind == "company":
         values = conn.execute(_COMPANY_CYCLES, {"lo_": cut.start_us, "hi_": cut.upto_us, "k": cut.known_us}).scalars()
     else:
-        values = run(conn, _deal_cycles, scope, deal_facts.c.rep_id, deal_facts.c.occurred_us, cut.start_us,
-                     cut.upto_us, k=cut.known_us).scalars()
+        values = run(
+            conn,
+            _deal_cycles,
+            scope,
+            deal_facts.c.rep_id,
+            deal_facts.c.occurred_us,
+            cut.start_us,
+            cut.upto_us,
+            k=cut.known_us,
+        ).scalars()
     return [int(value) for value in values]
 
 
@@ -168,13 +194,34 @@ def _conversions(where: ColumnElement[bool]) -> Select:
 def lead_counts(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> tuple[int, int]:
     """(leads created in the window, those of them whose deal was won by as_of), as known at K."""
     if scope.scope.kind == "company":
-        (created,) = company_sums(conn, sales_hours, ("leads",), _lead_count, leads.c.created_us, leads.c.position,
-                                  cut.start_us, cut.upto_us, cut.known_us)
+        (created,) = company_sums(
+            conn,
+            sales_hours,
+            ("leads",),
+            _lead_count,
+            leads.c.created_us,
+            leads.c.position,
+            cut.start_us,
+            cut.upto_us,
+            cut.known_us,
+        )
     else:
-        created = _int(run(conn, _lead_count, scope, leads.c.rep_id, leads.c.created_us, cut.start_us, cut.upto_us,
-                           k=cut.known_us).scalar())
-    converted = run(conn, _conversions, scope, lead_conversions.c.rep_id, lead_conversions.c.created_us,
-                    cut.start_us, cut.upto_us, k=cut.known_us, as_of=cut.as_of_us).scalar()
+        created = _int(
+            run(
+                conn, _lead_count, scope, leads.c.rep_id, leads.c.created_us, cut.start_us, cut.upto_us, k=cut.known_us
+            ).scalar()
+        )
+    converted = run(
+        conn,
+        _conversions,
+        scope,
+        lead_conversions.c.rep_id,
+        lead_conversions.c.created_us,
+        cut.start_us,
+        cut.upto_us,
+        k=cut.known_us,
+        as_of=cut.as_of_us,
+    ).scalar()
     return created, _int(converted)
 
 
@@ -188,18 +235,40 @@ def _activity_kinds(where: ColumnElement[bool]) -> Select:
 
 def _activity_sums(where: ColumnElement[bool]) -> Select:
     a = activities.c
-    return select(*[func.sum(case((a.kind == kind, 1), else_=0)) for kind in ACTIVITY_KINDS],
-                  func.sum(a.replied)).where(where, a.recorded_us <= K)
+    return select(
+        *[func.sum(case((a.kind == kind, 1), else_=0)) for kind in ACTIVITY_KINDS], func.sum(a.replied)
+    ).where(where, a.recorded_us <= K)
 
 
 def activity_counts(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> dict[str, tuple[int, int]]:
     """kind → (activities in the window, of which replied emails)."""
     if scope.scope.kind == "company":
-        *counts, replied = company_sums(conn, activity_hours, ACTIVITY_SUMS, _activity_sums, activities.c.occurred_us,
-                                        activities.c.position, cut.start_us, cut.upto_us, cut.known_us)
-        return {kind: (count, replied if kind == "email" else 0) for kind, count in zip(ACTIVITY_KINDS, counts) if count}
-    rows = run(conn, _activity_kinds, scope, activities.c.rep_id, activities.c.occurred_us, cut.start_us, cut.upto_us,
-               k=cut.known_us).all()
+        *counts, replied = company_sums(
+            conn,
+            activity_hours,
+            ACTIVITY_SUMS,
+            _activity_sums,
+            activities.c.occurred_us,
+            activities.c.position,
+            cut.start_us,
+            cut.upto_us,
+            cut.known_us,
+        )
+        return {
+            kind: (count, replied if kind == "email" else 0)
+            for kind, count in zip(ACTIVITY_KINDS, counts, strict=True)
+            if count
+        }
+    rows = run(
+        conn,
+        _activity_kinds,
+        scope,
+        activities.c.rep_id,
+        activities.c.occurred_us,
+        cut.start_us,
+        cut.upto_us,
+        k=cut.known_us,
+    ).all()
     return {kind: (_int(count), _int(replied)) for kind, count, replied in rows}
 
 
@@ -217,16 +286,34 @@ def followup_counts(conn: Connection, scope: ScopeFilter, cut: Cutoffs) -> tuple
     """(due in the period, done, overdue): follow-ups scheduled by as_of (known at K) whose due
     time falls in the period; done = completed by as_of (known at K); overdue = due before
     as_of and not done."""
-    due, completed, overdue = run(conn, _followups, scope, followups.c.rep_id, followups.c.due_us, cut.start_us,
-                                  cut.end_us, k=cut.known_us, as_of=cut.as_of_us).one()
+    due, completed, overdue = run(
+        conn,
+        _followups,
+        scope,
+        followups.c.rep_id,
+        followups.c.due_us,
+        cut.start_us,
+        cut.end_us,
+        k=cut.known_us,
+        as_of=cut.as_of_us,
+    ).one()
     return _int(due), _int(completed), _int(overdue)
 
 
 # ---------------------------------------------------------------- company sums through the rollups
 
 
-def company_sums(conn: Connection, rollup: Table, columns: tuple[str, ...], raw: Build, time_column: Any,
-                 position_column: Any, lo: int, hi: int, known_us: int) -> list[int]:
+def company_sums(
+    conn: Connection,
+    rollup: Table,
+    columns: tuple[str, ...],
+    raw: Build,
+    time_column: Any,
+    position_column: Any,
+    lo: int,
+    hi: int,
+    known_us: int,
+) -> list[int]:
     """Sums of fact columns over [lo, hi) as known at K: rollup rows where they are exact, fact
     rows elsewhere (see rollups.py for why the three parts add up to the plain sum)."""
     if hi <= lo:
@@ -236,8 +323,20 @@ def company_sums(conn: Connection, rollup: Table, columns: tuple[str, ...], raw:
     for a, b in window.edges():
         parts.append(_fact_part(conn, raw, "edge", time_column, position_column, a, b, 0, 0, known_us))
     if split.partial_hi > split.partial_lo and window.hours_lo < window.hours_hi:
-        parts.append(_fact_part(conn, raw, "partial", time_column, position_column, window.hours_lo, window.hours_hi,
-                                split.partial_lo, split.partial_hi, known_us))
+        parts.append(
+            _fact_part(
+                conn,
+                raw,
+                "partial",
+                time_column,
+                position_column,
+                window.hours_lo,
+                window.hours_hi,
+                split.partial_lo,
+                split.partial_hi,
+                known_us,
+            )
+        )
     return [sum(_int(part[i]) for part in parts) for i in range(len(columns))]
 
 
@@ -251,12 +350,23 @@ def _rollup_part(conn: Connection, rollup: Table, columns: tuple[str, ...], wind
     if statement is None:
         r = rollup.c
         statement = _ROLLUPS[(rollup.name, columns)] = select(*[func.sum(r[name]) for name in columns]).where(
-            r.hour_us >= bindparam("lo_"), r.hour_us < bindparam("hi_"), r.block < bindparam("below_"))
+            r.hour_us >= bindparam("lo_"), r.hour_us < bindparam("hi_"), r.block < bindparam("below_")
+        )
     return conn.execute(statement, {"lo_": window.hours_lo, "hi_": window.hours_hi, "below_": split.known_below}).one()
 
 
-def _fact_part(conn: Connection, raw: Build, part: str, time_column: Any, position_column: Any, lo: int, hi: int,
-               first: int, after: int, known_us: int) -> Any:
+def _fact_part(
+    conn: Connection,
+    raw: Build,
+    part: str,
+    time_column: Any,
+    position_column: Any,
+    lo: int,
+    hi: int,
+    first: int,
+    after: int,
+    known_us: int,
+) -> Any:
     statement = _PREBUILT.get((raw, part))
     if statement is None:
         if part == "partial":
@@ -264,8 +374,12 @@ def _fact_part(conn: Connection, raw: Build, part: str, time_column: Any, positi
             # past the last block), where the time index would walk the whole window. Wrapping the
             # time column (never NULL) in COALESCE keeps SQLite's planner off the time index.
             timed = func.coalesce(time_column, 0)
-            where = and_(position_column >= bindparam("first_"), position_column < bindparam("after_"),
-                         timed >= bindparam("lo_"), timed < bindparam("hi_"))
+            where = and_(
+                position_column >= bindparam("first_"),
+                position_column < bindparam("after_"),
+                timed >= bindparam("lo_"),
+                timed < bindparam("hi_"),
+            )
         else:
             where = and_(time_column >= bindparam("lo_"), time_column < bindparam("hi_"))
         statement = _PREBUILT[(raw, part)] = raw(where)

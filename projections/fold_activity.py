@@ -107,8 +107,14 @@ def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
         fold_in_store(conn, log, after, upto, expected, into=(staged_name(activities), staged_name(activity_hours)))
 
 
-def fold_in_store(conn: Connection, log: LogReader, after: int, upto: int, expected: int,
-                  into: tuple[str, str] = (activities.name, activity_hours.name)) -> None:
+def fold_in_store(
+    conn: Connection,
+    log: LogReader,
+    after: int,
+    upto: int,
+    expected: int,
+    into: tuple[str, str] = (activities.name, activity_hours.name),
+) -> None:
     """Write the activities at positions (after, upto] and add them into the rollup, in SQL:
     into the projection's tables, or `into` others of the same columns (`stage`).
 
@@ -136,12 +142,21 @@ def _statements(events_sql: str, block_bits: int, into: tuple[str, str]) -> tupl
     """The fold's two statements over the ledger's `events_sql` (see `Ledger.stored_events_sql`),
     the rollup by blocks of 2**block_bits positions (`rollups.BLOCK_BITS`, read at each call),
     into the tables `into` (the activities' and the rollup's)."""
-    fields = fields_sql(events_sql, {"activity_id": "$.activity_id", "rep_id": "$.rep_id", "kind": "$.kind",
-                                     "replied": "$.replied", "t": "$.occurred_at._data_"})
+    fields = fields_sql(
+        events_sql,
+        {
+            "activity_id": "$.activity_id",
+            "rep_id": "$.rep_id",
+            "kind": "$.kind",
+            "replied": "$.replied",
+            "t": "$.occurred_at._data_",
+        },
+    )
     columns = ", ".join(c.name for c in activities.columns)
     insert = (
         f"INSERT INTO {into[0]} ({columns}) "
-        "SELECT position, activity_id, rep_id, kind, CASE WHEN kind = 'email' THEN CASE WHEN replied THEN 1 ELSE 0 END END, "
+        "SELECT position, activity_id, rep_id, kind, "
+        "CASE WHEN kind = 'email' THEN CASE WHEN replied THEN 1 ELSE 0 END END, "
         f"{micros_sql('t')} AS occurred_us, recorded_at FROM ({fields}) "
         "WHERE version IS NULL AND occurred_us IS NOT NULL"  # version 1 is stored without it
     )

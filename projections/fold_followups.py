@@ -56,15 +56,26 @@ def followup_scheduled(fold: FollowUpFold, r: LogRecord) -> None:
 def scheduled_row(r: LogRecord) -> dict[str, Any]:
     d = r.data
     return {
-        "followup_id": d["followup_id"], "rep_id": d["rep_id"], "due_us": micros(d["due_at"]),
-        "deal_id": d.get("deal_id"), "lead_id": d.get("lead_id"), "position": r.position,
-        "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
-        "completed_us": None, "completed_recorded_us": None, "completed_position": None,
+        "followup_id": d["followup_id"],
+        "rep_id": d["rep_id"],
+        "due_us": micros(d["due_at"]),
+        "deal_id": d.get("deal_id"),
+        "lead_id": d.get("lead_id"),
+        "position": r.position,
+        "occurred_us": micros(r.occurred_at),
+        "recorded_us": r.recorded_at,
+        "completed_us": None,
+        "completed_recorded_us": None,
+        "completed_position": None,
     }
 
 
 def completion_of(r: LogRecord) -> dict[str, Any]:
-    return {"completed_us": micros(r.occurred_at), "completed_recorded_us": r.recorded_at, "completed_position": r.position}
+    return {
+        "completed_us": micros(r.occurred_at),
+        "completed_recorded_us": r.recorded_at,
+        "completed_position": r.position,
+    }
 
 
 @on(COMPLETED)
@@ -108,9 +119,14 @@ def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
     if expected and conn.exec_driver_sql(schedule, {"type": SCHEDULED, **params}).rowcount != expected:
         done = f"SELECT position FROM {table} WHERE position > ? AND position <= ?"
         columns = [c.name for c in followups.columns]
-        rows = [tuple(row[c] for c in columns) for row in map(scheduled_row, left_by_sql(conn, log, after, upto, SCHEDULED, done))]
+        rows = [
+            tuple(row[c] for c in columns)
+            for row in map(scheduled_row, left_by_sql(conn, log, after, upto, SCHEDULED, done))
+        ]
         if rows:
-            conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", rows)
+            conn.exec_driver_sql(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", rows
+            )
     expected = log.count_of_type(COMPLETED, after, upto)
     if expected and conn.exec_driver_sql(complete, {"type": COMPLETED, **params}).rowcount != expected:
         done = f"SELECT completed_position FROM {table} WHERE completed_position > ? AND completed_position <= ?"
@@ -118,7 +134,8 @@ def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
             conn.exec_driver_sql(
                 f"UPDATE {table} SET completed_us = ?, completed_recorded_us = ?, completed_position = ? "
                 "WHERE followup_id = ? AND (completed_position IS NULL OR completed_position < ?)",  # the last one wins
-                (*completion_of(r).values(), r.data["followup_id"], r.position))
+                (*completion_of(r).values(), r.data["followup_id"], r.position),
+            )
 
 
 @lru_cache(maxsize=4)
@@ -127,8 +144,17 @@ def _statements(events_sql: str, table: str) -> tuple[str, str]:
     completed ones, over the ledger's `events_sql` (see `Ledger.stored_events_sql`). A follow-up is completed once
     (the write side refuses a second completion); were it completed twice in one stretch, the
     last completion would win, as in the handler."""
-    scheduled = fields_sql(events_sql, {"followup_id": "$.followup_id", "rep_id": "$.rep_id", "due": "$.due_at._data_",
-                                        "deal_id": "$.deal_id", "lead_id": "$.lead_id", "t": "$.occurred_at._data_"})
+    scheduled = fields_sql(
+        events_sql,
+        {
+            "followup_id": "$.followup_id",
+            "rep_id": "$.rep_id",
+            "due": "$.due_at._data_",
+            "deal_id": "$.deal_id",
+            "lead_id": "$.lead_id",
+            "t": "$.occurred_at._data_",
+        },
+    )
     columns = ", ".join(c.name for c in followups.columns)
     schedule = (
         f"INSERT INTO {table} ({columns}) "

@@ -39,48 +39,83 @@ def _micros_or_none(moment: datetime | None) -> int | None:
 @on("IncentivePlanPublished")
 def plan_published(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(plan_versions, {**_stamp(r), "plan_id": d["plan_id"], "version": d["version"],
-                                     "effective_from": d["effective_from"],
-                                     "rules": orjson.dumps(d["rules"], default=str).decode()})
+    fold.view.insert(
+        plan_versions,
+        {
+            **_stamp(r),
+            "plan_id": d["plan_id"],
+            "version": d["version"],
+            "effective_from": d["effective_from"],
+            "rules": orjson.dumps(d["rules"], default=str).decode(),
+        },
+    )
 
 
 @on("IncentivePlanAssigned")
 def plan_assigned(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(plan_assignments, {**_stamp(r), "scope_key": scope_key(d["scope"]), "plan_id": d["plan_id"],
-                                        "from_period": d["from_period"]})
+    fold.view.insert(
+        plan_assignments,
+        {**_stamp(r), "scope_key": scope_key(d["scope"]), "plan_id": d["plan_id"], "from_period": d["from_period"]},
+    )
 
 
 @on("AwardGranted")
 def award_granted(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(awards, {**_stamp(r), "rep_id": d["rep_id"], "period": d["period"],
-                              "amount_cents": cents(d["amount"]), "reason": d["reason"]})
+    fold.view.insert(
+        awards,
+        {
+            **_stamp(r),
+            "rep_id": d["rep_id"],
+            "period": d["period"],
+            "amount_cents": cents(d["amount"]),
+            "reason": d["reason"],
+        },
+    )
 
 
 @on("PayoutApproved")
 def payout_approved(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(payout_approvals, {
-        **_stamp(r), "rep_id": d["rep_id"], "period": d["period"], "amount_cents": cents(d["amount"]),
-        "plan_id": d["plan_id"], "plan_version": d["plan_version"], "digest": d["digest"],
-        "known_at_us": _micros_or_none(d.get("known_at")),
-    })
+    fold.view.insert(
+        payout_approvals,
+        {
+            **_stamp(r),
+            "rep_id": d["rep_id"],
+            "period": d["period"],
+            "amount_cents": cents(d["amount"]),
+            "plan_id": d["plan_id"],
+            "plan_version": d["plan_version"],
+            "digest": d["digest"],
+            "known_at_us": _micros_or_none(d.get("known_at")),
+        },
+    )
 
 
 @on("PayoutAdjusted")
 def payout_adjusted(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(payout_adjustments, {**_stamp(r), "rep_id": d["rep_id"], "period": d["period"],
-                                          "amount_cents": cents(d["amount"]), "reason": d["reason"],
-                                          "replay_id": d.get("replay_id")})
+    fold.view.insert(
+        payout_adjustments,
+        {
+            **_stamp(r),
+            "rep_id": d["rep_id"],
+            "period": d["period"],
+            "amount_cents": cents(d["amount"]),
+            "reason": d["reason"],
+            "replay_id": d.get("replay_id"),
+        },
+    )
 
 
 @on("PeriodClosed")
 def period_closed(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(period_closes, {**_stamp(r), "period": d["period"], "head": d.get("head"),
-                                     "head_position": d.get("head_position")})
+    fold.view.insert(
+        period_closes,
+        {**_stamp(r), "period": d["period"], "head": d.get("head"), "head_position": d.get("head_position")},
+    )
 
 
 class IncentivesProjection(Projection):

@@ -19,19 +19,34 @@ on = registrar(HANDLERS)
 
 
 def _membership(fold: Fold, r: LogRecord, kind: str, team_id: str | None, region: str | None) -> None:
-    fold.view.insert(memberships, {
-        "position": r.position, "rep_id": r.data["rep_id"], "kind": kind, "team_id": team_id, "region": region,
-        "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
-    })
+    fold.view.insert(
+        memberships,
+        {
+            "position": r.position,
+            "rep_id": r.data["rep_id"],
+            "kind": kind,
+            "team_id": team_id,
+            "region": region,
+            "occurred_us": micros(r.occurred_at),
+            "recorded_us": r.recorded_at,
+        },
+    )
 
 
 @on("RepOnboarded")
 def rep_onboarded(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(reps, {
-        "rep_id": d["rep_id"], "name": d["name"], "manager_id": d.get("manager_id"), "position": r.position,
-        "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
-    })
+    fold.view.insert(
+        reps,
+        {
+            "rep_id": d["rep_id"],
+            "name": d["name"],
+            "manager_id": d.get("manager_id"),
+            "position": r.position,
+            "occurred_us": micros(r.occurred_at),
+            "recorded_us": r.recorded_at,
+        },
+    )
     _membership(fold, r, "onboarded", d["team_id"], d["region"])
 
 

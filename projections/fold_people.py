@@ -36,11 +36,18 @@ def _plain(value: Any) -> str:
 
 def _timeline(kind: str, id_field: str | None) -> Handler:
     def handle(fold: Fold, r: LogRecord) -> None:
-        fold.view.insert(rep_timeline, {
-            "position": r.position, "rep_id": r.data["rep_id"], "kind": kind,
-            "item_id": r.data.get(id_field) if id_field else None,
-            "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at, "payload": to_json(r.data),
-        })
+        fold.view.insert(
+            rep_timeline,
+            {
+                "position": r.position,
+                "rep_id": r.data["rep_id"],
+                "kind": kind,
+                "item_id": r.data.get(id_field) if id_field else None,
+                "occurred_us": micros(r.occurred_at),
+                "recorded_us": r.recorded_at,
+                "payload": to_json(r.data),
+            },
+        )
 
     return handle
 

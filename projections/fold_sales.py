@@ -90,10 +90,24 @@ class Deal:
 
     def as_row(self) -> tuple:
         """The `deals` row: the fields in order (the table's columns), refunds and shares as JSON."""
-        return (self.deal_id, self.rep_id, self.customer_id, self.lead_id, self.opened_us, self.opened_position,
-                self.expected_cents, self.outcome, self.closed_us, self.closed_position, self.won_cents,
-                self.correction_position, orjson.dumps(self.refunds).decode(),
-                None if self.shares is None else orjson.dumps(self.shares).decode(), self.split_position, self.is_first)
+        return (
+            self.deal_id,
+            self.rep_id,
+            self.customer_id,
+            self.lead_id,
+            self.opened_us,
+            self.opened_position,
+            self.expected_cents,
+            self.outcome,
+            self.closed_us,
+            self.closed_position,
+            self.won_cents,
+            self.correction_position,
+            orjson.dumps(self.refunds).decode(),
+            None if self.shares is None else orjson.dumps(self.shares).decode(),
+            self.split_position,
+            self.is_first,
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> Deal:
@@ -133,8 +147,18 @@ class Lead:
     converted_position: int | None = None
 
     def as_row(self) -> tuple:
-        return (self.lead_id, self.rep_id, self.customer_id, self.source, self.created_us, self.recorded_us,
-                self.position, self.converted_deal_id, self.converted_won_us, self.converted_position)
+        return (
+            self.lead_id,
+            self.rep_id,
+            self.customer_id,
+            self.source,
+            self.created_us,
+            self.recorded_us,
+            self.position,
+            self.converted_deal_id,
+            self.converted_won_us,
+            self.converted_position,
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> Lead:
@@ -151,7 +175,8 @@ def rows_where_in(conn: Connection, table: Table, column: str, values: list[str]
     statement = _WHERE_IN.get((table.name, column))
     if statement is None:
         statement = _WHERE_IN[(table.name, column)] = select(table).where(
-            table.c[column].in_(bindparam("values", expanding=True)))
+            table.c[column].in_(bindparam("values", expanding=True))
+        )
     return conn.execute(statement, {"values": values}).all()
 
 
@@ -173,7 +198,7 @@ class Cache:
     def load(self, keys: Iterable[str | None]) -> None:
         missing = sorted({k for k in keys if k is not None and k not in self.items})
         for start in range(0, len(missing), _CHUNK):
-            chunk = missing[start:start + _CHUNK]
+            chunk = missing[start : start + _CHUNK]
             self.items.update(dict.fromkeys(chunk))
             for row in rows_where_in(self.conn, self.table, self.key.name, chunk):
                 state = self.from_row(row)
@@ -220,7 +245,9 @@ class SalesFold(Fold):
         self.deals_of_lead: dict[str, set[str]] = {}
         # Deals opened with a lead not yet created, by lead: kept only by a catch-up that began at
         # the start of the log (a rebuild), which has then seen every deal; None: ask the table.
-        self.awaiting: dict[str, set[str]] | None = self.memory.setdefault("awaiting", {} if view.expected == 0 else None)
+        self.awaiting: dict[str, set[str]] | None = self.memory.setdefault(
+            "awaiting", {} if view.expected == 0 else None
+        )
         # Such a catch-up reads from its tables only states it forgot, and it never forgets one
         # that the last HOLD_AT_MOST batches changed (`finish`): its batches may be held.
         self.holdable = self.awaiting is not None
@@ -267,7 +294,7 @@ class SalesFold(Fold):
                 self.deals_of_lead[lead_id] |= deal_ids
             return
         for start in range(0, len(wanted), _CHUNK):
-            for row in rows_where_in(self.conn, deals, "lead_id", wanted[start:start + _CHUNK]):
+            for row in rows_where_in(self.conn, deals, "lead_id", wanted[start : start + _CHUNK]):
                 deal = self.deals.items.get(row.deal_id) or Deal.from_row(row)
                 self.deals.items[deal.deal_id] = deal
                 self.deals_of_lead[deal.lead_id].add(deal.deal_id)
@@ -296,25 +323,68 @@ class SalesFold(Fold):
             self._seq += 1
         return self._seq
 
-    def fact(self, r: LogRecord, deal: Deal, rep_id: str, kind: str, occurred_us: int, sources: Iterable[int], *,
-             won_cents: int = 0, refund_cents: int = 0, won_ppb: int = 0, lost_ppb: int = 0,
-             new_customer_ppb: int = 0, deal_count: int = 0) -> None:
+    def fact(
+        self,
+        r: LogRecord,
+        deal: Deal,
+        rep_id: str,
+        kind: str,
+        occurred_us: int,
+        sources: Iterable[int],
+        *,
+        won_cents: int = 0,
+        refund_cents: int = 0,
+        won_ppb: int = 0,
+        lost_ppb: int = 0,
+        new_customer_ppb: int = 0,
+        deal_count: int = 0,
+    ) -> None:
         cycle_us = deal.closed_us - deal.opened_us if won_ppb else None
-        self.view.insert(deal_facts, (  # the table's columns, in order
-            r.position, self._next_seq(r.position), rep_id, deal.deal_id, kind, occurred_us, r.recorded_at,
-            won_cents, refund_cents, won_ppb, lost_ppb, new_customer_ppb, cycle_us, deal_count,
-            _sources(sources, r.position),
-        ))
-        for column, amount in (("won_cents", won_cents), ("refund_cents", refund_cents), ("won_ppb", won_ppb),
-                               ("lost_ppb", lost_ppb), ("new_customer_ppb", new_customer_ppb)):
+        self.view.insert(
+            deal_facts,
+            (  # the table's columns, in order
+                r.position,
+                self._next_seq(r.position),
+                rep_id,
+                deal.deal_id,
+                kind,
+                occurred_us,
+                r.recorded_at,
+                won_cents,
+                refund_cents,
+                won_ppb,
+                lost_ppb,
+                new_customer_ppb,
+                cycle_us,
+                deal_count,
+                _sources(sources, r.position),
+            ),
+        )
+        for column, amount in (
+            ("won_cents", won_cents),
+            ("refund_cents", refund_cents),
+            ("won_ppb", won_ppb),
+            ("lost_ppb", lost_ppb),
+            ("new_customer_ppb", new_customer_ppb),
+        ):
             if amount:
                 self.hours.add(occurred_us, r.position, column, amount)
 
     def conversion(self, r: LogRecord, lead: Lead, won_us: int, delta: int, sources: Iterable[int]) -> None:
-        self.view.insert(lead_conversions, (  # the table's columns, in order
-            r.position, self._next_seq(r.position), lead.lead_id, lead.rep_id, lead.created_us, won_us, r.recorded_at,
-            delta, _sources(sources, r.position),
-        ))
+        self.view.insert(
+            lead_conversions,
+            (  # the table's columns, in order
+                r.position,
+                self._next_seq(r.position),
+                lead.lead_id,
+                lead.rep_id,
+                lead.created_us,
+                won_us,
+                r.recorded_at,
+                delta,
+                _sources(sources, r.position),
+            ),
+        )
 
     # ------------------------------------------------------------ first wins and conversions
 
@@ -322,15 +392,27 @@ class SalesFold(Fold):
         """Is this win the customer's first as now known? If it displaces an earlier-recorded
         first win (it happened before it), take the new-customer credit off that one."""
         customer = self.customers.get(deal.customer_id)
-        if customer is not None and (customer.first_won_us, customer.first_position) <= (deal.closed_us, deal.closed_position):
+        if customer is not None and (customer.first_won_us, customer.first_position) <= (
+            deal.closed_us,
+            deal.closed_position,
+        ):
             return False
         if customer is not None:
             displaced = self.deals.get(customer.first_deal_id)
             displaced.is_first = False
             for rep_id, ppb in displaced.credit():
-                self.fact(r, displaced, rep_id, "unfirst", displaced.closed_us, (displaced.closed_position,),
-                          new_customer_ppb=-ppb)
-        self.customers.put(deal.customer_id, Customer(deal.customer_id, deal.deal_id, deal.closed_us, deal.closed_position))
+                self.fact(
+                    r,
+                    displaced,
+                    rep_id,
+                    "unfirst",
+                    displaced.closed_us,
+                    (displaced.closed_position,),
+                    new_customer_ppb=-ppb,
+                )
+        self.customers.put(
+            deal.customer_id, Customer(deal.customer_id, deal.deal_id, deal.closed_us, deal.closed_position)
+        )
         deal.is_first = True
         return True
 
@@ -353,8 +435,17 @@ class SalesFold(Fold):
             for rep_id in reps:
                 first = orders[rep_id] if deal.is_first else 0
                 if won[rep_id] or orders[rep_id]:
-                    self.fact(r, deal, rep_id, "split", deal.closed_us, deal.win_sources(),
-                              won_cents=won[rep_id], won_ppb=orders[rep_id], new_customer_ppb=first)
+                    self.fact(
+                        r,
+                        deal,
+                        rep_id,
+                        "split",
+                        deal.closed_us,
+                        deal.win_sources(),
+                        won_cents=won[rep_id],
+                        won_ppb=orders[rep_id],
+                        new_customer_ppb=first,
+                    )
             for refund_us, refund, position in deal.refunds:
                 moved = _moved(refund, before, after)
                 for rep_id in reps:
@@ -388,8 +479,15 @@ def _moved(total: int, before: Credit, after: Credit) -> dict[str, int]:
 @on("DealOpened")
 def deal_opened(fold: SalesFold, r: LogRecord) -> None:
     d = r.data
-    deal = Deal(d["deal_id"], d["rep_id"], d["customer_id"], d.get("lead_id"), micros(r.occurred_at), r.position,
-                cents(d.get("expected_amount")))
+    deal = Deal(
+        d["deal_id"],
+        d["rep_id"],
+        d["customer_id"],
+        d.get("lead_id"),
+        micros(r.occurred_at),
+        r.position,
+        cents(d.get("expected_amount")),
+    )
     fold.deals.put(deal.deal_id, deal)
     if deal.lead_id is not None:
         fold.deals_of_lead.setdefault(deal.lead_id, set()).add(deal.deal_id)
@@ -406,8 +504,18 @@ def deal_won(fold: SalesFold, r: LogRecord) -> None:
     credit = deal.credit()
     amounts = allocate(deal.won_cents, credit)
     for i, (rep_id, ppb) in enumerate(credit):
-        fold.fact(r, deal, rep_id, "won", deal.closed_us, (), won_cents=amounts[rep_id], won_ppb=ppb,
-                  new_customer_ppb=ppb if first else 0, deal_count=1 if i == 0 else 0)
+        fold.fact(
+            r,
+            deal,
+            rep_id,
+            "won",
+            deal.closed_us,
+            (),
+            won_cents=amounts[rep_id],
+            won_ppb=ppb,
+            new_customer_ppb=ppb if first else 0,
+            deal_count=1 if i == 0 else 0,
+        )
     if deal.lead_id is not None:
         lead = fold.leads.get(deal.lead_id)
         if lead is not None:
@@ -429,8 +537,15 @@ def deal_amount_corrected(fold: SalesFold, r: LogRecord) -> None:
     before, after = allocate(deal.won_cents, credit), allocate(cents(r.data["amount"]), credit)
     for rep_id, _ in credit:
         if after[rep_id] != before[rep_id]:
-            fold.fact(r, deal, rep_id, "corrected", deal.closed_us, deal.win_sources(),
-                      won_cents=after[rep_id] - before[rep_id])
+            fold.fact(
+                r,
+                deal,
+                rep_id,
+                "corrected",
+                deal.closed_us,
+                deal.win_sources(),
+                won_cents=after[rep_id] - before[rep_id],
+            )
     deal.won_cents, deal.correction_position = cents(r.data["amount"]), r.position
 
 
@@ -455,8 +570,15 @@ def deal_credit_split(fold: SalesFold, r: LogRecord) -> None:
 @on("LeadCreated")
 def lead_created(fold: SalesFold, r: LogRecord) -> None:
     d = r.data
-    lead = Lead(d["lead_id"], d["rep_id"], d.get("customer_id"), d.get("source"), micros(r.occurred_at),
-                r.recorded_at, r.position)
+    lead = Lead(
+        d["lead_id"],
+        d["rep_id"],
+        d.get("customer_id"),
+        d.get("source"),
+        micros(r.occurred_at),
+        r.recorded_at,
+        r.position,
+    )
     fold.leads.put(lead.lead_id, lead)
     if fold.awaiting is not None:
         fold.awaiting.pop(lead.lead_id, None)  # its deals are in deals_of_lead: `deals_with_lead`

@@ -21,11 +21,19 @@ on = registrar(HANDLERS)
 @on("TargetSet")
 def target_set(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(target_revisions, {
-        "position": r.position, "scope_key": scope_key(d["scope"]), "metric": d["metric"], "period": d["period"],
-        "value": str(d["value"]), "reason": d.get("reason"),
-        "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at,
-    })
+    fold.view.insert(
+        target_revisions,
+        {
+            "position": r.position,
+            "scope_key": scope_key(d["scope"]),
+            "metric": d["metric"],
+            "period": d["period"],
+            "value": str(d["value"]),
+            "reason": d.get("reason"),
+            "occurred_us": micros(r.occurred_at),
+            "recorded_us": r.recorded_at,
+        },
+    )
 
 
 class TargetsProjection(Projection):

@@ -17,7 +17,8 @@ from .tables import Id, _position_key, _times, metadata
 from .units import micros
 
 plan_acknowledgements = Table(
-    "plan_acknowledgements", metadata,
+    "plan_acknowledgements",
+    metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
     Column("plan_id", Id, nullable=False),
@@ -27,7 +28,8 @@ plan_acknowledgements = Table(
 )
 
 dispute_events = Table(
-    "dispute_events", metadata,
+    "dispute_events",
+    metadata,
     _position_key(),
     Column("dispute_id", Id, nullable=False),
     Column("rep_id", Id, nullable=False),
@@ -59,12 +61,18 @@ class TrustFold(Fold):
         self.opened: dict[str, tuple[str, str]] = self.memory.setdefault("opened", {})
 
     def prefetch(self, records: list[LogRecord]) -> None:
-        wanted = {r.data["dispute_id"] for r in records
-                  if r.type != "DisputeOpened" and "dispute_id" in r.data and r.data["dispute_id"] not in self.opened}
+        wanted = {
+            r.data["dispute_id"]
+            for r in records
+            if r.type != "DisputeOpened" and "dispute_id" in r.data and r.data["dispute_id"] not in self.opened
+        }
         if wanted:
             d = dispute_events.c
-            rows = self.conn.execute(dispute_events.select().with_only_columns(d.dispute_id, d.rep_id, d.period)
-                                     .where(d.dispute_id.in_(sorted(wanted)), d.kind == "opened")).all()
+            rows = self.conn.execute(
+                dispute_events.select()
+                .with_only_columns(d.dispute_id, d.rep_id, d.period)
+                .where(d.dispute_id.in_(sorted(wanted)), d.kind == "opened")
+            ).all()
             self.opened.update({row.dispute_id: (row.rep_id, row.period) for row in rows})
 
 
@@ -79,25 +87,46 @@ def _payload(r: LogRecord) -> str:
 @on("PlanAcknowledged")
 def plan_acknowledged(fold: Fold, r: LogRecord) -> None:
     d = r.data
-    fold.view.insert(plan_acknowledgements, {**_stamp(r), "rep_id": d["rep_id"], "plan_id": d["plan_id"],
-                                             "version": d["version"]})
+    fold.view.insert(
+        plan_acknowledgements, {**_stamp(r), "rep_id": d["rep_id"], "plan_id": d["plan_id"], "version": d["version"]}
+    )
 
 
 @on("DisputeOpened")
 def dispute_opened(fold: TrustFold, r: LogRecord) -> None:
     d = r.data
     fold.opened[d["dispute_id"]] = (d["rep_id"], d["period"])
-    fold.view.insert(dispute_events, {**_stamp(r), "dispute_id": d["dispute_id"], "rep_id": d["rep_id"],
-                                      "period": d["period"], "kind": "opened", "outcome": None,
-                                      "first_correction": None, "payload": _payload(r)})
+    fold.view.insert(
+        dispute_events,
+        {
+            **_stamp(r),
+            "dispute_id": d["dispute_id"],
+            "rep_id": d["rep_id"],
+            "period": d["period"],
+            "kind": "opened",
+            "outcome": None,
+            "first_correction": None,
+            "payload": _payload(r),
+        },
+    )
 
 
 @on("DisputeCommented")
 def dispute_commented(fold: TrustFold, r: LogRecord) -> None:
     rep_id, period = fold.opened[r.data["dispute_id"]]
-    fold.view.insert(dispute_events, {**_stamp(r), "dispute_id": r.data["dispute_id"], "rep_id": rep_id,
-                                      "period": period, "kind": "commented", "outcome": None,
-                                      "first_correction": None, "payload": _payload(r)})
+    fold.view.insert(
+        dispute_events,
+        {
+            **_stamp(r),
+            "dispute_id": r.data["dispute_id"],
+            "rep_id": rep_id,
+            "period": period,
+            "kind": "commented",
+            "outcome": None,
+            "first_correction": None,
+            "payload": _payload(r),
+        },
+    )
 
 
 @on("DisputeResolved")
@@ -105,10 +134,19 @@ def dispute_resolved(fold: TrustFold, r: LogRecord) -> None:
     d = r.data
     rep_id, period = fold.opened[d["dispute_id"]]
     corrections = len(d.get("corrections") or ())
-    fold.view.insert(dispute_events, {**_stamp(r), "dispute_id": d["dispute_id"], "rep_id": rep_id, "period": period,
-                                      "kind": "resolved", "outcome": d["outcome"],
-                                      "first_correction": r.position - corrections if corrections else None,
-                                      "payload": _payload(r)})
+    fold.view.insert(
+        dispute_events,
+        {
+            **_stamp(r),
+            "dispute_id": d["dispute_id"],
+            "rep_id": rep_id,
+            "period": period,
+            "kind": "resolved",
+            "outcome": d["outcome"],
+            "first_correction": r.position - corrections if corrections else None,
+            "payload": _payload(r),
+        },
+    )
 
 
 class TrustProjection(Projection):

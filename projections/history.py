@@ -2,10 +2,11 @@
 they happened (business time, then log position), as known at `known_at`.
 
 Each entry: kind (evaluation | feedback | improvement_plan | training), occurred_at,
-recorded_at, position, and the event's data. Each evaluation also comes with the previous evaluation of the rep (the one before it in that
-order): its id, period, result score and process scores, and the change of each process score
-(`process_delta`, for the processes scored both times) and of the result score, so growth in
-how the rep works is visible next to the results.
+recorded_at, position, and the event's data. Each evaluation also comes with the previous
+evaluation of the rep (the one before it in that order): its id, period, result score and
+process scores, and the change of each process score (`process_delta`, for the processes scored
+both times) and of the result score, so growth in how the rep works is visible next to the
+results.
 """
 
 from __future__ import annotations
@@ -25,15 +26,22 @@ from .units import micros_to_time
 def rep_history(engine: Engine, rep_id: str, known_at: datetime | None = None) -> list[dict[str, Any]]:
     known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
     t = rep_timeline.c
-    query = (select(t.kind, t.occurred_us, t.recorded_us, t.position, t.payload)
-             .where(t.rep_id == rep_id, t.recorded_us <= known_us).order_by(t.occurred_us, t.position))
+    query = (
+        select(t.kind, t.occurred_us, t.recorded_us, t.position, t.payload)
+        .where(t.rep_id == rep_id, t.recorded_us <= known_us)
+        .order_by(t.occurred_us, t.position)
+    )
     with reading(engine) as conn:
         rows = conn.execute(query).all()
     timeline, previous = [], None
     for row in rows:
-        entry = {"kind": row.kind, "occurred_at": micros_to_time(row.occurred_us),
-                 "recorded_at": micros_to_time(row.recorded_us), "position": row.position,
-                 "data": orjson.loads(row.payload)}
+        entry = {
+            "kind": row.kind,
+            "occurred_at": micros_to_time(row.occurred_us),
+            "recorded_at": micros_to_time(row.recorded_us),
+            "position": row.position,
+            "data": orjson.loads(row.payload),
+        }
         if row.kind == "evaluation":
             entry.update(compared_with(previous, entry))
             previous = entry
@@ -48,7 +56,10 @@ def compared_with(previous: dict[str, Any] | None, current: dict[str, Any]) -> d
     before, now = previous["data"], current["data"]
     return {
         "previous": {key: before[key] for key in ("evaluation_id", "period", "result_score", "process_scores")},
-        "process_delta": {name: score - before["process_scores"][name]
-                          for name, score in now["process_scores"].items() if name in before["process_scores"]},
+        "process_delta": {
+            name: score - before["process_scores"][name]
+            for name, score in now["process_scores"].items()
+            if name in before["process_scores"]
+        },
         "result_delta": now["result_score"] - before["result_score"],
     }

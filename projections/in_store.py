@@ -27,8 +27,11 @@ def in_store(log: LogReader, engine: Engine, versions: dict[type, int]) -> bool:
     """Can a projection fold this log in SQL in this store: the ledger's own SQLite file, or one
     that attaches it (`db.ledger_schema`), and each event class at the version (`class_version`)
     its SQL is written for (`versions`)?"""
-    return (all(cls.class_version == version for cls, version in versions.items())  # type: ignore[attr-defined]
-            and log.stored_events_sql() is not None and ledger_schema(engine, log.settings.database_url) is not None)
+    return (
+        all(cls.class_version == version for cls, version in versions.items())  # type: ignore[attr-defined]
+        and log.stored_events_sql() is not None
+        and ledger_schema(engine, log.settings.database_url) is not None
+    )
 
 
 def events_sql(log: LogReader, engine: Engine) -> str:
@@ -54,8 +57,10 @@ def fields_sql(events_sql: str, fields: dict[str, str]) -> str:
     Each field is read once a row: LIMIT -1 keeps SQLite from flattening this SELECT into the
     one around it, which would read a field again at each use (measured ~0.15 µs a read)."""
     read = "".join(f"json_extract(state, '{path}') AS {name}, " for name, path in fields.items())
-    return (f"SELECT position, recorded_at, {read}json_extract(state, '$.class_version') AS version "
-            f"FROM ({events_sql}) LIMIT -1")
+    return (
+        f"SELECT position, recorded_at, {read}json_extract(state, '$.class_version') AS version "
+        f"FROM ({events_sql}) LIMIT -1"
+    )
 
 
 def micros_sql(t: str) -> str:
@@ -64,8 +69,10 @@ def micros_sql(t: str) -> str:
     (the offset applied) of the time without its fraction (SQLite rounds a fraction to
     milliseconds: .999999 would make the next second), plus the fraction's six digits. NULL for
     a form `unixepoch` does not read (an offset with seconds): that event is left to the handler."""
-    return (f"unixepoch(substr({t}, 1, 19) || substr({t}, CASE WHEN substr({t}, 20, 1) = '.' THEN 27 ELSE 20 END)) "
-            f"* 1000000 + CASE WHEN substr({t}, 20, 1) = '.' THEN CAST(substr({t}, 21, 6) AS INTEGER) ELSE 0 END")
+    return (
+        f"unixepoch(substr({t}, 1, 19) || substr({t}, CASE WHEN substr({t}, 20, 1) = '.' THEN 27 ELSE 20 END)) "
+        f"* 1000000 + CASE WHEN substr({t}, 20, 1) = '.' THEN CAST(substr({t}, 21, 6) AS INTEGER) ELSE 0 END"
+    )
 
 
 # ---------------------------------------------------------------- a replay from position 0
@@ -78,8 +85,9 @@ def staged_name(table: Table) -> str:
     return f"temp.{table.name}_staged"
 
 
-def replay_staged(engine: Engine, name: str, upto: int, tables: tuple[Table, ...],
-                  stage: Callable[[Connection, int, int], None]) -> None:
+def replay_staged(
+    engine: Engine, name: str, upto: int, tables: tuple[Table, ...], stage: Callable[[Connection, int, int], None]
+) -> None:
     """Replay positions (0, upto] into projection `name`'s empty `tables`, SQLite's write lock
     held only to copy the rows in.
 
@@ -103,7 +111,9 @@ def replay_staged(engine: Engine, name: str, upto: int, tables: tuple[Table, ...
                 claim_batch(conn, name, 0, upto)
                 for table in tables:
                     columns = ", ".join(c.name for c in table.columns)
-                    conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {staged_name(table)}")
+                    conn.exec_driver_sql(
+                        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {staged_name(table)}"
+                    )
         finally:
             conn.invalidate()  # closes it: the temporary tables go with it, not back to the pool
 
@@ -114,8 +124,10 @@ def _staging_table(table: Table) -> list[str]:
     are read back in rowid order: the order they were staged in, the log's."""
     keys = [c.name for c in table.primary_key.columns]
     if keys == ["position"]:
-        columns, key = ", ".join("position INTEGER PRIMARY KEY" if c.name == "position" else c.name
-                                 for c in table.columns), ""
+        columns, key = (
+            ", ".join("position INTEGER PRIMARY KEY" if c.name == "position" else c.name for c in table.columns),
+            "",
+        )
     else:
         columns, key = ", ".join(c.name for c in table.columns), f", PRIMARY KEY ({', '.join(keys)})"
     name = staged_name(table)

@@ -66,15 +66,30 @@ from .targets import Target, current_targets, target_consistency, targets
 from .units import DAY_US, PPB, count_of, money, ratio
 
 CUMULATIVE = ("revenue", "orders", "new_customers", "activities")
-FIGURE_METRICS = ("revenue", "orders", "new_customers", "conversion_rate", "win_rate", "avg_order_value",
-                  "growth_rate", "activities", "email_reply_rate")
+FIGURE_METRICS = (
+    "revenue",
+    "orders",
+    "new_customers",
+    "conversion_rate",
+    "win_rate",
+    "avg_order_value",
+    "growth_rate",
+    "activities",
+    "email_reply_rate",
+)
 TWO_PLACES = Decimal("0.01")
 
 __all__ = ["FIGURE_METRICS", "kpis", "plan_figures", "quadrants", "target_consistency", "targets"]
 
 
-def kpis(engine: Engine, settings: Settings, scope: str, period: str, as_of: datetime | None = None,
-         known_at: datetime | None = None) -> dict[str, Any]:
+def kpis(
+    engine: Engine,
+    settings: Settings,
+    scope: str,
+    period: str,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, Any]:
     """The "kpis" object of GET /kpis for one scope and period (see the module docstring)."""
     parsed = parse_scope(scope)
     cut = cutoffs(settings, period, as_of, known_at)
@@ -83,12 +98,19 @@ def kpis(engine: Engine, settings: Settings, scope: str, period: str, as_of: dat
         goals = current_targets(conn, str(parsed), str(cut.period), cut.known_us)
     attainment, pace = progress(figures, goals, cut)
     return {
-        "revenue": figures["revenue"], "growth_rate": figures["growth_rate"],
-        "new_customers": figures["new_customers"], "conversion_rate": figures["conversion_rate"],
-        "win_rate": figures["win_rate"], "orders": figures["orders"], "avg_order_value": figures["avg_order_value"],
-        "sales_cycle_days": figures["sales_cycle_days"], "activities": figures["activity_kinds"],
-        "email_reply_rate": figures["email_reply_rate"], "followups": figures["followups"],
-        "attainment": attainment, "pace": pace,
+        "revenue": figures["revenue"],
+        "growth_rate": figures["growth_rate"],
+        "new_customers": figures["new_customers"],
+        "conversion_rate": figures["conversion_rate"],
+        "win_rate": figures["win_rate"],
+        "orders": figures["orders"],
+        "avg_order_value": figures["avg_order_value"],
+        "sales_cycle_days": figures["sales_cycle_days"],
+        "activities": figures["activity_kinds"],
+        "email_reply_rate": figures["email_reply_rate"],
+        "followups": figures["followups"],
+        "attainment": attainment,
+        "pace": pace,
         "off_track": [m for m, value in pace.items() if value is not None and value < 1],
     }
 
@@ -106,16 +128,20 @@ def scope_figures(conn: Connection, settings: Settings, scope: Scope, cut: Cutof
     return {
         **plan_figures(sums, before, created, converted, kinds),
         # unrounded ratios, so attainment is not computed from a rounded figure
-        "exact": {"conversion_rate": exact_ratio(converted, created), "win_rate": exact_ratio(sums.won_ppb, closed),
-                  "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100)},
+        "exact": {
+            "conversion_rate": exact_ratio(converted, created),
+            "win_rate": exact_ratio(sums.won_ppb, closed),
+            "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100),
+        },
         "sales_cycle_days": cycle_days(sales_cycles(conn, where, cut)),
         "activity_kinds": {kind: kinds.get(kind, (0, 0))[0] for kind in ACTIVITY_KINDS},
         "followups": {"due": due, "done": done, "overdue": overdue},
     }
 
 
-def plan_figures(sums: DealSums, before: DealSums, created: int, converted: int,
-                 kinds: dict[str, tuple[int, int]]) -> dict[str, Any]:
+def plan_figures(
+    sums: DealSums, before: DealSums, created: int, converted: int, kinds: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
     """The figures a plan can use (FIGURE_METRICS) from a scope's raw sums: the deal sums of the
     period and the one before, the leads created and converted, and kind → (activities, replied)."""
     emails, replied = kinds.get("email", (0, 0))
@@ -153,8 +179,10 @@ def cycle_days(cycles_us: list[int]) -> dict[str, Decimal | None]:
         return {"mean": None, "median": None}
     mean = Decimal(sum(cycles_us)) / len(cycles_us) / DAY_US
     middle = Decimal(median(cycles_us)) / DAY_US  # the mean of the middle two for an even count
-    return {"mean": mean.quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
-            "median": middle.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)}
+    return {
+        "mean": mean.quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
+        "median": middle.quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
+    }
 
 
 def progress(figures: dict[str, Any], goals: dict[str, Target], cut: Cutoffs) -> tuple[dict, dict]:

@@ -62,9 +62,11 @@ class Stint:
 
 def stints(conn: Connection, known_us: int, rep_ids: Iterable[str] | None = None) -> list[Stint]:
     """Every rep's stints as known at `known_us` (optionally only the given reps)."""
-    query = (select(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.team_id, memberships.c.region)
-             .where(memberships.c.recorded_us <= known_us)
-             .order_by(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.position))
+    query = (
+        select(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.team_id, memberships.c.region)
+        .where(memberships.c.recorded_us <= known_us)
+        .order_by(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.position)
+    )
     if rep_ids is not None:
         query = query.where(memberships.c.rep_id.in_(sorted(set(rep_ids))))
     result: list[Stint] = []

@@ -110,42 +110,66 @@ class Payout:
 
     def digest_body(self) -> dict[str, Any]:
         return {
-            "rep_id": self.rep_id, "period": self.period,
+            "rep_id": self.rep_id,
+            "period": self.period,
             "plan": None if self.plan is None else {**self.plan.label(), "rules": self.plan.rules_json},
-            "figures": self.figures, "targets": self.targets, "evidence": self.evidence,
+            "figures": self.figures,
+            "targets": self.targets,
+            "evidence": self.evidence,
             "awards": [[a.amount, a.reason, a.position] for a in self.awards],
             "lines": [line_json(line) for line in self.evaluation.lines],
-            "total": self.total, "draw_before": self.draw_before,
+            "total": self.total,
+            "draw_before": self.draw_before,
         }
 
     def to_json(self) -> dict[str, Any]:
         """The <payout> of DESIGN.md (Decimals stay Decimal: the API writes them as strings)."""
         return {
-            "rep_id": self.rep_id, "period": self.period, "total": self.total,
-            "plan": None if self.plan is None else {
-                **self.plan.label(), "position": self.plan.position,
-                "assigned_by": None if self.assignment is None else
-                {"scope": self.assignment.scope_key, "position": self.assignment.position}},
+            "rep_id": self.rep_id,
+            "period": self.period,
+            "total": self.total,
+            "plan": None
+            if self.plan is None
+            else {
+                **self.plan.label(),
+                "position": self.plan.position,
+                "assigned_by": None
+                if self.assignment is None
+                else {"scope": self.assignment.scope_key, "position": self.assignment.position},
+            },
             "lines": [line_json(line) for line in self.evaluation.lines],
             "problems": list(self.problems) + list(self.evaluation.problems),
-            "figures": self.figures, "targets": self.targets,
+            "figures": self.figures,
+            "targets": self.targets,
             "draw_balance": {"before": self.draw_before, "after": self.evaluation.draw_balance},
-            "as_of": micros_to_time(self.cut.as_of_us), "known_at": micros_to_time(self.cut.known_us),
+            "as_of": micros_to_time(self.cut.as_of_us),
+            "known_at": micros_to_time(self.cut.known_us),
             "digest": self.digest,
         }
 
 
 def line_json(line: Any) -> dict[str, Any]:
-    return {"component": line.component, "kind": line.kind, "amount": line.amount,
-            "inputs": line.inputs, "events": list(line.events)}
+    return {
+        "component": line.component,
+        "kind": line.kind,
+        "amount": line.amount,
+        "inputs": line.inputs,
+        "events": list(line.events),
+    }
 
 
 # ---------------------------------------------------------------- plans
 
 
 def plan_version(conn: Connection, plan_id: str, version: int, known_us: int) -> PlanVersion | None:
-    rows = _rows(conn, "plan_versions", _VERSIONS, {"k": known_us}, {"plan": plan_id},
-                 lambda row: row.plan_id == plan_id and row.recorded_us <= known_us)
+    rows = _rows(
+        conn,
+        "plan_versions",
+        _VERSIONS,
+        {"k": known_us},
+        {"plan": plan_id},
+        lambda row: row.plan_id == plan_id and row.recorded_us <= known_us,
+    )
     return next((_plan_of(row) for row in rows if row.version == version), None)
 
 
@@ -164,8 +188,14 @@ def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVers
     assignment = _assignment(conn, rep_id, cut)
     if assignment is None:
         return None, None
-    candidates = _rows(conn, "plan_versions", _VERSIONS, {"k": cut.known_us}, {"plan": assignment.plan_id},
-                       lambda row: row.plan_id == assignment.plan_id and row.recorded_us <= cut.known_us)
+    candidates = _rows(
+        conn,
+        "plan_versions",
+        _VERSIONS,
+        {"k": cut.known_us},
+        {"plan": assignment.plan_id},
+        lambda row: row.plan_id == assignment.plan_id and row.recorded_us <= cut.known_us,
+    )
     for row in candidates:
         if parse_period(row.effective_from).first_month_index <= cut.period.first_month_index:
             return _plan_of(row), assignment
@@ -175,18 +205,30 @@ def plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVers
 _p, _a = plan_versions.c, plan_assignments.c
 # Built once, each with its narrowing to one rep's rows (see `_rows`): building a Core statement
 # costs more than running it on these small tables.
-_VERSIONS = (select(_p.plan_id, _p.version, _p.effective_from, _p.rules, _p.recorded_us, _p.position)
-             .where(_p.recorded_us <= bindparam("k")).order_by(_p.version.desc()),
-             _p.plan_id == bindparam("plan"))
-_ASSIGNMENTS = (select(_a.scope_key, _a.plan_id, _a.from_period, _a.recorded_us, _a.position)
-                .where(_a.recorded_us <= bindparam("k")),
-                _a.scope_key.in_(bindparam("keys", expanding=True)))
+_VERSIONS = (
+    select(_p.plan_id, _p.version, _p.effective_from, _p.rules, _p.recorded_us, _p.position)
+    .where(_p.recorded_us <= bindparam("k"))
+    .order_by(_p.version.desc()),
+    _p.plan_id == bindparam("plan"),
+)
+_ASSIGNMENTS = (
+    select(_a.scope_key, _a.plan_id, _a.from_period, _a.recorded_us, _a.position).where(
+        _a.recorded_us <= bindparam("k")
+    ),
+    _a.scope_key.in_(bindparam("keys", expanding=True)),
+)
 
 
 def _assignment(conn: Connection, rep_id: str, cut: Cutoffs) -> Assignment | None:
     keys = _scope_keys(conn, rep_id, cut)
-    rows = _rows(conn, "assignments", _ASSIGNMENTS, {"k": cut.known_us}, {"keys": keys},
-                 lambda row: row.scope_key in keys and row.recorded_us <= cut.known_us)
+    rows = _rows(
+        conn,
+        "assignments",
+        _ASSIGNMENTS,
+        {"k": cut.known_us},
+        {"keys": keys},
+        lambda row: row.scope_key in keys and row.recorded_us <= cut.known_us,
+    )
     best: tuple | None = None
     for row in rows:
         if parse_period(row.from_period).first_month_index > cut.period.first_month_index:
@@ -266,8 +308,14 @@ TIMES = ("k", "as_of")  # the parameters a bulk read lifts (see `_rows`)
 UNBOUNDED = 2**62
 
 
-def _rows(conn: Connection, name: str, query: tuple[Select, Any], params: dict[str, Any], narrowing: dict[str, Any],
-          keep: Callable[[Any], bool]) -> list[Any]:
+def _rows(
+    conn: Connection,
+    name: str,
+    query: tuple[Select, Any],
+    params: dict[str, Any],
+    narrowing: dict[str, Any],
+    keep: Callable[[Any], bool],
+) -> list[Any]:
     """One rep's rows of a small table. `query` is (statement, condition): the statement narrowed
     in SQL by the condition (with the `narrowing` parameters). Within `memoized()`: the statement
     read once for every rep and every knowledge time (its time parameters, `TIMES`, unbounded),
@@ -276,8 +324,10 @@ def _rows(conn: Connection, name: str, query: tuple[Select, Any], params: dict[s
     reads of the whole table as there are reps."""
     statement, condition = query
     fixed = {key: value for key, value in params.items() if key not in TIMES}
-    every = _bulk((name, *sorted(fixed.items())),
-                  lambda: conn.execute(statement, {**fixed, **{key: UNBOUNDED for key in params if key in TIMES}}).all())
+    every = _bulk(
+        (name, *sorted(fixed.items())),
+        lambda: conn.execute(statement, {**fixed, **{key: UNBOUNDED for key in params if key in TIMES}}).all(),
+    )
     if every is None:
         return conn.execute(statement.where(condition), {**params, **narrowing}).all()
     return [row for row in every if keep(row)]
@@ -300,18 +350,28 @@ def _rep_targets(conn: Connection, rep_id: str, cut: Cutoffs) -> dict[str, Targe
     return in_force(every.get(f"rep:{rep_id}", []), cut.known_us)
 
 
-def payout(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
-           known_at: datetime | None = None, plan: PlanVersion | None = None) -> Payout:
+def payout(
+    engine: Engine,
+    settings: Settings,
+    rep_id: str,
+    period: str,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    plan: PlanVersion | None = None,
+) -> Payout:
     """A rep's payout for a period, under the plan in force (or `plan`, for a replay)."""
     cut = cutoffs(settings, period, as_of, known_at)
     balance = _carried_draw(engine, settings, rep_id, cut, plan)
     return _payout_at(engine, settings, rep_id, cut, plan, balance)
 
 
-def _payout_at(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None,
-               draw_balance: Decimal) -> Payout:
+def _payout_at(
+    engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None, draw_balance: Decimal
+) -> Payout:
     with reading(engine) as conn:  # one read transaction for the figures and the evaluation
-        figures, evidence = _memo(("figures", rep_id, cut), lambda: figures_by_rep(conn, settings, {rep_id: cut})[rep_id])
+        figures, evidence = _memo(
+            ("figures", rep_id, cut), lambda: figures_by_rep(conn, settings, {rep_id: cut})[rep_id]
+        )
         figures, evidence = dict(figures), {metric: list(positions) for metric, positions in evidence.items()}
         return _evaluate(conn, rep_id, cut, figures, evidence, plan, draw_balance)
 
@@ -322,7 +382,9 @@ MAX_DRAW_PERIODS = 36
 def _carried_draw(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, plan: PlanVersion | None) -> Decimal:
     """The recoverable draw owed at the start of the period: the periods of the same length since
     the plan took effect, each evaluated in turn with the balance the one before left."""
-    chosen = plan if plan is not None else _memo(("plan", rep_id, cut), lambda: _read_plan_in_force(engine, rep_id, cut))[0]
+    chosen = (
+        plan if plan is not None else _memo(("plan", rep_id, cut), lambda: _read_plan_in_force(engine, rep_id, cut))[0]
+    )
     if chosen is None or chosen.effective_from is None or not any(isinstance(c, Draw) for c in chosen.rules.components):
         return Decimal("0.00")
     first = parse_period(chosen.effective_from)
@@ -338,8 +400,15 @@ def _carried_draw(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs,
     return balance
 
 
-def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, Any], evidence: dict[str, list[int]],
-              plan: PlanVersion | None, draw_balance: Decimal = Decimal("0.00")) -> Payout:
+def _evaluate(
+    conn: Connection,
+    rep_id: str,
+    cut: Cutoffs,
+    figures: dict[str, Any],
+    evidence: dict[str, list[int]],
+    plan: PlanVersion | None,
+    draw_balance: Decimal = Decimal("0.00"),
+) -> Payout:
     assignment = None
     if plan is None:
         plan, assignment = _plan_in_force(conn, rep_id, cut)
@@ -348,30 +417,61 @@ def _evaluate(conn: Connection, rep_id: str, cut: Cutoffs, figures: dict[str, An
     granted = _memo(("awards", rep_id, cut), lambda: tuple(_awards(conn, rep_id, cut)))
     if plan is None:
         problem = f"no incentive plan is assigned to {rep_id} for {cut.period}"
-        lines = evaluate(Rules(components=()), figures, targets, evidence, granted) if granted else Evaluation((), Decimal("0.00"), ())
-        return Payout(rep_id, str(cut.period), cut, None, assignment, figures, targets, evidence, granted, lines, (problem,))
+        lines = (
+            evaluate(Rules(components=()), figures, targets, evidence, granted)
+            if granted
+            else Evaluation((), Decimal("0.00"), ())
+        )
+        return Payout(
+            rep_id, str(cut.period), cut, None, assignment, figures, targets, evidence, granted, lines, (problem,)
+        )
     evaluation = evaluate(plan.rules, figures, targets, evidence, granted, draw_balance)
-    return Payout(rep_id, str(cut.period), cut, plan, assignment, figures, targets, evidence, granted, evaluation,
-                  draw_before=draw_balance)
+    return Payout(
+        rep_id,
+        str(cut.period),
+        cut,
+        plan,
+        assignment,
+        figures,
+        targets,
+        evidence,
+        granted,
+        evaluation,
+        draw_before=draw_balance,
+    )
 
 
 _w = awards.c
-_AWARDS = (select(_w.rep_id, _w.amount_cents, _w.reason, _w.recorded_us, _w.occurred_us, _w.position)
-           .where(_w.period == bindparam("period"), _w.recorded_us <= bindparam("k"), _w.occurred_us <= bindparam("as_of"))
-           .order_by(_w.position), _w.rep_id == bindparam("rep"))
+_AWARDS = (
+    select(_w.rep_id, _w.amount_cents, _w.reason, _w.recorded_us, _w.occurred_us, _w.position)
+    .where(_w.period == bindparam("period"), _w.recorded_us <= bindparam("k"), _w.occurred_us <= bindparam("as_of"))
+    .order_by(_w.position),
+    _w.rep_id == bindparam("rep"),
+)
 
 
 def _awards(conn: Connection, rep_id: str, cut: Cutoffs) -> list[Award]:
     """AwardGranted for the rep and this period (by the award's period), known at known_at."""
-    rows = _rows(conn, "awards", _AWARDS, {"period": str(cut.period), "k": cut.known_us, "as_of": cut.as_of_us},
-                 {"rep": rep_id},
-                 lambda row: row.rep_id == rep_id and row.recorded_us <= cut.known_us and row.occurred_us <= cut.as_of_us)
+    rows = _rows(
+        conn,
+        "awards",
+        _AWARDS,
+        {"period": str(cut.period), "k": cut.known_us, "as_of": cut.as_of_us},
+        {"rep": rep_id},
+        lambda row: row.rep_id == rep_id and row.recorded_us <= cut.known_us and row.occurred_us <= cut.as_of_us,
+    )
     return [Award(money(row.amount_cents), row.reason, row.position) for row in rows]
 
 
-def period_payouts(engine: Engine, settings: Settings, period: str, as_of: datetime | None = None,
-                   known_at: datetime | None = None, plan: PlanVersion | None = None,
-                   rep_ids: list[str] | None = None) -> list[Payout]:
+def period_payouts(
+    engine: Engine,
+    settings: Settings,
+    period: str,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    plan: PlanVersion | None = None,
+    rep_ids: list[str] | None = None,
+) -> list[Payout]:
     """Every rep's payout for the period (reps active in it, as known at known_at)."""
     cut = cutoffs(settings, period, as_of, known_at)
     with reading(engine) as conn:
@@ -394,8 +494,16 @@ def read_figures_ahead(engine: Engine, settings: Settings, cuts: dict[str, Cutof
         _memo(("figures", rep_id, cuts[rep_id]), lambda figures=figures: figures)
 
 
-def payouts_page(engine: Engine, settings: Settings, period: str, as_of: datetime | None, known_at: datetime | None,
-                 visible: frozenset[str] | None, after_rep: str | None, limit: int) -> tuple[list[Payout], str | None]:
+def payouts_page(
+    engine: Engine,
+    settings: Settings,
+    period: str,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    visible: frozenset[str] | None,
+    after_rep: str | None,
+    limit: int,
+) -> tuple[list[Payout], str | None]:
     """At most `limit` payouts of the period, by rep id, after `after_rep`, of the reps `visible`
     (None: every active rep); and the rep id to continue after (None: this was the last page)."""
     cut = cutoffs(settings, period, as_of, known_at)
@@ -413,8 +521,11 @@ def payouts_page(engine: Engine, settings: Settings, period: str, as_of: datetim
 def active_reps(conn: Connection, cut: Cutoffs) -> list[str]:
     """Reps onboarded before the window ends and not offboarded before the period starts."""
     m = memberships.c
-    rows = conn.execute(select(m.rep_id, m.kind, m.occurred_us)
-                        .where(m.recorded_us <= cut.known_us, or_(m.kind == "onboarded", m.kind == "offboarded"))).all()
+    rows = conn.execute(
+        select(m.rep_id, m.kind, m.occurred_us).where(
+            m.recorded_us <= cut.known_us, or_(m.kind == "onboarded", m.kind == "offboarded")
+        )
+    ).all()
     onboarded = {r.rep_id for r in rows if r.kind == "onboarded" and r.occurred_us < cut.upto_us}
     gone = {r.rep_id for r in rows if r.kind == "offboarded" and r.occurred_us < cut.start_us}
     return sorted(onboarded - gone)
@@ -442,48 +553,86 @@ class ApprovalState:
         return (self.amount or Decimal("0.00")) + sum((a["amount"] for a in self.adjustments), Decimal("0.00"))
 
     def to_json(self) -> dict[str, Any]:
-        return {"amount": self.amount, "digest": self.digest, "plan_id": self.plan_id, "plan_version": self.plan_version,
-                "known_at": None if self.known_at_us is None else micros_to_time(self.known_at_us),
-                "recorded_at": None if self.recorded_us is None else micros_to_time(self.recorded_us),
-                "position": self.position, "adjustments": list(self.adjustments), "current": self.current}
+        return {
+            "amount": self.amount,
+            "digest": self.digest,
+            "plan_id": self.plan_id,
+            "plan_version": self.plan_version,
+            "known_at": None if self.known_at_us is None else micros_to_time(self.known_at_us),
+            "recorded_at": None if self.recorded_us is None else micros_to_time(self.recorded_us),
+            "position": self.position,
+            "adjustments": list(self.adjustments),
+            "current": self.current,
+        }
 
 
 def approval_state(conn: Connection, rep_id: str, period: str, known_us: int) -> ApprovalState | None:
     a = payout_approvals.c
-    approved = conn.execute(select(*_APPROVAL_COLUMNS).where(a.rep_id == rep_id, a.period == period,
-                                                             a.recorded_us <= known_us).order_by(a.position)).first()
+    approved = conn.execute(
+        select(*_APPROVAL_COLUMNS)
+        .where(a.rep_id == rep_id, a.period == period, a.recorded_us <= known_us)
+        .order_by(a.position)
+    ).first()
     j = payout_adjustments.c
-    adjustments = conn.execute(select(*_ADJUSTMENT_COLUMNS).where(j.rep_id == rep_id, j.period == period,
-                                                                  j.recorded_us <= known_us).order_by(j.position)).all()
+    adjustments = conn.execute(
+        select(*_ADJUSTMENT_COLUMNS)
+        .where(j.rep_id == rep_id, j.period == period, j.recorded_us <= known_us)
+        .order_by(j.position)
+    ).all()
     return _approval_state_of(approved, adjustments)
 
 
-_APPROVAL_COLUMNS = tuple(payout_approvals.c[name] for name in (
-    "amount_cents", "digest", "plan_id", "plan_version", "known_at_us", "recorded_us", "position"))
-_ADJUSTMENT_COLUMNS = tuple(payout_adjustments.c[name] for name in ("amount_cents", "reason", "replay_id", "position", "recorded_us"))
+_APPROVAL_COLUMNS = tuple(
+    payout_approvals.c[name]
+    for name in ("amount_cents", "digest", "plan_id", "plan_version", "known_at_us", "recorded_us", "position")
+)
+_ADJUSTMENT_COLUMNS = tuple(
+    payout_adjustments.c[name] for name in ("amount_cents", "reason", "replay_id", "position", "recorded_us")
+)
 
 
 def _approval_state_of(approved: Any, adjustment_rows: list[Any]) -> ApprovalState | None:
     """The state from the rep's first approval row (or None) and adjustment rows, in log order."""
     adjustments = tuple(
-        {"amount": money(r.amount_cents), "reason": r.reason, "replay_id": r.replay_id, "position": r.position,
-         "recorded_at": micros_to_time(r.recorded_us)} for r in adjustment_rows)
+        {
+            "amount": money(r.amount_cents),
+            "reason": r.reason,
+            "replay_id": r.replay_id,
+            "position": r.position,
+            "recorded_at": micros_to_time(r.recorded_us),
+        }
+        for r in adjustment_rows
+    )
     if approved is None and not adjustments:
         return None
     if approved is None:
         return ApprovalState(None, None, None, None, None, None, None, adjustments)
-    return ApprovalState(money(approved.amount_cents), approved.digest, approved.plan_id, approved.plan_version,
-                         approved.known_at_us, approved.recorded_us, approved.position, adjustments)
+    return ApprovalState(
+        money(approved.amount_cents),
+        approved.digest,
+        approved.plan_id,
+        approved.plan_version,
+        approved.known_at_us,
+        approved.recorded_us,
+        approved.position,
+        adjustments,
+    )
 
 
 def approval_states(engine: Engine, period: str, known_us: int, rep_ids: list[str]) -> dict[str, ApprovalState | None]:
     """`approval_state` of each rep, read in two queries for the whole period (not two per rep)."""
     a, j = payout_approvals.c, payout_adjustments.c
     with reading(engine) as conn:
-        approvals = conn.execute(select(a.rep_id, *_APPROVAL_COLUMNS).where(a.period == period, a.recorded_us <= known_us)
-                                 .order_by(a.position)).all()
-        adjustments = conn.execute(select(j.rep_id, *_ADJUSTMENT_COLUMNS).where(j.period == period, j.recorded_us <= known_us)
-                                   .order_by(j.position)).all()
+        approvals = conn.execute(
+            select(a.rep_id, *_APPROVAL_COLUMNS)
+            .where(a.period == period, a.recorded_us <= known_us)
+            .order_by(a.position)
+        ).all()
+        adjustments = conn.execute(
+            select(j.rep_id, *_ADJUSTMENT_COLUMNS)
+            .where(j.period == period, j.recorded_us <= known_us)
+            .order_by(j.position)
+        ).all()
     first: dict[str, Any] = {}
     for row in approvals:
         first.setdefault(row.rep_id, row)

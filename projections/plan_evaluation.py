@@ -85,8 +85,7 @@ from ledger.plan_schema import (
 CENT = Decimal("0.01")
 _NO_MONEY = Decimal("0.00")
 # Plenty of digits so intermediate figures stay exact; traps so a bad figure fails loudly.
-_ARITHMETIC = Context(prec=50, rounding=ROUND_HALF_EVEN,
-                      traps=[InvalidOperation, DivisionByZero, Overflow])
+_ARITHMETIC = Context(prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 _COMPARE = {"gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt}
 _SYMBOL = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
 
@@ -117,9 +116,14 @@ class Evaluation:
     draw_balance: Decimal = Decimal("0.00")  # the recoverable draw still owed after this period
 
 
-def evaluate(rules: Rules, figures: Mapping[str, Decimal | int | None],
-             targets: Mapping[str, Decimal], evidence: Mapping[str, Sequence[int]],
-             awards: Sequence[Award], draw_balance: Decimal = _NO_MONEY) -> Evaluation:
+def evaluate(
+    rules: Rules,
+    figures: Mapping[str, Decimal | int | None],
+    targets: Mapping[str, Decimal],
+    evidence: Mapping[str, Sequence[int]],
+    awards: Sequence[Award],
+    draw_balance: Decimal = _NO_MONEY,
+) -> Evaluation:
     """The payout lines of `rules` for these figures (see the module docstring for the rules).
 
     `draw_balance` is the recoverable draw carried in from the previous period."""
@@ -139,8 +143,12 @@ def evaluate(rules: Rules, figures: Mapping[str, Decimal | int | None],
 class _Facts:
     """The figures, targets and evidence of one rep and period, read the way the plan reads them."""
 
-    def __init__(self, figures: Mapping[str, Decimal | int | None],
-                 targets: Mapping[str, Decimal], evidence: Mapping[str, Sequence[int]]) -> None:
+    def __init__(
+        self,
+        figures: Mapping[str, Decimal | int | None],
+        targets: Mapping[str, Decimal],
+        evidence: Mapping[str, Sequence[int]],
+    ) -> None:
         self._figures = {name: _as_decimal(name, value) for name, value in figures.items()}
         self._targets = {name: _as_decimal(name, value) for name, value in targets.items()}
         self._evidence = evidence
@@ -221,15 +229,20 @@ def _component_lines(rules: Rules, facts: _Facts, problems: list[str]) -> list[L
 def _commission_line(commission: Commission, facts: _Facts, problems: list[str]) -> Line | None:
     base, target = facts.figure(commission.base), facts.target(commission.base)
     if base is None:
-        problems.append(f"{commission.id}: there is no {commission.base} figure, "
-                        "so no commission was computed")
+        problems.append(f"{commission.id}: there is no {commission.base} figure, so no commission was computed")
         return None
     if target is None:
-        problems.append(f"{commission.id}: no {commission.base} target was set, so the base tier "
-                        f"rate {commission.tiers[0].rate} was applied to the whole "
-                        f"{commission.base}")
-    inputs = {"base": base, "target": target,
-              "attainment": facts.value(commission.base + "_attainment"), "mode": commission.mode}
+        problems.append(
+            f"{commission.id}: no {commission.base} target was set, so the base tier "
+            f"rate {commission.tiers[0].rate} was applied to the whole "
+            f"{commission.base}"
+        )
+    inputs = {
+        "base": base,
+        "target": target,
+        "attainment": facts.value(commission.base + "_attainment"),
+        "mode": commission.mode,
+    }
     if commission.mode == "marginal":
         slices = _marginal_slices(base, target, commission.tiers)
         amount = sum((s["commission"] for s in slices), Decimal(0))
@@ -248,7 +261,7 @@ def _marginal_slices(base: Decimal, target: Decimal | None, tiers: Sequence[Tier
         return [_slice(Decimal(0), base, tiers[0].rate)]
     slices = []
     next_starts = [tier.from_attainment for tier in tiers[1:]] + [None]
-    for tier, next_start in zip(tiers, next_starts):
+    for tier, next_start in zip(tiers, next_starts, strict=True):
         lower = tier.from_attainment * target
         if base <= lower:
             break
@@ -259,8 +272,7 @@ def _marginal_slices(base: Decimal, target: Decimal | None, tiers: Sequence[Tier
 
 def _slice(lower: Decimal, upper: Decimal, rate: Decimal) -> dict:
     amount = upper - lower
-    return {"from": lower, "to": upper, "amount": amount, "rate": rate,
-            "commission": amount * rate}
+    return {"from": lower, "to": upper, "amount": amount, "rate": rate, "commission": amount * rate}
 
 
 def _flat_tier(base: Decimal, target: Decimal | None, tiers: Sequence[Tier]) -> Tier:
@@ -274,8 +286,7 @@ def _bonus_line(bonus: Bonus, facts: _Facts, problems: list[str]) -> Line | None
     if not _condition_met(bonus.id, bonus.when, facts, problems):
         return None
     inputs = {**_condition_inputs(bonus.when, facts), "amount": bonus.amount}
-    return Line(bonus.id, "bonus", _cents(bonus.amount), inputs,
-                _sorted(facts.events(bonus.when.metric)))
+    return Line(bonus.id, "bonus", _cents(bonus.amount), inputs, _sorted(facts.events(bonus.when.metric)))
 
 
 def _condition_met(owner: str, condition: Condition, facts: _Facts, problems: list[str]) -> bool:
@@ -283,22 +294,27 @@ def _condition_met(owner: str, condition: Condition, facts: _Facts, problems: li
     if holds is None:
         base = attainment_of(condition.metric)
         why = f"no {base} target or figure" if base else "no figure"
-        problems.append(f"{owner}: {condition.metric} is unknown ({why}), so its condition "
-                        f"{condition.metric} {_SYMBOL[condition.op]} {condition.threshold} "
-                        "does not hold")
+        problems.append(
+            f"{owner}: {condition.metric} is unknown ({why}), so its condition "
+            f"{condition.metric} {_SYMBOL[condition.op]} {condition.threshold} "
+            "does not hold"
+        )
     return bool(holds)
 
 
 def _condition_inputs(condition: Condition, facts: _Facts) -> dict:
-    return {"metric": condition.metric, "value": facts.value(condition.metric),
-            "op": condition.op, "threshold": condition.threshold}
+    return {
+        "metric": condition.metric,
+        "value": facts.value(condition.metric),
+        "op": condition.op,
+        "threshold": condition.threshold,
+    }
 
 
 # --- multipliers, cap, awards ---------------------------------------------------------------
 
 
-def _multiplier_lines(rules: Rules, facts: _Facts, component_lines: Sequence[Line],
-                      problems: list[str]) -> list[Line]:
+def _multiplier_lines(rules: Rules, facts: _Facts, component_lines: Sequence[Line], problems: list[str]) -> list[Line]:
     # Unrounded running amounts per component, so stacked multipliers compound exactly.
     running = {line.component: line.amount for line in component_lines}
     events_of = {line.component: line.events for line in component_lines}
@@ -313,11 +329,14 @@ def _multiplier_lines(rules: Rules, facts: _Facts, component_lines: Sequence[Lin
         for component in scaled:
             running[component] *= multiplier.factor
         after = sum((running[c] for c in scaled), Decimal(0))
-        inputs = {"factor": multiplier.factor, "applies_to": list(multiplier.applies_to),
-                  "base_amount": before, **_condition_inputs(multiplier.when, facts)}
+        inputs = {
+            "factor": multiplier.factor,
+            "applies_to": list(multiplier.applies_to),
+            "base_amount": before,
+            **_condition_inputs(multiplier.when, facts),
+        }
         events = facts.events(multiplier.when.metric).union(*(events_of[c] for c in scaled))
-        lines.append(Line(multiplier.id, "multiplier", _cents(after - before), inputs,
-                          _sorted(events)))
+        lines.append(Line(multiplier.id, "multiplier", _cents(after - before), inputs, _sorted(events)))
     return lines
 
 
@@ -327,8 +346,7 @@ def _cap_lines(rules: Rules, plan_lines: Sequence[Line]) -> list[Line]:
     if cap is None or plan_sum <= cap.max:
         return []  # a cap only ever lowers a payout
     events = set().union(*(line.events for line in plan_lines))
-    return [Line(cap.id, "cap", _cents(cap.max - plan_sum), {"max": cap.max, "plan_sum": plan_sum},
-                 _sorted(events))]
+    return [Line(cap.id, "cap", _cents(cap.max - plan_sum), {"max": cap.max, "plan_sum": plan_sum}, _sorted(events))]
 
 
 def _floor_lines(rules: Rules, plan_lines: Sequence[Line], balance: Decimal) -> tuple[list[Line], Decimal]:
@@ -347,18 +365,33 @@ def _floor_lines(rules: Rules, plan_lines: Sequence[Line], balance: Decimal) -> 
     if earnings < floor.floor:
         advance = _cents(floor.floor - earnings)
         after = balance + advance if floor.recoverable else balance
-        return [Line(floor.id, "draw" if floor.recoverable else "guarantee", advance,
-                     {**inputs, "balance_after": after}, events)], after
+        return [
+            Line(
+                floor.id,
+                "draw" if floor.recoverable else "guarantee",
+                advance,
+                {**inputs, "balance_after": after},
+                events,
+            )
+        ], after
     if not floor.recoverable or balance <= 0:
         return [], balance
     recovery = _cents(min(balance, earnings - floor.floor, earnings * floor.recovery_limit))
     if recovery <= 0:
         return [], balance
     after = balance - recovery
-    return [Line(f"{floor.id}-recovery", "draw_recovery", -recovery,
-                 {**inputs, "recovery_limit": floor.recovery_limit, "balance_after": after}, events)], after
+    return [
+        Line(
+            f"{floor.id}-recovery",
+            "draw_recovery",
+            -recovery,
+            {**inputs, "recovery_limit": floor.recovery_limit, "balance_after": after},
+            events,
+        )
+    ], after
 
 
 def _award_line(award: Award) -> Line:
-    return Line("award", "award", _cents(_as_decimal("award", award.amount)),
-                {"reason": award.reason}, (award.position,))
+    return Line(
+        "award", "award", _cents(_as_decimal("award", award.amount)), {"reason": award.reason}, (award.position,)
+    )

@@ -28,20 +28,37 @@ from .units import CENT, money, ratio
 RATE = Decimal("0.0001")
 
 
-def quadrants(engine: Engine, settings: Settings, period: str, as_of: datetime | None = None,
-              known_at: datetime | None = None, thresholds: dict[str, Decimal] | None = None) -> dict[str, Any]:
+def quadrants(
+    engine: Engine,
+    settings: Settings,
+    period: str,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    thresholds: dict[str, Decimal] | None = None,
+) -> dict[str, Any]:
     cut = cutoffs(settings, period, as_of, known_at)
     previous = cut.previous(settings)
     rows = []
     with reading(engine) as conn:
         everyone = stints(conn, cut.known_us)
-        names = sorted({s.region for s in everyone if s.region is not None and max(s.lo, previous.start_us) < min(s.hi, cut.end_us)})
+        names = sorted(
+            {
+                s.region
+                for s in everyone
+                if s.region is not None and max(s.lo, previous.start_us) < min(s.hi, cut.end_us)
+            }
+        )
         for name in names:
             where = ScopeFilter(Scope("region", name), [s for s in everyone if s.region == name])
             now = deal_sums(conn, where, cut.start_us, cut.upto_us, cut.known_us)
             before = deal_sums(conn, where, previous.start_us, previous.upto_us, previous.known_us)
-            rows.append({"region": name, "revenue": money(now.revenue_cents),
-                         "growth_rate": ratio(now.revenue_cents - before.revenue_cents, before.revenue_cents)})
+            rows.append(
+                {
+                    "region": name,
+                    "revenue": money(now.revenue_cents),
+                    "growth_rate": ratio(now.revenue_cents - before.revenue_cents, before.revenue_cents),
+                }
+            )
     limits = dict(thresholds or {})
     limits.setdefault("revenue", _median([r["revenue"] for r in rows], CENT))
     limits.setdefault("growth_rate", _median([r["growth_rate"] for r in rows], RATE))
@@ -50,8 +67,9 @@ def quadrants(engine: Engine, settings: Settings, period: str, as_of: datetime |
     return {"period": str(cut.period), "thresholds": limits, "regions": rows}
 
 
-def quadrant_of(revenue: Decimal, growth: Decimal | None, revenue_limit: Decimal | None,
-                growth_limit: Decimal | None) -> str | None:
+def quadrant_of(
+    revenue: Decimal, growth: Decimal | None, revenue_limit: Decimal | None, growth_limit: Decimal | None
+) -> str | None:
     if growth is None or revenue_limit is None or growth_limit is None:
         return None
     return f"{'high' if revenue >= revenue_limit else 'low'}-{'high' if growth >= growth_limit else 'low'}"

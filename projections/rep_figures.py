@@ -74,21 +74,27 @@ def _statements(size: int) -> dict[str, Select]:
     """The five reads, each joined to a table `cut` of `size` (rep, knowledge time) rows on its
     rep and knowledge time (SQLite walks each rep's range of the (rep_id, time) index, as it
     would for one rep)."""
-    cut = (values(column("rep", String), column("k", BigInteger), name="cut")
-           .data([(bindparam(f"rep{i}"), bindparam(f"k{i}")) for i in range(size)]).cte("cut"))
+    cut = (
+        values(column("rep", String), column("k", BigInteger), name="cut")
+        .data([(bindparam(f"rep{i}"), bindparam(f"k{i}")) for i in range(size)])
+        .cte("cut")
+    )
     f, ld, c, a = deal_facts.c, leads.c, lead_conversions.c, activities.c
     return {
         "facts": select(f.rep_id, f.won_cents, f.refund_cents, f.won_ppb, f.lost_ppb, f.new_customer_ppb, f.sources)
-        .join(cut, (f.rep_id == cut.c.rep) & (f.recorded_us <= cut.c.k)).where(f.occurred_us >= LO, f.occurred_us < HI),
+        .join(cut, (f.rep_id == cut.c.rep) & (f.recorded_us <= cut.c.k))
+        .where(f.occurred_us >= LO, f.occurred_us < HI),
         "leads": select(ld.rep_id, func.count(), _positions(ld.position))
         .join(cut, (ld.rep_id == cut.c.rep) & (ld.recorded_us <= cut.c.k))
-        .where(ld.created_us >= LO, ld.created_us < HI).group_by(ld.rep_id),
+        .where(ld.created_us >= LO, ld.created_us < HI)
+        .group_by(ld.rep_id),
         "conversions": select(c.rep_id, c.delta, c.sources)
         .join(cut, (c.rep_id == cut.c.rep) & (c.recorded_us <= cut.c.k))
         .where(c.created_us >= LO, c.created_us < HI, c.won_us <= AS_OF),
         "activities": select(a.rep_id, a.kind, func.count(), func.sum(a.replied), _positions(a.position))
         .join(cut, (a.rep_id == cut.c.rep) & (a.recorded_us <= cut.c.k))
-        .where(a.occurred_us >= LO, a.occurred_us < HI).group_by(a.rep_id, a.kind),
+        .where(a.occurred_us >= LO, a.occurred_us < HI)
+        .group_by(a.rep_id, a.kind),
     }
 
 
@@ -105,8 +111,14 @@ class RepRows:
     goals: dict[str, Target] = field(default_factory=dict)  # metric → the target in force
 
 
-def rep_figures(engine: Engine, settings: Settings, rep_id: str, period: str, as_of: datetime | None = None,
-                known_at: datetime | None = None) -> Figures:
+def rep_figures(
+    engine: Engine,
+    settings: Settings,
+    rep_id: str,
+    period: str,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> Figures:
     """A rep's figures for plan evaluation, and the sorted event positions behind each.
 
     figures: revenue, orders, new_customers, conversion_rate, win_rate, avg_order_value,
@@ -169,18 +181,32 @@ def figures_of(rows: RepRows) -> Figures:
 
 
 def _sums(facts: list[Any]) -> DealSums:
-    return DealSums(*(sum(int(getattr(row, name) or 0) for row in facts) for name in
-                      ("won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb")))
+    return DealSums(
+        *(
+            sum(int(getattr(row, name) or 0) for row in facts)
+            for name in ("won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb")
+        )
+    )
 
 
 def evidence_of(rows: RepRows) -> dict[str, list[int]]:
     found: dict[str, set[int]] = {m: set() for m in FIGURE_METRICS}
     for row in rows.facts:
         positions = _split(row.sources)
-        won, refund, orders, lost, new = (bool(row.won_cents), bool(row.refund_cents), bool(row.won_ppb),
-                                          bool(row.lost_ppb), bool(row.new_customer_ppb))
-        for metric, used in (("revenue", won or refund), ("orders", orders), ("new_customers", new),
-                             ("win_rate", orders or lost), ("avg_order_value", won or orders)):
+        won, refund, orders, lost, new = (
+            bool(row.won_cents),
+            bool(row.refund_cents),
+            bool(row.won_ppb),
+            bool(row.lost_ppb),
+            bool(row.new_customer_ppb),
+        )
+        for metric, used in (
+            ("revenue", won or refund),
+            ("orders", orders),
+            ("new_customers", new),
+            ("win_rate", orders or lost),
+            ("avg_order_value", won or orders),
+        ):
             if used:
                 found[metric].update(positions)
     found["growth_rate"].update(found["revenue"])

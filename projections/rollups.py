@@ -70,10 +70,16 @@ class Split:
     partial_hi: int = 0
 
 
-_LAST_KNOWN = (select(knowledge_blocks.c.block, knowledge_blocks.c.last_recorded_us,
-                      select(func.max(knowledge_blocks.c.block)).scalar_subquery().label("last_block"))
-               .where(knowledge_blocks.c.first_recorded_us <= bindparam("k"))
-               .order_by(knowledge_blocks.c.block.desc()).limit(1))
+_LAST_KNOWN = (
+    select(
+        knowledge_blocks.c.block,
+        knowledge_blocks.c.last_recorded_us,
+        select(func.max(knowledge_blocks.c.block)).scalar_subquery().label("last_block"),
+    )
+    .where(knowledge_blocks.c.first_recorded_us <= bindparam("k"))
+    .order_by(knowledge_blocks.c.block.desc())
+    .limit(1)
+)
 BEYOND = 2**62
 
 

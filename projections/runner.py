@@ -50,8 +50,15 @@ from .tables import SCHEMA_VERSION, metadata, projection_meta, tracking
 from .view import BatchView, TrackingConflict
 
 PROJECTIONS: tuple[Projection, ...] = (
-    OrgProjection(), TargetsProjection(), SalesProjection(), ActivityProjection(), FollowUpProjection(),
-    PeopleProjection(), IncentivesProjection(), TrustProjection(), LogProjection(),
+    OrgProjection(),
+    TargetsProjection(),
+    SalesProjection(),
+    ActivityProjection(),
+    FollowUpProjection(),
+    PeopleProjection(),
+    IncentivesProjection(),
+    TrustProjection(),
+    LogProjection(),
 )
 DEFAULT_BATCH = 5000
 DENSE = 10  # a full page spanning fewer than DENSE × its size in positions: the log is read by scan
@@ -108,8 +115,14 @@ def projected_position(engine: Engine) -> int:
     return min(tracked_positions(engine).values())
 
 
-def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFAULT_BATCH, progress: Progress | None = None,
-             projections: tuple[Projection, ...] = PROJECTIONS, part_size: int | None = None) -> int:
+def catch_up(
+    ledger: Ledger | BoundedLog,
+    engine: Engine,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    projections: tuple[Projection, ...] = PROJECTIONS,
+    part_size: int | None = None,
+) -> int:
     """Apply the log from each projection's tracked position to the head (as it stood when the
     call began); return the position reached.
 
@@ -143,7 +156,9 @@ def catch_up(ledger: Ledger | BoundedLog, engine: Engine, batch_size: int = DEFA
             stored, end = ahead[1] if ahead is not None and ahead[0] == after else pages.read(after)
             ahead = None
             try:
-                held.append(folded := fold_batch(engine, ledger, stored, positions, projections, memory, part_size, end))
+                held.append(
+                    folded := fold_batch(engine, ledger, stored, positions, projections, memory, part_size, end)
+                )
                 positions = {**positions, **{view.name: folded.last for view in folded.views}}
                 if write_batches(engine, held, wait=False):
                     held = []
@@ -179,8 +194,9 @@ class _Pages:
     def read(self, after: int) -> Page:
         if not self.types:  # every projection reads its stretch itself: stretches of `size` positions
             return [], min(self.head, after + self.size)
-        stored = self.ledger.read_stored(after, self.size, upto=self.head, types=self.types, walk=self.walk,
-                                         details=False)
+        stored = self.ledger.read_stored(
+            after, self.size, upto=self.head, types=self.types, walk=self.walk, details=False
+        )
         full = len(stored) == self.size
         end = stored[-1][0] if full else self.head  # a page short of full: no more of these types up to the head
         if self.walk and full and end - after < DENSE * self.size:
@@ -201,9 +217,16 @@ def _names(projections: tuple[Projection, ...]) -> set[str]:
     return {p.name for p in projections}
 
 
-def fold_batch(engine: Engine, log: LogReader, stored: Sequence[StoredEvent], positions: dict[str, int],
-               projections: tuple[Projection, ...] = PROJECTIONS, memory: dict[str, dict] | None = None,
-               part_size: int | None = None, end: int | None = None) -> Folded:
+def fold_batch(
+    engine: Engine,
+    log: LogReader,
+    stored: Sequence[StoredEvent],
+    positions: dict[str, int],
+    projections: tuple[Projection, ...] = PROJECTIONS,
+    memory: dict[str, dict] | None = None,
+    part_size: int | None = None,
+    end: int | None = None,
+) -> Folded:
     """Each projection behind the batch's end folds its part, into a view of the rows to write
     and the position to move to: `end` (default: the batch's last event).
 
@@ -223,8 +246,10 @@ def fold_batch(engine: Engine, log: LogReader, stored: Sequence[StoredEvent], po
     behind = tuple(p for p in projections if positions[p.name] < last)
     views = {p.name: BatchView(p.name, positions[p.name]) for p in behind}
     with reading(engine) as conn:
-        folds = {p.name: p.begin(conn, views[p.name], None if memory is None else memory.setdefault(p.name, {}))
-                 for p in behind}
+        folds = {
+            p.name: p.begin(conn, views[p.name], None if memory is None else memory.setdefault(p.name, {}))
+            for p in behind
+        }
         stretched = {p.name for p in behind if p.reads_stretches(log, engine)}
         for projection in behind:
             if projection.name in stretched:
@@ -232,7 +257,7 @@ def fold_batch(engine: Engine, log: LogReader, stored: Sequence[StoredEvent], po
         fed = tuple(p for p in behind if p.name not in stretched)
         part_size = part_size or len(stored) or 1
         for start in range(0, len(stored), part_size):
-            routed = route(decoded(stored[start:start + part_size]), fed)
+            routed = route(decoded(stored[start : start + part_size]), fed)
             for projection in fed:
                 mine, seen = routed[projection.name], positions[projection.name]
                 unseen = mine if not mine or seen < mine[0].position else [r for r in mine if r.position > seen]
@@ -262,8 +287,9 @@ PART_SIZE = 1000  # the rebuild's worker: activities decode and fold ~20% faster
 def route(records: list[LogRecord], projections: tuple[Projection, ...] = PROJECTIONS) -> dict[str, list[LogRecord]]:
     """Each projection's records of the batch, in position order, in one pass over the batch."""
     routed: dict[str, list[LogRecord]] = {p.name: [] for p in projections}
-    appenders = {t: [routed[p.name].append for p in projections if t in p.event_types]
-                 for t in event_types(projections)}
+    appenders = {
+        t: [routed[p.name].append for p in projections if t in p.event_types] for t in event_types(projections)
+    }
     for record in records:
         for append in appenders.get(record.type, ()):
             append(record)
@@ -274,8 +300,13 @@ REBUILD_BATCH = 30_000  # fewer, larger transactions when replaying the whole lo
 SPLIT_FROM = 200_000  # events: below this, a second process costs more to start than it saves
 
 
-def rebuild(ledger: Ledger | BoundedLog, engine: Engine, progress: Progress | None = None,
-            batch_size: int = REBUILD_BATCH, split: bool | None = None) -> int:
+def rebuild(
+    ledger: Ledger | BoundedLog,
+    engine: Engine,
+    progress: Progress | None = None,
+    batch_size: int = REBUILD_BATCH,
+    split: bool | None = None,
+) -> int:
     """Drop every projected row and reset the tracking in one transaction, then replay from 0:
     first each projection that can replay the log whole (`replayed_whole`), then the others
     batch by batch (`catch_up`).
@@ -387,8 +418,9 @@ def _worker(target: Target | None, names: tuple[str, ...], batch_size: int) -> I
         return
     context = multiprocessing.get_context("spawn")
     begin = context.Event()
-    process = context.Process(target=_fold_in_worker, args=(*target, names, batch_size, begin),
-                              name=f"rebuild-{'-'.join(names)}")
+    process = context.Process(
+        target=_fold_in_worker, args=(*target, names, batch_size, begin), name=f"rebuild-{'-'.join(names)}"
+    )
     process.start()
     try:
         yield begin.set
@@ -397,12 +429,23 @@ def _worker(target: Target | None, names: tuple[str, ...], batch_size: int) -> I
             process.terminate()
         process.join()
     if begin.is_set() and process.exitcode != 0:
-        log.warning("the rebuild's worker process for the %s projection(s) failed (exit code %s); "
-                    "folding what it left in this process", ", ".join(names), process.exitcode)
+        log.warning(
+            "the rebuild's worker process for the %s projection(s) failed (exit code %s); "
+            "folding what it left in this process",
+            ", ".join(names),
+            process.exitcode,
+        )
 
 
-def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, reads_ledger: str | None,
-                    names: tuple[str, ...], batch_size: int, begin: Any) -> None:
+def _fold_in_worker(
+    ledger_url: str,
+    upto: int | None,
+    projections_url: str,
+    reads_ledger: str | None,
+    names: tuple[str, ...],
+    batch_size: int,
+    begin: Any,
+) -> None:
     ledger = Ledger(Settings(database_url=ledger_url))
     source = ledger if upto is None else BoundedLog(ledger, upto)
     engine = engine_for(Settings(database_url=projections_url), reads_ledger=reads_ledger)
@@ -421,7 +464,9 @@ def _fold_in_worker(ledger_url: str, upto: int | None, projections_url: str, rea
         ledger.close()
 
 
-def replayed_whole(log: Ledger | BoundedLog, engine: Engine, projections: tuple[Projection, ...]) -> tuple[Projection, ...]:
+def replayed_whole(
+    log: Ledger | BoundedLog, engine: Engine, projections: tuple[Projection, ...]
+) -> tuple[Projection, ...]:
     """A rebuild's first step: each of `projections` that can replays the log up to its head
     into its empty tables (`Projection.replay`); those that cannot are returned, for `catch_up`."""
     upto = log.head().position

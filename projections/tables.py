@@ -47,13 +47,15 @@ def _times() -> list[Column]:
 
 
 projection_meta = Table(
-    "projection_meta", metadata,
+    "projection_meta",
+    metadata,
     Column("key", String(64), primary_key=True),
     Column("value", String(200), nullable=False),
 )
 
 tracking = Table(
-    "projection_tracking", metadata,
+    "projection_tracking",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
@@ -61,7 +63,8 @@ tracking = Table(
 # ---------------------------------------------------------------- organisation
 
 reps = Table(
-    "reps", metadata,
+    "reps",
+    metadata,
     Column("rep_id", Id, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("manager_id", Id),
@@ -71,7 +74,8 @@ reps = Table(
 
 # One row per RepOnboarded / RepTransferred / RepOffboarded; team_id or region NULL = unchanged.
 memberships = Table(
-    "memberships", metadata,
+    "memberships",
+    metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
     Column("kind", String(16), nullable=False),  # onboarded | transferred | offboarded
@@ -88,7 +92,8 @@ memberships = Table(
 # A deal's state as the log stands at the tracked position: what the next event of the deal
 # needs to know (amount, shares, refunds) to write its deltas.
 deals = Table(
-    "deals", metadata,
+    "deals",
+    metadata,
     Column("deal_id", Id, primary_key=True),
     Column("rep_id", Id, nullable=False),
     Column("customer_id", Id, nullable=False),
@@ -109,7 +114,8 @@ deals = Table(
 )
 
 customers = Table(
-    "customers", metadata,
+    "customers",
+    metadata,
     Column("customer_id", Id, primary_key=True),
     Column("first_deal_id", Id, nullable=False),
     Column("first_won_us", BigInteger, nullable=False),
@@ -121,7 +127,8 @@ customers = Table(
 # Signed contributions: the figure of any window is the SUM of the rows in it, and the rows
 # known at K sum to what a store holding only the events recorded up to K would give.
 deal_facts = Table(
-    "deal_facts", metadata,
+    "deal_facts",
+    metadata,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("seq", SmallInteger, primary_key=True, autoincrement=False),
     Column("rep_id", Id, nullable=False),
@@ -139,12 +146,19 @@ deal_facts = Table(
     Index("deal_facts_rep_time", "rep_id", "occurred_us"),
     Index("deal_facts_time", "occurred_us"),
     # the company's won deals (sales cycles) without touching the table
-    Index("deal_facts_wins", "occurred_us", "recorded_us", "cycle_us",
-          sqlite_where=text("deal_count = 1"), postgresql_where=text("deal_count = 1")),
+    Index(
+        "deal_facts_wins",
+        "occurred_us",
+        "recorded_us",
+        "cycle_us",
+        sqlite_where=text("deal_count = 1"),
+        postgresql_where=text("deal_count = 1"),
+    ),
 )
 
 leads = Table(
-    "leads", metadata,
+    "leads",
+    metadata,
     Column("lead_id", Id, primary_key=True),
     Column("rep_id", Id, nullable=False),
     Column("customer_id", Id),
@@ -163,7 +177,8 @@ leads = Table(
 
 # +1 when a lead's deal is first won, -1/+1 when an earlier win of the lead becomes known.
 lead_conversions = Table(
-    "lead_conversions", metadata,
+    "lead_conversions",
+    metadata,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("seq", SmallInteger, primary_key=True, autoincrement=False),
     Column("lead_id", Id, nullable=False),
@@ -181,25 +196,33 @@ lead_conversions = Table(
 
 # Company-wide sums by hour of business time and block of log positions (see rollups.py): a
 # company KPI reads a few thousand rollup rows instead of every fact of the period.
-_sums = [Column(name, BigInteger, nullable=False, default=0) for name in (
-    "won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb", "leads")]
+_sums = [
+    Column(name, BigInteger, nullable=False, default=0)
+    for name in ("won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb", "leads")
+]
 sales_hours = Table(
-    "sales_hours", metadata,
+    "sales_hours",
+    metadata,
     Column("hour_us", BigInteger, primary_key=True, autoincrement=False),
     Column("block", BigInteger, primary_key=True, autoincrement=False),
     *_sums,
 )
 activity_hours = Table(
-    "activity_hours", metadata,
+    "activity_hours",
+    metadata,
     Column("hour_us", BigInteger, primary_key=True, autoincrement=False),
     Column("block", BigInteger, primary_key=True, autoincrement=False),
-    *[Column(kind, BigInteger, nullable=False, default=0) for kind in ("call", "visit", "email", "meeting", "demo", "other")],
+    *[
+        Column(kind, BigInteger, nullable=False, default=0)
+        for kind in ("call", "visit", "email", "meeting", "demo", "other")
+    ],
     Column("replied", BigInteger, nullable=False, default=0),
 )
 # The knowledge time each block of positions spans: which blocks a read at known_at = K knows
 # completely (use their rollups), which one it knows in part (read its rows), which not at all.
 knowledge_blocks = Table(
-    "knowledge_blocks", metadata,
+    "knowledge_blocks",
+    metadata,
     Column("block", BigInteger, primary_key=True, autoincrement=False),
     Column("first_recorded_us", BigInteger, nullable=False),
     Column("last_recorded_us", BigInteger, nullable=False),
@@ -208,7 +231,8 @@ knowledge_blocks = Table(
 # ---------------------------------------------------------------- activity
 
 activities = Table(
-    "activities", metadata,
+    "activities",
+    metadata,
     _position_key(),
     Column("activity_id", Id, nullable=False),
     Column("rep_id", Id, nullable=False),
@@ -220,7 +244,8 @@ activities = Table(
 )
 
 followups = Table(
-    "followups", metadata,
+    "followups",
+    metadata,
     Column("followup_id", Id, primary_key=True),
     Column("rep_id", Id, nullable=False),
     Column("due_us", BigInteger, nullable=False),
@@ -239,7 +264,8 @@ followups = Table(
 # ---------------------------------------------------------------- targets and people
 
 target_revisions = Table(
-    "target_revisions", metadata,
+    "target_revisions",
+    metadata,
     _position_key(),
     Column("scope_key", String(220), nullable=False),  # rep:R-1 | team:T-1 | region:East | company
     Column("metric", String(32), nullable=False),
@@ -251,7 +277,8 @@ target_revisions = Table(
 )
 
 rep_timeline = Table(
-    "rep_timeline", metadata,
+    "rep_timeline",
+    metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
     Column("kind", String(20), nullable=False),  # evaluation | feedback | improvement_plan | training
@@ -264,7 +291,8 @@ rep_timeline = Table(
 # ---------------------------------------------------------------- incentives (read by payouts)
 
 plan_versions = Table(
-    "plan_versions", metadata,
+    "plan_versions",
+    metadata,
     _position_key(),
     Column("plan_id", Id, nullable=False),
     Column("version", Integer, nullable=False),
@@ -275,7 +303,8 @@ plan_versions = Table(
 )
 
 plan_assignments = Table(
-    "plan_assignments", metadata,
+    "plan_assignments",
+    metadata,
     _position_key(),
     Column("scope_key", String(220), nullable=False),
     Column("plan_id", Id, nullable=False),
@@ -285,7 +314,8 @@ plan_assignments = Table(
 )
 
 awards = Table(
-    "awards", metadata,
+    "awards",
+    metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
     Column("period", String(8), nullable=False),
@@ -296,7 +326,8 @@ awards = Table(
 )
 
 payout_approvals = Table(
-    "payout_approvals", metadata,
+    "payout_approvals",
+    metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
     Column("period", String(8), nullable=False),
@@ -310,7 +341,8 @@ payout_approvals = Table(
 )
 
 payout_adjustments = Table(
-    "payout_adjustments", metadata,
+    "payout_adjustments",
+    metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
     Column("period", String(8), nullable=False),
@@ -322,7 +354,8 @@ payout_adjustments = Table(
 )
 
 period_closes = Table(
-    "period_closes", metadata,
+    "period_closes",
+    metadata,
     _position_key(),
     Column("period", String(8), nullable=False),
     Column("head", String(64)),

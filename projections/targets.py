@@ -35,18 +35,25 @@ class Target:
 def revisions(conn: Connection, period: str, known_us: int, scope_key: str | None = None) -> list[Any]:
     """TargetSet rows of a period known at `known_us` (of one scope, or all), in log order."""
     t = target_revisions.c
-    query = (select(t.scope_key, t.metric, t.value, t.reason, t.occurred_us, t.recorded_us, t.position)
-             .where(t.period == period, t.recorded_us <= known_us)
-             .order_by(t.position))
+    query = (
+        select(t.scope_key, t.metric, t.value, t.reason, t.occurred_us, t.recorded_us, t.position)
+        .where(t.period == period, t.recorded_us <= known_us)
+        .order_by(t.position)
+    )
     if scope_key is not None:
         query = query.where(t.scope_key == scope_key)
     return conn.execute(query).all()
 
 
-_IN_FORCE = (select(target_revisions.c.metric, target_revisions.c.value, target_revisions.c.position)
-             .where(target_revisions.c.period == bindparam("period"), target_revisions.c.scope_key == bindparam("scope"),
-                    target_revisions.c.recorded_us <= bindparam("k"))
-             .order_by(target_revisions.c.position))
+_IN_FORCE = (
+    select(target_revisions.c.metric, target_revisions.c.value, target_revisions.c.position)
+    .where(
+        target_revisions.c.period == bindparam("period"),
+        target_revisions.c.scope_key == bindparam("scope"),
+        target_revisions.c.recorded_us <= bindparam("k"),
+    )
+    .order_by(target_revisions.c.position)
+)
 
 
 def current_targets(conn: Connection, scope_key: str, period: str, known_us: int) -> dict[str, Target]:
@@ -55,9 +62,17 @@ def current_targets(conn: Connection, scope_key: str, period: str, known_us: int
     return {row.metric: Target(Decimal(row.value), row.position) for row in rows}
 
 
-_PERIOD_REVISIONS = (select(target_revisions.c.scope_key, target_revisions.c.metric, target_revisions.c.value,
-                            target_revisions.c.recorded_us, target_revisions.c.position)
-                     .where(target_revisions.c.period == bindparam("period")).order_by(target_revisions.c.position))
+_PERIOD_REVISIONS = (
+    select(
+        target_revisions.c.scope_key,
+        target_revisions.c.metric,
+        target_revisions.c.value,
+        target_revisions.c.recorded_us,
+        target_revisions.c.position,
+    )
+    .where(target_revisions.c.period == bindparam("period"))
+    .order_by(target_revisions.c.position)
+)
 _SCOPES_REVISIONS = _PERIOD_REVISIONS.where(target_revisions.c.scope_key.in_(bindparam("scopes", expanding=True)))
 
 
@@ -89,15 +104,22 @@ def targets(engine: Engine, scope: str, period: str, known_at: datetime | None =
     result: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = result.setdefault(row.metric, {"revisions": []})
-        entry["revisions"].append({
-            "value": Decimal(row.value), "reason": row.reason, "position": row.position,
-            "occurred_at": micros_to_time(row.occurred_us), "recorded_at": micros_to_time(row.recorded_us),
-        })
+        entry["revisions"].append(
+            {
+                "value": Decimal(row.value),
+                "reason": row.reason,
+                "position": row.position,
+                "occurred_at": micros_to_time(row.occurred_us),
+                "recorded_at": micros_to_time(row.recorded_us),
+            }
+        )
         entry["value"], entry["position"] = Decimal(row.value), row.position
     return result
 
 
-def target_consistency(engine: Engine, settings: Settings, period: str, known_at: datetime | None = None) -> list[dict[str, Any]]:
+def target_consistency(
+    engine: Engine, settings: Settings, period: str, known_at: datetime | None = None
+) -> list[dict[str, Any]]:
     """For each team target of an additive metric: the sum of its reps' targets and whether they agree.
 
     The team's reps are those in the team at any time during the period (as known at
@@ -116,12 +138,18 @@ def target_consistency(engine: Engine, settings: Settings, period: str, known_at
         members = sorted(team_reps.get(key.removeprefix("team:"), ()))
         values = {rep: latest.get((f"rep:{rep}", metric)) for rep in members}
         total = sum((v for v in values.values() if v is not None), Decimal(0))
-        report.append({
-            "team_id": key.removeprefix("team:"), "metric": metric, "team_target": team_value, "reps_sum": total,
-            "difference": team_value - total, "consistent": team_value == total,
-            "reps": {rep: v for rep, v in values.items() if v is not None},
-            "missing": [rep for rep, v in values.items() if v is None],
-        })
+        report.append(
+            {
+                "team_id": key.removeprefix("team:"),
+                "metric": metric,
+                "team_target": team_value,
+                "reps_sum": total,
+                "difference": team_value - total,
+                "consistent": team_value == total,
+                "reps": {rep: v for rep, v in values.items() if v is not None},
+                "missing": [rep for rep, v in values.items() if v is None],
+            }
+        )
     return report
 
 

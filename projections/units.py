@@ -70,7 +70,7 @@ def ratio(numerator: int | Decimal, denominator: int | Decimal, places: int = 4)
 def shares_in_ppb(splits: list[dict]) -> list[tuple[str, int]]:
     """[{rep_id, share}] (summing to 1) → [(rep_id, ppb)] summing to exactly PPB, in the same order."""
     parts = largest_remainder(PPB, [s["share"] * PPB for s in splits])
-    return [(s["rep_id"], part) for s, part in zip(splits, parts)]
+    return [(s["rep_id"], part) for s, part in zip(splits, parts, strict=True)]
 
 
 def allocate(total: int, credit: list[tuple[str, int]]) -> dict[str, int]:
@@ -79,7 +79,7 @@ def allocate(total: int, credit: list[tuple[str, int]]) -> dict[str, int]:
         return {credit[0][0]: total}
     sign = -1 if total < 0 else 1
     parts = largest_remainder(abs(total), [Decimal(abs(total)) * ppb / PPB for _, ppb in credit])
-    return {rep: sign * part for (rep, _), part in zip(credit, parts)}
+    return {rep: sign * part for (rep, _), part in zip(credit, parts, strict=True)}
 
 
 def largest_remainder(total: int, exact: list[Decimal]) -> list[int]:

@@ -37,7 +37,9 @@ def claim_batch(conn: Connection, name: str, expected: int, new: int) -> None:
         update(tracking).where(tracking.c.name == name, tracking.c.position == expected).values(position=new)
     ).rowcount
     if moved != 1:
-        raise TrackingConflict(f"projection {name!r} is no longer at position {expected}: another worker applied this batch")
+        raise TrackingConflict(
+            f"projection {name!r} is no longer at position {expected}: another worker applied this batch"
+        )
 
 
 class BatchView:
@@ -89,15 +91,20 @@ class BatchView:
                 execute_many(conn, table.insert(), ("insert", table.name), rows)
         for (table, keep), keyed in self.upserts.items():
             if keyed:
-                execute_many(conn, upsert_statement(conn, table, keep), ("upsert", table.name, keep), list(keyed.values()))
+                execute_many(
+                    conn, upsert_statement(conn, table, keep), ("upsert", table.name, keep), list(keyed.values())
+                )
         for table, keyed in self.increments.items():
             if keyed:
-                execute_many(conn, upsert_statement(conn, table, adding=True), ("increment", table.name),
-                             list(keyed.values()))
+                execute_many(
+                    conn, upsert_statement(conn, table, adding=True), ("increment", table.name), list(keyed.values())
+                )
         for (table, key_column), rows in self.updates.items():
             if rows:
                 statement = update(table).where(table.c[key_column] == bindparam("key_"))
-                changes = [{**{k: v for k, v in row.items() if k != key_column}, "key_": row[key_column]} for row in rows]
+                changes = [
+                    {**{k: v for k, v in row.items() if k != key_column}, "key_": row[key_column]} for row in rows
+                ]
                 execute_many(conn, statement, ("update", table.name, key_column), changes)
         for run in self.statements:
             run(conn)

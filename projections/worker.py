@@ -177,8 +177,15 @@ def wakeups_for(ledger: Ledger, stop_event: threading.Event, poll: float) -> Wak
     return HeadPolling(ledger, stop_event, poll)
 
 
-def follow(ledger: Ledger, engine: Engine, stop_event: threading.Event, poll: float = 1.0, *,
-           batch_size: int = DEFAULT_BATCH, on_caught_up: Callable[[int], None] | None = None) -> int:
+def follow(
+    ledger: Ledger,
+    engine: Engine,
+    stop_event: threading.Event,
+    poll: float = 1.0,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    on_caught_up: Callable[[int], None] | None = None,
+) -> int:
     """Catch up, then keep catching up as events arrive, until `stop_event` is set.
 
     `poll`: the longest wait between looks at the head (SQLite's back-off ceiling; PostgreSQL's
@@ -187,7 +194,9 @@ def follow(ledger: Ledger, engine: Engine, stop_event: threading.Event, poll: fl
     """
     wakeups = wakeups_for(ledger, stop_event, poll)
     reached: int | None = projected_position_or_zero(engine)
-    log.info("projection worker started at position %d (%s)", reached, "LISTEN/NOTIFY" if ledger.is_postgres else "polling")
+    log.info(
+        "projection worker started at position %d (%s)", reached, "LISTEN/NOTIFY" if ledger.is_postgres else "polling"
+    )
     report = ProgressReport(reached or 0)
     try:
         wakeups.start()
@@ -245,8 +254,13 @@ class ProgressReport:
             self.report()
 
     def report(self) -> None:
-        log.info("caught up to position %d: %d events applied in the last %.0f s (%.2f s of work)",
-                 self.position, self.events, time.monotonic() - self.reported_at, self.busy)
+        log.info(
+            "caught up to position %d: %d events applied in the last %.0f s (%.2f s of work)",
+            self.position,
+            self.events,
+            time.monotonic() - self.reported_at,
+            self.busy,
+        )
         self.reported_at, self.events, self.busy = time.monotonic(), 0, 0.0
 
 
@@ -262,9 +276,11 @@ def _log_progress(position: int, head: int) -> None:
 
 
 @contextmanager
-def stop_on_signals(stop_event: threading.Event,
-                    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[threading.Event]:
+def stop_on_signals(
+    stop_event: threading.Event, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)
+) -> Iterator[threading.Event]:
     """Set `stop_event` on SIGTERM/SIGINT (main thread only) for the duration; restore the old handlers."""
+
     def request_stop(signum: int, _frame: Any) -> None:
         log.info("received %s: stopping after the current batch", signal.Signals(signum).name)
         stop_event.set()

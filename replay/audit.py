@@ -31,18 +31,29 @@ from projections.runner import catch_up, projected_tables, rebuild
 from projections.tables import memberships
 
 
-def audit(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime | None = None,
-          periods: list[str] | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def audit(
+    ledger: Ledger,
+    engine: Engine,
+    settings: Settings,
+    known_at: datetime | None = None,
+    periods: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     catch_up(ledger, engine)
     known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
     upto = ledger.position_at(known_us)
     at_head = upto == ledger.head().position
     with tempfile.TemporaryDirectory(prefix="perfledger-audit-") as folder:
-        scratch_settings = Settings(database_url=f"sqlite:///{Path(folder) / 'scratch.db'}",
-                                    tz_name=settings.tz_name, currency=settings.currency)
+        scratch_settings = Settings(
+            database_url=f"sqlite:///{Path(folder) / 'scratch.db'}",
+            tz_name=settings.tz_name,
+            currency=settings.currency,
+        )
         # A SQLite ledger is attached to the scratch store, read-only: its rebuild replays the
         # activities and follow-ups in SQL as the live store's does (`projections.in_store`).
-        scratch = engine_for(scratch_settings, reads_ledger=None if ledger.is_postgres else ledger.settings.database_url)
+        scratch = engine_for(
+            scratch_settings, reads_ledger=None if ledger.is_postgres else ledger.settings.database_url
+        )
         try:
             # `rebuild`, not `catch_up`: the scratch store starts empty, so the read indexes are
             # built once at the end instead of kept up to date row by row.
@@ -51,9 +62,14 @@ def audit(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime
             differences += compare_figures(engine, scratch, settings, periods or [], micros_to_time(known_us))
         finally:
             scratch.dispose()
-    return {"ok": not differences, "known_at": micros_to_time(known_us), "events_replayed": upto,
-            "compared": {"tables": len(projected_tables()), "periods": periods or []},
-            "differences": differences[:1000], "difference_count": len(differences)}
+    return {
+        "ok": not differences,
+        "known_at": micros_to_time(known_us),
+        "events_replayed": upto,
+        "compared": {"tables": len(projected_tables()), "periods": periods or []},
+        "differences": differences[:1000],
+        "difference_count": len(differences),
+    }
 
 
 def compare_rows(live: Engine, scratch: Engine, known_us: int, at_head: bool) -> list[dict[str, Any]]:
@@ -65,9 +81,13 @@ def compare_rows(live: Engine, scratch: Engine, known_us: int, at_head: bool) ->
                 continue
             only_live, only_scratch = differ(table)
             for row in sorted(only_live, key=repr)[:50]:
-                differences.append({"table": table.name, "row": list(row), "problem": "in the live projection, not in the rebuild"})
+                differences.append(
+                    {"table": table.name, "row": list(row), "problem": "in the live projection, not in the rebuild"}
+                )
             for row in sorted(only_scratch, key=repr)[:50]:
-                differences.append({"table": table.name, "row": list(row), "problem": "in the rebuild, not in the live projection"})
+                differences.append(
+                    {"table": table.name, "row": list(row), "problem": "in the rebuild, not in the live projection"}
+                )
     return differences
 
 
@@ -100,7 +120,9 @@ def _sqlite_file(engine: Engine) -> str | None:
 SHOWN_PER_TABLE = 1000  # differing rows fetched per table and way (50 are reported)
 
 
-def _sql_differences(conn: sqlite3.Connection, table: Table, known_us: int, at_head: bool) -> tuple[list[tuple], list[tuple]]:
+def _sql_differences(
+    conn: sqlite3.Connection, table: Table, known_us: int, at_head: bool
+) -> tuple[list[tuple], list[tuple]]:
     """The rows of one store that the other does not hold as they are: each store's table joined
     to the other's on the primary key (a walk of both keys in order; `EXCEPT` sorted both whole
     tables each way, ~2.5 times slower), a row kept when its key is missing there or any column
@@ -116,14 +138,18 @@ def _sql_differences(conn: sqlite3.Connection, table: Table, known_us: int, at_h
             seen, kept, params = "", "", ()
         else:  # rows recorded by known_at, on both sides: a later row of the other is no match
             seen, kept, params = " AND y.recorded_us <= ?", " AND x.recorded_us <= ?", (known_us, known_us)
-        return conn.execute(f'SELECT {columns} FROM {mine}."{table.name}" AS x LEFT JOIN {other}."{table.name}" AS y '
-                            f"ON {joined}{seen} WHERE ({differs}){kept} LIMIT {SHOWN_PER_TABLE}", params).fetchall()
+        return conn.execute(
+            f'SELECT {columns} FROM {mine}."{table.name}" AS x LEFT JOIN {other}."{table.name}" AS y '
+            f"ON {joined}{seen} WHERE ({differs}){kept} LIMIT {SHOWN_PER_TABLE}",
+            params,
+        ).fetchall()
 
     return missing_from("main", "scratch"), missing_from("scratch", "main")
 
 
-def _python_differences(live: Engine, scratch: Engine, table: Table, known_us: int,
-                        at_head: bool) -> tuple[set[tuple], set[tuple]]:
+def _python_differences(
+    live: Engine, scratch: Engine, table: Table, known_us: int, at_head: bool
+) -> tuple[set[tuple], set[tuple]]:
     mine, theirs = _rows(live, table, known_us, at_head), _rows(scratch, table, known_us, at_head)
     return mine - theirs, theirs - mine
 
@@ -136,20 +162,34 @@ def _rows(engine: Engine, table: Table, known_us: int, at_head: bool) -> set[tup
         return {tuple(row) for row in conn.execute(query)}
 
 
-def compare_figures(live: Engine, scratch: Engine, settings: Settings, periods: list[str],
-                    known_at: datetime) -> list[dict[str, Any]]:
+def compare_figures(
+    live: Engine, scratch: Engine, settings: Settings, periods: list[str], known_at: datetime
+) -> list[dict[str, Any]]:
     differences = []
     for period in periods:
         for scope in _scopes(scratch):
-            mine, theirs = kpis(live, settings, scope, period, known_at=known_at), kpis(scratch, settings, scope, period, known_at=known_at)
-            differences += [{"period": period, "scope": scope, "figure": name, "live": mine[name], "rebuild": theirs[name]}
-                            for name in mine if mine[name] != theirs.get(name)]
+            mine, theirs = (
+                kpis(live, settings, scope, period, known_at=known_at),
+                kpis(scratch, settings, scope, period, known_at=known_at),
+            )
+            differences += [
+                {"period": period, "scope": scope, "figure": name, "live": mine[name], "rebuild": theirs[name]}
+                for name in mine
+                if mine[name] != theirs.get(name)
+            ]
         mine_payouts = {p.rep_id: p for p in period_payouts(live, settings, period, known_at=known_at)}
         for rebuilt in period_payouts(scratch, settings, period, known_at=known_at):
             original = mine_payouts.get(rebuilt.rep_id)
             if original is None or original.digest != rebuilt.digest:
-                differences.append({"period": period, "scope": f"rep:{rebuilt.rep_id}", "figure": "payout",
-                                    "live": None if original is None else original.total, "rebuild": rebuilt.total})
+                differences.append(
+                    {
+                        "period": period,
+                        "scope": f"rep:{rebuilt.rep_id}",
+                        "figure": "payout",
+                        "live": None if original is None else original.total,
+                        "rebuild": rebuilt.total,
+                    }
+                )
     return differences
 
 

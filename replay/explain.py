@@ -16,14 +16,14 @@ from sqlalchemy import Engine
 
 from ledger.config import Settings
 from ledger.store import Ledger, LogRecord, micros_to_time
-
 from projections.cutoffs import aware_micros, now_micros
 from projections.db import reading
 from projections.payouts import Payout, PlanError, approval_state, payout, plan_version
 
 
-def explain(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str,
-            known_at: datetime | None = None) -> dict[str, Any]:
+def explain(
+    ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str, known_at: datetime | None = None
+) -> dict[str, Any]:
     now_us = now_micros()
     with reading(engine) as conn:
         approved = approval_state(conn, rep_id, period, now_us)
@@ -43,8 +43,11 @@ def explain(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, per
         **computed.to_json(),
         "approved": None if approved is None else approved.to_json(),
         "reproduced": reproduced,
-        "today": {"total": today.total, "digest": today.digest,
-                  "difference": today.total - (approved.current if approved else computed.total)},
+        "today": {
+            "total": today.total,
+            "digest": today.digest,
+            "difference": today.total - (approved.current if approved else computed.total),
+        },
         "tree": derivation_tree(ledger, computed),
     }
 
@@ -55,19 +58,39 @@ def derivation_tree(ledger: Ledger, computed: Payout) -> dict[str, Any]:
     events = {record.position: describe(record) for record in ledger.events_at(sorted(positions))}
     return {
         "total": computed.total,
-        "lines": [{"component": line.component, "kind": line.kind, "amount": line.amount, "inputs": line.inputs,
-                   "events": [events[p] for p in line.events if p in events]}
-                  for line in computed.evaluation.lines],
+        "lines": [
+            {
+                "component": line.component,
+                "kind": line.kind,
+                "amount": line.amount,
+                "inputs": line.inputs,
+                "events": [events[p] for p in line.events if p in events],
+            }
+            for line in computed.evaluation.lines
+        ],
     }
 
 
 def describe(record: LogRecord) -> dict[str, Any]:
-    return {"position": record.position, "type": record.type, "occurred_at": record.occurred_at,
-            "recorded_at": micros_to_time(record.recorded_at), "rep_id": record.rep_id, "data": record.data}
+    return {
+        "position": record.position,
+        "type": record.type,
+        "occurred_at": record.occurred_at,
+        "recorded_at": micros_to_time(record.recorded_at),
+        "rep_id": record.rep_id,
+        "data": record.data,
+    }
 
 
-def explain_change(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str,
-                   from_known_at: datetime, to_known_at: datetime) -> dict[str, Any]:
+def explain_change(
+    ledger: Ledger,
+    engine: Engine,
+    settings: Settings,
+    rep_id: str,
+    period: str,
+    from_known_at: datetime,
+    to_known_at: datetime,
+) -> dict[str, Any]:
     """Why a payout moved between two knowledge times: the events recorded in between that
     touched its inputs, and the lines they changed."""
     lo, hi = aware_micros(from_known_at, "from_known_at"), aware_micros(to_known_at, "to_known_at")
@@ -75,16 +98,25 @@ def explain_change(ledger: Ledger, engine: Engine, settings: Settings, rep_id: s
         raise ValueError("to_known_at must not be before from_known_at")
     before = payout(engine, settings, rep_id, period, known_at=from_known_at)
     after = payout(engine, settings, rep_id, period, known_at=to_known_at)
-    touched = {p for evidence in (before.evidence, after.evidence) for positions in evidence.values() for p in positions}
+    touched = {
+        p for evidence in (before.evidence, after.evidence) for positions in evidence.values() for p in positions
+    }
     for computed in (before, after):
         if computed.plan is not None and computed.plan.position is not None:
             touched.add(computed.plan.position)
     events = [describe(r) for r in ledger.events_at(sorted(touched)) if lo < r.recorded_at <= hi]
     return {
-        "rep_id": rep_id, "period": before.period, "from_known_at": from_known_at, "to_known_at": to_known_at,
-        "before": before.total, "after": after.total, "delta": after.total - before.total,
-        "plan": {"before": None if before.plan is None else before.plan.label(),
-                 "after": None if after.plan is None else after.plan.label()},
+        "rep_id": rep_id,
+        "period": before.period,
+        "from_known_at": from_known_at,
+        "to_known_at": to_known_at,
+        "before": before.total,
+        "after": after.total,
+        "delta": after.total - before.total,
+        "plan": {
+            "before": None if before.plan is None else before.plan.label(),
+            "after": None if after.plan is None else after.plan.label(),
+        },
         "lines": line_diff(before, after),
         "events": events,
     }
@@ -96,8 +128,15 @@ def line_diff(before: Payout, after: Payout) -> list[dict[str, Any]]:
     old = _amounts(before)
     new = _amounts(after)
     keys = list(dict.fromkeys([*old, *new]))
-    return [{"component": k, "before": old.get(k, zero), "after": new.get(k, zero),
-             "delta": new.get(k, zero) - old.get(k, zero)} for k in keys]
+    return [
+        {
+            "component": k,
+            "before": old.get(k, zero),
+            "after": new.get(k, zero),
+            "delta": new.get(k, zero) - old.get(k, zero),
+        }
+        for k in keys
+    ]
 
 
 def _amounts(computed: Payout) -> dict[str, Decimal]:

@@ -73,8 +73,9 @@ def resolve_plan(engine: Engine, request: PlanRequest, known_us: int) -> PlanVer
     return found
 
 
-def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan: PlanRequest,
-           known_at: datetime | None = None) -> dict[str, Any]:
+def replay(
+    ledger: Ledger, engine: Engine, settings: Settings, period: str, plan: PlanRequest, known_at: datetime | None = None
+) -> dict[str, Any]:
     head = catch_up(ledger, engine)
     if known_at is None:
         known_us = ledger.recorded_at_of(head) or 0  # pin the replay to what the ledger knows now
@@ -89,7 +90,9 @@ def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan
         baseline = {rep: _baseline(engine, settings, rep, str(cut.period), states[rep], known_at) for rep in reps}
     replay_id = _replay_id(str(cut.period), chosen, cut.known_us)
     return {
-        "replay_id": replay_id, "period": str(cut.period), "known_at": known_at,
+        "replay_id": replay_id,
+        "period": str(cut.period),
+        "known_at": known_at,
         "plan": {**chosen.label(), "draft": chosen.version is None},
         "payouts": [p.to_json() for p in replayed],
         "diff": [_diff_row(p, baseline[p.rep_id], states[p.rep_id]) for p in replayed],
@@ -99,26 +102,37 @@ def replay(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan
 def _approved_cuts(settings: Settings, period: str, states: dict[str, ApprovalState | None]) -> dict[str, Cutoffs]:
     """The cut-offs each approved payout was computed at (its own knowledge time), to read the
     figures of all of them together (`read_figures_ahead`) before `_baseline` reproduces each."""
-    return {rep_id: cutoffs(settings, period, known_at=micros_to_time(state.known_at_us))
-            for rep_id, state in states.items()
-            if state is not None and state.amount is not None and state.known_at_us is not None}
+    return {
+        rep_id: cutoffs(settings, period, known_at=micros_to_time(state.known_at_us))
+        for rep_id, state in states.items()
+        if state is not None and state.amount is not None and state.known_at_us is not None
+    }
 
 
-def _baseline(engine: Engine, settings: Settings, rep_id: str, period: str, state: ApprovalState | None,
-              known_at: datetime) -> Payout:
+def _baseline(
+    engine: Engine, settings: Settings, rep_id: str, period: str, state: ApprovalState | None, known_at: datetime
+) -> Payout:
     """The approved computation (reproduced at its own knowledge time), else today's under the plan in force."""
     if state is not None and state.amount is not None and state.known_at_us is not None:
         with reading(engine) as conn:
             approved_plan = plan_version(conn, state.plan_id or "", state.plan_version or 0, state.known_at_us)
         if approved_plan is not None:
-            return payout(engine, settings, rep_id, period, known_at=micros_to_time(state.known_at_us), plan=approved_plan)
+            return payout(
+                engine, settings, rep_id, period, known_at=micros_to_time(state.known_at_us), plan=approved_plan
+            )
     return payout(engine, settings, rep_id, period, known_at=known_at)
 
 
 def _diff_row(replayed: Payout, baseline: Payout, state: ApprovalState | None) -> dict[str, Any]:
     before = state.current if state is not None else baseline.total
-    return {"rep_id": replayed.rep_id, "before": before, "after": replayed.total, "delta": replayed.total - before,
-            "basis": "approved" if state is not None else "computed", "lines": line_diff(baseline, replayed)}
+    return {
+        "rep_id": replayed.rep_id,
+        "before": before,
+        "after": replayed.total,
+        "delta": replayed.total - before,
+        "basis": "approved" if state is not None else "computed",
+        "lines": line_diff(baseline, replayed),
+    }
 
 
 def _replay_id(period: str, plan: PlanVersion, known_us: int) -> str:
@@ -126,8 +140,16 @@ def _replay_id(period: str, plan: PlanVersion, known_us: int) -> str:
     return "rp-" + hashlib.sha256(body).hexdigest()[:20]
 
 
-def record_adjustments(ledger: Ledger, engine: Engine, settings: Settings, period: str, plan: PlanRequest,
-                       known_at: datetime, actor: str, reason: str | None = None) -> dict[str, Any]:
+def record_adjustments(
+    ledger: Ledger,
+    engine: Engine,
+    settings: Settings,
+    period: str,
+    plan: PlanRequest,
+    known_at: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> dict[str, Any]:
     """Record every non-zero difference of a replay as PayoutAdjusted, atomically and idempotently.
 
     `known_at` is required: it pins the replay (the one a replay answer carries), so the same
@@ -139,17 +161,32 @@ def record_adjustments(ledger: Ledger, engine: Engine, settings: Settings, perio
         closed = closed_by(conn, result["period"], aware_micros(known_at, "known_at")) is not None
     # A rep never approved in an open period is approved, not adjusted; in a closed period the
     # adjustment is the only record there can be.
-    adjustable = [row for row in result["diff"] if row["delta"] != Decimal("0.00") and (row["basis"] == "approved" or closed)]
+    adjustable = [
+        row for row in result["diff"] if row["delta"] != Decimal("0.00") and (row["basis"] == "approved" or closed)
+    ]
     envelopes = [
-        {"type": "PayoutAdjusted", "event_id": f"{replay_id}-{row['rep_id']}", "occurred_at": known_at.isoformat(),
-         "data": {"rep_id": row["rep_id"], "period": result["period"], "amount": str(row["delta"]),
-                  "reason": reason or f"replay {replay_id} under {result['plan']['plan_id']} v{result['plan']['version']}",
-                  "replay_id": replay_id}}
+        {
+            "type": "PayoutAdjusted",
+            "event_id": f"{replay_id}-{row['rep_id']}",
+            "occurred_at": known_at.isoformat(),
+            "data": {
+                "rep_id": row["rep_id"],
+                "period": result["period"],
+                "amount": str(row["delta"]),
+                "reason": reason
+                or f"replay {replay_id} under {result['plan']['plan_id']} v{result['plan']['version']}",
+                "replay_id": replay_id,
+            },
+        }
         for row in adjustable
     ]
     if not envelopes:
         return {"replay_id": replay_id, "positions": [], "duplicates": [], "adjustments": []}
     recorded = ledger.record(envelopes, actor, system=True)
     catch_up(ledger, engine)
-    return {"replay_id": replay_id, "positions": recorded.positions, "duplicates": recorded.duplicates,
-            "adjustments": [{"rep_id": e["data"]["rep_id"], "amount": Decimal(e["data"]["amount"])} for e in envelopes]}
+    return {
+        "replay_id": replay_id,
+        "positions": recorded.positions,
+        "duplicates": recorded.duplicates,
+        "adjustments": [{"rep_id": e["data"]["rep_id"], "amount": Decimal(e["data"]["amount"])} for e in envelopes],
+    }

@@ -23,8 +23,12 @@ class CloseRefused(Exception):
 def close_period(ledger: Ledger, period: str, actor: str) -> dict[str, Any]:
     name = str(parse_period(period))
     head = ledger.head()
-    envelope = {"type": "PeriodClosed", "event_id": f"close-{name}", "occurred_at": datetime.now(UTC).isoformat(),
-                "data": {"period": name, "head": head.link, "head_position": head.position}}
+    envelope = {
+        "type": "PeriodClosed",
+        "event_id": f"close-{name}",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "data": {"period": name, "head": head.link, "head_position": head.position},
+    }
     try:
         recorded = ledger.record([envelope], actor, system=True)
     except InvalidBatch as refused:
@@ -42,11 +46,21 @@ def verify(ledger: Ledger, digest: str | None = None) -> dict[str, Any]:
     seals = _check_seals(ledger) if report.ok else []
     broken = [s for s in seals if not s["holds"]]
     ok = report.ok and not broken
-    message = report.message or (f"the close of {broken[0]['period']} no longer matches the log at position "
-                                 f"{broken[0]['head_position']}" if broken else "")
+    message = report.message or (
+        f"the close of {broken[0]['period']} no longer matches the log at position {broken[0]['head_position']}"
+        if broken
+        else ""
+    )
     first_bad = report.first_bad_position if not report.ok else (broken[0]["head_position"] if broken else None)
-    return {"ok": ok, "events_checked": report.events_checked, "head": report.head, "first_bad_position": first_bad,
-            "message": message, "digest_extended": report.extends_digest, "seals": seals}
+    return {
+        "ok": ok,
+        "events_checked": report.events_checked,
+        "head": report.head,
+        "first_bad_position": first_bad,
+        "message": message,
+        "digest_extended": report.extends_digest,
+        "seals": seals,
+    }
 
 
 def _check_seals(ledger: Ledger) -> list[dict[str, Any]]:
@@ -56,6 +70,7 @@ def _check_seals(ledger: Ledger) -> list[dict[str, Any]]:
         if not sealed_at:
             continue
         holds = ledger.link_at(sealed_at) == record.data.get("head")
-        seals.append({"period": record.data["period"], "position": record.position, "head_position": sealed_at,
-                      "holds": holds})
+        seals.append(
+            {"period": record.data["period"], "position": record.position, "head_position": sealed_at, "holds": holds}
+        )
     return seals

@@ -16,7 +16,6 @@ from sqlalchemy import Engine, select
 
 from ledger.config import Settings
 from ledger.store import Ledger, micros_to_time
-
 from projections.cutoffs import cutoffs, now_micros
 from projections.db import reading
 from projections.fold_trust import dispute_events, plan_acknowledgements
@@ -29,8 +28,9 @@ class DisputeNotFound(LookupError):
     """No such dispute (or not one the caller may see)."""
 
 
-def statement(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str,
-              known_at: datetime | None = None) -> dict[str, Any]:
+def statement(
+    ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str, known_at: datetime | None = None
+) -> dict[str, Any]:
     explained = explain(ledger, engine, settings, rep_id, period, known_at)
     plan = explained["plan"]
     with reading(engine) as conn:
@@ -46,8 +46,11 @@ def statement(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, p
 
 def _acknowledgement(conn: Any, rep_id: str, plan_id: str, version: int | None) -> dict[str, Any] | None:
     a = plan_acknowledgements.c
-    row = conn.execute(select(a.position, a.recorded_us).where(a.rep_id == rep_id, a.plan_id == plan_id,
-                                                               a.version == version).order_by(a.position)).first()
+    row = conn.execute(
+        select(a.position, a.recorded_us)
+        .where(a.rep_id == rep_id, a.plan_id == plan_id, a.version == version)
+        .order_by(a.position)
+    ).first()
     return None if row is None else {"position": row.position, "recorded_at": micros_to_time(row.recorded_us)}
 
 
@@ -68,12 +71,17 @@ def _deals_behind(tree: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _disputes_of(conn: Any, rep_id: str, period: str) -> list[dict[str, Any]]:
     d = dispute_events.c
-    rows = conn.execute(select(d.dispute_id, d.kind, d.outcome, d.position).where(d.rep_id == rep_id, d.period == period)
-                        .order_by(d.position)).all()
+    rows = conn.execute(
+        select(d.dispute_id, d.kind, d.outcome, d.position)
+        .where(d.rep_id == rep_id, d.period == period)
+        .order_by(d.position)
+    ).all()
     status: dict[str, dict[str, Any]] = {}
     for row in rows:
-        entry = status.setdefault(row.dispute_id, {"dispute_id": row.dispute_id, "opened_position": row.position,
-                                                   "status": "open", "outcome": None})
+        entry = status.setdefault(
+            row.dispute_id,
+            {"dispute_id": row.dispute_id, "opened_position": row.position, "status": "open", "outcome": None},
+        )
         if row.kind == "resolved":
             entry.update(status="resolved", outcome=row.outcome)
     return list(status.values())
@@ -87,11 +95,25 @@ def dispute(ledger: Ledger, engine: Engine, settings: Settings, dispute_id: str)
     if not rows:
         raise DisputeNotFound(f"no dispute {dispute_id}")
     opened, resolved = rows[0], next((r for r in rows if r.kind == "resolved"), None)
-    timeline = [{"kind": r.kind, "position": r.position, "occurred_at": micros_to_time(r.occurred_us),
-                 "recorded_at": micros_to_time(r.recorded_us), **orjson.loads(r.payload)} for r in rows]
-    answer: dict[str, Any] = {"dispute_id": dispute_id, "rep_id": opened.rep_id, "period": opened.period,
-                              "status": "resolved" if resolved else "open",
-                              "outcome": resolved.outcome if resolved else None, "timeline": timeline, "effect": None}
+    timeline = [
+        {
+            "kind": r.kind,
+            "position": r.position,
+            "occurred_at": micros_to_time(r.occurred_us),
+            "recorded_at": micros_to_time(r.recorded_us),
+            **orjson.loads(r.payload),
+        }
+        for r in rows
+    ]
+    answer: dict[str, Any] = {
+        "dispute_id": dispute_id,
+        "rep_id": opened.rep_id,
+        "period": opened.period,
+        "status": "resolved" if resolved else "open",
+        "outcome": resolved.outcome if resolved else None,
+        "timeline": timeline,
+        "effect": None,
+    }
     if resolved is not None:
         answer["corrections"] = [_describe(r) for r in ledger.events_at(_correction_positions(resolved))]
         answer["effect"] = _effect(ledger, engine, settings, opened.rep_id, opened.period, resolved)
@@ -108,17 +130,25 @@ def _describe(record: Any) -> dict[str, Any]:
     return {"position": record.position, "type": record.type, "occurred_at": record.occurred_at, "data": record.data}
 
 
-def _effect(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str, resolved: Any) -> dict[str, Any]:
+def _effect(
+    ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str, resolved: Any
+) -> dict[str, Any]:
     """The payout as known just before the resolution's batch, and as known with it."""
     first = resolved.first_correction or resolved.position
     before_us = ledger.recorded_at_of(first - 1) if first > 1 else 0
     before = payout(engine, settings, rep_id, period, known_at=micros_to_time(before_us or 0))
     after = payout(engine, settings, rep_id, period, known_at=micros_to_time(resolved.recorded_us))
-    return {"before": before.total, "after": after.total, "delta": after.total - before.total,
-            "lines": line_diff(before, after)}
+    return {
+        "before": before.total,
+        "after": after.total,
+        "delta": after.total - before.total,
+        "lines": line_diff(before, after),
+    }
 
 
-def unacknowledged(engine: Engine, settings: Settings, period: str, known_at: datetime | None = None) -> list[dict[str, Any]]:
+def unacknowledged(
+    engine: Engine, settings: Settings, period: str, known_at: datetime | None = None
+) -> list[dict[str, Any]]:
     """Reps active in the period who have not acknowledged the plan version they are paid under."""
     cut = cutoffs(settings, period, known_at=known_at)
     missing = []

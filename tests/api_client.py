@@ -26,16 +26,41 @@ FAR_AMOUNT = "77777.77"
 
 
 def department() -> list[dict[str, Any]]:
-    events = [onboard(OWN, TEAM, "East", JAN), onboard(MATE, TEAM, "East", JAN), onboard(FAR, OTHER_TEAM, "West", JAN),
-              publish(1, STANDARD_RULES), assign({"company": True}), publish(2, FLAT_RULES, effective_from="2026-04", when="2026-01-01T00:00:01+00:00"),
-              target(OWN, "100000"), target(MATE, "100000"), target(FAR, "100000"),
-              ev("TargetSet", JAN, scope={"team": TEAM}, metric="revenue", period="2026-Q1", value="200000")]
+    events = [
+        onboard(OWN, TEAM, "East", JAN),
+        onboard(MATE, TEAM, "East", JAN),
+        onboard(FAR, OTHER_TEAM, "West", JAN),
+        publish(1, STANDARD_RULES),
+        assign({"company": True}),
+        publish(2, FLAT_RULES, effective_from="2026-04", when="2026-01-01T00:00:01+00:00"),
+        target(OWN, "100000"),
+        target(MATE, "100000"),
+        target(FAR, "100000"),
+        ev("TargetSet", JAN, scope={"team": TEAM}, metric="revenue", period="2026-Q1", value="200000"),
+    ]
     for n, (rep, amount) in enumerate(((OWN, "130000.00"), (MATE, "80000.00"), (FAR, FAR_AMOUNT)), start=1):
         events += won_deal(f"D-{n}", rep, amount)
-        events += [ev("EvaluationRecorded", "2026-03-30T10:00:00+00:00", evaluation_id=f"E-{n}", rep_id=rep,
-                      period="2026-Q1", evaluator_id="M-1", result_score=70 + n, process_scores={"discovery": 60 + n}),
-                   ev("FeedbackGiven", "2026-03-31T10:00:00+00:00", feedback_id=f"F-{n}", rep_id=rep, author_id="M-1",
-                      kind="coaching", text=f"Keep going, {rep}")]
+        events += [
+            ev(
+                "EvaluationRecorded",
+                "2026-03-30T10:00:00+00:00",
+                evaluation_id=f"E-{n}",
+                rep_id=rep,
+                period="2026-Q1",
+                evaluator_id="M-1",
+                result_score=70 + n,
+                process_scores={"discovery": 60 + n},
+            ),
+            ev(
+                "FeedbackGiven",
+                "2026-03-31T10:00:00+00:00",
+                feedback_id=f"F-{n}",
+                rep_id=rep,
+                author_id="M-1",
+                kind="coaching",
+                text=f"Keep going, {rep}",
+            ),
+        ]
     return events
 
 

@@ -12,11 +12,15 @@ def ev(type_: str, when: str, event_id: str | None = None, **data: Any) -> dict[
     return envelope
 
 
-def onboard(rep_id: str, team_id: str = "T-1", region: str = "East", when: str = "2026-01-01T09:00:00+00:00", **more: Any):
+def onboard(
+    rep_id: str, team_id: str = "T-1", region: str = "East", when: str = "2026-01-01T09:00:00+00:00", **more: Any
+):
     return ev("RepOnboarded", when, rep_id=rep_id, name=f"Rep {rep_id}", team_id=team_id, region=region, **more)
 
 
-def open_deal(deal_id: str, rep_id: str, customer_id: str = "C-1", when: str = "2026-01-10T09:00:00+00:00", **more: Any):
+def open_deal(
+    deal_id: str, rep_id: str, customer_id: str = "C-1", when: str = "2026-01-10T09:00:00+00:00", **more: Any
+):
     return ev("DealOpened", when, deal_id=deal_id, rep_id=rep_id, customer_id=customer_id, **more)
 
 

@@ -31,7 +31,7 @@ class Store:
     def record(self, *envelopes: dict[str, Any]) -> datetime:
         """Record one batch; return its knowledge time (recorded_at of its last event)."""
         recorded = self.ledger.record(list(envelopes), "tester")
-        for envelope, position in zip(envelopes, recorded.positions):
+        for envelope, position in zip(envelopes, recorded.positions, strict=True):
             if "event_id" in envelope:
                 self.positions[envelope["event_id"]] = position
         return self.recorded_at(recorded.positions[-1])
@@ -60,7 +60,7 @@ def store_with_edges(url: str, events: list[dict[str, Any]], edges: list[dict[st
     recorded after the first `at` of them, in batches of 500."""
     opened = open_store(url)
     for start in range(0, at, 500):
-        opened.record(*events[start:min(start + 500, at)])
+        opened.record(*events[start : min(start + 500, at)])
     opened.record(*edges)
     opened.record(*events[at:])
     return opened

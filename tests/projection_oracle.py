@@ -63,8 +63,9 @@ class Story:
         elif kind == "FollowUpCompleted":
             self.followups[d["followup_id"]][3] = when
         elif kind == "DealOpened":
-            self.deals[d["deal_id"]] = Deal(d["rep_id"], d["customer_id"], d.get("lead_id"), when,
-                                            credit=[(d["rep_id"], PPB)])
+            self.deals[d["deal_id"]] = Deal(
+                d["rep_id"], d["customer_id"], d.get("lead_id"), when, credit=[(d["rep_id"], PPB)]
+            )
         elif kind in ("DealWon", "DealLost"):
             deal = self.deals[d["deal_id"]]
             deal.outcome, deal.closed, deal.won_at_index = ("won" if kind == "DealWon" else "lost"), when, index
@@ -131,13 +132,26 @@ def figures(envelopes: list[dict], tz_name: str, scope: str, period: str, as_of:
     lost_ppb = sum(share(d) for d in closed_here if d.outcome == "lost")
     won_cents = sum(sum(allocate(d.cents, d.credit)[r] for r, _ in d.credit if ours(r, d.closed)) for d in won)
     firsts: dict[str, Deal] = {}
-    for deal in sorted((d for d in story.deals.values() if d.outcome == "won"), key=lambda d: (d.closed, d.won_at_index)):
+    for deal in sorted(
+        (d for d in story.deals.values() if d.outcome == "won"), key=lambda d: (d.closed, d.won_at_index)
+    ):
         firsts.setdefault(deal.customer_id, deal)
     new_ppb = sum(share(d) for d in firsts.values() if inside(d.closed, start, end, as_of))
-    leads = [(lead_id, rep, when) for lead_id, rep, when in story.leads if inside(when, start, end, as_of) and ours(rep, when)]
-    converted = [lead_id for lead_id, _, _ in leads if any(
-        d.lead_id == lead_id and d.outcome == "won" and d.closed <= as_of for d in story.deals.values())]
-    acts = [(kind, replied) for rep, kind, replied, when in story.activities if inside(when, start, end, as_of) and ours(rep, when)]
+    leads = [
+        (lead_id, rep, when)
+        for lead_id, rep, when in story.leads
+        if inside(when, start, end, as_of) and ours(rep, when)
+    ]
+    converted = [
+        lead_id
+        for lead_id, _, _ in leads
+        if any(d.lead_id == lead_id and d.outcome == "won" and d.closed <= as_of for d in story.deals.values())
+    ]
+    acts = [
+        (kind, replied)
+        for rep, kind, replied, when in story.activities
+        if inside(when, start, end, as_of) and ours(rep, when)
+    ]
     emails = [replied for kind, replied in acts if kind == "email"]
     due = [f for f in story.followups.values() if start <= f[2] < end and f[1] <= as_of and ours(f[0], f[2])]
     done = [f for f in due if f[3] is not None and f[3] <= as_of]
@@ -147,15 +161,26 @@ def figures(envelopes: list[dict], tz_name: str, scope: str, period: str, as_of:
         "revenue": Decimal(now) / 100,
         "growth_rate": _ratio(now - before, before),
         "orders": Decimal(won_ppb) / PPB,
-        "avg_order_value": None if won_ppb <= 0 else (Decimal(won_cents) * PPB / won_ppb / 100).quantize(Decimal("0.01"), ROUND_HALF_UP),
+        "avg_order_value": None
+        if won_ppb <= 0
+        else (Decimal(won_cents) * PPB / won_ppb / 100).quantize(Decimal("0.01"), ROUND_HALF_UP),
         "win_rate": _ratio(won_ppb, won_ppb + lost_ppb),
         "new_customers": Decimal(new_ppb) / PPB,
         "conversion_rate": _ratio(len(converted), len(leads)),
-        "activities": {kind: sum(1 for k, _ in acts if k == kind) for kind in ("call", "visit", "email", "meeting", "demo", "other")},
+        "activities": {
+            kind: sum(1 for k, _ in acts if k == kind)
+            for kind in ("call", "visit", "email", "meeting", "demo", "other")
+        },
         "email_reply_rate": _ratio(sum(emails), len(emails)),
-        "followups": {"due": len(due), "done": len(done), "overdue": sum(1 for f in due if f not in done and f[2] < as_of)},
-        "sales_cycle_days": {"mean": _days(sum(cycles) / len(cycles)) if cycles else None,
-                             "median": _days(median(cycles)) if cycles else None},
+        "followups": {
+            "due": len(due),
+            "done": len(done),
+            "overdue": sum(1 for f in due if f not in done and f[2] < as_of),
+        },
+        "sales_cycle_days": {
+            "mean": _days(sum(cycles) / len(cycles)) if cycles else None,
+            "median": _days(median(cycles)) if cycles else None,
+        },
     }
 
 
@@ -172,9 +197,15 @@ def _days(value: Decimal) -> Decimal:
 def comparable(kpis: dict) -> dict:
     """The projected KPIs in the oracle's shape (counts as Decimals)."""
     return {
-        "revenue": kpis["revenue"], "growth_rate": kpis["growth_rate"], "orders": Decimal(kpis["orders"]),
-        "avg_order_value": kpis["avg_order_value"], "win_rate": kpis["win_rate"],
-        "new_customers": Decimal(kpis["new_customers"]), "conversion_rate": kpis["conversion_rate"],
-        "activities": kpis["activities"], "email_reply_rate": kpis["email_reply_rate"],
-        "followups": kpis["followups"], "sales_cycle_days": kpis["sales_cycle_days"],
+        "revenue": kpis["revenue"],
+        "growth_rate": kpis["growth_rate"],
+        "orders": Decimal(kpis["orders"]),
+        "avg_order_value": kpis["avg_order_value"],
+        "win_rate": kpis["win_rate"],
+        "new_customers": Decimal(kpis["new_customers"]),
+        "conversion_rate": kpis["conversion_rate"],
+        "activities": kpis["activities"],
+        "email_reply_rate": kpis["email_reply_rate"],
+        "followups": kpis["followups"],
+        "sales_cycle_days": kpis["sales_cycle_days"],
     }

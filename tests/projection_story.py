@@ -16,8 +16,12 @@ from hypothesis import strategies as st
 
 REPS = ("R-1", "R-2", "R-3")
 TEAMS = (("T-A", "East"), ("T-B", "West"), ("T-C", "West"))
-SHARES = ((("R-1", "1"),), (("R-1", "0.5"), ("R-2", "0.5")), (("R-2", "0.3"), ("R-3", "0.7")),
-          (("R-1", "0.333"), ("R-2", "0.333"), ("R-3", "0.334")))
+SHARES = (
+    (("R-1", "1"),),
+    (("R-1", "0.5"), ("R-2", "0.5")),
+    (("R-2", "0.3"), ("R-3", "0.7")),
+    (("R-1", "0.333"), ("R-2", "0.333"), ("R-3", "0.334")),
+)
 KINDS = ("call", "email", "visit", "email")
 METRICS = (("revenue", "15000.00"), ("orders", "3"), ("win_rate", "0.5"), ("activities", "4"))
 
@@ -27,10 +31,20 @@ pick = st.integers(0, 50)
 
 # A deal is opened and, most of the time, closed at once (won or lost some days later); its
 # corrections, refunds and splits come as actions of their own, later in the log.
-deal = st.tuples(st.just("deal"), pick, pick, pick, moments, st.sampled_from(("won", "won", "won", "lost", None)),
-                 st.integers(0, 20), amounts)
+deal = st.tuples(
+    st.just("deal"),
+    pick,
+    pick,
+    pick,
+    moments,
+    st.sampled_from(("won", "won", "won", "lost", None)),
+    st.integers(0, 20),
+    amounts,
+)
 deal_actions = st.one_of(
-    deal, deal, deal,
+    deal,
+    deal,
+    deal,
     st.tuples(st.just("win"), pick, amounts, st.integers(0, 20)),
     st.tuples(st.just("correct"), pick, amounts, moments),
     st.tuples(st.just("refund"), pick, st.integers(1, 100), moments),
@@ -76,13 +90,17 @@ class Model:
     followups: list[list] = field(default_factory=list)  # [id, completed]
 
     def add(self, type_: str, when: str, **data) -> None:
-        self.envelopes.append({"type": type_, "event_id": f"e-{len(self.envelopes)}", "occurred_at": when, "data": data})
+        self.envelopes.append(
+            {"type": type_, "event_id": f"e-{len(self.envelopes)}", "occurred_at": when, "data": data}
+        )
 
 
 def envelopes_of(story: list[tuple]) -> list[dict]:
     model = Model()
-    for rep_id, (team_id, region) in zip(REPS, (TEAMS[0], TEAMS[0], TEAMS[1])):
-        model.add("RepOnboarded", "2026-01-01T09:00:00+08:00", rep_id=rep_id, name=rep_id, team_id=team_id, region=region)
+    for rep_id, (team_id, region) in zip(REPS, (TEAMS[0], TEAMS[0], TEAMS[1]), strict=True):
+        model.add(
+            "RepOnboarded", "2026-01-01T09:00:00+08:00", rep_id=rep_id, name=rep_id, team_id=team_id, region=region
+        )
     for action in story:
         PLAY[action[0]](model, *action[1:])
     return model.envelopes
@@ -97,7 +115,9 @@ def _deal_opened(model: Model, rep: int, customer: int, lead: int, when, outcome
     deal = Deal(f"D-{len(model.deals) + 1}", when)
     model.deals.append(deal)
     extra = {"lead_id": f"L-{lead % (model.leads + 2)}"} if lead % 3 else {}
-    model.add("DealOpened", moment(when), deal_id=deal.deal_id, rep_id=REPS[rep % 3], customer_id=f"C-{customer % 3}", **extra)
+    model.add(
+        "DealOpened", moment(when), deal_id=deal.deal_id, rep_id=REPS[rep % 3], customer_id=f"C-{customer % 3}", **extra
+    )
     if outcome == "won":
         _win(model, len(model.deals) - 1, cents, days)
     elif outcome == "lost":
@@ -154,8 +174,14 @@ def _transfer(model: Model, rep: int, team: int, when) -> None:
 def _activity(model: Model, rep: int, kind: int, replied: bool, when) -> None:
     kind_name = KINDS[kind % len(KINDS)]
     extra = {"replied": replied} if kind_name == "email" and kind % 3 else {}
-    model.add("ActivityLogged", moment(when), activity_id=f"A-{len(model.envelopes)}", rep_id=REPS[rep % 3],
-              kind=kind_name, **extra)
+    model.add(
+        "ActivityLogged",
+        moment(when),
+        activity_id=f"A-{len(model.envelopes)}",
+        rep_id=REPS[rep % 3],
+        kind=kind_name,
+        **extra,
+    )
 
 
 def _followup(model: Model, rep: int, when, due) -> None:
@@ -176,16 +202,33 @@ def _target(model: Model, scope: int, metric: int, period: str, cents: int) -> N
     scopes = ({"rep": "R-1"}, {"rep": "R-2"}, {"team": "T-A"}, {"region": "West"}, {"company": True})
     name, _ = METRICS[metric % len(METRICS)]
     value = _money(cents) if name == "revenue" else str(cents % 7 + 1) if name != "win_rate" else "0.5"
-    model.add("TargetSet", "2026-01-20T10:00:00+08:00", scope=scopes[scope % len(scopes)], metric=name, period=period, value=value)
+    model.add(
+        "TargetSet",
+        "2026-01-20T10:00:00+08:00",
+        scope=scopes[scope % len(scopes)],
+        metric=name,
+        period=period,
+        value=value,
+    )
 
 
 def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-PLAY = {"lead": _lead, "deal": _deal_opened, "win": _win, "correct": _correct, "refund": _refund,
-        "split": _split, "transfer": _transfer, "activity": _activity, "followup": _followup, "complete": _complete,
-        "target": _target}
+PLAY = {
+    "lead": _lead,
+    "deal": _deal_opened,
+    "win": _win,
+    "correct": _correct,
+    "refund": _refund,
+    "split": _split,
+    "transfer": _transfer,
+    "activity": _activity,
+    "followup": _followup,
+    "complete": _complete,
+    "target": _target,
+}
 
 
 def batches_of(envelopes: list[dict], sizes: list[int]) -> list[list[dict]]:
@@ -193,6 +236,6 @@ def batches_of(envelopes: list[dict], sizes: list[int]) -> list[list[dict]]:
     result, start, i = [], 0, 0
     while start < len(envelopes):
         size = sizes[i % len(sizes)]
-        result.append(envelopes[start:start + size])
+        result.append(envelopes[start : start + size])
         start, i = start + size, i + 1
     return result

@@ -21,10 +21,31 @@ from projections.view import TrackingConflict
 # with microseconds, and an offset with seconds, which SQLite's `unixepoch` cannot read (that
 # one is folded by the handler, inside the SQL fold's batch).
 EDGES = [
-    ev("ActivityLogged", "2026-02-03T09:15:00+00:00", activity_id="E-replied", rep_id="R-0001", kind="email", replied=True),
-    ev("ActivityLogged", "2026-02-03T09:16:00+00:00", activity_id="E-unreplied", rep_id="R-0001", kind="email", replied=False),
+    ev(
+        "ActivityLogged",
+        "2026-02-03T09:15:00+00:00",
+        activity_id="E-replied",
+        rep_id="R-0001",
+        kind="email",
+        replied=True,
+    ),
+    ev(
+        "ActivityLogged",
+        "2026-02-03T09:16:00+00:00",
+        activity_id="E-unreplied",
+        rep_id="R-0001",
+        kind="email",
+        replied=False,
+    ),
     ev("ActivityLogged", "2026-02-03T09:17:00+00:00", activity_id="E-unsaid", rep_id="R-0001", kind="email"),
-    ev("ActivityLogged", "2026-02-03T09:18:00+00:00", activity_id="C-replied", rep_id="R-0001", kind="call", replied=True),
+    ev(
+        "ActivityLogged",
+        "2026-02-03T09:18:00+00:00",
+        activity_id="C-replied",
+        rep_id="R-0001",
+        kind="call",
+        replied=True,
+    ),
     ev("ActivityLogged", "2026-02-03T23:59:59.999999+05:30", activity_id="Z-kolkata", rep_id="R-0002", kind="visit"),
     ev("ActivityLogged", "2026-02-03T00:00:00.000001-08:00", activity_id="Z-pacific", rep_id="R-0002", kind="demo"),
     ev("ActivityLogged", "2026-02-03T10:00:00Z", activity_id="Z-zulu", rep_id="R-0002", kind="meeting"),
@@ -48,11 +69,15 @@ def activity_tables(engine) -> dict[str, list]:
 def test_the_activities_folded_in_sql_are_the_rows_the_handler_writes(store, tmp_path, batch_size):
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))
     try:
-        assert in_store(store.ledger, store.engine, IN_STORE_VERSIONS) and not in_store(store.ledger, scratch, IN_STORE_VERSIONS)
+        assert in_store(store.ledger, store.engine, IN_STORE_VERSIONS) and not in_store(
+            store.ledger, scratch, IN_STORE_VERSIONS
+        )
         # a split rebuild's worker: every projection but the sales where the activities fold in
         # SQL; the activities alone where they fold in Python (the caller folds the rest)
         assert split_off(store.ledger, scratch) == ("activity",)
-        assert "activity" in split_off(store.ledger, store.engine) and "sales" not in split_off(store.ledger, store.engine)
+        assert "activity" in split_off(store.ledger, store.engine) and "sales" not in split_off(
+            store.ledger, store.engine
+        )
         head = store.ledger.head().position
         assert catch_up(store.ledger, store.engine, batch_size=batch_size) == head
         assert catch_up(store.ledger, scratch, batch_size=batch_size) == head
@@ -131,14 +156,24 @@ def test_a_replay_into_tables_another_worker_has_moved_writes_nothing(store):
 
 def test_a_scratch_store_attaching_the_ledger_read_only_replays_in_sql_and_leaves_the_ledger_free(store, tmp_path):
     # The audit's scratch store: another file, which attaches the ledger's read-only.
-    attached = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/attached.db"),
-                          reads_ledger=store.ledger.settings.database_url)
+    attached = engine_for(
+        Settings(database_url=f"sqlite:///{tmp_path}/attached.db"), reads_ledger=store.ledger.settings.database_url
+    )
     alone = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/alone.db"))
     try:
-        assert in_store(store.ledger, attached, IN_STORE_VERSIONS) and not in_store(store.ledger, alone, IN_STORE_VERSIONS)
+        assert in_store(store.ledger, attached, IN_STORE_VERSIONS) and not in_store(
+            store.ledger, alone, IN_STORE_VERSIONS
+        )
         with writing(attached) as conn:  # the scratch store's write lock held: the ledger still records
-            store.record(ev("ActivityLogged", "2026-02-04T09:00:00+00:00", activity_id="while-writing",
-                            rep_id="R-0001", kind="call"))
+            store.record(
+                ev(
+                    "ActivityLogged",
+                    "2026-02-04T09:00:00+00:00",
+                    activity_id="while-writing",
+                    rep_id="R-0001",
+                    kind="call",
+                )
+            )
             with pytest.raises(OperationalError, match="readonly"):
                 conn.exec_driver_sql("DELETE FROM ledger.ledger_entries")
         head = store.ledger.head().position

@@ -17,8 +17,14 @@ from ledger.config import Settings
 def client(tmp_path) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(database_url=f"sqlite:///{tmp_path}/l.db"))) as client:
         admin = token(client, "admin")
-        seed = [onboard("R-1"), onboard("R-2"), onboard("R-3", team_id="T-2"),
-                open_deal("D-1", "R-1"), win("D-1", "100.00"), open_deal("D-3", "R-3", when="2026-01-11T09:00:00Z")]
+        seed = [
+            onboard("R-1"),
+            onboard("R-2"),
+            onboard("R-3", team_id="T-2"),
+            open_deal("D-1", "R-1"),
+            win("D-1", "100.00"),
+            open_deal("D-3", "R-3", when="2026-01-11T09:00:00Z"),
+        ]
         assert client.post("/events", json={"events": seed}, headers=bearer(admin)).status_code == 201
         yield client
 
@@ -107,7 +113,12 @@ def test_a_rep_logs_their_own_activities_and_nobody_elses(client):
 
 def test_a_manager_records_for_their_team_and_is_refused_for_another_teams_deal(client):
     manager = bearer(token(client, "manager", team_id="T-1"))
-    assert client.post("/events", json={"events": [open_deal("D-2", "R-2"), win("D-2", "50.00")]}, headers=manager).status_code == 201
+    assert (
+        client.post(
+            "/events", json={"events": [open_deal("D-2", "R-2"), win("D-2", "50.00")]}, headers=manager
+        ).status_code
+        == 201
+    )
     refused = client.post("/events", json=win("D-3", "70.00"), headers=manager)
     assert refused.status_code == 403
     assert "not a rep of your team" in refused.json()["problems"][0]["message"]
@@ -115,8 +126,12 @@ def test_a_manager_records_for_their_team_and_is_refused_for_another_teams_deal(
 
 
 def test_an_event_for_no_rep_is_for_admin_or_finance_only(client):
-    target = ev("TargetSet", "2026-01-01T00:00:00Z", scope={"company": True}, metric="revenue", period="2026-Q1", value="100000")
-    assert client.post("/events", json=target, headers=bearer(token(client, "manager", team_id="T-1"))).status_code == 403
+    target = ev(
+        "TargetSet", "2026-01-01T00:00:00Z", scope={"company": True}, metric="revenue", period="2026-Q1", value="100000"
+    )
+    assert (
+        client.post("/events", json=target, headers=bearer(token(client, "manager", team_id="T-1"))).status_code == 403
+    )
     assert client.post("/events", json=target, headers=bearer(token(client, "finance"))).status_code == 201
 
 

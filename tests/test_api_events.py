@@ -66,9 +66,11 @@ def test_a_batch_is_recorded_in_order_with_one_position_per_event(api):
 
 def test_a_bad_batch_is_refused_with_every_problem_and_its_index_and_nothing_is_recorded(api):
     api.post(onboard("R-1"))
-    batch = [open_deal("D-1", "R-1"),
-             ev("DealWon", "2026-02-10T09:00:00", deal_id="D-1", amount=100.5),  # naive time, float money
-             ev("Nonsense", "2026-02-10T09:00:00+00:00")]
+    batch = [
+        open_deal("D-1", "R-1"),
+        ev("DealWon", "2026-02-10T09:00:00", deal_id="D-1", amount=100.5),  # naive time, float money
+        ev("Nonsense", "2026-02-10T09:00:00+00:00"),
+    ]
     response = api.post({"events": batch})
     assert response.status_code == 422
     problems = response.json()["detail"]
@@ -87,9 +89,12 @@ def test_a_rule_broken_in_a_batch_is_named_by_the_index_of_its_event(api):
 
 def test_an_event_id_reused_with_other_content_is_a_conflict_naming_the_event(api):
     api.post({"events": [onboard("R-1"), open_deal("D-1", "R-1")]})
-    assert api.post(ev("DealWon", "2026-02-10T09:00:00+00:00", "crm-1", deal_id="D-1", amount="10.00")).status_code == 201
-    response = api.post({"events": [onboard("R-2"),
-                                    ev("DealWon", "2026-02-10T09:00:00+00:00", "crm-1", deal_id="D-1", amount="99.00")]})
+    assert (
+        api.post(ev("DealWon", "2026-02-10T09:00:00+00:00", "crm-1", deal_id="D-1", amount="10.00")).status_code == 201
+    )
+    response = api.post(
+        {"events": [onboard("R-2"), ev("DealWon", "2026-02-10T09:00:00+00:00", "crm-1", deal_id="D-1", amount="99.00")]}
+    )
     assert response.status_code == 409
     body = response.json()
     assert "event_id" in body["detail"]
@@ -98,8 +103,12 @@ def test_an_event_id_reused_with_other_content_is_a_conflict_naming_the_event(ap
 
 
 def test_repeating_a_batch_answers_its_original_positions_and_records_nothing_new(api):
-    batch = {"events": [ev("RepOnboarded", "2026-01-01T00:00:00Z", "hr-1", rep_id="R-1", name="Ann", team_id="T-1", region="East"),
-                        ev("TrainingCompleted", "2026-01-02T00:00:00Z", "lms-1", rep_id="R-1", training="SPIN")]}
+    batch = {
+        "events": [
+            ev("RepOnboarded", "2026-01-01T00:00:00Z", "hr-1", rep_id="R-1", name="Ann", team_id="T-1", region="East"),
+            ev("TrainingCompleted", "2026-01-02T00:00:00Z", "lms-1", rep_id="R-1", training="SPIN"),
+        ]
+    }
     first = api.post(batch).json()
     again = api.post(batch)
     assert again.status_code == 201
@@ -119,7 +128,9 @@ FIVE_MIB = 5 * 1024 * 1024
 
 def test_a_body_with_a_declared_size_over_5_mib_is_refused_with_413(api):
     body = b'{"events": [' + b" " * FIVE_MIB + b"]}"
-    response = api.client.post("/events", content=body, headers={**api.headers("admin"), "Content-Type": "application/json"})
+    response = api.client.post(
+        "/events", content=body, headers={**api.headers("admin"), "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert "larger than" in response.json()["detail"]
 
@@ -134,16 +145,31 @@ def test_a_streamed_body_is_refused_with_413_as_soon_as_it_passes_the_limit(api)
     assert api.head() == 0
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"", b"[" * 5000, b'{"events": "many"}',
-                                  b'{"events": [], "extra": 1}', b'{"type": "DealWon"}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'"text"',
+        b"",
+        b"[" * 5000,
+        b'{"events": "many"}',
+        b'{"events": [], "extra": 1}',
+        b'{"type": "DealWon"}',
+    ],
+)
 def test_malformed_input_is_a_clear_4xx_and_never_a_500(api, body):
-    response = api.client.post("/events", content=body, headers={**api.headers("admin"), "Content-Type": "application/json"})
+    response = api.client.post(
+        "/events", content=body, headers={**api.headers("admin"), "Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["message"]
 
 
 def test_money_is_a_decimal_string_and_times_are_iso_8601(api):
-    api.post({"events": [onboard("R-1"), open_deal("D-1", "R-1"), win("D-1", "18000.50", when="2026-02-10T09:00:00+08:00")]})
+    api.post(
+        {"events": [onboard("R-1"), open_deal("D-1", "R-1"), win("D-1", "18000.50", when="2026-02-10T09:00:00+08:00")]}
+    )
     item = api.get("/events", type="DealWon").json()["events"][0]
     assert item["data"]["amount"] == "18000.50"
     assert item["occurred_at"] == "2026-02-10T09:00:00+08:00"
@@ -160,8 +186,18 @@ def test_every_event_is_listed_with_its_entry_fields(api):
 
 def test_the_actor_recorded_names_the_role_and_what_its_token_is_bound_to(api):
     seed(api)
-    assert api.post(ev("ActivityLogged", "2026-03-01T10:00:00Z", activity_id="A-1", rep_id="R-1", kind="call"), "rep").status_code == 201
-    assert api.post(ev("ActivityLogged", "2026-03-01T11:00:00Z", activity_id="A-2", rep_id="R-2", kind="visit"), "manager").status_code == 201
+    assert (
+        api.post(
+            ev("ActivityLogged", "2026-03-01T10:00:00Z", activity_id="A-1", rep_id="R-1", kind="call"), "rep"
+        ).status_code
+        == 201
+    )
+    assert (
+        api.post(
+            ev("ActivityLogged", "2026-03-01T11:00:00Z", activity_id="A-2", rep_id="R-2", kind="visit"), "manager"
+        ).status_code
+        == 201
+    )
     actors = [item["actor"] for item in api.get("/events", type="ActivityLogged").json()["events"]]
     assert actors == ["rep:R-1", "manager:T-1"]
 
@@ -184,7 +220,11 @@ def test_the_log_is_paged_by_position_and_next_after_leads_to_the_next_page(api)
 def test_the_log_is_filtered_by_type_and_by_rep(api):
     seed(api)
     won = api.get("/events", type="DealWon").json()["events"]
-    assert [(e["type"], e["data"]["deal_id"]) for e in won] == [("DealWon", "D-1"), ("DealWon", "D-2"), ("DealWon", "D-3")]
+    assert [(e["type"], e["data"]["deal_id"]) for e in won] == [
+        ("DealWon", "D-1"),
+        ("DealWon", "D-2"),
+        ("DealWon", "D-3"),
+    ]
     of_r2 = api.get("/events", rep="R-2").json()["events"]
     assert {e["rep_id"] for e in of_r2} == {"R-2"} and len(of_r2) == 3
     both = api.client.get("/events?type=DealOpened&type=DealWon&rep=R-3", headers=api.headers("admin")).json()["events"]
@@ -201,7 +241,9 @@ def test_a_filtered_page_continues_after_its_last_match(api):
 def test_a_bad_query_parameter_is_a_422_naming_it(api):
     response = api.get("/events", limit=1001)
     assert response.status_code == 422
-    assert response.json()["detail"] == [{"index": None, "field": "query.limit", "message": response.json()["detail"][0]["message"]}]
+    assert response.json()["detail"] == [
+        {"index": None, "field": "query.limit", "message": response.json()["detail"][0]["message"]}
+    ]
     unknown = api.get("/events", type="DealWonn").json()["detail"][0]
     assert unknown["field"].startswith("query.type")
 
@@ -243,8 +285,9 @@ def test_the_openapi_document_shows_bearer_auth_and_the_events_routes(api):
 
 def test_every_route_declares_its_response_model_so_money_never_becomes_a_float(api):
     """Without one, FastAPI's jsonable_encoder turns Decimal("0.10") into 0.1 (see api/responses.py)."""
-    bare = [route.path for route in api.client.app.routes
-            if isinstance(route, APIRoute) and route.response_model is None]
+    bare = [
+        route.path for route in api.client.app.routes if isinstance(route, APIRoute) and route.response_model is None
+    ]
     assert bare == []
 
 

@@ -86,14 +86,21 @@ def test_after_a_position_beyond_the_log_is_a_422_not_a_wait(api):
 
 
 def test_quadrants_place_each_region_against_the_median_thresholds(api):
-    api.record(*won_deal("D-10", OWN, "100000.00", won_at="2026-05-10T09:00:00+00:00"),
-               *won_deal("D-11", FAR, "155555.54", won_at="2026-05-11T09:00:00+00:00"))
+    api.record(
+        *won_deal("D-10", OWN, "100000.00", won_at="2026-05-10T09:00:00+00:00"),
+        *won_deal("D-11", FAR, "155555.54", won_at="2026-05-11T09:00:00+00:00"),
+    )
     response = api.get("/kpis/quadrants", period="2026-Q2")
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["thresholds"] == {"revenue": "127777.77", "growth_rate": "0.2381"}
     regions = {row["region"]: row for row in answer["regions"]}
-    assert regions["East"] == {"region": "East", "revenue": "100000.00", "growth_rate": "-0.5238", "quadrant": "low-low"}
+    assert regions["East"] == {
+        "region": "East",
+        "revenue": "100000.00",
+        "growth_rate": "-0.5238",
+        "quadrant": "low-low",
+    }
     assert regions["West"]["growth_rate"] == "1.0000" and regions["West"]["quadrant"] == "high-high"
 
 
@@ -106,8 +113,17 @@ def test_quadrant_thresholds_can_be_given(api):
 
 def test_targets_show_the_value_in_force_and_every_revision(api):
     before_revision = api.recorded_at(api.head())
-    api.record(ev("TargetSet", JAN, scope={"rep": OWN}, metric="revenue", period="2026-Q1", value="120000",
-                  reason="key account reassigned"))
+    api.record(
+        ev(
+            "TargetSet",
+            JAN,
+            scope={"rep": OWN},
+            metric="revenue",
+            period="2026-Q1",
+            value="120000",
+            reason="key account reassigned",
+        )
+    )
     revenue = api.get("/targets", scope=f"rep:{OWN}", period="2026-Q1").json()["targets"]["revenue"]
     assert revenue["value"] == "120000" and [r["value"] for r in revenue["revisions"]] == ["100000", "120000"]
     assert revenue["revisions"][1]["reason"] == "key account reassigned"
@@ -132,29 +148,46 @@ def test_a_reps_history_lists_evaluations_and_feedback_as_known(api):
     assert api.get(f"/reps/{OWN}/history", known_at="2026-01-01T00:00:00+00:00").json()["history"] == []
 
 
-@pytest.mark.parametrize(("path", "params", "field", "says"), [
-    ("/kpis", {"scope": "company", "period": "2026-Q5"}, "query.period", "YYYY-Qn"),
-    ("/kpis", {"scope": "company", "period": "1999"}, "query.period", "2000..2100"),
-    ("/kpis", {"scope": "company"}, "query.period", "required"),
-    ("/kpis", {"scope": "department:7", "period": "2026"}, "query.scope", "rep:ID"),
-    ("/kpis", {"scope": "rep:", "period": "2026"}, "query.scope", "rep:ID"),
-    ("/kpis", {"scope": "rep:a b", "period": "2026"}, "query.scope", "spaces"),
-    ("/kpis", {"scope": "company", "period": "2026", "as_of": "2026-03-01T00:00:00"}, "query.as_of", "time zone"),
-    ("/kpis", {"scope": "company", "period": "2026", "known_at": "yesterday at noon"}, "query.known_at", "ISO 8601"),
-    ("/kpis", {"scope": "company", "period": "2026", "known_at": "1900-01-01T00:00:00Z"}, "query.known_at", "2000..2100"),
-    ("/kpis", {"scope": "company", "period": "2026", "after": "-1"}, "query.after", "greater than"),
-    ("/kpis", {"scope": "company", "period": "2026", "after": "lots"}, "query.after", "integer"),
-    ("/kpis/quadrants", {"period": "2026", "revenue_threshold": "NaN"}, "query.revenue_threshold", ""),
-    ("/kpis/quadrants", {"period": "2026", "growth_threshold": "1e400"}, "query.growth_threshold", ""),
-    ("/targets", {"scope": "company", "period": "26-Q1"}, "query.period", ""),
-    (f"/reps/{OWN}/history", {"known_at": "2026-13-01T00:00:00Z"}, "query.known_at", "ISO 8601"),
-    ("/payouts", {"period": "2026-00"}, "query.period", ""),
-    (f"/payouts/{OWN}/2026-Q1/changes", {}, "query.from_known_at", "required"),
-    (f"/payouts/{OWN}/2026-Q1/changes", {"from_known_at": "2026-03-01T00:00:00Z", "to_known_at": "2026-02-01T00:00:00Z"},
-     "query.to_known_at", "before"),
-    (f"/payouts/{OWN}/2026-Q9/explain", {}, "path.period", "YYYY-Qn"),
-    ("/audit/verify", {"digest": "abc"}, "query.digest", ""),
-])
+@pytest.mark.parametrize(
+    ("path", "params", "field", "says"),
+    [
+        ("/kpis", {"scope": "company", "period": "2026-Q5"}, "query.period", "YYYY-Qn"),
+        ("/kpis", {"scope": "company", "period": "1999"}, "query.period", "2000..2100"),
+        ("/kpis", {"scope": "company"}, "query.period", "required"),
+        ("/kpis", {"scope": "department:7", "period": "2026"}, "query.scope", "rep:ID"),
+        ("/kpis", {"scope": "rep:", "period": "2026"}, "query.scope", "rep:ID"),
+        ("/kpis", {"scope": "rep:a b", "period": "2026"}, "query.scope", "spaces"),
+        ("/kpis", {"scope": "company", "period": "2026", "as_of": "2026-03-01T00:00:00"}, "query.as_of", "time zone"),
+        (
+            "/kpis",
+            {"scope": "company", "period": "2026", "known_at": "yesterday at noon"},
+            "query.known_at",
+            "ISO 8601",
+        ),
+        (
+            "/kpis",
+            {"scope": "company", "period": "2026", "known_at": "1900-01-01T00:00:00Z"},
+            "query.known_at",
+            "2000..2100",
+        ),
+        ("/kpis", {"scope": "company", "period": "2026", "after": "-1"}, "query.after", "greater than"),
+        ("/kpis", {"scope": "company", "period": "2026", "after": "lots"}, "query.after", "integer"),
+        ("/kpis/quadrants", {"period": "2026", "revenue_threshold": "NaN"}, "query.revenue_threshold", ""),
+        ("/kpis/quadrants", {"period": "2026", "growth_threshold": "1e400"}, "query.growth_threshold", ""),
+        ("/targets", {"scope": "company", "period": "26-Q1"}, "query.period", ""),
+        (f"/reps/{OWN}/history", {"known_at": "2026-13-01T00:00:00Z"}, "query.known_at", "ISO 8601"),
+        ("/payouts", {"period": "2026-00"}, "query.period", ""),
+        (f"/payouts/{OWN}/2026-Q1/changes", {}, "query.from_known_at", "required"),
+        (
+            f"/payouts/{OWN}/2026-Q1/changes",
+            {"from_known_at": "2026-03-01T00:00:00Z", "to_known_at": "2026-02-01T00:00:00Z"},
+            "query.to_known_at",
+            "before",
+        ),
+        (f"/payouts/{OWN}/2026-Q9/explain", {}, "path.period", "YYYY-Qn"),
+        ("/audit/verify", {"digest": "abc"}, "query.digest", ""),
+    ],
+)
 def test_a_malformed_parameter_is_a_422_naming_it_and_saying_what_to_send(api, path, params, field, says):
     response = api.get(path, **params)
     assert response.status_code == 422, response.text

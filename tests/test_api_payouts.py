@@ -29,7 +29,10 @@ def test_every_reps_payout_is_listed_with_its_lines_as_decimal_strings(api):
     own = next(p for p in answer["payouts"] if p["rep_id"] == OWN)
     assert own["plan"]["plan_id"] == "std" and own["plan"]["version"] == 1
     assert own["plan"]["assigned_by"]["scope"] == "company"
-    assert [(line["component"], line["amount"]) for line in own["lines"]] == [("commission", "4800.00"), ("target-bonus", "5000.00")]
+    assert [(line["component"], line["amount"]) for line in own["lines"]] == [
+        ("commission", "4800.00"),
+        ("target-bonus", "5000.00"),
+    ]
     assert all(isinstance(p, int) for line in own["lines"] for p in line["events"]) and len(own["digest"]) == 64
 
 
@@ -43,7 +46,9 @@ def test_payouts_come_a_page_at_a_time_in_rep_order_and_the_pages_add_up_to_the_
     assert whole["next_after_rep"] is None
     pages, after = [], None
     while True:
-        params = {"period": "2026-Q1", "limit": 1, "known_at": whole["known_at"]} | ({"after_rep": after} if after else {})
+        params = {"period": "2026-Q1", "limit": 1, "known_at": whole["known_at"]} | (
+            {"after_rep": after} if after else {}
+        )
         page = api.get("/payouts", **params).json()
         assert len(page["payouts"]) <= 1
         pages += page["payouts"]
@@ -96,7 +101,10 @@ def test_the_changes_between_two_knowledge_times_name_the_lines_and_the_events(a
     assert response.status_code == 200, response.text
     answer = response.json()
     assert (answer["before"], answer["after"], answer["delta"]) == ("9800.00", "8500.00", "-1300.00")
-    assert {line["component"]: line["delta"] for line in answer["lines"]} == {"commission": "-1300.00", "target-bonus": "0.00"}
+    assert {line["component"]: line["delta"] for line in answer["lines"]} == {
+        "commission": "-1300.00",
+        "target-bonus": "0.00",
+    }
     assert [(e["position"], e["type"]) for e in answer["events"]] == [(position, "DealAmountCorrected")]
 
 
@@ -129,6 +137,9 @@ def test_only_finance_and_admins_close_periods(api, role):
 
 
 def test_a_rep_out_of_reach_is_not_found_whatever_the_payout_route(api):
-    for path in (f"/payouts/{FAR}/2026-Q1/explain", f"/payouts/{FAR}/2026-Q1/changes?from_known_at=2026-01-01T00:00:00Z"):
+    for path in (
+        f"/payouts/{FAR}/2026-Q1/explain",
+        f"/payouts/{FAR}/2026-Q1/changes?from_known_at=2026-01-01T00:00:00Z",
+    ):
         response = api.client.get(path, headers=api.headers("manager"))
         assert response.status_code == 404 and response.json() == {"detail": f"rep {FAR} not found"}

@@ -39,7 +39,8 @@ def test_small_sqlite_reads_run_in_the_event_loop(settings, small, in_loop):
     engine = engine_for(settings)
     try:
         loop_thread, (answer, thread) = in_a_loop_of_its_own(
-            lambda: run_read(engine, small, lambda: ("figures", threading.get_ident())))
+            lambda: run_read(engine, small, lambda: ("figures", threading.get_ident()))
+        )
         assert answer == "figures"
         local = engine.dialect.name == "sqlite"
         assert (thread == loop_thread) == (in_loop and local)  # PostgreSQL reads always go to the pool

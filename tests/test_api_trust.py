@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-
 from api_client import FAR, MATE, OWN, running
 from builders import ev, split
 
@@ -19,15 +18,30 @@ def api(settings):
 
 
 def opened(rep=OWN, dispute_id="DS-1"):
-    return ev("DisputeOpened", T, dispute_id=dispute_id, rep_id=rep, period="2026-Q1", component="commission",
-              deal_id="D-2", text="I co-ran D-2 with R-bob: half should be mine")
+    return ev(
+        "DisputeOpened",
+        T,
+        dispute_id=dispute_id,
+        rep_id=rep,
+        period="2026-Q1",
+        component="commission",
+        deal_id="D-2",
+        text="I co-ran D-2 with R-bob: half should be mine",
+    )
 
 
 def test_a_rep_disputes_a_missing_split_and_the_manager_accepts_it_with_the_split(api):
     assert api.post("/events", {"events": [opened()]}, role="rep").status_code == 201
     fix = {**split("D-2", {MATE: "0.5", OWN: "0.5"}), "event_id": "DS-1-fix"}
-    resolution = ev("DisputeResolved", T, dispute_id="DS-1", resolver_id="M-1", outcome="accepted",
-                    reason="confirmed", corrections=["DS-1-fix"])
+    resolution = ev(
+        "DisputeResolved",
+        T,
+        dispute_id="DS-1",
+        resolver_id="M-1",
+        outcome="accepted",
+        reason="confirmed",
+        corrections=["DS-1-fix"],
+    )
     assert api.post("/events", {"events": [fix, resolution]}, role="manager").status_code == 201
     answer = api.get("/disputes/DS-1", role="rep").json()
     assert [step["kind"] for step in answer["timeline"]] == ["opened", "resolved"]

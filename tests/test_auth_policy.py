@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from api.auth import TokenError, check_binding
-from api.policy import (CAPABILITIES, CLIENT_TYPES, NotVisible, User, can, may_read_rep, may_read_scope,
-                        readable_reps, refusals)
+from api.policy import (
+    CAPABILITIES,
+    CLIENT_TYPES,
+    NotVisible,
+    User,
+    can,
+    may_read_rep,
+    may_read_scope,
+    readable_reps,
+    refusals,
+)
 
 
 class Org:
@@ -34,7 +43,11 @@ class Org:
 
 
 ORG = Org()
-ADMIN, FINANCE, AUDITOR = User("admin", token_id="tok_a"), User("finance", token_id="tok_f"), User("auditor", token_id="tok_x")
+ADMIN, FINANCE, AUDITOR = (
+    User("admin", token_id="tok_a"),
+    User("finance", token_id="tok_f"),
+    User("auditor", token_id="tok_x"),
+)
 MANAGER, REP = User("manager", team_id="T-1", token_id="tok_m"), User("rep", rep_id="R-1", token_id="tok_r")
 USERS = {"admin": ADMIN, "finance": FINANCE, "auditor": AUDITOR, "manager": MANAGER, "rep": REP}
 
@@ -95,17 +108,39 @@ OTHER = {
     "DisputeResolved": {"dispute_id": "DS-3"},
 }
 
-PIPELINE = {"LeadCreated", "ActivityLogged", "FollowUpScheduled", "FollowUpCompleted", "DealOpened", "DealWon",
-            "DealLost", "DealCreditSplit", "DealAmountCorrected", "DealRefunded"}
+PIPELINE = {
+    "LeadCreated",
+    "ActivityLogged",
+    "FollowUpScheduled",
+    "FollowUpCompleted",
+    "DealOpened",
+    "DealWon",
+    "DealLost",
+    "DealCreditSplit",
+    "DealAmountCorrected",
+    "DealRefunded",
+}
 PEOPLE = {"EvaluationRecorded", "FeedbackGiven", "ImprovementPlanSet", "TrainingCompleted"}
 EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, the manager's team)
     "admin": set(CLIENT_TYPES),
-    "finance": {"TargetSet", "AwardGranted", "IncentivePlanPublished", "IncentivePlanAssigned", "DisputeCommented",
-                "DisputeResolved"},
+    "finance": {
+        "TargetSet",
+        "AwardGranted",
+        "IncentivePlanPublished",
+        "IncentivePlanAssigned",
+        "DisputeCommented",
+        "DisputeResolved",
+    },
     # a manager comments on and resolves their team's disputes (issue 10); a rep signs and disputes
     "manager": PIPELINE | PEOPLE | {"TargetSet", "DisputeOpened", "DisputeCommented", "DisputeResolved"},
-    "rep": {"ActivityLogged", "FollowUpScheduled", "FollowUpCompleted", "PlanAcknowledged", "DisputeOpened",
-            "DisputeCommented"},
+    "rep": {
+        "ActivityLogged",
+        "FollowUpScheduled",
+        "FollowUpCompleted",
+        "PlanAcknowledged",
+        "DisputeOpened",
+        "DisputeCommented",
+    },
     "auditor": set(),
 }
 EXPECTED_OTHER = {  # role → the types it may record about R-3 / the whole org
@@ -135,55 +170,89 @@ def test_each_role_records_only_its_unscoped_types_for_others_and_the_whole_org(
     assert allowed_types(USERS[role], OTHER) == EXPECTED_OTHER[role]
 
 
-@pytest.mark.parametrize(("event_type", "data", "allowed"), [
-    ("TargetSet", {"scope": {"team": "T-1"}}, True),
-    ("TargetSet", {"scope": {"team": "T-2"}}, False),
-    ("TargetSet", {"scope": {"region": "East"}}, False),
-    ("DealWon", {"deal_id": "D-404"}, False),  # unknown deal: refused like another team's, no probing
-    ("DealCreditSplit", {"deal_id": "D-1", "splits": [{"rep_id": "R-1"}, {"rep_id": "R-3"}]}, False),
-    ("FollowUpCompleted", {"followup_id": "F-3"}, False),
-])
+@pytest.mark.parametrize(
+    ("event_type", "data", "allowed"),
+    [
+        ("TargetSet", {"scope": {"team": "T-1"}}, True),
+        ("TargetSet", {"scope": {"team": "T-2"}}, False),
+        ("TargetSet", {"scope": {"region": "East"}}, False),
+        ("DealWon", {"deal_id": "D-404"}, False),  # unknown deal: refused like another team's, no probing
+        ("DealCreditSplit", {"deal_id": "D-1", "splits": [{"rep_id": "R-1"}, {"rep_id": "R-3"}]}, False),
+        ("FollowUpCompleted", {"followup_id": "F-3"}, False),
+    ],
+)
 def test_a_manager_records_only_within_their_team(event_type, data, allowed):
     assert (refusals(MANAGER, [(event_type, data)], ORG) == []) is allowed
 
 
 def test_a_deal_opened_earlier_in_the_same_batch_counts_as_known():
-    batch = [("DealOpened", {"deal_id": "D-9", "rep_id": "R-2"}), ("DealWon", {"deal_id": "D-9"}),
-             ("FollowUpScheduled", {"followup_id": "F-9", "rep_id": "R-1"}), ("FollowUpCompleted", {"followup_id": "F-9"})]
+    batch = [
+        ("DealOpened", {"deal_id": "D-9", "rep_id": "R-2"}),
+        ("DealWon", {"deal_id": "D-9"}),
+        ("FollowUpScheduled", {"followup_id": "F-9", "rep_id": "R-1"}),
+        ("FollowUpCompleted", {"followup_id": "F-9"}),
+    ]
     assert refusals(MANAGER, batch, ORG) == []
 
 
 def test_every_refused_event_of_a_batch_is_named_with_its_index():
-    batch = [("ActivityLogged", {"rep_id": "R-1"}), ("ActivityLogged", {"rep_id": "R-2"}), ("DealWon", {"deal_id": "D-1"})]
+    batch = [
+        ("ActivityLogged", {"rep_id": "R-1"}),
+        ("ActivityLogged", {"rep_id": "R-2"}),
+        ("DealWon", {"deal_id": "D-1"}),
+    ]
     problems = refusals(REP, batch, ORG)
     assert [(p.index, p.field) for p in problems] == [(1, "data"), (2, "type")]
     assert "R-2" in problems[0].message
 
 
-@pytest.mark.parametrize(("role", "rep_id", "visible"), [
-    ("admin", "R-3", True), ("finance", "R-3", True), ("auditor", "R-3", True),
-    ("manager", "R-2", True), ("manager", "R-3", False), ("manager", "R-404", False),
-    ("rep", "R-1", True), ("rep", "R-2", False),
-])
+@pytest.mark.parametrize(
+    ("role", "rep_id", "visible"),
+    [
+        ("admin", "R-3", True),
+        ("finance", "R-3", True),
+        ("auditor", "R-3", True),
+        ("manager", "R-2", True),
+        ("manager", "R-3", False),
+        ("manager", "R-404", False),
+        ("rep", "R-1", True),
+        ("rep", "R-2", False),
+    ],
+)
 def test_who_may_read_a_reps_data(role, rep_id, visible):
     assert may_read_rep(USERS[role], rep_id, ORG) is visible
 
 
-@pytest.mark.parametrize(("role", "scope", "visible"), [
-    ("auditor", "company", True), ("finance", "region:East", True),
-    ("manager", "team:T-1", True), ("manager", "team:T-2", False), ("manager", "rep:R-2", True),
-    ("manager", "region:East", False), ("manager", "company", False),
-    ("rep", "rep:R-1", True), ("rep", "rep:R-2", False), ("rep", "team:T-1", False),
-])
+@pytest.mark.parametrize(
+    ("role", "scope", "visible"),
+    [
+        ("auditor", "company", True),
+        ("finance", "region:East", True),
+        ("manager", "team:T-1", True),
+        ("manager", "team:T-2", False),
+        ("manager", "rep:R-2", True),
+        ("manager", "region:East", False),
+        ("manager", "company", False),
+        ("rep", "rep:R-1", True),
+        ("rep", "rep:R-2", False),
+        ("rep", "team:T-1", False),
+    ],
+)
 def test_who_may_read_a_kpi_scope(role, scope, visible):
     assert may_read_scope(USERS[role], scope, ORG) is visible
 
 
-@pytest.mark.parametrize(("role", "requested", "expected"), [
-    ("admin", None, None), ("auditor", None, None),
-    ("manager", None, frozenset({"R-1", "R-2"})), ("rep", None, frozenset({"R-1"})),
-    ("manager", ["R-2"], frozenset({"R-2"})), ("admin", ["R-3"], frozenset({"R-3"})),
-])
+@pytest.mark.parametrize(
+    ("role", "requested", "expected"),
+    [
+        ("admin", None, None),
+        ("auditor", None, None),
+        ("manager", None, frozenset({"R-1", "R-2"})),
+        ("rep", None, frozenset({"R-1"})),
+        ("manager", ["R-2"], frozenset({"R-2"})),
+        ("admin", ["R-3"], frozenset({"R-3"})),
+    ],
+)
 def test_which_reps_a_log_query_is_limited_to(role, requested, expected):
     assert readable_reps(USERS[role], requested, ORG) == expected
 
@@ -194,12 +263,15 @@ def test_asking_for_a_rep_out_of_reach_is_not_found_rather_than_empty(role, requ
         readable_reps(USERS[role], requested, ORG)
 
 
-@pytest.mark.parametrize(("capability", "roles"), [
-    ("audit.verify", {"admin", "finance", "auditor"}),
-    ("payouts.approve", {"admin", "finance"}),
-    ("replays.run", {"admin", "finance", "auditor"}),
-    ("events.record", {"admin", "finance", "manager", "rep"}),
-])
+@pytest.mark.parametrize(
+    ("capability", "roles"),
+    [
+        ("audit.verify", {"admin", "finance", "auditor"}),
+        ("payouts.approve", {"admin", "finance"}),
+        ("replays.run", {"admin", "finance", "auditor"}),
+        ("events.record", {"admin", "finance", "manager", "rep"}),
+    ],
+)
 def test_capabilities_by_role(capability, roles):
     assert {role for role, user in USERS.items() if can(user, capability)} == roles
     assert CAPABILITIES[capability] == roles
@@ -209,9 +281,16 @@ def test_the_actor_names_the_role_and_what_the_token_is_bound_to():
     assert [u.actor for u in (REP, MANAGER, ADMIN)] == ["rep:R-1", "manager:T-1", "admin:tok_a"]
 
 
-@pytest.mark.parametrize(("role", "rep_id", "team_id"), [
-    ("rep", None, None), ("manager", None, None), ("admin", "R-1", None), ("finance", None, "T-1"), ("boss", None, None),
-])
+@pytest.mark.parametrize(
+    ("role", "rep_id", "team_id"),
+    [
+        ("rep", None, None),
+        ("manager", None, None),
+        ("admin", "R-1", None),
+        ("finance", None, "T-1"),
+        ("boss", None, None),
+    ],
+)
 def test_a_token_is_bound_to_what_its_role_needs_and_nothing_else(role, rep_id, team_id):
     with pytest.raises(TokenError):
         check_binding(role, rep_id, team_id)

@@ -17,21 +17,56 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 FIGURES = [
-    "ingest", "rebuild", "rebuild_peak_rss", "catch_up",
-    *[f"kpi_{kind}{known}_{p}" for kind in ("rep", "team", "company") for known in ("", "_known_at") for p in ("p50", "p99")],
-    "payouts", "replay", "approve", "replay_approved", "audit", "verify", "http_kpi", "http_kpi_p99",
+    "ingest",
+    "rebuild",
+    "rebuild_peak_rss",
+    "catch_up",
+    *[
+        f"kpi_{kind}{known}_{p}"
+        for kind in ("rep", "team", "company")
+        for known in ("", "_known_at")
+        for p in ("p50", "p99")
+    ],
+    "payouts",
+    "replay",
+    "approve",
+    "replay_approved",
+    "audit",
+    "verify",
+    "http_kpi",
+    "http_kpi_p99",
 ]
 REFERENCES = [
-    "raw_insert", "raw_scan_decode", "rebuild_peak_rss_prefix", "raw_sha256", "noop_http", "noop_http_p99",
+    "raw_insert",
+    "raw_scan_decode",
+    "rebuild_peak_rss_prefix",
+    "raw_sha256",
+    "noop_http",
+    "noop_http_p99",
     *[f"raw_query_{kind}_{p}" for kind in ("rep", "team", "company") for p in ("p50", "p99")],
 ]
 
 
 def run_harness(tmp_path: Path, *extra: str) -> dict:
     out = tmp_path / "smoke.json"
-    command = [sys.executable, "-m", "benchmarks.run", "--events", "3000", "--out", str(out),
-               "--workdir", str(tmp_path / "store"), "--kpi-queries", "200",
-               "--http-requests", "60", "--http-seconds", "5", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--events",
+        "3000",
+        "--out",
+        str(out),
+        "--workdir",
+        str(tmp_path / "store"),
+        "--kpi-queries",
+        "200",
+        "--http-requests",
+        "60",
+        "--http-seconds",
+        "5",
+        *extra,
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFLEDGER_")}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -50,11 +85,29 @@ def check(report: dict, store: str) -> None:
             assert figure["ratio"] is not None and figure["ratio"] > 0, (name, figure)
     for name in REFERENCES:
         assert report["references"][name]["value"] > 0, name
-    for name in ("ingest", "rebuild", "verify", "replay", "replay_approved", "kpi_rep_p99", "kpi_company_p99", "http_kpi"):
+    for name in (
+        "ingest",
+        "rebuild",
+        "verify",
+        "replay",
+        "replay_approved",
+        "kpi_rep_p99",
+        "kpi_company_p99",
+        "http_kpi",
+    ):
         assert report["figures"][name]["target"], name  # each target is judged in the JSON
     assert report["figures"]["audit"]["extra"]["ok"] is True
-    assert set(report["stage_seconds"]) == {"ingest", "rebuild", "catch_up", "kpi", "payouts", "replay", "audit",
-                                            "verify", "http"}
+    assert set(report["stage_seconds"]) == {
+        "ingest",
+        "rebuild",
+        "catch_up",
+        "kpi",
+        "payouts",
+        "replay",
+        "audit",
+        "verify",
+        "http",
+    }
 
 
 def test_the_quick_harness_measures_every_stage_on_sqlite(tmp_path):

@@ -58,12 +58,15 @@ def test_kpi_answers_as_json_at_a_knowledge_time(run, ledger):
     assert (then["kpis"]["revenue"], now["kpis"]["revenue"]) == ("130000.00", "110000.00")
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--period", "2026-Q5"], "is not a period"),
-    (["--period", "2026-Q1", "--scope", "department:1"], "is not a scope"),
-    (["--period", "2026-Q1", "--known-at", "2026-04-01T00:00:00"], "no time zone"),
-    (["--period", "2026-Q1", "--as-of", "april"], "not an ISO 8601 time"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--period", "2026-Q5"], "is not a period"),
+        (["--period", "2026-Q1", "--scope", "department:1"], "is not a scope"),
+        (["--period", "2026-Q1", "--known-at", "2026-04-01T00:00:00"], "no time zone"),
+        (["--period", "2026-Q1", "--as-of", "april"], "not an ISO 8601 time"),
+    ],
+)
 def test_kpi_refuses_a_malformed_option_saying_what_to_write(run, args, says):
     result = run("kpi", *args, code=2)
     assert says in result.output and "→" in result.output
@@ -97,25 +100,39 @@ def test_replay_shows_the_diff_and_records_nothing_without_record(run, ledger):
 def test_replay_record_writes_the_differences_of_approved_payouts_as_adjustments(run, ledger):
     run("payout", "approve", OWN, "2026-Q1")
     run("payout", "approve", MATE, "2026-Q1")
-    assert "Recorded 2 adjustment(s)" in run("replay", "2026-Q1", "--plan-id", "std", "--version", "2", "--record").stdout
+    assert (
+        "Recorded 2 adjustment(s)" in run("replay", "2026-Q1", "--plan-id", "std", "--version", "2", "--record").stdout
+    )
     adjusted = {r.data["rep_id"]: r.data["amount"] for r in ledger.read_log(0, 1000, types=["PayoutAdjusted"])}
     assert {rep: str(amount) for rep, amount in adjusted.items()} == {OWN: "400.00", MATE: "800.00"}
 
 
 def test_replay_under_draft_rules_from_a_file(run, tmp_path):
-    rules = {"components": [{"id": "commission", "kind": "commission", "base": "revenue", "mode": "flat",
-                             "tiers": [{"from_attainment": "0", "rate": "0.05"}]}]}
+    rules = {
+        "components": [
+            {
+                "id": "commission",
+                "kind": "commission",
+                "base": "revenue",
+                "mode": "flat",
+                "tiers": [{"from_attainment": "0", "rate": "0.05"}],
+            }
+        ]
+    }
     path = tmp_path / "draft.json"
     path.write_text(json.dumps(rules))
     output = run("replay", "2026-Q1", "--rules", str(path)).stdout
     assert "under draft rules" in output and "6500.00" in output and FAR in output
 
 
-@pytest.mark.parametrize(("args", "says", "code"), [
-    ([], "name the plan", 2),
-    (["--plan-id", "std", "--version", "9"], "not published", 1),
-    (["--plan-id", "std"], "name the plan", 2),
-])
+@pytest.mark.parametrize(
+    ("args", "says", "code"),
+    [
+        ([], "name the plan", 2),
+        (["--plan-id", "std", "--version", "9"], "not published", 1),
+        (["--plan-id", "std"], "name the plan", 2),
+    ],
+)
 def test_replay_refuses_a_plan_it_cannot_use(run, args, says, code):
     assert says in run("replay", "2026-Q1", *args, code=code).output
 

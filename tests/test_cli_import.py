@@ -74,14 +74,17 @@ def test_a_good_json_lines_file_is_imported_whole(run, tmp_path, ledger):
 def test_a_file_with_bad_lines_lists_every_one_and_writes_nothing(run, tmp_path, ledger):
     ledger.record([onboard("R-1")], "seed")
     before = ledger.head()
-    file = jsonl(tmp_path / "bad.jsonl", [
-        open_deal("D-1", "R-1"),                                              # 1 good
-        ev("DealWon", "2026-02-10T09:00:00", deal_id="D-1", amount="5.00"),  # 2 naive time
-        "{not json",                                                          # 3
-        win("D-404", "1.00"),                                                 # 4 unknown deal (a rule)
-        open_deal("D-2", "R-404"),                                            # 5 unknown rep (a rule)
-        win("D-1", "10.00"),                                                  # 6 good
-    ])
+    file = jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            open_deal("D-1", "R-1"),  # 1 good
+            ev("DealWon", "2026-02-10T09:00:00", deal_id="D-1", amount="5.00"),  # 2 naive time
+            "{not json",  # 3
+            win("D-404", "1.00"),  # 4 unknown deal (a rule)
+            open_deal("D-2", "R-404"),  # 5 unknown rep (a rule)
+            win("D-1", "10.00"),  # 6 good
+        ],
+    )
     result = run("import", str(file))
     assert result.exit_code == 1
     rows = [line for line in result.output.splitlines() if line.startswith("│")]
@@ -93,9 +96,16 @@ def test_a_file_with_bad_lines_lists_every_one_and_writes_nothing(run, tmp_path,
 
 def test_skip_invalid_imports_the_good_lines_and_writes_the_rejects_with_their_errors(run, tmp_path, ledger):
     ledger.record([onboard("R-1")], "seed")
-    file = jsonl(tmp_path / "mixed.jsonl", [
-        open_deal("D-1", "R-1"), "{not json", open_deal("D-2", "R-404"), win("D-2", "3.00"), win("D-1", "10.00"),
-    ])
+    file = jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            open_deal("D-1", "R-1"),
+            "{not json",
+            open_deal("D-2", "R-404"),
+            win("D-2", "3.00"),
+            win("D-1", "10.00"),
+        ],
+    )
     rejects = tmp_path / "rejects.jsonl"
     result = run("import", str(file), "--skip-invalid", "--rejects", str(rejects), "--batch", "1")
     assert result.exit_code == 0, result.output
@@ -123,10 +133,20 @@ def test_a_crm_csv_export_is_mapped_to_deal_and_activity_events(run, tmp_path, l
     result = run("import", str(file))
     assert result.exit_code == 0, result.output
     log = ledger.read_log()[1:]
-    assert [(r.type, r.event_id) for r in log] == [("DealOpened", "O7-open"), ("ActivityLogged", "A31"),
-                                                   ("DealWon", "O7-won"), ("DealOpened", "O8-open"), ("DealLost", "O8-lost")]
+    assert [(r.type, r.event_id) for r in log] == [
+        ("DealOpened", "O7-open"),
+        ("ActivityLogged", "A31"),
+        ("DealWon", "O7-won"),
+        ("DealOpened", "O8-open"),
+        ("DealLost", "O8-lost"),
+    ]
     activity = log[1].data
-    assert (activity["kind"], activity["replied"], activity["notes"], activity["deal_id"]) == ("email", True, "discovery, first call", "O7")
+    assert (activity["kind"], activity["replied"], activity["notes"], activity["deal_id"]) == (
+        "email",
+        True,
+        "discovery, first call",
+        "O7",
+    )
     assert str(log[2].data["amount"]) == "24000.00"
     assert log[4].data["reason"] == "budget cut"
 
@@ -145,9 +165,11 @@ def test_reimporting_the_same_export_records_nothing_twice(run, tmp_path, ledger
 def test_a_bad_csv_row_is_reported_by_its_line_and_column(run, tmp_path, ledger):
     ledger.record([onboard("R-1")], "seed")
     file = tmp_path / "crm.csv"
-    file.write_text("record_type,external_id,date,rep,deal,amount,kind\n"
-                    "activity,A1,2026-03-02T10:00+08:00,R-1,,,carrier pigeon\n"
-                    "deal_won,W1,2026-03-02,,O1,1.00,\n")
+    file.write_text(
+        "record_type,external_id,date,rep,deal,amount,kind\n"
+        "activity,A1,2026-03-02T10:00+08:00,R-1,,,carrier pigeon\n"
+        "deal_won,W1,2026-03-02,,O1,1.00,\n"
+    )
     result = run("import", str(file))
     assert result.exit_code == 1
     assert "kind" in result.output and "date" in result.output
@@ -166,4 +188,6 @@ def test_verify_reports_an_intact_chain_and_its_head(run, ledger):
     ledger.record([onboard("R-1"), onboard("R-2")], "seed")
     result = run("verify")
     assert result.exit_code == 0, result.output
-    assert "intact" in result.output and ledger.head().link in result.output.replace("│", "").replace(" ", "").replace("\n", "")
+    assert "intact" in result.output and ledger.head().link in result.output.replace("│", "").replace(" ", "").replace(
+        "\n", ""
+    )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from builders import ev, split
-from ledger.config import Settings
-from ledger.store import Ledger
 from payout_fixtures import department, won_deal
 from typer.testing import CliRunner
 
 from api.cli import app
+from ledger.config import Settings
+from ledger.store import Ledger
 
 T = "2026-04-03T09:00:00+00:00"
 
@@ -17,11 +17,24 @@ def test_statement_dispute_and_unsigned_commands_answer_from_the_store(tmp_path,
     url = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("PERFLEDGER_DATABASE_URL", url)
     ledger = Ledger(Settings(database_url=url))
-    ledger.record([*department(), *won_deal("D-1", "R-1", "100000.00"),
-                   ev("DisputeOpened", T, dispute_id="DS-1", rep_id="R-2", period="2026-Q1", text="half was mine"),
-                   {**split("D-1", {"R-1": "0.5", "R-2": "0.5"}), "event_id": "fix"},
-                   ev("DisputeResolved", T, dispute_id="DS-1", resolver_id="M-1", outcome="accepted", reason="ok",
-                      corrections=["fix"])], "seed")
+    ledger.record(
+        [
+            *department(),
+            *won_deal("D-1", "R-1", "100000.00"),
+            ev("DisputeOpened", T, dispute_id="DS-1", rep_id="R-2", period="2026-Q1", text="half was mine"),
+            {**split("D-1", {"R-1": "0.5", "R-2": "0.5"}), "event_id": "fix"},
+            ev(
+                "DisputeResolved",
+                T,
+                dispute_id="DS-1",
+                resolver_id="M-1",
+                outcome="accepted",
+                reason="ok",
+                corrections=["fix"],
+            ),
+        ],
+        "seed",
+    )
     ledger.close()
     runner = CliRunner()
     statement = runner.invoke(app, ["statement", "R-2", "2026-Q1"])

@@ -36,8 +36,9 @@ class Dash:
         return self.client.get(path, params=params, headers={"Authorization": f"Bearer {self.tokens[role]}"})
 
     def record(self, *events) -> None:
-        response = self.client.post("/events", json={"events": list(events)},
-                                    headers={"Authorization": f"Bearer {self.tokens['admin']}"})
+        response = self.client.post(
+            "/events", json={"events": list(events)}, headers={"Authorization": f"Bearer {self.tokens['admin']}"}
+        )
         assert response.status_code == 201, response.text
 
 
@@ -46,16 +47,25 @@ def dash(settings) -> Iterator[Dash]:
     with TestClient(create_app(settings)) as client:
         board = Dash(client)
         board.record(
-            onboard("R-1"), onboard("R-2"), onboard("R-3", team_id="T-2", region="West"),
-            open_deal("D-1", "R-1", when="2026-03-20T09:00:00+00:00"), win("D-1", "1000.50", when="2026-04-10T09:00:00+00:00"),
+            onboard("R-1"),
+            onboard("R-2"),
+            onboard("R-3", team_id="T-2", region="West"),
+            open_deal("D-1", "R-1", when="2026-03-20T09:00:00+00:00"),
+            win("D-1", "1000.50", when="2026-04-10T09:00:00+00:00"),
             open_deal("D-2", "R-1", customer_id="C-2", when="2026-04-01T09:00:00+00:00"),
             win("D-2", "2500.00", when="2026-06-02T09:00:00+00:00"),
             open_deal("D-3", "R-2", customer_id="C-3", when="2026-04-01T09:00:00+00:00"),
             win("D-3", "700.00", when="2026-05-02T09:00:00+00:00"),
             open_deal("D-4", "R-3", customer_id="C-4", when="2026-01-05T09:00:00+00:00"),
             win("D-4", "9000.00", when="2026-02-02T09:00:00+00:00"),
-            ev("TargetSet", "2026-04-01T00:00:00+00:00", scope={"rep": "R-1"}, metric="revenue", period=PERIOD,
-               value="10000.00"),
+            ev(
+                "TargetSet",
+                "2026-04-01T00:00:00+00:00",
+                scope={"rep": "R-1"},
+                metric="revenue",
+                period=PERIOD,
+                value="10000.00",
+            ),
         )
         yield board
 
@@ -139,7 +149,9 @@ def test_me_names_the_role_and_the_capabilities_the_policy_gives_it(dash, role):
     answer = dash.get("/web/me", role).json()
     assert answer["role"] == role
     assert answer["capabilities"] == sorted(name for name, roles in CAPABILITIES.items() if role in roles)
-    assert (answer["rep_id"], answer["team_id"]) == {"rep": ("R-1", None), "manager": (None, "T-1")}.get(role, (None, None))
+    assert (answer["rep_id"], answer["team_id"]) == {"rep": ("R-1", None), "manager": (None, "T-1")}.get(
+        role, (None, None)
+    )
     assert answer["currency"] == "CNY" and answer["tz"] == "UTC"
 
 
@@ -151,9 +163,22 @@ def test_me_without_a_token_is_401(dash):
 def test_scopes_follow_the_reading_rules_of_each_role(dash):
     everything = dash.get("/web/scopes", "finance").json()
     assert [s["scope"] for s in everything["scopes"]] == [
-        "company", "region:East", "region:West", "team:T-1", "team:T-2", "rep:R-1", "rep:R-2", "rep:R-3"]
-    assert everything["reps"][2] == {"rep_id": "R-3", "name": "Rep R-3", "team_id": "T-2", "region": "West",
-                                     "offboarded": False}
+        "company",
+        "region:East",
+        "region:West",
+        "team:T-1",
+        "team:T-2",
+        "rep:R-1",
+        "rep:R-2",
+        "rep:R-3",
+    ]
+    assert everything["reps"][2] == {
+        "rep_id": "R-3",
+        "name": "Rep R-3",
+        "team_id": "T-2",
+        "region": "West",
+        "offboarded": False,
+    }
     manager = dash.get("/web/scopes", "manager").json()
     assert [s["scope"] for s in manager["scopes"]] == ["team:T-1", "rep:R-1", "rep:R-2"]
     rep = dash.get("/web/scopes", "rep").json()
@@ -208,7 +233,10 @@ def test_the_team_table_honours_as_of_and_known_at_like_get_kpis(dash):
     for row in early["rows"]:
         figures = kpi(dash, f"rep:{row['rep_id']}", PERIOD, as_of=as_of)
         assert (row["revenue"], row["pace"]) == (figures["revenue"], figures["pace"])
-        assert row["revenue_by_month"][-1]["revenue"] == kpi(dash, f"rep:{row['rep_id']}", "2026-05", as_of=as_of)["revenue"]
+        assert (
+            row["revenue_by_month"][-1]["revenue"]
+            == kpi(dash, f"rep:{row['rep_id']}", "2026-05", as_of=as_of)["revenue"]
+        )
 
 
 def test_the_company_and_region_tables_list_their_reps_and_page(dash):
@@ -235,8 +263,10 @@ def test_the_team_table_answers_each_role_as_get_kpis_does(dash):
     assert dash.get("/web/team", "rep", scope="rep:R-2", period=PERIOD).status_code == 404
     assert dash.get("/web/team", "rep", scope="team:T-1", period=PERIOD).status_code == 404
     for role, scope in (("manager", "team:T-2"), ("rep", "rep:R-2"), ("manager", "company")):
-        assert dash.get("/kpis", role, scope=scope, period=PERIOD).status_code == \
-            dash.get("/web/team", role, scope=scope, period=PERIOD).status_code
+        assert (
+            dash.get("/kpis", role, scope=scope, period=PERIOD).status_code
+            == dash.get("/web/team", role, scope=scope, period=PERIOD).status_code
+        )
 
 
 def test_a_manager_sees_only_the_reps_now_in_their_team(dash):
@@ -247,14 +277,17 @@ def test_a_manager_sees_only_the_reps_now_in_their_team(dash):
     assert [r["rep_id"] for r in manager["rows"]] == ["R-1"] and manager["total_rows"] == 1
 
 
-@pytest.mark.parametrize("params", [
-    {"scope": "team:T-1", "period": "2026-13"},
-    {"scope": "team", "period": PERIOD},
-    {"scope": "team:T-1", "period": PERIOD, "as_of": "2026-05-01T00:00:00"},  # no zone
-    {"scope": "team:T-1", "period": PERIOD, "known_at": "yesterday"},
-    {"scope": "team:T-1", "period": PERIOD, "limit": 0},
-    {"scope": "team:T-1", "period": PERIOD, "offset": -1},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"scope": "team:T-1", "period": "2026-13"},
+        {"scope": "team", "period": PERIOD},
+        {"scope": "team:T-1", "period": PERIOD, "as_of": "2026-05-01T00:00:00"},  # no zone
+        {"scope": "team:T-1", "period": PERIOD, "known_at": "yesterday"},
+        {"scope": "team:T-1", "period": PERIOD, "limit": 0},
+        {"scope": "team:T-1", "period": PERIOD, "offset": -1},
+    ],
+)
 def test_bad_parameters_are_422_naming_the_parameter(dash, params):
     response = dash.get("/web/team", **params)
     assert response.status_code == 422, response.text

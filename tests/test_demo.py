@@ -24,8 +24,9 @@ def store(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def printed(store) -> str:
-    result = CliRunner().invoke(app, ["demo", "--events", EVENTS, "--database-url", store.database_url],
-                                env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app, ["demo", "--events", EVENTS, "--database-url", store.database_url], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -59,8 +60,14 @@ def test_the_kpi_summary_prints_what_get_kpis_answers_for_every_scope_and_period
     assert ("company", "2026-Q1") in rows and ("company", "2026") in rows and len(rows) >= 4
     for (scope, period), figures in rows.items():
         kpis = client.get("/kpis", params={"scope": scope, "period": period}, headers=headers).json()["kpis"]
-        expected = [kpis["revenue"], kpis["growth_rate"], kpis["orders"], kpis["win_rate"],
-                    kpis["attainment"].get("revenue"), kpis["pace"].get("revenue")]
+        expected = [
+            kpis["revenue"],
+            kpis["growth_rate"],
+            kpis["orders"],
+            kpis["win_rate"],
+            kpis["attainment"].get("revenue"),
+            kpis["pace"].get("revenue"),
+        ]
         assert figures == [shown(v) for v in expected], (scope, period)
 
 

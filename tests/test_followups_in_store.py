@@ -17,12 +17,29 @@ from projections.runner import catch_up, rebuild
 # seconds (SQLite's `unixepoch` cannot read it: the handler folds that one, scheduled or
 # completed), and follow-ups completed in the very stretch they were scheduled in.
 EDGES = [
-    ev("FollowUpScheduled", "2026-02-03T09:15:00.999999+05:30", followup_id="F-edge-1", rep_id="R-0001",
-       due_at="2026-02-10T09:00:00.000001-08:00"),
-    ev("FollowUpScheduled", "2026-02-03T09:16:00+05:30:15", followup_id="F-edge-2", rep_id="R-0001",
-       due_at="2026-02-10T09:00:00Z", deal_id="D-x"),
-    ev("FollowUpScheduled", "2026-02-03T09:17:00Z", followup_id="F-edge-3", rep_id="R-0002",
-       due_at="2026-02-11T09:00:00+05:30:15", lead_id="L-x"),
+    ev(
+        "FollowUpScheduled",
+        "2026-02-03T09:15:00.999999+05:30",
+        followup_id="F-edge-1",
+        rep_id="R-0001",
+        due_at="2026-02-10T09:00:00.000001-08:00",
+    ),
+    ev(
+        "FollowUpScheduled",
+        "2026-02-03T09:16:00+05:30:15",
+        followup_id="F-edge-2",
+        rep_id="R-0001",
+        due_at="2026-02-10T09:00:00Z",
+        deal_id="D-x",
+    ),
+    ev(
+        "FollowUpScheduled",
+        "2026-02-03T09:17:00Z",
+        followup_id="F-edge-3",
+        rep_id="R-0002",
+        due_at="2026-02-11T09:00:00+05:30:15",
+        lead_id="L-x",
+    ),
     ev("FollowUpCompleted", "2026-02-04T10:00:00.5+00:00", followup_id="F-edge-1"),
     ev("FollowUpCompleted", "2026-02-04T10:00:00+05:30:15", followup_id="F-edge-2"),
 ]
@@ -69,7 +86,10 @@ def test_a_replay_the_sql_reads_none_of_is_folded_by_the_handlers(store, monkeyp
     catch_up(store.ledger, store.engine, batch_size=500)
     by_handlers = followup_rows(store.engine)
     statements = fold_followups._statements
-    monkeypatch.setattr(fold_followups, "_statements", lambda *args: tuple(
-        s.replace("WHERE version IS NULL", "WHERE version = -1") for s in statements(*args)))
+    monkeypatch.setattr(
+        fold_followups,
+        "_statements",
+        lambda *args: tuple(s.replace("WHERE version IS NULL", "WHERE version = -1") for s in statements(*args)),
+    )
     rebuild(store.ledger, store.engine, split=False)
     assert followup_rows(store.engine) == by_handlers

@@ -81,7 +81,8 @@ def with_id(envelope, event_id):
 def month(projected_store):
     store = projected_store("Asia/Shanghai")
     k1 = store.record(
-        onboard("R-1", "T-A", "East", at("01-01", "09:00")), onboard("R-2", "T-A", "East", at("01-01", "09:00")),
+        onboard("R-1", "T-A", "East", at("01-01", "09:00")),
+        onboard("R-2", "T-A", "East", at("01-01", "09:00")),
         onboard("R-3", "T-B", "West", at("01-01", "09:00")),
         target({"rep": "R-1"}, "revenue", "2026-03", "20000.00", "t-r1-rev"),
         target({"rep": "R-1"}, "orders", "2026-03", "4", "t-r1-orders"),
@@ -89,7 +90,9 @@ def month(projected_store):
         target({"rep": "R-2"}, "revenue", "2026-03", "10000.00", "t-r2-rev"),
         target({"team": "T-A"}, "revenue", "2026-03", "30000.00", "t-ta-rev"),
         target({"rep": "R-1"}, "revenue", "2026-04", "5000.00", "t-r1-rev-apr"),
-        lead("L-1", "02-15"), lead("L-2", "03-03"), lead("L-3", "03-04"),
+        lead("L-1", "02-15"),
+        lead("L-2", "03-03"),
+        lead("L-3", "03-04"),
         with_id(open_deal("D-1", "R-1", "C-1", at("02-20"), lead_id="L-1"), "d1-open"),
         with_id(win("D-1", "10000.00", at("03-01", "00:30")), "d1-won"),
         with_id(open_deal("D-2", "R-1", "C-2", at("03-03", "12:00"), lead_id="L-2"), "d2-open"),
@@ -104,22 +107,44 @@ def month(projected_store):
         with_id(win("D-6", "2000.00", at("03-20")), "d6-won"),
         with_id(refund("D-1", "500.00", at("03-20")), "d1-refund"),
         with_id(refund("D-2", "1000.00", at("04-10")), "d2-refund"),
-        activity("A-1", "call", at("03-02")), activity("A-2", "call", at("03-31", "23:59")),
-        activity("A-3", "email", at("03-03"), replied=True), activity("A-4", "email", at("03-04"), replied=False),
-        activity("A-5", "email", at("03-05")), activity("A-6", "email", at("04-01", "00:01"), replied=False),
-        followup("F-1", at("03-10")), followup("F-2", at("03-20")), followup("F-3", at("03-31", "20:00")),
+        activity("A-1", "call", at("03-02")),
+        activity("A-2", "call", at("03-31", "23:59")),
+        activity("A-3", "email", at("03-03"), replied=True),
+        activity("A-4", "email", at("03-04"), replied=False),
+        activity("A-5", "email", at("03-05")),
+        activity("A-6", "email", at("04-01", "00:01"), replied=False),
+        followup("F-1", at("03-10")),
+        followup("F-2", at("03-20")),
+        followup("F-3", at("03-31", "20:00")),
         followup("F-4", at("04-02")),
-        done("F-1", at("03-09")), done("F-3", at("04-02")),
+        done("F-1", at("03-09")),
+        done("F-3", at("04-02")),
     )
     k2 = store.record(
-        ev("DealCreditSplit", at("03-11"), "d5-split", deal_id="D-5",
-           splits=[{"rep_id": "R-2", "share": "0.5"}, {"rep_id": "R-3", "share": "0.5"}]),
+        ev(
+            "DealCreditSplit",
+            at("03-11"),
+            "d5-split",
+            deal_id="D-5",
+            splits=[{"rep_id": "R-2", "share": "0.5"}, {"rep_id": "R-3", "share": "0.5"}],
+        ),
         ev("RepTransferred", at("03-16", "09:00"), "r2-moves", rep_id="R-2", team_id="T-B", region="West"),
     )
-    k3 = store.record(target({"rep": "R-1"}, "revenue", "2026-03", "16000.00", "t-r1-rev-2", at("03-15"),
-                             reason="territory rebalanced"))
-    k4 = store.record(ev("DealAmountCorrected", at("04-05"), "d1-corrected", deal_id="D-1", amount="12000.00",
-                         reason="missing line item"))
+    k3 = store.record(
+        target(
+            {"rep": "R-1"}, "revenue", "2026-03", "16000.00", "t-r1-rev-2", at("03-15"), reason="territory rebalanced"
+        )
+    )
+    k4 = store.record(
+        ev(
+            "DealAmountCorrected",
+            at("04-05"),
+            "d1-corrected",
+            deal_id="D-1",
+            amount="12000.00",
+            reason="missing line item",
+        )
+    )
     store.project()
     store.k = {"K1": k1, "K2": k2, "K3": k3, "K4": k4}
     return store
@@ -151,6 +176,7 @@ def test_period_boundaries_follow_the_ledgers_time_zone(month):
     # and February holds D-1 (12000 as corrected).
     utc = type(month.settings)(database_url=month.settings.database_url, tz_name="UTC")
     from projections.kpis import kpis
+
     assert kpis(month.engine, utc, "rep:R-1", "2026-03")["revenue"] == D("9500.00")
     assert kpis(month.engine, utc, "rep:R-1", "2026-02")["revenue"] == D("12000.00")
 
@@ -188,7 +214,9 @@ def test_a_backdated_transfer_changes_history_only_for_reads_that_know_it(month)
 def test_as_of_counts_only_what_had_happened_by_then(month):
     # As of 16 Mar 00:00: D-1 (12000; its correction restates the win, so it applies) and D-2
     # (6000); the refund of 20 Mar had not happened yet.
-    assert month.kpis("rep:R-1", "2026-03", as_of=datetime.fromisoformat(at("03-16", "00:00")))["revenue"] == D("18000.00")
+    assert month.kpis("rep:R-1", "2026-03", as_of=datetime.fromisoformat(at("03-16", "00:00")))["revenue"] == D(
+        "18000.00"
+    )
 
 
 # --- growth ---------------------------------------------------------------------------------
@@ -306,12 +334,20 @@ def test_pace_divides_attainment_by_the_elapsed_share_of_the_period(month):
 def test_an_empty_period_has_zero_counts_and_null_rates(month):
     june = month.kpis("rep:R-1", "2026-06")
     assert june == {
-        "revenue": D("0.00"), "growth_rate": None, "new_customers": 0, "conversion_rate": None,
-        "win_rate": None, "orders": 0, "avg_order_value": None,
+        "revenue": D("0.00"),
+        "growth_rate": None,
+        "new_customers": 0,
+        "conversion_rate": None,
+        "win_rate": None,
+        "orders": 0,
+        "avg_order_value": None,
         "sales_cycle_days": {"mean": None, "median": None},
         "activities": {"call": 0, "visit": 0, "email": 0, "meeting": 0, "demo": 0, "other": 0},
-        "email_reply_rate": None, "followups": {"due": 0, "done": 0, "overdue": 0},
-        "attainment": {}, "pace": {}, "off_track": [],
+        "email_reply_rate": None,
+        "followups": {"due": 0, "done": 0, "overdue": 0},
+        "attainment": {},
+        "pace": {},
+        "off_track": [],
     }
     # A team nobody was ever in is just as empty, not an error.
     assert month.kpis("team:T-none", "2026-03")["revenue"] == D("0.00")
@@ -330,14 +366,21 @@ def test_targets_show_the_value_in_force_and_every_revision(month):
     current = targets(month.engine, "rep:R-1", "2026-03")
     assert current["revenue"]["value"] == D("16000.00")
     assert [(r["value"], r["reason"]) for r in current["revenue"]["revisions"]] == [
-        (D("20000.00"), None), (D("16000.00"), "territory rebalanced")]
+        (D("20000.00"), None),
+        (D("16000.00"), "territory rebalanced"),
+    ]
     assert targets(month.engine, "rep:R-1", "2026-03", known_at=month.k["K2"])["revenue"]["value"] == D("20000.00")
 
 
 def test_a_team_target_unlike_the_sum_of_its_reps_targets_is_flagged(month):
     # T-A's March revenue target 30000; its reps in March: R-1 (16000) and R-2 (10000, until 16 Mar).
     (row,) = target_consistency(month.engine, month.settings, "2026-03")
-    assert (row["team_id"], row["metric"], row["team_target"], row["reps_sum"]) == ("T-A", "revenue", D("30000.00"), D("26000.00"))
+    assert (row["team_id"], row["metric"], row["team_target"], row["reps_sum"]) == (
+        "T-A",
+        "revenue",
+        D("30000.00"),
+        D("26000.00"),
+    )
     assert row["consistent"] is False and row["difference"] == D("4000.00")
 
 
@@ -347,8 +390,12 @@ def test_regions_fall_into_quadrants_by_revenue_and_growth(month):
     result = quadrants(month.engine, month.settings, "2026-04")
     assert result["thresholds"] == {"revenue": D("1500.00"), "growth_rate": D("-0.9303")}
     assert [(r["region"], r["revenue"], r["growth_rate"], r["quadrant"]) for r in result["regions"]] == [
-        ("East", D("3000.00"), D("-0.8605"), "high-high"), ("West", D("0.00"), D(-1), "low-low")]
-    given = quadrants(month.engine, month.settings, "2026-04", thresholds={"revenue": D(5000), "growth_rate": D("-0.95")})
+        ("East", D("3000.00"), D("-0.8605"), "high-high"),
+        ("West", D("0.00"), D(-1), "low-low"),
+    ]
+    given = quadrants(
+        month.engine, month.settings, "2026-04", thresholds={"revenue": D(5000), "growth_rate": D("-0.95")}
+    )
     assert [r["quadrant"] for r in given["regions"]] == ["low-high", "low-low"]
 
 
@@ -401,6 +448,7 @@ def test_rep_figures_of_many_reps_read_together_equal_each_read_alone(month):
 
 def test_the_same_answers_come_from_a_full_rebuild(month):
     from projections.runner import rebuild
+
     before = [month.kpis(scope, "2026-03") for scope in ("rep:R-1", "team:T-A", "region:West", "company")]
     rebuild(month.ledger, month.engine)
     assert [month.kpis(scope, "2026-03") for scope in ("rep:R-1", "team:T-A", "region:West", "company")] == before
@@ -410,15 +458,46 @@ def test_feedback_history_sets_each_evaluation_beside_the_previous_one(projected
     store = projected_store("UTC")
     store.record(onboard("R-1"))
     store.record(
-        ev("EvaluationRecorded", "2026-04-03T10:00:00+00:00", evaluation_id="E-Q1", rep_id="R-1", period="2026-Q1",
-           evaluator_id="M-1", result_score=60, process_scores={"discovery": 50, "follow_up": 70}),
-        ev("FeedbackGiven", "2026-04-03T11:00:00+00:00", feedback_id="FB-1", rep_id="R-1", author_id="M-1",
-           kind="coaching", text="Qualify budget first.", evaluation_id="E-Q1"),
-        ev("ImprovementPlanSet", "2026-04-04T10:00:00+00:00", improvement_plan_id="IP-1", rep_id="R-1",
-           goals=["Better discovery"], trainings=["Discovery questioning"], review_by="2026-06-30T00:00:00+00:00"),
+        ev(
+            "EvaluationRecorded",
+            "2026-04-03T10:00:00+00:00",
+            evaluation_id="E-Q1",
+            rep_id="R-1",
+            period="2026-Q1",
+            evaluator_id="M-1",
+            result_score=60,
+            process_scores={"discovery": 50, "follow_up": 70},
+        ),
+        ev(
+            "FeedbackGiven",
+            "2026-04-03T11:00:00+00:00",
+            feedback_id="FB-1",
+            rep_id="R-1",
+            author_id="M-1",
+            kind="coaching",
+            text="Qualify budget first.",
+            evaluation_id="E-Q1",
+        ),
+        ev(
+            "ImprovementPlanSet",
+            "2026-04-04T10:00:00+00:00",
+            improvement_plan_id="IP-1",
+            rep_id="R-1",
+            goals=["Better discovery"],
+            trainings=["Discovery questioning"],
+            review_by="2026-06-30T00:00:00+00:00",
+        ),
         ev("TrainingCompleted", "2026-05-10T10:00:00+00:00", rep_id="R-1", training="Discovery questioning"),
-        ev("EvaluationRecorded", "2026-07-02T10:00:00+00:00", evaluation_id="E-Q2", rep_id="R-1", period="2026-Q2",
-           evaluator_id="M-1", result_score=72, process_scores={"discovery": 68, "follow_up": 65, "demo": 80}),
+        ev(
+            "EvaluationRecorded",
+            "2026-07-02T10:00:00+00:00",
+            evaluation_id="E-Q2",
+            rep_id="R-1",
+            period="2026-Q2",
+            evaluator_id="M-1",
+            result_score=72,
+            process_scores={"discovery": 68, "follow_up": 65, "demo": 80},
+        ),
     )
     store.project()
     timeline = rep_history(store.engine, "R-1")
@@ -435,11 +514,13 @@ def test_a_backdated_first_win_moves_the_new_customer_to_its_own_period(projecte
     store = projected_store("UTC")
     store.record(onboard("R-1"), onboard("R-3", "T-B", "West"))
     # C-9's first known win: R-3's D-20 on 20 April.
-    before = store.record(open_deal("D-20", "R-3", "C-9", "2026-04-01T10:00:00+00:00"),
-                          win("D-20", "900.00", "2026-04-20T10:00:00+00:00"))
+    before = store.record(
+        open_deal("D-20", "R-3", "C-9", "2026-04-01T10:00:00+00:00"), win("D-20", "900.00", "2026-04-20T10:00:00+00:00")
+    )
     # Recorded later: R-1 had won C-9 already on 25 March (a backdated win).
-    store.record(open_deal("D-21", "R-1", "C-9", "2026-03-01T10:00:00+00:00"),
-                 win("D-21", "100.00", "2026-03-25T10:00:00+00:00"))
+    store.record(
+        open_deal("D-21", "R-1", "C-9", "2026-03-01T10:00:00+00:00"), win("D-21", "100.00", "2026-03-25T10:00:00+00:00")
+    )
     store.project()
     # As first known, C-9 was April's new customer, R-3's.
     assert store.kpis("rep:R-3", "2026-04", known_at=before)["new_customers"] == 1
@@ -454,8 +535,10 @@ def test_a_backdated_first_win_moves_the_new_customer_to_its_own_period(projecte
 def test_a_lead_recorded_after_its_deal_was_won_still_converts(projected_store):
     store = projected_store("UTC")
     store.record(onboard("R-1"))
-    store.record(open_deal("D-30", "R-1", "C-1", "2026-03-02T10:00:00+00:00", lead_id="L-9"),
-                 win("D-30", "100.00", "2026-03-05T10:00:00+00:00"))
+    store.record(
+        open_deal("D-30", "R-1", "C-1", "2026-03-02T10:00:00+00:00", lead_id="L-9"),
+        win("D-30", "100.00", "2026-03-05T10:00:00+00:00"),
+    )
     store.record(ev("LeadCreated", "2026-03-01T10:00:00+00:00", lead_id="L-9", rep_id="R-1"))
     store.project()
     # The one March lead, L-9, was converted by D-30 (won 5 March): 1 / 1.

@@ -27,8 +27,12 @@ def raw(ledger, sql, params=()):
 
 def state_of(ledger, position):
     rec = ledger.recorder
-    rows = ledger._query(f"SELECT e.state, e.{rec.notification_key} FROM {rec.events_table} e JOIN {rec.entries_table} l "
-                         f"ON l.notification_id = e.{rec.notification_key} WHERE l.position = {{p}}", None, (position,))
+    rows = ledger._query(
+        f"SELECT e.state, e.{rec.notification_key} FROM {rec.events_table} e JOIN {rec.entries_table} l "
+        f"ON l.notification_id = e.{rec.notification_key} WHERE l.position = {{p}}",
+        None,
+        (position,),
+    )
     return bytes(rows[0][0]), rows[0][1]
 
 
@@ -47,7 +51,11 @@ def test_one_changed_byte_is_found_at_its_position(log):
     state, key = state_of(log, 7)
     tampered = state.replace(b"100.00", b"900.00")
     assert tampered != state
-    raw(log, f"UPDATE {log.recorder.events_table} SET state = ? WHERE {log.recorder.notification_key} = ?", (tampered, key))
+    raw(
+        log,
+        f"UPDATE {log.recorder.events_table} SET state = ? WHERE {log.recorder.notification_key} = ?",
+        (tampered, key),
+    )
     report = log.verify()
     assert not report.ok and report.first_bad_position == 7
 
@@ -87,8 +95,11 @@ def test_a_head_written_down_earlier_is_extended_by_later_appends(log):
 def test_a_head_that_the_log_no_longer_passes_through_fails(log):
     written_down = log.head().link
     state, key = state_of(log, 1)
-    raw(log, f"UPDATE {log.recorder.events_table} SET state = ? WHERE {log.recorder.notification_key} = ?",
-        (state.replace(b"Rep R-1", b"Rep R-X"), key))
+    raw(
+        log,
+        f"UPDATE {log.recorder.events_table} SET state = ? WHERE {log.recorder.notification_key} = ?",
+        (state.replace(b"Rep R-1", b"Rep R-X"), key),
+    )
     assert not log.verify(written_down).ok
 
 
@@ -99,8 +110,11 @@ def test_a_digest_from_elsewhere_does_not_verify(log):
 
 def test_an_event_stored_behind_the_ledgers_back_is_found(log):
     table = log.recorder.events_table
-    raw(log, f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
-             f"SELECT originator_id, originator_version + 1000, topic, state FROM {table} LIMIT 1")
+    raw(
+        log,
+        f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+        f"SELECT originator_id, originator_version + 1000, topic, state FROM {table} LIMIT 1",
+    )
     report = log.verify()
     assert not report.ok and report.events_checked == 7
     assert "1 stored event(s) have no ledger entry" in report.message

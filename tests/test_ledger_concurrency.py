@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import threading
 
-
 from builders import ev, onboard, open_deal, refund, win
+
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.store import Ledger
 
@@ -33,7 +33,9 @@ def test_two_writers_racing_on_one_deal_one_succeeds_the_other_gets_a_conflict(s
     def attempt(i: int) -> None:
         pause_before_saving(writers[i], barrier)
         try:
-            outcomes[i] = writers[i].record([ev("DealWon", "2026-02-01T00:00:00Z", f"win-{i}", deal_id="D-1", amount=f"{i + 1}00.00")], f"w{i}")
+            outcomes[i] = writers[i].record(
+                [ev("DealWon", "2026-02-01T00:00:00Z", f"win-{i}", deal_id="D-1", amount=f"{i + 1}00.00")], f"w{i}"
+            )
         except ConflictError as conflict:
             outcomes[i] = conflict
 

@@ -34,7 +34,10 @@ def test_the_same_event_twice_in_one_batch_is_recorded_once(ledger):
 
 def test_equal_content_is_judged_after_normalisation(ledger):
     """'18000' and '18000.00' are the same amount of money: the retry is the same event."""
-    ledger.record([onboard("R-1"), ev("DealOpened", "2026-01-01T00:00:00Z", "o-1", deal_id="D-1", rep_id="R-1", customer_id="C")], "t")
+    ledger.record(
+        [onboard("R-1"), ev("DealOpened", "2026-01-01T00:00:00Z", "o-1", deal_id="D-1", rep_id="R-1", customer_id="C")],
+        "t",
+    )
     won = ev("DealWon", "2026-02-01T08:00:00+08:00", "w-1", deal_id="D-1", amount="18000")
     again = ev("DealWon", "2026-02-01T08:00:00+08:00", "w-1", deal_id="D-1", amount="18000.00")
     assert ledger.record([won], "t").positions == ledger.record([again], "t").positions

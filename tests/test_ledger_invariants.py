@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import correct, ev, lose, onboard, open_deal, refund, split, win
+
 from ledger.errors import InvalidBatch
 
 T = "2026-02-10T09:00:00+00:00"
@@ -67,7 +67,11 @@ def test_a_correction_below_what_was_already_refunded_is_refused(rep):
 def test_unknown_reps_are_rejected_wherever_a_rep_is_named(rep):
     refused(rep, [ev("ActivityLogged", T, activity_id="A-1", rep_id="R-9", kind="call")], "unknown rep R-9")
     refused(rep, [open_deal("D-1", "R-9")], "unknown rep R-9")
-    refused(rep, [ev("TargetSet", T, scope={"rep": "R-9"}, metric="revenue", period="2026-Q1", value="1")], "unknown rep R-9")
+    refused(
+        rep,
+        [ev("TargetSet", T, scope={"rep": "R-9"}, metric="revenue", period="2026-Q1", value="1")],
+        "unknown rep R-9",
+    )
     rep.record([open_deal("D-1", "R-1"), win("D-1", "10.00")], "t")
     refused(rep, [split("D-1", {"R-1": "0.5", "R-9": "0.5"})], "unknown rep R-9")
 
@@ -78,8 +82,17 @@ def test_split_shares_must_sum_to_one(rep):
     rep.record([split("D-1", {"R-1": "0.6", "R-2": "0.4"})], "t")
 
 
-RULES = {"components": [{"id": "c", "kind": "commission", "base": "revenue", "mode": "flat",
-                         "tiers": [{"from_attainment": "0", "rate": "0.03"}]}]}
+RULES = {
+    "components": [
+        {
+            "id": "c",
+            "kind": "commission",
+            "base": "revenue",
+            "mode": "flat",
+            "tiers": [{"from_attainment": "0", "rate": "0.03"}],
+        }
+    ]
+}
 
 
 def plan(version):
@@ -93,17 +106,39 @@ def test_plan_versions_increase(rep):
 
 
 def test_a_plan_is_assigned_only_once_published(rep):
-    refused(rep, [ev("IncentivePlanAssigned", T, scope={"company": True}, plan_id="nope", from_period="2026-01")], "unknown plan")
+    refused(
+        rep,
+        [ev("IncentivePlanAssigned", T, scope={"company": True}, plan_id="nope", from_period="2026-01")],
+        "unknown plan",
+    )
 
 
 def test_a_closed_period_takes_no_new_approval(rep):
     rep.record([ev("PeriodClosed", T, period="2026-Q1")], "t", system=True)
-    approval = ev("PayoutApproved", T, rep_id="R-1", period="2026-02", amount="100.00", plan_id="std", plan_version=1, digest="a" * 64)
+    approval = ev(
+        "PayoutApproved",
+        T,
+        rep_id="R-1",
+        period="2026-02",
+        amount="100.00",
+        plan_id="std",
+        plan_version=1,
+        digest="a" * 64,
+    )
     refused_system(rep, [approval], "2026-Q1 is closed")
 
 
 def test_a_payout_is_approved_once_and_then_only_adjusted(rep):
-    approval = ev("PayoutApproved", T, rep_id="R-1", period="2026-Q1", amount="100.00", plan_id="std", plan_version=1, digest="a" * 64)
+    approval = ev(
+        "PayoutApproved",
+        T,
+        rep_id="R-1",
+        period="2026-Q1",
+        amount="100.00",
+        plan_id="std",
+        plan_version=1,
+        digest="a" * 64,
+    )
     rep.record([approval], "t", system=True)
     refused_system(rep, [approval], "already approved")
     adjustment = ev("PayoutAdjusted", T, rep_id="R-1", period="2026-Q1", amount="-20.00", reason="refund found")
@@ -125,17 +160,39 @@ def test_a_rep_is_onboarded_once_and_offboarded_once(rep):
 
 
 def test_feedback_can_only_cite_an_evaluation_of_the_same_rep(rep):
-    evaluation = ev("EvaluationRecorded", T, evaluation_id="E-1", rep_id="R-2", period="2026-Q1", evaluator_id="M-2",
-                    result_score=70, process_scores={"discovery": 60})
+    evaluation = ev(
+        "EvaluationRecorded",
+        T,
+        evaluation_id="E-1",
+        rep_id="R-2",
+        period="2026-Q1",
+        evaluator_id="M-2",
+        result_score=70,
+        process_scores={"discovery": 60},
+    )
     rep.record([evaluation], "t")
-    feedback = ev("FeedbackGiven", T, feedback_id="F-1", rep_id="R-1", author_id="M-1", kind="coaching", text="x", evaluation_id="E-1")
+    feedback = ev(
+        "FeedbackGiven",
+        T,
+        feedback_id="F-1",
+        rep_id="R-1",
+        author_id="M-1",
+        kind="coaching",
+        text="x",
+        evaluation_id="E-1",
+    )
     refused(rep, [feedback], "has no evaluation E-1")
 
 
 def test_a_follow_up_is_completed_once_and_only_if_scheduled(rep):
     refused(rep, [ev("FollowUpCompleted", T, followup_id="F-1")], "unknown follow-up")
-    rep.record([ev("FollowUpScheduled", T, followup_id="F-1", rep_id="R-1", due_at="2026-03-01T00:00:00Z"),
-                ev("FollowUpCompleted", T, followup_id="F-1")], "t")
+    rep.record(
+        [
+            ev("FollowUpScheduled", T, followup_id="F-1", rep_id="R-1", due_at="2026-03-01T00:00:00Z"),
+            ev("FollowUpCompleted", T, followup_id="F-1"),
+        ],
+        "t",
+    )
     refused(rep, [ev("FollowUpCompleted", T, followup_id="F-1")], "already completed")
 
 
@@ -146,7 +203,9 @@ def test_an_activity_id_is_logged_once(rep):
 
 
 def test_a_closed_period_never_approved_takes_an_adjustment_as_its_first_record(rep):
-    adjustment = ev("PayoutAdjusted", T, rep_id="R-1", period="2026-03", amount="120.00", reason="replay found a missed deal")
+    adjustment = ev(
+        "PayoutAdjusted", T, rep_id="R-1", period="2026-03", amount="120.00", reason="replay found a missed deal"
+    )
     refused_system(rep, [adjustment], "approve it first")
     rep.record([ev("PeriodClosed", T, period="2026-Q1")], "t", system=True)
     assert rep.record([adjustment], "t", system=True).positions

@@ -15,7 +15,7 @@ from ledger.transcoder import untag
 def busy(ledger):
     envelopes = list(generate(1500, seed=11))
     for start in range(0, len(envelopes), 250):
-        ledger.record(envelopes[start:start + 250], "seed")
+        ledger.record(envelopes[start : start + 250], "seed")
     return ledger
 
 
@@ -44,9 +44,12 @@ def test_filtered_pages_are_the_matching_events_in_order(busy):
         {"types": types, "rep_ids": reps[:1]},
     ]
     for filters in cases:
-        wanted = [row for row in everything
-                  if ("types" not in filters or row[1] in filters["types"])
-                  and ("rep_ids" not in filters or row[2] in filters["rep_ids"])]
+        wanted = [
+            row
+            for row in everything
+            if ("types" not in filters or row[1] in filters["types"])
+            and ("rep_ids" not in filters or row[2] in filters["rep_ids"])
+        ]
         assert wanted, filters  # each case reads something
         for limit in (7, 100, 5000):
             for walk in (True, False):  # index walks merged, or a scan by position
@@ -58,8 +61,9 @@ def test_a_filtered_page_stops_at_upto(busy):
     upto = head // 2
     page = busy.read_log(0, 10_000, upto=upto, types=["ActivityLogged"])
     assert page and page[-1].position <= upto
-    assert [r.position for r in page] == [r.position for r in busy.read_log(0, 10_000, types=["ActivityLogged"])
-                                          if r.position <= upto]
+    assert [r.position for r in page] == [
+        r.position for r in busy.read_log(0, 10_000, types=["ActivityLogged"]) if r.position <= upto
+    ]
 
 
 def test_a_page_read_without_details_is_the_same_page_without_the_entry_s_rep_actor_and_event_id(busy):
@@ -86,11 +90,22 @@ def test_every_event_reads_the_same_whether_or_not_its_fields_are_walked_for_tag
 def test_knowledge_spans_are_the_first_and_last_knowledge_time_of_each_block_of_a_stretch(busy):
     entries = [(r.position, r.recorded_at) for r in busy.read_log(0, 10_000)]
     head = entries[-1][0]
-    for after, upto, bits in ((0, head, 4), (0, head, 12), (5, 6, 4), (15, 16, 4), (16, 47, 4), (100, 99, 4),
-                              (head - 3, head, 2), (37, 1000, 5)):
+    for after, upto, bits in (
+        (0, head, 4),
+        (0, head, 12),
+        (5, 6, 4),
+        (15, 16, 4),
+        (16, 47, 4),
+        (100, 99, 4),
+        (head - 3, head, 2),
+        (37, 1000, 5),
+    ):
         expected: dict[int, list[int]] = {}
         for position, recorded_at in entries:
             if after < position <= upto:
                 span = expected.setdefault(position >> bits, [recorded_at, recorded_at])
                 span[1] = recorded_at
-        assert busy.knowledge_spans(after, upto, bits) == [(b, *span) for b, span in sorted(expected.items())], (after, upto)
+        assert busy.knowledge_spans(after, upto, bits) == [(b, *span) for b, span in sorted(expected.items())], (
+            after,
+            upto,
+        )

@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import ev, onboard, open_deal, split, win
-from ledger.errors import InvalidBatch
 from payout_fixtures import STANDARD_RULES, publish
+
+from ledger.errors import InvalidBatch
 
 T = "2026-04-02T09:00:00+00:00"
 
 
 @pytest.fixture
 def books(ledger):
-    ledger.record([onboard("R-1"), onboard("R-2"), publish(1, STANDARD_RULES), open_deal("D-1", "R-1"),
-                   win("D-1", "100.00")], "seed")
+    ledger.record(
+        [onboard("R-1"), onboard("R-2"), publish(1, STANDARD_RULES), open_deal("D-1", "R-1"), win("D-1", "100.00")],
+        "seed",
+    )
     return ledger
 
 
 def opened(dispute_id="DS-1"):
-    return ev("DisputeOpened", T, dispute_id=dispute_id, rep_id="R-2", period="2026-Q1", text="half of D-1 was mine",
-              deal_id="D-1", events=[5])
+    return ev(
+        "DisputeOpened",
+        T,
+        dispute_id=dispute_id,
+        rep_id="R-2",
+        period="2026-Q1",
+        text="half of D-1 was mine",
+        deal_id="D-1",
+        events=[5],
+    )
 
 
 def resolved(outcome, corrections=(), dispute_id="DS-1"):
-    return ev("DisputeResolved", T, dispute_id=dispute_id, resolver_id="M-1", outcome=outcome, reason="checked",
-              corrections=list(corrections))
+    return ev(
+        "DisputeResolved",
+        T,
+        dispute_id=dispute_id,
+        resolver_id="M-1",
+        outcome=outcome,
+        reason="checked",
+        corrections=list(corrections),
+    )
 
 
 def refused(ledger, batch, fragment):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import ev, onboard, open_deal, refund, win
+
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES
 
@@ -34,7 +34,12 @@ BAD_INPUTS = [
     ("fractions of a cent", ev("DealWon", T, deal_id="D-1", amount="10.001"), "data.amount", "two decimal places"),
     ("unknown type", ev("DealWonBig", T, deal_id="D-1"), "type", "unknown event type"),
     ("system type from a client", ev("PayoutApproved", T, rep_id="R-1"), "type", "written by the ledger"),
-    ("unknown rep", ev("ActivityLogged", T, activity_id="A-1", rep_id="R-404", kind="call"), "data.rep_id", "unknown rep R-404"),
+    (
+        "unknown rep",
+        ev("ActivityLogged", T, activity_id="A-1", rep_id="R-404", kind="call"),
+        "data.rep_id",
+        "unknown rep R-404",
+    ),
     ("unknown deal", win("D-404", "10.00"), "data.deal_id", "unknown deal D-404"),
     ("refund above the won amount", refund("D-1", "1000.01"), "data.amount", "exceeds what is left"),
     ("second win", win("D-1", "10.00"), "data.deal_id", "already won"),
@@ -45,12 +50,45 @@ BAD_INPUTS = [
     ("oversized id", open_deal("D-" + "9" * 80, "R-1"), "data.deal_id", "at most 64"),
     ("empty id", open_deal("", "R-1"), "data.deal_id", "at least 1"),
     ("id with spaces", open_deal("D 1", "R-1"), "data.deal_id", "spaces"),
-    ("shares not summing to one", ev("DealCreditSplit", T, deal_id="D-1", splits=[{"rep_id": "R-1", "share": "0.5"}]), "data.splits", "sum to 1"),
-    ("unknown activity kind", ev("ActivityLogged", T, activity_id="A-1", rep_id="R-1", kind="fax"), "data.kind", "Input should be"),
-    ("bad period", ev("TargetSet", T, scope={"rep": "R-1"}, metric="revenue", period="2026-13", value="10"), "data.period", "not a period"),
-    ("bad scope", ev("TargetSet", T, scope={"galaxy": "x"}, metric="revenue", period="2026-Q1", value="10"), "data.scope", "unknown scope"),
-    ("score above 100", ev("EvaluationRecorded", T, evaluation_id="E-1", rep_id="R-1", period="2026-Q1", evaluator_id="M-1",
-                           result_score=101, process_scores={}), "data.result_score", "less than or equal to 100"),
+    (
+        "shares not summing to one",
+        ev("DealCreditSplit", T, deal_id="D-1", splits=[{"rep_id": "R-1", "share": "0.5"}]),
+        "data.splits",
+        "sum to 1",
+    ),
+    (
+        "unknown activity kind",
+        ev("ActivityLogged", T, activity_id="A-1", rep_id="R-1", kind="fax"),
+        "data.kind",
+        "Input should be",
+    ),
+    (
+        "bad period",
+        ev("TargetSet", T, scope={"rep": "R-1"}, metric="revenue", period="2026-13", value="10"),
+        "data.period",
+        "not a period",
+    ),
+    (
+        "bad scope",
+        ev("TargetSet", T, scope={"galaxy": "x"}, metric="revenue", period="2026-Q1", value="10"),
+        "data.scope",
+        "unknown scope",
+    ),
+    (
+        "score above 100",
+        ev(
+            "EvaluationRecorded",
+            T,
+            evaluation_id="E-1",
+            rep_id="R-1",
+            period="2026-Q1",
+            evaluator_id="M-1",
+            result_score=101,
+            process_scores={},
+        ),
+        "data.result_score",
+        "less than or equal to 100",
+    ),
     ("not an object", ["DealWon"], "", "JSON object"),
 ]
 
@@ -97,7 +135,9 @@ def test_a_batch_is_all_or_nothing(seeded):
 
 
 def test_a_batch_may_build_on_its_own_earlier_events(ledger):
-    recorded = ledger.record([onboard("R-1"), open_deal("D-1", "R-1"), win("D-1", "10.00"), refund("D-1", "10.00")], "t")
+    recorded = ledger.record(
+        [onboard("R-1"), open_deal("D-1", "R-1"), win("D-1", "10.00"), refund("D-1", "10.00")], "t"
+    )
     assert recorded.positions == [1, 2, 3, 4]
 
 
@@ -133,24 +173,66 @@ SAMPLES = {
     "DealCreditSplit": {"deal_id": "D-1", "splits": [{"rep_id": "R-1", "share": "1"}]},
     "DealAmountCorrected": {"deal_id": "D-1", "amount": "900.00", "reason": "typo"},
     "DealRefunded": {"deal_id": "D-1", "amount": "100.00"},
-    "EvaluationRecorded": {"evaluation_id": "E-1", "rep_id": "R-1", "period": "2026-Q1", "evaluator_id": "M-1",
-                           "result_score": 80, "process_scores": {"discovery": 70},
-                           "swot": {"strengths": ["closing"], "weaknesses": [], "opportunities": [], "threats": []}},
-    "FeedbackGiven": {"feedback_id": "FB-1", "rep_id": "R-1", "author_id": "M-1", "kind": "coaching", "text": "ask more"},
-    "ImprovementPlanSet": {"improvement_plan_id": "IP-1", "rep_id": "R-1", "goals": ["10 calls a day"], "trainings": ["SPIN"],
-                           "review_by": "2026-06-30T00:00:00+08:00"},
+    "EvaluationRecorded": {
+        "evaluation_id": "E-1",
+        "rep_id": "R-1",
+        "period": "2026-Q1",
+        "evaluator_id": "M-1",
+        "result_score": 80,
+        "process_scores": {"discovery": 70},
+        "swot": {"strengths": ["closing"], "weaknesses": [], "opportunities": [], "threats": []},
+    },
+    "FeedbackGiven": {
+        "feedback_id": "FB-1",
+        "rep_id": "R-1",
+        "author_id": "M-1",
+        "kind": "coaching",
+        "text": "ask more",
+    },
+    "ImprovementPlanSet": {
+        "improvement_plan_id": "IP-1",
+        "rep_id": "R-1",
+        "goals": ["10 calls a day"],
+        "trainings": ["SPIN"],
+        "review_by": "2026-06-30T00:00:00+08:00",
+    },
     "TrainingCompleted": {"rep_id": "R-1", "training": "SPIN"},
-    "IncentivePlanPublished": {"plan_id": "std", "version": 1, "effective_from": "2026-01", "rules": {"components": [
-        {"id": "commission", "kind": "commission", "base": "revenue", "mode": "flat",
-         "tiers": [{"from_attainment": "0", "rate": "0.03"}]}]}},
+    "IncentivePlanPublished": {
+        "plan_id": "std",
+        "version": 1,
+        "effective_from": "2026-01",
+        "rules": {
+            "components": [
+                {
+                    "id": "commission",
+                    "kind": "commission",
+                    "base": "revenue",
+                    "mode": "flat",
+                    "tiers": [{"from_attainment": "0", "rate": "0.03"}],
+                }
+            ]
+        },
+    },
     "IncentivePlanAssigned": {"scope": {"company": True}, "plan_id": "std", "from_period": "2026-01"},
     "AwardGranted": {"rep_id": "R-1", "period": "2026-Q1", "amount": "500.00", "reason": "top closer"},
     "PlanAcknowledged": {"rep_id": "R-1", "plan_id": "std", "version": 1},
-    "DisputeOpened": {"dispute_id": "DS-1", "rep_id": "R-1", "period": "2026-Q1", "text": "my split is missing",
-                      "component": "commission", "deal_id": "D-1", "events": [3]},
+    "DisputeOpened": {
+        "dispute_id": "DS-1",
+        "rep_id": "R-1",
+        "period": "2026-Q1",
+        "text": "my split is missing",
+        "component": "commission",
+        "deal_id": "D-1",
+        "events": [3],
+    },
     "DisputeCommented": {"dispute_id": "DS-1", "author_id": "M-1", "text": "looking into it"},
-    "DisputeResolved": {"dispute_id": "DS-1", "resolver_id": "M-1", "outcome": "accepted", "reason": "split agreed",
-                        "corrections": ["fix-1"]},
+    "DisputeResolved": {
+        "dispute_id": "DS-1",
+        "resolver_id": "M-1",
+        "outcome": "accepted",
+        "reason": "split agreed",
+        "corrections": ["fix-1"],
+    },
 }
 
 

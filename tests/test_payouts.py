@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from builders import ev, refund, split
-from ledger.store import Ledger
 from payout_fixtures import FLAT_RULES, assign, department, publish, won_deal
+
+from ledger.store import Ledger
 from projections.approvals import ApprovalRefused, approve
 from projections.db import engine_for
 from projections.payouts import payout, period_payouts
@@ -64,13 +64,20 @@ def test_a_split_deal_pays_each_rep_on_their_share(books):
     record(won_deal("D-1", "R-1", "100000.00"), split("D-1", {"R-1": "0.6", "R-2": "0.4"}))
     # 60000 (60%) × 3% = 1800; R-2: 40000 (40%, below 60%) × 3% = 1200 × 0.8 → -240
     assert payout(engine, settings, "R-1", "2026-Q1").total == Decimal("1800.00")
-    assert amounts(payout(engine, settings, "R-2", "2026-Q1")) == {"commission": Decimal("1200.00"), "underperformance": Decimal("-240.00")}
+    assert amounts(payout(engine, settings, "R-2", "2026-Q1")) == {
+        "commission": Decimal("1200.00"),
+        "underperformance": Decimal("-240.00"),
+    }
 
 
 def test_the_most_specific_assignment_wins_and_the_version_follows_effective_from(books):
     ledger, engine, settings, record = books
-    record(won_deal("D-1", "R-1", "100000.00"), won_deal("D-2", "R-2", "100000.00"),
-           publish(1, FLAT_RULES, plan_id="flat"), assign({"rep": "R-2"}, plan_id="flat"))
+    record(
+        won_deal("D-1", "R-1", "100000.00"),
+        won_deal("D-2", "R-2", "100000.00"),
+        publish(1, FLAT_RULES, plan_id="flat"),
+        assign({"rep": "R-2"}, plan_id="flat"),
+    )
     assert payout(engine, settings, "R-1", "2026-Q1").plan.plan_id == "std"
     flat = payout(engine, settings, "R-2", "2026-Q1")
     # flat 4% of 100000 = 4000, bonus 5000 at exactly 100%
@@ -82,8 +89,17 @@ def test_the_most_specific_assignment_wins_and_the_version_follows_effective_fro
 
 def test_awards_add_their_own_lines_outside_the_plan(books):
     ledger, engine, settings, record = books
-    record(won_deal("D-1", "R-1", "100000.00"),
-           ev("AwardGranted", "2026-03-31T00:00:00Z", rep_id="R-1", period="2026-Q1", amount="800.00", reason="deal of the quarter"))
+    record(
+        won_deal("D-1", "R-1", "100000.00"),
+        ev(
+            "AwardGranted",
+            "2026-03-31T00:00:00Z",
+            rep_id="R-1",
+            period="2026-Q1",
+            amount="800.00",
+            reason="deal of the quarter",
+        ),
+    )
     computed = payout(engine, settings, "R-1", "2026-Q1")
     assert amounts(computed)["award"] == Decimal("800.00")
     assert computed.total == Decimal("3000.00") + Decimal("5000.00") + Decimal("800.00")
@@ -146,21 +162,49 @@ def test_payouts_of_a_period_cover_every_active_rep(books):
     assert [p.rep_id for p in period_payouts(engine, settings, "2026-Q2")] == ["R-1"]  # R-2 left in March
 
 
-DRAW_RULES = {"components": [
-    {"id": "commission", "kind": "commission", "base": "revenue", "mode": "flat", "tiers": [{"from_attainment": "0", "rate": "0.10"}]},
-    {"id": "draw", "kind": "draw", "floor": "3000", "recovery_limit": "0.5"}]}
+DRAW_RULES = {
+    "components": [
+        {
+            "id": "commission",
+            "kind": "commission",
+            "base": "revenue",
+            "mode": "flat",
+            "tiers": [{"from_attainment": "0", "rate": "0.10"}],
+        },
+        {"id": "draw", "kind": "draw", "floor": "3000", "recovery_limit": "0.5"},
+    ]
+}
 
 
 def test_a_draw_balance_is_carried_from_quarter_to_quarter(ledger, settings):
     engine = engine_for(settings)
-    ledger.record([*department()[:2], publish(1, DRAW_RULES, plan_id="drawn"), assign({"rep": "R-1"}, plan_id="drawn"),
-                   *won_deal("D-1", "R-1", "10000.00", won_at="2026-02-01T00:00:00Z"),
-                   *won_deal("D-2", "R-1", "40000.00", won_at="2026-05-01T00:00:00Z"),
-                   *won_deal("D-3", "R-1", "80000.00", won_at="2026-08-01T00:00:00Z")], "seed")
+    ledger.record(
+        [
+            *department()[:2],
+            publish(1, DRAW_RULES, plan_id="drawn"),
+            assign({"rep": "R-1"}, plan_id="drawn"),
+            *won_deal("D-1", "R-1", "10000.00", won_at="2026-02-01T00:00:00Z"),
+            *won_deal("D-2", "R-1", "40000.00", won_at="2026-05-01T00:00:00Z"),
+            *won_deal("D-3", "R-1", "80000.00", won_at="2026-08-01T00:00:00Z"),
+        ],
+        "seed",
+    )
     catch_up(ledger, engine)
     q1, q2, q3 = (payout(engine, settings, "R-1", q) for q in ("2026-Q1", "2026-Q2", "2026-Q3"))
     # Q1 earns 1000 → advance 2000; Q2 earns 4000 → recovers 1000 of 2000; Q3 earns 8000 → recovers the last 1000
-    assert (q1.total, q1.draw_before, q1.evaluation.draw_balance) == (Decimal("3000.00"), Decimal("0.00"), Decimal("2000.00"))
-    assert (q2.total, q2.draw_before, q2.evaluation.draw_balance) == (Decimal("3000.00"), Decimal("2000.00"), Decimal("1000.00"))
-    assert (q3.total, q3.draw_before, q3.evaluation.draw_balance) == (Decimal("7000.00"), Decimal("1000.00"), Decimal("0.00"))
+    assert (q1.total, q1.draw_before, q1.evaluation.draw_balance) == (
+        Decimal("3000.00"),
+        Decimal("0.00"),
+        Decimal("2000.00"),
+    )
+    assert (q2.total, q2.draw_before, q2.evaluation.draw_balance) == (
+        Decimal("3000.00"),
+        Decimal("2000.00"),
+        Decimal("1000.00"),
+    )
+    assert (q3.total, q3.draw_before, q3.evaluation.draw_balance) == (
+        Decimal("7000.00"),
+        Decimal("1000.00"),
+        Decimal("0.00"),
+    )
     assert q3.to_json()["draw_balance"] == {"before": Decimal("1000.00"), "after": Decimal("0.00")}

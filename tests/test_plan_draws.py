@@ -11,9 +11,20 @@ from projections.plan_evaluation import evaluate
 
 
 def rules(floor_component):
-    parsed, problems = parse_rules({"components": [
-        {"id": "commission", "kind": "commission", "base": "revenue", "mode": "flat",
-         "tiers": [{"from_attainment": "0", "rate": "0.10"}]}, floor_component]})
+    parsed, problems = parse_rules(
+        {
+            "components": [
+                {
+                    "id": "commission",
+                    "kind": "commission",
+                    "base": "revenue",
+                    "mode": "flat",
+                    "tiers": [{"from_attainment": "0", "rate": "0.10"}],
+                },
+                floor_component,
+            ]
+        }
+    )
     assert not problems, problems
     return parsed
 
@@ -64,20 +75,48 @@ def test_a_balance_carried_into_a_guarantee_plan_is_left_alone():
     assert quarter(GUARANTEE, "80000", "1500").draw_balance == D("1500.00")
 
 
-@pytest.mark.parametrize("component, field, fragment", [
-    ({"id": "d", "kind": "draw", "floor": "-1", "recovery_limit": "0.5"}, "components[1].floor", "negative"),
-    ({"id": "d", "kind": "draw", "floor": "100", "recovery_limit": "1.5"}, "components[1].recovery_limit", "at most 1"),
-    ({"id": "d", "kind": "draw", "floor": "100"}, "components[1].recovery_limit", "required"),
-    ({"id": "d", "kind": "guarantee", "floor": "100", "recovery_limit": "0.5"}, "components[1].recovery_limit", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "component, field, fragment",
+    [
+        ({"id": "d", "kind": "draw", "floor": "-1", "recovery_limit": "0.5"}, "components[1].floor", "negative"),
+        (
+            {"id": "d", "kind": "draw", "floor": "100", "recovery_limit": "1.5"},
+            "components[1].recovery_limit",
+            "at most 1",
+        ),
+        ({"id": "d", "kind": "draw", "floor": "100"}, "components[1].recovery_limit", "required"),
+        (
+            {"id": "d", "kind": "guarantee", "floor": "100", "recovery_limit": "0.5"},
+            "components[1].recovery_limit",
+            "unknown key",
+        ),
+    ],
+)
 def test_bad_draws_are_refused_with_their_field(component, field, fragment):
-    _, problems = parse_rules({"components": [
-        {"id": "c", "kind": "commission", "base": "revenue", "mode": "flat", "tiers": [{"from_attainment": "0", "rate": "0.1"}]},
-        component]})
+    _, problems = parse_rules(
+        {
+            "components": [
+                {
+                    "id": "c",
+                    "kind": "commission",
+                    "base": "revenue",
+                    "mode": "flat",
+                    "tiers": [{"from_attainment": "0", "rate": "0.1"}],
+                },
+                component,
+            ]
+        }
+    )
     assert any(p.field == field and fragment in p.message for p in problems), problems
 
 
 def test_a_plan_has_at_most_one_floor():
-    _, problems = parse_rules({"components": [
-        {"id": "a", "kind": "guarantee", "floor": "1"}, {"id": "b", "kind": "draw", "floor": "1", "recovery_limit": "1"}]})
+    _, problems = parse_rules(
+        {
+            "components": [
+                {"id": "a", "kind": "guarantee", "floor": "1"},
+                {"id": "b", "kind": "draw", "floor": "1", "recovery_limit": "1"},
+            ]
+        }
+    )
     assert any("at most one draw or guarantee" in p.message for p in problems)

@@ -6,23 +6,44 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.plan_schema import (CONDITION_METRICS, KPI_METRICS, OPERATORS, TARGET_METRICS, Bonus,
-                                Cap, Commission, Condition, Multiplier, Rules, Tier, parse_rules)
+from ledger.plan_schema import (
+    CONDITION_METRICS,
+    KPI_METRICS,
+    OPERATORS,
+    TARGET_METRICS,
+    Bonus,
+    Cap,
+    Commission,
+    Condition,
+    Multiplier,
+    Rules,
+    Tier,
+    parse_rules,
+)
 from projections.plan_evaluation import Award, Evaluation, evaluate
 
 D = Decimal
 
-DESIGN_TIERS = [{"from_attainment": "0", "rate": "0.03"},
-                {"from_attainment": "1.0", "rate": "0.05"},
-                {"from_attainment": "1.2", "rate": "0.08"}]
-COMMISSION = {"id": "commission", "kind": "commission", "base": "revenue", "mode": "marginal",
-              "tiers": DESIGN_TIERS}
-TARGET_BONUS = {"id": "target-bonus", "kind": "bonus",
-                "when": {"metric": "revenue_attainment", "gte": "1.0"}, "amount": "5000"}
-HUNTER = {"id": "hunter", "kind": "bonus", "when": {"metric": "new_customers", "gte": "10"},
-          "amount": "2000"}
-UNDERPERFORMANCE = {"id": "underperformance", "kind": "multiplier", "applies_to": ["commission"],
-                    "when": {"metric": "revenue_attainment", "lt": "0.6"}, "factor": "0.8"}
+DESIGN_TIERS = [
+    {"from_attainment": "0", "rate": "0.03"},
+    {"from_attainment": "1.0", "rate": "0.05"},
+    {"from_attainment": "1.2", "rate": "0.08"},
+]
+COMMISSION = {"id": "commission", "kind": "commission", "base": "revenue", "mode": "marginal", "tiers": DESIGN_TIERS}
+TARGET_BONUS = {
+    "id": "target-bonus",
+    "kind": "bonus",
+    "when": {"metric": "revenue_attainment", "gte": "1.0"},
+    "amount": "5000",
+}
+HUNTER = {"id": "hunter", "kind": "bonus", "when": {"metric": "new_customers", "gte": "10"}, "amount": "2000"}
+UNDERPERFORMANCE = {
+    "id": "underperformance",
+    "kind": "multiplier",
+    "applies_to": ["commission"],
+    "when": {"metric": "revenue_attainment", "lt": "0.6"},
+    "factor": "0.8",
+}
 CAP = {"id": "cap", "kind": "cap", "max": "60000"}
 # The example plan of DESIGN.md, "Incentive plans".
 DESIGN_PLAN = [COMMISSION, TARGET_BONUS, HUNTER, UNDERPERFORMANCE, CAP]
@@ -84,22 +105,29 @@ def test_marginal_commission_shows_each_slice_with_its_rate():
     line = run(rules(commission("marginal")), "150000").lines[0]
 
     assert line.inputs == {
-        "base": D("150000"), "target": D("100000"), "attainment": D("1.5"), "mode": "marginal",
+        "base": D("150000"),
+        "target": D("100000"),
+        "attainment": D("1.5"),
+        "mode": "marginal",
         "slices": [
-            {"from": D("0"), "to": D("100000"), "amount": D("100000"), "rate": D("0.03"),
-             "commission": D("3000")},
-            {"from": D("100000"), "to": D("120000"), "amount": D("20000"), "rate": D("0.05"),
-             "commission": D("1000")},
-            {"from": D("120000"), "to": D("150000"), "amount": D("30000"), "rate": D("0.08"),
-             "commission": D("2400")},
-        ]}
+            {"from": D("0"), "to": D("100000"), "amount": D("100000"), "rate": D("0.03"), "commission": D("3000")},
+            {"from": D("100000"), "to": D("120000"), "amount": D("20000"), "rate": D("0.05"), "commission": D("1000")},
+            {"from": D("120000"), "to": D("150000"), "amount": D("30000"), "rate": D("0.08"), "commission": D("2400")},
+        ],
+    }
 
 
 def test_flat_commission_shows_the_tier_it_reached():
     line = run(rules(commission("flat")), "120000").lines[0]
 
-    assert line.inputs == {"base": D("120000"), "target": D("100000"), "attainment": D("1.2"),
-                           "mode": "flat", "tier_from": D("1.2"), "rate": D("0.08")}
+    assert line.inputs == {
+        "base": D("120000"),
+        "target": D("100000"),
+        "attainment": D("1.2"),
+        "mode": "flat",
+        "tier_from": D("1.2"),
+        "rate": D("0.08"),
+    }
 
 
 def test_one_cent_below_the_boundary_stays_in_the_lower_flat_tier():
@@ -108,14 +136,17 @@ def test_one_cent_below_the_boundary_stays_in_the_lower_flat_tier():
     assert lines(run(rules(commission("flat")), "99999.99")) == [("commission", "3000.00")]
 
 
-@pytest.mark.parametrize(("mode", "before", "after"), [
-    # Won 125000, then 10000 refunded in the same period: net revenue 115000, attainment 1.15.
-    # flat: before 125000 x 0.08 = 10000; after, below 1.2, 115000 x 0.05 = 5750.
-    pytest.param("flat", "10000.00", "5750.00", id="flat"),
-    # marginal: before 3000 + 20000 x 0.05 + 5000 x 0.08 = 3000 + 1000 + 400 = 4400;
-    # after 3000 + 15000 x 0.05 = 3000 + 750 = 3750: the 8% slice is gone.
-    pytest.param("marginal", "4400.00", "3750.00", id="marginal"),
-])
+@pytest.mark.parametrize(
+    ("mode", "before", "after"),
+    [
+        # Won 125000, then 10000 refunded in the same period: net revenue 115000, attainment 1.15.
+        # flat: before 125000 x 0.08 = 10000; after, below 1.2, 115000 x 0.05 = 5750.
+        pytest.param("flat", "10000.00", "5750.00", id="flat"),
+        # marginal: before 3000 + 20000 x 0.05 + 5000 x 0.08 = 3000 + 1000 + 400 = 4400;
+        # after 3000 + 15000 x 0.05 = 3000 + 750 = 3750: the 8% slice is gone.
+        pytest.param("marginal", "4400.00", "3750.00", id="marginal"),
+    ],
+)
 def test_refund_below_the_tier_boundary_drops_back_to_the_lower_rate(mode, before, after):
     plan = rules(commission(mode))
 
@@ -192,8 +223,13 @@ def test_bonus_on_new_customers_pays_when_the_threshold_is_reached():
     evaluation = run(rules(HUNTER), "0", new_customers=10, evidence={"new_customers": [8, 4]})
 
     assert lines(evaluation) == [("hunter", "2000.00")]
-    assert evaluation.lines[0].inputs == {"metric": "new_customers", "value": D("10"),
-                                          "op": "gte", "threshold": D("10"), "amount": D("2000")}
+    assert evaluation.lines[0].inputs == {
+        "metric": "new_customers",
+        "value": D("10"),
+        "op": "gte",
+        "threshold": D("10"),
+        "amount": D("2000"),
+    }
     assert evaluation.lines[0].events == (4, 8)
 
 
@@ -211,10 +247,13 @@ def test_bonus_on_an_unknown_figure_does_not_hold_and_a_problem_says_which():
     assert "new_customers is unknown" in evaluation.problems[0]
 
 
-@pytest.mark.parametrize(("revenue", "expected"), [
-    ("100000", [("target-bonus", "5000.00")]),   # attainment exactly 1.0 >= 1.0
-    ("99999.99", []),                            # attainment 0.9999999 < 1.0
-])
+@pytest.mark.parametrize(
+    ("revenue", "expected"),
+    [
+        ("100000", [("target-bonus", "5000.00")]),  # attainment exactly 1.0 >= 1.0
+        ("99999.99", []),  # attainment 0.9999999 < 1.0
+    ],
+)
 def test_target_bonus_is_decided_exactly_at_attainment_one(revenue, expected):
     assert lines(run(rules(TARGET_BONUS), revenue)) == expected
 
@@ -238,8 +277,14 @@ def test_penalty_multiplier_below_0_6_attainment_shows_the_difference_as_its_own
     assert evaluation.total == D("1200.00")
     assert evaluation.lines[1].kind == "multiplier"
     assert evaluation.lines[1].inputs == {
-        "factor": D("0.8"), "applies_to": ["commission"], "base_amount": D("1500.00"),
-        "metric": "revenue_attainment", "value": D("0.5"), "op": "lt", "threshold": D("0.6")}
+        "factor": D("0.8"),
+        "applies_to": ["commission"],
+        "base_amount": D("1500.00"),
+        "metric": "revenue_attainment",
+        "value": D("0.5"),
+        "op": "lt",
+        "threshold": D("0.6"),
+    }
 
 
 def test_penalty_multiplier_does_not_apply_at_exactly_0_6_attainment():
@@ -250,12 +295,16 @@ def test_penalty_multiplier_does_not_apply_at_exactly_0_6_attainment():
 def test_multipliers_on_the_same_line_compound_in_plan_order():
     # Commission 1500 (50000 x 0.03). Penalty x0.8: 1500 -> 1200, line -300. Then a x1.5 boost
     # for any new customer: 1200 -> 1800, line +600. 1500 x 0.8 x 1.5 = 1800.
-    boost = {"id": "boost", "kind": "multiplier", "applies_to": ["commission"],
-             "when": {"metric": "new_customers", "gte": "1"}, "factor": "1.5"}
+    boost = {
+        "id": "boost",
+        "kind": "multiplier",
+        "applies_to": ["commission"],
+        "when": {"metric": "new_customers", "gte": "1"},
+        "factor": "1.5",
+    }
     evaluation = run(rules(commission(), UNDERPERFORMANCE, boost), "50000", new_customers=3)
 
-    assert lines(evaluation) == [("commission", "1500.00"), ("underperformance", "-300.00"),
-                                 ("boost", "600.00")]
+    assert lines(evaluation) == [("commission", "1500.00"), ("underperformance", "-300.00"), ("boost", "600.00")]
     assert evaluation.lines[2].inputs["base_amount"] == D("1200.00")
     assert evaluation.total == D("1800.00")
 
@@ -289,8 +338,13 @@ def test_cap_that_binds_brings_the_plan_lines_down_to_max_but_not_the_awards():
     award = Award(D("1000"), "Deal of the year", 77)
     evaluation = run(rules(*DESIGN_PLAN), "1000000", new_customers=12, awards=[award])
 
-    assert lines(evaluation) == [("commission", "74400.00"), ("target-bonus", "5000.00"),
-                                 ("hunter", "2000.00"), ("cap", "-21400.00"), ("award", "1000.00")]
+    assert lines(evaluation) == [
+        ("commission", "74400.00"),
+        ("target-bonus", "5000.00"),
+        ("hunter", "2000.00"),
+        ("cap", "-21400.00"),
+        ("award", "1000.00"),
+    ]
     assert evaluation.lines[3].inputs == {"max": D("60000"), "plan_sum": D("81400.00")}
     assert evaluation.total == D("61000.00")
 
@@ -299,8 +353,7 @@ def test_cap_that_does_not_bind_adds_no_line():
     # Revenue 150000: 6400 + 5000 + 2000 = 13400, well under 60000.
     evaluation = run(rules(*DESIGN_PLAN), "150000", new_customers=12)
 
-    assert lines(evaluation) == [("commission", "6400.00"), ("target-bonus", "5000.00"),
-                                 ("hunter", "2000.00")]
+    assert lines(evaluation) == [("commission", "6400.00"), ("target-bonus", "5000.00"), ("hunter", "2000.00")]
     assert evaluation.total == D("13400.00")
 
 
@@ -330,7 +383,8 @@ def test_awards_are_lines_of_their_own_with_their_reason_and_position():
     assert lines(evaluation) == [("commission", "0.00"), ("award", "500.00"), ("award", "250.01")]
     assert [(line.kind, line.inputs, line.events) for line in evaluation.lines[1:]] == [
         ("award", {"reason": "Top closer of March"}, (41,)),
-        ("award", {"reason": "Mentoring"}, (42,))]
+        ("award", {"reason": "Mentoring"}, (42,)),
+    ]
     assert evaluation.total == D("750.01")
 
 
@@ -338,13 +392,23 @@ def test_lines_come_in_plan_order_then_multipliers_then_cap_then_awards():
     # Declared: boost, cap, hunter, commission. Revenue 50000: hunter 2000, commission 1500,
     # boost 1500 x 1.1 - 1500 = 150, plan sum 3650 > 100 so the cap is 100 - 3650 = -3550,
     # then the award of 10. Total 100 + 10 = 110.
-    boost = {"id": "boost", "kind": "multiplier", "applies_to": ["commission"],
-             "when": {"metric": "revenue_attainment", "gte": "0"}, "factor": "1.1"}
+    boost = {
+        "id": "boost",
+        "kind": "multiplier",
+        "applies_to": ["commission"],
+        "when": {"metric": "revenue_attainment", "gte": "0"},
+        "factor": "1.1",
+    }
     plan = rules(boost, dict(CAP, max="100"), HUNTER, commission())
     evaluation = run(plan, "50000", new_customers=10, awards=[Award(D("10"), "Spot award", 9)])
 
-    assert lines(evaluation) == [("hunter", "2000.00"), ("commission", "1500.00"),
-                                 ("boost", "150.00"), ("cap", "-3550.00"), ("award", "10.00")]
+    assert lines(evaluation) == [
+        ("hunter", "2000.00"),
+        ("commission", "1500.00"),
+        ("boost", "150.00"),
+        ("cap", "-3550.00"),
+        ("award", "10.00"),
+    ]
     assert evaluation.total == D("110.00")
 
 
@@ -352,30 +416,36 @@ def test_the_same_figures_under_two_plans():
     # Revenue 120000, 6 new customers.
     # Design plan: marginal 4000, target bonus 5000, hunter (needs 10) no: 9000.
     # Variant: flat 120000 x 0.08 = 9600, target bonus 5000, hunter from 5: 2000: 16600.
-    variant = [commission("flat"), TARGET_BONUS, dict(HUNTER, when={"metric": "new_customers",
-                                                                   "gte": "5"}),
-               UNDERPERFORMANCE, CAP]
+    variant = [
+        commission("flat"),
+        TARGET_BONUS,
+        dict(HUNTER, when={"metric": "new_customers", "gte": "5"}),
+        UNDERPERFORMANCE,
+        CAP,
+    ]
     design = run(rules(*DESIGN_PLAN), "120000", new_customers=6)
     changed = run(rules(*variant), "120000", new_customers=6)
 
     assert lines(design) == [("commission", "4000.00"), ("target-bonus", "5000.00")]
     assert design.total == D("9000.00")
-    assert lines(changed) == [("commission", "9600.00"), ("target-bonus", "5000.00"),
-                              ("hunter", "2000.00")]
+    assert lines(changed) == [("commission", "9600.00"), ("target-bonus", "5000.00"), ("hunter", "2000.00")]
     assert changed.total == D("16600.00")
 
 
 def test_each_line_names_the_events_behind_the_figures_it_used():
     # The commission and the attainment bonus read revenue and its target (listed under
     # revenue_attainment); the hunter bonus reads new_customers; the award is its own event.
-    evidence = {"revenue": [9, 3, 3, 5], "revenue_attainment": [1], "new_customers": [4, 2],
-                "orders": [100]}
-    evaluation = run(rules(*DESIGN_PLAN), "120000", new_customers=10, evidence=evidence,
-                     awards=[Award(D("10"), "Spot award", 77)])
+    evidence = {"revenue": [9, 3, 3, 5], "revenue_attainment": [1], "new_customers": [4, 2], "orders": [100]}
+    evaluation = run(
+        rules(*DESIGN_PLAN), "120000", new_customers=10, evidence=evidence, awards=[Award(D("10"), "Spot award", 77)]
+    )
 
     assert [(line.component, line.events) for line in evaluation.lines] == [
-        ("commission", (1, 3, 5, 9)), ("target-bonus", (1, 3, 5, 9)), ("hunter", (2, 4)),
-        ("award", (77,))]
+        ("commission", (1, 3, 5, 9)),
+        ("target-bonus", (1, 3, 5, 9)),
+        ("hunter", (2, 4)),
+        ("award", (77,)),
+    ]
 
 
 def test_a_float_figure_is_refused():
@@ -407,13 +477,15 @@ def conditions(draw, monotone: bool):
 
 @st.composite
 def tier_tuples(draw, rising_rates: bool):
-    starts = draw(st.lists(st.decimals(min_value=D("0.05"), max_value=3, places=2), unique=True,
-                           max_size=4))
-    rates = draw(st.lists(st.decimals(min_value=0, max_value=D("0.3"), places=4),
-                          min_size=len(starts) + 1, max_size=len(starts) + 1))
+    starts = draw(st.lists(st.decimals(min_value=D("0.05"), max_value=3, places=2), unique=True, max_size=4))
+    rates = draw(
+        st.lists(
+            st.decimals(min_value=0, max_value=D("0.3"), places=4), min_size=len(starts) + 1, max_size=len(starts) + 1
+        )
+    )
     if rising_rates:
         rates.sort()  # flat with a falling rate would pay less for more revenue
-    return tuple(Tier(s, r) for s, r in zip([D(0)] + sorted(starts), rates))
+    return tuple(Tier(s, r) for s, r in zip([D(0)] + sorted(starts), rates, strict=True))
 
 
 @st.composite
@@ -431,11 +503,9 @@ def plans(draw, adjustments: bool = True, monotone: bool = False):
         for n in range(draw(st.integers(0, 2))):
             applies_to = tuple(draw(st.lists(st.sampled_from(scalable), min_size=1, unique=True)))
             factor = draw(st.decimals(min_value=0, max_value=2, places=3))
-            components.append(Multiplier(f"multiplier-{n}", applies_to,
-                                         draw(conditions(monotone)), factor))
+            components.append(Multiplier(f"multiplier-{n}", applies_to, draw(conditions(monotone)), factor))
         if draw(st.booleans()):
-            components.append(Cap("cap", draw(st.decimals(min_value=0, max_value=100000,
-                                                         places=2))))
+            components.append(Cap("cap", draw(st.decimals(min_value=0, max_value=100000, places=2))))
     return Rules(tuple(draw(st.permutations(components))))
 
 
@@ -445,18 +515,21 @@ def other_figures(draw):
     return {metric: draw(values) for metric in KPI_METRICS if metric != "revenue"}
 
 
-targets = st.dictionaries(st.sampled_from(TARGET_METRICS),
-                          st.decimals(min_value=0, max_value=300000, places=2))
-evidences = st.dictionaries(st.sampled_from(CONDITION_METRICS),
-                            st.lists(st.integers(1, 500), max_size=4))
-award_lists = st.lists(st.builds(Award, amount=st.decimals(min_value=0, max_value=5000, places=3),
-                                 reason=st.text(max_size=8), position=st.integers(501, 900)),
-                       max_size=3)
+targets = st.dictionaries(st.sampled_from(TARGET_METRICS), st.decimals(min_value=0, max_value=300000, places=2))
+evidences = st.dictionaries(st.sampled_from(CONDITION_METRICS), st.lists(st.integers(1, 500), max_size=4))
+award_lists = st.lists(
+    st.builds(
+        Award,
+        amount=st.decimals(min_value=0, max_value=5000, places=3),
+        reason=st.text(max_size=8),
+        position=st.integers(501, 900),
+    ),
+    max_size=3,
+)
 
 
 @given(plans(), revenues, other_figures(), targets, evidences, award_lists)
-def test_the_total_is_always_the_sum_of_the_lines_in_cents(plan, revenue, others, target_values,
-                                                           evidence, awards):
+def test_the_total_is_always_the_sum_of_the_lines_in_cents(plan, revenue, others, target_values, evidence, awards):
     evaluation = evaluate(plan, {"revenue": revenue, **others}, target_values, evidence, awards)
 
     assert evaluation.total == sum(line.amount for line in evaluation.lines)
@@ -466,8 +539,7 @@ def test_the_total_is_always_the_sum_of_the_lines_in_cents(plan, revenue, others
 
 
 @given(plans(), revenues, other_figures(), targets, evidences, award_lists)
-def test_every_line_names_only_events_it_was_given(plan, revenue, others, target_values,
-                                                   evidence, awards):
+def test_every_line_names_only_events_it_was_given(plan, revenue, others, target_values, evidence, awards):
     given_positions = {p for positions in evidence.values() for p in positions}
     given_positions |= {award.position for award in awards}
 
@@ -478,10 +550,17 @@ def test_every_line_names_only_events_it_was_given(plan, revenue, others, target
         assert list(line.events) == sorted(set(line.events))
 
 
-@given(plans(adjustments=False, monotone=True), revenues, revenues, other_figures(), targets,
-       st.decimals(min_value=1, max_value=300000, places=2))
-def test_without_multipliers_or_caps_more_revenue_never_pays_less(plan, one, other, others,
-                                                                  target_values, revenue_target):
+@given(
+    plans(adjustments=False, monotone=True),
+    revenues,
+    revenues,
+    other_figures(),
+    targets,
+    st.decimals(min_value=1, max_value=300000, places=2),
+)
+def test_without_multipliers_or_caps_more_revenue_never_pays_less(
+    plan, one, other, others, target_values, revenue_target
+):
     lower, higher = sorted([one, other])
     # Always a revenue target, so the tiers (where a payout could fall) are in play.
     target_values = {**target_values, "revenue": revenue_target}

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -54,8 +55,13 @@ def stop_after(batches: int):
 
 
 @SETTINGS
-@given(story=stories, sizes=batchings, projection_batches=st.lists(st.integers(1, 7), min_size=1, max_size=6),
-       stops=st.lists(st.integers(1, 3), min_size=1, max_size=6), parts=st.integers(1, 4))
+@given(
+    story=stories,
+    sizes=batchings,
+    projection_batches=st.lists(st.integers(1, 7), min_size=1, max_size=6),
+    stops=st.lists(st.integers(1, 3), min_size=1, max_size=6),
+    parts=st.integers(1, 4),
+)
 def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes, projection_batches, stops, parts):
     """`parts`: the catch-ups decode and fold each batch that many events at a time (the rebuild
     folds each of its batches whole), so a fold's state must carry from part to part."""
@@ -65,8 +71,9 @@ def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes,
             for i, batch in enumerate(batches_of(envelopes_of(story), sizes)):
                 store.record(*batch)
                 if i % 2:  # catch up now and then while the log grows, stopping part-way
-                    _interrupted_catch_up(store, projection_batches[i % len(projection_batches)], stops[i % len(stops)],
-                                          parts)
+                    _interrupted_catch_up(
+                        store, projection_batches[i % len(projection_batches)], stops[i % len(stops)], parts
+                    )
             for i, size in enumerate(projection_batches):
                 _interrupted_catch_up(store, size, stops[i % len(stops)], parts)
             catch_up(store.ledger, store.engine, batch_size=projection_batches[0], part_size=parts)
@@ -78,15 +85,15 @@ def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes,
 
 
 def _interrupted_catch_up(store, batch_size: int, stop: int, parts: int) -> None:
-    try:
+    with contextlib.suppress(StopHere):
         catch_up(store.ledger, store.engine, batch_size=batch_size, progress=stop_after(stop), part_size=parts)
-    except StopHere:
-        pass
 
 
 @SETTINGS
 @given(story=stories, sizes=batchings, cut=st.integers(0, 1000), as_of_day=st.sampled_from((None, "2026-03-10")))
-def test_a_kpi_known_at_t_equals_a_fresh_store_of_what_was_recorded_by_t_and_the_definitions(story, sizes, cut, as_of_day):
+def test_a_kpi_known_at_t_equals_a_fresh_store_of_what_was_recorded_by_t_and_the_definitions(
+    story, sizes, cut, as_of_day
+):
     from datetime import datetime
 
     batches = batches_of(envelopes_of(story), sizes)

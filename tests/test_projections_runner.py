@@ -28,7 +28,7 @@ def store(tmp_path):
     opened = open_store(f"sqlite:///{tmp_path}/l.db")
     events = list(generate(3000, seed=11, tz="Asia/Shanghai"))
     for start in range(0, len(events), 700):
-        opened.record(*events[start:start + 700])
+        opened.record(*events[start : start + 700])
     yield opened
     close_store(opened)
 
@@ -83,7 +83,7 @@ def test_catch_up_resumes_where_it_stopped_while_the_log_grows(tmp_path):
     try:
         events = list(generate(2000, seed=5, tz="Asia/Shanghai"))
         for start in range(0, 2000, 400):
-            store.record(*events[start:start + 400])
+            store.record(*events[start : start + 400])
             assert catch_up(store.ledger, store.engine, batch_size=300) == start + 400
         assert catch_up(store.ledger, store.engine) == 2000  # nothing new: nothing done
         assert table_contents(store.engine) == rebuilt_contents(store)
@@ -116,7 +116,7 @@ def test_a_rebuild_split_across_two_processes_holds_exactly_the_rows_of_one_in_p
     try:
         events = list(generate(3000, seed=12, tz="Asia/Shanghai"))
         for start in range(0, len(events), 1000):
-            split_store.record(*events[start:start + 1000])
+            split_store.record(*events[start : start + 1000])
         assert rebuild(split_store.ledger, split_store.engine, batch_size=400, split=False) == 3000
         in_one = table_contents(split_store.engine)
         assert rebuild(split_store.ledger, split_store.engine, batch_size=400, split=True) == 3000
@@ -166,7 +166,14 @@ def test_every_projection_declares_its_tables_and_event_types():
     tables = [t.name for p in runner.PROJECTIONS for t in p.tables]
     assert len(tables) == len(set(tables))
     consumed = {t for p in runner.PROJECTIONS for t in p.event_types}
-    assert {"DealWon", "RepTransferred", "TargetSet", "ActivityLogged", "EvaluationRecorded", "PayoutApproved"} <= consumed
+    assert {
+        "DealWon",
+        "RepTransferred",
+        "TargetSet",
+        "ActivityLogged",
+        "EvaluationRecorded",
+        "PayoutApproved",
+    } <= consumed
 
 
 # --- the arithmetic of credit ---------------------------------------------------------------
@@ -186,7 +193,9 @@ def test_a_split_amount_always_adds_up_to_the_whole(total, weights):
 
 
 def test_equal_shares_give_the_odd_cent_to_the_first_rep():
-    credit = shares_in_ppb([{"rep_id": r, "share": Decimal(s)} for r, s in (("A", "0.333"), ("B", "0.333"), ("C", "0.334"))])
+    credit = shares_in_ppb(
+        [{"rep_id": r, "share": Decimal(s)} for r, s in (("A", "0.333"), ("B", "0.333"), ("C", "0.334"))]
+    )
     assert allocate(100, credit) == {"A": 33, "B": 33, "C": 34}
     assert allocate(1, [("A", PPB // 2), ("B", PPB // 2)]) == {"A": 1, "B": 0}
 

@@ -41,9 +41,13 @@ WRITERS, COMMANDS, DEALS, WON = 8, 500, 20, "300.00"
 DIRECT_COMMANDS, DIRECT_WON = 100, "60.00"  # per process through Ledger.record; deals small enough to run out
 
 
-def assert_exactly_the_accepted_commands_are_in_the_log(ledger: Ledger, results: list[dict], seeded: int, won: str) -> None:
+def assert_exactly_the_accepted_commands_are_in_the_log(
+    ledger: Ledger, results: list[dict], seeded: int, won: str
+) -> None:
     by_outcome = outcomes(results)
-    assert set(by_outcome) <= {"accepted", "conflict", "rule"}, [r for r in results if r["outcome"] not in ("accepted", "conflict", "rule")][:5]
+    assert set(by_outcome) <= {"accepted", "conflict", "rule"}, [
+        r for r in results if r["outcome"] not in ("accepted", "conflict", "rule")
+    ][:5]
     assert by_outcome["conflict"] > 0 and by_outcome["rule"] > 0, by_outcome  # the test did collide
     log = whole_log(ledger)
     assert_gap_free_and_ordered(log)
@@ -62,14 +66,17 @@ def company_revenue(ledger: Ledger) -> Decimal:
     return DEALS * Decimal(WON) - sum(refunded_by_deal(whole_log(ledger)).values(), Decimal(0))
 
 
-def test_eight_processes_of_conflicting_commands_over_http_are_each_recorded_once_or_refused_with_409_or_422(settings, tmp_path):
+def test_eight_processes_of_conflicting_commands_over_http_are_each_recorded_once_or_refused_with_409_or_422(
+    settings, tmp_path
+):
     seeded = seed_hot_deals(settings, DEALS, WON)
     token = admin_token(settings)
     with children() as started:
         server, url = start_server(settings, tmp_path, workers=2, projections="external")
         started += [server, start_projection_worker(settings, tmp_path)]
-        results = run_writers(settings, tmp_path, via="http", writers=WRITERS, count=COMMANDS, deals=DEALS,
-                              url=url, token=token)
+        results = run_writers(
+            settings, tmp_path, via="http", writers=WRITERS, count=COMMANDS, deals=DEALS, url=url, token=token
+        )
         ledger = Ledger(settings)
         head = ledger.head().position
         status, body = get_json(url, f"/kpis?scope=company&period=2026-Q1&after={head}", token)
@@ -84,7 +91,9 @@ def test_eight_processes_of_conflicting_commands_over_http_are_each_recorded_onc
     ledger.close()
 
 
-def test_eight_processes_of_conflicting_commands_through_ledger_record_are_each_recorded_once_or_refused(settings, tmp_path):
+def test_eight_processes_of_conflicting_commands_through_ledger_record_are_each_recorded_once_or_refused(
+    settings, tmp_path
+):
     seeded = seed_hot_deals(settings, DEALS, DIRECT_WON)
     results = run_writers(settings, tmp_path, via="ledger", writers=WRITERS, count=DIRECT_COMMANDS, deals=DEALS)
     assert len(results) == WRITERS * DIRECT_COMMANDS
@@ -100,8 +109,11 @@ def test_a_busy_or_unreachable_store_is_a_503_with_retry_after_never_a_500(setti
     from eventsourcing.persistence import OperationalError as StoreOperationalError
     from sqlalchemy.exc import OperationalError as SqlOperationalError
 
-    failure = (StoreOperationalError("database is locked") if error == "eventsourcing"
-               else SqlOperationalError("SELECT 1", {}, Exception("lock timeout")))
+    failure = (
+        StoreOperationalError("database is locked")
+        if error == "eventsourcing"
+        else SqlOperationalError("SELECT 1", {}, Exception("lock timeout"))
+    )
     with TestClient(create_app(settings)) as client:
         token = create_token(client.app.state.engine, "admin")[0]
         ledger = client.app.state.ledger

@@ -93,7 +93,7 @@ def write_import_file(path: Path) -> list[list[str]]:
     envelopes = list(generate(IMPORT_EVENTS, seed=SEED % 1000))
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in envelopes))
     ids = [e["event_id"] for e in envelopes]
-    return [ids[start:start + IMPORT_BATCH] for start in range(0, len(ids), IMPORT_BATCH)]
+    return [ids[start : start + IMPORT_BATCH] for start in range(0, len(ids), IMPORT_BATCH)]
 
 
 def acknowledged_ids(acks: Path, batches: list[list[str]]) -> set[str]:
@@ -109,15 +109,20 @@ def assert_whole_batches_only(ledger: Ledger, batches: list[list[str]]) -> int:
     log = whole_log(ledger)
     assert_gap_free_and_ordered(log)
     recorded = [r.event_id for r in log]
-    assert len(recorded) % IMPORT_BATCH == 0, f"{len(recorded) % IMPORT_BATCH} events of a batch are visible without the rest"
+    assert len(recorded) % IMPORT_BATCH == 0, (
+        f"{len(recorded) % IMPORT_BATCH} events of a batch are visible without the rest"
+    )
     whole = len(recorded) // IMPORT_BATCH
-    assert recorded == [event_id for batch in batches[:whole] for event_id in batch], \
+    assert recorded == [event_id for batch in batches[:whole] for event_id in batch], (
         "the log is not the file's first batches, whole and in order"
+    )
     assert ledger.verify().ok
     return whole
 
 
-def test_an_import_killed_at_ten_seeded_points_keeps_every_acknowledged_batch_and_no_partial_one(settings, store, tmp_path):
+def test_an_import_killed_at_ten_seeded_points_keeps_every_acknowledged_batch_and_no_partial_one(
+    settings, store, tmp_path
+):
     ledger, engine = store
     file, acks = tmp_path / "import.jsonl", tmp_path / "acks.jsonl"
     batches = write_import_file(file)
@@ -165,7 +170,7 @@ def test_a_projection_catch_up_killed_at_ten_seeded_points_resumes_to_exactly_th
         else:
             real_catch_up_killed_after(settings, tmp_path, engine, before, point)
         assert_projections_hold_exactly_a_rebuild_to_their_position(ledger, engine, tmp_path)
-        append(ledger, envelopes[appended:appended + SLICE])  # the log grows while the worker is down
+        append(ledger, envelopes[appended : appended + SLICE])  # the log grows while the worker is down
         appended += SLICE
     assert run_forked(project, settings, PROJECTION_BATCH, None) == 0  # the restart
     assert assert_projections_equal_a_rebuild(ledger, engine, tmp_path) == appended
@@ -173,7 +178,7 @@ def test_a_projection_catch_up_killed_at_ten_seeded_points_resumes_to_exactly_th
 
 def append(ledger: Ledger, envelopes: list[dict]) -> None:
     for start in range(0, len(envelopes), 100):
-        ledger.record(envelopes[start:start + 100], "seed")
+        ledger.record(envelopes[start : start + 100], "seed")
 
 
 def real_catch_up_killed_after(settings: Settings, tmp_path: Path, engine, before: int, delay: float) -> None:
@@ -205,7 +210,9 @@ def assert_projections_hold_exactly_a_rebuild_to_their_position(ledger: Ledger, 
 API_WRITERS, DEAL_BATCHES, WORKER_KILLS = 4, 60, 3
 
 
-def test_api_workers_killed_mid_request_leave_whole_batches_and_the_client_retries_complete_them(settings, store, tmp_path):
+def test_api_workers_killed_mid_request_leave_whole_batches_and_the_client_retries_complete_them(
+    settings, store, tmp_path
+):
     """`serve --workers 2` (its projection worker folding in the serve process); four clients
     each record 60 three-event batches, retrying a lost request with the same event_ids; three
     times, when the log reaches a seeded length, one API worker is SIGKILLed (uvicorn starts
@@ -219,8 +226,17 @@ def test_api_workers_killed_mid_request_leave_whole_batches_and_the_client_retri
     with children() as started:
         server, url = start_server(settings, tmp_path, workers=2, projections="follow")
         started.append(server)
-        outs = start_writers(settings, tmp_path, started, via="http", writers=API_WRITERS, count=DEAL_BATCHES,
-                             url=url, token=token, kind="deals")
+        outs = start_writers(
+            settings,
+            tmp_path,
+            started,
+            via="http",
+            writers=API_WRITERS,
+            count=DEAL_BATCHES,
+            url=url,
+            token=token,
+            kind="deals",
+        )
         killed = [kill_a_worker_at(server, ledger, length, rng) for length in lengths]
         wait_for_writers(started[1:], timeout=150)
         assert_replaced(server, killed)
@@ -260,6 +276,6 @@ def assert_every_batch_whole_once(ledger: Ledger, seeded: int) -> None:
     assert len(written) == 3 * len(expected_batches) == len(set(written))
     for start in range(0, len(written), 3):  # each batch: its three events, together, in order
         key = written[start].removesuffix("-open")
-        assert written[start:start + 3] == [f"{key}-open", f"{key}-won", f"{key}-refund"], written[start:start + 3]
+        assert written[start : start + 3] == [f"{key}-open", f"{key}-won", f"{key}-refund"], written[start : start + 3]
         expected_batches.discard(key)
     assert not expected_batches

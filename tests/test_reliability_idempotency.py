@@ -42,7 +42,7 @@ def assert_once_accepted_always_the_same_answer(tries: list[dict], position: int
     first = next(i for i, t in enumerate(tries) if t["outcome"] == "accepted")
     for t in tries[first:]:
         assert t["outcome"] == "accepted" and t["positions"] == [position], tries
-    for t in tries[first + 1:]:
+    for t in tries[first + 1 :]:
         assert t["duplicates"] == [0], tries
 
 
@@ -52,8 +52,18 @@ def test_each_command_sent_three_times_with_one_event_id_some_after_a_time_out_i
     with children() as started:
         server, url = start_server(settings, tmp_path, workers=2, projections="external")
         started.append(server)
-        results = run_writers(settings, tmp_path, via="http", writers=WRITERS, count=COMMANDS, deals=DEALS,
-                              url=url, token=token, repeat=ATTEMPTS, give_up=GIVE_UP)
+        results = run_writers(
+            settings,
+            tmp_path,
+            via="http",
+            writers=WRITERS,
+            count=COMMANDS,
+            deals=DEALS,
+            url=url,
+            token=token,
+            repeat=ATTEMPTS,
+            give_up=GIVE_UP,
+        )
     assert set(outcomes(results)) <= {"accepted", "conflict", "rule", "timeout"}, outcomes(results)
     assert all(r["attempt"] == 0 for r in results if r["outcome"] == "timeout")
     ledger = Ledger(settings)

@@ -21,12 +21,22 @@ ROUNDS = 6
 
 
 def won_deal(n: int, amount: str) -> dict:
-    return {"events": [
-        {"type": "DealOpened", "event_id": f"deal-{n}-open", "occurred_at": "2026-02-01T09:00:00+00:00",
-         "data": {"deal_id": f"D-{n}", "rep_id": "R-1", "customer_id": f"C-{n}"}},
-        {"type": "DealWon", "event_id": f"deal-{n}-won", "occurred_at": "2026-02-20T09:00:00+00:00",
-         "data": {"deal_id": f"D-{n}", "amount": amount}},
-    ]}
+    return {
+        "events": [
+            {
+                "type": "DealOpened",
+                "event_id": f"deal-{n}-open",
+                "occurred_at": "2026-02-01T09:00:00+00:00",
+                "data": {"deal_id": f"D-{n}", "rep_id": "R-1", "customer_id": f"C-{n}"},
+            },
+            {
+                "type": "DealWon",
+                "event_id": f"deal-{n}-won",
+                "occurred_at": "2026-02-20T09:00:00+00:00",
+                "data": {"deal_id": f"D-{n}", "amount": amount},
+            },
+        ]
+    }
 
 
 def append(url: str, token: str, n: int, amount: str) -> int:

@@ -60,7 +60,7 @@ def test_two_workers_following_the_same_log_apply_every_batch_once(settings, tmp
     envelopes = list(generate(600, seed=11))
     with following(ledger, engines[0], poll=0.1), following(other, engines[1], poll=0.1):
         for start in range(0, len(envelopes), 20):
-            writer.record(envelopes[start:start + 20], "test")
+            writer.record(envelopes[start : start + 20], "test")
         seconds_until_projected(engines[0], writer.head().position, timeout=60)
     assert_projections_equal_a_rebuild(ledger, engines[0], tmp_path)
     for engine in engines:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-
 from builders import correct, ev
-from ledger.store import Ledger, micros_to_time
 from payout_fixtures import FLAT_RULES, department, publish, won_deal
+
+from ledger.store import Ledger, micros_to_time
 from projections.approvals import approve
 from projections.db import engine_for, writing
 from projections.runner import catch_up
@@ -32,9 +32,14 @@ def approved_q1(ledger: Ledger, settings):
     # R-1 at 130%: 3000 + 1000 + 800 + bonus 5000; R-2 at 80%: 80000 × 3% = 2400, no bonus, no penalty
     assert (first.amount, second.amount) == (D("9800.00"), D("2400.00"))
     approved_at = micros_to_time(ledger.recorded_at_of(ledger.head().position))
-    ledger.record([correct("D-1", "110000.00", when="2026-04-05T00:00:00Z"),
-                   *won_deal("D-3", "R-2", "30000.00", won_at="2026-03-20T10:00:00+00:00"),  # backdated into Q1
-                   publish(2, FLAT_RULES, effective_from="2026-01", when="2026-04-06T00:00:00Z")], "crm")
+    ledger.record(
+        [
+            correct("D-1", "110000.00", when="2026-04-05T00:00:00Z"),
+            *won_deal("D-3", "R-2", "30000.00", won_at="2026-03-20T10:00:00+00:00"),  # backdated into Q1
+            publish(2, FLAT_RULES, effective_from="2026-01", when="2026-04-06T00:00:00Z"),
+        ],
+        "crm",
+    )
     catch_up(ledger, engine)
     yield ledger, engine, settings, approved_at
     engine.dispose()
@@ -69,7 +74,11 @@ def test_replaying_q1_under_version_2_shows_the_differences_rep_by_rep_and_line_
     result = replay(ledger, engine, settings, "2026-Q1", PlanRequest("std", 2))
     diff = {row["rep_id"]: row for row in result["diff"]}
     # R-1: 110000 × 4% = 4400 + 5000 = 9400 against 9800 approved
-    assert (diff["R-1"]["before"], diff["R-1"]["after"], diff["R-1"]["delta"]) == (D("9800.00"), D("9400.00"), D("-400.00"))
+    assert (diff["R-1"]["before"], diff["R-1"]["after"], diff["R-1"]["delta"]) == (
+        D("9800.00"),
+        D("9400.00"),
+        D("-400.00"),
+    )
     lines = {line["component"]: line for line in diff["R-1"]["lines"]}
     assert lines["commission"]["delta"] == D("-400.00") and lines["target-bonus"]["delta"] == D("0.00")
     # R-2: 80000 + the backdated 30000 = 110000 → 4400 + 5000 = 9400 against 2400 approved
@@ -81,8 +90,17 @@ def test_replaying_q1_under_version_2_shows_the_differences_rep_by_rep_and_line_
 def test_a_draft_plan_given_inline_is_replayed_without_being_published(approved_q1):
     ledger, engine, settings, _ = approved_q1
     head = ledger.head().position
-    draft = {"components": [{"id": "commission", "kind": "commission", "base": "revenue", "mode": "flat",
-                             "tiers": [{"from_attainment": "0", "rate": "0.10"}]}]}
+    draft = {
+        "components": [
+            {
+                "id": "commission",
+                "kind": "commission",
+                "base": "revenue",
+                "mode": "flat",
+                "tiers": [{"from_attainment": "0", "rate": "0.10"}],
+            }
+        ]
+    }
     result = replay(ledger, engine, settings, "2026-Q1", PlanRequest(rules=draft))
     assert {row["rep_id"]: row["after"] for row in result["diff"]} == {"R-1": D("11000.00"), "R-2": D("11000.00")}
     assert ledger.head().position == head  # a replay writes nothing
@@ -130,7 +148,9 @@ def test_the_audit_rebuild_equals_the_live_projections(approved_q1):
 def test_the_audit_rebuild_finds_a_projection_row_altered_by_hand(approved_q1):
     ledger, engine, settings, _ = approved_q1
     with writing(engine) as conn:
-        conn.execute(deal_facts.update().where(deal_facts.c.deal_id == "D-2").values(won_cents=deal_facts.c.won_cents + 100))
+        conn.execute(
+            deal_facts.update().where(deal_facts.c.deal_id == "D-2").values(won_cents=deal_facts.c.won_cents + 100)
+        )
     report = audit(ledger, engine, settings, periods=["2026-Q1"])
     assert report["ok"] is False
     assert any(d.get("table") == "deal_facts" for d in report["differences"])
@@ -146,15 +166,25 @@ def test_the_audit_names_each_row_altered_removed_or_added_by_hand_on_its_own_si
         conn.execute(deal_facts.update().where(deal_facts.c.deal_id == "D-2").values(won_cents=d2.won_cents + 100))
         conn.execute(deal_facts.delete().where(deal_facts.c.deal_id == "D-3"))
         conn.execute(deal_facts.insert().values({**d2._asdict(), "position": 999_999, "seq": 0}))
-    rows = {(d["problem"].split(",")[0], tuple(d["row"])) for d in audit(ledger, engine, settings)["differences"]
-            if d.get("table") == "deal_facts"}
+    rows = {
+        (d["problem"].split(",")[0], tuple(d["row"]))
+        for d in audit(ledger, engine, settings)["differences"]
+        if d.get("table") == "deal_facts"
+    }
     altered = tuple({**d2._asdict(), "won_cents": d2.won_cents + 100}.values())
     added = tuple({**d2._asdict(), "position": 999_999, "seq": 0}.values())
-    assert rows == {("in the live projection", altered), ("in the rebuild", tuple(d2)),
-                    ("in the rebuild", tuple(d3)), ("in the live projection", added)}
+    assert rows == {
+        ("in the live projection", altered),
+        ("in the rebuild", tuple(d2)),
+        ("in the rebuild", tuple(d3)),
+        ("in the live projection", added),
+    }
     # As known at the approval, D-3 (recorded later) is in neither store: the two others remain.
-    then = {(d["problem"].split(",")[0], tuple(d["row"])) for d in audit(ledger, engine, settings, known_at=approved_at)["differences"]
-            if d.get("table") == "deal_facts"}
+    then = {
+        (d["problem"].split(",")[0], tuple(d["row"]))
+        for d in audit(ledger, engine, settings, known_at=approved_at)["differences"]
+        if d.get("table") == "deal_facts"
+    }
     assert then == rows - {("in the rebuild", tuple(d3))}
 
 
@@ -166,7 +196,9 @@ def test_closing_a_period_seals_the_log_and_verify_proves_the_seal(approved_q1):
     assert report["ok"] and report["digest_extended"] and report["seals"][0]["holds"]
     with ledger.recorder.datastore.transaction(commit=True) as cursor:
         mark = "%s" if ledger.is_postgres else "?"
-        cursor.execute(f"UPDATE {ledger.recorder.entries_table} SET actor = {mark} WHERE position = 3", ["someone-else"])
+        cursor.execute(
+            f"UPDATE {ledger.recorder.entries_table} SET actor = {mark} WHERE position = 3", ["someone-else"]
+        )
     tampered = verify(ledger, digest=closed["head"])
     assert not tampered["ok"] and tampered["first_bad_position"] == 3
 

@@ -31,8 +31,13 @@ REP_READS = {"admin": ALL, "finance": ALL, "auditor": ALL, "manager": (200, 200,
 TEAM_READS = {"admin": ALL, "finance": ALL, "auditor": ALL, "manager": (200, 200, 404), "rep": (404, 404, 404)}
 BEYOND_TEAM = {"admin": ALL, "finance": ALL, "auditor": ALL, "manager": (403,) * 3, "rep": (403,) * 3}
 APPROVES = {"admin": (201,) * 3, "finance": (201,) * 3, "auditor": (403,) * 3, "manager": (403,) * 3, "rep": (403,) * 3}
-RECORDS_ACTIVITY = {"admin": (201,) * 3, "finance": (403,) * 3, "auditor": (403,) * 3, "manager": (201, 201, 403),
-                    "rep": (201, 403, 403)}
+RECORDS_ACTIVITY = {
+    "admin": (201,) * 3,
+    "finance": (403,) * 3,
+    "auditor": (403,) * 3,
+    "manager": (201, 201, 403),
+    "rep": (201, 403, 403),
+}
 
 # name: (method, path, query or body, {role: (own, team, other)})
 PER_TARGET = {
@@ -50,19 +55,44 @@ PER_TARGET = {
 }
 # name: (method, path, query or body, {role: status})
 WHOLE_ORG = {
-    "company kpis": ("GET", "/kpis", {"scope": "company", "period": "2026-Q1"},
-                     {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403}),
-    "quadrants": ("GET", "/kpis/quadrants", {"period": "2026-Q1"},
-                  {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403}),
+    "company kpis": (
+        "GET",
+        "/kpis",
+        {"scope": "company", "period": "2026-Q1"},
+        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403},
+    ),
+    "quadrants": (
+        "GET",
+        "/kpis/quadrants",
+        {"period": "2026-Q1"},
+        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403},
+    ),
     "payouts": ("GET", "/payouts", {"period": "2026-Q1"}, dict.fromkeys(ROLES, 200)),
-    "replay": ("POST", "/replays", {"period": "2026-Q1", "plan": {"plan_id": "std", "version": 2}},
-               {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403}),
-    "adjustments": ("POST", "/replays/adjustments", "adjustments",
-                    {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403}),
-    "close": ("POST", "/periods/{close}/close", None,
-              {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403}),
+    "replay": (
+        "POST",
+        "/replays",
+        {"period": "2026-Q1", "plan": {"plan_id": "std", "version": 2}},
+        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403},
+    ),
+    "adjustments": (
+        "POST",
+        "/replays/adjustments",
+        "adjustments",
+        {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403},
+    ),
+    "close": (
+        "POST",
+        "/periods/{close}/close",
+        None,
+        {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403},
+    ),
     "verify": ("GET", "/audit/verify", {}, {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403}),
-    "audit rebuild": ("GET", "/audit/rebuild", {}, {"admin": 200, "finance": 403, "auditor": 200, "manager": 403, "rep": 403}),
+    "audit rebuild": (
+        "GET",
+        "/audit/rebuild",
+        {},
+        {"admin": 200, "finance": 403, "auditor": 200, "manager": 403, "rep": 403},
+    ),
 }
 
 
@@ -83,10 +113,19 @@ def fill(template, values: dict[str, str]):
 
 def body_for(kind, rep: str):
     if kind == "activity":
-        return ev("ActivityLogged", "2026-03-02T10:00:00+00:00", activity_id=f"A-{uuid.uuid4().hex[:12]}", rep_id=rep,
-                  kind="call")
+        return ev(
+            "ActivityLogged",
+            "2026-03-02T10:00:00+00:00",
+            activity_id=f"A-{uuid.uuid4().hex[:12]}",
+            rep_id=rep,
+            kind="call",
+        )
     if kind == "adjustments":
-        return {"period": "2026-Q1", "plan": {"plan_id": "std", "version": 2}, "known_at": datetime.now(UTC).isoformat()}
+        return {
+            "period": "2026-Q1",
+            "plan": {"plan_id": "std", "version": 2},
+            "known_at": datetime.now(UTC).isoformat(),
+        }
     return kind
 
 
@@ -94,7 +133,9 @@ def call(api: Api, role: str | None, method: str, path: str, payload, values: di
     path = fill(path, values)
     if method == "GET":
         return api.client.get(path, params=fill(payload, values), headers=api.headers(role))
-    return api.client.post(path, json=body_for(fill(payload, values), values.get("rep", OWN)), headers=api.headers(role))
+    return api.client.post(
+        path, json=body_for(fill(payload, values), values.get("rep", OWN)), headers=api.headers(role)
+    )
 
 
 def assert_nothing_beyond_reach(role: str, response) -> None:
@@ -127,10 +168,17 @@ def test_each_role_gets_its_status_for_the_whole_org_and_sees_only_its_reps(api,
 
 
 def test_the_payouts_a_role_sees_are_exactly_the_reps_within_its_reach(api):
-    seen = {role: {p["rep_id"] for p in api.get("/payouts", role=role, period="2026-Q1").json()["payouts"]}
-            for role in ROLES}
-    assert seen == {"admin": {OWN, MATE, FAR}, "finance": {OWN, MATE, FAR}, "auditor": {OWN, MATE, FAR},
-                    "manager": {OWN, MATE}, "rep": {OWN}}
+    seen = {
+        role: {p["rep_id"] for p in api.get("/payouts", role=role, period="2026-Q1").json()["payouts"]}
+        for role in ROLES
+    }
+    assert seen == {
+        "admin": {OWN, MATE, FAR},
+        "finance": {OWN, MATE, FAR},
+        "auditor": {OWN, MATE, FAR},
+        "manager": {OWN, MATE},
+        "rep": {OWN},
+    }
 
 
 ENDPOINTS = [(method, path, payload) for method, path, payload, _ in [*PER_TARGET.values(), *WHOLE_ORG.values()]]
@@ -144,26 +192,55 @@ def test_every_endpoint_answers_401_without_a_token(api, method, path, payload):
 
 
 def dispute(dispute_id: str, rep: str) -> list[dict]:
-    return [ev("DisputeOpened", "2026-04-02T09:00:00+00:00", dispute_id=dispute_id, rep_id=rep, period="2026-Q1",
-               text="the March deal is missing"),
-            ev("DisputeCommented", "2026-04-02T10:00:00+00:00", dispute_id=dispute_id, author_id="someone",
-               text="more detail")]
+    return [
+        ev(
+            "DisputeOpened",
+            "2026-04-02T09:00:00+00:00",
+            dispute_id=dispute_id,
+            rep_id=rep,
+            period="2026-Q1",
+            text="the March deal is missing",
+        ),
+        ev(
+            "DisputeCommented",
+            "2026-04-02T10:00:00+00:00",
+            dispute_id=dispute_id,
+            author_id="someone",
+            text="more detail",
+        ),
+    ]
 
 
-@pytest.mark.parametrize(("role", "target", "status"), [
-    ("rep", "own", 201), ("rep", "team", 403), ("manager", "team", 201), ("manager", "other", 403),
-    ("finance", "other", 403), ("auditor", "own", 403), ("admin", "other", 201),
-])
+@pytest.mark.parametrize(
+    ("role", "target", "status"),
+    [
+        ("rep", "own", 201),
+        ("rep", "team", 403),
+        ("manager", "team", 201),
+        ("manager", "other", 403),
+        ("finance", "other", 403),
+        ("auditor", "own", 403),
+        ("admin", "other", 201),
+    ],
+)
 def test_a_dispute_is_opened_and_commented_by_its_rep_or_their_manager(api, role, target, status):
     rep = TARGETS[target][0]
     response = api.post("/events", {"events": dispute(f"X-{uuid.uuid4().hex[:8]}", rep)}, role=role)
     assert response.status_code == status, response.text
 
 
-@pytest.mark.parametrize(("role", "target", "status"), [
-    ("finance", "other", 201), ("admin", "other", 201), ("rep", "own", 201), ("rep", "team", 403),
-    ("manager", "team", 201), ("manager", "other", 403), ("auditor", "own", 403),
-])
+@pytest.mark.parametrize(
+    ("role", "target", "status"),
+    [
+        ("finance", "other", 201),
+        ("admin", "other", 201),
+        ("rep", "own", 201),
+        ("rep", "team", 403),
+        ("manager", "team", 201),
+        ("manager", "other", 403),
+        ("auditor", "own", 403),
+    ],
+)
 def test_a_comment_on_an_earlier_dispute_is_for_its_rep_their_manager_and_finance(api, role, target, status):
     dispute_id = f"X-{uuid.uuid4().hex[:8]}"
     api.record(dispute(dispute_id, TARGETS[target][0])[0])

@@ -54,5 +54,6 @@ def admin_token() -> str:
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_makes_the_api_fail_or_break_its_own_schema(case, admin_token):
-    case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"},
-                           checks=[not_a_server_error, response_schema_conformance])
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {admin_token}"}, checks=[not_a_server_error, response_schema_conformance]
+    )

@@ -6,21 +6,31 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.transcoder import OrjsonTranscoder
 
 transcoder = OrjsonTranscoder()
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    st.text(max_size=20),
     st.decimals(allow_nan=False, allow_infinity=False, places=4),
     # fold only disambiguates a wall time in a zone with transitions; fixed offsets ignore it
-    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]))
-    .map(lambda moment: moment.replace(fold=0)),
-    st.dates(), st.uuids(),
+    st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))])
+    ).map(lambda moment: moment.replace(fold=0)),
+    st.dates(),
+    st.uuids(),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @given(values)
@@ -31,8 +41,12 @@ def test_any_value_round_trips_exactly(value):
 
 
 def test_decimal_scale_and_zone_offset_survive():
-    value = {"amount": Decimal("18000.50"), "at": datetime(2026, 3, 5, 10, tzinfo=timezone(timedelta(hours=8))),
-             "day": date(2026, 3, 5), "id": UUID(int=7)}
+    value = {
+        "amount": Decimal("18000.50"),
+        "at": datetime(2026, 3, 5, 10, tzinfo=timezone(timedelta(hours=8))),
+        "day": date(2026, 3, 5),
+        "id": UUID(int=7),
+    }
     decoded = transcoder.decode(transcoder.encode(value))
     assert str(decoded["amount"]) == "18000.50"
     assert decoded["at"].utcoffset() == timedelta(hours=8)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-
 from builders import ev, split
 from payout_fixtures import department, won_deal
+
 from projections.db import engine_for
 from projections.runner import catch_up
 from replay.statements import DisputeNotFound, dispute, statement, unacknowledged
@@ -32,8 +32,16 @@ def books(ledger, settings):
 
 
 def opened(dispute_id="DS-1"):
-    return ev("DisputeOpened", T, dispute_id=dispute_id, rep_id="R-2", period="2026-Q1", component="commission",
-              deal_id="D-1", text="I ran half of D-1: the split is missing")
+    return ev(
+        "DisputeOpened",
+        T,
+        dispute_id=dispute_id,
+        rep_id="R-2",
+        period="2026-Q1",
+        component="commission",
+        deal_id="D-1",
+        text="I ran half of D-1: the split is missing",
+    )
 
 
 def test_a_disputed_missing_split_accepted_by_the_manager_moves_the_payout_by_hand_computed_amounts(books):
@@ -43,8 +51,15 @@ def test_a_disputed_missing_split_accepted_by_the_manager_moves_the_payout_by_ha
     record(opened(), actor="rep:R-2")
     record(ev("DisputeCommented", T, dispute_id="DS-1", author_id="M-1", text="checking the CRM"), actor="manager:T-1")
     fix = {**split("D-1", {"R-1": "0.5", "R-2": "0.5"}, when="2026-02-11T09:00:00+00:00"), "event_id": "DS-1-fix-1"}
-    resolution = ev("DisputeResolved", T, dispute_id="DS-1", resolver_id="M-1", outcome="accepted",
-                    reason="confirmed in the CRM", corrections=["DS-1-fix-1"])
+    resolution = ev(
+        "DisputeResolved",
+        T,
+        dispute_id="DS-1",
+        resolver_id="M-1",
+        outcome="accepted",
+        reason="confirmed in the CRM",
+        corrections=["DS-1-fix-1"],
+    )
     record(fix, resolution, actor="manager:T-1")
     # after: R-2 has 80000 + 50000 = 130000 (130%): 3000 + 1000 + 800 = 4800 commission + 5000 bonus = 9800
     answer = dispute(ledger, engine, settings, "DS-1")
@@ -60,7 +75,9 @@ def test_a_disputed_missing_split_accepted_by_the_manager_moves_the_payout_by_ha
 def test_a_rejected_dispute_changes_nothing(books):
     ledger, engine, settings, record = books
     record(opened())
-    record(ev("DisputeResolved", T, dispute_id="DS-1", resolver_id="M-1", outcome="rejected", reason="D-1 was R-1's alone"))
+    record(
+        ev("DisputeResolved", T, dispute_id="DS-1", resolver_id="M-1", outcome="rejected", reason="D-1 was R-1's alone")
+    )
     answer = dispute(ledger, engine, settings, "DS-1")
     assert answer["outcome"] == "rejected" and answer["corrections"] == []
     assert answer["effect"]["delta"] == D("0.00") and answer["effect"]["after"] == D("2400.00")

@@ -46,19 +46,32 @@ class AuditOut(BaseModel):
 
 
 @router.get("/verify", summary="Recompute the hash chain and the seals of closed periods; name the first bad position")
-def verify(_: Annotated[User, allowed("audit.verify")], ledger: LedgerDep,
-           digest: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$",
-                                               description="a head written down earlier, to check the log still extends it")] = None,
-           ) -> VerifyOut:
+def verify(
+    _: Annotated[User, allowed("audit.verify")],
+    ledger: LedgerDep,
+    digest: Annotated[
+        str | None,
+        Query(pattern="^[0-9a-f]{64}$", description="a head written down earlier, to check the log still extends it"),
+    ] = None,
+) -> VerifyOut:
     report = verify_log(ledger, digest)
     return VerifyOut(**report, extends_digest=report["digest_extended"])
 
 
-@router.get("/rebuild", summary="Rebuild the projections from the raw log (up to known_at) in a scratch store and "
-                                "compare them, table by table and figure by figure, with the live ones")
-def rebuild(_: Annotated[User, allowed("audit.rebuild")], ledger: LedgerDep, engine: EngineDep, settings: SettingsDep,
-            known_at: KnownAt = None,
-            periods: Annotated[list[Period] | None, Query(alias="period", max_length=MAX_AUDIT_PERIODS,
-                                                          description="periods whose KPIs and payouts to compare")] = None,
-            ) -> AuditOut:
+@router.get(
+    "/rebuild",
+    summary="Rebuild the projections from the raw log (up to known_at) in a scratch store and "
+    "compare them, table by table and figure by figure, with the live ones",
+)
+def rebuild(
+    _: Annotated[User, allowed("audit.rebuild")],
+    ledger: LedgerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    known_at: KnownAt = None,
+    periods: Annotated[
+        list[Period] | None,
+        Query(alias="period", max_length=MAX_AUDIT_PERIODS, description="periods whose KPIs and payouts to compare"),
+    ] = None,
+) -> AuditOut:
     return AuditOut(**audit(ledger, engine, settings, known_at, periods))

@@ -44,27 +44,69 @@ class EventsPage(BaseModel):
     next_after: int | None  # pass as `after` for the next page; null: this was the last page
 
 
-_ENVELOPE_EXAMPLE = {"type": "DealWon", "event_id": "crm-88121-won", "occurred_at": "2026-03-05T10:00:00+08:00",
-                     "data": {"deal_id": "D-88121", "amount": "18000.00"}}
-_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"oneOf": [
-        {"type": "object", "title": "Envelope", "required": ["type", "occurred_at", "data"],
-         "properties": {"type": {"type": "string", "enum": sorted(DATA_MODELS)}, "event_id": {"type": "string"},
-                        "occurred_at": {"type": "string", "format": "date-time"}, "data": {"type": "object"}}},
-        {"type": "object", "title": "Batch", "required": ["events"],
-         "properties": {"events": {"type": "array", "maxItems": MAX_EVENTS_PER_REQUEST, "items": {"type": "object"}}}},
-    ]},
-    "examples": {"one": {"value": _ENVELOPE_EXAMPLE}, "batch": {"value": {"events": [_ENVELOPE_EXAMPLE]}}},
-}}}}
+_ENVELOPE_EXAMPLE = {
+    "type": "DealWon",
+    "event_id": "crm-88121-won",
+    "occurred_at": "2026-03-05T10:00:00+08:00",
+    "data": {"deal_id": "D-88121", "amount": "18000.00"},
+}
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "title": "Envelope",
+                            "required": ["type", "occurred_at", "data"],
+                            "properties": {
+                                "type": {"type": "string", "enum": sorted(DATA_MODELS)},
+                                "event_id": {"type": "string"},
+                                "occurred_at": {"type": "string", "format": "date-time"},
+                                "data": {"type": "object"},
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "title": "Batch",
+                            "required": ["events"],
+                            "properties": {
+                                "events": {
+                                    "type": "array",
+                                    "maxItems": MAX_EVENTS_PER_REQUEST,
+                                    "items": {"type": "object"},
+                                }
+                            },
+                        },
+                    ]
+                },
+                "examples": {"one": {"value": _ENVELOPE_EXAMPLE}, "batch": {"value": {"events": [_ENVELOPE_EXAMPLE]}}},
+            }
+        },
+    }
+}
 
 
-@router.post("", status_code=201, openapi_extra=_BODY_DOC,
-             summary="Record one event or an atomic batch",
-             responses={403: {"description": "an event is beyond this token's reach"},
-                        409: {"description": "an event_id was reused with other content"},
-                        422: {"description": "every problem, with the index of its event"}})
-def record_events(user: Annotated[User, allowed("events.record")], body: JsonBody,
-                  ledger: LedgerDep, settings: SettingsDep, org: OrgDep) -> RecordedOut:
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=_BODY_DOC,
+    summary="Record one event or an atomic batch",
+    responses={
+        403: {"description": "an event is beyond this token's reach"},
+        409: {"description": "an event_id was reused with other content"},
+        422: {"description": "every problem, with the index of its event"},
+    },
+)
+def record_events(
+    user: Annotated[User, allowed("events.record")],
+    body: JsonBody,
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    org: OrgDep,
+) -> RecordedOut:
     envelopes = envelopes_of(body)
     commands, problems = parse_batch(envelopes, currency=settings.currency)
     if problems:
@@ -77,11 +119,15 @@ def record_events(user: Annotated[User, allowed("events.record")], body: JsonBod
 
 
 @router.get("", summary="The log, paged by position, filtered by type and rep")
-def read_events(user: CurrentUser, log: LogDep, org: OrgDep,
-                after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="return events after this position")] = 0,
-                limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-                event_types: Annotated[list[EventType] | None, Query(alias="type", max_length=30)] = None,
-                reps: Annotated[list[str] | None, Query(alias="rep", max_length=100)] = None) -> EventsPage:
+def read_events(
+    user: CurrentUser,
+    log: LogDep,
+    org: OrgDep,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="return events after this position")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    event_types: Annotated[list[EventType] | None, Query(alias="type", max_length=30)] = None,
+    reps: Annotated[list[str] | None, Query(alias="rep", max_length=100)] = None,
+) -> EventsPage:
     visible = readable_reps(user, reps, org)  # reps: themselves; managers: their team now
     records = log.page(after, limit + 1, types=event_types, reps=visible)
     return page_of(records, limit)
@@ -90,24 +136,40 @@ def read_events(user: CurrentUser, log: LogDep, org: OrgDep,
 def envelopes_of(body: Any) -> list[Any]:
     """One envelope, or {"events": [...]}: the events of a request, at most 1000."""
     if not isinstance(body, dict):
-        raise BadRequest(problem("body", "send one event object, or {\"events\": [...]}"))
+        raise BadRequest(problem("body", 'send one event object, or {"events": [...]}'))
     if "events" not in body:
         return [body]
     extra = sorted(set(body) - {"events"})
     if extra:
-        raise BadRequest(*(problem(key, "unknown field: a batch is {\"events\": [...]} alone") for key in extra))
+        raise BadRequest(*(problem(key, 'unknown field: a batch is {"events": [...]} alone') for key in extra))
     events = body["events"]
     if not isinstance(events, list) or not events:
         raise BadRequest(problem("events", "must be a non-empty list of events"))
     if len(events) > MAX_EVENTS_PER_REQUEST:
-        raise BadRequest(problem("events", f"{len(events)} events: at most {MAX_EVENTS_PER_REQUEST} per request; "
-                                           "split the batch (or use `perfledger import` for files)"))
+        raise BadRequest(
+            problem(
+                "events",
+                f"{len(events)} events: at most {MAX_EVENTS_PER_REQUEST} per request; "
+                "split the batch (or use `perfledger import` for files)",
+            )
+        )
     return events
 
 
 def page_of(records: list[LogRecord], limit: int) -> EventsPage:
     """`records` holds up to limit + 1 rows: the extra one only says another page exists."""
     shown = records[:limit]
-    items = [LogItem(position=r.position, type=r.type, event_id=r.event_id, occurred_at=r.occurred_at,
-                     recorded_at=r.recorded_at_time, actor=r.actor, rep_id=r.rep_id, data=r.data) for r in shown]
+    items = [
+        LogItem(
+            position=r.position,
+            type=r.type,
+            event_id=r.event_id,
+            occurred_at=r.occurred_at,
+            recorded_at=r.recorded_at_time,
+            actor=r.actor,
+            rep_id=r.rep_id,
+            data=r.data,
+        )
+        for r in shown
+    ]
     return EventsPage(events=items, next_after=shown[-1].position if len(records) > limit else None)

@@ -17,8 +17,11 @@ class Health(BaseModel):
     status: str  # "ok" or "unavailable"
 
 
-@router.get("/health", summary="Is the service up and its database reachable?",
-            responses={503: {"description": "the database cannot be reached"}})
+@router.get(
+    "/health",
+    summary="Is the service up and its database reachable?",
+    responses={503: {"description": "the database cannot be reached"}},
+)
 def health(ledger: LedgerDep, response: Response) -> Health:
     try:
         ledger.head()

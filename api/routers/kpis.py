@@ -88,16 +88,27 @@ class QuadrantsOut(BaseModel):
     regions: list[RegionRow]
 
 
-@router.get("", summary="KPIs of a scope (rep:ID, team:ID, region:NAME, company) for a period",
-            response_model=KpisOut)
-async def read_kpis(scope: VisibleScope, period: PeriodQuery, settings: SettingsDep, engine: EngineDep,
-                    _: FreshProjections, memo: FiguresAtHead, as_of: AsOf = None, known_at: KnownAt = None) -> Response:
+@router.get("", summary="KPIs of a scope (rep:ID, team:ID, region:NAME, company) for a period", response_model=KpisOut)
+async def read_kpis(
+    scope: VisibleScope,
+    period: PeriodQuery,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    memo: FiguresAtHead,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> Response:
     known_at_given = known_at is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
 
     def read() -> dict:
-        return memo.figures((scope, period, as_of), known_at, known_at_given,
-                            lambda: kpis(engine, settings, scope, period, as_of, known_at))
+        return memo.figures(
+            (scope, period, as_of),
+            known_at,
+            known_at_given,
+            lambda: kpis(engine, settings, scope, period, as_of, known_at),
+        )
 
     # a rep's KPIs are a few indexed lookups: read in the event loop on SQLite (see run_read)
     figures = await run_read(engine, parse_scope(scope).kind == "rep", read)
@@ -107,20 +118,34 @@ async def read_kpis(scope: VisibleScope, period: PeriodQuery, settings: Settings
 Threshold = Annotated[Decimal | None, Query(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD, allow_inf_nan=False)]
 
 
-@router.get("/quadrants", summary="Each region by revenue and growth rate against thresholds (medians unless given)",
-            response_model=QuadrantsOut)
-def read_quadrants(_: Annotated[User, allowed("kpis.quadrants")], period: PeriodQuery, settings: SettingsDep,
-                   engine: EngineDep, __: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None,
-                   revenue_threshold: Threshold = None, growth_threshold: Threshold = None) -> Response:
+@router.get(
+    "/quadrants",
+    summary="Each region by revenue and growth rate against thresholds (medians unless given)",
+    response_model=QuadrantsOut,
+)
+def read_quadrants(
+    _: Annotated[User, allowed("kpis.quadrants")],
+    period: PeriodQuery,
+    settings: SettingsDep,
+    engine: EngineDep,
+    __: FreshProjections,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    revenue_threshold: Threshold = None,
+    growth_threshold: Threshold = None,
+) -> Response:
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
     answer = quadrants(engine, settings, period, as_of, known_at, {k: v for k, v in given.items() if v is not None})
     return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at))
 
 
-def resolved(settings: SettingsDep, period: str, as_of: datetime | None,
-             known_at: datetime | None) -> tuple[datetime, datetime]:
+def resolved(
+    settings: SettingsDep, period: str, as_of: datetime | None, known_at: datetime | None
+) -> tuple[datetime, datetime]:
     """The cut-offs a read uses, made explicit (the end of the period, now) so the answer names them."""
     cut = cutoffs(settings, period, as_of, known_at)
-    return (as_of or micros_to_time(cut.as_of_us).astimezone(settings.tz),
-            known_at or micros_to_time(cut.known_us).astimezone(settings.tz))
+    return (
+        as_of or micros_to_time(cut.as_of_us).astimezone(settings.tz),
+        known_at or micros_to_time(cut.known_us).astimezone(settings.tz),
+    )

@@ -153,26 +153,51 @@ class ApprovalOut(BaseModel):
 
 
 DEFAULT_PAGE = 1000
-AfterRep = Annotated[str | None, Query(min_length=1, max_length=64, pattern=ID_PATTERN,
-                                      description="continue after this rep id (a page's next_after_rep)")]
+AfterRep = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="continue after this rep id (a page's next_after_rep)",
+    ),
+]
 PageLimit = Annotated[int, Query(ge=1, le=DEFAULT_PAGE, description="reps per page, by rep id")]
 
 
 @router.get("", summary="Every visible rep's payout for a period, computed at the cut-offs, a page at a time")
-def read_payouts(period: PeriodQuery, reps: PayoutReps, settings: SettingsDep, engine: EngineDep,
-                 _: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None,
-                 after_rep: AfterRep = None, limit: PageLimit = DEFAULT_PAGE) -> PayoutsOut:
+def read_payouts(
+    period: PeriodQuery,
+    reps: PayoutReps,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    after_rep: AfterRep = None,
+    limit: PageLimit = DEFAULT_PAGE,
+) -> PayoutsOut:
     as_of, known_at = resolved(settings, period, as_of, known_at)
     payouts, next_after = payouts_page(engine, settings, period, as_of, known_at, reps, after_rep, limit)
-    return PayoutsOut(period=period, as_of=as_of, known_at=known_at, payouts=[p.to_json() for p in payouts],
-                      next_after_rep=next_after)
+    return PayoutsOut(
+        period=period, as_of=as_of, known_at=known_at, payouts=[p.to_json() for p in payouts], next_after_rep=next_after
+    )
 
 
-
-@router.get("/{rep_id}/{period}/explain", responses=NOT_FOUND,
-            summary="A payout line by line down to its events; an approved one as it was approved")
-def read_explanation(rep_id: VisibleRep, period: PeriodPath, settings: SettingsDep, ledger: LedgerDep,
-                     engine: EngineDep, _: FreshProjections, known_at: KnownAt = None) -> Explanation:
+@router.get(
+    "/{rep_id}/{period}/explain",
+    responses=NOT_FOUND,
+    summary="A payout line by line down to its events; an approved one as it was approved",
+)
+def read_explanation(
+    rep_id: VisibleRep,
+    period: PeriodPath,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    known_at: KnownAt = None,
+) -> Explanation:
     with refused_as(409, PlanError):
         return Explanation(**explain(ledger, engine, settings, rep_id, period, known_at))
 
@@ -180,20 +205,40 @@ def read_explanation(rep_id: VisibleRep, period: PeriodPath, settings: SettingsD
 FromKnownAt = Annotated[Moment, Query(description="the earlier knowledge time")]
 
 
-@router.get("/{rep_id}/{period}/changes", responses=NOT_FOUND,
-            summary="Why a payout moved between two knowledge times: the lines and the events in between")
-def read_changes(rep_id: VisibleRep, period: PeriodPath, from_known_at: FromKnownAt, settings: SettingsDep,
-                 ledger: LedgerDep, engine: EngineDep, _: FreshProjections, to_known_at: KnownAt = None) -> Changes:
+@router.get(
+    "/{rep_id}/{period}/changes",
+    responses=NOT_FOUND,
+    summary="Why a payout moved between two knowledge times: the lines and the events in between",
+)
+def read_changes(
+    rep_id: VisibleRep,
+    period: PeriodPath,
+    from_known_at: FromKnownAt,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    to_known_at: KnownAt = None,
+) -> Changes:
     to_known_at = to_known_at or datetime.now(settings.tz)
     if to_known_at < from_known_at:
         raise BadRequest(problem("query.to_known_at", "must not be before from_known_at"))
     return Changes(**explain_change(ledger, engine, settings, rep_id, period, from_known_at, to_known_at))
 
 
-@router.post("/{rep_id}/{period}/approve", status_code=201,
-             responses={409: {"description": "already approved at this amount, no plan in force, or the period is closed"}},
-             summary="Approve a payout as computed now: records PayoutApproved with its digest")
-def approve_payout(user: Annotated[User, allowed("payouts.approve")], rep_id: RepId, period: PeriodPath,
-                   settings: SettingsDep, ledger: LedgerDep, engine: EngineDep) -> ApprovalOut:
+@router.post(
+    "/{rep_id}/{period}/approve",
+    status_code=201,
+    responses={409: {"description": "already approved at this amount, no plan in force, or the period is closed"}},
+    summary="Approve a payout as computed now: records PayoutApproved with its digest",
+)
+def approve_payout(
+    user: Annotated[User, allowed("payouts.approve")],
+    rep_id: RepId,
+    period: PeriodPath,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+) -> ApprovalOut:
     with refused_as(409, ApprovalRefused, PlanError):
         return ApprovalOut(**approve(ledger, engine, settings, rep_id, period, user.actor).to_json())

@@ -22,9 +22,12 @@ class ClosedOut(BaseModel):
     head_position: int
 
 
-@router.post("/{period}/close", status_code=201,
-             responses={409: {"description": "the period is already closed, or cannot be closed yet"}},
-             summary="Close a period: seal the log's head; later changes go through adjustments")
+@router.post(
+    "/{period}/close",
+    status_code=201,
+    responses={409: {"description": "the period is already closed, or cannot be closed yet"}},
+    summary="Close a period: seal the log's head; later changes go through adjustments",
+)
 def close(user: Annotated[User, allowed("periods.close")], period: PeriodPath, ledger: LedgerDep) -> ClosedOut:
     with refused_as(409, CloseRefused):
         return ClosedOut(**close_period(ledger, period, user.actor))

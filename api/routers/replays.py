@@ -14,8 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from projections.payouts import PlanError
 from replay.replays import PlanRequest, record_adjustments, replay
 
-from ..deps import (EngineDep, JsonBody, LedgerDep, Moment, Period, SettingsDep, allowed, body_doc, invalid_as,
-                    parse_body)
+from ..deps import (
+    EngineDep,
+    JsonBody,
+    LedgerDep,
+    Moment,
+    Period,
+    SettingsDep,
+    allowed,
+    body_doc,
+    invalid_as,
+    parse_body,
+)
 from ..errors import BadRequest, problem
 from ..policy import User
 from .payouts import LineChange, Payout, PlanRef
@@ -28,8 +38,9 @@ PlanId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s\x00-\
 class PlanChoice(BaseModel):
     """A published plan version, or draft rules (the JSON of DESIGN.md "Incentive plans")."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
-        {"required": ["plan_id", "version"]}, {"required": ["rules"]}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"anyOf": [{"required": ["plan_id", "version"]}, {"required": ["rules"]}]}
+    )
 
     plan_id: PlanId | None = None
     version: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
@@ -98,24 +109,45 @@ _EXAMPLE = {"period": "2026-Q1", "plan": {"plan_id": "std", "version": 2}}
 _ADJUST_EXAMPLE = {**_EXAMPLE, "known_at": "2026-04-10T00:00:00+00:00", "reason": "plan v2 applied to Q1"}
 
 
-@router.post("", openapi_extra=body_doc(ReplayIn, _EXAMPLE),
-             responses={422: {"description": "a malformed body, or a plan that is not published or does not parse"}},
-             summary="Recompute a period under another plan and diff it against what was approved (writes nothing)")
-def run_replay(_: Annotated[User, allowed("replays.run")], body: JsonBody, settings: SettingsDep,
-               ledger: LedgerDep, engine: EngineDep) -> ReplayOut:
+@router.post(
+    "",
+    openapi_extra=body_doc(ReplayIn, _EXAMPLE),
+    responses={422: {"description": "a malformed body, or a plan that is not published or does not parse"}},
+    summary="Recompute a period under another plan and diff it against what was approved (writes nothing)",
+)
+def run_replay(
+    _: Annotated[User, allowed("replays.run")],
+    body: JsonBody,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+) -> ReplayOut:
     asked = parse_body(ReplayIn, body)
     with invalid_as("body.plan", PlanError):
         return ReplayOut(**replay(ledger, engine, settings, asked.period, asked.plan.request(), asked.known_at))
 
 
-@router.post("/adjustments", status_code=201, openapi_extra=body_doc(AdjustIn, _ADJUST_EXAMPLE),
-             summary="Record a reviewed replay's differences as PayoutAdjusted (atomic; repeating it writes nothing)")
-def record_replay(user: Annotated[User, allowed("payouts.adjust")], body: JsonBody, settings: SettingsDep,
-                  ledger: LedgerDep, engine: EngineDep) -> AdjustmentsOut:
+@router.post(
+    "/adjustments",
+    status_code=201,
+    openapi_extra=body_doc(AdjustIn, _ADJUST_EXAMPLE),
+    summary="Record a reviewed replay's differences as PayoutAdjusted (atomic; repeating it writes nothing)",
+)
+def record_replay(
+    user: Annotated[User, allowed("payouts.adjust")],
+    body: JsonBody,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+) -> AdjustmentsOut:
     asked = parse_body(AdjustIn, body)
     if asked.known_at > datetime.now(UTC):
-        raise BadRequest(problem("body.known_at", "must not be in the future: send the known_at of the replay "
-                                                  "you reviewed"))
+        raise BadRequest(
+            problem("body.known_at", "must not be in the future: send the known_at of the replay you reviewed")
+        )
     with invalid_as("body.plan", PlanError):
-        return AdjustmentsOut(**record_adjustments(ledger, engine, settings, asked.period, asked.plan.request(),
-                                                   asked.known_at, user.actor, asked.reason))
+        return AdjustmentsOut(
+            **record_adjustments(
+                ledger, engine, settings, asked.period, asked.plan.request(), asked.known_at, user.actor, asked.reason
+            )
+        )

@@ -33,10 +33,13 @@ class HistoryOut(BaseModel):
     history: list[Entry]
 
 
-@router.get("/{rep_id}/history", summary="Evaluations, feedback, improvement plans and trainings of a rep",
-            responses={404: {"description": "no such rep within this token's reach"}})
-def read_history(rep_id: VisibleRep, settings: SettingsDep, engine: EngineDep, _: FreshProjections,
-                 known_at: KnownAt = None) -> HistoryOut:
+@router.get(
+    "/{rep_id}/history",
+    summary="Evaluations, feedback, improvement plans and trainings of a rep",
+    responses={404: {"description": "no such rep within this token's reach"}},
+)
+def read_history(
+    rep_id: VisibleRep, settings: SettingsDep, engine: EngineDep, _: FreshProjections, known_at: KnownAt = None
+) -> HistoryOut:
     known_at = known_at or datetime.now(settings.tz)
     return HistoryOut(rep_id=rep_id, known_at=known_at, history=rep_history(engine, rep_id, known_at))
-

@@ -52,15 +52,27 @@ class TargetsOut(BaseModel):
 
 
 @router.get("", summary="Targets in force for a scope and period, with their revision history")
-def read_targets(scope: VisibleScope, period: PeriodQuery, settings: SettingsDep, engine: EngineDep,
-                 _: FreshProjections, known_at: KnownAt = None) -> TargetsOut:
+def read_targets(
+    scope: VisibleScope,
+    period: PeriodQuery,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    known_at: KnownAt = None,
+) -> TargetsOut:
     known_at = resolved(settings, period, None, known_at)[1]
-    return TargetsOut(scope=scope, period=period, known_at=known_at, targets=targets(engine, scope, period, known_at),
-                      consistency=team_consistency(engine, settings, scope, period, known_at))
+    return TargetsOut(
+        scope=scope,
+        period=period,
+        known_at=known_at,
+        targets=targets(engine, scope, period, known_at),
+        consistency=team_consistency(engine, settings, scope, period, known_at),
+    )
 
 
-def team_consistency(engine: EngineDep, settings: SettingsDep, scope: str, period: str,
-                     known_at: datetime) -> list[dict[str, Any]] | None:
+def team_consistency(
+    engine: EngineDep, settings: SettingsDep, scope: str, period: str, known_at: datetime
+) -> list[dict[str, Any]] | None:
     if not scope.startswith("team:"):
         return None
     team_id = scope.removeprefix("team:")

@@ -18,8 +18,19 @@ from pydantic import BaseModel
 
 from replay.statements import DisputeNotFound, dispute, statement, unacknowledged
 
-from ..deps import (CurrentUser, EngineDep, FreshProjections, KnownAt, LedgerDep, OrgDep, PeriodPath, PeriodQuery,
-                    SettingsDep, VisibleRep, allowed)
+from ..deps import (
+    CurrentUser,
+    EngineDep,
+    FreshProjections,
+    KnownAt,
+    LedgerDep,
+    OrgDep,
+    PeriodPath,
+    PeriodQuery,
+    SettingsDep,
+    VisibleRep,
+    allowed,
+)
 from ..policy import NotVisible, User, may_read_rep
 from .payouts import Explanation
 
@@ -57,10 +68,22 @@ class UnsignedOut(BaseModel):
 Format = Annotated[str, Query(pattern="^(json|html)$", description="json (default) or html: a printable page")]
 
 
-@router.get("/statements/{rep_id}/{period}", summary="A rep's statement: lines, deals, approved vs current, sign-off, disputes",
-            responses={404: {"description": "no such rep within this token's reach"}}, response_model=Statement)
-def read_statement(rep_id: VisibleRep, period: PeriodPath, settings: SettingsDep, ledger: LedgerDep, engine: EngineDep,
-                   _: FreshProjections, known_at: KnownAt = None, format: Format = "json") -> Any:
+@router.get(
+    "/statements/{rep_id}/{period}",
+    summary="A rep's statement: lines, deals, approved vs current, sign-off, disputes",
+    responses={404: {"description": "no such rep within this token's reach"}},
+    response_model=Statement,
+)
+def read_statement(
+    rep_id: VisibleRep,
+    period: PeriodPath,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    known_at: KnownAt = None,
+    format: Format = "json",
+) -> Any:
     answer = Statement(**statement(ledger, engine, settings, rep_id, period, known_at))
     if format == "html":
         return HTMLResponse(render_statement(answer, settings.currency))
@@ -70,10 +93,20 @@ def read_statement(rep_id: VisibleRep, period: PeriodPath, settings: SettingsDep
 DisputeId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1f]+$")]
 
 
-@router.get("/disputes/{dispute_id}", summary="A dispute's timeline and its effect on the payout",
-            responses={404: {"description": "no such dispute within this token's reach"}})
-def read_dispute(dispute_id: DisputeId, user: CurrentUser, org: OrgDep, settings: SettingsDep, ledger: LedgerDep,
-                 engine: EngineDep, _: FreshProjections) -> DisputeOut:
+@router.get(
+    "/disputes/{dispute_id}",
+    summary="A dispute's timeline and its effect on the payout",
+    responses={404: {"description": "no such dispute within this token's reach"}},
+)
+def read_dispute(
+    dispute_id: DisputeId,
+    user: CurrentUser,
+    org: OrgDep,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+    _: FreshProjections,
+) -> DisputeOut:
     try:
         found = dispute(ledger, engine, settings, dispute_id)
     except DisputeNotFound:
@@ -84,8 +117,14 @@ def read_dispute(dispute_id: DisputeId, user: CurrentUser, org: OrgDep, settings
 
 
 @router.get("/plans/unacknowledged", summary="Reps who have not acknowledged the plan version they are paid under")
-def read_unsigned(_user: Annotated[User, allowed("plans.signoff_report")], period: PeriodQuery, settings: SettingsDep,
-                  engine: EngineDep, _: FreshProjections, known_at: KnownAt = None) -> UnsignedOut:
+def read_unsigned(
+    _user: Annotated[User, allowed("plans.signoff_report")],
+    period: PeriodQuery,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    known_at: KnownAt = None,
+) -> UnsignedOut:
     return UnsignedOut(period=period, reps=unacknowledged(engine, settings, period, known_at))
 
 
@@ -98,16 +137,24 @@ def render_statement(s: Statement, currency: str) -> str:
 
     lines = "".join(
         f"<tr><td>{e(line.component)}</td><td>{e(line.kind)}</td><td class=n>{money(line.amount)}</td>"
-        f"<td>{e(', '.join(str(p) for p in line.events))}</td></tr>" for line in s.lines)
+        f"<td>{e(', '.join(str(p) for p in line.events))}</td></tr>"
+        for line in s.lines
+    )
     deals = "".join(
         f"<li><b>{e(d['deal_id'])}</b> ({e(', '.join(d['lines']))}): "
-        + "; ".join(f"#{ev['position']} {e(ev['type'])} {e(str(ev['occurred_at']))}" for ev in d["events"]) + "</li>"
-        for d in s.deals)
-    approved = ("not approved" if s.approved is None else
-                f"approved {money(s.approved.amount)} (digest {e((s.approved.digest or '')[:16])}…), "
-                f"owed now {money(s.approved.current)}, reproduced: {'yes' if s.reproduced else 'NO'}")
-    adjustments = "".join(f"<li>{money(a.amount)} — {e(a.reason or '')}</li>"
-                          for a in (s.approved.adjustments if s.approved else []))
+        + "; ".join(f"#{ev['position']} {e(ev['type'])} {e(str(ev['occurred_at']))}" for ev in d["events"])
+        + "</li>"
+        for d in s.deals
+    )
+    approved = (
+        "not approved"
+        if s.approved is None
+        else f"approved {money(s.approved.amount)} (digest {e((s.approved.digest or '')[:16])}…), "
+        f"owed now {money(s.approved.current)}, reproduced: {'yes' if s.reproduced else 'NO'}"
+    )
+    adjustments = "".join(
+        f"<li>{money(a.amount)} — {e(a.reason or '')}</li>" for a in (s.approved.adjustments if s.approved else [])
+    )
     signed = "acknowledged" if s.plan_acknowledged else "NOT acknowledged by the rep"
     plan = "no plan" if s.plan is None else f"{e(s.plan.plan_id)} v{e(str(s.plan.version))} ({signed})"
     disputes = "".join(f"<li>{e(d['dispute_id'])}: {e(d['status'])} {e(d['outcome'] or '')}</li>" for d in s.disputes)
@@ -119,7 +166,7 @@ td,th{{border-bottom:1px solid #ccc;padding:.3em;text-align:left}}.n{{text-align
 <table><thead><tr><th>component</th><th>kind</th><th class=n>amount</th><th>events</th></tr></thead><tbody>{lines}</tbody>
 <tfoot><tr><th colspan=2>total</th><th class=n>{money(s.total)}</th><th></th></tr></tfoot></table>
 <p>{approved}. Today: {money(s.today.total)} (difference {money(s.today.difference)}).</p>
-<h2>Adjustments</h2><ul>{adjustments or '<li>none</li>'}</ul>
-<h2>Deals behind the lines</h2><ul>{deals or '<li>none</li>'}</ul>
-<h2>Disputes</h2><ul>{disputes or '<li>none</li>'}</ul>
+<h2>Adjustments</h2><ul>{adjustments or "<li>none</li>"}</ul>
+<h2>Deals behind the lines</h2><ul>{deals or "<li>none</li>"}</ul>
+<h2>Disputes</h2><ul>{disputes or "<li>none</li>"}</ul>
 <p><small>Digest {e(s.digest)}</small></p></body></html>"""

@@ -63,14 +63,24 @@ from ..policy import CAPABILITIES, READS_EVERYTHING, may_read_rep
 router = APIRouter(tags=["web"])
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-                ".svg": "image/svg+xml", ".html": "text/html; charset=utf-8"}
+STATIC_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
+}
 # Everything the page loads comes from this server; Plotly sets inline styles on its SVG.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
-PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 MAX_TEAM_ROWS = 500
 MAX_OFFSET = 1_000_000
 
@@ -106,11 +116,18 @@ def plotly_bundle() -> tuple[bytes, bytes, str] | None:
 def plotly_js(request: Request) -> Response:
     bundle = plotly_bundle()
     if bundle is None:
-        return PlainTextResponse("/* the charting library is not installed: pip install 'perfledger[web]' */",
-                                 status_code=404, media_type="text/javascript")
+        return PlainTextResponse(
+            "/* the charting library is not installed: pip install 'perfledger[web]' */",
+            status_code=404,
+            media_type="text/javascript",
+        )
     body, zipped, etag = bundle
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-               "Vary": "Accept-Encoding"}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Vary": "Accept-Encoding",
+    }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
@@ -138,9 +155,15 @@ class Me(BaseModel):
 
 @router.get("/web/me", summary="Who this token is and what it may do (the dashboard's sign-in)")
 def me(user: CurrentUser, settings: SettingsDep) -> Me:
-    return Me(role=user.role, rep_id=user.rep_id, team_id=user.team_id, actor=user.actor,
-              capabilities=sorted(name for name, roles in CAPABILITIES.items() if user.role in roles),
-              currency=settings.currency, tz=settings.tz_name)
+    return Me(
+        role=user.role,
+        rep_id=user.rep_id,
+        team_id=user.team_id,
+        actor=user.actor,
+        capabilities=sorted(name for name, roles in CAPABILITIES.items() if user.role in roles),
+        currency=settings.currency,
+        tz=settings.tz_name,
+    )
 
 
 class ScopeOption(BaseModel):
@@ -162,25 +185,43 @@ class Scopes(BaseModel):
 
 
 @router.get("/web/scopes", summary="The scopes and reps this token may pick")
-def scopes(user: CurrentUser, engine: EngineDep, org: OrgDep, _: FreshProjections,
-           known_at: KnownAt = None) -> Scopes:
+def scopes(user: CurrentUser, engine: EngineDep, org: OrgDep, _: FreshProjections, known_at: KnownAt = None) -> Scopes:
     known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
     with reading(engine) as conn:
         names = dict(conn.execute(select(reps.c.rep_id, reps.c.name).where(reps.c.recorded_us <= known_us)).all())
-        gone = set(conn.execute(select(memberships.c.rep_id).where(
-            memberships.c.kind == "offboarded", memberships.c.recorded_us <= known_us)).scalars())
+        gone = set(
+            conn.execute(
+                select(memberships.c.rep_id).where(
+                    memberships.c.kind == "offboarded", memberships.c.recorded_us <= known_us
+                )
+            ).scalars()
+        )
         now = {s.rep_id: s for s in stints(conn, known_us) if s.hi == LATEST}
     visible = sorted(rep_id for rep_id in names if may_read_rep(user, rep_id, org))
-    options = [RepOption(rep_id=r, name=names[r], team_id=now[r].team_id if r in now else None,
-                         region=now[r].region if r in now else None, offboarded=r in gone) for r in visible]
+    options = [
+        RepOption(
+            rep_id=r,
+            name=names[r],
+            team_id=now[r].team_id if r in now else None,
+            region=now[r].region if r in now else None,
+            offboarded=r in gone,
+        )
+        for r in visible
+    ]
     choices: list[ScopeOption] = []
     if user.role in READS_EVERYTHING:
         choices.append(ScopeOption(scope="company", label="Company"))
         with reading(engine) as conn:
-            regions = conn.execute(select(memberships.c.region).where(
-                memberships.c.region.is_not(None), memberships.c.recorded_us <= known_us).distinct()).scalars()
-            teams = conn.execute(select(memberships.c.team_id).where(
-                memberships.c.team_id.is_not(None), memberships.c.recorded_us <= known_us).distinct()).scalars()
+            regions = conn.execute(
+                select(memberships.c.region)
+                .where(memberships.c.region.is_not(None), memberships.c.recorded_us <= known_us)
+                .distinct()
+            ).scalars()
+            teams = conn.execute(
+                select(memberships.c.team_id)
+                .where(memberships.c.team_id.is_not(None), memberships.c.recorded_us <= known_us)
+                .distinct()
+            ).scalars()
             choices += [ScopeOption(scope=f"region:{r}", label=f"Region {r}") for r in sorted(regions)]
             choices += [ScopeOption(scope=f"team:{t}", label=f"Team {t}") for t in sorted(teams)]
     elif user.role == "manager" and user.team_id:
@@ -218,38 +259,78 @@ class TeamTable(BaseModel):
     next_offset: int | None  # pass as `offset` for the next rows; null: this was the last of them
 
 
-@router.get("/web/team", summary="The team table: each rep's KPIs and revenue by month (the sparklines)",
-            responses={403: {"description": "a region or the company, for a manager or a rep"},
-                       404: {"description": "a team or rep beyond this token's reach"}})
-def team(user: CurrentUser, scope: VisibleScope, period: PeriodQuery, engine: EngineDep, settings: SettingsDep,
-         org: OrgDep, _: FreshProjections, as_of: AsOf = None, known_at: KnownAt = None,
-         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-         limit: Annotated[int, Query(ge=1, le=MAX_TEAM_ROWS)] = 100) -> TeamTable:
+@router.get(
+    "/web/team",
+    summary="The team table: each rep's KPIs and revenue by month (the sparklines)",
+    responses={
+        403: {"description": "a region or the company, for a manager or a rep"},
+        404: {"description": "a team or rep beyond this token's reach"},
+    },
+)
+def team(
+    user: CurrentUser,
+    scope: VisibleScope,
+    period: PeriodQuery,
+    engine: EngineDep,
+    settings: SettingsDep,
+    org: OrgDep,
+    _: FreshProjections,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_TEAM_ROWS)] = 100,
+) -> TeamTable:
     parsed, parsed_period = parse_scope(scope), parse_period(period)
     cut = cutoffs(settings, parsed_period, as_of, known_at)
     known = micros_to_time(cut.known_us)  # one "now" for every row
     months = sparkline_months(parsed_period, cut, settings)
     with reading(engine) as conn:
         visible = [r for r in scope_reps(conn, parsed, cut) if may_read_rep(user, r, org)]
-        shown = visible[offset:offset + limit]
-        names = dict(conn.execute(select(reps.c.rep_id, reps.c.name).where(
-            reps.c.rep_id.in_(shown), reps.c.recorded_us <= cut.known_us)).all()) if shown else {}
-        place = {s.rep_id: s for s in stints(conn, cut.known_us, shown) if s.lo < cut.upto_us <= s.hi} \
-            if shown else {}
-        monthly = {r: [MonthRevenue(period=str(m.period), revenue=month_revenue(conn, r, m)) for m in months]
-                   for r in shown}
+        shown = visible[offset : offset + limit]
+        names = (
+            dict(
+                conn.execute(
+                    select(reps.c.rep_id, reps.c.name).where(
+                        reps.c.rep_id.in_(shown), reps.c.recorded_us <= cut.known_us
+                    )
+                ).all()
+            )
+            if shown
+            else {}
+        )
+        place = {s.rep_id: s for s in stints(conn, cut.known_us, shown) if s.lo < cut.upto_us <= s.hi} if shown else {}
+        monthly = {
+            r: [MonthRevenue(period=str(m.period), revenue=month_revenue(conn, r, m)) for m in months] for r in shown
+        }
     rows = []
     for rep_id in shown:
         figures = kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known)
         stint = place.get(rep_id)
-        rows.append(TeamRow(rep_id=rep_id, name=names.get(rep_id), team_id=stint.team_id if stint else None,
-                            region=stint.region if stint else None, revenue=figures["revenue"],
-                            orders=figures["orders"], attainment=figures["attainment"], pace=figures["pace"],
-                            off_track=figures["off_track"], revenue_by_month=monthly[rep_id]))
+        rows.append(
+            TeamRow(
+                rep_id=rep_id,
+                name=names.get(rep_id),
+                team_id=stint.team_id if stint else None,
+                region=stint.region if stint else None,
+                revenue=figures["revenue"],
+                orders=figures["orders"],
+                attainment=figures["attainment"],
+                pace=figures["pace"],
+                off_track=figures["off_track"],
+                revenue_by_month=monthly[rep_id],
+            )
+        )
     end = offset + len(shown)
-    return TeamTable(scope=str(parsed), period=str(parsed_period), as_of=micros_to_time(cut.as_of_us),
-                     known_at=known, months=[str(m.period) for m in months], rows=rows,
-                     total_rows=len(visible), next_offset=end if end < len(visible) else None)
+    return TeamTable(
+        scope=str(parsed),
+        period=str(parsed_period),
+        as_of=micros_to_time(cut.as_of_us),
+        known_at=known,
+        months=[str(m.period) for m in months],
+        rows=rows,
+        total_rows=len(visible),
+        next_offset=end if end < len(visible) else None,
+    )
 
 
 # ---------------------------------------------------------------- helpers
@@ -269,8 +350,11 @@ def sparkline_months(period: Period, cut: Cutoffs, settings: Any) -> list[Cutoff
     last = period.months_in()[-1]
     months = [Period(period.year, month, 1) for month in range(1, last.first_month + 1)]
     windows = [cutoffs(settings, m, None, None) for m in months]
-    return [Cutoffs(w.period, w.start_us, w.end_us, min(cut.as_of_us, w.end_us - 1), cut.known_us)
-            for w in windows if w.start_us <= cut.as_of_us]
+    return [
+        Cutoffs(w.period, w.start_us, w.end_us, min(cut.as_of_us, w.end_us - 1), cut.known_us)
+        for w in windows
+        if w.start_us <= cut.as_of_us
+    ]
 
 
 def month_revenue(conn: Any, rep_id: str, month: Cutoffs) -> Decimal:

@@ -41,9 +41,17 @@ from projections.runner import catch_up
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
 CHROMIUM = os.environ.get("PERFLEDGER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 N_EVENTS = 20_000
 SEED = 7
 PERIOD = "2026-Q2"
@@ -93,17 +101,27 @@ class Demo:
 def _quiet_reps(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(rep, team) of the reps never transferred or offboarded, in onboarding order."""
     moved = {e["data"]["rep_id"] for e in events if e["type"] in ("RepTransferred", "RepOffboarded")}
-    return [(e["data"]["rep_id"], e["data"]["team_id"]) for e in events
-            if e["type"] == "RepOnboarded" and e["data"]["rep_id"] not in moved]
+    return [
+        (e["data"]["rep_id"], e["data"]["team_id"])
+        for e in events
+        if e["type"] == "RepOnboarded" and e["data"]["rep_id"] not in moved
+    ]
 
 
 def _plain_deal(events: list[dict[str, Any]], rep: str) -> tuple[str, Decimal]:
     """A deal of `rep` won in PERIOD, never split, refunded or corrected: (deal_id, amount)."""
     owner = {e["data"]["deal_id"]: e["data"]["rep_id"] for e in events if e["type"] == "DealOpened"}
-    touched = {e["data"]["deal_id"] for e in events
-               if e["type"] in ("DealCreditSplit", "DealRefunded", "DealAmountCorrected")}
-    wins = [e for e in events if e["type"] == "DealWon" and owner.get(e["data"]["deal_id"]) == rep
-            and e["data"]["deal_id"] not in touched and e["occurred_at"][:7] in ("2026-04", "2026-05", "2026-06")]
+    touched = {
+        e["data"]["deal_id"] for e in events if e["type"] in ("DealCreditSplit", "DealRefunded", "DealAmountCorrected")
+    }
+    wins = [
+        e
+        for e in events
+        if e["type"] == "DealWon"
+        and owner.get(e["data"]["deal_id"]) == rep
+        and e["data"]["deal_id"] not in touched
+        and e["occurred_at"][:7] in ("2026-04", "2026-05", "2026-06")
+    ]
     assert wins, f"the generated log has no plain deal of {rep} won in {PERIOD}"
     return wins[-1]["data"]["deal_id"], Decimal(wins[-1]["data"]["amount"])
 
@@ -118,9 +136,21 @@ def build_demo(folder: Path) -> Demo:
         stream = generate(N_EVENTS, seed=SEED)
         while batch := list(itertools.islice(stream, 2000)):
             ledger.record(batch, actor="admin:e2e-demo")
-            events.extend(e for e in batch if e["type"] in (
-                "RepOnboarded", "RepTransferred", "RepOffboarded", "DealOpened", "DealWon", "DealCreditSplit",
-                "DealRefunded", "DealAmountCorrected"))
+            events.extend(
+                e
+                for e in batch
+                if e["type"]
+                in (
+                    "RepOnboarded",
+                    "RepTransferred",
+                    "RepOffboarded",
+                    "DealOpened",
+                    "DealWon",
+                    "DealCreditSplit",
+                    "DealRefunded",
+                    "DealAmountCorrected",
+                )
+            )
         catch_up(ledger, engine)
         quiet = _quiet_reps(events)
         rep, team = quiet[0]
@@ -131,10 +161,17 @@ def build_demo(folder: Path) -> Demo:
         known_at = datetime.now(UTC).replace(microsecond=0)
         time.sleep(1.2)
         corrected = won + Decimal("25000.00")
-        ledger.record([{"type": "DealAmountCorrected", "event_id": "e2e-correction",
-                        "occurred_at": "2026-07-03T10:00:00+00:00",
-                        "data": {"deal_id": deal, "amount": str(corrected), "reason": "e2e: the CRM had a typo"}}],
-                      actor="admin:e2e-demo")
+        ledger.record(
+            [
+                {
+                    "type": "DealAmountCorrected",
+                    "event_id": "e2e-correction",
+                    "occurred_at": "2026-07-03T10:00:00+00:00",
+                    "data": {"deal_id": deal, "amount": str(corrected), "reason": "e2e: the CRM had a typo"},
+                }
+            ],
+            actor="admin:e2e-demo",
+        )
         catch_up(ledger, engine)
         ensure_tables(engine)
         tokens = {
@@ -173,8 +210,9 @@ class Server:
     demo: Demo
 
     def api(self, role: str) -> httpx.Client:
-        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.demo.tokens[role]}"},
-                            timeout=30.0)
+        return httpx.Client(
+            base_url=self.base, headers={"Authorization": f"Bearer {self.demo.tokens[role]}"}, timeout=30.0
+        )
 
 
 @pytest.fixture(scope="session")
@@ -183,9 +221,24 @@ def server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     log = (tmp_path_factory.mktemp("server") / "uvicorn.log").open("w+")
     env = {**os.environ, "PERFLEDGER_DATABASE_URL": demo.url, "PERFLEDGER_TZ": "UTC", "PERFLEDGER_CURRENCY": "CNY"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START
@@ -271,4 +324,3 @@ def tab(browser: Any, server: Server) -> Iterator[Session]:
         yield session
     finally:
         context.close()
-

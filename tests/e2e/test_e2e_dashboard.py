@@ -114,8 +114,12 @@ def test_sign_in_pick_a_rep_and_read_revenue_and_payout_as_the_api_answers(tab: 
     for region in quadrants["regions"]:
         assert raw(tab, f"#quadrant-table tr[data-region='{region['region']}'] td") == region["revenue"]
     chart = tab.page.locator("#quadrant-chart")
-    for label_text in ("High revenue, high growth", "High revenue, low growth", "Low revenue, high growth",
-                       "Low revenue, low growth"):
+    for label_text in (
+        "High revenue, high growth",
+        "High revenue, low growth",
+        "Low revenue, high growth",
+        "Low revenue, low growth",
+    ):
         expect(chart.get_by_text(label_text)).to_be_visible()
     tab.shot("02-overview")
     tab.shot("02-overview-full", full_page=True)
@@ -300,8 +304,24 @@ def test_finance_replays_a_plan_version_and_a_draft_and_reads_the_diff(tab: Sess
 # ---------------------------------------------------------------- the page's own rules
 
 
-FORMAT_CASES = ["0.00", "5.5", "1234.50", "-734.88", "1234567.89", "1000000", "0.2534", "1.2", "0.05", "-0.0061",
-                "12.5", "0.0000", "-0.00", "1.3838", "0.29112903225806451612903225806451612903225806451613", "2.5"]
+FORMAT_CASES = [
+    "0.00",
+    "5.5",
+    "1234.50",
+    "-734.88",
+    "1234567.89",
+    "1000000",
+    "0.2534",
+    "1.2",
+    "0.05",
+    "-0.0061",
+    "12.5",
+    "0.0000",
+    "-0.00",
+    "1.3838",
+    "0.29112903225806451612903225806451612903225806451613",
+    "2.5",
+]
 
 
 def expected_percent(value: str) -> str:
@@ -315,10 +335,13 @@ def expected_percent(value: str) -> str:
 def test_the_page_formats_figures_as_text_exactly_as_the_api_wrote_them(tab: Session):
     """format.js, run in Chromium: money regrouped, rates with the point moved, nothing rounded."""
     tab.page.goto(f"{tab.base}/")
-    shown = tab.page.evaluate("""async (cases) => {
+    shown = tab.page.evaluate(
+        """async (cases) => {
         const f = await import("/web/static/format.js");
         return cases.map((c) => [f.money(c), f.percent(c)]);
-    }""", FORMAT_CASES)
+    }""",
+        FORMAT_CASES,
+    )
     for value, (money, percent) in zip(FORMAT_CASES, shown, strict=True):
         assert money == f"{Decimal(value):,}", value
         assert percent == expected_percent(value), value

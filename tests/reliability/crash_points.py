@@ -76,6 +76,7 @@ def import_file(settings: Settings, file: Path, batch: int, acks: Path, kill: Ki
     assert not importing.invalid(lines), importing.invalid(lines)[:3]
     acked, new, head = 0, 0, ledger.head().position
     with acks.open("ab", buffering=0) as out:
+
         def ack(count: int) -> None:
             nonlocal acked, new, head
             acked += 1
@@ -85,8 +86,9 @@ def import_file(settings: Settings, file: Path, batch: int, acks: Path, kill: Ki
             if kill is not None and kill.kind == "after-ack" and new == kill.k and head > before:
                 die()  # after the k-th batch this run newly recorded (earlier ones are duplicates)
 
-        importing.record_lines(ledger, importing.valid(lines), batch=batch, actor="import:crash-test",
-                               skip_invalid=False, on_batch=ack)
+        importing.record_lines(
+            ledger, importing.valid(lines), batch=batch, actor="import:crash-test", skip_invalid=False, on_batch=ack
+        )
     ledger.close()
 
 

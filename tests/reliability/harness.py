@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -40,8 +40,13 @@ PYTHON = sys.executable
 
 
 def child_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PERFLEDGER_DATABASE_URL": settings.database_url, "PERFLEDGER_TZ": settings.tz_name,
-           "PERFLEDGER_CURRENCY": settings.currency, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PERFLEDGER_DATABASE_URL": settings.database_url,
+        "PERFLEDGER_TZ": settings.tz_name,
+        "PERFLEDGER_CURRENCY": settings.currency,
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("PERFLEDGER_PROJECTIONS", None)
     env.update(extra)
     return env
@@ -60,8 +65,9 @@ class Child:
     def __init__(self, args: list[str], env: dict[str, str], log: Path):
         self.args, self.log_path = args, log
         self.log = log.open("ab")
-        self.popen = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=log.parent,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            args, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=log.parent, start_new_session=True
+        )
 
     @property
     def pid(self) -> int:
@@ -72,7 +78,9 @@ class Child:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"{' '.join(self.args[:4])} did not finish in {timeout} s; output:\n{self.output()}") from None
+            raise AssertionError(
+                f"{' '.join(self.args[:4])} did not finish in {timeout} s; output:\n{self.output()}"
+            ) from None
 
     def terminate(self, timeout: float = 20) -> int:
         """SIGTERM, then SIGKILL if it does not stop in time."""
@@ -86,10 +94,8 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL to the child and to whatever it started (its process group)."""
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait(timeout=10)
 
     def output(self) -> str:
@@ -115,11 +121,22 @@ def children() -> Iterator[list[Child]]:
 # ---------------------------------------------------------------- the server and the worker
 
 
-def start_server(settings: Settings, tmp_path: Path, *, workers: int = 1, projections: str | None = "in-request",
-                 name: str = "serve") -> tuple[Child, str]:
+def start_server(
+    settings: Settings, tmp_path: Path, *, workers: int = 1, projections: str | None = "in-request", name: str = "serve"
+) -> tuple[Child, str]:
     """`perfledger serve` on a free loopback port (projections None: the command's default)."""
     port = free_port()
-    args = [PERFLEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]
+    args = [
+        PERFLEDGER,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
     if projections is not None:
         args += ["--projections", projections]
     server = Child(args, child_env(settings), tmp_path / f"{name}-{port}.log")
@@ -203,15 +220,50 @@ def run_writers(settings: Settings, tmp_path: Path, *, timeout: float = 150, **o
     return read_results(outs)
 
 
-def start_writers(settings: Settings, tmp_path: Path, started: list[Child], *, via: str, writers: int, count: int,
-                  deals: int = 1, url: str = "", token: str = "", repeat: int = 1, give_up: float = 0.0,
-                  seed: int = 1, kind: str = "refunds") -> list[Path]:
+def start_writers(
+    settings: Settings,
+    tmp_path: Path,
+    started: list[Child],
+    *,
+    via: str,
+    writers: int,
+    count: int,
+    deals: int = 1,
+    url: str = "",
+    token: str = "",
+    repeat: int = 1,
+    give_up: float = 0.0,
+    seed: int = 1,
+    kind: str = "refunds",
+) -> list[Path]:
     """`writers` processes of tests/reliability/writer.py, appended to `started`; their result files."""
     outs = [tmp_path / f"writer-{via}-{kind}-{n}.jsonl" for n in range(writers)]
     for n, out in enumerate(outs):
-        args = [PYTHON, str(HERE / "writer.py"), "--via", via, "--url", url, f"--token={token}", "--writer", str(n),
-                "--count", str(count), "--deals", str(deals), "--seed", str(seed), "--repeat", str(repeat),
-                "--give-up", str(give_up), "--kind", kind, "--out", str(out)]  # --token=: a token may start with "-"
+        args = [
+            PYTHON,
+            str(HERE / "writer.py"),
+            "--via",
+            via,
+            "--url",
+            url,
+            f"--token={token}",
+            "--writer",
+            str(n),
+            "--count",
+            str(count),
+            "--deals",
+            str(deals),
+            "--seed",
+            str(seed),
+            "--repeat",
+            str(repeat),
+            "--give-up",
+            str(give_up),
+            "--kind",
+            kind,
+            "--out",
+            str(out),
+        ]  # --token=: a token may start with "-"
         started.append(Child(args, child_env(settings), tmp_path / f"writer-{via}-{kind}-{n}.log"))
     return outs
 
@@ -238,13 +290,28 @@ def seed_hot_deals(settings: Settings, deals: int, won: str) -> int:
     """R-1 wins `deals` deals D-0… at `won` each, in one batch; returns the head position."""
     ledger = Ledger(settings)
     try:
-        events = [{"type": "RepOnboarded", "occurred_at": "2026-01-01T09:00:00+00:00",
-                   "data": {"rep_id": "R-1", "name": "Rep R-1", "team_id": "T-1", "region": "East"}}]
+        events = [
+            {
+                "type": "RepOnboarded",
+                "occurred_at": "2026-01-01T09:00:00+00:00",
+                "data": {"rep_id": "R-1", "name": "Rep R-1", "team_id": "T-1", "region": "East"},
+            }
+        ]
         for n in range(deals):
-            events.append({"type": "DealOpened", "occurred_at": "2026-01-10T09:00:00+00:00",
-                           "data": {"deal_id": f"D-{n}", "rep_id": "R-1", "customer_id": f"C-{n}"}})
-            events.append({"type": "DealWon", "occurred_at": "2026-02-10T09:00:00+00:00",
-                           "data": {"deal_id": f"D-{n}", "amount": won}})
+            events.append(
+                {
+                    "type": "DealOpened",
+                    "occurred_at": "2026-01-10T09:00:00+00:00",
+                    "data": {"deal_id": f"D-{n}", "rep_id": "R-1", "customer_id": f"C-{n}"},
+                }
+            )
+            events.append(
+                {
+                    "type": "DealWon",
+                    "occurred_at": "2026-02-10T09:00:00+00:00",
+                    "data": {"deal_id": f"D-{n}", "amount": won},
+                }
+            )
         return ledger.record(events, "seed").positions[-1]
     finally:
         ledger.close()

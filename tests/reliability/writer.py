@@ -36,19 +36,38 @@ OUTCOME_OF_STATUS = {201: "accepted", 409: "conflict", 422: "rule", 503: "busy"}
 def command(writer: int, k: int, rng: random.Random, deals: int) -> dict[str, Any]:
     deal = f"D-{rng.randrange(deals)}"
     amount = f"{rng.randint(1, 3)}.00"
-    return {"type": "DealRefunded", "event_id": f"w{writer}-c{k}", "occurred_at": "2026-03-10T09:00:00+00:00",
-            "data": {"deal_id": deal, "amount": amount, "reason": "returned"}}
+    return {
+        "type": "DealRefunded",
+        "event_id": f"w{writer}-c{k}",
+        "occurred_at": "2026-03-10T09:00:00+00:00",
+        "data": {"deal_id": deal, "amount": amount, "reason": "returned"},
+    }
 
 
 def deal_batch(writer: int, k: int) -> dict[str, Any]:
     deal, key, when = f"D-w{writer}-{k}", f"w{writer}-c{k}", "2026-02-{:02d}T09:00:00+00:00"
-    return {"events": [
-        {"type": "DealOpened", "event_id": f"{key}-open", "occurred_at": when.format(1),
-         "data": {"deal_id": deal, "rep_id": "R-1", "customer_id": f"C-{writer}-{k}"}},
-        {"type": "DealWon", "event_id": f"{key}-won", "occurred_at": when.format(10), "data": {"deal_id": deal, "amount": "100.00"}},
-        {"type": "DealRefunded", "event_id": f"{key}-refund", "occurred_at": when.format(20),
-         "data": {"deal_id": deal, "amount": "10.00", "reason": "returned"}},
-    ]}
+    return {
+        "events": [
+            {
+                "type": "DealOpened",
+                "event_id": f"{key}-open",
+                "occurred_at": when.format(1),
+                "data": {"deal_id": deal, "rep_id": "R-1", "customer_id": f"C-{writer}-{k}"},
+            },
+            {
+                "type": "DealWon",
+                "event_id": f"{key}-won",
+                "occurred_at": when.format(10),
+                "data": {"deal_id": deal, "amount": "100.00"},
+            },
+            {
+                "type": "DealRefunded",
+                "event_id": f"{key}-refund",
+                "occurred_at": when.format(20),
+                "data": {"deal_id": deal, "amount": "10.00", "reason": "returned"},
+            },
+        ]
+    }
 
 
 class HttpClient:
@@ -107,7 +126,12 @@ class LedgerClient:
             return {"outcome": "rule", "status": 422, "detail": str(invalid)}
         except Exception as error:  # noqa: BLE001 - the test fails on any of these: record them, do not stop
             return {"outcome": "error", "status": None, "detail": repr(error)}
-        return {"outcome": "accepted", "status": 201, "positions": recorded.positions, "duplicates": recorded.duplicates}
+        return {
+            "outcome": "accepted",
+            "status": 201,
+            "positions": recorded.positions,
+            "duplicates": recorded.duplicates,
+        }
 
 
 def main(argv: list[str]) -> int:
@@ -140,8 +164,13 @@ def send_refunds(client: Any, args: argparse.Namespace, rng: random.Random, out:
         for attempt in range(args.repeat):
             impatient = args.give_up > 0 and attempt == 0 and k % 2 == 0
             answer = client.post(envelope, args.give_up if impatient else 60.0)
-            line = {"event_id": envelope["event_id"], "deal_id": envelope["data"]["deal_id"],
-                    "amount": envelope["data"]["amount"], "attempt": attempt, **answer}
+            line = {
+                "event_id": envelope["event_id"],
+                "deal_id": envelope["data"]["deal_id"],
+                "amount": envelope["data"]["amount"],
+                "attempt": attempt,
+                **answer,
+            }
             out.write(orjson.dumps(line) + b"\n")
 
 
