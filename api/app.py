@@ -3,7 +3,7 @@
 Adding a router: write api/routers/NAME.py (`router = APIRouter(prefix=..., tags=[...])`, thin
 plain-`def` handlers that declare their return type) and append it to `ROUTERS` in
 api/routers/__init__.py. Handlers get what they need from api/deps.py (`CurrentUser`,
-`LedgerDep`, `OrgDep`, `allowed("payouts.approve")`, …) and scope reads with api/policy.py.
+`LedgerDep`, `OrgDep`, `allowed("payouts.approve")`, …) and scope reads with services/policy.py.
 """
 
 from __future__ import annotations
@@ -14,19 +14,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.auth import Principals, ensure_tables
+from api.errors import install_error_handlers
+from api.figures_memo import FiguresMemo
+from api.limits import DEFAULT_MAX_BODY, BodySizeLimit
+from api.log_queries import LogReader
+from api.org_cache import OrgCache
+from api.probe import StoreProbe
+from api.responses import OrjsonResponse
+from api.routers import ROUTERS
 from ledger.config import Settings, settings_from_env
 from ledger.store import Ledger
 from projections.db import engine_for
-
-from .auth import Principals, ensure_tables
-from .errors import install_error_handlers
-from .figures_memo import FiguresMemo
-from .limits import DEFAULT_MAX_BODY, BodySizeLimit
-from .log_queries import LogReader
-from .org_cache import OrgCache
-from .probe import StoreProbe
-from .responses import OrjsonResponse
-from .routers import ROUTERS
 
 DESCRIPTION = """An event-sourced ledger of a sales department's performance: targets, deals,
 activities, evaluations, feedback and incentive payouts.

@@ -34,8 +34,7 @@ from sqlalchemy import (
 )
 
 from projections.db import one_schema_change_at_a_time, writing
-
-from .policy import ROLES, User
+from services.policy import ROLES, User
 
 metadata = MetaData()
 

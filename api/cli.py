@@ -17,14 +17,14 @@ import orjson
 import typer
 from rich.table import Table
 
+from api import cli_demo, cli_ops, cli_render, cli_reports, cli_trust, cli_worker
+from api.auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
+from api.cli_common import EXIT_CONFIG, URL_HINT, bar, err, fail, load_settings, open_ledger, out, spinner
+from api.cli_common import actor as actor_of
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.store import Ledger
-
-from . import cli_demo, cli_ops, cli_render, cli_reports, cli_trust, cli_worker, importing
-from .auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
-from .cli_common import EXIT_CONFIG, URL_HINT, bar, err, fail, load_settings, open_ledger, out, spinner
-from .cli_common import actor as actor_of
-from .policy import ROLES
+from services import importing
+from services.policy import ROLES
 
 app = typer.Typer(
     name="perfledger",

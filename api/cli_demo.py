@@ -22,11 +22,10 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from api import cli_render
+from api.cli_common import EXIT_CONFIG, bar, catch_up_with_progress, err, fail, load_settings, open_store, out
 from ledger.config import Settings
 from ledger.store import Ledger
-
-from . import cli_render
-from .cli_common import EXIT_CONFIG, bar, catch_up_with_progress, err, fail, load_settings, open_store, out
 
 DEFAULT_EVENTS = (
     40_000  # about 20 reps: ~15 s on an idle 2-core machine, ~35 s with it 4x oversubscribed (60k: 20 s / 45 s)
@@ -106,7 +105,7 @@ def refuse_non_empty(ledger: Ledger, settings: Settings) -> None:
 
 
 def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str) -> None:
-    from ledger.generator import generate, org_size
+    from demo.generator import generate, org_size
 
     err.print(
         f"Generating a department of about {org_size(events)} reps and {events} events of {YEAR} (seed {seed}).",
@@ -126,7 +125,7 @@ def batches(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
 
 def approve_quarter(ledger: Ledger, engine: Engine, settings: Settings, period: str) -> None:
     """Approve every active rep's payout (so that explanations have an approval to reproduce)."""
-    from projections.approvals import ApprovalRefused, approve
+    from services.approvals import ApprovalRefused, approve
 
     reps = active_reps(engine, settings, period)
     refused = []
@@ -143,9 +142,9 @@ def approve_quarter(ledger: Ledger, engine: Engine, settings: Settings, period: 
 
 
 def active_reps(engine: Engine, settings: Settings, period: str) -> list[str]:
-    from projections.cutoffs import cutoffs
     from projections.db import reading
-    from projections.payouts import active_reps as of_period
+    from projections.payouts.assembly import active_reps as of_period
+    from projections.queries.cutoffs import cutoffs
 
     with reading(engine) as conn:
         return of_period(conn, cutoffs(settings, period))
@@ -155,7 +154,7 @@ def active_reps(engine: Engine, settings: Settings, period: str) -> list[str]:
 
 
 def show(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime) -> None:
-    from projections.kpis import kpis, quadrants
+    from projections.queries.kpis import kpis, quadrants
     from replay.explain import explain
 
     regions = [row["region"] for row in quadrants(engine, settings, str(YEAR), known_at=known_at)["regions"]]
@@ -178,7 +177,7 @@ def show(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime)
 def top_reps(
     engine: Engine, settings: Settings, known_at: datetime, count: int = 5
 ) -> list[tuple[str, dict[str, Any]]]:
-    from projections.kpis import kpis
+    from projections.queries.kpis import kpis
 
     figures = [
         (rep_id, kpis(engine, settings, f"rep:{rep_id}", Q1, known_at=known_at))

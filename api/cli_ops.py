@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from . import cli_render
-from .cli_common import (
+from api import cli_render
+from api.cli_common import (
     actor,
     fail,
     load_settings,

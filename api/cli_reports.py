@@ -12,10 +12,8 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from ledger.errors import ConflictError, InvalidBatch
-
-from . import cli_render
-from .cli_common import (
+from api import cli_render
+from api.cli_common import (
     EXIT_CONFIG,
     actor,
     catch_up_with_progress,
@@ -27,7 +25,8 @@ from .cli_common import (
     parse_time,
     spinner,
 )
-from .responses import dumps
+from api.responses import dumps
+from ledger.errors import ConflictError, InvalidBatch
 
 AsOfOption = Annotated[
     str | None,
@@ -56,9 +55,9 @@ def kpi(
     as_json: JsonOption = False,
 ) -> None:
     """The KPIs of a scope for a period, at any business and knowledge time."""
-    from projections.cutoffs import cutoffs
-    from projections.kpis import kpis
-    from projections.membership import parse_scope
+    from projections.queries.cutoffs import cutoffs
+    from projections.queries.kpis import kpis
+    from projections.queries.membership import parse_scope
     from projections.units import micros_to_time
 
     try:
@@ -97,7 +96,7 @@ def payout_explain(
 ) -> None:
     """Explain a payout: total → lines → inputs → events. An approved payout is recomputed as it was
     approved (its knowledge time, its plan version) and checked against its digest."""
-    from projections.payouts import PlanError
+    from projections.payouts.assembly import PlanError
     from replay.explain import explain
 
     period = parse_period_option(period)
@@ -127,7 +126,7 @@ def payout_approve(
 ) -> None:
     """Approve a payout as computed now: records PayoutApproved with its digest (approved before and
     changed since: the difference, as PayoutAdjusted)."""
-    from projections.approvals import ApprovalRefused, approve
+    from services.approvals import ApprovalRefused, approve
 
     period = parse_period_option(period)
     settings = load_settings()
@@ -165,7 +164,7 @@ def replay(
 ) -> None:
     """Recompute every rep's payout for a period under another plan and show the difference from
     what was approved, rep by rep; with --record, record the differences as adjustments."""
-    from projections.payouts import PlanError
+    from projections.payouts.assembly import PlanError
     from replay.replays import record_adjustments
     from replay.replays import replay as run
 

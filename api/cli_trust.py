@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli_common import catch_up_with_progress, fail, load_settings, open_store, out, parse_period_option, parse_time
-from .cli_reports import JsonOption, KnownAtOption, print_json
+from api.cli_common import catch_up_with_progress, fail, load_settings, open_store, out, parse_period_option, parse_time
+from api.cli_reports import JsonOption, KnownAtOption, print_json
 
 dispute_app = typer.Typer(
     help="Disputes: a rep's inquiry on a payout line, and how it was settled.", no_args_is_help=True

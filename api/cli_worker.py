@@ -23,10 +23,9 @@ from typing import Annotated, Any, get_args
 import typer
 from fastapi import FastAPI, HTTPException, Query, Request
 
+from api.cli_common import EXIT_CONFIG, err, fail, load_settings, open_store, out, position_bar
+from api.deps import DEFAULT_AFTER_TIMEOUT, MAX_POSITION, CurrentUser, EngineDep, FreshProjections
 from ledger.config import Settings
-
-from .cli_common import EXIT_CONFIG, err, fail, load_settings, open_store, out, position_bar
-from .deps import DEFAULT_AFTER_TIMEOUT, MAX_POSITION, CurrentUser, EngineDep, FreshProjections
 
 PROJECTIONS_ENV = "PERFLEDGER_PROJECTIONS"
 # Seconds a worker may take to answer uvicorn's supervisor (5 by default): a worker still
@@ -177,7 +176,7 @@ def _projection_worker(settings: Settings, wanted: bool) -> Iterator[None]:
 def api_for_workers() -> FastAPI:
     """The app as each uvicorn worker builds it: settings from the environment; with a projection
     worker (mode follow or external), reads wait for `after=` instead of folding in-request."""
-    from .app import create_app
+    from api.app import create_app
 
     app = create_app(load_settings())
     if os.environ.get(PROJECTIONS_ENV, ProjectionsMode.in_request.value) != ProjectionsMode.in_request.value:

@@ -34,20 +34,19 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from api import auth
+from api.errors import BadRequest, problem
+from api.figures_memo import MemoAtHead
+from api.log_queries import LogReader
+from api.org_cache import OrgCache
+from api.probe import Glance
 from ledger.config import Settings
 from ledger.periods import parse_period
 from ledger.store import Ledger
 from projections.db import is_sqlite
-from projections.membership import parse_scope
+from projections.queries.membership import parse_scope
 from projections.runner import catch_up, wait_for
-
-from . import auth
-from .errors import BadRequest, problem
-from .figures_memo import MemoAtHead
-from .log_queries import LogReader
-from .org_cache import OrgCache
-from .policy import CAPABILITIES, OrgView, OutOfRole, User, check_rep, check_scope, readable_reps
-from .probe import Glance
+from services.policy import CAPABILITIES, OrgView, OutOfRole, User, check_rep, check_scope, readable_reps
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -22,11 +22,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 
+from api.responses import OrjsonResponse
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.schemas import Problem
-
-from .policy import NotVisible
-from .responses import OrjsonResponse
+from services.policy import NotVisible
 
 log = logging.getLogger("perfledger.api")
 

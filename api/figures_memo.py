@@ -20,9 +20,8 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
 
+from api.probe import Glance
 from projections.units import micros
-
-from .probe import Glance
 
 MEMO_CAPACITY = 4096  # figures kept for the current head (then the memo starts afresh)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .responses import dumps
+from api.responses import dumps
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024  # 5 MiB: about 10,000 events of ordinary size
 

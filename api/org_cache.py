@@ -15,9 +15,8 @@ from bisect import insort
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from api.log_queries import LogReader
 from ledger.store import LogRecord
-
-from .log_queries import LogReader
 
 ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled", "DisputeOpened")
 

@@ -27,11 +27,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import tokens
 from ledger.store import Ledger
 from projections.runner import PROJECTIONS
 from projections.tables import tracking
-
-from .auth import tokens
 
 PROBE_BUSY_TIMEOUT = 0.05  # seconds the in-loop SQLite read may wait for a lock before deferring to a thread
 

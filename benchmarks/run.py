@@ -9,9 +9,9 @@ Stages, in order (each prints `name  value unit  (ratio × reference)` and lands
   rebuild      projections.runner.rebuild, from scratch, in a child process (events/s, peak RSS)
                                                            vs raw scan of the events + orjson decode
   catch-up     projections.runner.catch_up after 1% new events (events/s) vs the same raw scan
-  kpi          projections.kpis.kpis for reps, teams, the company, with and without known_at
+  kpi          projections.queries.kpis.kpis for reps, teams, the company, with and without known_at
                (p50, p99 over >= 200 queries each)         vs one raw SQL revenue aggregate
-  payouts      projections.payouts.period_payouts, every rep of a quarter
+  payouts      projections.payouts.assembly.period_payouts, every rep of a quarter
   replay       replay.replays.replay of a quarter under a changed plan
   audit        replay.audit.audit: the log rebuilt into a scratch store and compared
   verify       Ledger.verify, the whole hash chain (events/s) vs raw sha256 over the same bytes
@@ -54,11 +54,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from benchmarks import references
+from demo.generator import DEFAULT_PLAN_RULES, generate
 from ledger.config import Settings
-from ledger.generator import DEFAULT_PLAN_RULES, generate
 from ledger.store import Ledger, micros_to_time
-
-from . import references
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EVENTS = 1_000_000
@@ -409,10 +408,10 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 def stage_kpis(b: Bench) -> None:
     """p50/p99 of `kpis` for reps, teams and the company, with and without known_at."""
-    from projections.cutoffs import cutoffs
     from projections.db import reading
-    from projections.kpis import kpis
-    from projections.membership import ScopeFilter, parse_scope
+    from projections.queries.cutoffs import cutoffs
+    from projections.queries.kpis import kpis
+    from projections.queries.membership import ScopeFilter, parse_scope
 
     rep_ids, teams = _scopes(b)
     known_us = b.ledger.recorded_at_of(b.events // 2) or 0
@@ -463,7 +462,7 @@ def stage_kpis(b: Bench) -> None:
 
 
 def stage_payouts(b: Bench) -> None:
-    from projections.payouts import period_payouts
+    from projections.payouts.assembly import period_payouts
 
     started = time.perf_counter()
     payouts = period_payouts(b.engine, b.settings, PERIOD)
@@ -495,8 +494,8 @@ def stage_replay(b: Bench) -> None:
     """The replay of a quarter nobody approved yet (each baseline is today's payout), then every
     rep approved one by one, as finance does, then the replay of the approved quarter: each
     baseline reproduced at its own approval's knowledge time, the usual case of a closed period."""
-    from projections.approvals import approve
     from replay.replays import PlanRequest, replay
+    from services.approvals import approve
 
     def replayed(name: str, note: str) -> list[dict[str, Any]]:
         started = time.perf_counter()

@@ -19,7 +19,7 @@ def main() -> None:
 
         app = create_app()
     elif which == "noop":
-        from .noop_app import create_noop_app
+        from benchmarks.noop_app import create_noop_app
 
         app = create_noop_app()
     else:

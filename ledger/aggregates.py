@@ -19,7 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from .errors import RuleViolation
+from ledger.errors import RuleViolation
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://perfledger.invalid/streams")
 _NAMESPACE_BYTES = _NAMESPACE.bytes

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from .aggregates import (
+from ledger.aggregates import (
     Activity,
     AdjustedPayout,
     Deal,
@@ -30,9 +30,9 @@ from .aggregates import (
     scope_key,
     stream_id,
 )
-from .errors import RuleViolation
-from .periods import parse_period
-from .schemas import Command
+from ledger.errors import RuleViolation
+from ledger.periods import parse_period
+from ledger.schemas import Command
 
 Touched = tuple[Ledgered, "str | None"]  # the aggregate that took the fact, and the rep it concerns
 

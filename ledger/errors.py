@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schemas import Problem
+from ledger.schemas import Problem
 
 
 class LedgerError(Exception):

@@ -24,7 +24,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteCursor, SQLiteFactory
 from psycopg.sql import SQL
 
-from .chain import GENESIS, link_of, uuid_hex
+from ledger.chain import GENESIS, link_of, uuid_hex
 
 ENTRIES_TABLE = "ledger_entries"
 

@@ -24,8 +24,8 @@ from pydantic import (
     field_validator,
 )
 
-from .periods import parse_period
-from .plan_schema import parse_rules, rules_to_json
+from ledger.periods import parse_period
+from ledger.plan_schema import parse_rules, rules_to_json
 
 MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 4000

@@ -27,15 +27,15 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from sqlalchemy.engine import make_url
 
-from .aggregates import Created, Happened, public_type
-from .chain import GENESIS, first_broken_link
-from .commands import HANDLERS, UnitOfWork, touched_streams
-from .config import Settings, settings_from_env
-from .errors import ConflictError, InvalidBatch, RuleViolation
-from .gc_pause import paused_gc
-from .recorder import EntryMeta
-from .schemas import Command, Problem, parse_batch
-from .transcoder import OrjsonTranscoder, canonical, untag
+from ledger.aggregates import Created, Happened, public_type
+from ledger.chain import GENESIS, first_broken_link
+from ledger.commands import HANDLERS, UnitOfWork, touched_streams
+from ledger.config import Settings, settings_from_env
+from ledger.errors import ConflictError, InvalidBatch, RuleViolation
+from ledger.gc_pause import paused_gc
+from ledger.recorder import EntryMeta
+from ledger.schemas import Command, Problem, parse_batch
+from ledger.transcoder import OrjsonTranscoder, canonical, untag
 
 MAX_BATCH = 10_000
 
@@ -367,7 +367,7 @@ class Ledger:
         last position in the stretch: two entries a block, read by position (an aggregate over
         the stretch read every entry of it: ~30 ms for 90,000 positions, on a rebuild's path).
         A block with an end missing (none is: positions run without gaps) is left out; a reader
-        of knowledge blocks then reads that block's rows instead (`projections.rollups`).
+        of knowledge blocks then reads that block's rows instead (`projections.folds.rollups`).
         """
         if upto <= after:
             return []
@@ -389,7 +389,7 @@ class Ledger:
         """A SELECT of the stored events of one type (`:type`) at positions (:after, :upto], as
         rows (position, recorded_at, state), for a statement run in this ledger's own SQLite
         database, or in one that attaches it as `schema`: a projection folding set-wise in SQL
-        (`projections.in_store`). None on PostgreSQL. An entry whose event is missing is left
+        (`projections.accel.in_store`). None on PostgreSQL. An entry whose event is missing is left
         out (`verify` names it)."""
         if self.is_postgres:
             return None

@@ -15,8 +15,7 @@ from sqlalchemy import Connection, Engine, Table
 
 from ledger.config import Settings
 from ledger.store import LogRecord, StoredEvent
-
-from .view import BatchView
+from projections.view import BatchView
 
 Handler = Callable[[Any, LogRecord], None]
 # Batches `runner.catch_up` folds and holds, unwritten, while another process holds SQLite's

@@ -26,8 +26,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
 from ledger.store import BoundedLog, Ledger, LogRecord, StoredEvent, decoded
-
-from .db import (
+from projections.db import (
     database_url_of,
     engine_for,
     one_schema_change_at_a_time,
@@ -36,18 +35,18 @@ from .db import (
     try_writing,
     writing,
 )
-from .fold_activity import ActivityProjection
-from .fold_followups import FollowUpProjection
-from .fold_incentives import IncentivesProjection
-from .fold_org import OrgProjection
-from .fold_people import PeopleProjection
-from .fold_sales import SalesProjection
-from .fold_targets import TargetsProjection
-from .fold_trust import TrustProjection
-from .projection import HOLD_AT_MOST, LogReader, Projection, event_types
-from .rollups import LogProjection
-from .tables import SCHEMA_VERSION, metadata, projection_meta, tracking
-from .view import BatchView, TrackingConflict
+from projections.folds.activity import ActivityProjection
+from projections.folds.followups import FollowUpProjection
+from projections.folds.incentives import IncentivesProjection
+from projections.folds.org import OrgProjection
+from projections.folds.people import PeopleProjection
+from projections.folds.rollups import LogProjection
+from projections.folds.sales import SalesProjection
+from projections.folds.targets import TargetsProjection
+from projections.folds.trust import TrustProjection
+from projections.projection import HOLD_AT_MOST, LogReader, Projection, event_types
+from projections.tables import SCHEMA_VERSION, metadata, projection_meta, tracking
+from projections.view import BatchView, TrackingConflict
 
 PROJECTIONS: tuple[Projection, ...] = (
     OrgProjection(),

@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .db import compiled
-from .tables import tracking
+from projections.db import compiled
+from projections.tables import tracking
 
 
 class TrackingConflict(RuntimeError):

@@ -30,8 +30,7 @@ from sqlalchemy.exc import InterfaceError as SqlInterfaceError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 
 from ledger.store import Ledger
-
-from .runner import DEFAULT_BATCH, catch_up, projected_position
+from projections.runner import DEFAULT_BATCH, catch_up, projected_position
 
 log = logging.getLogger("perfledger.projections.worker")
 

@@ -23,10 +23,10 @@ from sqlalchemy import Engine, Table, select
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
 from ledger.store import BoundedLog, Ledger, micros_to_time
-from projections.cutoffs import aware_micros, now_micros
 from projections.db import engine_for, reading
-from projections.kpis import kpis
-from projections.payouts import period_payouts
+from projections.payouts.assembly import period_payouts
+from projections.queries.cutoffs import aware_micros, now_micros
+from projections.queries.kpis import kpis
 from projections.runner import catch_up, projected_tables, rebuild
 from projections.tables import memberships
 
@@ -50,7 +50,7 @@ def audit(
             currency=settings.currency,
         )
         # A SQLite ledger is attached to the scratch store, read-only: its rebuild replays the
-        # activities and follow-ups in SQL as the live store's does (`projections.in_store`).
+        # activities and follow-ups in SQL as the live store's does (`projections.accel.in_store`).
         scratch = engine_for(
             scratch_settings, reads_ledger=None if ledger.is_postgres else ledger.settings.database_url
         )

@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 from ledger.config import Settings
 from ledger.store import Ledger, LogRecord, micros_to_time
-from projections.cutoffs import aware_micros, now_micros
 from projections.db import reading
-from projections.payouts import Payout, PlanError, approval_state, payout, plan_version
+from projections.payouts.assembly import Payout, PlanError, approval_state, payout, plan_version
+from projections.queries.cutoffs import aware_micros, now_micros
 
 
 def explain(

@@ -22,9 +22,8 @@ from ledger.gc_pause import paused_gc
 from ledger.plan_schema import parse_rules, rules_to_json
 from ledger.store import Ledger, micros_to_time
 from ledger.transcoder import canonical
-from projections.cutoffs import Cutoffs, aware_micros, cutoffs
 from projections.db import reading
-from projections.payouts import (
+from projections.payouts.assembly import (
     ApprovalState,
     Payout,
     PlanError,
@@ -37,9 +36,9 @@ from projections.payouts import (
     plan_version,
     read_figures_ahead,
 )
+from projections.queries.cutoffs import Cutoffs, aware_micros, cutoffs
 from projections.runner import catch_up
-
-from .explain import line_diff
+from replay.explain import line_diff
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ from sqlalchemy import Engine, select
 
 from ledger.config import Settings
 from ledger.store import Ledger, micros_to_time
-from projections.cutoffs import cutoffs, now_micros
 from projections.db import reading
-from projections.fold_trust import dispute_events, plan_acknowledgements
-from projections.payouts import active_reps, payout, plan_in_force
-
-from .explain import explain, line_diff
+from projections.folds.trust import dispute_events, plan_acknowledgements
+from projections.payouts.assembly import active_reps, payout, plan_in_force
+from projections.queries.cutoffs import cutoffs, now_micros
+from replay.explain import explain, line_diff
 
 
 class DisputeNotFound(LookupError):

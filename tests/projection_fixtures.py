@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from ledger.config import Settings
 from ledger.store import Ledger
 from projections.db import engine_for
-from projections.kpis import kpis
+from projections.queries.kpis import kpis
 from projections.runner import catch_up, projected_tables
 
 

@@ -1,4 +1,4 @@
-"""A naive reference for the KPIs: the definitions of projections/kpis.py applied directly to a
+"""A naive reference for the KPIs: the definitions of projections/queries/kpis.py applied directly to a
 list of envelopes (the events the ledger knows, in log order), with no tables and no deltas.
 
 It replays the story to each deal's final state (amount after its last correction, credit after

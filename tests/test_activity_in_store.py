@@ -8,12 +8,12 @@ from builders import ev
 from projection_fixtures import close_store, store_with_edges, table_contents
 from sqlalchemy.exc import OperationalError
 
+from demo.generator import generate
 from ledger.config import Settings
-from ledger.generator import generate
-from projections import fold_activity
+from projections.accel.in_store import in_store
 from projections.db import engine_for, try_writing, writing
-from projections.fold_activity import IN_STORE_VERSIONS, ActivityProjection
-from projections.in_store import in_store
+from projections.folds import activity as fold_activity
+from projections.folds.activity import IN_STORE_VERSIONS, ActivityProjection
 from projections.runner import catch_up, rebuild, split_off
 from projections.view import TrackingConflict
 

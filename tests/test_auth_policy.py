@@ -1,11 +1,11 @@
-"""The role policy (api/policy.py) as tables: pure functions, a fake org, no database."""
+"""The role policy (services/policy.py) as tables: pure functions, a fake org, no database."""
 
 from __future__ import annotations
 
 import pytest
 
 from api.auth import TokenError, check_binding
-from api.policy import (
+from services.policy import (
     CAPABILITIES,
     CLIENT_TYPES,
     NotVisible,

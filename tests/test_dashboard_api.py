@@ -18,7 +18,7 @@ from builders import correct, ev, onboard, open_deal, win
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.policy import CAPABILITIES
+from services.policy import CAPABILITIES
 
 WEB = Path(__file__).resolve().parent.parent / "api" / "web"
 PERIOD = "2026-Q2"

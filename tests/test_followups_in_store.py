@@ -7,10 +7,10 @@ import pytest
 from builders import ev
 from projection_fixtures import close_store, store_with_edges, table_contents
 
+from demo.generator import generate
 from ledger.config import Settings
-from ledger.generator import generate
-from projections import fold_followups
 from projections.db import engine_for
+from projections.folds import followups as fold_followups
 from projections.runner import catch_up, rebuild
 
 # What the generator never writes: times with microseconds and in other zones, an offset with
@@ -58,7 +58,7 @@ def followup_rows(engine) -> list:
 
 @pytest.mark.parametrize("stretch", [250, 100_000])
 def test_a_rebuild_replays_the_followups_into_the_rows_the_handlers_write(store, tmp_path, monkeypatch, stretch):
-    monkeypatch.setattr("projections.in_store.STAGE_STRETCH", stretch)
+    monkeypatch.setattr("projections.accel.in_store.STAGE_STRETCH", stretch)
     head = store.ledger.head().position
     assert rebuild(store.ledger, store.engine, split=False) == head
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))

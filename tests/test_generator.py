@@ -1,4 +1,4 @@
-"""Tests of ledger.generator: determinism, size, streaming and every rule the ledger enforces.
+"""Tests of demo.generator: determinism, size, streaming and every rule the ledger enforces.
 
 The checker below is this file's own small fold over the envelopes; it does not use the ledger.
 """
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.generator import DEFAULT_PLAN_RULES, generate, org_size
+from demo.generator import DEFAULT_PLAN_RULES, generate, org_size
 
 TYPES = {
     "RepOnboarded",

@@ -30,9 +30,9 @@ import pytest
 from builders import ev, lose, onboard, open_deal, refund, win
 from projection_fixtures import projected_stores
 
-from projections.history import rep_history
-from projections.kpis import quadrants, target_consistency, targets
-from projections.rep_figures import rep_figures
+from projections.payouts.rep_figures import rep_figures
+from projections.queries.history import rep_history
+from projections.queries.kpis import quadrants, target_consistency, targets
 
 T = "+08:00"
 
@@ -175,7 +175,7 @@ def test_period_boundaries_follow_the_ledgers_time_zone(month):
     # The same projected tables read in UTC: March = D-2 6000 + D-3 4000 - D-1's refund 500 = 9500,
     # and February holds D-1 (12000 as corrected).
     utc = type(month.settings)(database_url=month.settings.database_url, tz_name="UTC")
-    from projections.kpis import kpis
+    from projections.queries.kpis import kpis
 
     assert kpis(month.engine, utc, "rep:R-1", "2026-03")["revenue"] == D("9500.00")
     assert kpis(month.engine, utc, "rep:R-1", "2026-02")["revenue"] == D("12000.00")
@@ -421,9 +421,9 @@ def test_rep_figures_name_the_events_behind_each_figure(month):
 
 
 def test_rep_figures_of_many_reps_read_together_equal_each_read_alone(month):
-    from projections.cutoffs import cutoffs
     from projections.db import reading
-    from projections.rep_figures import figures_by_rep
+    from projections.payouts.rep_figures import figures_by_rep
+    from projections.queries.cutoffs import cutoffs
 
     reps = ["R-1", "R-2", "R-3", "R-9"]  # R-9 was never onboarded: no rows, empty figures
     at = {name: cutoffs(month.settings, "2026-03", known_at=month.k[name]) for name in ("K1", "K2", "K3", "K4")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ledger.generator import generate
+from demo.generator import generate
 from ledger.store import _MAX_WALKS, _reading_of, decoded
 from ledger.transcoder import untag
 

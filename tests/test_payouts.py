@@ -9,10 +9,10 @@ from builders import ev, refund, split
 from payout_fixtures import FLAT_RULES, assign, department, publish, won_deal
 
 from ledger.store import Ledger
-from projections.approvals import ApprovalRefused, approve
 from projections.db import engine_for
-from projections.payouts import payout, period_payouts
+from projections.payouts.assembly import payout, period_payouts
 from projections.runner import catch_up
+from services.approvals import ApprovalRefused, approve
 
 
 @pytest.fixture

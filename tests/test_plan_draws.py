@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from ledger.plan_schema import parse_rules
-from projections.plan_evaluation import evaluate
+from projections.payouts.evaluation import evaluate
 
 
 def rules(floor_component):

@@ -20,7 +20,7 @@ from ledger.plan_schema import (
     Tier,
     parse_rules,
 )
-from projections.plan_evaluation import Award, Evaluation, evaluate
+from projections.payouts.evaluation import Award, Evaluation, evaluate
 
 D = Decimal
 

@@ -23,8 +23,8 @@ from projection_fixtures import close_store, open_store, table_contents
 from projection_oracle import comparable, figures
 from projection_story import batches_of, batchings, envelopes_of, stories
 
-from projections import rollups
-from projections.kpis import kpis
+from projections.folds import rollups
+from projections.queries.kpis import kpis
 from projections.runner import catch_up, rebuild
 
 SCOPES = ("rep:R-1", "rep:R-2", "rep:R-3", "team:T-A", "team:T-B", "region:East", "region:West", "company")
@@ -126,11 +126,11 @@ def test_a_kpi_known_at_t_equals_a_fresh_store_of_what_was_recorded_by_t_and_the
 def test_a_payouts_rep_figures_read_together_equal_each_read_alone_and_the_kpis(story, sizes, cut, as_of_day):
     from datetime import datetime
 
-    from projections.cutoffs import cutoffs
     from projections.db import reading
-    from projections.kpis import FIGURE_METRICS, scope_figures
-    from projections.membership import Scope
-    from projections.rep_figures import figures_by_rep
+    from projections.payouts.rep_figures import figures_by_rep
+    from projections.queries.cutoffs import cutoffs
+    from projections.queries.kpis import FIGURE_METRICS, scope_figures
+    from projections.queries.membership import Scope
 
     reps = ["R-1", "R-2", "R-3"]
     batches = batches_of(envelopes_of(story), sizes)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from projection_fixtures import close_store, open_store, table_contents
 from sqlalchemy import select
 
-from ledger.generator import generate
+from demo.generator import generate
 from ledger.store import BoundedLog
 from projections import runner
 from projections.db import engine_for
@@ -202,7 +202,7 @@ def test_equal_shares_give_the_odd_cent_to_the_first_rep():
 
 def test_fold_state_rows_load_positionally_into_their_state_classes():
     # Deal/Customer/Lead.from_row build from a row by position: the columns must be the fields.
-    from projections.fold_sales import Customer, Deal, Lead
+    from projections.folds.sales import Customer, Deal, Lead
     from projections.tables import customers, deals, leads
 
     for table, state in ((deals, Deal), (customers, Customer), (leads, Lead)):
@@ -214,7 +214,7 @@ def test_company_figures_do_not_depend_on_the_rollups_being_complete(store):
     # The company reads hourly rollups where the `log` projection says a block is wholly known;
     # with no knowledge of blocks at all (a projection added later, still catching up) it falls
     # back to the fact rows, and the figures are the same.
-    from projections.kpis import kpis
+    from projections.queries.kpis import kpis
     from projections.tables import knowledge_blocks
 
     catch_up(store.ledger, store.engine)
@@ -283,7 +283,7 @@ def test_a_sales_rebuild_holds_its_batches_and_never_forgets_a_state_they_change
     # back only what it forgot, and it forgets nothing the last HOLD_AT_MOST batches changed, so
     # its batches may be held. Remembering 5 states of each kind forgets nearly all of them
     # between batches: a state read back before its batch was written would be stale.
-    from projections import fold_sales
+    from projections.folds import sales as fold_sales
 
     monkeypatch.setattr(fold_sales, "REMEMBERED", 5)
     written = busy_lock(monkeypatch, None)

@@ -39,11 +39,11 @@ from reliability.harness import (
     worker_pids,
 )
 
+from demo.generator import generate
 from ledger.config import Settings
-from ledger.generator import generate
 from ledger.store import BoundedLog, Ledger
-from projections.cutoffs import now_micros
 from projections.db import engine_for
+from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up, tracked_positions, wait_for
 from replay.audit import compare_rows
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from builders import onboard, open_deal, win
 from reliability.harness import assert_projections_equal_a_rebuild
 
-from ledger.generator import generate
+from demo.generator import generate
 from ledger.store import Ledger
 from projections.db import engine_for
 from projections.runner import projected_position

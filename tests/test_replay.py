@@ -10,7 +10,6 @@ from builders import correct, ev
 from payout_fixtures import FLAT_RULES, department, publish, won_deal
 
 from ledger.store import Ledger, micros_to_time
-from projections.approvals import approve
 from projections.db import engine_for, writing
 from projections.runner import catch_up
 from projections.tables import deal_facts
@@ -18,6 +17,7 @@ from replay.audit import audit
 from replay.explain import explain, explain_change
 from replay.replays import PlanRequest, record_adjustments, replay
 from replay.sealing import close_period, verify
+from services.approvals import approve
 
 D = Decimal
 
@@ -204,7 +204,7 @@ def test_closing_a_period_seals_the_log_and_verify_proves_the_seal(approved_q1):
 
 
 def test_a_plan_that_does_not_exist_is_a_clear_error(approved_q1):
-    from projections.payouts import PlanError
+    from projections.payouts.assembly import PlanError
 
     ledger, engine, settings, _ = approved_q1
     with pytest.raises(PlanError, match="version 9 is not published"):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import audit, events, health, kpis, payouts, periods, replays, reps, targets, trust, web
-from .common import ERROR_RESPONSES
+from api.routers import audit, events, health, kpis, payouts, periods, replays, reps, targets, trust, web
+from api.routers.common import ERROR_RESPONSES
 
 _ROUTERS: list[APIRouter] = [
     health.router,

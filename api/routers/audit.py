@@ -9,11 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api.deps import EngineDep, KnownAt, LedgerDep, Period, SettingsDep, allowed
 from replay.audit import audit
 from replay.sealing import verify as verify_log
-
-from ..deps import EngineDep, KnownAt, LedgerDep, Period, SettingsDep, allowed
-from ..policy import User
+from services.policy import User
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 MAX_AUDIT_PERIODS = 8

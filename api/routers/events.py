@@ -8,13 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api.deps import MAX_POSITION, CurrentUser, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
+from api.errors import BadRequest, Refused, problem
 from ledger.errors import InvalidBatch
 from ledger.schemas import DATA_MODELS, parse_batch
 from ledger.store import LogRecord
-
-from ..deps import MAX_POSITION, CurrentUser, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
-from ..errors import BadRequest, Refused, problem
-from ..policy import User, readable_reps, refusals
+from services.policy import User, readable_reps, refusals
 
 router = APIRouter(prefix="/events", tags=["events"])
 

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from ..deps import LedgerDep
+from api.deps import LedgerDep
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("perfledger.api")

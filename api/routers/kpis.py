@@ -10,12 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from projections.cutoffs import cutoffs
-from projections.kpis import kpis, quadrants
-from projections.membership import parse_scope
-from projections.units import micros_to_time
-
-from ..deps import (
+from api.deps import (
     AsOf,
     EngineDep,
     FiguresAtHead,
@@ -27,8 +22,12 @@ from ..deps import (
     allowed,
     run_read,
 )
-from ..policy import User
-from ..responses import model_response
+from api.responses import model_response
+from projections.queries.cutoffs import cutoffs
+from projections.queries.kpis import kpis, quadrants
+from projections.queries.membership import parse_scope
+from projections.units import micros_to_time
+from services.policy import User
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 

@@ -10,11 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from projections.approvals import ApprovalRefused, approve
-from projections.payouts import PlanError, payouts_page
-from replay.explain import explain, explain_change
-
-from ..deps import (
+from api.deps import (
     ID_PATTERN,
     AsOf,
     EngineDep,
@@ -31,9 +27,12 @@ from ..deps import (
     allowed,
     refused_as,
 )
-from ..errors import BadRequest, problem
-from ..policy import User
-from .kpis import resolved
+from api.errors import BadRequest, problem
+from api.routers.kpis import resolved
+from projections.payouts.assembly import PlanError, payouts_page
+from replay.explain import explain, explain_change
+from services.approvals import ApprovalRefused, approve
+from services.policy import User
 
 router = APIRouter(prefix="/payouts", tags=["payouts"])
 NOT_FOUND = {404: {"description": "no such rep within this token's reach"}}

@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from api.deps import LedgerDep, PeriodPath, allowed, refused_as
 from replay.sealing import CloseRefused, close_period
-
-from ..deps import LedgerDep, PeriodPath, allowed, refused_as
-from ..policy import User
+from services.policy import User
 
 router = APIRouter(prefix="/periods", tags=["periods"])
 

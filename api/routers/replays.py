@@ -11,10 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from projections.payouts import PlanError
-from replay.replays import PlanRequest, record_adjustments, replay
-
-from ..deps import (
+from api.deps import (
     EngineDep,
     JsonBody,
     LedgerDep,
@@ -26,9 +23,11 @@ from ..deps import (
     invalid_as,
     parse_body,
 )
-from ..errors import BadRequest, problem
-from ..policy import User
-from .payouts import LineChange, Payout, PlanRef
+from api.errors import BadRequest, problem
+from api.routers.payouts import LineChange, Payout, PlanRef
+from projections.payouts.assembly import PlanError
+from replay.replays import PlanRequest, record_adjustments, replay
+from services.policy import User
 
 router = APIRouter(prefix="/replays", tags=["replays"])
 

@@ -9,9 +9,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from projections.history import rep_history
-
-from ..deps import EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
+from api.deps import EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
+from projections.queries.history import rep_history
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 

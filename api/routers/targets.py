@@ -10,10 +10,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from projections.targets import target_consistency, targets
-
-from ..deps import EngineDep, FreshProjections, KnownAt, PeriodQuery, SettingsDep, VisibleScope
-from .kpis import resolved
+from api.deps import EngineDep, FreshProjections, KnownAt, PeriodQuery, SettingsDep, VisibleScope
+from api.routers.kpis import resolved
+from projections.queries.targets import target_consistency, targets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 

@@ -16,9 +16,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from replay.statements import DisputeNotFound, dispute, statement, unacknowledged
-
-from ..deps import (
+from api.deps import (
     CurrentUser,
     EngineDep,
     FreshProjections,
@@ -31,8 +29,9 @@ from ..deps import (
     VisibleRep,
     allowed,
 )
-from ..policy import NotVisible, User, may_read_rep
-from .payouts import Explanation
+from api.routers.payouts import Explanation
+from replay.statements import DisputeNotFound, dispute, statement, unacknowledged
+from services.policy import NotVisible, User, may_read_rep
 
 router = APIRouter(tags=["trust"])
 

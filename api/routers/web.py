@@ -10,11 +10,11 @@ reads that only the page needs.
 - `GET /web/team`                 the team table: each rep's KPIs and revenue by month (sparklines)
 
 The page renders what the API returns and computes no figure: the team table's figures come
-from the same projection functions as GET /kpis (`projections.kpis.kpis` for a rep and period,
+from the same projection functions as GET /kpis (`projections.queries.kpis.kpis` for a rep and period,
 and a month's revenue exactly as `kpis` computes `revenue`), so a rep's row and
 `GET /kpis?scope=rep:ID&period=…` always agree (tests/test_dashboard_api.py checks it).
 
-Visibility follows api/policy.py, exactly as GET /kpis: a manager sees their team (the reps now
+Visibility follows services/policy.py, exactly as GET /kpis: a manager sees their team (the reps now
 in it), a rep themselves; a team or rep beyond the token's reach is 404 (ids cannot be probed),
 a region or the company for a manager or a rep is 403.
 The page's own routes are plain Starlette routes (no JSON, no response model, not in /docs).
@@ -37,17 +37,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from ledger.periods import Period, parse_period
-from projections.cutoffs import Cutoffs, aware_micros, cutoffs, now_micros
-from projections.db import reading
-from projections.facts import deal_sums
-from projections.kpis import kpis
-from projections.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
-from projections.payouts import active_reps
-from projections.tables import memberships, reps
-from projections.units import micros_to_time, money
-
-from ..deps import (
+from api.deps import (
     AsOf,
     CurrentUser,
     EngineDep,
@@ -58,7 +48,16 @@ from ..deps import (
     SettingsDep,
     VisibleScope,
 )
-from ..policy import CAPABILITIES, READS_EVERYTHING, may_read_rep
+from ledger.periods import Period, parse_period
+from projections.db import reading
+from projections.payouts.assembly import active_reps
+from projections.queries.cutoffs import Cutoffs, aware_micros, cutoffs, now_micros
+from projections.queries.facts import deal_sums
+from projections.queries.kpis import kpis
+from projections.queries.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
+from projections.tables import memberships, reps
+from projections.units import micros_to_time, money
+from services.policy import CAPABILITIES, READS_EVERYTHING, may_read_rep
 
 router = APIRouter(tags=["web"])
 
@@ -148,7 +147,7 @@ class Me(BaseModel):
     rep_id: str | None
     team_id: str | None
     actor: str
-    capabilities: list[str]  # names of api.policy.CAPABILITIES this token has
+    capabilities: list[str]  # names of services.policy.CAPABILITIES this token has
     currency: str
     tz: str
 

@@ -32,8 +32,8 @@ import httpx
 import pytest
 
 from api.auth import create_token, ensure_tables
+from demo.generator import generate
 from ledger.config import Settings
-from ledger.generator import generate
 from ledger.store import Ledger
 from projections.db import engine_for
 from projections.runner import catch_up

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ledger.generator import DEFAULT_PLAN_RULES
+from demo.generator import DEFAULT_PLAN_RULES
 
 pytestmark = pytest.mark.e2e
 PERIOD = "2026-Q2"  # the demo's period (conftest.PERIOD)

@@ -2,7 +2,7 @@
 
 Each runs in a child process forked from the test (cheap: everything is imported already), opens
 its own ledger and engine, and does real work through the project's own code:
-- `import_file`: api/importing.py's read/check/record_lines, as `perfledger import` does, acking
+- `import_file`: services/importing.py's read/check/record_lines, as `perfledger import` does, acking
   each committed batch on a line of its own in an ack file (written before the next batch starts);
 - `project`: projections.runner.catch_up, as `perfledger project` does.
 
@@ -64,8 +64,8 @@ def nth_call_kills(k: int, then: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def import_file(settings: Settings, file: Path, batch: int, acks: Path, kill: KillPoint | None) -> None:
-    from api import importing
     from ledger.store import Ledger
+    from services import importing
 
     if kill is not None and kill.kind == "mid-batch":
         _die_inside_the_kth_append(kill.k)

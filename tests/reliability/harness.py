@@ -29,8 +29,8 @@ from sqlalchemy import Engine
 from api.auth import create_token, ensure_tables
 from ledger.config import Settings
 from ledger.store import Ledger, LogRecord
-from projections.cutoffs import now_micros
 from projections.db import engine_for
+from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up
 from replay.audit import compare_rows
 

@@ -43,12 +43,11 @@ import orjson
 from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from ledger.store import LogRecord
-
-from .projection import HOLD_AT_MOST, Fold, Handler, Projection, registrar
-from .rollups import Rollup
-from .tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours
-from .units import PPB, allocate, cents, micros, shares_in_ppb
-from .view import BatchView
+from projections.folds.rollups import Rollup
+from projections.projection import HOLD_AT_MOST, Fold, Handler, Projection, registrar
+from projections.tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours
+from projections.units import PPB, allocate, cents, micros, shares_in_ppb
+from projections.view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)

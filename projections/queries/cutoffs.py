@@ -16,8 +16,7 @@ from datetime import datetime
 
 from ledger.config import Settings
 from ledger.periods import Period, parse_period
-
-from .units import micros
+from projections.units import micros
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,9 @@ backdated transfer recorded later changes history only for reads that know about
 from __future__ import annotations
 
 from ledger.store import LogRecord
-
-from .projection import Fold, Handler, Projection, registrar
-from .tables import memberships, reps
-from .units import micros
+from projections.projection import Fold, Handler, Projection, registrar
+from projections.tables import memberships, reps
+from projections.units import micros
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)

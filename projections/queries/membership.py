@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
-from .tables import memberships
+from projections.tables import memberships
 
 EARLIEST = -(2**62)
 LATEST = 2**62

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from ledger.aggregates import scope_key
 from ledger.store import LogRecord
-
-from .projection import Fold, Handler, Projection, registrar
-from .tables import target_revisions
-from .units import micros
+from projections.projection import Fold, Handler, Projection, registrar
+from projections.tables import target_revisions
+from projections.units import micros
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)

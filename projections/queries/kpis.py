@@ -56,14 +56,13 @@ from sqlalchemy import Connection, Engine
 
 from ledger.config import Settings
 from ledger.schemas import ACTIVITY_KINDS
-
-from .cutoffs import Cutoffs, cutoffs
-from .db import reading
-from .facts import DealSums, activity_counts, deal_sums, followup_counts, lead_counts, sales_cycles
-from .membership import Scope, ScopeFilter, parse_scope
-from .quadrants import quadrants
-from .targets import Target, current_targets, target_consistency, targets
-from .units import DAY_US, PPB, count_of, money, ratio
+from projections.db import reading
+from projections.queries.cutoffs import Cutoffs, cutoffs
+from projections.queries.facts import DealSums, activity_counts, deal_sums, followup_counts, lead_counts, sales_cycles
+from projections.queries.membership import Scope, ScopeFilter, parse_scope
+from projections.queries.quadrants import quadrants
+from projections.queries.targets import Target, current_targets, target_consistency, targets
+from projections.units import DAY_US, PPB, count_of, money, ratio
 
 CUMULATIVE = ("revenue", "orders", "new_customers", "activities")
 FIGURE_METRICS = (

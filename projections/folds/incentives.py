@@ -12,9 +12,8 @@ import orjson
 
 from ledger.aggregates import scope_key
 from ledger.store import LogRecord
-
-from .projection import Fold, Handler, Projection, registrar
-from .tables import (
+from projections.projection import Fold, Handler, Projection, registrar
+from projections.tables import (
     awards,
     payout_adjustments,
     payout_approvals,
@@ -22,7 +21,7 @@ from .tables import (
     plan_assignments,
     plan_versions,
 )
-from .units import cents, micros
+from projections.units import cents, micros
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)

@@ -21,11 +21,10 @@ from sqlalchemy import Engine
 from ledger.config import Settings
 from ledger.errors import InvalidBatch
 from ledger.store import Ledger
-
-from .db import reading
-from .payouts import Payout, approval_state, payout
-from .runner import catch_up
-from .units import micros_to_time
+from projections.db import reading
+from projections.payouts.assembly import Payout, approval_state, payout
+from projections.runner import catch_up
+from projections.units import micros_to_time
 
 
 class ApprovalRefused(Exception):

@@ -18,12 +18,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ledger.config import Settings
-
-from .cutoffs import cutoffs
-from .db import reading
-from .facts import deal_sums
-from .membership import Scope, ScopeFilter, stints
-from .units import CENT, money, ratio
+from projections.db import reading
+from projections.queries.cutoffs import cutoffs
+from projections.queries.facts import deal_sums
+from projections.queries.membership import Scope, ScopeFilter, stints
+from projections.units import CENT, money, ratio
 
 RATE = Decimal("0.0001")
 

@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, select
 
-from .cutoffs import aware_micros, now_micros
-from .db import reading
-from .tables import rep_timeline
-from .units import micros_to_time
+from projections.db import reading
+from projections.queries.cutoffs import aware_micros, now_micros
+from projections.tables import rep_timeline
+from projections.units import micros_to_time
 
 
 def rep_history(engine: Engine, rep_id: str, known_at: datetime | None = None) -> list[dict[str, Any]]:

@@ -16,12 +16,11 @@ from sqlalchemy import Connection, Engine, bindparam, select
 
 from ledger.config import Settings
 from ledger.periods import parse_period
-
-from .cutoffs import aware_micros, cutoffs, now_micros
-from .db import prepared, reading
-from .membership import parse_scope, stints
-from .tables import target_revisions
-from .units import micros_to_time
+from projections.db import prepared, reading
+from projections.queries.cutoffs import aware_micros, cutoffs, now_micros
+from projections.queries.membership import parse_scope, stints
+from projections.tables import target_revisions
+from projections.units import micros_to_time
 
 ADDITIVE_METRICS = ("revenue", "orders", "new_customers", "activities")  # a team's is the sum of its reps'
 

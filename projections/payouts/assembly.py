@@ -32,13 +32,13 @@ from ledger.gc_pause import paused_gc
 from ledger.periods import parse_period
 from ledger.plan_schema import Draw, Rules, parse_rules
 from ledger.transcoder import canonical
-
-from .cutoffs import Cutoffs, cutoffs
-from .db import reading
-from .membership import stints
-from .plan_evaluation import Award, Evaluation, evaluate
-from .rep_figures import figures_by_rep
-from .tables import (
+from projections.db import reading
+from projections.payouts.evaluation import Award, Evaluation, evaluate
+from projections.payouts.rep_figures import figures_by_rep
+from projections.queries.cutoffs import Cutoffs, cutoffs
+from projections.queries.membership import stints
+from projections.queries.targets import Target, current_targets, in_force, revisions_by_scope
+from projections.tables import (
     awards,
     memberships,
     payout_adjustments,
@@ -47,8 +47,7 @@ from .tables import (
     plan_assignments,
     plan_versions,
 )
-from .targets import Target, current_targets, in_force, revisions_by_scope
-from .units import micros_to_time, money
+from projections.units import micros_to_time, money
 
 SCOPE_ORDER = ("rep", "team", "region", "company")
 

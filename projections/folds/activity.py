@@ -23,9 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from ledger.aggregates import Activity
 from ledger.store import LogRecord
-
-from . import rollups
-from .in_store import (
+from projections.accel.in_store import (
     events_sql,
     fields_sql,
     in_store,
@@ -34,11 +32,12 @@ from .in_store import (
     replay_staged,
     staged_name,
 )
-from .projection import Fold, Handler, LogReader, Projection, registrar
-from .rollups import HOUR_US, Rollup
-from .tables import activities, activity_hours
-from .units import micros
-from .view import BatchView
+from projections.folds import rollups
+from projections.folds.rollups import HOUR_US, Rollup
+from projections.projection import Fold, Handler, LogReader, Projection, registrar
+from projections.tables import activities, activity_hours
+from projections.units import micros
+from projections.view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)

@@ -11,10 +11,9 @@ import orjson
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from ledger.store import LogRecord
-
-from .projection import Fold, Handler, Projection, registrar
-from .tables import Id, _position_key, _times, metadata
-from .units import micros
+from projections.projection import Fold, Handler, Projection, registrar
+from projections.tables import Id, _position_key, _times, metadata
+from projections.units import micros
 
 plan_acknowledgements = Table(
     "plan_acknowledgements",

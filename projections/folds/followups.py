@@ -20,8 +20,7 @@ from sqlalchemy import Connection, Engine
 
 from ledger.aggregates import FollowUp
 from ledger.store import LogRecord
-
-from .in_store import (
+from projections.accel.in_store import (
     events_sql,
     fields_sql,
     in_store,
@@ -30,10 +29,10 @@ from .in_store import (
     replay_staged,
     staged_name,
 )
-from .projection import Fold, Handler, LogReader, Projection, registrar
-from .tables import followups
-from .units import micros
-from .view import BatchView
+from projections.projection import Fold, Handler, LogReader, Projection, registrar
+from projections.tables import followups
+from projections.units import micros
+from projections.view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)

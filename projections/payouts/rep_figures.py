@@ -35,13 +35,12 @@ from sqlalchemy import (
 )
 
 from ledger.config import Settings
-
-from .cutoffs import Cutoffs, cutoffs
-from .db import prepared, reading
-from .facts import DealSums
-from .kpis import FIGURE_METRICS, plan_figures
-from .tables import activities, deal_facts, lead_conversions, leads
-from .targets import Target, in_force, revisions_by_scope
+from projections.db import prepared, reading
+from projections.queries.cutoffs import Cutoffs, cutoffs
+from projections.queries.facts import DealSums
+from projections.queries.kpis import FIGURE_METRICS, plan_figures
+from projections.queries.targets import Target, in_force, revisions_by_scope
+from projections.tables import activities, deal_facts, lead_conversions, leads
 
 Figures = tuple[dict[str, Any], dict[str, list[int]]]
 

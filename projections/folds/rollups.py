@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 
-from .projection import Fold, Handler, LogReader, Projection
-from .tables import knowledge_blocks
-from .view import BatchView
+from projections.projection import Fold, Handler, LogReader, Projection
+from projections.tables import knowledge_blocks
+from projections.view import BatchView
 
 HOUR_US = 3_600_000_000
 BLOCK_BITS = 12  # 4096 positions a block

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, Table
 
 from ledger.store import LogRecord, decoded
-
-from .db import ledger_schema
-from .projection import LogReader
-from .view import claim_batch
+from projections.db import ledger_schema
+from projections.projection import LogReader
+from projections.view import claim_batch
 
 
 def in_store(log: LogReader, engine: Engine, versions: dict[type, int]) -> bool:

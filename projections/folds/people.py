@@ -13,10 +13,9 @@ from typing import Any
 import orjson
 
 from ledger.store import LogRecord
-
-from .projection import Fold, Handler, Projection, registrar
-from .tables import rep_timeline
-from .units import micros
+from projections.projection import Fold, Handler, Projection, registrar
+from projections.tables import rep_timeline
+from projections.units import micros
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)

@@ -33,20 +33,11 @@ from sqlalchemy import (
 )
 
 from ledger.schemas import ACTIVITY_KINDS
-
-from .cutoffs import Cutoffs
-from .db import prepared
-from .membership import ScopeFilter
-from .rollups import Split, Window, knowledge_split
-from .tables import (
-    activities,
-    activity_hours,
-    deal_facts,
-    followups,
-    lead_conversions,
-    leads,
-    sales_hours,
-)
+from projections.db import prepared
+from projections.folds.rollups import Split, Window, knowledge_split
+from projections.queries.cutoffs import Cutoffs
+from projections.queries.membership import ScopeFilter
+from projections.tables import activities, activity_hours, deal_facts, followups, lead_conversions, leads, sales_hours
 
 K = bindparam("k")
 AS_OF = bindparam("as_of")
