@@ -106,6 +106,7 @@ def refuse_non_empty(ledger: Ledger, settings: Settings) -> None:
 
 def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str) -> None:
     from demo.generator import generate, org_size
+    from services.recording import record_batch
 
     err.print(
         f"Generating a department of about {org_size(events)} reps and {events} events of {YEAR} (seed {seed}).",
@@ -114,7 +115,7 @@ def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str) -> No
     with bar() as progress:
         task = progress.add_task("recording events", total=events)
         for batch in batches(generate(events, seed=seed, year=YEAR, tz=tz_name), BATCH):
-            ledger.record(batch, ACTOR)
+            record_batch(ledger, batch, ACTOR)
             progress.advance(task, len(batch))
 
 

@@ -98,7 +98,7 @@ def close(
 ) -> None:
     """Close a period: it takes no new approvals (replay it and record adjustments instead), and the
     log's head is sealed into the close (`perfledger verify` checks the seal still holds)."""
-    from replay.sealing import CloseRefused, close_period
+    from services.closing import CloseRefused, close_period
 
     period = parse_period_option(period)
     with open_ledger(load_settings()) as ledger:

@@ -165,8 +165,8 @@ def replay(
     """Recompute every rep's payout for a period under another plan and show the difference from
     what was approved, rep by rep; with --record, record the differences as adjustments."""
     from projections.payouts.assembly import PlanError
-    from replay.replays import record_adjustments
     from replay.replays import replay as run
+    from services.adjustments import record_adjustments
 
     period = parse_period_option(period)
     request = plan_request(plan_id, version, rules)

@@ -24,8 +24,8 @@ from sqlalchemy.exc import OperationalError as SqlOperationalError
 
 from api.responses import OrjsonResponse
 from ledger.errors import ConflictError, InvalidBatch
-from ledger.schemas import Problem
 from services.policy import NotVisible
+from services.recording import Refused
 
 log = logging.getLogger("perfledger.api")
 
@@ -44,14 +44,6 @@ class BadRequest(Exception):
     def __init__(self, *problems: dict[str, Any]):
         self.problems = list(problems)
         super().__init__("; ".join(p["message"] for p in problems))
-
-
-class Refused(Exception):
-    """Some events of a batch are beyond this token's reach: a 403 naming each of them."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__(f"{len(problems)} event(s) may not be recorded with this token; nothing was recorded")
 
 
 def problem(field: str, message: str, index: int | None = None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 
-from ledger.store import Ledger, LogRecord
+from ledger.decoding import LogRecord
+from ledger.store import Ledger
 
 PAGE = 5000
 

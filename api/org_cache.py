@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from api.log_queries import LogReader
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 
 ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled", "DisputeOpened")
 

@@ -30,7 +30,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from ledger.config import Settings
-    from ledger.store import BoundedLog, Ledger
+    from ledger.reading import BoundedLog
+    from ledger.store import Ledger
     from projections.db import engine_for
     from projections.runner import rebuild
 

@@ -57,7 +57,8 @@ from rich.progress import (
 from benchmarks import references
 from demo.generator import DEFAULT_PLAN_RULES, generate
 from ledger.config import Settings
-from ledger.store import Ledger, micros_to_time
+from ledger.decoding import micros_to_time
+from ledger.store import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EVENTS = 1_000_000

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import Connection, Engine, Table
 
 from ledger.config import Settings
-from ledger.store import LogRecord, StoredEvent
+from ledger.decoding import LogRecord, StoredEvent
 from projections.view import BatchView
 
 Handler = Callable[[Any, LogRecord], None]

@@ -24,8 +24,10 @@ from sqlalchemy import Connection, Engine, Index, Table, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ledger.config import Settings
+from ledger.decoding import LogRecord, StoredEvent, decoded
 from ledger.gc_pause import paused_gc
-from ledger.store import BoundedLog, Ledger, LogRecord, StoredEvent, decoded
+from ledger.reading import BoundedLog
+from ledger.store import Ledger
 from projections.db import (
     database_url_of,
     engine_for,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from ledger.store import micros_to_time, time_to_micros
+from ledger.decoding import micros_to_time, time_to_micros
 
 PPB = 1_000_000_000  # a whole deal, in parts per billion
 CENT = Decimal("0.01")

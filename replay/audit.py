@@ -21,8 +21,10 @@ from typing import Any
 from sqlalchemy import Engine, Table, select
 
 from ledger.config import Settings
+from ledger.decoding import micros_to_time
 from ledger.gc_pause import paused_gc
-from ledger.store import BoundedLog, Ledger, micros_to_time
+from ledger.reading import BoundedLog
+from ledger.store import Ledger
 from projections.db import engine_for, reading
 from projections.payouts.assembly import period_payouts
 from projections.queries.cutoffs import aware_micros, now_micros

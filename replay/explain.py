@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ledger.config import Settings
-from ledger.store import Ledger, LogRecord, micros_to_time
+from ledger.decoding import LogRecord, micros_to_time
+from ledger.store import Ledger
 from projections.db import reading
 from projections.payouts.assembly import Payout, PlanError, approval_state, payout, plan_version
 from projections.queries.cutoffs import aware_micros, now_micros

@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
 
 from ledger.config import Settings
+from ledger.decoding import micros_to_time
 from ledger.gc_pause import paused_gc
 from ledger.plan_schema import parse_rules, rules_to_json
-from ledger.store import Ledger, micros_to_time
+from ledger.store import Ledger
 from ledger.transcoder import canonical
 from projections.db import reading
 from projections.payouts.assembly import (
@@ -29,14 +29,13 @@ from projections.payouts.assembly import (
     PlanError,
     PlanVersion,
     approval_states,
-    closed_by,
     memoized,
     payout,
     period_payouts,
     plan_version,
     read_figures_ahead,
 )
-from projections.queries.cutoffs import Cutoffs, aware_micros, cutoffs
+from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.runner import catch_up
 from replay.explain import line_diff
 
@@ -137,55 +136,3 @@ def _diff_row(replayed: Payout, baseline: Payout, state: ApprovalState | None) -
 def _replay_id(period: str, plan: PlanVersion, known_us: int) -> str:
     body = canonical({"period": period, "plan": plan.label(), "rules": plan.rules_json, "known_us": known_us})
     return "rp-" + hashlib.sha256(body).hexdigest()[:20]
-
-
-def record_adjustments(
-    ledger: Ledger,
-    engine: Engine,
-    settings: Settings,
-    period: str,
-    plan: PlanRequest,
-    known_at: datetime,
-    actor: str,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """Record every non-zero difference of a replay as PayoutAdjusted, atomically and idempotently.
-
-    `known_at` is required: it pins the replay (the one a replay answer carries), so the same
-    call always computes the same differences and the same event_ids.
-    """
-    result = replay(ledger, engine, settings, period, plan, known_at)
-    replay_id = result["replay_id"]
-    with reading(engine) as conn:
-        closed = closed_by(conn, result["period"], aware_micros(known_at, "known_at")) is not None
-    # A rep never approved in an open period is approved, not adjusted; in a closed period the
-    # adjustment is the only record there can be.
-    adjustable = [
-        row for row in result["diff"] if row["delta"] != Decimal("0.00") and (row["basis"] == "approved" or closed)
-    ]
-    envelopes = [
-        {
-            "type": "PayoutAdjusted",
-            "event_id": f"{replay_id}-{row['rep_id']}",
-            "occurred_at": known_at.isoformat(),
-            "data": {
-                "rep_id": row["rep_id"],
-                "period": result["period"],
-                "amount": str(row["delta"]),
-                "reason": reason
-                or f"replay {replay_id} under {result['plan']['plan_id']} v{result['plan']['version']}",
-                "replay_id": replay_id,
-            },
-        }
-        for row in adjustable
-    ]
-    if not envelopes:
-        return {"replay_id": replay_id, "positions": [], "duplicates": [], "adjustments": []}
-    recorded = ledger.record(envelopes, actor, system=True)
-    catch_up(ledger, engine)
-    return {
-        "replay_id": replay_id,
-        "positions": recorded.positions,
-        "duplicates": recorded.duplicates,
-        "adjustments": [{"rep_id": e["data"]["rep_id"], "amount": Decimal(e["data"]["amount"])} for e in envelopes],
-    }

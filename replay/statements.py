@@ -15,7 +15,8 @@ import orjson
 from sqlalchemy import Engine, select
 
 from ledger.config import Settings
-from ledger.store import Ledger, micros_to_time
+from ledger.decoding import micros_to_time
+from ledger.store import Ledger
 from projections.db import reading
 from projections.folds.trust import dispute_events, plan_acknowledgements
 from projections.payouts.assembly import active_reps, payout, plan_in_force

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from builders import onboard, open_deal, win
 
-from ledger import store
+from ledger import verifying
 from ledger.chain import GENESIS
 
 
 @pytest.fixture(params=["one pass", "split"])
 def log(ledger, request, monkeypatch):
     """Every check in one pass, and with the later stretch checked by a worker process."""
-    monkeypatch.setattr(store, "VERIFY_SPLIT_FROM", 0 if request.param == "split" else 10**12)
+    monkeypatch.setattr(verifying, "VERIFY_SPLIT_FROM", 0 if request.param == "split" else 10**12)
     ledger.record([onboard(f"R-{i}") for i in range(1, 6)], "seed")
     ledger.record([open_deal("D-1", "R-1"), win("D-1", "100.00")], "seed")
     return ledger

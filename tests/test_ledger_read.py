@@ -7,7 +7,8 @@ import orjson
 import pytest
 
 from demo.generator import generate
-from ledger.store import _MAX_WALKS, _reading_of, decoded
+from ledger.decoding import _reading_of, decoded
+from ledger.reading import _MAX_WALKS
 from ledger.transcoder import untag
 
 

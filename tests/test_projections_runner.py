@@ -14,7 +14,7 @@ from projection_fixtures import close_store, open_store, table_contents
 from sqlalchemy import select
 
 from demo.generator import generate
-from ledger.store import BoundedLog
+from ledger.reading import BoundedLog
 from projections import runner
 from projections.db import engine_for
 from projections.runner import catch_up, fold_batch, rebuild, tracked_positions, wait_for

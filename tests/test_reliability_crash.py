@@ -41,7 +41,8 @@ from reliability.harness import (
 
 from demo.generator import generate
 from ledger.config import Settings
-from ledger.store import BoundedLog, Ledger
+from ledger.reading import BoundedLog
+from ledger.store import Ledger
 from projections.db import engine_for
 from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up, tracked_positions, wait_for

@@ -9,15 +9,18 @@ import pytest
 from builders import correct, ev
 from payout_fixtures import FLAT_RULES, department, publish, won_deal
 
-from ledger.store import Ledger, micros_to_time
+from ledger.decoding import micros_to_time
+from ledger.store import Ledger
 from projections.db import engine_for, writing
 from projections.runner import catch_up
 from projections.tables import deal_facts
 from replay.audit import audit
 from replay.explain import explain, explain_change
-from replay.replays import PlanRequest, record_adjustments, replay
-from replay.sealing import close_period, verify
+from replay.replays import PlanRequest, replay
+from replay.sealing import verify
+from services.adjustments import record_adjustments
 from services.approvals import approve
+from services.closing import close_period
 
 D = Decimal
 

@@ -9,7 +9,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.aggregates import Deal
-from ledger.store import to_log_record
+from ledger.decoding import to_log_record
 
 
 class DealLostV2(Deal.DealLost):

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import MAX_POSITION, CurrentUser, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
-from api.errors import BadRequest, Refused, problem
-from ledger.errors import InvalidBatch
-from ledger.schemas import DATA_MODELS, parse_batch
-from ledger.store import LogRecord
-from services.policy import User, readable_reps, refusals
+from api.errors import BadRequest, problem
+from ledger.decoding import LogRecord
+from ledger.schemas import DATA_MODELS
+from services import recording
+from services.policy import User, readable_reps
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -106,14 +106,7 @@ def record_events(
     settings: SettingsDep,
     org: OrgDep,
 ) -> RecordedOut:
-    envelopes = envelopes_of(body)
-    commands, problems = parse_batch(envelopes, currency=settings.currency)
-    if problems:
-        raise InvalidBatch(problems)  # before authorising: only well-formed events can be judged
-    refused = refusals(user, [(c.type, c.data) for c in commands], org)
-    if refused:
-        raise Refused(refused)
-    recorded = ledger.record(envelopes, actor=user.actor)
+    recorded = recording.record_events(ledger, envelopes_of(body), user, org)
     return RecordedOut(positions=recorded.positions, duplicates=recorded.duplicates)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import LedgerDep, PeriodPath, allowed, refused_as
-from replay.sealing import CloseRefused, close_period
+from services.closing import CloseRefused, close_period
 from services.policy import User
 
 router = APIRouter(prefix="/periods", tags=["periods"])

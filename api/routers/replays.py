@@ -26,7 +26,8 @@ from api.deps import (
 from api.errors import BadRequest, problem
 from api.routers.payouts import LineChange, Payout, PlanRef
 from projections.payouts.assembly import PlanError
-from replay.replays import PlanRequest, record_adjustments, replay
+from replay.replays import PlanRequest, replay
+from services.adjustments import record_adjustments
 from services.policy import User
 
 router = APIRouter(prefix="/replays", tags=["replays"])

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, Table
 
-from ledger.store import LogRecord, decoded
+from ledger.decoding import LogRecord, decoded
 from projections.db import ledger_schema
 from projections.projection import LogReader
 from projections.view import claim_batch

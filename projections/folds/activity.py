@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from ledger.aggregates import Activity
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 from projections.accel.in_store import (
     events_sql,
     fields_sql,

@@ -11,7 +11,7 @@ from datetime import datetime
 import orjson
 
 from ledger.aggregates import scope_key
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import (
     awards,

@@ -8,7 +8,7 @@ backdated transfer recorded later changes history only for reads that know about
 
 from __future__ import annotations
 
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import memberships, reps
 from projections.units import micros

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import rep_timeline
 from projections.units import micros

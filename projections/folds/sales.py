@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Select, Table, bindparam, select
 
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 from projections.folds.rollups import Rollup
 from projections.projection import HOLD_AT_MOST, Fold, Handler, Projection, registrar
 from projections.tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours

@@ -8,7 +8,7 @@ recorded up to K. The value is kept exactly as written (a decimal string).
 from __future__ import annotations
 
 from ledger.aggregates import scope_key
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import target_revisions
 from projections.units import micros

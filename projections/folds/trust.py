@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
-from ledger.store import LogRecord
+from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import Id, _position_key, _times, metadata
 from projections.units import micros

@@ -28,7 +28,8 @@ from sqlalchemy import Engine
 
 from api.auth import create_token, ensure_tables
 from ledger.config import Settings
-from ledger.store import Ledger, LogRecord
+from ledger.decoding import LogRecord
+from ledger.store import Ledger
 from projections.db import engine_for
 from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up

@@ -1,0 +1,288 @@
+"""Reading the raw log: pages by position (filtered by type and rep), events by position, the head,
+knowledge times, and a log seen only up to a position (`BoundedLog`).
+
+`LogReading` is the reading half of `Ledger` (`ledger.store`); it runs plain SQL over the event
+store's own tables and the ledger's entries, on SQLite or PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.rows import tuple_row
+
+from ledger.chain import GENESIS
+from ledger.config import Settings
+from ledger.decoding import LogRecord, StoredEvent, decoded, to_log_record
+
+
+@dataclass(frozen=True)
+class Head:
+    position: int
+    link: str
+
+
+class LogReading:
+    """The raw log of a ledger, read by position. Needs the ledger's event store (`recorder`)."""
+
+    settings: Settings
+    recorder: Any
+    is_postgres: bool
+
+    def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str]]:
+        rows = self._query(
+            f"SELECT event_id, position, content_hash FROM {self.recorder.entries_table} WHERE event_id IN ({{in}})",
+            event_ids,
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def read_log(
+        self,
+        after: int = 0,
+        limit: int = 1000,
+        *,
+        upto: int | None = None,
+        types: Sequence[str] | None = None,
+        rep_ids: Sequence[str] | None = None,
+    ) -> list[LogRecord]:
+        """Events with position > after (and <= upto), optionally of some types or reps, in order."""
+        return decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids))
+
+    def read_stored(
+        self,
+        after: int = 0,
+        limit: int = 1000,
+        *,
+        upto: int | None = None,
+        types: Sequence[str] | None = None,
+        rep_ids: Sequence[str] | None = None,
+        walk: bool = True,
+        details: bool = True,
+    ) -> list[StoredEvent]:
+        """`read_log`'s page as stored, for a reader that decodes it a part at a time (`decoded`):
+        a bulk reader keeps only a few thousand decoded events alive at once, which is faster
+        (fresh objects are made in memory the last part's have just freed, still in the CPU's cache).
+
+        `walk=False`: filter by scanning positions rather than walking the filter's indexes
+        (cheaper when the filter keeps a tenth of the log or more: see `_log_rows`).
+        `details=False`: the entry's rep, actor and event id come as None, for a reader that
+        never looks at them (a projection's fold reads the event's own data): three strings
+        fewer made per event (measured: a million-event page read 0.3 s faster)."""
+        return self._log_rows(after, limit, upto, types, rep_ids, walk, details)
+
+    def events_at(self, positions: Sequence[int]) -> list[LogRecord]:
+        """The events at the given positions (an explanation's evidence), in position order."""
+        wanted = sorted(set(positions))
+        found: list[LogRecord] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._query(
+                "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, e.topic, e.state "
+                f"FROM {self._events_join()} WHERE l.position IN ({{in}}) ORDER BY l.position",
+                chunk,
+            )
+            found.extend(to_log_record(*row) for row in rows)
+        return found
+
+    def iter_log(self, after: int = 0, *, upto: int | None = None, page: int = 5000) -> Iterator[LogRecord]:
+        while True:
+            records = self.read_log(after, page, upto=upto)
+            if not records:
+                return
+            yield from records
+            after = records[-1].position
+
+    def head(self) -> Head:
+        rows = self._query(
+            f"SELECT position, link FROM {self.recorder.entries_table} ORDER BY position DESC LIMIT 1", None
+        )
+        return Head(rows[0][0], rows[0][1]) if rows else Head(0, GENESIS)
+
+    def position_at(self, known_us: int) -> int:
+        """The last position recorded at or before a knowledge time (0 if none): the log as known then."""
+        rows = self._query(
+            f"SELECT MAX(position) FROM {self.recorder.entries_table} WHERE recorded_at <= {{p}}", None, (known_us,)
+        )
+        return rows[0][0] or 0
+
+    def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]:
+        """The first and last knowledge time of the entries in (after, upto], by block of
+        2**block_bits positions: [(block, first recorded_at, last recorded_at)], in block order.
+
+        Positions run without gaps and knowledge time grows with position (the recorder makes
+        it strictly increasing), so a block's first and last times are those of its first and
+        last position in the stretch: two entries a block, read by position (an aggregate over
+        the stretch read every entry of it: ~30 ms for 90,000 positions, on a rebuild's path).
+        A block with an end missing (none is: positions run without gaps) is left out; a reader
+        of knowledge blocks then reads that block's rows instead (`projections.folds.rollups`).
+        """
+        if upto <= after:
+            return []
+        size = 1 << block_bits
+        blocks = range((after + 1) >> block_bits, (upto >> block_bits) + 1)
+        ends = {b: (max(after + 1, b * size), min(upto, b * size + size - 1)) for b in blocks}
+        wanted = sorted({p for pair in ends.values() for p in pair})
+        times: dict[int, int] = {}
+        for start in range(0, len(wanted), 500):
+            times.update(
+                self._query(
+                    f"SELECT position, recorded_at FROM {self.recorder.entries_table} WHERE position IN ({{in}})",
+                    wanted[start : start + 500],
+                )
+            )
+        return [(b, times[first], times[last]) for b, (first, last) in ends.items() if first in times and last in times]
+
+    def stored_events_sql(self, schema: str = "main") -> str | None:
+        """A SELECT of the stored events of one type (`:type`) at positions (:after, :upto], as
+        rows (position, recorded_at, state), for a statement run in this ledger's own SQLite
+        database, or in one that attaches it as `schema`: a projection folding set-wise in SQL
+        (`projections.accel.in_store`). None on PostgreSQL. An entry whose event is missing is left
+        out (`verify` names it)."""
+        if self.is_postgres:
+            return None
+        return (
+            f"SELECT l.position AS position, l.recorded_at AS recorded_at, e.state AS state "
+            f"FROM {schema}.{self.recorder.entries_table} l JOIN {schema}.{self.recorder.events_table} e "
+            f"ON e.{self.recorder.notification_key} = l.notification_id "
+            "WHERE l.type = :type AND l.position > :after AND l.position <= :upto"
+        )
+
+    def count_of_type(self, event_type: str, after: int, upto: int) -> int:
+        """How many entries of one type the log holds at positions (after, upto]."""
+        rows = self._query(
+            f"SELECT count(*) FROM {self.recorder.entries_table} "
+            "WHERE type = {p} AND position > {p} AND position <= {p}",
+            None,
+            (event_type, after, upto),
+        )
+        return rows[0][0]
+
+    def recorded_at_of(self, position: int) -> int | None:
+        """Knowledge time (µs) of the entry at `position`: "what the ledger knew then" as a cut-off."""
+        rows = self._query(
+            f"SELECT recorded_at FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,)
+        )
+        return rows[0][0] if rows else None
+
+    def link_at(self, position: int) -> str | None:
+        rows = self._query(f"SELECT link FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,))
+        return rows[0][0] if rows else None
+
+    def _query(self, sql: str, in_values: list[Any] | None, params: tuple = ()) -> list[tuple]:
+        mark = "%s" if self.is_postgres else "?"
+        values = list(params)
+        if in_values is not None:
+            sql = sql.replace("{in}", ",".join([mark] * len(in_values)))
+            values.extend(in_values)
+        sql = sql.replace("{p}", mark)
+        return self._execute(sql, values)
+
+    def _execute(self, sql: str, values: list[Any]) -> list[tuple]:
+        if self.is_postgres:
+            with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(sql, values)
+                return curs.fetchall() if curs.description else []
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.sqlite_cursor.row_factory = None  # plain tuples from the driver (this cursor only), not sqlite3.Row
+            c.execute(sql, values)
+            return c.fetchall()
+
+    def _events_join(self) -> str:
+        return (
+            f"{self.recorder.entries_table} l LEFT JOIN {self.recorder.events_table} e "
+            f"ON e.{self.recorder.notification_key} = l.notification_id"
+        )
+
+    def _log_rows(
+        self,
+        after: int,
+        limit: int,
+        upto: int | None,
+        types: Sequence[str] | None = None,
+        rep_ids: Sequence[str] | None = None,
+        walk: bool = True,
+        details: bool = True,
+    ) -> list[tuple]:
+        """A page of the log, filtered by type and rep.
+
+        A filter walks its column's (column, position) index once per value, in position order,
+        each walk stopping at `limit`; the walks' positions are merged, and only the page's events
+        are then read: the page costs the page. (Written as `column IN (…) ORDER BY position`,
+        SQLite sorted every matching event of the log for each page: reading a common type from
+        the start of a million-event log page by page took minutes.) A filter of more values
+        than `_MAX_WALKS`, or `walk=False`, scans by position instead: each walk may read up to
+        `limit` entries that the merge then drops, so for values that fill a good part of the
+        log, skipping the others costs less (measured: a third of a million-event log read in
+        0.98 s scanning, 1.40 s walking 27 types).
+        """
+        if (types is not None and not types) or (rep_ids is not None and not rep_ids):
+            return []
+        where, params = ["l.position > {p}"], [after]
+        if upto is not None:
+            where.append("l.position <= {p}")
+            params.append(upto)
+        walked: tuple[str, Sequence[str]] | None = None
+        for column, values in (("l.type", types), ("l.rep_id", rep_ids)):
+            if values is None:
+                continue
+            if walk and walked is None and len(values) <= _MAX_WALKS:
+                walked = (column, values)
+                continue
+            # not this column's index: on SQLite a unary + keeps the planner off it
+            where.append(f"{'' if self.is_postgres else '+'}{column} IN ({','.join(['{p}'] * len(values))})")
+            params.extend(values)
+        who = "l.rep_id, l.actor, l.event_id" if details else "NULL, NULL, NULL"
+        columns = f"SELECT l.position, l.recorded_at, l.type, {who}, e.topic, e.state FROM {self._events_join()}"
+        condition = " AND ".join(where)
+        if walked is None:
+            return self._query(
+                f"{columns} WHERE {condition} ORDER BY l.position LIMIT {int(limit)}", None, tuple(params)
+            )
+        column, values = walked
+        walks = [
+            f"SELECT position FROM (SELECT l.position FROM {self.recorder.entries_table} l WHERE {column} = {{p}} "
+            f"AND {condition} ORDER BY l.position LIMIT {int(limit)}) AS walk{i}"
+            for i in range(len(values))
+        ]
+        page = " UNION ALL ".join(walks) + f" ORDER BY 1 LIMIT {int(limit)}"
+        return self._query(
+            f"{columns} WHERE l.position IN ({page}) ORDER BY l.position",
+            None,
+            tuple(v for value in values for v in (value, *params)),
+        )
+
+
+_MAX_WALKS = 50  # index walks merged by `_log_rows`; SQLite allows 500 terms in a compound SELECT
+
+
+class BoundedLog:
+    """A ledger's log seen only up to a position: what a store would have held back then (the
+    audit's scratch rebuild, a rebuild's worker process, the benchmark's prefix)."""
+
+    def __init__(self, ledger: LogReading, upto: int):
+        self.ledger, self.upto = ledger, upto
+
+    @property
+    def settings(self) -> Settings:
+        return self.ledger.settings
+
+    def read_log(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[LogRecord]:
+        return decoded(self.read_stored(after, limit, **filters))
+
+    def read_stored(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[StoredEvent]:
+        upto = min(self.upto, filters.pop("upto", None) or self.upto)
+        return self.ledger.read_stored(after, limit, upto=upto, **filters)
+
+    def knowledge_spans(self, after: int, upto: int, block_bits: int) -> list[tuple[int, int, int]]:
+        return self.ledger.knowledge_spans(after, min(upto, self.upto), block_bits)
+
+    def stored_events_sql(self, schema: str = "main") -> str | None:
+        return self.ledger.stored_events_sql(schema)  # its readers ask for stretches up to `head()` only
+
+    def count_of_type(self, event_type: str, after: int, upto: int) -> int:
+        return self.ledger.count_of_type(event_type, after, min(upto, self.upto))
+
+    def head(self) -> Head:
+        return Head(self.upto, self.ledger.link_at(self.upto) or "")

@@ -1,0 +1,162 @@
+"""Verifying the hash chain: every link recomputed from the one before it, stretches checked in
+parallel by worker processes on a long log, a head an auditor wrote down checked to still be on
+the chain. `Verifying` is the verifying half of `Ledger` (`ledger.store`)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from ledger.chain import GENESIS, first_broken_link
+from ledger.config import Settings
+from ledger.gc_pause import paused_gc
+from ledger.reading import LogReading
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    events_checked: int
+    head: str
+    first_bad_position: int | None
+    message: str = ""
+    extends_digest: bool | None = None
+
+
+class Verifying(LogReading):
+    """Recomputes the chain of the log it reads."""
+
+    def verify(self, digest: str | None = None, *, page: int = 10_000, split: bool | None = None) -> VerifyReport:
+        """Recompute the chain from the start; name the first position that does not match.
+
+        With `digest` (a head an auditor wrote down earlier), also check that the log still
+        passes through it: the log since then must extend that head, not rewrite it.
+
+        Each link is checked against the link stored before it, so two stretches of the log can
+        be checked at once: a log of VERIFY_SPLIT_FROM events or more (or `split=True`) has its
+        later stretch checked by a worker process. The report is the same as one pass's: the
+        first position that fails, counting what matched before it.
+        """
+        head = self.head().position
+        if split is None:
+            split = head >= VERIFY_SPLIT_FROM
+        if split and head > 1:
+            middle = head * 11 // 20  # a little more here, while the worker starts
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as worker:
+                later = worker.submit(_check_in_worker, self.settings.database_url, middle, page, digest)
+                first = self._check_stretch(GENESIS, 0, middle, page, digest)
+                try:
+                    second = later.result()
+                except BrokenProcessPool:  # no worker could start here (no importable __main__): go on alone
+                    second = self._check_stretch(self.link_at(middle) or GENESIS, middle, None, page, digest)
+            stretches = [first, second]
+        else:
+            stretches = [self._check_stretch(GENESIS, 0, None, page, digest)]
+        checked = 0
+        for stretch in stretches:
+            checked += stretch.checked
+            if stretch.bad is not None:
+                return self._bad(checked, stretch.link, stretch.bad, stretch.problem)
+        previous = stretches[-1].link
+        stray = self._count_events() - checked
+        if stray:
+            return self._bad(checked, previous, checked + 1, f"{stray} stored event(s) have no ledger entry")
+        if digest is not None and digest != GENESIS and not any(s.saw_digest for s in stretches):
+            return VerifyReport(
+                False,
+                checked,
+                previous,
+                None,
+                "the log does not pass through the given digest: "
+                "it was rewritten, or the digest is not from this ledger",
+                False,
+            )
+        return VerifyReport(True, checked, previous, None, "", None if digest is None else True)
+
+    def _check_stretch(self, previous: str, after: int, upto: int | None, page: int, digest: str | None) -> Stretch:
+        """Positions after `after` (to `upto`, or to the end), each link recomputed from the one
+        stored before it, `previous` being the link at `after`."""
+        checked, saw_digest = 0, False
+        while upto is None or after < upto:
+            with paused_gc():  # a page of rows at once: see ledger.gc_pause
+                rows = self._chain_rows(after, page if upto is None else min(page, upto - after))
+                if not rows:
+                    break
+                missing = _first_missing(rows, after + 1)
+                checkable = rows if missing is None else rows[: missing - after - 1]
+                previous, matched, broken = first_broken_link(previous, checkable)
+                checked += matched
+                if broken is not None:
+                    return Stretch(
+                        previous, checked, broken, f"position {broken} does not match its chain link", saw_digest
+                    )
+                if missing is not None:
+                    return Stretch(
+                        previous, checked, missing, f"position {missing} is missing from the log", saw_digest
+                    )
+                saw_digest = saw_digest or (digest is not None and any(row[7] == digest for row in rows))
+                after = rows[-1][0]
+        if upto is not None and after < upto:  # the stretch ends before its last position
+            return Stretch(previous, checked, after + 1, f"position {after + 1} is missing from the log", saw_digest)
+        return Stretch(previous, checked, None, "", saw_digest)
+
+    @staticmethod
+    def _bad(checked: int, head: str, position: int, message: str) -> VerifyReport:
+        return VerifyReport(False, checked, head, position, message + "; the log was altered after it was written")
+
+    def _chain_rows(self, after: int, limit: int) -> list[tuple]:
+        return self._query(
+            "SELECT l.position, l.recorded_at, l.type, l.rep_id, l.actor, l.event_id, l.content_hash, l.link, "
+            "e.topic, e.originator_id, e.originator_version, e.state "
+            f"FROM {self._events_join()} WHERE l.position > {{p}} ORDER BY l.position LIMIT {int(limit)}",
+            None,
+            (after,),
+        )
+
+    def _count_events(self) -> int:
+        """Stored events, chained or not. Every entry names a distinct event (notification_id is
+        unique) and verify has found each one's event, so any count above the entries checked
+        is events stored behind the ledger's back, with no entry and no link."""
+        return self._query(f"SELECT COUNT(*) FROM {self.recorder.events_table}", None)[0][0]
+
+
+def _first_missing(rows: list[tuple], expected: int) -> int | None:
+    """The first position absent from a page that should run gap-free from `expected`: no entry,
+    or an entry whose event is gone (the join found no topic). None when the page is whole."""
+    if rows[0][0] == expected and rows[-1][0] == expected + len(rows) - 1 and all(row[8] is not None for row in rows):
+        return None  # positions are unique and ordered, so first and last pin every one between
+    for offset, row in enumerate(rows):
+        if row[0] != expected + offset:
+            return expected + offset
+        if row[8] is None:
+            return row[0]
+    return None
+
+
+VERIFY_SPLIT_FROM = 200_000  # events: below this, a worker process costs more to start than it saves
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """What checking a stretch of the chain found: the last link that matched, how many matched,
+    the first position that did not (None: all did) and why, and whether a given digest was seen."""
+
+    link: str
+    checked: int
+    bad: int | None
+    problem: str
+    saw_digest: bool
+
+
+def _check_in_worker(database_url: str, after: int, page: int, digest: str | None) -> Stretch:
+    """The later stretch of a split `verify`, in a worker process: from `after` to the end."""
+    from ledger.store import Ledger  # the whole ledger, opened in the worker process
+
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        previous = ledger.link_at(after) or GENESIS  # a missing entry there is the first stretch's finding
+        return ledger._check_stretch(previous, after, None, page, digest)
+    finally:
+        ledger.close()
