@@ -12,6 +12,7 @@ import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -52,7 +53,7 @@ def load_settings(database_url: str | None = None) -> Settings:
     except ConfigError as error:
         fail(str(error), "fix the environment variable and run the command again", EXIT_CONFIG)
     if database_url:
-        settings = Settings(database_url=database_url, tz_name=settings.tz_name, currency=settings.currency)
+        settings = replace(settings, database_url=database_url)
     return settings
 
 

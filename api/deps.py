@@ -41,7 +41,9 @@ from api.log_queries import LogReader
 from api.org_cache import OrgCache
 from api.probe import Glance
 from ledger.config import Settings
+from ledger.messages import Msg, message_of
 from ledger.periods import parse_period
+from ledger.schemas import pydantic_message
 from ledger.store import Ledger
 from projections.db import is_sqlite
 from projections.queries.membership import parse_scope
@@ -115,8 +117,11 @@ async def _current_user(
 ) -> User:
     if credentials is None:
         raise _unauthorized(
-            "no bearer token: send 'Authorization: Bearer <token>' "
-            "(an admin creates one with `perfledger token create`)"
+            Msg(
+                "token.missing",
+                "no bearer token: send 'Authorization: Bearer <token>' "
+                "(an admin creates one with `perfledger token create`)",
+            )
         )
     token = credentials.credentials
     user = None
@@ -132,7 +137,7 @@ async def _current_user(
             if user is not None:
                 principals.put(token_hash, user, revoked)
     if user is None:
-        raise _unauthorized("unknown or revoked token: ask an admin for a new one")
+        raise _unauthorized(Msg("token.unknown", "unknown or revoked token: ask an admin for a new one"))
     return user
 
 
@@ -146,7 +151,13 @@ def require_roles(*roles: str) -> Any:
     async def check(user: CurrentUser) -> User:
         if user.role not in allowed_roles:
             raise HTTPException(
-                403, f"a {user.role} token may not do this; it needs one of: {', '.join(sorted(allowed_roles))}"
+                403,
+                Msg(
+                    "role.forbidden",
+                    "a {role} token may not do this; it needs one of: {roles}",
+                    role=user.role,
+                    roles=", ".join(sorted(allowed_roles)),
+                ),
             )
         return user
 
@@ -163,11 +174,13 @@ async def _json_body(request: Request) -> Any:
     # dependency runs), with orjson; a number stays a number for the ledger to refuse as money.
     raw = await request.body()
     if not raw.strip():
-        raise BadRequest(problem("body", 'the request body is empty: send a JSON event or {"events": [...]}'))
+        raise BadRequest(
+            problem("body", Msg("body.empty", 'the request body is empty: send a JSON event or {{"events": [...]}}'))
+        )
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise BadRequest(problem("body", f"not valid JSON: {error}")) from None
+        raise BadRequest(problem("body", Msg("body.json", "not valid JSON: {error}", error=error))) from None
 
 
 JsonBody = Annotated[Any, Depends(_json_body)]
@@ -182,7 +195,7 @@ def refused_as(status: int, *errors: type[Exception]) -> Iterator[None]:
     try:
         yield
     except errors as error:
-        raise HTTPException(status, str(error)) from None
+        raise HTTPException(status, message_of(error)) from None
 
 
 @contextmanager
@@ -191,14 +204,21 @@ def invalid_as(field: str, *errors: type[Exception]) -> Iterator[None]:
     try:
         yield
     except errors as error:
-        raise BadRequest(problem(field, str(error))) from None
+        raise BadRequest(problem(field, message_of(error))) from None
 
 
 def parse_body(model: type[M], body: Any) -> M:
     """A JSON body (read by JsonBody, after authentication) validated against `model`: every
     problem a 422 naming its field (`body.plan.version`)."""
     if not isinstance(body, dict):
-        raise BadRequest(problem("body", f"send a JSON object with the fields of {model.__name__}, see /docs"))
+        raise BadRequest(
+            problem(
+                "body",
+                Msg(
+                    "body.not_object", "send a JSON object with the fields of {model}, see /docs", model=model.__name__
+                ),
+            )
+        )
     try:
         return model.model_validate(body)
     except ValidationError as error:
@@ -213,8 +233,7 @@ def _field(root: str, loc: tuple[Any, ...]) -> str:
 
 
 def _message(item: Any) -> str:
-    message = str(item.get("msg", "invalid"))
-    return message.removeprefix("Value error, ")
+    return pydantic_message(item)
 
 
 def body_doc(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +274,7 @@ ID_PATTERN = _ID  # an id: no blanks, control characters or slashes
 def _period(value: str) -> str:
     parsed = parse_period(value)  # ValueError: "… is not a period: use YYYY-MM, YYYY-Qn or YYYY"
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
-        raise ValueError(f"year {parsed.year} is out of range: ask about {MIN_YEAR}..{MAX_YEAR}")
+        raise ValueError(_year_out_of_range(parsed.year))
     return str(parsed)
 
 
@@ -263,19 +282,33 @@ def _moment(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value[:40]!r} is not an ISO 8601 time: use e.g. 2026-04-03T00:00:00+08:00") from None
+        raise ValueError(
+            Msg("time.query", "{value!r} is not an ISO 8601 time: use e.g. 2026-04-03T00:00:00+08:00", value=value[:40])
+        ) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("needs a time zone (a naive time is ambiguous): e.g. 2026-04-03T00:00:00+08:00 or …Z")
+        raise ValueError(
+            Msg("time.naive", "needs a time zone (a naive time is ambiguous): e.g. 2026-04-03T00:00:00+08:00 or …Z")
+        )
     if not MIN_YEAR <= moment.year <= MAX_YEAR:
-        raise ValueError(f"year {moment.year} is out of range: ask about {MIN_YEAR}..{MAX_YEAR}")
+        raise ValueError(_year_out_of_range(moment.year))
     return moment
+
+
+def _year_out_of_range(year: int) -> Msg:
+    return Msg(
+        "year.range", "year {year} is out of range: ask about {low}..{high}", year=year, low=MIN_YEAR, high=MAX_YEAR
+    )
 
 
 def _scope(value: str) -> str:
     scope = parse_scope(value)  # ValueError: "… is not a scope: use rep:ID, team:ID, region:NAME or company"
     if scope.value is not None and not re.match(_ID, scope.value):
         raise ValueError(
-            f"{value[:40]!r}: the id or name after the colon must not contain spaces, slashes or control characters"
+            Msg(
+                "scope.id_chars",
+                "{value!r}: the id or name after the colon must not contain spaces, slashes or control characters",
+                value=value[:40],
+            )
         )
     return str(scope)
 

@@ -50,7 +50,8 @@ class BodySizeLimit:
         body = dumps(
             {
                 "detail": f"request body is larger than {limit}: send at most 1000 events per request, "
-                f"or import large files with `perfledger import`"
+                f"or import large files with `perfledger import`",
+                "code": "too_large",
             }
         )
         await send(

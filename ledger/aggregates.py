@@ -20,6 +20,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import RuleViolation
+from ledger.messages import Msg
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://perfledger.invalid/streams")
 _NAMESPACE_BYTES = _NAMESPACE.bytes
@@ -163,46 +164,93 @@ class Rep(Ledgered):
     def transfer(self, team_id: str | None, region: str | None, occurred_at: datetime) -> None:
         self._require_active(occurred_at)
         if team_id is None and region is None:
-            raise RuleViolation("data", "a transfer names a new team_id, a new region, or both")
+            raise RuleViolation("data", Msg("transfer.empty", "a transfer names a new team_id, a new region, or both"))
         self.record(Rep.RepTransferred, rep_id=self.rep_id, team_id=team_id, region=region, occurred_at=occurred_at)
 
     def offboard(self, occurred_at: datetime) -> None:
         if self.offboarded_at is not None:
             raise RuleViolation(
-                "data.rep_id", f"rep {self.rep_id} was already offboarded on {self.offboarded_at.isoformat()}"
+                "data.rep_id",
+                Msg(
+                    "rep.offboarded_twice",
+                    "rep {rep_id} was already offboarded on {when}",
+                    rep_id=self.rep_id,
+                    when=self.offboarded_at.isoformat(),
+                ),
             )
         if occurred_at < self.onboarded_at:
             raise RuleViolation(
-                "occurred_at", f"rep {self.rep_id} was onboarded later ({self.onboarded_at.isoformat()})"
+                "occurred_at",
+                Msg(
+                    "rep.onboarded_later",
+                    "rep {rep_id} was onboarded later ({when})",
+                    rep_id=self.rep_id,
+                    when=self.onboarded_at.isoformat(),
+                ),
             )
         self.record(Rep.RepOffboarded, rep_id=self.rep_id, occurred_at=occurred_at)
 
     def evaluate(self, **fields: Any) -> None:
         if fields["evaluation_id"] in self.evaluations:
-            raise RuleViolation("data.evaluation_id", f"evaluation {fields['evaluation_id']} is already recorded")
+            raise RuleViolation(
+                "data.evaluation_id",
+                Msg("evaluation.exists", "evaluation {id} is already recorded", id=fields["evaluation_id"]),
+            )
         self.record(Rep.EvaluationRecorded, **fields)
 
     def give_feedback(self, **fields: Any) -> None:
         if fields["feedback_id"] in self.feedback:
-            raise RuleViolation("data.feedback_id", f"feedback {fields['feedback_id']} is already recorded")
+            raise RuleViolation(
+                "data.feedback_id",
+                Msg("feedback.exists", "feedback {id} is already recorded", id=fields["feedback_id"]),
+            )
         evaluation_id = fields.get("evaluation_id")
         if evaluation_id is not None and evaluation_id not in self.evaluations:
-            raise RuleViolation("data.evaluation_id", f"rep {self.rep_id} has no evaluation {evaluation_id}")
+            raise RuleViolation(
+                "data.evaluation_id",
+                Msg(
+                    "evaluation.unknown",
+                    "rep {rep_id} has no evaluation {id}",
+                    rep_id=self.rep_id,
+                    id=evaluation_id,
+                ),
+            )
         self.record(Rep.FeedbackGiven, **fields)
 
     def set_improvement_plan(self, **fields: Any) -> None:
         if fields["improvement_plan_id"] in self.improvement_plans:
             raise RuleViolation(
-                "data.improvement_plan_id", f"improvement plan {fields['improvement_plan_id']} already exists"
+                "data.improvement_plan_id",
+                Msg(
+                    "improvement_plan.exists", "improvement plan {id} already exists", id=fields["improvement_plan_id"]
+                ),
             )
         self.record(Rep.ImprovementPlanSet, **fields)
 
     def _require_active(self, occurred_at: datetime) -> None:
         if self.offboarded_at is not None and occurred_at > self.offboarded_at:
-            raise RuleViolation("occurred_at", f"rep {self.rep_id} was offboarded on {self.offboarded_at.isoformat()}")
+            raise RuleViolation(
+                "occurred_at",
+                Msg(
+                    "rep.offboarded",
+                    "rep {rep_id} was offboarded on {when}",
+                    rep_id=self.rep_id,
+                    when=self.offboarded_at.isoformat(),
+                ),
+            )
 
 
 # ---------------------------------------------------------------- pipeline
+
+
+# A deal's states and the actions on it, as the refusals name them.
+DEAL_STATES = {
+    "open": Msg("deal.state.open", "still open"),
+    "won": Msg("deal.state.won", "won"),
+    "lost": Msg("deal.state.lost", "lost"),
+    "corrected": Msg("deal.state.corrected", "corrected"),
+    "refunded": Msg("deal.state.refunded", "refunded"),
+}
 
 
 class Deal(Ledgered):
@@ -275,7 +323,15 @@ class Deal(Ledgered):
     def win(self, amount: Decimal, occurred_at: datetime) -> None:
         self._require_open("won")
         if occurred_at < self.opened_at:
-            raise RuleViolation("occurred_at", f"deal {self.deal_id} was opened later ({self.opened_at.isoformat()})")
+            raise RuleViolation(
+                "occurred_at",
+                Msg(
+                    "deal.opened_later",
+                    "deal {deal_id} was opened later ({when})",
+                    deal_id=self.deal_id,
+                    when=self.opened_at.isoformat(),
+                ),
+            )
         self.record(Deal.DealWon, deal_id=self.deal_id, amount=amount, occurred_at=occurred_at)
 
     def lose(self, reason: str | None, occurred_at: datetime) -> None:
@@ -290,7 +346,12 @@ class Deal(Ledgered):
         if amount < self.refunded:
             raise RuleViolation(
                 "data.amount",
-                f"deal {self.deal_id} has {self.refunded} refunded already; the corrected amount cannot be lower",
+                Msg(
+                    "deal.correction_below_refunds",
+                    "deal {deal_id} has {refunded} refunded already; the corrected amount cannot be lower",
+                    deal_id=self.deal_id,
+                    refunded=self.refunded,
+                ),
             )
         self.record(
             Deal.DealAmountCorrected, deal_id=self.deal_id, amount=amount, reason=reason, occurred_at=occurred_at
@@ -302,21 +363,42 @@ class Deal(Ledgered):
         if amount > left:
             raise RuleViolation(
                 "data.amount",
-                f"refund {amount} exceeds what is left to refund on deal {self.deal_id} "
-                f"({left} of {self.won_amount} won)",
+                Msg(
+                    "refund.too_large",
+                    "refund {amount} exceeds what is left to refund on deal {deal_id} ({left} of {won} won)",
+                    amount=amount,
+                    deal_id=self.deal_id,
+                    left=left,
+                    won=self.won_amount,
+                ),
             )
         self.record(Deal.DealRefunded, deal_id=self.deal_id, amount=amount, reason=reason, occurred_at=occurred_at)
 
     def _require_open(self, what: str) -> None:
         if self.outcome is not None:
             raise RuleViolation(
-                "data.deal_id", f"deal {self.deal_id} is already {self.outcome}; it cannot be {what} too"
+                "data.deal_id",
+                Msg(
+                    "deal.closed",
+                    "deal {deal_id} is already {outcome}; it cannot be {what} too",
+                    deal_id=self.deal_id,
+                    outcome=DEAL_STATES[self.outcome],
+                    what=DEAL_STATES[what],
+                ),
             )
 
     def _require_won(self, what: str) -> None:
         if self.outcome != "won":
-            state = self.outcome or "still open"
-            raise RuleViolation("data.deal_id", f"deal {self.deal_id} is {state}; only a won deal can be {what}")
+            raise RuleViolation(
+                "data.deal_id",
+                Msg(
+                    "deal.not_won",
+                    "deal {deal_id} is {state}; only a won deal can be {what}",
+                    deal_id=self.deal_id,
+                    state=DEAL_STATES[self.outcome or "open"],
+                    what=DEAL_STATES[what],
+                ),
+            )
 
 
 class Lead(Ledgered):
@@ -404,7 +486,10 @@ class FollowUp(Ledgered):
 
     def complete(self, occurred_at: datetime) -> None:
         if self.completed:
-            raise RuleViolation("data.followup_id", f"follow-up {self.followup_id} is already completed")
+            raise RuleViolation(
+                "data.followup_id",
+                Msg("followup.completed", "follow-up {id} is already completed", id=self.followup_id),
+            )
         self.record(FollowUp.FollowUpCompleted, followup_id=self.followup_id, occurred_at=occurred_at)
 
 
@@ -478,7 +563,13 @@ class IncentivePlan(Ledgered):
     def publish(self, version: int, effective_from: str, rules: dict, occurred_at: datetime) -> None:
         if version <= self.latest_version:
             raise RuleViolation(
-                "data.version", f"plan {self.plan_id} is at version {self.latest_version}; a new version must be higher"
+                "data.version",
+                Msg(
+                    "plan.version_not_higher",
+                    "plan {plan_id} is at version {version}; a new version must be higher",
+                    plan_id=self.plan_id,
+                    version=self.latest_version,
+                ),
             )
         self.record(
             IncentivePlan.IncentivePlanRepublished,
@@ -652,9 +743,20 @@ class Dispute(Ledgered):
 
     def resolve(self, **fields: Any) -> None:
         if self.outcome is not None:
-            raise RuleViolation("data.dispute_id", f"dispute {self.dispute_id} is already resolved ({self.outcome})")
+            raise RuleViolation(
+                "data.dispute_id",
+                Msg(
+                    "dispute.resolved",
+                    "dispute {id} is already resolved ({outcome})",
+                    id=self.dispute_id,
+                    outcome=self.outcome,
+                ),
+            )
         if fields["outcome"] == "rejected" and fields["corrections"]:
-            raise RuleViolation("data.corrections", "a rejected dispute changes nothing: it names no corrections")
+            raise RuleViolation(
+                "data.corrections",
+                Msg("dispute.rejected_with_corrections", "a rejected dispute changes nothing: it names no corrections"),
+            )
         self.record(Dispute.DisputeResolved, **fields)
 
 

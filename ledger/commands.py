@@ -31,6 +31,7 @@ from ledger.aggregates import (
     stream_id,
 )
 from ledger.errors import RuleViolation
+from ledger.messages import Msg
 from ledger.periods import parse_period
 from ledger.schemas import Command
 
@@ -66,7 +67,9 @@ class UnitOfWork:
     def rep(self, rep_id: str, field: str = "data.rep_id") -> Rep:
         rep = self.get("rep", rep_id)
         if rep is None:
-            raise RuleViolation(field, f"unknown rep {rep_id}: record RepOnboarded for them first")
+            raise RuleViolation(
+                field, Msg("rep.unknown", "unknown rep {rep_id}: record RepOnboarded for them first", rep_id=rep_id)
+            )
         return rep
 
     def require_known_rep(self, rep_id: str, field: str = "data.rep_id") -> None:
@@ -77,7 +80,9 @@ class UnitOfWork:
     def deal(self, deal_id: str) -> Deal:
         deal = self.get("deal", deal_id)
         if deal is None:
-            raise RuleViolation("data.deal_id", f"unknown deal {deal_id}: record DealOpened first")
+            raise RuleViolation(
+                "data.deal_id", Msg("deal.unknown", "unknown deal {deal_id}: record DealOpened first", deal_id=deal_id)
+            )
         return deal
 
     def create(self, aggregate: Ledgered) -> None:
@@ -86,7 +91,7 @@ class UnitOfWork:
     def absent(self, kind: str, key: str, field: str, what: str) -> None:
         existing = self.get(kind, key)
         if existing is not None:
-            raise RuleViolation(field, f"{what} {key} already exists")
+            raise RuleViolation(field, Msg("exists", "{what} {key} already exists", what=what, key=key))
 
     def take_event(self, aggregate: Ledgered, rep_id: str | None) -> None:
         """Move the aggregate's one new fact into the batch, in command order."""
@@ -225,7 +230,10 @@ def created(
 def followup_completed(uow: UnitOfWork, c: Command) -> Touched:
     followup = uow.get("followup", c.data["followup_id"])
     if followup is None:
-        raise RuleViolation("data.followup_id", f"unknown follow-up {c.data['followup_id']}: schedule it first")
+        raise RuleViolation(
+            "data.followup_id",
+            Msg("followup.unknown", "unknown follow-up {id}: schedule it first", id=c.data["followup_id"]),
+        )
     followup.complete(c.occurred_at)
     return followup, followup.rep_id
 
@@ -234,7 +242,14 @@ def deal_opened(uow: UnitOfWork, c: Command) -> Touched:
     uow.require_known_rep(c.data["rep_id"])
     existing = uow.get("deal", c.data["deal_id"])
     if existing is not None:
-        raise RuleViolation("data.deal_id", f"deal {c.data['deal_id']} is already opened; a deal is opened once")
+        raise RuleViolation(
+            "data.deal_id",
+            Msg(
+                "deal.opened_twice",
+                "deal {deal_id} is already opened; a deal is opened once",
+                deal_id=c.data["deal_id"],
+            ),
+        )
     deal = Deal(**_fields(c))
     uow.create(deal)
     return deal, c.data["rep_id"]
@@ -274,7 +289,9 @@ def plan_assigned(uow: UnitOfWork, c: Command) -> Touched:
     if "rep" in scope:
         uow.require_known_rep(scope["rep"], "data.scope.rep")
     if uow.get("plan", c.data["plan_id"]) is None:
-        raise RuleViolation("data.plan_id", f"unknown plan {c.data['plan_id']}: publish it first")
+        raise RuleViolation(
+            "data.plan_id", Msg("plan.unknown", "unknown plan {plan_id}: publish it first", plan_id=c.data["plan_id"])
+        )
     assignment = uow.by_id(PlanAssignment.create_id(scope))
     if assignment is None:
         assignment = PlanAssignment(**_fields(c))
@@ -302,11 +319,23 @@ def payout_approved(uow: UnitOfWork, c: Command) -> Touched:
     uow.require_known_rep(c.data["rep_id"])
     closed = _closed_by(uow, c.data["period"])
     if closed is not None:
-        raise RuleViolation("data.period", f"period {closed} is closed: record a PayoutAdjusted for any difference")
+        raise RuleViolation(
+            "data.period",
+            Msg(
+                "period.closed",
+                "period {period} is closed: record a PayoutAdjusted for any difference",
+                period=closed,
+            ),
+        )
     if uow.get("payout", f"{c.data['rep_id']}|{c.data['period']}") is not None:
         raise RuleViolation(
             "data.period",
-            f"the payout of {c.data['rep_id']} for {c.data['period']} is already approved; a change is an adjustment",
+            Msg(
+                "payout.approved_twice",
+                "the payout of {rep_id} for {period} is already approved; a change is an adjustment",
+                rep_id=c.data["rep_id"],
+                period=c.data["period"],
+            ),
         )
     payout = Payout(**_fields(c))
     uow.create(payout)
@@ -323,7 +352,13 @@ def payout_adjusted(uow: UnitOfWork, c: Command) -> Touched:
         uow.create(payout)
     else:
         raise RuleViolation(
-            "data.period", f"nothing approved for {c.data['rep_id']} in {c.data['period']} to adjust: approve it first"
+            "data.period",
+            Msg(
+                "payout.nothing_to_adjust",
+                "nothing approved for {rep_id} in {period} to adjust: approve it first",
+                rep_id=c.data["rep_id"],
+                period=c.data["period"],
+            ),
         )
     return payout, c.data["rep_id"]
 
@@ -331,7 +366,15 @@ def payout_adjusted(uow: UnitOfWork, c: Command) -> Touched:
 def plan_acknowledged(uow: UnitOfWork, c: Command) -> Touched:
     plan = uow.get("plan", c.data["plan_id"])
     if plan is None or c.data["version"] not in plan.versions:
-        raise RuleViolation("data.version", f"plan {c.data['plan_id']} has no published version {c.data['version']}")
+        raise RuleViolation(
+            "data.version",
+            Msg(
+                "plan.version_unknown",
+                "plan {plan_id} has no published version {version}",
+                plan_id=c.data["plan_id"],
+                version=c.data["version"],
+            ),
+        )
     rep = uow.rep(c.data["rep_id"])
     rep.record(Rep.PlanAcknowledged, **_fields(c))
     return rep, c.data["rep_id"]
@@ -348,7 +391,7 @@ def dispute_opened(uow: UnitOfWork, c: Command) -> Touched:
 def _dispute(uow: UnitOfWork, dispute_id: str) -> Dispute:
     dispute = uow.get("dispute", dispute_id)
     if dispute is None:
-        raise RuleViolation("data.dispute_id", f"unknown dispute {dispute_id}")
+        raise RuleViolation("data.dispute_id", Msg("dispute.unknown", "unknown dispute {id}", id=dispute_id))
     return dispute
 
 
@@ -366,8 +409,11 @@ def dispute_resolved(uow: UnitOfWork, c: Command) -> Touched:
     if corrections and uow.event_ids[-len(corrections) :] != corrections:
         raise RuleViolation(
             "data.corrections",
-            "the corrections must be the events recorded just before the "
-            "resolution, in this same batch, in this order (give each an event_id)",
+            Msg(
+                "dispute.corrections_order",
+                "the corrections must be the events recorded just before the "
+                "resolution, in this same batch, in this order (give each an event_id)",
+            ),
         )
     dispute.resolve(**_fields(c))
     return dispute, dispute.rep_id

@@ -1,12 +1,16 @@
-"""Configuration by environment: where the ledger lives, its time zone and its currency."""
+"""Configuration by environment: where the ledger lives, its time zone, its currency and the
+language its faces speak by default."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///perfledger.db"
+# The faces' languages (api/i18n.py); Chinese first: the departments this is written for.
+SUPPORTED_LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
 
 
 class ConfigError(ValueError):
@@ -18,6 +22,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     tz_name: str = "UTC"
     currency: str = "CNY"
+    # A face's language when the reader asks for none (a request without Accept-Language, a command
+    # without --locale): PERFLEDGER_LOCALE's, else zh-CN.
+    locale: str = field(default_factory=lambda: configured_locale(os.environ))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -40,4 +47,13 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         database_url=env.get("PERFLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL,
         tz_name=tz_name,
         currency=currency,
+        locale=configured_locale(env),
     )
+
+
+def configured_locale(env: os._Environ[str] | dict[str, str]) -> str:
+    value = (env.get("PERFLEDGER_LOCALE") or DEFAULT_LOCALE).strip()
+    for known in SUPPORTED_LOCALES:
+        if value.replace("_", "-").lower() == known.lower():
+            return known
+    raise ConfigError(f"PERFLEDGER_LOCALE={value!r} is not a supported locale: use {' or '.join(SUPPORTED_LOCALES)}")

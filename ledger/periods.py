@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from ledger.messages import Msg
+
 _PATTERN = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
 MONTH, QUARTER, YEAR = "month", "quarter", "year"
 _MIN_YEAR, _MAX_YEAR = 1970, 2999
@@ -74,10 +76,14 @@ def parse_period(text: str) -> Period:
     """Parse `2026`, `2026-Q1` or `2026-03`; raise ValueError with the accepted forms otherwise."""
     match = _PATTERN.match(text) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"{text!r} is not a period: use YYYY-MM, YYYY-Qn or YYYY (e.g. 2026-Q1)")
+        raise ValueError(
+            Msg("period.invalid", "{text!r} is not a period: use YYYY-MM, YYYY-Qn or YYYY (e.g. 2026-Q1)", text=text)
+        )
     year = int(match.group(1))
     if not _MIN_YEAR <= year <= _MAX_YEAR:
-        raise ValueError(f"year {year} is out of range {_MIN_YEAR}..{_MAX_YEAR}")
+        raise ValueError(
+            Msg("period.year", "year {year} is out of range {low}..{high}", year=year, low=_MIN_YEAR, high=_MAX_YEAR)
+        )
     if match.group(2):
         return Period(year, int(match.group(2)), 1)
     if match.group(3):

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from ledger.messages import Msg, code_of
 from ledger.periods import parse_period
 from ledger.plan_schema import parse_rules, rules_to_json
 
@@ -41,85 +42,120 @@ class Problem:
 
     index: int
     field: str
-    message: str
+    message: str  # a Msg where the ledger marked it: its code and template travel with it
+
+    @property
+    def code(self) -> str:
+        return code_of(self.message)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "field": self.field, "message": self.message}
+        return {"index": self.index, "field": self.field, "code": self.code, "message": self.message}
 
 
 # ---------------------------------------------------------------- field types
 
 
 def _money(value: object) -> Decimal:
-    amount = _decimal(value, what="an amount of money")
+    amount = _decimal(value, money=True)
     if amount < 0:
-        raise ValueError("must not be negative")
+        raise ValueError(Msg("number.negative", "must not be negative"))
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise ValueError("has more than two decimal places (cents)")
+        raise ValueError(Msg("money.cents", "has more than two decimal places (cents)"))
     if amount >= MAX_MONEY:
-        raise ValueError(f"is larger than {MAX_MONEY}")
+        raise ValueError(Msg("number.too_large", "is larger than {limit}", limit=MAX_MONEY))
     return amount.quantize(CENT)
 
 
 def _non_negative_decimal(value: object) -> Decimal:
-    number = _decimal(value, what="a decimal number")
+    number = _decimal(value, money=False)
     if number < 0:
-        raise ValueError("must not be negative")
+        raise ValueError(Msg("number.negative", "must not be negative"))
     if number >= MAX_MONEY:
-        raise ValueError(f"is larger than {MAX_MONEY}")
+        raise ValueError(Msg("number.too_large", "is larger than {limit}", limit=MAX_MONEY))
     return number
 
 
-def _decimal(value: object, *, what: str) -> Decimal:
+def _decimal(value: object, *, money: bool) -> Decimal:
     if not isinstance(value, str):
-        raise ValueError(f'must be {what} written as a string such as "1234.50", not {type(value).__name__}')
+        if money:
+            raise ValueError(
+                Msg(
+                    "money.not_string",
+                    'must be an amount of money written as a string such as "1234.50", not {kind}',
+                    kind=type(value).__name__,
+                )
+            )
+        raise ValueError(
+            Msg(
+                "number.not_string",
+                'must be a decimal number written as a string such as "1234.50", not {kind}',
+                kind=type(value).__name__,
+            )
+        )
     try:
         number = Decimal(value.strip())
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not {what}") from None
+        if money:
+            raise ValueError(Msg("money.invalid", "{value!r} is not an amount of money", value=value)) from None
+        raise ValueError(Msg("number.invalid", "{value!r} is not a decimal number", value=value)) from None
     if not number.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
+        raise ValueError(Msg("number.not_finite", "{value!r} is not a finite number", value=value))
     return number
 
 
 def _aware_time(value: object) -> datetime:
     if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 time string with a zone, e.g. 2026-03-05T10:00:00+08:00")
+        raise ValueError(
+            Msg("time.not_string", "must be an ISO 8601 time string with a zone, e.g. 2026-03-05T10:00:00+08:00")
+        )
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 time") from None
+        raise ValueError(Msg("time.invalid", "{value!r} is not an ISO 8601 time", value=value)) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{value!r} has no time zone: add an offset such as +08:00 or Z")
+        raise ValueError(
+            Msg("time.no_zone", "{value!r} has no time zone: add an offset such as +08:00 or Z", value=value)
+        )
     if not 1970 <= moment.year <= 2999:
-        raise ValueError(f"{value!r} is out of range (years 1970..2999)")
+        raise ValueError(Msg("time.out_of_range", "{value!r} is out of range (years 1970..2999)", value=value))
     return moment
 
 
 def _period(value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError("must be a period string: YYYY-MM, YYYY-Qn or YYYY")
+        raise ValueError(Msg("period.not_string", "must be a period string: YYYY-MM, YYYY-Qn or YYYY"))
     return str(parse_period(value))
 
 
 def _scope(value: object) -> dict[str, Any]:
     if not isinstance(value, dict) or len(value) != 1:
-        raise ValueError('must be one of {"rep": id}, {"team": id}, {"region": name}, {"company": true}')
+        raise ValueError(
+            Msg(
+                "scope.invalid", 'must be one of {{"rep": id}}, {{"team": id}}, {{"region": name}}, {{"company": true}}'
+            )
+        )
     ((key, item),) = value.items()
     if key == "company":
         if item is not True:
-            raise ValueError('company scope is written {"company": true}')
+            raise ValueError(Msg("scope.company", 'company scope is written {{"company": true}}'))
         return {"company": True}
     if key not in ("rep", "team", "region"):
-        raise ValueError(f"unknown scope {key!r}: use rep, team, region or company")
+        raise ValueError(Msg("scope.unknown", "unknown scope {key!r}: use rep, team, region or company", key=key))
     if not isinstance(item, str) or not item.strip() or len(item) > MAX_ID_LENGTH:
-        raise ValueError(f"{key} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+        raise ValueError(
+            Msg(
+                "scope.id",
+                "{key} must be a non-empty string of at most {limit} characters",
+                key=key,
+                limit=MAX_ID_LENGTH,
+            )
+        )
     return {key: item}
 
 
 def _id(value: str) -> str:
     if not _ID_PATTERN.match(value):
-        raise ValueError("must not contain spaces or control characters")
+        raise ValueError(Msg("id.spaces", "must not contain spaces or control characters"))
     return value
 
 
@@ -162,7 +198,14 @@ class MoneyData(Data):
     def _ledger_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
         expected = (info.context or {}).get("currency", "CNY")
         if value is not None and value != expected:
-            raise ValueError(f"this ledger keeps {expected}; convert {value} amounts before recording")
+            raise ValueError(
+                Msg(
+                    "currency.other",
+                    "this ledger keeps {expected}; convert {currency} amounts before recording",
+                    expected=expected,
+                    currency=value,
+                )
+            )
         return value
 
 
@@ -260,11 +303,11 @@ class DealCreditSplit(Data):
     def _shares_sum_to_one(cls, splits: list[Split]) -> list[Split]:
         total = sum((s.share for s in splits), Decimal(0))
         if total != 1:
-            raise ValueError(f"shares must sum to 1, they sum to {total}")
+            raise ValueError(Msg("splits.sum", "shares must sum to 1, they sum to {total}", total=total))
         if any(s.share == 0 for s in splits):
-            raise ValueError("a share of 0 credits nobody: leave that rep out")
+            raise ValueError(Msg("splits.zero", "a share of 0 credits nobody: leave that rep out"))
         if len({s.rep_id for s in splits}) != len(splits):
-            raise ValueError("a rep appears twice in the splits")
+            raise ValueError(Msg("splits.twice", "a rep appears twice in the splits"))
         return splits
 
 
@@ -283,7 +326,7 @@ class DealRefunded(MoneyData):
     @classmethod
     def _positive(cls, amount: Decimal) -> Decimal:
         if amount == 0:
-            raise ValueError("a refund of 0 is not a refund")
+            raise ValueError(Msg("refund.zero", "a refund of 0 is not a refund"))
         return amount
 
 
@@ -371,7 +414,7 @@ class PeriodClosed(Data):
 class PayoutApproved(MoneyData):
     rep_id: Id
     period: PeriodText
-    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, what="an amount").quantize(CENT))]
+    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, money=True).quantize(CENT))]
     plan_id: Id
     plan_version: Annotated[int, Field(ge=1, strict=True)]
     digest: Annotated[str, Field(min_length=64, max_length=64, strict=True)]
@@ -382,7 +425,7 @@ class PayoutAdjusted(MoneyData):
     rep_id: Id
     period: PeriodText
     # An adjustment is a signed difference: it can take money back.
-    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, what="an amount").quantize(CENT))]
+    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, money=True).quantize(CENT))]
     reason: Text
     replay_id: Id | None = None
 
@@ -424,7 +467,7 @@ class DisputeResolved(Data):
     @classmethod
     def _unique(cls, corrections: list[str]) -> list[str]:
         if len(set(corrections)) != len(corrections):
-            raise ValueError("a correction is named twice")
+            raise ValueError(Msg("dispute.correction_twice", "a correction is named twice"))
         return corrections
 
 
@@ -480,41 +523,63 @@ class Command:
 def parse_envelope(index: int, raw: object, *, currency: str, system: bool = False) -> Command | list[Problem]:
     """Validate one envelope; a Command, or every problem found in it."""
     if not isinstance(raw, dict):
-        return [Problem(index, "", "an event must be a JSON object with type, occurred_at and data")]
+        return [
+            Problem(
+                index, "", Msg("event.not_object", "an event must be a JSON object with type, occurred_at and data")
+            )
+        ]
     problems: list[Problem] = []
     for key in sorted(set(raw) - ENVELOPE_KEYS):
-        problems.append(Problem(index, key, "unknown field: an envelope has type, event_id, occurred_at and data"))
+        problems.append(
+            Problem(
+                index,
+                key,
+                Msg("envelope.unknown_field", "unknown field: an envelope has type, event_id, occurred_at and data"),
+            )
+        )
     event_type = raw.get("type")
     model = DATA_MODELS.get(event_type) if isinstance(event_type, str) else None
     if model is None:
         known = ", ".join(sorted(set(DATA_MODELS) - SYSTEM_TYPES))
-        problems.append(Problem(index, "type", f"unknown event type {event_type!r}; known types: {known}"))
+        problems.append(
+            Problem(
+                index,
+                "type",
+                Msg("type.unknown", "unknown event type {type!r}; known types: {known}", type=event_type, known=known),
+            )
+        )
     elif event_type in SYSTEM_TYPES and not system:
         problems.append(
             Problem(
                 index,
                 "type",
-                f"{event_type} is written by the ledger itself: "
-                "use the payout approval, adjustment or period close commands",
+                Msg(
+                    "type.system",
+                    "{type} is written by the ledger itself: "
+                    "use the payout approval, adjustment or period close commands",
+                    type=event_type,
+                ),
             )
         )
     event_id = raw.get("event_id")
     if event_id is not None and not (
         isinstance(event_id, str) and 0 < len(event_id) <= 128 and _ID_PATTERN.match(event_id)
     ):
-        problems.append(Problem(index, "event_id", "must be a string of 1..128 characters without spaces"))
+        problems.append(
+            Problem(index, "event_id", Msg("event_id.invalid", "must be a string of 1..128 characters without spaces"))
+        )
     occurred_at = None
     if "occurred_at" not in raw:
-        problems.append(Problem(index, "occurred_at", "field required"))
+        problems.append(Problem(index, "occurred_at", Msg("missing", "field required")))
     else:
         try:
             occurred_at = _aware_time(raw["occurred_at"])
         except ValueError as error:
-            problems.append(Problem(index, "occurred_at", str(error)))
+            problems.append(Problem(index, "occurred_at", error.args[0]))
     data = raw.get("data")
     if model is not None:
         if not isinstance(data, dict):
-            problems.append(Problem(index, "data", "must be an object with the event's fields"))
+            problems.append(Problem(index, "data", Msg("data.not_object", "must be an object with the event's fields")))
         else:
             try:
                 validated = model.model_validate(data, context={"currency": currency})
@@ -538,13 +603,57 @@ def _problems_from(index: int, error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         field = "data" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        problems.append(Problem(index, field, message))
+        unknown = item["type"] == "extra_forbidden"
+        problems.append(
+            Problem(index, field, Msg("field.unknown", "unknown field") if unknown else pydantic_message(item))
+        )
     return problems
+
+
+def pydantic_message(item: Any) -> str:
+    """One of pydantic's errors as a marked text: ours (a validator's Msg), or pydantic's own English
+    (as it words it) marked by its type so that the faces can translate it."""
+    context = item.get("ctx") or {}
+    cause = context.get("error")
+    if isinstance(cause, ValueError) and cause.args and isinstance(cause.args[0], Msg):
+        return cause.args[0]
+    english = str(item["msg"]).removeprefix("Value error, ")
+    template = PYDANTIC_TEXTS.get(item["type"], "{detail}")
+    values = {"detail": english, **{key: value for key, value in context.items() if key != "error"}}
+    return Msg.worded(f"pydantic.{item['type']}", template, english, values)
+
+
+# What pydantic's refusals of these schemas' fields say, by error type, for the catalogs (pydantic
+# words the English itself; an error type not listed passes its English through as {detail}).
+PYDANTIC_TEXTS = {
+    "missing": Msg("pydantic.missing", "Field required").template,
+    "extra_forbidden": Msg("pydantic.extra_forbidden", "Extra inputs are not permitted").template,
+    "string_type": Msg("pydantic.string_type", "Input should be a valid string").template,
+    "string_too_short": Msg(
+        "pydantic.string_too_short", "String should have at least {min_length} characters"
+    ).template,
+    "string_too_long": Msg("pydantic.string_too_long", "String should have at most {max_length} characters").template,
+    "string_pattern_mismatch": Msg("pydantic.string_pattern", "String should match pattern '{pattern}'").template,
+    "int_type": Msg("pydantic.int_type", "Input should be a valid integer").template,
+    "int_parsing": Msg(
+        "pydantic.int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+    ).template,
+    "int_from_float": Msg(
+        "pydantic.int_from_float", "Input should be a valid integer, got a number with a fractional part"
+    ).template,
+    "bool_type": Msg("pydantic.bool_type", "Input should be a valid boolean").template,
+    "bool_parsing": Msg("pydantic.bool_parsing", "Input should be a valid boolean, unable to interpret input").template,
+    "list_type": Msg("pydantic.list_type", "Input should be a valid list").template,
+    "dict_type": Msg("pydantic.dict_type", "Input should be a valid dictionary").template,
+    "model_type": Msg("pydantic.model_type", "Input should be a valid dictionary or instance of {class_name}").template,
+    "too_short": Msg("pydantic.too_short", "{field_type} should have at least {min_length} items").template,
+    "too_long": Msg("pydantic.too_long", "{field_type} should have at most {max_length} items").template,
+    "greater_than": Msg("pydantic.greater_than", "Input should be greater than {gt}").template,
+    "greater_than_equal": Msg("pydantic.greater_than_equal", "Input should be greater than or equal to {ge}").template,
+    "less_than": Msg("pydantic.less_than", "Input should be less than {lt}").template,
+    "less_than_equal": Msg("pydantic.less_than_equal", "Input should be less than or equal to {le}").template,
+    "literal_error": Msg("pydantic.literal_error", "Input should be {expected}").template,
+}
 
 
 def parse_batch(raws: list[object], *, currency: str, system: bool = False) -> tuple[list[Command], list[Problem]]:

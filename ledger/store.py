@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
+from ledger.messages import Msg
 from ledger.recorder import EntryMeta
 from ledger.schemas import Command, Problem, parse_batch
 from ledger.transcoder import OrjsonTranscoder, canonical
@@ -91,10 +92,16 @@ class Ledger(Verifying):
     def record(self, envelopes: Sequence[object], actor: str, *, system: bool = False) -> Recorded:
         """Validate and append a batch atomically; raise InvalidBatch or ConflictError otherwise."""
         if not envelopes:
-            raise InvalidBatch([Problem(0, "events", "a batch needs at least one event")])
+            raise InvalidBatch([Problem(0, "events", Msg("batch.empty", "a batch needs at least one event"))])
         if len(envelopes) > MAX_BATCH:
             raise InvalidBatch(
-                [Problem(MAX_BATCH, "events", f"a batch holds at most {MAX_BATCH} events; split the file")]
+                [
+                    Problem(
+                        MAX_BATCH,
+                        "events",
+                        Msg("batch.too_large", "a batch holds at most {limit} events; split the file", limit=MAX_BATCH),
+                    )
+                ]
             )
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
         if problems:
@@ -167,7 +174,12 @@ class Ledger(Verifying):
                         Problem(
                             command.index,
                             "event_id",
-                            f"event_id {key!r} was recorded at position {position} with other content",
+                            Msg(
+                                "event_id.reused",
+                                "event_id {key!r} was recorded at position {position} with other content",
+                                key=key,
+                                position=position,
+                            ),
                         )
                     )
                 continue
@@ -177,7 +189,11 @@ class Ledger(Verifying):
                         Problem(
                             command.index,
                             "event_id",
-                            f"event_id {key!r} appears twice in this batch with other content",
+                            Msg(
+                                "event_id.twice",
+                                "event_id {key!r} appears twice in this batch with other content",
+                                key=key,
+                            ),
                         )
                     )
                 self_duplicates[command.index] = first_in_batch[key].index
@@ -187,7 +203,12 @@ class Ledger(Verifying):
             fresh.append(command)
         if conflicts:
             raise ConflictError(
-                f"{len(conflicts)} event_id(s) reused with other content; nothing was recorded", conflicts
+                Msg(
+                    "event_id.conflicts",
+                    "{count} event_id(s) reused with other content; nothing was recorded",
+                    count=len(conflicts),
+                ),
+                conflicts,
             )
         return known, fresh, self_duplicates
 

@@ -16,6 +16,9 @@ from ledger.config import Settings
 from ledger.store import Ledger
 
 POSTGRES_URL = os.environ.get("PERFLEDGER_TEST_POSTGRES_URL")
+# The suite's assertions on texts are written in English; the tests of zh-CN ask for it (an
+# Accept-Language header, --locale, Settings(locale="zh-CN")). Child processes inherit it.
+os.environ.setdefault("PERFLEDGER_LOCALE", "en")
 BACKENDS = ["sqlite", "postgres"]
 
 

@@ -142,4 +142,7 @@ def test_a_rep_out_of_reach_is_not_found_whatever_the_payout_route(api):
         f"/payouts/{FAR}/2026-Q1/changes?from_known_at=2026-01-01T00:00:00Z",
     ):
         response = api.client.get(path, headers=api.headers("manager"))
-        assert response.status_code == 404 and response.json() == {"detail": f"rep {FAR} not found"}
+        assert response.status_code == 404 and response.json() == {
+            "detail": f"rep {FAR} not found",
+            "code": "not_found",
+        }

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 class Problem(BaseModel):
     index: int | None  # the event of a batch it concerns, if any
     field: str
-    message: str
+    code: str  # stable, for programs: `rep.unknown`, `money.cents`, `pydantic.missing`…
+    message: str  # in the reader's language (Accept-Language)
 
 
 class Problems(BaseModel):
@@ -20,7 +21,8 @@ class Problems(BaseModel):
 
 
 class Refusal(BaseModel):
-    detail: str
+    detail: str  # in the reader's language (Accept-Language)
+    code: str  # stable, for programs: `unauthorized`, `not_found`, `store_busy`…
     problems: list[Problem] | None = None  # 403 / 409 for a batch: each refused event with its index
 
 

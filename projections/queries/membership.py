@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
+from ledger.messages import Msg
 from projections.tables import memberships
 
 EARLIEST = -(2**62)
@@ -42,7 +43,9 @@ def parse_scope(text: str) -> Scope:
         return Scope("company")
     kind, _, value = text.partition(":") if isinstance(text, str) else ("", "", "")
     if kind not in ("rep", "team", "region") or not value:
-        raise ValueError(f"{text!r} is not a scope: use rep:ID, team:ID, region:NAME or company")
+        raise ValueError(
+            Msg("scope.text", "{text!r} is not a scope: use rep:ID, team:ID, region:NAME or company", text=text)
+        )
     return Scope(kind, value)
 
 
