@@ -13,15 +13,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.table import Table
 
-from api import cli_demo, cli_ops, cli_render, cli_reports, cli_trust, cli_worker
+from api import cli_demo, cli_import, cli_ops, cli_render, cli_reports, cli_trust, cli_worker
 from api.auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
-from api.cli_common import EXIT_CONFIG, URL_HINT, bar, err, fail, load_settings, open_ledger, out, spinner
+from api.cli_common import (
+    EXIT_CONFIG,
+    URL_HINT,
+    ask_locale,
+    bar,
+    err,
+    fail,
+    load_settings,
+    open_ledger,
+    out,
+    speaker,
+    spinner,
+)
 from api.cli_common import actor as actor_of
+from api.i18n import supported
+from ledger.config import SUPPORTED_LOCALES
 from ledger.errors import ConflictError, InvalidBatch
+from ledger.messages import message_of
 from ledger.store import Ledger
 from services import importing
 from services.policy import ROLES
@@ -33,10 +47,25 @@ app = typer.Typer(
     rich_markup_mode="markdown",
     help="An event-sourced ledger of sales performance: targets, deals, KPIs and payouts.\n\n"
     "Configured by environment: PERFLEDGER_DATABASE_URL (default sqlite:///perfledger.db), "
-    "PERFLEDGER_TZ, PERFLEDGER_CURRENCY.",
+    "PERFLEDGER_TZ, PERFLEDGER_CURRENCY, PERFLEDGER_LOCALE.",
 )
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens: create, list, revoke.")
 app.add_typer(token_app, name="token")
+
+
+@app.callback()
+def choose_locale(
+    locale: Annotated[
+        str | None,
+        typer.Option(
+            "--locale",
+            help="The language of the output: zh-CN or en (default: PERFLEDGER_LOCALE, else zh-CN).",
+        ),
+    ] = None,
+) -> None:
+    if locale is not None and supported(locale) is None:
+        fail(f"--locale {locale} is not supported", f"use one of {', '.join(SUPPORTED_LOCALES)}", EXIT_CONFIG)
+    ask_locale(locale)
 
 
 def token_engine(settings: Any) -> Any:
@@ -119,7 +148,25 @@ def token_revoke(
 
 @app.command("import", help=importing.IMPORT_HELP)
 def import_file(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .jsonl or .csv file.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .jsonl, .csv or .xlsx file.")
+    ],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A mapping file (JSON or TOML): your headers → event fields.",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="The CSV's encoding (default: detected: UTF-8 with or without BOM, else GB18030)."),
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Show how the first rows map and what would be refused; record nothing.")
+    ] = False,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the valid lines; write the bad ones to --rejects.")
     ] = False,
@@ -138,44 +185,78 @@ def import_file(
     ] = None,
 ) -> None:
     settings = load_settings()
-    lines = _read_with_progress(file)
+    say = speaker(settings)
+    lines = _read_with_progress(file, _mapping(mapping), encoding, settings, say)
     with open_ledger(settings) as ledger:
-        with spinner("checking every line against the schemas and the ledger's rules"):
+        with spinner(say._("checking every line against the schemas and the ledger's rules")):
             importing.check_schemas(lines, settings.currency)
             importing.check_rules(ledger, lines, until_clean=skip_invalid)
         bad = importing.invalid(lines)
+        if preview:
+            cli_import.show_preview(lines, file, say)
+            if bad:
+                cli_import.show_bad_lines(bad, file, say)
+            out.print(say._("Preview only: nothing was recorded."), highlight=False)
+            return
         if bad and not skip_invalid:
-            _show_bad_lines(bad, file)
+            cli_import.show_bad_lines(bad, file, say)
             fail(
-                f"{len(bad)} of {len(lines)} line(s) of {file} are invalid; nothing was imported",
-                "fix the lines listed above and run the import again, or add --skip-invalid to import the "
-                "valid lines and set the others aside",
+                say._(
+                    "{bad} of {total} line(s) of {file} are invalid; nothing was imported",
+                    bad=len(bad),
+                    total=len(lines),
+                    file=file,
+                ),
+                say._(
+                    "fix the lines listed above and run the import again, or add --skip-invalid to import the "
+                    "valid lines and set the others aside"
+                ),
             )
         good = importing.valid(lines)
-        outcome = _record_with_progress(ledger, good, batch, actor or actor_of("import"), skip_invalid)
+        outcome = _record_with_progress(ledger, good, batch, actor or actor_of("import"), skip_invalid, say)
     bad = importing.invalid(lines)  # recording may have set more aside (a concurrent writer)
     if bad:
         rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
-        _write_rejects(rejects, bad)
-    _show_summary(file, len(lines), outcome, len(bad), rejects if bad else None)
+        cli_import.write_rejects(rejects, bad, say)
+    cli_import.show_summary(file, len(lines), outcome, len(bad), rejects if bad else None, say)
 
 
-def _read_with_progress(file: Path) -> list[importing.SourceLine]:
+def _mapping(path: Path | None) -> importing.sheets.Mapping_ | None:
+    if path is None:
+        return None
+    try:
+        return importing.sheets.Mapping_.load(path)
+    except importing.ImportFileError as error:
+        fail(
+            speaker().text(message_of(error)),
+            speaker()._("see `perfledger import --help` and docs/import.md"),
+            EXIT_CONFIG,
+        )
+
+
+def _read_with_progress(
+    file: Path, mapping: Any, encoding: str | None, settings: Any, say: Any
+) -> list[importing.SourceLine]:
     with bar() as progress:
-        task = progress.add_task(f"reading {file.name}", total=file.stat().st_size or 1)
+        task = progress.add_task(say._("reading {file}", file=file.name), total=importing.size_of(file))
         try:
-            return importing.read_source(file, lambda n: progress.advance(task, n))
+            return importing.read_source(
+                file, lambda n: progress.advance(task, n), mapping=mapping, encoding=encoding, zone=settings.tz
+            )
         except importing.ImportFileError as error:
-            fail(str(error))
+            fail(say.text(message_of(error)))
         except UnicodeDecodeError:
-            fail(f"{file} is not UTF-8 text", "export it from the CRM as UTF-8 (CSV UTF-8) and try again")
+            fail(
+                say._("{file} is not UTF-8 text", file=file),
+                say._("export it from the CRM as UTF-8 (CSV UTF-8) and try again"),
+            )
 
 
 def _record_with_progress(
-    ledger: Ledger, good: list[importing.SourceLine], batch: int, actor: str, skip_invalid: bool
+    ledger: Ledger, good: list[importing.SourceLine], batch: int, actor: str, skip_invalid: bool, say: Any
 ) -> importing.Outcome:
     with bar() as progress:
-        task = progress.add_task("recording", total=len(good) or 1)
+        task = progress.add_task(say._("recording"), total=len(good) or 1)
         try:
             return importing.record_lines(
                 ledger,
@@ -189,41 +270,13 @@ def _record_with_progress(
             done = int(progress.tasks[0].completed)
             first = good[done].line if done < len(good) else None
             fail(
-                f"the ledger changed while importing and refused a batch: {error}",
-                f"lines before line {first} were recorded; run the same import again once the conflict is "
-                "resolved (lines with an event_id are never recorded twice)",
+                say._("the ledger changed while importing and refused a batch: {error}", error=error),
+                say._(
+                    "lines before line {first} were recorded; run the same import again once the conflict is "
+                    "resolved (lines with an event_id are never recorded twice)",
+                    first=first,
+                ),
             )
-
-
-def _show_bad_lines(bad: list[importing.SourceLine], file: Path) -> None:
-    table = Table("line", "field", "problem", title=f"Invalid lines in {file.name}", show_lines=False)
-    for line in bad:
-        for field, message in line.errors or [("", "could not be read")]:
-            table.add_row(str(line.line), field, message)
-    err.print(table)
-
-
-def _write_rejects(path: Path, bad: list[importing.SourceLine]) -> None:
-    with path.open("wb") as handle:
-        for line in bad:
-            handle.write(orjson.dumps(line.reject(), default=str) + b"\n")
-
-
-def _show_summary(file: Path, total: int, outcome: importing.Outcome, rejected: int, rejects: Path | None) -> None:
-    table = Table(title=f"Imported {file.name}", show_header=False)
-    table.add_row("lines read", str(total))
-    table.add_row("events recorded", str(outcome.recorded))
-    table.add_row("already in the ledger", str(outcome.duplicates))
-    table.add_row("rejected", str(rejected))
-    if outcome.last_position is not None:
-        table.add_row("last position", str(outcome.last_position))
-    out.print(table)
-    if rejects is not None:
-        out.print(
-            f"{rejected} bad line(s) written to {rejects}, each with its line number and errors: fix them "
-            "in the source and import it again (lines with an event_id are never recorded twice).",
-            highlight=False,
-        )
 
 
 # ---------------------------------------------------------------- verify

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from api.i18n import Lang, choose, lang
 from ledger.config import ConfigError, Settings, settings_from_env
 from ledger.store import Ledger
 
@@ -36,6 +37,19 @@ out = _console(soft_wrap=True)  # results
 err = _console(stderr=True)  # progress, notes and errors
 
 EXIT_REFUSED, EXIT_CONFIG = 1, 2
+_asked: dict[str, str | None] = {"locale": None}  # `perfledger --locale …`, set by the app's callback
+
+
+def ask_locale(locale: str | None) -> None:
+    _asked["locale"] = locale
+
+
+def speaker(settings: Settings | None = None) -> Lang:
+    """The language of this command's output: --locale, else PERFLEDGER_LOCALE, else zh-CN."""
+    configured = settings.locale if settings is not None else os.environ.get("PERFLEDGER_LOCALE")
+    return lang(choose(_asked["locale"], configured))
+
+
 URL_HINT = "set PERFLEDGER_DATABASE_URL to sqlite:///FILE or postgresql://USER@HOST/DB"
 
 

@@ -1,55 +1,78 @@
-"""Files into the ledger: JSON lines of envelopes, or a CRM's CSV export mapped to events.
+"""Files into the ledger: JSON lines of envelopes, or a sheet (CSV, .xlsx) mapped to events
+(services/sheets.py: encodings, the mapping file, cells as Chinese data arrives).
 
 An import is checked whole before anything is written: every line is read, mapped, validated
 against the event schemas and then dry-run against the ledger's rules (unknown rep, deal won
 twice, …), so a file with errors is refused with every bad line listed and nothing written.
 With `skip_invalid`, the bad lines are set aside (with their errors) and the rest is recorded.
-Lines are recorded in atomic batches; the CLI (api/cli.py) only draws progress and tables.
+Lines are recorded in atomic batches; the CLI (api/cli.py) only draws progress and tables, in the
+reader's language (every message here is a Msg: a code and an English template to translate).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ledger.errors import ConflictError, InvalidBatch
+from ledger.messages import Msg, code_of
 from ledger.schemas import Problem, parse_envelope
 from ledger.store import Ledger
+from services import sheets
+from services.sheets import ImportFileError
 
-IMPORT_HELP = """Import events from FILE: JSON lines, or a CRM export if FILE ends in `.csv`.
+__all__ = ["IMPORT_HELP", "ImportFileError", "Outcome", "SourceLine", "read_source", "record_lines"]
+
+IMPORT_HELP = """Import events from FILE: JSON lines (.jsonl), a CSV (.csv) or an Excel workbook (.xlsx).
 
 **JSON lines**: one envelope per line, as in DESIGN.md:
 `{"type": "DealWon", "event_id": "crm-88121-won", "occurred_at": "2026-03-05T10:00:00+08:00", "data": {...}}`
 
-**CSV**: a CRM export, one row per record, with a header row. Column names are matched
-ignoring case, spaces and hyphens ("Record Type" is record_type); other columns are ignored;
-empty cells are left out.
+**A sheet (CSV or .xlsx) with your own headers**: `--mapping FILE` (JSON or TOML) says which event each
+row becomes and which column feeds which field, e.g. for a sheet of won deals:
+
+```
+type = "DealWon"
+[columns]
+event_id = "单号"
+occurred_at = "成交日期"
+deal_id = "商机编号"
+amount = "成交金额"
+```
+
+`--preview` shows how the first rows map and every row that would be refused, and writes nothing.
+Every event type can be imported this way (reps, targets, leads, activities, follow-ups, deals,
+refunds, splits, evaluations, feedback…); `docs/import.md` describes the mapping file whole.
+A CSV may be UTF-8 (with or without BOM) or GB18030/GBK (what Excel writes on Chinese Windows):
+it is detected, or give `--encoding`. Cells may read `¥12,345.50`, `2026/11/28 16:00`,
+`2026年11月28日`, 电话/拜访/邮件/会议, 是/否; a time without a zone is read in PERFLEDGER_TZ.
+
+**A CRM export without a mapping**: one row per record, with a header row. Column names are
+matched ignoring case, spaces and hyphens ("Record Type" is record_type); other columns are
+ignored; empty cells are left out.
 
 ```
 record_type  deal_opened | deal_won | deal_lost | activity
-             (CRM spellings too: opportunity_created, "Closed Won", …)
+             (CRM spellings too: opportunity_created, "Closed Won", 成交, …)
 external_id  the CRM's row id → event_id (re-importing is safe);
              an activity's activity_id too
-date         ISO 8601 with an offset: 2026-03-05T10:00:00+08:00
+date         2026-03-05T10:00:00+08:00, or without a zone (read in PERFLEDGER_TZ)
 rep          rep id                   deal_opened, activity
 customer     customer id              deal_opened (activity: optional)
 deal         deal id                  deal rows (activity: optional)
 amount       decimal, e.g. 18000.00   deal_won; deal_opened: expected
 currency     optional, must be the ledger's currency
 lead         lead id, optional        deal_opened, activity
-kind         call|visit|email|meeting|demo|other (phone → call) activity
+kind         call|visit|email|meeting|demo|other (phone → call, 电话 → call) activity
 replied      yes/no, optional         activity (emails)
 reason       optional                 deal_lost
 notes        optional                 activity
-
-deal_opened → DealOpened   deal_won → DealWon   deal_lost → DealLost
-activity → ActivityLogged
 
 record_type,external_id,date,rep,customer,deal,amount,kind,notes
 deal_opened,O7-open,2026-03-01T09:00+08:00,R-1,C-17,O7,25000.00,,
@@ -58,181 +81,122 @@ deal_won,O7-won,2026-03-20T16:00+08:00,,,O7,24000.00,,
 ```
 
 The whole file is checked first, against the schemas and the ledger's rules. If any line is
-bad, every bad line is listed (line, field, problem) and nothing is written; with
-`--skip-invalid` the valid lines are imported in atomic batches and the bad ones written to
+bad, every bad line is listed (row, column, problem, in your language) and nothing is written;
+with `--skip-invalid` the valid lines are imported in atomic batches and the bad ones written to
 the rejects file with their errors. Exit code 1 when the file is refused.
 """
-
-RECORD_TYPES = {
-    "deal_opened": "DealOpened",
-    "opportunity_created": "DealOpened",
-    "deal_created": "DealOpened",
-    "deal_won": "DealWon",
-    "closed_won": "DealWon",
-    "won": "DealWon",
-    "deal_lost": "DealLost",
-    "closed_lost": "DealLost",
-    "lost": "DealLost",
-    "activity": "ActivityLogged",
-    "activity_logged": "ActivityLogged",
-}
-# For each event type: data field ← CSV column (optional ones are simply left out when empty).
-CSV_FIELDS: dict[str, dict[str, str]] = {
-    "DealOpened": {
-        "deal_id": "deal",
-        "rep_id": "rep",
-        "customer_id": "customer",
-        "lead_id": "lead",
-        "expected_amount": "amount",
-        "currency": "currency",
-    },
-    "DealWon": {"deal_id": "deal", "amount": "amount", "currency": "currency"},
-    "DealLost": {"deal_id": "deal", "reason": "reason"},
-    "ActivityLogged": {
-        "activity_id": "external_id",
-        "rep_id": "rep",
-        "kind": "kind",
-        "customer_id": "customer",
-        "lead_id": "lead",
-        "deal_id": "deal",
-        "replied": "replied",
-        "notes": "notes",
-    },
-}
-KIND_ALIASES = {
-    "phone": "call",
-    "phone_call": "call",
-    "e-mail": "email",
-    "mail": "email",
-    "visit": "visit",
-    "onsite": "visit",
-    "meeting": "meeting",
-    "video_call": "meeting",
-    "presentation": "demo",
-}
-REQUIRED_COLUMNS = ("record_type", "external_id", "date")
-_YES, _NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
 
 
 @dataclass
 class SourceLine:
-    """One line (JSONL) or row (CSV) of the file, what it became, and what is wrong with it."""
+    """One line (JSONL) or row (sheet) of the file, what it became, and what is wrong with it."""
 
     line: int
-    record: Any  # the parsed object or CSV row as read; the raw text if it could not be parsed
+    record: Any  # the parsed object or the row's cells; the raw text if it could not be parsed
     envelope: dict[str, Any] | None = None
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (field, message)
-    columns: dict[str, str] = field(default_factory=dict)  # envelope field → CSV column, for messages
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (field or column, message)
+    columns: dict[str, str] = field(default_factory=dict)  # envelope field → the sheet's column, for messages
 
     def add(self, problem_field: str, message: str) -> None:
-        self.errors.append((self.columns.get(problem_field, problem_field), message))
+        self.errors.append((self.column_of(problem_field), message))
+
+    def column_of(self, problem_field: str) -> str:
+        """The column a problem of an envelope field is about (`data.scope` → the column of data.scope.rep)."""
+        if problem_field in self.columns:
+            return self.columns[problem_field]
+        inside = [column for name, column in self.columns.items() if name.startswith(problem_field + ".")]
+        return inside[0] if len(inside) == 1 else problem_field
 
     def reject(self) -> dict[str, Any]:
         return {
             "line": self.line,
             "record": self.record,
-            "errors": [{"field": f, "message": m} for f, m in self.errors],
+            "errors": [{"field": f, "code": code_of(m), "message": m} for f, m in self.errors],
         }
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be imported (missing columns, unreadable)."""
 
 
 # ---------------------------------------------------------------- reading
 
 
-def read_source(path: Path, on_bytes: Callable[[int], None] = lambda n: None) -> list[SourceLine]:
-    """Every line of a .csv (CRM export) or a JSON-lines file, mapped to envelopes."""
-    with path.open("rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        reader = read_csv if path.suffix.lower() == ".csv" else read_jsonl
-        return list(reader(text, on_bytes))
+def read_source(
+    path: Path,
+    on_progress: Callable[[int], None] = lambda n: None,
+    *,
+    mapping: sheets.Mapping_ | None = None,
+    encoding: str | None = None,
+    zone: tzinfo = UTC,
+) -> list[SourceLine]:
+    """Every line of a JSON-lines file, or every row of a sheet mapped to an envelope."""
+    if path.suffix.lower() not in sheets.SHEET_SUFFIXES:
+        if mapping is not None:
+            raise ImportFileError(
+                Msg(
+                    "mapping.jsonl", "--mapping applies to a sheet (.csv, .xlsx); a .jsonl file holds envelopes already"
+                )
+            )
+        with path.open("rb") as raw:
+            return list(read_jsonl(io.TextIOWrapper(raw, encoding=encoding or "utf-8-sig", newline=""), on_progress))
+    chosen = mapping or sheets.Mapping_.parse(sheets.CRM_MAPPING, "CRM")
+    headers, rows = sheets.read_rows(path, encoding=encoding, sheet=chosen.sheet, on_progress=on_progress)
+    missing = [name for name in chosen.headers_needed() + list(chosen.columns.values()) if name not in headers]
+    required = [name for name in chosen.headers_needed() if name in missing]
+    if required or (mapping is not None and missing):
+        raise ImportFileError(
+            Msg(
+                "sheet.columns",
+                "the header lacks column(s) {columns}; see `perfledger import --help` for the expected columns",
+                columns=", ".join(dict.fromkeys(required or missing)),
+            )
+        )
+    return [sheet_line(row, chosen, zone) for row in rows]
 
 
-def read_jsonl(text: io.TextIOBase, on_bytes: Callable[[int], None]) -> Iterator[SourceLine]:
+def size_of(path: Path) -> int:
+    """What a progress bar counts to: the lines of a text file, the rows of a workbook."""
+    rows = (
+        sheets.count_rows(path)
+        if path.suffix.lower() != ".csv" and path.suffix.lower() in sheets.SHEET_SUFFIXES
+        else None
+    )
+    if rows is not None:
+        return rows
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) + 1
+
+
+def read_jsonl(text: io.TextIOBase, on_progress: Callable[[int], None]) -> Iterator[SourceLine]:
     for number, line in enumerate(text, start=1):
-        on_bytes(len(line))
+        on_progress(1)
         if not line.strip():
             continue
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            yield SourceLine(number, line.rstrip("\r\n"), errors=[("", f"not valid JSON: {error}")])
+            yield SourceLine(
+                number, line.rstrip("\r\n"), errors=[("", Msg("line.json", "not valid JSON: {error}", error=error))]
+            )
             continue
         if not isinstance(record, dict):
-            yield SourceLine(number, record, errors=[("", "each line must be one JSON event object")])
+            yield SourceLine(
+                number, record, errors=[("", Msg("line.not_object", "each line must be one JSON event object"))]
+            )
             continue
         yield SourceLine(number, record, envelope=record)
 
 
-def read_csv(text: io.TextIOBase, on_bytes: Callable[[int], None]) -> Iterator[SourceLine]:
-    reader = csv.reader(text)
-    header = next(reader, None)
-    if header is None:
-        raise ImportFileError("the CSV file is empty: it needs a header row (see `perfledger import --help`)")
-    names = [_column_name(name) for name in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if missing:
-        raise ImportFileError(
-            f"the CSV header lacks column(s) {', '.join(missing)}; "
-            "see `perfledger import --help` for the expected columns"
-        )
-    last_line = reader.line_num
-    for cells in reader:
-        start, last_line = last_line + 1, reader.line_num  # a quoted cell may span lines
-        on_bytes(sum(len(c) + 1 for c in cells))
-        if not any(cell.strip() for cell in cells):
-            continue
-        row = {name: cell.strip() for name, cell in zip(names, cells, strict=False) if name}
-        if len(cells) > len(names):
-            yield SourceLine(
-                start,
-                row,
-                errors=[("", f"{len(cells)} cells but {len(names)} columns: a comma inside a value must be quoted")],
-            )
-            continue
-        yield csv_line(start, row)
-
-
-def _column_name(header: str) -> str:
-    """ "Record Type", "record-type" and "record_type" are the same column."""
-    return "_".join(header.strip().lower().replace("-", " ").split())
-
-
-def csv_line(number: int, row: dict[str, str]) -> SourceLine:
-    """One CSV row as an envelope, per IMPORT_HELP."""
-    kind = row.get("record_type", "").lower().replace(" ", "_").replace("-", "_")
-    event_type = RECORD_TYPES.get(kind)
-    line = SourceLine(number, row, columns={"type": "record_type", "event_id": "external_id", "occurred_at": "date"})
-    if event_type is None:
-        known = ", ".join(sorted({"deal_opened", "deal_won", "deal_lost", "activity"}))
-        line.add("type", f"unknown record_type {row.get('record_type')!r}; use one of {known}")
-        return line
-    data: dict[str, Any] = {}
-    for name, column in CSV_FIELDS[event_type].items():
-        line.columns[f"data.{name}"] = column
-        value = row.get(column, "")
-        if value:
-            data[name] = _csv_value(name, value, line)
-    line.envelope = {"type": event_type, "occurred_at": row.get("date") or None, "data": data}
-    if row.get("external_id"):
-        line.envelope["event_id"] = row["external_id"]
+def sheet_line(row: sheets.Row, mapping: sheets.Mapping_, zone: tzinfo) -> SourceLine:
+    """One row as an envelope (or its problems), remembering which column fed which field."""
+    mapped = sheets.map_row(row, mapping, zone)
+    record = {
+        row.headers.get(key, key): _plain(value) for key, value in row.cells.items() if not key.startswith("\x00")
+    }
+    line = SourceLine(row.number, record, envelope=mapped.envelope, columns=mapped.columns)
+    line.errors.extend(mapped.errors)
     return line
 
 
-def _csv_value(name: str, value: str, line: SourceLine) -> Any:
-    if name == "kind":
-        kind = value.lower().replace(" ", "_")
-        return KIND_ALIASES.get(kind, kind)
-    if name != "replied":
-        return value
-    if value.lower() in _YES:
-        return True
-    if value.lower() in _NO:
-        return False
-    line.add("data.replied", f"{value!r} is not yes or no")
-    return value
+def _plain(cell: Any) -> Any:
+    return cell.isoformat() if isinstance(cell, (datetime, date)) else cell
 
 
 # ---------------------------------------------------------------- checking

@@ -168,7 +168,7 @@ def test_a_bad_csv_row_is_reported_by_its_line_and_column(run, tmp_path, ledger)
     file.write_text(
         "record_type,external_id,date,rep,deal,amount,kind\n"
         "activity,A1,2026-03-02T10:00+08:00,R-1,,,carrier pigeon\n"
-        "deal_won,W1,2026-03-02,,O1,1.00,\n"
+        "deal_won,W1,2026-02-30,,O1,1.00,\n"
     )
     result = run("import", str(file))
     assert result.exit_code == 1
