@@ -26,7 +26,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, negotiate_locale
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from babel.messages.mofile import write_mo
@@ -83,10 +83,15 @@ def catalog_messages(locale: str) -> dict[str, str]:
 
 
 def supported(name: str | None) -> str | None:
-    """`zh-cn`, `zh_CN`, `zh`, `en-US` → the supported locale they mean; None for the others."""
+    """`zh-cn`, `zh_CN`, `zh`, `zh-TW`, `en-US` → the supported locale they mean; None for the others."""
     if not name:
         return None
-    return negotiate_locale([name.strip().replace("_", "-")], list(SUPPORTED_LOCALES), sep="-")
+    wanted = name.strip().replace("_", "-").lower()
+    for known in SUPPORTED_LOCALES:
+        if known.lower() == wanted:
+            return known
+    language = wanted.split("-")[0]
+    return next((known for known in SUPPORTED_LOCALES if known.lower().split("-")[0] == language), None)
 
 
 def from_accept_language(header: str | None) -> str | None:
@@ -201,7 +206,7 @@ class Lang:
 
     def zone_note(self, tz_name: str) -> str:
         """The sentence every screen and document carries: the one zone its times are in."""
-        offset = babel_dates.get_timezone_gmt(datetime.now(), width="short", locale=self.babel, tzinfo=_zone(tz_name))
+        offset = babel_dates.get_timezone_gmt(datetime.now(_zone(tz_name)), locale=self.babel)
         return self._("Times are shown in {zone} ({offset}).", zone=tz_name, offset=offset)
 
     def catalog(self) -> Mapping[str, str]:

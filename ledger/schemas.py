@@ -620,6 +620,10 @@ def pydantic_message(item: Any) -> str:
     english = str(item["msg"]).removeprefix("Value error, ")
     template = PYDANTIC_TEXTS.get(item["type"], "{detail}")
     values = {"detail": english, **{key: value for key, value in context.items() if key != "error"}}
+    if item["type"] == "literal_error":  # "'call', 'visit' or 'other'": the "or" is a word to translate
+        *first, last = re.findall(r"'[^']*'", str(values["expected"])) or [str(values["expected"])]
+        if first:
+            values["expected"] = Msg("list.or", "{items} or {last}", items=", ".join(first), last=last)
     return Msg.worded(f"pydantic.{item['type']}", template, english, values)
 
 
