@@ -4,14 +4,15 @@ beside it, and a store restored from it, once rebuilt, gives the same figures.""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 from builders import ev
-from conftest import POSTGRES_URL, _admin_execute
 from payout_fixtures import department, won_deal
 from typer.testing import CliRunner
 
@@ -25,6 +26,13 @@ from projections.queries.kpis import kpis
 from projections.runner import catch_up, rebuild
 
 D = Decimal
+POSTGRES_URL = os.environ.get("PERFLEDGER_TEST_POSTGRES_URL")
+
+
+def _admin_execute(sql: str) -> None:
+    assert POSTGRES_URL is not None
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql)
 
 
 def figures(settings: Settings) -> dict:
