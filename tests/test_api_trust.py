@@ -75,6 +75,6 @@ def test_a_statement_shows_sign_off_and_prints_as_a_page(api):
     assert api.post("/events", {"events": [sign]}, role="rep").status_code == 201
     assert api.get(f"/statements/{OWN}/2026-Q1", role="rep").json()["plan_acknowledged"] is not None
     printable = api.get(f"/statements/{OWN}/2026-Q1", role="rep", format="html")
-    assert printable.headers["content-type"].startswith("text/html") and "9800.00" in printable.text
+    assert printable.headers["content-type"].startswith("text/html") and "9,800.00" in printable.text
     assert api.get(f"/statements/{FAR}/2026-Q1", role="rep").status_code == 404
     assert api.get("/plans/unacknowledged", role="rep", period="2026-Q1").status_code == 403

@@ -4,9 +4,11 @@ a batch of events, the index of its event; the other refusals say what to do in 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel
+from starlette.responses import Response
 
 
 class Problem(BaseModel):
@@ -37,3 +39,25 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": Problems, "description": "every problem with the request, each naming its field"},
     503: _refusal("the store is busy, or the projections have not reached `after` yet: retry (Retry-After)"),
 }
+
+
+def download(body: bytes, media_type: str, name: str) -> Response:
+    """A file to save (an export, a PDF), named for the browser's download."""
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def sheet_response(sheet: Any, form: str, lang: Any, settings: Any) -> Response:
+    """An export (api/exports.py) as the file its `?format=` asked for."""
+    from api import exports
+
+    body = exports.render(sheet, form, lang, settings.currency, settings.tz)
+    return download(body, exports.MEDIA_TYPES[form], exports.filename(sheet, form))
+
+
+ExportFormat = Annotated[
+    str,
+    Query(
+        pattern="^(json|csv|xlsx)$",
+        description="json (default), or a file for a spreadsheet: csv (UTF-8 with BOM) or xlsx",
+    ),
+]

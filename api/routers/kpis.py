@@ -6,10 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from api import exports
 from api.deps import (
     AsOf,
     EngineDep,
@@ -22,7 +23,9 @@ from api.deps import (
     allowed,
     run_read,
 )
+from api.errors import request_lang
 from api.responses import model_response
+from api.routers.common import ExportFormat, sheet_response
 from projections.queries.cutoffs import cutoffs
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
@@ -89,6 +92,7 @@ class QuadrantsOut(BaseModel):
 
 @router.get("", summary="KPIs of a scope (rep:ID, team:ID, region:NAME, company) for a period", response_model=KpisOut)
 async def read_kpis(
+    request: Request,
     scope: VisibleScope,
     period: PeriodQuery,
     settings: SettingsDep,
@@ -97,6 +101,7 @@ async def read_kpis(
     memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    format: ExportFormat = "json",
 ) -> Response:
     known_at_given = known_at is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
@@ -111,6 +116,10 @@ async def read_kpis(
 
     # a rep's KPIs are a few indexed lookups: read in the event loop on SQLite (see run_read)
     figures = await run_read(engine, parse_scope(scope).kind == "rep", read)
+    if format != "json":
+        speaker = request_lang(request)
+        sheet = exports.kpi_sheet(speaker, [(scope, period, figures)], as_of, known_at, settings.tz_name, settings.tz)
+        return sheet_response(sheet, format, speaker, settings)
     return model_response(KpisOut(scope=scope, period=period, as_of=as_of, known_at=known_at, kpis=figures))
 
 

@@ -7,9 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from api import exports
 from api.deps import (
     ID_PATTERN,
     AsOf,
@@ -27,9 +28,11 @@ from api.deps import (
     allowed,
     refused_as,
 )
-from api.errors import BadRequest, problem
+from api.errors import BadRequest, problem, request_lang
+from api.routers.common import ExportFormat, sheet_response
 from api.routers.kpis import resolved
-from projections.payouts.assembly import PlanError, payouts_page
+from projections.payouts.assembly import PlanError, approval_states, payouts_page
+from projections.queries.cutoffs import aware_micros
 from replay.explain import explain, explain_change
 from services.approvals import ApprovalRefused, approve
 from services.policy import User
@@ -164,8 +167,13 @@ AfterRep = Annotated[
 PageLimit = Annotated[int, Query(ge=1, le=DEFAULT_PAGE, description="reps per page, by rep id")]
 
 
-@router.get("", summary="Every visible rep's payout for a period, computed at the cut-offs, a page at a time")
+@router.get(
+    "",
+    summary="Every visible rep's payout for a period, computed at the cut-offs, a page at a time",
+    response_model=PayoutsOut,
+)
 def read_payouts(
+    request: Request,
     period: PeriodQuery,
     reps: PayoutReps,
     settings: SettingsDep,
@@ -175,9 +183,16 @@ def read_payouts(
     known_at: KnownAt = None,
     after_rep: AfterRep = None,
     limit: PageLimit = DEFAULT_PAGE,
-) -> PayoutsOut:
+    format: ExportFormat = "json",
+) -> Any:
     as_of, known_at = resolved(settings, period, as_of, known_at)
     payouts, next_after = payouts_page(engine, settings, period, as_of, known_at, reps, after_rep, limit)
+    if format != "json":  # the page's payouts beside their approval state, for finance's spreadsheet
+        speaker = request_lang(request)
+        rows = [p.to_json() for p in payouts]
+        states = approval_states(engine, period, aware_micros(known_at, "known_at"), [p["rep_id"] for p in rows])
+        sheet = exports.payouts_sheet(speaker, period, rows, states, as_of, known_at, settings.tz_name, settings.tz)
+        return sheet_response(sheet, format, speaker, settings)
     return PayoutsOut(
         period=period, as_of=as_of, known_at=known_at, payouts=[p.to_json() for p in payouts], next_after_rep=next_after
     )

@@ -8,14 +8,13 @@ same batch by its correcting events); these routes read them.
 
 from __future__ import annotations
 
-import html
-from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from api import exports
 from api.deps import (
     CurrentUser,
     EngineDep,
@@ -29,7 +28,10 @@ from api.deps import (
     VisibleRep,
     allowed,
 )
+from api.errors import request_lang
+from api.routers.common import download, sheet_response
 from api.routers.payouts import Explanation
+from api.statement_render import render_html, render_pdf
 from replay.statements import DisputeNotFound, dispute, statement, unacknowledged
 from services.policy import NotVisible, User, may_read_rep
 
@@ -64,7 +66,13 @@ class UnsignedOut(BaseModel):
     reps: list[Unsigned]
 
 
-Format = Annotated[str, Query(pattern="^(json|html)$", description="json (default) or html: a printable page")]
+Format = Annotated[
+    str,
+    Query(
+        pattern="^(json|html|pdf|csv|xlsx)$",
+        description="json (default); html: a printable page; pdf; csv or xlsx: the lines for a spreadsheet",
+    ),
+]
 
 
 @router.get(
@@ -74,6 +82,7 @@ Format = Annotated[str, Query(pattern="^(json|html)$", description="json (defaul
     response_model=Statement,
 )
 def read_statement(
+    request: Request,
     rep_id: VisibleRep,
     period: PeriodPath,
     settings: SettingsDep,
@@ -83,10 +92,17 @@ def read_statement(
     known_at: KnownAt = None,
     format: Format = "json",
 ) -> Any:
-    answer = Statement(**statement(ledger, engine, settings, rep_id, period, known_at))
+    answer = statement(ledger, engine, settings, rep_id, period, known_at)
+    if format == "json":
+        return Statement(**answer)
+    speaker = request_lang(request)
     if format == "html":
-        return HTMLResponse(render_statement(answer, settings.currency))
-    return answer
+        return HTMLResponse(render_html(answer, speaker, settings.currency, settings.tz_name, settings.tz))
+    if format == "pdf":
+        body = render_pdf(answer, speaker, settings.currency, settings.tz_name, settings.tz)
+        return download(body, "application/pdf", f"statement-{rep_id}-{period}.pdf")
+    sheet = exports.statement_sheet(speaker, answer, settings.tz_name, settings.tz)
+    return sheet_response(sheet, format, speaker, settings)
 
 
 DisputeId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1f]+$")]
@@ -125,47 +141,3 @@ def read_unsigned(
     known_at: KnownAt = None,
 ) -> UnsignedOut:
     return UnsignedOut(period=period, reps=unacknowledged(engine, settings, period, known_at))
-
-
-def render_statement(s: Statement, currency: str) -> str:
-    """A printable statement: every figure is the API's own, only laid out."""
-    e = html.escape
-
-    def money(value: Decimal | None) -> str:
-        return "—" if value is None else f"{e(str(value))} {e(currency)}"
-
-    lines = "".join(
-        f"<tr><td>{e(line.component)}</td><td>{e(line.kind)}</td><td class=n>{money(line.amount)}</td>"
-        f"<td>{e(', '.join(str(p) for p in line.events))}</td></tr>"
-        for line in s.lines
-    )
-    deals = "".join(
-        f"<li><b>{e(d['deal_id'])}</b> ({e(', '.join(d['lines']))}): "
-        + "; ".join(f"#{ev['position']} {e(ev['type'])} {e(str(ev['occurred_at']))}" for ev in d["events"])
-        + "</li>"
-        for d in s.deals
-    )
-    approved = (
-        "not approved"
-        if s.approved is None
-        else f"approved {money(s.approved.amount)} (digest {e((s.approved.digest or '')[:16])}…), "
-        f"owed now {money(s.approved.current)}, reproduced: {'yes' if s.reproduced else 'NO'}"
-    )
-    adjustments = "".join(
-        f"<li>{money(a.amount)} — {e(a.reason or '')}</li>" for a in (s.approved.adjustments if s.approved else [])
-    )
-    signed = "acknowledged" if s.plan_acknowledged else "NOT acknowledged by the rep"
-    plan = "no plan" if s.plan is None else f"{e(s.plan.plan_id)} v{e(str(s.plan.version))} ({signed})"
-    disputes = "".join(f"<li>{e(d['dispute_id'])}: {e(d['status'])} {e(d['outcome'] or '')}</li>" for d in s.disputes)
-    return f"""<!doctype html><html lang=en><head><meta charset=utf-8><title>Statement {e(s.rep_id)} {e(s.period)}</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse;width:100%}}
-td,th{{border-bottom:1px solid #ccc;padding:.3em;text-align:left}}.n{{text-align:right}}@media print{{a{{display:none}}}}</style></head>
-<body><h1>Statement — {e(s.rep_id)}, {e(s.period)}</h1>
-<p>Plan: {plan}. Known at {e(str(s.known_at))}; as of {e(str(s.as_of))}.</p>
-<table><thead><tr><th>component</th><th>kind</th><th class=n>amount</th><th>events</th></tr></thead><tbody>{lines}</tbody>
-<tfoot><tr><th colspan=2>total</th><th class=n>{money(s.total)}</th><th></th></tr></tfoot></table>
-<p>{approved}. Today: {money(s.today.total)} (difference {money(s.today.difference)}).</p>
-<h2>Adjustments</h2><ul>{adjustments or "<li>none</li>"}</ul>
-<h2>Deals behind the lines</h2><ul>{deals or "<li>none</li>"}</ul>
-<h2>Disputes</h2><ul>{disputes or "<li>none</li>"}</ul>
-<p><small>Digest {e(s.digest)}</small></p></body></html>"""

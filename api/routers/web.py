@@ -5,6 +5,8 @@ reads that only the page needs.
 - `GET /web/static/{name}`        the page's CSS and ES modules: files of api/web/, by name only
 - `GET /web/vendor/plotly.min.js` Plotly.js from the installed `plotly` package (the `web` extra),
                                   never a CDN: the page works with no internet
+- `GET /web/messages/{locale}.json` the page's texts in zh-CN (msgid → text), from the same gettext
+                                  catalog as the API's (api/i18n.py); English needs none
 - `GET /web/me`                   who the token stands for and what the API lets it do (sign-in)
 - `GET /web/scopes`               the scopes and reps this token may pick
 - `GET /web/team`                 the team table: each rep's KPIs and revenue by month (sparklines)
@@ -31,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -48,6 +51,9 @@ from api.deps import (
     SettingsDep,
     VisibleScope,
 )
+from api.errors import request_lang
+from api.i18n import N_, lang, supported
+from ledger.config import SUPPORTED_LOCALES
 from ledger.periods import Period, parse_period
 from projections.db import reading
 from projections.payouts.assembly import active_reps
@@ -139,6 +145,20 @@ router.add_route("/web/static/{name}", static_file, methods=["GET"], include_in_
 router.add_route("/web/vendor/plotly.min.js", plotly_js, methods=["GET"], include_in_schema=False)
 
 
+def messages(request: Request) -> Response:
+    """The catalog of a supported locale as JSON: {"English text": "译文", …}."""
+    name = request.path_params["locale"]
+    if supported(name) != name:
+        return PlainTextResponse(f"no catalog {name!r}: use one of {', '.join(SUPPORTED_LOCALES)}", status_code=404)
+    body = orjson.dumps(dict(lang(name).catalog()))
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
+
+
+router.add_route("/web/messages/{locale}.json", messages, methods=["GET"], include_in_schema=False)
+# The roles as the page names them (the page translates them with the catalog).
+ROLE_NAMES = (N_("admin"), N_("finance"), N_("auditor"), N_("manager"), N_("rep"))
+
+
 # ---------------------------------------------------------------- reads for the page
 
 
@@ -184,7 +204,15 @@ class Scopes(BaseModel):
 
 
 @router.get("/web/scopes", summary="The scopes and reps this token may pick")
-def scopes(user: CurrentUser, engine: EngineDep, org: OrgDep, _: FreshProjections, known_at: KnownAt = None) -> Scopes:
+def scopes(
+    request: Request,
+    user: CurrentUser,
+    engine: EngineDep,
+    org: OrgDep,
+    _: FreshProjections,
+    known_at: KnownAt = None,
+) -> Scopes:
+    say = request_lang(request)
     known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
     with reading(engine) as conn:
         names = dict(conn.execute(select(reps.c.rep_id, reps.c.name).where(reps.c.recorded_us <= known_us)).all())
@@ -209,7 +237,7 @@ def scopes(user: CurrentUser, engine: EngineDep, org: OrgDep, _: FreshProjection
     ]
     choices: list[ScopeOption] = []
     if user.role in READS_EVERYTHING:
-        choices.append(ScopeOption(scope="company", label="Company"))
+        choices.append(ScopeOption(scope="company", label=say._("Company")))
         with reading(engine) as conn:
             regions = conn.execute(
                 select(memberships.c.region)
@@ -221,10 +249,10 @@ def scopes(user: CurrentUser, engine: EngineDep, org: OrgDep, _: FreshProjection
                 .where(memberships.c.team_id.is_not(None), memberships.c.recorded_us <= known_us)
                 .distinct()
             ).scalars()
-            choices += [ScopeOption(scope=f"region:{r}", label=f"Region {r}") for r in sorted(regions)]
-            choices += [ScopeOption(scope=f"team:{t}", label=f"Team {t}") for t in sorted(teams)]
+            choices += [ScopeOption(scope=f"region:{r}", label=say._("Region {name}", name=r)) for r in sorted(regions)]
+            choices += [ScopeOption(scope=f"team:{t}", label=say._("Team {name}", name=t)) for t in sorted(teams)]
     elif user.role == "manager" and user.team_id:
-        choices.append(ScopeOption(scope=f"team:{user.team_id}", label=f"Team {user.team_id}"))
+        choices.append(ScopeOption(scope=f"team:{user.team_id}", label=say._("Team {name}", name=user.team_id)))
     choices += [ScopeOption(scope=f"rep:{o.rep_id}", label=f"{o.name} ({o.rep_id})") for o in options]
     return Scopes(scopes=choices, reps=options)
 

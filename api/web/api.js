@@ -1,4 +1,7 @@
-// The page's only way to the API: fetch with the bearer token kept in this tab's sessionStorage.
+// The page's only way to the API: fetch with the bearer token kept in this tab's sessionStorage,
+// asking for answers (errors too) in the page's language.
+
+import { locale, t } from "./i18n.js";
 
 const KEY = "perfledger.token";
 
@@ -22,7 +25,7 @@ function describe(body, status) {
     return detail.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join("; ");
   }
   if (typeof detail === "string") return detail;
-  return `the API answered ${status}`;
+  return t("the API answered {status}", { status });
 }
 
 async function send(method, path, { params, body } = {}) {
@@ -30,7 +33,7 @@ async function send(method, path, { params, body } = {}) {
   for (const [name, value] of Object.entries(params || {})) {
     if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
   }
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", "Accept-Language": locale() };
   const secret = token.get();
   if (secret) headers.Authorization = `Bearer ${secret}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -38,7 +41,7 @@ async function send(method, path, { params, body } = {}) {
   try {
     response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (error) {
-    throw new ApiError(0, `the API cannot be reached (${error.message})`);
+    throw new ApiError(0, t("the API cannot be reached ({reason})", { reason: error.message }));
   }
   const text = await response.text();
   let parsed = null;

@@ -6,6 +6,8 @@ import * as api from "./api.js";
 import * as charts from "./charts.js";
 import { $, fill, h, note } from "./dom.js";
 import * as fmt from "./format.js";
+import * as i18n from "./i18n.js";
+import { t } from "./i18n.js";
 
 const VIEWS = ["overview", "rep", "replay"];
 const CARD_METRICS = ["revenue", "orders", "new_customers", "avg_order_value", "win_rate", "conversion_rate",
@@ -110,7 +112,7 @@ async function signIn(secret, { silent = false } = {}) {
   } catch (failure) {
     api.token.clear();
     state.me = null;
-    if (!silent) error.textContent = failure.status === 401 ? `Not signed in: ${failure.message}` : failure.message;
+    if (!silent) error.textContent = failure.status === 401 ? t("Not signed in: {reason}", { reason: failure.message }) : failure.message;
     showSignIn();
     return;
   }
@@ -137,9 +139,9 @@ function showSignIn() {
 }
 
 function whoLine(me) {
-  if (me.role === "rep") return `Signed in as rep ${repLabel(me.rep_id)}`;
-  if (me.role === "manager") return `Signed in as the manager of team ${me.team_id}`;
-  return `Signed in as ${me.role}`;
+  if (me.role === "rep") return t("Signed in as rep {rep}", { rep: repLabel(me.rep_id) });
+  if (me.role === "manager") return t("Signed in as the manager of team {team}", { team: me.team_id });
+  return t("Signed in as {role}", { role: t(me.role) });
 }
 
 function showApp() {
@@ -148,12 +150,12 @@ function showApp() {
   $("#sign-out").hidden = false;
   $("#whoami").textContent = whoLine(state.me);
   $("#tab-replay").hidden = !can("replays.run");
-  $("#tz-note").textContent = `Times you enter are in your browser's time zone `
-    + `(${Intl.DateTimeFormat().resolvedOptions().timeZone}); times shown are in the ledger's (${state.me.tz}). `
-    + `Money is in ${state.me.currency}.`;
+  $("#tz-note").textContent = t("Times you enter are in your browser's time zone ({browser}); "
+    + "times shown are in the ledger's ({zone}). Money is in {currency}.", {
+    browser: Intl.DateTimeFormat().resolvedOptions().timeZone, zone: state.me.tz, currency: state.me.currency });
   fill($("#f-scope"), state.scopes.map((s) => h("option", { value: s.scope }, s.label)));
   fill($("#f-rep"), [...state.reps.values()].map((rep) =>
-    h("option", { value: rep.rep_id }, `${rep.name} (${rep.rep_id})${rep.offboarded ? " — left" : ""}`)));
+    h("option", { value: rep.rep_id }, `${rep.name} (${rep.rep_id})${rep.offboarded ? ` — ${t("left")}` : ""}`)));
   readHash();
   applyDefaults();
   writeHash(true);
@@ -225,10 +227,12 @@ function updateTabs() {
 function showCutoffs() {
   const { as_of, known_at } = state.filters;
   const parts = [];
-  if (known_at) parts.push(`as the ledger knew it at ${fmt.dateTime(known_at)}: anything recorded later is left out`);
-  if (as_of) parts.push(`as of ${fmt.dateTime(as_of)}: only what had happened by then`);
+  if (known_at) {
+    parts.push(t("as the ledger knew it at {time}: anything recorded later is left out", { time: fmt.dateTime(known_at) }));
+  }
+  if (as_of) parts.push(t("as of {time}: only what had happened by then", { time: fmt.dateTime(as_of) }));
   const banner = $("#cutoffs");
-  banner.textContent = parts.length ? `Looking back: ${parts.join("; ")}.` : "";
+  banner.textContent = parts.length ? t("Looking back: {what}.", { what: parts.join(i18n.semicolon()) }) : "";
   banner.hidden = !parts.length;
 }
 
@@ -238,11 +242,11 @@ function render() {
   const generation = state.generation;
   updateTabs();
   showCutoffs();
-  setStatus("Loading…");
+  setStatus(t("Loading…"));
   const views = { overview: renderOverview, rep: renderRep, replay: renderReplay };
   views[state.view](generation).then(
-    () => { if (!stale(generation)) setStatus(`Updated ${new Date().toLocaleTimeString()}`); },
-    (failure) => { if (!stale(generation)) setStatus(`Could not load: ${failure.message}`); },
+    () => { if (!stale(generation)) setStatus(t("Updated {time}", { time: new Date().toLocaleTimeString(i18n.locale()) })); },
+    (failure) => { if (!stale(generation)) setStatus(t("Could not load: {reason}", { reason: failure.message })); },
   );
 }
 
@@ -277,38 +281,39 @@ function card(metric, kpis, targets) {
   const offTrack = (kpis.off_track || []).includes(metric);
   let body;
   if (metric === "activities") {
-    body = breakdown(Object.entries(value || {}).map(([kind, n]) => [kind, fmt.count(n), n]));
+    body = breakdown(Object.entries(value || {}).map(([kind, n]) => [fmt.kindLabel(kind), fmt.count(n), n]));
   } else if (metric === "sales_cycle_days") {
-    body = breakdown([["mean", fmt.count(value && value.mean), value && value.mean],
-      ["median", fmt.count(value && value.median), value && value.median]]);
+    body = breakdown([[t("mean"), fmt.count(value && value.mean), value && value.mean],
+      [t("median"), fmt.count(value && value.median), value && value.median]]);
   } else if (metric === "followups") {
-    body = breakdown(Object.entries(value || {}).map(([kind, n]) => [kind, fmt.count(n), n]));
+    body = breakdown(Object.entries(value || {}).map(([kind, n]) => [fmt.kindLabel(kind), fmt.count(n), n]));
   } else {
-    body = h("p", { class: "value" }, figureValue(metric, value),
-      fmt.METRICS[metric] && fmt.METRICS[metric].kind === "money" ? h("span", { class: "unit" }, ` ${state.me.currency}`) : null);
+    const money = fmt.METRICS[metric] && fmt.METRICS[metric].kind === "money";
+    body = h("p", { class: "value" }, money ? h("span", { class: "unit" }, fmt.currencySymbol(state.me.currency)) : null,
+      figureValue(metric, value));
   }
   const progress = [];
   if (metric in targets) {
     const kind = metric === "activities" ? "count" : metric;
-    progress.push(["Target", fmt.figure(kind, targets[metric]), targets[metric]]);
+    progress.push(["target", t("Target"), fmt.figure(kind, targets[metric]), targets[metric]]);
   }
   if (kpis.attainment && metric in kpis.attainment) {
-    progress.push(["Attainment", fmt.percent(kpis.attainment[metric]), kpis.attainment[metric]]);
+    progress.push(["attainment", t("Attainment"), fmt.percent(kpis.attainment[metric]), kpis.attainment[metric]]);
   }
-  if (kpis.pace && metric in kpis.pace) progress.push(["Pace", fmt.percent(kpis.pace[metric]), kpis.pace[metric]]);
+  if (kpis.pace && metric in kpis.pace) progress.push(["pace", t("Pace"), fmt.percent(kpis.pace[metric]), kpis.pace[metric]]);
   cardIds += 1;
   const id = `card-${metric}-${cardIds}`;
   return h("article", { class: offTrack ? "card off-track" : "card", dataset: { metric }, "aria-labelledby": id },
     h("div", { class: "card-head" }, h("h4", { id }, fmt.metricLabel(metric)),
-      offTrack ? h("span", { class: "badge off" }, "Off track") : null),
+      offTrack ? h("span", { class: "badge off" }, t("Off track")) : null),
     body,
-    progress.length ? h("dl", { class: "progress" }, progress.map(([label, text, raw]) => [
-      h("dt", {}, label), h("dd", { dataset: { raw: raw === null || raw === undefined ? "" : String(raw), what: label.toLowerCase() } }, text),
+    progress.length ? h("dl", { class: "progress" }, progress.map(([what, label, text, raw]) => [
+      h("dt", {}, label), h("dd", { dataset: { raw: raw === null || raw === undefined ? "" : String(raw), what } }, text),
     ])) : null);
 }
 
 async function renderKpis(cards, context, scope, generation) {
-  fill(cards, note("Loading KPIs…"));
+  fill(cards, note(t("Loading KPIs…")));
   context.textContent = "";
   const [kpiAnswer, targetAnswer] = await Promise.allSettled([
     api.get("/kpis", { scope, ...cutoffParams() }),
@@ -321,9 +326,10 @@ async function renderKpis(cards, context, scope, generation) {
   }
   const answer = kpiAnswer.value;
   const targets = targetAnswer.status === "fulfilled" ? targetValues(targetAnswer.value) : {};
-  context.textContent = `${scopeLabel(answer.scope)} · ${answer.period} · as of ${fmt.dateTime(answer.as_of)}`
-    + ` · as known at ${fmt.dateTime(answer.known_at)}`
-    + (targetAnswer.status === "rejected" ? ` · targets unavailable: ${targetAnswer.reason.message}` : "");
+  context.textContent = t("{scope} · {period} · as of {as_of} · as known at {known_at}", {
+    scope: scopeLabel(answer.scope), period: answer.period, as_of: fmt.dateTime(answer.as_of),
+    known_at: fmt.dateTime(answer.known_at) })
+    + (targetAnswer.status === "rejected" ? t(" · targets unavailable: {reason}", { reason: targetAnswer.reason.message }) : "");
   context.dataset.asOf = answer.as_of || "";
   context.dataset.knownAt = answer.known_at || "";
   const kpis = answer.kpis || {};
@@ -338,7 +344,7 @@ async function renderOverview(generation) {
   const section = $("#view-overview");
   markLoading(section);
   const scope = state.filters.scope;
-  $("#kpi-title").textContent = `KPIs: ${scopeLabel(scope)}`;
+  $("#kpi-title").textContent = t("KPIs: {scope}", { scope: scopeLabel(scope) });
   await Promise.all([
     renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
     renderTeam(generation, 0),
@@ -350,7 +356,8 @@ async function renderOverview(generation) {
 function teamRow(row) {
   const offTrack = row.off_track || [];
   const spark = h("div", { class: "sparkline", role: "img",
-    "aria-label": `Revenue by month: ${row.revenue_by_month.map((m) => `${m.period} ${fmt.money(m.revenue)}`).join(", ")}` });
+    "aria-label": t("Revenue by month: {months}", {
+      months: row.revenue_by_month.map((m) => `${m.period} ${fmt.money(m.revenue)}`).join(", ") }) });
   const tr = h("tr", { class: offTrack.length ? "off-track" : null, dataset: { rep: row.rep_id } },
     h("th", { scope: "row" }, h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, row.name || row.rep_id,
       h("span", { class: "id" }, ` ${row.rep_id}`))),
@@ -362,7 +369,8 @@ function teamRow(row) {
     h("td", { class: "num", dataset: { col: "pace", raw: row.pace.revenue ?? "" } },
       "revenue" in row.pace ? fmt.percent(row.pace.revenue) : fmt.DASH),
     h("td", { dataset: { col: "off-track" } }, offTrack.length
-      ? h("span", { class: "badge off" }, `Off track: ${offTrack.map(fmt.metricLabel).join(", ")}`) : "On track"),
+      ? h("span", { class: "badge off" }, t("Off track: {metrics}", { metrics: offTrack.map(fmt.metricLabel).join(i18n.comma()) }))
+      : t("On track")),
     h("td", {}, spark));
   return { tr, spark, months: row.revenue_by_month };
 }
@@ -378,7 +386,7 @@ function hashForRep(repId) {
 async function renderTeam(generation, offset) {
   const body = $("#team-table tbody");
   const more = $("#team-more");
-  if (offset === 0) fill(body, h("tr", {}, h("td", { colspan: 8 }, "Loading the team…")));
+  if (offset === 0) fill(body, h("tr", {}, h("td", { colspan: 8 }, t("Loading the team…"))));
   let answer;
   try {
     answer = await api.get("/web/team", { scope: state.filters.scope, ...cutoffParams(), offset });
@@ -393,12 +401,13 @@ async function renderTeam(generation, offset) {
   const rows = answer.rows.map(teamRow);
   if (offset === 0) fill(body);
   if (!answer.rows.length && offset === 0) {
-    fill(body, h("tr", {}, h("td", { colspan: 8 }, "No reps in this scope and period.")));
+    fill(body, h("tr", {}, h("td", { colspan: 8 }, t("No reps in this scope and period."))));
   }
   for (const row of rows) body.append(row.tr);
   for (const row of rows) charts.sparkline(row.spark, row.months);
-  $("#team-context").textContent = `${answer.rows.length + offset} of ${answer.total_rows} reps · `
-    + `sparklines: revenue by month, ${answer.months[0] || ""} to ${answer.months[answer.months.length - 1] || ""}`;
+  $("#team-context").textContent = t("{shown} of {total} reps · sparklines: revenue by month, {first} to {last}", {
+    shown: answer.rows.length + offset, total: answer.total_rows, first: answer.months[0] || "",
+    last: answer.months[answer.months.length - 1] || "" });
   state.teamNext = answer.next_offset;
   more.hidden = answer.next_offset === null;
 }
@@ -407,10 +416,10 @@ async function renderQuadrants(generation) {
   const chart = $("#quadrant-chart");
   const body = $("#quadrant-table tbody");
   const context = $("#quadrant-context");
-  fill(body, h("tr", {}, h("td", { colspan: 4 }, "Loading regions…")));
+  fill(body, h("tr", {}, h("td", { colspan: 4 }, t("Loading regions…"))));
   if (!can("kpis.quadrants")) {
     fill(body);
-    context.textContent = "Region figures span teams: they are shown to finance, auditor and admin tokens.";
+    context.textContent = t("Region figures span teams: they are shown to finance, auditor and admin tokens.");
     fill(chart);
     chart.hidden = true;
     $("#quadrant-table").hidden = true;
@@ -423,7 +432,7 @@ async function renderQuadrants(generation) {
   } catch (failure) {
     if (stale(generation)) return;
     fill(body);
-    context.textContent = `Regions are not available: ${failure.message}`;
+    context.textContent = t("Regions are not available: {reason}", { reason: failure.message });
     if (charts.available()) window.Plotly.purge(chart);
     fill(chart);
     chart.hidden = true;
@@ -431,15 +440,16 @@ async function renderQuadrants(generation) {
   }
   if (stale(generation)) return;
   chart.hidden = false;
-  const t = answer.thresholds || {};
-  context.textContent = `${answer.period} · thresholds: revenue ${fmt.money(t.revenue)}, growth ${fmt.percent(t.growth_rate)}`;
+  const limits = answer.thresholds || {};
+  context.textContent = t("{period} · thresholds: revenue {revenue}, growth {growth}", {
+    period: answer.period, revenue: fmt.money(limits.revenue), growth: fmt.percent(limits.growth_rate) });
   fill(body, answer.regions.map((r) => h("tr", { dataset: { region: r.region } },
     h("th", { scope: "row" }, r.region),
     h("td", { class: "num", dataset: { raw: r.revenue ?? "" } }, fmt.money(r.revenue)),
     h("td", { class: "num", dataset: { raw: r.growth_rate ?? "" } }, fmt.percent(r.growth_rate)),
     h("td", {}, fmt.quadrantLabel(r.quadrant)))));
-  chart.setAttribute("aria-label", `Regions by revenue and growth rate: ${answer.regions.map((r) =>
-    `${r.region}, ${fmt.quadrantLabel(r.quadrant)}`).join("; ")}`);
+  chart.setAttribute("aria-label", t("Regions by revenue and growth rate: {regions}", { regions: answer.regions.map((r) =>
+    `${r.region}, ${fmt.quadrantLabel(r.quadrant)}`).join("; ") }));
   charts.quadrants(chart, answer);
 }
 
@@ -451,12 +461,13 @@ async function renderRep(generation) {
   const repId = state.filters.rep;
   const error = $("#rep-error");
   error.textContent = "";
-  $("#rep-title").textContent = repId ? `Rep: ${repLabel(repId)}` : "Rep";
+  $("#rep-title").textContent = repId ? t("Rep: {rep}", { rep: repLabel(repId) }) : t("Rep");
   const known = state.reps.get(repId);
   $("#rep-context").textContent = known
-    ? `Team ${known.team_id || fmt.DASH} · region ${known.region || fmt.DASH} · ${state.filters.period}` : "";
+    ? t("Team {team} · region {region} · {period}", { team: known.team_id || fmt.DASH, region: known.region || fmt.DASH,
+      period: state.filters.period }) : "";
   if (!repId) {
-    fill($("#rep-kpi-cards"), note("Pick a rep above."));
+    fill($("#rep-kpi-cards"), note(t("Pick a rep above.")));
     fill($("#payout"));
     fill($("#timeline"));
     markReady(section, generation);
@@ -469,7 +480,7 @@ async function renderRep(generation) {
   ]);
   if (stale(generation)) return;
   const refused = results.find((r) => r && (r.status === 404 || r.status === 403));
-  if (refused) error.textContent = `Not available with this token: ${refused.message}`;
+  if (refused) error.textContent = t("Not available with this token: {reason}", { reason: refused.message });
   $("#rep-body").hidden = Boolean(refused);
   markReady(section, generation);
 }
@@ -508,26 +519,27 @@ function payoutLine(line) {
       h("span", { class: "kind" }, line.kind || ""),
       h("span", { class: "num amount", dataset: { raw: line.amount } }, fmt.money(line.amount))),
     h("div", { class: "explanation" },
-      h("h5", {}, "Inputs"),
+      h("h5", {}, t("Inputs")),
       inputs.length ? h("table", { class: "data compact" },
         h("tbody", {}, inputs.map(([name, value]) => h("tr", {},
           h("th", { scope: "row" }, name.replace(/_/g, " ")), h("td", { dataset: { input: name } }, inputValue(value))))))
-        : note("No inputs."),
-      h("h5", {}, `Events (${events.length})`),
+        : note(t("No inputs.")),
+      h("h5", {}, t("Events ({count})", { count: events.length })),
       events.length ? h("div", { class: "table-wrap events" }, h("table", { class: "data compact" },
-        h("thead", {}, h("tr", {}, ["Position", "Type", "Occurred", "Recorded", "What"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, [t("Position"), t("Type"), t("Occurred"), t("Recorded"), t("What")]
+          .map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, events.map((e) => typeof e === "object"
           ? h("tr", { dataset: { position: e.position } },
             h("td", { class: "num" }, String(e.position)), h("td", {}, e.type),
             h("td", {}, fmt.dateTime(e.occurred_at)), h("td", {}, fmt.dateTime(e.recorded_at)),
             h("td", { class: "what" }, eventSummary(e.data)))
           : h("tr", { dataset: { position: e } }, h("td", { class: "num" }, String(e)), h("td", { colspan: 4 }, ""))))))
-        : note("No events behind this line.")));
+        : note(t("No events behind this line."))));
 }
 
 async function renderPayout(repId, generation) {
   const target = $("#payout");
-  fill(target, note("Loading the payout…"));
+  fill(target, note(t("Loading the payout…")));
   let answer;
   try {
     answer = await api.get(`/payouts/${enc(repId)}/${enc(state.filters.period)}/explain`,
@@ -540,38 +552,42 @@ async function renderPayout(repId, generation) {
   const lines = (answer.tree && answer.tree.lines) || answer.lines || [];
   const approved = answer.approved;
   const facts = [
-    ["Total", h("span", { class: "figure total", dataset: { raw: answer.total } }, fmt.money(answer.total), ` ${state.me.currency}`)],
-    ["Plan", answer.plan ? `${answer.plan.plan_id} version ${answer.plan.version}` : "no plan in force"],
-    ["As known at", fmt.dateTime(answer.known_at)],
-    ["Approved", approved && approved.amount !== null && approved.amount !== undefined
-      ? h("span", { dataset: { raw: approved.amount } }, `${fmt.money(approved.amount)} on ${fmt.dateTime(approved.recorded_at)}`)
-      : "not approved"],
+    [t("Total"), h("span", { class: "figure total", dataset: { raw: answer.total } }, fmt.money(answer.total), ` ${state.me.currency}`)],
+    [t("Plan"), answer.plan ? t("{plan} version {version}", { plan: answer.plan.plan_id, version: answer.plan.version })
+      : t("no plan in force")],
+    [t("As known at"), fmt.dateTime(answer.known_at)],
+    [t("Approved"), approved && approved.amount !== null && approved.amount !== undefined
+      ? h("span", { dataset: { raw: approved.amount } }, t("{amount} on {time}", { amount: fmt.money(approved.amount),
+        time: fmt.dateTime(approved.recorded_at) }))
+      : t("not approved")],
   ];
   if (approved && approved.amount !== null && approved.amount !== undefined) {
-    facts.push(["Reproduced", answer.reproduced ? "yes: the digest matches the approval" : "no: the digest differs"]);
+    facts.push([t("Reproduced"), answer.reproduced ? t("yes: the digest matches the approval") : t("no: the digest differs")]);
   }
   if (answer.today && approved) {
-    facts.push(["Today", `${fmt.money(answer.today.total)} (difference ${fmt.money(answer.today.difference)})`]);
+    facts.push([t("Today"), t("{total} (difference {difference})", { total: fmt.money(answer.today.total),
+      difference: fmt.money(answer.today.difference) })]);
   }
-  if (answer.digest) facts.push(["Digest", h("code", { title: answer.digest }, answer.digest)]);
+  if (answer.digest) facts.push([t("Digest"), h("code", { title: answer.digest }, answer.digest)]);
   fill(target,
     h("dl", { class: "statement", dataset: { rep: answer.rep_id, period: answer.period } },
       facts.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])),
     (answer.problems || []).length ? h("ul", { class: "problems" }, answer.problems.map((p) => h("li", {}, p))) : null,
-    h("p", { class: "hint" }, "Open a line to see its inputs and the events behind them."),
-    lines.length ? h("div", { class: "lines" }, lines.map(payoutLine)) : note("No payout lines."));
+    h("p", { class: "hint" }, t("Open a line to see its inputs and the events behind them.")),
+    lines.length ? h("div", { class: "lines" }, lines.map(payoutLine)) : note(t("No payout lines.")));
   return null;
 }
 
 function timelineEntry(entry) {
   const d = entry.data || {};
   const when = h("time", { datetime: entry.occurred_at }, fmt.date(entry.occurred_at));
-  const kind = h("span", { class: `kind kind-${entry.kind}` }, entry.kind.replace(/_/g, " "));
+  const kind = h("span", { class: `kind kind-${entry.kind}` }, fmt.kindLabel(entry.kind));
   let content;
   if (entry.kind === "evaluation") {
     const deltas = entry.process_delta || {};
     content = [
-      h("p", {}, `Evaluation of ${d.period} by ${d.evaluator_id}: result ${d.result_score}`,
+      h("p", {}, t("Evaluation of {period} by {evaluator}: result {score}", { period: d.period, evaluator: d.evaluator_id,
+        score: d.result_score }),
         entry.result_delta !== null && entry.result_delta !== undefined ? ` (${fmt.change(entry.result_delta)})` : ""),
       h("ul", { class: "scores" }, Object.entries(d.process_scores || {}).map(([name, score]) =>
         h("li", {}, `${name}: ${score}`, name in deltas ? ` (${fmt.change(deltas[name])})` : ""))),
@@ -580,12 +596,14 @@ function timelineEntry(entry) {
         [h("dt", {}, key), h("dd", {}, (items || []).join("; ") || fmt.DASH)])) : null,
     ];
   } else if (entry.kind === "feedback") {
-    content = [h("p", {}, `${d.kind || "feedback"} from ${d.author_id}`), h("p", { class: "quote" }, d.text)];
+    content = [h("p", {}, t("{kind} from {author}", { kind: fmt.kindLabel(d.kind || "feedback"), author: d.author_id })),
+      h("p", { class: "quote" }, d.text)];
   } else if (entry.kind === "improvement_plan") {
-    content = [h("p", {}, `Improvement plan, review by ${fmt.date(d.review_by)}`),
-      h("p", {}, `Goals: ${(d.goals || []).join("; ")}`), h("p", {}, `Trainings: ${(d.trainings || []).join("; ")}`)];
+    content = [h("p", {}, t("Improvement plan, review by {date}", { date: fmt.date(d.review_by) })),
+      h("p", {}, t("Goals: {goals}", { goals: (d.goals || []).join("; ") })),
+      h("p", {}, t("Trainings: {trainings}", { trainings: (d.trainings || []).join("; ") }))];
   } else if (entry.kind === "training") {
-    content = [h("p", {}, `Completed training: ${d.training}`)];
+    content = [h("p", {}, t("Completed training: {training}", { training: d.training }))];
   } else {
     content = [h("p", {}, eventSummary(d))];
   }
@@ -596,7 +614,7 @@ function timelineEntry(entry) {
 async function renderHistory(repId, generation) {
   const list = $("#timeline");
   const chart = $("#process-chart");
-  fill(list, h("li", {}, "Loading the history…"));
+  fill(list, h("li", {}, t("Loading the history…")));
   let answer;
   try {
     answer = await api.get(`/reps/${enc(repId)}/history`, { known_at: state.filters.known_at });
@@ -610,7 +628,7 @@ async function renderHistory(repId, generation) {
   if (stale(generation)) return null;
   const entries = Array.isArray(answer) ? answer : (answer.timeline || answer.history || answer.entries || []);
   charts.processScores(chart, entries.filter((e) => e.kind === "evaluation"));
-  fill(list, entries.length ? entries.map(timelineEntry) : h("li", {}, "Nothing recorded yet."));
+  fill(list, entries.length ? entries.map(timelineEntry) : h("li", {}, t("Nothing recorded yet.")));
   return null;
 }
 
@@ -635,11 +653,11 @@ async function renderReplay(generation) {
     if (stale(generation)) return;
     if (!select.options.length) {
       fill(select, plans.map((p, i) => h("option", { value: String(i) },
-        `${p.plan_id} version ${p.version} (from ${p.effective_from})`)));
+        t("{plan} version {version} (from {from})", { plan: p.plan_id, version: p.version, from: p.effective_from }))));
       if (plans.length) select.value = String(plans.length - 1);
     }
   } catch (failure) {
-    if (!stale(generation)) $("#replay-error").textContent = `Plan versions unavailable: ${failure.message}`;
+    if (!stale(generation)) $("#replay-error").textContent = t("Plan versions unavailable: {reason}", { reason: failure.message });
   }
   markReady(section, generation);
 }
@@ -661,7 +679,7 @@ async function runReplay(event) {
   if (kind === "version") {
     const plan = state.plans && state.plans[$("#r-plan").value];
     if (!plan) {
-      error.textContent = "Pick a published plan version, or paste a draft.";
+      error.textContent = t("Pick a published plan version, or paste a draft.");
       return;
     }
     body.plan = { plan_id: plan.plan_id, version: plan.version };
@@ -669,7 +687,7 @@ async function runReplay(event) {
     try {
       body.plan = { rules: JSON.parse($("#r-rules").value) };
     } catch (failure) {
-      error.textContent = `The draft is not valid JSON: ${failure.message}`;
+      error.textContent = t("The draft is not valid JSON: {reason}", { reason: failure.message });
       return;
     }
   }
@@ -678,7 +696,7 @@ async function runReplay(event) {
   const section = $("#view-replay");
   section.dataset.state = "loading";
   const tbody = $("#diff-table tbody");
-  fill(tbody, h("tr", {}, h("td", { colspan: 5 }, "Replaying…")));
+  fill(tbody, h("tr", {}, h("td", { colspan: 5 }, t("Replaying…"))));
   $("#r-run").disabled = true;
   try {
     const answer = await api.post("/replays", body);
@@ -694,24 +712,26 @@ async function runReplay(event) {
 }
 
 function renderDiff(answer, request) {
-  const plan = request.plan.rules ? "a draft plan" : `${request.plan.plan_id} version ${request.plan.version}`;
-  $("#diff-context").textContent = `${answer.period} under ${plan}`
-    + `${answer.known_at ? ` as known at ${fmt.dateTime(answer.known_at)}` : ""} · ${answer.diff.length} reps`;
+  const plan = request.plan.rules ? t("a draft plan")
+    : t("{plan} version {version}", { plan: request.plan.plan_id, version: request.plan.version });
+  $("#diff-context").textContent = t("{period} under {plan}", { period: answer.period, plan })
+    + (answer.known_at ? t(" as known at {time}", { time: fmt.dateTime(answer.known_at) }) : "")
+    + t(" · {count} reps", { count: answer.diff.length });
   const sign = (value) => (fmt.isZero(value) ? "" : fmt.isNegative(value) ? "negative" : "positive");
   fill($("#diff-table tbody"), answer.diff.length ? answer.diff.map((row) => h("tr", { dataset: { rep: row.rep_id } },
     h("th", { scope: "row" }, repLabel(row.rep_id)),
     h("td", { class: "num", dataset: { col: "before", raw: row.before ?? "" } }, fmt.money(row.before)),
     h("td", { class: "num", dataset: { col: "after", raw: row.after ?? "" } }, fmt.money(row.after)),
     h("td", { class: `num ${sign(row.delta)}`, dataset: { col: "delta", raw: row.delta ?? "" } }, fmt.money(row.delta)),
-    h("td", {}, (row.lines || []).length ? h("details", {}, h("summary", {}, row.lines.length === 1 ? "1 line" : `${row.lines.length} lines`),
+    h("td", {}, (row.lines || []).length ? h("details", {}, h("summary", {}, row.lines.length === 1 ? t("1 line") : t("{count} lines", { count: row.lines.length })),
       h("table", { class: "data compact" },
-        h("thead", {}, h("tr", {}, ["Component", "Before", "After", "Delta"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, [t("Component"), t("Before"), t("After"), t("Delta")].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, row.lines.map((line) => h("tr", {},
           h("th", { scope: "row" }, line.component),
           h("td", { class: "num" }, fmt.money(line.before)), h("td", { class: "num" }, fmt.money(line.after)),
           h("td", { class: `num ${sign(line.delta)}` }, fmt.money(line.delta)))))))
       : fmt.DASH)))
-    : h("tr", {}, h("td", { colspan: 5 }, "No rep has a payout in this period.")));
+    : h("tr", {}, h("td", { colspan: 5 }, t("No rep has a payout in this period."))));
 }
 
 // ---------------------------------------------------------------- wiring
@@ -744,7 +764,7 @@ function start() {
   window.addEventListener("perfledger:unauthorized", (event) => {
     if (!state.me) return;
     signOut();
-    $("#sign-in-error").textContent = `Signed out: ${event.detail}`;
+    $("#sign-in-error").textContent = t("Signed out: {reason}", { reason: event.detail });
   });
   window.addEventListener("hashchange", () => {
     if (!state.me) return;
@@ -752,9 +772,17 @@ function start() {
     applyDefaults();
     render();
   });
+  const switcher = $("#locale-switch");
+  switcher.addEventListener("change", async () => {
+    await i18n.use(switcher.value, { save: true });
+    if (state.me) showApp();
+  });
   const saved = api.token.get();
-  if (saved) signIn(saved, { silent: true });
-  else showSignIn();
+  i18n.use(i18n.preferred()).finally(() => {
+    switcher.value = i18n.locale();
+    if (saved) signIn(saved, { silent: true });
+    else showSignIn();
+  });
 }
 
 start();

@@ -4,6 +4,7 @@
 
 import { h, fill } from "./dom.js";
 import * as fmt from "./format.js";
+import { t } from "./i18n.js";
 
 const BASE = { displayModeBar: false, responsive: true };
 const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif", size: 12 };
@@ -14,10 +15,26 @@ export function available() {
 }
 
 function unavailable(element) {
-  fill(element, h("p", { class: "note" }, "Charts are unavailable: the charting library is not installed on the server."));
+  fill(element, h("p", { class: "note" }, t("Charts are unavailable: the charting library is not installed on the server.")));
 }
 
 const coordinate = (value) => (value === null || value === undefined ? null : Number(value));
+
+/** An axis of money with ticks as the locale counts: 200万, 1.2亿 (zh-CN); 2M, 120M (en). */
+export function compactTicks(values) {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (!finite.length) return {};
+  const low = Math.min(0, ...finite);
+  const high = Math.max(...finite);
+  const raw = (high - low) / 5 || 1;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  const tickvals = [];
+  for (let v = Math.floor(low / step) * step; v <= high + step / 2; v += step) tickvals.push(v);
+  const pad = step / 2;
+  return { tickmode: "array", tickvals, ticktext: tickvals.map(fmt.compact),
+    range: [tickvals[0] - pad, tickvals[tickvals.length - 1] + pad] };
+}
 
 /** A rep's revenue by month: a small line with a dot on each month. */
 export function sparkline(element, months) {
@@ -60,14 +77,16 @@ export function quadrants(element, answer) {
       name: fmt.quadrantLabel(name), type: "scatter", mode: "markers+text",
       x: regions.map((r) => coordinate(r.revenue)), y: regions.map((r) => coordinate(r.growth_rate)),
       text: regions.map((r) => r.region), textposition: "top center", cliponaxis: false,
-      hovertext: regions.map((r) => `${r.region}: revenue ${fmt.money(r.revenue)}, growth ${fmt.percent(r.growth_rate)}`),
+      hovertext: regions.map((r) => t("{region}: revenue {revenue}, growth {growth}", {
+        region: r.region, revenue: fmt.money(r.revenue), growth: fmt.percent(r.growth_rate) })),
       hoverinfo: "text", marker: { size: 12, color: QUADRANT_COLORS[name] },
     };
   });
   window.Plotly.newPlot(element, traces, {
     height: 340, margin: { l: 64, r: 16, t: 28, b: 64 }, font: FONT, showlegend: false,
-    xaxis: { title: { text: "Revenue", standoff: 24 }, tickformat: "~s", zeroline: false },
-    yaxis: { title: { text: "Growth rate" }, tickformat: ".0%", zeroline: false },
+    xaxis: { title: { text: t("Revenue"), standoff: 24 }, zeroline: false,
+      ...compactTicks([...answer.regions.map((r) => coordinate(r.revenue)), coordinate(thresholds.revenue)]) },
+    yaxis: { title: { text: t("Growth rate") }, tickformat: ".0%", zeroline: false },
     shapes,
     annotations: [corner("low-high", 0, 1, "left", "bottom", "↖"), corner("high-high", 1, 1, "right", "bottom", "↗"),
       corner("low-low", 0, 0, "left", "top", "↙"), corner("high-low", 1, 0, "right", "top", "↘")],
@@ -79,7 +98,7 @@ export function processScores(element, evaluations) {
   if (!available()) return unavailable(element);
   if (!evaluations.length) {
     window.Plotly.purge(element);
-    fill(element, h("p", { class: "note" }, "No evaluations recorded."));
+    fill(element, h("p", { class: "note" }, t("No evaluations recorded.")));
     return;
   }
   const x = evaluations.map((e) => `${e.data.period} (${fmt.date(e.occurred_at)})`);
@@ -89,12 +108,12 @@ export function processScores(element, evaluations) {
     y: evaluations.map((e) => coordinate((e.data.process_scores || {})[name])),
     connectgaps: true,
   }));
-  traces.push({ name: "result score", type: "scatter", mode: "lines+markers", x,
+  traces.push({ name: t("result score"), type: "scatter", mode: "lines+markers", x,
     y: evaluations.map((e) => coordinate(e.data.result_score)), line: { dash: "dash", color: "#222" } });
   fill(element);
   window.Plotly.newPlot(element, traces, {
     height: 280, margin: { l: 48, r: 16, t: 16, b: 64 }, font: FONT,
-    xaxis: { type: "category" }, yaxis: { title: { text: "Score (0–100)" }, range: [0, 100] },
+    xaxis: { type: "category" }, yaxis: { title: { text: t("Score (0–100)") }, range: [0, 100] },
     legend: { orientation: "h", y: -0.3 },
   }, BASE);
 }

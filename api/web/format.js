@@ -1,6 +1,8 @@
-// Formatting of the API's figures, and nothing else. Money and rates arrive as decimal strings
+// Formatting of the API's figures, and nothing else (in the page's language: i18n.js). Money and rates arrive as decimal strings
 // ("1234.50", "0.2534"): they are regrouped, or have their decimal point moved, as text. No
 // figure is ever parsed into a float or combined with another here (or anywhere in the page).
+
+import { locale, N_, t } from "./i18n.js";
 
 export const DASH = "—";
 
@@ -89,21 +91,21 @@ export function date(iso) {
 // ---------------------------------------------------------------- what each metric is
 
 export const METRICS = {
-  revenue: { label: "Revenue", kind: "money" },
-  orders: { label: "Orders", kind: "count" },
-  new_customers: { label: "New customers", kind: "count" },
-  avg_order_value: { label: "Average order value", kind: "money" },
-  win_rate: { label: "Win rate", kind: "rate" },
-  conversion_rate: { label: "Lead conversion", kind: "rate" },
-  growth_rate: { label: "Growth on previous period", kind: "rate" },
-  email_reply_rate: { label: "Email reply rate", kind: "rate" },
-  sales_cycle_days: { label: "Sales cycle (days)", kind: "cycle" },
-  activities: { label: "Activities", kind: "activities" },
-  followups: { label: "Follow-ups", kind: "followups" },
+  revenue: { label: N_("Revenue"), kind: "money" },
+  orders: { label: N_("Orders"), kind: "count" },
+  new_customers: { label: N_("New customers"), kind: "count" },
+  avg_order_value: { label: N_("Average order value"), kind: "money" },
+  win_rate: { label: N_("Win rate"), kind: "rate" },
+  conversion_rate: { label: N_("Lead conversion"), kind: "rate" },
+  growth_rate: { label: N_("Growth on previous period"), kind: "rate" },
+  email_reply_rate: { label: N_("Email reply rate"), kind: "rate" },
+  sales_cycle_days: { label: N_("Sales cycle (days)"), kind: "cycle" },
+  activities: { label: N_("Activities"), kind: "activities" },
+  followups: { label: N_("Follow-ups"), kind: "followups" },
 };
 
 export function metricLabel(name) {
-  return (METRICS[name] && METRICS[name].label) || name.replace(/_/g, " ");
+  return METRICS[name] ? t(METRICS[name].label) : name.replace(/_/g, " ");
 }
 
 /** A figure as its metric wants it shown. */
@@ -115,12 +117,41 @@ export function figure(name, value) {
 }
 
 export const QUADRANTS = {
-  "high-high": "High revenue, high growth",
-  "high-low": "High revenue, low growth",
-  "low-high": "Low revenue, high growth",
-  "low-low": "Low revenue, low growth",
+  "high-high": N_("High revenue, high growth"),
+  "high-low": N_("High revenue, low growth"),
+  "low-high": N_("Low revenue, high growth"),
+  "low-low": N_("Low revenue, low growth"),
 };
 
 export function quadrantLabel(name) {
-  return QUADRANTS[name] || (name ? String(name) : "no quadrant (no growth rate)");
+  if (QUADRANTS[name]) return t(QUADRANTS[name]);
+  return name ? String(name) : t("no quadrant (no growth rate)");
+}
+
+// The words the API answers with as keys: activity kinds, follow-up states, timeline entries.
+const KINDS = {
+  call: N_("call"), visit: N_("visit"), email: N_("email"), meeting: N_("meeting"),
+  demo: N_("demo"), other: N_("other"), due: N_("due"), done: N_("done"), overdue: N_("overdue"),
+  evaluation: N_("evaluation"), feedback: N_("feedback"), improvement_plan: N_("improvement plan"),
+  training: N_("training"), recognition: N_("recognition"), improvement: N_("improvement"),
+  coaching: N_("coaching"),
+};
+
+export function kindLabel(name) {
+  return KINDS[name] ? t(KINDS[name]) : String(name).replace(/_/g, " ");
+}
+
+/** The currency's sign as the page's locale writes it: ¥ (zh-CN), CN¥ (en). */
+export function currencySymbol(currency) {
+  try {
+    const parts = new Intl.NumberFormat(locale(), { style: "currency", currency }).formatToParts(0);
+    return (parts.find((p) => p.type === "currency") || { value: currency }).value;
+  } catch {
+    return currency;
+  }
+}
+
+/** A chart axis' figure: 12.3万, 1.2亿 (zh-CN); 123K, 1.2B (en). Coordinates only, never a shown amount. */
+export function compact(number) {
+  return new Intl.NumberFormat(locale(), { notation: "compact", maximumFractionDigits: 1 }).format(number);
 }

@@ -1,0 +1,300 @@
+"""Tables where finance lives: KPI tables, a period's payouts with their approval state, a rep's
+statement (and the off-track list) as .xlsx or CSV, from the CLI (`perfledger export`) and the API
+(`?format=xlsx|csv`), in the reader's language.
+
+- CSV: UTF-8 with a BOM (Excel on Chinese Windows then opens Chinese text correctly), the header
+  row first; money as plain decimals (1234.50), rates as percentages, times in the ledger's zone,
+  which each time column's heading names.
+- .xlsx (openpyxl, write-only): the same table under a few lines saying what it is (scope, period,
+  cut-offs, the zone); money and rates are numbers with a ¥ / % format, so sums work in Excel.
+
+Every figure is the one the API answers; this module only lays it out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import get_currency_symbol
+
+from api.i18n import N_, Lang
+
+FORMATS = ("xlsx", "csv")
+MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+# Column kinds: how a cell is written (text as it is; money and number as decimals; rate as %).
+TEXT, MONEY, NUMBER, RATE, TIME = "text", "money", "number", "rate", "time"
+
+
+@dataclass
+class Sheet:
+    name: str  # the file's stem and the sheet's title (ASCII: safe in a Content-Disposition)
+    title: str  # in the reader's language
+    columns: list[tuple[str, str]]  # (heading, kind)
+    rows: list[list[Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the table is: scope, period, cut-offs, zone
+
+
+def render(sheet: Sheet, form: str, lang: Lang, currency: str, zone: tzinfo) -> bytes:
+    return to_xlsx(sheet, lang, currency, zone) if form == "xlsx" else to_csv(sheet, lang, zone)
+
+
+def filename(sheet: Sheet, form: str) -> str:
+    return f"{sheet.name}.{form}"
+
+
+def to_csv(sheet: Sheet, lang: Lang, zone: tzinfo) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow([heading for heading, _ in sheet.columns])
+    for row in sheet.rows:
+        writer.writerow(
+            [_csv_cell(value, kind, lang, zone) for value, (_, kind) in zip(row, sheet.columns, strict=True)]
+        )
+    return "\ufeff".encode() + text.getvalue().encode("utf-8")
+
+
+def _csv_cell(value: Any, kind: str, lang: Lang, zone: tzinfo) -> str:
+    if value is None:
+        return ""
+    if kind == RATE:
+        return lang.percent(value, digits=2)
+    if kind == TIME and isinstance(value, datetime):
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def to_xlsx(sheet: Sheet, lang: Lang, currency: str, zone: tzinfo) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    page = book.create_sheet(sheet.name[:31])
+    bold = Font(bold=True)
+    title = WriteOnlyCell(page, sheet.title)
+    title.font = Font(bold=True, size=13)
+    page.append([title])
+    for note in sheet.notes:
+        page.append([note])
+    page.append([])
+    headings = []
+    for heading, _ in sheet.columns:
+        cell = WriteOnlyCell(page, heading)
+        cell.font = bold
+        headings.append(cell)
+    page.append(headings)
+    money_format = f'"{get_currency_symbol(currency, locale=lang.babel)}"#,##0.00;-"{get_currency_symbol(currency, locale=lang.babel)}"#,##0.00'
+    for row in sheet.rows:
+        cells = []
+        for value, (_, kind) in zip(row, sheet.columns, strict=True):
+            if isinstance(value, datetime):
+                value = value.astimezone(zone).replace(tzinfo=None)  # Excel has no zones: the notes name it
+            cell = WriteOnlyCell(page, value)
+            if kind == MONEY:
+                cell.number_format = money_format
+            elif kind == RATE:
+                cell.number_format = "0.00%"
+            elif kind == TIME:
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+            cells.append(cell)
+        page.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def cutoff_notes(lang: Lang, as_of: datetime, known_at: datetime, tz_name: str, zone: tzinfo) -> list[str]:
+    return [
+        lang._(
+            "As of {as_of}, as known at {known_at}.",
+            as_of=lang.datetime(as_of, zone),
+            known_at=lang.datetime(known_at, zone),
+        ),
+        lang.zone_note(tz_name),
+    ]
+
+
+KPI_COLUMNS: list[tuple[str, str, str]] = [  # (KPI, heading, kind)
+    ("revenue", N_("Revenue"), MONEY),
+    ("growth_rate", N_("Growth rate"), RATE),
+    ("orders", N_("Orders"), NUMBER),
+    ("avg_order_value", N_("Average order value"), MONEY),
+    ("new_customers", N_("New customers"), NUMBER),
+    ("conversion_rate", N_("Conversion rate"), RATE),
+    ("win_rate", N_("Win rate"), RATE),
+    ("email_reply_rate", N_("Email reply rate"), RATE),
+]
+
+
+def kpi_sheet(
+    lang: Lang,
+    rows: Iterable[tuple[str, str, Mapping[str, Any]]],
+    as_of: datetime,
+    known_at: datetime,
+    tz_name: str,
+    zone: tzinfo,
+) -> Sheet:
+    """One row per (scope, period, KPIs): the headline figures, the sales cycle, and the revenue target's progress."""
+    columns = [(lang._("Scope"), TEXT), (lang._("Period"), TEXT)]
+    columns += [(lang._(heading), kind) for _, heading, kind in KPI_COLUMNS]
+    columns += [
+        (lang._("Sales cycle (days, mean)"), NUMBER),
+        (lang._("Revenue target attainment"), RATE),
+        (lang._("Revenue pace"), RATE),
+        (lang._("Off track"), TEXT),
+    ]
+    sheet = Sheet("kpis", lang._("KPIs"), columns, notes=cutoff_notes(lang, as_of, known_at, tz_name, zone))
+    for scope, period, kpis in rows:
+        sheet.rows.append(
+            [scope, period]
+            + [kpis.get(name) for name, _, _ in KPI_COLUMNS]
+            + [
+                (kpis.get("sales_cycle_days") or {}).get("mean"),
+                (kpis.get("attainment") or {}).get("revenue"),
+                (kpis.get("pace") or {}).get("revenue"),
+                "、".join(metric_name(lang, m) for m in kpis.get("off_track") or []),
+            ]
+        )
+    return sheet
+
+
+METRIC_NAMES = {
+    "revenue": N_("Revenue"),
+    "orders": N_("Orders"),
+    "new_customers": N_("New customers"),
+    "avg_order_value": N_("Average order value"),
+    "conversion_rate": N_("Conversion rate"),
+    "win_rate": N_("Win rate"),
+    "activities": N_("Activities"),
+    "growth_rate": N_("Growth rate"),
+    "email_reply_rate": N_("Email reply rate"),
+    "sales_cycle_days": N_("Sales cycle (days)"),
+    "followups": N_("Follow-ups"),
+}
+
+
+def metric_name(lang: Lang, metric: str) -> str:
+    return lang._(METRIC_NAMES[metric]) if metric in METRIC_NAMES else metric
+
+
+APPROVAL_STATES = {
+    "not_approved": N_("not approved"),
+    "approved": N_("approved"),
+    "adjusted": N_("approved and adjusted"),
+    "adjusted_only": N_("adjusted (closed before approval)"),
+}
+
+
+def approval_label(state: Any) -> str:
+    if state is None:
+        return "not_approved"
+    if state.amount is None:
+        return "adjusted_only"
+    return "adjusted" if state.adjustments else "approved"
+
+
+def payouts_sheet(
+    lang: Lang,
+    period: str,
+    payouts: Sequence[Mapping[str, Any]],
+    states: Mapping[str, Any],
+    as_of: datetime,
+    known_at: datetime,
+    tz_name: str,
+    zone: tzinfo,
+) -> Sheet:
+    """Every payout of the period as computed at the cut-offs, beside what was approved and adjusted."""
+    columns = [
+        (lang._("Rep"), TEXT),
+        (lang._("Period"), TEXT),
+        (lang._("Plan"), TEXT),
+        (lang._("Computed payout"), MONEY),
+        (lang._("Approval state"), TEXT),
+        (lang._("Approved amount"), MONEY),
+        (lang._("Adjustments"), MONEY),
+        (lang._("Owed now"), MONEY),
+        (lang._("Difference (computed − owed)"), MONEY),
+        (lang._("Approved at ({zone})", zone=tz_name), TIME),
+        (lang._("Digest"), TEXT),
+    ]
+    sheet = Sheet(
+        f"payouts-{period}",
+        lang._("Payouts of {period}", period=period),
+        columns,
+        notes=cutoff_notes(lang, as_of, known_at, tz_name, zone),
+    )
+    for payout in payouts:
+        state = states.get(payout["rep_id"])
+        plan = payout.get("plan")
+        adjusted = sum((a["amount"] for a in state.adjustments), Decimal("0.00")) if state is not None else None
+        owed = state.current if state is not None else None
+        sheet.rows.append(
+            [
+                payout["rep_id"],
+                period,
+                "" if plan is None else f"{plan['plan_id']} v{plan['version']}",
+                payout["total"],
+                lang._(APPROVAL_STATES[approval_label(state)]),
+                None if state is None else state.amount,
+                adjusted,
+                owed,
+                None if owed is None else payout["total"] - owed,
+                None if state is None or state.recorded_us is None else _time(state.recorded_us),
+                payout["digest"],
+            ]
+        )
+    return sheet
+
+
+def _time(micros: int) -> datetime:
+    from projections.units import micros_to_time
+
+    return micros_to_time(micros)
+
+
+def statement_sheet(lang: Lang, statement: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A rep's statement: its lines, the total, and what was approved and is owed now."""
+    approved = statement.get("approved")
+    columns = [(lang._("Component"), TEXT), (lang._("Kind"), TEXT), (lang._("Amount"), MONEY), (lang._("Events"), TEXT)]
+    sheet = Sheet(
+        f"statement-{statement['rep_id']}-{statement['period']}",
+        lang._("Statement of {rep} for {period}", rep=statement["rep_id"], period=statement["period"]),
+        columns,
+        notes=cutoff_notes(lang, statement["as_of"], statement["known_at"], tz_name, zone),
+    )
+    for line in statement["lines"]:
+        sheet.rows.append(
+            [line["component"], component_kind(lang, line["kind"]), line["amount"], " ".join(map(str, line["events"]))]
+        )
+    sheet.rows.append([lang._("Total"), "", statement["total"], ""])
+    if approved is not None:
+        sheet.rows.append([lang._("Approved"), "", approved["amount"], ""])
+        sheet.rows.append([lang._("Owed now"), "", approved["current"], ""])
+    return sheet
+
+
+COMPONENT_KINDS = {
+    "commission": N_("commission"),
+    "bonus": N_("bonus"),
+    "multiplier": N_("penalty (multiplier)"),
+    "cap": N_("cap"),
+    "draw": N_("draw"),
+    "guarantee": N_("guarantee"),
+    "award": N_("award"),
+}
+
+
+def component_kind(lang: Lang, kind: str) -> str:
+    return lang._(COMPONENT_KINDS[kind]) if kind in COMPONENT_KINDS else kind
