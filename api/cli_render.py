@@ -1,6 +1,7 @@
 """Rich renderings shared by the commands: KPI tables, quadrants, payout trees, replay diffs,
 verification. Figures are printed exactly as the API writes them (a Decimal as its string, a
-missing figure as "–"), so what the terminal shows can be checked against GET /kpis."""
+missing figure as "–"), so what the terminal shows can be checked against GET /kpis; the words
+around them are in the reader's language (`perfledger --locale`, PERFLEDGER_LOCALE)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from api.cli_common import speaker
+from api.exports import component_kind, metric_name
+from api.i18n import N_
+
 EVENTS_SHOWN = 8  # per payout line, unless asked for all
 
 
@@ -23,7 +28,7 @@ def fmt(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return speaker()._("yes") if value else speaker()._("no")
     return str(value)
 
 
@@ -46,21 +51,24 @@ def signed(value: Decimal) -> Text:
 # ---------------------------------------------------------------- KPIs
 
 SUMMARY_COLUMNS = ("revenue", "growth_rate", "orders", "win_rate")  # 8 columns: fits 80 (`kpi` shows every figure)
-SUMMARY_HEADINGS = ("revenue", "growth", "orders", "win\nrate")
+SUMMARY_HEADINGS = (N_("revenue"), N_("growth"), N_("orders"), N_("win\nrate"))
 
 
 def kpi_summary(title: str, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Table:
     """One row per (scope, period, kpis): the headline figures and the revenue target's progress."""
+    say = speaker()
     table = Table(
         title=title,
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
-        caption="att. = revenue / target; pace = att. / share of period elapsed",
+        caption=say._("att. = revenue / target; pace = att. / share of period elapsed"),
     )
-    for heading in ("scope", "period", *SUMMARY_HEADINGS, "rev.\natt.", "rev.\npace"):
+    headings = (N_("scope"), N_("period"), *SUMMARY_HEADINGS, N_("rev.\natt."), N_("rev.\npace"))
+    for heading in headings:
         # A narrow terminal folds a figure onto two lines rather than cutting it short.
-        table.add_column(heading, overflow="fold", justify="left" if heading in ("scope", "period") else "right")
+        left = heading in ("scope", "period")
+        table.add_column(say._(heading), overflow="fold", justify="left" if left else "right")
     for scope, period, kpis in rows:
         table.add_row(
             scope,
@@ -74,11 +82,12 @@ def kpi_summary(title: str, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) 
 
 def kpi_detail(scope: str, period: str, as_of: datetime, known_at: datetime, kpis: Mapping[str, Any]) -> Table:
     """Every figure of one scope and period, one per line."""
+    say = speaker()
     table = Table(
-        "figure",
-        "value",
-        title=f"KPIs of {scope} for {period}",
-        caption=f"as of {fmt(as_of)}, as known at {fmt(known_at)}",
+        say._("figure"),
+        say._("value"),
+        title=say._("KPIs of {scope} for {period}", scope=scope, period=period),
+        caption=say._("as of {as_of}, as known at {known_at}", as_of=fmt(as_of), known_at=fmt(known_at)),
     )
     for name in (
         "revenue",
@@ -90,27 +99,40 @@ def kpi_detail(scope: str, period: str, as_of: datetime, known_at: datetime, kpi
         "win_rate",
         "email_reply_rate",
     ):
-        table.add_row(name, fmt(kpis[name]))
+        table.add_row(metric_name(say, name), fmt(kpis[name]))
     cycle = kpis["sales_cycle_days"]
-    table.add_row("sales_cycle_days", f"mean {fmt(cycle['mean'])}, median {fmt(cycle['median'])}")
-    table.add_row("activities", ", ".join(f"{kind} {count}" for kind, count in kpis["activities"].items()))
-    table.add_row("followups", ", ".join(f"{key} {value}" for key, value in kpis["followups"].items()))
+    table.add_row(
+        metric_name(say, "sales_cycle_days"),
+        say._("mean {mean}, median {median}", mean=fmt(cycle["mean"]), median=fmt(cycle["median"])),
+    )
+    table.add_row(
+        metric_name(say, "activities"),
+        ", ".join(f"{say._(kind)} {count}" for kind, count in kpis["activities"].items()),
+    )
+    table.add_row(
+        metric_name(say, "followups"), ", ".join(f"{say._(key)} {value}" for key, value in kpis["followups"].items())
+    )
     for metric, value in kpis["attainment"].items():
         pace = kpis["pace"].get(metric)
         style = "red" if pace is not None and pace < 1 else ""
-        table.add_row(f"{metric} attainment / pace", Text(f"{fmt(value)} / {fmt(pace)}", style=style))
+        label = say._("{metric} attainment / pace", metric=metric_name(say, metric))
+        table.add_row(label, Text(f"{fmt(value)} / {fmt(pace)}", style=style))
     return table
 
 
 def quadrant_table(answer: Mapping[str, Any]) -> Table:
-    limits = answer["thresholds"]
+    limits, say = answer["thresholds"], speaker()
     table = Table(
-        "region",
-        "revenue",
-        "growth_rate",
-        "quadrant",
-        title=f"Region quadrants, {answer['period']}",
-        caption=f"thresholds: revenue {fmt(limits.get('revenue'))}, growth {fmt(limits.get('growth_rate'))}",
+        say._("region"),
+        say._("revenue"),
+        say._("growth rate"),
+        say._("quadrant"),
+        title=say._("Region quadrants, {period}", period=answer["period"]),
+        caption=say._(
+            "thresholds: revenue {revenue}, growth {growth}",
+            revenue=fmt(limits.get("revenue")),
+            growth=fmt(limits.get("growth_rate")),
+        ),
     )
     for row in answer["regions"]:
         table.add_row(row["region"], fmt(row["revenue"]), fmt(row["growth_rate"]), fmt(row["quadrant"]))
@@ -118,7 +140,11 @@ def quadrant_table(answer: Mapping[str, Any]) -> Table:
 
 
 def top_reps_table(title: str, rows: Iterable[tuple[str, Mapping[str, Any]]]) -> Table:
-    table = Table("rep", "revenue", "orders", "revenue target attainment", "revenue pace", "off track", title=title)
+    say = speaker()
+    table = Table(
+        *(say._(h) for h in ("rep", "revenue", "orders", "revenue target attainment", "revenue pace", "off track")),
+        title=title,
+    )
     for rep_id, kpis in rows:
         table.add_row(
             rep_id,
@@ -126,7 +152,7 @@ def top_reps_table(title: str, rows: Iterable[tuple[str, Mapping[str, Any]]]) ->
             fmt(kpis["orders"]),
             fmt(kpis["attainment"].get("revenue")),
             fmt(kpis["pace"].get("revenue")),
-            ", ".join(kpis["off_track"]) or "–",
+            ", ".join(metric_name(say, m) for m in kpis["off_track"]) or "–",
         )
     return table
 
@@ -136,22 +162,30 @@ def top_reps_table(title: str, rows: Iterable[tuple[str, Mapping[str, Any]]]) ->
 
 def payout_tree(answer: Mapping[str, Any], all_events: bool = False) -> Tree:
     """total → lines → inputs → events, with the approval and whether it reproduces."""
-    plan = answer["plan"]
-    label = "no plan" if plan is None else f"plan {plan['plan_id']} v{fmt(plan['version'])}"
+    plan, say = answer["plan"], speaker()
+    label = (
+        say._("no plan")
+        if plan is None
+        else say._("plan {plan} v{version}", plan=plan["plan_id"], version=fmt(plan["version"]))
+    )
     root = Tree(
         Text.assemble(
-            (f"{answer['rep_id']} · {answer['period']} · total ", "bold"),
+            (say._("{rep} · {period} · total ", rep=answer["rep_id"], period=answer["period"]), "bold"),
             (fmt(answer["total"]), "bold cyan"),
-            f"  ({label}, as known at {short(answer['known_at'])})",
+            say._("  ({plan}, as known at {known_at})", plan=label, known_at=short(answer["known_at"])),
         )
     )
     approved = answer.get("approved")
     if approved is not None:
-        mark = ("reproduced ✓", "green") if answer.get("reproduced") else ("NOT reproduced", "bold red")
+        mark = (say._("reproduced ✓"), "green") if answer.get("reproduced") else (say._("NOT reproduced"), "bold red")
         root.add(
             Text.assemble(
-                f"approved {fmt(approved['amount'])} on {short(approved['recorded_at'])}, digest "
-                f"{fmt(approved['digest'])[:16]}… ",
+                say._(
+                    "approved {amount} on {when}, digest {digest}… ",
+                    amount=fmt(approved["amount"]),
+                    when=short(approved["recorded_at"]),
+                    digest=fmt(approved["digest"])[:16],
+                ),
                 mark,
             )
         )
@@ -159,14 +193,22 @@ def payout_tree(answer: Mapping[str, Any], all_events: bool = False) -> Tree:
         root.add(Text(problem, style="yellow"))
     for line in answer["tree"]["lines"]:
         branch = root.add(
-            Text.assemble((line["component"], "bold"), f" ({line['kind']}) ", (fmt(line["amount"]), "cyan"))
+            Text.assemble(
+                (line["component"], "bold"), f" ({component_kind(say, line['kind'])}) ", (fmt(line["amount"]), "cyan")
+            )
         )
-        add_inputs(branch.add("inputs"), line["inputs"])
+        add_inputs(branch.add(say._("inputs")), line["inputs"])
         add_events(branch, line["events"], all_events)
     today = answer.get("today")
     if today is not None and approved is not None and today["difference"]:
         root.add(
-            Text.assemble("today: ", fmt(today["total"]), " (", signed(today["difference"]), " against what is owed)")
+            Text.assemble(
+                say._("today: "),
+                fmt(today["total"]),
+                " (",
+                signed(today["difference"]),
+                say._(" against what is owed)"),
+            )
         )
     return root
 
@@ -182,15 +224,19 @@ def add_inputs(node: Tree, inputs: Mapping[str, Any]) -> None:
 
 
 def add_events(branch: Tree, events: list[Mapping[str, Any]], all_events: bool) -> None:
-    node = branch.add(f"events ({len(events)})")
+    say = speaker()
+    node = branch.add(say._("events ({count})", count=len(events)))
     shown = events if all_events else events[:EVENTS_SHOWN]
     for event in shown:
         node.add(
             f"#{event['position']} {event['type']} {short(event['occurred_at'])} "
-            f"(recorded {short(event['recorded_at'])}) {summary(event['data'])}"
+            + say._("(recorded {when})", when=short(event["recorded_at"]))
+            + f" {summary(event['data'])}"
         )
     if len(shown) < len(events):
-        node.add(Text(f"… and {len(events) - len(shown)} more (--all-events shows them)", style="dim"))
+        node.add(
+            Text(say._("… and {count} more (--all-events shows them)", count=len(events) - len(shown)), style="dim")
+        )
 
 
 def summary(data: Mapping[str, Any], width: int = 90) -> str:

@@ -9,8 +9,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import catch_up_with_progress, fail, load_settings, open_store, out, parse_period_option, parse_time
+from api.cli_common import (
+    catch_up_with_progress,
+    fail,
+    load_settings,
+    open_store,
+    out,
+    parse_period_option,
+    parse_time,
+    speaker,
+)
 from api.cli_reports import JsonOption, KnownAtOption, print_json
+from api.exports import component_kind
 
 dispute_app = typer.Typer(
     help="Disputes: a rep's inquiry on a payout line, and how it was settled.", no_args_is_help=True
@@ -34,23 +44,45 @@ def statement(
     if as_json:
         print_json(answer)
         return
-    table = Table(title=f"Statement {rep_id} {answer['period']} — total {answer['total']} {settings.currency}")
-    for column in ("component", "kind", "amount", "events"):
-        table.add_column(column, justify="right" if column == "amount" else "left")
+    say = speaker(settings)
+    money = lambda value: say.money(value, settings.currency)  # noqa: E731
+    table = Table(
+        title=say._("Statement of {rep} for {period}", rep=rep_id, period=answer["period"])
+        + f" — {say._('Total')} {money(answer['total'])}",
+        caption=say.zone_note(settings.tz_name),
+    )
+    for column, justify in (("Component", "left"), ("Kind", "left"), ("Amount", "right"), ("Events", "left")):
+        table.add_column(say._(column), justify=justify)  # type: ignore[arg-type]
     for line in answer["lines"]:
-        table.add_row(line["component"], line["kind"], str(line["amount"]), " ".join(map(str, line["events"])))
+        table.add_row(
+            line["component"],
+            component_kind(say, line["kind"]),
+            f"{money(line['amount'])} ({line['amount']})",
+            " ".join(map(str, line["events"])),
+        )
     out.print(table)
     approved = answer["approved"]
     out.print(
-        "not approved"
+        say._("Not approved yet.")
         if approved is None
-        else f"approved {approved['amount']}, owed now {approved['current']}, reproduced: {answer['reproduced']}"
+        else say._(
+            "Approved {amount} on {when}; owed now {owed}; the approval's digest {reproduced}.",
+            amount=money(approved["amount"]),
+            when=say.datetime(approved["recorded_at"], settings.tz) if approved.get("recorded_at") else "—",
+            owed=money(approved["current"]),
+            reproduced=say._("reproduces") if answer["reproduced"] else say._("does NOT reproduce"),
+        ),
+        highlight=False,
     )
-    out.print("plan acknowledged" if answer["plan_acknowledged"] else "plan NOT acknowledged by the rep")
+    out.print(
+        say._("acknowledged by the rep") if answer["plan_acknowledged"] else say._("NOT acknowledged by the rep"),
+        highlight=False,
+    )
     for deal in answer["deals"]:
         out.print(
-            f"deal {deal['deal_id']} ({', '.join(deal['lines'])}): "
-            + ", ".join(f"#{e['position']} {e['type']}" for e in deal["events"])
+            f"{deal['deal_id']} ({', '.join(deal['lines'])}): "
+            + ", ".join(f"#{e['position']} {e['type']}" for e in deal["events"]),
+            highlight=False,
         )
 
 

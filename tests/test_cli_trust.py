@@ -40,7 +40,7 @@ def test_statement_dispute_and_unsigned_commands_answer_from_the_store(tmp_path,
     statement = runner.invoke(app, ["statement", "R-2", "2026-Q1"])
     # 50000 of 100000 target (50%) → 1500 × 0.8 = 1200
     assert statement.exit_code == 0, statement.output
-    assert "1200.00" in statement.output and "NOT acknowledged" in statement.output
+    assert "CN¥1,200.00" in statement.output and "NOT acknowledged" in statement.output
     shown = runner.invoke(app, ["dispute", "show", "DS-1"])
     assert shown.exit_code == 0 and "0.00 → 1200.00" in shown.output
     unsigned = runner.invoke(app, ["unsigned", "2026-Q1"])
