@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,7 @@ class Mapping_:
     fixed: dict[str, Any] = field(default_factory=dict)
     sheet: str | None = None
     required: list[str] = field(default_factory=list)  # headers the sheet must have
+    _plans: dict[str, list[tuple[str, str, str, dict[str, str]]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, document: Any, where: str) -> Mapping_:
@@ -232,6 +234,17 @@ class Mapping_:
 
     def headers_needed(self) -> list[str]:
         return self.required or ([self.type_column] if self.type_column else [])
+
+    def fields_of(self, event_type: str) -> list[tuple[str, str, str, dict[str, str]]]:
+        """(data field, column, kind of value, its words) for each mapped field the event type has."""
+        if event_type not in self._plans:
+            model = DATA_MODELS[event_type]
+            self._plans[event_type] = [
+                (target, column, field_kind(model, target), _words(self, event_type, target))
+                for target, column in self.columns.items()
+                if target not in ("event_id", "occurred_at") and target.split(".")[0] in model.model_fields
+            ]
+        return self._plans[event_type]
 
 
 def importable(name: object) -> bool:
@@ -421,7 +434,6 @@ def map_row(row: Row, mapping: Mapping_, zone: tzinfo) -> Mapped:
             out.errors.append((name(mapping.type_column), message))
             return out
     assert event_type is not None
-    model = DATA_MODELS[event_type]
     envelope: dict[str, Any] = {"type": event_type, "data": {}}
     for key in ("event_id", "occurred_at"):
         column = mapping.columns.get(key)
@@ -431,23 +443,20 @@ def map_row(row: Row, mapping: Mapping_, zone: tzinfo) -> Mapped:
             if _blank(cell):
                 continue
             try:
-                envelope[key] = _time(cell, zone) if key == "occurred_at" else _id_text(cell)
+                envelope[key] = _time(cell, zone) if key == "occurred_at" else _text(cell)
             except ValueError as error:
                 out.errors.append((name(column), error.args[0]))
     envelope.setdefault("occurred_at", None)
     data: dict[str, Any] = {}
     for target, value in mapping.fixed.items():
         _put(data, target, value)
-    for target, column in mapping.columns.items():
-        top = target.split(".")[0]
-        if target in ("event_id", "occurred_at") or top not in model.model_fields:
-            continue
+    for target, column, kind, words in mapping.fields_of(event_type):
         out.columns[f"data.{target}"] = name(column)
         cell = row.cells.get(column, "")
         if _blank(cell):
             continue
         try:
-            value = convert(model, target, cell, zone, _words(mapping, event_type, target))
+            value = convert(kind, cell, zone, words)
         except ValueError as error:
             out.errors.append((name(column), error.args[0]))
             continue
@@ -479,6 +488,7 @@ def _blank(cell: Any) -> bool:
 # ---------------------------------------------------------------- cells into values
 
 
+@cache
 def field_kind(model: type[BaseModel], target: str) -> str:
     """What a (possibly dotted) data field holds: money, time, int, bool, scope, pairs, splits, ints,
     texts, json or text."""
@@ -514,10 +524,10 @@ def _bare(annotation: Any) -> Any:
             return annotation
 
 
-def convert(model: type[BaseModel], target: str, cell: Any, zone: tzinfo, words: Mapping[str, str]) -> Any:
-    kind = field_kind(model, target)
+def convert(kind: str, cell: Any, zone: tzinfo, words: Mapping[str, str]) -> Any:
+    """A cell as the value of a field of that kind (field_kind)."""
     if kind == "text":
-        text = _id_text(cell)
+        text = _text(cell)
         return words.get(_word(text), _word(text)) if words else text  # a closed list: its words in lower case
     if kind == "money":
         return money_text(cell)
@@ -554,10 +564,6 @@ def _text(cell: Any) -> str:
     return str(cell).strip()
 
 
-def _id_text(cell: Any) -> str:
-    return _text(cell)
-
-
 def money_text(cell: Any) -> str:
     """`¥12,345.5`, `12,345.50 元`, an Excel 12345.5 → "12345.5": a decimal string, as the ledger takes
     money (the ledger keeps it to the cent, and refuses a third decimal place)."""
@@ -575,18 +581,9 @@ def money_text(cell: Any) -> str:
     return str(number)
 
 
-_TIME_FORMATS = (
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%Y年%m月%d日 %H:%M:%S",
-    "%Y年%m月%d日 %H:%M",
-    "%Y年%m月%d日%H:%M",
-    "%Y年%m月%d日",
-    "%Y.%m.%d",
+# 2026-11-28, 2026/11/28 16:00, 2026.11.28 16:00:05, 2026年11月28日, 2026年11月28日 16:00 (no zone)
+_LOCAL_TIME = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[\sT]*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
 
 
@@ -613,16 +610,14 @@ def _time(cell: Any, zone: tzinfo) -> str:
 
 
 def _parse_time(text: str) -> datetime | None:
+    match = _LOCAL_TIME.match(text)
     try:
-        return datetime.fromisoformat(text)
+        if match:
+            year, month, day, hour, minute, second = (int(part) if part else 0 for part in match.groups())
+            return datetime(year, month, day, hour, minute, second)
+        return datetime.fromisoformat(text)  # ISO 8601, with or without an offset
     except ValueError:
-        pass
-    for pattern in _TIME_FORMATS:
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    return None
+        return None
 
 
 def _int(cell: Any) -> int:
