@@ -34,6 +34,7 @@ BATCH = 2000
 YEAR = 2026
 Q1, Q4 = f"{YEAR}-Q1", f"{YEAR}-Q4"
 ACTOR = "demo:generator"
+CHINA_TZ = "Asia/Shanghai"
 
 
 def demo(
@@ -69,7 +70,13 @@ def demo(
     seconds = (datetime.now(UTC) - started).total_seconds()
     err.print(
         f"Done in {seconds:.1f} s. The store is {settings.database_url}. Next: `perfledger serve` (API docs at "
-        f"/docs) with a token from `perfledger token create --role admin`, or `perfledger kpi --period {Q1}`.",
+        f"/docs) with a token from `perfledger token create --role admin`, or `perfledger kpi --period {Q1}`."
+        + (
+            ""
+            if settings.tz_name == CHINA_TZ
+            else f" For a Chinese department, run it as PERFLEDGER_TZ={CHINA_TZ} PERFLEDGER_LOCALE=zh-CN "
+            "perfledger demo --fresh: periods read in Beijing time, the faces in Chinese."
+        ),
         highlight=False,
     )
 

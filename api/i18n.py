@@ -76,7 +76,11 @@ def catalog_messages(locale: str) -> dict[str, str]:
         return {}
     with catalog_path(locale).open("rb") as handle:
         catalog = read_po(handle, locale=babel_name(locale), domain=DOMAIN)
-    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy and isinstance(m.id, str)}
+    return {
+        m.id: m.string
+        for m in catalog
+        if isinstance(m.id, str) and m.id and isinstance(m.string, str) and m.string and not m.fuzzy
+    }
 
 
 # ---------------------------------------------------------------- choosing a locale

@@ -411,7 +411,10 @@ class Mapped:
 
 def map_row(row: Row, mapping: Mapping_, zone: tzinfo) -> Mapped:
     out = Mapped(None, [], {})
-    name = lambda key: row.headers.get(key, key)  # noqa: E731 - the header as the user wrote it
+
+    def name(key: str) -> str:  # the header as the user wrote it
+        return row.headers.get(key, key)
+
     if "\x00too_many" in row.cells:
         message = Msg(
             "csv.cells",
@@ -510,7 +513,7 @@ def field_kind(model: type[BaseModel], target: str) -> str:
         return "pairs" if args and _bare(args[1]) is int else "json"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel) or annotation is dict:
         return "json"
-    return {Decimal: "money", datetime: "time", bool: "bool", int: "int"}.get(annotation, "text")  # type: ignore[call-overload]
+    return {Decimal: "money", datetime: "time", bool: "bool", int: "int"}.get(annotation, "text")
 
 
 def _bare(annotation: Any) -> Any:
@@ -595,8 +598,8 @@ def _time(cell: Any, zone: tzinfo) -> str:
         moment = datetime.combine(cell, time())
     else:
         text = _text(cell).replace("：", ":")
-        moment = _parse_time(text)
-        if moment is None:
+        parsed = _parse_time(text)
+        if parsed is None:
             raise ValueError(
                 Msg(
                     "cell.time",
@@ -604,6 +607,7 @@ def _time(cell: Any, zone: tzinfo) -> str:
                     cell=text[:60],
                 )
             )
+        moment = parsed
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.isoformat()
