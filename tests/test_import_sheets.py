@@ -269,3 +269,67 @@ def test_a_csvs_encoding_is_told_by_its_bom_or_its_bytes(head, encoding):
 )
 def test_amounts_are_read_with_currency_signs_and_thousands_separators(cell, amount):
     assert sheets.money_text(cell) == amount
+
+
+OTHER_SHEETS = [
+    (  # targets: the scope from a column, the metric fixed, the period as written
+        {"type": "TargetSet", "columns": {"scope.rep": "负责人", "period": "期间", "value": "目标业绩",
+                                          "occurred_at": "设定日期"},
+         "fixed": {"metric": "revenue"}},
+        ["负责人", "期间", "目标业绩", "设定日期"],
+        [["R-张伟", "2026-Q1", "¥100,000", "2026-01-02"]],
+        {"type": "TargetSet", "data": {"scope": {"rep": "R-张伟"}, "metric": "revenue", "period": "2026-Q1",
+                                       "value": "100000"}},
+    ),
+    (  # leads
+        {"type": "LeadCreated", "columns": {"event_id": "线索编号", "lead_id": "线索编号", "rep_id": "负责人",
+                                            "customer_id": "客户名称", "source": "来源", "occurred_at": "创建时间"}},
+        ["线索编号", "负责人", "客户名称", "来源", "创建时间"],
+        [["L-1", "R-张伟", "上海明华贸易", "展会", "2026年1月5日 09:30"]],
+        {"type": "LeadCreated", "event_id": "L-1", "occurred_at": f"2026-01-05T09:30:00{ZONE}",
+         "data": {"lead_id": "L-1", "rep_id": "R-张伟", "customer_id": "上海明华贸易", "source": "展会"}},
+    ),
+    (  # follow-ups: a due time without a zone, read in the ledger's
+        {"type": "FollowUpScheduled", "columns": {"followup_id": "跟进编号", "rep_id": "负责人", "due_at": "截止时间",
+                                                  "lead_id": "线索编号", "occurred_at": "安排时间"}},
+        ["跟进编号", "负责人", "截止时间", "线索编号", "安排时间"],
+        [["FU-1", "R-张伟", "2026/01/10 18:00", "L-1", "2026/01/06 10:00"]],
+        {"type": "FollowUpScheduled", "occurred_at": f"2026-01-06T10:00:00{ZONE}",
+         "data": {"followup_id": "FU-1", "rep_id": "R-张伟", "due_at": f"2026-01-10T18:00:00{ZONE}", "lead_id": "L-1"}},
+    ),
+    (  # evaluations: process scores as name:score pairs, a score Excel stored as a number
+        {"type": "EvaluationRecorded", "columns": {"evaluation_id": "考评编号", "rep_id": "销售代表", "period": "期间",
+                                                   "evaluator_id": "考评人", "result_score": "结果得分",
+                                                   "process_scores": "过程得分", "occurred_at": "考评日期"}},
+        ["考评编号", "销售代表", "期间", "考评人", "结果得分", "过程得分", "考评日期"],
+        [["EV-1", "R-张伟", "2026-Q1", "M-王经理", 85.0, "发现需求:80；方案演示:90", "2026年3月31日"]],
+        {"type": "EvaluationRecorded", "occurred_at": f"2026-03-31T00:00:00{ZONE}",
+         "data": {"evaluation_id": "EV-1", "rep_id": "R-张伟", "period": "2026-Q1", "evaluator_id": "M-王经理",
+                  "result_score": 85, "process_scores": {"发现需求": 80, "方案演示": 90}}},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mapping", "headers", "rows", "expected"), OTHER_SHEETS, ids=lambda v: None)
+def test_targets_leads_follow_ups_and_evaluations_come_from_sheets_too(env, tmp_path, mapping, headers, rows, expected):
+    settings, environment = env("other")
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text(json.dumps(EXPECTED[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run(environment, "import", str(seed)).exit_code == 0
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    book.save(tmp_path / "sheet.xlsx")
+    (tmp_path / "m.json").write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
+
+    result = run(environment, "import", str(tmp_path / "sheet.xlsx"), "--mapping", str(tmp_path / "m.json"))
+
+    assert result.exit_code == 0, result.output
+    kind, event_id, occurred_at, data = imported(settings)[-1]
+    assert kind == expected["type"] and event_id == expected.get("event_id", event_id)
+    if "occurred_at" in expected:
+        assert occurred_at.isoformat() == expected["occurred_at"]
+    plain = json.loads(json.dumps(data, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+    assert {key: plain[key] for key in expected["data"]} == json.loads(json.dumps(expected["data"], default=str))
