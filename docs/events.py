@@ -159,6 +159,8 @@ def describe(hint: Any, nested: dict[str, type[BaseModel]]) -> tuple[str, list[s
     if origin is list:
         kind, limits = describe(args[0], nested)
         return f"list of {kind}", [f"each item: {limit}" for limit in limits]
+    if origin is dict and args[1:] == (Any,):
+        return describe(dict, nested)  # an object whose content its validator describes
     if origin is dict and args:
         key, _ = describe(args[0], nested)
         value, limits = describe(args[1], nested)
