@@ -3,7 +3,7 @@
 Every text is in the reader's language (Accept-Language, else PERFLEDGER_LOCALE: api/i18n.py), and
 beside each is a stable machine `code` (`rep.unknown`, `money.cents`, `not_found`…) a client can act on.
 
-Shapes (DESIGN.md "Interfaces"):
+Shapes (docs/design.md, "Interfaces"):
 - 422 `{"detail": [{"index": 0 | null, "field": "data.amount", "code": "…", "message": "…"}]}` — every problem,
   whether the ledger found it (InvalidBatch), FastAPI did (query parameters), or the API did
   (the body's shape);

@@ -129,17 +129,16 @@ def catch_up(
 
     One batch at a time, read, folded, written, with the cyclic garbage collector paused over
     the whole catch-up (`ledger.gc_pause`): resumed between batches, its collections walked the
-    folds' remembered states again and again (measured: ~0.25 s of a million-event rebuild's
-    sales fold, for nothing: a batch makes no reference cycle). Reading the next batch in a
-    second thread was measured slower (the read is decoding, which holds the GIL, so the two
-    threads only took turns). `projections`, a part of PROJECTIONS, reads only the events that
+    folds' remembered states again and again, for nothing (a batch makes no reference cycle).
+    The next batch is not read in a second thread: the read is decoding, which holds the GIL,
+    so the two threads only took turns. `projections`, a part of PROJECTIONS, reads only the events that
     part consumes: a batch is the next `batch_size` of those (of positions, when each of them
     reads its stretch itself: `Projection.reads_stretches`), and covers every position up to its
     last (to the head, for the last batch), so each projection's tracked position reaches the
     head. `part_size`: see `fold_batch`.
 
     A batch's write does not wait for SQLite's write lock while there is other work (another
-    process writing: a split rebuild's other half; measured, each half waited ~0.7-1 s for it).
+    process writing: a split rebuild's other half, each half had waited for the other).
     When every projection of the batch is holdable (`Projection.holdable`), the batch is held and
     the next one folded; held batches are written, in order, in the next transaction that gets
     the lock. Otherwise the next page is read from the log before waiting for the lock.
@@ -232,9 +231,9 @@ def fold_batch(
     and the position to move to: `end` (default: the batch's last event).
 
     With `part_size`, the batch is decoded and folded that many events at a time, each part's
-    records dropped before the next is decoded (see `Ledger.read_stored`): measured ~20% less per
-    event for the activities (PART_SIZE), but more for the sales fold, which asks its tables for
-    state once per part; without, the batch is one part. A projection that `reads_stretches`
+    records dropped before the next is decoded (see `Ledger.read_stored`): less per event for
+    the activities (PART_SIZE), but more for the sales fold, which asks its tables for state once
+    per part; without, the batch is one part. A projection that `reads_stretches`
     folds the stretch of positions it has not seen itself, from `log`.
     The folds read their state (`prefetch`) in a read transaction, outside the write lock: the
     write's compare-and-set of each tracked position proves that nobody changed a projection's
@@ -282,7 +281,7 @@ def write_batches(engine: Engine, batches: list[Folded], wait: bool = True) -> b
     return True
 
 
-PART_SIZE = 1000  # the rebuild's worker: activities decode and fold ~20% faster in parts of 500-1000
+PART_SIZE = 1000  # the rebuild's worker: activities decode and fold fastest in parts of 500-1000
 
 
 def route(records: list[LogRecord], projections: tuple[Projection, ...] = PROJECTIONS) -> dict[str, list[LogRecord]]:
@@ -297,7 +296,7 @@ def route(records: list[LogRecord], projections: tuple[Projection, ...] = PROJEC
     return routed
 
 
-REBUILD_BATCH = 30_000  # fewer, larger transactions when replaying the whole log (measured best of 20k-40k)
+REBUILD_BATCH = 30_000  # fewer, larger transactions when replaying the whole log (the best of 20k-40k)
 SPLIT_FROM = 200_000  # events: below this, a second process costs more to start than it saves
 
 
@@ -320,8 +319,8 @@ def rebuild(
     A log of SPLIT_FROM events or more (or `split=True`) is replayed in two processes at once:
     a worker process folds a part (`split_off`) while this one folds the rest, each reading only the
     events it consumes; `write_batches` holds the write lock only to write, so both fold at once.
-    The worker starts first and opens the store while this process resets it (its start-up,
-    ~2 s on a slow machine, against a reset of up to ~3 s at a million events). Each builds
+    The worker starts first and opens the store while this process resets it (its start-up
+    takes about as long as the reset of a large store). Each builds
     its own tables' indexes when its fold is done, this one also those of the worker's tables
     already full by then. If the worker fails (or cannot start), what it left is folded here,
     after the rest: its committed batches are whole, so the last `catch_up` carries on from its
@@ -383,9 +382,8 @@ def split_off(ledger: Ledger | BoundedLog, engine: Engine) -> tuple[str, ...]:
     activities (two thirds of the log) and the follow-ups; where the activities fold in SQL, in
     the store (`in_store`: the ledger's own SQLite file, or a scratch store that attaches it,
     the audit's), it replays them whole first. Elsewhere (PostgreSQL, a scratch store of a
-    PostgreSQL ledger), it folds the activities alone. Measured at a million events on a slow machine
-    (a raw scan 3.2-4.7 s), interleaved with every projection but the sales in the worker: 15.1-16.3 s
-    against 15.9-17.4 s."""
+    PostgreSQL ledger), it folds the activities alone. (Every projection but the sales in the
+    worker was tried too, and was slower: docs/performance.md.)"""
     activity = next(p for p in PROJECTIONS if p.name == "activity")
     if activity.reads_stretches(ledger, engine):
         return ("activity", "followups")

@@ -31,7 +31,7 @@ __all__ = ["IMPORT_HELP", "ImportFileError", "Outcome", "SourceLine", "read_sour
 
 IMPORT_HELP = """Import events from FILE: JSON lines (.jsonl), a CSV (.csv) or an Excel workbook (.xlsx).
 
-**JSON lines**: one envelope per line, as in DESIGN.md:
+**JSON lines**: one envelope per line (docs/design.md, "Events"):
 `{"type": "DealWon", "event_id": "crm-88121-won", "occurred_at": "2026-03-05T10:00:00+08:00", "data": {...}}`
 
 **A sheet (CSV or .xlsx) with your own headers**: `--mapping FILE` (JSON or TOML) says which event each

@@ -54,7 +54,7 @@ def fields_sql(events_sql: str, fields: dict[str, str]) -> str:
     version: NULL for version 1, which is stored without it).
 
     Each field is read once a row: LIMIT -1 keeps SQLite from flattening this SELECT into the
-    one around it, which would read a field again at each use (measured ~0.15 µs a read)."""
+    one around it, which would read a field again at each use."""
     read = "".join(f"json_extract(state, '{path}') AS {name}, " for name, path in fields.items())
     return (
         f"SELECT position, recorded_at, {read}json_extract(state, '$.class_version') AS version "

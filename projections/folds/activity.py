@@ -6,9 +6,9 @@ An activity's row depends on its own event alone, and the rollup is a sum, so a 
 log can be folded in any order, or set-wise. Where the read side shares the ledger's SQLite
 file, it is folded in SQL, in the store (`in_store`): one INSERT … SELECT of the stretch's
 activities, the fields read with SQLite's JSON functions, then one grouped INSERT … ON CONFLICT
-of its rollup, both run in the batch's write transaction. No event is decoded in Python.
-Measured on a million-event log (two thirds activities): 1.8 s, against 3.7 s to read, decode,
-fold and write them in Python (but all of it under SQLite's write lock, against ~1 s).
+of its rollup, both run in the batch's write transaction. No event is decoded in Python, which
+roughly halves the activities' share of a rebuild (docs/performance.md), though all of it runs
+under SQLite's write lock.
 A rebuild replays them whole: the same SQL, run outside the write lock into temporary tables,
 then copied in by one write (`in_store.replay_staged`). Elsewhere (PostgreSQL) the handler below
 folds them; both write the same rows (`tests/test_activity_in_store.py`).
