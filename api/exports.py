@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -78,7 +79,7 @@ def to_xlsx(sheet: Sheet, lang: Lang, currency: str, zone: tzinfo) -> bytes:
     from openpyxl.styles import Font
 
     book = Workbook(write_only=True)
-    page = book.create_sheet(sheet.name[:31])
+    page = book.create_sheet(re.sub(r"[\\/*?:\[\]]", "_", sheet.name)[:31])  # characters Excel refuses in a title
     bold = Font(bold=True)
     title = WriteOnlyCell(page, sheet.title)
     title.font = Font(bold=True, size=13)

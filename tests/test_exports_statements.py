@@ -128,3 +128,23 @@ def test_an_export_format_the_api_does_not_write_is_refused_naming_it(api):
     response = api.client.get("/kpis", params={"scope": "company", "period": "2026-Q1", "format": "pdf"},
                               headers=api.headers("admin"))  # fmt: skip
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "query.format"
+
+
+def test_a_chinese_rep_ids_files_are_named_for_the_browser_in_ascii_and_in_full(tmp_path):
+    from urllib.parse import quote
+
+    from builders import onboard
+
+    from ledger.config import Settings
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/l.db", locale="zh-CN")
+    with running(settings) as api:
+        api.record(onboard("R-张伟:1", "T-1", "East", "2026-01-05T09:00:00+00:00"))
+        pdf = get(api, "/statements/R-张伟:1/2026-Q1", ZH, format="pdf")
+        sheet = get(api, "/statements/R-张伟:1/2026-Q1", ZH, format="xlsx")
+    name = "statement-R-张伟:1-2026-Q1"
+    assert pdf.headers["content-disposition"] == (
+        f"attachment; filename=\"statement-R-__:1-2026-Q1.pdf\"; filename*=UTF-8''{quote(name + '.pdf', safe='')}"
+    )
+    book = load_workbook(io.BytesIO(sheet.content))
+    assert book.sheetnames == ["statement-R-张伟_1-2026-Q1"]  # a colon has no place in a sheet's title

@@ -5,6 +5,7 @@ a batch of events, the index of its event; the other refusals say what to do in 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -42,8 +43,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def download(body: bytes, media_type: str, name: str) -> Response:
-    """A file to save (an export, a PDF), named for the browser's download."""
-    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    """A file to save (an export, a PDF), named for the browser's download: an ASCII name for old
+    clients and the real one (a rep id may be 张伟) percent-encoded as RFC 6266 says."""
+    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    disposition = f'attachment; filename="{plain}"'
+    if plain != name:
+        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def sheet_response(sheet: Any, form: str, lang: Any, settings: Any) -> Response:
