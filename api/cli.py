@@ -262,6 +262,8 @@ COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("rebuild", cli_ops.rebuild),
     ("audit", cli_ops.audit),
     ("close", cli_ops.close),
+    ("backup", cli_ops.backup),  # perfledger backup FILE: a copy with its head beside it
+    ("restore", cli_ops.restore),  # perfledger restore FILE: only if its chain ends at that head
     ("project", cli_worker.project),  # perfledger project [--follow]: the projection worker
     ("serve", cli_worker.serve),  # the HTTP API: --host --port --workers N --projections MODE
     ("statement", cli_trust.statement),  # perfledger statement REP PERIOD: what the rep is shown

@@ -1,9 +1,10 @@
-"""`perfledger rebuild`, `perfledger audit` and `perfledger close`: the operator's and the
-auditor's commands (the projections from zero, a scratch rebuild compared with the live one,
-and closing a period)."""
+"""`perfledger rebuild`, `audit`, `close`, `backup` and `restore`: the operator's and the auditor's
+commands (the projections from zero, a scratch rebuild compared with the live one, closing a
+period, and copies of the store proven by their chain's head)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.table import Table
 from api import cli_render
 from api.cli_common import (
     actor,
+    bar,
     fail,
     load_settings,
     open_ledger,
@@ -20,6 +22,7 @@ from api.cli_common import (
     parse_period_option,
     parse_time,
     position_bar,
+    spinner,
 )
 
 
@@ -109,5 +112,53 @@ def close(
     out.print(
         f"Closed {closed['period']} at position {closed['position']}; sealed head {closed['head']} "
         f"(position {closed['head_position']}).",
+        highlight=False,
+    )
+
+
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy (a new file); FILE.head.json goes beside it.")],
+) -> None:
+    """Copy the store (SQLite's online backup; pg_dump on PostgreSQL) while it keeps recording, verify the
+    copy's hash chain, and write its head beside it: `perfledger restore` accepts the copy only against it."""
+    from ledger.backup import BackupError, manifest_path
+    from ledger.backup import backup as run
+
+    settings = load_settings()
+    try:
+        with bar() as progress:
+            task = progress.add_task("copying the store", total=None)
+            manifest = run(settings, file, lambda done, total: progress.update(task, completed=done, total=total))
+    except BackupError as error:
+        fail(str(error), "nothing was written")
+    out.print(
+        f"Backed up {manifest.events} events to {file}; head {manifest.head} at position {manifest.position} "
+        f"(written to {manifest_path(file)}; keep both together).",
+        highlight=False,
+    )
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="A copy made by `perfledger backup` (its FILE.head.json beside it).")],
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="The empty store to restore into (default: PERFLEDGER_DATABASE_URL)."),
+    ] = None,
+) -> None:
+    """Restore a backup into an empty store, accepting it only if its bytes are those of the backup and its
+    hash chain verifies and ends at the head written beside it; then rebuild the projections."""
+    from ledger.backup import BackupError
+    from ledger.backup import restore as run
+
+    settings = load_settings(database_url)
+    try:
+        with spinner(f"restoring {file} and verifying its chain"):
+            restored = run(file, settings)
+    except BackupError as error:
+        fail(str(error), "the target store was left as it was")
+    out.print(
+        f"Restored {restored.events_checked} events into {restored.database_url}; the chain verifies and ends at "
+        f"{restored.manifest.head} (position {restored.manifest.position}). "
+        "Next: `perfledger rebuild` to rebuild the projections from the restored log.",
         highlight=False,
     )
