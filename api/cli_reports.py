@@ -152,7 +152,7 @@ def replay(
             exists=True,
             dir_okay=False,
             readable=True,
-            help='A JSON file of draft rules (DESIGN.md "Incentive plans"), instead of --plan-id/--version.',
+            help='A JSON file of draft rules (docs/design.md, "Incentive plans"), instead of --plan-id/--version.',
         ),
     ] = None,
     known_at: KnownAtOption = None,
@@ -242,5 +242,5 @@ def read_rules(path: Path) -> dict[str, Any]:
     if isinstance(document, dict) and "rules" in document:  # a whole IncentivePlanPublished data block
         document = document["rules"]
     if not isinstance(document, dict):
-        fail(f"{path} does not hold a rules document", 'write {"components": [...]} as in DESIGN.md', EXIT_CONFIG)
+        fail(f"{path} does not hold a rules document", 'write {"components": [...]} as in docs/design.md', EXIT_CONFIG)
     return document

@@ -1,5 +1,5 @@
 """`perfledger statement`, `perfledger dispute show` and `perfledger unsigned`: what a rep is shown
-and what finance chases (issue 10). Disputes and sign-offs are recorded with `perfledger import`
+and what finance chases. Disputes and sign-offs are recorded with `perfledger import`
 or POST /events like every other fact."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every refusal as JSON a client can act on; malformed input is a 4xx, never a 500.
 
-Shapes (DESIGN.md "Interfaces"):
+Shapes (docs/design.md, "Interfaces"):
 - 422 `{"detail": [{"index": 0 | null, "field": "data.amount", "message": "…"}]}` — every problem,
   whether the ledger found it (InvalidBatch), FastAPI did (query parameters), or the API did
   (the body's shape);

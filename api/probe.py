@@ -9,7 +9,7 @@ thing they must learn from the database on every request — has anything been r
 or revoked since? — is this one query of three index lookups:
 
 - SQLite: on a connection of its own, read in the event loop itself (a local WAL read of a few
-  pages, ~20 µs, never waiting for a writer; a busy store, rare, falls back to the thread pool);
+  pages, never waiting for a writer; a busy store, rare, falls back to the thread pool);
 - PostgreSQL: a network round trip, so in the thread pool (one hop, not one per dependency).
 
 `projected` is None until this process has brought the projections up to date once (its own

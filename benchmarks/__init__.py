@@ -1,1 +1,1 @@
-"""The benchmark harness of issue 7: `python -m benchmarks.run` (see benchmarks/README.md)."""
+"""The benchmark harness: `python -m benchmarks.run` (see docs/performance.md)."""

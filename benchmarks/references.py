@@ -83,7 +83,7 @@ def sqlite_raw_insert(
         count += len(events)
         if progress:
             progress(len(events))
-    # The events table alone as well (what the notes' "~125k/s" measured), into a second copy.
+    # The events table alone as well (the events without their entries), into a second copy.
     target.execute("DROP TABLE stored_events")
     target.execute(source.execute("SELECT sql FROM sqlite_master WHERE name = 'stored_events'").fetchone()[0])
     for events in _sqlite_pages(source, events_sql, batch):

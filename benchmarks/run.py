@@ -68,7 +68,7 @@ NEW_SHARE = 0.01  # catch-up: 1% new events after the rebuild
 PERIOD = "2026-Q1"
 ACTOR = "bench"
 
-TARGETS = {  # issue 7, SQLite, 1M events
+TARGETS = {  # SQLite, 1M events (docs/performance.md, "Targets")
     "ingest": ("ratio", ">=", 0.10),
     "rebuild": ("ratio", ">=", 0.25),
     "verify": ("ratio", ">=", 0.5),
@@ -309,9 +309,8 @@ def stage_rebuild(b: Bench) -> None:
     """The projections rebuilt from nothing, alone in a child process (its peak RSS: RUSAGE_CHILDREN),
     against the raw scan measured just before it, in REBUILD_ROUNDS rounds: the round of the
     median ratio is the figure. On a shared machine the speed of both drifts from minute to
-    minute (measured on one store within ten minutes: the scan 3.4-4.7 s, the rebuild 15.1-17.4
-    s), so each rebuild is set against a scan run beside it, and one slow minute does not
-    decide. The first round rebuilds a store whose projections are empty; the others wipe those
+    minute (docs/performance.md), so each rebuild is set against a scan run beside it, and one
+    slow minute does not decide. The first round rebuilds a store whose projections are empty; the others wipe those
     the round before made, as a rebuild of a live store does."""
     rounds = []
     for round_ in range(1, REBUILD_ROUNDS + 1):
@@ -548,7 +547,7 @@ def stage_audit(b: Bench) -> None:
         note=f"{seconds:.1f} s, " + ("no differences" if report["ok"] else f"{report['difference_count']} differences"),
     )
     rebuilt = b.results.figures.get("rebuild")
-    if rebuilt is not None:  # issue 5: the audit rebuild no slower than 1.5 × the projection rebuild
+    if rebuilt is not None:  # the audit rebuild no slower than 1.5 × the projection rebuild
         b.results.reference("rebuild_time", rebuilt.extra["seconds"], "s", "the projection rebuild stage")
         b.results.figure("audit_time", seconds, "s", "rebuild_time", note="the audit rebuild, then every row compared")
 

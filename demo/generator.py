@@ -4,7 +4,7 @@ Used by the demo, the tests and the 1,000,000-event benchmark. Standard library 
 
     generate(n_events, *, seed=7, year=2026, tz="UTC") -> Iterator[dict]
 
-yields envelopes exactly as in DESIGN.md ("Events"): ``{"type", "event_id", "occurred_at",
+yields envelopes exactly as in docs/design.md ("Events"): ``{"type", "event_id", "occurred_at",
 "data"}`` with plain JSON-able values (money as strings with two decimals, shares and rates as
 decimal strings, times as ISO 8601 strings with the offset of ``tz``).
 
@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["DEFAULT_PLAN_RULES", "EVENTS_PER_REP", "MIN_REPS", "generate", "org_size"]
 
-# The rules JSON of DESIGN.md ("Incentive plans"), numbers as strings.
+# The example plan of docs/design.md ("Incentive plans"), numbers as strings.
 DEFAULT_PLAN_RULES: dict = {
     "components": [
         {

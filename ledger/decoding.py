@@ -26,8 +26,8 @@ from ledger.transcoder import untag
 class LogRecord:
     """One event as the read side sees it: entry metadata plus the decoded fact.
 
-    Read-only by convention, not `frozen`: a frozen dataclass's __init__ measured 6× slower
-    (1.26 µs against 0.21 µs), paid once per event on every rebuild, and its `data` dict could
+    Read-only by convention, not `frozen`: a frozen dataclass's __init__ is several times
+    slower, paid once per event on every rebuild (docs/performance.md), and its `data` dict could
     be mutated anyway. Nothing writes to a record after `to_log_record` made it.
     """
 

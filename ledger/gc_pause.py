@@ -1,8 +1,8 @@
 """Pausing Python's cyclic garbage collector over bulk work (a batch of the log, a table scan).
 
 A batch is tens of thousands of fresh dicts, tuples and records, all alive until it is done:
-each burst of allocations set off collections that walked them again and again (measured:
-decoding 100,000 events took 0.80 s with the collector on, 0.42 s with it paused). Nothing a
+each burst of allocations set off collections that walked them again and again (decoding took
+nearly twice as long with the collector on: docs/performance.md). Nothing a
 batch builds is cyclic, so reference counting frees it all when the batch is dropped, and the
 collector runs as usual between batches.
 """

@@ -1,6 +1,6 @@
 """Incentive-plan rules: parsing and validation of the `rules` document of IncentivePlanPublished.
 
-The document (DESIGN.md, "Incentive plans") arrives already decoded from JSON. Every number in it
+The document (docs/design.md, "Incentive plans") arrives already decoded from JSON. Every number in it
 is a decimal *string* ("0.03", "5000", "0"): a JSON number is refused, because a float cannot hold
 0.03 exactly and a plan decides money.
 

@@ -1,8 +1,12 @@
-"""The public write contract: one validated schema per event type of DESIGN.md.
+"""The public write contract: one validated schema per event type.
 
 Every envelope is checked here before anything touches the store, and every problem of a batch
 is reported at once as (event index, field, message). Money is a decimal *string* with at most
 two places (a float is refused: it has already lost cents), times carry a zone, ids are bounded.
+
+The event reference of docs/design.md is rendered from these classes (`python -m docs.events`):
+a class's docstring says what the event records, a field's docstring what the field means, and a
+validator's docstring the rule it checks, so the reference and the checks cannot part ways.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Problem:
 
 
 def _money(value: object) -> Decimal:
+    """A decimal string such as "1234.50": not negative, at most two decimal places (cents),
+    below 1,000,000,000,000."""
     amount = _decimal(value, what="an amount of money")
     if amount < 0:
         raise ValueError("must not be negative")
@@ -62,12 +68,18 @@ def _money(value: object) -> Decimal:
 
 
 def _non_negative_decimal(value: object) -> Decimal:
+    """A decimal string such as "0.25" or "120000": not negative, below 1,000,000,000,000."""
     number = _decimal(value, what="a decimal number")
     if number < 0:
         raise ValueError("must not be negative")
     if number >= MAX_MONEY:
         raise ValueError(f"is larger than {MAX_MONEY}")
     return number
+
+
+def _signed_money(value: object) -> Decimal:
+    """A decimal string such as "-120.50", rounded to cents; it may be negative."""
+    return _decimal(value, what="an amount").quantize(CENT)
 
 
 def _decimal(value: object, *, what: str) -> Decimal:
@@ -83,6 +95,7 @@ def _decimal(value: object, *, what: str) -> Decimal:
 
 
 def _aware_time(value: object) -> datetime:
+    """ISO 8601 with a zone, such as 2026-03-05T10:00:00+08:00 or ...Z; years 1970-2999."""
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 time string with a zone, e.g. 2026-03-05T10:00:00+08:00")
     try:
@@ -97,12 +110,14 @@ def _aware_time(value: object) -> datetime:
 
 
 def _period(value: object) -> str:
+    """A period's name (see "Periods"), kept in its canonical spelling."""
     if not isinstance(value, str):
         raise ValueError("must be a period string: YYYY-MM, YYYY-Qn or YYYY")
     return str(parse_period(value))
 
 
 def _scope(value: object) -> dict[str, Any]:
+    """One of {"rep": id}, {"team": id}, {"region": name} or {"company": true}."""
     if not isinstance(value, dict) or len(value) != 1:
         raise ValueError('must be one of {"rep": id}, {"team": id}, {"region": name}, {"company": true}')
     ((key, item),) = value.items()
@@ -118,12 +133,14 @@ def _scope(value: object) -> dict[str, Any]:
 
 
 def _id(value: str) -> str:
+    """No spaces or control characters."""
     if not _ID_PATTERN.match(value):
         raise ValueError("must not contain spaces or control characters")
     return value
 
 
 Money = Annotated[Decimal, BeforeValidator(_money)]
+SignedMoney = Annotated[Decimal, BeforeValidator(_signed_money)]
 Amount = Annotated[Decimal, BeforeValidator(_non_negative_decimal)]
 AwareTime = Annotated[datetime, BeforeValidator(_aware_time)]
 PeriodText = Annotated[str, BeforeValidator(_period)]
@@ -149,17 +166,20 @@ ACTIVITY_KINDS = ("call", "visit", "email", "meeting", "demo", "other")
 class Data(BaseModel):
     """Base of every event's data: unknown fields are refused, types are strict."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # A field's docstring is its description: the event reference shows it (docs/events.py).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
 
 class MoneyData(Data):
     """Data that carries money: an optional currency, which must be the ledger's own."""
 
     currency: str | None = None
+    """The currency of the amounts, if stated."""
 
     @field_validator("currency")
     @classmethod
     def _ledger_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The ledger's own currency (PERFLEDGER_CURRENCY): amounts are never converted."""
         expected = (info.context or {}).get("currency", "CNY")
         if value is not None and value != expected:
             raise ValueError(f"this ledger keeps {expected}; convert {value} amounts before recording")
@@ -170,28 +190,44 @@ class MoneyData(Data):
 
 
 class RepOnboarded(Data):
+    """A rep joined the department, in a team and a region."""
+
     rep_id: Id
     name: Name
     team_id: Id
     region: Name
     manager_id: Id | None = None
+    """Who manages the rep, for the record (a manager's token is bound to a team, not to this)."""
 
 
 class RepTransferred(Data):
+    """A rep moved to another team, another region, or both: from its business time on, their
+    facts count for the new team and region."""
+
     rep_id: Id
     team_id: Id | None = None
+    """The new team; left out, the team stays (a transfer names a team, a region, or both)."""
     region: Name | None = None
+    """The new region; left out, the region stays."""
 
 
 class RepOffboarded(Data):
+    """A rep left (once, not before they joined): no payout is computed for them in a period
+    that starts after it, and they cannot be transferred after it."""
+
     rep_id: Id
 
 
 class TargetSet(Data):
+    """The target of a scope for a metric and a period. A later TargetSet of the same scope,
+    metric and period revises it; every revision stays in its history."""
+
     scope: Scope
     metric: Literal[TARGET_METRICS]  # type: ignore[valid-type]
     period: PeriodText
     value: Amount
+    """Money for revenue and avg_order_value, a count for orders, new_customers and activities,
+    a ratio (0.25) for conversion_rate and win_rate."""
     reason: Text | None = None
 
 
@@ -199,6 +235,8 @@ class TargetSet(Data):
 
 
 class LeadCreated(Data):
+    """A lead came in, owned by a rep. It converts when a deal opened with its lead_id is won."""
+
     lead_id: Id
     rep_id: Id
     customer_id: Id | None = None
@@ -206,6 +244,8 @@ class LeadCreated(Data):
 
 
 class ActivityLogged(Data):
+    """A rep's call, visit, email, meeting, demo or other activity."""
+
     activity_id: Id
     rep_id: Id
     kind: Literal[ACTIVITY_KINDS]  # type: ignore[valid-type]
@@ -213,51 +253,73 @@ class ActivityLogged(Data):
     lead_id: Id | None = None
     deal_id: Id | None = None
     replied: bool | None = None
+    """For an email: whether the customer replied (the email reply rate counts these)."""
     notes: Text | None = None
 
 
 class FollowUpScheduled(Data):
+    """A follow-up a rep is to do by a due time."""
+
     followup_id: Id
     rep_id: Id
     due_at: AwareTime
+    """When it is due: a follow-up belongs to the period of its due time."""
     deal_id: Id | None = None
     lead_id: Id | None = None
 
 
 class FollowUpCompleted(Data):
+    """A scheduled follow-up was done (once)."""
+
     followup_id: Id
 
 
 class DealOpened(MoneyData):
+    """A deal was opened with a customer, owned by a rep (once per deal_id)."""
+
     deal_id: Id
     rep_id: Id
     customer_id: Id
     lead_id: Id | None = None
+    """The lead it came from: winning the deal converts the lead."""
     expected_amount: Money | None = None
+    """The amount hoped for, for the record: no figure counts it."""
 
 
 class DealWon(MoneyData):
+    """A deal was won (once: never after it was lost, never before it was opened)."""
+
     deal_id: Id
     amount: Money
 
 
 class DealLost(Data):
+    """A deal was lost (once: never after it was won)."""
+
     deal_id: Id
     reason: Text | None = None
 
 
 class Split(Data):
+    """One rep's share of a deal's credit."""
+
     rep_id: Id
     share: Amount
+    """A fraction of the deal, such as "0.5"."""
 
 
 class DealCreditSplit(Data):
+    """A deal's credit divided between reps, replacing the credit it had before: every figure of
+    the deal (its win, corrections, refunds, loss, first-win customer) moves to the new shares,
+    for reads that know the split."""
+
     deal_id: Id
     splits: Annotated[list[Split], Field(min_length=1, max_length=20)]
 
     @field_validator("splits")
     @classmethod
     def _shares_sum_to_one(cls, splits: list[Split]) -> list[Split]:
+        """The shares sum to exactly 1, none is 0, and no rep appears twice."""
         total = sum((s.share for s in splits), Decimal(0))
         if total != 1:
             raise ValueError(f"shares must sum to 1, they sum to {total}")
@@ -269,12 +331,19 @@ class DealCreditSplit(Data):
 
 
 class DealAmountCorrected(MoneyData):
+    """A won deal's amount was wrong. The correction restates the win in the win's own period,
+    for reads that know it; it is not a sale of its own."""
+
     deal_id: Id
     amount: Money
+    """The right won amount (never below what was already refunded)."""
     reason: Text
 
 
 class DealRefunded(MoneyData):
+    """Money returned on a won deal: it counts against revenue in the refund's own period, and
+    refunds never exceed the won amount."""
+
     deal_id: Id
     amount: Money
     reason: Text | None = None
@@ -282,6 +351,7 @@ class DealRefunded(MoneyData):
     @field_validator("amount")
     @classmethod
     def _positive(cls, amount: Decimal) -> Decimal:
+        """More than 0."""
         if amount == 0:
             raise ValueError("a refund of 0 is not a refund")
         return amount
@@ -291,6 +361,8 @@ class DealRefunded(MoneyData):
 
 
 class Swot(Data):
+    """Strengths, weaknesses, opportunities and threats, each a list of short texts."""
+
     strengths: Texts = []
     weaknesses: Texts = []
     opportunities: Texts = []
@@ -298,26 +370,35 @@ class Swot(Data):
 
 
 class EvaluationRecorded(Data):
+    """A rep's evaluation for a period: how it went, how each part of the process went, and an
+    optional SWOT."""
+
     evaluation_id: Id
     rep_id: Id
     period: PeriodText
     evaluator_id: Id
     result_score: Score
     process_scores: Annotated[dict[Name, Score], Field(max_length=MAX_LIST_ITEMS)]
+    """A score for each part of the process, by name."""
     swot: Swot | None = None
     summary: Text | None = None
 
 
 class FeedbackGiven(Data):
+    """Feedback to a rep: recognition, a point to improve, or coaching."""
+
     feedback_id: Id
     rep_id: Id
     author_id: Id
     kind: Literal["recognition", "improvement", "coaching"]
     text: Text
     evaluation_id: Id | None = None
+    """The rep's evaluation it follows up, which must be recorded already."""
 
 
 class ImprovementPlanSet(Data):
+    """An improvement plan for a rep: goals, trainings, and when to review it."""
+
     improvement_plan_id: Id
     rep_id: Id
     goals: Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
@@ -326,6 +407,8 @@ class ImprovementPlanSet(Data):
 
 
 class TrainingCompleted(Data):
+    """A rep completed a training."""
+
     rep_id: Id
     training: Text
 
@@ -334,14 +417,20 @@ class TrainingCompleted(Data):
 
 
 class IncentivePlanPublished(Data):
+    """A version of an incentive plan: its rules and the first period it applies to."""
+
     plan_id: Id
     version: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+    """Higher than every earlier version of the plan."""
     effective_from: PeriodText
+    """The first period this version applies to."""
     rules: dict
 
     @field_validator("rules")
     @classmethod
     def _valid_rules(cls, rules: dict) -> dict:
+        """A plan rules document (see "Incentive plans"), stored in its canonical form; every
+        problem is reported with its path."""
         parsed, problems = parse_rules(rules)
         if problems:
             raise ValueError("; ".join(f"rules.{p.field}: {p.message}" for p in problems))
@@ -350,12 +439,19 @@ class IncentivePlanPublished(Data):
 
 
 class IncentivePlanAssigned(Data):
+    """A scope is paid under a plan from a period on. A later assignment of the same scope
+    applies from its own from_period."""
+
     scope: Scope
     plan_id: Id
+    """A published plan."""
     from_period: PeriodText
 
 
 class AwardGranted(MoneyData):
+    """A one-off award to a rep, paid with a period's payout as a line of its own (outside the
+    plan: never multiplied or capped)."""
+
     rep_id: Id
     period: PeriodText
     amount: Money
@@ -363,66 +459,96 @@ class AwardGranted(MoneyData):
 
 
 class PeriodClosed(Data):
+    """A period was closed, by the close command: it takes no new approval, only adjustments, and
+    the close seals the log's head."""
+
     period: PeriodText
     head: Annotated[str, Field(min_length=64, max_length=64, strict=True)] | None = None
+    """The hash chain's link at closing: verification checks the log still passes through it."""
     head_position: Annotated[int, Field(ge=0, strict=True)] | None = None
+    """The position of that link."""
 
 
 class PayoutApproved(MoneyData):
+    """A rep's payout for a period, approved by the approve command as computed, with the digest
+    of the computation."""
+
     rep_id: Id
     period: PeriodText
-    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, what="an amount").quantize(CENT))]
+    amount: SignedMoney
+    """The payout's total."""
     plan_id: Id
     plan_version: Annotated[int, Field(ge=1, strict=True)]
     digest: Annotated[str, Field(min_length=64, max_length=64, strict=True)]
+    """sha256 of the computation: its inputs, the plan and the lines."""
     known_at: AwareTime | None = None
+    """The knowledge time it was computed at: recomputing there reproduces the digest."""
 
 
 class PayoutAdjusted(MoneyData):
+    """A difference added to a rep's payout for a period after its approval (or, in a period
+    closed before any approval, in its place), by a re-approval or by recording a replay's
+    differences."""
+
     rep_id: Id
     period: PeriodText
-    # An adjustment is a signed difference: it can take money back.
-    amount: Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, what="an amount").quantize(CENT))]
+    amount: SignedMoney
+    """The difference: positive pays more, negative takes money back."""
     reason: Text
     replay_id: Id | None = None
+    """The replay whose difference this records, if any."""
 
 
 # ---------------------------------------------------------------- rep-facing trust
 
 
 class PlanAcknowledged(Data):
+    """A rep signed off a published version of a plan."""
+
     rep_id: Id
     plan_id: Id
     version: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 
 
 class DisputeOpened(Data):
+    """A rep questions their payout for a period: a line, a deal, or some events."""
+
     dispute_id: Id
     rep_id: Id
     period: PeriodText
     text: Text
-    component: Id | None = None  # the payout line disputed
-    deal_id: Id | None = None  # the deal believed wrong or missing
+    component: Id | None = None
+    """The payout line disputed (its component id)."""
+    deal_id: Id | None = None
+    """The deal believed wrong or missing."""
     events: Annotated[list[Annotated[int, Field(ge=1, strict=True)]], Field(max_length=MAX_LIST_ITEMS)] = []
+    """Positions of the events the rep points at."""
 
 
 class DisputeCommented(Data):
+    """A comment on a dispute."""
+
     dispute_id: Id
     author_id: Id
     text: Text
 
 
 class DisputeResolved(Data):
+    """A dispute resolved, once: accepted, with the events that correct it recorded just before
+    it in the same batch, or rejected with a reason."""
+
     dispute_id: Id
     resolver_id: Id
     outcome: Literal["accepted", "rejected"]
     reason: Text
-    # event_ids of the correcting events: the events just before this one, in the same batch
     corrections: Annotated[list[Id], Field(max_length=20)] = []
+    """The event_ids of the correcting events: the events just before this one, in this batch,
+    in this order (none for a rejection)."""
 
     @field_validator("corrections")
     @classmethod
     def _unique(cls, corrections: list[str]) -> list[str]:
+        """No event_id twice."""
         if len(set(corrections)) != len(corrections):
             raise ValueError("a correction is named twice")
         return corrections

@@ -114,8 +114,8 @@ def _sqlite_engine(url: URL, attach: str | None = None) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         # Freed pages are left as they are, not overwritten with zeros (some builds, Debian's
         # among them, turn secure_delete on): the read side's rows are all derived from the log,
-        # which keeps every event, so zeroing them guards nothing, and it cost a rebuild's reset
-        # of a million-event store 0.5-0.9 s of its write lock (0.05 s without).
+        # which keeps every event, so zeroing them guards nothing, and it held a rebuild's reset
+        # under the write lock many times longer (docs/performance.md).
         cursor.execute("PRAGMA secure_delete=OFF")
         if attach:
             cursor.execute(f"ATTACH DATABASE ? AS {LEDGER_SCHEMA}", (attach,))
@@ -268,8 +268,8 @@ def _picker(order: tuple[str, ...]) -> Callable[[dict], tuple]:
 def prepared(conn: Connection, statement: Select, name: tuple[str, ...], params: dict[str, Any]) -> Any:
     """`conn.execute(statement, params)` for a statement built once and named by `name`, compiled
     once per dialect and run as driver SQL with positional parameters (`compiled`). A Core
-    execution spends ~40 µs in SQLAlchemy (cache key, bind and result processing), several times
-    the indexed SQLite query behind a rep's figure; driver SQL halves that. So: no column of the
+    execution spends several times longer in SQLAlchemy (cache key, bind and result processing)
+    than the indexed SQLite query behind a rep's figure takes; driver SQL skips most of it. So: no column of the
     statement may need a bind or result processor (the caller reads
     PostgreSQL's NUMERIC sums itself), every parameter must be named by the caller (constants
     are written into the SQL, as facts.ZERO and facts.ONE), and none may be expanding (an IN list)."""

@@ -127,7 +127,7 @@ def _sql_differences(
 ) -> tuple[list[tuple], list[tuple]]:
     """The rows of one store that the other does not hold as they are: each store's table joined
     to the other's on the primary key (a walk of both keys in order; `EXCEPT` sorted both whole
-    tables each way, ~2.5 times slower), a row kept when its key is missing there or any column
+    tables each way, which was slower), a row kept when its key is missing there or any column
     differs (`IS NOT`: NULLs are equal, as in `EXCEPT`)."""
     keys = [column.name for column in table.primary_key.columns]
     assert keys, f"table {table.name} has no primary key to compare its rows by"

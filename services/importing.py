@@ -24,7 +24,7 @@ from ledger.store import Ledger
 
 IMPORT_HELP = """Import events from FILE: JSON lines, or a CRM export if FILE ends in `.csv`.
 
-**JSON lines**: one envelope per line, as in DESIGN.md:
+**JSON lines**: one envelope per line (docs/design.md, "Events"):
 `{"type": "DealWon", "event_id": "crm-88121-won", "occurred_at": "2026-03-05T10:00:00+08:00", "data": {...}}`
 
 **CSV**: a CRM export, one row per record, with a header row. Column names are matched

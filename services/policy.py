@@ -15,17 +15,17 @@ refusal), and tests/test_auth_policy.py checks the table below case by case.
 |          | scope itself                            | (leads, activities, follow-ups, deals, evaluations,  |              |
 |          |                                         | feedback, improvement plans, trainings), TargetSet   |              |
 |          |                                         | for such a rep or for their own team; DisputeOpened, |              |
-|          |                                         | DisputeCommented for such a rep                      |              |
+|          |                                         | DisputeCommented, DisputeResolved for such a rep     |              |
 | rep      | their own data                          | ActivityLogged, FollowUpScheduled, FollowUpCompleted | –            |
 |          |                                         | (their call log), PlanAcknowledged, DisputeOpened,   |              |
 |          |                                         | DisputeCommented: for themselves                     |              |
 
 A comment on or resolution of a dispute concerns the dispute's rep: known when the dispute was
-opened earlier in the same batch, or when the org view answers `dispute_rep` (the in-process
-org cache does not yet: until it does, only admin and finance comment on earlier disputes).
+opened earlier in the same batch, or from the org view's `dispute_rep` (a view without it leaves
+only admin and finance to comment on earlier disputes).
 
-Reads beyond the log (issue 6), each answered 403 for a role that never reads that kind of
-thing and 404 for an object out of reach:
+Reads beyond the log, each answered 403 for a role that never reads that kind of thing and 404
+for an object out of reach:
 
 | endpoint                                    | admin | finance | auditor | manager             | rep        |
 |---------------------------------------------|-------|---------|---------|---------------------|------------|

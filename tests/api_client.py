@@ -1,7 +1,7 @@
 """An app under test with one token per role, and a small department to ask it about.
 
 The department: R-ann and R-bob in team T-1 (East), R-cat in team T-2 (West), all on plan `std`
-v1 (DESIGN.md's plan) with Q1 revenue targets of 100000, and plan v2 (a flat 4%) published
+v1 (the example plan of docs/design.md) with Q1 revenue targets of 100000, and plan v2 (a flat 4%) published
 for replays (in force from April). In Q1 R-ann wins 130000, R-bob 80000 and R-cat 77777.77 — an amount that appears
 nowhere else, so a response that leaks R-cat's figures to T-1 is easy to spot.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from builders import ev, onboard, open_deal, win
 
-# The plan of DESIGN.md: marginal tiers 3% / 5% from 100% / 8% from 120% of target, a 5000
+# The example plan of docs/design.md: marginal tiers 3% / 5% from 100% / 8% from 120% of target, a 5000
 # bonus at target, a 2000 hunter bonus at 10 new customers, a 0.8 penalty below 60%, a cap.
 STANDARD_RULES = {
     "components": [

@@ -131,7 +131,7 @@ EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, t
         "DisputeCommented",
         "DisputeResolved",
     },
-    # a manager comments on and resolves their team's disputes (issue 10); a rep signs and disputes
+    # a manager comments on and resolves their team's disputes; a rep signs and disputes
     "manager": PIPELINE | PEOPLE | {"TargetSet", "DisputeOpened", "DisputeCommented", "DisputeResolved"},
     "rep": {
         "ActivityLogged",

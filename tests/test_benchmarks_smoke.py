@@ -1,4 +1,4 @@
-"""The benchmark harness works end to end (issue 7): a tiny run of every stage writes its JSON.
+"""The benchmark harness works end to end: a tiny run of every stage writes its JSON.
 
 No timing is asserted — a figure only has to be there and be a positive number; the targets are
 judged on the 1,000,000-event run (see benchmarks/README.md).

@@ -66,7 +66,7 @@ QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 ACTIVITY_KINDS = {"call", "visit", "email", "meeting", "demo", "other"}
 PROCESS = {"prospecting", "discovery", "negotiation", "follow_up"}
 
-# The rules JSON as printed in DESIGN.md ("Incentive plans").
+# The rules JSON as printed in docs/design.md ("Incentive plans").
 DESIGN_RULES = json.loads("""
 {"components": [
   {"id": "commission", "kind": "commission", "base": "revenue", "mode": "marginal",

@@ -1,4 +1,4 @@
-"""Every KPI of DESIGN.md on one small sales month, worked out by hand in Asia/Shanghai (+08:00).
+"""Every KPI of docs/design.md on one small sales month, worked out by hand in Asia/Shanghai (+08:00).
 
 The story (all times +08:00; "K1".."K4" are the moments the ledger learned each part):
 

@@ -45,7 +45,7 @@ UNDERPERFORMANCE = {
     "factor": "0.8",
 }
 CAP = {"id": "cap", "kind": "cap", "max": "60000"}
-# The example plan of DESIGN.md, "Incentive plans".
+# The example plan of docs/design.md, "Incentive plans".
 DESIGN_PLAN = [COMMISSION, TARGET_BONUS, HUNTER, UNDERPERFORMANCE, CAP]
 TARGETS = {"revenue": D("100000")}
 

@@ -24,7 +24,7 @@ from ledger.plan_schema import (
     rules_to_json,
 )
 
-# The example plan of DESIGN.md, "Incentive plans", as the decoded JSON it arrives as.
+# The example plan of docs/design.md, "Incentive plans", as the decoded JSON it arrives as.
 DESIGN_RULES = {
     "components": [
         {

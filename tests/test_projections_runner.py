@@ -157,7 +157,7 @@ def test_a_split_rebuild_whose_worker_fails_folds_its_part_itself_and_says_so(
 
 def test_the_read_side_frees_sqlite_pages_without_zeroing_them(store_url, tmp_path):
     # Some SQLite builds (Debian's) zero every freed page; the read side's rows all come from the
-    # log, so a rebuild's reset need not pay for it (0.5-0.9 s of a million-event store's).
+    # log, so a rebuild's reset need not pay for it under the write lock.
     if not store_url.startswith("sqlite"):
         pytest.skip("a SQLite setting")
     store = open_store(store_url)

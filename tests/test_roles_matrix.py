@@ -3,7 +3,7 @@ status each cell must answer, and no cell that answers 2xx shows data beyond the
 
 Targets: `own` is R-ann (the rep token's rep, in the manager's team T-1, East), `team` is R-bob
 (T-1, East), `other` is R-cat (T-2, West). 401 without a token, 403 for a role that never does
-this, 404 for an object (a rep, a team) out of the token's reach: DESIGN.md and services/policy.py.
+this, 404 for an object (a rep, a team) out of the token's reach: docs/design.md ("Roles") and services/policy.py.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ _ROUTERS: list[APIRouter] = [
     replays.router,  # POST /replays, POST /replays/adjustments
     periods.router,  # POST /periods/{period}/close
     audit.router,  # GET /audit/verify, GET /audit/rebuild
-    trust.router,  # GET /statements/{rep}/{period}, GET /disputes/{id}, GET /plans/unacknowledged (issue 10)
-    web.router,  # the dashboard at / (issue 9)
+    trust.router,  # GET /statements/{rep}/{period}, GET /disputes/{id}, GET /plans/unacknowledged
+    web.router,  # the dashboard at /
 ]
 
 

@@ -36,7 +36,7 @@ PlanId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s\x00-\
 
 
 class PlanChoice(BaseModel):
-    """A published plan version, or draft rules (the JSON of DESIGN.md "Incentive plans")."""
+    """A published plan version, or draft rules (a rules document: docs/design.md, "Incentive plans")."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"anyOf": [{"required": ["plan_id", "version"]}, {"required": ["rules"]}]}

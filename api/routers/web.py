@@ -1,4 +1,4 @@
-"""The dashboard (issue 9): a static page at `/`, its files, the charting library, and the three
+"""The dashboard: a static page at `/`, its files, the charting library, and the three
 reads that only the page needs.
 
 - `GET /`                         api/web/index.html, with a strict Content-Security-Policy

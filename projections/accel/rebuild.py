@@ -39,7 +39,7 @@ from projections.db import database_url_of, engine_for, reads_ledger_of, writing
 from projections.projection import Projection
 
 SPLIT_FROM = 200_000  # events: below this, a second process costs more to start than it saves
-PART_SIZE = 1000  # the worker decodes and folds the activities in parts: fewer objects alive at once
+PART_SIZE = 1000  # the worker's parts (`runner.fold_batch`): activities decode and fold fastest in parts of 500-1000
 log = logging.getLogger("perfledger.projections.accel")
 
 CatchUp = Callable[..., int]  # the runner's `catch_up(ledger, engine, batch_size, progress, projections, part_size)`
@@ -88,11 +88,11 @@ def split_off(ledger: LogReader, engine: Engine) -> tuple[str, ...]:
     """What the worker process of a split rebuild folds; this process folds the rest, each
     reading only the events of its own projections. The sales fold is the longest (state at
     every step): this process folds it, with the small projections. The worker folds the
-    activities, most of a typical log. Where they fold in SQL, in the store (`in_store`: the
-    ledger's own SQLite file, or a scratch store that attaches it, the audit's), they are
-    replayed whole, which leaves the worker time for the follow-ups too. Elsewhere (PostgreSQL,
-    a scratch store of a PostgreSQL ledger) the activities alone already weigh as much as this
-    process's part."""
+    activities (two thirds of a typical log) and the follow-ups; where the activities fold in
+    SQL, in the store (`in_store`: the ledger's own SQLite file, or a scratch store that
+    attaches it, the audit's), it replays them whole first. Elsewhere (PostgreSQL, a scratch
+    store of a PostgreSQL ledger), it folds the activities alone. (Every projection but the
+    sales in the worker was tried too, and was slower: docs/performance.md.)"""
     if registry.ACCELERATORS.get("activity", registry.PLAIN).reads_stretches(ledger, engine):
         return ("activity", "followups")
     return ("activity",)

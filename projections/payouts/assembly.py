@@ -122,7 +122,7 @@ class Payout:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """The <payout> of DESIGN.md (Decimals stay Decimal: the API writes them as strings)."""
+        """The payout object of the API (Decimals stay Decimal: the API writes them as strings)."""
         return {
             "rep_id": self.rep_id,
             "period": self.period,

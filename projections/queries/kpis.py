@@ -1,4 +1,4 @@
-"""KPIs of DESIGN.md for any scope and period, at any as_of and known_at, from projected tables.
+"""KPIs (docs/design.md, "KPIs") for any scope and period, at any as_of and known_at, from projected tables.
 
 Plain query functions: they never read the log and never load an aggregate. A rep's KPI is a
 handful of indexed range scans; a company KPI one range scan per family of facts (never one
