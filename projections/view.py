@@ -51,7 +51,7 @@ class BatchView:
     - `update(table, key_column, row)`: set some columns of an existing row by its key (a
       follow-up's completion), applied after the inserts of the same batch;
     - `increment(table, key, row)`: add the row's values to the stored ones (rollup sums);
-    - `run(statement)`: a write of its own (a fold done in SQL: `fold_activity`), called with
+    - `run(statement)`: a write of its own (a fold done in SQL: `accel.activity_in_store`), called with
       the connection after the rows above.
     An upsert may `keep` columns: on conflict they keep their stored value.
     """

@@ -14,6 +14,7 @@ import pytest
 
 from ledger.config import Settings
 from ledger.store import Ledger
+from projections.accel.registry import SWITCH
 
 POSTGRES_URL = os.environ.get("PERFLEDGER_TEST_POSTGRES_URL")
 # The suite's assertions on texts are written in English; the tests of zh-CN ask for it (an
@@ -59,3 +60,18 @@ def ledger(settings) -> Iterator[Ledger]:
     store = Ledger(settings)
     yield store
     store.close()
+
+
+@pytest.fixture(params=["accelerated", "plain"])
+def accel(request, monkeypatch) -> bool:
+    """The test runs twice: with the projections' accelerators on, then off (PERFLEDGER_ACCEL=0,
+    the plain path: handlers only, each batch written before the next, a rebuild in one process)."""
+    on = request.param == "accelerated"
+    monkeypatch.setenv(SWITCH, "1" if on else "0")
+    return on
+
+
+@pytest.fixture
+def accelerated(monkeypatch) -> None:
+    """The projections' accelerators on, whatever the environment says: a test of an accelerator."""
+    monkeypatch.setenv(SWITCH, "1")

@@ -6,14 +6,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from unittest import mock
 
 from sqlalchemy import Engine, select
 
 from ledger.config import Settings
 from ledger.store import Ledger
+from projections.accel.registry import SWITCH
 from projections.db import engine_for
 from projections.queries.kpis import kpis
 from projections.runner import catch_up, projected_tables
@@ -98,3 +102,10 @@ def table_contents(engine: Engine) -> dict[str, list[tuple]]:
             rows = conn.execute(select(table)).all()
             contents[table.name] = sorted((tuple(row) for row in rows), key=repr)
     return contents
+
+
+@contextmanager
+def accelerators(on: bool) -> Iterator[None]:
+    """The projections' accelerators on, or off (the plain path), for the block (PERFLEDGER_ACCEL)."""
+    with mock.patch.dict(os.environ, {SWITCH: "1" if on else "0"}):
+        yield

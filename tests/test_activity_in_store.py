@@ -1,20 +1,24 @@
 """The activities folded in SQL, in the ledger's own SQLite file, write exactly the rows the
-Python handler writes: the same log projected both ways, table for table."""
+Python handler writes: the same log projected both ways, table for table.
+
+The SQL side runs with the accelerators on (it is one); the handler's side runs both ways (the
+`accel` fixture): on the plain path, and accelerated where the SQL cannot run (another file)."""
 
 from __future__ import annotations
 
 import pytest
 from builders import ev
-from projection_fixtures import close_store, store_with_edges, table_contents
+from projection_fixtures import accelerators, close_store, store_with_edges, table_contents
 from sqlalchemy.exc import OperationalError
 
 from demo.generator import generate
 from ledger.config import Settings
+from projections.accel import activity_in_store
+from projections.accel.activity_in_store import IN_STORE_VERSIONS, InStoreActivities
 from projections.accel.in_store import in_store
+from projections.accel.rebuild import split_off
 from projections.db import engine_for, try_writing, writing
-from projections.folds import activity as fold_activity
-from projections.folds.activity import IN_STORE_VERSIONS, ActivityProjection
-from projections.runner import catch_up, rebuild, split_off
+from projections.runner import catch_up, rebuild
 from projections.view import TrackingConflict
 
 # What the generator never writes: every form of `replied`, business times in other zones,
@@ -66,7 +70,7 @@ def activity_tables(engine) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("batch_size", [97, 5000])
-def test_the_activities_folded_in_sql_are_the_rows_the_handler_writes(store, tmp_path, batch_size):
+def test_the_activities_folded_in_sql_are_the_rows_the_handler_writes(store, tmp_path, batch_size, accel):
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))
     try:
         assert in_store(store.ledger, store.engine, IN_STORE_VERSIONS) and not in_store(
@@ -79,7 +83,8 @@ def test_the_activities_folded_in_sql_are_the_rows_the_handler_writes(store, tmp
             store.ledger, store.engine
         )
         head = store.ledger.head().position
-        assert catch_up(store.ledger, store.engine, batch_size=batch_size) == head
+        with accelerators(True):
+            assert catch_up(store.ledger, store.engine, batch_size=batch_size) == head
         assert catch_up(store.ledger, scratch, batch_size=batch_size) == head
         in_sql, in_python = activity_tables(store.engine), activity_tables(scratch)
     finally:
@@ -94,13 +99,13 @@ def test_the_activities_folded_in_sql_are_the_rows_the_handler_writes(store, tmp
     assert by_id["Z-seconds"][5] == 1_770_092_985_000_000  # 2026-02-03T04:29:45Z: folded by the handler
 
 
-def test_a_stretch_the_sql_cannot_read_whole_is_completed_by_the_handler(store, monkeypatch):
+def test_a_stretch_the_sql_cannot_read_whole_is_completed_by_the_handler(store, monkeypatch, accel):
     # Were every event of another class version, the SQL would read none of them: the count
     # tells, and the handler folds them all, rollup included.
-    statements = fold_activity._statements
-    monkeypatch.setattr(fold_activity, "_statements", lambda *args: _reading_nothing(statements(*args)))
-    catch_up(store.ledger, store.engine, batch_size=500)
-    monkeypatch.undo()
+    statements = activity_in_store._statements
+    with monkeypatch.context() as patched, accelerators(True):
+        patched.setattr(activity_in_store, "_statements", lambda *args: _reading_nothing(statements(*args)))
+        catch_up(store.ledger, store.engine, batch_size=500)
     folded_by_handler = activity_tables(store.engine)
     rebuild(store.ledger, store.engine)
     assert activity_tables(store.engine) == folded_by_handler
@@ -111,11 +116,11 @@ def _reading_nothing(statements: tuple[str, str]) -> tuple[str, str]:
     return insert.replace("WHERE version IS NULL", "WHERE version = -1"), rollup
 
 
-def test_a_rebuild_replays_the_activities_whole_into_the_rows_the_handler_writes(store, tmp_path, monkeypatch):
+def test_a_rebuild_replays_the_activities_whole_into_the_rows_the_handler_writes(store, tmp_path, monkeypatch, accel):
     # The replay stages the activities in temporary tables, in read transactions: another
     # connection can take SQLite's write lock meanwhile, and each stage leaves nothing in the
     # store's own tables.
-    staged = fold_activity.stage
+    staged = activity_in_store.stage
     lock_was_free = []
 
     def staging(conn, *args):
@@ -124,10 +129,10 @@ def test_a_rebuild_replays_the_activities_whole_into_the_rows_the_handler_writes
             lock_was_free.append(other is not None)
         assert conn.exec_driver_sql("SELECT count(*) FROM activities").scalar() == 0
 
-    monkeypatch.setattr(fold_activity, "stage", staging)
     head = store.ledger.head().position
-    assert rebuild(store.ledger, store.engine, split=False) == head
-    monkeypatch.undo()
+    with monkeypatch.context() as patched, accelerators(True):
+        patched.setattr(activity_in_store, "stage", staging)
+        assert rebuild(store.ledger, store.engine, split=False) == head
     assert lock_was_free and all(lock_was_free)
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))
     try:
@@ -137,24 +142,27 @@ def test_a_rebuild_replays_the_activities_whole_into_the_rows_the_handler_writes
         scratch.dispose()
 
 
-def test_a_replay_reads_what_the_sql_cannot_with_the_handler(store, monkeypatch):
+def test_a_replay_reads_what_the_sql_cannot_with_the_handler(store, monkeypatch, accel):
     catch_up(store.ledger, store.engine, batch_size=500)
     folded_in_batches = activity_tables(store.engine)
-    statements = fold_activity._statements
-    monkeypatch.setattr(fold_activity, "_statements", lambda *args: _reading_nothing(statements(*args)))
-    rebuild(store.ledger, store.engine, split=False)
+    statements = activity_in_store._statements
+    monkeypatch.setattr(activity_in_store, "_statements", lambda *args: _reading_nothing(statements(*args)))
+    with accelerators(True):
+        rebuild(store.ledger, store.engine, split=False)
     assert activity_tables(store.engine) == folded_in_batches
 
 
-def test_a_replay_into_tables_another_worker_has_moved_writes_nothing(store):
+def test_a_replay_into_tables_another_worker_has_moved_writes_nothing(store, accel):
     catch_up(store.ledger, store.engine, batch_size=500)
     before = activity_tables(store.engine)
     with pytest.raises(TrackingConflict):  # the activities are tracked at the head, not at 0
-        ActivityProjection().replay(store.ledger, store.engine, store.ledger.head().position)
+        InStoreActivities().replay(store.ledger, store.engine, store.ledger.head().position)
     assert activity_tables(store.engine) == before
 
 
-def test_a_scratch_store_attaching_the_ledger_read_only_replays_in_sql_and_leaves_the_ledger_free(store, tmp_path):
+def test_a_scratch_store_attaching_the_ledger_read_only_replays_in_sql_and_leaves_the_ledger_free(
+    store, tmp_path, accel
+):
     # The audit's scratch store: another file, which attaches the ledger's read-only.
     attached = engine_for(
         Settings(database_url=f"sqlite:///{tmp_path}/attached.db"), reads_ledger=store.ledger.settings.database_url
@@ -177,7 +185,8 @@ def test_a_scratch_store_attaching_the_ledger_read_only_replays_in_sql_and_leave
             with pytest.raises(OperationalError, match="readonly"):
                 conn.exec_driver_sql("DELETE FROM ledger.ledger_entries")
         head = store.ledger.head().position
-        assert rebuild(store.ledger, attached, split=False) == head  # replayed in SQL
+        with accelerators(True):
+            assert rebuild(store.ledger, attached, split=False) == head  # replayed in SQL
         assert rebuild(store.ledger, alone, split=False) == head  # folded by the handler
         assert activity_tables(attached) == activity_tables(alone)
         assert table_contents(attached)["followups"] == table_contents(alone)["followups"]

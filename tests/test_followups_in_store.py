@@ -1,16 +1,19 @@
 """The follow-ups a rebuild replays in SQL, in the ledger's own SQLite file, are the rows the
-handlers write: the same log projected both ways, row for row."""
+handlers write: the same log projected both ways, row for row.
+
+The SQL side runs with the accelerators on (it is one); the handlers' side runs both ways (the
+`accel` fixture): on the plain path, and accelerated where the SQL cannot run (another file)."""
 
 from __future__ import annotations
 
 import pytest
 from builders import ev
-from projection_fixtures import close_store, store_with_edges, table_contents
+from projection_fixtures import accelerators, close_store, store_with_edges, table_contents
 
 from demo.generator import generate
 from ledger.config import Settings
+from projections.accel import followups_in_store
 from projections.db import engine_for
-from projections.folds import followups as fold_followups
 from projections.runner import catch_up, rebuild
 
 # What the generator never writes: times with microseconds and in other zones, an offset with
@@ -57,10 +60,11 @@ def followup_rows(engine) -> list:
 
 
 @pytest.mark.parametrize("stretch", [250, 100_000])
-def test_a_rebuild_replays_the_followups_into_the_rows_the_handlers_write(store, tmp_path, monkeypatch, stretch):
+def test_a_rebuild_replays_the_followups_into_the_rows_the_handlers_write(store, tmp_path, monkeypatch, stretch, accel):
     monkeypatch.setattr("projections.accel.in_store.STAGE_STRETCH", stretch)
     head = store.ledger.head().position
-    assert rebuild(store.ledger, store.engine, split=False) == head
+    with accelerators(True):
+        assert rebuild(store.ledger, store.engine, split=False) == head
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/scratch.db"))
     try:
         assert catch_up(store.ledger, scratch, batch_size=300) == head  # the handlers, batch by batch
@@ -82,14 +86,15 @@ def test_a_rebuild_replays_the_followups_into_the_rows_the_handlers_write(store,
     assert by_id["F-edge-3"][8] is None
 
 
-def test_a_replay_the_sql_reads_none_of_is_folded_by_the_handlers(store, monkeypatch):
+def test_a_replay_the_sql_reads_none_of_is_folded_by_the_handlers(store, monkeypatch, accel):
     catch_up(store.ledger, store.engine, batch_size=500)
     by_handlers = followup_rows(store.engine)
-    statements = fold_followups._statements
+    statements = followups_in_store._statements
     monkeypatch.setattr(
-        fold_followups,
+        followups_in_store,
         "_statements",
         lambda *args: tuple(s.replace("WHERE version IS NULL", "WHERE version = -1") for s in statements(*args)),
     )
-    rebuild(store.ledger, store.engine, split=False)
+    with accelerators(True):
+        rebuild(store.ledger, store.engine, split=False)
     assert followup_rows(store.engine) == by_handlers

@@ -8,6 +8,8 @@
    on a fresh store that holds only the events recorded up to T: knowledge time is a prefix.
 4. A payout's rep figures read for many reps together equal each rep's read alone and the
    rep's KPI figures, with one event of evidence behind each activity.
+
+Each runs with the projections' accelerators on, then off (the plain path: `PATHS`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import tempfile
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from projection_fixtures import close_store, open_store, table_contents
+from projection_fixtures import accelerators, close_store, open_store, table_contents
 from projection_oracle import comparable, figures
 from projection_story import batches_of, batchings, envelopes_of, stories
 
@@ -30,6 +33,7 @@ from projections.runner import catch_up, rebuild
 SCOPES = ("rep:R-1", "rep:R-2", "rep:R-3", "team:T-A", "team:T-B", "region:East", "region:West", "company")
 PERIODS = ("2026-02", "2026-03", "2026-Q1", "2026-Q2")
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PATHS = pytest.mark.parametrize("accelerated", [True, False], ids=["accelerated", "plain"])
 
 
 def small_blocks():
@@ -54,6 +58,7 @@ def stop_after(batches: int):
     return progress
 
 
+@PATHS
 @SETTINGS
 @given(
     story=stories,
@@ -62,10 +67,12 @@ def stop_after(batches: int):
     stops=st.lists(st.integers(1, 3), min_size=1, max_size=6),
     parts=st.integers(1, 4),
 )
-def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(story, sizes, projection_batches, stops, parts):
+def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(
+    accelerated, story, sizes, projection_batches, stops, parts
+):
     """`parts`: the catch-ups decode and fold each batch that many events at a time (the rebuild
     folds each of its batches whole), so a fold's state must carry from part to part."""
-    with tempfile.TemporaryDirectory() as folder, small_blocks():
+    with tempfile.TemporaryDirectory() as folder, small_blocks(), accelerators(accelerated):
         store = open_store(f"sqlite:///{Path(folder) / 'l.db'}")
         try:
             for i, batch in enumerate(batches_of(envelopes_of(story), sizes)):
@@ -89,17 +96,18 @@ def _interrupted_catch_up(store, batch_size: int, stop: int, parts: int) -> None
         catch_up(store.ledger, store.engine, batch_size=batch_size, progress=stop_after(stop), part_size=parts)
 
 
+@PATHS
 @SETTINGS
 @given(story=stories, sizes=batchings, cut=st.integers(0, 1000), as_of_day=st.sampled_from((None, "2026-03-10")))
 def test_a_kpi_known_at_t_equals_a_fresh_store_of_what_was_recorded_by_t_and_the_definitions(
-    story, sizes, cut, as_of_day
+    accelerated, story, sizes, cut, as_of_day
 ):
     from datetime import datetime
 
     batches = batches_of(envelopes_of(story), sizes)
     kept = batches[: cut % len(batches) + 1]
     as_of = None if as_of_day is None else datetime.fromisoformat(f"{as_of_day}T12:00:00+08:00")
-    with tempfile.TemporaryDirectory() as folder, small_blocks():
+    with tempfile.TemporaryDirectory() as folder, small_blocks(), accelerators(accelerated):
         full = open_store(f"sqlite:///{Path(folder) / 'full.db'}")
         prefix = open_store(f"sqlite:///{Path(folder) / 'prefix.db'}")
         try:
@@ -121,9 +129,12 @@ def test_a_kpi_known_at_t_equals_a_fresh_store_of_what_was_recorded_by_t_and_the
             close_store(prefix)
 
 
+@PATHS
 @SETTINGS
 @given(story=stories, sizes=batchings, cut=st.integers(0, 1000), as_of_day=st.sampled_from((None, "2026-03-10")))
-def test_a_payouts_rep_figures_read_together_equal_each_read_alone_and_the_kpis(story, sizes, cut, as_of_day):
+def test_a_payouts_rep_figures_read_together_equal_each_read_alone_and_the_kpis(
+    accelerated, story, sizes, cut, as_of_day
+):
     from datetime import datetime
 
     from projections.db import reading
@@ -135,7 +146,7 @@ def test_a_payouts_rep_figures_read_together_equal_each_read_alone_and_the_kpis(
     reps = ["R-1", "R-2", "R-3"]
     batches = batches_of(envelopes_of(story), sizes)
     as_of = None if as_of_day is None else datetime.fromisoformat(f"{as_of_day}T12:00:00+08:00")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, accelerators(accelerated):
         store = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
         try:
             moments = [store.record(*batch) for batch in batches]

@@ -2,7 +2,7 @@
 that attaches it, the audit's scratch store: `db.ledger_schema`), a projection whose rows
 depend on each event alone can write a stretch of the log's events with
 one statement, its fields read by SQLite's JSON functions, and no event decoded in Python
-(`fold_activity`, `fold_followups`).
+(`activity_in_store`, `followups_in_store`).
 
 The SQL reads an event's stored state as the transcoder writes it, at the class version it is
 written for; an event it does not read (another version, a time SQLite cannot parse) is left
@@ -12,22 +12,23 @@ against the stretch's events of the type, read before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 
 from ledger.decoding import LogRecord, decoded
+from projections.accel.base import LogReader
 from projections.db import ledger_schema
-from projections.projection import LogReader
 from projections.view import claim_batch
 
 
-def in_store(log: LogReader, engine: Engine, versions: dict[type, int]) -> bool:
+def in_store(log: LogReader, engine: Engine, versions: Mapping[Any, int]) -> bool:
     """Can a projection fold this log in SQL in this store: the ledger's own SQLite file, or one
     that attaches it (`db.ledger_schema`), and each event class at the version (`class_version`)
     its SQL is written for (`versions`)?"""
     return (
-        all(cls.class_version == version for cls, version in versions.items())  # type: ignore[attr-defined]
+        all(cls.class_version == version for cls, version in versions.items())
         and log.stored_events_sql() is not None
         and ledger_schema(engine, log.settings.database_url) is not None
     )
@@ -90,8 +91,8 @@ def replay_staged(
     """Replay positions (0, upto] into projection `name`'s empty `tables`, SQLite's write lock
     held only to copy the rows in.
 
-    Folded batch by batch, a fold in SQL runs inside each batch's write transaction: at a
-    million events, seconds of SQLite's one write lock, which the rest of a rebuild waits for.
+    Folded batch by batch, a fold in SQL runs inside each batch's write transaction: over the
+    whole log, a long hold of SQLite's one write lock, which the rest of a rebuild waits for.
     Here `stage(conn, after, upto)` runs it over stretches of STAGE_STRETCH positions in read
     transactions, into temporary tables (`staged_name`: the connection's own, no other
     connection waits for them); then one write transaction moves the tracked position from 0

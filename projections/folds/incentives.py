@@ -121,4 +121,3 @@ class IncentivesProjection(Projection):
     name = "incentives"
     tables = (plan_versions, plan_assignments, awards, payout_approvals, payout_adjustments, period_closes)
     handlers = HANDLERS
-    reads_tables = False  # it folds the events alone

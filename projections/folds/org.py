@@ -63,4 +63,3 @@ class OrgProjection(Projection):
     name = "org"
     tables = (reps, memberships)
     handlers = HANDLERS
-    reads_tables = False  # it folds the events alone

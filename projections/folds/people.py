@@ -61,4 +61,3 @@ class PeopleProjection(Projection):
     name = "people"
     tables = (rep_timeline,)
     handlers = HANDLERS
-    reads_tables = False  # it folds the events alone

@@ -17,11 +17,13 @@ knowledge time of each block, kept by the `log` projection) says which block is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 
-from projections.projection import Fold, Handler, LogReader, Projection
+from ledger.decoding import LogRecord
+from ledger.schemas import DATA_MODELS
+from projections.projection import Fold, Handler, Projection
 from projections.tables import knowledge_blocks
 from projections.view import BatchView
 
@@ -126,14 +128,17 @@ class Window:
 class BlocksFold(Fold):
     """The first and last knowledge time of each block a batch reaches."""
 
-    def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
-        super().__init__(conn, view, memory)
+    def __init__(self, conn: Connection, view: BatchView):
+        super().__init__(conn, view)
         self.spans: dict[int, dict[str, int]] = {}
 
-    def add(self, spans: list[tuple[int, int, int]]) -> None:
-        for block, first, last in spans:  # knowledge time grows with position: a later stretch moves `last`
-            span = self.spans.setdefault(block, {"block": block, "first_recorded_us": first})
-            span["last_recorded_us"] = last
+    def add(self, block: int, first: int, last: int) -> None:
+        """Positions of `block` known from `first` to `last`. Knowledge time grows with position:
+        the batch's first time in a block stays, a later position moves its last."""
+        span = self.spans.get(block)
+        if span is None:
+            span = self.spans[block] = {"block": block, "first_recorded_us": first}
+        span["last_recorded_us"] = last
 
     def finish(self) -> None:
         for block, span in self.spans.items():
@@ -141,16 +146,20 @@ class BlocksFold(Fold):
             self.view.upsert(knowledge_blocks, block, span, keep=("first_recorded_us",))
 
 
+def position_known(fold: BlocksFold, r: LogRecord) -> None:
+    fold.add(block_of(r.position), r.recorded_at, r.recorded_at)
+
+
 class LogProjection(Projection):
-    """Every position of the log: the knowledge time spanned by each block (`knowledge_blocks`),
-    read from the ledger's entries in one aggregate per batch (no event is read or decoded)."""
+    """Every position of the log: the knowledge time spanned by each block (`knowledge_blocks`).
+
+    Knowledge time belongs to every position, and every position holds one event, of a type the
+    write side accepts (`DATA_MODELS`: it refuses any other). So the projection handles every
+    event type, and reads only the record's position and knowledge time (its ledger entry's).
+    `projections.accel.knowledge` reads the same times from the ledger's entries instead, two a
+    block, with no event read or decoded."""
 
     name = "log"
     tables = (knowledge_blocks,)
-    handlers: ClassVar[dict[str, Handler]] = {}
-    reads_entries = True
-    reads_tables = False
+    handlers: ClassVar[dict[str, Handler]] = dict.fromkeys(DATA_MODELS, position_known)
     fold = BlocksFold
-
-    def feed_stretch(self, fold: BlocksFold, log: LogReader, after: int, upto: int) -> None:  # type: ignore[override]
-        fold.add(log.knowledge_spans(after, upto, BLOCK_BITS))

@@ -29,14 +29,13 @@ Shares are parts per billion and money cents, divided by the largest remainder (
 so a deal's parts always sum to the deal. The state these deltas need (a deal's amount, credit
 and refunds; a customer's first win; a lead's conversion) is kept in `deals`, `customers` and
 `leads`, written in the same transaction as the facts, so catch-up after a restart is exact.
+Each batch reads the state it needs from those tables (`SalesFold.prefetch`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import orjson
@@ -44,7 +43,7 @@ from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from ledger.decoding import LogRecord
 from projections.folds.rollups import Rollup
-from projections.projection import HOLD_AT_MOST, Fold, Handler, Projection, registrar
+from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours
 from projections.units import PPB, allocate, cents, micros, shares_in_ppb
 from projections.view import BatchView
@@ -53,9 +52,6 @@ HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
 Credit = list[tuple[str, int]]  # [(rep_id, ppb)]
 _CHUNK = 2000  # keys per IN (…) list: well below SQLite's and PostgreSQL's parameter limits
-# States of each kind (deals, customers, leads) a catch-up remembers between batches: a rebuild
-# then reads back from its tables only what it forgot, and its memory stays bounded.
-REMEMBERED = 20_000
 
 
 # ---------------------------------------------------------------- fold state
@@ -182,16 +178,15 @@ def rows_where_in(conn: Connection, table: Table, column: str, values: list[str]
 class Cache:
     """Fold state of one kind for one batch: loaded in bulk, changed in memory, upserted at the end.
 
-    `items` (key → state, None for a key known to have none) may outlive the batch: the fold
-    keeps it in its memory, so the next batch of the same catch-up loads only what is not in it.
+    `items`: key → state, None for a key known to have none.
     """
 
-    def __init__(self, conn: Connection, table: Table, from_row: Callable[[Any], Any], items: dict[str, Any]):
+    def __init__(self, conn: Connection, table: Table, from_row: Callable[[Any], Any]):
         self.conn = conn
         self.table = table
         self.key = next(iter(table.primary_key.columns))
         self.from_row = from_row
-        self.items = items
+        self.items: dict[str, Any] = {}
         self.changed: set[str] = set()
 
     def load(self, keys: Iterable[str | None]) -> None:
@@ -223,34 +218,14 @@ class Cache:
         for key in sorted(self.changed):
             view.upsert(self.table, key, self.items[key].as_row())
 
-    def forget_oldest(self, keep: int, pinned: Iterable[set[str]] = ()) -> None:
-        """Bound the memory: drop the earliest-loaded states beyond `keep` (loaded again if
-        asked), but none `pinned` (changed by a batch that may not be written yet)."""
-        excess = len(self.items) - keep
-        if excess <= 0:
-            return
-        kept = set().union(*pinned)  # one set, not a look into each batch's per key: this runs on every batch
-        for key in list(islice(self.items, excess)):
-            if key not in kept:
-                del self.items[key]
-
 
 class SalesFold(Fold):
-    def __init__(self, conn: Connection, view: BatchView, memory: dict[str, Any] | None = None):
-        super().__init__(conn, view, memory)
-        self.deals = Cache(conn, deals, Deal.from_row, self.memory.setdefault("deals", {}))
-        self.customers = Cache(conn, customers, Customer.from_row, self.memory.setdefault("customers", {}))
-        self.leads = Cache(conn, leads, Lead.from_row, self.memory.setdefault("leads", {}))
-        self.deals_of_lead: dict[str, set[str]] = {}
-        # Deals opened with a lead not yet created, by lead: kept only by a catch-up that began at
-        # the start of the log (a rebuild), which has then seen every deal; None: ask the table.
-        self.awaiting: dict[str, set[str]] | None = self.memory.setdefault(
-            "awaiting", {} if view.expected == 0 else None
-        )
-        # Such a catch-up reads from its tables only states it forgot, and it never forgets one
-        # that the last HOLD_AT_MOST batches changed (`finish`): its batches may be held.
-        self.holdable = self.awaiting is not None
-        self.pinned: deque[tuple[set[str], ...]] = self.memory.setdefault("pinned", deque(maxlen=HOLD_AT_MOST))
+    def __init__(self, conn: Connection, view: BatchView):
+        super().__init__(conn, view)
+        self.deals = Cache(conn, deals, Deal.from_row)
+        self.customers = Cache(conn, customers, Customer.from_row)
+        self.leads = Cache(conn, leads, Lead.from_row)
+        self.deals_of_lead: dict[str, set[str]] = {}  # lead_id: the deals opened with it, as far as loaded
         self.hours = Rollup(view, sales_hours)
         self._seq_position, self._seq = 0, 0
 
@@ -273,7 +248,7 @@ class SalesFold(Fold):
                 deal_ids.add(d["deal_id"])
         self.deals.load(deal_ids)
         self._load_deals_of_leads(new_leads)
-        # Only what this batch names: the memory holds states of earlier batches too.
+        # Only what this part names: the caches hold states loaded before it too.
         deal_ids |= {deal_id for lead_id in new_leads for deal_id in self.deals_of_lead[lead_id]}
         known = [deal for deal in map(self.deals.items.get, deal_ids) if deal is not None]
         self.leads.load((lead_ids | {deal.lead_id for deal in known}) - new_leads)
@@ -286,12 +261,6 @@ class SalesFold(Fold):
         wanted = sorted(lead_ids)
         for lead_id in wanted:
             self.deals_of_lead.setdefault(lead_id, set())
-        if self.awaiting is not None:  # every such deal is known: no query
-            waiting = {lead_id: self.awaiting.pop(lead_id) for lead_id in wanted if lead_id in self.awaiting}
-            self.deals.load(deal_id for deals_ in waiting.values() for deal_id in deals_)
-            for lead_id, deal_ids in waiting.items():
-                self.deals_of_lead[lead_id] |= deal_ids
-            return
         for start in range(0, len(wanted), _CHUNK):
             for row in rows_where_in(self.conn, deals, "lead_id", wanted[start : start + _CHUNK]):
                 deal = self.deals.items.get(row.deal_id) or Deal.from_row(row)
@@ -304,13 +273,8 @@ class SalesFold(Fold):
         return sorted(self.deals_of_lead[lead_id])
 
     def finish(self) -> None:
-        caches = (self.deals, self.customers, self.leads)
-        for cache in caches:
+        for cache in (self.deals, self.customers, self.leads):
             cache.flush(self.view)
-        if self.holdable:
-            self.pinned.append(tuple(cache.changed for cache in caches))
-        for i, cache in enumerate(caches):
-            cache.forget_oldest(REMEMBERED, [changed[i] for changed in self.pinned])
         self.hours.flush()
 
     # ------------------------------------------------------------ writing facts
@@ -490,8 +454,6 @@ def deal_opened(fold: SalesFold, r: LogRecord) -> None:
     fold.deals.put(deal.deal_id, deal)
     if deal.lead_id is not None:
         fold.deals_of_lead.setdefault(deal.lead_id, set()).add(deal.deal_id)
-        if fold.awaiting is not None and fold.leads.peek(deal.lead_id) is None:
-            fold.awaiting.setdefault(deal.lead_id, set()).add(deal.deal_id)
 
 
 @on("DealWon")
@@ -579,8 +541,6 @@ def lead_created(fold: SalesFold, r: LogRecord) -> None:
         r.position,
     )
     fold.leads.put(lead.lead_id, lead)
-    if fold.awaiting is not None:
-        fold.awaiting.pop(lead.lead_id, None)  # its deals are in deals_of_lead: `deals_with_lead`
     fold.hours.add(lead.created_us, r.position, "leads", 1)
     for deal_id in fold.deals_with_lead(lead.lead_id):  # won before the lead was recorded
         deal = fold.deals.peek(deal_id)

@@ -39,4 +39,3 @@ class TargetsProjection(Projection):
     name = "targets"
     tables = (target_revisions,)
     handlers = HANDLERS
-    reads_tables = False  # it folds the events alone

@@ -8,12 +8,13 @@ corrections were recorded (the events just before it, in the same atomic batch).
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, Text
 
 from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import Id, _position_key, _times, metadata
 from projections.units import micros
+from projections.view import BatchView
 
 plan_acknowledgements = Table(
     "plan_acknowledgements",
@@ -47,17 +48,11 @@ on = registrar(HANDLERS)
 
 
 class TrustFold(Fold):
-    """Knows each dispute's rep and period (from its opening, in this batch or before).
+    """Knows each dispute's rep and period (from its opening, in this batch or before)."""
 
-    A catch-up remembers every dispute it saw opened (disputes are few: one per rep and period
-    at most a handful), so it reads from its table only disputes opened before it began, which
-    no unwritten batch changed: its batches may be held (`Fold.holdable`)."""
-
-    holdable = True
-
-    def __init__(self, conn, view, memory=None):  # type: ignore[no-untyped-def]
-        super().__init__(conn, view, memory)
-        self.opened: dict[str, tuple[str, str]] = self.memory.setdefault("opened", {})
+    def __init__(self, conn: Connection, view: BatchView):
+        super().__init__(conn, view)
+        self.opened: dict[str, tuple[str, str]] = {}  # dispute_id: (rep_id, period)
 
     def prefetch(self, records: list[LogRecord]) -> None:
         wanted = {
