@@ -1,9 +1,10 @@
 """Languages and formats of every face: the CLI, the API's errors, statements, exports, the dashboard.
 
-Two locales, `zh-CN` (the default: the departments this is written for) and `en`. Which one:
+Two locales, `zh-CN` (the departments this is written for) and `en` (the default when nobody
+asks: a server answers each reader in their own language). Which one:
 - a request: its `Accept-Language` (the dashboard's switch sends it), else the configured one;
 - a command: `--locale`, else the configured one;
-- configured: PERFLEDGER_LOCALE (ledger/config.py), else zh-CN.
+- configured: PERFLEDGER_LOCALE (ledger/config.py), else en.
 
 Texts are gettext catalogs (`api/locale/<ll_CC>/LC_MESSAGES/perfledger.po`, their msgids the
 English texts, so `en` needs no catalog): the .po files are read and compiled in memory on first
@@ -121,7 +122,7 @@ def from_accept_language(header: str | None) -> str | None:
 
 
 def choose(*candidates: str | None) -> str:
-    """The first supported of the candidates (a request's, an option's, the configured one), else zh-CN."""
+    """The first supported of the candidates (a request's, an option's, the configured one), else en."""
     for candidate in candidates:
         found = supported(candidate)
         if found:

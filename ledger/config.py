@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DATABASE_URL = "sqlite:///perfledger.db"
 # The faces' languages (api/i18n.py); Chinese first: the departments this is written for.
 SUPPORTED_LOCALES = ("zh-CN", "en")
-DEFAULT_LOCALE = "zh-CN"
+DEFAULT_LOCALE = (
+    "en"  # like PERFLEDGER_TZ=UTC: a reader asks for zh-CN (Accept-Language, --locale) or a department sets it
+)
 
 
 class ConfigError(ValueError):
@@ -23,7 +25,7 @@ class Settings:
     tz_name: str = "UTC"
     currency: str = "CNY"
     # A face's language when the reader asks for none (a request without Accept-Language, a command
-    # without --locale): PERFLEDGER_LOCALE's, else zh-CN.
+    # without --locale): PERFLEDGER_LOCALE's, else en.
     locale: str = field(default_factory=lambda: configured_locale(os.environ))
 
     @property

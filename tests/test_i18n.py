@@ -101,11 +101,12 @@ def test_the_readers_language_comes_from_accept_language_by_weight(header, chose
     assert from_accept_language(header) == chosen
 
 
-def test_without_a_choice_the_configured_locale_speaks_and_zh_cn_is_the_default():
-    assert choose(None, "en") == "en"
+def test_without_a_choice_the_configured_locale_speaks_and_en_is_the_default():
+    assert choose(None, "zh-CN") == "zh-CN"
     assert choose("en-GB", "zh-CN") == "en"
-    assert choose(None, None) == "zh-CN"
-    assert settings_from_env({}).locale == "zh-CN"
+    assert choose("zh-Hans-CN,zh;q=0.9", None) == "zh-CN"
+    assert choose(None, None) == "en"
+    assert settings_from_env({}).locale == "en"
     assert settings_from_env({"PERFLEDGER_LOCALE": "zh_cn"}).locale == "zh-CN"
     with pytest.raises(ConfigError, match="PERFLEDGER_LOCALE"):
         settings_from_env({"PERFLEDGER_LOCALE": "fr"})
