@@ -80,14 +80,16 @@ def kpi_summary(title: str, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) 
     return table
 
 
-def kpi_detail(scope: str, period: str, as_of: datetime, known_at: datetime, kpis: Mapping[str, Any]) -> Table:
+def kpi_detail(
+    scope: str, period: str, as_of: datetime, known_at: datetime, kpis: Mapping[str, Any], status: str = "ended"
+) -> Table:
     """Every figure of one scope and period, one per line."""
     say = speaker()
     table = Table(
         say._("figure"),
         say._("value"),
         title=say._("KPIs of {scope} for {period}", scope=scope, period=period),
-        caption=say._("as of {as_of}, as known at {known_at}", as_of=fmt(as_of), known_at=fmt(known_at)),
+        caption=cutoffs_caption(as_of, known_at, status),
     )
     for name in (
         "revenue",
@@ -318,3 +320,14 @@ def seals_table(seals: list[Mapping[str, Any]]) -> Table:
             "[green]yes[/]" if seal["holds"] else "[bold red]NO[/]",
         )
     return table
+
+
+def cutoffs_caption(as_of: datetime, known_at: datetime, status: str) -> str:
+    """The cut-offs a read used, and where its period stood then."""
+    say = speaker()
+    caption = say._("as of {as_of}, as known at {known_at}", as_of=fmt(as_of), known_at=fmt(known_at))
+    if status == "not_started":
+        return caption + "; " + say._("the period has not started: every figure is empty")
+    if status == "in_progress":
+        return caption + "; " + say._("the period is in progress")
+    return caption

@@ -5,7 +5,6 @@ layers below, as the API does."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,9 +75,10 @@ def kpi(
         catch_up_with_progress(ledger, engine)
         figures = kpis(engine, settings, scope, period, as_of_time, known_time)
     if as_json:
-        print_json({"scope": scope, "period": period, "as_of": as_of_time, "known_at": known_time, "kpis": figures})
+        named = {"as_of": as_of_time, "known_at": known_time, "period_status": cut.status}
+        print_json({"scope": scope, "period": period, **named, "kpis": figures})
         return
-    out.print(cli_render.kpi_detail(scope, period, as_of_time, known_time, figures))
+    out.print(cli_render.kpi_detail(scope, period, as_of_time, known_time, figures, cut.status))
 
 
 # ---------------------------------------------------------------- payout explain | approve
@@ -171,7 +171,7 @@ def replay(
     period = parse_period_option(period)
     request = plan_request(plan_id, version, rules)
     moment = parse_time(known_at, "--known-at")
-    if record and moment is not None and moment > datetime.now(UTC):
+    if record and moment is not None and moment > load_settings().now():
         fail(
             "--record needs a --known-at that has passed",
             "the same replay must record the same differences: "

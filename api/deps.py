@@ -365,7 +365,13 @@ PeriodPath = Annotated[
 PeriodQuery = Annotated[Period, Query()]
 AsOf = Annotated[
     Moment | None,
-    Query(description="business-time cut-off: only what had happened by then (default: the end of the period)"),
+    Query(
+        description="business-time cut-off: only what had happened by then "
+        "(default: the earlier of the end of the period and now)"
+    ),
+]
+AsOfMoment = Annotated[
+    Moment | None, Query(description="business-time cut-off: only what had happened by then (default: now)")
 ]
 KnownAt = Annotated[
     Moment | None, Query(description="knowledge-time cut-off: only what the ledger had recorded by then (default: now)")

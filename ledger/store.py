@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
+from ledger.decoding import time_to_micros
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
 from ledger.messages import Msg
 from ledger.recorder import EntryMeta
@@ -118,7 +119,7 @@ class Ledger(Verifying):
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
-            positions = self.app.events.put(uow.events, entries=metas, actor=actor)
+            positions = self.app.events.put(uow.events, entries=metas, actor=actor, now_us=self._now_us())
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
             known_now, _, _ = self._split_known(commands, hashes)
@@ -151,6 +152,10 @@ class Ledger(Verifying):
         except InvalidBatch as invalid:
             return invalid.problems
         return []
+
+    def _now_us(self) -> int:
+        """The ledger's clock in microseconds: what the recorder stamps as knowledge time."""
+        return time_to_micros(self.settings.now())
 
     def _split_known(
         self, commands: list[Command], hashes: list[str]

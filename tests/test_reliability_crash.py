@@ -200,7 +200,7 @@ def assert_projections_hold_exactly_a_rebuild_to_their_position(ledger: Ledger, 
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path / f'upto-{position}.db'}"))
     try:
         catch_up(BoundedLog(ledger, position), scratch)
-        differences = compare_rows(engine, scratch, now_micros(), True)
+        differences = compare_rows(engine, scratch, now_micros(ledger.settings), True)
     finally:
         scratch.dispose()
     assert differences == [], differences[:5]

@@ -26,7 +26,7 @@ from api.deps import (
 from api.errors import request_lang
 from api.responses import model_response
 from api.routers.common import ExportFormat, sheet_response
-from projections.queries.cutoffs import cutoffs
+from projections.queries.cutoffs import PeriodStatus, cutoffs
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
 from projections.units import micros_to_time
@@ -70,8 +70,9 @@ class Kpis(BaseModel):
 class KpisOut(BaseModel):
     scope: str
     period: str
-    as_of: datetime  # the cut-offs used: the end of the period and now unless asked
+    as_of: datetime  # the cut-offs used: the earlier of the period's end and now, and now, unless asked
     known_at: datetime
+    period_status: PeriodStatus  # not_started: as_of is before the period, every figure is empty
     kpis: Kpis
 
 
@@ -86,6 +87,7 @@ class QuadrantsOut(BaseModel):
     period: str
     as_of: datetime
     known_at: datetime
+    period_status: PeriodStatus
     thresholds: dict[str, Decimal | None]  # revenue, growth_rate: the medians unless given
     regions: list[RegionRow]
 
@@ -120,7 +122,9 @@ async def read_kpis(
         speaker = request_lang(request)
         sheet = exports.kpi_sheet(speaker, [(scope, period, figures)], as_of, known_at, settings.tz_name, settings.tz)
         return sheet_response(sheet, format, speaker, settings)
-    return model_response(KpisOut(scope=scope, period=period, as_of=as_of, known_at=known_at, kpis=figures))
+    status = status_at(settings, period, as_of)
+    out = KpisOut(scope=scope, period=period, as_of=as_of, known_at=known_at, period_status=status, kpis=figures)
+    return model_response(out)
 
 
 Threshold = Annotated[Decimal | None, Query(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD, allow_inf_nan=False)]
@@ -145,15 +149,22 @@ def read_quadrants(
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
     answer = quadrants(engine, settings, period, as_of, known_at, {k: v for k, v in given.items() if v is not None})
-    return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at))
+    status = status_at(settings, period, as_of)
+    return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at, period_status=status))
 
 
 def resolved(
     settings: SettingsDep, period: str, as_of: datetime | None, known_at: datetime | None
 ) -> tuple[datetime, datetime]:
-    """The cut-offs a read uses, made explicit (the end of the period, now) so the answer names them."""
+    """The cut-offs a read uses, made explicit (the earlier of the period's end and now; now) so the
+    answer names them."""
     cut = cutoffs(settings, period, as_of, known_at)
     return (
         as_of or micros_to_time(cut.as_of_us).astimezone(settings.tz),
         known_at or micros_to_time(cut.known_us).astimezone(settings.tz),
     )
+
+
+def status_at(settings: SettingsDep, period: str, as_of: datetime) -> PeriodStatus:
+    """Where the period stands at as_of: not started, in progress or ended."""
+    return cutoffs(settings, period, as_of).status

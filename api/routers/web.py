@@ -57,7 +57,7 @@ from ledger.config import SUPPORTED_LOCALES
 from ledger.periods import Period, parse_period
 from projections.db import reading
 from projections.payouts.assembly import active_reps
-from projections.queries.cutoffs import Cutoffs, aware_micros, cutoffs, now_micros
+from projections.queries.cutoffs import Cutoffs, cutoffs, known_micros
 from projections.queries.facts import deal_sums
 from projections.queries.kpis import kpis
 from projections.queries.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
@@ -209,11 +209,12 @@ def scopes(
     user: CurrentUser,
     engine: EngineDep,
     org: OrgDep,
+    settings: SettingsDep,
     _: FreshProjections,
     known_at: KnownAt = None,
 ) -> Scopes:
     say = request_lang(request)
-    known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
+    known_us = known_micros(settings, known_at)
     with reading(engine) as conn:
         names = dict(conn.execute(select(reps.c.rep_id, reps.c.name).where(reps.c.recorded_us <= known_us)).all())
         gone = set(

@@ -143,6 +143,7 @@ class Payout:
             "draw_balance": {"before": self.draw_before, "after": self.evaluation.draw_balance},
             "as_of": micros_to_time(self.cut.as_of_us),
             "known_at": micros_to_time(self.cut.known_us),
+            "period_status": self.cut.status,
             "digest": self.digest,
         }
 
@@ -345,8 +346,8 @@ def _rep_targets(conn: Connection, rep_id: str, cut: Cutoffs) -> dict[str, Targe
     period = str(cut.period)
     every = _bulk(("targets", period), lambda: revisions_by_scope(conn, period))
     if every is None:
-        return current_targets(conn, f"rep:{rep_id}", period, cut.known_us)
-    return in_force(every.get(f"rep:{rep_id}", []), cut.known_us)
+        return current_targets(conn, f"rep:{rep_id}", period, cut)
+    return in_force(every.get(f"rep:{rep_id}", []), cut)
 
 
 def payout(
