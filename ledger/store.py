@@ -22,6 +22,7 @@ from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.decoding import time_to_micros
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
+from ledger.future_facts import future_facts
 from ledger.messages import Msg
 from ledger.recorder import EntryMeta
 from ledger.schemas import Command, Problem, parse_batch
@@ -104,7 +105,7 @@ class Ledger(Verifying):
                     )
                 ]
             )
-        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        commands, problems = self._parse(envelopes, system)
         if problems:
             raise InvalidBatch(problems)
         hashes = [content_hash(c) for c in commands]
@@ -140,7 +141,7 @@ class Ledger(Verifying):
 
         The answer holds for the log as it is now; a writer in between can still change it.
         """
-        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        commands, problems = self._parse(envelopes, system)
         if problems:
             return problems
         hashes = [content_hash(c) for c in commands]
@@ -152,6 +153,12 @@ class Ledger(Verifying):
         except InvalidBatch as invalid:
             return invalid.problems
         return []
+
+    def _parse(self, envelopes: Sequence[object], system: bool) -> tuple[list[Command], list[Problem]]:
+        """The batch's commands, and every problem of its envelopes taken one by one."""
+        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        problems += future_facts(commands, self.settings.now(), self.settings.future_tolerance)
+        return commands, sorted(problems, key=lambda problem: problem.index)
 
     def _now_us(self) -> int:
         """The ledger's clock in microseconds: what the recorder stamps as knowledge time."""
