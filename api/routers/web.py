@@ -57,7 +57,7 @@ from ledger.config import SUPPORTED_LOCALES
 from ledger.periods import Period, parse_period
 from projections.db import reading
 from projections.payouts.assembly import active_reps
-from projections.queries.cutoffs import Cutoffs, cutoffs, known_micros
+from projections.queries.cutoffs import Cutoffs, PeriodStatus, cutoffs, known_micros
 from projections.queries.facts import deal_sums
 from projections.queries.kpis import kpis
 from projections.queries.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
@@ -281,6 +281,7 @@ class TeamTable(BaseModel):
     period: str
     as_of: datetime
     known_at: datetime
+    period_status: PeriodStatus  # not_started: as_of is before the period, every figure is empty
     months: list[str]  # the sparklines' months: the period's year up to the period's end (and as_of)
     rows: list[TeamRow]
     total_rows: int
@@ -354,6 +355,7 @@ def team(
         period=str(parsed_period),
         as_of=micros_to_time(cut.as_of_us),
         known_at=known,
+        period_status=cut.status,
         months=[str(m.period) for m in months],
         rows=rows,
         total_rows=len(visible),
