@@ -4,10 +4,12 @@ zone, and the same read at the quarter's end equals attainment."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal as D
 
 import pytest
+from api_client import running
 from builders import ev, onboard, open_deal, win
 from projection_fixtures import FixedClock, projected_stores
 
@@ -129,3 +131,20 @@ def test_a_history_as_of_a_day_leaves_out_what_happened_after_it(quarter, clock)
     history = rep_history(quarter.engine, quarter.settings, "R-ZW", as_of=on_3_february)
     assert [entry["data"]["feedback_id"] for entry in history] == ["FB-1"]
     assert len(rep_history(quarter.engine, quarter.settings, "R-ZW")) == 2
+
+
+def test_the_weekly_meeting_reads_a_week_of_the_ledgers_zone(quarter):
+    # D-2 was won on Wednesday 25 November at 10:00 in Shanghai: 2026-W48 (23 to 29 November)
+    assert quarter.kpis("rep:R-ZW", "2026-W48")["revenue"] == D("23900.00")
+    assert quarter.kpis("rep:R-ZW", "2026-W47")["revenue"] == D("0.00")
+    assert cutoffs(quarter.settings, "2026-W49").status == "in_progress"
+
+
+def test_the_api_answers_a_week_and_refuses_a_week_that_does_not_exist(settings):
+    with running(replace(settings, tz_name="Asia/Shanghai")) as api:
+        answer = api.get("/kpis", scope="company", period="2026-W48")
+        assert answer.status_code == 200 and answer.json()["period"] == "2026-W48"
+        refused = api.get("/kpis", scope="company", period="2025-W53")
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]
+        assert problem["field"] == "query.period" and "2025 has no week 53" in problem["message"]

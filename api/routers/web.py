@@ -378,7 +378,7 @@ def sparkline_months(period: Period, cut: Cutoffs, settings: Any) -> list[Cutoff
     """The months of the period's year up to its last month, each cut at as_of and known_at
     (months that start after as_of are left out: nothing had happened in them yet)."""
     last = period.months_in()[-1]
-    months = [Period(period.year, month, 1) for month in range(1, last.first_month + 1)]
+    months = [Period(last.year, month, 1) for month in range(1, last.first_month + 1)]
     windows = [cutoffs(settings, m, None, None) for m in months]
     return [
         Cutoffs(w.period, w.start_us, w.end_us, min(cut.as_of_us, w.end_us - 1), cut.known_us)
