@@ -7,11 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal as D
 
+import orjson
 import pytest
+from api_client import Api
 from builders import ev, lose, onboard, open_deal, win
+from fastapi.testclient import TestClient
 from payout_fixtures import FLAT_RULES, assign, publish
 from projection_fixtures import FixedClock, projected_stores
+from typer.testing import CliRunner
 
+from api.app import create_app
+from api.cli import app as cli
 from projections.forecasting import MIN_CLOSED, OpenDeal, Track, forecast_error, learned, projection, weighted
 from projections.queries.forecast import forecast, off_track
 from projections.units import DAY_US
@@ -192,3 +198,32 @@ def test_the_team_off_track_list_ranks_r_li_first_with_his_pace_and_his_forecast
     )
     # he learned from his team: 1 deal of his own, 7 wins in 11 closed for T-1
     assert (row["pipeline"]["learned_from"], row["pipeline"]["win_probability"]) == ("team", D("0.6364"))
+
+
+def test_get_kpis_forecast_and_off_track_answer_the_same_with_their_cut_offs(quarter):
+    with TestClient(create_app(quarter.settings)) as client:
+        api = Api(client)
+        answer = api.get("/kpis/forecast", scope="rep:R-ZW", period="2026-Q4").json()
+        assert (answer["period_status"], answer["as_of"]) == ("in_progress", END_OF_3_DECEMBER)
+        assert answer["forecast"]["revenue"]["pipeline"] == "103290.00"
+        assert answer["payout"]["pipeline"] == "9131.60"
+        listed = api.get("/kpis/off-track", scope="team:T-1", period="2026-Q4").json()
+        assert [row["rep_id"] for row in listed["reps"]] == ["R-LI"] and listed["off_track"] == 1
+        assert api.get("/kpis/off-track", scope="team:T-1", period="2026-Q4", limit=1001).status_code == 422
+        assert api.get("/kpis/forecast", scope="company", period="2026-Q4", role="rep").status_code == 403
+
+
+def test_perfledger_forecast_and_off_track_print_the_same_figures(quarter):
+    env = {"PERFLEDGER_DATABASE_URL": quarter.settings.database_url, "PERFLEDGER_TZ": "Asia/Shanghai", "COLUMNS": "200"}
+    at = ["--period", "2026-Q4", "--as-of", END_OF_3_DECEMBER]
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["forecast", *at, "--scope", "rep:R-ZW"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "103290.00" in shown.output and "106231.25" in shown.output
+    assert "if the pipeline lands, 9131.60" in shown.output
+    as_json = orjson.loads(runner.invoke(cli, ["forecast", *at, "--scope", "rep:R-ZW", "--json"], env=env).output)
+    assert as_json["forecast"]["revenue"]["pipeline"] == "103290.00"
+    listed = runner.invoke(cli, ["off-track", *at, "--scope", "team:T-1"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "1 of 2 reps" in listed.output and "R-LI" in listed.output and "R-ZW" not in listed.output
+    assert "0.2875" in listed.output and "69565.22" in listed.output
