@@ -125,7 +125,12 @@ StoredEvent = tuple[int, int, str, "str | None", str, "str | None", "str | None"
 def decoded(stored: Sequence[StoredEvent]) -> list[LogRecord]:
     """`read_stored`'s events as LogRecords (an entry whose event is missing: `occurred_at` None,
     `data` empty)."""
-    return [to_log_record(*row) if row[7] is not None else LogRecord(*row[:6], None, {}) for row in stored]
+    return [
+        to_log_record(position, at, type_, rep_id, actor, event_id, topic, state)
+        if topic is not None and state is not None
+        else LogRecord(position, at, type_, rep_id, actor, event_id, None, {})
+        for position, at, type_, rep_id, actor, event_id, topic, state in stored
+    ]
 
 
 def to_log_record(

@@ -218,7 +218,8 @@ class LogReading:
         """
         if (types is not None and not types) or (rep_ids is not None and not rep_ids):
             return []
-        where, params = ["l.position > {p}"], [after]
+        where = ["l.position > {p}"]
+        params: list[object] = [after]
         if upto is not None:
             where.append("l.position <= {p}")
             params.append(upto)
