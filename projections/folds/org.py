@@ -11,7 +11,7 @@ from __future__ import annotations
 from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import memberships, reps
-from projections.units import micros
+from projections.units import occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -26,7 +26,7 @@ def _membership(fold: Fold, r: LogRecord, kind: str, team_id: str | None, region
             "kind": kind,
             "team_id": team_id,
             "region": region,
-            "occurred_us": micros(r.occurred_at),
+            "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },
     )
@@ -42,7 +42,7 @@ def rep_onboarded(fold: Fold, r: LogRecord) -> None:
             "name": d["name"],
             "manager_id": d.get("manager_id"),
             "position": r.position,
-            "occurred_us": micros(r.occurred_at),
+            "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },
     )

@@ -15,7 +15,7 @@ import orjson
 from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import rep_timeline
-from projections.units import micros
+from projections.units import occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -42,7 +42,7 @@ def _timeline(kind: str, id_field: str | None) -> Handler:
                 "rep_id": r.data["rep_id"],
                 "kind": kind,
                 "item_id": r.data.get(id_field) if id_field else None,
-                "occurred_us": micros(r.occurred_at),
+                "occurred_us": occurred_us(r),
                 "recorded_us": r.recorded_at,
                 "payload": to_json(r.data),
             },
