@@ -41,6 +41,13 @@ class LogRecord:
     data: dict[str, Any]
 
     @property
+    def occurred(self) -> datetime:
+        """When the event occurred, for a record whose event is present: every record a reader is
+        given but an entry `verify` names as missing its event."""
+        assert self.occurred_at is not None
+        return self.occurred_at
+
+    @property
     def recorded_at_time(self) -> datetime:
         return micros_to_time(self.recorded_at)
 

@@ -46,11 +46,8 @@ def micros(moment: datetime) -> int:
 
 
 def occurred_us(record: LogRecord) -> int:
-    """When the record's event occurred, in microseconds since the epoch. A fold sees only records
-    whose event is present (an entry without one is `verify`'s to name), so the time is there."""
-    moment = record.occurred_at
-    assert moment is not None
-    return micros(moment)
+    """When the record's event occurred, in microseconds since the epoch."""
+    return micros(record.occurred)
 
 
 @overload
