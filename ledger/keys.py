@@ -108,7 +108,7 @@ class SqlKeyStore:
     deleted, which the log never is).
 
     On SQLite every connection has `secure_delete` on, so a destroyed key's bytes are zeroed in
-    the file, not merely unlinked; `compact()` then empties the WAL (see `ledger/erasure.py`)."""
+    the file, not merely unlinked; the erasure then compacts the file and empties the WAL (`services/erasure.py`)."""
 
     def __init__(self, database_url: str):
         self.engine = _engine(database_url)

@@ -1,0 +1,91 @@
+"""Erasure, subject access and retention through the faces: the admin endpoint and the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from api_client import FAR, OWN, department, running
+from typer.testing import CliRunner
+
+from api.cli import app
+from ledger.config import Settings
+from ledger.personal import ERASED
+from ledger.store import Ledger
+
+ERASE = {"requested_by": OWN, "ground": "request", "irreversible": True}
+
+
+def feedback_text(api, rep: str) -> str:
+    history = api.get(f"/reps/{rep}/history").json()["history"]
+    return next(entry["data"]["text"] for entry in history if entry["kind"] == "feedback")
+
+
+@pytest.fixture
+def api(settings):
+    with running(settings) as client:
+        yield client
+
+
+@pytest.mark.parametrize("role", ["finance", "auditor", "manager", "rep"])
+def test_only_an_admin_may_erase_a_person(api, role):
+    response = api.post(f"/people/{OWN}/erase", ERASE, role=role)
+    assert response.status_code == 403, response.text
+    assert feedback_text(api, OWN) == f"Keep going, {OWN}"
+
+
+def test_an_erasure_must_say_it_knows_it_is_irreversible(api):
+    response = api.post(f"/people/{OWN}/erase", {**ERASE, "irreversible": False})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "body.irreversible"
+
+
+def test_an_admin_erases_a_rep_and_the_history_shows_erased_while_the_payout_stays(api):
+    before = api.get(f"/payouts/{OWN}/2026-Q1/explain").json()["total"]
+    response = api.post(f"/people/{OWN}/erase", ERASE)
+    assert response.status_code == 201, response.text
+    assert response.json()["key_destroyed"] is True
+    assert feedback_text(api, OWN) == ERASED
+    assert api.get(f"/payouts/{OWN}/2026-Q1/explain").json()["total"] == before
+    assert feedback_text(api, FAR) == f"Keep going, {FAR}"
+    assert api.post(f"/people/{OWN}/erase", ERASE).status_code == 409  # once
+
+
+def test_a_client_cannot_record_an_erasure_event_itself(api):
+    event = {
+        "type": "PersonalDataErased",
+        "occurred_at": "2026-05-01T00:00:00Z",
+        "data": {"rep_id": OWN, "requested_by": OWN, "ground": "request"},
+    }
+    response = api.post("/events", {"events": [event]})
+    assert response.status_code == 422
+    assert "person erase" in response.text
+
+
+@pytest.fixture
+def cli(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/l.db")
+    store = Ledger(settings)
+    store.record(department(), "seed")
+    store.close()
+    runner = CliRunner()
+    env = {"PERFLEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
+
+    def invoke(*args: str, code: int = 0, answer: str | None = None):
+        result = runner.invoke(app, list(args), env=env, input=answer)
+        assert result.exit_code == code, result.output
+        return result
+
+    return invoke
+
+
+def test_the_cli_warns_before_an_erasure_and_erases_nothing_unless_confirmed(cli):
+    refused = cli("person", "erase", OWN, "--requested-by", OWN, answer="n\n", code=1)
+    assert "cannot be undone" in refused.output and "nothing was erased" in refused.output
+    done = cli("person", "erase", OWN, "--requested-by", OWN, answer="y\n")
+    assert "Erased the personal data of R-ann" in done.output
+    again = cli("person", "erase", OWN, "--requested-by", OWN, "--yes", code=1)
+    assert "already erased" in again.output
+
+
+def test_the_cli_refuses_an_unknown_ground(cli):
+    result = cli("person", "erase", OWN, "--requested-by", OWN, "--ground", "whim", "--yes", code=1)
+    assert "unknown ground" in result.output
