@@ -4,8 +4,11 @@ what the retention policy says is due."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from api.cli_common import actor, fail, load_settings, open_store, out, speaker
@@ -61,3 +64,35 @@ def erase(
 
 
 person_app.command("erase")(erase)
+
+
+def export(
+    rep_id: Annotated[str, typer.Argument(help="The person (a rep id), e.g. R-0001.")],
+    format: Annotated[str, typer.Option("--format", help="json or html (in --locale's language).")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of the screen.")] = None,
+) -> None:
+    """Everything the ledger holds about a person, readable (subject access: PIPL art. 45)."""
+    from api.subject_render import render_subject_html
+    from replay.subject import SubjectUnknown, subject_access
+
+    settings = load_settings()
+    say = speaker(settings)
+    if format not in ("json", "html"):
+        fail(say._("unknown format {format!r}: use json or html", format=format))
+    with open_store(settings) as (ledger, _):
+        try:
+            document = subject_access(ledger, rep_id)
+        except SubjectUnknown:
+            fail(say._("the ledger holds nothing about {rep}", rep=rep_id))
+    if format == "html":
+        body = render_subject_html(document, say, settings.tz_name, settings.tz).encode()
+    else:
+        body = orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2)
+    if output is None:
+        sys.stdout.buffer.write(body + b"\n")
+        return
+    output.write_bytes(body)
+    out.print(say._("Wrote {file}.", file=str(output)), highlight=False)
+
+
+person_app.command("export")(export)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from api_client import FAR, OWN, department, running
 from typer.testing import CliRunner
@@ -89,3 +90,51 @@ def test_the_cli_warns_before_an_erasure_and_erases_nothing_unless_confirmed(cli
 def test_the_cli_refuses_an_unknown_ground(cli):
     result = cli("person", "erase", OWN, "--requested-by", OWN, "--ground", "whim", "--yes", code=1)
     assert "unknown ground" in result.output
+
+
+def test_an_admin_gets_everything_the_ledger_holds_about_a_rep(api):
+    response = api.get(f"/people/{OWN}/export")
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["subject"] == OWN and document["name"] == f"Rep {OWN}" and document["erased"] is False
+    types = [event["type"] for event in document["events"]]
+    assert types == ["RepOnboarded", "TargetSet", "DealOpened", "DealWon", "EvaluationRecorded", "FeedbackGiven"]
+    assert document["counts"]["DealWon"] == 1
+    feedback = next(e for e in document["events"] if e["type"] == "FeedbackGiven")
+    assert feedback["data"]["text"] == f"Keep going, {OWN}" and feedback["personal_fields"] == ["text"]
+    assert all(e["data"].get("rep_id") in (OWN, None) for e in document["events"])  # nobody else's
+
+
+@pytest.mark.parametrize("role", ["finance", "auditor", "manager", "rep"])
+def test_only_an_admin_may_export_a_person(api, role):
+    assert api.get(f"/people/{OWN}/export", role=role).status_code == 403
+
+
+def test_a_person_the_ledger_knows_nothing_about_is_a_404(api):
+    assert api.get("/people/R-nobody/export").status_code == 404
+
+
+def test_the_export_page_speaks_the_reader_s_language(api):
+    page = api.client.get(
+        f"/people/{OWN}/export", params={"format": "html"}, headers={**api.headers("admin"), "Accept-Language": "zh-CN"}
+    )
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "账本中关于 R-ann 的全部信息" in page.text and f"Keep going, {OWN}" in page.text
+
+
+def test_after_an_erasure_the_export_says_so_and_shows_erased(api):
+    api.post(f"/people/{OWN}/erase", ERASE)
+    document = api.get(f"/people/{OWN}/export").json()
+    assert document["erased"] is True and document["key"]["erased_at"] is not None
+    assert document["name"] == ERASED
+    assert document["events"][-1]["type"] == "PersonalDataErased"
+    assert f"Keep going, {OWN}" not in str(document)
+
+
+def test_the_cli_writes_the_export_as_json_and_as_a_page(cli, tmp_path):
+    cli("person", "export", OWN, "--output", str(tmp_path / "ann.json"))
+    document = orjson.loads((tmp_path / "ann.json").read_bytes())
+    assert document["subject"] == OWN and len(document["events"]) == 6
+    cli("--locale", "zh-CN", "person", "export", OWN, "--format", "html", "--output", str(tmp_path / "ann.html"))
+    assert "账本中关于 R-ann 的全部信息" in (tmp_path / "ann.html").read_text()
+    assert "holds nothing" in cli("person", "export", "R-nobody", code=1).output

@@ -24,7 +24,7 @@ _ROUTERS: list[APIRouter] = [
     periods.router,  # POST /periods/{period}/close
     audit.router,  # GET /audit/verify, GET /audit/rebuild
     trust.router,  # GET /statements/{rep}/{period}, GET /disputes/{id}, GET /plans/unacknowledged
-    people.router,  # POST /people/{rep}/erase (admin)
+    people.router,  # POST /people/{rep}/erase, GET /people/{rep}/export (admin)
     web.router,  # the dashboard at /
 ]
 

@@ -1,14 +1,21 @@
-"""A person's data under PIPL and the GDPR (admin only): erase it, irreversibly."""
+"""A person's data under PIPL and the GDPR (admin only): everything held about them (subject
+access), and erasing it, irreversibly."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import EngineDep, JsonBody, LedgerDep, RepId, allowed, body_doc, parse_body, refused_as
+from api.deps import EngineDep, JsonBody, LedgerDep, RepId, SettingsDep, allowed, body_doc, parse_body, refused_as
+from api.errors import request_lang
+from api.responses import OrjsonResponse
+from api.subject_render import render_subject_html
+from ledger.messages import Msg
 from ledger.schemas import ERASURE_GROUNDS
+from replay.subject import SubjectUnknown, subject_access
 from services.erasure import ErasureRefused, erase_person
 from services.policy import User
 
@@ -50,3 +57,27 @@ def erase(
             ledger, engine, rep_id, requested_by=asked.requested_by, ground=asked.ground, actor=user.actor
         )
     return ErasureOut(rep_id=done.rep_id, position=done.position, key_destroyed=done.key_destroyed)
+
+
+@router.get(
+    "/{rep_id}/export",
+    summary="Everything the ledger holds about a person (subject access, PIPL art. 45): every event "
+    "about them with its data, their key's state; as JSON or a page in the reader's language",
+    responses={404: {"description": "the ledger holds nothing about this person"}},
+    response_model=None,
+)
+def export(
+    _: Annotated[User, allowed("people.export")],
+    request: Request,
+    rep_id: RepId,
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    format: Annotated[str, Query(pattern="^(json|html)$", description="json (default) or html")] = "json",
+) -> Any:
+    try:
+        document = subject_access(ledger, rep_id)
+    except SubjectUnknown:
+        raise HTTPException(404, Msg("not_found", "the ledger holds nothing about {rep}", rep=rep_id)) from None
+    if format == "html":
+        return HTMLResponse(render_subject_html(document, request_lang(request), settings.tz_name, settings.tz))
+    return OrjsonResponse(document)
