@@ -321,6 +321,7 @@ COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("serve", cli_worker.serve),  # the HTTP API: --host --port --workers N --projections MODE
     ("statement", cli_trust.statement),  # perfledger statement REP PERIOD: what the rep is shown
     ("unsigned", cli_trust.unsigned),  # perfledger unsigned PERIOD: who has not acknowledged their plan
+    ("retention", cli_people.retention),  # perfledger retention [--dry-run]: erase what the policy says is due
 ]
 GROUPS: list[tuple[str, typer.Typer]] = [
     ("payout", cli_reports.payout_app),  # perfledger payout explain|approve REP PERIOD

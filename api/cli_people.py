@@ -5,13 +5,17 @@ what the retention policy says is due."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
+from rich.table import Table
 
-from api.cli_common import actor, fail, load_settings, open_store, out, speaker
+from api.cli_common import actor, fail, load_settings, open_store, out, parse_time, speaker
+from ledger.personal import CATEGORIES
+from ledger.retention import parse_policy, policy_text
 from ledger.schemas import ERASURE_GROUNDS
 
 person_app = typer.Typer(help="A person's data: erase it, or export everything held about them.", no_args_is_help=True)
@@ -25,6 +29,10 @@ def erase(
     ground: Annotated[
         str, typer.Option("--ground", help=f"Why: {', '.join(ERASURE_GROUNDS)}.", show_default=True)
     ] = "request",
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help=f"Only this kind of data ({', '.join(CATEGORIES)}); repeatable. Default: all."),
+    ] = None,
     yes: YesOption = False,
     by: Annotated[
         str | None, typer.Option("--by", help="Who the ledger records as erasing (default: cli:USER).")
@@ -53,12 +61,23 @@ def erase(
     with open_store(settings) as (ledger, engine):
         try:
             done = erase_person(
-                ledger, engine, rep_id, requested_by=requested_by, ground=ground, actor=by or actor("cli")
+                ledger,
+                engine,
+                rep_id,
+                requested_by=requested_by,
+                ground=ground,
+                actor=by or actor("cli"),
+                categories=category or None,
             )
         except ErasureRefused as refused:
             fail(str(refused))
     out.print(
-        say._("Erased the personal data of {rep} (position {position}).", rep=done.rep_id, position=done.position),
+        say._(
+            "Erased the personal data of {rep}: {kinds} (position {position}).",
+            rep=done.rep_id,
+            kinds=", ".join(done.categories),
+            position=done.position,
+        ),
         highlight=False,
     )
 
@@ -96,3 +115,45 @@ def export(
 
 
 person_app.command("export")(export)
+
+
+def retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what is due; erase nothing.")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Judge what is due at this time (default: now).")] = None,
+    yes: YesOption = False,
+) -> None:
+    """The retention policy (PERFLEDGER_RETENTION): list each leaver's kinds of personal data whose
+    period ran out, and (without --dry-run, after a confirmation) erase them, IRREVERSIBLY."""
+    from replay.retention import retention_due
+    from services.retention import apply_retention
+
+    settings = load_settings()
+    say = speaker(settings)
+    now = parse_time(at, "--at") or datetime.now(UTC)
+    with open_store(settings) as (ledger, engine):
+        due = retention_due(ledger, now)
+        out.print(
+            say._("Retention policy: {policy}", policy=policy_text(parse_policy(settings.retention))), highlight=False
+        )
+        if not due:
+            out.print(say._("Nothing is due."), highlight=False)
+            return
+        table = Table(title=say._("Due for erasure at {when}", when=say.datetime(now, settings.tz)))
+        for column in (say._("Rep"), say._("Kind of data"), say._("Left"), say._("Kept for"), say._("Due since")):
+            table.add_column(column)
+        for item in due:
+            table.add_row(
+                item.rep_id,
+                item.category,
+                say.datetime(item.left_at, settings.tz),
+                item.keep,
+                say.datetime(item.due_at, settings.tz),
+            )
+        out.print(table)
+        if dry_run:
+            return
+        out.print(say._("Erasing them cannot be undone."), highlight=False)
+        if not yes and not typer.confirm(say._("Erase these now?"), default=False):
+            fail(say._("nothing was erased"))
+        done = apply_retention(ledger, engine, now, actor("cli"))
+    out.print(say._("Erased {count} rep(s)' data as the policy says.", count=len(done)), highlight=False)

@@ -16,14 +16,13 @@ from api.i18n import Lang
 def render_subject_html(s: Mapping[str, Any], lang: Lang, tz_name: str, zone: tzinfo) -> str:
     e = html.escape
     title = lang._("What the ledger holds about {rep}", rep=s["subject"])
-    key = s.get("key")
-    if s["erased"]:
-        state = lang._(
-            "Personal data erased on {when}: names and texts read [erased].",
-            when=lang.datetime(key["erased_at"], zone) if key else "—",
-        )
-    else:
-        state = lang._("Personal data held, encrypted under a key of this person's own.")
+    states = [
+        lang._("{kind}: erased on {when}, reads [erased].", kind=kind, when=lang.datetime(key["erased_at"], zone))
+        if key["erased_at"] is not None
+        else lang._("{kind}: held, encrypted under a key of this person's own.", kind=kind)
+        for kind, key in s["keys"].items()
+    ]
+    state = " ".join(states) or lang._("No personal data held.")
     counts = "".join(
         f"<tr><td>{e(kind)}</td><td class=n>{e(lang.number(n))}</td></tr>" for kind, n in s["counts"].items()
     )

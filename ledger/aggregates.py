@@ -92,7 +92,7 @@ class Rep(Ledgered):
         self.evaluations: set[str] = set()
         self.feedback: set[str] = set()
         self.improvement_plans: set[str] = set()
-        self.erased = False
+        self.erased: set[str] = set()  # the kinds of personal data erased (ledger.personal.CATEGORIES)
 
     @staticmethod
     def create_id(rep_id: str) -> UUID:
@@ -161,9 +161,10 @@ class Rep(Ledgered):
         rep_id: str
         requested_by: str
         ground: str
+        categories: list
 
         def apply(self, rep: Rep) -> None:
-            rep.erased = True
+            rep.erased.update(self.categories)
 
     class PlanAcknowledged(Happened):
         rep_id: str

@@ -201,10 +201,15 @@ def rep_record(event_name: str) -> Callable[[UnitOfWork, Command], Touched]:
 
 def personal_data_erased(uow: UnitOfWork, c: Command) -> Touched:
     rep = uow.rep(c.data["rep_id"])
-    if rep.erased:
+    if set(c.data["categories"]) <= rep.erased:
         raise RuleViolation(
-            "data.rep_id",
-            Msg("person.erased_before", "the personal data of {rep_id} is already erased", rep_id=c.data["rep_id"]),
+            "data.categories",
+            Msg(
+                "person.erased_before",
+                "the personal data of {rep_id} ({categories}) is already erased",
+                rep_id=c.data["rep_id"],
+                categories=", ".join(c.data["categories"]),
+            ),
         )
     rep.record(Rep.PersonalDataErased, **_fields(c))
     return rep, c.data["rep_id"]

@@ -1,11 +1,14 @@
 """Personal data in the log: which fields are personal, sealing them on write, opening them on read.
 
 `PERSONAL_FIELDS` is the one place that says which fields of which event are personal data,
-and what each reads as once its person is erased. Figures, money, ids and times are not in it:
+and what each reads as once erased; `CATEGORY` says which kind of personal data each event's
+fields are (a key per person and kind, so a retention policy can erase one kind before another).
+Figures, money, ids and times are not in it:
 every KPI, payout, explanation, replay and audit reads them in clear, before and after an erasure.
 
 A personal field is stored as an envelope, `{"enc": "v1", "kid": …, "n": nonce, "ct": …}`
-(base64), sealed with AES-256-GCM under the key of the rep the event is about (`ledger/keys.py`).
+(base64), sealed with AES-256-GCM under the key of the rep the event is about for that kind of
+data (`ledger/keys.py`).
 The envelope is what the event store holds, so the hash chain runs over the ciphertext and
 never changes when a key is destroyed. Reading opens every envelope whose key still exists;
 one whose key is gone reads as `ERASED`.
@@ -46,6 +49,19 @@ PERSONAL_FIELDS: dict[str, dict[str, Any]] = {
     "DisputeCommented": {"text": ERASED},
     "DisputeResolved": {"reason": ERASED},
 }
+
+# The kinds of personal data, each under a key of its own per person.
+CATEGORIES = ("identity", "evaluations", "disputes")
+CATEGORY: dict[str, str] = {
+    "RepOnboarded": "identity",
+    "EvaluationRecorded": "evaluations",
+    "FeedbackGiven": "evaluations",
+    "ImprovementPlanSet": "evaluations",
+    "DisputeOpened": "disputes",
+    "DisputeCommented": "disputes",
+    "DisputeResolved": "disputes",
+}
+assert set(CATEGORY) == set(PERSONAL_FIELDS) and set(CATEGORY.values()) == set(CATEGORIES)
 
 VERSION = "v1"
 

@@ -30,6 +30,7 @@ from pydantic import (
 
 from ledger.messages import Msg, code_of
 from ledger.periods import parse_period
+from ledger.personal import CATEGORIES
 from ledger.plan_schema import parse_rules, rules_to_json
 
 MAX_ID_LENGTH = 64
@@ -548,14 +549,20 @@ ERASURE_GROUNDS = ("request", "retention", "purpose_served", "consent_withdrawn"
 
 
 class PersonalDataErased(Data):
-    """A rep's personal data was erased, by the erase command: their key was destroyed, so their
-    name and the texts about them read as "[erased]" from then on; their figures stay."""
+    """A rep's personal data was erased, by the erase command: their keys for those kinds of data
+    were destroyed, so their name or the texts about them read as "[erased]" from then on; their
+    figures stay."""
 
     rep_id: Id
     requested_by: Id
     """Who asked for the erasure (the rep, HR, a retention run)."""
     ground: Literal[ERASURE_GROUNDS]  # type: ignore[valid-type]
     """Why: the person's request, the retention policy, the purpose served, or consent withdrawn."""
+    categories: Annotated[list[Literal[CATEGORIES]], Field(min_length=1, max_length=len(CATEGORIES))] = list(  # type: ignore[valid-type]
+        CATEGORIES
+    )
+    """The kinds of personal data erased: identity (the name), evaluations (evaluations, feedback,
+    improvement plans), disputes (their texts); all of them unless said."""
 
 
 # ---------------------------------------------------------------- rep-facing trust

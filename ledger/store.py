@@ -23,7 +23,7 @@ from ledger.config import Settings, settings_from_env
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
 from ledger.keys import KeyStore, PersonKey, SqlKeyStore, SubjectErased
 from ledger.messages import Msg
-from ledger.personal import PERSONAL_FIELDS, blinded, seal_event
+from ledger.personal import CATEGORY, PERSONAL_FIELDS, blinded, seal_event
 from ledger.recorder import EntryMeta
 from ledger.schemas import Command, Problem, parse_batch
 from ledger.transcoder import OrjsonTranscoder, canonical
@@ -249,7 +249,7 @@ class Ledger(Verifying):
         if command.type not in PERSONAL_FIELDS or rep_id is None:
             return False
         try:
-            key = self.keys.key_for(rep_id)
+            key = self.keys.key_for(rep_id, CATEGORY[command.type])
         except SubjectErased:
             return None
         return stored_hash == _blinded_hash(command, key)
@@ -263,9 +263,9 @@ class Ledger(Verifying):
             content = hashes[command.index]
             if command.type in PERSONAL_FIELDS and rep_id is not None:
                 try:
-                    key = self.keys.key_for(rep_id)
+                    key = self.keys.key_for(rep_id, CATEGORY[command.type])
                 except SubjectErased:
-                    problems.append(Problem(command.index, "data", _erased_msg(rep_id)))
+                    problems.append(Problem(command.index, "data", _erased_msg(rep_id, CATEGORY[command.type])))
                     continue
                 event = seal_event(event, command.type, key)
                 content = _blinded_hash(command, key)
@@ -294,20 +294,14 @@ class Ledger(Verifying):
         return uow
 
     def _about_erased(self, commands: list[Command], uow: UnitOfWork) -> list[Problem]:
-        """Personal data about a person already erased is refused (their key is destroyed)."""
-        subjects = {
-            rep_id: c.index
+        """Personal data of a kind already erased for its person is refused (the key is destroyed)."""
+        slots = {
+            c.index: (rep_id, CATEGORY[c.type])
             for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
             if c.type in PERSONAL_FIELDS and rep_id is not None
         }
-        if not subjects:
-            return []
-        gone = self.keys.erased(subjects)
-        return [
-            Problem(c.index, "data", _erased_msg(rep_id))
-            for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
-            if rep_id in gone and c.type in PERSONAL_FIELDS
-        ]
+        gone = self.keys.erased(slots.values()) if slots else set()
+        return [Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if slot in gone]
 
     def _load_streams(self, ids: list[UUID]) -> dict[UUID, Aggregate]:
         loaded: dict[UUID, Aggregate] = {}
@@ -339,10 +333,11 @@ def _blinded_hash(command: Command, key: PersonKey) -> str:
     return content_hash(command, blinded(command.data, command.type, key))
 
 
-def _erased_msg(rep_id: str) -> Msg:
+def _erased_msg(rep_id: str, category: str) -> Msg:
     return Msg(
         "person.erased",
-        "the personal data of {rep_id} was erased: no personal text about them is recorded any more "
-        "(figures still are)",
+        "the personal data of {rep_id} ({category}) was erased: no such text about them is recorded any "
+        "more (figures still are)",
         rep_id=rep_id,
+        category=category,
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import orjson
 from sqlalchemy import Connection, Table, bindparam, select, update
 
-from ledger.personal import PERSONAL_FIELDS, erased_value
+from ledger.personal import CATEGORIES, CATEGORY, PERSONAL_FIELDS, erased_value
 
 
 def erased_payload(event_type: str, payload: str) -> str:
@@ -25,9 +25,18 @@ def erased_payload(event_type: str, payload: str) -> str:
     return orjson.dumps(data).decode()
 
 
-def erase_payloads(conn: Connection, table: Table, rep_id: str, types_by_kind: Mapping[str, str]) -> None:
-    """Overwrite the personal fields in the `payload` of every row of `rep_id` in `table`
-    (rows with `position`, `rep_id`, `kind` and `payload`; `types_by_kind`: each kind's event type)."""
+def erased_categories(data: Mapping[str, object]) -> set[str]:
+    """The kinds of personal data a `PersonalDataErased` erased."""
+    return set(data.get("categories") or CATEGORIES)  # type: ignore[call-overload]
+
+
+def erase_payloads(
+    conn: Connection, table: Table, rep_id: str, types_by_kind: Mapping[str, str], categories: set[str]
+) -> None:
+    """Overwrite the personal fields of `categories` in the `payload` of every row of `rep_id` in
+    `table` (rows with `position`, `rep_id`, `kind` and `payload`; `types_by_kind`: each kind's
+    event type)."""
+    types_by_kind = {kind: t for kind, t in types_by_kind.items() if CATEGORY.get(t) in categories}
     c = table.c
     rows = conn.execute(select(c.position, c.kind, c.payload).where(c.rep_id == rep_id)).all()
     changed = [

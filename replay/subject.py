@@ -42,19 +42,20 @@ def subject_access(ledger: Ledger, rep_id: str) -> dict[str, Any]:
     ]
     if not events:
         raise SubjectUnknown(f"the ledger holds nothing about {rep_id}")
-    key = ledger.keys.status(rep_id)
     onboarded = next((e for e in events if e["type"] == "RepOnboarded"), None)
+    keys = {
+        key.category: {
+            "created_at": micros_to_time(key.created_us),
+            "erased_at": micros_to_time(key.erased_us) if key.erased_us is not None else None,
+        }
+        for key in ledger.keys.status(rep_id)
+    }
     return {
         "subject": rep_id,
         "generated_at": datetime.now(UTC),
         "name": onboarded["data"]["name"] if onboarded else None,
-        "erased": key is not None and key.erased_us is not None,
-        "key": None
-        if key is None
-        else {
-            "created_at": micros_to_time(key.created_us),
-            "erased_at": micros_to_time(key.erased_us) if key.erased_us is not None else None,
-        },
+        "erased": sorted(category for category, key in keys.items() if key["erased_at"] is not None),
+        "keys": keys,
         "counts": dict(sorted(Counter(e["type"] for e in events).items())),
         "events": events,
     }

@@ -149,7 +149,7 @@ def rows_holding(engine, texts: list[str]) -> list[tuple[str, str]]:
     """(table, text) for every projected or key row whose columns hold one of `texts`."""
     hits = []
     with reading(engine) as conn:
-        for table in [*projected_tables(), "person_keys"]:
+        for table in [*projected_tables(), "personal_keys"]:
             name = table if isinstance(table, str) else table.name
             for row in conn.execute(text(f"SELECT * FROM {name}")):
                 flat = " ".join(str(v) for v in row)
@@ -233,14 +233,19 @@ def test_an_erasure_is_recorded_once(department):
     with pytest.raises(ErasureRefused, match="already erased"):
         erase_r1(ledger, engine)
     (event,) = ledger.read_log(types=["PersonalDataErased"])
-    assert event.data == {"rep_id": "R-1", "requested_by": "R-1", "ground": "request"}
+    assert event.data == {
+        "rep_id": "R-1",
+        "requested_by": "R-1",
+        "ground": "request",
+        "categories": ["identity", "evaluations", "disputes"],
+    }
 
 
 def test_an_unknown_rep_cannot_be_erased_and_no_key_is_touched(department):
     ledger, engine, _ = department
     with pytest.raises(ErasureRefused, match="unknown rep"):
         erase_person(ledger, engine, "R-404", requested_by="hr", ground="request", actor="cli:hr")
-    assert ledger.keys.status("R-404") is None
+    assert ledger.keys.status("R-404") == []
 
 
 def test_no_personal_text_about_an_erased_rep_is_recorded_afterwards_but_figures_are(department):
@@ -270,10 +275,10 @@ def test_a_write_that_took_the_key_before_the_erasure_leaves_nothing_readable(de
     ledger, engine, _ = department
     real_key_for = ledger.keys.key_for
 
-    def key_then_erasure(subject):
-        key = real_key_for(subject)
+    def key_then_erasure(subject, category):
+        key = real_key_for(subject, category)
         if subject == "R-1":
-            ledger.keys.erase("R-1")  # the erasure lands between the writer's key fetch and its commit
+            ledger.keys.erase("R-1", ["evaluations"])  # the erasure lands between the writer's key fetch and its commit
         return key
 
     ledger.keys.key_for = key_then_erasure
@@ -297,3 +302,25 @@ def test_a_write_that_took_the_key_before_the_erasure_leaves_nothing_readable(de
     assert stored.data["text"] == ERASED
     raw = b"".join(row[7] for row in ledger.read_stored(0, 10_000))
     assert racing.encode() not in raw
+
+
+def test_one_kind_of_data_can_be_erased_before_the_others(department):
+    """Evaluations erased (a retention period ran out): the name and the dispute stay readable."""
+    ledger, engine, _ = department
+    erase_person(
+        ledger, engine, "R-1", requested_by="retention", ground="retention", actor="t", categories=["evaluations"]
+    )
+    texts = {
+        r.type: r.data.get("text") or r.data.get("summary") or r.data.get("name")
+        for r in ledger.read_log(rep_ids=["R-1"])
+    }
+    assert texts["EvaluationRecorded"] == ERASED and texts["FeedbackGiven"] == ERASED
+    assert texts["RepOnboarded"] == R1_TEXTS[0] and texts["DisputeOpened"] == R1_TEXTS[3]
+    with reading(engine) as conn:
+        assert conn.execute(select(reps.c.name).where(reps.c.rep_id == "R-1")).scalar() == R1_TEXTS[0]
+    with pytest.raises(ErasureRefused, match="already erased"):
+        erase_person(
+            ledger, engine, "R-1", requested_by="hr", ground="retention", actor="t", categories=["evaluations"]
+        )
+    erase_r1(ledger, engine)  # the rest, later
+    assert rows_holding(engine, R1_TEXTS) == []

@@ -43,7 +43,7 @@ def test_an_admin_erases_a_rep_and_the_history_shows_erased_while_the_payout_sta
     before = api.get(f"/payouts/{OWN}/2026-Q1/explain").json()["total"]
     response = api.post(f"/people/{OWN}/erase", ERASE)
     assert response.status_code == 201, response.text
-    assert response.json()["key_destroyed"] is True
+    assert response.json()["keys_destroyed"] == ["identity", "evaluations", "disputes"]
     assert feedback_text(api, OWN) == ERASED
     assert api.get(f"/payouts/{OWN}/2026-Q1/explain").json()["total"] == before
     assert feedback_text(api, FAR) == f"Keep going, {FAR}"
@@ -82,7 +82,7 @@ def test_the_cli_warns_before_an_erasure_and_erases_nothing_unless_confirmed(cli
     refused = cli("person", "erase", OWN, "--requested-by", OWN, answer="n\n", code=1)
     assert "cannot be undone" in refused.output and "nothing was erased" in refused.output
     done = cli("person", "erase", OWN, "--requested-by", OWN, answer="y\n")
-    assert "Erased the personal data of R-ann" in done.output
+    assert "Erased the personal data of R-ann: identity, evaluations, disputes" in done.output
     again = cli("person", "erase", OWN, "--requested-by", OWN, "--yes", code=1)
     assert "already erased" in again.output
 
@@ -96,7 +96,8 @@ def test_an_admin_gets_everything_the_ledger_holds_about_a_rep(api):
     response = api.get(f"/people/{OWN}/export")
     assert response.status_code == 200, response.text
     document = response.json()
-    assert document["subject"] == OWN and document["name"] == f"Rep {OWN}" and document["erased"] is False
+    assert document["subject"] == OWN and document["name"] == f"Rep {OWN}" and document["erased"] == []
+    assert set(document["keys"]) == {"identity", "evaluations"}  # R-ann has no dispute
     types = [event["type"] for event in document["events"]]
     assert types == ["RepOnboarded", "TargetSet", "DealOpened", "DealWon", "EvaluationRecorded", "FeedbackGiven"]
     assert document["counts"]["DealWon"] == 1
@@ -125,7 +126,8 @@ def test_the_export_page_speaks_the_reader_s_language(api):
 def test_after_an_erasure_the_export_says_so_and_shows_erased(api):
     api.post(f"/people/{OWN}/erase", ERASE)
     document = api.get(f"/people/{OWN}/export").json()
-    assert document["erased"] is True and document["key"]["erased_at"] is not None
+    assert document["erased"] == ["disputes", "evaluations", "identity"]  # a tombstone for each kind
+    assert document["keys"]["identity"]["erased_at"]
     assert document["name"] == ERASED
     assert document["events"][-1]["type"] == "PersonalDataErased"
     assert f"Keep going, {OWN}" not in str(document)

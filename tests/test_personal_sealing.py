@@ -86,7 +86,7 @@ def test_every_declared_personal_field_is_a_field_of_its_event():
         assert set(fields) <= set(DATA_MODELS[event_type].model_fields), event_type
 
 
-def test_dispute_comments_are_sealed_under_the_disputing_rep_s_key(ledger):
+def test_dispute_comments_are_sealed_under_the_disputing_rep_s_dispute_key(ledger):
     ledger.record([onboard("R-1")], "t")
     ledger.record(
         [
@@ -96,5 +96,6 @@ def test_dispute_comments_are_sealed_under_the_disputing_rep_s_key(ledger):
         "t",
     )
     states = stored_states(ledger)
-    assert states[1]["text"]["kid"] == states[2]["text"]["kid"] == states[0]["name"]["kid"]
+    assert states[1]["text"]["kid"] == states[2]["text"]["kid"]  # the disputing rep's key for disputes
+    assert states[1]["text"]["kid"] != states[0]["name"]["kid"]  # another kind of data, another key
     assert [r.data["text"] for r in ledger.read_log(1)] == ["mine", "looking"]

@@ -14,6 +14,7 @@ from api.errors import request_lang
 from api.responses import OrjsonResponse
 from api.subject_render import render_subject_html
 from ledger.messages import Msg
+from ledger.personal import CATEGORIES
 from ledger.schemas import ERASURE_GROUNDS
 from replay.subject import SubjectUnknown, subject_access
 from services.erasure import ErasureRefused, erase_person
@@ -27,13 +28,15 @@ class ErasureIn(BaseModel):
 
     requested_by: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
     ground: Literal[ERASURE_GROUNDS]  # type: ignore[valid-type]
+    categories: Annotated[list[Literal[CATEGORIES]], Field(min_length=1)] | None = None  # type: ignore[valid-type]
     irreversible: Literal[True]  # the caller says it knows: the key is destroyed, nothing brings the texts back
 
 
 class ErasureOut(BaseModel):
     rep_id: str
     position: int  # the PersonalDataErased event
-    key_destroyed: bool  # false: an earlier, interrupted erasure had destroyed it already
+    categories: list[str]  # the kinds of personal data erased
+    keys_destroyed: list[str]  # by this call (a kind missing here: an earlier, interrupted erasure had)
 
 
 @router.post(
@@ -54,9 +57,17 @@ def erase(
     asked = parse_body(ErasureIn, body)
     with refused_as(409, ErasureRefused):
         done = erase_person(
-            ledger, engine, rep_id, requested_by=asked.requested_by, ground=asked.ground, actor=user.actor
+            ledger,
+            engine,
+            rep_id,
+            requested_by=asked.requested_by,
+            ground=asked.ground,
+            actor=user.actor,
+            categories=asked.categories,
         )
-    return ErasureOut(rep_id=done.rep_id, position=done.position, key_destroyed=done.key_destroyed)
+    return ErasureOut(
+        rep_id=done.rep_id, position=done.position, categories=done.categories, keys_destroyed=done.keys_destroyed
+    )
 
 
 @router.get(

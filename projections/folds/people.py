@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ledger.decoding import LogRecord
-from projections.erasing import erase_payloads
+from projections.erasing import erase_payloads, erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import rep_timeline
 from projections.units import micros
@@ -67,8 +67,8 @@ _TYPES_BY_KIND = {
 
 @on("PersonalDataErased")
 def personal_data_erased(fold: Fold, r: LogRecord) -> None:
-    rep_id = r.data["rep_id"]
-    fold.view.run(lambda conn: erase_payloads(conn, rep_timeline, rep_id, _TYPES_BY_KIND))
+    rep_id, categories = r.data["rep_id"], erased_categories(r.data)
+    fold.view.run(lambda conn: erase_payloads(conn, rep_timeline, rep_id, _TYPES_BY_KIND, categories))
 
 
 class PeopleProjection(Projection):
