@@ -199,16 +199,16 @@ def show(ledger: Ledger, engine: Engine, settings: Settings, read: Reading) -> N
     from projections.queries.kpis import kpis, quadrants
     from replay.explain import explain
 
-    at = {"as_of": read.as_of, "known_at": read.known_at}
-    regions = [row["region"] for row in quadrants(engine, settings, read.current, **at)["regions"]]
+    at = (read.as_of, read.known_at)
+    regions = [row["region"] for row in quadrants(engine, settings, read.current, *at)["regions"]]
     scopes = ["company", *(f"region:{name}" for name in regions)]
     rows = [
-        (scope, period, kpis(engine, settings, scope, period, **at))
+        (scope, period, kpis(engine, settings, scope, period, *at))
         for scope in scopes
         for period in (read.ended, read.current)
     ]
     out.print(cli_render.kpi_summary(f"KPIs, {read.ended} and {read.current} (in progress)", rows))
-    out.print(cli_render.quadrant_table(quadrants(engine, settings, read.current, **at)))
+    out.print(cli_render.quadrant_table(quadrants(engine, settings, read.current, *at)))
     top = top_reps(engine, settings, read)
     out.print(cli_render.top_reps_table(f"Top {len(top)} reps by {read.ended} revenue", top))
     if top:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ledger.retention import DEFAULT_POLICY, parse_policy
+
 DEFAULT_DATABASE_URL = "sqlite:///perfledger.db"
 # The faces' languages (api/i18n.py); Chinese first: the departments this is written for.
 SUPPORTED_LOCALES = ("zh-CN", "en")
@@ -38,6 +40,8 @@ class Settings:
     locale: str = field(default_factory=lambda: configured_locale(os.environ))
     # How far after its recording a fact may say it happened (PERFLEDGER_FUTURE_TOLERANCE, seconds).
     future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
+    # How long each kind of personal data is kept after a rep leaves (ledger/retention.py).
+    retention: str = DEFAULT_POLICY
     # "Now" for every default cut-off and every recording: the system's clock, or a fixed one in tests.
     clock: Callable[[], datetime] = field(default=system_clock, compare=False, repr=False)
 
@@ -61,12 +65,18 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     currency = (env.get("PERFLEDGER_CURRENCY", "CNY") or "CNY").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ConfigError(f"PERFLEDGER_CURRENCY={currency!r} is not an ISO 4217 code such as CNY")
+    retention = env.get("PERFLEDGER_RETENTION") or DEFAULT_POLICY
+    try:
+        parse_policy(retention)
+    except ValueError as error:
+        raise ConfigError(f"PERFLEDGER_RETENTION={retention!r}: {error}") from None
     return Settings(
         database_url=env.get("PERFLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL,
         tz_name=tz_name,
         currency=currency,
         locale=configured_locale(env),
         future_tolerance=configured_tolerance(env),
+        retention=retention,
     )
 
 

@@ -124,7 +124,16 @@ async def read_kpis(
         sheet = exports.kpi_sheet(speaker, [(scope, period, figures)], as_of, known_at, settings.tz_name, settings.tz)
         return sheet_response(sheet, format, speaker, settings)
     status = status_at(settings, period, as_of)
-    out = KpisOut(scope=scope, period=period, as_of=as_of, known_at=known_at, period_status=status, kpis=figures)
+    out = KpisOut.model_validate(
+        {
+            "scope": scope,
+            "period": period,
+            "as_of": as_of,
+            "known_at": known_at,
+            "period_status": status,
+            "kpis": figures,
+        }
+    )
     return model_response(out)
 
 
@@ -289,7 +298,7 @@ def read_forecast(
     answer = forecast(engine, settings, scope, period, as_of, known_at)
     status = status_at(settings, period, as_of)
     named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
-    return model_response(ForecastOut(**named, **answer))
+    return model_response(ForecastOut.model_validate({**named, **answer}))
 
 
 @router.get(
@@ -312,4 +321,6 @@ def read_off_track(
     status = status_at(settings, period, as_of)
     named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
     listed = answer.pop("reps")
-    return model_response(OffTrackOut(**named, **answer, off_track=len(listed), reps=listed[:limit]))
+    return model_response(
+        OffTrackOut.model_validate({**named, **answer, "off_track": len(listed), "reps": listed[:limit]})
+    )

@@ -49,4 +49,4 @@ def read_history(
     now = settings.now().astimezone(settings.tz)
     as_of, known_at = as_of or now, known_at or now
     history = rep_history(engine, settings, rep_id, as_of, known_at)
-    return HistoryOut(rep_id=rep_id, as_of=as_of, known_at=known_at, history=history)
+    return HistoryOut.model_validate({"rep_id": rep_id, "as_of": as_of, "known_at": known_at, "history": history})

@@ -64,14 +64,16 @@ def read_targets(
     known_at: KnownAt = None,
 ) -> TargetsOut:
     as_of, known_at = resolved(settings, period, as_of, known_at)
-    return TargetsOut(
-        scope=scope,
-        period=period,
-        as_of=as_of,
-        known_at=known_at,
-        period_status=status_at(settings, period, as_of),
-        targets=targets(engine, settings, scope, period, as_of, known_at),
-        consistency=team_consistency(engine, settings, scope, period, known_at, as_of),
+    return TargetsOut.model_validate(
+        {
+            "scope": scope,
+            "period": period,
+            "as_of": as_of,
+            "known_at": known_at,
+            "period_status": status_at(settings, period, as_of),
+            "targets": targets(engine, settings, scope, period, as_of, known_at),
+            "consistency": team_consistency(engine, settings, scope, period, known_at, as_of),
+        }
     )
 
 

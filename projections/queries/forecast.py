@@ -68,9 +68,9 @@ def everyone_at(conn: Connection, cut: Cutoffs) -> dict[str, Stint]:
 def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
     """The reps of `found` in the scope."""
     if scope.kind == "rep":
-        return {scope.value: found[scope.value]} if scope.value in found else {}
+        return {rep: stint for rep, stint in found.items() if rep == scope.value}
     if scope.kind == "company":
-        return found
+        return dict(found)
     return {rep: stint for rep, stint in found.items() if stint.of(scope)}
 
 
@@ -153,7 +153,7 @@ def forecast(
         answer = scope_forecast(conn, settings, parsed, cut)
         if parsed.kind != "rep":
             answer["reps"] = [row for _, row in sorted(rep_forecasts(conn, settings, parsed, cut).items())]
-    if parsed.kind == "rep":
+    if parsed.kind == "rep" and parsed.value is not None:
         answer["payout"] = payout_if_landed(engine, settings, parsed.value, cut, answer["forecast"])
     if cut.ended:
         answer["error"] = forecast_accuracy(engine, settings, parsed, cut)
@@ -172,7 +172,7 @@ def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cuto
     return {
         "elapsed_share": _share(cut),
         "forecast": metrics(sums, summed, share_of(cut), {m: g.value for m, g in goals.items()}),
-        "pipeline": pipeline_summary(summed, learned_from.get(scope.value) if scope.kind == "rep" else None),
+        "pipeline": pipeline_summary(summed, learned_from.get(scope.value or "") if scope.kind == "rep" else None),
         "methods": METHODS,
     }
 

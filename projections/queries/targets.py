@@ -8,6 +8,7 @@ late changes only reads whose `known_at` is after its recording.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,7 +32,9 @@ class Target:
     position: int  # the TargetSet in force
 
 
-def revisions(conn: Connection, period: str, as_of_us: int, known_us: int, scope_key: str | None = None) -> list[Any]:
+def revisions(
+    conn: Connection, period: str, as_of_us: int, known_us: int, scope_key: str | None = None
+) -> Sequence[Any]:
     """TargetSet rows of a period set by `as_of_us` and known at `known_us` (of one scope, or
     all), in log order."""
     t = target_revisions.c
