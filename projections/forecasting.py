@@ -43,12 +43,17 @@ class Track:
         return self.won + self.lost
 
     def __add__(self, other: Track) -> Track:
-        return Track(
-            self.won + other.won,
-            self.lost + other.lost,
-            self.won_amount + other.won_amount,
-            self.cycles_us + other.cycles_us,
-        )
+        return combined([self, other])
+
+
+def combined(tracks: Sequence[Track]) -> Track:
+    """The tracks of several reps as one (a team's, the company's)."""
+    return Track(
+        sum((t.won for t in tracks), Decimal(0)),
+        sum((t.lost for t in tracks), Decimal(0)),
+        sum((t.won_amount for t in tracks), Decimal(0)),
+        tuple(cycle for t in tracks for cycle in t.cycles_us),
+    )
 
 
 @dataclass(frozen=True)
