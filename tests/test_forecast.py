@@ -227,3 +227,33 @@ def test_perfledger_forecast_and_off_track_print_the_same_figures(quarter):
     assert listed.exit_code == 0, listed.output
     assert "1 of 2 reps" in listed.output and "R-LI" in listed.output and "R-ZW" not in listed.output
     assert "0.2875" in listed.output and "69565.22" in listed.output
+
+
+def test_the_forecast_error_of_an_ended_quarter_compares_the_forecast_made_at_its_middle(projected_store):
+    clock = FixedClock(f"2026-10-21T09:00:00{T}")
+    store = projected_store("Asia/Shanghai", clock)
+    store.record(
+        onboard("R-ZW", "T-1", "East", f"2026-01-05T09:00:00{T}"),
+        ev("TargetSet", f"2026-10-01T09:00:00{T}", scope={"rep": "R-ZW"}, metric="revenue", period="2026-Q4",
+           value="100000.00"),
+        open_deal("D-1", "R-ZW", "C-1", f"2026-10-02T10:00:00{T}"),
+        win("D-1", "50000.00", f"2026-10-20T10:00:00{T}"),
+    )  # fmt: skip
+    clock.set(f"2026-11-26T09:00:00{T}")
+    store.record(
+        open_deal("D-2", "R-ZW", "C-2", f"2026-11-02T10:00:00{T}"), win("D-2", "23900.00", f"2026-11-25T10:00:00{T}")
+    )
+    store.project()
+    clock.set(f"2027-01-15T09:00:00{T}")
+    error = forecast(store.engine, store.settings, "rep:R-ZW", "2026-Q4")["error"]
+    # the middle of Q4 in Shanghai: 46 of 92 days, 16 November 00:00. Known then: D-1 alone, so
+    # the run rate was 50000 / 0.5 = 100000 and the pipeline 50000 (no open deal known, nothing
+    # to learn a win rate from); what happened: 73900.
+    assert error["made_at"] == datetime.fromisoformat(f"2026-11-16T00:00:00{T}")
+    assert (error["revenue"]["actual"], error["revenue"]["run_rate"], error["revenue"]["pipeline"]) == (
+        D("73900.00"),
+        D("100000.00"),
+        D("50000.00"),
+    )
+    assert error["revenue"]["run_rate_error"] == D("0.3532")  # 26100 / 73900
+    assert error["revenue"]["pipeline_error"] == D("-0.3234")  # -23900 / 73900
