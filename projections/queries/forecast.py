@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select
 
 from ledger.config import Settings
 from projections.db import reading
@@ -40,7 +40,7 @@ from projections.forecasting import (
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import projected_payout
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import DEAL_SUMS, DealSums, deal_sums
+from projections.queries.facts import DEAL_SUMS, ONE, ZERO, DealSums, deal_sums
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, stints
 from projections.queries.targets import current_targets, in_force, revisions_by_scope
@@ -48,11 +48,12 @@ from projections.tables import activities, deal_facts, deals, lead_conversions, 
 from projections.units import DAY_US, PPB, count_of, micros_to_time, money
 
 LOOK_BACK_US = 365 * DAY_US  # the closed deals a win rate and a sales cycle are learned from
+MAX_LISTED_REPS = 200  # up to this many reps, the open deals are read for them alone (an IN list)
 FORECAST_METRICS = ("revenue", "orders")
 METHODS = {
     "run_rate": "actual / elapsed share of the period",
     "pipeline": "actual + Σ (expected amount, or 1 order) × win probability, over the deals open at as_of "
-    "and expected to close by the period's end (opened + median sales cycle < end); the probability "
+    "and expected to close by the period's end (opened + mean sales cycle < end); the probability "
     "and the cycle are learned from the rep's closed deals of the year before as_of, or its team's "
     "when it has closed fewer than 5, or the company's",
 }
@@ -86,42 +87,61 @@ def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
 def tracks(conn: Connection, cut: Cutoffs) -> dict[str, Track]:
     """rep → its closed deals, won amount and won deals' cycles over the year before as_of."""
     f = deal_facts.c
-    window = and_(
-        f.occurred_us > cut.as_of_us - LOOK_BACK_US, f.occurred_us <= cut.as_of_us, f.recorded_us <= cut.known_us
-    )
+    window = look_back(cut)
+    won_deal = f.deal_count == 1  # one row per won deal carries its cycle
     sums = conn.execute(
-        select(f.rep_id, func.sum(f.won_ppb), func.sum(f.lost_ppb), func.sum(f.won_cents - f.refund_cents))
+        select(
+            f.rep_id,
+            func.sum(f.won_ppb),
+            func.sum(f.lost_ppb),
+            func.sum(f.won_cents - f.refund_cents),
+            func.sum(case((won_deal, f.cycle_us), else_=ZERO)),
+            func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)),
+        )
         .where(window)
         .group_by(f.rep_id)
     ).all()
-    cycles: dict[str, list[int]] = defaultdict(list)
-    for rep_id, cycle in conn.execute(select(f.rep_id, f.cycle_us).where(window, f.deal_count == 1)):
-        if cycle is not None:
-            cycles[rep_id].append(int(cycle))
     return {
         rep_id: Track(
             Decimal(int(won or 0)) / PPB,
             Decimal(int(lost or 0)) / PPB,
             Decimal(int(cents or 0)) / 100,
-            tuple(cycles.get(rep_id, ())),
+            int(cycles_us or 0),
+            int(cycles or 0),
         )
-        for rep_id, won, lost, cents in sums
+        for rep_id, won, lost, cents, cycles_us, cycles in sums
     }
+
+
+def look_back(cut: Cutoffs) -> ColumnElement[bool]:
+    """The deal facts of the year before as_of, as known at known_at."""
+    f = deal_facts.c
+    return and_(
+        f.occurred_us > cut.as_of_us - LOOK_BACK_US, f.occurred_us <= cut.as_of_us, f.recorded_us <= cut.known_us
+    )
 
 
 def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, list[OpenDeal]]:
     """rep → the deals it owned that were open at as_of, as known at known_at."""
     d = deals.c
-    not_closed = or_(d.outcome.is_(None), d.closed_us > cut.as_of_us, d.closed_recorded_us > cut.known_us)
-    query = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents).where(
-        d.opened_us <= cut.as_of_us, d.opened_recorded_us <= cut.known_us, not_closed
+    opened = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents).where(
+        d.opened_us <= cut.as_of_us, d.opened_recorded_us <= cut.known_us
     )
+    if len(rep_ids) <= MAX_LISTED_REPS:
+        opened = opened.where(d.rep_id.in_(rep_ids))
+    # three index ranges rather than one OR (a scan of every deal): still open; won or lost
+    # after as_of; won or lost by as_of but recorded after known_at
     found: dict[str, list[OpenDeal]] = defaultdict(list)
     wanted = set(rep_ids)
-    for row in conn.execute(query):
-        if row.rep_id in wanted:
-            amount = None if row.expected_cents is None else Decimal(row.expected_cents) / 100
-            found[row.rep_id].append(OpenDeal(row.deal_id, row.rep_id, row.opened_us, amount))
+    for not_closed in (
+        d.outcome.is_(None),
+        and_(d.outcome.is_not(None), d.closed_us > cut.as_of_us),
+        and_(d.outcome.is_not(None), d.closed_us <= cut.as_of_us, d.closed_recorded_us > cut.known_us),
+    ):
+        for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)):
+            if rep_id in wanted:
+                amount = None if expected_cents is None else Decimal(expected_cents) / 100
+                found[rep_id].append(OpenDeal(deal_id, rep_id, opened_us, amount))
     return found
 
 
