@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ledger.retention import DEFAULT_POLICY, parse_policy
+
 DEFAULT_DATABASE_URL = "sqlite:///perfledger.db"
 # The faces' languages (api/i18n.py); Chinese first: the departments this is written for.
 SUPPORTED_LOCALES = ("zh-CN", "en")
@@ -27,6 +29,8 @@ class Settings:
     # A face's language when the reader asks for none (a request without Accept-Language, a command
     # without --locale): PERFLEDGER_LOCALE's, else en.
     locale: str = field(default_factory=lambda: configured_locale(os.environ))
+    # How long each kind of personal data is kept after a rep leaves (ledger/retention.py).
+    retention: str = DEFAULT_POLICY
 
     @property
     def tz(self) -> ZoneInfo:
@@ -45,11 +49,17 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     currency = (env.get("PERFLEDGER_CURRENCY", "CNY") or "CNY").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ConfigError(f"PERFLEDGER_CURRENCY={currency!r} is not an ISO 4217 code such as CNY")
+    retention = env.get("PERFLEDGER_RETENTION") or DEFAULT_POLICY
+    try:
+        parse_policy(retention)
+    except ValueError as error:
+        raise ConfigError(f"PERFLEDGER_RETENTION={retention!r}: {error}") from None
     return Settings(
         database_url=env.get("PERFLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL,
         tz_name=tz_name,
         currency=currency,
         locale=configured_locale(env),
+        retention=retention,
     )
 
 

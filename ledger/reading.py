@@ -16,6 +16,8 @@ from psycopg.rows import tuple_row
 from ledger.chain import GENESIS
 from ledger.config import Settings
 from ledger.decoding import LogRecord, StoredEvent, decoded, to_log_record
+from ledger.keys import KeyStore
+from ledger.personal import open_records
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,18 @@ class LogReading:
     recorder: Any
     is_postgres: bool
 
-    def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str]]:
+    @property
+    def keys(self) -> KeyStore:
+        raise NotImplementedError  # the ledger's key store, given by the class that reads
+
+    def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str, str | None]]:
+        """position, content hash and rep of each recorded event_id among `event_ids`."""
         rows = self._query(
-            f"SELECT event_id, position, content_hash FROM {self.recorder.entries_table} WHERE event_id IN ({{in}})",
+            f"SELECT event_id, position, content_hash, rep_id FROM {self.recorder.entries_table} "
+            "WHERE event_id IN ({in})",
             event_ids,
         )
-        return {row[0]: (row[1], row[2]) for row in rows}
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def read_log(
         self,
@@ -48,7 +56,7 @@ class LogReading:
         rep_ids: Sequence[str] | None = None,
     ) -> list[LogRecord]:
         """Events with position > after (and <= upto), optionally of some types or reps, in order."""
-        return decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids))
+        return self.opened(decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids)))
 
     def read_stored(
         self,
@@ -84,7 +92,11 @@ class LogReading:
                 chunk,
             )
             found.extend(to_log_record(*row) for row in rows)
-        return found
+        return self.opened(found)
+
+    def opened(self, records: list[LogRecord]) -> list[LogRecord]:
+        """`records` with their personal fields opened (read as erased where the key is gone)."""
+        return open_records(records, self.keys)
 
     def iter_log(self, after: int = 0, *, upto: int | None = None, page: int = 5000) -> Iterator[LogRecord]:
         while True:
@@ -269,7 +281,10 @@ class BoundedLog:
         return self.ledger.settings
 
     def read_log(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[LogRecord]:
-        return decoded(self.read_stored(after, limit, **filters))
+        return self.opened(decoded(self.read_stored(after, limit, **filters)))
+
+    def opened(self, records: list[LogRecord]) -> list[LogRecord]:
+        return self.ledger.opened(records)
 
     def read_stored(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[StoredEvent]:
         upto = min(self.upto, filters.pop("upto", None) or self.upto)

@@ -30,6 +30,7 @@ from pydantic import (
 
 from ledger.messages import Msg, code_of
 from ledger.periods import parse_period
+from ledger.personal import CATEGORIES
 from ledger.plan_schema import parse_rules, rules_to_json
 
 MAX_ID_LENGTH = 64
@@ -542,6 +543,28 @@ class PayoutAdjusted(MoneyData):
     """The replay whose difference this records, if any."""
 
 
+# ---------------------------------------------------------------- personal data
+
+ERASURE_GROUNDS = ("request", "retention", "purpose_served", "consent_withdrawn")
+
+
+class PersonalDataErased(Data):
+    """A rep's personal data was erased, by the erase command: their keys for those kinds of data
+    were destroyed, so their name or the texts about them read as "[erased]" from then on; their
+    figures stay."""
+
+    rep_id: Id
+    requested_by: Id
+    """Who asked for the erasure (the rep, HR, a retention run)."""
+    ground: Literal[ERASURE_GROUNDS]  # type: ignore[valid-type]
+    """Why: the person's request, the retention policy, the purpose served, or consent withdrawn."""
+    categories: Annotated[list[Literal[CATEGORIES]], Field(min_length=1, max_length=len(CATEGORIES))] = list(  # type: ignore[valid-type]
+        CATEGORIES
+    )
+    """The kinds of personal data erased: identity (the name), evaluations (evaluations, feedback,
+    improvement plans), disputes (their texts); all of them unless said."""
+
+
 # ---------------------------------------------------------------- rep-facing trust
 
 
@@ -628,10 +651,11 @@ DATA_MODELS: dict[str, type[Data]] = {
         DisputeOpened,
         DisputeCommented,
         DisputeResolved,
+        PersonalDataErased,
     )
 }
-# Written by the ledger itself (approve, close, adjust), never accepted from a client.
-SYSTEM_TYPES = frozenset({"PeriodClosed", "PayoutApproved", "PayoutAdjusted"})
+# Written by the ledger itself (approve, close, adjust, erase), never accepted from a client.
+SYSTEM_TYPES = frozenset({"PeriodClosed", "PayoutApproved", "PayoutAdjusted", "PersonalDataErased"})
 ENVELOPE_KEYS = frozenset({"type", "event_id", "occurred_at", "data"})
 
 
@@ -682,7 +706,7 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
                 Msg(
                     "type.system",
                     "{type} is written by the ledger itself: "
-                    "use the payout approval, adjustment or period close commands",
+                    "use the payout approval, adjustment, period close or person erase commands",
                     type=event_type,
                 ),
             )

@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, Text
 
 from ledger.decoding import LogRecord
+from projections.erasing import erase_payloads, erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import Id, _position_key, _times, metadata
 from projections.units import occurred_us
@@ -141,6 +142,15 @@ def dispute_resolved(fold: TrustFold, r: LogRecord) -> None:
             "payload": _payload(r),
         },
     )
+
+
+_TYPES_BY_KIND = {"opened": "DisputeOpened", "commented": "DisputeCommented", "resolved": "DisputeResolved"}
+
+
+@on("PersonalDataErased")
+def personal_data_erased(fold: TrustFold, r: LogRecord) -> None:
+    rep_id, categories = r.data["rep_id"], erased_categories(r.data)
+    fold.view.run(lambda conn: erase_payloads(conn, dispute_events, rep_id, _TYPES_BY_KIND, categories))
 
 
 class TrustProjection(Projection):
