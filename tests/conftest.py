@@ -87,7 +87,8 @@ def sqlite_ledger(sqlite_settings) -> Iterator[Ledger]:
 
 @pytest.fixture
 def cli(sqlite_settings) -> Callable[..., Any]:
-    """`perfledger …` in-process on sqlite_settings' store: cli("kpi", "--scope", …) -> the runner's result."""
+    """`perfledger …` in-process on sqlite_settings' store: cli("kpi", "--scope", …) -> the runner's
+    result; `answer` is what the user types at a prompt."""
     from typer.testing import CliRunner
 
     from api.cli import app
@@ -95,8 +96,8 @@ def cli(sqlite_settings) -> Callable[..., Any]:
     runner = CliRunner()
     env = {"PERFLEDGER_DATABASE_URL": sqlite_settings.database_url, "COLUMNS": "200"}
 
-    def invoke(*args: str) -> Any:
-        return runner.invoke(app, list(args), env=env)
+    def invoke(*args: str, answer: str | None = None) -> Any:
+        return runner.invoke(app, list(args), env=env, input=answer)
 
     return invoke
 
