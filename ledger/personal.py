@@ -25,7 +25,7 @@ import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -66,7 +66,7 @@ assert set(CATEGORY) == set(PERSONAL_FIELDS) and set(CATEGORY.values()) == set(C
 VERSION = "v1"
 
 
-def is_sealed(value: Any) -> bool:
+def is_sealed(value: Any) -> TypeGuard[dict[str, str]]:
     return type(value) is dict and value.get("enc") == VERSION
 
 

@@ -32,7 +32,10 @@ class LogReading:
     settings: Settings
     recorder: Any
     is_postgres: bool
-    keys: KeyStore
+
+    @property
+    def keys(self) -> KeyStore:
+        raise NotImplementedError  # the ledger's key store, given by the class that reads
 
     def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str, str | None]]:
         """position, content hash and rep of each recorded event_id among `event_ids`."""
@@ -227,7 +230,8 @@ class LogReading:
         """
         if (types is not None and not types) or (rep_ids is not None and not rep_ids):
             return []
-        where, params = ["l.position > {p}"], [after]
+        where = ["l.position > {p}"]
+        params: list[object] = [after]
         if upto is not None:
             where.append("l.position <= {p}")
             params.append(upto)

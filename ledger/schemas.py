@@ -752,7 +752,7 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
                 problems.extend(_problems_from(index, error))
             else:
                 if not problems:
-                    assert occurred_at is not None
+                    assert occurred_at is not None and isinstance(event_type, str)  # else a problem
                     return Command(index, event_type, event_id, occurred_at, _plain(validated))
     return problems
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CanMutateProtocol
 from eventsourcing.persistence import IntegrityError, Transcoder
 from sqlalchemy.engine import make_url
 
+from ledger.aggregates import Rep
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
@@ -140,7 +141,7 @@ class Ledger(Verifying):
                 "another writer changed the same deal, rep or stream at the same time; "
                 "nothing was recorded: reload and retry (an event_id makes the retry safe)"
             ) from error
-        self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if type(rep).__name__ == "Rep")
+        self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if isinstance(rep, Rep))
         by_index = dict(known)
         by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions, strict=True)})
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
@@ -314,11 +315,13 @@ class Ledger(Verifying):
     def _load_streams(self, ids: list[UUID]) -> dict[UUID, Aggregate]:
         loaded: dict[UUID, Aggregate] = {}
         for sid, stored in self.recorder.select_streams(ids).items():
-            aggregate = None
+            aggregate: Aggregate | None = None
             for event in map(self.app.mapper.to_domain_event, stored):
-                aggregate = event.mutate(aggregate)
+                # The mapper's type promises a bare domain event; the ledger stores aggregates' events only.
+                aggregate = cast("CanMutateProtocol[Aggregate]", event).mutate(aggregate)
+            assert aggregate is not None  # a stream with events has an aggregate
             loaded[sid] = aggregate
-            if type(aggregate).__name__ == "Rep":
+            if isinstance(aggregate, Rep):
                 self._known_reps.add(aggregate.rep_id)
         return loaded
 

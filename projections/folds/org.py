@@ -13,7 +13,7 @@ from ledger.personal import erased_value
 from projections.erasing import erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import memberships, reps
-from projections.units import micros
+from projections.units import occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -28,7 +28,7 @@ def _membership(fold: Fold, r: LogRecord, kind: str, team_id: str | None, region
             "kind": kind,
             "team_id": team_id,
             "region": region,
-            "occurred_us": micros(r.occurred_at),
+            "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },
     )
@@ -44,7 +44,7 @@ def rep_onboarded(fold: Fold, r: LogRecord) -> None:
             "name": d["name"],
             "manager_id": d.get("manager_id"),
             "position": r.position,
-            "occurred_us": micros(r.occurred_at),
+            "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },
     )

@@ -16,7 +16,7 @@ from ledger.decoding import LogRecord
 from projections.erasing import erase_payloads, erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import rep_timeline
-from projections.units import micros
+from projections.units import occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -43,7 +43,7 @@ def _timeline(kind: str, id_field: str | None) -> Handler:
                 "rep_id": r.data["rep_id"],
                 "kind": kind,
                 "item_id": r.data.get(id_field) if id_field else None,
-                "occurred_us": micros(r.occurred_at),
+                "occurred_us": occurred_us(r),
                 "recorded_us": r.recorded_at,
                 "payload": to_json(r.data),
             },

@@ -14,7 +14,7 @@ from ledger.decoding import LogRecord
 from projections.erasing import erase_payloads, erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import Id, _position_key, _times, metadata
-from projections.units import micros
+from projections.units import occurred_us
 from projections.view import BatchView
 
 plan_acknowledgements = Table(
@@ -72,7 +72,7 @@ class TrustFold(Fold):
 
 
 def _stamp(r: LogRecord) -> dict:
-    return {"position": r.position, "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at}
+    return {"position": r.position, "occurred_us": occurred_us(r), "recorded_us": r.recorded_at}
 
 
 def _payload(r: LogRecord) -> str:
