@@ -82,6 +82,9 @@ class Ledger(Verifying):
     """The write side and the raw log: records batches (here), reads the log (`LogReading`) and
     verifies its chain (`Verifying`)."""
 
+    # The event types whose personal fields are sealed when recorded (`ledger.personal`).
+    sealed_types: frozenset[str] = frozenset(PERSONAL_FIELDS)
+
     def __init__(self, settings: Settings | None = None, keys: KeyStore | None = None):
         self.settings = settings or settings_from_env()
         self.app = LedgerApplication(env=store_environment(self.settings.database_url))
@@ -247,7 +250,7 @@ class Ledger(Verifying):
         None: it cannot be told, the person's key is gone."""
         if stored_hash == plain_hash:
             return True
-        if command.type not in PERSONAL_FIELDS or rep_id is None:
+        if command.type not in self.sealed_types or rep_id is None:
             return False
         try:
             key = self.keys.key_for(rep_id, CATEGORY[command.type])
@@ -260,12 +263,17 @@ class Ledger(Verifying):
         about, and their entries (a personal event's content hash blinded under that key too).
         A person erased meanwhile refuses the batch: their key is never made again."""
         events, metas, problems = [], [], []
+        slots = {
+            (rep_id, CATEGORY[c.type])
+            for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
+            if c.type in self.sealed_types and rep_id is not None
+        }
+        keys = self.keys.keys_for(slots) if slots else {}
         for command, event, rep_id in zip(fresh, uow.events, uow.rep_of_event, strict=True):
             content = hashes[command.index]
-            if command.type in PERSONAL_FIELDS and rep_id is not None:
-                try:
-                    key = self.keys.key_for(rep_id, CATEGORY[command.type])
-                except SubjectErased:
+            if command.type in self.sealed_types and rep_id is not None:
+                key = keys[(rep_id, CATEGORY[command.type])]
+                if key is None:
                     problems.append(Problem(command.index, "data", _erased_msg(rep_id, CATEGORY[command.type])))
                     continue
                 event = seal_event(event, command.type, key)
@@ -299,7 +307,7 @@ class Ledger(Verifying):
         slots = {
             c.index: (rep_id, CATEGORY[c.type])
             for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
-            if c.type in PERSONAL_FIELDS and rep_id is not None
+            if c.type in self.sealed_types and rep_id is not None
         }
         gone = self.keys.erased(slots.values()) if slots else set()
         return [Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if slot in gone]
