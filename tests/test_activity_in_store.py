@@ -7,7 +7,7 @@ The SQL side runs with the accelerators on (it is one); the handler's side runs 
 from __future__ import annotations
 
 import pytest
-from builders import ev
+from builders import GENERATED_UNTIL, ev
 from projection_fixtures import accelerators, table_contents
 from sqlalchemy.exc import OperationalError
 
@@ -60,7 +60,7 @@ ACTIVITY_TABLES = ("activities", "activity_hours")
 
 @pytest.fixture
 def store(edged_store):
-    return edged_store(generate(2500, seed=5, tz="Asia/Shanghai"), EDGES)
+    return edged_store(generate(2500, seed=5, tz="Asia/Shanghai", now=GENERATED_UNTIL), EDGES)
 
 
 def activity_tables(engine) -> dict[str, list]:

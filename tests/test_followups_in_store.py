@@ -7,7 +7,7 @@ The SQL side runs with the accelerators on (it is one); the handlers' side runs 
 from __future__ import annotations
 
 import pytest
-from builders import ev
+from builders import GENERATED_UNTIL, ev
 from projection_fixtures import accelerators, table_contents
 
 from demo.generator import generate
@@ -50,7 +50,7 @@ EDGES = [
 
 @pytest.fixture
 def store(edged_store):
-    return edged_store(generate(3000, seed=7, tz="Asia/Shanghai"), EDGES)
+    return edged_store(generate(3000, seed=7, tz="Asia/Shanghai", now=GENERATED_UNTIL), EDGES)
 
 
 def followup_rows(engine) -> list:
