@@ -19,6 +19,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from ledger.aggregates import Created, Happened, public_type
+from ledger.idempotency import client_event_id
 from ledger.transcoder import untag
 
 
@@ -125,7 +126,10 @@ StoredEvent = tuple[int, int, str, "str | None", str, "str | None", "str | None"
 def decoded(stored: Sequence[StoredEvent]) -> list[LogRecord]:
     """`read_stored`'s events as LogRecords (an entry whose event is missing: `occurred_at` None,
     `data` empty)."""
-    return [to_log_record(*row) if row[7] is not None else LogRecord(*row[:6], None, {}) for row in stored]
+    return [
+        to_log_record(*row) if row[7] is not None else LogRecord(*row[:5], client_event_id(row[5]), None, {})
+        for row in stored
+    ]
 
 
 def to_log_record(
@@ -139,6 +143,7 @@ def to_log_record(
     state: bytes,
 ) -> LogRecord:
     """Decode a stored event for the read side, upcasting old versions as the mapper would."""
+    event_id = client_event_id(event_id)  # the client's id, without its writer's key scope
     reading = _READINGS.get(topic) or _reading_of(topic)
     values = orjson.loads(state)
     version = values.get("class_version", 1)

@@ -16,6 +16,7 @@ from psycopg.rows import tuple_row
 from ledger.chain import GENESIS
 from ledger.config import Settings
 from ledger.decoding import LogRecord, StoredEvent, decoded, to_log_record
+from ledger.idempotency import key_of, scope_of
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,21 @@ class LogReading:
     recorder: Any
     is_postgres: bool
 
-    def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str]]:
+    def entries_by_event_id(self, scope: str, event_ids: list[str]) -> dict[str, tuple[int, str]]:
+        """The entries (position, content hash) of these event_ids in the writer's key scope."""
+        keys = {key_of(scope, event_id): event_id for event_id in event_ids}
         rows = self._query(
-            f"SELECT event_id, position, content_hash FROM {self.recorder.entries_table} WHERE event_id IN ({{in}})",
-            event_ids,
+            f"SELECT event_id, position, content_hash, actor FROM {self.recorder.entries_table} "
+            "WHERE event_id IN ({in})",
+            [*keys, *event_ids],
         )
-        return {row[0]: (row[1], row[2]) for row in rows}
+        found: dict[str, tuple[int, str]] = {}
+        for key, position, content_hash, actor in rows:
+            if key in keys:
+                found[keys[key]] = (position, content_hash)
+            elif scope_of(actor) == scope:  # a bare key from before scoping, by this same writer
+                found.setdefault(key, (position, content_hash))
+        return found
 
     def read_log(
         self,

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
+from ledger.idempotency import key_of, scope_of
 from ledger.messages import Msg
 from ledger.recorder import EntryMeta
 from ledger.schemas import Command, Problem, parse_batch
@@ -107,12 +108,13 @@ class Ledger(Verifying):
         if problems:
             raise InvalidBatch(problems)
         hashes = [content_hash(c) for c in commands]
-        known, fresh, self_duplicates = self._split_known(commands, hashes)
+        scope = scope_of(actor, system=system)
+        known, fresh, self_duplicates = self._split_known(commands, hashes, scope)
         if not fresh:
             return Recorded([known[c.index] for c in commands], sorted(known))
         uow = self._handle(fresh)
         metas = [
-            EntryMeta(c.type, rep_id, c.event_id, hashes[c.index])
+            EntryMeta(c.type, rep_id, key_of(scope, c.event_id) if c.event_id else None, hashes[c.index])
             for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
         ]
         try:
@@ -121,7 +123,7 @@ class Ledger(Verifying):
             positions = self.app.events.put(uow.events, entries=metas, actor=actor)
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
-            known_now, _, _ = self._split_known(commands, hashes)
+            known_now, _, _ = self._split_known(commands, hashes, scope)
             if known_now and len(known_now) == len(commands):
                 return Recorded([known_now[c.index] for c in commands], sorted(known_now))
             raise ConflictError(
@@ -134,7 +136,7 @@ class Ledger(Verifying):
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
         return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
 
-    def check(self, envelopes: Sequence[object], *, system: bool = False) -> list[Problem]:
+    def check(self, envelopes: Sequence[object], actor: str = "cli:operator", *, system: bool = False) -> list[Problem]:
         """A dry run of `record`: every problem the batch would be refused for; nothing is written.
 
         The answer holds for the log as it is now; a writer in between can still change it.
@@ -144,7 +146,7 @@ class Ledger(Verifying):
             return problems
         hashes = [content_hash(c) for c in commands]
         try:
-            _, fresh, _ = self._split_known(commands, hashes)
+            _, fresh, _ = self._split_known(commands, hashes, scope_of(actor, system=system))
             self._handle(fresh)
         except ConflictError as conflict:
             return conflict.problems
@@ -153,11 +155,12 @@ class Ledger(Verifying):
         return []
 
     def _split_known(
-        self, commands: list[Command], hashes: list[str]
+        self, commands: list[Command], hashes: list[str], scope: str
     ) -> tuple[dict[int, int], list[Command], dict[int, int]]:
-        """Events whose event_id is already in the log (same content → original position)."""
+        """Events whose event_id is already in the log under this writer's key scope (same content →
+        original position); another writer's event_ids are not this writer's business."""
         ids = [c.event_id for c in commands if c.event_id is not None]
-        recorded = self.entries_by_event_id(ids) if ids else {}
+        recorded = self.entries_by_event_id(scope, ids) if ids else {}
         known: dict[int, int] = {}
         fresh: list[Command] = []
         first_in_batch: dict[str, Command] = {}

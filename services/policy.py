@@ -55,6 +55,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ledger.messages import Msg
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem
 
 ROLES = ("admin", "manager", "rep", "finance", "auditor")
@@ -206,9 +207,12 @@ SCOPED = frozenset({"TargetSet", "IncentivePlanAssigned"})
 
 @dataclass
 class Subject:
-    """Whom an event concerns: reps, teams, or the whole org (a plan, a region, the company)."""
+    """Whom an event concerns: reps, teams, or the whole org (a plan, a region, the company).
 
-    reps: set[str | None] = field(default_factory=set)  # None: a deal or follow-up nobody owns (yet)
+    Each rep is kept with the name the request gave it by (`deal D-1`, `rep R-2`): a refusal
+    names only what the caller sent, never whose it turned out to be."""
+
+    reps: dict[str | None, str] = field(default_factory=dict)  # None: a deal or follow-up nobody owns (yet)
     teams: set[str] = field(default_factory=set)
     org_wide: bool = False
 
@@ -238,18 +242,20 @@ def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: B
         return Subject(org_wide=True)
     if event_type in DEAL_KEYED:
         deal_id = data["deal_id"]
-        reps = {memory.deal_rep.get(deal_id) or org.deal_rep(deal_id)}
-        reps.update(split["rep_id"] for split in data.get("splits") or ())
+        reps = {memory.deal_rep.get(deal_id) or org.deal_rep(deal_id): f"deal {deal_id}"}
+        reps.update({split["rep_id"]: f"rep {split['rep_id']}" for split in data.get("splits") or ()})
         return Subject(reps=reps)
     if event_type == "FollowUpCompleted":
         followup_id = data["followup_id"]
-        return Subject(reps={memory.followup_rep.get(followup_id) or org.followup_rep(followup_id)})
+        owner = memory.followup_rep.get(followup_id) or org.followup_rep(followup_id)
+        return Subject(reps={owner: f"follow-up {followup_id}"})
     if event_type in DISPUTE_KEYED:
         dispute_id = data["dispute_id"]
-        return Subject(reps={memory.dispute_rep.get(dispute_id) or _dispute_rep(org, dispute_id)})
+        owner = memory.dispute_rep.get(dispute_id) or _dispute_rep(org, dispute_id)
+        return Subject(reps={owner: f"dispute {dispute_id}"})
     if event_type == "RepOnboarded":
-        return Subject(reps={data["rep_id"]}, teams={data["team_id"]})
-    return Subject(reps={data["rep_id"]})
+        return Subject(reps={data["rep_id"]: f"rep {data['rep_id']}"}, teams={data["team_id"]})
+    return Subject(reps={data["rep_id"]: f"rep {data['rep_id']}"})
 
 
 def _dispute_rep(org: OrgView, dispute_id: str) -> str | None:
@@ -261,7 +267,7 @@ def _dispute_rep(org: OrgView, dispute_id: str) -> str | None:
 
 def _scope_subject(scope: Mapping[str, Any]) -> Subject:
     if "rep" in scope:
-        return Subject(reps={scope["rep"]})
+        return Subject(reps={scope["rep"]: f"rep {scope['rep']}"})
     if "team" in scope:
         return Subject(teams={scope["team"]})
     return Subject(org_wide=True)
@@ -270,18 +276,30 @@ def _scope_subject(scope: Mapping[str, Any]) -> Subject:
 def refusal(user: User, index: int, event_type: str, subject: Subject, org: OrgView) -> Problem | None:
     """Why this user may not record this event, or None if they may."""
     if event_type not in RECORDABLE.get(user.role, frozenset()):
-        return Problem(index, "type", f"a {user.role} token may not record {event_type}")
+        return Problem(
+            index,
+            "type",
+            Msg("record.role", "a {role} token may not record {event_type}", role=user.role, event_type=event_type),
+        )
     if user.role in UNSCOPED_WRITERS:
         return None
     if subject.org_wide:
-        return Problem(index, "data", f"{event_type} for a region or the company is recorded by admin or finance")
+        return Problem(
+            index,
+            "data",
+            Msg(
+                "record.org_wide",
+                "{event_type} for a region or the company is recorded by admin or finance",
+                event_type=event_type,
+            ),
+        )
     for team_id in sorted(subject.teams):
         if user.role != "manager" or team_id != user.team_id:
-            return Problem(index, "data", f"team {team_id} is not your team")
-    for rep_id in sorted(subject.reps, key=str):
+            return Problem(index, "data", _beyond_reach(f"team {team_id}"))
+    for rep_id, named in sorted(subject.reps.items(), key=lambda item: str(item[0])):
         if not _within_reach(user, rep_id, org):
-            # One message whether the rep (or deal) is someone else's or unknown: no probing.
-            return Problem(index, "data", _outside_message(user, rep_id))
+            # The same words whether the object is someone else's or unknown: no probing.
+            return Problem(index, "data", _beyond_reach(named))
     return None
 
 
@@ -293,11 +311,9 @@ def _within_reach(user: User, rep_id: str | None, org: OrgView) -> bool:
     return user.role == "rep" and rep_id == user.rep_id
 
 
-def _outside_message(user: User, rep_id: str | None) -> str:
-    whose = "a rep of your team" if user.role == "manager" else "yourself"
-    if rep_id is None:
-        return f"this event's deal, follow-up or dispute is not known to belong to {whose}"
-    return f"rep {rep_id} is not {whose}"
+def _beyond_reach(named: str) -> Msg:
+    """A refusal that says no more than 'not found' would: only what the request itself named."""
+    return Msg("record.beyond_reach", "{named} is not known within this token's reach", named=named)
 
 
 def refusals(user: User, events: Sequence[tuple[str, Mapping[str, Any]]], org: OrgView) -> list[Problem]:

@@ -1,0 +1,73 @@
+"""Nobody bends another person's figures: the write paths checked against hostile but ordinary
+tokens (a rep, a manager of another team), on both stores.
+
+The department is api_client's: R-ann and R-bob in T-1 (East), R-cat in T-2 (West); the rep
+token is R-ann's, the manager token T-1's.
+"""
+
+from __future__ import annotations
+
+from api_client import FAR, MATE, OWN, running
+from builders import ev, open_deal, win
+
+MARCH = "2026-03-20T10:00:00+00:00"
+
+
+def call(activity_id: str, rep_id: str = OWN, event_id: str | None = None, **more):
+    return ev("ActivityLogged", MARCH, event_id, activity_id=activity_id, rep_id=rep_id, kind="call", **more)
+
+
+# ---------------------------------------------------------------- event ids: one scope per writer
+
+
+def test_a_rep_taking_the_close_commands_event_id_does_not_stop_finance_closing_the_quarter(settings):
+    with running(settings) as api:
+        assert api.post("/events", call("A-1", event_id="close-2026-Q1"), role="rep").status_code == 201
+        closed = api.post("/periods/2026-Q1/close", role="finance")
+        assert closed.status_code == 201, closed.text
+        assert api.get("/events", type="PeriodClosed").json()["events"][0]["data"]["period"] == "2026-Q1"
+        approval = api.post(f"/payouts/{OWN}/2026-Q1/approve", role="finance")
+        assert approval.status_code == 409  # the quarter is closed: no new approval
+        assert api.post("/periods/2026-Q1/close", role="finance").status_code == 409  # closed once
+
+
+def test_a_reps_event_id_does_not_block_the_integrations_event_of_the_same_id(settings):
+    with running(settings) as api:
+        assert api.post("/events", call("A-1", event_id="crm-77-won"), role="rep").status_code == 201
+        integration = api.post(
+            "/events",
+            {
+                "events": [
+                    {**open_deal("D-77", MATE), "event_id": "crm-77-open"},
+                    {**win("D-77", "10.00"), "event_id": "crm-77-won"},
+                ]
+            },
+        )
+        assert integration.status_code == 201, integration.text
+        assert integration.json()["duplicates"] == []
+
+
+def test_a_repeat_is_answered_from_the_writers_own_scope_and_a_conflict_names_only_their_own_event(settings):
+    with running(settings) as api:
+        first = api.post("/events", call("A-1", event_id="mine-1"), role="rep").json()["positions"]
+        again = api.post("/events", call("A-1", event_id="mine-1"), role="rep").json()
+        assert again == {"positions": first, "duplicates": [0]}
+        clash = api.post("/events", call("A-2", event_id="mine-1"), role="rep")
+        assert clash.status_code == 409
+        # Another writer's event_id, with other content, is not a conflict: it is a new key.
+        admins = api.post("/events", call("A-3", event_id="mine-1"))
+        assert admins.status_code == 201
+        assert api.get("/events", after=first[0] - 1, limit=1).json()["events"][0]["event_id"] == "mine-1"
+
+
+# ---------------------------------------------------------------- a 403 says no more than a 404
+
+
+def test_a_refusal_for_another_teams_deal_reads_exactly_like_one_for_a_deal_that_does_not_exist(settings):
+    with running(settings) as api:
+        theirs = api.post("/events", win("D-3", "1.00"), role="manager")  # R-cat's deal, team T-2
+        unknown = api.post("/events", win("D-404", "1.00"), role="manager")
+        assert theirs.status_code == unknown.status_code == 403
+        assert FAR not in theirs.text
+        said = theirs.json()["problems"][0]["message"].replace("D-3", "D-?")
+        assert said == unknown.json()["problems"][0]["message"].replace("D-404", "D-?")
