@@ -420,6 +420,8 @@ class EvaluationRecorded(Data):
     rep_id: Id
     period: PeriodText
     evaluator_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     result_score: Score
     process_scores: Annotated[dict[Name, Score], Field(max_length=MAX_LIST_ITEMS)]
     """A score for each part of the process, by name."""
@@ -433,6 +435,8 @@ class FeedbackGiven(Data):
     feedback_id: Id
     rep_id: Id
     author_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     kind: Literal["recognition", "improvement", "coaching"]
     text: Text
     evaluation_id: Id | None = None
@@ -573,6 +577,8 @@ class DisputeCommented(Data):
 
     dispute_id: Id
     author_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     text: Text
 
 
@@ -582,6 +588,8 @@ class DisputeResolved(Data):
 
     dispute_id: Id
     resolver_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     outcome: Literal["accepted", "rejected"]
     reason: Text
     corrections: Annotated[list[Id], Field(max_length=20)] = []

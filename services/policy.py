@@ -316,6 +316,54 @@ def _beyond_reach(named: str) -> Msg:
     return Msg("record.beyond_reach", "{named} is not known within this token's reach", named=named)
 
 
+# ---------------------------------------------------------------- people named in events
+
+# Who did it, inside an event: taken from the writer's token, never from the body (else a rep
+# could comment on his own dispute as "finance-controller").
+PEOPLE_FIELDS: dict[str, str] = {
+    "EvaluationRecorded": "evaluator_id",
+    "FeedbackGiven": "author_id",
+    "DisputeCommented": "author_id",
+    "DisputeResolved": "resolver_id",
+}
+# The director may record what others did (backfilling evaluations from before the ledger); the
+# entry's actor still says the director's token wrote it.
+NAMES_OTHERS = frozenset({"admin"})
+
+
+def with_people_from_token(user: User, envelopes: Sequence[object]) -> tuple[list[object], list[Problem]]:
+    """The batch with each people field set to the writer (`rep:R-1`, `manager:T-1`, …), and a
+    refusal for every body that names someone else."""
+    stamped: list[object] = []
+    problems: list[Problem] = []
+    for index, envelope in enumerate(envelopes):
+        event_type = envelope.get("type") if isinstance(envelope, dict) else None
+        people_field = PEOPLE_FIELDS.get(event_type) if isinstance(event_type, str) else None
+        data = envelope.get("data") if isinstance(envelope, dict) else None
+        if people_field is None or not isinstance(data, dict):
+            stamped.append(envelope)
+            continue
+        named = data.get(people_field)
+        if user.role in NAMES_OTHERS and named is not None:
+            stamped.append(envelope)
+            continue
+        if named is not None and named != user.actor:
+            problems.append(
+                Problem(
+                    index,
+                    f"data.{people_field}",
+                    Msg(
+                        "record.person_from_token",
+                        "{field} is who wrote this, taken from your token ({actor}): leave it out",
+                        field=people_field,
+                        actor=user.actor,
+                    ),
+                )
+            )
+        stamped.append({**envelope, "data": {**data, people_field: user.actor}})
+    return stamped, problems
+
+
 def refusals(user: User, events: Sequence[tuple[str, Mapping[str, Any]]], org: OrgView) -> list[Problem]:
     """Every event of a validated batch this user may not record, with its index."""
     memory = BatchMemory()

@@ -71,3 +71,59 @@ def test_a_refusal_for_another_teams_deal_reads_exactly_like_one_for_a_deal_that
         assert FAR not in theirs.text
         said = theirs.json()["problems"][0]["message"].replace("D-3", "D-?")
         assert said == unknown.json()["problems"][0]["message"].replace("D-404", "D-?")
+
+
+# ---------------------------------------------------------------- people fields come from the token
+
+
+def dispute(dispute_id: str = "DS-1", rep_id: str = OWN):
+    return ev("DisputeOpened", MARCH, dispute_id=dispute_id, rep_id=rep_id, period="2026-Q1", text="D-1 is short")
+
+
+def comment(text: str, dispute_id: str = "DS-1", **author):
+    return ev("DisputeCommented", MARCH, dispute_id=dispute_id, text=text, **author)
+
+
+def test_a_rep_cannot_comment_on_his_dispute_in_finances_name(settings):
+    with running(settings) as api:
+        api.post("/events", dispute(), role="rep")
+        forged = api.post(
+            "/events", comment("accepted by finance: +50,000", author_id="finance-controller"), role="rep"
+        )
+        assert forged.status_code == 403
+        assert forged.json()["problems"][0]["field"] == "data.author_id"
+        assert api.post("/events", comment("please check D-1"), role="rep").status_code == 201
+        timeline = api.get("/disputes/DS-1").json()["timeline"]
+        assert [entry.get("author_id") for entry in timeline if entry["kind"] == "commented"] == [f"rep:{OWN}"]
+
+
+def test_an_evaluation_feedback_and_resolution_name_the_token_that_wrote_them(settings):
+    with running(settings) as api:
+        manager = "manager:T-1"
+        evaluation = ev(
+            "EvaluationRecorded",
+            MARCH,
+            evaluation_id="E-9",
+            rep_id=MATE,
+            period="2026-Q1",
+            result_score=80,
+            process_scores={"discovery": 70},
+        )
+        feedback = ev("FeedbackGiven", MARCH, feedback_id="F-9", rep_id=MATE, kind="coaching", text="Well done")
+        assert api.post("/events", {"events": [evaluation, feedback]}, role="manager").status_code == 201
+        named = {"evaluator_id": "the-ceo"}
+        assert (
+            api.post("/events", {**evaluation, "data": {**evaluation["data"], **named}}, role="manager").status_code
+            == 403
+        )
+        api.post("/events", dispute(), role="rep")
+        resolution = ev("DisputeResolved", MARCH, dispute_id="DS-1", outcome="rejected", reason="D-1 is right")
+        assert api.post("/events", resolution, role="finance").status_code == 201
+        finance_actor = api.get("/events", type="DisputeResolved").json()["events"][0]["actor"]
+        people = {
+            e["type"]: e["data"].get("evaluator_id") or e["data"].get("author_id") or e["data"].get("resolver_id")
+            for e in api.get(
+                "/events", type=["EvaluationRecorded", "FeedbackGiven", "DisputeResolved"], after=20
+            ).json()["events"]
+        }
+        assert people == {"EvaluationRecorded": manager, "FeedbackGiven": manager, "DisputeResolved": finance_actor}
