@@ -84,6 +84,8 @@ class OrgView(Protocol):
     def reps_in_team(self, team_id: str) -> frozenset[str]: ...
     def deal_rep(self, deal_id: str) -> str | None: ...
     def followup_rep(self, followup_id: str) -> str | None: ...
+    def lead_rep(self, lead_id: str) -> str | None: ...
+    def customer_reps(self, customer_id: str) -> frozenset[str]: ...
 
 
 class NotVisible(LookupError):
@@ -202,6 +204,12 @@ RECORDABLE: dict[str, frozenset[str]] = {
 UNSCOPED_WRITERS = frozenset({"admin", "finance"})
 
 DEAL_KEYED = frozenset({"DealWon", "DealLost", "DealCreditSplit", "DealAmountCorrected", "DealRefunded"})
+# Events that point at someone's lead, deal or customer (a dispute may point at any deal: it
+# questions a figure and changes none).
+LEAD_REFERRING = frozenset({"DealOpened", "ActivityLogged", "FollowUpScheduled"})
+DEAL_REFERRING = frozenset({"ActivityLogged", "FollowUpScheduled"})
+CUSTOMER_REFERRING = frozenset({"LeadCreated", "DealOpened", "ActivityLogged"})
+CUSTOMER_HOLDING = frozenset({"LeadCreated", "DealOpened"})  # a rep holds the customers of their leads and deals
 SCOPED = frozenset({"TargetSet", "IncentivePlanAssigned"})
 
 
@@ -209,12 +217,17 @@ SCOPED = frozenset({"TargetSet", "IncentivePlanAssigned"})
 class Subject:
     """Whom an event concerns: reps, teams, or the whole org (a plan, a region, the company).
 
-    Each rep is kept with the name the request gave it by (`deal D-1`, `rep R-2`): a refusal
+    Each rep is kept with the name the request gave it by (`deal D-1`, `lead L-2`): a refusal
     names only what the caller sent, never whose it turned out to be."""
 
-    reps: dict[str | None, str] = field(default_factory=dict)  # None: a deal or follow-up nobody owns (yet)
+    reps: list[tuple[str | None, str]] = field(default_factory=list)  # None: a deal, lead… nobody owns
     teams: set[str] = field(default_factory=set)
     org_wide: bool = False
+    # A customer already held by reps (their leads and deals): one of them must be within reach.
+    customers: list[tuple[frozenset[str], str]] = field(default_factory=list)
+
+    def add(self, rep_id: str | None, named: str) -> None:
+        self.reps.append((rep_id, named))
 
 
 @dataclass
@@ -224,6 +237,8 @@ class BatchMemory:
     deal_rep: dict[str, str] = field(default_factory=dict)
     followup_rep: dict[str, str] = field(default_factory=dict)
     dispute_rep: dict[str, str] = field(default_factory=dict)
+    lead_rep: dict[str, str] = field(default_factory=dict)
+    customer_reps: dict[str, set[str]] = field(default_factory=dict)
 
     def remember(self, event_type: str, data: Mapping[str, Any]) -> None:
         if event_type == "DealOpened":
@@ -232,30 +247,56 @@ class BatchMemory:
             self.followup_rep[data["followup_id"]] = data["rep_id"]
         elif event_type == "DisputeOpened":
             self.dispute_rep[data["dispute_id"]] = data["rep_id"]
+        elif event_type == "LeadCreated" and data.get("lead_id"):
+            self.lead_rep[data["lead_id"]] = data["rep_id"]
+        if event_type in CUSTOMER_HOLDING and data.get("customer_id"):
+            self.customer_reps.setdefault(data["customer_id"], set()).add(data["rep_id"])
 
 
 def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: BatchMemory) -> Subject:
-    """Whom a validated event concerns, for authorisation (not for crediting)."""
+    """Whom a validated event concerns, for authorisation (not for crediting): the reps it is
+    recorded for, and the owners of every lead, deal and customer it names."""
     if event_type in SCOPED:
         return _scope_subject(data["scope"])
     if event_type == "IncentivePlanPublished":
         return Subject(org_wide=True)
+    subject = Subject()
     if event_type in DEAL_KEYED:
         deal_id = data["deal_id"]
-        reps = {memory.deal_rep.get(deal_id) or org.deal_rep(deal_id): f"deal {deal_id}"}
-        reps.update({split["rep_id"]: f"rep {split['rep_id']}" for split in data.get("splits") or ()})
-        return Subject(reps=reps)
-    if event_type == "FollowUpCompleted":
+        subject.add(memory.deal_rep.get(deal_id) or org.deal_rep(deal_id), f"deal {deal_id}")
+        for split in data.get("splits") or ():
+            subject.add(split["rep_id"], f"rep {split['rep_id']}")
+    elif event_type == "FollowUpCompleted":
         followup_id = data["followup_id"]
         owner = memory.followup_rep.get(followup_id) or org.followup_rep(followup_id)
-        return Subject(reps={owner: f"follow-up {followup_id}"})
-    if event_type in DISPUTE_KEYED:
+        subject.add(owner, f"follow-up {followup_id}")
+    elif event_type in DISPUTE_KEYED:
         dispute_id = data["dispute_id"]
-        owner = memory.dispute_rep.get(dispute_id) or _dispute_rep(org, dispute_id)
-        return Subject(reps={owner: f"dispute {dispute_id}"})
-    if event_type == "RepOnboarded":
-        return Subject(reps={data["rep_id"]: f"rep {data['rep_id']}"}, teams={data["team_id"]})
-    return Subject(reps={data["rep_id"]: f"rep {data['rep_id']}"})
+        subject.add(memory.dispute_rep.get(dispute_id) or _dispute_rep(org, dispute_id), f"dispute {dispute_id}")
+    else:
+        subject.add(data["rep_id"], f"rep {data['rep_id']}")
+        if event_type == "RepOnboarded":
+            subject.teams.add(data["team_id"])
+    _add_references(event_type, data, org, memory, subject)
+    return subject
+
+
+def _add_references(
+    event_type: str, data: Mapping[str, Any], org: OrgView, memory: BatchMemory, subject: Subject
+) -> None:
+    """A lead, deal or customer an event points at changes its owner's figures (a lead converts,
+    a customer is no longer new), so it must be within the writer's reach too."""
+    if event_type in LEAD_REFERRING and data.get("lead_id"):
+        lead_id = data["lead_id"]
+        subject.add(memory.lead_rep.get(lead_id) or org.lead_rep(lead_id), f"lead {lead_id}")
+    if event_type in DEAL_REFERRING and data.get("deal_id"):
+        deal_id = data["deal_id"]
+        subject.add(memory.deal_rep.get(deal_id) or org.deal_rep(deal_id), f"deal {deal_id}")
+    if event_type in CUSTOMER_REFERRING and data.get("customer_id"):
+        customer_id = data["customer_id"]
+        holders = frozenset(memory.customer_reps.get(customer_id, ())) | org.customer_reps(customer_id)
+        if holders:  # a customer new to the ledger is anyone's to bring in
+            subject.customers.append((holders, f"customer {customer_id}"))
 
 
 def _dispute_rep(org: OrgView, dispute_id: str) -> str | None:
@@ -267,7 +308,7 @@ def _dispute_rep(org: OrgView, dispute_id: str) -> str | None:
 
 def _scope_subject(scope: Mapping[str, Any]) -> Subject:
     if "rep" in scope:
-        return Subject(reps={scope["rep"]: f"rep {scope['rep']}"})
+        return Subject(reps=[(scope["rep"], f"rep {scope['rep']}")])
     if "team" in scope:
         return Subject(teams={scope["team"]})
     return Subject(org_wide=True)
@@ -296,9 +337,12 @@ def refusal(user: User, index: int, event_type: str, subject: Subject, org: OrgV
     for team_id in sorted(subject.teams):
         if user.role != "manager" or team_id != user.team_id:
             return Problem(index, "data", _beyond_reach(f"team {team_id}"))
-    for rep_id, named in sorted(subject.reps.items(), key=lambda item: str(item[0])):
+    for rep_id, named in subject.reps:
         if not _within_reach(user, rep_id, org):
             # The same words whether the object is someone else's or unknown: no probing.
+            return Problem(index, "data", _beyond_reach(named))
+    for holders, named in subject.customers:
+        if not any(_within_reach(user, rep_id, org) for rep_id in holders):
             return Problem(index, "data", _beyond_reach(named))
     return None
 

@@ -127,3 +127,30 @@ def test_an_evaluation_feedback_and_resolution_name_the_token_that_wrote_them(se
             ).json()["events"]
         }
         assert people == {"EvaluationRecorded": manager, "FeedbackGiven": manager, "DisputeResolved": finance_actor}
+
+
+# ---------------------------------------------------------------- leads and customers are someone's
+
+
+def test_a_manager_cannot_win_a_deal_on_another_teams_lead_or_customer(settings):
+    with running(settings) as api:
+        api.record(ev("LeadCreated", "2026-01-05T09:00:00+00:00", lead_id="L-cat", rep_id=FAR, customer_id="C-west"))
+        early = "2026-01-06T09:00:00+00:00"
+        on_their_lead = [open_deal("D-x", MATE, "C-new", when=early, lead_id="L-cat"), win("D-x", "1.00", early)]
+        on_their_customer = [open_deal("D-y", MATE, "C-D-3", when=early), win("D-y", "1.00", early)]
+        for batch in (on_their_lead, on_their_customer):
+            refused = api.post("/events", {"events": batch}, role="manager")
+            assert refused.status_code == 403, refused.text
+            assert FAR not in refused.text
+        assert api.get("/kpis", scope=f"rep:{FAR}", period="2026-Q1").json()["kpis"]["new_customers"] == 1
+        # Their own team's customer (R-ann's C-D-1) and a customer new to the ledger are theirs to use.
+        mine = [open_deal("D-z", MATE, "C-D-1", when=early), open_deal("D-w", MATE, "C-brand-new", when=early)]
+        assert api.post("/events", {"events": mine}, role="manager").status_code == 201
+
+
+def test_a_rep_cannot_log_calls_against_another_reps_deal_or_lead(settings):
+    with running(settings) as api:
+        api.record(ev("LeadCreated", "2026-01-05T09:00:00+00:00", lead_id="L-bob", rep_id=MATE))
+        for pointer in ({"deal_id": "D-2"}, {"lead_id": "L-bob"}, {"lead_id": "L-nobody"}):
+            assert api.post("/events", call("A-1", **pointer), role="rep").status_code == 403
+        assert api.post("/events", call("A-1", deal_id="D-1"), role="rep").status_code == 201
