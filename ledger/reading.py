@@ -48,6 +48,20 @@ class LogReading:
                 found.setdefault(key, (position, content_hash))
         return found
 
+    def count_recorded_since(self, event_type: str, rep_id: str, actor: str, since_us: int) -> int:
+        """How many events of a type for a rep this actor recorded after a knowledge time."""
+        rows = self._query(
+            f"SELECT COUNT(*) FROM {self.recorder.entries_table} "
+            "WHERE rep_id = {p} AND type = {p} AND actor = {p} AND recorded_at > {p}",
+            None,
+            (rep_id, event_type, actor, since_us),
+        )
+        return int(rows[0][0])
+
+    def closed_periods(self) -> set[str]:
+        """The names of every closed period (a handful: one close a month at most)."""
+        return {record.data["period"] for record in self.read_log(0, 100_000, types=["PeriodClosed"])}
+
     def read_log(
         self,
         after: int = 0,

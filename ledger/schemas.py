@@ -516,6 +516,19 @@ class PeriodClosed(Data):
     """The position of that link."""
 
 
+class ActivityLimitReached(Data):
+    """A rep's self-reported activities refused for their volume, recorded by the ledger (the
+    batch itself is not) so that their manager sees the attempt."""
+
+    refusal_id: Id
+    rep_id: Id
+    attempted: Annotated[int, Field(ge=1, strict=True)]
+    """How many activities the refused request held."""
+    limit: Annotated[int, Field(ge=1, strict=True)]
+    within: Literal["batch", "day"]
+    """The limit reached: activities per request, or per 24 hours of recording."""
+
+
 class PayoutApproved(MoneyData):
     """A rep's payout for a period, approved by the approve command as computed, with the digest
     of the computation."""
@@ -632,14 +645,15 @@ DATA_MODELS: dict[str, type[Data]] = {
         PeriodClosed,
         PayoutApproved,
         PayoutAdjusted,
+        ActivityLimitReached,
         PlanAcknowledged,
         DisputeOpened,
         DisputeCommented,
         DisputeResolved,
     )
 }
-# Written by the ledger itself (approve, close, adjust), never accepted from a client.
-SYSTEM_TYPES = frozenset({"PeriodClosed", "PayoutApproved", "PayoutAdjusted"})
+# Written by the ledger itself (approve, close, adjust, a refusal of volume), never accepted from a client.
+SYSTEM_TYPES = frozenset({"PeriodClosed", "PayoutApproved", "PayoutAdjusted", "ActivityLimitReached"})
 ENVELOPE_KEYS = frozenset({"type", "event_id", "occurred_at", "data"})
 
 

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 from sqlalchemy.engine import make_url
 
+from ledger.bounds import before_start
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
@@ -105,6 +106,7 @@ class Ledger(Verifying):
                 ]
             )
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        problems = problems or before_start(commands, self.settings)
         if problems:
             raise InvalidBatch(problems)
         hashes = [content_hash(c) for c in commands]
@@ -142,6 +144,7 @@ class Ledger(Verifying):
         The answer holds for the log as it is now; a writer in between can still change it.
         """
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        problems = problems or before_start(commands, self.settings)
         if problems:
             return problems
         hashes = [content_hash(c) for c in commands]

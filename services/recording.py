@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ledger.errors import InvalidBatch
 from ledger.schemas import Problem, parse_batch
 from ledger.store import Ledger, Recorded
+from services import bounds
 from services.policy import OrgView, User, refusals, with_people_from_token
 
 
@@ -30,6 +31,10 @@ def record_events(ledger: Ledger, envelopes: Sequence[object], user: User, org: 
     refused = refusals(user, [(c.type, c.data) for c in commands], org)
     if refused:
         raise Refused(refused)
+    out_of_time = bounds.check_time(ledger, user, commands)
+    if out_of_time:
+        raise InvalidBatch(out_of_time)
+    bounds.check_volume(ledger, user, commands)
     return ledger.record(envelopes, actor=user.actor)
 
 

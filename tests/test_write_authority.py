@@ -7,6 +7,9 @@ token is R-ann's, the manager token T-1's.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
 from api_client import FAR, MATE, OWN, running
 from builders import ev, open_deal, win
 
@@ -154,3 +157,70 @@ def test_a_rep_cannot_log_calls_against_another_reps_deal_or_lead(settings):
         for pointer in ({"deal_id": "D-2"}, {"lead_id": "L-bob"}, {"lead_id": "L-nobody"}):
             assert api.post("/events", call("A-1", **pointer), role="rep").status_code == 403
         assert api.post("/events", call("A-1", deal_id="D-1"), role="rep").status_code == 201
+
+
+# ---------------------------------------------------------------- business time and volume
+
+
+def days_ago(days: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
+
+
+def test_a_rep_cannot_inflate_his_reply_rate_with_a_thousand_emails_and_his_manager_sees_the_attempt(settings):
+    with running(settings) as api:
+        before = api.get("/kpis", scope=f"rep:{OWN}", period="2026-Q1").json()["kpis"]["email_reply_rate"]
+        emails = [
+            ev("ActivityLogged", MARCH, activity_id=f"M-{n}", rep_id=OWN, kind="email", replied=True)
+            for n in range(1000)
+        ]
+        refused = api.post("/events", {"events": emails}, role="rep")
+        assert refused.status_code == 429, refused.text
+        assert api.get("/kpis", scope=f"rep:{OWN}", period="2026-Q1").json()["kpis"]["email_reply_rate"] == before
+        seen = api.get("/events", role="manager", type="ActivityLimitReached").json()["events"]
+        assert [(e["rep_id"], e["data"]["attempted"], e["data"]["within"]) for e in seen] == [(OWN, 1000, "batch")]
+        assert api.get("/events", role="manager", type="ActivityLogged", rep=OWN).json()["events"] == []
+
+
+def test_a_rep_records_at_most_the_days_limit_of_activities_in_24_hours(settings):
+    with running(replace(settings, activity_limits=(5, 8))) as api:
+        five = [call(f"A-{n}") for n in range(5)]
+        assert api.post("/events", {"events": five}, role="rep").status_code == 201
+        more = [call(f"B-{n}") for n in range(4)]  # 5 + 4 = 9 > 8
+        assert api.post("/events", {"events": more}, role="rep").status_code == 429
+        assert api.post("/events", {"events": more[:3]}, role="rep").status_code == 201  # 8: at the limit
+        assert api.post("/events", {"events": [call("B-9")]}, role="manager").status_code == 201  # not self-reported
+        refusals = api.get("/events", type="ActivityLimitReached").json()["events"]
+        assert [(e["data"]["attempted"], e["data"]["limit"], e["data"]["within"]) for e in refusals] == [(4, 8, "day")]
+
+
+def test_no_fact_is_recorded_before_the_ledgers_start_by_anyone(settings):
+    with running(replace(settings, start=date(2020, 1, 1))) as api:
+        for when in ("1970-01-01T00:00:00+00:00", "2019-12-31T23:59:59+00:00"):
+            refused = api.post("/events", ev("ActivityLogged", when, activity_id="A-old", rep_id=OWN, kind="call"))
+            assert refused.status_code == 422
+            assert refused.json()["detail"][0]["field"] == "occurred_at"
+        assert api.post("/events", call("A-new")).status_code == 201
+
+
+def test_each_role_dates_a_fact_only_as_far_back_as_its_window(settings):
+    windows = replace(settings, backdating=(("rep", 7), ("manager", 90)))
+    with running(windows) as api:
+
+        def logged(role: str, days: float, activity_id: str) -> int:
+            body = ev("ActivityLogged", days_ago(days), activity_id=activity_id, rep_id=OWN, kind="call")
+            return api.post("/events", body, role=role).status_code
+
+        assert (logged("rep", 2, "A-1"), logged("rep", 8, "A-2")) == (201, 422)
+        assert (logged("manager", 30, "A-3"), logged("manager", 100, "A-4")) == (201, 422)
+        assert logged("admin", 300, "A-5") == 201
+
+
+def test_nobody_records_a_new_fact_inside_a_closed_quarter(settings):
+    with running(settings) as api:
+        assert api.post("/periods/2026-Q1/close", role="finance").status_code == 201
+        for role in ("rep", "manager", "admin"):
+            refused = api.post("/events", call(f"A-{role}"), role=role)
+            assert refused.status_code == 422, role
+            assert refused.json()["detail"][0]["code"] == "time.closed_period"
+        april = ev("ActivityLogged", "2026-04-01T00:00:00+00:00", activity_id="A-apr", rep_id=OWN, kind="call")
+        assert api.post("/events", april, role="rep").status_code == 201
