@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -677,14 +678,17 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
             )
         ]
     problems: list[Problem] = []
-    for key in sorted(set(raw) - ENVELOPE_KEYS):
+    unknown_keys = set(raw) - ENVELOPE_KEYS
+    for key in sorted(unknown_keys)[:MAX_NAMED_KEYS] if len(unknown_keys) <= MAX_DATA_KEYS else ():
         problems.append(
             Problem(
                 index,
-                key,
+                key[:MAX_EXCERPT],
                 Msg("envelope.unknown_field", "unknown field: an envelope has type, event_id, occurred_at and data"),
             )
         )
+    if len(unknown_keys) > MAX_DATA_KEYS:
+        problems.append(_too_many_keys(index, "", len(raw)))
     event_type = raw.get("type")
     model = DATA_MODELS.get(event_type) if isinstance(event_type, str) else None
     if model is None:
@@ -693,7 +697,12 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
             Problem(
                 index,
                 "type",
-                Msg("type.unknown", "unknown event type {type!r}; known types: {known}", type=event_type, known=known),
+                Msg(
+                    "type.unknown",
+                    "unknown event type {type}; known types: {known}",
+                    type=excerpt(event_type),
+                    known=known,
+                ),
             )
         )
     elif event_type in SYSTEM_TYPES and not system:
@@ -728,6 +737,22 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
     if model is not None:
         if not isinstance(data, dict):
             problems.append(Problem(index, "data", Msg("data.not_object", "must be an object with the event's fields")))
+        elif len(data) > MAX_DATA_KEYS:  # refused before validating: pydantic would name every one
+            problems.append(_too_many_keys(index, "data", len(data)))
+        elif (size := _encoded_size(data)) > max_data_bytes(event_type):
+            problems.append(
+                Problem(
+                    index,
+                    "data",
+                    Msg(
+                        "data.too_large",
+                        "{size} bytes: a {type}'s data is at most {limit} bytes",
+                        size=size,
+                        type=event_type,
+                        limit=max_data_bytes(event_type),
+                    ),
+                )
+            )
         else:
             try:
                 validated = model.model_validate(data, context={"currency": currency})
@@ -738,6 +763,55 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
                     assert occurred_at is not None
                     return Command(index, event_type, event_id, occurred_at, _plain(validated))
     return problems
+
+
+MAX_DATA_KEYS = 64  # far more than any event's fields: past it, a body is refused without a field-by-field list
+MAX_NAMED_KEYS = 20  # unknown envelope keys named one by one
+MAX_DATA_BYTES = 32 * 1024  # an event's data, encoded: an evaluation with its SWOT is a few KiB
+MAX_PLAN_BYTES = 256 * 1024  # a plan's rules, its tiers and components
+MAX_PROBLEMS = 100  # reported per batch; the rest are counted
+MAX_EXCERPT = 64
+
+
+def max_data_bytes(event_type: str) -> int:
+    return MAX_PLAN_BYTES if event_type == "IncentivePlanPublished" else MAX_DATA_BYTES
+
+
+def excerpt(value: object) -> str:
+    """A short, safe rendering of a value the client sent, for a message: a string's start, or
+    the kind of JSON value (never its repr, which a deeply nested list cannot give)."""
+    if isinstance(value, str):
+        return repr(value[:MAX_EXCERPT] + ("…" if len(value) > MAX_EXCERPT else ""))
+    kinds = {list: "a list", dict: "an object", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), "a value")
+
+
+def _encoded_size(data: dict[str, Any]) -> int:
+    try:
+        return len(orjson.dumps(data))
+    except (TypeError, orjson.JSONEncodeError):  # too deep or not JSON: pydantic says what is wrong
+        return 0
+
+
+def _too_many_keys(index: int, field: str, count: int) -> Problem:
+    return Problem(
+        index,
+        field,
+        Msg("keys.too_many", "{count} keys: an event has at most {limit}", count=count, limit=MAX_DATA_KEYS),
+    )
+
+
+def capped(problems: list[Problem]) -> list[Problem]:
+    """The first MAX_PROBLEMS problems, and one more that counts the rest."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    more = Problem(
+        problems[MAX_PROBLEMS].index,
+        "events",
+        Msg("problems.more", "{count} more problems not listed: fix these and send again", count=rest),
+    )
+    return [*problems[:MAX_PROBLEMS], more]
 
 
 def _plain(model: Data) -> dict[str, Any]:
@@ -817,4 +891,4 @@ def parse_batch(raws: list[object], *, currency: str, system: bool = False) -> t
             commands.append(parsed)
         else:
             problems.extend(parsed)
-    return commands, problems
+    return commands, capped(problems)

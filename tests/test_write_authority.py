@@ -12,6 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from api_client import FAR, MATE, OWN, running
 from builders import ev, open_deal, win
+from typer.testing import CliRunner
+
+from api.cli import app as cli
 
 MARCH = "2026-03-20T10:00:00+00:00"
 
@@ -224,3 +227,106 @@ def test_nobody_records_a_new_fact_inside_a_closed_quarter(settings):
             assert refused.json()["detail"][0]["code"] == "time.closed_period"
         april = ev("ActivityLogged", "2026-04-01T00:00:00+00:00", activity_id="A-apr", rep_id=OWN, kind="call")
         assert api.post("/events", april, role="rep").status_code == 201
+
+
+# ---------------------------------------------------------------- bounded work, and no 500
+
+
+def deep_type_envelope(depth: int = 1000) -> bytes:
+    nested = "[" * depth + "]" * depth
+    return f'{{"type": {nested}, "occurred_at": "2026-03-20T10:00:00+00:00", "data": {{}}}}'.encode()
+
+
+def test_a_type_nested_a_thousand_deep_is_a_422_that_names_the_field(settings):
+    with running(settings, seed=False) as api:
+        response = api.client.post(
+            "/events",
+            content=deep_type_envelope(),
+            headers={**api.headers("admin"), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422
+        assert [p["field"] for p in response.json()["detail"]] == ["type"]
+
+
+def test_an_event_of_four_hundred_thousand_unknown_keys_is_refused_in_one_short_answer(settings):
+    with running(settings, seed=False) as api:
+        data = {f"k{n}": 1 for n in range(420_000)}
+        response = api.post("/events", {"type": "ActivityLogged", "occurred_at": MARCH, "data": data})
+        assert response.status_code == 422
+        assert [p["code"] for p in response.json()["detail"]] == ["keys.too_many"]
+        assert len(response.content) < 1000
+
+
+def test_a_batch_with_thousands_of_problems_lists_the_first_hundred_and_counts_the_rest(settings):
+    with running(settings, seed=False) as api:
+        bad = [{"type": "ActivityLogged", "occurred_at": "yesterday", "data": {"x": 1, "y": 2}}] * 1000
+        detail = api.post("/events", {"events": bad}).json()["detail"]
+        assert len(detail) == 101
+        assert detail[-1]["code"] == "problems.more"
+        # Six problems an event (the time; x and y unknown; activity_id, rep_id and kind missing):
+        # 6 × 1000 − 100 listed.
+        assert detail[-1]["message"].startswith("5900 more problems")
+
+
+def test_an_evaluation_is_not_eight_hundred_kilobytes(settings):
+    with running(settings) as api:
+        swot = {"strengths": ["x" * 4000] * 50, "weaknesses": ["y" * 4000] * 50}
+        evaluation = ev(
+            "EvaluationRecorded",
+            MARCH,
+            evaluation_id="E-big",
+            rep_id=OWN,
+            period="2026-Q1",
+            evaluator_id="M-1",
+            result_score=50,
+            process_scores={},
+            swot=swot,
+        )
+        refused = api.post("/events", evaluation)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["code"] == "data.too_large"
+
+
+def test_a_page_of_the_log_ends_early_past_four_mebibytes_and_says_where_to_go_on(settings):
+    with running(settings, seed=False) as api:
+        api.record(onboard_ann := ev("RepOnboarded", MARCH, rep_id=OWN, name="Ann", team_id="T-1", region="East"))
+        assert onboard_ann
+        notes = "n" * 3900
+        for start in range(0, 1200, 400):
+            api.record(*[call(f"A-{n}", notes=notes) for n in range(start, start + 400)])
+        page = api.get("/events", limit=1000)
+        events = page.json()["events"]
+        assert 900 < len(events) < 1000  # ~4.2 KB stored per call: 4 MiB holds about 1000 of them
+        assert page.json()["next_after"] == events[-1]["position"]
+        assert len(page.content) < 6 * 1024 * 1024
+
+
+def test_a_third_audit_or_replay_at_once_is_answered_429_with_retry_after(settings):
+    with running(settings) as api:
+        slots = api.client.app.state.heavy_slots
+        assert slots.acquire(blocking=False) and slots.acquire(blocking=False)  # two running
+        try:
+            for busy in (
+                api.get("/audit/rebuild", role="auditor"),
+                api.post("/replays", {"period": "2026-Q1", "plan": {"plan_id": "std", "version": 2}}, role="finance"),
+            ):
+                assert busy.status_code == 429
+                assert busy.headers["Retry-After"] == "10"
+        finally:
+            slots.release()
+            slots.release()
+        assert api.get("/audit/rebuild", role="auditor", period="2026-Q1").status_code == 200
+
+
+def test_import_refuses_a_deep_line_and_an_oversized_csv_cell_cleanly(settings, tmp_path):
+    runner = CliRunner()
+    env = {"PERFLEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
+    deep = tmp_path / "deep.jsonl"
+    deep.write_bytes(deep_type_envelope() + b"\n")
+    big = tmp_path / "big.csv"
+    big.write_text("record_type,external_id,date\nactivity,X1," + "x" * 140_000 + "\n", encoding="utf-8")
+    for path in (deep, big):
+        result = runner.invoke(cli, ["import", str(path)], env=env)
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output
