@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from api import cli_demo, cli_export, cli_import, cli_ops, cli_render, cli_reports, cli_trust, cli_worker
+from api import cli_demo, cli_export, cli_import, cli_ops, cli_people, cli_render, cli_reports, cli_trust, cli_worker
 from api.auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
 from api.cli_common import (
     EXIT_CONFIG,
@@ -321,11 +321,13 @@ COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("serve", cli_worker.serve),  # the HTTP API: --host --port --workers N --projections MODE
     ("statement", cli_trust.statement),  # perfledger statement REP PERIOD: what the rep is shown
     ("unsigned", cli_trust.unsigned),  # perfledger unsigned PERIOD: who has not acknowledged their plan
+    ("retention", cli_people.retention),  # perfledger retention [--dry-run]: erase what the policy says is due
 ]
 GROUPS: list[tuple[str, typer.Typer]] = [
     ("payout", cli_reports.payout_app),  # perfledger payout explain|approve REP PERIOD
     ("dispute", cli_trust.dispute_app),  # perfledger dispute show ID
     ("export", cli_export.export_app),  # perfledger export kpis|payouts|statement --format xlsx|csv|pdf
+    ("person", cli_people.person_app),  # perfledger person erase REP: irreversible
 ]
 
 for _name, _command in COMMANDS:

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import orjson
@@ -329,17 +329,22 @@ Period = Annotated[
     ),
     AfterValidator(_period),
 ]
-Moment = Annotated[
-    str,
-    Field(
-        min_length=10,
-        max_length=40,
-        json_schema_extra={"format": "date-time"},
-        examples=["2026-04-03T00:00:00+08:00"],
-        description="ISO 8601 with a zone (2000..2100)",
-    ),
-    AfterValidator(_moment),
-]
+if TYPE_CHECKING:
+    # What a handler receives: the aware datetime `_moment` makes of the text.
+    Moment = datetime
+else:
+    # What a client sends: the text, bounded and described as such, then read by `_moment`.
+    Moment = Annotated[
+        str,
+        Field(
+            min_length=10,
+            max_length=40,
+            json_schema_extra={"format": "date-time"},
+            examples=["2026-04-03T00:00:00+08:00"],
+            description="ISO 8601 with a zone (2000..2100)",
+        ),
+        AfterValidator(_moment),
+    ]
 ScopeText = Annotated[
     str,
     Field(
@@ -411,9 +416,8 @@ async def _fresh(
     left to catch up and no thread is needed."""
     ledger, engine = request.app.state.ledger, request.app.state.engine
     seen = await glance(request)
-    if seen.settled:
-        reached = seen.projected
-    else:
+    reached = seen.projected if seen.settled else None
+    if reached is None:
         reached = await run_in_threadpool(bring_up_to_date, ledger, engine)
         request.app.state.probe.schema_checked()  # catch_up ran ensure_schema: tracking is trustworthy now
     if after is None or reached >= after:

@@ -48,13 +48,11 @@ class LogReader:
         one), and whether more follow: a page's memory is bounded whatever its events hold."""
         kept: list = []
         size, cursor, more = 0, after, False
-        filters = {
-            "types": None if types is None else sorted(types),
-            "rep_ids": None if reps is None else sorted(reps),
-        }
+        type_list = None if types is None else sorted(types)
+        rep_list = None if reps is None else sorted(reps)
         while not more:
             want = min(CHUNK, limit - len(kept) + 1)  # one beyond the limit says whether more follow
-            chunk = self.ledger.read_stored(cursor, want, **filters)
+            chunk = self.ledger.read_stored(cursor, want, types=type_list, rep_ids=rep_list)
             for row in chunk:
                 weight = len(row[7] or b"")
                 if len(kept) == limit or (kept and size + weight > max_bytes):

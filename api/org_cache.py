@@ -58,7 +58,7 @@ class OrgCache:
         event_type, data = record.type, record.data
         if event_type in ("RepOnboarded", "RepTransferred") and data.get("team_id"):
             # Same business time: the later-recorded move wins.
-            move = (record.occurred_at, record.position, data["team_id"])
+            move = (record.occurred, record.position, data["team_id"])
             insort(self._moves.setdefault(data["rep_id"], []), move)
         elif event_type == "DealOpened":
             self._deal_rep[data["deal_id"]] = data["rep_id"]

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -90,7 +92,7 @@ class StoreProbe:
     def _read_engine(self) -> Glance:
         try:
             with self._engine.connect() as conn:
-                row = conn.exec_driver_sql(self._sql).first()
+                row = conn.exec_driver_sql(self._sql).one()  # a SELECT of subqueries: one row
         except DBAPIError:  # the projection tables do not exist yet (the slow path makes them)
             with self._engine.connect() as conn:
                 head = conn.exec_driver_sql(self._head_sql).scalar() or 0
@@ -98,7 +100,7 @@ class StoreProbe:
             return Glance(head, None, revoked, None)
         return self._glance(row)
 
-    def _glance(self, row: tuple) -> Glance:
+    def _glance(self, row: Sequence[Any]) -> Glance:
         head, head_recorded_us, present, projected, revoked = row
         known = self._schema_checked and present == self._expected and projected is not None
         return Glance(head or 0, projected if known else None, revoked or 0, head_recorded_us)

@@ -46,6 +46,7 @@ import random
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["DEFAULT_PLAN_RULES", "EVENTS_PER_REP", "MIN_REPS", "generate", "org_size"]
@@ -321,7 +322,8 @@ def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _offset(td: timedelta) -> str:
+def _offset(td: timedelta | None) -> str:
+    assert td is not None  # the offset of an aware time
     secs = int(td.total_seconds())
     sign = "+" if secs >= 0 else "-"
     secs = abs(secs)
@@ -356,7 +358,7 @@ class _Rep:
         deal_w, win_p, amount, act_w = _LEVEL_PARAMS[level]
         self.id = rid
         self.name = name
-        self.team: _Team | None = None
+        self.team: _Team | None = None  # None until hired
         self.level = level
         self.skill = skill
         self.deal_w = deal_w * skill**0.3
@@ -374,6 +376,12 @@ class _Rep:
         self.fu_d = [0, 0, 0, 0]
         self.targets: dict[int, int] = {}  # quarter -> revenue target cents (current)
         self.transferred = False
+
+    @property
+    def joined(self) -> _Team:
+        """The rep's team: asked only of a rep who has one (every rep but a hire not yet hired)."""
+        assert self.team is not None
+        return self.team
 
 
 class _Team:
@@ -521,7 +529,7 @@ class _Generator:
         self.act_total = max(0.0, n - est_nonact)
         self.active: list[_Rep] = []
         self.dirty = True
-        self.best_deal = [None, None, None, None]  # per quarter: (cents, rep)
+        self.best_deal: list[tuple[int, _Rep, str] | None] = [None, None, None, None]  # per quarter: (cents, rep, deal)
         self._schedule_year()
 
     def _level(self) -> str:
@@ -651,8 +659,7 @@ class _Generator:
             a = self.n - self.generated - len(buf) - n_deals - n_leads
         else:
             behind = self.g1 + (self.n - self.g1) * self.cumw[d - 1] - self.generated
-            a = self.act_total * wd * self.rng.uniform(0.9, 1.1) + 0.25 * behind
-            a = int(a + 0.5)
+            a = int(self.act_total * wd * self.rng.uniform(0.9, 1.1) + 0.25 * behind + 0.5)
         if a > 0:
             self._activities(d, buf, a)
         self._deals(d, buf, n_deals)
@@ -677,7 +684,7 @@ class _Generator:
             kind = kinds[int((x - j) * nk)]  # the fraction left is uniform too
             t = base + int(rnd() * span)
             aid += 1
-            data = {"activity_id": f"A-{aid:07d}", "rep_id": r.id, "kind": kind}
+            data: dict[str, Any] = {"activity_id": f"A-{aid:07d}", "rep_id": r.id, "kind": kind}
             dep = 0
             u = rnd()
             if u < 0.35:  # about a deal
@@ -756,7 +763,7 @@ class _Generator:
         data = {
             "feedback_id": f"FB-{self._next('FB'):06d}",
             "rep_id": r.id,
-            "author_id": r.team.manager,
+            "author_id": r.joined.manager,
             "kind": kind,
             "text": text,
         }
@@ -800,7 +807,7 @@ class _Generator:
             else:
                 cust = f"C-{self._next('C'):06d}"
                 data["customer_id"] = cust
-            region = r.team.region
+            region = r.joined.region
             rf = self.region_f[region] * (1.0 + self.region_trend[region] * (q - 1.5))
             mu = math.log(r.amount * rf * (0.7 if repeat else 1.0) * (1.1 if q == 3 else 1.0))
             amount = min(_AMOUNT_MAX, max(_AMOUNT_MIN, math.exp(rng.gauss(mu, _AMOUNT_SIGMA))))
@@ -889,15 +896,15 @@ class _Generator:
         r.customers.append(cust)
         if len(r.customers) > 150:
             r.customers.pop(0)
-        reps = (r,)
+        reps: tuple[_Rep, ...] = (r,)
         if rng.random() < _SPLIT:
-            mates = [m for m in r.team.members if m is not r and m.state == "active"]
+            mates = [m for m in r.joined.members if m is not r and m.state == "active"]
             if not mates:
                 mates = [m for m in self.active if m is not r]
             if mates:
                 if len(mates) >= 2 and rng.random() < 0.15:
                     partners = rng.sample(mates, 2)
-                    shares = ("0.4", "0.3", "0.3")
+                    shares: tuple[str, ...] = ("0.4", "0.3", "0.3")
                 else:
                     partners = [rng.choice(mates)]
                     shares = rng.choice((("0.5", "0.5"), ("0.6", "0.4"), ("0.7", "0.3")))
@@ -969,7 +976,7 @@ class _Generator:
         t = self._admin_t()
         rep.state = "active"
         rep.first_t = t + 3600
-        team = rep.team
+        team = rep.joined
         data = {
             "rep_id": rep.id,
             "name": rep.name,
@@ -1033,7 +1040,7 @@ class _Generator:
         for r in candidates:
             if moved == 2:
                 break
-            src = r.team
+            src = r.joined
             if src.id in used_teams or sum(1 for m in src.members if m.state == "active") < 4:
                 continue
             targets = [tm for tm in self.teams if tm.region != src.region] or [tm for tm in self.teams if tm is not src]
@@ -1053,7 +1060,7 @@ class _Generator:
             return
         r = min(candidates, key=lambda x: (x.skill, x.id))
         r.state = "gone"
-        r.team.members.remove(r)
+        r.joined.members.remove(r)
         r.open_deals, r.leads, r.customers = [], [], []
         self.dirty = True
         t = self._admin_t()
@@ -1125,7 +1132,7 @@ class _Generator:
             reason = rng.choice(_REVISION_REASONS)
             r.targets[q] = new * 100
             self._target(buf, {"rep": r.id}, "revenue", period, _money(new * 100), reason)
-            team = r.team
+            team = r.joined
             key = (q, "revenue")
             if key in team.targets:  # keep the team target equal to the sum of its reps'
                 team.targets[key] += new - old
@@ -1186,7 +1193,7 @@ class _Generator:
             "evaluation_id": eval_id,
             "rep_id": r.id,
             "period": period,
-            "evaluator_id": r.team.manager,
+            "evaluator_id": r.joined.manager,
             "result_score": score,
             "process_scores": process,
             "swot": swot,
@@ -1227,7 +1234,7 @@ class _Generator:
             if r.state != "active" or not r.targets.get(q) or not r.rev[q]:
                 continue
             att = r.rev[q] / r.targets[q]
-            region = r.team.region
+            region = r.joined.region
             if region not in best or att > best[region][0]:
                 best[region] = (att, r)
         for region in self.regions:

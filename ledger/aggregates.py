@@ -92,6 +92,7 @@ class Rep(Ledgered):
         self.evaluations: set[str] = set()
         self.feedback: set[str] = set()
         self.improvement_plans: set[str] = set()
+        self.erased: set[str] = set()  # the kinds of personal data erased (ledger.personal.CATEGORIES)
 
     @staticmethod
     def create_id(rep_id: str) -> UUID:
@@ -155,6 +156,15 @@ class Rep(Ledgered):
         period: str
         amount: Decimal
         reason: str
+
+    class PersonalDataErased(Happened):
+        rep_id: str
+        requested_by: str
+        ground: str
+        categories: list
+
+        def apply(self, rep: Rep) -> None:
+            rep.erased.update(self.categories)
 
     class PlanAcknowledged(Happened):
         rep_id: str

@@ -200,6 +200,22 @@ def rep_record(event_name: str) -> Callable[[UnitOfWork, Command], Touched]:
     return handle
 
 
+def personal_data_erased(uow: UnitOfWork, c: Command) -> Touched:
+    rep = uow.rep(c.data["rep_id"])
+    if set(c.data["categories"]) <= rep.erased:
+        raise RuleViolation(
+            "data.categories",
+            Msg(
+                "person.erased_before",
+                "the personal data of {rep_id} ({categories}) is already erased",
+                rep_id=c.data["rep_id"],
+                categories=", ".join(c.data["categories"]),
+            ),
+        )
+    rep.record(Rep.PersonalDataErased, **_fields(c))
+    return rep, c.data["rep_id"]
+
+
 def target_set(uow: UnitOfWork, c: Command) -> Touched:
     scope = c.data["scope"]
     if "rep" in scope:
@@ -452,6 +468,7 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "DisputeOpened": dispute_opened,
     "DisputeCommented": dispute_commented,
     "DisputeResolved": dispute_resolved,
+    "PersonalDataErased": personal_data_erased,
 }
 
 

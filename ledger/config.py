@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ledger.retention import DEFAULT_POLICY, parse_policy
+
 DEFAULT_DATABASE_URL = "sqlite:///perfledger.db"
 # The faces' languages (api/i18n.py); Chinese first: the departments this is written for.
 SUPPORTED_LOCALES = ("zh-CN", "en")
@@ -38,6 +40,9 @@ class Settings:
     def backdating_days(self, role: str) -> int | None:
         return dict(self.backdating).get(role)
 
+    # How long each kind of personal data is kept after a rep leaves (ledger/retention.py).
+    retention: str = DEFAULT_POLICY
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.tz_name)
@@ -55,6 +60,11 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     currency = (env.get("PERFLEDGER_CURRENCY", "CNY") or "CNY").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ConfigError(f"PERFLEDGER_CURRENCY={currency!r} is not an ISO 4217 code such as CNY")
+    retention = env.get("PERFLEDGER_RETENTION") or DEFAULT_POLICY
+    try:
+        parse_policy(retention)
+    except ValueError as error:
+        raise ConfigError(f"PERFLEDGER_RETENTION={retention!r}: {error}") from None
     return Settings(
         database_url=env.get("PERFLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL,
         tz_name=tz_name,
@@ -63,6 +73,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         start=configured_start(env),
         backdating=configured_backdating(env),
         activity_limits=configured_activity_limits(env),
+        retention=retention,
     )
 
 

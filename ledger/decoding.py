@@ -42,6 +42,13 @@ class LogRecord:
     data: dict[str, Any]
 
     @property
+    def occurred(self) -> datetime:
+        """When the event occurred, for a record whose event is present: every record a reader is
+        given but an entry `verify` names as missing its event."""
+        assert self.occurred_at is not None
+        return self.occurred_at
+
+    @property
     def recorded_at_time(self) -> datetime:
         return micros_to_time(self.recorded_at)
 
@@ -127,8 +134,10 @@ def decoded(stored: Sequence[StoredEvent]) -> list[LogRecord]:
     """`read_stored`'s events as LogRecords (an entry whose event is missing: `occurred_at` None,
     `data` empty)."""
     return [
-        to_log_record(*row) if row[7] is not None else LogRecord(*row[:5], client_event_id(row[5]), None, {})
-        for row in stored
+        to_log_record(position, at, type_, rep_id, actor, event_id, topic, state)
+        if topic is not None and state is not None
+        else LogRecord(position, at, type_, rep_id, actor, client_event_id(event_id), None, {})
+        for position, at, type_, rep_id, actor, event_id, topic, state in stored
     ]
 
 

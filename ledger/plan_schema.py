@@ -210,15 +210,17 @@ class _Reader:
         value = self._value(key)
         if value is _MISSING:
             return None
-        number, error = _parse_decimal(value)
-        if error is None and non_negative and number < 0:
+        number = _parse_decimal(value)
+        if isinstance(number, str):
+            error = number
+        elif non_negative and number < 0:
             error = f"must not be negative, got {value!r}"
-        if error is None and cents and not _in_cents(number):
+        elif cents and not _in_cents(number):
             error = f"is money: at most two decimal places, got {value!r}"
-        if error is not None:
-            self.problem(key, error)
-            return None
-        return number
+        else:
+            return number
+        self.problem(key, error)
+        return None
 
     def choice(self, key: str, allowed: Sequence[str], noun: str) -> str | None:
         value = self._value(key)
@@ -237,9 +239,10 @@ class _Reader:
         if error is not None:
             self.problem(key, error)
             return None
+        assert isinstance(value, str)  # _id_problem refuses everything else
         return value
 
-    def object(self, key: str) -> _Reader | None:
+    def nested(self, key: str) -> _Reader | None:
         value = self._value(key)
         if value is _MISSING:
             return None
@@ -261,7 +264,7 @@ class _Reader:
         return []
 
 
-def _read_document(rules: object, problems: list[PlanProblem]) -> list[Component | None]:
+def _read_document(rules: object, problems: list[PlanProblem]) -> list[Component]:
     if not isinstance(rules, dict):
         message = f'the rules must be an object with a "components" list, not {_json_type(rules)}'
         problems.append(PlanProblem("", message))
@@ -271,7 +274,7 @@ def _read_document(rules: object, problems: list[PlanProblem]) -> list[Component
     entries = document.items("components", MAX_COMPONENTS, "components")
     # Multipliers may name components declared after them, so index every id before parsing.
     kinds_by_id = _kinds_by_id(value for _, _, value in entries)
-    components: list[Component | None] = []
+    components: list[Component] = []
     first_use_of_id: dict[str, str] = {}
     first_cap: list[str] = []
     first_floor: list[str] = []
@@ -279,7 +282,9 @@ def _read_document(rules: object, problems: list[PlanProblem]) -> list[Component
         reader = _Reader.of(value, path, problems)
         if reader is None:
             continue
-        components.append(_read_component(reader, kinds_by_id))
+        component = _read_component(reader, kinds_by_id)
+        if component is not None:  # else its problems are recorded and no Rules will be made
+            components.append(component)
         _check_id_unused(reader, first_use_of_id)
         _check_single_cap(reader, first_cap)
         _check_single_floor(reader, first_floor)
@@ -322,7 +327,7 @@ def _check_single_floor(reader: _Reader, first_floor: list[str]) -> None:
         first_floor.append(reader.path)
 
 
-def _read_draw(reader: _Reader, component_id: str | None, recoverable: bool) -> Draw:
+def _read_draw(reader: _Reader, component_id: str | None, recoverable: bool) -> Draw | None:
     floor = reader.decimal("floor", non_negative=True, cents=True)
     limit = reader.decimal("recovery_limit", non_negative=True) if recoverable else None
     if limit is not None and not 0 < limit <= 1:
@@ -330,58 +335,67 @@ def _read_draw(reader: _Reader, component_id: str | None, recoverable: bool) -> 
             "recovery_limit",
             f"is the share of a period's earnings that may be withheld: above 0 and at most 1, got {_text(limit)!r}",
         )
+    if component_id is None or floor is None:
+        return None
     return Draw(component_id, floor, recoverable, limit)
 
 
 def _read_component(reader: _Reader, kinds_by_id: dict[str, object]) -> Component | None:
+    """The component, or None when a field of it is missing or bad (each such field is a problem)."""
     component_id = reader.identifier("id")
     kind = reader.choice("kind", COMPONENT_KINDS, "kind")
     if kind is None:
         return None  # without a kind there is no telling which keys belong
     reader.reject_unknown_keys(_FIELDS[kind])
+    # Every field is read (and so checked) before any None stops the component.
     if kind == "commission":
-        return Commission(
-            component_id,
-            reader.choice("base", COMMISSION_BASES, "base"),
-            reader.choice("mode", COMMISSION_MODES, "mode"),
-            _read_tiers(reader),
-        )
+        base = reader.choice("base", COMMISSION_BASES, "base")
+        mode = reader.choice("mode", COMMISSION_MODES, "mode")
+        tiers = _read_tiers(reader)
+        if component_id is None or base is None or mode is None:
+            return None
+        return Commission(component_id, base, mode, tiers)
     if kind == "bonus":
-        return Bonus(component_id, _read_condition(reader), reader.decimal("amount", non_negative=True, cents=True))
+        when = _read_condition(reader)
+        amount = reader.decimal("amount", non_negative=True, cents=True)
+        if component_id is None or when is None or amount is None:
+            return None
+        return Bonus(component_id, when, amount)
     if kind == "multiplier":
-        return Multiplier(
-            component_id,
-            _read_applies_to(reader, kinds_by_id),
-            _read_condition(reader),
-            reader.decimal("factor", non_negative=True),
-        )
+        applies_to = _read_applies_to(reader, kinds_by_id)
+        when = _read_condition(reader)
+        factor = reader.decimal("factor", non_negative=True)
+        if component_id is None or when is None or factor is None:
+            return None
+        return Multiplier(component_id, applies_to, when, factor)
     if kind in FLOOR_KINDS:
         return _read_draw(reader, component_id, recoverable=kind == "draw")
-    return Cap(component_id, reader.decimal("max", non_negative=True, cents=True))
+    cap = reader.decimal("max", non_negative=True, cents=True)
+    if component_id is None or cap is None:
+        return None
+    return Cap(component_id, cap)
 
 
 def _read_tiers(reader: _Reader) -> tuple[Tier, ...]:
-    read: list[tuple[int, _Reader, Tier]] = []
+    starts: list[tuple[int, _Reader, Decimal | None]] = []
+    tiers: list[Tier] = []
     for index, path, value in reader.items("tiers", MAX_TIERS, "tiers"):
         tier = _Reader.of(value, path, reader.problems)
         if tier is None:
             continue
         tier.reject_unknown_keys(("from_attainment", "rate"))
-        read.append(
-            (
-                index,
-                tier,
-                Tier(tier.decimal("from_attainment", non_negative=True), tier.decimal("rate", non_negative=True)),
-            )
-        )
-    _check_tier_order(read)
-    return tuple(tier for _, _, tier in read)
+        start = tier.decimal("from_attainment", non_negative=True)
+        rate = tier.decimal("rate", non_negative=True)
+        starts.append((index, tier, start))
+        if start is not None and rate is not None:
+            tiers.append(Tier(start, rate))
+    _check_tier_order(starts)
+    return tuple(tiers)
 
 
-def _check_tier_order(read: list[tuple[int, _Reader, Tier]]) -> None:
+def _check_tier_order(starts: list[tuple[int, _Reader, Decimal | None]]) -> None:
     previous: Decimal | None = None
-    for index, reader, tier in read:
-        start = tier.from_attainment
+    for index, reader, start in starts:
         if start is None:
             continue  # already reported as unreadable
         if index == 0 and start != 0:
@@ -394,7 +408,7 @@ def _check_tier_order(read: list[tuple[int, _Reader, Tier]]) -> None:
 
 
 def _read_condition(reader: _Reader) -> Condition | None:
-    when = reader.object("when")
+    when = reader.nested("when")
     if when is None:
         return None
     when.reject_unknown_keys(("metric",) + OPERATORS)
@@ -405,7 +419,10 @@ def _read_condition(reader: _Reader) -> Condition | None:
         reader.problem("when", f"needs exactly one comparison of {', '.join(OPERATORS)}; found {found}")
         return None
     op = operators[0]
-    return Condition(metric, op, when.decimal(op))
+    threshold = when.decimal(op)
+    if metric is None or threshold is None:
+        return None
+    return Condition(metric, op, threshold)
 
 
 def _read_applies_to(reader: _Reader, kinds_by_id: dict[str, object]) -> tuple[str, ...]:
@@ -415,6 +432,7 @@ def _read_applies_to(reader: _Reader, kinds_by_id: dict[str, object]) -> tuple[s
         if error is not None:
             reader.problems.append(PlanProblem(path, error))
         else:
+            assert isinstance(value, str)  # _applies_to_problem refuses everything else
             names.append(value)
     return tuple(names)
 
@@ -438,28 +456,29 @@ def _applies_to_problem(value: object, kinds_by_id: dict[str, object], earlier: 
 # --- small checks ----------------------------------------------------------------------------
 
 
-def _parse_decimal(value: object) -> tuple[Decimal | None, str | None]:
+def _parse_decimal(value: object) -> Decimal | str:
     """The number, or the message saying why `value` is not a decimal string."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return None, f'must be a decimal string such as "{value}", not a JSON number'
+        return f'must be a decimal string such as "{value}", not a JSON number'
     if not isinstance(value, str):
-        return None, f"must be a decimal string such as {_EXAMPLE}, not {_json_type(value)}"
+        return f"must be a decimal string such as {_EXAMPLE}, not {_json_type(value)}"
     match = _DECIMAL_STRING.fullmatch(value)
     if match is None:
         shown = value if len(value) <= 40 else value[:40] + "…"
-        return None, f"{shown!r} is not a decimal number; write it like {_EXAMPLE}"
+        return f"{shown!r} is not a decimal number; write it like {_EXAMPLE}"
     integer, fraction = match.group(1), match.group(2) or ""
     if len(integer) > MAX_INTEGER_DIGITS or len(fraction) > MAX_FRACTION_DIGITS:
-        return None, (
+        return (
             f"has too many digits: at most {MAX_INTEGER_DIGITS} before and "
             f"{MAX_FRACTION_DIGITS} after the decimal point"
         )
-    return Decimal(value), None
+    return Decimal(value)
 
 
 def _in_cents(number: Decimal) -> bool:
     # Read the digits rather than quantize: exact, and free of any decimal context.
     _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite: _parse_decimal reads plain digits only
     extra_places = -exponent - 2
     return extra_places <= 0 or not any(digits[-extra_places:])
 
@@ -541,12 +560,12 @@ def _component_to_json(component: Component) -> dict:
             }
         case Cap():
             return {"id": component.id, "kind": "cap", "max": _text(component.max)}
-        case Draw(recoverable=True):
+        case Draw(recoverable=True, recovery_limit=Decimal() as limit):  # a draw's limit is required
             return {
                 "id": component.id,
                 "kind": "draw",
                 "floor": _text(component.floor),
-                "recovery_limit": _text(component.recovery_limit),
+                "recovery_limit": _text(limit),
             }
         case Draw():
             return {"id": component.id, "kind": "guarantee", "floor": _text(component.floor)}

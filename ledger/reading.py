@@ -17,6 +17,8 @@ from ledger.chain import GENESIS
 from ledger.config import Settings
 from ledger.decoding import LogRecord, StoredEvent, decoded, to_log_record
 from ledger.idempotency import key_of, scope_of
+from ledger.keys import KeyStore
+from ledger.personal import open_records
 
 
 @dataclass(frozen=True)
@@ -32,20 +34,25 @@ class LogReading:
     recorder: Any
     is_postgres: bool
 
-    def entries_by_event_id(self, scope: str, event_ids: list[str]) -> dict[str, tuple[int, str]]:
-        """The entries (position, content hash) of these event_ids in the writer's key scope."""
+    @property
+    def keys(self) -> KeyStore:
+        raise NotImplementedError  # the ledger's key store, given by the class that reads
+
+    def entries_by_event_id(self, scope: str, event_ids: list[str]) -> dict[str, tuple[int, str, str | None]]:
+        """position, content hash and rep of each event_id among `event_ids` recorded in the
+        writer's key scope."""
         keys = {key_of(scope, event_id): event_id for event_id in event_ids}
         rows = self._query(
-            f"SELECT event_id, position, content_hash, actor FROM {self.recorder.entries_table} "
+            f"SELECT event_id, position, content_hash, rep_id, actor FROM {self.recorder.entries_table} "
             "WHERE event_id IN ({in})",
             [*keys, *event_ids],
         )
-        found: dict[str, tuple[int, str]] = {}
-        for key, position, content_hash, actor in rows:
+        found: dict[str, tuple[int, str, str | None]] = {}
+        for key, position, content_hash, rep_id, actor in rows:
             if key in keys:
-                found[keys[key]] = (position, content_hash)
+                found[keys[key]] = (position, content_hash, rep_id)
             elif scope_of(actor) == scope:  # a bare key from before scoping, by this same writer
-                found.setdefault(key, (position, content_hash))
+                found.setdefault(key, (position, content_hash, rep_id))
         return found
 
     def count_recorded_since(self, event_type: str, rep_id: str, actor: str, since_us: int) -> int:
@@ -72,7 +79,7 @@ class LogReading:
         rep_ids: Sequence[str] | None = None,
     ) -> list[LogRecord]:
         """Events with position > after (and <= upto), optionally of some types or reps, in order."""
-        return decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids))
+        return self.opened(decoded(self.read_stored(after, limit, upto=upto, types=types, rep_ids=rep_ids)))
 
     def read_stored(
         self,
@@ -108,7 +115,11 @@ class LogReading:
                 chunk,
             )
             found.extend(to_log_record(*row) for row in rows)
-        return found
+        return self.opened(found)
+
+    def opened(self, records: list[LogRecord]) -> list[LogRecord]:
+        """`records` with their personal fields opened (read as erased where the key is gone)."""
+        return open_records(records, self.keys)
 
     def iter_log(self, after: int = 0, *, upto: int | None = None, page: int = 5000) -> Iterator[LogRecord]:
         while True:
@@ -242,7 +253,8 @@ class LogReading:
         """
         if (types is not None and not types) or (rep_ids is not None and not rep_ids):
             return []
-        where, params = ["l.position > {p}"], [after]
+        where = ["l.position > {p}"]
+        params: list[object] = [after]
         if upto is not None:
             where.append("l.position <= {p}")
             params.append(upto)
@@ -292,7 +304,10 @@ class BoundedLog:
         return self.ledger.settings
 
     def read_log(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[LogRecord]:
-        return decoded(self.read_stored(after, limit, **filters))
+        return self.opened(decoded(self.read_stored(after, limit, **filters)))
+
+    def opened(self, records: list[LogRecord]) -> list[LogRecord]:
+        return self.ledger.opened(records)
 
     def read_stored(self, after: int = 0, limit: int = 1000, **filters: Any) -> list[StoredEvent]:
         upto = min(self.upto, filters.pop("upto", None) or self.upto)

@@ -21,8 +21,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteCursor, SQLiteFactory
-from psycopg.sql import SQL
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteFactory,
+)
+from psycopg.sql import SQL, Composed
 
 from ledger.chain import GENESIS, link_of, uuid_hex
 
@@ -185,7 +191,7 @@ class DurableSQLitePool(SQLiteConnectionPool):
     it is acknowledged, so an acknowledged batch survives a process crash and a power loss.
     """
 
-    def _create_connection(self):  # type: ignore[no-untyped-def]
+    def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
         raw: sqlite3.Connection = connection._sqlite_conn
         raw.execute("PRAGMA synchronous=FULL")
@@ -215,7 +221,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         prefix = f'"{schema}".' if schema else ""
         self.entries_table = prefix + ENTRIES_TABLE
         self.events_table = prefix + self.events_table_name
-        self.sql_create_statements.extend(SQL(ddl) for ddl in _entries_ddl("BIGINT", self.entries_table))
+        self.sql_create_statements.extend(Composed([SQL(ddl)]) for ddl in _entries_ddl("BIGINT", self.entries_table))
 
     def create_table(self) -> None:
         """Serialise schema creation: processes starting together would otherwise race on the

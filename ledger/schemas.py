@@ -31,6 +31,7 @@ from pydantic import (
 
 from ledger.messages import Msg, code_of
 from ledger.periods import parse_period
+from ledger.personal import CATEGORIES
 from ledger.plan_schema import parse_rules, rules_to_json
 
 MAX_ID_LENGTH = 64
@@ -560,6 +561,28 @@ class PayoutAdjusted(MoneyData):
     """The replay whose difference this records, if any."""
 
 
+# ---------------------------------------------------------------- personal data
+
+ERASURE_GROUNDS = ("request", "retention", "purpose_served", "consent_withdrawn")
+
+
+class PersonalDataErased(Data):
+    """A rep's personal data was erased, by the erase command: their keys for those kinds of data
+    were destroyed, so their name or the texts about them read as "[erased]" from then on; their
+    figures stay."""
+
+    rep_id: Id
+    requested_by: Id
+    """Who asked for the erasure (the rep, HR, a retention run)."""
+    ground: Literal[ERASURE_GROUNDS]  # type: ignore[valid-type]
+    """Why: the person's request, the retention policy, the purpose served, or consent withdrawn."""
+    categories: Annotated[list[Literal[CATEGORIES]], Field(min_length=1, max_length=len(CATEGORIES))] = list(  # type: ignore[valid-type]
+        CATEGORIES
+    )
+    """The kinds of personal data erased: identity (the name), evaluations (evaluations, feedback,
+    improvement plans), disputes (their texts); all of them unless said."""
+
+
 # ---------------------------------------------------------------- rep-facing trust
 
 
@@ -651,10 +674,14 @@ DATA_MODELS: dict[str, type[Data]] = {
         DisputeOpened,
         DisputeCommented,
         DisputeResolved,
+        PersonalDataErased,
     )
 }
-# Written by the ledger itself (approve, close, adjust, a refusal of volume), never accepted from a client.
-SYSTEM_TYPES = frozenset({"PeriodClosed", "PayoutApproved", "PayoutAdjusted", "ActivityLimitReached"})
+# Written by the ledger itself (approve, close, adjust, erase, a refusal of volume), never accepted from a
+# client.
+SYSTEM_TYPES = frozenset(
+    {"PeriodClosed", "PayoutApproved", "PayoutAdjusted", "PersonalDataErased", "ActivityLimitReached"}
+)
 ENVELOPE_KEYS = frozenset({"type", "event_id", "occurred_at", "data"})
 
 
@@ -713,7 +740,7 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
                 Msg(
                     "type.system",
                     "{type} is written by the ledger itself: "
-                    "use the payout approval, adjustment or period close commands",
+                    "use the payout approval, adjustment, period close or person erase commands",
                     type=event_type,
                 ),
             )
@@ -739,7 +766,7 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
             problems.append(Problem(index, "data", Msg("data.not_object", "must be an object with the event's fields")))
         elif len(data) > MAX_DATA_KEYS:  # refused before validating: pydantic would name every one
             problems.append(_too_many_keys(index, "data", len(data)))
-        elif (size := _encoded_size(data)) > max_data_bytes(event_type):
+        elif (size := _encoded_size(data)) > max_data_bytes(model.__name__):
             problems.append(
                 Problem(
                     index,
@@ -749,7 +776,7 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
                         "{size} bytes: a {type}'s data is at most {limit} bytes",
                         size=size,
                         type=event_type,
-                        limit=max_data_bytes(event_type),
+                        limit=max_data_bytes(model.__name__),
                     ),
                 )
             )
@@ -760,7 +787,7 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
                 problems.extend(_problems_from(index, error))
             else:
                 if not problems:
-                    assert occurred_at is not None
+                    assert occurred_at is not None and isinstance(event_type, str)  # else a problem
                     return Command(index, event_type, event_id, occurred_at, _plain(validated))
     return problems
 

@@ -10,20 +10,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CanMutateProtocol
 from eventsourcing.persistence import IntegrityError, Transcoder
 from sqlalchemy.engine import make_url
 
+from ledger.aggregates import Rep
 from ledger.bounds import before_start
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
 from ledger.idempotency import key_of, scope_of
+from ledger.keys import KeyStore, PersonKey, SqlKeyStore, SubjectErased
 from ledger.messages import Msg
+from ledger.personal import CATEGORY, PERSONAL_FIELDS, blinded, seal_event
 from ledger.recorder import EntryMeta
 from ledger.schemas import Command, Problem, parse_batch
 from ledger.transcoder import OrjsonTranscoder, canonical
@@ -81,14 +84,24 @@ class Ledger(Verifying):
     """The write side and the raw log: records batches (here), reads the log (`LogReading`) and
     verifies its chain (`Verifying`)."""
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, keys: KeyStore | None = None):
         self.settings = settings or settings_from_env()
         self.app = LedgerApplication(env=store_environment(self.settings.database_url))
         self.recorder: Any = self.app.recorder
         self._known_reps: set[str] = set()
         self.is_postgres = make_url(self.settings.database_url).get_backend_name() == "postgresql"
+        self._keys = keys
+
+    @property
+    def keys(self) -> KeyStore:
+        """The persons' keys (`ledger/keys.py`): the store's own table unless another was given."""
+        if self._keys is None:
+            self._keys = SqlKeyStore(self.settings.database_url)
+        return self._keys
 
     def close(self) -> None:
+        if isinstance(self._keys, SqlKeyStore):
+            self._keys.close()
         self.app.close()
 
     def record(self, envelopes: Sequence[object], actor: str, *, system: bool = False) -> Recorded:
@@ -115,14 +128,11 @@ class Ledger(Verifying):
         if not fresh:
             return Recorded([known[c.index] for c in commands], sorted(known))
         uow = self._handle(fresh)
-        metas = [
-            EntryMeta(c.type, rep_id, key_of(scope, c.event_id) if c.event_id else None, hashes[c.index])
-            for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
-        ]
+        events, metas = self._sealed(fresh, uow, hashes, scope)
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
-            positions = self.app.events.put(uow.events, entries=metas, actor=actor)
+            positions = self.app.events.put(events, entries=metas, actor=actor)
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
             known_now, _, _ = self._split_known(commands, hashes, scope)
@@ -132,7 +142,7 @@ class Ledger(Verifying):
                 "another writer changed the same deal, rep or stream at the same time; "
                 "nothing was recorded: reload and retry (an event_id makes the retry safe)"
             ) from error
-        self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if type(rep).__name__ == "Rep")
+        self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if isinstance(rep, Rep))
         by_index = dict(known)
         by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions, strict=True)})
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
@@ -165,6 +175,7 @@ class Ledger(Verifying):
         ids = [c.event_id for c in commands if c.event_id is not None]
         recorded = self.entries_by_event_id(scope, ids) if ids else {}
         known: dict[int, int] = {}
+        erased: list[Problem] = []
         fresh: list[Command] = []
         first_in_batch: dict[str, Command] = {}
         self_duplicates: dict[int, int] = {}  # index → index of its first copy in this batch
@@ -172,9 +183,26 @@ class Ledger(Verifying):
         for command in commands:
             key = command.event_id
             if key is not None and key in recorded:
-                position, stored_hash = recorded[key]
-                if stored_hash == hashes[command.index]:
+                position, stored_hash, rep_id = recorded[key]
+                same = self._same_content(command, hashes[command.index], stored_hash, rep_id)
+                if same:
                     known[command.index] = position
+                elif same is None:
+                    erased.append(
+                        Problem(
+                            command.index,
+                            "event_id",
+                            Msg(
+                                "event_id.erased",
+                                "event_id {key!r} was recorded at position {position}, and the personal data "
+                                "of {rep_id} has since been erased: a resend can no longer be compared; "
+                                "nothing was recorded",
+                                key=key,
+                                position=position,
+                                rep_id=rep_id,
+                            ),
+                        )
+                    )
                 else:
                     conflicts.append(
                         Problem(
@@ -207,6 +235,7 @@ class Ledger(Verifying):
             if key is not None:
                 first_in_batch[key] = command
             fresh.append(command)
+        conflicts.extend(erased)
         if conflicts:
             raise ConflictError(
                 Msg(
@@ -217,6 +246,44 @@ class Ledger(Verifying):
                 conflicts,
             )
         return known, fresh, self_duplicates
+
+    def _same_content(self, command: Command, plain_hash: str, stored_hash: str, rep_id: str | None) -> bool | None:
+        """Is a resent event the one stored? Its hash matches either in clear (an event with no
+        personal field, or one stored before they were sealed) or blinded under the person's key.
+        None: it cannot be told, the person's key is gone."""
+        if stored_hash == plain_hash:
+            return True
+        if command.type not in PERSONAL_FIELDS or rep_id is None:
+            return False
+        try:
+            key = self.keys.key_for(rep_id, CATEGORY[command.type])
+        except SubjectErased:
+            return None
+        return stored_hash == _blinded_hash(command, key)
+
+    def _sealed(
+        self, fresh: list[Command], uow: UnitOfWork, hashes: list[str], scope: str
+    ) -> tuple[list[Any], list[EntryMeta]]:
+        """The batch's events with their personal fields sealed under the key of the rep each is
+        about, and their entries (a personal event's content hash blinded under that key too).
+        A person erased meanwhile refuses the batch: their key is never made again."""
+        events, metas, problems = [], [], []
+        for command, event, rep_id in zip(fresh, uow.events, uow.rep_of_event, strict=True):
+            content = hashes[command.index]
+            if command.type in PERSONAL_FIELDS and rep_id is not None:
+                try:
+                    key = self.keys.key_for(rep_id, CATEGORY[command.type])
+                except SubjectErased:
+                    problems.append(Problem(command.index, "data", _erased_msg(rep_id, CATEGORY[command.type])))
+                    continue
+                event = seal_event(event, command.type, key)
+                content = _blinded_hash(command, key)
+            events.append(event)
+            id_key = key_of(scope, command.event_id) if command.event_id else None
+            metas.append(EntryMeta(command.type, rep_id, id_key, content))
+        if problems:
+            raise InvalidBatch(problems)
+        return events, metas
 
     def _handle(self, commands: list[Command]) -> UnitOfWork:
         uow = UnitOfWork(self._load_streams, self._known_reps)
@@ -230,23 +297,59 @@ class Ledger(Verifying):
             else:
                 uow.take_event(aggregate, rep_id)
             uow.event_ids.append(command.event_id)
+        if not problems:  # every command handled: uow.rep_of_event is in command order
+            problems = self._about_erased(commands, uow)
         if problems:
             raise InvalidBatch(problems)
         return uow
 
+    def _about_erased(self, commands: list[Command], uow: UnitOfWork) -> list[Problem]:
+        """Personal data of a kind already erased for its person is refused (the key is destroyed)."""
+        slots = {
+            c.index: (rep_id, CATEGORY[c.type])
+            for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
+            if c.type in PERSONAL_FIELDS and rep_id is not None
+        }
+        gone = self.keys.erased(slots.values()) if slots else set()
+        return [Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if slot in gone]
+
     def _load_streams(self, ids: list[UUID]) -> dict[UUID, Aggregate]:
         loaded: dict[UUID, Aggregate] = {}
         for sid, stored in self.recorder.select_streams(ids).items():
-            aggregate = None
+            aggregate: Aggregate | None = None
             for event in map(self.app.mapper.to_domain_event, stored):
-                aggregate = event.mutate(aggregate)
+                # The mapper's type promises a bare domain event; the ledger stores aggregates' events only.
+                aggregate = cast("CanMutateProtocol[Aggregate]", event).mutate(aggregate)
+            assert aggregate is not None  # a stream with events has an aggregate
             loaded[sid] = aggregate
-            if type(aggregate).__name__ == "Rep":
+            if isinstance(aggregate, Rep):
                 self._known_reps.add(aggregate.rep_id)
         return loaded
 
 
-def content_hash(command: Command) -> str:
+def content_hash(command: Command, data: dict[str, Any] | None = None) -> str:
     """What makes two envelopes 'the same event' for idempotency: type, business time, data."""
-    body = canonical({"type": command.type, "occurred_at": command.occurred_at.isoformat(), "data": command.data})
+    body = canonical(
+        {
+            "type": command.type,
+            "occurred_at": command.occurred_at.isoformat(),
+            "data": command.data if data is None else data,
+        }
+    )
     return hashlib.sha256(body).hexdigest()
+
+
+def _blinded_hash(command: Command, key: PersonKey) -> str:
+    """The content hash of a personal event as the chain keeps it: its personal values only as
+    HMACs under the person's key, so the hash says nothing of them once the key is destroyed."""
+    return content_hash(command, blinded(command.data, command.type, key))
+
+
+def _erased_msg(rep_id: str, category: str) -> Msg:
+    return Msg(
+        "person.erased",
+        "the personal data of {rep_id} ({category}) was erased: no such text about them is recorded any "
+        "more (figures still are)",
+        rep_id=rep_id,
+        category=category,
+    )

@@ -7,6 +7,7 @@ library's default tooling; only the speed differs (orjson instead of the json mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,7 +39,7 @@ def _tag(value: Any) -> Any:
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # what _tag returns as it is
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "decimal_str": Decimal,
     "datetime_iso": datetime.fromisoformat,
     "date_iso": date.fromisoformat,

@@ -254,7 +254,7 @@ def fold_batch(
                 fed.append(projection)
         part_size = part_size or len(stored) or 1
         for start in range(0, len(stored), part_size):
-            routed = route(decoded(stored[start : start + part_size]), tuple(fed))
+            routed = route(log.opened(decoded(stored[start : start + part_size])), tuple(fed))
             for projection in fed:
                 mine, seen = routed[projection.name], positions[projection.name]
                 unseen = mine if not mine or seen < mine[0].position else [r for r in mine if r.position > seen]

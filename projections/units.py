@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import overload
 
-from ledger.decoding import micros_to_time, time_to_micros
+from ledger.decoding import LogRecord, micros_to_time, time_to_micros
 
 PPB = 1_000_000_000  # a whole deal, in parts per billion
 CENT = Decimal("0.01")
@@ -26,6 +27,7 @@ __all__ = [
     "count_of",
     "micros",
     "micros_to_time",
+    "occurred_us",
     "money",
     "ratio",
     "shares_in_ppb",
@@ -43,6 +45,15 @@ def micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def occurred_us(record: LogRecord) -> int:
+    """When the record's event occurred, in microseconds since the epoch."""
+    return micros(record.occurred)
+
+
+@overload
+def cents(amount: Decimal) -> int: ...
+@overload
+def cents(amount: None) -> None: ...
 def cents(amount: Decimal | None) -> int | None:
     """Money to integer cents (the write side has already limited it to two places)."""
     return None if amount is None else int(amount.scaleb(2))

@@ -16,7 +16,7 @@ committed, or none: exactly once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
@@ -110,7 +110,7 @@ class BatchView:
             run(conn)
 
 
-def execute_many(conn: Connection, statement: Any, name: tuple[str, ...], rows: list[Any]) -> None:
+def execute_many(conn: Connection, statement: Any, name: tuple[Hashable, ...], rows: list[Any]) -> None:
     """One executemany of a Core statement, compiled once per dialect, statement and column set.
 
     The rows go to the driver as they are (`exec_driver_sql`): none of our column types needs a

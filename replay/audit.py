@@ -101,13 +101,13 @@ def _row_differences(live: Engine, scratch: Engine, known_us: int, at_head: bool
     """How to tell a table's differences: in SQL when both stores are SQLite files (the scratch one
     attached to the live one, `EXCEPT` both ways, in one read transaction over both), else row sets
     in Python (a PostgreSQL store beside its SQLite scratch copy)."""
-    paths = [_sqlite_file(engine) for engine in (live, scratch)]
-    if None in paths:
+    live_path, scratch_path = _sqlite_file(live), _sqlite_file(scratch)
+    if live_path is None or scratch_path is None:
         yield lambda table: _python_differences(live, scratch, table, known_us, at_head)
         return
-    conn = sqlite3.connect(paths[0], isolation_level=None, timeout=30)
+    conn = sqlite3.connect(live_path, isolation_level=None, timeout=30)
     try:
-        conn.execute("ATTACH DATABASE ? AS scratch", (paths[1],))
+        conn.execute("ATTACH DATABASE ? AS scratch", (scratch_path,))
         conn.execute("BEGIN")
         yield lambda table: _sql_differences(conn, table, known_us, at_head)
     finally:
@@ -136,6 +136,7 @@ def _sql_differences(
         columns = ", ".join(f'x."{column.name}"' for column in table.columns)
         joined = " AND ".join(f'x."{key}" = y."{key}"' for key in keys)
         differs = " OR ".join(f'x."{column.name}" IS NOT y."{column.name}"' for column in table.columns)
+        params: tuple[int, ...]
         if at_head:
             seen, kept, params = "", "", ()
         else:  # rows recorded by known_at, on both sides: a later row of the other is no match

@@ -30,6 +30,7 @@ def explain(
         approved = approval_state(conn, rep_id, period, now_us)
         plan = None
         if known_at is None and approved is not None and approved.amount is not None:
+            assert approved.plan_id is not None and approved.plan_version is not None  # an approval names its plan
             plan = plan_version(conn, approved.plan_id, approved.plan_version, now_us)
             if plan is None:
                 raise PlanError(f"plan {approved.plan_id} v{approved.plan_version} of the approval is not in the log")

@@ -43,7 +43,7 @@ def record_adjustments(
     adjustable = [
         row for row in result["diff"] if row["delta"] != Decimal("0.00") and (row["basis"] == "approved" or closed)
     ]
-    envelopes = [
+    envelopes: list[dict[str, Any]] = [
         {
             "type": "PayoutAdjusted",
             "event_id": f"{replay_id}-{row['rep_id']}",

@@ -118,6 +118,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "kpis.quadrants": READS_EVERYTHING,  # every region's figures: beyond one team
     "projections.rebuild": frozenset({"admin"}),
     "plans.signoff_report": frozenset({"admin", "finance", "auditor"}),  # who has not acknowledged
+    "people.erase": frozenset({"admin"}),  # irreversible: a rep's key destroyed (PIPL, GDPR)
+    "people.export": frozenset({"admin"}),  # everything held about a person (PIPL art. 45)
 }
 
 
@@ -381,9 +383,11 @@ def with_people_from_token(user: User, envelopes: Sequence[object]) -> tuple[lis
     stamped: list[object] = []
     problems: list[Problem] = []
     for index, envelope in enumerate(envelopes):
-        event_type = envelope.get("type") if isinstance(envelope, dict) else None
+        if not isinstance(envelope, dict):
+            stamped.append(envelope)
+            continue
+        event_type, data = envelope.get("type"), envelope.get("data")
         people_field = PEOPLE_FIELDS.get(event_type) if isinstance(event_type, str) else None
-        data = envelope.get("data") if isinstance(envelope, dict) else None
         if people_field is None or not isinstance(data, dict):
             stamped.append(envelope)
             continue

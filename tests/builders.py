@@ -15,7 +15,8 @@ def ev(type_: str, when: str, event_id: str | None = None, **data: Any) -> dict[
 def onboard(
     rep_id: str, team_id: str = "T-1", region: str = "East", when: str = "2026-01-01T09:00:00+00:00", **more: Any
 ):
-    return ev("RepOnboarded", when, rep_id=rep_id, name=f"Rep {rep_id}", team_id=team_id, region=region, **more)
+    more.setdefault("name", f"Rep {rep_id}")
+    return ev("RepOnboarded", when, rep_id=rep_id, team_id=team_id, region=region, **more)
 
 
 def open_deal(

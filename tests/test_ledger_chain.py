@@ -98,7 +98,7 @@ def test_a_head_that_the_log_no_longer_passes_through_fails(log):
     raw(
         log,
         f"UPDATE {log.recorder.events_table} SET state = ? WHERE {log.recorder.notification_key} = ?",
-        (state.replace(b"Rep R-1", b"Rep R-X"), key),
+        (state.replace(b"T-1", b"T-X"), key),  # the team (a name is sealed)
     )
     assert not log.verify(written_down).ok
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routers import audit, events, health, kpis, payouts, periods, replays, reps, targets, trust, web
+from api.routers import audit, events, health, kpis, payouts, people, periods, replays, reps, targets, trust, web
 from api.routers.common import ERROR_RESPONSES
 
 _ROUTERS: list[APIRouter] = [
@@ -24,6 +24,7 @@ _ROUTERS: list[APIRouter] = [
     periods.router,  # POST /periods/{period}/close
     audit.router,  # GET /audit/verify, GET /audit/rebuild
     trust.router,  # GET /statements/{rep}/{period}, GET /disputes/{id}, GET /plans/unacknowledged
+    people.router,  # POST /people/{rep}/erase, GET /people/{rep}/export (admin)
     web.router,  # the dashboard at /
 ]
 

@@ -120,7 +120,10 @@ async def read_kpis(
         speaker = request_lang(request)
         sheet = exports.kpi_sheet(speaker, [(scope, period, figures)], as_of, known_at, settings.tz_name, settings.tz)
         return sheet_response(sheet, format, speaker, settings)
-    return model_response(KpisOut(scope=scope, period=period, as_of=as_of, known_at=known_at, kpis=figures))
+    out = KpisOut.model_validate(
+        {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "kpis": figures}
+    )
+    return model_response(out)
 
 
 Threshold = Annotated[Decimal | None, Query(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD, allow_inf_nan=False)]

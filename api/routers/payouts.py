@@ -38,7 +38,7 @@ from services.approvals import ApprovalRefused, approve
 from services.policy import User
 
 router = APIRouter(prefix="/payouts", tags=["payouts"])
-NOT_FOUND = {404: {"description": "no such rep within this token's reach"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such rep within this token's reach"}}
 
 
 class Assigned(BaseModel):
@@ -193,8 +193,14 @@ def read_payouts(
         states = approval_states(engine, period, aware_micros(known_at, "known_at"), [p["rep_id"] for p in rows])
         sheet = exports.payouts_sheet(speaker, period, rows, states, as_of, known_at, settings.tz_name, settings.tz)
         return sheet_response(sheet, format, speaker, settings)
-    return PayoutsOut(
-        period=period, as_of=as_of, known_at=known_at, payouts=[p.to_json() for p in payouts], next_after_rep=next_after
+    return PayoutsOut.model_validate(
+        {
+            "period": period,
+            "as_of": as_of,
+            "known_at": known_at,
+            "payouts": [p.to_json() for p in payouts],
+            "next_after_rep": next_after,
+        }
     )
 
 

@@ -41,4 +41,6 @@ def read_history(
     rep_id: VisibleRep, settings: SettingsDep, engine: EngineDep, _: FreshProjections, known_at: KnownAt = None
 ) -> HistoryOut:
     known_at = known_at or datetime.now(settings.tz)
-    return HistoryOut(rep_id=rep_id, known_at=known_at, history=rep_history(engine, rep_id, known_at))
+    return HistoryOut.model_validate(
+        {"rep_id": rep_id, "known_at": known_at, "history": rep_history(engine, rep_id, known_at)}
+    )

@@ -60,12 +60,14 @@ def read_targets(
     known_at: KnownAt = None,
 ) -> TargetsOut:
     known_at = resolved(settings, period, None, known_at)[1]
-    return TargetsOut(
-        scope=scope,
-        period=period,
-        known_at=known_at,
-        targets=targets(engine, scope, period, known_at),
-        consistency=team_consistency(engine, settings, scope, period, known_at),
+    return TargetsOut.model_validate(
+        {
+            "scope": scope,
+            "period": period,
+            "known_at": known_at,
+            "targets": targets(engine, scope, period, known_at),
+            "consistency": team_consistency(engine, settings, scope, period, known_at),
+        }
     )
 
 

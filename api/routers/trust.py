@@ -140,4 +140,4 @@ def read_unsigned(
     _: FreshProjections,
     known_at: KnownAt = None,
 ) -> UnsignedOut:
-    return UnsignedOut(period=period, reps=unacknowledged(engine, settings, period, known_at))
+    return UnsignedOut.model_validate({"period": period, "reps": unacknowledged(engine, settings, period, known_at)})

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine
 
 from ledger.config import Settings
-from ledger.decoding import StoredEvent
+from ledger.decoding import LogRecord, StoredEvent
 from ledger.reading import Head
 from projections.projection import Fold, Projection
 from projections.view import BatchView
@@ -60,6 +60,8 @@ class LogReader(Protocol):
         walk: bool = True,
         details: bool = True,
     ) -> list[StoredEvent]: ...
+
+    def opened(self, records: list[LogRecord]) -> list[LogRecord]: ...
 
 
 class Accelerator:

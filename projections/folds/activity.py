@@ -15,7 +15,7 @@ from ledger.decoding import LogRecord
 from projections.folds.rollups import Rollup
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import activities, activity_hours
-from projections.units import micros
+from projections.units import occurred_us
 from projections.view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
@@ -38,7 +38,7 @@ def activity_row(r: LogRecord) -> tuple:
     only: 1 if replied, else 0."""
     d = r.data
     replied = (1 if d.get("replied") else 0) if d["kind"] == "email" else None
-    return (r.position, d["activity_id"], d["rep_id"], d["kind"], replied, micros(r.occurred_at), r.recorded_at)
+    return (r.position, d["activity_id"], d["rep_id"], d["kind"], replied, occurred_us(r), r.recorded_at)
 
 
 @on(EVENT)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import followups
-from projections.units import micros
+from projections.units import micros, occurred_us
 from projections.view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
@@ -46,7 +46,7 @@ def scheduled_row(r: LogRecord) -> dict[str, Any]:
         "deal_id": d.get("deal_id"),
         "lead_id": d.get("lead_id"),
         "position": r.position,
-        "occurred_us": micros(r.occurred_at),
+        "occurred_us": occurred_us(r),
         "recorded_us": r.recorded_at,
         "completed_us": None,
         "completed_recorded_us": None,
@@ -56,7 +56,7 @@ def scheduled_row(r: LogRecord) -> dict[str, Any]:
 
 def completion_of(r: LogRecord) -> dict[str, Any]:
     return {
-        "completed_us": micros(r.occurred_at),
+        "completed_us": occurred_us(r),
         "completed_recorded_us": r.recorded_at,
         "completed_position": r.position,
     }

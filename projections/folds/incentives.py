@@ -21,14 +21,14 @@ from projections.tables import (
     plan_assignments,
     plan_versions,
 )
-from projections.units import cents, micros
+from projections.units import cents, micros, occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
 
 
 def _stamp(r: LogRecord) -> dict:
-    return {"position": r.position, "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at}
+    return {"position": r.position, "occurred_us": occurred_us(r), "recorded_us": r.recorded_at}
 
 
 def _micros_or_none(moment: datetime | None) -> int | None:

@@ -9,9 +9,11 @@ backdated transfer recorded later changes history only for reads that know about
 from __future__ import annotations
 
 from ledger.decoding import LogRecord
+from ledger.personal import erased_value
+from projections.erasing import erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import memberships, reps
-from projections.units import micros
+from projections.units import occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -26,7 +28,7 @@ def _membership(fold: Fold, r: LogRecord, kind: str, team_id: str | None, region
             "kind": kind,
             "team_id": team_id,
             "region": region,
-            "occurred_us": micros(r.occurred_at),
+            "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },
     )
@@ -42,7 +44,7 @@ def rep_onboarded(fold: Fold, r: LogRecord) -> None:
             "name": d["name"],
             "manager_id": d.get("manager_id"),
             "position": r.position,
-            "occurred_us": micros(r.occurred_at),
+            "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },
     )
@@ -57,6 +59,13 @@ def rep_transferred(fold: Fold, r: LogRecord) -> None:
 @on("RepOffboarded")
 def rep_offboarded(fold: Fold, r: LogRecord) -> None:
     _membership(fold, r, "offboarded", None, None)
+
+
+@on("PersonalDataErased")
+def personal_data_erased(fold: Fold, r: LogRecord) -> None:
+    if "identity" not in erased_categories(r.data):
+        return
+    fold.view.update(reps, "rep_id", {"rep_id": r.data["rep_id"], "name": erased_value("RepOnboarded", "name")})
 
 
 class OrgProjection(Projection):

@@ -13,9 +13,10 @@ from typing import Any
 import orjson
 
 from ledger.decoding import LogRecord
+from projections.erasing import erase_payloads, erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import rep_timeline
-from projections.units import micros
+from projections.units import occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -42,7 +43,7 @@ def _timeline(kind: str, id_field: str | None) -> Handler:
                 "rep_id": r.data["rep_id"],
                 "kind": kind,
                 "item_id": r.data.get(id_field) if id_field else None,
-                "occurred_us": micros(r.occurred_at),
+                "occurred_us": occurred_us(r),
                 "recorded_us": r.recorded_at,
                 "payload": to_json(r.data),
             },
@@ -55,6 +56,19 @@ on("EvaluationRecorded")(_timeline("evaluation", "evaluation_id"))
 on("FeedbackGiven")(_timeline("feedback", "feedback_id"))
 on("ImprovementPlanSet")(_timeline("improvement_plan", "improvement_plan_id"))
 on("TrainingCompleted")(_timeline("training", None))
+
+_TYPES_BY_KIND = {
+    "evaluation": "EvaluationRecorded",
+    "feedback": "FeedbackGiven",
+    "improvement_plan": "ImprovementPlanSet",
+    "training": "TrainingCompleted",
+}
+
+
+@on("PersonalDataErased")
+def personal_data_erased(fold: Fold, r: LogRecord) -> None:
+    rep_id, categories = r.data["rep_id"], erased_categories(r.data)
+    fold.view.run(lambda conn: erase_payloads(conn, rep_timeline, rep_id, _TYPES_BY_KIND, categories))
 
 
 class PeopleProjection(Projection):

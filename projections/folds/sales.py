@@ -34,7 +34,7 @@ Each batch reads the state it needs from those tables (`SalesFold.prefetch`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ from ledger.decoding import LogRecord
 from projections.folds.rollups import Rollup
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours
-from projections.units import PPB, allocate, cents, micros, shares_in_ppb
+from projections.units import PPB, allocate, cents, occurred_us, shares_in_ppb
 from projections.view import BatchView
 
 HANDLERS: dict[str, Handler] = {}
@@ -79,6 +79,16 @@ class Deal:
     def credit(self) -> Credit:
         return self.shares or [(self.rep_id, PPB)]
 
+    def closing(self) -> tuple[int, int]:
+        """When the deal closed (microseconds) and the position of its closing: asked of a closed deal."""
+        assert self.closed_us is not None and self.closed_position is not None
+        return self.closed_us, self.closed_position
+
+    def booked_cents(self) -> int:
+        """The amount booked by the win: asked of a won deal."""
+        assert self.won_cents is not None
+        return self.won_cents
+
     def win_sources(self) -> tuple[int, ...]:
         """The events behind the deal's booked amount: its win and its latest correction."""
         return tuple(p for p in (self.closed_position, self.correction_position) if p is not None)
@@ -106,9 +116,11 @@ class Deal:
 
     @classmethod
     def from_row(cls, row: Any) -> Deal:
-        deal = cls(*row)  # the table's columns are the fields, in order
-        deal.refunds = orjson.loads(deal.refunds)
-        deal.shares = None if deal.shares is None else [tuple(pair) for pair in orjson.loads(deal.shares)]
+        deal = cls(*row)  # the table's columns are the fields, in order; refunds and shares as JSON
+        refunds: str = row.refunds
+        shares: str | None = row.shares
+        deal.refunds = orjson.loads(refunds)
+        deal.shares = None if shares is None else [tuple(pair) for pair in orjson.loads(shares)]
         deal.is_first = bool(deal.is_first)
         return deal
 
@@ -155,6 +167,12 @@ class Lead:
             self.converted_position,
         )
 
+    def conversion(self) -> tuple[int, int] | None:
+        """When the win that converts the lead closed, and its position; None before one."""
+        if self.converted_won_us is None or self.converted_position is None:
+            return None
+        return self.converted_won_us, self.converted_position
+
     @classmethod
     def from_row(cls, row: Any) -> Lead:
         return cls(*row)
@@ -163,7 +181,7 @@ class Lead:
 _WHERE_IN: dict[tuple[str, str], Select] = {}
 
 
-def rows_where_in(conn: Connection, table: Table, column: str, values: list[str]) -> list[Any]:
+def rows_where_in(conn: Connection, table: Table, column: str, values: list[str]) -> Sequence[Any]:
     """The rows of `table` whose `column` is one of `values`. The statement is built once per
     table and column (the fold asks this several times a batch, and part: building it cost more
     than running it)."""
@@ -265,7 +283,7 @@ class SalesFold(Fold):
             for row in rows_where_in(self.conn, deals, "lead_id", wanted[start : start + _CHUNK]):
                 deal = self.deals.items.get(row.deal_id) or Deal.from_row(row)
                 self.deals.items[deal.deal_id] = deal
-                self.deals_of_lead[deal.lead_id].add(deal.deal_id)
+                self.deals_of_lead[row.lead_id].add(deal.deal_id)
 
     def deals_with_lead(self, lead_id: str) -> list[str]:
         if lead_id not in self.deals_of_lead:
@@ -302,7 +320,7 @@ class SalesFold(Fold):
         new_customer_ppb: int = 0,
         deal_count: int = 0,
     ) -> None:
-        cycle_us = deal.closed_us - deal.opened_us if won_ppb else None
+        cycle_us = deal.closing()[0] - deal.opened_us if won_ppb else None
         self.view.insert(
             deal_facts,
             (  # the table's columns, in order
@@ -355,10 +373,7 @@ class SalesFold(Fold):
         """Is this win the customer's first as now known? If it displaces an earlier-recorded
         first win (it happened before it), take the new-customer credit off that one."""
         customer = self.customers.get(deal.customer_id)
-        if customer is not None and (customer.first_won_us, customer.first_position) <= (
-            deal.closed_us,
-            deal.closed_position,
-        ):
+        if customer is not None and (customer.first_won_us, customer.first_position) <= deal.closing():
             return False
         if customer is not None:
             displaced = self.deals.get(customer.first_deal_id)
@@ -369,31 +384,30 @@ class SalesFold(Fold):
                     displaced,
                     rep_id,
                     "unfirst",
-                    displaced.closed_us,
-                    (displaced.closed_position,),
+                    displaced.closing()[0],
+                    (displaced.closing()[1],),
                     new_customer_ppb=-ppb,
                 )
-        self.customers.put(
-            deal.customer_id, Customer(deal.customer_id, deal.deal_id, deal.closed_us, deal.closed_position)
-        )
+        self.customers.put(deal.customer_id, Customer(deal.customer_id, deal.deal_id, *deal.closing()))
         deal.is_first = True
         return True
 
     def convert(self, lead: Lead, deal: Deal, r: LogRecord) -> None:
         """Count the lead as converted by this won deal, unless an earlier win already does."""
-        win = (deal.closed_us, deal.closed_position)
-        if lead.converted_won_us is not None and (lead.converted_won_us, lead.converted_position) <= win:
+        win = won_us, won_position = deal.closing()
+        converted = lead.conversion()
+        if converted is not None and converted <= win:
             return
-        if lead.converted_won_us is not None:
-            self.conversion(r, lead, lead.converted_won_us, -1, (lead.position, lead.converted_position))
-        self.conversion(r, lead, deal.closed_us, +1, (lead.position, deal.closed_position))
+        if converted is not None:
+            self.conversion(r, lead, converted[0], -1, (lead.position, converted[1]))
+        self.conversion(r, lead, won_us, +1, (lead.position, won_position))
         lead.converted_deal_id, lead.converted_won_us, lead.converted_position = deal.deal_id, *win
 
     def move_credit(self, r: LogRecord, deal: Deal, before: Credit, after: Credit) -> None:
         """A split: every figure of the deal moves from the old credit to the new, at its own time."""
         reps = _reps_of(before, after)
         if deal.outcome == "won":
-            won = _moved(deal.won_cents, before, after)
+            won = _moved(deal.booked_cents(), before, after)
             orders = _moved(PPB, before, after)
             for rep_id in reps:
                 first = orders[rep_id] if deal.is_first else 0
@@ -403,7 +417,7 @@ class SalesFold(Fold):
                         deal,
                         rep_id,
                         "split",
-                        deal.closed_us,
+                        deal.closing()[0],
                         deal.win_sources(),
                         won_cents=won[rep_id],
                         won_ppb=orders[rep_id],
@@ -418,7 +432,8 @@ class SalesFold(Fold):
             lost = _moved(PPB, before, after)
             for rep_id in reps:
                 if lost[rep_id]:
-                    self.fact(r, deal, rep_id, "split", deal.closed_us, (deal.closed_position,), lost_ppb=lost[rep_id])
+                    closed_us, closed_position = deal.closing()
+                    self.fact(r, deal, rep_id, "split", closed_us, (closed_position,), lost_ppb=lost[rep_id])
 
 
 def _sources(positions: Iterable[int], own: int) -> str:
@@ -447,7 +462,7 @@ def deal_opened(fold: SalesFold, r: LogRecord) -> None:
         d["rep_id"],
         d["customer_id"],
         d.get("lead_id"),
-        micros(r.occurred_at),
+        occurred_us(r),
         r.position,
         cents(d.get("expected_amount")),
     )
@@ -459,7 +474,7 @@ def deal_opened(fold: SalesFold, r: LogRecord) -> None:
 @on("DealWon")
 def deal_won(fold: SalesFold, r: LogRecord) -> None:
     deal = fold.deals.get(r.data["deal_id"])
-    deal.outcome, deal.closed_us, deal.closed_position = "won", micros(r.occurred_at), r.position
+    deal.outcome, deal.closed_us, deal.closed_position = "won", occurred_us(r), r.position
     deal.won_cents = cents(r.data["amount"])
     first = fold.claim_first_win(deal, r)
     credit = deal.credit()
@@ -486,7 +501,7 @@ def deal_won(fold: SalesFold, r: LogRecord) -> None:
 @on("DealLost")
 def deal_lost(fold: SalesFold, r: LogRecord) -> None:
     deal = fold.deals.get(r.data["deal_id"])
-    deal.outcome, deal.closed_us, deal.closed_position = "lost", micros(r.occurred_at), r.position
+    deal.outcome, deal.closed_us, deal.closed_position = "lost", occurred_us(r), r.position
     for rep_id, ppb in deal.credit():
         fold.fact(r, deal, rep_id, "lost", deal.closed_us, (), lost_ppb=ppb)
 
@@ -495,7 +510,7 @@ def deal_lost(fold: SalesFold, r: LogRecord) -> None:
 def deal_amount_corrected(fold: SalesFold, r: LogRecord) -> None:
     deal = fold.deals.get(r.data["deal_id"])
     credit = deal.credit()
-    before, after = allocate(deal.won_cents, credit), allocate(cents(r.data["amount"]), credit)
+    before, after = allocate(deal.booked_cents(), credit), allocate(cents(r.data["amount"]), credit)
     for rep_id, _ in credit:
         if after[rep_id] != before[rep_id]:
             fold.fact(
@@ -503,7 +518,7 @@ def deal_amount_corrected(fold: SalesFold, r: LogRecord) -> None:
                 deal,
                 rep_id,
                 "corrected",
-                deal.closed_us,
+                deal.closing()[0],
                 deal.win_sources(),
                 won_cents=after[rep_id] - before[rep_id],
             )
@@ -513,7 +528,7 @@ def deal_amount_corrected(fold: SalesFold, r: LogRecord) -> None:
 @on("DealRefunded")
 def deal_refunded(fold: SalesFold, r: LogRecord) -> None:
     deal = fold.deals.get(r.data["deal_id"])
-    refund_us, refund = micros(r.occurred_at), cents(r.data["amount"])
+    refund_us, refund = occurred_us(r), cents(r.data["amount"])
     parts = allocate(refund, deal.credit())
     for rep_id, _ in deal.credit():
         fold.fact(r, deal, rep_id, "refunded", refund_us, deal.win_sources(), refund_cents=parts[rep_id])
@@ -536,7 +551,7 @@ def lead_created(fold: SalesFold, r: LogRecord) -> None:
         d["rep_id"],
         d.get("customer_id"),
         d.get("source"),
-        micros(r.occurred_at),
+        occurred_us(r),
         r.recorded_at,
         r.position,
     )

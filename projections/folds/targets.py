@@ -11,7 +11,7 @@ from ledger.aggregates import scope_key
 from ledger.decoding import LogRecord
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import target_revisions
-from projections.units import micros
+from projections.units import occurred_us
 
 HANDLERS: dict[str, Handler] = {}
 on = registrar(HANDLERS)
@@ -29,7 +29,7 @@ def target_set(fold: Fold, r: LogRecord) -> None:
             "period": d["period"],
             "value": str(d["value"]),
             "reason": d.get("reason"),
-            "occurred_us": micros(r.occurred_at),
+            "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },
     )

@@ -11,9 +11,10 @@ import orjson
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, Text
 
 from ledger.decoding import LogRecord
+from projections.erasing import erase_payloads, erased_categories
 from projections.projection import Fold, Handler, Projection, registrar
 from projections.tables import Id, _position_key, _times, metadata
-from projections.units import micros
+from projections.units import occurred_us
 from projections.view import BatchView
 
 plan_acknowledgements = Table(
@@ -71,7 +72,7 @@ class TrustFold(Fold):
 
 
 def _stamp(r: LogRecord) -> dict:
-    return {"position": r.position, "occurred_us": micros(r.occurred_at), "recorded_us": r.recorded_at}
+    return {"position": r.position, "occurred_us": occurred_us(r), "recorded_us": r.recorded_at}
 
 
 def _payload(r: LogRecord) -> str:
@@ -141,6 +142,15 @@ def dispute_resolved(fold: TrustFold, r: LogRecord) -> None:
             "payload": _payload(r),
         },
     )
+
+
+_TYPES_BY_KIND = {"opened": "DisputeOpened", "commented": "DisputeCommented", "resolved": "DisputeResolved"}
+
+
+@on("PersonalDataErased")
+def personal_data_erased(fold: TrustFold, r: LogRecord) -> None:
+    rep_id, categories = r.data["rep_id"], erased_categories(r.data)
+    fold.view.run(lambda conn: erase_payloads(conn, dispute_events, rep_id, _TYPES_BY_KIND, categories))
 
 
 class TrustProjection(Projection):

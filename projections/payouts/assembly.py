@@ -15,7 +15,7 @@ whose `effective_from` starts at or before the period, as known at known_at.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, Select, bindparam, or_, select
 
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
-from ledger.periods import parse_period
+from ledger.periods import Period, parse_period
 from ledger.plan_schema import Draw, Rules, parse_rules
 from ledger.transcoder import canonical
 from projections.db import reading
@@ -314,7 +314,7 @@ def _rows(
     params: dict[str, Any],
     narrowing: dict[str, Any],
     keep: Callable[[Any], bool],
-) -> list[Any]:
+) -> Sequence[Any]:
     """One rep's rows of a small table. `query` is (statement, condition): the statement narrowed
     in SQL by the condition (with the `narrowing` parameters). Within `memoized()`: the statement
     read once for every rep and every knowledge time (its time parameters, `TIMES`, unbounded),
@@ -387,7 +387,7 @@ def _carried_draw(engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs,
     if chosen is None or chosen.effective_from is None or not any(isinstance(c, Draw) for c in chosen.rules.components):
         return Decimal("0.00")
     first = parse_period(chosen.effective_from)
-    earlier = []
+    earlier: list[Period] = []
     period = cut.period.previous()
     while period.first_month_index >= first.first_month_index and len(earlier) < MAX_DRAW_PERIODS:
         earlier.append(period)
@@ -590,7 +590,7 @@ _ADJUSTMENT_COLUMNS = tuple(
 )
 
 
-def _approval_state_of(approved: Any, adjustment_rows: list[Any]) -> ApprovalState | None:
+def _approval_state_of(approved: Any, adjustment_rows: Sequence[Any]) -> ApprovalState | None:
     """The state from the rep's first approval row (or None) and adjustment rows, in log order."""
     adjustments = tuple(
         {

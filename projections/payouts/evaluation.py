@@ -69,6 +69,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from typing import Any, overload
 
 from ledger.plan_schema import (
     Bonus,
@@ -171,6 +172,7 @@ class _Facts:
     def holds(self, condition: Condition) -> bool | None:
         """Whether the condition holds; None when its figure is unknown."""
         base = attainment_of(condition.metric)
+        bound: Decimal | None
         if base is None:
             figure, bound = self.figure(condition.metric), condition.threshold
         else:
@@ -189,6 +191,10 @@ class _Facts:
         return positions
 
 
+@overload
+def _as_decimal(name: str, value: Decimal | int) -> Decimal: ...
+@overload
+def _as_decimal(name: str, value: None) -> None: ...
 def _as_decimal(name: str, value: Decimal | int | None) -> Decimal | None:
     if value is None:
         return None
@@ -237,7 +243,7 @@ def _commission_line(commission: Commission, facts: _Facts, problems: list[str])
             f"rate {commission.tiers[0].rate} was applied to the whole "
             f"{commission.base}"
         )
-    inputs = {
+    inputs: dict[str, Any] = {
         "base": base,
         "target": target,
         "attainment": facts.value(commission.base + "_attainment"),
@@ -376,6 +382,7 @@ def _floor_lines(rules: Rules, plan_lines: Sequence[Line], balance: Decimal) -> 
         ], after
     if not floor.recoverable or balance <= 0:
         return [], balance
+    assert floor.recovery_limit is not None  # a draw (recoverable) always has one
     recovery = _cents(min(balance, earnings - floor.floor, earnings * floor.recovery_limit))
     if recovery <= 0:
         return [], balance

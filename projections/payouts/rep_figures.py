@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Connection,
     Engine,
     Select,
@@ -44,13 +45,16 @@ from projections.tables import activities, deal_facts, lead_conversions, leads
 
 Figures = tuple[dict[str, Any], dict[str, list[int]]]
 
-LO, HI, AS_OF = bindparam("lo"), bindparam("hi"), bindparam("as_of")
+LO: BindParameter[Any] = bindparam("lo")
+HI: BindParameter[Any] = bindparam("hi")
+AS_OF: BindParameter[Any] = bindparam("as_of")
 
 
 def _positions(column: Any) -> Any:
     """The positions of a group as one string ("12,15,40"): built by the database, where a row
     per activity would cost Python a row object each."""
-    return func.aggregate_strings(cast(column, String), literal_column("','"))  # written in, not bound: `prepared`
+    # The separator is written in, not bound (`prepared`); SQLAlchemy's stubs take a str only.
+    return func.aggregate_strings(cast(column, String), literal_column("','"))  # type: ignore[arg-type]
 
 
 NOTHING_KNOWN = -1  # the knowledge time of a padding row of `cut`: no row is recorded by then
@@ -63,7 +67,7 @@ def _knowledge(known: Mapping[str, int]) -> tuple[int, dict[str, Any]]:
     compiling them costs more than a rep's read."""
     size = 1 << max(0, len(known) - 1).bit_length()
     rows = [*sorted(known.items()), *[("", NOTHING_KNOWN)] * (size - len(known))]
-    params = {f"rep{i}": rep_id for i, (rep_id, _) in enumerate(rows)}
+    params: dict[str, Any] = {f"rep{i}": rep_id for i, (rep_id, _) in enumerate(rows)}
     params.update({f"k{i}": known_us for i, (_, known_us) in enumerate(rows)})
     return size, params
 
@@ -215,8 +219,8 @@ def evidence_of(rows: RepRows) -> dict[str, list[int]]:
     found["conversion_rate"].update(_split(rows.lead_positions, ","))
     for row in rows.conversions:
         found["conversion_rate"].update(_split(row.sources))
-    for kind, (_, _, positions) in rows.activities.items():
-        logged = _split(positions, ",")
+    for kind, (_, _, joined) in rows.activities.items():
+        logged = _split(joined, ",")
         found["activities"].update(logged)
         if kind == "email":
             found["email_reply_rate"].update(logged)

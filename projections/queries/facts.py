@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
+    ColumnClause,
     ColumnElement,
     Connection,
     Select,
@@ -39,16 +42,17 @@ from projections.queries.cutoffs import Cutoffs
 from projections.queries.membership import ScopeFilter
 from projections.tables import activities, activity_hours, deal_facts, followups, lead_conversions, leads, sales_hours
 
-K = bindparam("k")
-AS_OF = bindparam("as_of")
+K: BindParameter[Any] = bindparam("k")
+AS_OF: BindParameter[Any] = bindparam("as_of")
 DEAL_SUMS = ("won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb")
 ACTIVITY_SUMS = (*ACTIVITY_KINDS, "replied")
 # Constants are written into the SQL, not bound: a statement run by `prepared` gets only the
 # parameters its caller names.
-ZERO, ONE = literal_column("0"), literal_column("1")
+ZERO: ColumnClause[Any] = literal_column("0")
+ONE: ColumnClause[Any] = literal_column("1")
 
 
-def _int(value: object) -> int:
+def _int(value: int | Decimal | None) -> int:
     return int(value or 0)  # PostgreSQL sums BIGINT into NUMERIC (Decimal); SQLite gives int
 
 

@@ -15,8 +15,9 @@ A scope becomes a SQL condition on (rep column, time column): for a team or regi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
@@ -82,7 +83,7 @@ def stints(conn: Connection, known_us: int, rep_ids: Iterable[str] | None = None
     return result
 
 
-def _stints_of_rep(rows: list) -> list[Stint]:
+def _stints_of_rep(rows: Sequence[Any]) -> list[Stint]:
     """Walk one rep's membership rows in business-time order, carrying an unnamed team or region."""
     changes: list[tuple[int, str | None, str | None]] = []
     team = region = None

@@ -37,7 +37,7 @@ def quadrants(
 ) -> dict[str, Any]:
     cut = cutoffs(settings, period, as_of, known_at)
     previous = cut.previous(settings)
-    rows = []
+    rows: list[dict[str, Any]] = []
     with reading(engine) as conn:
         everyone = stints(conn, cut.known_us)
         names = sorted(
@@ -58,7 +58,7 @@ def quadrants(
                     "growth_rate": ratio(now.revenue_cents - before.revenue_cents, before.revenue_cents),
                 }
             )
-    limits = dict(thresholds or {})
+    limits: dict[str, Decimal | None] = dict(thresholds or {})
     limits.setdefault("revenue", _median([r["revenue"] for r in rows], CENT))
     limits.setdefault("growth_rate", _median([r["growth_rate"] for r in rows], RATE))
     for row in rows:

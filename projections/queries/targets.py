@@ -7,6 +7,7 @@ not something that happens in it, and "the target as it stood on day D" is `know
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,7 +32,7 @@ class Target:
     position: int  # the TargetSet in force
 
 
-def revisions(conn: Connection, period: str, known_us: int, scope_key: str | None = None) -> list[Any]:
+def revisions(conn: Connection, period: str, known_us: int, scope_key: str | None = None) -> Sequence[Any]:
     """TargetSet rows of a period known at `known_us` (of one scope, or all), in log order."""
     t = target_revisions.c
     query = (
