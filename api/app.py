@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api.auth import Principals, ensure_tables
 from api.errors import install_error_handlers
 from api.figures_memo import FiguresMemo
+from api.heavy import heavy_slots
 from api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from api.log_queries import LogReader
 from api.org_cache import OrgCache
@@ -77,6 +78,7 @@ def create_app(
         docs_url="/docs",
     )
     app.state.settings = settings
+    app.state.heavy_slots = heavy_slots()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for router in ROUTERS:

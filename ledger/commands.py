@@ -22,10 +22,12 @@ from ledger.aggregates import (
     IncentivePlan,
     Lead,
     Ledgered,
+    LimitRefusal,
     Payout,
     PeriodLock,
     PlanAssignment,
     Rep,
+    Resealing,
     Target,
     scope_key,
     stream_id,
@@ -213,6 +215,13 @@ def personal_data_erased(uow: UnitOfWork, c: Command) -> Touched:
         )
     rep.record(Rep.PersonalDataErased, **_fields(c))
     return rep, c.data["rep_id"]
+
+
+def personal_data_resealed(uow: UnitOfWork, c: Command) -> Touched:
+    uow.absent("reseal", c.data["run"], "data.run", "reseal run")
+    run = Resealing(**_fields(c))
+    uow.create(run)
+    return run, None
 
 
 def target_set(uow: UnitOfWork, c: Command) -> Touched:
@@ -462,11 +471,13 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "PeriodClosed": period_closed,
     "PayoutApproved": payout_approved,
     "PayoutAdjusted": payout_adjusted,
+    "ActivityLimitReached": created("refusal", "refusal_id", LimitRefusal, "refusal"),
     "PlanAcknowledged": plan_acknowledged,
     "DisputeOpened": dispute_opened,
     "DisputeCommented": dispute_commented,
     "DisputeResolved": dispute_resolved,
     "PersonalDataErased": personal_data_erased,
+    "PersonalDataResealed": personal_data_resealed,
 }
 
 

@@ -31,6 +31,7 @@ from eventsourcing.sqlite import (
 from psycopg.sql import SQL, Composed
 
 from ledger.chain import GENESIS, link_of, uuid_hex
+from ledger.resealing import RESEALED_TABLE, resealed_ddl
 
 ENTRIES_TABLE = "ledger_entries"
 
@@ -132,6 +133,7 @@ def _entry_rows(entries: list[Entry]) -> list[tuple[Any, ...]]:
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     entries_table = ENTRIES_TABLE
+    resealed_table = RESEALED_TABLE
     notification_key = "rowid"
 
     @property
@@ -139,7 +141,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         return self.events_table_name
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *_entries_ddl("INTEGER")]
+        return [*super().construct_create_table_statements(), *_entries_ddl("INTEGER"), resealed_ddl(RESEALED_TABLE)]
 
     def _insert_events(
         self,
@@ -223,8 +225,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         schema = self.datastore.schema
         prefix = f'"{schema}".' if schema else ""
         self.entries_table = prefix + ENTRIES_TABLE
+        self.resealed_table = prefix + RESEALED_TABLE
         self.events_table = prefix + self.events_table_name
         self.sql_create_statements.extend(Composed([SQL(ddl)]) for ddl in _entries_ddl("BIGINT", self.entries_table))
+        self.sql_create_statements.append(Composed([SQL(resealed_ddl(self.resealed_table))]))
 
     def create_table(self) -> None:
         """Serialise schema creation: processes starting together would otherwise race on the

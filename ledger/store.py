@@ -19,11 +19,13 @@ from eventsourcing.persistence import IntegrityError, Transcoder
 from sqlalchemy.engine import make_url
 
 from ledger.aggregates import Rep
+from ledger.bounds import before_start
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.decoding import time_to_micros
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
 from ledger.future_facts import future_facts
+from ledger.idempotency import key_of, scope_of
 from ledger.keys import KeyStore, PersonKey, SqlKeyStore, SubjectErased
 from ledger.messages import Msg
 from ledger.personal import CATEGORY, PERSONAL_FIELDS, blinded, seal_event
@@ -84,6 +86,9 @@ class Ledger(Verifying):
     """The write side and the raw log: records batches (here), reads the log (`LogReading`) and
     verifies its chain (`Verifying`)."""
 
+    # The event types whose personal fields are sealed when recorded (`ledger.personal`).
+    sealed_types: frozenset[str] = frozenset(PERSONAL_FIELDS)
+
     def __init__(self, settings: Settings | None = None, keys: KeyStore | None = None):
         self.settings = settings or settings_from_env()
         self.app = LedgerApplication(env=store_environment(self.settings.database_url))
@@ -122,18 +127,19 @@ class Ledger(Verifying):
         if problems:
             raise InvalidBatch(problems)
         hashes = [content_hash(c) for c in commands]
-        known, fresh, self_duplicates = self._split_known(commands, hashes)
+        scope = scope_of(actor, system=system)
+        known, fresh, self_duplicates = self._split_known(commands, hashes, scope)
         if not fresh:
             return Recorded([known[c.index] for c in commands], sorted(known))
         uow = self._handle(fresh)
-        events, metas = self._sealed(fresh, uow, hashes)
+        events, metas = self._sealed(fresh, uow, hashes, scope)
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
             positions = self.app.events.put(events, entries=metas, actor=actor, now_us=self._now_us())
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
-            known_now, _, _ = self._split_known(commands, hashes)
+            known_now, _, _ = self._split_known(commands, hashes, scope)
             if known_now and len(known_now) == len(commands):
                 return Recorded([known_now[c.index] for c in commands], sorted(known_now))
             raise ConflictError(
@@ -146,7 +152,7 @@ class Ledger(Verifying):
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
         return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
 
-    def check(self, envelopes: Sequence[object], *, system: bool = False) -> list[Problem]:
+    def check(self, envelopes: Sequence[object], actor: str = "cli:operator", *, system: bool = False) -> list[Problem]:
         """A dry run of `record`: every problem the batch would be refused for; nothing is written.
 
         The answer holds for the log as it is now; a writer in between can still change it.
@@ -156,7 +162,7 @@ class Ledger(Verifying):
             return problems
         hashes = [content_hash(c) for c in commands]
         try:
-            _, fresh, _ = self._split_known(commands, hashes)
+            _, fresh, _ = self._split_known(commands, hashes, scope_of(actor, system=system))
             self._handle(fresh)
         except ConflictError as conflict:
             return conflict.problems
@@ -168,6 +174,7 @@ class Ledger(Verifying):
         """The batch's commands, and every problem of its envelopes taken one by one."""
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
         problems += future_facts(commands, self.settings.now(), self.settings.future_tolerance)
+        problems = problems or before_start(commands, self.settings)
         return commands, sorted(problems, key=lambda problem: problem.index)
 
     def _now_us(self) -> int:
@@ -175,11 +182,12 @@ class Ledger(Verifying):
         return time_to_micros(self.settings.now())
 
     def _split_known(
-        self, commands: list[Command], hashes: list[str]
+        self, commands: list[Command], hashes: list[str], scope: str
     ) -> tuple[dict[int, int], list[Command], dict[int, int]]:
-        """Events whose event_id is already in the log (same content → original position)."""
+        """Events whose event_id is already in the log under this writer's key scope (same content →
+        original position); another writer's event_ids are not this writer's business."""
         ids = [c.event_id for c in commands if c.event_id is not None]
-        recorded = self.entries_by_event_id(ids) if ids else {}
+        recorded = self.entries_by_event_id(scope, ids) if ids else {}
         known: dict[int, int] = {}
         erased: list[Problem] = []
         fresh: list[Command] = []
@@ -259,7 +267,7 @@ class Ledger(Verifying):
         None: it cannot be told, the person's key is gone."""
         if stored_hash == plain_hash:
             return True
-        if command.type not in PERSONAL_FIELDS or rep_id is None:
+        if command.type not in self.sealed_types or rep_id is None:
             return False
         try:
             key = self.keys.key_for(rep_id, CATEGORY[command.type])
@@ -267,23 +275,31 @@ class Ledger(Verifying):
             return None
         return stored_hash == _blinded_hash(command, key)
 
-    def _sealed(self, fresh: list[Command], uow: UnitOfWork, hashes: list[str]) -> tuple[list[Any], list[EntryMeta]]:
+    def _sealed(
+        self, fresh: list[Command], uow: UnitOfWork, hashes: list[str], scope: str
+    ) -> tuple[list[Any], list[EntryMeta]]:
         """The batch's events with their personal fields sealed under the key of the rep each is
         about, and their entries (a personal event's content hash blinded under that key too).
         A person erased meanwhile refuses the batch: their key is never made again."""
         events, metas, problems = [], [], []
+        slots = {
+            (rep_id, CATEGORY[c.type])
+            for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
+            if c.type in self.sealed_types and rep_id is not None
+        }
+        keys = self.keys.keys_for(slots) if slots else {}
         for command, event, rep_id in zip(fresh, uow.events, uow.rep_of_event, strict=True):
             content = hashes[command.index]
-            if command.type in PERSONAL_FIELDS and rep_id is not None:
-                try:
-                    key = self.keys.key_for(rep_id, CATEGORY[command.type])
-                except SubjectErased:
+            if command.type in self.sealed_types and rep_id is not None:
+                key = keys[(rep_id, CATEGORY[command.type])]
+                if key is None:
                     problems.append(Problem(command.index, "data", _erased_msg(rep_id, CATEGORY[command.type])))
                     continue
                 event = seal_event(event, command.type, key)
                 content = _blinded_hash(command, key)
             events.append(event)
-            metas.append(EntryMeta(command.type, rep_id, command.event_id, content))
+            id_key = key_of(scope, command.event_id) if command.event_id else None
+            metas.append(EntryMeta(command.type, rep_id, id_key, content))
         if problems:
             raise InvalidBatch(problems)
         return events, metas
@@ -311,7 +327,7 @@ class Ledger(Verifying):
         slots = {
             c.index: (rep_id, CATEGORY[c.type])
             for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
-            if c.type in PERSONAL_FIELDS and rep_id is not None
+            if c.type in self.sealed_types and rep_id is not None
         }
         gone = self.keys.erased(slots.values()) if slots else set()
         return [Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if slot in gone]

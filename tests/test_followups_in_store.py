@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from builders import GENERATED_UNTIL, ev
-from projection_fixtures import accelerators, close_store, store_with_edges, table_contents
+from projection_fixtures import accelerators, table_contents
 
 from demo.generator import generate
 from ledger.config import Settings
@@ -49,12 +49,8 @@ EDGES = [
 
 
 @pytest.fixture
-def store(tmp_path):
-    opened = store_with_edges(
-        f"sqlite:///{tmp_path}/l.db", list(generate(3000, seed=7, tz="Asia/Shanghai", now=GENERATED_UNTIL)), EDGES
-    )
-    yield opened
-    close_store(opened)
+def store(edged_store):
+    return edged_store(generate(3000, seed=7, tz="Asia/Shanghai", now=GENERATED_UNTIL), EDGES)
 
 
 def followup_rows(engine) -> list:

@@ -537,7 +537,7 @@ def test_the_ledger_written_types_are_never_emitted(checked_50k):
     assert not {"PeriodClosed", "PayoutApproved", "PayoutAdjusted"} & set(checked_50k.types)
 
 
-def test_every_event_type_of_the_brief_appears(checked_50k):
+def test_every_event_type_of_a_sales_year_appears(checked_50k):
     assert set(checked_50k.types) == TYPES
 
 

@@ -49,6 +49,9 @@ from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up, tracked_positions, wait_for
 from replay.audit import compare_rows
 
+# Real processes (servers, workers, writers): left out of the fast lane (bin/test --fast).
+pytestmark = pytest.mark.processes
+
 SEED = 20261127
 IMPORT_EVENTS, IMPORT_BATCH = 2000, 25
 PROJECTED_EVENTS, FIRST_SLICE, SLICE, PROJECTION_BATCH = 2000, 500, 150, 20
