@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from api_client import FAR, MATE, OWN, running
 from builders import ev, open_deal, win
 from typer.testing import CliRunner
 
 from api.cli import app as cli
+from ledger.store import Ledger
 
 MARCH = "2026-03-20T10:00:00+00:00"
 
@@ -330,3 +332,68 @@ def test_import_refuses_a_deep_line_and_an_oversized_csv_cell_cleanly(settings, 
         assert result.exit_code == 1, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- atomic appends, on both stores
+
+
+def training(event_id: str, rep_id: str = "R-1"):
+    return ev("TrainingCompleted", MARCH, event_id, rep_id=rep_id, training="MEDDIC")
+
+
+def entries_that_fail(*args, **kwargs):
+    raise RuntimeError("the entries could not be built")
+
+
+def stored_event_count(ledger) -> int:
+    return len(ledger.recorder.select_notifications(start=None, limit=1000))
+
+
+def test_a_failure_after_the_events_insert_leaves_neither_events_nor_entries(ledger, monkeypatch):
+    from ledger import recorder
+
+    ledger.record([ev("RepOnboarded", MARCH, rep_id="R-1", name="Ann", team_id="T-1", region="East")], "seed")
+
+    monkeypatch.setattr(recorder, "build_entries", entries_that_fail)
+    with pytest.raises(RuntimeError):
+        ledger.record([training("t-1")], "seed")
+    monkeypatch.undo()
+    assert (ledger.head().position, stored_event_count(ledger)) == (1, 1)
+    assert ledger.verify().ok
+    assert ledger.record([training("t-1")], "seed").positions == [2]
+
+
+def test_the_librarys_notification_ids_agree_with_what_its_insert_answered_after_a_rollback(ledger, monkeypatch):
+    from ledger import recorder
+
+    answered: list[int] = []
+    insert = ledger.recorder.insert_events
+
+    def spy(stored_events, **kwargs):
+        ids = insert(stored_events, **kwargs)
+        answered.extend(ids or [])
+        return ids
+
+    monkeypatch.setattr(ledger.recorder, "insert_events", spy)
+    ledger.record([ev("RepOnboarded", MARCH, rep_id="R-1", name="Ann", team_id="T-1", region="East")], "seed")
+    build = recorder.build_entries
+    monkeypatch.setattr(recorder, "build_entries", entries_that_fail)
+    with pytest.raises(RuntimeError):
+        ledger.record([training("t-1")], "seed")  # rolled back: PostgreSQL's sequence skips a number
+    monkeypatch.setattr(recorder, "build_entries", build)
+    assert ledger.record([training("t-2")], "seed").positions == [2]  # positions stay gap-free
+    notifications = [n.id for n in ledger.recorder.select_notifications(start=None, limit=10)]
+    assert notifications == answered
+
+
+def test_the_librarys_database_function_insert_cannot_be_switched_on_from_the_environment(settings, monkeypatch):
+    monkeypatch.setenv("POSTGRES_ENABLE_DB_FUNCTIONS", "y")
+    monkeypatch.setenv("COMPRESSOR_TOPIC", "eventsourcing.compressor:ZlibCompressor")
+    store = Ledger(settings)
+    try:
+        store.record([ev("RepOnboarded", MARCH, rep_id="R-1", name="Ann", team_id="T-1", region="East")], "seed")
+        assert store.head().position == 1
+        assert store.verify().ok
+        assert store.read_log(0, 10)[0].data["name"] == "Ann"
+    finally:
+        store.close()
