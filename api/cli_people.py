@@ -157,3 +157,42 @@ def retention(
             fail(say._("nothing was erased"))
         done = apply_retention(ledger, engine, now, actor("cli"))
     out.print(say._("Erased {count} rep(s)' data as the policy says.", count=len(done)), highlight=False)
+
+
+def seal_history(yes: YesOption = False) -> None:
+    """The one-off step for a store recorded before personal fields were sealed: seal its old
+    events' clear personal fields in place under the reps' keys. The chain's links stay; each
+    resealed event is attested in the chain by PersonalDataResealed (docs/design.md)."""
+    from services.resealing import ResealRefused, reseal_history
+
+    settings = load_settings()
+    say = speaker(settings)
+    out.print(
+        say._(
+            "This replaces the stored bytes of every event that still holds personal fields in clear. "
+            "Take a backup first; verify will check those events against the attestation from then on."
+        ),
+        highlight=False,
+    )
+    if not yes and not typer.confirm(say._("Reseal now?"), default=False):
+        fail(say._("nothing was resealed"))
+    with open_store(settings) as (ledger, _):
+        try:
+            done = reseal_history(ledger, actor("cli"))
+        except ResealRefused as refused:
+            fail(str(refused), "perfledger verify names the first bad position")
+    if done.run is None:
+        out.print(say._("Nothing was in clear."), highlight=False)
+        return
+    out.print(
+        say._(
+            "Resealed {count} event(s) (run {run}), attested at position {position}.",
+            count=done.count,
+            run=done.run,
+            position=done.position,
+        ),
+        highlight=False,
+    )
+
+
+person_app.command("seal-history")(seal_history)

@@ -720,6 +720,24 @@ class AdjustedPayout(Ledgered):
         return Payout.create_id(rep_id, period)
 
 
+class Resealing(Ledgered):
+    """One run of the one-off reseal of personal fields recorded in clear (`ledger/resealing.py`)."""
+
+    KIND = "reseal"
+
+    class PersonalDataResealed(Created):
+        run: str
+        count: int
+        digest: str
+
+    def __init__(self, run: str, count: int, digest: str, occurred_at: datetime):
+        self.run = run
+
+    @staticmethod
+    def create_id(run: str) -> UUID:
+        return stream_id("reseal", run)
+
+
 class Dispute(Ledgered):
     """A rep's inquiry on a payout line: opened, commented, resolved once (accepted or rejected)."""
 
@@ -802,5 +820,6 @@ AGGREGATES: tuple[type[Ledgered], ...] = (
     PeriodLock,
     Payout,
     AdjustedPayout,
+    Resealing,
     Dispute,
 )

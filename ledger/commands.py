@@ -27,6 +27,7 @@ from ledger.aggregates import (
     PeriodLock,
     PlanAssignment,
     Rep,
+    Resealing,
     Target,
     scope_key,
     stream_id,
@@ -214,6 +215,13 @@ def personal_data_erased(uow: UnitOfWork, c: Command) -> Touched:
         )
     rep.record(Rep.PersonalDataErased, **_fields(c))
     return rep, c.data["rep_id"]
+
+
+def personal_data_resealed(uow: UnitOfWork, c: Command) -> Touched:
+    uow.absent("reseal", c.data["run"], "data.run", "reseal run")
+    run = Resealing(**_fields(c))
+    uow.create(run)
+    return run, None
 
 
 def target_set(uow: UnitOfWork, c: Command) -> Touched:
@@ -469,6 +477,7 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "DisputeCommented": dispute_commented,
     "DisputeResolved": dispute_resolved,
     "PersonalDataErased": personal_data_erased,
+    "PersonalDataResealed": personal_data_resealed,
 }
 
 

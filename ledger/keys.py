@@ -79,6 +79,10 @@ class KeyStore(Protocol):
         """The key of a person's kind of data, made on first use; SubjectErased once destroyed."""
         ...
 
+    def keys_for(self, slots: Iterable[Slot]) -> dict[Slot, PersonKey | None]:
+        """`key_for` of many slots at once (a batch's): None for a destroyed one."""
+        ...
+
     def keys(self, kids: Iterable[str]) -> dict[str, bytes]:
         """The live keys among `kids` (a destroyed or unknown one is absent)."""
         ...
@@ -137,6 +141,29 @@ class SqlKeyStore:
             raise SubjectErased(subject, category)
         return PersonKey(row.kid, bytes(row.key))
 
+    def keys_for(self, slots: Iterable[Slot]) -> dict[Slot, PersonKey | None]:
+        wanted = set(slots)
+        found = self._slots(wanted)
+        missing = wanted - set(found)
+        if missing:  # made in one transaction (one durable commit for the batch, not one per rep)
+            self._insert_many(missing)
+            found.update(self._slots(missing))
+        return {slot: (PersonKey(kid, key) if key is not None else None) for slot, (kid, key) in found.items()}
+
+    def _slots(self, slots: set[Slot]) -> dict[Slot, tuple[str, bytes | None]]:
+        k = personal_keys.c
+        found: dict[Slot, tuple[str, bytes | None]] = {}
+        subjects = sorted({subject for subject, _ in slots})
+        with self.engine.connect() as conn:
+            for start in range(0, len(subjects), 500):
+                rows = conn.execute(
+                    select(k.subject, k.category, k.kid, k.key).where(k.subject.in_(subjects[start : start + 500]))
+                )
+                for row in rows:
+                    if (row.subject, row.category) in slots:
+                        found[(row.subject, row.category)] = (row.kid, bytes(row.key) if row.key is not None else None)
+        return found
+
     def keys(self, kids: Iterable[str]) -> dict[str, bytes]:
         wanted = sorted(set(kids))
         found: dict[str, bytes] = {}
@@ -188,19 +215,18 @@ class SqlKeyStore:
             return conn.execute(select(personal_keys).where(k.subject == subject, k.category == category)).first()
 
     def _insert(self, subject: str, category: str) -> None:
-        """A fresh key, unless the slot has a row already (two writers may race: one wins)."""
-        values = {
-            "subject": subject,
-            "category": category,
-            "kid": secrets.token_hex(16),
-            "key": os.urandom(KEY_BYTES),
-            "created_us": _now_us(),
-        }
+        self._insert_many({(subject, category)})
+
+    def _insert_many(self, slots: set[Slot]) -> None:
+        """A fresh key for each slot that has no row yet (two writers may race: one wins)."""
+        now = _now_us()
+        rows = [
+            {"subject": s, "category": c, "kid": secrets.token_hex(16), "key": os.urandom(KEY_BYTES), "created_us": now}
+            for s, c in sorted(slots)
+        ]
         insert = (sqlite if self.engine.dialect.name == "sqlite" else postgresql).insert
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(personal_keys).values(**values).on_conflict_do_nothing(index_elements=["subject", "category"])
-            )
+            conn.execute(insert(personal_keys).on_conflict_do_nothing(index_elements=["subject", "category"]), rows)
 
 
 def _engine(database_url: str) -> Engine:

@@ -81,10 +81,10 @@ def seal_value(key: PersonKey, event_type: str, field: str, value: Any) -> dict[
     return {"enc": VERSION, "kid": key.kid, "n": _b64(nonce), "ct": _b64(ct)}
 
 
-def open_value(envelope: dict[str, str], key: bytes | None, event_type: str, field: str) -> Any:
+def open_value(envelope: dict[str, str], key: AESGCM | None, event_type: str, field: str) -> Any:
     if key is None:
         return erased_value(event_type, field)
-    plain = AESGCM(key).decrypt(_unb64(envelope["n"]), _unb64(envelope["ct"]), _aad(event_type, field, envelope["kid"]))
+    plain = key.decrypt(_unb64(envelope["n"]), _unb64(envelope["ct"]), _aad(event_type, field, envelope["kid"]))
     return orjson.loads(plain)
 
 
@@ -142,7 +142,7 @@ def kids_in(records: Iterable[tuple[str, dict[str, Any]]]) -> set[str]:
     return kids
 
 
-def open_data(event_type: str, data: dict[str, Any], keys: dict[str, bytes]) -> None:
+def open_data(event_type: str, data: dict[str, Any], keys: dict[str, AESGCM]) -> None:
     """Open the sealed fields of one event's data in place: a missing key reads as erased."""
     for name in PERSONAL_FIELDS[event_type]:
         value = data.get(name)
@@ -151,14 +151,36 @@ def open_data(event_type: str, data: dict[str, Any], keys: dict[str, bytes]) -> 
 
 
 def open_records(records: list[Any], store: KeyStore) -> list[Any]:
-    """Open every sealed field of `records` (objects with `type` and `data`), one key query."""
+    """Open every sealed field of `records` (objects with `type`, `rep_id` and `data`), one key
+    query; and upcast a personal value stored in clear (an event recorded before personal fields
+    were sealed) to erased when its rep's key for that kind is destroyed."""
     personal = [r for r in records if r.type in PERSONAL_FIELDS]
     if not personal:
         return records
+    clear = [r for r in personal if r.rep_id is not None and _has_clear(r.type, r.data)]
     kids = kids_in((r.type, r.data) for r in personal)
-    if not kids:
-        return records
-    keys = store.keys(kids)
-    for r in personal:
-        open_data(r.type, r.data, keys)
+    if kids:
+        # One cipher per key for the page (made from the key's bytes once), dropped with it: a
+        # destroyed key is not kept alive in the process beyond the read that fetched it.
+        keys = {kid: AESGCM(key) for kid, key in store.keys(kids).items()}
+        for r in personal:
+            open_data(r.type, r.data, keys)
+    if clear:
+        _erase_clear(clear, store)
     return records
+
+
+def _erase_clear(clear: list[Any], store: KeyStore) -> None:
+    """Personal values stored in clear read as erased once their slot's key is destroyed (the rep
+    comes from the entry: a reader without it, a projection's fold, is overwritten by its
+    PersonalDataErased fold instead)."""
+    gone = store.erased({(r.rep_id, CATEGORY[r.type]) for r in clear})
+    for r in clear:
+        if (r.rep_id, CATEGORY[r.type]) in gone:
+            for name in PERSONAL_FIELDS[r.type]:
+                if r.data.get(name) is not None and not is_sealed(r.data[name]):
+                    r.data[name] = erased_value(r.type, name)
+
+
+def _has_clear(event_type: str, data: dict[str, Any]) -> bool:
+    return any(data.get(name) is not None and not is_sealed(data[name]) for name in PERSONAL_FIELDS[event_type])

@@ -33,6 +33,7 @@ from eventsourcing.sqlite import (
 from psycopg.sql import SQL, Composed
 
 from ledger.chain import GENESIS, link_of, uuid_hex
+from ledger.resealing import RESEALED_TABLE, resealed_ddl
 
 ENTRIES_TABLE = "ledger_entries"
 
@@ -89,10 +90,12 @@ def build_entries(
     metas: Sequence[EntryMeta],
     actor: str,
     last: tuple[int, int, str] | None,
+    now_us: int | None = None,
 ) -> list[Entry]:
-    """Number, time-stamp and chain a batch after the last entry (position, recorded_at, link)."""
+    """Number, time-stamp and chain a batch after the last entry (position, recorded_at, link);
+    `now_us` is the ledger's clock (its settings'), the system's when not given."""
     position, recorded_at, link = last if last else (0, 0, GENESIS)
-    now = _now_micros()
+    now = _now_micros() if now_us is None else now_us
     entries = []
     for notification_id, stored, meta in zip(notification_ids, stored_events, metas, strict=True):
         position += 1
@@ -139,6 +142,7 @@ def _entry_rows(entries: list[Entry]) -> list[tuple[Any, ...]]:
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     entries_table = ENTRIES_TABLE
+    resealed_table = RESEALED_TABLE
     notification_key = "rowid"
 
     @property
@@ -146,7 +150,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         return self.events_table_name
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *_entries_ddl("INTEGER")]
+        return [*super().construct_create_table_statements(), *_entries_ddl("INTEGER"), resealed_ddl(RESEALED_TABLE)]
 
     def _insert_events(
         self,
@@ -156,6 +160,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         entries: Sequence[EntryMeta] | None = None,
         actor: str = "system",
         receipt: list[int] | None = None,
+        now_us: int | None = None,
         **_: Any,
     ) -> Sequence[int] | None:
         if not stored_events:
@@ -172,7 +177,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         c.execute(f"SELECT position, recorded_at, link FROM {ENTRIES_TABLE} ORDER BY position DESC LIMIT 1")
         row = c.fetchone()
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
-        built = build_entries(notification_ids, stored_events, metas, actor, tuple(row) if row else None)
+        built = build_entries(notification_ids, stored_events, metas, actor, tuple(row) if row else None, now_us)
         c.executemany(f"INSERT INTO {ENTRIES_TABLE} VALUES (?,?,?,?,?,?,?,?,?)", _entry_rows(built))
         _hand_positions(receipt, built)
         return notification_ids
@@ -237,8 +242,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         schema = self.datastore.schema
         prefix = f'"{schema}".' if schema else ""
         self.entries_table = prefix + ENTRIES_TABLE
+        self.resealed_table = prefix + RESEALED_TABLE
         self.events_table = prefix + self.events_table_name
         self.sql_create_statements.extend(Composed([SQL(ddl)]) for ddl in _entries_ddl("BIGINT", self.entries_table))
+        self.sql_create_statements.append(Composed([SQL(resealed_ddl(self.resealed_table))]))
 
     def create_table(self) -> None:
         """Serialise schema creation: processes starting together would otherwise race on the
@@ -258,6 +265,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         entries: Sequence[EntryMeta] | None = None,
         actor: str = "system",
         receipt: list[int] | None = None,
+        now_us: int | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
@@ -269,7 +277,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         row = curs.fetchone()
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
         last = (row["position"], row["recorded_at"], row["link"]) if row else None
-        built = build_entries(notification_ids, stored_events, metas, actor, last)
+        built = build_entries(notification_ids, stored_events, metas, actor, last, now_us)
         curs.executemany(f"INSERT INTO {self.entries_table} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", _entry_rows(built))
         _hand_positions(receipt, built)
         return notification_ids

@@ -139,7 +139,7 @@ def _aware_time(value: object) -> datetime:
 def _period(value: object) -> str:
     """A period's name (see "Periods"), kept in its canonical spelling."""
     if not isinstance(value, str):
-        raise ValueError(Msg("period.not_string", "must be a period string: YYYY-MM, YYYY-Qn or YYYY"))
+        raise ValueError(Msg("period.not_string", "must be a period string: YYYY-MM, YYYY-Qn, YYYY-Www or YYYY"))
     return str(parse_period(value))
 
 
@@ -583,6 +583,18 @@ class PersonalDataErased(Data):
     improvement plans), disputes (their texts); all of them unless said."""
 
 
+class PersonalDataResealed(Data):
+    """The clear personal fields of events recorded before sealing were sealed in place, by the
+    one-off reseal command: the digest attests which events' bytes it replaced (verify checks
+    them against it, and chains on their links as they were)."""
+
+    run: Id
+    count: Annotated[int, Field(ge=1, strict=True)]
+    """How many events were resealed."""
+    digest: Annotated[str, Field(min_length=64, max_length=64, strict=True)]
+    """sha256 of the run's rows: position, sha256 of the bytes before, sha256 of the bytes after."""
+
+
 # ---------------------------------------------------------------- rep-facing trust
 
 
@@ -675,12 +687,20 @@ DATA_MODELS: dict[str, type[Data]] = {
         DisputeCommented,
         DisputeResolved,
         PersonalDataErased,
+        PersonalDataResealed,
     )
 }
-# Written by the ledger itself (approve, close, adjust, erase, a refusal of volume), never accepted from a
-# client.
+# Written by the ledger itself (approve, close, adjust, erase, reseal, a refusal of volume), never
+# accepted from a client.
 SYSTEM_TYPES = frozenset(
-    {"PeriodClosed", "PayoutApproved", "PayoutAdjusted", "PersonalDataErased", "ActivityLimitReached"}
+    {
+        "PeriodClosed",
+        "PayoutApproved",
+        "PayoutAdjusted",
+        "PersonalDataErased",
+        "PersonalDataResealed",
+        "ActivityLimitReached",
+    }
 )
 ENVELOPE_KEYS = frozenset({"type", "event_id", "occurred_at", "data"})
 

@@ -22,7 +22,9 @@ from ledger.aggregates import Rep
 from ledger.bounds import before_start
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
+from ledger.decoding import time_to_micros
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
+from ledger.future_facts import future_facts
 from ledger.idempotency import key_of, scope_of
 from ledger.keys import KeyStore, PersonKey, SqlKeyStore, SubjectErased
 from ledger.messages import Msg
@@ -94,6 +96,9 @@ class Ledger(Verifying):
     """The write side and the raw log: records batches (here), reads the log (`LogReading`) and
     verifies its chain (`Verifying`)."""
 
+    # The event types whose personal fields are sealed when recorded (`ledger.personal`).
+    sealed_types: frozenset[str] = frozenset(PERSONAL_FIELDS)
+
     def __init__(self, settings: Settings | None = None, keys: KeyStore | None = None):
         self.settings = settings or settings_from_env()
         self.app = LedgerApplication(env=store_environment(self.settings.database_url))
@@ -128,8 +133,7 @@ class Ledger(Verifying):
                     )
                 ]
             )
-        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
-        problems = problems or before_start(commands, self.settings)
+        commands, problems = self._parse(envelopes, system)
         if problems:
             raise InvalidBatch(problems)
         hashes = [content_hash(c) for c in commands]
@@ -143,7 +147,7 @@ class Ledger(Verifying):
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
             receipt: list[int] = []  # the positions, filled in by the recorder
-            self.app.events.put(events, entries=metas, actor=actor, receipt=receipt)
+            self.app.events.put(events, entries=metas, actor=actor, receipt=receipt, now_us=self._now_us())
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
             known_now, _, _ = self._split_known(commands, hashes, scope)
@@ -164,8 +168,7 @@ class Ledger(Verifying):
 
         The answer holds for the log as it is now; a writer in between can still change it.
         """
-        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
-        problems = problems or before_start(commands, self.settings)
+        commands, problems = self._parse(envelopes, system)
         if problems:
             return problems
         hashes = [content_hash(c) for c in commands]
@@ -177,6 +180,17 @@ class Ledger(Verifying):
         except InvalidBatch as invalid:
             return invalid.problems
         return []
+
+    def _parse(self, envelopes: Sequence[object], system: bool) -> tuple[list[Command], list[Problem]]:
+        """The batch's commands, and every problem of its envelopes taken one by one."""
+        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        problems += future_facts(commands, self.settings.now(), self.settings.future_tolerance)
+        problems += before_start(commands, self.settings)
+        return commands, sorted(problems, key=lambda problem: problem.index)
+
+    def _now_us(self) -> int:
+        """The ledger's clock in microseconds: what the recorder stamps as knowledge time."""
+        return time_to_micros(self.settings.now())
 
     def _split_known(
         self, commands: list[Command], hashes: list[str], scope: str
@@ -264,7 +278,7 @@ class Ledger(Verifying):
         None: it cannot be told, the person's key is gone."""
         if stored_hash == plain_hash:
             return True
-        if command.type not in PERSONAL_FIELDS or rep_id is None:
+        if command.type not in self.sealed_types or rep_id is None:
             return False
         try:
             key = self.keys.key_for(rep_id, CATEGORY[command.type])
@@ -279,12 +293,17 @@ class Ledger(Verifying):
         about, and their entries (a personal event's content hash blinded under that key too).
         A person erased meanwhile refuses the batch: their key is never made again."""
         events, metas, problems = [], [], []
+        slots = {
+            (rep_id, CATEGORY[c.type])
+            for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
+            if c.type in self.sealed_types and rep_id is not None
+        }
+        keys = self.keys.keys_for(slots) if slots else {}
         for command, event, rep_id in zip(fresh, uow.events, uow.rep_of_event, strict=True):
             content = hashes[command.index]
-            if command.type in PERSONAL_FIELDS and rep_id is not None:
-                try:
-                    key = self.keys.key_for(rep_id, CATEGORY[command.type])
-                except SubjectErased:
+            if command.type in self.sealed_types and rep_id is not None:
+                key = keys[(rep_id, CATEGORY[command.type])]
+                if key is None:
                     problems.append(Problem(command.index, "data", _erased_msg(rep_id, CATEGORY[command.type])))
                     continue
                 event = seal_event(event, command.type, key)
@@ -319,7 +338,7 @@ class Ledger(Verifying):
         slots = {
             c.index: (rep_id, CATEGORY[c.type])
             for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
-            if c.type in PERSONAL_FIELDS and rep_id is not None
+            if c.type in self.sealed_types and rep_id is not None
         }
         gone = self.keys.erased(slots.values()) if slots else set()
         return [Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if slot in gone]

@@ -13,6 +13,7 @@ from ledger.chain import GENESIS, first_broken_link
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
 from ledger.reading import LogReading
+from ledger.resealing import Resealed, run_digest
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class Verifying(LogReading):
         stray = self._count_events() - checked
         if stray:
             return self._bad(checked, previous, checked + 1, f"{stray} stored event(s) have no ledger entry")
+        unattested = self._unattested_run()
+        if unattested is not None:
+            return self._bad(checked, previous, unattested[0], unattested[1])
         if digest is not None and digest != GENESIS and not any(s.saw_digest for s in stretches):
             return VerifyReport(
                 False,
@@ -79,6 +83,7 @@ class Verifying(LogReading):
         """Positions after `after` (to `upto`, or to the end), each link recomputed from the one
         stored before it, `previous` being the link at `after`."""
         checked, saw_digest = 0, False
+        resealed = self.resealed_hashes()
         while upto is None or after < upto:
             with paused_gc():  # a page of rows at once: see ledger.gc_pause
                 rows = self._chain_rows(after, page if upto is None else min(page, upto - after))
@@ -86,7 +91,7 @@ class Verifying(LogReading):
                     break
                 missing = _first_missing(rows, after + 1)
                 checkable = rows if missing is None else rows[: missing - after - 1]
-                previous, matched, broken = first_broken_link(previous, checkable)
+                previous, matched, broken = first_broken_link(previous, checkable, resealed)
                 checked += matched
                 if broken is not None:
                     return Stretch(
@@ -114,6 +119,28 @@ class Verifying(LogReading):
             None,
             (after,),
         )
+
+    def resealed_hashes(self) -> dict[int, str]:
+        """Positions resealed in place → the sha256 of the bytes they hold (`ledger/resealing.py`)."""
+        return dict(self._query(f"SELECT position, sealed_sha256 FROM {self.recorder.resealed_table}", None))
+
+    def _unattested_run(self) -> tuple[int, str] | None:
+        """A resealing run whose rows do not match the digest of its PersonalDataResealed event
+        (its first position and why), or None when every run is attested."""
+        rows = self._query(
+            f"SELECT run, position, original_sha256, sealed_sha256 FROM {self.recorder.resealed_table}", None
+        )
+        runs: dict[str, list[Resealed]] = {}
+        for run, position, original, sealed in rows:
+            runs.setdefault(run, []).append(Resealed(position, original, sealed))
+        if not runs:
+            return None
+        attested = {r.data["run"]: r.data["digest"] for r in self.read_log(0, 10_000, types=["PersonalDataResealed"])}
+        for run, resealed in sorted(runs.items()):
+            if attested.get(run) != run_digest(resealed):
+                first = min(r.position for r in resealed)
+                return first, f"the events resealed by run {run} do not match its attestation"
+        return None
 
     def _count_events(self) -> int:
         """Stored events, chained or not. Every entry names a distinct event (notification_id is

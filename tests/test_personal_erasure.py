@@ -273,15 +273,14 @@ def test_a_write_that_took_the_key_before_the_erasure_leaves_nothing_readable(de
     """The race: a writer sealed R-1's text with the key, the erasure destroyed it before the
     writer's commit. What the writer stored can never be opened."""
     ledger, engine, _ = department
-    real_key_for = ledger.keys.key_for
+    real_keys_for = ledger.keys.keys_for
 
-    def key_then_erasure(subject, category):
-        key = real_key_for(subject, category)
-        if subject == "R-1":
-            ledger.keys.erase("R-1", ["evaluations"])  # the erasure lands between the writer's key fetch and its commit
-        return key
+    def keys_then_erasure(slots):
+        keys = real_keys_for(slots)
+        ledger.keys.erase("R-1", ["evaluations"])  # the erasure lands between the writer's key fetch and its commit
+        return keys
 
-    ledger.keys.key_for = key_then_erasure
+    ledger.keys.keys_for = keys_then_erasure
     racing = "written while R-1 was being erased"
     ledger.record(
         [
@@ -297,7 +296,7 @@ def test_a_write_that_took_the_key_before_the_erasure_leaves_nothing_readable(de
         ],
         "t",
     )
-    del ledger.keys.key_for
+    del ledger.keys.keys_for
     (stored,) = [r for r in ledger.read_log(types=["FeedbackGiven"]) if r.data["feedback_id"] == "F-9"]
     assert stored.data["text"] == ERASED
     raw = b"".join(row[7] for row in ledger.read_stored(0, 10_000))
