@@ -441,3 +441,20 @@ def test_a_rep_sees_that_an_admin_wrote_an_event_but_not_which_token(settings):
         actors = {e["actor"] for e in api.get("/events", role="rep", limit=1000).json()["events"]}
         assert actors == {"admin"}
         assert all(a.startswith("admin:tok_") for a in {e["actor"] for e in api.get("/events").json()["events"]})
+
+
+def test_a_reps_history_answers_its_latest_entries_and_says_when_earlier_ones_were_left_out(settings, monkeypatch):
+    from projections.queries import history
+
+    monkeypatch.setattr(history, "MAX_HISTORY_ENTRIES", 3)
+    with running(settings) as api:
+        trainings = [
+            ev("TrainingCompleted", f"2026-03-0{d}T09:00:00+00:00", rep_id=OWN, training=f"T{d}") for d in range(1, 6)
+        ]
+        api.record(*trainings)
+        # R-ann's history: T1…T5 (1–5 March), her evaluation (30 March), her feedback (31 March).
+        answer = api.get(f"/reps/{OWN}/history", role="rep").json()
+        assert [e["kind"] for e in answer["history"]] == ["training", "evaluation", "feedback"]
+        assert answer["history"][0]["data"]["training"] == "T5" and answer["earlier"] is True
+        early = api.get(f"/reps/{OWN}/history", role="rep", as_of="2026-03-02T12:00:00+00:00").json()
+        assert [e["data"]["training"] for e in early["history"]] == ["T1", "T2"] and early["earlier"] is False
