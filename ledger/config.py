@@ -38,6 +38,8 @@ class Settings:
     # A face's language when the reader asks for none (a request without Accept-Language, a command
     # without --locale): PERFLEDGER_LOCALE's, else en.
     locale: str = field(default_factory=lambda: configured_locale(os.environ))
+    # How far after its recording a fact may say it happened (PERFLEDGER_FUTURE_TOLERANCE, seconds).
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
     # No fact before this day (read in the ledger's zone): PERFLEDGER_START's, else 2000-01-01.
     start: date = field(default_factory=lambda: configured_start(os.environ))
     # How many days back a token's role may date a fact (None: no limit): PERFLEDGER_BACKDATING's.
@@ -48,8 +50,6 @@ class Settings:
     def backdating_days(self, role: str) -> int | None:
         return dict(self.backdating).get(role)
 
-    # How far after its recording a fact may say it happened (PERFLEDGER_FUTURE_TOLERANCE, seconds).
-    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
     # How long each kind of personal data is kept after a rep leaves (ledger/retention.py).
     retention: str = DEFAULT_POLICY
     # "Now" for every default cut-off and every recording: the system's clock, or a fixed one in tests.
@@ -85,10 +85,10 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         tz_name=tz_name,
         currency=currency,
         locale=configured_locale(env),
+        future_tolerance=configured_tolerance(env),
         start=configured_start(env),
         backdating=configured_backdating(env),
         activity_limits=configured_activity_limits(env),
-        future_tolerance=configured_tolerance(env),
         retention=retention,
     )
 
