@@ -320,6 +320,8 @@ COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("project", cli_worker.project),  # perfledger project [--follow]: the projection worker
     ("serve", cli_worker.serve),  # the HTTP API: --host --port --workers N --projections MODE
     ("statement", cli_trust.statement),  # perfledger statement REP PERIOD: what the rep is shown
+    ("forecast", cli_reports.forecast),  # perfledger forecast --period P --scope S: where it will land
+    ("off-track", cli_reports.off_track),  # perfledger off-track --period P --scope S: who is behind, and why
     ("unsigned", cli_trust.unsigned),  # perfledger unsigned PERIOD: who has not acknowledged their plan
     ("retention", cli_people.retention),  # perfledger retention [--dry-run]: erase what the policy says is due
 ]

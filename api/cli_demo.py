@@ -1,11 +1,13 @@
-"""`perfledger demo`: a realistic sales department and a year of its events in a fresh store, the
-projections built, Q1 approved, and the headline figures printed.
+"""`perfledger demo`: a realistic sales department and its last year of events in a fresh store
+(anchored to the clock: four quarters, the last one in progress, nothing after now), the
+projections built, the quarter just ended approved, and the headline figures printed.
 
-What it prints (every figure exactly as GET /kpis and GET /payouts/…/explain write it, so
-tests/test_demo.py can check the terminal against the API on the same store):
-1. KPIs of the company and of each region, for 2026-Q1 and for the year;
-2. the region quadrants of 2026-Q4;
-3. the five reps with the highest Q1 revenue, with their target attainment and pace;
+What it prints (every figure exactly as GET /kpis and GET /payouts/…/explain write it, as of now,
+so tests/test_demo.py can check the terminal against the API on the same store):
+1. KPIs of the company and of each region, for the quarter just ended and the one in progress;
+2. the region quadrants of the quarter in progress;
+3. the five reps with the highest revenue of the quarter just ended, with their target
+   attainment and pace;
 4. the payout explanation of the best of them: total → lines → inputs → events, reproduced
    from the approval recorded a moment before.
 """
@@ -13,6 +15,7 @@ tests/test_demo.py can check the terminal against the API on the same store):
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -23,14 +26,23 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from api import cli_render
-from api.cli_common import EXIT_CONFIG, bar, catch_up_with_progress, err, fail, load_settings, open_store, out
+from api.cli_common import (
+    EXIT_CONFIG,
+    bar,
+    catch_up_with_progress,
+    err,
+    fail,
+    load_settings,
+    open_store,
+    out,
+    parse_time,
+)
 from ledger.config import Settings
+from ledger.periods import QUARTER, period_of
 from ledger.store import Ledger
 
 DEFAULT_EVENTS = 40_000  # about 20 reps: big enough to show every figure, quick enough to wait for
 BATCH = 2000
-YEAR = 2026
-Q1, Q4 = f"{YEAR}-Q1", f"{YEAR}-Q4"
 ACTOR = "demo:generator"
 CHINA_TZ = "Asia/Shanghai"
 
@@ -53,22 +65,35 @@ def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Delete the SQLite file first if it already holds a ledger.")
     ] = False,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="The moment the department's year runs up to, e.g. 2026-12-03T15:00:00+08:00 (default: now; "
+            "never later).",
+        ),
+    ] = None,
 ) -> None:
-    """Generate a sales department and a year of events into a fresh store, build the projections,
-    approve Q1, and print KPIs, quadrants, the top reps and one payout explanation."""
+    """Generate a sales department and its last year of events (four quarters, the last in progress)
+    into a fresh store, build the projections, approve the quarter just ended, and print KPIs,
+    quadrants, the top reps and one payout explanation."""
     settings = load_settings(database_url)
+    anchor = parse_time(now, "--now") or settings.now()
+    if anchor > settings.now():
+        fail("--now must not be in the future", "leave --now out (now), or give a moment that has passed", EXIT_CONFIG)
     prepare_store(settings, fresh)
     started = datetime.now(UTC)
+    current = period_of(anchor, settings.tz, QUARTER)
     with open_store(settings) as (ledger, engine):
         refuse_non_empty(ledger, settings)
-        record_generated(ledger, events, seed, settings.tz_name)
+        record_generated(ledger, events, seed, settings.tz_name, anchor)
         catch_up_with_progress(ledger, engine, "building the projections")
-        approve_quarter(ledger, engine, settings, Q1)
-        show(ledger, engine, settings, datetime.now(UTC))
+        approve_quarter(ledger, engine, settings, str(current.previous()))
+        show(ledger, engine, settings, Reading(str(current.previous()), str(current), anchor, settings.now()))
     seconds = (datetime.now(UTC) - started).total_seconds()
     err.print(
         f"Done in {seconds:.1f} s. The store is {settings.database_url}. Next: `perfledger serve` (API docs at "
-        f"/docs) with a token from `perfledger token create --role admin`, or `perfledger kpi --period {Q1}`."
+        f"/docs) with a token from `perfledger token create --role admin`, or `perfledger kpi --period {current}`."
         + (
             ""
             if settings.tz_name == CHINA_TZ
@@ -109,17 +134,18 @@ def refuse_non_empty(ledger: Ledger, settings: Settings) -> None:
         )
 
 
-def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str) -> None:
+def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str, now: datetime) -> None:
     from demo.generator import generate, org_size
     from services.recording import record_batch
 
     err.print(
-        f"Generating a department of about {org_size(events)} reps and {events} events of {YEAR} (seed {seed}).",
+        f"Generating a department of about {org_size(events)} reps and {events} events of the year up to "
+        f"{now.astimezone(ledger.settings.tz):%Y-%m-%d} (seed {seed}).",
         highlight=False,
     )
     with bar() as progress:
         task = progress.add_task("recording events", total=events)
-        for batch in batches(generate(events, seed=seed, year=YEAR, tz=tz_name), BATCH):
+        for batch in batches(generate(events, seed=seed, tz=tz_name, now=now), BATCH):
             record_batch(ledger, batch, ACTOR)
             progress.advance(task, len(batch))
 
@@ -159,34 +185,43 @@ def active_reps(engine: Engine, settings: Settings, period: str) -> list[str]:
 # ---------------------------------------------------------------- what it prints
 
 
-def show(ledger: Ledger, engine: Engine, settings: Settings, known_at: datetime) -> None:
+@dataclass(frozen=True)
+class Reading:
+    """What the demo reads: the quarter just ended and the one in progress, as of the anchor."""
+
+    ended: str
+    current: str
+    as_of: datetime
+    known_at: datetime
+
+
+def show(ledger: Ledger, engine: Engine, settings: Settings, read: Reading) -> None:
     from projections.queries.kpis import kpis, quadrants
     from replay.explain import explain
 
-    regions = [row["region"] for row in quadrants(engine, settings, str(YEAR), known_at=known_at)["regions"]]
+    at = (read.as_of, read.known_at)
+    regions = [row["region"] for row in quadrants(engine, settings, read.current, *at)["regions"]]
     scopes = ["company", *(f"region:{name}" for name in regions)]
     rows = [
-        (scope, period, kpis(engine, settings, scope, period, known_at=known_at))
+        (scope, period, kpis(engine, settings, scope, period, *at))
         for scope in scopes
-        for period in (Q1, str(YEAR))
+        for period in (read.ended, read.current)
     ]
-    out.print(cli_render.kpi_summary(f"KPIs, {Q1} and {YEAR}", rows))
-    out.print(cli_render.quadrant_table(quadrants(engine, settings, Q4, known_at=known_at)))
-    top = top_reps(engine, settings, known_at)
-    out.print(cli_render.top_reps_table(f"Top {len(top)} reps by {Q1} revenue", top))
+    out.print(cli_render.kpi_summary(f"KPIs, {read.ended} and {read.current} (in progress)", rows))
+    out.print(cli_render.quadrant_table(quadrants(engine, settings, read.current, *at)))
+    top = top_reps(engine, settings, read)
+    out.print(cli_render.top_reps_table(f"Top {len(top)} reps by {read.ended} revenue", top))
     if top:
         best = top[0][0]
-        out.print(f"\nWhy {best} is paid what they are paid for {Q1}:", highlight=False)
-        out.print(cli_render.payout_tree(explain(ledger, engine, settings, best, Q1)))
+        out.print(f"\nWhy {best} is paid what they are paid for {read.ended}:", highlight=False)
+        out.print(cli_render.payout_tree(explain(ledger, engine, settings, best, read.ended)))
 
 
-def top_reps(
-    engine: Engine, settings: Settings, known_at: datetime, count: int = 5
-) -> list[tuple[str, dict[str, Any]]]:
+def top_reps(engine: Engine, settings: Settings, read: Reading, count: int = 5) -> list[tuple[str, dict[str, Any]]]:
     from projections.queries.kpis import kpis
 
     figures = [
-        (rep_id, kpis(engine, settings, f"rep:{rep_id}", Q1, known_at=known_at))
-        for rep_id in active_reps(engine, settings, Q1)
+        (rep_id, kpis(engine, settings, f"rep:{rep_id}", read.ended, read.as_of, read.known_at))
+        for rep_id in active_reps(engine, settings, read.ended)
     ]
     return sorted(figures, key=lambda item: (-item[1]["revenue"], item[0]))[:count]

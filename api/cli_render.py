@@ -80,14 +80,16 @@ def kpi_summary(title: str, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) 
     return table
 
 
-def kpi_detail(scope: str, period: str, as_of: datetime, known_at: datetime, kpis: Mapping[str, Any]) -> Table:
+def kpi_detail(
+    scope: str, period: str, as_of: datetime, known_at: datetime, kpis: Mapping[str, Any], status: str = "ended"
+) -> Table:
     """Every figure of one scope and period, one per line."""
     say = speaker()
     table = Table(
         say._("figure"),
         say._("value"),
         title=say._("KPIs of {scope} for {period}", scope=scope, period=period),
-        caption=say._("as of {as_of}, as known at {known_at}", as_of=fmt(as_of), known_at=fmt(known_at)),
+        caption=cutoffs_caption(as_of, known_at, status),
     )
     for name in (
         "revenue",
@@ -318,3 +320,135 @@ def seals_table(seals: list[Mapping[str, Any]]) -> Table:
             "[green]yes[/]" if seal["holds"] else "[bold red]NO[/]",
         )
     return table
+
+
+def cutoffs_caption(as_of: datetime, known_at: datetime, status: str) -> str:
+    """The cut-offs a read used, and where its period stood then."""
+    say = speaker()
+    caption = say._("as of {as_of}, as known at {known_at}", as_of=fmt(as_of), known_at=fmt(known_at))
+    if status == "not_started":
+        return caption + "; " + say._("the period has not started: every figure is empty")
+    if status == "in_progress":
+        return caption + "; " + say._("the period is in progress")
+    return caption
+
+
+# ---------------------------------------------------------------- forecasts
+
+
+FORECAST_HEADERS = (
+    N_("figure"),
+    N_("actual"),
+    N_("run rate"),
+    N_("pipeline"),
+    N_("target"),
+    N_("attainment at run rate"),
+    N_("attainment at pipeline"),
+)
+OFF_TRACK_HEADERS = (N_("rep"), N_("team"), N_("revenue pace"), N_("revenue forecast attainment"), N_("why"))
+
+
+def forecast_table(title: str, answer: Mapping[str, Any]) -> Table:
+    """A scope's forecast: each metric's actual, run-rate and pipeline forecasts and their attainment."""
+    say = speaker()
+    table = Table(
+        *(say._(h) for h in FORECAST_HEADERS),
+        title=title,
+        caption=cutoffs_caption(answer["as_of"], answer["known_at"], answer["period_status"]),
+    )  # fmt: skip
+    for metric, found in answer["forecast"].items():
+        attainment = found["attainment"]
+        table.add_row(
+            metric_name(say, metric),
+            fmt(found["actual"]),
+            fmt(found["run_rate"]),
+            fmt(found["pipeline"]),
+            fmt(found["target"]),
+            fmt(attainment["run_rate"]),
+            fmt(attainment["pipeline"]),
+        )
+    return table
+
+
+def pipeline_lines(answer: Mapping[str, Any]) -> list[str]:
+    """What the pipeline forecast is made of, and (a rep's) what the rep earns if it lands."""
+    say = speaker()
+    pipeline = answer["pipeline"]
+    lines = [
+        say._(
+            "{expected} of {open} open deals are expected to close in the period",
+            expected=pipeline["expected_in_period"],
+            open=pipeline["open_deals"],
+        )
+    ]
+    if pipeline.get("learned_from") is not None:
+        lines.append(
+            say._(
+                "win probability {probability} learned from {closed} closed deals ({source}); "
+                "median sales cycle {days} days",
+                probability=fmt(pipeline["win_probability"]),
+                closed=fmt(pipeline["closed_deals"]),
+                source=say._(LEARNED_FROM[pipeline["learned_from"]]),
+                days=fmt(pipeline["cycle_days"]),
+            )
+        )
+    payout = answer.get("payout")
+    if payout is not None:
+        lines.append(
+            say._(
+                "paid so far {so_far}; if the run rate lands, {run_rate}; if the pipeline lands, {pipeline}",
+                so_far=fmt(payout["so_far"]),
+                run_rate=fmt(payout["run_rate"]),
+                pipeline=fmt(payout["pipeline"]),
+            )
+        )
+    return lines
+
+
+LEARNED_FROM = {
+    "rep": N_("the rep's own"),
+    "team": N_("the team's: the rep has closed too few"),
+    "company": N_("the company's: the team has closed too few"),
+    "none": N_("none to learn from"),
+}
+
+
+def off_track_table(answer: Mapping[str, Any]) -> Table:
+    """The reps off track, worst first, each with why."""
+    say = speaker()
+    table = Table(
+        *(say._(h) for h in OFF_TRACK_HEADERS),
+        title=say._(
+            "Off track in {scope}, {period}: {count} of {total} reps",
+            scope=answer["scope"],
+            period=answer["period"],
+            count=answer["off_track"],
+            total=answer["reps_in_scope"],
+        ),
+        caption=cutoffs_caption(answer["as_of"], answer["known_at"], answer["period_status"]),
+    )
+    for row in answer["reps"]:
+        table.add_row(
+            row["rep_id"],
+            fmt(row["team_id"]),
+            fmt(row["pace"].get("revenue")),
+            fmt(row["forecast"]["revenue"]["attainment"]["pipeline"]),
+            "; ".join(reason_text(say, reason) for reason in row["reasons"]),
+        )
+    return table
+
+
+def reason_text(say: Any, reason: Mapping[str, Any]) -> str:
+    if reason["kind"] == "pace":
+        return say._(
+            "{metric} at pace {value} (expected by now {expected})",
+            metric=metric_name(say, reason["metric"]),
+            value=fmt(reason["value"]),
+            expected=fmt(reason["expected_by_now"]),
+        )
+    return say._(
+        "{metric} forecast {forecast}, {value} of the target",
+        metric=metric_name(say, reason["metric"]),
+        forecast=fmt(reason["forecast"]),
+        value=fmt(reason["value"]),
+    )

@@ -5,7 +5,6 @@ layers below, as the API does."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ from api.cli_common import (
     out,
     parse_period_option,
     parse_time,
+    speaker,
     spinner,
 )
 from api.responses import dumps
@@ -30,7 +30,10 @@ from ledger.errors import ConflictError, InvalidBatch
 
 AsOfOption = Annotated[
     str | None,
-    typer.Option("--as-of", help="Business-time cut-off, ISO 8601 with a zone (default: the end of the period)."),
+    typer.Option(
+        "--as-of",
+        help="Business-time cut-off, ISO 8601 with a zone (default: the earlier of the end of the period and now).",
+    ),
 ]
 KnownAtOption = Annotated[
     str | None, typer.Option("--known-at", help="Knowledge-time cut-off, ISO 8601 with a zone (default: now).")
@@ -76,9 +79,101 @@ def kpi(
         catch_up_with_progress(ledger, engine)
         figures = kpis(engine, settings, scope, period, as_of_time, known_time)
     if as_json:
-        print_json({"scope": scope, "period": period, "as_of": as_of_time, "known_at": known_time, "kpis": figures})
+        named = {"as_of": as_of_time, "known_at": known_time, "period_status": cut.status}
+        print_json({"scope": scope, "period": period, **named, "kpis": figures})
         return
-    out.print(cli_render.kpi_detail(scope, period, as_of_time, known_time, figures))
+    out.print(cli_render.kpi_detail(scope, period, as_of_time, known_time, figures, cut.status))
+
+
+# ---------------------------------------------------------------- forecast | off-track
+
+
+def forecast(
+    period: Annotated[str, typer.Option(help="2026-Q4, 2026-12, 2026-W48 or 2026.")],
+    scope: Annotated[str, typer.Option(help="rep:ID, team:ID, region:NAME or company.")] = "company",
+    as_of: AsOfOption = None,
+    known_at: KnownAtOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Where a scope will land in a period: the run-rate and pipeline forecasts and their
+    attainment; a rep's payout if they land."""
+    from projections.queries.forecast import forecast as scope_forecast
+
+    scope, period, settings, cut = _read_args(scope, period, as_of, known_at)
+    with open_store(settings) as (ledger, engine):
+        catch_up_with_progress(ledger, engine)
+        answer = {
+            **_named(scope, period, cut, settings),
+            **scope_forecast(engine, settings, scope, period, *_times(cut)),
+        }
+    if as_json:
+        print_json(answer)
+        return
+    say = speaker()
+    out.print(cli_render.forecast_table(say._("Forecast of {scope} for {period}", scope=scope, period=period), answer))
+    for line in cli_render.pipeline_lines(answer):
+        out.print(line, highlight=False)
+
+
+def off_track(
+    period: Annotated[str, typer.Option(help="2026-Q4, 2026-12, 2026-W48 or 2026.")],
+    scope: Annotated[str, typer.Option(help="team:ID, region:NAME or company.")] = "company",
+    as_of: AsOfOption = None,
+    known_at: KnownAtOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The reps of a scope off track, worst first: behind pace, or forecast short of a target, and why."""
+    from projections.queries.forecast import off_track as listed
+
+    scope, period, settings, cut = _read_args(scope, period, as_of, known_at)
+    with open_store(settings) as (ledger, engine):
+        catch_up_with_progress(ledger, engine)
+        answer = listed(engine, settings, scope, period, *_times(cut))
+    answer = {**_named(scope, period, cut, settings), **answer, "off_track": len(answer["reps"])}
+    if as_json:
+        print_json(answer)
+        return
+    out.print(cli_render.off_track_table(answer))
+
+
+def _read_args(scope: str, period: str, as_of: str | None, known_at: str | None) -> tuple[str, str, Any, Any]:
+    """The scope, the period, the settings and the cut-offs of a read, or a clear exit."""
+    from projections.queries.cutoffs import cutoffs
+    from projections.queries.membership import parse_scope
+
+    try:
+        scope = str(parse_scope(scope))
+    except ValueError as error:
+        fail(
+            str(error),
+            "for example --scope rep:R-0001, --scope team:T-01, --scope region:East or --scope company",
+            EXIT_CONFIG,
+        )
+    period = parse_period_option(period)
+    settings = load_settings()
+    return (
+        scope,
+        period,
+        settings,
+        cutoffs(settings, period, parse_time(as_of, "--as-of"), parse_time(known_at, "--known-at")),
+    )
+
+
+def _times(cut: Any) -> tuple[Any, Any]:
+    from projections.units import micros_to_time
+
+    return micros_to_time(cut.as_of_us), micros_to_time(cut.known_us)
+
+
+def _named(scope: str, period: str, cut: Any, settings: Any) -> dict[str, Any]:
+    as_of, known_at = _times(cut)
+    return {
+        "scope": scope,
+        "period": period,
+        "as_of": as_of.astimezone(settings.tz),
+        "known_at": known_at.astimezone(settings.tz),
+        "period_status": cut.status,
+    }
 
 
 # ---------------------------------------------------------------- payout explain | approve
@@ -171,7 +266,7 @@ def replay(
     period = parse_period_option(period)
     request = plan_request(plan_id, version, rules)
     moment = parse_time(known_at, "--known-at")
-    if record and moment is not None and moment > datetime.now(UTC):
+    if record and moment is not None and moment > load_settings().now():
         fail(
             "--record needs a --known-at that has passed",
             "the same replay must record the same differences: "

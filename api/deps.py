@@ -272,7 +272,7 @@ ID_PATTERN = _ID  # an id: no blanks, control characters or slashes
 
 
 def _period(value: str) -> str:
-    parsed = parse_period(value)  # ValueError: "… is not a period: use YYYY-MM, YYYY-Qn or YYYY"
+    parsed = parse_period(value)  # ValueError: "… is not a period: use YYYY-MM, YYYY-Qn, YYYY-Www or YYYY"
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise ValueError(_year_out_of_range(parsed.year))
     return str(parsed)
@@ -317,15 +317,15 @@ def _scope(value: str) -> str:
 # (`query.period`) and says what to send; a time must carry its zone and lie in 2000..2100.
 # The pattern is documented (so generated requests look like periods) but checked by _period,
 # whose message says what to send rather than quoting a regular expression.
-_PERIOD_DOC = {"pattern": r"^(20[0-9]{2}|2100)(-(0[1-9]|1[0-2])|-Q[1-4])?$"}
+_PERIOD_DOC = {"pattern": r"^(20[0-9]{2}|2100)(-(0[1-9]|1[0-2])|-Q[1-4]|-W(0[1-9]|[1-4][0-9]|5[0-3]))?$"}
 Period = Annotated[
     str,
     Field(
         min_length=4,
-        max_length=7,
+        max_length=8,
         examples=["2026-Q1"],
         json_schema_extra=_PERIOD_DOC,
-        description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)",
+        description="YYYY-MM, YYYY-Qn, YYYY-Www (an ISO week) or YYYY (2000..2100)",
     ),
     AfterValidator(_period),
 ]
@@ -360,8 +360,8 @@ PeriodPath = Annotated[
     str,
     Path(
         min_length=4,
-        max_length=7,
-        description="YYYY-MM, YYYY-Qn or YYYY (2000..2100)",
+        max_length=8,
+        description="YYYY-MM, YYYY-Qn, YYYY-Www (an ISO week) or YYYY (2000..2100)",
         examples=["2026-Q1"],
         json_schema_extra=_PERIOD_DOC,
     ),
@@ -370,7 +370,13 @@ PeriodPath = Annotated[
 PeriodQuery = Annotated[Period, Query()]
 AsOf = Annotated[
     Moment | None,
-    Query(description="business-time cut-off: only what had happened by then (default: the end of the period)"),
+    Query(
+        description="business-time cut-off: only what had happened by then "
+        "(default: the earlier of the end of the period and now)"
+    ),
+]
+AsOfMoment = Annotated[
+    Moment | None, Query(description="business-time cut-off: only what had happened by then (default: now)")
 ]
 KnownAt = Annotated[
     Moment | None, Query(description="knowledge-time cut-off: only what the ledger had recorded by then (default: now)")

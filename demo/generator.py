@@ -2,7 +2,7 @@
 
 Used by the demo, the tests and the 1,000,000-event benchmark. Standard library only.
 
-    generate(n_events, *, seed=7, year=2026, tz="UTC") -> Iterator[dict]
+    generate(n_events, *, seed=7, tz="UTC", now=None) -> Iterator[dict]
 
 yields envelopes exactly as in docs/design.md ("Events"): ``{"type", "event_id", "occurred_at",
 "data"}`` with plain JSON-able values (money as strings with two decimals, shares and rates as
@@ -10,12 +10,19 @@ decimal strings, times as ISO 8601 strings with the offset of ``tz``).
 
 How it works
 ------------
+* The log is anchored to the clock: it covers the sales year of four quarters that ends with the
+  quarter in progress at ``now`` (default: the system's clock), and stops the day before ``now``
+  (in ``tz``), so nothing in it comes from the future and the current quarter is in progress:
+  deals still open, follow-ups still due. On 3 December 2026 that is 1 January to 2 December
+  2026; on 10 February 2027, 1 April 2026 to 9 February 2027. Below, "the year" is that span and
+  its quarters are Q1..Q4 of it (labelled with their calendar names: 2026-Q2 … 2027-Q1).
 * The org (regions → teams → reps, each rep with a hidden level and skill) is sized from
   ``n_events`` (``org_size``: about 2,000 events per rep a year, at least 8 reps) and emitted on
-  2 January together with the incentive plan and the Q1 targets. Business starts on 3 January
-  and the last business day is 30 December, so that every ``occurred_at`` lies inside ``year``
-  both in ``tz`` and in UTC (whatever the ledger's ``PERFLEDGER_TZ``).
-* The generator walks the year day by day. Each day it runs the items due that day (deal
+  the year's second day together with the incentive plan and the first quarter's targets.
+  Business starts on its third day and ends two days before it does, so that every
+  ``occurred_at`` lies inside the year both in ``tz`` and in UTC (whatever the ledger's
+  ``PERFLEDGER_TZ``).
+* The generator walks the year day by day, up to the day before ``now``. Each day it runs the items due that day (deal
   closes, follow-up completions, credit splits, corrections, refunds, targets, evaluations, org
   changes), then draws new follow-ups, feedback, trainings, deals and leads from per-rep rates
   (level, skill, region, seasonality, weekday), then fills the day with activities so that the
@@ -31,9 +38,9 @@ named, no event naming an offboarded rep (or touching their deals) after the off
 deal opened once and won or lost at most once with ``won_at >= opened_at``, deal events after the
 opening, split shares summing to exactly 1, corrections only for won deals, cumulative refunds
 never above the smallest amount the deal was ever booked at, unique ``event_id`` values, ids
-without spaces and at most 64 characters. ``PeriodClosed``, ``PayoutApproved`` and
-``PayoutAdjusted`` are never emitted (the ledger writes those). Q4 evaluations are not emitted:
-they would fall in the first days of the next year.
+without spaces and at most 64 characters, no ``occurred_at`` after ``now``. ``PeriodClosed``,
+``PayoutApproved`` and ``PayoutAdjusted`` are never emitted (the ledger writes those). The last
+quarter's evaluations are not emitted: they would fall after it.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ import hashlib
 import math
 import random
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -296,25 +303,43 @@ def org_size(n_events: int) -> int:
     return max(MIN_REPS, (n + EVENTS_PER_REP // 2) // EVENTS_PER_REP)
 
 
-def generate(n_events: int, *, seed: int = 7, year: int = 2026, tz: str = "UTC") -> Iterator[dict]:
-    """Yield ``n_events`` envelopes (exactly, unless ``n_events`` is 0) of one sales year.
+def generate(n_events: int, *, seed: int = 7, tz: str = "UTC", now: datetime | None = None) -> Iterator[dict]:
+    """Yield ``n_events`` envelopes (exactly, unless ``n_events`` is 0) of the sales year up to
+    ``now`` (an aware time; default: the system's clock).
 
-    Deterministic for a given (n_events, seed, year, tz); lazy: nothing is computed until the
+    Deterministic for a given (n_events, seed, tz, now); lazy: nothing is computed until the
     first envelope is asked for, and memory does not grow with the length of the log.
     """
     if isinstance(n_events, bool) or not isinstance(n_events, int) or n_events < 0:
         raise ValueError(f"n_events must be a non-negative int, got {n_events!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    if isinstance(year, bool) or not isinstance(year, int) or not 1971 <= year <= 9998:
-        raise ValueError(f"year must be an int between 1971 and 9998, got {year!r}")
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise ValueError(f"unknown time zone {tz!r}") from exc
+    if now is None:
+        now = datetime.now(UTC)
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+    today = now.astimezone(zone).date()
+    if not 1971 <= today.year <= 9998:
+        raise ValueError(f"now must fall in the years 1971 to 9998, got {now!r}")
     if n_events == 0:
         return iter(())
-    return _Generator(n_events, seed, year, zone).run()
+    return _Generator(n_events, seed, year_start(today), today, zone).run()
+
+
+def year_start(today: date) -> date:
+    """The first day of the sales year that ends with the quarter of ``today``: three quarters
+    before it."""
+    months = today.year * 12 + (today.month - 1) // 3 * 3 - 9
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def _months_after(start: date, months: int) -> date:
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -396,10 +421,11 @@ class _Team:
 
 
 class _Generator:
-    def __init__(self, n: int, seed: int, year: int, zone: ZoneInfo) -> None:
+    def __init__(self, n: int, seed: int, start: date, today: date, zone: ZoneInfo) -> None:
         self.n = n
         self.seed = seed
-        self.year = year
+        self.start = start
+        self.today = today
         self.zone = zone
         self.rng = random.Random(f"perfledger-generator/{seed}")
         s = str(seed)
@@ -413,35 +439,39 @@ class _Generator:
 
     # -- calendar ---------------------------------------------------------------------------
     def _calendar(self) -> None:
-        y, zone = self.year, self.zone
-        jan1 = date(y, 1, 1)
-        ndays = (date(y + 1, 1, 1) - jan1).days
+        start, zone = self.start, self.zone
+        ndays = (_months_after(start, 12) - start).days
         self.ndays = ndays
-        self.first_day, self.last_day = 2, ndays - 2  # 3 Jan .. 30 Dec: in-year in any zone
+        # the third day .. the last but one: in-year in any zone; the walk stops before today
+        self.first_day, self.year_end = 2, ndays - 2
+        self.last_day = min(self.year_end, (self.today - start).days - 1)
         self.dayp: list[str] = []
         self.off: list[list[str]] = []
         self.wd: list[int] = []
         self.qof: list[int] = []
         self.dates: list[date] = []
         for d in range(ndays):
-            day = jan1 + timedelta(days=d)
+            day = start + timedelta(days=d)
             self.dates.append(day)
             self.dayp.append(day.isoformat() + "T")
             self.off.append(
                 [_offset(datetime(day.year, day.month, day.day, h, 30, tzinfo=zone).utcoffset()) for h in range(24)]
             )
             self.wd.append(day.weekday())
-            self.qof.append((day.month - 1) // 3)
+            self.qof.append(((day.year - start.year) * 12 + day.month - start.month) // 3)
         self.hm = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
         self.ss = [f":{s:02d}" for s in range(60)]
+        # each day's share of the whole year's business (the rates, the quarters' targets) ...
         w = [0.0] * ndays
-        for d in range(self.first_day, self.last_day + 1):
+        for d in range(self.first_day, self.year_end + 1):
             w[d] = _MONTH_W[self.dates[d].month - 1] * _WEEKDAY_W[self.wd[d]]
         total = sum(w)
         self.w = [x / total for x in w]
+        # ... and of the days walked, which the running total follows to n
+        self.walked = sum(self.w[: self.last_day + 1])
         self.cumw, acc = [], 0.0
-        for x in self.w:
-            acc += x
+        for x in self.w[: self.last_day + 1]:
+            acc += x / self.walked
             self.cumw.append(acc)
         self.cumw[self.last_day] = 1.0
         self.qw = [0.0, 0.0, 0.0, 0.0]
@@ -450,18 +480,22 @@ class _Generator:
         # first business day (Mon-Fri, >= day 2) of each quarter
         self.q_first = []
         for q in range(4):
-            d = (date(y, 3 * q + 1, 1) - jan1).days
+            d = self._day_of(_months_after(start, 3 * q))
             d = max(d, self.first_day)
             while self.wd[d] >= 5:
                 d += 1
             self.q_first.append(d)
 
+    def _day_of(self, day: date, months: int = 0, days: int = 0) -> int:
+        """The index of a day in the year: `day`, `months` and `days` later."""
+        return (_months_after(day, months) + timedelta(days=days) - self.start).days
+
     def _bday(self, d: int, forward: bool = True) -> int:
         """The nearest weekday to day d (forward or backward), clamped to the business year."""
         step = 1 if forward else -1
-        while self.first_day <= d <= self.last_day and self.wd[d] >= 5:
+        while self.first_day <= d <= self.year_end and self.wd[d] >= 5:
             d += step
-        return min(max(d, self.first_day), self.last_day)
+        return min(max(d, self.first_day), self.year_end)
 
     def ts(self, t: int) -> str:
         d, s = divmod(t, _DAY)
@@ -526,7 +560,8 @@ class _Generator:
         budget = n / total
         self.f = min(1.0, max(0.01, (budget - _FIXED_PER_REP) / (EVENTS_PER_REP - _FIXED_PER_REP)))
         est_nonact = total * (_FIXED_PER_REP + self.f * _NONACT_PER_REP)
-        self.act_total = max(0.0, n - est_nonact)
+        # the activities of a whole year at this pace, so that the days walked hold n events
+        self.act_total = max(0.0, n - est_nonact * self.walked) / self.walked
         self.active: list[_Rep] = []
         self.dirty = True
         self.best_deal: list[tuple[int, _Rep, str] | None] = [None, None, None, None]  # per quarter: (cents, rep, deal)
@@ -555,24 +590,24 @@ class _Generator:
         for q in range(1, 4):
             self._at(self.q_first[q], (2, "targets", q))
             self._at(self.q_first[q], (4, "evals", q - 1))
-        # plan v2 mid-June, effective July
-        self._at(self._bday((date(self.year, 6, 15) - date(self.year, 1, 1)).days), (1, "plan2"))
-        # mid-year hires (Mar..Sep)
-        lo = (date(self.year, 3, 1) - date(self.year, 1, 1)).days
-        hi = (date(self.year, 9, 30) - date(self.year, 1, 1)).days
+        start = self.start
+        # plan v2 in the middle of the sixth month, effective from the seventh
+        self._at(self._bday(self._day_of(start, 5, 14)), (1, "plan2"))
+        # mid-year hires (from the third month to the ninth)
+        lo = self._day_of(start, 2)
+        hi = self._day_of(start, 9, -1)
         for rep in self.hires:
             self._at(self._bday(rng.randint(lo, hi)), (0, "hire", rep))
         # a couple of transfers at the start of Q3, before the Q3 targets
         self._at(self.q_first[2], (0, "transfers"))
         # target revisions mid Q2 and mid Q3
-        for q, md in ((1, (5, 14)), (2, (8, 20))):
-            d = self._bday((date(self.year, *md) - date(self.year, 1, 1)).days)
-            self._at(d, (3, "revise", q))
-        # one rep leaves in the second half of November
-        lo = (date(self.year, 11, 12) - date(self.year, 1, 1)).days
+        for q, (months, days) in ((1, (4, 13)), (2, (7, 19))):
+            self._at(self._bday(self._day_of(start, months, days)), (3, "revise", q))
+        # one rep leaves in the second half of the eleventh month
+        lo = self._day_of(start, 10, 11)
         self._at(self._bday(rng.randint(lo, lo + 12)), (0, "offboard"))
         # Q4 "deal of the quarter" award shortly before the year ends
-        self._at(self._bday(self.last_day - 1, forward=False), (4, "award_q4"))
+        self._at(self._bday(self.year_end - 1, forward=False), (4, "award_q4"))
 
     def _rebuild(self) -> None:
         self.active = [r for r in self.reps if r.state == "active"]
@@ -991,7 +1026,7 @@ class _Generator:
         for rep in self.reps:
             if rep.team is not None:
                 self._onboard(buf, rep)
-        y = self.year
+        first_month = f"{self.start:%Y-%m}"
         t = self._admin_t()
         buf.append(
             (
@@ -1000,7 +1035,7 @@ class _Generator:
                 {
                     "plan_id": "std",
                     "version": 1,
-                    "effective_from": f"{y}-01",
+                    "effective_from": first_month,
                     "rules": copy.deepcopy(DEFAULT_PLAN_RULES),
                 },
                 t,
@@ -1008,7 +1043,7 @@ class _Generator:
         )
         t = self._admin_t()
         buf.append(
-            (t, "IncentivePlanAssigned", {"scope": {"company": True}, "plan_id": "std", "from_period": f"{y}-01"}, t)
+            (t, "IncentivePlanAssigned", {"scope": {"company": True}, "plan_id": "std", "from_period": first_month}, t)
         )
         self._h_targets(d, buf, 0)
 
@@ -1021,7 +1056,12 @@ class _Generator:
             (
                 t,
                 "IncentivePlanPublished",
-                {"plan_id": "std", "version": 2, "effective_from": f"{self.year}-07", "rules": rules},
+                {
+                    "plan_id": "std",
+                    "version": 2,
+                    "effective_from": f"{_months_after(self.start, 6):%Y-%m}",  # the seventh month
+                    "rules": rules,
+                },
                 t,
             )
         )
@@ -1068,7 +1108,8 @@ class _Generator:
 
     # -- targets ----------------------------------------------------------------------------
     def _period(self, q: int) -> str:
-        return f"{self.year}-Q{q + 1}"
+        first = _months_after(self.start, 3 * q)
+        return f"{first.year}-Q{(first.month - 1) // 3 + 1}"
 
     def _target(self, buf: list, scope: dict, metric: str, period: str, value: str, reason: str | None = None) -> None:
         t = self._admin_t()
@@ -1211,7 +1252,8 @@ class _Generator:
             self._emit_feedback(buf, t + rng.randint(3601, 7200), r, "coaching", rng.choice(_COACHING), eval_id)
         if score < 55:
             trainings = rng.sample(_TRAININGS, 2)
-            review = datetime(self.year, 1, 1, 10, tzinfo=self.zone) + timedelta(days=min(d + 60, self.ndays - 1))
+            start = datetime(self.start.year, self.start.month, 1, 10, tzinfo=self.zone)
+            review = start + timedelta(days=min(d + 60, self.ndays - 1))
             data = {
                 "improvement_plan_id": f"IP-{self._next('IP'):05d}",
                 "rep_id": r.id,

@@ -88,10 +88,12 @@ def build_entries(
     metas: Sequence[EntryMeta],
     actor: str,
     last: tuple[int, int, str] | None,
+    now_us: int | None = None,
 ) -> list[Entry]:
-    """Number, time-stamp and chain a batch after the last entry (position, recorded_at, link)."""
+    """Number, time-stamp and chain a batch after the last entry (position, recorded_at, link);
+    `now_us` is the ledger's clock (its settings'), the system's when not given."""
     position, recorded_at, link = last if last else (0, 0, GENESIS)
-    now = _now_micros()
+    now = _now_micros() if now_us is None else now_us
     entries = []
     for notification_id, stored, meta in zip(notification_ids, stored_events, metas, strict=True):
         position += 1
@@ -148,6 +150,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         *,
         entries: Sequence[EntryMeta] | None = None,
         actor: str = "system",
+        now_us: int | None = None,
         **_: Any,
     ) -> Sequence[int] | None:
         if not stored_events:
@@ -164,7 +167,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         c.execute(f"SELECT position, recorded_at, link FROM {ENTRIES_TABLE} ORDER BY position DESC LIMIT 1")
         row = c.fetchone()
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
-        built = build_entries(notification_ids, stored_events, metas, actor, tuple(row) if row else None)
+        built = build_entries(notification_ids, stored_events, metas, actor, tuple(row) if row else None, now_us)
         c.executemany(f"INSERT INTO {ENTRIES_TABLE} VALUES (?,?,?,?,?,?,?,?,?)", _entry_rows(built))
         return [e.position for e in built]
 
@@ -244,6 +247,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         *,
         entries: Sequence[EntryMeta] | None = None,
         actor: str = "system",
+        now_us: int | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
@@ -255,7 +259,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         row = curs.fetchone()
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
         last = (row["position"], row["recorded_at"], row["link"]) if row else None
-        built = build_entries(notification_ids, stored_events, metas, actor, last)
+        built = build_entries(notification_ids, stored_events, metas, actor, last, now_us)
         curs.executemany(f"INSERT INTO {self.entries_table} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", _entry_rows(built))
         return [e.position for e in built]
 

@@ -138,7 +138,7 @@ def _aware_time(value: object) -> datetime:
 def _period(value: object) -> str:
     """A period's name (see "Periods"), kept in its canonical spelling."""
     if not isinstance(value, str):
-        raise ValueError(Msg("period.not_string", "must be a period string: YYYY-MM, YYYY-Qn or YYYY"))
+        raise ValueError(Msg("period.not_string", "must be a period string: YYYY-MM, YYYY-Qn, YYYY-Www or YYYY"))
     return str(parse_period(value))
 
 

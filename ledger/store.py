@@ -21,7 +21,9 @@ from sqlalchemy.engine import make_url
 from ledger.aggregates import Rep
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
+from ledger.decoding import time_to_micros
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
+from ledger.future_facts import future_facts
 from ledger.keys import KeyStore, PersonKey, SqlKeyStore, SubjectErased
 from ledger.messages import Msg
 from ledger.personal import CATEGORY, PERSONAL_FIELDS, blinded, seal_event
@@ -119,7 +121,7 @@ class Ledger(Verifying):
                     )
                 ]
             )
-        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        commands, problems = self._parse(envelopes, system)
         if problems:
             raise InvalidBatch(problems)
         hashes = [content_hash(c) for c in commands]
@@ -131,7 +133,7 @@ class Ledger(Verifying):
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
-            positions = self.app.events.put(events, entries=metas, actor=actor)
+            positions = self.app.events.put(events, entries=metas, actor=actor, now_us=self._now_us())
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
             known_now, _, _ = self._split_known(commands, hashes)
@@ -152,7 +154,7 @@ class Ledger(Verifying):
 
         The answer holds for the log as it is now; a writer in between can still change it.
         """
-        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        commands, problems = self._parse(envelopes, system)
         if problems:
             return problems
         hashes = [content_hash(c) for c in commands]
@@ -164,6 +166,16 @@ class Ledger(Verifying):
         except InvalidBatch as invalid:
             return invalid.problems
         return []
+
+    def _parse(self, envelopes: Sequence[object], system: bool) -> tuple[list[Command], list[Problem]]:
+        """The batch's commands, and every problem of its envelopes taken one by one."""
+        commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
+        problems += future_facts(commands, self.settings.now(), self.settings.future_tolerance)
+        return commands, sorted(problems, key=lambda problem: problem.index)
+
+    def _now_us(self) -> int:
+        """The ledger's clock in microseconds: what the recorder stamps as knowledge time."""
+        return time_to_micros(self.settings.now())
 
     def _split_known(
         self, commands: list[Command], hashes: list[str]

@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -110,7 +110,12 @@ deals = Table(
     Column("shares", Text),  # JSON [[rep_id, ppb], …]; NULL = all to the deal's rep
     Column("split_position", BigInteger),
     Column("is_first", Boolean, nullable=False),  # the customer's first win, as known now
+    # when the opening and the win or loss were recorded: which deals were open as known at K
+    # (a deal is won or lost once, so its outcome is never revised: the forecast's pipeline)
+    Column("opened_recorded_us", BigInteger, nullable=False),
+    Column("closed_recorded_us", BigInteger),
     Index("deals_lead", "lead_id", info={"fold": True}),  # the sales fold reads through it
+    Index("deals_open", "outcome", "rep_id"),  # the pipeline: open deals by rep
 )
 
 customers = Table(

@@ -14,6 +14,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ledger.reading import BoundedLog
 from ledger.store import Ledger
 from projections.db import engine_for, reading
 from projections.payouts.assembly import period_payouts
-from projections.queries.cutoffs import aware_micros, now_micros
+from projections.queries.cutoffs import known_micros
 from projections.queries.kpis import kpis
 from projections.runner import catch_up, projected_tables, rebuild
 from projections.tables import memberships
@@ -42,15 +43,11 @@ def audit(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     catch_up(ledger, engine)
-    known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
+    known_us = known_micros(settings, known_at)
     upto = ledger.position_at(known_us)
     at_head = upto == ledger.head().position
     with tempfile.TemporaryDirectory(prefix="perfledger-audit-") as folder:
-        scratch_settings = Settings(
-            database_url=f"sqlite:///{Path(folder) / 'scratch.db'}",
-            tz_name=settings.tz_name,
-            currency=settings.currency,
-        )
+        scratch_settings = replace(settings, database_url=f"sqlite:///{Path(folder) / 'scratch.db'}")
         # A SQLite ledger is attached to the scratch store, read-only: its rebuild replays the
         # activities and follow-ups in SQL as the live store's does (`projections.accel.in_store`).
         scratch = engine_for(

@@ -25,7 +25,7 @@ from projections.queries.cutoffs import aware_micros, now_micros
 def explain(
     ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, period: str, known_at: datetime | None = None
 ) -> dict[str, Any]:
-    now_us = now_micros()
+    now_us = now_micros(settings)
     with reading(engine) as conn:
         approved = approval_state(conn, rep_id, period, now_us)
         plan = None

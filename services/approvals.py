@@ -13,7 +13,6 @@ the adjustment instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine
@@ -76,15 +75,15 @@ def approve(ledger: Ledger, engine: Engine, settings: Settings, rep_id: str, per
     return result
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def _now(ledger: Ledger) -> str:
+    return ledger.settings.now().isoformat()
 
 
 def _record_approval(ledger: Ledger, computed: Payout, actor: str) -> ApprovalResult:
     assert computed.plan is not None and computed.plan.version is not None
     envelope = {
         "type": "PayoutApproved",
-        "occurred_at": _now(),
+        "occurred_at": _now(ledger),
         "data": {
             "rep_id": computed.rep_id,
             "period": computed.period,
@@ -114,7 +113,7 @@ def _record_adjustment(ledger: Ledger, computed: Payout, current: Decimal, actor
     difference = computed.total - current
     envelope = {
         "type": "PayoutAdjusted",
-        "occurred_at": _now(),
+        "occurred_at": _now(ledger),
         "data": {
             "rep_id": computed.rep_id,
             "period": computed.period,

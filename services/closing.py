@@ -6,7 +6,6 @@ checks later that the log still passes through every seal.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from ledger.errors import ConflictError, InvalidBatch
@@ -24,7 +23,7 @@ def close_period(ledger: Ledger, period: str, actor: str) -> dict[str, Any]:
     envelope = {
         "type": "PeriodClosed",
         "event_id": f"close-{name}",
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": ledger.settings.now().isoformat(),
         "data": {"period": name, "head": head.link, "head_position": head.position},
     }
     try:

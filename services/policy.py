@@ -30,6 +30,7 @@ for an object out of reach:
 | endpoint                                    | admin | finance | auditor | manager             | rep        |
 |---------------------------------------------|-------|---------|---------|---------------------|------------|
 | GET /kpis, /targets ?scope=rep:ID, team:ID  | all   | all     | all     | own team, its reps  | rep:own    |
+| (and /kpis/forecast, /kpis/off-track)       |       |         |         |                     |            |
 | GET /kpis, /targets ?scope=region:…, company| all   | all     | all     | 403                 | 403        |
 | GET /kpis/quadrants                         | yes   | yes     | yes     | 403                 | 403        |
 | GET /reps/{id}/history, /payouts/{id}/…     | all   | all     | all     | reps now in team    | themselves |

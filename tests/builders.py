@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+# Generated logs (demo.generator) run up to this moment: a department's year up to the end of
+# November 2026, every fact of it in the past of any clock these tests run under (a fact from the
+# future is refused).
+GENERATED_UNTIL = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 def ev(type_: str, when: str, event_id: str | None = None, **data: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,63 @@ def ledger(settings) -> Iterator[Ledger]:
     store = Ledger(settings)
     yield store
     store.close()
+
+
+@pytest.fixture
+def api(settings) -> Iterator[Any]:
+    """The app in a test client, with the small department of api_client recorded and a token per role."""
+    from api_client import running
+
+    with running(settings) as api:
+        yield api
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path) -> Settings:
+    """A SQLite store of the test's own with the default settings, as a command-line user has."""
+    return Settings(database_url=f"sqlite:///{tmp_path}/l.db")
+
+
+@pytest.fixture
+def sqlite_ledger(sqlite_settings) -> Iterator[Ledger]:
+    store = Ledger(sqlite_settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def cli(sqlite_settings) -> Callable[..., Any]:
+    """`perfledger …` in-process on sqlite_settings' store: cli("kpi", "--scope", …) -> the runner's
+    result; `answer` is what the user types at a prompt."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    runner = CliRunner()
+    env = {"PERFLEDGER_DATABASE_URL": sqlite_settings.database_url, "COLUMNS": "200"}
+
+    def invoke(*args: str, answer: str | None = None) -> Any:
+        return runner.invoke(app, list(args), env=env, input=answer)
+
+    return invoke
+
+
+@pytest.fixture
+def edged_store(tmp_path) -> Iterator[Callable[..., Any]]:
+    """make(events, edges) -> a SQLite store of the generated `events` with `edges` (what the
+    generator never writes) recorded among them (projection_fixtures.store_with_edges); closed
+    after the test."""
+    from projection_fixtures import close_store, store_with_edges
+
+    opened = []
+
+    def make(events: Iterable[dict[str, Any]], edges: list[dict[str, Any]]) -> Any:
+        opened.append(store_with_edges(f"sqlite:///{tmp_path}/l.db", list(events), edges))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        close_store(store)
 
 
 @pytest.fixture(params=["accelerated", "plain"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from unittest import mock
@@ -54,8 +55,24 @@ class Store:
         return sorted(self.positions[e] for e in event_ids)
 
 
-def open_store(url: str, tz_name: str = "Asia/Shanghai") -> Store:
+class FixedClock:
+    """A clock that stands still until a test moves it: "now" for the ledger's recordings and
+    every default cut-off (`Settings.clock`)."""
+
+    def __init__(self, moment: str | datetime):
+        self.moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def set(self, moment: str) -> None:
+        self.moment = datetime.fromisoformat(moment)
+
+
+def open_store(url: str, tz_name: str = "Asia/Shanghai", clock: Callable[[], datetime] | None = None) -> Store:
     settings = Settings(database_url=url, tz_name=tz_name, currency="CNY")
+    if clock is not None:
+        settings = replace(settings, clock=clock)
     return Store(Ledger(settings), engine_for(settings), settings)
 
 
@@ -85,8 +102,8 @@ def projected_stores(store_url: str) -> Iterator[Callable[..., Store]]:
     """
     opened: list[Store] = []
 
-    def make(tz_name: str = "Asia/Shanghai") -> Store:
-        opened.append(open_store(store_url, tz_name))
+    def make(tz_name: str = "Asia/Shanghai", clock: Callable[[], datetime] | None = None) -> Store:
+        opened.append(open_store(store_url, tz_name, clock))
         return opened[-1]
 
     yield make

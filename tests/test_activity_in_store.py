@@ -7,8 +7,8 @@ The SQL side runs with the accelerators on (it is one); the handler's side runs 
 from __future__ import annotations
 
 import pytest
-from builders import ev
-from projection_fixtures import accelerators, close_store, store_with_edges, table_contents
+from builders import GENERATED_UNTIL, ev
+from projection_fixtures import accelerators, table_contents
 from sqlalchemy.exc import OperationalError
 
 from demo.generator import generate
@@ -59,10 +59,8 @@ ACTIVITY_TABLES = ("activities", "activity_hours")
 
 
 @pytest.fixture
-def store(tmp_path):
-    opened = store_with_edges(f"sqlite:///{tmp_path}/l.db", list(generate(2500, seed=5, tz="Asia/Shanghai")), EDGES)
-    yield opened
-    close_store(opened)
+def store(edged_store):
+    return edged_store(generate(2500, seed=5, tz="Asia/Shanghai", now=GENERATED_UNTIL), EDGES)
 
 
 def activity_tables(engine) -> dict[str, list]:

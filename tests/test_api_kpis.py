@@ -4,21 +4,13 @@ for every malformed one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from api_client import FAR, FAR_AMOUNT, MATE, OWN, TEAM, Api, running
+from api_client import FAR, FAR_AMOUNT, MATE, OWN, TEAM, Api
 from builders import correct, ev
 from payout_fixtures import JAN, won_deal
 
 from api import deps
 from projections.runner import projected_position
-
-
-@pytest.fixture
-def api(settings) -> Iterator[Api]:
-    with running(settings) as api:
-        yield api
 
 
 def kpis(api: Api, scope: str, period: str = "2026-Q1", **params) -> dict:

@@ -4,17 +4,9 @@ changes, and what moved a payout between two knowledge times."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from api_client import FAR, MATE, OWN, Api, running
+from api_client import FAR, MATE, OWN, Api
 from builders import correct
-
-
-@pytest.fixture
-def api(settings) -> Iterator[Api]:
-    with running(settings) as api:
-        yield api
 
 
 def totals(api: Api, role: str = "admin", **params) -> dict[str, str]:

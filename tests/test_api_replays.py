@@ -4,20 +4,13 @@ differences recorded once, and the log and the projections proven."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from api_client import FAR, MATE, OWN, Api, running
+from api_client import FAR, MATE, OWN, Api
 from payout_fixtures import FLAT_RULES
 
 V2 = {"plan_id": "std", "version": 2}
-
-
-@pytest.fixture
-def api(settings) -> Iterator[Api]:
-    with running(settings) as api:
-        yield api
 
 
 def replay(api: Api, body: dict, role: str = "finance") -> dict:

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-import pytest
-from api_client import FAR, MATE, OWN, running
+from api_client import FAR, MATE, OWN
 from builders import ev, split
 
 T = "2026-04-03T09:00:00+00:00"
-
-
-@pytest.fixture
-def api(settings):
-    with running(settings) as client:
-        yield client
 
 
 def opened(rep=OWN, dispute_id="DS-1"):

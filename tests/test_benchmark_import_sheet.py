@@ -3,7 +3,12 @@ harness checks it), and every figure is there and positive. No timing is asserte
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import import_sheet
+
+# A benchmark run: left out of the fast lane (bin/test --fast).
+pytestmark = pytest.mark.benchmark
 
 
 def test_the_sheet_import_benchmark_records_the_same_events_from_the_xlsx_and_the_json_lines(tmp_path):

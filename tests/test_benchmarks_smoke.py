@@ -14,6 +14,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+# A benchmark run: left out of the fast lane (bin/test --fast).
+pytestmark = pytest.mark.benchmark
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FIGURES = [

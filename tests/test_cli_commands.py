@@ -5,39 +5,28 @@ and a non-zero exit code when asked for something it cannot do."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import orjson
 import pytest
 from api_client import FAR, MATE, OWN, department
 from builders import correct
-from typer.testing import CliRunner
 
-from api.cli import app
-from ledger.config import Settings
 from ledger.store import Ledger
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path}/l.db")
+def seeded_ledger(sqlite_ledger) -> Ledger:
+    """The CLI's store with the small department recorded."""
+    sqlite_ledger.record(department(), "seed")
+    return sqlite_ledger
 
 
 @pytest.fixture
-def ledger(settings) -> Iterator[Ledger]:
-    store = Ledger(settings)
-    store.record(department(), "seed")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def run(settings, ledger):
-    runner = CliRunner()
-    env = {"PERFLEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
+def run(cli, seeded_ledger):
+    """`cli` on the department's store; the test fails on any other exit code than `code`."""
 
     def invoke(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args), env=env)
+        result = cli(*args)
         assert result.exit_code == code, result.output
         return result
 
@@ -49,10 +38,10 @@ def test_kpi_prints_every_figure_of_a_scope(run):
     assert "130000.00" in output and "1.3000 / 1.3000" in output and "KPIs of rep:R-ann for 2026-Q1" in output
 
 
-def test_kpi_answers_as_json_at_a_knowledge_time(run, ledger):
-    known = ledger.head()
-    before = next(iter(ledger.read_log(known.position - 1, 1))).recorded_at_time.isoformat()
-    ledger.record([correct("D-1", "110000.00", when="2026-04-05T00:00:00+00:00")], "crm")
+def test_kpi_answers_as_json_at_a_knowledge_time(run, seeded_ledger):
+    known = seeded_ledger.head()
+    before = next(iter(seeded_ledger.read_log(known.position - 1, 1))).recorded_at_time.isoformat()
+    seeded_ledger.record([correct("D-1", "110000.00", when="2026-04-05T00:00:00+00:00")], "crm")
     then = json.loads(run("kpi", "--scope", f"rep:{OWN}", "--period", "2026-Q1", "--known-at", before, "--json").stdout)
     now = json.loads(run("kpi", "--scope", f"rep:{OWN}", "--period", "2026-Q1", "--json").stdout)
     assert (then["kpis"]["revenue"], now["kpis"]["revenue"]) == ("130000.00", "110000.00")
@@ -90,20 +79,20 @@ def test_payout_explain_as_json_is_what_the_api_writes(run):
     assert answer["total"] == "2400.00" and answer["approved"] is None
 
 
-def test_replay_shows_the_diff_and_records_nothing_without_record(run, ledger):
-    head = ledger.head().position
+def test_replay_shows_the_diff_and_records_nothing_without_record(run, seeded_ledger):
+    head = seeded_ledger.head().position
     output = run("replay", "2026-Q1", "--plan-id", "std", "--version", "2").stdout
     assert "Replay of 2026-Q1 under std v2" in output and "+400.00" in output and "+777.78" in output
-    assert "Nothing was recorded" in output and ledger.head().position == head
+    assert "Nothing was recorded" in output and seeded_ledger.head().position == head
 
 
-def test_replay_record_writes_the_differences_of_approved_payouts_as_adjustments(run, ledger):
+def test_replay_record_writes_the_differences_of_approved_payouts_as_adjustments(run, seeded_ledger):
     run("payout", "approve", OWN, "2026-Q1")
     run("payout", "approve", MATE, "2026-Q1")
     assert (
         "Recorded 2 adjustment(s)" in run("replay", "2026-Q1", "--plan-id", "std", "--version", "2", "--record").stdout
     )
-    adjusted = {r.data["rep_id"]: r.data["amount"] for r in ledger.read_log(0, 1000, types=["PayoutAdjusted"])}
+    adjusted = {r.data["rep_id"]: r.data["amount"] for r in seeded_ledger.read_log(0, 1000, types=["PayoutAdjusted"])}
     assert {rep: str(amount) for rep, amount in adjusted.items()} == {OWN: "400.00", MATE: "800.00"}
 
 
@@ -146,8 +135,8 @@ def test_replay_refuses_rules_that_are_not_json_or_do_not_parse(run, tmp_path):
     assert "rules." in run("replay", "2026-Q1", "--rules", str(wrong), code=1).output
 
 
-def test_rebuild_replays_the_log_into_the_projections(run, ledger):
-    assert f"up to position {ledger.head().position}" in run("rebuild").stdout
+def test_rebuild_replays_the_log_into_the_projections(run, seeded_ledger):
+    assert f"up to position {seeded_ledger.head().position}" in run("rebuild").stdout
     assert "130000.00" in run("kpi", "--scope", f"rep:{OWN}", "--period", "2026-Q1").stdout
 
 

@@ -1,5 +1,6 @@
-"""`perfledger demo` end to end on a small department: it fills a fresh store, refuses to
-overwrite a full one, and every figure it prints is what the API answers for the same store."""
+"""`perfledger demo` end to end on a small department, generated up to 15 November 2026 (the
+fourth quarter in progress): it fills a fresh store, refuses to overwrite a full one, and every
+figure it prints is what the API answers for the same store as of that moment."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from api.cli import app
 from ledger.config import Settings
 
 EVENTS = "3000"
+NOW = "2026-11-15T12:00:00+00:00"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def store(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="module")
 def printed(store) -> str:
     result = CliRunner().invoke(
-        app, ["demo", "--events", EVENTS, "--database-url", store.database_url], env={"COLUMNS": "200"}
+        app, ["demo", "--events", EVENTS, "--database-url", store.database_url, "--now", NOW], env={"COLUMNS": "200"}
     )
     assert result.exit_code == 0, result.output
     return result.stdout
@@ -57,9 +59,10 @@ def shown(value) -> str:
 def test_the_kpi_summary_prints_what_get_kpis_answers_for_every_scope_and_period(printed, api):
     client, headers = api
     rows = summary_rows(printed)
-    assert ("company", "2026-Q1") in rows and ("company", "2026") in rows and len(rows) >= 4
+    assert ("company", "2026-Q3") in rows and ("company", "2026-Q4") in rows and len(rows) >= 4
     for (scope, period), figures in rows.items():
-        kpis = client.get("/kpis", params={"scope": scope, "period": period}, headers=headers).json()["kpis"]
+        asked = {"scope": scope, "period": period, "as_of": NOW}
+        kpis = client.get("/kpis", params=asked, headers=headers).json()["kpis"]
         expected = [
             kpis["revenue"],
             kpis["growth_rate"],
@@ -73,16 +76,16 @@ def test_the_kpi_summary_prints_what_get_kpis_answers_for_every_scope_and_period
 
 def test_the_quadrant_table_prints_what_get_kpis_quadrants_answers(printed, api):
     client, headers = api
-    answer = client.get("/kpis/quadrants", params={"period": "2026-Q4"}, headers=headers).json()
+    answer = client.get("/kpis/quadrants", params={"period": "2026-Q4", "as_of": NOW}, headers=headers).json()
     lines = [cells(line) for line in printed.splitlines() if "│" in line]
     for region in answer["regions"]:
         row = [region["region"], region["revenue"], shown(region["growth_rate"]), shown(region["quadrant"])]
         assert row in lines
 
 
-def test_the_top_reps_are_the_highest_q1_revenues_the_api_reports(printed, api):
+def test_the_top_reps_are_the_highest_revenues_of_the_quarter_just_ended_the_api_reports(printed, api):
     client, headers = api
-    payouts = client.get("/payouts", params={"period": "2026-Q1"}, headers=headers).json()["payouts"]
+    payouts = client.get("/payouts", params={"period": "2026-Q3"}, headers=headers).json()["payouts"]
     revenue = {p["rep_id"]: p["figures"]["revenue"] for p in payouts}
     top = sorted(revenue, key=lambda rep: (-float(revenue[rep]), rep))[:5]
     rows = (cells(line) for line in printed.splitlines() if "│" in line)
@@ -92,9 +95,9 @@ def test_the_top_reps_are_the_highest_q1_revenues_the_api_reports(printed, api):
 
 def test_the_explained_payout_is_the_best_reps_approved_and_reproduced(printed, api):
     client, headers = api
-    header = next(line for line in printed.splitlines() if "· 2026-Q1 · total" in line)
+    header = next(line for line in printed.splitlines() if "· 2026-Q3 · total" in line)
     rep, total = header.split(" · ")[0].strip(), header.split("total ")[1].split()[0]
-    answer = client.get(f"/payouts/{rep}/2026-Q1/explain", headers=headers).json()
+    answer = client.get(f"/payouts/{rep}/2026-Q3/explain", headers=headers).json()
     assert answer["total"] == total and answer["reproduced"] is True
     assert "reproduced ✓" in printed
 
@@ -107,7 +110,15 @@ def test_the_demo_refuses_a_store_that_already_holds_a_ledger(store, printed):
 def test_fresh_deletes_the_store_and_the_same_seed_prints_the_same_figures(tmp_path):
     url = f"sqlite:///{tmp_path}/again.db"
     runner = CliRunner()
-    first = runner.invoke(app, ["demo", "--events", "500", "--database-url", url])
-    again = runner.invoke(app, ["demo", "--events", "500", "--database-url", url, "--fresh"])
+    first = runner.invoke(app, ["demo", "--events", "500", "--database-url", url, "--now", NOW])
+    again = runner.invoke(app, ["demo", "--events", "500", "--database-url", url, "--fresh", "--now", NOW])
     assert (first.exit_code, again.exit_code) == (0, 0), again.output
     assert summary_rows(first.stdout) == summary_rows(again.stdout) != {}
+
+
+def test_the_demo_refuses_to_run_up_to_a_moment_in_the_future(tmp_path):
+    url = f"sqlite:///{tmp_path}/future.db"
+    result = CliRunner().invoke(
+        app, ["demo", "--events", "500", "--database-url", url, "--now", "2999-01-01T00:00:00Z"]
+    )
+    assert result.exit_code == 2 and "--now must not be in the future" in result.output

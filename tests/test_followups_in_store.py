@@ -7,8 +7,8 @@ The SQL side runs with the accelerators on (it is one); the handlers' side runs 
 from __future__ import annotations
 
 import pytest
-from builders import ev
-from projection_fixtures import accelerators, close_store, store_with_edges, table_contents
+from builders import GENERATED_UNTIL, ev
+from projection_fixtures import accelerators, table_contents
 
 from demo.generator import generate
 from ledger.config import Settings
@@ -49,10 +49,8 @@ EDGES = [
 
 
 @pytest.fixture
-def store(tmp_path):
-    opened = store_with_edges(f"sqlite:///{tmp_path}/l.db", list(generate(3000, seed=7, tz="Asia/Shanghai")), EDGES)
-    yield opened
-    close_store(opened)
+def store(edged_store):
+    return edged_store(generate(3000, seed=7, tz="Asia/Shanghai", now=GENERATED_UNTIL), EDGES)
 
 
 def followup_rows(engine) -> list:

@@ -17,7 +17,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from demo.generator import DEFAULT_PLAN_RULES, _Generator, generate, org_size
+from demo.generator import DEFAULT_PLAN_RULES, _Generator, org_size
+from demo.generator import generate as generate_up_to
+
+
+def end_of(year: int) -> datetime:
+    """A moment after the last business day of `year` in every zone: the log is that whole year."""
+    return datetime(year, 12, 31, 12, tzinfo=UTC)
+
+
+def generate(n_events, *, now=None, **options):
+    """Most of these tests read the generator's whole calendar year 2026 (as if generated on its last day)."""
+    return generate_up_to(n_events, now=end_of(2026) if now is None else now, **options)
+
 
 TYPES = {
     "RepOnboarded",
@@ -399,7 +411,14 @@ def test_generation_is_lazy_and_streams(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "bad", [{"n_events": -1}, {"n_events": 1.5}, {"tz": "Mars/Olympus"}, {"seed": "7"}, {"year": 0}]
+    "bad",
+    [
+        {"n_events": -1},
+        {"n_events": 1.5},
+        {"tz": "Mars/Olympus"},
+        {"seed": "7"},
+        {"now": datetime(2026, 12, 3, 15)},  # a naive time
+    ],
 )
 def test_bad_arguments_are_rejected_at_the_call(bad):
     kwargs = {"n_events": 10, **bad}
@@ -518,7 +537,7 @@ def test_the_ledger_written_types_are_never_emitted(checked_50k):
     assert not {"PeriodClosed", "PayoutApproved", "PayoutAdjusted"} & set(checked_50k.types)
 
 
-def test_every_event_type_of_the_brief_appears(checked_50k):
+def test_every_event_type_of_a_sales_year_appears(checked_50k):
     assert set(checked_50k.types) == TYPES
 
 
@@ -601,7 +620,7 @@ def test_weak_reps_get_improvement_plans(checked_50k):
 def test_times_carry_the_offset_of_the_zone_and_stay_inside_the_year(tz):
     zone = ZoneInfo(tz)
     offsets = set()
-    log = list(generate(20_000, seed=3, year=2028, tz=tz))
+    log = list(generate(20_000, seed=3, now=end_of(2028), tz=tz))
     check(log, year=2028)
     for env in log:
         at = datetime.fromisoformat(env["occurred_at"])
@@ -624,3 +643,30 @@ def test_any_seed_size_and_zone_gives_a_valid_log(n, seed, tz):
     log = list(generate(n, seed=seed, tz=tz))
     assert len(log) == n
     check(log)
+
+
+# --- anchored to the clock -------------------------------------------------------------------------
+def test_generated_on_3_december_the_log_stops_before_now_with_the_fourth_quarter_in_progress():
+    now = datetime(2026, 12, 3, 15, tzinfo=ZoneInfo("Asia/Shanghai"))
+    log = list(generate(20_000, seed=5, tz="Asia/Shanghai", now=now))
+    assert len(log) == 20_000
+    assert max(datetime.fromisoformat(e["occurred_at"]) for e in log) < datetime(2026, 12, 3, tzinfo=now.tzinfo)
+    assert {e["data"]["period"] for e in log if e["type"] == "TargetSet"} == {f"2026-Q{q}" for q in (1, 2, 3, 4)}
+    opened = {e["data"]["deal_id"] for e in log if e["type"] == "DealOpened"}
+    closed = {e["data"]["deal_id"] for e in log if e["type"] in ("DealWon", "DealLost")}
+    assert len(opened - closed) > 50, "the quarter in progress has deals still open"
+
+
+def test_generated_in_february_the_year_is_the_last_four_quarters():
+    now = datetime(2027, 2, 10, 9, tzinfo=UTC)
+    log = list(generate(20_000, seed=5, now=now))
+    assert {e["data"]["period"] for e in log if e["type"] == "TargetSet"} == {
+        "2026-Q2",
+        "2026-Q3",
+        "2026-Q4",
+        "2027-Q1",
+    }
+    times = [e["occurred_at"] for e in log]
+    assert min(times) >= "2026-04-02" and max(times) < "2027-02-10"
+    plans = [e["data"] for e in log if e["type"] == "IncentivePlanPublished"]
+    assert [(p["version"], p["effective_from"]) for p in plans] == [(1, "2026-04"), (2, "2026-10")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from builders import GENERATED_UNTIL
 
 from demo.generator import generate
 from ledger.decoding import _reading_of, decoded
@@ -14,7 +15,7 @@ from ledger.transcoder import untag
 
 @pytest.fixture
 def busy(ledger):
-    envelopes = list(generate(1500, seed=11))
+    envelopes = list(generate(1500, seed=11, now=GENERATED_UNTIL))
     for start in range(0, len(envelopes), 250):
         ledger.record(envelopes[start : start + 250], "seed")
     return ledger

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from api_client import FAR, OWN, department, running
-from typer.testing import CliRunner
+from api_client import FAR, OWN, department
 
-from api.cli import app
-from ledger.config import Settings
 from ledger.personal import ERASED
 from ledger.store import Ledger
 
@@ -18,12 +15,6 @@ ERASE = {"requested_by": OWN, "ground": "request", "irreversible": True}
 def feedback_text(api, rep: str) -> str:
     history = api.get(f"/reps/{rep}/history").json()["history"]
     return next(entry["data"]["text"] for entry in history if entry["kind"] == "feedback")
-
-
-@pytest.fixture
-def api(settings):
-    with running(settings) as client:
-        yield client
 
 
 @pytest.mark.parametrize("role", ["finance", "auditor", "manager", "rep"])
@@ -62,33 +53,31 @@ def test_a_client_cannot_record_an_erasure_event_itself(api):
 
 
 @pytest.fixture
-def cli(tmp_path):
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/l.db")
-    store = Ledger(settings)
+def seeded_cli(cli, sqlite_settings):
+    """`cli` on a store holding the small department; the test fails on any other exit code than `code`."""
+    store = Ledger(sqlite_settings)
     store.record(department(), "seed")
     store.close()
-    runner = CliRunner()
-    env = {"PERFLEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
 
     def invoke(*args: str, code: int = 0, answer: str | None = None):
-        result = runner.invoke(app, list(args), env=env, input=answer)
+        result = cli(*args, answer=answer)
         assert result.exit_code == code, result.output
         return result
 
     return invoke
 
 
-def test_the_cli_warns_before_an_erasure_and_erases_nothing_unless_confirmed(cli):
-    refused = cli("person", "erase", OWN, "--requested-by", OWN, answer="n\n", code=1)
+def test_the_cli_warns_before_an_erasure_and_erases_nothing_unless_confirmed(seeded_cli):
+    refused = seeded_cli("person", "erase", OWN, "--requested-by", OWN, answer="n\n", code=1)
     assert "cannot be undone" in refused.output and "nothing was erased" in refused.output
-    done = cli("person", "erase", OWN, "--requested-by", OWN, answer="y\n")
+    done = seeded_cli("person", "erase", OWN, "--requested-by", OWN, answer="y\n")
     assert "Erased the personal data of R-ann: identity, evaluations, disputes" in done.output
-    again = cli("person", "erase", OWN, "--requested-by", OWN, "--yes", code=1)
+    again = seeded_cli("person", "erase", OWN, "--requested-by", OWN, "--yes", code=1)
     assert "already erased" in again.output
 
 
-def test_the_cli_refuses_an_unknown_ground(cli):
-    result = cli("person", "erase", OWN, "--requested-by", OWN, "--ground", "whim", "--yes", code=1)
+def test_the_cli_refuses_an_unknown_ground(seeded_cli):
+    result = seeded_cli("person", "erase", OWN, "--requested-by", OWN, "--ground", "whim", "--yes", code=1)
     assert "unknown ground" in result.output
 
 
@@ -133,10 +122,10 @@ def test_after_an_erasure_the_export_says_so_and_shows_erased(api):
     assert f"Keep going, {OWN}" not in str(document)
 
 
-def test_the_cli_writes_the_export_as_json_and_as_a_page(cli, tmp_path):
-    cli("person", "export", OWN, "--output", str(tmp_path / "ann.json"))
+def test_the_cli_writes_the_export_as_json_and_as_a_page(seeded_cli, tmp_path):
+    seeded_cli("person", "export", OWN, "--output", str(tmp_path / "ann.json"))
     document = orjson.loads((tmp_path / "ann.json").read_bytes())
     assert document["subject"] == OWN and len(document["events"]) == 6
-    cli("--locale", "zh-CN", "person", "export", OWN, "--format", "html", "--output", str(tmp_path / "ann.html"))
+    seeded_cli("--locale", "zh-CN", "person", "export", OWN, "--format", "html", "--output", str(tmp_path / "ann.html"))
     assert "账本中关于 R-ann 的全部信息" in (tmp_path / "ann.html").read_text()
-    assert "holds nothing" in cli("person", "export", "R-nobody", code=1).output
+    assert "holds nothing" in seeded_cli("person", "export", "R-nobody", code=1).output

@@ -37,6 +37,9 @@ from api.auth import create_token
 from ledger.store import Ledger
 from projections.db import engine_for
 
+# Real processes (servers, workers, writers): left out of the fast lane (bin/test --fast).
+pytestmark = pytest.mark.processes
+
 WRITERS, COMMANDS, DEALS, WON = 8, 500, 20, "300.00"
 DIRECT_COMMANDS, DIRECT_WON = 100, "60.00"  # per process through Ledger.record; deals small enough to run out
 

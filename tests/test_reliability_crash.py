@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from builders import GENERATED_UNTIL
 from reliability.crash_points import KillPoint, import_file, project, run_forked
 from reliability.harness import (
     PERFLEDGER,
@@ -47,6 +48,9 @@ from projections.db import engine_for
 from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up, tracked_positions, wait_for
 from replay.audit import compare_rows
+
+# Real processes (servers, workers, writers): left out of the fast lane (bin/test --fast).
+pytestmark = pytest.mark.processes
 
 SEED = 20261127
 IMPORT_EVENTS, IMPORT_BATCH = 2000, 25
@@ -91,7 +95,7 @@ def kill_when_it_moves(command: Child, moved, delay: float, timeout: float = 60)
 
 def write_import_file(path: Path) -> list[list[str]]:
     """The file, and its event_ids in the batches an import of it records atomically."""
-    envelopes = list(generate(IMPORT_EVENTS, seed=SEED % 1000))
+    envelopes = list(generate(IMPORT_EVENTS, seed=SEED % 1000, now=GENERATED_UNTIL))
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in envelopes))
     ids = [e["event_id"] for e in envelopes]
     return [ids[start : start + IMPORT_BATCH] for start in range(0, len(ids), IMPORT_BATCH)]
@@ -161,7 +165,7 @@ def real_import_killed_after(settings: Settings, tmp_path: Path, file: Path, led
 
 def test_a_projection_catch_up_killed_at_ten_seeded_points_resumes_to_exactly_the_rebuild(settings, store, tmp_path):
     ledger, engine = store
-    envelopes = list(generate(PROJECTED_EVENTS, seed=SEED % 1000 + 1))
+    envelopes = list(generate(PROJECTED_EVENTS, seed=SEED % 1000 + 1, now=GENERATED_UNTIL))
     append(ledger, envelopes[:FIRST_SLICE])
     appended = FIRST_SLICE
     for point in kill_plan(SEED + 1, ["mid-batch", "after-commit"]):
@@ -200,7 +204,7 @@ def assert_projections_hold_exactly_a_rebuild_to_their_position(ledger: Ledger, 
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path / f'upto-{position}.db'}"))
     try:
         catch_up(BoundedLog(ledger, position), scratch)
-        differences = compare_rows(engine, scratch, now_micros(), True)
+        differences = compare_rows(engine, scratch, now_micros(ledger.settings), True)
     finally:
         scratch.dispose()
     assert differences == [], differences[:5]

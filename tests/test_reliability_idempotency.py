@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
 from reliability.harness import (
     admin_token,
     assert_gap_free_and_ordered,
@@ -24,6 +25,9 @@ from reliability.harness import (
 )
 
 from ledger.store import Ledger
+
+# Real processes (servers, workers, writers): left out of the fast lane (bin/test --fast).
+pytestmark = pytest.mark.processes
 
 WRITERS, COMMANDS, ATTEMPTS, DEALS, WON = 4, 100, 3, 10, "300.00"
 GIVE_UP = 0.001  # seconds: the impatient client's time-out on a first attempt

@@ -17,6 +17,9 @@ from reliability.harness import (
     start_server,
 )
 
+# Real processes (servers, workers, writers): left out of the fast lane (bin/test --fast).
+pytestmark = pytest.mark.processes
+
 ROUNDS = 6
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from builders import onboard, open_deal, win
+from builders import GENERATED_UNTIL, onboard, open_deal, win
 from reliability.harness import assert_projections_equal_a_rebuild
 
 from demo.generator import generate
@@ -69,7 +69,7 @@ def test_polling_wakes_as_soon_as_the_head_passes_what_was_applied_and_never_sle
 def test_two_workers_following_the_same_log_apply_every_batch_once(settings, tmp_path):
     ledger, other, writer = Ledger(settings), Ledger(settings), Ledger(settings)
     engines = [engine_for(settings), engine_for(settings)]
-    envelopes = list(generate(600, seed=11))
+    envelopes = list(generate(600, seed=11, now=GENERATED_UNTIL))
     with following(ledger, engines[0], poll=0.1), following(other, engines[1], poll=0.1):
         for start in range(0, len(envelopes), 20):
             writer.record(envelopes[start : start + 20], "test")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -26,7 +26,8 @@ from api.deps import (
 from api.errors import request_lang
 from api.responses import model_response
 from api.routers.common import ExportFormat, sheet_response
-from projections.queries.cutoffs import cutoffs
+from projections.queries.cutoffs import PeriodStatus, cutoffs
+from projections.queries.forecast import forecast, off_track
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
 from projections.units import micros_to_time
@@ -70,8 +71,9 @@ class Kpis(BaseModel):
 class KpisOut(BaseModel):
     scope: str
     period: str
-    as_of: datetime  # the cut-offs used: the end of the period and now unless asked
+    as_of: datetime  # the cut-offs used: the earlier of the period's end and now, and now, unless asked
     known_at: datetime
+    period_status: PeriodStatus  # not_started: as_of is before the period, every figure is empty
     kpis: Kpis
 
 
@@ -86,6 +88,7 @@ class QuadrantsOut(BaseModel):
     period: str
     as_of: datetime
     known_at: datetime
+    period_status: PeriodStatus
     thresholds: dict[str, Decimal | None]  # revenue, growth_rate: the medians unless given
     regions: list[RegionRow]
 
@@ -120,8 +123,16 @@ async def read_kpis(
         speaker = request_lang(request)
         sheet = exports.kpi_sheet(speaker, [(scope, period, figures)], as_of, known_at, settings.tz_name, settings.tz)
         return sheet_response(sheet, format, speaker, settings)
+    status = status_at(settings, period, as_of)
     out = KpisOut.model_validate(
-        {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "kpis": figures}
+        {
+            "scope": scope,
+            "period": period,
+            "as_of": as_of,
+            "known_at": known_at,
+            "period_status": status,
+            "kpis": figures,
+        }
     )
     return model_response(out)
 
@@ -148,15 +159,168 @@ def read_quadrants(
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
     answer = quadrants(engine, settings, period, as_of, known_at, {k: v for k, v in given.items() if v is not None})
-    return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at))
+    status = status_at(settings, period, as_of)
+    return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at, period_status=status))
 
 
 def resolved(
     settings: SettingsDep, period: str, as_of: datetime | None, known_at: datetime | None
 ) -> tuple[datetime, datetime]:
-    """The cut-offs a read uses, made explicit (the end of the period, now) so the answer names them."""
+    """The cut-offs a read uses, made explicit (the earlier of the period's end and now; now) so the
+    answer names them."""
     cut = cutoffs(settings, period, as_of, known_at)
     return (
         as_of or micros_to_time(cut.as_of_us).astimezone(settings.tz),
         known_at or micros_to_time(cut.known_us).astimezone(settings.tz),
+    )
+
+
+def status_at(settings: SettingsDep, period: str, as_of: datetime) -> PeriodStatus:
+    """Where the period stands at as_of: not started, in progress or ended."""
+    return cutoffs(settings, period, as_of).status
+
+
+# ---------------------------------------------------------------- forecasts and the off-track list
+
+
+class Attainments(BaseModel):
+    actual: Rate
+    run_rate: Rate
+    pipeline: Rate
+
+
+class MetricForecast(BaseModel):
+    actual: Decimal
+    run_rate: Decimal | None  # actual / elapsed share; null before the period starts
+    pipeline: Decimal  # actual + the open deals expected by the end × the win probability
+    target: Decimal | None
+    attainment: Attainments  # each over the target; null without one
+
+
+class Pipeline(BaseModel):
+    open_deals: int
+    expected_in_period: int  # opened + the median sales cycle before the period's end
+    win_probability: Rate = None  # a rep's: what its open deals are weighted with
+    learned_from: str | None = None  # rep | team | company | none
+    closed_deals: Decimal | None = None  # the closed deals it was learned from (by share)
+    cycle_days: Decimal | None = None  # the median sales cycle
+
+
+class ProjectedPayout(BaseModel):
+    plan: dict[str, Any] | None  # the plan in force
+    so_far: Decimal  # the payout of the figures as they stand
+    run_rate: Decimal | None  # if the run-rate forecast lands
+    pipeline: Decimal | None  # if the pipeline forecast lands
+
+
+class RepForecast(BaseModel):
+    rep_id: str
+    team_id: str | None
+    region: str | None
+    attainment: dict[str, Rate]
+    pace: dict[str, Rate]
+    forecast: dict[str, MetricForecast]
+    pipeline: Pipeline
+    targets: dict[str, Decimal]
+
+
+class MetricError(BaseModel):
+    actual: Decimal  # what happened
+    run_rate: Decimal | None  # what was forecast at made_at
+    pipeline: Decimal
+    run_rate_error: Rate  # (forecast − actual) / actual
+    pipeline_error: Rate
+
+
+class ForecastError(BaseModel):
+    made_at: datetime  # the middle of the period: the forecast as of then, as known then
+    revenue: MetricError
+    orders: MetricError
+
+
+class ForecastOut(BaseModel):
+    scope: str
+    period: str
+    as_of: datetime
+    known_at: datetime
+    period_status: PeriodStatus
+    elapsed_share: Decimal
+    forecast: dict[str, MetricForecast]  # revenue, orders
+    pipeline: Pipeline
+    methods: dict[str, str]  # how each forecast is made
+    payout: ProjectedPayout | None = None  # a rep's: what they earn if the forecast lands
+    reps: list[RepForecast] | None = None  # a team's, region's or the company's: each rep in it at as_of
+    error: ForecastError | None = None  # a period that has ended: how good the forecast at its middle was
+
+
+class Reason(BaseModel):
+    kind: str  # pace | forecast
+    metric: str
+    value: Decimal  # the pace, or the pipeline forecast's attainment
+    expected_by_now: Decimal | None = None  # pace: the target × the elapsed share
+    forecast: Decimal | None = None  # forecast: the pipeline forecast
+
+
+class OffTrackRep(RepForecast):
+    reasons: list[Reason]  # the worst first
+
+
+class OffTrackOut(BaseModel):
+    scope: str
+    period: str
+    as_of: datetime
+    known_at: datetime
+    period_status: PeriodStatus
+    elapsed_share: Decimal
+    reps_in_scope: int
+    off_track: int  # reps off track; the first `limit` are listed
+    reps: list[OffTrackRep]
+
+
+MAX_LISTED = 1000
+
+
+@router.get(
+    "/forecast",
+    summary="Where a scope will land in a period: run-rate and pipeline forecasts, and their attainment",
+    response_model=ForecastOut,
+)
+def read_forecast(
+    scope: VisibleScope,
+    period: PeriodQuery,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> Response:
+    as_of, known_at = resolved(settings, period, as_of, known_at)
+    answer = forecast(engine, settings, scope, period, as_of, known_at)
+    status = status_at(settings, period, as_of)
+    named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
+    return model_response(ForecastOut.model_validate({**named, **answer}))
+
+
+@router.get(
+    "/off-track",
+    summary="The reps of a scope off track, worst first: behind pace or forecast short of a target, and why",
+    response_model=OffTrackOut,
+)
+def read_off_track(
+    scope: VisibleScope,
+    period: PeriodQuery,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 100,
+) -> Response:
+    as_of, known_at = resolved(settings, period, as_of, known_at)
+    answer = off_track(engine, settings, scope, period, as_of, known_at)
+    status = status_at(settings, period, as_of)
+    named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
+    listed = answer.pop("reps")
+    return model_response(
+        OffTrackOut.model_validate({**named, **answer, "off_track": len(listed), "reps": listed[:limit]})
     )

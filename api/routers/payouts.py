@@ -32,7 +32,7 @@ from api.errors import BadRequest, problem, request_lang
 from api.routers.common import ExportFormat, sheet_response
 from api.routers.kpis import resolved
 from projections.payouts.assembly import PlanError, approval_states, payouts_page
-from projections.queries.cutoffs import aware_micros
+from projections.queries.cutoffs import PeriodStatus, aware_micros
 from replay.explain import explain, explain_change
 from services.approvals import ApprovalRefused, approve
 from services.policy import User
@@ -75,6 +75,7 @@ class Payout(BaseModel):
     targets: dict[str, Decimal]
     as_of: datetime
     known_at: datetime
+    period_status: PeriodStatus  # where the period stood at as_of
     digest: str  # sha256 of the inputs, the plan and the lines: what an approval records
 
 
@@ -240,7 +241,7 @@ def read_changes(
     _: FreshProjections,
     to_known_at: KnownAt = None,
 ) -> Changes:
-    to_known_at = to_known_at or datetime.now(settings.tz)
+    to_known_at = to_known_at or settings.now().astimezone(settings.tz)
     if to_known_at < from_known_at:
         raise BadRequest(problem("query.to_known_at", "must not be before from_known_at"))
     return Changes(**explain_change(ledger, engine, settings, rep_id, period, from_known_at, to_known_at))

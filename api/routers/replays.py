@@ -4,7 +4,7 @@ differences recorded as adjustments."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -141,7 +141,7 @@ def record_replay(
     engine: EngineDep,
 ) -> AdjustmentsOut:
     asked = parse_body(AdjustIn, body)
-    if asked.known_at > datetime.now(UTC):
+    if asked.known_at > settings.now():
         raise BadRequest(
             problem("body.known_at", "must not be in the future: send the known_at of the replay you reviewed")
         )

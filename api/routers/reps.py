@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
+from api.deps import AsOfMoment, EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
 from projections.queries.history import rep_history
 
 router = APIRouter(prefix="/reps", tags=["reps"])
@@ -28,6 +28,7 @@ class Entry(BaseModel):
 
 class HistoryOut(BaseModel):
     rep_id: str
+    as_of: datetime  # the cut-offs used: now unless asked
     known_at: datetime
     history: list[Entry]
 
@@ -38,9 +39,14 @@ class HistoryOut(BaseModel):
     responses={404: {"description": "no such rep within this token's reach"}},
 )
 def read_history(
-    rep_id: VisibleRep, settings: SettingsDep, engine: EngineDep, _: FreshProjections, known_at: KnownAt = None
+    rep_id: VisibleRep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    as_of: AsOfMoment = None,
+    known_at: KnownAt = None,
 ) -> HistoryOut:
-    known_at = known_at or datetime.now(settings.tz)
-    return HistoryOut.model_validate(
-        {"rep_id": rep_id, "known_at": known_at, "history": rep_history(engine, rep_id, known_at)}
-    )
+    now = settings.now().astimezone(settings.tz)
+    as_of, known_at = as_of or now, known_at or now
+    history = rep_history(engine, settings, rep_id, as_of, known_at)
+    return HistoryOut.model_validate({"rep_id": rep_id, "as_of": as_of, "known_at": known_at, "history": history})

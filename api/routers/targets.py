@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import EngineDep, FreshProjections, KnownAt, PeriodQuery, SettingsDep, VisibleScope
-from api.routers.kpis import resolved
+from api.deps import AsOf, EngineDep, FreshProjections, KnownAt, PeriodQuery, SettingsDep, VisibleScope
+from api.routers.kpis import resolved, status_at
+from projections.queries.cutoffs import PeriodStatus
 from projections.queries.targets import target_consistency, targets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
@@ -45,7 +46,9 @@ class Consistency(BaseModel):
 class TargetsOut(BaseModel):
     scope: str
     period: str
+    as_of: datetime  # the cut-offs used: the earlier of the period's end and now, and now, unless asked
     known_at: datetime
+    period_status: PeriodStatus
     targets: dict[str, Target]  # metric → target
     consistency: list[Consistency] | None  # team scopes only: one row per additive metric with a team target
 
@@ -57,24 +60,27 @@ def read_targets(
     settings: SettingsDep,
     engine: EngineDep,
     _: FreshProjections,
+    as_of: AsOf = None,
     known_at: KnownAt = None,
 ) -> TargetsOut:
-    known_at = resolved(settings, period, None, known_at)[1]
+    as_of, known_at = resolved(settings, period, as_of, known_at)
     return TargetsOut.model_validate(
         {
             "scope": scope,
             "period": period,
+            "as_of": as_of,
             "known_at": known_at,
-            "targets": targets(engine, scope, period, known_at),
-            "consistency": team_consistency(engine, settings, scope, period, known_at),
+            "period_status": status_at(settings, period, as_of),
+            "targets": targets(engine, settings, scope, period, as_of, known_at),
+            "consistency": team_consistency(engine, settings, scope, period, known_at, as_of),
         }
     )
 
 
 def team_consistency(
-    engine: EngineDep, settings: SettingsDep, scope: str, period: str, known_at: datetime
+    engine: EngineDep, settings: SettingsDep, scope: str, period: str, known_at: datetime, as_of: datetime
 ) -> list[dict[str, Any]] | None:
     if not scope.startswith("team:"):
         return None
     team_id = scope.removeprefix("team:")
-    return [row for row in target_consistency(engine, settings, period, known_at) if row["team_id"] == team_id]
+    return [row for row in target_consistency(engine, settings, period, known_at, as_of) if row["team_id"] == team_id]

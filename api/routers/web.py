@@ -57,7 +57,7 @@ from ledger.config import SUPPORTED_LOCALES
 from ledger.periods import Period, parse_period
 from projections.db import reading
 from projections.payouts.assembly import active_reps
-from projections.queries.cutoffs import Cutoffs, aware_micros, cutoffs, now_micros
+from projections.queries.cutoffs import Cutoffs, PeriodStatus, cutoffs, known_micros
 from projections.queries.facts import deal_sums
 from projections.queries.kpis import kpis
 from projections.queries.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
@@ -209,11 +209,12 @@ def scopes(
     user: CurrentUser,
     engine: EngineDep,
     org: OrgDep,
+    settings: SettingsDep,
     _: FreshProjections,
     known_at: KnownAt = None,
 ) -> Scopes:
     say = request_lang(request)
-    known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
+    known_us = known_micros(settings, known_at)
     with reading(engine) as conn:
         names = dict(conn.execute(select(reps.c.rep_id, reps.c.name).where(reps.c.recorded_us <= known_us)).all())
         gone = set(
@@ -280,6 +281,7 @@ class TeamTable(BaseModel):
     period: str
     as_of: datetime
     known_at: datetime
+    period_status: PeriodStatus  # not_started: as_of is before the period, every figure is empty
     months: list[str]  # the sparklines' months: the period's year up to the period's end (and as_of)
     rows: list[TeamRow]
     total_rows: int
@@ -353,6 +355,7 @@ def team(
         period=str(parsed_period),
         as_of=micros_to_time(cut.as_of_us),
         known_at=known,
+        period_status=cut.status,
         months=[str(m.period) for m in months],
         rows=rows,
         total_rows=len(visible),
@@ -375,7 +378,7 @@ def sparkline_months(period: Period, cut: Cutoffs, settings: Any) -> list[Cutoff
     """The months of the period's year up to its last month, each cut at as_of and known_at
     (months that start after as_of are left out: nothing had happened in them yet)."""
     last = period.months_in()[-1]
-    months = [Period(period.year, month, 1) for month in range(1, last.first_month + 1)]
+    months = [Period(last.year, month, 1) for month in range(1, last.first_month + 1)]
     windows = [cutoffs(settings, m, None, None) for m in months]
     return [
         Cutoffs(w.period, w.start_us, w.end_us, min(cut.as_of_us, w.end_us - 1), cut.known_us)

@@ -317,7 +317,7 @@ async function renderKpis(cards, context, scope, generation) {
   context.textContent = "";
   const [kpiAnswer, targetAnswer] = await Promise.allSettled([
     api.get("/kpis", { scope, ...cutoffParams() }),
-    api.get("/targets", { scope, period: state.filters.period, known_at: state.filters.known_at }),
+    api.get("/targets", { scope, period: state.filters.period, as_of: state.filters.as_of, known_at: state.filters.known_at }),
   ]);
   if (stale(generation)) return null;
   if (kpiAnswer.status === "rejected") {
@@ -329,6 +329,8 @@ async function renderKpis(cards, context, scope, generation) {
   context.textContent = t("{scope} · {period} · as of {as_of} · as known at {known_at}", {
     scope: scopeLabel(answer.scope), period: answer.period, as_of: fmt.dateTime(answer.as_of),
     known_at: fmt.dateTime(answer.known_at) })
+    + (answer.period_status === "not_started" ? t(" · the period has not started: every figure is empty")
+      : answer.period_status === "in_progress" ? t(" · in progress: pace is measured on the share of the period elapsed") : "")
     + (targetAnswer.status === "rejected" ? t(" · targets unavailable: {reason}", { reason: targetAnswer.reason.message }) : "");
   context.dataset.asOf = answer.as_of || "";
   context.dataset.knownAt = answer.known_at || "";

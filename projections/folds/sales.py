@@ -75,6 +75,8 @@ class Deal:
     shares: Credit | None = None
     split_position: int | None = None
     is_first: bool = False
+    opened_recorded_us: int = 0
+    closed_recorded_us: int | None = None
 
     def credit(self) -> Credit:
         return self.shares or [(self.rep_id, PPB)]
@@ -112,6 +114,8 @@ class Deal:
             None if self.shares is None else orjson.dumps(self.shares).decode(),
             self.split_position,
             self.is_first,
+            self.opened_recorded_us,
+            self.closed_recorded_us,
         )
 
     @classmethod
@@ -465,6 +469,7 @@ def deal_opened(fold: SalesFold, r: LogRecord) -> None:
         occurred_us(r),
         r.position,
         cents(d.get("expected_amount")),
+        opened_recorded_us=r.recorded_at,
     )
     fold.deals.put(deal.deal_id, deal)
     if deal.lead_id is not None:
@@ -475,6 +480,7 @@ def deal_opened(fold: SalesFold, r: LogRecord) -> None:
 def deal_won(fold: SalesFold, r: LogRecord) -> None:
     deal = fold.deals.get(r.data["deal_id"])
     deal.outcome, deal.closed_us, deal.closed_position = "won", occurred_us(r), r.position
+    deal.closed_recorded_us = r.recorded_at
     deal.won_cents = cents(r.data["amount"])
     first = fold.claim_first_win(deal, r)
     credit = deal.credit()
@@ -502,6 +508,7 @@ def deal_won(fold: SalesFold, r: LogRecord) -> None:
 def deal_lost(fold: SalesFold, r: LogRecord) -> None:
     deal = fold.deals.get(r.data["deal_id"])
     deal.outcome, deal.closed_us, deal.closed_position = "lost", occurred_us(r), r.position
+    deal.closed_recorded_us = r.recorded_at
     for rep_id, ppb in deal.credit():
         fold.fact(r, deal, rep_id, "lost", deal.closed_us, (), lost_ppb=ppb)
 

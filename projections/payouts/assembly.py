@@ -15,7 +15,7 @@ whose `effective_from` starts at or before the period, as known at known_at.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -143,6 +143,7 @@ class Payout:
             "draw_balance": {"before": self.draw_before, "after": self.evaluation.draw_balance},
             "as_of": micros_to_time(self.cut.as_of_us),
             "known_at": micros_to_time(self.cut.known_us),
+            "period_status": self.cut.status,
             "digest": self.digest,
         }
 
@@ -345,8 +346,8 @@ def _rep_targets(conn: Connection, rep_id: str, cut: Cutoffs) -> dict[str, Targe
     period = str(cut.period)
     every = _bulk(("targets", period), lambda: revisions_by_scope(conn, period))
     if every is None:
-        return current_targets(conn, f"rep:{rep_id}", period, cut.known_us)
-    return in_force(every.get(f"rep:{rep_id}", []), cut.known_us)
+        return current_targets(conn, f"rep:{rep_id}", period, cut)
+    return in_force(every.get(f"rep:{rep_id}", []), cut)
 
 
 def payout(
@@ -373,6 +374,18 @@ def _payout_at(
         )
         figures, evidence = dict(figures), {metric: list(positions) for metric, positions in evidence.items()}
         return _evaluate(conn, rep_id, cut, figures, evidence, plan, draw_balance)
+
+
+def projected_payout(
+    engine: Engine, settings: Settings, rep_id: str, cut: Cutoffs, projected: Mapping[str, Decimal]
+) -> Payout:
+    """The rep's payout if the forecast lands: the plan in force evaluated with `projected`
+    (metric → figure) in place of the actual figures, the rest as they stand at the cut-offs."""
+    balance = _carried_draw(engine, settings, rep_id, cut, None)
+    with reading(engine) as conn:
+        figures, evidence = figures_by_rep(conn, settings, {rep_id: cut})[rep_id]
+        landed = {**figures, **projected}
+        return _evaluate(conn, rep_id, cut, landed, {m: list(p) for m, p in evidence.items()}, None, balance)
 
 
 MAX_DRAW_PERIODS = 36

@@ -168,7 +168,7 @@ def rows_by_rep(conn: Connection, settings: Settings, cuts: Mapping[str, Cutoffs
         rows[rep_id].activities[kind] = (int(count), int(replied or 0), positions)
     revised = revisions_by_scope(conn, str(cut.period), [f"rep:{rep_id}" for rep_id in cuts])
     for rep_id, found in rows.items():
-        found.goals = in_force(revised.get(f"rep:{rep_id}", []), cuts[rep_id].known_us)
+        found.goals = in_force(revised.get(f"rep:{rep_id}", []), cuts[rep_id])
     return rows
 
 

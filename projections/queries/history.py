@@ -1,5 +1,6 @@
 """A rep's feedback history: evaluations, feedback, improvement plans and trainings in the order
-they happened (business time, then log position), as known at `known_at`.
+they happened (business time, then log position): those that had happened by `as_of` (default:
+now), as known at `known_at` (default: now).
 
 Each entry: kind (evaluation | feedback | improvement_plan | training), occurred_at,
 recorded_at, position, and the event's data. Each evaluation also comes with the previous
@@ -17,18 +18,26 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, select
 
+from ledger.config import Settings
 from projections.db import reading
-from projections.queries.cutoffs import aware_micros, now_micros
+from projections.queries.cutoffs import aware_micros, known_micros
 from projections.tables import rep_timeline
 from projections.units import micros_to_time
 
 
-def rep_history(engine: Engine, rep_id: str, known_at: datetime | None = None) -> list[dict[str, Any]]:
-    known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
+def rep_history(
+    engine: Engine,
+    settings: Settings,
+    rep_id: str,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    known_us = known_micros(settings, known_at)
+    as_of_us = known_micros(settings, None) if as_of is None else aware_micros(as_of, "as_of")
     t = rep_timeline.c
     query = (
         select(t.kind, t.occurred_us, t.recorded_us, t.position, t.payload)
-        .where(t.rep_id == rep_id, t.recorded_us <= known_us)
+        .where(t.rep_id == rep_id, t.recorded_us <= known_us, t.occurred_us <= as_of_us)
         .order_by(t.occurred_us, t.position)
     )
     with reading(engine) as conn:

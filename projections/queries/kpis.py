@@ -6,8 +6,8 @@ query per rep).
 
 Definitions (a period is a calendar period in the ledger's zone; a fact belongs to it by its
 business time; `as_of` keeps facts with business time <= as_of; `known_at` keeps facts recorded
-<= known_at; defaults: as_of = the last instant of the period (its exclusive end − 1 µs),
-known_at = now):
+<= known_at; defaults: as_of = the earlier of the last instant of the period (its exclusive
+end − 1 µs) and now, known_at = now):
 
 - revenue = won amounts of deals won in the period (as corrected: a correction restates the
   win in the win's own period, seen from its knowledge time, whatever its own occurred_at)
@@ -31,7 +31,7 @@ known_at = now):
 - followups: `due` = follow-ups scheduled by as_of whose due time falls in the period; `done` =
   those completed by as_of; `overdue` = those due before as_of and not done.
 - attainment[m] = actual / target for each metric m with a target for this scope and period
-  (the latest TargetSet known at known_at; as_of does not apply to targets); the actual of
+  (the latest TargetSet set by as_of and known at known_at); the actual of
   `activities` is the total count. None when the target is 0.
 - pace[m] = attainment / elapsed share of the period at as_of (share in [0, 1]; a period whose
   end is at or before as_of has share 1) for the cumulative metrics (revenue, orders,
@@ -94,7 +94,7 @@ def kpis(
     cut = cutoffs(settings, period, as_of, known_at)
     with reading(engine) as conn:
         figures = scope_figures(conn, settings, parsed, cut)
-        goals = current_targets(conn, str(parsed), str(cut.period), cut.known_us)
+        goals = current_targets(conn, str(parsed), str(cut.period), cut)
     attainment, pace = progress(figures, goals, cut)
     return {
         "revenue": figures["revenue"],

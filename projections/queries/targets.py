@@ -1,8 +1,9 @@
-"""Targets: the value in force (the latest revision known at `known_at`) and its history, and
-whether each team's target matches the sum of its reps' targets.
+"""Targets: the value in force (the latest revision known at `known_at` that had been set by
+`as_of`) and its history, and whether each team's target matches the sum of its reps' targets.
 
-Targets are read by knowledge time only, not by as_of: a target is the yardstick of a period,
-not something that happens in it, and "the target as it stood on day D" is `known_at = D`.
+A revision counts from its own `occurred_at` (when it was set): a read `as_of` 10 November does
+not see a revision dated 15 November, whenever either was recorded; and a revision recorded
+late changes only reads whose `known_at` is after its recording.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from ledger.config import Settings
-from ledger.periods import parse_period
 from projections.db import prepared, reading
-from projections.queries.cutoffs import aware_micros, cutoffs, now_micros
+from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.queries.membership import parse_scope, stints
 from projections.tables import target_revisions
 from projections.units import micros_to_time
@@ -32,12 +32,15 @@ class Target:
     position: int  # the TargetSet in force
 
 
-def revisions(conn: Connection, period: str, known_us: int, scope_key: str | None = None) -> Sequence[Any]:
-    """TargetSet rows of a period known at `known_us` (of one scope, or all), in log order."""
+def revisions(
+    conn: Connection, period: str, as_of_us: int, known_us: int, scope_key: str | None = None
+) -> Sequence[Any]:
+    """TargetSet rows of a period set by `as_of_us` and known at `known_us` (of one scope, or
+    all), in log order."""
     t = target_revisions.c
     query = (
         select(t.scope_key, t.metric, t.value, t.reason, t.occurred_us, t.recorded_us, t.position)
-        .where(t.period == period, t.recorded_us <= known_us)
+        .where(t.period == period, t.recorded_us <= known_us, t.occurred_us <= as_of_us)
         .order_by(t.position)
     )
     if scope_key is not None:
@@ -51,14 +54,16 @@ _IN_FORCE = (
         target_revisions.c.period == bindparam("period"),
         target_revisions.c.scope_key == bindparam("scope"),
         target_revisions.c.recorded_us <= bindparam("k"),
+        target_revisions.c.occurred_us <= bindparam("a"),
     )
     .order_by(target_revisions.c.position)
 )
 
 
-def current_targets(conn: Connection, scope_key: str, period: str, known_us: int) -> dict[str, Target]:
-    """metric → the latest revision known at `known_us` (later in the log revises earlier)."""
-    rows = prepared(conn, _IN_FORCE, ("targets_in_force",), {"period": period, "scope": scope_key, "k": known_us}).all()
+def current_targets(conn: Connection, scope_key: str, period: str, cut: Cutoffs) -> dict[str, Target]:
+    """metric → the latest revision set by as_of and known at known_at (later in the log revises earlier)."""
+    bound = {"period": period, "scope": scope_key, "k": cut.known_us, "a": cut.as_of_us}
+    rows = prepared(conn, _IN_FORCE, ("targets_in_force_at",), bound).all()
     return {row.metric: Target(Decimal(row.value), row.position) for row in rows}
 
 
@@ -67,6 +72,7 @@ _PERIOD_REVISIONS = (
         target_revisions.c.scope_key,
         target_revisions.c.metric,
         target_revisions.c.value,
+        target_revisions.c.occurred_us,
         target_revisions.c.recorded_us,
         target_revisions.c.position,
     )
@@ -89,18 +95,29 @@ def revisions_by_scope(conn: Connection, period: str, scope_keys: list[str] | No
     return found
 
 
-def in_force(rows: list[Any], known_us: int) -> dict[str, Target]:
-    """metric → the target in force at `known_us`: of one scope's revisions (in log order), the
-    latest recorded by then (as `current_targets` reads it)."""
-    return {row.metric: Target(Decimal(row.value), row.position) for row in rows if row.recorded_us <= known_us}
+def in_force(rows: list[Any], cut: Cutoffs) -> dict[str, Target]:
+    """metric → the target in force at the cut-offs: of one scope's revisions (in log order), the
+    latest set by as_of and recorded by known_at (as `current_targets` reads it)."""
+    return {
+        row.metric: Target(Decimal(row.value), row.position)
+        for row in rows
+        if row.recorded_us <= cut.known_us and row.occurred_us <= cut.as_of_us
+    }
 
 
-def targets(engine: Engine, scope: str, period: str, known_at: datetime | None = None) -> dict[str, dict[str, Any]]:
+def targets(
+    engine: Engine,
+    settings: Settings,
+    scope: str,
+    period: str,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, dict[str, Any]]:
     """metric → {"value": current Decimal, "position": …, "revisions": [oldest first …]}."""
     key = str(parse_scope(scope))
-    known_us = now_micros() if known_at is None else aware_micros(known_at, "known_at")
+    cut = cutoffs(settings, period, as_of, known_at)
     with reading(engine) as conn:
-        rows = revisions(conn, str(parse_period(period)), known_us, key)
+        rows = revisions(conn, str(cut.period), cut.as_of_us, cut.known_us, key)
     result: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = result.setdefault(row.metric, {"revisions": []})
@@ -118,17 +135,21 @@ def targets(engine: Engine, scope: str, period: str, known_at: datetime | None =
 
 
 def target_consistency(
-    engine: Engine, settings: Settings, period: str, known_at: datetime | None = None
+    engine: Engine,
+    settings: Settings,
+    period: str,
+    known_at: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """For each team target of an additive metric: the sum of its reps' targets and whether they agree.
 
     The team's reps are those in the team at any time during the period (as known at
     known_at); reps without a target for the metric are listed under `missing` and count 0.
     """
-    cut = cutoffs(settings, period, known_at=known_at)
+    cut = cutoffs(settings, period, as_of, known_at)
     name = str(cut.period)
     with reading(engine) as conn:
-        rows = revisions(conn, name, cut.known_us)
+        rows = revisions(conn, name, cut.as_of_us, cut.known_us)
         team_reps = _team_members(conn, cut.start_us, cut.end_us, cut.known_us)
     latest = {(row.scope_key, row.metric): Decimal(row.value) for row in rows}
     report = []

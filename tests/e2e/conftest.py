@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from builders import GENERATED_UNTIL
 
 from api.auth import create_token, ensure_tables
 from demo.generator import generate
@@ -133,7 +134,7 @@ def build_demo(folder: Path) -> Demo:
     engine = engine_for(settings)
     try:
         events: list[dict[str, Any]] = []
-        stream = generate(N_EVENTS, seed=SEED)
+        stream = generate(N_EVENTS, seed=SEED, now=GENERATED_UNTIL)
         while batch := list(itertools.islice(stream, 2000)):
             ledger.record(batch, actor="admin:e2e-demo")
             events.extend(

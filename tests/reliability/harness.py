@@ -344,7 +344,7 @@ def assert_projections_equal_a_rebuild(ledger: Ledger, live: Engine, tmp_path: P
     scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path / f'rebuild-{uuid.uuid4().hex[:8]}.db'}"))
     try:
         assert catch_up(ledger, scratch) == reached
-        differences = compare_rows(live, scratch, now_micros(), True)
+        differences = compare_rows(live, scratch, now_micros(ledger.settings), True)
     finally:
         scratch.dispose()
     assert differences == [], differences[:5]

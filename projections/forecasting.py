@@ -1,0 +1,157 @@
+"""Where a period in progress will land: the forecasts' arithmetic, on plain values (no database).
+
+Two forecasts of a cumulative figure (revenue, orders), each named in the answer:
+
+- **run rate**: the pace so far carried to the period's end, `actual / elapsed share`;
+- **pipeline**: `actual + Σ value × p` over the deals still open and expected to close by the
+  period's end, where `value` is a deal's expected amount (revenue; the rep's average won amount
+  when it has none) or 1 (orders), and `p` the win probability learned from the rep's own
+  closed deals, or its team's when the rep has closed fewer than `MIN_CLOSED`, or the company's
+  when the team has too, or none (the pipeline is then the actual alone).
+
+A deal is expected to close by the period's end when it was opened at least a typical sales
+cycle before it: `opened + median cycle < end` (the rep's median cycle of its won deals, else
+its team's, else the company's; with no won deal to learn from, every open deal is expected).
+The projected attainment is a forecast over the target; the projected payout, the plan
+evaluated with the forecast in place of the actual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from statistics import median
+
+MIN_CLOSED = 5  # closed deals a rep (or a team) needs for its own win rate to count
+FOUR_PLACES, TWO_PLACES = Decimal("0.0001"), Decimal("0.01")
+REP, TEAM, COMPANY, NONE = "rep", "team", "company", "none"
+
+
+@dataclass(frozen=True)
+class Track:
+    """Closed deals of a rep, team or company over the look-back, counted by share, and the
+    cycles (microseconds, opened to won) of its won deals."""
+
+    won: Decimal = Decimal(0)
+    lost: Decimal = Decimal(0)
+    won_amount: Decimal = Decimal(0)  # money, by share
+    cycles_us: tuple[int, ...] = ()
+
+    @property
+    def closed(self) -> Decimal:
+        return self.won + self.lost
+
+    def __add__(self, other: Track) -> Track:
+        return Track(
+            self.won + other.won,
+            self.lost + other.lost,
+            self.won_amount + other.won_amount,
+            self.cycles_us + other.cycles_us,
+        )
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What the rep's pipeline is weighted with, and where it was learned."""
+
+    probability: Decimal | None  # exact won / closed
+    source: str  # rep | team | company | none
+    closed: Decimal  # the closed deals it was learned from
+    cycle_us: int | None  # the median sales cycle
+    average_won: Decimal | None  # the average won amount, for an open deal without an expected amount
+
+
+def learned(own: Track, team: Track, company: Track, minimum: int = MIN_CLOSED) -> Learned:
+    """The win probability and the cycle of a rep: its own when it has closed `minimum` deals,
+    else its team's, else the company's."""
+    cycle = next((int(median(t.cycles_us)) for t in (own, team, company) if t.cycles_us), None)
+    average = next((t.won_amount / t.won for t in (own, team, company) if t.won > 0), None)
+    sources = ((REP, own), (TEAM, team), (COMPANY, company))
+    chosen = next(((source, track) for source, track in sources if track.closed >= minimum), None)
+    if chosen is None:
+        return Learned(None, NONE, own.closed, cycle, average)
+    source, track = chosen
+    return Learned(track.won / track.closed, source, track.closed, cycle, average)
+
+
+@dataclass(frozen=True)
+class OpenDeal:
+    deal_id: str
+    rep_id: str
+    opened_us: int
+    expected_amount: Decimal | None
+
+
+def expected_by(deal: OpenDeal, learned_from: Learned, end_us: int) -> bool:
+    """Is the open deal expected to close before the period's exclusive end?"""
+    return learned_from.cycle_us is None or deal.opened_us + learned_from.cycle_us < end_us
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """The expected value of a rep's open deals expected in the period."""
+
+    revenue: Decimal
+    orders: Decimal
+    deals: int  # open deals expected in the period
+    open_deals: int  # every open deal
+
+
+def weighted(deals: Sequence[OpenDeal], learned_from: Learned, end_us: int) -> Weighted:
+    expected = [deal for deal in deals if expected_by(deal, learned_from, end_us)]
+    p = learned_from.probability
+    if p is None:
+        return Weighted(Decimal(0), Decimal(0), len(expected), len(deals))
+    amounts = (value_of(deal, learned_from) for deal in expected)
+    return Weighted(sum(amounts, Decimal(0)) * p, len(expected) * p, len(expected), len(deals))
+
+
+def value_of(deal: OpenDeal, learned_from: Learned) -> Decimal:
+    if deal.expected_amount is not None:
+        return deal.expected_amount
+    return learned_from.average_won if learned_from.average_won is not None else Decimal(0)
+
+
+def run_rate(actual: Decimal, share: Decimal) -> Decimal | None:
+    """The actual carried to the period's end at the pace so far; None before the period starts."""
+    return actual / share if share > 0 else None
+
+
+def projection(metric: str, actual: Decimal, share: Decimal, pipeline: Decimal, target: Decimal | None) -> dict:
+    """One metric's forecasts, rounded for the answer (money to cents, counts and ratios to 4 places)."""
+    rate = run_rate(actual, share)
+    places = TWO_PLACES if metric == "revenue" else FOUR_PLACES
+    found = {"actual": actual, "run_rate": rate, "pipeline": actual + pipeline}
+    return {
+        **{name: _round(value, places) for name, value in found.items()},
+        "target": target,
+        "attainment": {name: _ratio(value, target) for name, value in found.items()},
+    }
+
+
+def forecast_error(forecast: Decimal | None, actual: Decimal) -> Decimal | None:
+    """How far a forecast was from what happened, as a share of what happened (+: too high)."""
+    if forecast is None or actual == 0:
+        return None
+    return _round((forecast - actual) / actual, FOUR_PLACES)
+
+
+def total(values: Iterable[Weighted]) -> Weighted:
+    found = list(values)
+    return Weighted(
+        sum((w.revenue for w in found), Decimal(0)),
+        sum((w.orders for w in found), Decimal(0)),
+        sum(w.deals for w in found),
+        sum(w.open_deals for w in found),
+    )
+
+
+def _ratio(value: Decimal | None, target: Decimal | None) -> Decimal | None:
+    if value is None or not target:
+        return None
+    return _round(value / target, FOUR_PLACES)
+
+
+def _round(value: Decimal | None, places: Decimal) -> Decimal | None:
+    return None if value is None else value.quantize(places, rounding=ROUND_HALF_UP)

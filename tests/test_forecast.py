@@ -1,0 +1,229 @@
+"""Where R-ZW will land in 2026-Q4, worked by hand, read on 3 December 2026 (a fixed clock): the
+run-rate and pipeline forecasts, what he earns if they land, the same forecast as known at an
+earlier known_at after later events, and the off-track list of his team."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal as D
+
+import orjson
+import pytest
+from api_client import Api
+from builders import ev, lose, onboard, open_deal, win
+from fastapi.testclient import TestClient
+from payout_fixtures import FLAT_RULES, assign, publish
+from projection_fixtures import FixedClock, projected_stores
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli
+from projections.forecasting import MIN_CLOSED, OpenDeal, Track, forecast_error, learned, projection, weighted
+from projections.queries.forecast import forecast, off_track
+from projections.units import DAY_US
+
+T = "+08:00"
+END_OF_3_DECEMBER = f"2026-12-03T23:59:59.999999{T}"
+Q4_END_US = int(datetime.fromisoformat(f"2027-01-01T00:00:00{T}").timestamp()) * 1_000_000
+
+
+# --- the arithmetic, without a database --------------------------------------------------------
+
+
+def test_the_rep_own_win_rate_counts_once_he_has_closed_enough_deals():
+    own = Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=(18 * DAY_US, 40 * DAY_US, 40 * DAY_US))
+    team = Track(won=D(1), lost=D(9))
+    found = learned(own, team, own + team)
+    assert (found.probability, found.source, found.closed) == (D("0.6"), "rep", D(10))
+    assert found.cycle_us == 40 * DAY_US
+
+
+def test_a_rep_with_too_few_closed_deals_is_weighted_with_his_teams_win_rate():
+    own = Track(won=D(2), lost=D(0))
+    team = Track(won=D(3), lost=D(9))
+    assert MIN_CLOSED == 5
+    found = learned(own, team + own, team + own)
+    assert (found.probability, found.source) == (D(5) / D(14), "team")
+    assert learned(Track(), Track(), Track()).source == "none"
+
+
+def test_only_open_deals_expected_to_close_by_the_end_count_each_at_its_expected_value():
+    own = learned(Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=(40 * DAY_US,)), Track(), Track())
+    opened = lambda day: int(datetime.fromisoformat(f"2026-{day}T10:00:00{T}").timestamp()) * 1_000_000  # noqa: E731
+    deals = [
+        OpenDeal("O-1", "R-ZW", opened("11-20"), D("30000")),  # + 40 days = 30 Dec: in Q4
+        OpenDeal("O-2", "R-ZW", opened("12-01"), D("40000")),  # + 40 days = 10 Jan: not
+        OpenDeal("O-3", "R-ZW", opened("11-10"), None),  # 20 Dec, at his average win of 113900 / 6
+    ]
+    found = weighted(deals, own, Q4_END_US)
+    # (30000 + 18983.33…) × 0.6 = 18000 + 11390
+    assert (found.revenue, found.orders, found.deals, found.open_deals) == (D("29390"), D("1.2"), 2, 3)
+
+
+def test_run_rate_and_pipeline_forecasts_of_64_of_92_days():
+    found = projection("revenue", D("73900"), D(64) / D(92), D("29390"), D("100000"))
+    assert found["run_rate"] == D("106231.25")  # 73900 × 92 / 64
+    assert found["pipeline"] == D("103290.00")
+    assert found["attainment"] == {"actual": D("0.7390"), "run_rate": D("1.0623"), "pipeline": D("1.0329")}
+    assert projection("orders", D(2), D(0), D(0), None)["run_rate"] is None  # not started: no pace yet
+    assert forecast_error(D("110000"), D("100000")) == D("0.1000")
+
+
+# --- the same, from the ledger ------------------------------------------------------------------
+
+
+@pytest.fixture
+def projected_store(store_url):
+    yield from projected_stores(store_url)
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(f"2026-12-03T12:00:00{T}")
+
+
+def history() -> list[dict]:
+    """Four deals won (10000 each, 40 days from opening to win) and four lost, in the summer."""
+    events = []
+    for n, (opened, won) in enumerate((("04-01", "05-11"), ("05-01", "06-10"), ("06-01", "07-11"), ("07-01", "08-10"))):
+        events += [
+            open_deal(f"H-W{n}", "R-ZW", f"C-W{n}", f"2026-{opened}T10:00:00{T}"),
+            win(f"H-W{n}", "10000.00", f"2026-{won}T10:00:00{T}"),
+            open_deal(f"H-L{n}", "R-ZW", f"C-L{n}", f"2026-{opened}T11:00:00{T}"),
+            lose(f"H-L{n}", f"2026-{won}T11:00:00{T}"),
+        ]
+    return events
+
+
+@pytest.fixture
+def quarter(projected_store, clock):
+    store = projected_store("Asia/Shanghai", clock)
+    store.record(
+        onboard("R-ZW", "T-1", "East", f"2026-01-05T09:00:00{T}"),
+        onboard("R-LI", "T-1", "East", f"2026-01-05T09:00:00{T}"),
+        publish(1, FLAT_RULES),
+        assign({"company": True}),
+        ev("TargetSet", f"2026-10-01T09:00:00{T}", scope={"rep": "R-ZW"}, metric="revenue", period="2026-Q4",
+           value="100000.00"),
+        ev("TargetSet", f"2026-10-01T09:00:00{T}", scope={"rep": "R-LI"}, metric="revenue", period="2026-Q4",
+           value="100000.00"),
+        *history(),
+        open_deal("D-1", "R-ZW", "C-1", f"2026-10-02T10:00:00{T}"),
+        win("D-1", "50000.00", f"2026-10-20T10:00:00{T}"),
+        open_deal("D-2", "R-ZW", "C-2", f"2026-11-02T10:00:00{T}"),
+        win("D-2", "23900.00", f"2026-11-25T10:00:00{T}"),
+        open_deal("O-1", "R-ZW", "C-3", f"2026-11-20T10:00:00{T}", expected_amount="30000.00"),
+        open_deal("O-2", "R-ZW", "C-4", f"2026-12-01T10:00:00{T}", expected_amount="40000.00"),
+        open_deal("O-3", "R-ZW", "C-5", f"2026-11-10T10:00:00{T}"),
+        open_deal("L-1", "R-LI", "C-6", f"2026-10-05T10:00:00{T}"),
+        win("L-1", "20000.00", f"2026-11-05T10:00:00{T}"),
+    )  # fmt: skip
+    store.project()
+    clock.set(END_OF_3_DECEMBER)
+    return store
+
+
+def test_history_gives_r_zw_six_wins_in_ten_and_a_median_cycle_of_40_days(quarter):
+    answer = forecast(quarter.engine, quarter.settings, "rep:R-ZW", "2026-Q4")
+    # won: H-W0..3, D-1, D-2; lost: H-L0..3. Cycles: 18 (D-1), 23 (D-2) and four of 40 days: median 40
+    assert answer["pipeline"] == {
+        "open_deals": 3,
+        "expected_in_period": 2,
+        "win_probability": D("0.6000"),
+        "learned_from": "rep",
+        "closed_deals": D(10),
+        "cycle_days": D("40.00"),
+    }
+
+
+def test_r_zw_is_forecast_to_land_above_his_target_by_both_methods(quarter):
+    answer = forecast(quarter.engine, quarter.settings, "rep:R-ZW", "2026-Q4")
+    assert answer["elapsed_share"] == D("0.6957")  # 64 / 92
+    revenue = answer["forecast"]["revenue"]
+    # O-1 (30000, opened 20 Nov) and O-3 (no amount: his average win, 113900 / 6) are expected by
+    # 31 December; O-2 (opened 1 December) is not: (30000 + 18983.33) × 0.6 = 29390.
+    assert (revenue["actual"], revenue["run_rate"], revenue["pipeline"]) == (
+        D("73900.00"),
+        D("106231.25"),
+        D("103290.00"),
+    )
+    assert revenue["attainment"] == {"actual": D("0.7390"), "run_rate": D("1.0623"), "pipeline": D("1.0329")}
+    orders = answer["forecast"]["orders"]
+    assert (orders["actual"], orders["run_rate"], orders["pipeline"]) == (D("2.0000"), D("2.8750"), D("3.2000"))
+
+
+def test_if_the_forecast_lands_he_earns_the_flat_commission_and_the_target_bonus(quarter):
+    payout = forecast(quarter.engine, quarter.settings, "rep:R-ZW", "2026-Q4")["payout"]
+    # 4% of revenue, and 5000 at 100% of the target
+    assert payout["so_far"] == D("2956.00")  # 73900 × 4%
+    assert payout["run_rate"] == D("9249.25")  # 106231.25 × 4% + 5000
+    assert payout["pipeline"] == D("9131.60")  # 103290 × 4% + 5000
+
+
+def test_the_forecast_as_known_at_an_earlier_time_is_unchanged_by_later_events(quarter, clock):
+    known = datetime.fromisoformat(END_OF_3_DECEMBER)
+    before = forecast(quarter.engine, quarter.settings, "rep:R-ZW", "2026-Q4", known_at=known)
+    clock.set(f"2026-12-04T09:00:00{T}")
+    quarter.record(
+        win("O-1", "35000.00", f"2026-12-03T16:00:00{T}"),  # late: happened on the 3rd, recorded on the 4th
+        open_deal("O-4", "R-ZW", "C-7", f"2026-12-03T17:00:00{T}", expected_amount="90000.00"),
+    )
+    quarter.project()
+    clock.set(f"2026-12-04T10:00:00{T}")
+    again = forecast(quarter.engine, quarter.settings, "rep:R-ZW", "2026-Q4", as_of=known, known_at=known)
+    assert again == before
+    today = forecast(quarter.engine, quarter.settings, "rep:R-ZW", "2026-Q4", as_of=known)
+    assert today["forecast"]["revenue"]["actual"] == D("108900.00")
+
+
+def test_the_team_off_track_list_ranks_r_li_first_with_his_pace_and_his_forecast(quarter):
+    answer = off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4")
+    assert answer["reps_in_scope"] == 2
+    (row,) = answer["reps"]  # R-ZW is ahead of pace and forecast above target: not listed
+    assert row["rep_id"] == "R-LI"
+    # R-LI: 20000 of 100000 by 3 December, no open deal: his pipeline forecast is 20000 (0.2 of
+    # the target), his pace 0.2 / (64/92) = 0.2875 (100000 × 64/92 = 69565.22 expected by now)
+    projected, pace = row["reasons"]
+    assert (projected["kind"], projected["metric"], projected["value"], projected["forecast"]) == (
+        "forecast",
+        "revenue",
+        D("0.2000"),
+        D("20000.00"),
+    )
+    assert (pace["kind"], pace["metric"], pace["value"], pace["expected_by_now"]) == (
+        "pace",
+        "revenue",
+        D("0.2875"),
+        D("69565.22"),
+    )
+    # he learned from his team: 1 deal of his own, 7 wins in 11 closed for T-1
+    assert (row["pipeline"]["learned_from"], row["pipeline"]["win_probability"]) == ("team", D("0.6364"))
+
+
+def test_get_kpis_forecast_and_off_track_answer_the_same_with_their_cut_offs(quarter):
+    with TestClient(create_app(quarter.settings)) as client:
+        api = Api(client)
+        answer = api.get("/kpis/forecast", scope="rep:R-ZW", period="2026-Q4").json()
+        assert (answer["period_status"], answer["as_of"]) == ("in_progress", END_OF_3_DECEMBER)
+        assert answer["forecast"]["revenue"]["pipeline"] == "103290.00"
+        assert answer["payout"]["pipeline"] == "9131.60"
+        listed = api.get("/kpis/off-track", scope="team:T-1", period="2026-Q4").json()
+        assert [row["rep_id"] for row in listed["reps"]] == ["R-LI"] and listed["off_track"] == 1
+        assert api.get("/kpis/off-track", scope="team:T-1", period="2026-Q4", limit=1001).status_code == 422
+        assert api.get("/kpis/forecast", scope="company", period="2026-Q4", role="rep").status_code == 403
+
+
+def test_perfledger_forecast_and_off_track_print_the_same_figures(quarter):
+    env = {"PERFLEDGER_DATABASE_URL": quarter.settings.database_url, "PERFLEDGER_TZ": "Asia/Shanghai", "COLUMNS": "200"}
+    at = ["--period", "2026-Q4", "--as-of", END_OF_3_DECEMBER]
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["forecast", *at, "--scope", "rep:R-ZW"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "103290.00" in shown.output and "106231.25" in shown.output
+    assert "if the pipeline lands, 9131.60" in shown.output
+    as_json = orjson.loads(runner.invoke(cli, ["forecast", *at, "--scope", "rep:R-ZW", "--json"], env=env).output)
+    assert as_json["forecast"]["revenue"]["pipeline"] == "103290.00"
+    listed = runner.invoke(cli, ["off-track", *at, "--scope", "team:T-1"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "1 of 2 reps" in listed.output and "R-LI" in listed.output and "R-ZW" not in listed.output
+    assert "0.2875" in listed.output and "69565.22" in listed.output
