@@ -44,6 +44,12 @@ class LedgerApplication(Application):
         return OrjsonTranscoder()
 
 
+# Pinned whatever the environment says: the stored state is the transcoder's JSON, which the
+# ledger's chain, SQL folds and personal-data sealing read as it is; a library cipher or
+# compressor from CIPHER_KEY / COMPRESSOR_TOPIC would change it under them.
+UNTOUCHED_STATE = {"CIPHER_TOPIC": "", "CIPHER_KEY": "", "COMPRESSOR_TOPIC": ""}
+
+
 def store_environment(database_url: str) -> dict[str, str]:
     """The eventsourcing environment for a SQLAlchemy-style database URL."""
     url = make_url(database_url)
@@ -56,6 +62,7 @@ def store_environment(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "ledger.recorder:LedgerSQLiteFactory",
             "SQLITE_DBNAME": url.database,
             "SQLITE_LOCK_TIMEOUT": "30",
+            **UNTOUCHED_STATE,
         }
     if url.get_backend_name() == "postgresql":
         return {
@@ -68,6 +75,9 @@ def store_environment(database_url: str) -> dict[str, str]:
             "POSTGRES_SCHEMA": str(url.query.get("schema", "") or ""),
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_POOL_SIZE": "4",
+            # Pinned: the database-function insert would skip the entries (refused by the recorder too).
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            **UNTOUCHED_STATE,
         }
     raise ValueError(
         f"PERFLEDGER_DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite:///FILE or postgresql://USER@HOST/DB"
@@ -136,7 +146,8 @@ class Ledger(Verifying):
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
-            positions = self.app.events.put(events, entries=metas, actor=actor, now_us=self._now_us())
+            receipt: list[int] = []  # the positions, filled in by the recorder
+            self.app.events.put(events, entries=metas, actor=actor, receipt=receipt, now_us=self._now_us())
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
             known_now, _, _ = self._split_known(commands, hashes, scope)
@@ -148,7 +159,7 @@ class Ledger(Verifying):
             ) from error
         self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if isinstance(rep, Rep))
         by_index = dict(known)
-        by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions, strict=True)})
+        by_index.update({c.index: position for c, position in zip(fresh, receipt, strict=True)})
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
         return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
 
@@ -174,7 +185,7 @@ class Ledger(Verifying):
         """The batch's commands, and every problem of its envelopes taken one by one."""
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
         problems += future_facts(commands, self.settings.now(), self.settings.future_tolerance)
-        problems = problems or before_start(commands, self.settings)
+        problems += before_start(commands, self.settings)
         return commands, sorted(problems, key=lambda problem: problem.index)
 
     def _now_us(self) -> int:
@@ -280,28 +291,20 @@ class Ledger(Verifying):
     ) -> tuple[list[Any], list[EntryMeta]]:
         """The batch's events with their personal fields sealed under the key of the rep each is
         about, and their entries (a personal event's content hash blinded under that key too).
-        A person erased meanwhile refuses the batch: their key is never made again."""
-        events, metas, problems = [], [], []
-        slots = {
-            (rep_id, CATEGORY[c.type])
-            for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
-            if c.type in self.sealed_types and rep_id is not None
-        }
-        keys = self.keys.keys_for(slots) if slots else {}
+        The keys were fetched when the batch was handled (`_about_erased`, which refused a
+        destroyed one); one destroyed since leaves this batch's texts sealed under a key that no
+        longer exists: nothing can read them."""
+        events, metas = [], []
         for command, event, rep_id in zip(fresh, uow.events, uow.rep_of_event, strict=True):
             content = hashes[command.index]
             if command.type in self.sealed_types and rep_id is not None:
-                key = keys[(rep_id, CATEGORY[command.type])]
-                if key is None:
-                    problems.append(Problem(command.index, "data", _erased_msg(rep_id, CATEGORY[command.type])))
-                    continue
+                key = uow.person_keys[(rep_id, CATEGORY[command.type])]
+                assert key is not None
                 event = seal_event(event, command.type, key)
                 content = _blinded_hash(command, key)
             events.append(event)
             id_key = key_of(scope, command.event_id) if command.event_id else None
             metas.append(EntryMeta(command.type, rep_id, id_key, content))
-        if problems:
-            raise InvalidBatch(problems)
         return events, metas
 
     def _handle(self, commands: list[Command]) -> UnitOfWork:
@@ -329,8 +332,12 @@ class Ledger(Verifying):
             for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
             if c.type in self.sealed_types and rep_id is not None
         }
-        gone = self.keys.erased(slots.values()) if slots else set()
-        return [Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if slot in gone]
+        # The batch's keys, fetched (or made) once: `_sealed` seals with them. A slot whose key is
+        # destroyed comes back None.
+        uow.person_keys = self.keys.keys_for(set(slots.values())) if slots else {}
+        return [
+            Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if uow.person_keys[slot] is None
+        ]
 
     def _load_streams(self, ids: list[UUID]) -> dict[UUID, Aggregate]:
         loaded: dict[UUID, Aggregate] = {}

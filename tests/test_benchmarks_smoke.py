@@ -140,3 +140,14 @@ def test_the_harness_runs_against_postgresql(tmp_path):
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_the_personal_data_benchmark_compares_sealed_and_clear_stores_of_the_same_events(tmp_path):
+    from benchmarks.personal import compare
+
+    run = compare(2000, 1, False, str(tmp_path))
+    assert run["events"] == 2000 and run["personal_events"] > 0
+    assert run["clear"]["personal"] == run["sealed"]["personal"]
+    assert all(run[kind][figure] > 0 for kind in ("clear", "sealed") for figure in ("ingest_s", "rebuild_s"))
+    worst = compare(300, 1, True, str(tmp_path))
+    assert worst["personal_events"] == 300
