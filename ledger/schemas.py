@@ -171,9 +171,12 @@ def _scope(value: object) -> dict[str, Any]:
 
 
 def _id(value: str) -> str:
-    """No spaces or control characters."""
+    """No spaces or control characters; and readable back in a URL's path (`/reps/{id}/…`): no
+    `/`, and not `.` or `..`, which a client's URL handling would resolve away."""
     if not _ID_PATTERN.match(value):
         raise ValueError(Msg("id.spaces", "must not contain spaces or control characters"))
+    if "/" in value or value in (".", ".."):
+        raise ValueError(Msg("id.path", "must not contain / or be . or ..: an id is read back in a URL's path"))
     return value
 
 

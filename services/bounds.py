@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ledger.config import Settings
 from ledger.messages import Msg
@@ -81,15 +81,14 @@ def in_closed_period(commands: list[Command], closed: set[str], settings: Settin
     return problems
 
 
-def check_time(ledger: Ledger, user: User, commands: list[Command], now: datetime | None = None) -> list[Problem]:
+def check_time(ledger: Ledger, user: User, commands: list[Command]) -> list[Problem]:
     """Every event dated further back than the writer's role may, or inside a closed period."""
-    now = now or datetime.now(UTC)
-    problems = backdated(user, commands, ledger.settings, now)
+    problems = backdated(user, commands, ledger.settings, ledger.settings.now())
     problems += in_closed_period(commands, ledger.closed_periods(), ledger.settings)
     return sorted(problems, key=lambda p: p.index)
 
 
-def check_volume(ledger: Ledger, user: User, commands: list[Command], now: datetime | None = None) -> None:
+def check_volume(ledger: Ledger, user: User, commands: list[Command]) -> None:
     """Refuse (OverLimit) a rep's request over the activity limits, recording the refusal."""
     if user.role != "rep" or user.rep_id is None:
         return
@@ -99,7 +98,7 @@ def check_volume(ledger: Ledger, user: User, commands: list[Command], now: datet
     per_batch, per_day = ledger.settings.activity_limits
     within, limit = "batch", per_batch
     if attempted <= per_batch:
-        since = int(((now or datetime.now(UTC)) - DAY).timestamp() * 1_000_000)
+        since = int((ledger.settings.now() - DAY).timestamp() * 1_000_000)
         recorded = ledger.count_recorded_since(SELF_REPORTED, user.rep_id, user.actor, since)
         if recorded + attempted <= per_day:
             return
@@ -129,7 +128,7 @@ def _over_limit_message(within: str, attempted: int, limit: int) -> Msg:
 def _record_refusal(ledger: Ledger, user: User, attempted: int, limit: int, within: str) -> None:
     envelope = {
         "type": "ActivityLimitReached",
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": ledger.settings.now().isoformat(),
         "data": {
             "refusal_id": uuid.uuid4().hex,
             "rep_id": user.rep_id,

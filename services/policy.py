@@ -73,6 +73,12 @@ class User:
     token_id: str = ""
 
     @property
+    def person(self) -> str:
+        """Who this caller is inside an event (`author_id`, …): a rep or a team by its id; an
+        admin, finance or auditor token by its role alone (the entry's actor names the token)."""
+        return self.actor if self.role in ("rep", "manager") else self.role
+
+    @property
     def actor(self) -> str:
         """How the ledger records this caller: `rep:R-1`, `manager:T-1`, `admin:tok_ab12…`."""
         return f"{self.role}:{self.rep_id or self.team_id or self.token_id}"
@@ -396,7 +402,7 @@ def with_people_from_token(user: User, envelopes: Sequence[object]) -> tuple[lis
         if user.role in NAMES_OTHERS and named is not None:
             stamped.append(envelope)
             continue
-        if named is not None and named != user.actor:
+        if named is not None and named != user.person:
             problems.append(
                 Problem(
                     index,
@@ -405,12 +411,21 @@ def with_people_from_token(user: User, envelopes: Sequence[object]) -> tuple[lis
                         "record.person_from_token",
                         "{field} is who wrote this, taken from your token ({actor}): leave it out",
                         field=people_field,
-                        actor=user.actor,
+                        actor=user.person,
                     ),
                 )
             )
-        stamped.append({**envelope, "data": {**data, people_field: user.actor}})
+        stamped.append({**envelope, "data": {**data, people_field: user.person}})
     return stamped, problems
+
+
+def visible_actor(user: User, actor: str) -> str:
+    """An entry's actor as this reader may see it: an admin or finance token's handle only to
+    those who read everything (a rep sees `admin`, not which token)."""
+    role, _, who = actor.partition(":")
+    if user.role in READS_EVERYTHING or role in ("rep", "manager") or not who.startswith("tok_"):
+        return actor
+    return role
 
 
 def refusals(user: User, events: Sequence[tuple[str, Mapping[str, Any]]], org: OrgView) -> list[Problem]:

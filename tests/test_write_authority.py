@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from api_client import FAR, MATE, OWN, running
 from builders import ev, open_deal, win
 from typer.testing import CliRunner
 
 from api.cli import app as cli
+from ledger.store import Ledger
 
 MARCH = "2026-03-20T10:00:00+00:00"
 
@@ -125,14 +127,13 @@ def test_an_evaluation_feedback_and_resolution_name_the_token_that_wrote_them(se
         api.post("/events", dispute(), role="rep")
         resolution = ev("DisputeResolved", MARCH, dispute_id="DS-1", outcome="rejected", reason="D-1 is right")
         assert api.post("/events", resolution, role="finance").status_code == 201
-        finance_actor = api.get("/events", type="DisputeResolved").json()["events"][0]["actor"]
         people = {
             e["type"]: e["data"].get("evaluator_id") or e["data"].get("author_id") or e["data"].get("resolver_id")
             for e in api.get(
                 "/events", type=["EvaluationRecorded", "FeedbackGiven", "DisputeResolved"], after=20
             ).json()["events"]
         }
-        assert people == {"EvaluationRecorded": manager, "FeedbackGiven": manager, "DisputeResolved": finance_actor}
+        assert people == {"EvaluationRecorded": manager, "FeedbackGiven": manager, "DisputeResolved": "finance"}
 
 
 # ---------------------------------------------------------------- leads and customers are someone's
@@ -330,3 +331,130 @@ def test_import_refuses_a_deep_line_and_an_oversized_csv_cell_cleanly(settings, 
         assert result.exit_code == 1, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- atomic appends, on both stores
+
+
+def training(event_id: str, rep_id: str = "R-1"):
+    return ev("TrainingCompleted", MARCH, event_id, rep_id=rep_id, training="MEDDIC")
+
+
+def entries_that_fail(*args, **kwargs):
+    raise RuntimeError("the entries could not be built")
+
+
+def stored_event_count(ledger) -> int:
+    return len(ledger.recorder.select_notifications(start=None, limit=1000))
+
+
+def test_a_failure_after_the_events_insert_leaves_neither_events_nor_entries(ledger, monkeypatch):
+    from ledger import recorder
+
+    ledger.record([ev("RepOnboarded", MARCH, rep_id="R-1", name="Ann", team_id="T-1", region="East")], "seed")
+
+    monkeypatch.setattr(recorder, "build_entries", entries_that_fail)
+    with pytest.raises(RuntimeError):
+        ledger.record([training("t-1")], "seed")
+    monkeypatch.undo()
+    assert (ledger.head().position, stored_event_count(ledger)) == (1, 1)
+    assert ledger.verify().ok
+    assert ledger.record([training("t-1")], "seed").positions == [2]
+
+
+def test_the_librarys_notification_ids_agree_with_what_its_insert_answered_after_a_rollback(ledger, monkeypatch):
+    from ledger import recorder
+
+    answered: list[int] = []
+    insert = ledger.recorder.insert_events
+
+    def spy(stored_events, **kwargs):
+        ids = insert(stored_events, **kwargs)
+        answered.extend(ids or [])
+        return ids
+
+    monkeypatch.setattr(ledger.recorder, "insert_events", spy)
+    ledger.record([ev("RepOnboarded", MARCH, rep_id="R-1", name="Ann", team_id="T-1", region="East")], "seed")
+    build = recorder.build_entries
+    monkeypatch.setattr(recorder, "build_entries", entries_that_fail)
+    with pytest.raises(RuntimeError):
+        ledger.record([training("t-1")], "seed")  # rolled back: PostgreSQL's sequence skips a number
+    monkeypatch.setattr(recorder, "build_entries", build)
+    assert ledger.record([training("t-2")], "seed").positions == [2]  # positions stay gap-free
+    notifications = [n.id for n in ledger.recorder.select_notifications(start=None, limit=10)]
+    assert notifications == answered
+
+
+def test_the_librarys_database_function_insert_cannot_be_switched_on_from_the_environment(settings, monkeypatch):
+    monkeypatch.setenv("POSTGRES_ENABLE_DB_FUNCTIONS", "y")
+    monkeypatch.setenv("COMPRESSOR_TOPIC", "eventsourcing.compressor:ZlibCompressor")
+    store = Ledger(settings)
+    try:
+        store.record([ev("RepOnboarded", MARCH, rep_id="R-1", name="Ann", team_id="T-1", region="East")], "seed")
+        assert store.head().position == 1
+        assert store.verify().ok
+        assert store.read_log(0, 10)[0].data["name"] == "Ann"
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- the smaller findings
+
+
+def test_every_html_page_forbids_framing_sniffing_and_scripts_from_elsewhere(settings):
+    with running(settings) as api:
+        for path, role in ((f"/statements/{OWN}/2026-Q1?format=html", "rep"), ("/docs", None), ("/", None)):
+            page = api.client.get(path, headers=api.headers(role))
+            assert page.status_code == 200, path
+            assert page.headers["x-content-type-options"] == "nosniff"
+            policy = page.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+        assert api.get("/health", role=None).headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_api_docs_load_swagger_ui_from_this_server(settings):
+    with running(settings, seed=False) as api:
+        page = api.client.get("/docs").text
+        assert "cdn." not in page and "https://" not in page
+        assert api.client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        assert api.client.get("/docs/assets/core.py").status_code == 404
+
+
+def test_a_token_cannot_be_made_for_a_rep_the_ledger_does_not_know(settings):
+    with running(settings):
+        runner = CliRunner()
+        env = {"PERFLEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
+        assert runner.invoke(cli, ["token", "create", "--role", "rep", "--rep", "R-NOPE"], env=env).exit_code == 1
+        assert runner.invoke(cli, ["token", "create", "--role", "rep", "--rep", OWN], env=env).exit_code == 0
+
+
+def test_an_id_that_could_not_be_read_back_in_a_url_is_refused(settings):
+    with running(settings) as api:
+        for rep_id in ("R/1", "..", "."):
+            refused = api.post("/events", ev("RepOnboarded", MARCH, rep_id=rep_id, name="X", team_id="T-1", region="E"))
+            assert refused.status_code == 422, rep_id
+            assert refused.json()["detail"][0]["field"] == "data.rep_id"
+
+
+def test_a_rep_sees_that_an_admin_wrote_an_event_but_not_which_token(settings):
+    with running(settings) as api:
+        actors = {e["actor"] for e in api.get("/events", role="rep", limit=1000).json()["events"]}
+        assert actors == {"admin"}
+        assert all(a.startswith("admin:tok_") for a in {e["actor"] for e in api.get("/events").json()["events"]})
+
+
+def test_a_reps_history_answers_its_latest_entries_and_says_when_earlier_ones_were_left_out(settings, monkeypatch):
+    from projections.queries import history
+
+    monkeypatch.setattr(history, "MAX_HISTORY_ENTRIES", 3)
+    with running(settings) as api:
+        trainings = [
+            ev("TrainingCompleted", f"2026-03-0{d}T09:00:00+00:00", rep_id=OWN, training=f"T{d}") for d in range(1, 6)
+        ]
+        api.record(*trainings)
+        # R-ann's history: T1…T5 (1–5 March), her evaluation (30 March), her feedback (31 March).
+        answer = api.get(f"/reps/{OWN}/history", role="rep").json()
+        assert [e["kind"] for e in answer["history"]] == ["training", "evaluation", "feedback"]
+        assert answer["history"][0]["data"]["training"] == "T5" and answer["earlier"] is True
+        early = api.get(f"/reps/{OWN}/history", role="rep", as_of="2026-03-02T12:00:00+00:00").json()
+        assert [e["data"]["training"] for e in early["history"]] == ["T1", "T2"] and early["earlier"] is False

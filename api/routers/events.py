@@ -13,7 +13,7 @@ from api.errors import BadRequest, problem
 from ledger.decoding import LogRecord
 from ledger.schemas import DATA_MODELS
 from services import recording
-from services.policy import User, readable_reps
+from services.policy import User, readable_reps, visible_actor
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -126,7 +126,7 @@ def read_events(
 ) -> EventsPage:
     visible = readable_reps(user, reps, org)  # reps: themselves; managers: their team now
     records, more = log.page_within(after, limit, MAX_PAGE_BYTES, types=event_types, reps=visible)
-    return page_of(records, more)
+    return page_of(records, more, user)
 
 
 def envelopes_of(body: Any) -> list[Any]:
@@ -152,7 +152,7 @@ def envelopes_of(body: Any) -> list[Any]:
     return events
 
 
-def page_of(records: list[LogRecord], more: bool) -> EventsPage:
+def page_of(records: list[LogRecord], more: bool, reader: User) -> EventsPage:
     """A page, and where the next one starts when more follow."""
     items = [
         LogItem(
@@ -161,7 +161,7 @@ def page_of(records: list[LogRecord], more: bool) -> EventsPage:
             event_id=r.event_id,
             occurred_at=r.occurred,
             recorded_at=r.recorded_at_time,
-            actor=r.actor,
+            actor=visible_actor(reader, r.actor),
             rep_id=r.rep_id,
             data=r.data,
         )
