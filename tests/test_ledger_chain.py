@@ -9,7 +9,7 @@ from ledger import verifying
 from ledger.chain import GENESIS
 
 
-@pytest.fixture(params=["one pass", "split"])
+@pytest.fixture(params=["one pass", pytest.param("split", marks=pytest.mark.processes)])
 def log(ledger, request, monkeypatch):
     """Every check in one pass, and with the later stretch checked by a worker process."""
     monkeypatch.setattr(verifying, "VERIFY_SPLIT_FROM", 0 if request.param == "split" else 10**12)

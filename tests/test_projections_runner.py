@@ -121,6 +121,7 @@ def test_rebuild_drops_everything_and_replays_from_zero(store, accel):
         assert sorted(conn.execute(select(deal_facts)).all()) == sorted(rows)
 
 
+@pytest.mark.processes
 def test_a_rebuild_split_across_two_processes_holds_exactly_the_rows_of_one_in_process(store_url, accelerated):
     split_store = open_store(store_url)
     try:
@@ -136,6 +137,7 @@ def test_a_rebuild_split_across_two_processes_holds_exactly_the_rows_of_one_in_p
         close_store(split_store)
 
 
+@pytest.mark.processes
 def test_a_split_rebuild_whose_worker_fails_folds_its_part_itself_and_says_so(
     store, monkeypatch, tmp_path, caplog, accelerated
 ):
@@ -313,6 +315,7 @@ def test_a_sales_rebuild_holds_its_batches_and_never_forgets_a_state_they_change
     assert tables_of(table_contents(store.engine), sales) == tables_of(rebuilt_contents(store), sales)
 
 
+@pytest.mark.processes
 def test_a_rebuild_whose_reset_fails_stops_its_worker_before_it_folds_anything(store, monkeypatch, caplog, accel):
     # The worker starts first and opens the store while the caller resets it; it folds only once
     # told the reset is done. A reset that fails leaves the tables as they were, and no worker.
@@ -378,6 +381,7 @@ def mixed_store(store_url):
     close_store(opened)
 
 
+@pytest.mark.processes
 def test_a_store_rebuilt_on_the_plain_path_holds_exactly_the_rows_of_one_rebuilt_accelerated(mixed_store):
     # SQLite: the activities and follow-ups replayed in SQL, in the store; both engines: the
     # knowledge blocks read from the ledger's entries, the sales and trust folds' memory, batches
