@@ -44,6 +44,12 @@ class LedgerApplication(Application):
         return OrjsonTranscoder()
 
 
+# Pinned whatever the environment says: the stored state is the transcoder's JSON, which the
+# ledger's chain, SQL folds and personal-data sealing read as it is; a library cipher or
+# compressor from CIPHER_KEY / COMPRESSOR_TOPIC would change it under them.
+UNTOUCHED_STATE = {"CIPHER_TOPIC": "", "CIPHER_KEY": "", "COMPRESSOR_TOPIC": ""}
+
+
 def store_environment(database_url: str) -> dict[str, str]:
     """The eventsourcing environment for a SQLAlchemy-style database URL."""
     url = make_url(database_url)
@@ -56,6 +62,7 @@ def store_environment(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "ledger.recorder:LedgerSQLiteFactory",
             "SQLITE_DBNAME": url.database,
             "SQLITE_LOCK_TIMEOUT": "30",
+            **UNTOUCHED_STATE,
         }
     if url.get_backend_name() == "postgresql":
         return {
@@ -68,6 +75,9 @@ def store_environment(database_url: str) -> dict[str, str]:
             "POSTGRES_SCHEMA": str(url.query.get("schema", "") or ""),
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_POOL_SIZE": "4",
+            # Pinned: the database-function insert would skip the entries (refused by the recorder too).
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            **UNTOUCHED_STATE,
         }
     raise ValueError(
         f"PERFLEDGER_DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite:///FILE or postgresql://USER@HOST/DB"
@@ -136,7 +146,8 @@ class Ledger(Verifying):
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
-            positions = self.app.events.put(events, entries=metas, actor=actor, now_us=self._now_us())
+            receipt: list[int] = []  # the positions, filled in by the recorder
+            self.app.events.put(events, entries=metas, actor=actor, receipt=receipt, now_us=self._now_us())
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
             known_now, _, _ = self._split_known(commands, hashes, scope)
@@ -148,7 +159,7 @@ class Ledger(Verifying):
             ) from error
         self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if isinstance(rep, Rep))
         by_index = dict(known)
-        by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions, strict=True)})
+        by_index.update({c.index: position for c, position in zip(fresh, receipt, strict=True)})
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
         return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
 
