@@ -33,6 +33,7 @@ from ledger.aggregates import (
     stream_id,
 )
 from ledger.errors import RuleViolation
+from ledger.keys import PersonKey
 from ledger.messages import Msg
 from ledger.periods import parse_period
 from ledger.schemas import Command
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.events: list[Any] = []
         self.rep_of_event: list[str | None] = []
         self.event_ids: list[str | None] = []  # of the commands handled so far in this batch, in order
+        self.person_keys: dict[tuple[str, str], PersonKey | None] = {}  # (rep, kind) → its key; None: destroyed
 
     def preload(self, ids: Iterable[UUID]) -> None:
         missing = [i for i in set(ids) if i not in self.aggregates]

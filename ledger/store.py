@@ -185,7 +185,7 @@ class Ledger(Verifying):
         """The batch's commands, and every problem of its envelopes taken one by one."""
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
         problems += future_facts(commands, self.settings.now(), self.settings.future_tolerance)
-        problems = problems or before_start(commands, self.settings)
+        problems += before_start(commands, self.settings)
         return commands, sorted(problems, key=lambda problem: problem.index)
 
     def _now_us(self) -> int:
@@ -291,28 +291,20 @@ class Ledger(Verifying):
     ) -> tuple[list[Any], list[EntryMeta]]:
         """The batch's events with their personal fields sealed under the key of the rep each is
         about, and their entries (a personal event's content hash blinded under that key too).
-        A person erased meanwhile refuses the batch: their key is never made again."""
-        events, metas, problems = [], [], []
-        slots = {
-            (rep_id, CATEGORY[c.type])
-            for c, rep_id in zip(fresh, uow.rep_of_event, strict=True)
-            if c.type in self.sealed_types and rep_id is not None
-        }
-        keys = self.keys.keys_for(slots) if slots else {}
+        The keys were fetched when the batch was handled (`_about_erased`, which refused a
+        destroyed one); one destroyed since leaves this batch's texts sealed under a key that no
+        longer exists: nothing can read them."""
+        events, metas = [], []
         for command, event, rep_id in zip(fresh, uow.events, uow.rep_of_event, strict=True):
             content = hashes[command.index]
             if command.type in self.sealed_types and rep_id is not None:
-                key = keys[(rep_id, CATEGORY[command.type])]
-                if key is None:
-                    problems.append(Problem(command.index, "data", _erased_msg(rep_id, CATEGORY[command.type])))
-                    continue
+                key = uow.person_keys[(rep_id, CATEGORY[command.type])]
+                assert key is not None
                 event = seal_event(event, command.type, key)
                 content = _blinded_hash(command, key)
             events.append(event)
             id_key = key_of(scope, command.event_id) if command.event_id else None
             metas.append(EntryMeta(command.type, rep_id, id_key, content))
-        if problems:
-            raise InvalidBatch(problems)
         return events, metas
 
     def _handle(self, commands: list[Command]) -> UnitOfWork:
@@ -340,8 +332,12 @@ class Ledger(Verifying):
             for c, rep_id in zip(commands, uow.rep_of_event, strict=True)
             if c.type in self.sealed_types and rep_id is not None
         }
-        gone = self.keys.erased(slots.values()) if slots else set()
-        return [Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if slot in gone]
+        # The batch's keys, fetched (or made) once: `_sealed` seals with them. A slot whose key is
+        # destroyed comes back None.
+        uow.person_keys = self.keys.keys_for(set(slots.values())) if slots else {}
+        return [
+            Problem(index, "data", _erased_msg(*slot)) for index, slot in slots.items() if uow.person_keys[slot] is None
+        ]
 
     def _load_streams(self, ids: list[UUID]) -> dict[UUID, Aggregate]:
         loaded: dict[UUID, Aggregate] = {}

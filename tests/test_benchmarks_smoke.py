@@ -31,6 +31,7 @@ FIGURES = [
         for p in ("p50", "p99")
     ],
     "payouts",
+    *[f"off_track_{kind}_{p}" for kind in ("company", "team") for p in ("p50", "p99")],
     "replay",
     "approve",
     "replay_approved",
@@ -96,6 +97,7 @@ def check(report: dict, store: str) -> None:
         "replay_approved",
         "kpi_rep_p99",
         "kpi_company_p99",
+        "off_track_company_p99",
         "http_kpi",
     ):
         assert report["figures"][name]["target"], name  # each target is judged in the JSON
@@ -106,6 +108,7 @@ def check(report: dict, store: str) -> None:
         "catch_up",
         "kpi",
         "payouts",
+        "off_track",
         "replay",
         "audit",
         "verify",
@@ -137,3 +140,14 @@ def test_the_harness_runs_against_postgresql(tmp_path):
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_the_personal_data_benchmark_compares_sealed_and_clear_stores_of_the_same_events(tmp_path):
+    from benchmarks.personal import compare
+
+    run = compare(2000, 1, False, str(tmp_path))
+    assert run["events"] == 2000 and run["personal_events"] > 0
+    assert run["clear"]["personal"] == run["sealed"]["personal"]
+    assert all(run[kind][figure] > 0 for kind in ("clear", "sealed") for figure in ("ingest_s", "rebuild_s"))
+    worst = compare(300, 1, True, str(tmp_path))
+    assert worst["personal_events"] == 300

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from builders import ev, onboard
 from payout_fixtures import JAN, STANDARD_RULES, assign, publish, target, won_deal
@@ -20,6 +21,7 @@ from projections.runner import catch_up, projected_tables
 from projections.tables import rep_timeline, reps
 from replay.audit import audit
 from replay.explain import explain
+from replay.statements import dispute, statement
 from services.approvals import approve
 from services.erasure import ErasureRefused, erase_person
 
@@ -169,11 +171,20 @@ def test_erasing_r1_leaves_no_byte_of_their_name_or_texts_in_the_sqlite_files(de
     assert found_in_files(settings, R2_TEXTS) == R2_TEXTS  # another rep's data is untouched
 
 
+def in_the_log(ledger, texts: list[str]) -> list[str]:
+    """Which of `texts` the log's stored bytes hold (its entries hold ids and hashes only)."""
+    stored = b"".join(row[7] for row in ledger.read_stored(0, 10_000))
+    return [t for t in texts if t.encode() in stored]
+
+
 def test_after_erasing_r1_no_row_of_the_store_holds_their_texts(department):
+    """The row-by-row scan, which is what PostgreSQL allows (its files are its own)."""
     ledger, engine, _ = department
-    assert {t for _, t in rows_holding(engine, R1_TEXTS)} == set(R1_TEXTS)
+    assert {t for _, t in rows_holding(engine, R1_TEXTS)} == set(R1_TEXTS)  # the projections' copies
+    assert in_the_log(ledger, R1_TEXTS + R2_TEXTS) == []  # the log holds ciphertext only
     erase_r1(ledger, engine)
     assert rows_holding(engine, R1_TEXTS) == []
+    assert in_the_log(ledger, R1_TEXTS) == []
     assert {t for _, t in rows_holding(engine, R2_TEXTS)} == set(R2_TEXTS)
 
 
@@ -323,3 +334,12 @@ def test_one_kind_of_data_can_be_erased_before_the_others(department):
         )
     erase_r1(ledger, engine)  # the rest, later
     assert rows_holding(engine, R1_TEXTS) == []
+
+
+def test_the_statement_and_the_dispute_of_an_erased_rep_show_erased(department):
+    ledger, engine, settings = department
+    erase_r1(ledger, engine)
+    timeline = dispute(ledger, engine, settings, "X-1")["timeline"]
+    assert [step["text"] for step in timeline] == [ERASED, ERASED]
+    shown = orjson.dumps(statement(ledger, engine, settings, "R-1", "2026-Q1"), default=str).decode()
+    assert not [t for t in R1_TEXTS if t in shown]

@@ -46,7 +46,7 @@ def left_by_sql(conn: Connection, log: LogReader, after: int, upto: int, kind: s
     the positions it folded, given after and upto), decoded for the projection's handler."""
     done = set(conn.exec_driver_sql(done_sql, (after, upto)).scalars())
     stored = log.read_stored(after, upto - after, upto=upto, types=[kind], details=False)
-    return decoded([s for s in stored if s[0] not in done])
+    return log.opened(decoded([s for s in stored if s[0] not in done]))
 
 
 def fields_sql(events_sql: str, fields: dict[str, str]) -> str:
