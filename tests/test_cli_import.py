@@ -17,7 +17,8 @@ def jsonl(path: Path, lines: list) -> Path:
     return path
 
 
-def test_token_create_prints_the_new_token_alone_on_its_last_line(cli, sqlite_settings):
+def test_token_create_prints_the_new_token_alone_on_its_last_line(cli, sqlite_settings, sqlite_ledger):
+    sqlite_ledger.record([onboard("R-1")], "cli:test")  # a rep token is made only for a known rep
     result = cli("token", "create", "--role", "rep", "--rep", "R-1")
     assert result.exit_code == 0, result.output
     secret = result.output.strip().splitlines()[-1]
