@@ -17,12 +17,14 @@ from fastapi import FastAPI
 from api.auth import Principals, ensure_tables
 from api.errors import install_error_handlers
 from api.figures_memo import FiguresMemo
+from api.heavy import heavy_slots
 from api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from api.log_queries import LogReader
 from api.org_cache import OrgCache
 from api.probe import StoreProbe
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
+from api.security_headers import SecurityHeaders
 from ledger.config import Settings, settings_from_env
 from ledger.store import Ledger
 from projections.db import engine_for
@@ -74,11 +76,14 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
-        docs_url="/docs",
+        docs_url=None,  # api/routers/docs.py: from installed files, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.state.heavy_slots = heavy_slots()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -90,7 +90,12 @@ def token_create(
     label: Annotated[str | None, typer.Option(help="A note for `token list`, e.g. who holds it.")] = None,
 ) -> None:
     """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
-    engine = token_engine(load_settings())
+    settings = load_settings()
+    if rep is not None:
+        with open_ledger(settings) as ledger:
+            if not ledger.read_log(0, 1, types=["RepOnboarded"], rep_ids=[rep]):
+                fail(f"no rep {rep} is onboarded", "record their RepOnboarded first, then create their token")
+    engine = token_engine(settings)
     try:
         secret, info = create_token(engine, role, rep_id=rep, team_id=team, label=label)
     except TokenError as error:

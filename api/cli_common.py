@@ -176,7 +176,11 @@ def parse_period_option(value: str) -> str:
     try:
         return str(parse_period(value))
     except ValueError as error:
-        fail(str(error), "a period is 2026-03 (month), 2026-Q1 (quarter) or 2026 (year)", EXIT_CONFIG)
+        fail(
+            str(error),
+            "a period is 2026-03 (month), 2026-Q1 (quarter), 2026-W48 (ISO week) or 2026 (year)",
+            EXIT_CONFIG,
+        )
 
 
 def actor(kind: str) -> str:

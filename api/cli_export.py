@@ -45,7 +45,7 @@ def _write(body: bytes, output: Path | None, name: str) -> None:
 
 @export_app.command("kpis")
 def export_kpis(
-    period: Annotated[list[str], typer.Option(help="2026-03, 2026-Q1 or 2026 (repeatable).")],
+    period: Annotated[list[str], typer.Option(help="2026-03, 2026-Q1, 2026-W48 or 2026 (repeatable).")],
     scope: Annotated[
         list[str] | None, typer.Option(help="rep:ID, team:ID, region:NAME or company (repeatable; default company).")
     ] = None,
@@ -81,7 +81,7 @@ def export_kpis(
 
 @export_app.command("payouts")
 def export_payouts(
-    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1 or 2026.")],
+    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1, 2026-W48 or 2026.")],
     as_of: AsOfOption = None,
     known_at: KnownAtOption = None,
     form: FormatOption = "xlsx",

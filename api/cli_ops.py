@@ -94,7 +94,7 @@ def differences_table(differences: list[dict]) -> Table:
 
 
 def close(
-    period: Annotated[str, typer.Argument(help="The period to close: 2026-03, 2026-Q1 or 2026.")],
+    period: Annotated[str, typer.Argument(help="The period to close: 2026-03, 2026-Q1, 2026-W48 or 2026.")],
     by: Annotated[
         str | None, typer.Option("--by", help="Who the ledger records as closing (default: cli:USER).")
     ] = None,

@@ -385,7 +385,7 @@ def pipeline_lines(answer: Mapping[str, Any]) -> list[str]:
         lines.append(
             say._(
                 "win probability {probability} learned from {closed} closed deals ({source}); "
-                "median sales cycle {days} days",
+                "mean sales cycle {days} days",
                 probability=fmt(pipeline["win_probability"]),
                 closed=fmt(pipeline["closed_deals"]),
                 source=say._(LEARNED_FROM[pipeline["learned_from"]]),

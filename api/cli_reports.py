@@ -51,7 +51,7 @@ def print_json(payload: Any) -> None:
 
 
 def kpi(
-    period: Annotated[str, typer.Option(help="2026-03, 2026-Q1 or 2026.")],
+    period: Annotated[str, typer.Option(help="2026-03, 2026-Q1, 2026-W48 or 2026.")],
     scope: Annotated[str, typer.Option(help="rep:ID, team:ID, region:NAME or company.")] = "company",
     as_of: AsOfOption = None,
     known_at: KnownAtOption = None,
@@ -184,7 +184,7 @@ payout_app = typer.Typer(no_args_is_help=True, help="A rep's payout: explain it 
 @payout_app.command("explain")
 def payout_explain(
     rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R-0001.")],
-    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1 or 2026.")],
+    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1, 2026-W48 or 2026.")],
     known_at: KnownAtOption = None,
     all_events: Annotated[bool, typer.Option("--all-events", help="List every event of each line.")] = False,
     as_json: JsonOption = False,
@@ -214,7 +214,7 @@ def payout_explain(
 @payout_app.command("approve")
 def payout_approve(
     rep: Annotated[str, typer.Argument(help="The rep's id, e.g. R-0001.")],
-    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1 or 2026.")],
+    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1, 2026-W48 or 2026.")],
     by: Annotated[
         str | None, typer.Option("--by", help="Who the ledger records as approving (default: cli:USER).")
     ] = None,
@@ -238,7 +238,7 @@ def payout_approve(
 
 
 def replay(
-    period: Annotated[str, typer.Argument(help="The period to replay: 2026-03, 2026-Q1 or 2026.")],
+    period: Annotated[str, typer.Argument(help="The period to replay: 2026-03, 2026-Q1, 2026-W48 or 2026.")],
     plan_id: Annotated[str | None, typer.Option("--plan-id", help="A published plan's id (with --version).")] = None,
     version: Annotated[int | None, typer.Option(min=1, help="The published plan version to replay under.")] = None,
     rules: Annotated[

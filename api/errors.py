@@ -31,6 +31,7 @@ from api.responses import OrjsonResponse
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.messages import Msg, code_of, message_of
 from ledger.schemas import pydantic_message
+from services.bounds import OverLimit
 from services.policy import NotVisible
 from services.recording import Refused
 
@@ -56,6 +57,7 @@ STATUS_CODES = {
     409: "conflict",
     413: "too_large",
     422: "invalid",
+    429: "too_many",
     503: "unavailable",
 }
 # Contention or a lost connection (a lock or pool time-out, "database is locked", a restart),
@@ -135,6 +137,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def refused(request: Request, exc: Refused) -> OrjsonResponse:
         problems = spoken([p.as_dict() for p in exc.problems], request_lang(request))
         return refusal(request, message_of(exc), 403, problems=problems)
+
+    @app.exception_handler(OverLimit)
+    async def over_limit(request: Request, exc: OverLimit) -> OrjsonResponse:
+        problems = spoken([p.as_dict() for p in exc.problems], request_lang(request))
+        return refusal(request, message_of(exc), 429, problems=problems)
 
     @app.exception_handler(NotVisible)
     async def not_visible(request: Request, exc: NotVisible) -> OrjsonResponse:

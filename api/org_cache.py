@@ -1,4 +1,4 @@
-"""Who is in which team now, and whose deal or follow-up is whose: an in-process cache of the org.
+"""Who is in which team now, and whose deal, follow-up, lead or customer is whose: an in-process cache of the org.
 
 Authorising a manager needs "which team is rep X in now" and "whose deal is D" on every request;
 scanning the log each time is out of the question, and projections/ has no org table yet. So
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from api.log_queries import LogReader
 from ledger.decoding import LogRecord
 
-ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled", "DisputeOpened")
+ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled", "DisputeOpened", "LeadCreated")
 
 
 class OrgCache:
@@ -33,6 +33,8 @@ class OrgCache:
         self._deal_rep: dict[str, str] = {}
         self._followup_rep: dict[str, str] = {}
         self._dispute_rep: dict[str, str] = {}
+        self._lead_rep: dict[str, str] = {}
+        self._customer_reps: dict[str, frozenset[str]] = {}  # the reps with a lead or deal of the customer
 
     def view(self) -> OrgCache:
         """Catch up with the log, then answer as of now (one call per request)."""
@@ -60,10 +62,18 @@ class OrgCache:
             insort(self._moves.setdefault(data["rep_id"], []), move)
         elif event_type == "DealOpened":
             self._deal_rep[data["deal_id"]] = data["rep_id"]
+            self._hold(data.get("customer_id"), data["rep_id"])
+        elif event_type == "LeadCreated":
+            self._lead_rep[data["lead_id"]] = data["rep_id"]
+            self._hold(data.get("customer_id"), data["rep_id"])
         elif event_type == "FollowUpScheduled":
             self._followup_rep[data["followup_id"]] = data["rep_id"]
         elif event_type == "DisputeOpened":
             self._dispute_rep[data["dispute_id"]] = data["rep_id"]
+
+    def _hold(self, customer_id: str | None, rep_id: str) -> None:
+        if customer_id:
+            self._customer_reps[customer_id] = self._customer_reps.get(customer_id, frozenset()) | {rep_id}
 
     # ---------------------------------------------------------------- policy.OrgView
 
@@ -87,3 +97,9 @@ class OrgCache:
 
     def dispute_rep(self, dispute_id: str) -> str | None:
         return self._dispute_rep.get(dispute_id)
+
+    def lead_rep(self, lead_id: str) -> str | None:
+        return self._lead_rep.get(lead_id)
+
+    def customer_reps(self, customer_id: str) -> frozenset[str]:
+        return self._customer_reps.get(customer_id, frozenset())

@@ -12,6 +12,8 @@ Stages, in order (each prints `name  value unit  (ratio × reference)` and lands
   kpi          projections.queries.kpis.kpis for reps, teams, the company, with and without known_at
                (p50, p99 over >= 200 queries each)         vs one raw SQL revenue aggregate
   payouts      projections.payouts.assembly.period_payouts, every rep of a quarter
+  off_track    projections.queries.forecast.off_track: the company's and a team's off-track list
+               of the quarter in progress, pace and forecast of every rep (p50, p99)
   replay       replay.replays.replay of a quarter under a changed plan
   audit        replay.audit.audit: the log rebuilt into a scratch store and compared
   verify       Ledger.verify, the whole hash chain (events/s) vs raw sha256 over the same bytes
@@ -79,6 +81,7 @@ TARGETS = {  # SQLite, 1M events (docs/performance.md, "Targets")
     "kpi_rep_known_at_p99": ("value", "<", 10.0),
     "kpi_company_p99": ("value", "<", 100.0),
     "kpi_company_known_at_p99": ("value", "<", 100.0),
+    "off_track_company_p99": ("value", "<", 200.0),
     "replay": ("value", "<", 2.0),
     "replay_approved": ("value", "<", 2.0),
     "http_kpi": ("ratio", ">=", 0.3),
@@ -485,6 +488,38 @@ def stage_payouts(b: Bench) -> None:
     )
 
 
+def stage_off_track(b: Bench) -> None:
+    """p50/p99 of the off-track list of the quarter in progress (2026-Q4, read as of the moment the
+    generated year ends), for the company and for its teams, each list a whole read: every rep's
+    figures, targets, pace, win rate, sales cycle and open deals."""
+    from projections.queries.forecast import off_track
+
+    _, teams = _scopes(b)
+    period, as_of = "2026-Q4", GENERATED_UNTIL
+    count = max(20, b.args.kpi_queries // 4)
+    for kind, scopes in (("company", ["company"]), ("team", [f"team:{t}" for t in teams])):
+        for scope in scopes[:3]:  # warm-up: compiled statements, page cache
+            off_track(b.engine, b.settings, scope, period, as_of)
+        samples, listed = [], 0
+        with progress_bar(f"off-track {kind}", count) as advance:
+            for i in range(count):
+                started = time.perf_counter()
+                answer = off_track(b.engine, b.settings, scopes[i % len(scopes)], period, as_of)
+                samples.append((time.perf_counter() - started) * 1000)
+                listed = max(listed, answer["reps_in_scope"])
+                advance(1)
+        p50, p99 = _percentiles(samples)
+        b.results.figure(f"off_track_{kind}_p50", p50, "ms", queries=count)
+        b.results.figure(
+            f"off_track_{kind}_p99",
+            p99,
+            "ms",
+            note=f"{listed} reps in the largest scope, {period} as of {as_of:%Y-%m-%d}",
+            queries=count,
+            reps=listed,
+        )
+
+
 def changed_plan() -> dict[str, Any]:
     """The default plan with richer commission tiers (what finance would try)."""
     rules = orjson.loads(orjson.dumps(DEFAULT_PLAN_RULES))
@@ -737,6 +772,7 @@ STAGES: dict[str, Callable[[Bench], None]] = {
     "catch_up": stage_catch_up,
     "kpi": stage_kpis,
     "payouts": stage_payouts,
+    "off_track": stage_off_track,
     "replay": stage_replay,
     "audit": stage_audit,
     "verify": stage_verify,

@@ -461,6 +461,26 @@ class Activity(Ledgered):
         return stream_id("activity", activity_id)
 
 
+class LimitRefusal(Ledgered):
+    """A refused burst of self-reported activities, kept for the rep's manager to see."""
+
+    KIND = "refusal"
+
+    class ActivityLimitReached(Created):
+        refusal_id: str
+        rep_id: str
+        attempted: int
+        limit: int
+        within: str
+
+    def __init__(self, refusal_id: str, rep_id: str, attempted: int, limit: int, within: str, occurred_at: datetime):
+        self.refusal_id = refusal_id
+
+    @staticmethod
+    def create_id(refusal_id: str) -> UUID:
+        return stream_id("refusal", refusal_id)
+
+
 class FollowUp(Ledgered):
     KIND = "followup"
 

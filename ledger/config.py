@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.retention import DEFAULT_POLICY, parse_policy
@@ -40,6 +40,16 @@ class Settings:
     locale: str = field(default_factory=lambda: configured_locale(os.environ))
     # How far after its recording a fact may say it happened (PERFLEDGER_FUTURE_TOLERANCE, seconds).
     future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
+    # No fact before this day (read in the ledger's zone): PERFLEDGER_START's, else 2000-01-01.
+    start: date = field(default_factory=lambda: configured_start(os.environ))
+    # How many days back a token's role may date a fact (None: no limit): PERFLEDGER_BACKDATING's.
+    backdating: tuple[tuple[str, int | None], ...] = field(default_factory=lambda: configured_backdating(os.environ))
+    # A rep's self-reported activities: at most `batch` per request and `day` per 24 hours.
+    activity_limits: tuple[int, int] = field(default_factory=lambda: configured_activity_limits(os.environ))
+
+    def backdating_days(self, role: str) -> int | None:
+        return dict(self.backdating).get(role)
+
     # How long each kind of personal data is kept after a rep leaves (ledger/retention.py).
     retention: str = DEFAULT_POLICY
     # "Now" for every default cut-off and every recording: the system's clock, or a fixed one in tests.
@@ -76,6 +86,9 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         currency=currency,
         locale=configured_locale(env),
         future_tolerance=configured_tolerance(env),
+        start=configured_start(env),
+        backdating=configured_backdating(env),
+        activity_limits=configured_activity_limits(env),
         retention=retention,
     )
 
@@ -97,3 +110,51 @@ def configured_locale(env: os._Environ[str] | dict[str, str]) -> str:
         if value.replace("_", "-").lower() == known.lower():
             return known
     raise ConfigError(f"PERFLEDGER_LOCALE={value!r} is not a supported locale: use {' or '.join(SUPPORTED_LOCALES)}")
+
+
+DEFAULT_START = date(2000, 1, 1)
+# Reps date their calls within a few days, managers their team's facts within a quarter;
+# finance and admin (who also correct the past) have no window. Closed periods take no new facts
+# from anyone (see services/bounds.py).
+DEFAULT_BACKDATING = "rep=7,manager=90"
+DEFAULT_ACTIVITY_LIMITS = "batch=100,day=500"
+
+
+def configured_start(env: os._Environ[str] | dict[str, str]) -> date:
+    value = (env.get("PERFLEDGER_START") or "").strip()
+    if not value:
+        return DEFAULT_START
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"PERFLEDGER_START={value!r} is not a date: use YYYY-MM-DD, e.g. 2024-01-01") from None
+
+
+def configured_backdating(env: os._Environ[str] | dict[str, str]) -> tuple[tuple[str, int | None], ...]:
+    """`rep=7,manager=90`: days back each role may date a fact; a role not named has no window;
+    `off`: no window for anyone."""
+    value = (env.get("PERFLEDGER_BACKDATING") or DEFAULT_BACKDATING).strip()
+    if value == "off":
+        return ()
+    return tuple((role, days) for role, days in _pairs("PERFLEDGER_BACKDATING", value, "rep=7,manager=90").items())
+
+
+def configured_activity_limits(env: os._Environ[str] | dict[str, str]) -> tuple[int, int]:
+    value = (env.get("PERFLEDGER_ACTIVITY_LIMITS") or DEFAULT_ACTIVITY_LIMITS).strip()
+    pairs = {
+        **_pairs("PERFLEDGER_ACTIVITY_LIMITS", DEFAULT_ACTIVITY_LIMITS, ""),
+        **_pairs("PERFLEDGER_ACTIVITY_LIMITS", value, DEFAULT_ACTIVITY_LIMITS),
+    }
+    if set(pairs) != {"batch", "day"}:
+        raise ConfigError(f"PERFLEDGER_ACTIVITY_LIMITS={value!r}: name batch and day, e.g. {DEFAULT_ACTIVITY_LIMITS}")
+    return pairs["batch"], pairs["day"]
+
+
+def _pairs(variable: str, value: str, example: str) -> dict[str, int]:
+    pairs = {}
+    for part in value.split(","):
+        key, _, number = part.partition("=")
+        if not key.strip() or not number.strip().isdigit() or int(number) < 1:
+            raise ConfigError(f"{variable}={value!r}: write name=number pairs of positive numbers, e.g. {example}")
+        pairs[key.strip()] = int(number)
+    return pairs

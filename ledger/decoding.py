@@ -19,6 +19,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from ledger.aggregates import Created, Happened, public_type
+from ledger.idempotency import client_event_id
 from ledger.transcoder import untag
 
 
@@ -135,7 +136,7 @@ def decoded(stored: Sequence[StoredEvent]) -> list[LogRecord]:
     return [
         to_log_record(position, at, type_, rep_id, actor, event_id, topic, state)
         if topic is not None and state is not None
-        else LogRecord(position, at, type_, rep_id, actor, event_id, None, {})
+        else LogRecord(position, at, type_, rep_id, actor, client_event_id(event_id), None, {})
         for position, at, type_, rep_id, actor, event_id, topic, state in stored
     ]
 
@@ -151,6 +152,7 @@ def to_log_record(
     state: bytes,
 ) -> LogRecord:
     """Decode a stored event for the read side, upcasting old versions as the mapper would."""
+    event_id = client_event_id(event_id)  # the client's id, without its writer's key scope
     reading = _READINGS.get(topic) or _reading_of(topic)
     values = orjson.loads(state)
     version = values.get("class_version", 1)

@@ -16,6 +16,7 @@ from psycopg.rows import tuple_row
 from ledger.chain import GENESIS
 from ledger.config import Settings
 from ledger.decoding import LogRecord, StoredEvent, decoded, to_log_record
+from ledger.idempotency import key_of, scope_of
 from ledger.keys import KeyStore
 from ledger.personal import open_records
 
@@ -37,14 +38,36 @@ class LogReading:
     def keys(self) -> KeyStore:
         raise NotImplementedError  # the ledger's key store, given by the class that reads
 
-    def entries_by_event_id(self, event_ids: list[str]) -> dict[str, tuple[int, str, str | None]]:
-        """position, content hash and rep of each recorded event_id among `event_ids`."""
+    def entries_by_event_id(self, scope: str, event_ids: list[str]) -> dict[str, tuple[int, str, str | None]]:
+        """position, content hash and rep of each event_id among `event_ids` recorded in the
+        writer's key scope."""
+        keys = {key_of(scope, event_id): event_id for event_id in event_ids}
         rows = self._query(
-            f"SELECT event_id, position, content_hash, rep_id FROM {self.recorder.entries_table} "
+            f"SELECT event_id, position, content_hash, rep_id, actor FROM {self.recorder.entries_table} "
             "WHERE event_id IN ({in})",
-            event_ids,
+            [*keys, *event_ids],
         )
-        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+        found: dict[str, tuple[int, str, str | None]] = {}
+        for key, position, content_hash, rep_id, actor in rows:
+            if key in keys:
+                found[keys[key]] = (position, content_hash, rep_id)
+            elif scope_of(actor) == scope:  # a bare key from before scoping, by this same writer
+                found.setdefault(key, (position, content_hash, rep_id))
+        return found
+
+    def count_recorded_since(self, event_type: str, rep_id: str, actor: str, since_us: int) -> int:
+        """How many events of a type for a rep this actor recorded after a knowledge time."""
+        rows = self._query(
+            f"SELECT COUNT(*) FROM {self.recorder.entries_table} "
+            "WHERE rep_id = {p} AND type = {p} AND actor = {p} AND recorded_at > {p}",
+            None,
+            (rep_id, event_type, actor, since_us),
+        )
+        return int(rows[0][0])
+
+    def closed_periods(self) -> set[str]:
+        """The names of every closed period (a handful: one close a month at most)."""
+        return {record.data["period"] for record in self.read_log(0, 100_000, types=["PeriodClosed"])}
 
     def read_log(
         self,

@@ -7,7 +7,9 @@ acting user, the client's `event_id` (unique: idempotency) and the hash-chain `l
 
 Positions are assigned here, under the store's write lock, rather than taken from the library's
 notification ids: PostgreSQL's sequence skips a number whenever a transaction rolls back (a
-conflict, a crash), and the ledger promises auditors a log without holes.
+conflict, a crash), and the ledger promises auditors a log without holes. The library is answered
+with its own notification ids (so its notification log agrees with what its insert returned);
+the positions reach the ledger through the insert's `receipt`.
 """
 
 from __future__ import annotations
@@ -121,6 +123,13 @@ def build_entries(
 _hex = uuid_hex
 
 
+def _hand_positions(receipt: list[int] | None, built: list[Entry]) -> None:
+    """The ledger's positions go back through `receipt`; the library gets its notification ids
+    (so its notification log and what its insert answered agree)."""
+    if receipt is not None:
+        receipt.extend(e.position for e in built)
+
+
 def _entry_rows(entries: list[Entry]) -> list[tuple[Any, ...]]:
     return [
         (e.position, e.notification_id, e.recorded_at, e.type, e.rep_id, e.actor, e.event_id, e.content_hash, e.link)
@@ -150,6 +159,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         *,
         entries: Sequence[EntryMeta] | None = None,
         actor: str = "system",
+        receipt: list[int] | None = None,
         now_us: int | None = None,
         **_: Any,
     ) -> Sequence[int] | None:
@@ -169,7 +179,8 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
         built = build_entries(notification_ids, stored_events, metas, actor, tuple(row) if row else None, now_us)
         c.executemany(f"INSERT INTO {ENTRIES_TABLE} VALUES (?,?,?,?,?,?,?,?,?)", _entry_rows(built))
-        return [e.position for e in built]
+        _hand_positions(receipt, built)
+        return notification_ids
 
     def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """Every event of the given streams, in one query per 500 ids (a batch preload)."""
@@ -221,6 +232,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     notification_key = "notification_id"
 
     def __init__(self, datastore: Any, **kwargs: Any):
+        if datastore.enable_db_functions:
+            # The library's DB-function insert never calls the hook that writes the entries.
+            raise ValueError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS is set: the ledger writes an entry with every event, "
+                "which the library's database-function insert skips; unset it"
+            )
         super().__init__(datastore, **kwargs)
         schema = self.datastore.schema
         prefix = f'"{schema}".' if schema else ""
@@ -247,6 +264,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         *,
         entries: Sequence[EntryMeta] | None = None,
         actor: str = "system",
+        receipt: list[int] | None = None,
         now_us: int | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
@@ -261,7 +279,22 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         last = (row["position"], row["recorded_at"], row["link"]) if row else None
         built = build_entries(notification_ids, stored_events, metas, actor, last, now_us)
         curs.executemany(f"INSERT INTO {self.entries_table} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", _entry_rows(built))
-        return [e.position for e in built]
+        _hand_positions(receipt, built)
+        return notification_ids
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The events and their entries in one transaction, committed together or not at all.
+
+        The library's own version catches an exception raised inside its transaction (to keep
+        psycopg's pipeline quiet) and raises it again only after the transaction has committed:
+        a failure while building the entries would leave events without entries. Here nothing
+        is caught inside: any exception rolls the whole batch back."""
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            self._insert_stored_events(curs, stored_events, **kwargs)  # locks the table, then inserts
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         found: dict[UUID, list[StoredEvent]] = {}

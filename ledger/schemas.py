@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -170,9 +171,12 @@ def _scope(value: object) -> dict[str, Any]:
 
 
 def _id(value: str) -> str:
-    """No spaces or control characters."""
+    """No spaces or control characters; and readable back in a URL's path (`/reps/{id}/…`): no
+    `/`, and not `.` or `..`, which a client's URL handling would resolve away."""
     if not _ID_PATTERN.match(value):
         raise ValueError(Msg("id.spaces", "must not contain spaces or control characters"))
+    if "/" in value or value in (".", ".."):
+        raise ValueError(Msg("id.path", "must not contain / or be . or ..: an id is read back in a URL's path"))
     return value
 
 
@@ -421,6 +425,8 @@ class EvaluationRecorded(Data):
     rep_id: Id
     period: PeriodText
     evaluator_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     result_score: Score
     process_scores: Annotated[dict[Name, Score], Field(max_length=MAX_LIST_ITEMS)]
     """A score for each part of the process, by name."""
@@ -434,6 +440,8 @@ class FeedbackGiven(Data):
     feedback_id: Id
     rep_id: Id
     author_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     kind: Literal["recognition", "improvement", "coaching"]
     text: Text
     evaluation_id: Id | None = None
@@ -511,6 +519,19 @@ class PeriodClosed(Data):
     """The hash chain's link at closing: verification checks the log still passes through it."""
     head_position: Annotated[int, Field(ge=0, strict=True)] | None = None
     """The position of that link."""
+
+
+class ActivityLimitReached(Data):
+    """A rep's self-reported activities refused for their volume, recorded by the ledger (the
+    batch itself is not) so that their manager sees the attempt."""
+
+    refusal_id: Id
+    rep_id: Id
+    attempted: Annotated[int, Field(ge=1, strict=True)]
+    """How many activities the refused request held."""
+    limit: Annotated[int, Field(ge=1, strict=True)]
+    within: Literal["batch", "day"]
+    """The limit reached: activities per request, or per 24 hours of recording."""
 
 
 class PayoutApproved(MoneyData):
@@ -608,6 +629,8 @@ class DisputeCommented(Data):
 
     dispute_id: Id
     author_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     text: Text
 
 
@@ -617,6 +640,8 @@ class DisputeResolved(Data):
 
     dispute_id: Id
     resolver_id: Id
+    """Who: set from the writer's token (`rep:R-1`, `manager:T-1`, …) when recorded over HTTP; a body
+    naming someone else is refused (an admin token and the command line may name the person)."""
     outcome: Literal["accepted", "rejected"]
     reason: Text
     corrections: Annotated[list[Id], Field(max_length=20)] = []
@@ -659,6 +684,7 @@ DATA_MODELS: dict[str, type[Data]] = {
         PeriodClosed,
         PayoutApproved,
         PayoutAdjusted,
+        ActivityLimitReached,
         PlanAcknowledged,
         DisputeOpened,
         DisputeCommented,
@@ -667,9 +693,17 @@ DATA_MODELS: dict[str, type[Data]] = {
         PersonalDataResealed,
     )
 }
-# Written by the ledger itself (approve, close, adjust, erase, reseal), never accepted from a client.
+# Written by the ledger itself (approve, close, adjust, erase, reseal, a refusal of volume), never
+# accepted from a client.
 SYSTEM_TYPES = frozenset(
-    {"PeriodClosed", "PayoutApproved", "PayoutAdjusted", "PersonalDataErased", "PersonalDataResealed"}
+    {
+        "PeriodClosed",
+        "PayoutApproved",
+        "PayoutAdjusted",
+        "PersonalDataErased",
+        "PersonalDataResealed",
+        "ActivityLimitReached",
+    }
 )
 ENVELOPE_KEYS = frozenset({"type", "event_id", "occurred_at", "data"})
 
@@ -694,14 +728,17 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
             )
         ]
     problems: list[Problem] = []
-    for key in sorted(set(raw) - ENVELOPE_KEYS):
+    unknown_keys = set(raw) - ENVELOPE_KEYS
+    for key in sorted(unknown_keys)[:MAX_NAMED_KEYS] if len(unknown_keys) <= MAX_DATA_KEYS else ():
         problems.append(
             Problem(
                 index,
-                key,
+                key[:MAX_EXCERPT],
                 Msg("envelope.unknown_field", "unknown field: an envelope has type, event_id, occurred_at and data"),
             )
         )
+    if len(unknown_keys) > MAX_DATA_KEYS:
+        problems.append(_too_many_keys(index, "", len(raw)))
     event_type = raw.get("type")
     model = DATA_MODELS.get(event_type) if isinstance(event_type, str) else None
     if model is None:
@@ -710,7 +747,12 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
             Problem(
                 index,
                 "type",
-                Msg("type.unknown", "unknown event type {type!r}; known types: {known}", type=event_type, known=known),
+                Msg(
+                    "type.unknown",
+                    "unknown event type {type}; known types: {known}",
+                    type=excerpt(event_type),
+                    known=known,
+                ),
             )
         )
     elif event_type in SYSTEM_TYPES and not system:
@@ -745,6 +787,22 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
     if model is not None:
         if not isinstance(data, dict):
             problems.append(Problem(index, "data", Msg("data.not_object", "must be an object with the event's fields")))
+        elif len(data) > MAX_DATA_KEYS:  # refused before validating: pydantic would name every one
+            problems.append(_too_many_keys(index, "data", len(data)))
+        elif (size := _encoded_size(data)) > max_data_bytes(model.__name__):
+            problems.append(
+                Problem(
+                    index,
+                    "data",
+                    Msg(
+                        "data.too_large",
+                        "{size} bytes: a {type}'s data is at most {limit} bytes",
+                        size=size,
+                        type=event_type,
+                        limit=max_data_bytes(model.__name__),
+                    ),
+                )
+            )
         else:
             try:
                 validated = model.model_validate(data, context={"currency": currency})
@@ -755,6 +813,55 @@ def parse_envelope(index: int, raw: object, *, currency: str, system: bool = Fal
                     assert occurred_at is not None and isinstance(event_type, str)  # else a problem
                     return Command(index, event_type, event_id, occurred_at, _plain(validated))
     return problems
+
+
+MAX_DATA_KEYS = 64  # far more than any event's fields: past it, a body is refused without a field-by-field list
+MAX_NAMED_KEYS = 20  # unknown envelope keys named one by one
+MAX_DATA_BYTES = 32 * 1024  # an event's data, encoded: an evaluation with its SWOT is a few KiB
+MAX_PLAN_BYTES = 256 * 1024  # a plan's rules, its tiers and components
+MAX_PROBLEMS = 100  # reported per batch; the rest are counted
+MAX_EXCERPT = 64
+
+
+def max_data_bytes(event_type: str) -> int:
+    return MAX_PLAN_BYTES if event_type == "IncentivePlanPublished" else MAX_DATA_BYTES
+
+
+def excerpt(value: object) -> str:
+    """A short, safe rendering of a value the client sent, for a message: a string's start, or
+    the kind of JSON value (never its repr, which a deeply nested list cannot give)."""
+    if isinstance(value, str):
+        return repr(value[:MAX_EXCERPT] + ("…" if len(value) > MAX_EXCERPT else ""))
+    kinds = {list: "a list", dict: "an object", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), "a value")
+
+
+def _encoded_size(data: dict[str, Any]) -> int:
+    try:
+        return len(orjson.dumps(data))
+    except (TypeError, orjson.JSONEncodeError):  # too deep or not JSON: pydantic says what is wrong
+        return 0
+
+
+def _too_many_keys(index: int, field: str, count: int) -> Problem:
+    return Problem(
+        index,
+        field,
+        Msg("keys.too_many", "{count} keys: an event has at most {limit}", count=count, limit=MAX_DATA_KEYS),
+    )
+
+
+def capped(problems: list[Problem]) -> list[Problem]:
+    """The first MAX_PROBLEMS problems, and one more that counts the rest."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    more = Problem(
+        problems[MAX_PROBLEMS].index,
+        "events",
+        Msg("problems.more", "{count} more problems not listed: fix these and send again", count=rest),
+    )
+    return [*problems[:MAX_PROBLEMS], more]
 
 
 def _plain(model: Data) -> dict[str, Any]:
@@ -834,4 +941,4 @@ def parse_batch(raws: list[object], *, currency: str, system: bool = False) -> t
             commands.append(parsed)
         else:
             problems.extend(parsed)
-    return commands, problems
+    return commands, capped(problems)

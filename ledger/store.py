@@ -19,11 +19,13 @@ from eventsourcing.persistence import IntegrityError, Transcoder
 from sqlalchemy.engine import make_url
 
 from ledger.aggregates import Rep
+from ledger.bounds import before_start
 from ledger.commands import HANDLERS, UnitOfWork, touched_streams
 from ledger.config import Settings, settings_from_env
 from ledger.decoding import time_to_micros
 from ledger.errors import ConflictError, InvalidBatch, RuleViolation
 from ledger.future_facts import future_facts
+from ledger.idempotency import key_of, scope_of
 from ledger.keys import KeyStore, PersonKey, SqlKeyStore, SubjectErased
 from ledger.messages import Msg
 from ledger.personal import CATEGORY, PERSONAL_FIELDS, blinded, seal_event
@@ -42,6 +44,12 @@ class LedgerApplication(Application):
         return OrjsonTranscoder()
 
 
+# Pinned whatever the environment says: the stored state is the transcoder's JSON, which the
+# ledger's chain, SQL folds and personal-data sealing read as it is; a library cipher or
+# compressor from CIPHER_KEY / COMPRESSOR_TOPIC would change it under them.
+UNTOUCHED_STATE = {"CIPHER_TOPIC": "", "CIPHER_KEY": "", "COMPRESSOR_TOPIC": ""}
+
+
 def store_environment(database_url: str) -> dict[str, str]:
     """The eventsourcing environment for a SQLAlchemy-style database URL."""
     url = make_url(database_url)
@@ -54,6 +62,7 @@ def store_environment(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "ledger.recorder:LedgerSQLiteFactory",
             "SQLITE_DBNAME": url.database,
             "SQLITE_LOCK_TIMEOUT": "30",
+            **UNTOUCHED_STATE,
         }
     if url.get_backend_name() == "postgresql":
         return {
@@ -66,6 +75,9 @@ def store_environment(database_url: str) -> dict[str, str]:
             "POSTGRES_SCHEMA": str(url.query.get("schema", "") or ""),
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_POOL_SIZE": "4",
+            # Pinned: the database-function insert would skip the entries (refused by the recorder too).
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            **UNTOUCHED_STATE,
         }
     raise ValueError(
         f"PERFLEDGER_DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite:///FILE or postgresql://USER@HOST/DB"
@@ -125,18 +137,20 @@ class Ledger(Verifying):
         if problems:
             raise InvalidBatch(problems)
         hashes = [content_hash(c) for c in commands]
-        known, fresh, self_duplicates = self._split_known(commands, hashes)
+        scope = scope_of(actor, system=system)
+        known, fresh, self_duplicates = self._split_known(commands, hashes, scope)
         if not fresh:
             return Recorded([known[c.index] for c in commands], sorted(known))
         uow = self._handle(fresh)
-        events, metas = self._sealed(fresh, uow, hashes)
+        events, metas = self._sealed(fresh, uow, hashes, scope)
         try:
             # The event store directly, with the facts in command order (Application.save would
             # order them by aggregate); nothing here is snapshotted or notified in-process.
-            positions = self.app.events.put(events, entries=metas, actor=actor, now_us=self._now_us())
+            receipt: list[int] = []  # the positions, filled in by the recorder
+            self.app.events.put(events, entries=metas, actor=actor, receipt=receipt, now_us=self._now_us())
         except IntegrityError as error:
             # A racing writer appended to one of these streams, or used one of these event_ids.
-            known_now, _, _ = self._split_known(commands, hashes)
+            known_now, _, _ = self._split_known(commands, hashes, scope)
             if known_now and len(known_now) == len(commands):
                 return Recorded([known_now[c.index] for c in commands], sorted(known_now))
             raise ConflictError(
@@ -145,11 +159,11 @@ class Ledger(Verifying):
             ) from error
         self._known_reps.update(rep.rep_id for rep in uow.aggregates.values() if isinstance(rep, Rep))
         by_index = dict(known)
-        by_index.update({c.index: r.notification.id for c, r in zip(fresh, positions, strict=True)})
+        by_index.update({c.index: position for c, position in zip(fresh, receipt, strict=True)})
         by_index.update({i: by_index[first] for i, first in self_duplicates.items()})
         return Recorded([by_index[c.index] for c in commands], sorted([*known, *self_duplicates]))
 
-    def check(self, envelopes: Sequence[object], *, system: bool = False) -> list[Problem]:
+    def check(self, envelopes: Sequence[object], actor: str = "cli:operator", *, system: bool = False) -> list[Problem]:
         """A dry run of `record`: every problem the batch would be refused for; nothing is written.
 
         The answer holds for the log as it is now; a writer in between can still change it.
@@ -159,7 +173,7 @@ class Ledger(Verifying):
             return problems
         hashes = [content_hash(c) for c in commands]
         try:
-            _, fresh, _ = self._split_known(commands, hashes)
+            _, fresh, _ = self._split_known(commands, hashes, scope_of(actor, system=system))
             self._handle(fresh)
         except ConflictError as conflict:
             return conflict.problems
@@ -171,6 +185,7 @@ class Ledger(Verifying):
         """The batch's commands, and every problem of its envelopes taken one by one."""
         commands, problems = parse_batch(list(envelopes), currency=self.settings.currency, system=system)
         problems += future_facts(commands, self.settings.now(), self.settings.future_tolerance)
+        problems += before_start(commands, self.settings)
         return commands, sorted(problems, key=lambda problem: problem.index)
 
     def _now_us(self) -> int:
@@ -178,11 +193,12 @@ class Ledger(Verifying):
         return time_to_micros(self.settings.now())
 
     def _split_known(
-        self, commands: list[Command], hashes: list[str]
+        self, commands: list[Command], hashes: list[str], scope: str
     ) -> tuple[dict[int, int], list[Command], dict[int, int]]:
-        """Events whose event_id is already in the log (same content → original position)."""
+        """Events whose event_id is already in the log under this writer's key scope (same content →
+        original position); another writer's event_ids are not this writer's business."""
         ids = [c.event_id for c in commands if c.event_id is not None]
-        recorded = self.entries_by_event_id(ids) if ids else {}
+        recorded = self.entries_by_event_id(scope, ids) if ids else {}
         known: dict[int, int] = {}
         erased: list[Problem] = []
         fresh: list[Command] = []
@@ -270,7 +286,9 @@ class Ledger(Verifying):
             return None
         return stored_hash == _blinded_hash(command, key)
 
-    def _sealed(self, fresh: list[Command], uow: UnitOfWork, hashes: list[str]) -> tuple[list[Any], list[EntryMeta]]:
+    def _sealed(
+        self, fresh: list[Command], uow: UnitOfWork, hashes: list[str], scope: str
+    ) -> tuple[list[Any], list[EntryMeta]]:
         """The batch's events with their personal fields sealed under the key of the rep each is
         about, and their entries (a personal event's content hash blinded under that key too).
         The keys were fetched when the batch was handled (`_about_erased`, which refused a
@@ -285,7 +303,8 @@ class Ledger(Verifying):
                 event = seal_event(event, command.type, key)
                 content = _blinded_hash(command, key)
             events.append(event)
-            metas.append(EntryMeta(command.type, rep_id, command.event_id, content))
+            id_key = key_of(scope, command.event_id) if command.event_id else None
+            metas.append(EntryMeta(command.type, rep_id, id_key, content))
         return events, metas
 
     def _handle(self, commands: list[Command]) -> UnitOfWork:

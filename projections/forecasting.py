@@ -10,8 +10,8 @@ Two forecasts of a cumulative figure (revenue, orders), each named in the answer
   when the team has too, or none (the pipeline is then the actual alone).
 
 A deal is expected to close by the period's end when it was opened at least a typical sales
-cycle before it: `opened + median cycle < end` (the rep's median cycle of its won deals, else
-its team's, else the company's; with no won deal to learn from, every open deal is expected).
+cycle before it: `opened + mean cycle < end` (the mean cycle of the rep's won deals, else its
+team's, else the company's; with no won deal to learn from, every open deal is expected).
 The projected attainment is a forecast over the target; the projected payout, the plan
 evaluated with the forecast in place of the actual.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from statistics import median
 
 MIN_CLOSED = 5  # closed deals a rep (or a team) needs for its own win rate to count
 FOUR_PLACES, TWO_PLACES = Decimal("0.0001"), Decimal("0.01")
@@ -31,24 +30,36 @@ REP, TEAM, COMPANY, NONE = "rep", "team", "company", "none"
 @dataclass(frozen=True)
 class Track:
     """Closed deals of a rep, team or company over the look-back, counted by share, and the
-    cycles (microseconds, opened to won) of its won deals."""
+    cycles (microseconds, opened to won) of its won deals: their total and count."""
 
     won: Decimal = Decimal(0)
     lost: Decimal = Decimal(0)
     won_amount: Decimal = Decimal(0)  # money, by share
-    cycles_us: tuple[int, ...] = ()
+    cycles_us: int = 0
+    cycles: int = 0
 
     @property
     def closed(self) -> Decimal:
         return self.won + self.lost
 
+    @property
+    def cycle_us(self) -> int | None:
+        """The mean cycle of the won deals (to the microsecond below); None without one."""
+        return self.cycles_us // self.cycles if self.cycles else None
+
     def __add__(self, other: Track) -> Track:
-        return Track(
-            self.won + other.won,
-            self.lost + other.lost,
-            self.won_amount + other.won_amount,
-            self.cycles_us + other.cycles_us,
-        )
+        return combined([self, other])
+
+
+def combined(tracks: Sequence[Track]) -> Track:
+    """The tracks of several reps as one (a team's, the company's)."""
+    return Track(
+        sum((t.won for t in tracks), Decimal(0)),
+        sum((t.lost for t in tracks), Decimal(0)),
+        sum((t.won_amount for t in tracks), Decimal(0)),
+        sum(t.cycles_us for t in tracks),
+        sum(t.cycles for t in tracks),
+    )
 
 
 @dataclass(frozen=True)
@@ -58,14 +69,14 @@ class Learned:
     probability: Decimal | None  # exact won / closed
     source: str  # rep | team | company | none
     closed: Decimal  # the closed deals it was learned from
-    cycle_us: int | None  # the median sales cycle
+    cycle_us: int | None  # the mean sales cycle
     average_won: Decimal | None  # the average won amount, for an open deal without an expected amount
 
 
 def learned(own: Track, team: Track, company: Track, minimum: int = MIN_CLOSED) -> Learned:
     """The win probability and the cycle of a rep: its own when it has closed `minimum` deals,
     else its team's, else the company's."""
-    cycle = next((int(median(t.cycles_us)) for t in (own, team, company) if t.cycles_us), None)
+    cycle = next((t.cycle_us for t in (own, team, company) if t.cycle_us is not None), None)
     average = next((t.won_amount / t.won for t in (own, team, company) if t.won > 0), None)
     sources = ((REP, own), (TEAM, team), (COMPANY, company))
     chosen = next(((source, track) for source, track in sources if track.closed >= minimum), None)

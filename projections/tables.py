@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -116,6 +116,8 @@ deals = Table(
     Column("closed_recorded_us", BigInteger),
     Index("deals_lead", "lead_id", info={"fold": True}),  # the sales fold reads through it
     Index("deals_open", "outcome", "rep_id"),  # the pipeline: open deals by rep
+    Index("deals_closed", "closed_us"),  # … and deals closed after as_of
+    Index("deals_closed_known", "closed_recorded_us"),  # … or known closed only after known_at
 )
 
 customers = Table(

@@ -56,6 +56,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ledger.messages import Msg
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem
 
 ROLES = ("admin", "manager", "rep", "finance", "auditor")
@@ -72,6 +73,12 @@ class User:
     token_id: str = ""
 
     @property
+    def person(self) -> str:
+        """Who this caller is inside an event (`author_id`, …): a rep or a team by its id; an
+        admin, finance or auditor token by its role alone (the entry's actor names the token)."""
+        return self.actor if self.role in ("rep", "manager") else self.role
+
+    @property
     def actor(self) -> str:
         """How the ledger records this caller: `rep:R-1`, `manager:T-1`, `admin:tok_ab12…`."""
         return f"{self.role}:{self.rep_id or self.team_id or self.token_id}"
@@ -84,6 +91,8 @@ class OrgView(Protocol):
     def reps_in_team(self, team_id: str) -> frozenset[str]: ...
     def deal_rep(self, deal_id: str) -> str | None: ...
     def followup_rep(self, followup_id: str) -> str | None: ...
+    def lead_rep(self, lead_id: str) -> str | None: ...
+    def customer_reps(self, customer_id: str) -> frozenset[str]: ...
 
 
 class NotVisible(LookupError):
@@ -204,16 +213,30 @@ RECORDABLE: dict[str, frozenset[str]] = {
 UNSCOPED_WRITERS = frozenset({"admin", "finance"})
 
 DEAL_KEYED = frozenset({"DealWon", "DealLost", "DealCreditSplit", "DealAmountCorrected", "DealRefunded"})
+# Events that point at someone's lead, deal or customer (a dispute may point at any deal: it
+# questions a figure and changes none).
+LEAD_REFERRING = frozenset({"DealOpened", "ActivityLogged", "FollowUpScheduled"})
+DEAL_REFERRING = frozenset({"ActivityLogged", "FollowUpScheduled"})
+CUSTOMER_REFERRING = frozenset({"LeadCreated", "DealOpened", "ActivityLogged"})
+CUSTOMER_HOLDING = frozenset({"LeadCreated", "DealOpened"})  # a rep holds the customers of their leads and deals
 SCOPED = frozenset({"TargetSet", "IncentivePlanAssigned"})
 
 
 @dataclass
 class Subject:
-    """Whom an event concerns: reps, teams, or the whole org (a plan, a region, the company)."""
+    """Whom an event concerns: reps, teams, or the whole org (a plan, a region, the company).
 
-    reps: set[str | None] = field(default_factory=set)  # None: a deal or follow-up nobody owns (yet)
+    Each rep is kept with the name the request gave it by (`deal D-1`, `lead L-2`): a refusal
+    names only what the caller sent, never whose it turned out to be."""
+
+    reps: list[tuple[str | None, str]] = field(default_factory=list)  # None: a deal, lead… nobody owns
     teams: set[str] = field(default_factory=set)
     org_wide: bool = False
+    # A customer already held by reps (their leads and deals): one of them must be within reach.
+    customers: list[tuple[frozenset[str], str]] = field(default_factory=list)
+
+    def add(self, rep_id: str | None, named: str) -> None:
+        self.reps.append((rep_id, named))
 
 
 @dataclass
@@ -223,6 +246,8 @@ class BatchMemory:
     deal_rep: dict[str, str] = field(default_factory=dict)
     followup_rep: dict[str, str] = field(default_factory=dict)
     dispute_rep: dict[str, str] = field(default_factory=dict)
+    lead_rep: dict[str, str] = field(default_factory=dict)
+    customer_reps: dict[str, set[str]] = field(default_factory=dict)
 
     def remember(self, event_type: str, data: Mapping[str, Any]) -> None:
         if event_type == "DealOpened":
@@ -231,28 +256,56 @@ class BatchMemory:
             self.followup_rep[data["followup_id"]] = data["rep_id"]
         elif event_type == "DisputeOpened":
             self.dispute_rep[data["dispute_id"]] = data["rep_id"]
+        elif event_type == "LeadCreated" and data.get("lead_id"):
+            self.lead_rep[data["lead_id"]] = data["rep_id"]
+        if event_type in CUSTOMER_HOLDING and data.get("customer_id"):
+            self.customer_reps.setdefault(data["customer_id"], set()).add(data["rep_id"])
 
 
 def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: BatchMemory) -> Subject:
-    """Whom a validated event concerns, for authorisation (not for crediting)."""
+    """Whom a validated event concerns, for authorisation (not for crediting): the reps it is
+    recorded for, and the owners of every lead, deal and customer it names."""
     if event_type in SCOPED:
         return _scope_subject(data["scope"])
     if event_type == "IncentivePlanPublished":
         return Subject(org_wide=True)
+    subject = Subject()
     if event_type in DEAL_KEYED:
         deal_id = data["deal_id"]
-        reps = {memory.deal_rep.get(deal_id) or org.deal_rep(deal_id)}
-        reps.update(split["rep_id"] for split in data.get("splits") or ())
-        return Subject(reps=reps)
-    if event_type == "FollowUpCompleted":
+        subject.add(memory.deal_rep.get(deal_id) or org.deal_rep(deal_id), f"deal {deal_id}")
+        for split in data.get("splits") or ():
+            subject.add(split["rep_id"], f"rep {split['rep_id']}")
+    elif event_type == "FollowUpCompleted":
         followup_id = data["followup_id"]
-        return Subject(reps={memory.followup_rep.get(followup_id) or org.followup_rep(followup_id)})
-    if event_type in DISPUTE_KEYED:
+        owner = memory.followup_rep.get(followup_id) or org.followup_rep(followup_id)
+        subject.add(owner, f"follow-up {followup_id}")
+    elif event_type in DISPUTE_KEYED:
         dispute_id = data["dispute_id"]
-        return Subject(reps={memory.dispute_rep.get(dispute_id) or _dispute_rep(org, dispute_id)})
-    if event_type == "RepOnboarded":
-        return Subject(reps={data["rep_id"]}, teams={data["team_id"]})
-    return Subject(reps={data["rep_id"]})
+        subject.add(memory.dispute_rep.get(dispute_id) or _dispute_rep(org, dispute_id), f"dispute {dispute_id}")
+    else:
+        subject.add(data["rep_id"], f"rep {data['rep_id']}")
+        if event_type == "RepOnboarded":
+            subject.teams.add(data["team_id"])
+    _add_references(event_type, data, org, memory, subject)
+    return subject
+
+
+def _add_references(
+    event_type: str, data: Mapping[str, Any], org: OrgView, memory: BatchMemory, subject: Subject
+) -> None:
+    """A lead, deal or customer an event points at changes its owner's figures (a lead converts,
+    a customer is no longer new), so it must be within the writer's reach too."""
+    if event_type in LEAD_REFERRING and data.get("lead_id"):
+        lead_id = data["lead_id"]
+        subject.add(memory.lead_rep.get(lead_id) or org.lead_rep(lead_id), f"lead {lead_id}")
+    if event_type in DEAL_REFERRING and data.get("deal_id"):
+        deal_id = data["deal_id"]
+        subject.add(memory.deal_rep.get(deal_id) or org.deal_rep(deal_id), f"deal {deal_id}")
+    if event_type in CUSTOMER_REFERRING and data.get("customer_id"):
+        customer_id = data["customer_id"]
+        holders = frozenset(memory.customer_reps.get(customer_id, ())) | org.customer_reps(customer_id)
+        if holders:  # a customer new to the ledger is anyone's to bring in
+            subject.customers.append((holders, f"customer {customer_id}"))
 
 
 def _dispute_rep(org: OrgView, dispute_id: str) -> str | None:
@@ -264,7 +317,7 @@ def _dispute_rep(org: OrgView, dispute_id: str) -> str | None:
 
 def _scope_subject(scope: Mapping[str, Any]) -> Subject:
     if "rep" in scope:
-        return Subject(reps={scope["rep"]})
+        return Subject(reps=[(scope["rep"], f"rep {scope['rep']}")])
     if "team" in scope:
         return Subject(teams={scope["team"]})
     return Subject(org_wide=True)
@@ -273,18 +326,33 @@ def _scope_subject(scope: Mapping[str, Any]) -> Subject:
 def refusal(user: User, index: int, event_type: str, subject: Subject, org: OrgView) -> Problem | None:
     """Why this user may not record this event, or None if they may."""
     if event_type not in RECORDABLE.get(user.role, frozenset()):
-        return Problem(index, "type", f"a {user.role} token may not record {event_type}")
+        return Problem(
+            index,
+            "type",
+            Msg("record.role", "a {role} token may not record {event_type}", role=user.role, event_type=event_type),
+        )
     if user.role in UNSCOPED_WRITERS:
         return None
     if subject.org_wide:
-        return Problem(index, "data", f"{event_type} for a region or the company is recorded by admin or finance")
+        return Problem(
+            index,
+            "data",
+            Msg(
+                "record.org_wide",
+                "{event_type} for a region or the company is recorded by admin or finance",
+                event_type=event_type,
+            ),
+        )
     for team_id in sorted(subject.teams):
         if user.role != "manager" or team_id != user.team_id:
-            return Problem(index, "data", f"team {team_id} is not your team")
-    for rep_id in sorted(subject.reps, key=str):
+            return Problem(index, "data", _beyond_reach(f"team {team_id}"))
+    for rep_id, named in subject.reps:
         if not _within_reach(user, rep_id, org):
-            # One message whether the rep (or deal) is someone else's or unknown: no probing.
-            return Problem(index, "data", _outside_message(user, rep_id))
+            # The same words whether the object is someone else's or unknown: no probing.
+            return Problem(index, "data", _beyond_reach(named))
+    for holders, named in subject.customers:
+        if not any(_within_reach(user, rep_id, org) for rep_id in holders):
+            return Problem(index, "data", _beyond_reach(named))
     return None
 
 
@@ -296,11 +364,68 @@ def _within_reach(user: User, rep_id: str | None, org: OrgView) -> bool:
     return user.role == "rep" and rep_id == user.rep_id
 
 
-def _outside_message(user: User, rep_id: str | None) -> str:
-    whose = "a rep of your team" if user.role == "manager" else "yourself"
-    if rep_id is None:
-        return f"this event's deal, follow-up or dispute is not known to belong to {whose}"
-    return f"rep {rep_id} is not {whose}"
+def _beyond_reach(named: str) -> Msg:
+    """A refusal that says no more than 'not found' would: only what the request itself named."""
+    return Msg("record.beyond_reach", "{named} is not known within this token's reach", named=named)
+
+
+# ---------------------------------------------------------------- people named in events
+
+# Who did it, inside an event: taken from the writer's token, never from the body (else a rep
+# could comment on his own dispute as "finance-controller").
+PEOPLE_FIELDS: dict[str, str] = {
+    "EvaluationRecorded": "evaluator_id",
+    "FeedbackGiven": "author_id",
+    "DisputeCommented": "author_id",
+    "DisputeResolved": "resolver_id",
+}
+# The director may record what others did (backfilling evaluations from before the ledger); the
+# entry's actor still says the director's token wrote it.
+NAMES_OTHERS = frozenset({"admin"})
+
+
+def with_people_from_token(user: User, envelopes: Sequence[object]) -> tuple[list[object], list[Problem]]:
+    """The batch with each people field set to the writer (`rep:R-1`, `manager:T-1`, …), and a
+    refusal for every body that names someone else."""
+    stamped: list[object] = []
+    problems: list[Problem] = []
+    for index, envelope in enumerate(envelopes):
+        if not isinstance(envelope, dict):
+            stamped.append(envelope)
+            continue
+        event_type, data = envelope.get("type"), envelope.get("data")
+        people_field = PEOPLE_FIELDS.get(event_type) if isinstance(event_type, str) else None
+        if people_field is None or not isinstance(data, dict):
+            stamped.append(envelope)
+            continue
+        named = data.get(people_field)
+        if user.role in NAMES_OTHERS and named is not None:
+            stamped.append(envelope)
+            continue
+        if named is not None and named != user.person:
+            problems.append(
+                Problem(
+                    index,
+                    f"data.{people_field}",
+                    Msg(
+                        "record.person_from_token",
+                        "{field} is who wrote this, taken from your token ({actor}): leave it out",
+                        field=people_field,
+                        actor=user.person,
+                    ),
+                )
+            )
+        stamped.append({**envelope, "data": {**data, people_field: user.person}})
+    return stamped, problems
+
+
+def visible_actor(user: User, actor: str) -> str:
+    """An entry's actor as this reader may see it: an admin or finance token's handle only to
+    those who read everything (a rep sees `admin`, not which token)."""
+    role, _, who = actor.partition(":")
+    if user.role in READS_EVERYTHING or role in ("rep", "manager") or not who.startswith("tok_"):
+        return actor
+    return role
 
 
 def refusals(user: User, events: Sequence[tuple[str, Mapping[str, Any]]], org: OrgView) -> list[Problem]:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from ledger.errors import InvalidBatch
 from ledger.schemas import Problem, parse_batch
 from ledger.store import Ledger, Recorded
-from services.policy import OrgView, User, refusals
+from services import bounds
+from services.policy import OrgView, User, refusals, with_people_from_token
 
 
 class Refused(Exception):
@@ -21,12 +22,19 @@ class Refused(Exception):
 
 def record_events(ledger: Ledger, envelopes: Sequence[object], user: User, org: OrgView) -> Recorded:
     """Validate the batch, check that `user` may record every event of it, and record it."""
+    envelopes, named_others = with_people_from_token(user, envelopes)
+    if named_others:
+        raise Refused(named_others)
     commands, problems = parse_batch(list(envelopes), currency=ledger.settings.currency)
     if problems:
         raise InvalidBatch(problems)  # before authorising: only well-formed events can be judged
     refused = refusals(user, [(c.type, c.data) for c in commands], org)
     if refused:
         raise Refused(refused)
+    out_of_time = bounds.check_time(ledger, user, commands)
+    if out_of_time:
+        raise InvalidBatch(out_of_time)
+    bounds.check_volume(ledger, user, commands)
     return ledger.record(envelopes, actor=user.actor)
 
 

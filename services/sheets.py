@@ -326,7 +326,7 @@ def csv_rows(path: Path, encoding: str | None, on_progress: Callable[[int], None
             )
         ) from None
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header = next(reader, None)
+    header = _next_row(reader)
     if header is None:
         raise ImportFileError(
             Msg("csv.empty", "the CSV file is empty: it needs a header row (see `perfledger import --help`)")
@@ -336,7 +336,7 @@ def csv_rows(path: Path, encoding: str | None, on_progress: Callable[[int], None
 
     def rows() -> Iterator[Row]:
         last_line = reader.line_num
-        for cells in reader:
+        while (cells := _next_row(reader)) is not None:
             start, last_line = last_line + 1, reader.line_num  # a quoted cell may span lines
             on_progress(1)
             if not any(cell.strip() for cell in cells):
@@ -347,6 +347,17 @@ def csv_rows(path: Path, encoding: str | None, on_progress: Callable[[int], None
             yield row
 
     return headers, rows()
+
+
+def _next_row(reader: Any) -> list[str] | None:
+    """The next row, or None at the end; a row the csv module cannot read (a cell over its
+    131,072-character limit, a stray NUL) refuses the file with the line's number."""
+    try:
+        return next(reader, None)
+    except csv.Error as error:
+        raise ImportFileError(
+            Msg("csv.unreadable", "line {line} cannot be read as CSV: {error}", line=reader.line_num, error=error)
+        ) from None
 
 
 def xlsx_rows(path: Path, sheet: str | None, on_progress: Callable[[int], None]) -> tuple[list[str], Iterator[Row]]:

@@ -21,6 +21,9 @@ POSTGRES_URL = os.environ.get("PERFLEDGER_TEST_POSTGRES_URL")
 # The suite's assertions on texts are written in English; the tests of zh-CN ask for it (an
 # Accept-Language header, --locale, Settings(locale="zh-CN")). Child processes inherit it.
 os.environ.setdefault("PERFLEDGER_LOCALE", "en")
+# The suite's stories are dated 2026 and told by rep and manager tokens long after: no backdating
+# window, except where a test sets one (tests/test_write_authority.py). Child processes inherit it.
+os.environ.setdefault("PERFLEDGER_BACKDATING", "off")
 BACKENDS = ["sqlite", "postgres"]
 
 

@@ -121,7 +121,7 @@ def test_a_manager_records_for_their_team_and_is_refused_for_another_teams_deal(
     )
     refused = client.post("/events", json=win("D-3", "70.00"), headers=manager)
     assert refused.status_code == 403
-    assert "not a rep of your team" in refused.json()["problems"][0]["message"]
+    assert refused.json()["problems"][0]["message"] == "deal D-3 is not known within this token's reach"
     assert head(client) == 8
 
 

@@ -30,7 +30,6 @@ def test_a_rep_disputes_a_missing_split_and_the_manager_accepts_it_with_the_spli
         "DisputeResolved",
         T,
         dispute_id="DS-1",
-        resolver_id="M-1",
         outcome="accepted",
         reason="confirmed",
         corrections=["DS-1-fix"],
@@ -46,13 +45,13 @@ def test_a_rep_disputes_a_missing_split_and_the_manager_accepts_it_with_the_spli
 def test_a_rep_cannot_open_a_dispute_on_another_reps_line_or_resolve_any(api):
     assert api.post("/events", {"events": [opened(rep=FAR)]}, role="rep").status_code == 403
     assert api.post("/events", {"events": [opened()]}, role="rep").status_code == 201
-    resolution = ev("DisputeResolved", T, dispute_id="DS-1", resolver_id=OWN, outcome="rejected", reason="mine")
+    resolution = ev("DisputeResolved", T, dispute_id="DS-1", outcome="rejected", reason="mine")
     assert api.post("/events", {"events": [resolution]}, role="rep").status_code == 403
 
 
 def test_a_manager_cannot_resolve_another_teams_dispute(api):
     assert api.post("/events", {"events": [opened(rep=FAR, dispute_id="DS-9")]}, role="admin").status_code == 201
-    resolution = ev("DisputeResolved", T, dispute_id="DS-9", resolver_id="M-1", outcome="rejected", reason="no")
+    resolution = ev("DisputeResolved", T, dispute_id="DS-9", outcome="rejected", reason="no")
     assert api.post("/events", {"events": [resolution]}, role="manager").status_code == 403
     assert api.get("/disputes/DS-9", role="manager").status_code == 404
     assert api.get("/disputes/DS-9", role="finance").status_code == 200

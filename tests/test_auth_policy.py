@@ -25,6 +25,8 @@ class Org:
     deals = {"D-1": "R-1", "D-3": "R-3"}
     followups = {"F-1": "R-1", "F-3": "R-3"}
     disputes = {"DS-1": "R-1", "DS-3": "R-3"}
+    leads = {"L-1": "R-1", "L-3": "R-3"}
+    customers = {"C-1": {"R-1"}, "C-3": {"R-3"}, "C-13": {"R-1", "R-3"}}
 
     def team_of(self, rep_id):
         return self.teams.get(rep_id)
@@ -40,6 +42,12 @@ class Org:
 
     def dispute_rep(self, dispute_id):
         return self.disputes.get(dispute_id)
+
+    def lead_rep(self, lead_id):
+        return self.leads.get(lead_id)
+
+    def customer_reps(self, customer_id):
+        return frozenset(self.customers.get(customer_id, ()))
 
 
 ORG = Org()

@@ -31,6 +31,7 @@ FIGURES = [
         for p in ("p50", "p99")
     ],
     "payouts",
+    *[f"off_track_{kind}_{p}" for kind in ("company", "team") for p in ("p50", "p99")],
     "replay",
     "approve",
     "replay_approved",
@@ -96,6 +97,7 @@ def check(report: dict, store: str) -> None:
         "replay_approved",
         "kpi_rep_p99",
         "kpi_company_p99",
+        "off_track_company_p99",
         "http_kpi",
     ):
         assert report["figures"][name]["target"], name  # each target is judged in the JSON
@@ -106,6 +108,7 @@ def check(report: dict, store: str) -> None:
         "catch_up",
         "kpi",
         "payouts",
+        "off_track",
         "replay",
         "audit",
         "verify",

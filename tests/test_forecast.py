@@ -18,7 +18,15 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli
-from projections.forecasting import MIN_CLOSED, OpenDeal, Track, forecast_error, learned, projection, weighted
+from projections.forecasting import (
+    MIN_CLOSED,
+    OpenDeal,
+    Track,
+    forecast_error,
+    learned,
+    projection,
+    weighted,
+)
 from projections.queries.forecast import forecast, off_track
 from projections.units import DAY_US
 
@@ -31,11 +39,12 @@ Q4_END_US = int(datetime.fromisoformat(f"2027-01-01T00:00:00{T}").timestamp()) *
 
 
 def test_the_rep_own_win_rate_counts_once_he_has_closed_enough_deals():
-    own = Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=(18 * DAY_US, 40 * DAY_US, 40 * DAY_US))
+    # six won deals of 18, 23 and four times 40 days: 201 days in all
+    own = Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=201 * DAY_US, cycles=6)
     team = Track(won=D(1), lost=D(9))
     found = learned(own, team, own + team)
     assert (found.probability, found.source, found.closed) == (D("0.6"), "rep", D(10))
-    assert found.cycle_us == 40 * DAY_US
+    assert found.cycle_us == 201 * DAY_US // 6  # 33.5 days
 
 
 def test_a_rep_with_too_few_closed_deals_is_weighted_with_his_teams_win_rate():
@@ -48,7 +57,7 @@ def test_a_rep_with_too_few_closed_deals_is_weighted_with_his_teams_win_rate():
 
 
 def test_only_open_deals_expected_to_close_by_the_end_count_each_at_its_expected_value():
-    own = learned(Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=(40 * DAY_US,)), Track(), Track())
+    own = learned(Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=40 * DAY_US, cycles=1), Track(), Track())
     opened = lambda day: int(datetime.fromisoformat(f"2026-{day}T10:00:00{T}").timestamp()) * 1_000_000  # noqa: E731
     deals = [
         OpenDeal("O-1", "R-ZW", opened("11-20"), D("30000")),  # + 40 days = 30 Dec: in Q4
@@ -123,16 +132,16 @@ def quarter(projected_store, clock):
     return store
 
 
-def test_history_gives_r_zw_six_wins_in_ten_and_a_median_cycle_of_40_days(quarter):
+def test_history_gives_r_zw_six_wins_in_ten_and_a_mean_cycle_of_33_and_a_half_days(quarter):
     answer = forecast(quarter.engine, quarter.settings, "rep:R-ZW", "2026-Q4")
-    # won: H-W0..3, D-1, D-2; lost: H-L0..3. Cycles: 18 (D-1), 23 (D-2) and four of 40 days: median 40
+    # won: H-W0..3, D-1, D-2; lost: H-L0..3. Cycles: 18 (D-1), 23 (D-2) and four of 40 days: mean 33.5
     assert answer["pipeline"] == {
         "open_deals": 3,
         "expected_in_period": 2,
         "win_probability": D("0.6000"),
         "learned_from": "rep",
         "closed_deals": D(10),
-        "cycle_days": D("40.00"),
+        "cycle_days": D("33.50"),
     }
 
 
@@ -141,7 +150,7 @@ def test_r_zw_is_forecast_to_land_above_his_target_by_both_methods(quarter):
     assert answer["elapsed_share"] == D("0.6957")  # 64 / 92
     revenue = answer["forecast"]["revenue"]
     # O-1 (30000, opened 20 Nov) and O-3 (no amount: his average win, 113900 / 6) are expected by
-    # 31 December; O-2 (opened 1 December) is not: (30000 + 18983.33) × 0.6 = 29390.
+    # 31 December (opened + 33.5 days); O-2 (opened 1 December) is not: (30000 + 18983.33) × 0.6 = 29390.
     assert (revenue["actual"], revenue["run_rate"], revenue["pipeline"]) == (
         D("73900.00"),
         D("106231.25"),
@@ -227,3 +236,33 @@ def test_perfledger_forecast_and_off_track_print_the_same_figures(quarter):
     assert listed.exit_code == 0, listed.output
     assert "1 of 2 reps" in listed.output and "R-LI" in listed.output and "R-ZW" not in listed.output
     assert "0.2875" in listed.output and "69565.22" in listed.output
+
+
+def test_the_forecast_error_of_an_ended_quarter_compares_the_forecast_made_at_its_middle(projected_store):
+    clock = FixedClock(f"2026-10-21T09:00:00{T}")
+    store = projected_store("Asia/Shanghai", clock)
+    store.record(
+        onboard("R-ZW", "T-1", "East", f"2026-01-05T09:00:00{T}"),
+        ev("TargetSet", f"2026-10-01T09:00:00{T}", scope={"rep": "R-ZW"}, metric="revenue", period="2026-Q4",
+           value="100000.00"),
+        open_deal("D-1", "R-ZW", "C-1", f"2026-10-02T10:00:00{T}"),
+        win("D-1", "50000.00", f"2026-10-20T10:00:00{T}"),
+    )  # fmt: skip
+    clock.set(f"2026-11-26T09:00:00{T}")
+    store.record(
+        open_deal("D-2", "R-ZW", "C-2", f"2026-11-02T10:00:00{T}"), win("D-2", "23900.00", f"2026-11-25T10:00:00{T}")
+    )
+    store.project()
+    clock.set(f"2027-01-15T09:00:00{T}")
+    error = forecast(store.engine, store.settings, "rep:R-ZW", "2026-Q4")["error"]
+    # the middle of Q4 in Shanghai: 46 of 92 days, 16 November 00:00. Known then: D-1 alone, so
+    # the run rate was 50000 / 0.5 = 100000 and the pipeline 50000 (no open deal known, nothing
+    # to learn a win rate from); what happened: 73900.
+    assert error["made_at"] == datetime.fromisoformat(f"2026-11-16T00:00:00{T}")
+    assert (error["revenue"]["actual"], error["revenue"]["run_rate"], error["revenue"]["pipeline"]) == (
+        D("73900.00"),
+        D("100000.00"),
+        D("50000.00"),
+    )
+    assert error["revenue"]["run_rate_error"] == D("0.3532")  # 26100 / 73900
+    assert error["revenue"]["pipeline_error"] == D("-0.3234")  # -23900 / 73900

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routers import audit, events, health, kpis, payouts, people, periods, replays, reps, targets, trust, web
+from api.routers import audit, docs, events, health, kpis, payouts, people, periods, replays, reps, targets, trust, web
 from api.routers.common import ERROR_RESPONSES
 
 _ROUTERS: list[APIRouter] = [
@@ -26,6 +26,7 @@ _ROUTERS: list[APIRouter] = [
     trust.router,  # GET /statements/{rep}/{period}, GET /disputes/{id}, GET /plans/unacknowledged
     people.router,  # POST /people/{rep}/erase, GET /people/{rep}/export (admin)
     web.router,  # the dashboard at /
+    docs.router,  # GET /docs from installed files
 ]
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import EngineDep, KnownAt, LedgerDep, Period, SettingsDep, allowed
+from api.heavy import HeavySlot
 from replay.audit import audit
 from replay.sealing import verify as verify_log
 from services.policy import User
@@ -64,6 +65,7 @@ def verify(
 )
 def rebuild(
     _: Annotated[User, allowed("audit.rebuild")],
+    __: HeavySlot,
     ledger: LedgerDep,
     engine: EngineDep,
     settings: SettingsDep,

@@ -13,12 +13,13 @@ from api.errors import BadRequest, problem
 from ledger.decoding import LogRecord
 from ledger.schemas import DATA_MODELS
 from services import recording
-from services.policy import User, readable_reps
+from services.policy import User, readable_reps, visible_actor
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_PAGE = 1000
+MAX_PAGE_BYTES = 4 * 1024 * 1024  # a page ends early (next_after says where to go on) past this many stored bytes
 if TYPE_CHECKING:
     EventType = str
 else:  # the known types, so a typo is refused by name and the schema lists them
@@ -124,8 +125,8 @@ def read_events(
     reps: Annotated[list[str] | None, Query(alias="rep", max_length=100)] = None,
 ) -> EventsPage:
     visible = readable_reps(user, reps, org)  # reps: themselves; managers: their team now
-    records = log.page(after, limit + 1, types=event_types, reps=visible)
-    return page_of(records, limit)
+    records, more = log.page_within(after, limit, MAX_PAGE_BYTES, types=event_types, reps=visible)
+    return page_of(records, more, user)
 
 
 def envelopes_of(body: Any) -> list[Any]:
@@ -151,9 +152,8 @@ def envelopes_of(body: Any) -> list[Any]:
     return events
 
 
-def page_of(records: list[LogRecord], limit: int) -> EventsPage:
-    """`records` holds up to limit + 1 rows: the extra one only says another page exists."""
-    shown = records[:limit]
+def page_of(records: list[LogRecord], more: bool, reader: User) -> EventsPage:
+    """A page, and where the next one starts when more follow."""
     items = [
         LogItem(
             position=r.position,
@@ -161,10 +161,10 @@ def page_of(records: list[LogRecord], limit: int) -> EventsPage:
             event_id=r.event_id,
             occurred_at=r.occurred,
             recorded_at=r.recorded_at_time,
-            actor=r.actor,
+            actor=visible_actor(reader, r.actor),
             rep_id=r.rep_id,
             data=r.data,
         )
-        for r in shown
+        for r in records
     ]
-    return EventsPage(events=items, next_after=shown[-1].position if len(records) > limit else None)
+    return EventsPage(events=items, next_after=records[-1].position if more and records else None)

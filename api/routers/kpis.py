@@ -199,11 +199,11 @@ class MetricForecast(BaseModel):
 
 class Pipeline(BaseModel):
     open_deals: int
-    expected_in_period: int  # opened + the median sales cycle before the period's end
+    expected_in_period: int  # opened + the mean sales cycle before the period's end
     win_probability: Rate = None  # a rep's: what its open deals are weighted with
     learned_from: str | None = None  # rep | team | company | none
     closed_deals: Decimal | None = None  # the closed deals it was learned from (by share)
-    cycle_days: Decimal | None = None  # the median sales cycle
+    cycle_days: Decimal | None = None  # the mean sales cycle
 
 
 class ProjectedPayout(BaseModel):

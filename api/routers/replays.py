@@ -24,6 +24,7 @@ from api.deps import (
     parse_body,
 )
 from api.errors import BadRequest, problem
+from api.heavy import HeavySlot
 from api.routers.payouts import LineChange, Payout, PlanRef
 from projections.payouts.assembly import PlanError
 from replay.replays import PlanRequest, replay
@@ -117,6 +118,7 @@ _ADJUST_EXAMPLE = {**_EXAMPLE, "known_at": "2026-04-10T00:00:00+00:00", "reason"
 )
 def run_replay(
     _: Annotated[User, allowed("replays.run")],
+    __: HeavySlot,
     body: JsonBody,
     settings: SettingsDep,
     ledger: LedgerDep,
@@ -135,6 +137,7 @@ def run_replay(
 )
 def record_replay(
     user: Annotated[User, allowed("payouts.adjust")],
+    _: HeavySlot,
     body: JsonBody,
     settings: SettingsDep,
     ledger: LedgerDep,

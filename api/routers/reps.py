@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import AsOfMoment, EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
-from projections.queries.history import rep_history
+from projections.queries.history import rep_history_page
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
@@ -31,6 +31,7 @@ class HistoryOut(BaseModel):
     as_of: datetime  # the cut-offs used: now unless asked
     known_at: datetime
     history: list[Entry]
+    earlier: bool  # older entries were left out (at most 500, and 4 MiB): ask again with an earlier as_of
 
 
 @router.get(
@@ -48,5 +49,7 @@ def read_history(
 ) -> HistoryOut:
     now = settings.now().astimezone(settings.tz)
     as_of, known_at = as_of or now, known_at or now
-    history = rep_history(engine, settings, rep_id, as_of, known_at)
-    return HistoryOut.model_validate({"rep_id": rep_id, "as_of": as_of, "known_at": known_at, "history": history})
+    history, earlier = rep_history_page(engine, settings, rep_id, as_of, known_at)
+    return HistoryOut.model_validate(
+        {"rep_id": rep_id, "as_of": as_of, "known_at": known_at, "history": history, "earlier": earlier}
+    )

@@ -22,28 +22,38 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select
 
 from ledger.config import Settings
 from projections.db import reading
-from projections.forecasting import Learned, OpenDeal, Track, Weighted, forecast_error, learned, projection, total
+from projections.forecasting import (
+    Learned,
+    OpenDeal,
+    Track,
+    Weighted,
+    combined,
+    forecast_error,
+    learned,
+    projection,
+    total,
+)
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import projected_payout
-from projections.payouts.rep_figures import RepRows, figures_of, rows_by_rep
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import DealSums, deal_sums
+from projections.queries.facts import DEAL_SUMS, ONE, ZERO, DealSums, deal_sums
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, stints
-from projections.queries.targets import current_targets
-from projections.tables import deal_facts, deals
-from projections.units import DAY_US, PPB, micros_to_time
+from projections.queries.targets import current_targets, in_force, revisions_by_scope
+from projections.tables import activities, deal_facts, deals, lead_conversions, leads
+from projections.units import DAY_US, PPB, count_of, micros_to_time, money
 
 LOOK_BACK_US = 365 * DAY_US  # the closed deals a win rate and a sales cycle are learned from
+MAX_LISTED_REPS = 200  # up to this many reps, the open deals are read for them alone (an IN list)
 FORECAST_METRICS = ("revenue", "orders")
 METHODS = {
     "run_rate": "actual / elapsed share of the period",
     "pipeline": "actual + Σ (expected amount, or 1 order) × win probability, over the deals open at as_of "
-    "and expected to close by the period's end (opened + median sales cycle < end); the probability "
+    "and expected to close by the period's end (opened + mean sales cycle < end); the probability "
     "and the cycle are learned from the rep's closed deals of the year before as_of, or its team's "
     "when it has closed fewer than 5, or the company's",
 }
@@ -77,42 +87,61 @@ def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
 def tracks(conn: Connection, cut: Cutoffs) -> dict[str, Track]:
     """rep → its closed deals, won amount and won deals' cycles over the year before as_of."""
     f = deal_facts.c
-    window = and_(
-        f.occurred_us > cut.as_of_us - LOOK_BACK_US, f.occurred_us <= cut.as_of_us, f.recorded_us <= cut.known_us
-    )
+    window = look_back(cut)
+    won_deal = f.deal_count == 1  # one row per won deal carries its cycle
     sums = conn.execute(
-        select(f.rep_id, func.sum(f.won_ppb), func.sum(f.lost_ppb), func.sum(f.won_cents - f.refund_cents))
+        select(
+            f.rep_id,
+            func.sum(f.won_ppb),
+            func.sum(f.lost_ppb),
+            func.sum(f.won_cents - f.refund_cents),
+            func.sum(case((won_deal, f.cycle_us), else_=ZERO)),
+            func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)),
+        )
         .where(window)
         .group_by(f.rep_id)
     ).all()
-    cycles: dict[str, list[int]] = defaultdict(list)
-    for rep_id, cycle in conn.execute(select(f.rep_id, f.cycle_us).where(window, f.deal_count == 1)):
-        if cycle is not None:
-            cycles[rep_id].append(int(cycle))
     return {
         rep_id: Track(
             Decimal(int(won or 0)) / PPB,
             Decimal(int(lost or 0)) / PPB,
             Decimal(int(cents or 0)) / 100,
-            tuple(cycles.get(rep_id, ())),
+            int(cycles_us or 0),
+            int(cycles or 0),
         )
-        for rep_id, won, lost, cents in sums
+        for rep_id, won, lost, cents, cycles_us, cycles in sums
     }
+
+
+def look_back(cut: Cutoffs) -> ColumnElement[bool]:
+    """The deal facts of the year before as_of, as known at known_at."""
+    f = deal_facts.c
+    return and_(
+        f.occurred_us > cut.as_of_us - LOOK_BACK_US, f.occurred_us <= cut.as_of_us, f.recorded_us <= cut.known_us
+    )
 
 
 def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, list[OpenDeal]]:
     """rep → the deals it owned that were open at as_of, as known at known_at."""
     d = deals.c
-    not_closed = or_(d.outcome.is_(None), d.closed_us > cut.as_of_us, d.closed_recorded_us > cut.known_us)
-    query = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents).where(
-        d.opened_us <= cut.as_of_us, d.opened_recorded_us <= cut.known_us, not_closed
+    opened = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents).where(
+        d.opened_us <= cut.as_of_us, d.opened_recorded_us <= cut.known_us
     )
+    if len(rep_ids) <= MAX_LISTED_REPS:
+        opened = opened.where(d.rep_id.in_(rep_ids))
+    # three index ranges rather than one OR (a scan of every deal): still open; won or lost
+    # after as_of; won or lost by as_of but recorded after known_at
     found: dict[str, list[OpenDeal]] = defaultdict(list)
     wanted = set(rep_ids)
-    for row in conn.execute(query):
-        if row.rep_id in wanted:
-            amount = None if row.expected_cents is None else Decimal(row.expected_cents) / 100
-            found[row.rep_id].append(OpenDeal(row.deal_id, row.rep_id, row.opened_us, amount))
+    for not_closed in (
+        d.outcome.is_(None),
+        and_(d.outcome.is_not(None), d.closed_us > cut.as_of_us),
+        and_(d.outcome.is_not(None), d.closed_us <= cut.as_of_us, d.closed_recorded_us > cut.known_us),
+    ):
+        for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)):
+            if rep_id in wanted:
+                amount = None if expected_cents is None else Decimal(expected_cents) / 100
+                found[rep_id].append(OpenDeal(deal_id, rep_id, opened_us, amount))
     return found
 
 
@@ -121,11 +150,12 @@ def learned_by_rep(
 ) -> dict[str, Learned]:
     """Each rep's win probability and cycle: its own, its team's at as_of, or the company's."""
     every = tracks(conn, cut)
-    by_team: dict[str | None, Track] = defaultdict(Track)
+    members: dict[str | None, list[Track]] = defaultdict(list)
     for rep_id, track in every.items():
         stint = everyone.get(rep_id)
-        by_team[None if stint is None else stint.team_id] += track
-    company = sum(every.values(), Track())
+        members[None if stint is None else stint.team_id].append(track)
+    by_team = {team: combined(found) for team, found in members.items()}
+    company = combined(list(every.values()))
     return {
         rep_id: learned(every.get(rep_id, Track()), by_team.get(stint.team_id, Track()), company)
         for rep_id, stint in reps.items()
@@ -214,54 +244,102 @@ def payout_if_landed(
 
 def rep_forecasts(conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs) -> dict[str, dict[str, Any]]:
     """rep → its figures' attainment and pace, its forecast and what its pipeline is weighted with,
-    for every rep in the scope at as_of: a few queries for all of them."""
+    for every rep in the scope at as_of: one grouped read per family of facts for all of them,
+    and only the families a target needs."""
     everyone = everyone_at(conn, cut)
     reps = in_scope(everyone, scope)
     if not reps:
         return {}
-    rows = rows_by_rep(conn, settings, dict.fromkeys(reps, cut))
+    revised = revisions_by_scope(conn, str(cut.period), [f"rep:{rep_id}" for rep_id in reps])
+    goals = {rep_id: in_force(revised.get(f"rep:{rep_id}", []), cut) for rep_id in reps}
+    wanted = {metric for found in goals.values() for metric in found}
+    sums = rep_deal_sums(conn, cut)
+    leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
+    activities_of = rep_activities(conn, cut) if "activities" in wanted else {}
     learned_from = learned_by_rep(conn, cut, everyone, reps)
     pipelines = open_deals(conn, cut, sorted(reps))
     share = share_of(cut)
     found = {}
-    for rep_id in reps:
-        figures, _ = figures_of(rows[rep_id])
-        goals = rows[rep_id].goals
-        attainment, pace = progress({**figures, "exact": exact_of(rows[rep_id])}, goals, cut)
+    for rep_id, stint in reps.items():
+        deal = sums.get(rep_id, DealSums())
+        created, converted = leads_of.get(rep_id, (0, 0))
+        figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
+        attainment, pace = progress(figures, goals[rep_id], cut)
         weights = weigh(pipelines.get(rep_id, []), learned_from[rep_id], cut.end_us)
-        sums = _sums(rows[rep_id])
-        targets = {m: g.value for m, g in goals.items()}
+        targets = {m: g.value for m, g in goals[rep_id].items()}
         found[rep_id] = {
             "rep_id": rep_id,
-            "team_id": reps[rep_id].team_id,
-            "region": reps[rep_id].region,
+            "team_id": stint.team_id,
+            "region": stint.region,
             "attainment": attainment,
             "pace": pace,
-            "forecast": metrics(sums, weights, share, targets),
+            "forecast": metrics(deal, weights, share, targets),
             "pipeline": pipeline_summary(weights, learned_from[rep_id]),
             "targets": targets,
         }
     return found
 
 
-def exact_of(rows: RepRows) -> dict[str, Decimal | None]:
-    """The ratios unrounded, as `kpis` computes attainment from them."""
-    sums = _sums(rows)
-    converted = sum(int(row.delta) for row in rows.conversions)
+def rep_figures_of(sums: DealSums, created: int, converted: int, activity_count: int) -> dict[str, Any]:
+    """The figures a target can be set on, as `kpis` computes them for a rep (the ratios also
+    unrounded, under `exact`, as attainment reads them)."""
+    closed = sums.won_ppb + sums.lost_ppb
     return {
-        "conversion_rate": exact_ratio(converted, rows.leads),
-        "win_rate": exact_ratio(sums.won_ppb, sums.won_ppb + sums.lost_ppb),
-        "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100),
+        "revenue": money(sums.revenue_cents),
+        "orders": count_of(sums.won_ppb),
+        "new_customers": count_of(sums.new_customer_ppb),
+        "activities": activity_count,
+        "exact": {
+            "conversion_rate": exact_ratio(converted, created),
+            "win_rate": exact_ratio(sums.won_ppb, closed),
+            "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100),
+        },
     }
 
 
-def _sums(rows: RepRows) -> DealSums:
-    return DealSums(
-        *(
-            sum(int(getattr(row, name) or 0) for row in rows.facts)
-            for name in ("won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb")
-        )
+def rep_deal_sums(conn: Connection, cut: Cutoffs) -> dict[str, DealSums]:
+    """rep → the deal sums of its window, as `deal_sums` reads one rep's."""
+    f = deal_facts.c
+    query = (
+        select(f.rep_id, *[func.sum(f[name]) for name in DEAL_SUMS])
+        .where(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us)
+        .group_by(f.rep_id)
     )
+    return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query)}
+
+
+def rep_leads(conn: Connection, cut: Cutoffs) -> dict[str, tuple[int, int]]:
+    """rep → (leads created in its window, those whose deal was won by as_of), as `lead_counts`."""
+    ld, c = leads.c, lead_conversions.c
+    created = conn.execute(
+        select(ld.rep_id, func.count())
+        .where(ld.created_us >= cut.start_us, ld.created_us < cut.upto_us, ld.recorded_us <= cut.known_us)
+        .group_by(ld.rep_id)
+    ).all()
+    converted = dict(
+        conn.execute(
+            select(c.rep_id, func.sum(c.delta))
+            .where(
+                c.created_us >= cut.start_us,
+                c.created_us < cut.upto_us,
+                c.won_us <= cut.as_of_us,
+                c.recorded_us <= cut.known_us,
+            )
+            .group_by(c.rep_id)
+        ).all()
+    )
+    return {rep_id: (int(count), int(converted.get(rep_id) or 0)) for rep_id, count in created}
+
+
+def rep_activities(conn: Connection, cut: Cutoffs) -> dict[str, int]:
+    """rep → its activities in the window."""
+    a = activities.c
+    query = (
+        select(a.rep_id, func.count())
+        .where(a.occurred_us >= cut.start_us, a.occurred_us < cut.upto_us, a.recorded_us <= cut.known_us)
+        .group_by(a.rep_id)
+    )
+    return {rep_id: int(count) for rep_id, count in conn.execute(query)}
 
 
 # ---------------------------------------------------------------- the off-track list

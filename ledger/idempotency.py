@@ -1,0 +1,41 @@
+"""Idempotency keys, each scoped to its writer.
+
+A client's `event_id` is its own name for an event: sending it again is safe. It is stored in the
+ledger entry as a *key*, `"<scope> <event_id>"`, where the scope is the writer's: a rep
+(`rep:R-1`), a manager's team (`manager:T-1`), an admin or finance token (`finance:tok_…`, so an
+integration keeps its keys with its token), the operator's tools writing the store directly (the
+command line, imports, the demo: `operator`), or the
+ledger's own commands (`ledger`: closing, approving, adjusting). A client id never holds a space,
+so no client can spell a key of another scope: a rep's `close-2026-Q3` is their own key and
+cannot stop finance's close, and a conflict (409) can only name the caller's own events.
+
+Keys recorded before scoping are bare event_ids; they still answer a repeat from the writer
+(the entry's actor) that recorded them.
+"""
+
+from __future__ import annotations
+
+SEPARATOR = " "  # never in a client's event_id (ledger.schemas._ID_PATTERN)
+LEDGER_SCOPE = "ledger"  # the ledger's own commands; no token or operator writes in it
+OPERATOR_SCOPE = "operator"  # the command line and the operator's own tools
+TOKEN_ROLES = ("admin", "finance", "manager", "rep", "auditor")  # actors that write with a token
+
+
+def scope_of(actor: str, *, system: bool = False) -> str:
+    """The key scope of a writer recorded as `actor` (`rep:R-1`, `finance:tok_…`, `cli:USER`)."""
+    if system:
+        return LEDGER_SCOPE
+    if actor.partition(":")[0] in TOKEN_ROLES:
+        return actor
+    return OPERATOR_SCOPE  # `cli:USER`, `import:USER`, `demo:generator`: the operator's own tools
+
+
+def key_of(scope: str, event_id: str) -> str:
+    return f"{scope}{SEPARATOR}{event_id}"
+
+
+def client_event_id(key: str | None) -> str | None:
+    """The event_id a client sent, from its stored key (a bare legacy key is the id itself)."""
+    if key is None:
+        return None
+    return key.rpartition(SEPARATOR)[2]
