@@ -61,6 +61,13 @@ def test_kpi_refuses_a_malformed_option_saying_what_to_write(run, args, says):
     assert says in result.output and "→" in result.output
 
 
+@pytest.mark.parametrize("scope", ["rep:R-NOPE", "team:T-NOPE", "region:Atlantis"])
+def test_kpi_of_a_scope_nobody_is_in_is_a_clear_error_not_zeros(run, scope):
+    result = run("--locale", "en", "kpi", "--scope", scope, "--period", "2026-Q1", code=2)
+    assert f"scope {scope} not found" in result.output and "→" in result.output
+    assert "0.00" not in result.output
+
+
 def test_payout_explain_prints_the_tree_down_to_the_events(run):
     output = run("payout", "explain", OWN, "2026-Q1").stdout
     assert "R-ann · 2026-Q1 · total 9800.00" in output
