@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from api import cli_render
 from api.cli_common import (
     EXIT_CONFIG,
+    TIME_HELP,
     actor,
     catch_up_with_progress,
     fail,
@@ -34,11 +35,11 @@ AsOfOption = Annotated[
     str | None,
     typer.Option(
         "--as-of",
-        help="Business-time cut-off, ISO 8601 with a zone (default: the earlier of the end of the period and now).",
+        help=f"Business-time cut-off: {TIME_HELP} (default: the earlier of the end of the period and now).",
     ),
 ]
 KnownAtOption = Annotated[
-    str | None, typer.Option("--known-at", help="Knowledge-time cut-off, ISO 8601 with a zone (default: now).")
+    str | None, typer.Option("--known-at", help=f"Knowledge-time cut-off: {TIME_HELP} (default: now).")
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the answer as JSON (as the API writes it) instead of a table.")
