@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, NoReturn
 
 import typer
@@ -153,21 +153,40 @@ def catch_up_with_progress(
         return catch_up(ledger, engine, progress=advance)
 
 
+TIME_HELP = "ISO 8601 with a zone, or a date: 2026-11-15 means that whole day (up to 23:59:59.999999 in PERFLEDGER_TZ)"
+
+
 def parse_time(value: str | None, option: str) -> datetime | None:
-    """An ISO 8601 time with a zone from the command line, or fail saying how to write one."""
+    """A time from the command line, or fail saying how to write one. An ISO 8601 time needs its
+    zone; a plain date means the end of that day in the ledger's zone (its last microsecond), so
+    that everything that happened that day counts."""
     if value is None:
         return None
+    day = _plain_date(value)
+    if day is not None:
+        return datetime.combine(day, time.max, tzinfo=load_settings().tz)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         fail(
             f"{option} {value!r} is not an ISO 8601 time",
-            f"write it like {option} 2026-04-03T00:00:00+08:00",
+            f"write it like {option} 2026-04-03T00:00:00+08:00, or {option} 2026-04-03 for that whole day",
             EXIT_CONFIG,
         )
     if moment.tzinfo is None or moment.utcoffset() is None:
-        fail(f"{option} {value} has no time zone", f"add one: {option} {value}+08:00 (or Z for UTC)", EXIT_CONFIG)
+        # the hint is the moment itself with the ledger's zone: a value that parses, never `value` + a suffix
+        zoned = moment.replace(tzinfo=load_settings().tz).isoformat()
+        fail(f"{option} {value} has no time zone", f"add one: {option} {zoned} (or Z for UTC)", EXIT_CONFIG)
     return moment
+
+
+def _plain_date(value: str) -> date | None:
+    if "T" in value or " " in value or len(value) > len("2026-11-15"):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def parse_period_option(value: str) -> str:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from api import cli_render
 from api.cli_common import (
+    TIME_HELP,
     actor,
     bar,
     fail,
@@ -39,7 +40,7 @@ def rebuild() -> None:
 def audit(
     known_at: Annotated[
         str | None,
-        typer.Option("--known-at", help="Rebuild what the ledger knew then (ISO 8601 with a zone; default: now)."),
+        typer.Option("--known-at", help=f"Rebuild what the ledger knew then ({TIME_HELP}; default: now)."),
     ] = None,
     period: Annotated[
         list[str] | None,

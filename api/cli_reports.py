@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from sqlalchemy import Engine
 
 from api import cli_render
 from api.cli_common import (
     EXIT_CONFIG,
+    TIME_HELP,
     actor,
     catch_up_with_progress,
     fail,
@@ -27,16 +29,17 @@ from api.cli_common import (
 )
 from api.responses import dumps
 from ledger.errors import ConflictError, InvalidBatch
+from ledger.messages import Msg
 
 AsOfOption = Annotated[
     str | None,
     typer.Option(
         "--as-of",
-        help="Business-time cut-off, ISO 8601 with a zone (default: the earlier of the end of the period and now).",
+        help=f"Business-time cut-off: {TIME_HELP} (default: the earlier of the end of the period and now).",
     ),
 ]
 KnownAtOption = Annotated[
-    str | None, typer.Option("--known-at", help="Knowledge-time cut-off, ISO 8601 with a zone (default: now).")
+    str | None, typer.Option("--known-at", help=f"Knowledge-time cut-off: {TIME_HELP} (default: now).")
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the answer as JSON (as the API writes it) instead of a table.")
@@ -77,6 +80,7 @@ def kpi(
     as_of_time, known_time = micros_to_time(cut.as_of_us), micros_to_time(cut.known_us)
     with open_store(settings) as (ledger, engine):
         catch_up_with_progress(ledger, engine)
+        known_or_fail(engine, scope)
         figures = kpis(engine, settings, scope, period, as_of_time, known_time)
     if as_json:
         named = {"as_of": as_of_time, "known_at": known_time, "period_status": cut.status}
@@ -102,6 +106,7 @@ def forecast(
     scope, period, settings, cut = _read_args(scope, period, as_of, known_at)
     with open_store(settings) as (ledger, engine):
         catch_up_with_progress(ledger, engine)
+        known_or_fail(engine, scope)
         answer = {
             **_named(scope, period, cut, settings),
             **scope_forecast(engine, settings, scope, period, *_times(cut)),
@@ -128,12 +133,26 @@ def off_track(
     scope, period, settings, cut = _read_args(scope, period, as_of, known_at)
     with open_store(settings) as (ledger, engine):
         catch_up_with_progress(ledger, engine)
+        known_or_fail(engine, scope)
         answer = listed(engine, settings, scope, period, *_times(cut))
     answer = {**_named(scope, period, cut, settings), **answer, "off_track": len(answer["reps"])}
     if as_json:
         print_json(answer)
         return
     out.print(cli_render.off_track_table(answer))
+
+
+def known_or_fail(engine: Engine, scope: str) -> None:
+    """A clear exit for a rep, team or region the ledger has never heard of, rather than zeros
+    (the API's 404, in the same words)."""
+    from projections.queries.membership import known_scope
+
+    if not known_scope(engine, scope):
+        fail(
+            speaker().text(Msg("not_found", "{what} not found", what=f"scope {scope}")),
+            "check the id: a rep counts once onboarded (RepOnboarded), a team or region once a rep is in it",
+            EXIT_CONFIG,
+        )
 
 
 def _read_args(scope: str, period: str, as_of: str | None, known_at: str | None) -> tuple[str, str, Any, Any]:

@@ -35,6 +35,7 @@ class OrgCache:
         self._dispute_rep: dict[str, str] = {}
         self._lead_rep: dict[str, str] = {}
         self._customer_reps: dict[str, frozenset[str]] = {}  # the reps with a lead or deal of the customer
+        self._named: set[tuple[str, str]] = set()  # ("rep", id), ("team", id), ("region", name) ever onboarded into
 
     def view(self) -> OrgCache:
         """Catch up with the log, then answer as of now (one call per request)."""
@@ -56,6 +57,8 @@ class OrgCache:
 
     def _fold(self, record: LogRecord) -> None:
         event_type, data = record.type, record.data
+        if event_type in ("RepOnboarded", "RepTransferred"):
+            self._name(data)
         if event_type in ("RepOnboarded", "RepTransferred") and data.get("team_id"):
             # Same business time: the later-recorded move wins.
             move = (record.occurred, record.position, data["team_id"])
@@ -71,6 +74,12 @@ class OrgCache:
         elif event_type == "DisputeOpened":
             self._dispute_rep[data["dispute_id"]] = data["rep_id"]
 
+    def _name(self, data: dict) -> None:
+        self._named.add(("rep", data["rep_id"]))
+        for kind, field in (("team", "team_id"), ("region", "region")):
+            if data.get(field):
+                self._named.add((kind, data[field]))
+
     def _hold(self, customer_id: str | None, rep_id: str) -> None:
         if customer_id:
             self._customer_reps[customer_id] = self._customer_reps.get(customer_id, frozenset()) | {rep_id}
@@ -85,6 +94,9 @@ class OrgCache:
                 break
             team = team_id
         return team
+
+    def knows(self, kind: str, key: str) -> bool:
+        return (kind, key) in self._named
 
     def reps_in_team(self, team_id: str) -> frozenset[str]:
         return frozenset(rep for rep in list(self._moves) if self.team_of(rep) == team_id)

@@ -350,7 +350,9 @@ def payout_approved(uow: UnitOfWork, c: Command) -> Touched:
             "data.period",
             Msg(
                 "period.closed",
-                "period {period} is closed: record a PayoutAdjusted for any difference",
+                "period {period} is closed and takes no approval: replay it (POST /replays), then record "
+                "the difference as a PayoutAdjusted (POST /replays/adjustments with the replay's period, plan "
+                "and known_at)",
                 period=closed,
             ),
         )

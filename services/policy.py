@@ -88,6 +88,7 @@ class OrgView(Protocol):
     """What the policy needs to know about the org, as of now."""
 
     def team_of(self, rep_id: str) -> str | None: ...
+    def knows(self, kind: str, key: str) -> bool: ...  # a rep ever onboarded, a team or region ever joined
     def reps_in_team(self, team_id: str) -> frozenset[str]: ...
     def deal_rep(self, deal_id: str) -> str | None: ...
     def followup_rep(self, followup_id: str) -> str | None: ...
@@ -163,8 +164,13 @@ def check_rep(user: User, rep_id: str, org: OrgView) -> None:
 
 def check_scope(user: User, scope: str, org: OrgView) -> None:
     """A KPI or target scope: a rep or team out of reach is NotVisible (404: ids cannot be
-    probed); a region or the company, for a manager or a rep, is OutOfRole (403)."""
+    probed); a region or the company, for a manager or a rep, is OutOfRole (403). A scope nobody
+    is in is NotVisible too, never zeros; to a token that may not read it, it is answered as a
+    known one is (404 or 403), so the answer says nothing the refusal would not."""
     if may_read_scope(user, scope, org):
+        kind, _, key = scope.partition(":")
+        if scope != "company" and not org.knows(kind, key):
+            raise NotVisible(f"scope {scope}")
         return
     kind = scope.partition(":")[0]
     if kind in ("rep", "team"):

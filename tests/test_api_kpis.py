@@ -12,6 +12,9 @@ from payout_fixtures import JAN, won_deal
 from api import deps
 from projections.runner import projected_position
 
+EN = {"Accept-Language": "en-US,en;q=0.9"}
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+
 
 def kpis(api: Api, scope: str, period: str = "2026-Q1", **params) -> dict:
     response = api.get("/kpis", scope=scope, period=period, **params)
@@ -37,6 +40,29 @@ def test_team_region_and_company_kpis_add_up_their_reps(api):
     assert kpis(api, f"team:{TEAM}")["kpis"]["attainment"] == {"revenue": "1.0500"}
     assert kpis(api, "region:West")["kpis"]["revenue"] == FAR_AMOUNT
     assert kpis(api, "company")["kpis"]["revenue"] == "287777.77"
+
+
+@pytest.mark.parametrize("scope", ["rep:R-NOPE", "team:T-NOPE", "region:Atlantis"])
+def test_a_scope_nobody_is_in_is_a_404_naming_it_not_zeros(api, scope):
+    response = api.client.get(
+        "/kpis", params={"scope": scope, "period": "2026-Q1"}, headers={**api.headers("admin"), **EN}
+    )
+    assert response.status_code == 404 and response.json()["detail"] == f"scope {scope} not found"
+    chinese = api.client.get(
+        "/kpis", params={"scope": scope, "period": "2026-Q1"}, headers={**api.headers("admin"), **ZH}
+    )
+    assert chinese.status_code == 404 and chinese.json()["detail"] == f"未找到 scope {scope}"
+
+
+@pytest.mark.parametrize(("unknown", "beyond_reach"), [("rep:R-NOPE", f"rep:{FAR}"), ("team:T-NOPE", "team:T-2")])
+def test_a_manager_cannot_tell_an_unknown_scope_from_one_beyond_reach(api, unknown, beyond_reach):
+    answers = [
+        api.client.get("/kpis", params={"scope": s, "period": "2026-Q1"}, headers={**api.headers("manager"), **EN})
+        for s in (unknown, beyond_reach)
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert answers[0].json()["detail"].replace(unknown, beyond_reach) == answers[1].json()["detail"]
+    assert set(answers[0].json()) == set(answers[1].json())
 
 
 def test_a_correction_recorded_after_t_is_invisible_at_known_at_t_and_visible_now(api):

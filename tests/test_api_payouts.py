@@ -123,6 +123,29 @@ def test_a_closed_period_is_closed_once_and_takes_no_new_approval(api):
     assert refused.status_code == 409 and "closed" in refused.json()["detail"]
 
 
+def test_approving_in_a_closed_period_says_to_replay_it_and_record_the_adjustment(api):
+    assert api.post("/periods/2026-Q1/close", role="finance").status_code == 201
+    for language, replay in (("en-US", "replay it (POST /replays)"), ("zh-CN", "请先重放该期间（POST /replays）")):
+        refused = api.client.post(
+            f"/payouts/{OWN}/2026-Q1/approve", headers={**api.headers("finance"), "Accept-Language": language}
+        )
+        assert refused.status_code == 409
+        assert replay in refused.json()["detail"] and "POST /replays/adjustments" in refused.json()["detail"]
+
+
+def test_the_adjustments_route_documents_every_parameter_with_an_example(api):
+    route = api.client.get("/openapi.json").json()["paths"]["/replays/adjustments"]["post"]
+    body = route["requestBody"]["content"]["application/json"]
+    schema = body["schema"]
+    assert set(schema["required"]) == {"period", "plan", "known_at"} and "POST /replays" in route["description"]
+    undocumented = [name for name, field in schema["properties"].items() if not field.get("description")]
+    undocumented += [
+        name for name, field in schema["properties"]["plan"]["properties"].items() if not field.get("description")
+    ]
+    assert undocumented == []
+    assert set(body["example"]) == {"period", "plan", "known_at", "reason"}
+
+
 @pytest.mark.parametrize("role", ["manager", "auditor"])
 def test_only_finance_and_admins_close_periods(api, role):
     assert api.post("/periods/2026-Q1/close", role=role).status_code == 403

@@ -31,6 +31,10 @@ class Org:
     def team_of(self, rep_id):
         return self.teams.get(rep_id)
 
+    def knows(self, kind, key):
+        named = {"rep": self.teams, "team": set(self.teams.values()), "region": {"East", "West"}}
+        return key in named[kind]
+
     def reps_in_team(self, team_id):
         return frozenset(r for r, t in self.teams.items() if t == team_id)
 

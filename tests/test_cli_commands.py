@@ -61,6 +61,37 @@ def test_kpi_refuses_a_malformed_option_saying_what_to_write(run, args, says):
     assert says in result.output and "→" in result.output
 
 
+@pytest.mark.parametrize("scope", ["rep:R-NOPE", "team:T-NOPE", "region:Atlantis"])
+def test_kpi_of_a_scope_nobody_is_in_is_a_clear_error_not_zeros(run, scope):
+    result = run("--locale", "en", "kpi", "--scope", scope, "--period", "2026-Q1", code=2)
+    assert f"scope {scope} not found" in result.output and "→" in result.output
+    assert "0.00" not in result.output
+
+
+def test_a_plain_date_as_of_means_the_end_of_that_day_in_the_ledgers_zone(run, monkeypatch):
+    monkeypatch.setenv("PERFLEDGER_TZ", "Asia/Shanghai")  # D-1 was won at 17:00 there on 10 February
+
+    def at(day: str) -> dict:
+        return json.loads(run("kpi", "--scope", f"rep:{OWN}", "--period", "2026-Q1", "--as-of", day, "--json").stdout)
+
+    that_day, day_before = at("2026-02-10"), at("2026-02-09")
+    assert that_day["as_of"].startswith("2026-02-10T15:59:59.999999")  # 23:59:59.999999+08:00, in UTC
+    assert (that_day["kpis"]["revenue"], day_before["kpis"]["revenue"]) == ("130000.00", "0.00")
+
+
+@pytest.mark.parametrize("written", ["2026-04-01T00:00:00", "2026-04-01T08:30", "2026-11-15+08:00"])
+def test_the_hint_for_a_time_without_a_zone_is_a_value_that_is_then_accepted(run, monkeypatch, written):
+    monkeypatch.setenv("PERFLEDGER_TZ", "Asia/Shanghai")
+    refused = run("kpi", "--period", "2026-Q1", "--as-of", written, code=2).output
+    proposed = refused.split("add one: --as-of ")[1].split()[0]
+    assert proposed.endswith("+08:00") and proposed.count("+") == 1
+    run("kpi", "--period", "2026-Q1", "--as-of", proposed)
+
+
+def test_the_kpi_help_says_what_a_plain_date_means(run):
+    assert "a date: 2026-11-15 means that whole day" in run("kpi", "--help").output
+
+
 def test_payout_explain_prints_the_tree_down_to_the_events(run):
     output = run("payout", "explain", OWN, "2026-Q1").stdout
     assert "R-ann · 2026-Q1 · total 9800.00" in output

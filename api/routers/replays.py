@@ -43,9 +43,16 @@ class PlanChoice(BaseModel):
         extra="forbid", json_schema_extra={"anyOf": [{"required": ["plan_id", "version"]}, {"required": ["rules"]}]}
     )
 
-    plan_id: PlanId | None = None
-    version: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    rules: dict[str, Any] | None = None
+    plan_id: Annotated[PlanId | None, Field(description="A published plan's id (with `version`).")] = None
+    version: Annotated[
+        int | None, Field(ge=1, le=1_000_000, description="The published version of `plan_id` to replay under.")
+    ] = None
+    rules: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description='Draft rules instead of a published plan (a rules document: docs/design.md, "Incentive plans").'
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _published_or_draft(self) -> PlanChoice:
@@ -62,14 +69,31 @@ class PlanChoice(BaseModel):
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: Period
-    plan: PlanChoice
-    known_at: Moment | None = None  # default: what the ledger knows now (the answer names it)
+    period: Annotated[Period, Field(description="The period to recompute: 2026-03, 2026-Q1, 2026-W48 or 2026.")]
+    plan: Annotated[
+        PlanChoice, Field(description="The plan to recompute it under: a published version, or draft rules.")
+    ]
+    known_at: Annotated[
+        Moment | None,
+        Field(description="Knowledge-time cut-off, ISO 8601 with a zone; default: what the ledger knows now."),
+    ] = None
 
 
 class AdjustIn(ReplayIn):
-    known_at: Moment  # required: the known_at of the replay that was reviewed, so the same figures are recorded
-    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    period: Annotated[Period, Field(description="The replayed period, as sent to POST /replays.")]
+    plan: Annotated[PlanChoice, Field(description="The replayed plan, as sent to POST /replays.")]
+    # required: the known_at of the replay that was reviewed, so the same figures are recorded
+    known_at: Annotated[
+        Moment,
+        Field(
+            description="The `known_at` the reviewed POST /replays answered with (required, not in the future): "
+            "the differences recorded are exactly the ones reviewed."
+        ),
+    ]
+    reason: Annotated[
+        str | None,
+        Field(min_length=1, max_length=500, description="Why, kept on each PayoutAdjusted (optional)."),
+    ] = None
 
 
 class DiffRow(BaseModel):
@@ -134,6 +158,8 @@ def run_replay(
     status_code=201,
     openapi_extra=body_doc(AdjustIn, _ADJUST_EXAMPLE),
     summary="Record a reviewed replay's differences as PayoutAdjusted (atomic; repeating it writes nothing)",
+    description="How a closed period's payouts change: POST /replays first, review its `diff`, then send the same "
+    "`period` and `plan` with the `known_at` it answered; each rep's difference is recorded as a PayoutAdjusted.",
 )
 def record_replay(
     user: Annotated[User, allowed("payouts.adjust")],

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, false, or_, select
 
 from ledger.messages import Msg
+from projections.db import reading
 from projections.tables import memberships
 
 EARLIEST = -(2**62)
@@ -48,6 +49,21 @@ def parse_scope(text: str) -> Scope:
             Msg("scope.text", "{text!r} is not a scope: use rep:ID, team:ID, region:NAME or company", text=text)
         )
     return Scope(kind, value)
+
+
+def scope_exists(conn: Connection, scope: Scope) -> bool:
+    """Whether the scope names someone the ledger knows: a rep ever onboarded, a team or region
+    some rep was ever in (the company always). A scope that does not is answered 404, not zeros."""
+    if scope.kind == "company":
+        return True
+    column = {"rep": memberships.c.rep_id, "team": memberships.c.team_id, "region": memberships.c.region}[scope.kind]
+    return conn.execute(select(column).where(column == scope.value).limit(1)).first() is not None
+
+
+def known_scope(engine: Engine, text: str) -> bool:
+    """`scope_exists` for a scope's text, on its own read."""
+    with reading(engine) as conn:
+        return scope_exists(conn, parse_scope(text))
 
 
 @dataclass(frozen=True)
