@@ -141,7 +141,16 @@ class Ledger(Verifying):
         known, fresh, self_duplicates = self._split_known(commands, hashes, scope)
         if not fresh:
             return Recorded([known[c.index] for c in commands], sorted(known))
-        uow = self._handle(fresh)
+        try:
+            uow = self._handle(fresh)
+        except InvalidBatch:
+            # A twin of this batch (a client's retry of a request it thought lost) may have been
+            # recorded since the lookup above: its events now break the rules for this copy
+            # (the deal is open already). That is the duplicate it is, not a refusal.
+            known_now, _, _ = self._split_known(commands, hashes, scope)
+            if len(known_now) == len(commands):
+                return Recorded([known_now[c.index] for c in commands], sorted(known_now))
+            raise
         events, metas = self._sealed(fresh, uow, hashes, scope)
         try:
             # The event store directly, with the facts in command order (Application.save would

@@ -41,3 +41,32 @@ def test_equal_content_is_judged_after_normalisation(ledger):
     won = ev("DealWon", "2026-02-01T08:00:00+08:00", "w-1", deal_id="D-1", amount="18000")
     again = ev("DealWon", "2026-02-01T08:00:00+08:00", "w-1", deal_id="D-1", amount="18000.00")
     assert ledger.record([won], "t").positions == ledger.record([again], "t").positions
+
+
+def test_a_retry_that_loses_the_race_to_its_own_first_attempt_is_answered_as_the_duplicate_it_is(
+    ledger, monkeypatch
+):
+    """A client's request is cut off, its first attempt still in flight; the retry looks its
+    event_ids up before the first attempt commits, then finds the deal open already — by its own
+    twin. The retry is answered with the twin's positions, not refused as a rule violation."""
+    ledger.record([onboard("R-1")], "seed")
+    batch = [
+        ev("DealOpened", "2026-02-01T09:00:00Z", "c1-open", deal_id="D-1", rep_id="R-1", customer_id="C-1"),
+        ev("DealWon", "2026-02-10T09:00:00Z", "c1-won", deal_id="D-1", amount="100.00"),
+    ]
+    first = ledger.record(batch, "t")  # the first attempt, committed while the retry was between steps
+    looked_up = ledger._split_known
+    lookups = []
+
+    def before_the_twin_committed(commands, hashes, scope):
+        lookups.append(scope)
+        if len(lookups) == 1:
+            return {}, list(commands), {}  # what the retry saw: none of its event_ids yet
+        return looked_up(commands, hashes, scope)
+
+    monkeypatch.setattr(ledger, "_split_known", before_the_twin_committed)
+    retried = ledger.record(batch, "t")
+    assert retried.positions == first.positions == [2, 3]
+    assert retried.duplicates == [0, 1]
+    assert ledger.head().position == 3
+    assert len(lookups) == 2
