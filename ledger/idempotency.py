@@ -19,14 +19,23 @@ SEPARATOR = " "  # never in a client's event_id (ledger.schemas._ID_PATTERN)
 LEDGER_SCOPE = "ledger"  # the ledger's own commands; no token or operator writes in it
 OPERATOR_SCOPE = "operator"  # the command line and the operator's own tools
 TOKEN_ROLES = ("admin", "finance", "manager", "rep", "auditor")  # actors that write with a token
+TOKEN_PREFIX = "tok_"  # an API token's public handle (api/auth.py)
+
+
+def principal_of(actor: str) -> str:
+    """Who wrote, without the token that carried it: `rep:R-1:tok_ab12` → `rep:R-1` (a rep's or a
+    team's tokens write as one person); `admin:tok_ab12`, `cli:USER` are themselves."""
+    head, _, tail = actor.rpartition(":")
+    return head if ":" in head and tail.startswith(TOKEN_PREFIX) else actor
 
 
 def scope_of(actor: str, *, system: bool = False) -> str:
-    """The key scope of a writer recorded as `actor` (`rep:R-1`, `finance:tok_…`, `cli:USER`)."""
+    """The key scope of a writer recorded as `actor` (`rep:R-1:tok_…`, `finance:tok_…`, `cli:USER`):
+    a rep's or team's, whichever of its tokens it used, so a retry with a new token is no new fact."""
     if system:
         return LEDGER_SCOPE
     if actor.partition(":")[0] in TOKEN_ROLES:
-        return actor
+        return principal_of(actor)
     return OPERATOR_SCOPE  # `cli:USER`, `import:USER`, `demo:generator`: the operator's own tools
 
 

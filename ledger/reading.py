@@ -16,7 +16,7 @@ from psycopg.rows import tuple_row
 from ledger.chain import GENESIS
 from ledger.config import Settings
 from ledger.decoding import LogRecord, StoredEvent, decoded, to_log_record
-from ledger.idempotency import key_of, scope_of
+from ledger.idempotency import TOKEN_PREFIX, key_of, principal_of, scope_of
 from ledger.keys import KeyStore
 from ledger.personal import open_records
 
@@ -56,12 +56,15 @@ class LogReading:
         return found
 
     def count_recorded_since(self, event_type: str, rep_id: str, actor: str, since_us: int) -> int:
-        """How many events of a type for a rep this actor recorded after a knowledge time."""
+        """How many events of a type for a rep this actor recorded after a knowledge time, with
+        any of its tokens (`rep:R-1`, `rep:R-1:tok_…`): a second token is no second allowance."""
+        principal = principal_of(actor)
+        with_token = f"{principal}:{TOKEN_PREFIX}"
         rows = self._query(
             f"SELECT COUNT(*) FROM {self.recorder.entries_table} "
-            "WHERE rep_id = {p} AND type = {p} AND actor = {p} AND recorded_at > {p}",
+            "WHERE rep_id = {p} AND type = {p} AND (actor = {p} OR substr(actor, 1, {p}) = {p}) AND recorded_at > {p}",
             None,
-            (rep_id, event_type, actor, since_us),
+            (rep_id, event_type, principal, len(with_token), with_token, since_us),
         )
         return int(rows[0][0])
 

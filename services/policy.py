@@ -56,6 +56,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ledger.idempotency import principal_of
 from ledger.messages import Msg
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem
 
@@ -76,12 +77,16 @@ class User:
     def person(self) -> str:
         """Who this caller is inside an event (`author_id`, …): a rep or a team by its id; an
         admin, finance or auditor token by its role alone (the entry's actor names the token)."""
-        return self.actor if self.role in ("rep", "manager") else self.role
+        return f"{self.role}:{self.rep_id or self.team_id}" if self.role in ("rep", "manager") else self.role
 
     @property
     def actor(self) -> str:
-        """How the ledger records this caller: `rep:R-1`, `manager:T-1`, `admin:tok_ab12…`."""
-        return f"{self.role}:{self.rep_id or self.team_id or self.token_id}"
+        """How the ledger records this caller, naming the token that wrote: `rep:R-1:tok_ab12…`,
+        `manager:T-1:tok_cd34…`, `admin:tok_ef56…` (ledger.idempotency.principal_of drops it)."""
+        bound = self.rep_id or self.team_id
+        if bound is None:
+            return f"{self.role}:{self.token_id}"
+        return f"{self.role}:{bound}:{self.token_id}" if self.token_id else f"{self.role}:{bound}"
 
 
 class OrgView(Protocol):
@@ -427,11 +432,13 @@ def with_people_from_token(user: User, envelopes: Sequence[object]) -> tuple[lis
 
 def visible_actor(user: User, actor: str) -> str:
     """An entry's actor as this reader may see it: an admin or finance token's handle only to
-    those who read everything (a rep sees `admin`, not which token)."""
+    those who read everything (a rep sees `admin` and `manager:T-1`, not which token)."""
     role, _, who = actor.partition(":")
-    if user.role in READS_EVERYTHING or role in ("rep", "manager") or not who.startswith("tok_"):
+    if user.role in READS_EVERYTHING:
         return actor
-    return role
+    if role in ("rep", "manager"):
+        return principal_of(actor)
+    return role if who.startswith("tok_") else actor
 
 
 def refusals(user: User, events: Sequence[tuple[str, Mapping[str, Any]]], org: OrgView) -> list[Problem]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.auth import TokenError, check_binding
+from ledger.idempotency import scope_of
 from services.policy import (
     CAPABILITIES,
     CLIENT_TYPES,
@@ -15,6 +16,7 @@ from services.policy import (
     may_read_scope,
     readable_reps,
     refusals,
+    visible_actor,
 )
 
 
@@ -289,8 +291,19 @@ def test_capabilities_by_role(capability, roles):
     assert CAPABILITIES[capability] == roles
 
 
-def test_the_actor_names_the_role_and_what_the_token_is_bound_to():
-    assert [u.actor for u in (REP, MANAGER, ADMIN)] == ["rep:R-1", "manager:T-1", "admin:tok_a"]
+def test_the_actor_names_the_role_what_the_token_is_bound_to_and_the_token():
+    assert [u.actor for u in (REP, MANAGER, ADMIN)] == ["rep:R-1:tok_r", "manager:T-1:tok_m", "admin:tok_a"]
+    assert [u.person for u in (REP, MANAGER, ADMIN)] == ["rep:R-1", "manager:T-1", "admin"]
+
+
+def test_only_those_who_read_everything_see_which_token_wrote():
+    assert [visible_actor(REP, u.actor) for u in (REP, MANAGER, ADMIN)] == ["rep:R-1", "manager:T-1", "admin"]
+    assert [visible_actor(AUDITOR, u.actor) for u in (REP, MANAGER)] == ["rep:R-1:tok_r", "manager:T-1:tok_m"]
+
+
+def test_a_reps_tokens_share_one_idempotency_scope_and_the_admins_do_not():
+    assert scope_of(REP.actor) == scope_of("rep:R-1") == "rep:R-1"
+    assert scope_of(ADMIN.actor) == "admin:tok_a"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from api_client import FAR, MATE, OWN, running
 from builders import ev, open_deal, win
 from typer.testing import CliRunner
 
+from api.auth import create_token
 from api.cli import app as cli
 from ledger.store import Ledger
 
@@ -195,6 +196,20 @@ def test_a_rep_records_at_most_the_days_limit_of_activities_in_24_hours(settings
         assert api.post("/events", {"events": [call("B-9")]}, role="manager").status_code == 201  # not self-reported
         refusals = api.get("/events", type="ActivityLimitReached").json()["events"]
         assert [(e["data"]["attempted"], e["data"]["limit"], e["data"]["within"]) for e in refusals] == [(4, 8, "day")]
+
+
+def test_a_reps_second_token_is_neither_a_second_days_allowance_nor_a_second_copy_of_a_fact(settings):
+    with running(replace(settings, activity_limits=(5, 8))) as api:
+        api.tokens["rep 2"] = create_token(api.client.app.state.engine, "rep", rep_id=OWN)[0]
+        five = [call(f"A-{n}", event_id=f"crm-A-{n}") for n in range(5)]
+        first = api.post("/events", {"events": five}, role="rep")
+        assert first.status_code == 201
+        again = api.post("/events", {"events": five[:1]}, role="rep 2")  # the same fact, retried with the new token
+        assert again.status_code in (200, 201), again.text
+        assert again.json()["duplicates"] == [0]  # the first of the batch was recorded already
+        assert api.post("/events", {"events": [call(f"B-{n}") for n in range(4)]}, role="rep 2").status_code == 429
+        tokens = {e["actor"] for e in api.get("/events", type="ActivityLogged").json()["events"]}
+        assert len(tokens) == 1 and tokens.pop().startswith(f"rep:{OWN}:tok_")  # which token wrote
 
 
 def test_no_fact_is_recorded_before_the_ledgers_start_by_anyone(settings):
