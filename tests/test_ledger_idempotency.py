@@ -43,9 +43,7 @@ def test_equal_content_is_judged_after_normalisation(ledger):
     assert ledger.record([won], "t").positions == ledger.record([again], "t").positions
 
 
-def test_a_retry_that_loses_the_race_to_its_own_first_attempt_is_answered_as_the_duplicate_it_is(
-    ledger, monkeypatch
-):
+def test_a_retry_that_loses_the_race_to_its_own_first_attempt_is_answered_as_the_duplicate_it_is(ledger, monkeypatch):
     """A client's request is cut off, its first attempt still in flight; the retry looks its
     event_ids up before the first attempt commits, then finds the deal open already — by its own
     twin. The retry is answered with the twin's positions, not refused as a rule violation."""
