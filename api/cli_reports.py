@@ -61,23 +61,10 @@ def kpi(
     as_json: JsonOption = False,
 ) -> None:
     """The KPIs of a scope for a period, at any business and knowledge time."""
-    from projections.queries.cutoffs import cutoffs
     from projections.queries.kpis import kpis
-    from projections.queries.membership import parse_scope
-    from projections.units import micros_to_time
 
-    try:
-        scope = str(parse_scope(scope))
-    except ValueError as error:
-        fail(
-            str(error),
-            "for example --scope rep:R-0001, --scope team:T-01, --scope region:East or --scope company",
-            EXIT_CONFIG,
-        )
-    period = parse_period_option(period)
-    settings = load_settings()
-    cut = cutoffs(settings, period, parse_time(as_of, "--as-of"), parse_time(known_at, "--known-at"))
-    as_of_time, known_time = micros_to_time(cut.as_of_us), micros_to_time(cut.known_us)
+    scope, period, settings, cut = _read_args(scope, period, as_of, known_at)
+    as_of_time, known_time = _times(cut)
     with open_store(settings) as (ledger, engine):
         catch_up_with_progress(ledger, engine)
         known_or_fail(engine, scope)
