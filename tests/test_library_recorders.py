@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import uuid
 from typing import Any
 
@@ -33,14 +34,27 @@ def _admin_execute(sql: str) -> None:
         conn.execute(sql)
 
 
+def _join_threads_started_since(before: set[threading.Thread]) -> None:
+    """The library's concurrency case signals its reader threads to stop but does not join them:
+    closing the connections under a reader still inside `sqlite3` crashes the process (SIGSEGV),
+    so the stores wait for the case's own threads before they close anything. (The connection
+    pools' own scheduler threads are daemons that live as long as their pool.)"""
+    for thread in threading.enumerate():
+        if thread not in before and not thread.daemon and thread is not threading.current_thread():
+            thread.join(timeout=30)
+            assert not thread.is_alive(), f"thread {thread.name} still running after its case"
+
+
 class SQLiteStore:
     """A fresh SQLite file per case, through the ledger's own factory and environment."""
 
     def setUp(self) -> None:
+        self.threads_before = set(threading.enumerate())
         self.folder = tempfile.TemporaryDirectory()
         self.factories: list[Any] = []
 
     def tearDown(self) -> None:
+        _join_threads_started_since(self.threads_before)
         for factory in self.factories:
             factory.close()
         self.folder.cleanup()
@@ -60,11 +74,13 @@ class PostgresStore:
     def setUp(self) -> None:
         if not POSTGRES_URL:
             pytest.skip("PostgreSQL tests need PERFLEDGER_TEST_POSTGRES_URL")
+        self.threads_before = set(threading.enumerate())
         self.schema = f"lib_{uuid.uuid4().hex[:12]}"
         _admin_execute(f"CREATE SCHEMA {self.schema}")
         self.factories: list[Any] = []
 
     def tearDown(self) -> None:
+        _join_threads_started_since(self.threads_before)
         for factory in self.factories:
             factory.close()
         _admin_execute(f"DROP SCHEMA {self.schema} CASCADE")
