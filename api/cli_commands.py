@@ -20,7 +20,7 @@ import orjson
 import typer
 
 from api.cli_common import EXIT_CONFIG, actor, err, fail, load_settings, open_ledger, out, speaker
-from api.openapi_events import data_schemas
+from api.openapi_events import body_schema
 from ledger.errors import ConflictError, InvalidBatch
 from services import commands
 from services.bounds import OverLimit
@@ -106,7 +106,7 @@ def _choices(schema: dict[str, Any]) -> list[Any]:
 
 
 def _parameters(spec: CommandSpec) -> tuple[list[inspect.Parameter], dict[str, str]]:
-    schema = data_schemas()[f"{spec.event_type}Data"]["properties"]
+    schema = body_schema(spec)["properties"]
     kinds: dict[str, str] = {}
     parameters = [
         inspect.Parameter(

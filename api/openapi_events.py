@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.deps import inline_schema
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES
 from services.commands import ENVELOPE_FIELDS, CommandSpec
 
@@ -104,10 +105,17 @@ def components() -> dict[str, dict[str, Any]]:
     return schemas
 
 
+def body_schema(spec: CommandSpec) -> dict[str, Any]:
+    """The schema the command's fields come from: its own body model's, else its event's data."""
+    if spec.body_model is not None:
+        return inline_schema(spec.body_model.model_json_schema())
+    return data_schemas()[f"{spec.event_type}Data"]
+
+
 def request_schema(spec: CommandSpec) -> dict[str, Any]:
     """A command's body: its event's data, minus the token's people and the path's ids, plus
     `event_id` and `occurred_at`."""
-    data = data_schemas()[f"{spec.event_type}Data"]
+    data = body_schema(spec)
     fields = spec.fields()
     properties = {name: schema for name, schema in data["properties"].items() if name in fields}
     properties["event_id"] = EVENT_ID_SCHEMA

@@ -29,11 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.messages import Msg, message_of
-from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem
+from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem, pydantic_message
 from ledger.store import Ledger, Recorded
 from services import recording
 from services.policy import PEOPLE_FIELDS, OrgView, User
@@ -73,6 +74,9 @@ class CommandSpec:
     """Fields the event leaves optional that this task needs (a revision's reason)."""
     build: Callable[[CommandSpec, dict[str, Any], str | None, str], list[dict[str, Any]]] | None = None
     """(spec, data, event_id, occurred_at) -> envelopes; default: one envelope of `event_type`."""
+    body_model: type[BaseModel] | None = None
+    """The body's own model, when it is not the event's data (a resolution with its corrections):
+    the body is validated against it first, and `build` turns it into the events."""
 
     @property
     def group(self) -> str:
@@ -89,12 +93,24 @@ class CommandSpec:
     def fields(self) -> dict[str, FieldInfo]:
         """The body's fields from the event: without people (the token) and the path's ids."""
         left_out = {self.people_field, *self.path_fields, "currency"}
-        return {name: info for name, info in DATA_MODELS[self.event_type].model_fields.items() if name not in left_out}
+        model = self.body_model or DATA_MODELS[self.event_type]
+        return {name: info for name, info in model.model_fields.items() if name not in left_out}
 
     def is_required(self, name: str) -> bool:
         if name == self.generated:
             return False
         return name in self.required or self.fields()[name].is_required()
+
+
+@dataclass(frozen=True)
+class CommandProblem(Problem):
+    """A problem of a command: its field as the command names it, and the command and event it is of."""
+
+    command: str = ""
+    event: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "command": self.command, "event": self.event}
 
 
 @dataclass(frozen=True)
@@ -163,6 +179,8 @@ def envelopes_of(spec: CommandSpec, request: Request, now: str, scope: str) -> l
         for name in spec.required
         if body.get(name) is None
     ]
+    if not problems and spec.body_model is not None:
+        problems = _body_problems(spec.body_model, {k: v for k, v in body.items() if k in fields})
     if problems:
         raise InvalidBatch(problems)
     event_id = body.get("event_id")
@@ -179,6 +197,19 @@ def envelopes_of(spec: CommandSpec, request: Request, now: str, scope: str) -> l
     return [envelope]
 
 
+def _body_problems(model: type[BaseModel], body: Mapping[str, Any]) -> list[Problem]:
+    try:
+        model.model_validate(body)
+    except ValidationError as error:
+        return [
+            Problem(
+                0, "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]), pydantic_message(e)
+            )
+            for e in error.errors(include_url=False)
+        ]
+    return []
+
+
 def made_up_id(spec: CommandSpec, scope: str, event_id: object) -> str:
     if isinstance(event_id, str):
         digest = hashlib.sha256(f"{scope} {spec.name} {event_id}".encode()).hexdigest()[:16]
@@ -188,8 +219,9 @@ def made_up_id(spec: CommandSpec, scope: str, event_id: object) -> str:
 
 def run(ledger: Ledger, spec: CommandSpec, request: Request, user: User, org: OrgView) -> Outcome:
     """Record the command for a token's user: the same checks as `POST /events`, in the same order."""
-    envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), user.actor)
-    with renamed(spec, request):
+    with renamed(spec):
+        envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), user.actor)
+    with renamed(spec, envelopes):
         recorded = recording.record_events(ledger, envelopes, user, org)
     return outcome(spec, envelopes, recorded)
 
@@ -197,12 +229,13 @@ def run(ledger: Ledger, spec: CommandSpec, request: Request, user: User, org: Or
 def run_as_operator(ledger: Ledger, spec: CommandSpec, request: Request, actor: str, person: str) -> Outcome:
     """Record the command from the operator's own tool (the command line): validated by the
     ledger like any batch, with no token to authorise; `person` fills the people field."""
-    envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), "operator")
+    with renamed(spec):
+        envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), "operator")
     if spec.people_field is not None:
         for envelope in envelopes:
             if envelope["type"] == spec.event_type:
                 envelope["data"].setdefault(spec.people_field, person)
-    with renamed(spec, request):
+    with renamed(spec, envelopes):
         recorded = recording.record_batch(ledger, envelopes, actor)
     return outcome(spec, envelopes, recorded)
 
@@ -217,23 +250,29 @@ def outcome(spec: CommandSpec, envelopes: Sequence[dict[str, Any]], recorded: Re
 
 
 @contextmanager
-def renamed(spec: CommandSpec, request: Request) -> Iterator[None]:
-    """Re-raise the ledger's refusals with the command's field names (`data.amount` → `body.amount`)."""
+def renamed(spec: CommandSpec, envelopes: Sequence[dict[str, Any]] = ()) -> Iterator[None]:
+    """Re-raise the ledger's refusals with the command's field names (`data.amount` → `body.amount`),
+    each naming the command and its event."""
     try:
         yield
     except InvalidBatch as error:
-        raise InvalidBatch(_renamed(error.problems, request)) from None
+        raise InvalidBatch(_renamed(error.problems, spec, envelopes)) from None
     except Refused as error:
-        raise Refused(_renamed(error.problems, request)) from None
+        raise Refused(_renamed(error.problems, spec, envelopes)) from None
     except ConflictError as error:
-        raise ConflictError(message_of(error), _renamed(error.problems, request)) from None
+        raise ConflictError(message_of(error), _renamed(error.problems, spec, envelopes)) from None
 
 
-def _renamed(problems: list[Problem], request: Request) -> list[Problem]:
-    return [Problem(p.index, field_name(p.field, request), p.message) for p in problems]
+def _renamed(problems: list[Problem], spec: CommandSpec, envelopes: Sequence[dict[str, Any]]) -> list[Problem]:
+    def event_of(index: int) -> str | None:
+        return envelopes[index]["type"] if 0 <= index < len(envelopes) else spec.event_type
+
+    return [
+        CommandProblem(p.index, field_name(p.field, spec), p.message, spec.name, event_of(p.index)) for p in problems
+    ]
 
 
-def field_name(event_field: str, request: Request) -> str:
+def field_name(event_field: str, spec: CommandSpec) -> str:
     """An event's field as the command names it: `data.deal_id` → `path.deal_id` when the path
     gave it, `data.x` → `body.x`, `occurred_at` → `body.occurred_at`, `type` → `command`."""
     if event_field == "type":
@@ -241,7 +280,7 @@ def field_name(event_field: str, request: Request) -> str:
     head, dot, rest = event_field.partition(".")
     if head == "data":
         top = rest.split(".")[0].split("[")[0]
-        return f"path.{rest}" if top in request.path else f"body.{rest}" if dot else "body"
+        return f"path.{rest}" if top in spec.path_fields else f"body.{rest}" if dot else "body"
     if head in ENVELOPE_FIELDS:
         return f"body.{event_field}"
     return event_field

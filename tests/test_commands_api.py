@@ -378,3 +378,19 @@ def test_a_command_body_that_is_not_an_object_is_refused_naming_the_body(api):
 def test_every_command_refuses_a_time_without_a_zone_naming_occurred_at(api, path):
     body = {"amount": "1.00"} if "won" in path else {"rep_id": OWN, "kind": "call"}
     assert_refused(api, path, {**body, "occurred_at": "2026-04-01T10:00:00"}, "body.occurred_at", "time.no_zone")
+
+
+def test_a_commands_refusal_names_the_command_and_its_event_in_the_readers_language(api):
+    response = api.client.post(
+        "/deals/D-1/won",
+        json={"amount": "12.345"},
+        headers={**api.headers("admin"), "Accept-Language": "zh-CN"},
+    )
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert (problem["field"], problem["command"], problem["event"]) == ("body.amount", "deal.won", "DealWon")
+    assert problem["code"] == "money.cents" and "amount" not in problem["message"]  # the message is Chinese
+    unknown = api.client.post(
+        "/deals/D-1/won", json={"amont": "1.00"}, headers={**api.headers("admin"), "Accept-Language": "zh-CN"}
+    )
+    assert unknown.json()["detail"][0]["message"] == "deal.won 没有这个字段；可用字段：amount, event_id, occurred_at"

@@ -103,3 +103,23 @@ def test_the_walk_finds_a_bare_object_where_there_is_one():
 def test_the_log_shows_a_reps_name_opened_as_its_schema_says_not_the_sealed_envelope(api):
     page = api.get("/events", type="RepOnboarded", rep="R-ann").json()["events"]
     assert [event["data"]["name"] for event in page] == ["Rep R-ann"]  # as builders.onboard names them
+
+
+def test_each_command_has_its_own_operation_naming_its_event_with_an_example_and_no_people_fields(document):
+    from services.commands import SPECS
+
+    for spec in SPECS:
+        operation = document["paths"][spec.path]["post"]
+        body = operation["requestBody"]["content"]["application/json"]
+        properties = body["schema"]["properties"]
+        assert operation["summary"] == str(spec.summary)
+        assert spec.event_type in operation["description"], spec.name
+        assert set(body["example"]) <= set(properties), spec.name
+        assert {"event_id", "occurred_at"} <= set(properties)
+        assert not {"author_id", "evaluator_id", "resolver_id", "approver_id"} & set(properties), spec.name
+        assert not set(spec.path_fields) & set(properties), spec.name
+        assert [p["name"] for p in operation.get("parameters", [])] == list(spec.path_fields)
+    won = document["paths"]["/deals/{deal_id}/won"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert won["required"] == ["amount"] and won["additionalProperties"] is False
+    revise = document["paths"]["/targets/revisions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "reason" in revise["required"]  # optional in TargetSet, required to revise
