@@ -76,6 +76,8 @@ class CommandSpec:
     """An id field made up when left out (an activity's id): from the event_id when one is given,
     so that a retry names the same object."""
     prefix: str = ""
+    own_rep: bool = False
+    """`rep_id` may be left out by a rep's token: it is their own (a rep logging their calls)."""
     required: tuple[str, ...] = ()
     """Fields the event leaves optional that this task needs (a revision's reason)."""
     build: Callable[[CommandSpec, dict[str, Any], str | None, str], list[dict[str, Any]]] | None = None
@@ -103,7 +105,7 @@ class CommandSpec:
         return {name: info for name, info in model.model_fields.items() if name not in left_out}
 
     def is_required(self, name: str) -> bool:
-        if name == self.generated:
+        if name == self.generated or (self.own_rep and name == "rep_id"):
             return False
         return name in self.required or self.fields()[name].is_required()
 
@@ -226,6 +228,8 @@ def made_up_id(spec: CommandSpec, scope: str, event_id: object) -> str:
 
 def run(ledger: Ledger, spec: CommandSpec, request: Request, user: User, org: OrgView) -> Outcome:
     """Record the command for a token's user: the same checks as `POST /events`, in the same order."""
+    if spec.own_rep and user.role == "rep" and isinstance(request.body, Mapping) and "rep_id" not in request.body:
+        request = Request({**request.body, "rep_id": user.rep_id}, request.path)
     with renamed(spec):
         envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), scope_of(user.actor))
     with renamed(spec, envelopes):
@@ -356,6 +360,7 @@ SPECS: list[CommandSpec] = [
         key="activity_id",
         generated="activity_id",
         prefix="A-",
+        own_rep=True,
     ),
     CommandSpec(
         "followup.schedule",
@@ -366,6 +371,7 @@ SPECS: list[CommandSpec] = [
         key="followup_id",
         generated="followup_id",
         prefix="FU-",
+        own_rep=True,
     ),
     CommandSpec(
         "followup.complete",
@@ -531,6 +537,7 @@ SPECS: list[CommandSpec] = [
         {"rep_id": "R-ann", "version": 1},
         path_fields=("plan_id",),
         key="plan_id",
+        own_rep=True,
     ),
     CommandSpec(
         "award.grant",
@@ -550,6 +557,7 @@ SPECS: list[CommandSpec] = [
         key="dispute_id",
         generated="dispute_id",
         prefix="DS-",
+        own_rep=True,
     ),
     CommandSpec(
         "dispute.comment",

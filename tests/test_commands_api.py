@@ -406,3 +406,10 @@ def test_a_reps_retry_with_another_of_their_tokens_is_the_same_activity_not_a_se
     assert retry.status_code == 201, retry.text
     assert retry.json()["id"] == first["id"] and retry.json()["events"][0]["duplicate"] is True
     assert kpis(api, f"rep:{OWN}")["activities"]["call"] == 1
+
+
+def test_a_rep_logs_a_call_without_naming_themselves_and_a_manager_must_name_the_rep(api):
+    logged = command(api, "/activities", {"kind": "demo", "occurred_at": Q2}, role="rep")
+    assert logged["command"] == "activity.log"
+    assert kpis(api, f"rep:{OWN}")["activities"]["demo"] == 1
+    assert_refused(api, "/activities", {"kind": "demo"}, "body.rep_id", "pydantic.missing", role="manager")
