@@ -35,7 +35,8 @@ for an object out of reach:
 | GET /kpis/quadrants                         | yes   | yes     | yes     | 403                 | 403        |
 | GET /reps/{id}/history, /payouts/{id}/…     | all   | all     | all     | reps now in team    | themselves |
 | GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | themselves |
-| POST /payouts/…/approve, /periods/…/close,  | yes   | yes     | 403     | 403                 | 403        |
+| POST /payouts/…/approve, /payouts/approve,  | yes   | yes     | 403     | 403                 | 403        |
+| /periods/…/close,                           |       |         |         |                     |            |
 | POST /replays/adjustments                   |       |         |         |                     |            |
 | POST /replays (writes nothing)              | yes   | yes     | yes     | 403                 | 403        |
 | GET /audit/verify                           | yes   | yes     | yes     | 403                 | 403        |

@@ -80,6 +80,12 @@ WHOLE_ORG = {
         "adjustments",
         {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403},
     ),
+    "bulk approve": (
+        "POST",
+        "/payouts/approve",
+        {"scope": "company", "period": "2026-03"},
+        {"admin": 200, "finance": 200, "auditor": 403, "manager": 403, "rep": 403},
+    ),
     "close": (
         "POST",
         "/periods/{close}/close",
