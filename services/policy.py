@@ -132,7 +132,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "kpis.quadrants": READS_EVERYTHING,  # every region's figures: beyond one team
     "projections.rebuild": frozenset({"admin"}),
     "plans.signoff_report": frozenset({"admin", "finance", "auditor"}),  # who has not acknowledged
-    "people.erase": frozenset({"admin"}),  # irreversible: a rep's key destroyed (PIPL, GDPR)
+    "people.erase": frozenset({"admin"}),
+    # a dispute resolved through its command (its rep: the manager's own, as for DisputeResolved)
+    "disputes.resolve": frozenset({"admin", "finance", "manager"}),  # irreversible: a rep's key destroyed (PIPL, GDPR)
     "people.export": frozenset({"admin"}),  # everything held about a person (PIPL art. 45)
 }
 

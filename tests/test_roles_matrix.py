@@ -205,6 +205,7 @@ def dispute(dispute_id: str, rep: str) -> list[dict]:
             dispute_id=dispute_id,
             rep_id=rep,
             period="2026-Q1",
+            component="commission",
             text="the March deal is missing",
         ),
         ev(
