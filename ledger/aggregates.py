@@ -294,6 +294,7 @@ class Deal(Ledgered):
         self.outcome: str | None = None
         self.won_amount = Decimal(0)
         self.refunded = Decimal(0)
+        self.credited = {rep_id}  # every rep the deal is or was credited to (its owner, its splits)
 
     @staticmethod
     def create_id(deal_id: str) -> UUID:
@@ -317,6 +318,13 @@ class Deal(Ledgered):
     class DealCreditSplit(Happened):
         deal_id: str
         splits: list
+
+        def apply(self, deal: Deal) -> None:
+            deal.credited = {*deal.credited_reps(), *(split["rep_id"] for split in self.splits)}
+
+    def credited_reps(self) -> set[str]:
+        """The reps the deal is or was credited to: its owner and every split's reps."""
+        return getattr(self, "credited", {self.rep_id})
 
     class DealAmountCorrected(Happened):
         deal_id: str

@@ -476,6 +476,17 @@ def plan_acknowledged(uow: UnitOfWork, c: Command) -> Touched:
 def dispute_opened(uow: UnitOfWork, c: Command) -> Touched:
     uow.require_known_rep(c.data["rep_id"])
     uow.absent("dispute", c.data["dispute_id"], "data.dispute_id", "dispute")
+    deal_id = c.data.get("deal_id")
+    if deal_id is not None and c.data["rep_id"] not in uow.deal(deal_id).credited_reps():
+        raise RuleViolation(
+            "data.deal_id",
+            Msg(
+                "dispute.deal_not_theirs",
+                "deal {deal_id} is not {rep_id}'s: it was never credited to them",
+                deal_id=deal_id,
+                rep_id=c.data["rep_id"],
+            ),
+        )
     dispute = Dispute(**_fields(c))
     uow.create(dispute)
     return dispute, c.data["rep_id"]
