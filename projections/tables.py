@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -288,7 +288,8 @@ rep_timeline = Table(
     metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
-    Column("kind", String(20), nullable=False),  # evaluation | feedback | improvement_plan | training
+    # evaluation | feedback | improvement_plan | plan_review | training_assigned | training
+    Column("kind", String(20), nullable=False),
     Column("item_id", Id),
     *_times(),
     Column("payload", Text, nullable=False),  # the event's data as JSON

@@ -33,7 +33,9 @@ for an object out of reach:
 | (and /kpis/forecast, /kpis/off-track)       |       |         |         |                     |            |
 | GET /kpis, /targets ?scope=region:…, company| all   | all     | all     | 403                 | 403        |
 | GET /kpis/quadrants                         | yes   | yes     | yes     | 403                 | 403        |
-| GET /reps/{id}/history, /payouts/{id}/…     | all   | all     | all     | reps now in team    | themselves |
+| GET /reps/{id}/history, /payouts/{id}/…,    | all   | all     | all     | reps now in team    | themselves |
+| GET /reps/{id}/coaching                     |       |         |         |                     |            |
+| GET /teams/{id}/coaching                    | all   | all     | all     | own team            | 404        |
 | GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | themselves |
 | POST /payouts/…/approve, /periods/…/close,  | yes   | yes     | 403     | 403                 | 403        |
 | POST /replays/adjustments                   |       |         |         |                     |            |
@@ -387,6 +389,9 @@ def _beyond_reach(named: str) -> Msg:
 PEOPLE_FIELDS: dict[str, str] = {
     "EvaluationRecorded": "evaluator_id",
     "FeedbackGiven": "author_id",
+    "ImprovementPlanSet": "set_by",
+    "ImprovementPlanReviewed": "reviewer_id",
+    "TrainingAssigned": "assigned_by",
     "DisputeCommented": "author_id",
     "DisputeResolved": "resolver_id",
 }

@@ -10,7 +10,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routers import audit, docs, events, health, kpis, payouts, people, periods, replays, reps, targets, trust, web
+from api.routers import (
+    audit,
+    coaching,
+    docs,
+    events,
+    health,
+    kpis,
+    payouts,
+    people,
+    periods,
+    replays,
+    reps,
+    targets,
+    trust,
+    web,
+)
 from api.routers.common import ERROR_RESPONSES
 
 _ROUTERS: list[APIRouter] = [
@@ -19,6 +34,8 @@ _ROUTERS: list[APIRouter] = [
     kpis.router,  # GET /kpis, GET /kpis/quadrants
     targets.router,  # GET /targets
     reps.router,  # GET /reps/{rep_id}/history
+    coaching.router,  # GET /reps/{rep_id}/coaching, POST …/improvement-plans, …/reviews, …/trainings, …/completion
+    coaching.teams,  # GET /teams/{team_id}/coaching
     payouts.router,  # GET /payouts, GET …/explain, GET …/changes, POST …/approve
     replays.router,  # POST /replays, POST /replays/adjustments
     periods.router,  # POST /periods/{period}/close
