@@ -227,3 +227,46 @@ def test_the_history_lists_reviews_and_assignments_beside_the_rest(story):
     kinds = [entry["kind"] for entry in rep_history(story.engine, story.settings, "R-1", as_of=at("2026-04-15"))]
     assert kinds.count("plan_review") == 1 and kinds.count("training_assigned") == 2
     assert kinds.count("training") == 2  # the old-style SPIN and TR-2's completion
+
+
+# ---------------------------------------------------------------- old events, upcast
+
+
+def stored_v1(ledger, envelopes, drop: tuple[str, ...]):
+    """The rep's last stored event rewritten as class version 1 wrote it: without `drop`."""
+    import orjson
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.aggregates import Rep
+
+    ledger.record(envelopes, "t")
+    stored = ledger.recorder.select_streams([Rep.create_id("R-1")])[Rep.create_id("R-1")][-1]
+    state = orjson.loads(stored.state)
+    assert state["class_version"] == 2
+    for key in drop:
+        del state[key]
+    state["class_version"] = 1
+    return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, orjson.dumps(state))
+
+
+def test_a_version_1_plan_reads_with_no_setter_and_no_gaps(ledger):
+    from ledger.decoding import to_log_record
+
+    old = stored_v1(
+        ledger, [onboard("R-1", when=JAN1), plan("IP-1", "R-1", "2026-03-01", "2026-04-01")], ("set_by", "gaps")
+    )
+    event = ledger.app.mapper.to_domain_event(old)
+    assert (event.set_by, event.gaps, event.improvement_plan_id) == (None, [], "IP-1")
+    record = to_log_record(2, 0, "ImprovementPlanSet", "R-1", "t", None, old.topic, old.state)
+    assert (record.data["set_by"], record.data["gaps"]) == (None, [])
+
+
+def test_a_version_1_completion_reads_with_no_assignment(ledger):
+    from ledger.decoding import to_log_record
+
+    completion = ev("TrainingCompleted", "2026-03-10T09:00:00+00:00", rep_id="R-1", training="SPIN")
+    old = stored_v1(ledger, [onboard("R-1", when=JAN1), completion], ("training_id",))
+    event = ledger.app.mapper.to_domain_event(old)
+    assert (event.training, event.training_id) == ("SPIN", None)
+    record = to_log_record(2, 0, "TrainingCompleted", "R-1", "t", None, old.topic, old.state)
+    assert record.data == {"rep_id": "R-1", "training": "SPIN", "training_id": None}
