@@ -13,7 +13,7 @@ from api_client import FAR, MATE, OTHER_TEAM, OWN, TEAM
 from builders import ev
 
 MARCH1 = "2026-03-01T09:00:00+00:00"
-PLAN = {"improvement_plan_id": "IP-1", "goals": ["Qualify every lead"], "gaps": ["discovery"]}
+PLAN = {"improvement_plan_id": "IP-1", "goals": ["Qualify every lead"], "trainings": [], "gaps": ["discovery"]}
 
 
 def fingerprint(api):
@@ -22,17 +22,23 @@ def fingerprint(api):
 
 
 def set_plan(api, rep=OWN, role="manager", **more):
-    body = {**PLAN, "review_by": "2026-04-01T00:00:00+00:00", "occurred_at": MARCH1, **more}
-    return api.post(f"/reps/{rep}/improvement-plans", body, role=role)
+    body = {**PLAN, "rep_id": rep, "review_by": "2026-04-01T00:00:00+00:00", "occurred_at": MARCH1, **more}
+    return api.post("/improvement-plans", body, role=role)
 
 
 def review(api, outcome="met", rep=OWN, plan_id="IP-1", role="manager", **more):
-    body = {"outcome": outcome, "occurred_at": "2026-04-10T09:00:00+00:00", **more}
-    return api.post(f"/reps/{rep}/improvement-plans/{plan_id}/reviews", body, role=role)
+    body = {"rep_id": rep, "outcome": outcome, "occurred_at": "2026-04-10T09:00:00+00:00", **more}
+    return api.post(f"/improvement-plans/{plan_id}/reviews", body, role=role)
+
+
+def complete(api, training_id="TR-1", rep=OWN, role="manager", **more):
+    body = {"rep_id": rep, "training_id": training_id, "occurred_at": "2026-04-02T09:00:00+00:00", **more}
+    return api.post("/trainings", body, role=role)
 
 
 def assign(api, rep=OWN, role="manager", **more):
     body = {
+        "rep_id": rep,
         "training_id": "TR-1",
         "training": "SPIN selling",
         "gap": "discovery",
@@ -40,7 +46,7 @@ def assign(api, rep=OWN, role="manager", **more):
         "occurred_at": "2026-03-02T09:00:00+00:00",
         **more,
     }
-    return api.post(f"/reps/{rep}/trainings", body, role=role)
+    return api.post("/trainings/assignments", body, role=role)
 
 
 def last_event(api):
@@ -50,7 +56,7 @@ def last_event(api):
 def test_a_manager_sets_reviews_and_follows_a_plan_with_people_from_the_token(api):
     answer = set_plan(api)
     assert answer.status_code == 201, answer.text
-    assert answer.json()["event_type"] == "ImprovementPlanSet"
+    assert answer.json()["events"][0]["type"] == "ImprovementPlanSet"
     assert last_event(api)["data"]["set_by"] == "manager:T-1"
     assert assign(api, improvement_plan_id="IP-1").status_code == 201
     assert last_event(api)["data"]["assigned_by"] == "manager:T-1"
@@ -59,7 +65,7 @@ def test_a_manager_sets_reviews_and_follows_a_plan_with_people_from_the_token(ap
     assert [(p["improvement_plan_id"], p["overdue"]) for p in read["overdue_reviews"]] == [("IP-1", True)]
     assert [t["training_id"] for t in read["trainings_overdue"]] == ["TR-1"]
 
-    done = api.post(f"/reps/{OWN}/trainings/TR-1/completion", {"occurred_at": "2026-04-02T09:00:00+00:00"}, "manager")
+    done = complete(api)
     assert done.status_code == 201, done.text
     assert review(api, note="Done").status_code == 201
     assert last_event(api)["data"]["reviewer_id"] == "manager:T-1"
@@ -94,47 +100,48 @@ def test_a_plan_reviewed_twice_as_final_is_refused_and_nothing_is_written(api):
     again = review(api, "missed")
     assert again.status_code == 422
     (problem,) = again.json()["detail"]
-    assert (problem["field"], problem["code"]) == ("data.improvement_plan_id", "improvement_plan.reviewed")
+    assert (problem["field"], problem["code"]) == ("path.improvement_plan_id", "improvement_plan.reviewed")
     assert "already reviewed as met" in problem["message"]
     assert fingerprint(api) == before
 
 
 BAD = [
     # (name, request, status, field)
-    ("unknown plan", lambda api: review(api, plan_id="IP-404"), 422, "data.improvement_plan_id"),
-    ("another team's rep", lambda api: review(api, rep=FAR), 404, None),
-    ("another team's rep's plan set", lambda api: set_plan(api, rep=FAR), 404, None),
-    ("a rep setting their own plan", lambda api: set_plan(api, role="rep"), 403, "type"),
+    ("unknown plan", lambda api: review(api, plan_id="IP-404"), 422, "path.improvement_plan_id"),
+    ("another team's rep", lambda api: review(api, rep=FAR), 403, "body"),
+    ("a plan for another team's rep", lambda api: set_plan(api, rep=FAR, improvement_plan_id="IP-2"), 403, "body"),
+    ("a rep setting their own plan", lambda api: set_plan(api, role="rep", improvement_plan_id="IP-2"), 403, "command"),
     (
         "review date before the plan",
         lambda api: set_plan(api, improvement_plan_id="IP-2", review_by="2026-02-01T00:00:00+00:00"),
         422,
-        "data.review_by",
+        "body.review_by",
     ),
-    ("review before the plan", lambda api: review(api, occurred_at="2026-02-01T00:00:00+00:00"), 422, "occurred_at"),
-    ("extension without a date", lambda api: review(api, "extended"), 422, "data.next_review_by"),
+    (
+        "review before the plan",
+        lambda api: review(api, occurred_at="2026-02-01T00:00:00+00:00"),
+        422,
+        "body.occurred_at",
+    ),
+    ("extension without a date", lambda api: review(api, "extended"), 422, "body.next_review_by"),
     (
         "final review with a date",
         lambda api: review(api, next_review_by="2026-05-01T00:00:00+00:00"),
         422,
-        "data.next_review_by",
+        "body.next_review_by",
     ),
     ("unknown outcome", lambda api: review(api, "done"), 422, "body.outcome"),
     ("due date not a time", lambda api: assign(api, due_by="tomorrow"), 422, "body.due_by"),
-    ("due before assigned", lambda api: assign(api, due_by="2026-03-01T00:00:00+00:00"), 422, "data.due_by"),
+    ("due before assigned", lambda api: assign(api, due_by="2026-03-01T00:00:00+00:00"), 422, "body.due_by"),
     (
         "training for an unknown plan",
         lambda api: assign(api, improvement_plan_id="IP-404"),
         422,
-        "data.improvement_plan_id",
+        "body.improvement_plan_id",
     ),
-    (
-        "unknown training completed",
-        lambda api: api.post(f"/reps/{OWN}/trainings/TR-404/completion", {}, "manager"),
-        422,
-        "data.training_id",
-    ),
-    ("a teammate out of a rep's reach", lambda api: assign(api, rep=MATE, role="rep"), 404, None),
+    ("unknown training completed", lambda api: complete(api, "TR-404"), 422, "body.training_id"),
+    ("a rep assigning themselves a training", lambda api: assign(api, role="rep"), 403, "command"),
+    ("a training for another team's rep", lambda api: assign(api, rep=FAR), 403, "body"),
     ("unknown field", lambda api: assign(api, assigned_by="someone-else"), 422, "body.assigned_by"),
 ]
 

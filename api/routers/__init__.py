@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from api.routers import (
     audit,
     coaching,
+    commands,
     docs,
     events,
     health,
@@ -31,10 +32,11 @@ from api.routers.common import ERROR_RESPONSES
 _ROUTERS: list[APIRouter] = [
     health.router,
     events.router,
+    commands.router,  # the typed commands: POST /reps, /deals/{id}/won, … (services/commands.py)
     kpis.router,  # GET /kpis, GET /kpis/quadrants
     targets.router,  # GET /targets
     reps.router,  # GET /reps/{rep_id}/history
-    coaching.router,  # GET /reps/{rep_id}/coaching, POST …/improvement-plans, …/reviews, …/trainings, …/completion
+    coaching.router,  # GET /reps/{rep_id}/coaching
     coaching.teams,  # GET /teams/{team_id}/coaching
     payouts.router,  # GET /payouts, GET …/explain, GET …/changes, POST …/approve
     replays.router,  # POST /replays, POST /replays/adjustments

@@ -1,34 +1,27 @@
 """Coaching followed through: a rep's improvement plans (open, met, missed, overdue), trainings
 assigned against a gap (pending, overdue, completed), progress since the previous evaluation and
-the latest feedback; a team's overdue reviews and trainings; and the four commands that record
-them (each one event, authorised and stamped with its writer as POST /events would)."""
+the latest feedback; a team's overdue reviews and trainings. The commands that record them are
+typed commands (services/commands.py): improvement.set, improvement.review, training.assign,
+training.complete."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.deps import (
     AsOfMoment,
     EngineDep,
     FreshProjections,
-    JsonBody,
     KnownAt,
-    LedgerDep,
-    OrgDep,
     SettingsDep,
     VisibleRep,
     VisibleTeam,
-    allowed,
-    body_doc,
-    parse_body,
 )
 from projections.queries.coaching import rep_coaching, team_coaching
-from services import coaching
-from services.policy import User
 
 router = APIRouter(prefix="/reps", tags=["coaching"])
 teams = APIRouter(prefix="/teams", tags=["coaching"])
@@ -185,185 +178,3 @@ def read_team_coaching(
     as_of, known_at = _cut_offs(settings, as_of, known_at)
     answer = team_coaching(engine, settings, team_id, as_of, known_at)
     return TeamCoachingOut.model_validate({**answer, "as_of": as_of, "known_at": known_at})
-
-
-# ---------------------------------------------------------------- commands
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    occurred_at: AwareDatetime | None = None
-    """When it happened (default: now)."""
-    event_id: _Id | None = None
-    """Your id for the event: sending the same command again records nothing twice."""
-
-
-class PlanIn(Command):
-    improvement_plan_id: _Id
-    goals: Annotated[list[_Text], Field(min_length=1, max_length=50)]
-    review_by: AwareDatetime
-    trainings: Annotated[list[_Text], Field(max_length=50)] = []
-    gaps: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)] = []
-
-
-class ReviewIn(Command):
-    outcome: Literal["met", "missed", "extended"]
-    note: _Text | None = None
-    next_review_by: AwareDatetime | None = None
-
-
-class TrainingIn(Command):
-    training_id: _Id
-    training: _Text
-    gap: Annotated[str, Field(min_length=1, max_length=200)]
-    due_by: AwareDatetime
-    improvement_plan_id: _Id | None = None
-
-
-class RecordedOut(BaseModel):
-    event_type: str
-    position: int
-    duplicate: bool  # answered from an earlier append of the same event_id
-
-
-def _out(event_type: str, recorded: Any) -> RecordedOut:
-    return RecordedOut(event_type=event_type, position=recorded.positions[0], duplicate=bool(recorded.duplicates))
-
-
-_WRITES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "this token may not record it"},
-    404: {"description": "no such rep within this token's reach"},
-}
-_WHEN = "2026-03-01T09:00:00+08:00"
-
-
-@router.post(
-    "/{rep_id}/improvement-plans",
-    status_code=201,
-    openapi_extra=body_doc(
-        PlanIn,
-        {"improvement_plan_id": "IP-1", "goals": ["Qualify every lead"], "gaps": ["discovery"], "review_by": _WHEN},
-    ),
-    responses=_WRITES,
-    summary="Set an improvement plan (records ImprovementPlanSet; set_by from the token)",
-)
-def set_improvement_plan(
-    user: Annotated[User, allowed("events.record")],
-    rep_id: VisibleRep,
-    body: JsonBody,
-    ledger: LedgerDep,
-    org: OrgDep,
-    settings: SettingsDep,
-) -> RecordedOut:
-    asked = parse_body(PlanIn, body)
-    recorded = coaching.set_improvement_plan(
-        ledger,
-        user,
-        org,
-        rep_id=rep_id,
-        improvement_plan_id=asked.improvement_plan_id,
-        goals=asked.goals,
-        trainings=asked.trainings,
-        gaps=asked.gaps,
-        review_by=asked.review_by,
-        occurred_at=asked.occurred_at or settings.now(),
-        event_id=asked.event_id,
-    )
-    return _out("ImprovementPlanSet", recorded)
-
-
-@router.post(
-    "/{rep_id}/improvement-plans/{improvement_plan_id}/reviews",
-    status_code=201,
-    openapi_extra=body_doc(ReviewIn, {"outcome": "met", "note": "Every lead qualified in March"}),
-    responses=_WRITES,
-    summary="Review an improvement plan: met or missed (final), or extended to next_review_by "
-    "(records ImprovementPlanReviewed; reviewer_id from the token)",
-)
-def review_improvement_plan(
-    user: Annotated[User, allowed("events.record")],
-    rep_id: VisibleRep,
-    improvement_plan_id: _PathId,
-    body: JsonBody,
-    ledger: LedgerDep,
-    org: OrgDep,
-    settings: SettingsDep,
-) -> RecordedOut:
-    asked = parse_body(ReviewIn, body)
-    recorded = coaching.review_improvement_plan(
-        ledger,
-        user,
-        org,
-        rep_id=rep_id,
-        improvement_plan_id=improvement_plan_id,
-        outcome=asked.outcome,
-        note=asked.note,
-        next_review_by=asked.next_review_by,
-        occurred_at=asked.occurred_at or settings.now(),
-        event_id=asked.event_id,
-    )
-    return _out("ImprovementPlanReviewed", recorded)
-
-
-@router.post(
-    "/{rep_id}/trainings",
-    status_code=201,
-    openapi_extra=body_doc(
-        TrainingIn, {"training_id": "TR-1", "training": "SPIN selling", "gap": "discovery", "due_by": _WHEN}
-    ),
-    responses=_WRITES,
-    summary="Assign a training against a named gap (records TrainingAssigned; assigned_by from the token)",
-)
-def assign_training(
-    user: Annotated[User, allowed("events.record")],
-    rep_id: VisibleRep,
-    body: JsonBody,
-    ledger: LedgerDep,
-    org: OrgDep,
-    settings: SettingsDep,
-) -> RecordedOut:
-    asked = parse_body(TrainingIn, body)
-    recorded = coaching.assign_training(
-        ledger,
-        user,
-        org,
-        rep_id=rep_id,
-        training_id=asked.training_id,
-        training=asked.training,
-        gap=asked.gap,
-        due_by=asked.due_by,
-        improvement_plan_id=asked.improvement_plan_id,
-        occurred_at=asked.occurred_at or settings.now(),
-        event_id=asked.event_id,
-    )
-    return _out("TrainingAssigned", recorded)
-
-
-@router.post(
-    "/{rep_id}/trainings/{training_id}/completion",
-    status_code=201,
-    openapi_extra=body_doc(Command, {"occurred_at": _WHEN}),
-    responses=_WRITES,
-    summary="Complete an assigned training (records TrainingCompleted naming the assignment)",
-)
-def complete_training(
-    user: Annotated[User, allowed("events.record")],
-    rep_id: VisibleRep,
-    training_id: _PathId,
-    body: JsonBody,
-    ledger: LedgerDep,
-    org: OrgDep,
-    settings: SettingsDep,
-) -> RecordedOut:
-    asked = parse_body(Command, body)
-    recorded = coaching.complete_training(
-        ledger,
-        user,
-        org,
-        rep_id=rep_id,
-        training_id=training_id,
-        occurred_at=asked.occurred_at or settings.now(),
-        event_id=asked.event_id,
-    )
-    return _out("TrainingCompleted", recorded)
