@@ -270,3 +270,68 @@ def test_a_version_1_completion_reads_with_no_assignment(ledger):
     assert (event.training, event.training_id) == ("SPIN", None)
     record = to_log_record(2, 0, "TrainingCompleted", "R-1", "t", None, old.topic, old.state)
     assert record.data == {"rep_id": "R-1", "training": "SPIN", "training_id": None}
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_the_command_line_shows_a_reps_coaching_and_a_teams_overdue(cli, sqlite_ledger):
+    import orjson
+
+    sqlite_ledger.record(STORY + [TR2_DONE, IP1_MET], "seed")
+    shown = cli("coaching", "R-1", "--as-of", "2026-04-15T12:00:00+00:00")
+    assert shown.exit_code == 0, shown.output
+    assert "Coaching of R-1" in shown.output and "IP-2" in shown.output
+    assert "+15" in shown.output and "-2" in shown.output  # discovery 50 → 65, closing 70 → 68
+    assert "Better discovery calls this week" in shown.output
+    as_json = cli("coaching", "R-1", "--as-of", "2026-04-15T12:00:00+00:00", "--json")
+    answer = orjson.loads(as_json.output)
+    assert [p["improvement_plan_id"] for p in answer["open_plans"]] == ["IP-2"]
+    assert [t["training_id"] for t in answer["trainings_overdue"]] == ["TR-1"]
+    team = cli("coaching", "--team", "T-1", "--as-of", "2026-04-15T12:00:00+00:00", "--json")
+    assert [(p["rep_id"], p["improvement_plan_id"]) for p in orjson.loads(team.output)["overdue_reviews"]] == [
+        ("R-2", "IP-9")
+    ]
+    table = cli("coaching", "--team", "T-1", "--as-of", "2026-04-15")
+    assert "IP-9" in table.output and "OVERDUE" in table.output
+    unknown = cli("coaching", "R-404")
+    assert unknown.exit_code != 0 and "rep:R-404 not found" in unknown.output
+
+
+def test_the_command_line_records_a_review_and_an_assignment_as_typed_commands(cli, sqlite_ledger):
+    sqlite_ledger.record(STORY, "seed")
+    assigned = cli(
+        "training",
+        "assign",
+        "--rep-id",
+        "R-1",
+        "--training",
+        "Closing clinic",
+        "--gap",
+        "closing",
+        "--due-by",
+        "2026-04-20T00:00:00+00:00",
+        "--by",
+        "manager:T-1",
+        "--occurred-at",
+        "2026-04-01T09:00:00+00:00",
+    )
+    assert assigned.exit_code == 0, assigned.output
+    reviewed = cli(
+        "improvement",
+        "review",
+        "IP-1",
+        "--rep-id",
+        "R-1",
+        "--outcome",
+        "missed",
+        "--by",
+        "manager:T-1",
+        "--occurred-at",
+        "2026-04-02T09:00:00+00:00",
+    )
+    assert reviewed.exit_code == 0, reviewed.output
+    (review,) = sqlite_ledger.read_log(0, 100, types=["ImprovementPlanReviewed"])
+    assert (review.data["outcome"], review.data["reviewer_id"]) == ("missed", "manager:T-1")
+    again = cli("improvement", "review", "IP-1", "--rep-id", "R-1", "--outcome", "met", "--by", "manager:T-1")
+    assert again.exit_code != 0 and "already reviewed as missed" in again.output
