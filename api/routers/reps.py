@@ -11,21 +11,20 @@ from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import AsOfMoment, EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
 from api.openapi_events import data_ref
+from projections.folds.people import TYPES_BY_KIND
 from projections.queries.history import rep_history_page
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
 
 HISTORY_DATA = {
-    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet or TrainingCompleted",
-    "anyOf": [
-        data_ref(name) for name in ("EvaluationRecorded", "FeedbackGiven", "ImprovementPlanSet", "TrainingCompleted")
-    ],
+    "description": "The event's data: " + ", ".join(TYPES_BY_KIND.values()),
+    "anyOf": [data_ref(name) for name in TYPES_BY_KIND.values()],
 }
 
 
 class Entry(BaseModel):
-    kind: str  # evaluation | feedback | improvement_plan | training
+    kind: str  # evaluation | feedback | improvement_plan | plan_review | training_assigned | training
     occurred_at: datetime
     recorded_at: datetime
     position: int
