@@ -2,8 +2,9 @@
 nothing written when refused. The same authority as `POST /events` (services/policy.py):
 org changes are the director's (admin); plans and awards finance's too; targets finance's and the
 team manager's; the pipeline and the people process the team manager's; a rep logs their own
-calls and follow-ups, signs off their plan and opens and comments their disputes; an auditor
-records nothing (403). Another team's manager and another rep are refused as out of reach (403).
+calls and follow-ups, signs off their plan and opens and comments their disputes; the director
+of the rep's region (East) what the team's manager does; an auditor records nothing (403).
+Another team's manager, another region's director and another rep are refused as out of reach (403).
 
 Each cell records on an object of its own (made by the admin through `POST /events` first), so the
 cells do not depend on each other. One app on SQLite for the module: the store-specific paths are
@@ -23,7 +24,7 @@ from builders import ev
 from api.auth import create_token
 from ledger.config import Settings
 
-ROLES = ("admin", "finance", "auditor", "manager", "other_manager", "rep", "other_rep")
+ROLES = ("admin", "finance", "auditor", "manager", "other_manager", "director", "other_director", "rep", "other_rep")
 WHEN = "2026-04-10T10:00:00+00:00"
 RULES = {
     "components": [
@@ -44,11 +45,11 @@ def allowed(*roles: str) -> dict[str, int]:
 
 ADMIN = allowed("admin")
 FINANCE = allowed("admin", "finance")
-TARGETS = allowed("admin", "finance", "manager")
-MANAGER = allowed("admin", "manager")
-REP_TOO = allowed("admin", "manager", "rep")
+TARGETS = allowed("admin", "finance", "manager", "director")
+MANAGER = allowed("admin", "manager", "director")
+REP_TOO = allowed("admin", "manager", "director", "rep")
 SIGN_OFF = allowed("admin", "rep")
-COMMENT = allowed("admin", "finance", "manager", "rep")
+COMMENT = allowed("admin", "finance", "manager", "director", "rep")
 
 
 def opened(u: str) -> list[dict[str, Any]]:
@@ -206,6 +207,7 @@ def api(tmp_path_factory) -> Iterator[Api]:
         engine = api.client.app.state.engine
         api.tokens["other_manager"] = create_token(engine, "manager", team_id=OTHER_TEAM)[0]
         api.tokens["other_rep"] = create_token(engine, "rep", rep_id=MATE)[0]
+        api.tokens["other_director"] = create_token(engine, "director", region="West")[0]
         yield api
 
 
