@@ -20,6 +20,7 @@ from api.figures_memo import FiguresMemo
 from api.heavy import heavy_slots
 from api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from api.log_queries import LogReader
+from api.openapi_events import install as install_openapi
 from api.org_cache import OrgCache
 from api.probe import StoreProbe
 from api.responses import OrjsonResponse
@@ -82,6 +83,7 @@ def create_app(
     app.state.settings = settings
     app.state.heavy_slots = heavy_slots()
     install_error_handlers(app)
+    install_openapi(app)  # the events' and commands' schemas (api/openapi_events.py)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)
     for router in ROUTERS:

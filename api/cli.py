@@ -16,7 +16,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from api import cli_demo, cli_export, cli_import, cli_ops, cli_people, cli_render, cli_reports, cli_trust, cli_worker
+from api import (
+    cli_commands,
+    cli_demo,
+    cli_export,
+    cli_import,
+    cli_ops,
+    cli_people,
+    cli_render,
+    cli_reports,
+    cli_trust,
+    cli_worker,
+)
 from api.auth import TokenError, create_token, ensure_tables, list_tokens, revoke_token
 from api.cli_common import (
     EXIT_CONFIG,
@@ -351,6 +362,8 @@ for _name, _command in COMMANDS:
     app.command(_name)(_command)
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
+# The typed commands (`perfledger deal won D-1 --amount …`), from services/commands.py's registry.
+cli_commands.install(app, dict(GROUPS))
 
 
 def main() -> None:

@@ -63,7 +63,7 @@ class LogReader:
             if len(chunk) < want:
                 break
             cursor = chunk[-1][0]
-        return decoded(kept), more
+        return self.ledger.opened(decoded(kept)), more  # personal fields opened, as every reader sees them
 
     def iterate(
         self, after: int, *, types: Collection[str] | None = None, upto: int | None = None

@@ -26,13 +26,14 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
 from ledger.messages import Msg, code_of
 from ledger.periods import parse_period
 from ledger.personal import CATEGORIES
-from ledger.plan_schema import parse_rules, rules_to_json
+from ledger.plan_schema import COMPONENT_KINDS, MAX_COMPONENTS, parse_rules, rules_to_json
 
 MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 4000
@@ -185,12 +186,63 @@ def _id(value: str) -> str:
     return value
 
 
-Money = Annotated[Decimal, BeforeValidator(_money)]
-SignedMoney = Annotated[Decimal, BeforeValidator(_signed_money)]
-Amount = Annotated[Decimal, BeforeValidator(_non_negative_decimal)]
-AwareTime = Annotated[datetime, BeforeValidator(_aware_time)]
-PeriodText = Annotated[str, BeforeValidator(_period)]
-Scope = Annotated[dict, BeforeValidator(_scope)]
+# What the JSON schemas of these types say (the OpenAPI document, /docs): the validators above
+# decide; these only describe what to send, so that no field reads as "any number" or "any object".
+_MONEY_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["18000.00"]}
+_SIGNED_MONEY_SCHEMA = {"type": "string", "pattern": r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["-120.50"]}
+_DECIMAL_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,10})?$", "examples": ["0.25", "120000"]}
+_TIME_SCHEMA = {"type": "string", "format": "date-time", "examples": ["2026-03-05T10:00:00+08:00"]}
+_PERIOD_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(19[7-9][0-9]|2[0-9]{3})(-(0[1-9]|1[0-2])|-Q[1-4]|-W(0[1-9]|[1-4][0-9]|5[0-3]))?$",
+    "examples": ["2026-Q1", "2026-03"],
+}
+_SCOPE_KEY = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
+_SCOPE_SCHEMA = {
+    "description": 'One of {"rep": id}, {"team": id}, {"region": name} or {"company": true}.',
+    "oneOf": [
+        {"type": "object", "required": [key], "properties": {key: _SCOPE_KEY}, "additionalProperties": False}
+        for key in ("rep", "team", "region")
+    ]
+    + [
+        {
+            "type": "object",
+            "required": ["company"],
+            "properties": {"company": {"const": True}},
+            "additionalProperties": False,
+        }
+    ],
+}
+
+_RULES_SCHEMA = {
+    "type": "object",
+    "description": 'A plan rules document: {"components": [...]}, each component an object with an id and a '
+    'kind, and the fields of its kind (see docs/design.md, "Incentive plans"); every number a decimal string.',
+    "required": ["components"],
+    "additionalProperties": False,
+    "properties": {
+        "components": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_COMPONENTS,
+            "items": {
+                "type": "object",
+                "required": ["id", "kind"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "kind": {"enum": list(COMPONENT_KINDS)},
+                },
+            },
+        }
+    },
+}
+
+Money = Annotated[Decimal, BeforeValidator(_money), WithJsonSchema(_MONEY_SCHEMA)]
+SignedMoney = Annotated[Decimal, BeforeValidator(_signed_money), WithJsonSchema(_SIGNED_MONEY_SCHEMA)]
+Amount = Annotated[Decimal, BeforeValidator(_non_negative_decimal), WithJsonSchema(_DECIMAL_SCHEMA)]
+AwareTime = Annotated[datetime, BeforeValidator(_aware_time), WithJsonSchema(_TIME_SCHEMA)]
+PeriodText = Annotated[str, BeforeValidator(_period), WithJsonSchema(_PERIOD_SCHEMA)]
+Scope = Annotated[dict, BeforeValidator(_scope), WithJsonSchema(_SCOPE_SCHEMA)]
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, strict=True), AfterValidator(_id)]
 Name = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, strict=True)]
@@ -562,7 +614,7 @@ class IncentivePlanPublished(Data):
     """Higher than every earlier version of the plan."""
     effective_from: PeriodText
     """The first period this version applies to."""
-    rules: dict
+    rules: Annotated[dict, WithJsonSchema(_RULES_SCHEMA)]
 
     @field_validator("rules")
     @classmethod

@@ -10,12 +10,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routers import audit, docs, events, health, kpis, payouts, people, periods, replays, reps, targets, trust, web
+from api.routers import (
+    audit,
+    commands,
+    docs,
+    events,
+    health,
+    kpis,
+    payouts,
+    people,
+    periods,
+    replays,
+    reps,
+    targets,
+    trust,
+    web,
+)
 from api.routers.common import ERROR_RESPONSES
 
 _ROUTERS: list[APIRouter] = [
     health.router,
     events.router,
+    commands.router,  # the typed commands: POST /reps, /deals/{id}/won, … (services/commands.py)
     kpis.router,  # GET /kpis, GET /kpis/quadrants
     targets.router,  # GET /targets
     reps.router,  # GET /reps/{rep_id}/history

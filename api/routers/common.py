@@ -17,6 +17,8 @@ class Problem(BaseModel):
     field: str
     code: str  # stable, for programs: `rep.unknown`, `money.cents`, `pydantic.missing`…
     message: str  # in the reader's language (Accept-Language)
+    command: str | None = None  # a typed command's refusal: the command (`deal.won`)…
+    event: str | None = None  # …and the event of it the problem is in (`DealWon`)
 
 
 class Problems(BaseModel):

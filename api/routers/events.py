@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import MAX_POSITION, CurrentUser, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
 from api.errors import BadRequest, problem
+from api.openapi_events import recorded_data
 from ledger.decoding import LogRecord
 from ledger.schemas import DATA_MODELS
 from services import recording
@@ -39,7 +40,7 @@ class LogItem(BaseModel):
     recorded_at: datetime
     actor: str
     rep_id: str | None
-    data: dict[str, Any]
+    data: Annotated[dict[str, Any], WithJsonSchema(recorded_data())]
 
 
 class EventsPage(BaseModel):
@@ -60,26 +61,18 @@ _BODY_DOC = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {
-                            "type": "object",
-                            "title": "Envelope",
-                            "required": ["type", "occurred_at", "data"],
-                            "properties": {
-                                "type": {"type": "string", "enum": sorted(DATA_MODELS)},
-                                "event_id": {"type": "string"},
-                                "occurred_at": {"type": "string", "format": "date-time"},
-                                "data": {"type": "object"},
-                            },
-                        },
+                        {"$ref": "#/components/schemas/Event"},
                         {
                             "type": "object",
                             "title": "Batch",
                             "required": ["events"],
+                            "additionalProperties": False,
                             "properties": {
                                 "events": {
                                     "type": "array",
+                                    "minItems": 1,
                                     "maxItems": MAX_EVENTS_PER_REQUEST,
-                                    "items": {"type": "object"},
+                                    "items": {"$ref": "#/components/schemas/Event"},
                                 }
                             },
                         },
@@ -97,6 +90,8 @@ _BODY_DOC = {
     status_code=201,
     openapi_extra=_BODY_DOC,
     summary="Record one event or an atomic batch",
+    description="For integrations: any client event type, its `data` as the type's schema says (`<Type>Data`). "
+    "A person at work uses the typed commands instead (`POST /deals/{deal_id}/won`, …), each naming its fields.",
     responses={
         403: {"description": "an event is beyond this token's reach"},
         409: {"description": "an event_id was reused with other content"},

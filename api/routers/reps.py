@@ -4,15 +4,24 @@ plans and trainings, in business-time order, as the ledger knew them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import AsOfMoment, EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
+from api.openapi_events import data_ref
 from projections.queries.history import rep_history_page
 
 router = APIRouter(prefix="/reps", tags=["reps"])
+
+
+HISTORY_DATA = {
+    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet or TrainingCompleted",
+    "anyOf": [
+        data_ref(name) for name in ("EvaluationRecorded", "FeedbackGiven", "ImprovementPlanSet", "TrainingCompleted")
+    ],
+}
 
 
 class Entry(BaseModel):
@@ -20,7 +29,7 @@ class Entry(BaseModel):
     occurred_at: datetime
     recorded_at: datetime
     position: int
-    data: dict[str, Any]
+    data: Annotated[dict[str, Any], WithJsonSchema(HISTORY_DATA)]  # the event's data, as its kind's schema says
     previous: dict[str, Any] | None = None  # evaluations: the one before, and how each score moved
     process_delta: dict[str, int] | None = None
     result_delta: int | None = None
