@@ -29,13 +29,13 @@ from ledger.config import Settings
 from ledger.messages import Msg
 from ledger.periods import parse_period
 from ledger.schemas import parse_envelope
-from ledger.store import Ledger
+from ledger.store import Ledger, Recorded
 from projections.allocation import METHODS, SHARED_METRICS, AllocationError, allocate
 from projections.queries.kpis import kpis
 from projections.queries.membership import Scope, parse_scope
 from projections.queries.org import LEVELS, NEXT_LEVEL, Child, below, children, levels_at
 from services.policy import OrgView, User
-from services.recording import record_events
+from services.recording import record_batch, record_events
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,25 @@ class AllocationRequest:
 def allocate_targets(
     ledger: Ledger, engine: Engine, settings: Settings, user: User, org: OrgView, asked: AllocationRequest
 ) -> dict[str, Any]:
-    """Compute the allocation and record it in one batch; AllocationError names a field of the
-    request when it cannot be made (nothing is recorded)."""
+    """Compute the allocation and record it in one batch for a token's user (authorised as any
+    batch is); AllocationError names a field of the request when it cannot be made (nothing is
+    recorded)."""
+    allocation_id, plan, envelopes = allocation_events(engine, settings, asked)
+    return _answer(asked, allocation_id, plan, record_events(ledger, envelopes, user, org))
+
+
+def allocate_as_operator(
+    ledger: Ledger, engine: Engine, settings: Settings, actor: str, asked: AllocationRequest
+) -> dict[str, Any]:
+    """`allocate_targets` from the operator's own tool (the command line): no token to authorise."""
+    allocation_id, plan, envelopes = allocation_events(engine, settings, asked)
+    return _answer(asked, allocation_id, plan, record_batch(ledger, envelopes, actor))
+
+
+def allocation_events(
+    engine: Engine, settings: Settings, asked: AllocationRequest
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The allocation's id, each child's share and the TargetSet envelopes that record it."""
     plan = plan_allocation(engine, settings, asked)
     allocation_id = asked.allocation_id or f"alloc-{uuid.uuid4().hex[:16]}"
     when = (asked.occurred_at or settings.now()).isoformat()
@@ -80,7 +97,12 @@ def allocate_targets(
         }
         for n, (scope, value) in enumerate(rows)
     ]
-    recorded = record_events(ledger, envelopes, user, org)
+    return allocation_id, plan, envelopes
+
+
+def _answer(
+    asked: AllocationRequest, allocation_id: str, plan: list[dict[str, Any]], recorded: Recorded
+) -> dict[str, Any]:
     return {
         "allocation_id": allocation_id,
         "scope": asked.scope,
@@ -220,4 +242,4 @@ def _below(parent: Scope) -> str:
     return ", ".join(level for level in LEVELS if below(parent, level))
 
 
-__all__ = ["AllocationError", "AllocationRequest", "allocate_targets", "plan_allocation"]
+__all__ = ["AllocationError", "AllocationRequest", "allocate_as_operator", "allocate_targets", "plan_allocation"]

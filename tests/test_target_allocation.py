@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
 import pytest
 from builders import ev
 from hypothesis import given
@@ -258,3 +259,31 @@ def test_a_rate_target_is_a_fraction_in_its_range_and_a_count_is_whole(api, metr
     if not accepted:
         assert response.status_code == 422 and response.json()["detail"][0]["field"] == "data.value"
         assert log_state(api) == before
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_regions_teams_and_an_allocation_on_the_command_line_as_the_http_api_makes_them(cli, sqlite_ledger):
+    from api_client import department
+
+    sqlite_ledger.record(department(), "seed")
+    for args in (
+        ("region", "create", "--region", "East", "--name", "East China", "--occurred-at", "2026-01-01"),
+        ("team", "create", "--team-id", "T-3", "--name", "Hangzhou", "--region", "East", "--occurred-at", "2026-01-01"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+    # East in Q2: T-1 (R-ann, R-bob) and T-3 (created, nobody in it): 1,000.01 by 2 : 1 is
+    # 100,001 cents × 2/3 = 66,667.33… and × 1/3 = 33,333.66…; the cent left goes to T-3 (.66).
+    result = cli(
+        *("target", "allocate", "--scope", "region:East", "--metric", "revenue", "--period", "2026-Q2"),
+        *("--value", "1000.01", "--method", "weights", "--weight", "T-1=2", "--weight", "T-3=1", "--json"),
+    )
+    assert result.exit_code == 0, result.output
+    answer = orjson.loads(result.stdout)
+    assert [(c["scope"], c["value"]) for c in answer["children"]] == [("team:T-1", "666.67"), ("team:T-3", "333.34")]
+    refused = cli(
+        "target", "allocate", "--scope", "company", "--metric", "win_rate", "--period", "2026-Q2", "--value", "40"
+    )
+    assert refused.exit_code == 1 and "--value" in refused.output
