@@ -191,11 +191,11 @@ def _id(value: str) -> str:
 _MONEY_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["18000.00"]}
 _SIGNED_MONEY_SCHEMA = {"type": "string", "pattern": r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["-120.50"]}
 _DECIMAL_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,10})?$", "examples": ["0.25", "120000"]}
-# A target's value: a growth rate may be negative (-0.05).
-_TARGET_VALUE_SCHEMA = {
-    "type": "string",
+# A target's value: a growth rate may be negative.
+_SIGNED_DECIMAL_SCHEMA = {
+    **_DECIMAL_SCHEMA,
     "pattern": r"^-?[0-9]{1,12}(\.[0-9]{1,10})?$",
-    "examples": ["120000", "0.25", "-0.05"],
+    "examples": ["0.25", "-0.05"],
 }
 _TIME_SCHEMA = {"type": "string", "format": "date-time", "examples": ["2026-03-05T10:00:00+08:00"]}
 _PERIOD_SCHEMA = {
@@ -387,7 +387,7 @@ class TargetSet(Data):
     scope: Scope
     metric: Literal[TARGET_METRICS]  # type: ignore[valid-type]
     period: PeriodText
-    value: Annotated[Decimal, BeforeValidator(_signed_decimal), WithJsonSchema(_TARGET_VALUE_SCHEMA)]
+    value: Annotated[Decimal, BeforeValidator(_signed_decimal), WithJsonSchema(_SIGNED_DECIMAL_SCHEMA)]
     """Money for revenue and avg_order_value; a whole count for orders, new_customers, leads,
     activities and activities.KIND (one kind: activities.call, activities.visit, …); a fraction
     for conversion_rate and win_rate (0..1: 0.25 is 25 %) and growth_rate (-1..10, against the
