@@ -109,3 +109,9 @@ def test_a_director_token_is_bound_to_its_region(api):
     west = {"Authorization": f"Bearer {secret}"}
     assert api.client.get("/kpis", params={"scope": "rep:R-cat", "period": "2026-Q1"}, headers=west).status_code == 200
     assert api.client.get("/kpis", params={"scope": "rep:R-ann", "period": "2026-Q1"}, headers=west).status_code == 404
+
+
+def test_a_directors_dashboard_offers_their_region_its_teams_and_reps_only(api):
+    answer = api.get("/web/scopes", role="director").json()
+    assert [option["scope"] for option in answer["scopes"]] == ["region:East", "team:T-1", "rep:R-ann", "rep:R-bob"]
+    assert api.get("/web/me", role="director").json()["region"] == "East"
