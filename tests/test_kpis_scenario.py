@@ -345,6 +345,7 @@ def test_an_empty_period_has_zero_counts_and_null_rates(month):
         "activities": {"call": 0, "visit": 0, "email": 0, "meeting": 0, "demo": 0, "other": 0},
         "email_reply_rate": None,
         "followups": {"due": 0, "done": 0, "overdue": 0},
+        "leads": 0,
         "attainment": {},
         "pace": {},
         "off_track": [],
