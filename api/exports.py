@@ -291,6 +291,7 @@ COMPONENT_KINDS = {
     "commission": N_("commission"),
     "bonus": N_("bonus"),
     "multiplier": N_("penalty (multiplier)"),
+    "penalty": N_("deduction"),
     "cap": N_("cap"),
     "draw": N_("draw"),
     "guarantee": N_("guarantee"),

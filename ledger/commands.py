@@ -246,7 +246,8 @@ def rep_offboarded(uow: UnitOfWork, c: Command) -> Touched:
 
 
 def rep_fact(method: str) -> Callable[[UnitOfWork, Command], Touched]:
-    """Evaluations, feedback, improvement plans: facts on the rep's own record."""
+    """Evaluations, feedback, improvement plans and their reviews, trainings: facts on the rep's
+    own record, checked against it."""
 
     def handle(uow: UnitOfWork, c: Command) -> Touched:
         rep = uow.rep(c.data["rep_id"])
@@ -257,7 +258,7 @@ def rep_fact(method: str) -> Callable[[UnitOfWork, Command], Touched]:
 
 
 def rep_record(event_name: str) -> Callable[[UnitOfWork, Command], Touched]:
-    """Trainings and awards: appended to the rep's record with no further rule."""
+    """Awards: appended to the rep's record with no further rule."""
 
     def handle(uow: UnitOfWork, c: Command) -> Touched:
         rep = uow.rep(c.data["rep_id"])
@@ -476,6 +477,17 @@ def plan_acknowledged(uow: UnitOfWork, c: Command) -> Touched:
 def dispute_opened(uow: UnitOfWork, c: Command) -> Touched:
     uow.require_known_rep(c.data["rep_id"])
     uow.absent("dispute", c.data["dispute_id"], "data.dispute_id", "dispute")
+    deal_id = c.data.get("deal_id")
+    if deal_id is not None and c.data["rep_id"] not in uow.deal(deal_id).credited_reps():
+        raise RuleViolation(
+            "data.deal_id",
+            Msg(
+                "dispute.deal_not_theirs",
+                "deal {deal_id} is not {rep_id}'s: it was never credited to them",
+                deal_id=deal_id,
+                rep_id=c.data["rep_id"],
+            ),
+        )
     dispute = Dispute(**_fields(c))
     uow.create(dispute)
     return dispute, c.data["rep_id"]
@@ -535,7 +547,9 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "EvaluationRecorded": rep_fact("evaluate"),
     "FeedbackGiven": rep_fact("give_feedback"),
     "ImprovementPlanSet": rep_fact("set_improvement_plan"),
-    "TrainingCompleted": rep_record("TrainingCompleted"),
+    "ImprovementPlanReviewed": rep_fact("review_improvement_plan"),
+    "TrainingAssigned": rep_fact("assign_training"),
+    "TrainingCompleted": rep_fact("complete_training"),
     "AwardGranted": rep_record("AwardGranted"),
     "IncentivePlanPublished": plan_published,
     "IncentivePlanAssigned": plan_assigned,

@@ -31,7 +31,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from sqlalchemy import Engine
 
+from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.messages import Msg, message_of
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem, pydantic_message
@@ -217,12 +219,21 @@ def made_up_id(spec: CommandSpec, scope: str, event_id: object) -> str:
     return f"{spec.prefix}{uuid.uuid4().hex[:16]}"
 
 
-def run(ledger: Ledger, spec: CommandSpec, request: Request, user: User, org: OrgView) -> Outcome:
-    """Record the command for a token's user: the same checks as `POST /events`, in the same order."""
+def run(
+    ledger: Ledger,
+    spec: CommandSpec,
+    request: Request,
+    user: User,
+    org: OrgView,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> Outcome:
+    """Record the command for a token's user: the same checks as `POST /events`, in the same order
+    (with the projections, `engine` and `settings`, those that read them: a dispute's line)."""
     with renamed(spec):
         envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), user.actor)
     with renamed(spec, envelopes):
-        recorded = recording.record_events(ledger, envelopes, user, org)
+        recorded = recording.record_events(ledger, envelopes, user, org, engine, settings)
     return outcome(spec, envelopes, recorded)
 
 
@@ -490,11 +501,12 @@ SPECS: list[CommandSpec] = [
         "improvement.set",
         "ImprovementPlanSet",
         "/improvement-plans",
-        Msg("command.improvement.set", "Set an improvement plan: goals, trainings, review date"),
+        Msg("command.improvement.set", "Set an improvement plan: goals, trainings, gaps, review date"),
         {
             "rep_id": "R-bob",
             "goals": ["3 demos a week"],
             "trainings": ["demo skills"],
+            "gaps": ["demo"],
             "review_by": "2026-07-31T18:00:00+08:00",
         },
         key="improvement_plan_id",
@@ -502,10 +514,32 @@ SPECS: list[CommandSpec] = [
         prefix="IP-",
     ),
     CommandSpec(
+        "improvement.review",
+        "ImprovementPlanReviewed",
+        "/improvement-plans/{improvement_plan_id}/reviews",
+        Msg(
+            "command.improvement.review",
+            "Review an improvement plan: met or missed (final), or extended to a new review date",
+        ),
+        {"rep_id": "R-bob", "outcome": "extended", "next_review_by": "2026-08-31T18:00:00+08:00", "note": "half way"},
+        path_fields=("improvement_plan_id",),
+        key="improvement_plan_id",
+    ),
+    CommandSpec(
+        "training.assign",
+        "TrainingAssigned",
+        "/trainings/assignments",
+        Msg("command.training.assign", "Assign a rep a training against a named gap, due by a date"),
+        {"rep_id": "R-bob", "training": "demo skills", "gap": "demo", "due_by": "2026-07-15T18:00:00+08:00"},
+        key="training_id",
+        generated="training_id",
+        prefix="TR-",
+    ),
+    CommandSpec(
         "training.complete",
         "TrainingCompleted",
         "/trainings",
-        Msg("command.training.complete", "Record a training a rep completed"),
+        Msg("command.training.complete", "Record a training a rep completed: an assigned one (training_id) or any"),
         {"rep_id": "R-bob", "training": "demo skills"},
         key="rep_id",
     ),
@@ -565,7 +599,13 @@ SPECS: list[CommandSpec] = [
         "DisputeOpened",
         "/disputes",
         Msg("command.dispute.open", "Open a dispute on a payout"),
-        {"rep_id": "R-ann", "period": "2026-Q1", "text": "deal D-1 is missing its bonus", "deal_id": "D-1"},
+        {
+            "rep_id": "R-ann",
+            "period": "2026-Q1",
+            "component": "commission",
+            "text": "deal D-1 is missing its bonus",
+            "deal_id": "D-1",
+        },
         key="dispute_id",
         generated="dispute_id",
         prefix="DS-",

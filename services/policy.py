@@ -37,10 +37,13 @@ for an object out of reach:
 | GET /kpis, /targets ?scope=region:NAME      | all   | all     | all     | 403                 | own region (else 404)  | 403        |
 | GET /kpis, /targets ?scope=company          | all   | all     | all     | 403                 | 403                    | 403        |
 | GET /kpis/quadrants (?region=NAME: teams)   | yes   | yes     | yes     | 403                 | own region's teams     | 403        |
-| GET /reps/{id}/history, /payouts/{id}/…     | all   | all     | all     | reps now in team    | reps now in region     | themselves |
+| GET /reps/{id}/history, /payouts/{id}/…,    | all   | all     | all     | reps now in team    | reps now in region     | themselves |
+| GET /reps/{id}/coaching                     |       |         |         |                     |                        |            |
+| GET /teams/{id}/coaching                    | all   | all     | all     | own team            | its region's teams     | 404        |
 | GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | reps now in region     | themselves |
 | POST /targets/allocations                   | yes   | yes     | 403     | own team → its reps | own region and below   | 403        |
-| POST /payouts/…/approve, /periods/…/close,  | yes   | yes     | 403     | 403                 | 403                    | 403        |
+| POST /payouts/…/approve, /payouts/approve,  | yes   | yes     | 403     | 403                 | 403                    | 403        |
+| /periods/…/close,                           |       |         |         |                     |                        |            |
 | POST /replays/adjustments                   |       |         |         |                     |                        |            |
 | POST /replays (writes nothing)              | yes   | yes     | yes     | 403                 | 403                    | 403        |
 | GET /audit/verify                           | yes   | yes     | yes     | 403                 | 403                    | 403        |
@@ -153,6 +156,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "projections.rebuild": frozenset({"admin"}),
     "plans.signoff_report": frozenset({"admin", "finance", "auditor"}),  # who has not acknowledged
     "people.erase": frozenset({"admin"}),  # irreversible: a rep's key destroyed (PIPL, GDPR)
+    # a dispute resolved through its command (its rep within reach, as for DisputeResolved)
+    "disputes.resolve": frozenset({"admin", "finance", "manager", "director"}),
     "people.export": frozenset({"admin"}),  # everything held about a person (PIPL art. 45)
 }
 
@@ -447,6 +452,9 @@ def _beyond_reach(named: str) -> Msg:
 PEOPLE_FIELDS: dict[str, str] = {
     "EvaluationRecorded": "evaluator_id",
     "FeedbackGiven": "author_id",
+    "ImprovementPlanSet": "set_by",
+    "ImprovementPlanReviewed": "reviewer_id",
+    "TrainingAssigned": "assigned_by",
     "DisputeCommented": "author_id",
     "DisputeResolved": "resolver_id",
 }

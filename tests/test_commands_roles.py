@@ -128,7 +128,35 @@ CELLS: dict[str, tuple[Setup, str, dict[str, Any], dict[str, int]]] = {
     "improvement.set": (
         nothing,
         "/improvement-plans",
-        {"rep_id": OWN, "goals": ["g"], "trainings": [], "review_by": "2026-06-30T10:00:00Z"},
+        {"rep_id": OWN, "goals": ["g"], "trainings": [], "review_by": "2026-06-30T10:00:00Z", "occurred_at": WHEN},
+        MANAGER,
+    ),
+    "improvement.review": (
+        lambda u: [
+            ev(
+                "ImprovementPlanSet",
+                WHEN,
+                improvement_plan_id=f"IP-{u}",
+                rep_id=OWN,
+                goals=["g"],
+                trainings=[],
+                review_by="2026-06-30T10:00:00Z",
+            )
+        ],
+        "/improvement-plans/IP-{u}/reviews",
+        {"rep_id": OWN, "outcome": "met", "occurred_at": WHEN},
+        MANAGER,
+    ),
+    "training.assign": (
+        nothing,
+        "/trainings/assignments",
+        {
+            "rep_id": OWN,
+            "training": "negotiation",
+            "gap": "closing",
+            "due_by": "2026-06-30T10:00:00Z",
+            "occurred_at": WHEN,
+        },
         MANAGER,
     ),
     "training.complete": (nothing, "/trainings", {"rep_id": OWN, "training": "negotiation"}, MANAGER),
@@ -156,11 +184,21 @@ CELLS: dict[str, tuple[Setup, str, dict[str, Any], dict[str, int]]] = {
     "dispute.open": (
         nothing,
         "/disputes",
-        {"rep_id": OWN, "period": "2026-Q1", "text": "a line is missing"},
+        {"rep_id": OWN, "period": "2026-Q1", "component": "commission", "text": "a line is missing"},
         REP_TOO,
     ),
     "dispute.comment": (
-        lambda u: [ev("DisputeOpened", WHEN, dispute_id=f"DS-{u}", rep_id=OWN, period="2026-Q1", text="t")],
+        lambda u: [
+            ev(
+                "DisputeOpened",
+                WHEN,
+                dispute_id=f"DS-{u}",
+                rep_id=OWN,
+                period="2026-Q1",
+                component="commission",
+                text="t",
+            )
+        ],
         "/disputes/DS-{u}/comments",
         {"text": "noted"},
         COMMENT,

@@ -124,6 +124,12 @@ WHOLE_ORG = {
         "adjustments",
         {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403, "director": 403},
     ),
+    "bulk approve": (
+        "POST",
+        "/payouts/approve",
+        {"scope": "company", "period": "2026-03"},
+        {"admin": 200, "finance": 200, "auditor": 403, "manager": 403, "rep": 403, "director": 403},
+    ),
     "close": (
         "POST",
         "/periods/{close}/close",
@@ -249,6 +255,7 @@ def dispute(dispute_id: str, rep: str) -> list[dict]:
             dispute_id=dispute_id,
             rep_id=rep,
             period="2026-Q1",
+            component="commission",
             text="the March deal is missing",
         ),
         ev(
