@@ -100,3 +100,34 @@ def allocate(
         out.print(f"  {child['scope']}: {child['value']} (weight {child['weight']})", highlight=False)
     fresh = len(answer["positions"]) - len(answer["duplicates"])
     out.print(f"  {fresh} TargetSet recorded, {len(answer['duplicates'])} already there", highlight=False)
+
+
+@target_app.command("show")
+def show(
+    period: Annotated[str, typer.Option(help="2026-Q2, 2026-05, …")],
+    scope: Annotated[str, typer.Option(help="rep:ID, team:ID, region:NAME or company.")] = "company",
+    as_json: Annotated[bool, typer.Option("--json", help="The targets and each level's consistency as JSON.")] = False,
+) -> None:
+    """The targets in force for a scope and period, and whether each matches the sum of its
+    children's (the company's regions, a region's teams, a team's reps)."""
+    from api.cli_reports import _read_args, known_or_fail, print_json
+    from projections.queries.targets import level_consistency, targets
+
+    scope, period, settings, _ = _read_args(scope, period, None, None)
+    with open_store(settings) as (ledger, engine):
+        catch_up_with_progress(ledger, engine)
+        known_or_fail(engine, scope)
+        found = targets(engine, settings, scope, period)
+        levels = level_consistency(engine, settings, scope, period) or []
+    if as_json:
+        in_force = {metric: {"value": t["value"], "revisions": len(t["revisions"])} for metric, t in found.items()}
+        print_json({"scope": scope, "period": period, "targets": in_force, "levels": levels})
+        return
+    out.print(f"Targets of {scope} for {period}", highlight=False)
+    for metric, target in sorted(found.items()):
+        out.print(f"  {metric}: {target['value']} ({len(target['revisions'])} revision(s))", highlight=False)
+    for row in levels:
+        state = "consistent" if row["consistent"] else f"differs by {row['difference']}"
+        missing = f"; without a target: {', '.join(row['missing'])}" if row["missing"] else ""
+        line = f"  {row['metric']}: {row['target']} vs its {row['level']}' {row['children_sum']} ({state}{missing})"
+        out.print(line, highlight=False)

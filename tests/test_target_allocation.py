@@ -287,3 +287,22 @@ def test_regions_teams_and_an_allocation_on_the_command_line_as_the_http_api_mak
         "target", "allocate", "--scope", "company", "--metric", "win_rate", "--period", "2026-Q2", "--value", "40"
     )
     assert refused.exit_code == 1 and "--value" in refused.output
+
+
+def test_target_show_on_the_command_line_reports_a_region_that_differs_from_its_teams(cli, sqlite_ledger):
+    from api_client import department
+
+    sqlite_ledger.record(department(), "seed")
+    # T-1 is East's only team: East 300,000.00 against T-1's 200,000 (api_client's Q1 team target).
+    region = ev("TargetSet", JAN, scope={"region": "East"}, metric="revenue", period="2026-Q1", value="300000.00")
+    sqlite_ledger.record([region], "seed")
+    answer = orjson.loads(cli("target", "show", "--scope", "region:East", "--period", "2026-Q1", "--json").stdout)
+    (row,) = answer["levels"]
+    assert (row["level"], row["children_sum"], row["difference"], row["consistent"]) == (
+        "teams",
+        "200000",
+        "100000.00",
+        False,
+    )
+    shown = cli("target", "show", "--scope", "region:East", "--period", "2026-Q1")
+    assert shown.exit_code == 0 and "differs by 100000.00" in shown.stdout
