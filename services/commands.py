@@ -339,6 +339,32 @@ SPECS: list[CommandSpec] = [
         path_fields=("rep_id",),
         key="rep_id",
     ),
+    # the hierarchy: regions (admin), teams and levels (admin, the region's director)
+    CommandSpec(
+        "region.create",
+        "RegionCreated",
+        "/regions",
+        Msg("command.region.create", "Create a region of the company, naming its director for the record"),
+        {"region": "North", "name": "North China", "director_id": "D-north"},
+        key="region",
+    ),
+    CommandSpec(
+        "team.create",
+        "TeamCreated",
+        "/teams",
+        Msg("command.team.create", "Form a team in a region, naming its manager for the record"),
+        {"team_id": "T-9", "name": "Hangzhou", "region": "East", "manager_id": "M-9"},
+        key="team_id",
+    ),
+    CommandSpec(
+        "rep.level",
+        "RepLevelSet",
+        "/reps/{rep_id}/level",
+        Msg("command.rep.level", "Set a rep's level (junior, senior, …): targets may be allocated by level"),
+        {"level": "senior"},
+        path_fields=("rep_id",),
+        key="rep_id",
+    ),
     # targets
     CommandSpec(
         "target.set",
