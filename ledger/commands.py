@@ -481,6 +481,7 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "ImprovementPlanSet": rep_fact("set_improvement_plan"),
     "TrainingCompleted": rep_record("TrainingCompleted"),
     "AwardGranted": rep_record("AwardGranted"),
+    "RecognitionGranted": rep_record("RecognitionGranted"),
     "IncentivePlanPublished": plan_published,
     "IncentivePlanAssigned": plan_assigned,
     "PeriodClosed": period_closed,

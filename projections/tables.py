@@ -288,7 +288,7 @@ rep_timeline = Table(
     metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
-    Column("kind", String(20), nullable=False),  # evaluation | feedback | improvement_plan | training
+    Column("kind", String(20), nullable=False),  # evaluation | feedback | improvement_plan | training | recognition
     Column("item_id", Id),
     *_times(),
     Column("payload", Text, nullable=False),  # the event's data as JSON

@@ -6,7 +6,8 @@ refusal), and tests/test_auth_policy.py checks the table below case by case.
 | role     | reads                                   | records (POST /events)                               | other        |
 |----------|-----------------------------------------|------------------------------------------------------|--------------|
 | admin    | everything                              | every client event type                              | everything   |
-| finance  | everything                              | TargetSet, AwardGranted, IncentivePlanPublished,     | payouts,     |
+| finance  | everything                              | TargetSet, AwardGranted, RecognitionGranted,         | payouts,     |
+|          |                                         | IncentivePlanPublished,                              |              |
 |          |                                         | IncentivePlanAssigned (any scope); DisputeCommented, | approvals,   |
 |          |                                         | DisputeResolved                                      | replays      |
 | auditor  | everything                              | nothing                                              | verify,      |
@@ -217,7 +218,7 @@ DISPUTE_KEYED = frozenset({"DisputeCommented", "DisputeResolved"})
 
 RECORDABLE: dict[str, frozenset[str]] = {
     "admin": CLIENT_TYPES,
-    "finance": PLAN_TYPES | {"TargetSet", "AwardGranted", "DisputeCommented", "DisputeResolved"},
+    "finance": PLAN_TYPES | {"TargetSet", "AwardGranted", "RecognitionGranted", "DisputeCommented", "DisputeResolved"},
     # Not a rep's sign-off; a dispute of their team's they may resolve, with its corrections.
     "manager": CLIENT_TYPES - ORG_TYPES - PLAN_TYPES - {"AwardGranted", "PlanAcknowledged"},
     "rep": REP_ACTIVITY_TYPES | REP_VOICE_TYPES,

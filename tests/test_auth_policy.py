@@ -86,6 +86,7 @@ OWN = {
     "ImprovementPlanSet": {"rep_id": "R-1"},
     "TrainingCompleted": {"rep_id": "R-1"},
     "AwardGranted": {"rep_id": "R-1"},
+    "RecognitionGranted": {"rep_id": "R-1"},
     "IncentivePlanPublished": {"plan_id": "std"},
     "IncentivePlanAssigned": {"scope": {"rep": "R-1"}},
     "PlanAcknowledged": {"rep_id": "R-1", "plan_id": "std"},
@@ -114,6 +115,7 @@ OTHER = {
     "ImprovementPlanSet": {"rep_id": "R-3"},
     "TrainingCompleted": {"rep_id": "R-3"},
     "AwardGranted": {"rep_id": "R-3"},
+    "RecognitionGranted": {"rep_id": "R-3"},
     "IncentivePlanPublished": {"plan_id": "std"},
     "IncentivePlanAssigned": {"scope": {"region": "East"}},
     "PlanAcknowledged": {"rep_id": "R-3", "plan_id": "std"},
@@ -140,13 +142,17 @@ EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, t
     "finance": {
         "TargetSet",
         "AwardGranted",
+        "RecognitionGranted",
         "IncentivePlanPublished",
         "IncentivePlanAssigned",
         "DisputeCommented",
         "DisputeResolved",
     },
     # a manager comments on and resolves their team's disputes; a rep signs and disputes
-    "manager": PIPELINE | PEOPLE | {"TargetSet", "DisputeOpened", "DisputeCommented", "DisputeResolved"},
+    # …and recognises them without money (RecognitionGranted)
+    "manager": PIPELINE
+    | PEOPLE
+    | {"TargetSet", "RecognitionGranted", "DisputeOpened", "DisputeCommented", "DisputeResolved"},
     "rep": {
         "ActivityLogged",
         "FollowUpScheduled",

@@ -17,15 +17,23 @@ router = APIRouter(prefix="/reps", tags=["reps"])
 
 
 HISTORY_DATA = {
-    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet or TrainingCompleted",
+    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet, TrainingCompleted "
+    "or RecognitionGranted",
     "anyOf": [
-        data_ref(name) for name in ("EvaluationRecorded", "FeedbackGiven", "ImprovementPlanSet", "TrainingCompleted")
+        data_ref(name)
+        for name in (
+            "EvaluationRecorded",
+            "FeedbackGiven",
+            "ImprovementPlanSet",
+            "TrainingCompleted",
+            "RecognitionGranted",
+        )
     ],
 }
 
 
 class Entry(BaseModel):
-    kind: str  # evaluation | feedback | improvement_plan | training
+    kind: str  # evaluation | feedback | improvement_plan | training | recognition
     occurred_at: datetime
     recorded_at: datetime
     position: int

@@ -56,6 +56,7 @@ on("EvaluationRecorded")(_timeline("evaluation", "evaluation_id"))
 on("FeedbackGiven")(_timeline("feedback", "feedback_id"))
 on("ImprovementPlanSet")(_timeline("improvement_plan", "improvement_plan_id"))
 on("TrainingCompleted")(_timeline("training", None))
+on("RecognitionGranted")(_timeline("recognition", None))
 
 _TYPES_BY_KIND = {
     "evaluation": "EvaluationRecorded",
