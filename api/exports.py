@@ -183,6 +183,7 @@ METRIC_NAMES = {
     "email_reply_rate": N_("Email reply rate"),
     "sales_cycle_days": N_("Sales cycle (days)"),
     "followups": N_("Follow-ups"),
+    "leads": N_("Leads"),
 }
 
 

@@ -37,11 +37,13 @@ end − 1 µs) and now, known_at = now):
   those completed by as_of; `overdue` = those due before as_of and not done.
 - attainment[m] = actual / target for each metric m with a target for this scope and period
   (the latest TargetSet set by as_of and known at known_at); the actual of
-  `activities` is the total count. None when the target is 0.
+  `activities` is the total count, of `activities.KIND` (activities.call, …) that kind's
+  count, of `leads` the leads created in the period (by the lead's rep), of `growth_rate` the
+  growth rate above. None when the target is 0.
 - pace[m] = attainment / elapsed share of the period at as_of (share in [0, 1]; a period whose
   end is at or before as_of has share 1) for the cumulative metrics (revenue, orders,
-  new_customers, activities); for the ratio metrics (conversion_rate, win_rate,
-  avg_order_value) a ratio does not accumulate with time, so pace = attainment.
+  new_customers, activities, activities.KIND, leads); for the ratio metrics (conversion_rate, win_rate,
+  avg_order_value, growth_rate) a ratio does not accumulate with time, so pace = attainment.
   off_track = the metrics whose pace is below 1.
 - Team and region: a fact counts for the team and region its rep was in at the fact's business
   time, as known at known_at (see `membership.py`); the company counts everything.
@@ -69,7 +71,14 @@ from projections.queries.quadrants import quadrants
 from projections.queries.targets import Target, current_targets, target_consistency, targets
 from projections.units import DAY_US, money, ratio
 
-CUMULATIVE = ("revenue", "orders", "new_customers", "activities")
+CUMULATIVE = (
+    "revenue",
+    "orders",
+    "new_customers",
+    "activities",
+    "leads",
+    *(f"activities.{kind}" for kind in ACTIVITY_KINDS),
+)
 FIGURE_METRICS = (
     "revenue",
     "orders",
@@ -113,6 +122,7 @@ def kpis(
         "activities": figures["activity_kinds"],
         "email_reply_rate": figures["email_reply_rate"],
         "followups": figures["followups"],
+        "leads": figures["leads"],
         "attainment": attainment,
         "pace": pace,
         "off_track": [m for m, value in pace.items() if value is not None and value < 1],
@@ -139,6 +149,9 @@ def scope_figures(conn: Connection, settings: Settings, scope: Scope, cut: Cutof
         "sales_cycle_days": cycle_days(sales_cycles(conn, where, cut)),
         "activity_kinds": {kind: kinds.get(kind, (0, 0))[0] for kind in ACTIVITY_KINDS},
         "followups": {"due": due, "done": done, "overdue": overdue},
+        # what a target of leads or of one kind of activity is measured against
+        "leads": created,
+        **{f"activities.{kind}": kinds.get(kind, (0, 0))[0] for kind in ACTIVITY_KINDS},
     }
 
 
