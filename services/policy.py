@@ -155,7 +155,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "projections.rebuild": frozenset({"admin"}),
     "plans.signoff_report": frozenset({"admin", "finance", "auditor"}),  # who has not acknowledged
     "people.erase": frozenset({"admin"}),  # irreversible: a rep's key destroyed (PIPL, GDPR)
-    # a dispute resolved through its command (its rep: the manager's own, as for DisputeResolved)
+    # a dispute resolved through its command (its rep within reach, as for DisputeResolved)
     "disputes.resolve": frozenset({"admin", "finance", "manager", "director"}),
     "people.export": frozenset({"admin"}),  # everything held about a person (PIPL art. 45)
 }

@@ -343,6 +343,7 @@ def test_an_empty_period_has_zero_counts_and_null_rates(month):
         "revenue": D("0.00"),
         "growth_rate": None,
         "new_customers": 0,
+        "leads": 0,
         "conversion_rate": None,
         "win_rate": None,
         "orders": 0,
