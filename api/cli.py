@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from api import (
+    cli_coaching,
     cli_commands,
     cli_demo,
     cli_export,
@@ -350,6 +351,7 @@ COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("off-track", cli_reports.off_track),  # perfledger off-track --period P --scope S: who is behind, and why
     ("unsigned", cli_trust.unsigned),  # perfledger unsigned PERIOD: who has not acknowledged their plan
     ("retention", cli_people.retention),  # perfledger retention [--dry-run]: erase what the policy says is due
+    ("coaching", cli_coaching.coaching),  # perfledger coaching REP | --team T: plans, trainings, progress
 ]
 GROUPS: list[tuple[str, typer.Typer]] = [
     ("payout", cli_reports.payout_app),  # perfledger payout explain|approve REP PERIOD

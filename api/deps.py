@@ -356,6 +356,7 @@ ScopeText = Annotated[
     AfterValidator(_scope),
 ]
 RepId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID, description="a rep's id", examples=["R-1"])]
+TeamId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID, description="a team's id", examples=["T-1"])]
 PeriodPath = Annotated[
     str,
     Path(
@@ -492,7 +493,13 @@ async def _visible_rep(user: CurrentUser, org: OrgDep, rep_id: RepId) -> str:
     return rep_id
 
 
+async def _visible_team(user: CurrentUser, org: OrgDep, team_id: TeamId) -> str:
+    await _policy(org, check_scope, user, f"team:{team_id}", org)  # another team, or unknown: 404
+    return team_id
+
+
 VisibleScope = Annotated[str, Depends(_visible_scope)]  # ?scope=, checked against the caller's reach
+VisibleTeam = Annotated[str, Depends(_visible_team)]  # /teams/{team_id}, likewise
 VisibleRep = Annotated[str, Depends(_visible_rep)]  # /{rep_id}, likewise
 
 

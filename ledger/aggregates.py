@@ -69,6 +69,46 @@ class Ledgered(Aggregate):
 # ---------------------------------------------------------------- organisation and people
 
 
+class PlanState:
+    """An improvement plan as its rep's record holds it: when set, its review date, its status."""
+
+    def __init__(self, set_at: datetime, review_by: datetime):
+        self.set_at = set_at
+        self.review_by = review_by
+        self.status = "open"  # open | met | missed
+        self.reviewed_at: datetime | None = None
+
+
+class TrainingState:
+    """A training assignment as its rep's record holds it: when assigned, when completed."""
+
+    def __init__(self, assigned_at: datetime):
+        self.assigned_at = assigned_at
+        self.completed_at: datetime | None = None
+
+
+# What a date may not precede, as the refusals name it.
+_EARLIEST = {
+    "plan": Msg("date.plan", "the plan"),
+    "review": Msg("date.review", "the review"),
+    "assignment": Msg("date.assignment", "the assignment"),
+}
+
+
+def _not_before(moment: datetime, earliest: datetime, field: str, what: str) -> None:
+    if moment < earliest:
+        raise RuleViolation(
+            field,
+            Msg(
+                "date.before",
+                "{moment} is before {what} ({earliest})",
+                moment=moment.isoformat(),
+                what=_EARLIEST[what],
+                earliest=earliest.isoformat(),
+            ),
+        )
+
+
 class Rep(Ledgered):
     """A sales rep: their place in the org and their people-process record (all rare facts)."""
 
@@ -91,7 +131,8 @@ class Rep(Ledgered):
         self.offboarded_at: datetime | None = None
         self.evaluations: set[str] = set()
         self.feedback: set[str] = set()
-        self.improvement_plans: set[str] = set()
+        self.improvement_plans: dict[str, PlanState] = {}  # by id: when set, its review date, its status
+        self.trainings: dict[str, TrainingState] = {}  # assignments by training_id
         self.erased: set[str] = set()  # the kinds of personal data erased (ledger.personal.CATEGORIES)
 
     @staticmethod
@@ -138,18 +179,66 @@ class Rep(Ledgered):
             rep.feedback.add(self.feedback_id)
 
     class ImprovementPlanSet(Happened):
+        class_version: ClassVar[int] = 2
         improvement_plan_id: str
         rep_id: str
         goals: list
         trainings: list
         review_by: datetime
+        set_by: str | None
+        gaps: list
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 knew neither who set a plan nor the gaps it addresses."""
+            state["set_by"] = None
+            state["gaps"] = []
 
         def apply(self, rep: Rep) -> None:
-            rep.improvement_plans.add(self.improvement_plan_id)
+            rep.improvement_plans[self.improvement_plan_id] = PlanState(self.occurred_at, self.review_by)
 
-    class TrainingCompleted(Happened):
+    class ImprovementPlanReviewed(Happened):
+        improvement_plan_id: str
+        rep_id: str
+        reviewer_id: str
+        outcome: str
+        note: str | None
+        next_review_by: datetime | None
+
+        def apply(self, rep: Rep) -> None:
+            plan = rep.improvement_plans[self.improvement_plan_id]
+            if self.outcome == "extended" and self.next_review_by is not None:
+                plan.review_by = self.next_review_by
+            else:
+                plan.status = self.outcome
+                plan.reviewed_at = self.occurred_at
+
+    class TrainingAssigned(Happened):
+        training_id: str
         rep_id: str
         training: str
+        gap: str
+        due_by: datetime
+        assigned_by: str
+        improvement_plan_id: str | None
+
+        def apply(self, rep: Rep) -> None:
+            rep.trainings[self.training_id] = TrainingState(self.occurred_at)
+
+    class TrainingCompleted(Happened):
+        class_version: ClassVar[int] = 2
+        rep_id: str
+        training: str | None
+        training_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 completions named a training alone, never an assignment."""
+            state["training_id"] = None
+
+        def apply(self, rep: Rep) -> None:
+            if self.training_id is not None:
+                rep.trainings[self.training_id].completed_at = self.occurred_at
 
     class AwardGranted(Happened):
         rep_id: str
@@ -245,7 +334,99 @@ class Rep(Ledgered):
                     "improvement_plan.exists", "improvement plan {id} already exists", id=fields["improvement_plan_id"]
                 ),
             )
+        _not_before(fields["review_by"], fields["occurred_at"], "data.review_by", "plan")
         self.record(Rep.ImprovementPlanSet, **fields)
+
+    def review_improvement_plan(self, **fields: Any) -> None:
+        plan = self._plan(fields["improvement_plan_id"], "data.improvement_plan_id")
+        if plan.status != "open":
+            raise RuleViolation(
+                "data.improvement_plan_id",
+                Msg(
+                    "improvement_plan.reviewed",
+                    "improvement plan {id} was already reviewed as {status} on {when}: a final review stands",
+                    id=fields["improvement_plan_id"],
+                    status=plan.status,
+                    when=plan.reviewed_at.isoformat() if plan.reviewed_at else "",
+                ),
+            )
+        _not_before(fields["occurred_at"], plan.set_at, "occurred_at", "plan")
+        next_review = fields.get("next_review_by")
+        if fields["outcome"] == "extended":
+            if next_review is None:
+                raise RuleViolation(
+                    "data.next_review_by",
+                    Msg("improvement_plan.extend_date", "an extended plan needs its new review date (next_review_by)"),
+                )
+            _not_before(next_review, fields["occurred_at"], "data.next_review_by", "review")
+        elif next_review is not None:
+            raise RuleViolation(
+                "data.next_review_by",
+                Msg(
+                    "improvement_plan.final_date",
+                    "a plan reviewed as {outcome} is closed: leave next_review_by out",
+                    outcome=fields["outcome"],
+                ),
+            )
+        self.record(Rep.ImprovementPlanReviewed, **fields)
+
+    def assign_training(self, **fields: Any) -> None:
+        if fields["training_id"] in self.trainings:
+            raise RuleViolation(
+                "data.training_id",
+                Msg("training.exists", "training {id} is already assigned", id=fields["training_id"]),
+            )
+        if fields.get("improvement_plan_id") is not None:
+            self._plan(fields["improvement_plan_id"], "data.improvement_plan_id")
+        _not_before(fields["due_by"], fields["occurred_at"], "data.due_by", "assignment")
+        self.record(Rep.TrainingAssigned, **fields)
+
+    def complete_training(self, **fields: Any) -> None:
+        training_id = fields.get("training_id")
+        if training_id is None:
+            if fields.get("training") is None:
+                raise RuleViolation(
+                    "data.training",
+                    Msg("training.unnamed", "name the training, or the assignment it completes (training_id)"),
+                )
+        else:
+            assigned = self.trainings.get(training_id)
+            if assigned is None:
+                raise RuleViolation(
+                    "data.training_id",
+                    Msg(
+                        "training.unknown",
+                        "rep {rep_id} has no training {id}: record TrainingAssigned first",
+                        rep_id=self.rep_id,
+                        id=training_id,
+                    ),
+                )
+            if assigned.completed_at is not None:
+                raise RuleViolation(
+                    "data.training_id",
+                    Msg(
+                        "training.completed",
+                        "training {id} was already completed on {when}",
+                        id=training_id,
+                        when=assigned.completed_at.isoformat(),
+                    ),
+                )
+            _not_before(fields["occurred_at"], assigned.assigned_at, "occurred_at", "assignment")
+        self.record(Rep.TrainingCompleted, **fields)
+
+    def _plan(self, plan_id: str, field: str) -> PlanState:
+        plan = self.improvement_plans.get(plan_id)
+        if plan is None:
+            raise RuleViolation(
+                field,
+                Msg(
+                    "improvement_plan.unknown",
+                    "rep {rep_id} has no improvement plan {id}: record ImprovementPlanSet first",
+                    rep_id=self.rep_id,
+                    id=plan_id,
+                ),
+            )
+        return plan
 
     def _require_active(self, occurred_at: datetime) -> None:
         if self.offboarded_at is not None and occurred_at > self.offboarded_at:

@@ -246,7 +246,8 @@ def rep_offboarded(uow: UnitOfWork, c: Command) -> Touched:
 
 
 def rep_fact(method: str) -> Callable[[UnitOfWork, Command], Touched]:
-    """Evaluations, feedback, improvement plans: facts on the rep's own record."""
+    """Evaluations, feedback, improvement plans and their reviews, trainings: facts on the rep's
+    own record, checked against it."""
 
     def handle(uow: UnitOfWork, c: Command) -> Touched:
         rep = uow.rep(c.data["rep_id"])
@@ -257,7 +258,7 @@ def rep_fact(method: str) -> Callable[[UnitOfWork, Command], Touched]:
 
 
 def rep_record(event_name: str) -> Callable[[UnitOfWork, Command], Touched]:
-    """Trainings and awards: appended to the rep's record with no further rule."""
+    """Awards: appended to the rep's record with no further rule."""
 
     def handle(uow: UnitOfWork, c: Command) -> Touched:
         rep = uow.rep(c.data["rep_id"])
@@ -546,7 +547,9 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "EvaluationRecorded": rep_fact("evaluate"),
     "FeedbackGiven": rep_fact("give_feedback"),
     "ImprovementPlanSet": rep_fact("set_improvement_plan"),
-    "TrainingCompleted": rep_record("TrainingCompleted"),
+    "ImprovementPlanReviewed": rep_fact("review_improvement_plan"),
+    "TrainingAssigned": rep_fact("assign_training"),
+    "TrainingCompleted": rep_fact("complete_training"),
     "AwardGranted": rep_record("AwardGranted"),
     "RecognitionGranted": rep_record("RecognitionGranted"),
     "IncentivePlanPublished": plan_published,

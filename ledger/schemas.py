@@ -593,20 +593,67 @@ class FeedbackGiven(Data):
 
 
 class ImprovementPlanSet(Data):
-    """An improvement plan for a rep: goals, trainings, and when to review it."""
+    """An improvement plan for a rep: goals, trainings, the gaps it addresses, and when to review
+    it. It stays open until reviewed as met or missed (`ImprovementPlanReviewed`). Class version
+    2 added `set_by` and `gaps` (an older plan reads with `set_by` null and no gaps)."""
 
     improvement_plan_id: Id
     rep_id: Id
     goals: Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
     trainings: Texts
     review_by: AwareTime
+    """When the plan is to be reviewed: not before the plan itself (its occurred_at)."""
+    set_by: Id | None = None
+    """Who: set from the writer's token (`manager:T-1`, …) when recorded over HTTP; a body naming
+    someone else is refused (an admin token and the command line may name the person)."""
+    gaps: Annotated[list[Name], Field(max_length=MAX_LIST_ITEMS)] = []
+    """The gaps it addresses: score names of the rep's evaluation (`discovery`) or short texts."""
+
+
+class ImprovementPlanReviewed(Data):
+    """An improvement plan reviewed: met or missed (final), or extended to a new review date
+    (still open)."""
+
+    improvement_plan_id: Id
+    """The rep's plan, which must be set already and still open."""
+    rep_id: Id
+    reviewer_id: Id
+    """Who: set from the writer's token (`manager:T-1`, …) when recorded over HTTP; a body naming
+    someone else is refused (an admin token and the command line may name the person)."""
+    outcome: Literal["met", "missed", "extended"]
+    note: Text | None = None
+    next_review_by: AwareTime | None = None
+    """For `extended` (and only then): the new review date, not before the review itself."""
+
+
+class TrainingAssigned(Data):
+    """A training assigned to a rep against a named gap, due by a date."""
+
+    training_id: Id
+    """The assignment's id, unique for the rep; its completion names it."""
+    rep_id: Id
+    training: Text
+    """What the training is (a course, a workshop)."""
+    gap: Name
+    """The gap it addresses: a score name of the rep's evaluation (`discovery`) or a short text."""
+    due_by: AwareTime
+    """When it is due: not before the assignment itself (its occurred_at)."""
+    assigned_by: Id
+    """Who: set from the writer's token (`manager:T-1`, …) when recorded over HTTP; a body naming
+    someone else is refused (an admin token and the command line may name the person)."""
+    improvement_plan_id: Id | None = None
+    """The rep's improvement plan it serves, which must be set already."""
 
 
 class TrainingCompleted(Data):
-    """A rep completed a training."""
+    """A rep completed a training: an assigned one (`training_id`), or one named alone (`training`).
+    Class version 2 added `training_id` (an older completion reads with it null)."""
 
     rep_id: Id
-    training: Text
+    training: Text | None = None
+    """What the training was; may be left out when `training_id` names the assignment."""
+    training_id: Id | None = None
+    """The assignment it completes (`TrainingAssigned`), which must exist and not be completed yet."""
 
 
 # ---------------------------------------------------------------- incentives
@@ -835,6 +882,8 @@ DATA_MODELS: dict[str, type[Data]] = {
         EvaluationRecorded,
         FeedbackGiven,
         ImprovementPlanSet,
+        ImprovementPlanReviewed,
+        TrainingAssigned,
         TrainingCompleted,
         IncentivePlanPublished,
         IncentivePlanAssigned,

@@ -38,7 +38,9 @@ for an object out of reach:
 | GET /kpis, /targets ?scope=region:NAME      | all   | all     | all     | 403                 | own region (else 404)  | 403        |
 | GET /kpis, /targets ?scope=company          | all   | all     | all     | 403                 | 403                    | 403        |
 | GET /kpis/quadrants (?region=NAME: teams)   | yes   | yes     | yes     | 403                 | own region's teams     | 403        |
-| GET /reps/{id}/history, /payouts/{id}/…     | all   | all     | all     | reps now in team    | reps now in region     | themselves |
+| GET /reps/{id}/history, /payouts/{id}/…,    | all   | all     | all     | reps now in team    | reps now in region     | themselves |
+| GET /reps/{id}/coaching                     |       |         |         |                     |                        |            |
+| GET /teams/{id}/coaching                    | all   | all     | all     | own team            | its region's teams     | 404        |
 | GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | reps now in region     | themselves |
 | POST /targets/allocations                   | yes   | yes     | 403     | own team → its reps | own region and below   | 403        |
 | POST /payouts/…/approve, /payouts/approve,  | yes   | yes     | 403     | 403                 | 403                    | 403        |
@@ -451,6 +453,9 @@ def _beyond_reach(named: str) -> Msg:
 PEOPLE_FIELDS: dict[str, str] = {
     "EvaluationRecorded": "evaluator_id",
     "FeedbackGiven": "author_id",
+    "ImprovementPlanSet": "set_by",
+    "ImprovementPlanReviewed": "reviewer_id",
+    "TrainingAssigned": "assigned_by",
     "DisputeCommented": "author_id",
     "DisputeResolved": "resolver_id",
 }

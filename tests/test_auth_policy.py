@@ -107,6 +107,8 @@ OWN = {
     "EvaluationRecorded": {"rep_id": "R-1"},
     "FeedbackGiven": {"rep_id": "R-1"},
     "ImprovementPlanSet": {"rep_id": "R-1"},
+    "ImprovementPlanReviewed": {"rep_id": "R-1"},
+    "TrainingAssigned": {"rep_id": "R-1"},
     "TrainingCompleted": {"rep_id": "R-1"},
     "AwardGranted": {"rep_id": "R-1"},
     "RecognitionGranted": {"rep_id": "R-1"},
@@ -139,6 +141,8 @@ OTHER = {
     "EvaluationRecorded": {"rep_id": "R-3"},
     "FeedbackGiven": {"rep_id": "R-3"},
     "ImprovementPlanSet": {"rep_id": "R-3"},
+    "ImprovementPlanReviewed": {"rep_id": "R-3"},
+    "TrainingAssigned": {"rep_id": "R-3"},
     "TrainingCompleted": {"rep_id": "R-3"},
     "AwardGranted": {"rep_id": "R-3"},
     "RecognitionGranted": {"rep_id": "R-3"},
@@ -162,7 +166,14 @@ PIPELINE = {
     "DealAmountCorrected",
     "DealRefunded",
 }
-PEOPLE = {"EvaluationRecorded", "FeedbackGiven", "ImprovementPlanSet", "TrainingCompleted"}
+PEOPLE = {
+    "EvaluationRecorded",
+    "FeedbackGiven",
+    "ImprovementPlanSet",
+    "ImprovementPlanReviewed",
+    "TrainingAssigned",
+    "TrainingCompleted",
+}
 EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, the manager's team)
     "admin": set(CLIENT_TYPES),
     "finance": {

@@ -89,6 +89,8 @@ def test_an_evaluation_on_the_command_line_takes_scores_as_json_lists_by_repeati
         "forecasting",
         "--review-by",
         "2026-06-30T18:00:00+08:00",
+        "--occurred-at",
+        "2026-04-01T12:00:00+00:00",
     )
     run("target", "set", "--scope", f"rep:{OWN}", "--metric", "orders", "--period", "2026-Q2", "--value", "3")
     (evaluation,) = sqlite_ledger.read_log(0, 100, types=["EvaluationRecorded"], rep_ids=[OWN])[-1:]

@@ -121,7 +121,35 @@ CELLS: dict[str, tuple[Setup, str, dict[str, Any], dict[str, int]]] = {
     "improvement.set": (
         nothing,
         "/improvement-plans",
-        {"rep_id": OWN, "goals": ["g"], "trainings": [], "review_by": "2026-06-30T10:00:00Z"},
+        {"rep_id": OWN, "goals": ["g"], "trainings": [], "review_by": "2026-06-30T10:00:00Z", "occurred_at": WHEN},
+        MANAGER,
+    ),
+    "improvement.review": (
+        lambda u: [
+            ev(
+                "ImprovementPlanSet",
+                WHEN,
+                improvement_plan_id=f"IP-{u}",
+                rep_id=OWN,
+                goals=["g"],
+                trainings=[],
+                review_by="2026-06-30T10:00:00Z",
+            )
+        ],
+        "/improvement-plans/IP-{u}/reviews",
+        {"rep_id": OWN, "outcome": "met", "occurred_at": WHEN},
+        MANAGER,
+    ),
+    "training.assign": (
+        nothing,
+        "/trainings/assignments",
+        {
+            "rep_id": OWN,
+            "training": "negotiation",
+            "gap": "closing",
+            "due_by": "2026-06-30T10:00:00Z",
+            "occurred_at": WHEN,
+        },
         MANAGER,
     ),
     "training.complete": (nothing, "/trainings", {"rep_id": OWN, "training": "negotiation"}, MANAGER),

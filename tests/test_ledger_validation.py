@@ -199,6 +199,22 @@ SAMPLES = {
         "trainings": ["SPIN"],
         "review_by": "2026-06-30T00:00:00+08:00",
     },
+    "ImprovementPlanReviewed": {
+        "improvement_plan_id": "IP-1",
+        "rep_id": "R-1",
+        "reviewer_id": "M-1",
+        "outcome": "extended",
+        "note": "half way there",
+        "next_review_by": "2026-07-31T00:00:00+08:00",
+    },
+    "TrainingAssigned": {
+        "training_id": "TR-1",
+        "rep_id": "R-1",
+        "training": "SPIN",
+        "gap": "discovery",
+        "due_by": "2026-06-30T00:00:00+08:00",
+        "assigned_by": "M-1",
+    },
     "TrainingCompleted": {"rep_id": "R-1", "training": "SPIN"},
     "IncentivePlanPublished": {
         "plan_id": "std",

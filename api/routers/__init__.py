@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from api.routers import (
     audit,
+    coaching,
     commands,
     docs,
     events,
@@ -35,6 +36,8 @@ _ROUTERS: list[APIRouter] = [
     kpis.router,  # GET /kpis, GET /kpis/quadrants
     targets.router,  # GET /targets
     reps.router,  # GET /reps/{rep_id}/history
+    coaching.router,  # GET /reps/{rep_id}/coaching
+    coaching.teams,  # GET /teams/{team_id}/coaching
     payouts.router,  # GET /payouts, GET …/explain, GET …/changes, POST …/approve
     replays.router,  # POST /replays, POST /replays/adjustments
     periods.router,  # POST /periods/{period}/close

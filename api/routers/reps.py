@@ -17,14 +17,16 @@ router = APIRouter(prefix="/reps", tags=["reps"])
 
 
 HISTORY_DATA = {
-    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet, TrainingCompleted "
-    "or RecognitionGranted",
+    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet, "
+    "ImprovementPlanReviewed, TrainingAssigned, TrainingCompleted or RecognitionGranted",
     "anyOf": [
         data_ref(name)
         for name in (
             "EvaluationRecorded",
             "FeedbackGiven",
             "ImprovementPlanSet",
+            "ImprovementPlanReviewed",
+            "TrainingAssigned",
             "TrainingCompleted",
             "RecognitionGranted",
         )
@@ -33,7 +35,7 @@ HISTORY_DATA = {
 
 
 class Entry(BaseModel):
-    kind: str  # evaluation | feedback | improvement_plan | training | recognition
+    kind: str  # evaluation | feedback | improvement_plan | plan_review | training_assigned | training | recognition
     occurred_at: datetime
     recorded_at: datetime
     position: int

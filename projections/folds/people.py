@@ -1,7 +1,9 @@
-"""Every rep's people-process record: evaluations, feedback, improvement plans and trainings.
+"""Every rep's people-process record: evaluations, feedback, improvement plans and their reviews,
+trainings assigned and completed.
 
-One timeline row per event, with the event's data as JSON (decimals and times as strings);
-`history.py` reads it back in business-time order.
+One timeline row per event, with the event's data as JSON (decimals and times as strings) and the
+id of the object it concerns (`item_id`: the evaluation, feedback, plan, or training assignment);
+`history.py` reads it back in business-time order, `coaching.py` folds it as of any cut-offs.
 """
 
 from __future__ import annotations
@@ -55,13 +57,17 @@ def _timeline(kind: str, id_field: str | None) -> Handler:
 on("EvaluationRecorded")(_timeline("evaluation", "evaluation_id"))
 on("FeedbackGiven")(_timeline("feedback", "feedback_id"))
 on("ImprovementPlanSet")(_timeline("improvement_plan", "improvement_plan_id"))
-on("TrainingCompleted")(_timeline("training", None))
+on("ImprovementPlanReviewed")(_timeline("plan_review", "improvement_plan_id"))
+on("TrainingAssigned")(_timeline("training_assigned", "training_id"))
+on("TrainingCompleted")(_timeline("training", "training_id"))  # item_id null: a completion of no assignment
 on("RecognitionGranted")(_timeline("recognition", None))
 
 _TYPES_BY_KIND = {
     "evaluation": "EvaluationRecorded",
     "feedback": "FeedbackGiven",
     "improvement_plan": "ImprovementPlanSet",
+    "plan_review": "ImprovementPlanReviewed",
+    "training_assigned": "TrainingAssigned",
     "training": "TrainingCompleted",
 }
 
