@@ -607,6 +607,14 @@ SPECS: list[CommandSpec] = [
         {"rep_id": "R-ann", "period": "2026-Q2", "amount": "3000.00", "reason": "top seller of the quarter"},
         key="rep_id",
     ),
+    CommandSpec(
+        "recognition.grant",
+        "RecognitionGranted",
+        "/recognitions",
+        Msg("command.recognition.grant", "Recognise a rep without money (荣誉证书, 优秀销售)"),
+        {"rep_id": "R-ann", "period": "2026-Q2", "title": "优秀销售", "reason": "top seller of the quarter"},
+        key="rep_id",
+    ),
     # disputes
     CommandSpec(
         "dispute.open",

@@ -181,6 +181,7 @@ CELLS: dict[str, tuple[Setup, str, dict[str, Any], dict[str, int]]] = {
         {"rep_id": OWN, "period": "2026-05", "amount": "50.00", "reason": "r"},
         FINANCE,
     ),
+    "recognition.grant": (nothing, "/recognitions", {"rep_id": OWN, "period": "2026-05", "title": "优秀销售"}, TARGETS),
     "dispute.open": (
         nothing,
         "/disputes",

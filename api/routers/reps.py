@@ -24,7 +24,7 @@ HISTORY_DATA = {
 
 
 class Entry(BaseModel):
-    kind: str  # evaluation | feedback | improvement_plan | plan_review | training_assigned | training
+    kind: str  # evaluation | feedback | improvement_plan | plan_review | training_assigned | training | recognition
     occurred_at: datetime
     recorded_at: datetime
     position: int

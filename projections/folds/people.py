@@ -60,6 +60,7 @@ on("ImprovementPlanSet")(_timeline("improvement_plan", "improvement_plan_id"))
 on("ImprovementPlanReviewed")(_timeline("plan_review", "improvement_plan_id"))
 on("TrainingAssigned")(_timeline("training_assigned", "training_id"))
 on("TrainingCompleted")(_timeline("training", "training_id"))  # item_id null: a completion of no assignment
+on("RecognitionGranted")(_timeline("recognition", None))
 
 # The rep history's kinds and the event type of each (GET /reps/{id}/history publishes their schemas).
 TYPES_BY_KIND = {
@@ -69,6 +70,7 @@ TYPES_BY_KIND = {
     "plan_review": "ImprovementPlanReviewed",
     "training_assigned": "TrainingAssigned",
     "training": "TrainingCompleted",
+    "recognition": "RecognitionGranted",
 }
 
 
