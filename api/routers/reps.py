@@ -1,5 +1,6 @@
 """A rep's feedback history: evaluations (each beside the previous one), feedback, improvement
-plans and trainings, in business-time order, as the ledger knew them."""
+plans and their reviews, trainings assigned and completed, in business-time order, as the ledger
+knew them."""
 
 from __future__ import annotations
 
@@ -16,16 +17,22 @@ from projections.queries.history import rep_history_page
 router = APIRouter(prefix="/reps", tags=["reps"])
 
 
+HISTORY_TYPES = (
+    "EvaluationRecorded",
+    "FeedbackGiven",
+    "ImprovementPlanSet",
+    "ImprovementPlanReviewed",
+    "TrainingAssigned",
+    "TrainingCompleted",
+)
 HISTORY_DATA = {
-    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet or TrainingCompleted",
-    "anyOf": [
-        data_ref(name) for name in ("EvaluationRecorded", "FeedbackGiven", "ImprovementPlanSet", "TrainingCompleted")
-    ],
+    "description": "The event's data: an " + ", ".join(HISTORY_TYPES[:-1]) + " or " + HISTORY_TYPES[-1],
+    "anyOf": [data_ref(name) for name in HISTORY_TYPES],
 }
 
 
 class Entry(BaseModel):
-    kind: str  # evaluation | feedback | improvement_plan | training
+    kind: str  # evaluation | feedback | improvement_plan | plan_review | training_assigned | training
     occurred_at: datetime
     recorded_at: datetime
     position: int
