@@ -29,7 +29,9 @@ from sqlalchemy import (
     String,
     Table,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 
@@ -46,6 +48,7 @@ tokens = Table(
     Column("role", String(16), nullable=False),
     Column("rep_id", String(64)),
     Column("team_id", String(64)),
+    Column("region", String(200)),  # a director's region (added later: ensure_tables adds it to older stores)
     Column("label", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
@@ -61,6 +64,7 @@ class TokenInfo:
     label: str | None
     created_at: datetime
     revoked: bool
+    region: str | None = None
 
 
 class TokenError(ValueError):
@@ -76,10 +80,14 @@ def ensure_tables(engine: Engine) -> None:
     with writing(engine) as conn:
         one_schema_change_at_a_time(conn)
         metadata.create_all(conn, checkfirst=True)
+        columns = {column["name"] for column in inspect(conn).get_columns("tokens")}
+        if "region" not in columns:  # a store made before directors: the column they are bound by
+            conn.execute(text("ALTER TABLE tokens ADD COLUMN region VARCHAR(200)"))
 
 
-def check_binding(role: str, rep_id: str | None, team_id: str | None) -> None:
-    """A rep token names its rep, a manager token its team, and no other token names either."""
+def check_binding(role: str, rep_id: str | None, team_id: str | None, region: str | None = None) -> None:
+    """A rep token names its rep, a manager token its team, a director token its region, and no
+    other token names any of them."""
     if role not in ROLES:
         raise TokenError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     if role == "rep" and not rep_id:
@@ -90,15 +98,25 @@ def check_binding(role: str, rep_id: str | None, team_id: str | None) -> None:
         raise TokenError(f"--rep only applies to rep tokens, not {role}")
     if role != "manager" and team_id:
         raise TokenError(f"--team only applies to manager tokens, not {role}")
+    if role == "director" and not (region and region.strip() and len(region) <= 200):
+        raise TokenError("a director token needs --region REGION (the region they direct, as reps name it)")
+    if role != "director" and region:
+        raise TokenError(f"--region only applies to director tokens, not {role}")
 
 
 def create_token(
-    engine: Engine, role: str, *, rep_id: str | None = None, team_id: str | None = None, label: str | None = None
+    engine: Engine,
+    role: str,
+    *,
+    rep_id: str | None = None,
+    team_id: str | None = None,
+    label: str | None = None,
+    region: str | None = None,
 ) -> tuple[str, TokenInfo]:
     """A new token (returned once, never stored) and what was stored about it."""
-    check_binding(role, rep_id, team_id)
+    check_binding(role, rep_id, team_id, region)
     secret = secrets.token_urlsafe(32)
-    info = TokenInfo(f"tok_{secrets.token_hex(6)}", role, rep_id, team_id, label, datetime.now(UTC), False)
+    info = TokenInfo(f"tok_{secrets.token_hex(6)}", role, rep_id, team_id, label, datetime.now(UTC), False, region)
     with engine.begin() as conn:
         conn.execute(insert(tokens).values(token_hash=hash_token(secret), **info.__dict__))
     return secret, info
@@ -156,14 +174,14 @@ class Principals:
 
 def authenticate_hashed(engine: Engine, token_hash: str) -> User | None:
     """`authenticate` for a token already checked for length and hashed."""
-    query = select(tokens.c.token_id, tokens.c.role, tokens.c.rep_id, tokens.c.team_id).where(
+    query = select(tokens.c.token_id, tokens.c.role, tokens.c.rep_id, tokens.c.team_id, tokens.c.region).where(
         tokens.c.token_hash == token_hash, tokens.c.revoked.is_(False)
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
         return None
-    return User(role=row.role, rep_id=row.rep_id, team_id=row.team_id, token_id=row.token_id)
+    return User(role=row.role, rep_id=row.rep_id, team_id=row.team_id, token_id=row.token_id, region=row.region)
 
 
 def revoke_token(engine: Engine, token_id: str) -> bool:
@@ -181,6 +199,7 @@ def list_tokens(engine: Engine) -> list[TokenInfo]:
         tokens.c.label,
         tokens.c.created_at,
         tokens.c.revoked,
+        tokens.c.region,
     ).order_by(tokens.c.created_at)
     with engine.connect() as conn:
         return [TokenInfo(*row) for row in conn.execute(query)]

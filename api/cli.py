@@ -99,6 +99,7 @@ def token_create(
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
     rep: Annotated[str | None, typer.Option(help="The rep a rep token belongs to.")] = None,
     team: Annotated[str | None, typer.Option(help="The team a manager token manages.")] = None,
+    region: Annotated[str | None, typer.Option(help="The region a director token directs (as reps name it).")] = None,
     label: Annotated[str | None, typer.Option(help="A note for `token list`, e.g. who holds it.")] = None,
 ) -> None:
     """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
@@ -109,12 +110,20 @@ def token_create(
                 fail(f"no rep {rep} is onboarded", "record their RepOnboarded first, then create their token")
     engine = token_engine(settings)
     try:
-        secret, info = create_token(engine, role, rep_id=rep, team_id=team, label=label)
+        secret, info = create_token(engine, role, rep_id=rep, team_id=team, label=label, region=region)
     except TokenError as error:
         fail(str(error), "see `perfledger token create --help`", EXIT_CONFIG)
     finally:
         engine.dispose()
-    bound = f" for rep {info.rep_id}" if info.rep_id else f" for team {info.team_id}" if info.team_id else ""
+    bound = (
+        f" for rep {info.rep_id}"
+        if info.rep_id
+        else f" for team {info.team_id}"
+        if info.team_id
+        else f" for region {info.region}"
+        if info.region
+        else ""
+    )
     err.print(
         f"Created {info.role} token [bold]{info.token_id}[/]{bound}. Keep it now: it cannot be shown again; "
         f"revoke it with `perfledger token revoke {info.token_id}`.",
@@ -131,13 +140,14 @@ def token_list() -> None:
         infos = list_tokens(engine)
     finally:
         engine.dispose()
-    table = Table("token_id", "role", "rep", "team", "label", "created", "revoked", title="Tokens")
+    table = Table("token_id", "role", "rep", "team", "region", "label", "created", "revoked", title="Tokens")
     for t in infos:
         table.add_row(
             t.token_id,
             t.role,
             t.rep_id or "",
             t.team_id or "",
+            t.region or "",
             t.label or "",
             t.created_at.isoformat(timespec="seconds"),
             "yes" if t.revoked else "",

@@ -253,6 +253,30 @@ def approval_table(result: Mapping[str, Any]) -> Table:
     return table
 
 
+def bulk_approval_table(result: Mapping[str, Any]) -> Table:
+    counts = result["counts"]
+    table = Table(
+        "rep",
+        "outcome",
+        "amount",
+        "note",
+        title=f"Payouts of {result['scope']} for {result['period']}",
+        caption=(
+            f"{counts['approved']} approved, {counts['unchanged']} unchanged, {counts['adjusted']} adjusted, "
+            f"{counts['refused']} refused; computed as known at {fmt(result['known_at'])}"
+        ),
+    )
+    for row in result["approved"]:
+        table.add_row(row["rep_id"], "approved", fmt(row["amount"]), f"position {row['position']}")
+    for row in result["unchanged"]:
+        table.add_row(row["rep_id"], "unchanged", fmt(row["amount"]), "")
+    for row in result["adjusted"]:
+        table.add_row(row["rep_id"], "adjusted", fmt(row["total"]), str(row["what_to_do"]))
+    for row in result["refused"]:
+        table.add_row(row["rep_id"], "refused", "", str(row["reason"]))
+    return table
+
+
 # ---------------------------------------------------------------- replays
 
 

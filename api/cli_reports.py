@@ -240,6 +240,36 @@ def payout_approve(
     out.print(cli_render.approval_table(result.to_json()))
 
 
+@payout_app.command("approve-scope")
+def payout_approve_scope(
+    period: Annotated[str, typer.Argument(help="2026-03, 2026-Q1, 2026-W48 or 2026.")],
+    scope: Annotated[str, typer.Option(help="company, region:NAME or team:ID.")] = "company",
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who the ledger records as approving (default: cli:USER).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve every payout of a scope for a period in one batch (all or nothing), at most
+    500 reps, and print the summary: approved, unchanged, adjusted (what to do),
+    refused (why)."""
+    from services.approvals import ApprovalRefused, BulkScopeError, ScopeUnknown, approve_scope
+
+    period = parse_period_option(period)
+    settings = load_settings()
+    with open_store(settings) as (ledger, engine):
+        catch_up_with_progress(ledger, engine)
+        try:
+            result = approve_scope(ledger, engine, settings, scope, period, by or actor("cli"))
+        except (BulkScopeError, ScopeUnknown) as error:
+            fail(f"--scope: {error}", "use company, region:NAME or team:ID; split a large company by region")
+        except ApprovalRefused as error:
+            fail(str(error), "`perfledger payout explain REP PERIOD` shows a payout as computed now")
+    if as_json:
+        print_json(result.to_json())
+        return
+    out.print(cli_render.bulk_approval_table(result.to_json()))
+
+
 # ---------------------------------------------------------------- replay
 
 

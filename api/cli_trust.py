@@ -4,6 +4,7 @@ or POST /events like every other fact."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -115,6 +116,72 @@ def show(dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")], a
 
 
 dispute_app.command("show")(show)
+
+
+@dispute_app.command("resolve")
+def resolve_command(
+    dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")],
+    outcome: Annotated[str, typer.Option(help="accepted or rejected.")],
+    reason: Annotated[str, typer.Option(help="Why, in a sentence the rep will read.")],
+    corrections: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A JSON file: a list of the correcting events (envelopes, as POST /events takes them), "
+            "recorded just before the resolution and linked to it.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a dispute (as an operator: the resolver is `admin`): its corrections and the
+    DisputeResolved in one batch, linked automatically, then the payout before and after."""
+    import orjson
+
+    from api.cli_common import actor
+    from api.log_queries import LogReader
+    from api.org_cache import OrgCache
+    from ledger.errors import InvalidBatch
+    from services.disputes import ResolutionRefused, resolve
+    from services.policy import NotVisible, User
+
+    if outcome not in ("accepted", "rejected"):
+        fail(f"--outcome: {outcome!r} is neither accepted nor rejected", "use --outcome accepted or --outcome rejected")
+    fixes = orjson.loads(corrections.read_bytes()) if corrections is not None else []
+    if not isinstance(fixes, list):
+        fail("--corrections: the file must hold a JSON list of events", "see POST /events in /docs for their shape")
+    settings = load_settings()
+    operator = User("admin", token_id=actor("cli"))
+    with open_store(settings) as (ledger, engine):
+        catch_up_with_progress(ledger, engine)
+        try:
+            answer = resolve(
+                ledger,
+                engine,
+                settings,
+                operator,
+                OrgCache(LogReader(ledger)).view(),
+                dispute_id,
+                outcome,
+                reason,
+                fixes,
+            )
+        except NotVisible:
+            fail(f"no dispute {dispute_id}", "list them with: perfledger statement REP PERIOD")
+        except ResolutionRefused as error:
+            fail(f"--corrections: {error}")
+        except InvalidBatch as error:
+            fail("; ".join(f"{p.field}: {p.message}" for p in error.problems))
+    if as_json:
+        print_json(answer)
+        return
+    effect = answer["effect"]
+    out.print(
+        f"dispute {dispute_id} {answer['outcome']}: {len(answer['corrections'])} correction(s) at "
+        f"{', '.join(map(str, answer['positions']))}; payout {effect['before']} → {effect['after']} "
+        f"({effect['delta']:+})"
+    )
 
 
 def unsigned(

@@ -183,6 +183,7 @@ METRIC_NAMES = {
     "email_reply_rate": N_("Email reply rate"),
     "sales_cycle_days": N_("Sales cycle (days)"),
     "followups": N_("Follow-ups"),
+    "leads": N_("Leads"),
 }
 
 
@@ -290,6 +291,7 @@ COMPONENT_KINDS = {
     "commission": N_("commission"),
     "bonus": N_("bonus"),
     "multiplier": N_("penalty (multiplier)"),
+    "penalty": N_("deduction"),
     "cap": N_("cap"),
     "draw": N_("draw"),
     "guarantee": N_("guarantee"),

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import threading
 from bisect import insort
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from api.log_queries import LogReader
 from ledger.decoding import LogRecord
 
-ORG_TYPES = ("RepOnboarded", "RepTransferred", "DealOpened", "FollowUpScheduled", "DisputeOpened", "LeadCreated")
+ORG_TYPES = (
+    "RepOnboarded",
+    "RepTransferred",
+    "DealOpened",
+    "FollowUpScheduled",
+    "DisputeOpened",
+    "LeadCreated",
+    "RegionCreated",
+    "TeamCreated",
+)
 
 
 class OrgCache:
@@ -30,6 +39,8 @@ class OrgCache:
         # rep → [(occurred_at, team)], ordered by business time: a transfer recorded ahead of
         # its effective date moves the rep only once that date has come.
         self._moves: dict[str, list[tuple[datetime, int, str]]] = {}
+        self._region_moves: dict[str, list[tuple[datetime, int, str]]] = {}  # rep → [(occurred_at, region)]
+        self._team_region: dict[str, str] = {}  # team → its region, for a team created with one
         self._deal_rep: dict[str, str] = {}
         self._followup_rep: dict[str, str] = {}
         self._dispute_rep: dict[str, str] = {}
@@ -63,6 +74,14 @@ class OrgCache:
             # Same business time: the later-recorded move wins.
             move = (record.occurred, record.position, data["team_id"])
             insort(self._moves.setdefault(data["rep_id"], []), move)
+        if event_type in ("RepOnboarded", "RepTransferred") and data.get("region"):
+            region_move = (record.occurred, record.position, data["region"])
+            insort(self._region_moves.setdefault(data["rep_id"], []), region_move)
+        if event_type == "RegionCreated":
+            self._named.add(("region", data["region"]))
+        elif event_type == "TeamCreated":
+            self._named.update({("team", data["team_id"]), ("region", data["region"])})
+            self._team_region[data["team_id"]] = data["region"]
         elif event_type == "DealOpened":
             self._deal_rep[data["deal_id"]] = data["rep_id"]
             self._hold(data.get("customer_id"), data["rep_id"])
@@ -87,13 +106,31 @@ class OrgCache:
     # ---------------------------------------------------------------- policy.OrgView
 
     def team_of(self, rep_id: str) -> str | None:
+        return self._now(self._moves.get(rep_id, ()))
+
+    def region_of(self, rep_id: str) -> str | None:
+        return self._now(self._region_moves.get(rep_id, ()))
+
+    def _now(self, moves: Iterable[tuple[datetime, int, str]]) -> str | None:
         now = self._clock()
-        team = None
-        for occurred_at, _, team_id in self._moves.get(rep_id, ()):
+        where = None
+        for occurred_at, _, place in moves:
             if occurred_at > now:
                 break
-            team = team_id
-        return team
+            where = place
+        return where
+
+    def region_of_team(self, team_id: str) -> str | None:
+        """The region a team was created in; for a team never created, the one region all of
+        its reps are in now (None when they are in several, or it has none)."""
+        created = self._team_region.get(team_id)
+        if created is not None:
+            return created
+        found = {self.region_of(rep) for rep in self.reps_in_team(team_id)}
+        return found.pop() if len(found) == 1 else None
+
+    def reps_in_region(self, region: str) -> frozenset[str]:
+        return frozenset(rep for rep in list(self._region_moves) if self.region_of(rep) == region)
 
     def knows(self, kind: str, key: str) -> bool:
         return (kind, key) in self._named

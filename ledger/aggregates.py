@@ -260,6 +260,10 @@ class Rep(Ledgered):
         plan_id: str
         version: int
 
+    class RepLevelSet(Happened):
+        rep_id: str
+        level: str
+
     def transfer(self, team_id: str | None, region: str | None, occurred_at: datetime) -> None:
         self._require_active(occurred_at)
         if team_id is None and region is None:
@@ -471,6 +475,7 @@ class Deal(Ledgered):
         self.outcome: str | None = None
         self.won_amount = Decimal(0)
         self.refunded = Decimal(0)
+        self.credited = {rep_id}  # every rep the deal is or was credited to (its owner, its splits)
 
     @staticmethod
     def create_id(deal_id: str) -> UUID:
@@ -494,6 +499,13 @@ class Deal(Ledgered):
     class DealCreditSplit(Happened):
         deal_id: str
         splits: list
+
+        def apply(self, deal: Deal) -> None:
+            deal.credited = {*deal.credited_reps(), *(split["rep_id"] for split in self.splits)}
+
+    def credited_reps(self) -> set[str]:
+        """The reps the deal is or was credited to: its owner and every split's reps."""
+        return getattr(self, "credited", {self.rep_id})
 
     class DealAmountCorrected(Happened):
         deal_id: str
@@ -707,20 +719,77 @@ class FollowUp(Ledgered):
 # ---------------------------------------------------------------- targets and plans
 
 
+class Region(Ledgered):
+    """A region of the company, created once."""
+
+    KIND = "region"
+
+    class RegionCreated(Created):
+        region: str
+        name: str
+        director_id: str | None
+
+    def __init__(self, region: str, name: str, director_id: str | None, occurred_at: datetime):
+        self.region = region
+
+    @staticmethod
+    def create_id(region: str) -> UUID:
+        return stream_id("region", region)
+
+
+class Team(Ledgered):
+    """A team, formed once in a region; its reps are in its region."""
+
+    KIND = "team"
+
+    class TeamCreated(Created):
+        team_id: str
+        name: str
+        region: str
+        manager_id: str | None
+
+    def __init__(self, team_id: str, name: str, region: str, manager_id: str | None, occurred_at: datetime):
+        self.team_id = team_id
+        self.region = region
+        self.created_at = occurred_at
+
+    @staticmethod
+    def create_id(team_id: str) -> UUID:
+        return stream_id("team", team_id)
+
+
+def _no_allocation(state: dict) -> None:
+    """Version 1 of a target had no `allocation_id`: it was set by hand."""
+    state["allocation_id"] = None
+
+
 class Target(Ledgered):
     """One target (scope, metric, period); a later TargetSet revises it and the history stays."""
 
     KIND = "target"
 
     class TargetSet(Created):
+        class_version: ClassVar[int] = 2
         scope: dict
         metric: str
         period: str
         value: Decimal
         reason: str | None
+        allocation_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            _no_allocation(state)
 
     def __init__(
-        self, scope: dict, metric: str, period: str, value: Decimal, reason: str | None, occurred_at: datetime
+        self,
+        scope: dict,
+        metric: str,
+        period: str,
+        value: Decimal,
+        reason: str | None,
+        occurred_at: datetime,
+        allocation_id: str | None = None,
     ):
         self.value = value
 
@@ -730,11 +799,17 @@ class Target(Ledgered):
 
     class TargetRevised(Happened):
         TYPE: ClassVar[str] = "TargetSet"
+        class_version: ClassVar[int] = 2
         scope: dict
         metric: str
         period: str
         value: Decimal
         reason: str | None
+        allocation_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            _no_allocation(state)
 
         def apply(self, target: Target) -> None:
             target.value = self.value

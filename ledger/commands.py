@@ -26,9 +26,11 @@ from ledger.aggregates import (
     Payout,
     PeriodLock,
     PlanAssignment,
+    Region,
     Rep,
     Resealing,
     Target,
+    Team,
     scope_key,
     stream_id,
 )
@@ -125,6 +127,12 @@ def touched_streams(command: Command, known_reps: Collection[str] = ()) -> list[
     if command.type in _CREATES:
         kind, key = _CREATES[command.type]
         ids.append(stream_id(kind, data[key]))
+    if command.type in ("RepOnboarded", "RepTransferred") and data.get("team_id"):
+        ids.append(stream_id("team", data["team_id"]))
+    elif command.type == "TeamCreated":
+        ids += [stream_id("team", data["team_id"]), stream_id("region", data["region"])]
+    elif command.type == "RegionCreated":
+        ids.append(stream_id("region", data["region"]))
     if command.type == "TargetSet":
         ids.append(Target.create_id(data["scope"], data["metric"], data["period"]))
     elif command.type == "IncentivePlanAssigned":
@@ -162,8 +170,29 @@ def _fields(command: Command) -> dict[str, Any]:
     return {**command.data, "occurred_at": command.occurred_at}
 
 
+def _team_region(uow: UnitOfWork, team_id: str | None, region: str | None, field: str = "data.region") -> str | None:
+    """The region a rep in `team_id` is in: the team's, when it was created with one (a region
+    named otherwise is refused); else the region given (a team never created: as before)."""
+    team = uow.get("team", team_id) if team_id is not None else None
+    if team is None:
+        return region
+    if region is not None and region != team.region:
+        raise RuleViolation(
+            field,
+            Msg(
+                "team.other_region",
+                "team {team_id} is in region {team_region}, not {region}: leave region out or name {team_region}",
+                team_id=team_id,
+                team_region=team.region,
+                region=region,
+            ),
+        )
+    return str(team.region)
+
+
 def rep_onboarded(uow: UnitOfWork, c: Command) -> Touched:
     uow.absent("rep", c.data["rep_id"], "data.rep_id", "rep")
+    _team_region(uow, c.data["team_id"], c.data["region"])
     rep = Rep(**_fields(c))
     uow.create(rep)
     return rep, c.data["rep_id"]
@@ -171,7 +200,42 @@ def rep_onboarded(uow: UnitOfWork, c: Command) -> Touched:
 
 def rep_transferred(uow: UnitOfWork, c: Command) -> Touched:
     rep = uow.rep(c.data["rep_id"])
-    rep.transfer(c.data["team_id"], c.data["region"], c.occurred_at)
+    team_id, region = c.data["team_id"], c.data["region"]
+    if team_id is not None:
+        region = _team_region(uow, team_id, region)
+    elif region is not None:
+        _team_region(uow, rep.team_id, region)  # a region move out of a created team's region: refused
+    rep.transfer(team_id, region, c.occurred_at)
+    return rep, c.data["rep_id"]
+
+
+def region_created(uow: UnitOfWork, c: Command) -> Touched:
+    uow.absent("region", c.data["region"], "data.region", "region")
+    region = Region(**_fields(c))
+    uow.create(region)
+    return region, None
+
+
+def team_created(uow: UnitOfWork, c: Command) -> Touched:
+    uow.absent("team", c.data["team_id"], "data.team_id", "team")
+    if uow.get("region", c.data["region"]) is None:
+        raise RuleViolation(
+            "data.region",
+            Msg(
+                "region.unknown",
+                "unknown region {region}: record RegionCreated for it first",
+                region=c.data["region"],
+            ),
+        )
+    team = Team(**_fields(c))
+    uow.create(team)
+    return team, None
+
+
+def rep_level_set(uow: UnitOfWork, c: Command) -> Touched:
+    rep = uow.rep(c.data["rep_id"])
+    rep._require_active(c.occurred_at)
+    rep.record(Rep.RepLevelSet, **_fields(c))
     return rep, c.data["rep_id"]
 
 
@@ -413,6 +477,17 @@ def plan_acknowledged(uow: UnitOfWork, c: Command) -> Touched:
 def dispute_opened(uow: UnitOfWork, c: Command) -> Touched:
     uow.require_known_rep(c.data["rep_id"])
     uow.absent("dispute", c.data["dispute_id"], "data.dispute_id", "dispute")
+    deal_id = c.data.get("deal_id")
+    if deal_id is not None and c.data["rep_id"] not in uow.deal(deal_id).credited_reps():
+        raise RuleViolation(
+            "data.deal_id",
+            Msg(
+                "dispute.deal_not_theirs",
+                "deal {deal_id} is not {rep_id}'s: it was never credited to them",
+                deal_id=deal_id,
+                rep_id=c.data["rep_id"],
+            ),
+        )
     dispute = Dispute(**_fields(c))
     uow.create(dispute)
     return dispute, c.data["rep_id"]
@@ -453,6 +528,9 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "RepOnboarded": rep_onboarded,
     "RepTransferred": rep_transferred,
     "RepOffboarded": rep_offboarded,
+    "RegionCreated": region_created,
+    "TeamCreated": team_created,
+    "RepLevelSet": rep_level_set,
     "TargetSet": target_set,
     "LeadCreated": created("lead", "lead_id", Lead, "lead"),
     "ActivityLogged": created("activity", "activity_id", Activity, "activity"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 SEPARATOR = " "  # never in a client's event_id (ledger.schemas._ID_PATTERN)
 LEDGER_SCOPE = "ledger"  # the ledger's own commands; no token or operator writes in it
 OPERATOR_SCOPE = "operator"  # the command line and the operator's own tools
-TOKEN_ROLES = ("admin", "finance", "manager", "rep", "auditor")  # actors that write with a token
+TOKEN_ROLES = ("admin", "finance", "manager", "director", "rep", "auditor")  # actors that write with a token
 TOKEN_PREFIX = "tok_"  # an API token's public handle (api/auth.py)
 
 

@@ -15,6 +15,9 @@ plan in one round. Only a document without problems becomes `Rules`.
     multiplier  {id, kind, applies_to: [id, ...], when, factor}
                                                           applies to commissions and bonuses only
     cap         {id, kind, max}                           max in cents; at most one cap per plan
+    penalty     {id, kind, when, amount, floor?}          a fixed deduction (扣除奖金) when the
+                                                          condition holds, never taking the plan's
+                                                          earnings below floor (default "0")
     when        {"metric": m, <op>: threshold}            exactly one op of gte, gt, lte, lt; m is a
                                                           KPI, or "<m>_attainment" for a metric
                                                           that has targets
@@ -59,7 +62,7 @@ ATTAINMENT_SUFFIX = "_attainment"
 CONDITION_METRICS = KPI_METRICS + tuple(m + ATTAINMENT_SUFFIX for m in TARGET_METRICS)
 COMMISSION_BASES = ("revenue",)
 COMMISSION_MODES = ("marginal", "flat")
-COMPONENT_KINDS = ("commission", "bonus", "multiplier", "cap", "draw", "guarantee")
+COMPONENT_KINDS = ("commission", "bonus", "multiplier", "cap", "penalty", "draw", "guarantee")
 FLOOR_KINDS = ("draw", "guarantee")  # at most one per plan: the pay floor of a period
 OPERATORS = ("gte", "gt", "lte", "lt")
 # A multiplier scales money lines; scaling a cap or another multiplier would have no clear meaning.
@@ -76,6 +79,7 @@ _FIELDS = {
     "bonus": ("id", "kind", "when", "amount"),
     "multiplier": ("id", "kind", "applies_to", "when", "factor"),
     "cap": ("id", "kind", "max"),
+    "penalty": ("id", "kind", "when", "amount", "floor"),
     "draw": ("id", "kind", "floor", "recovery_limit"),
     "guarantee": ("id", "kind", "floor"),
 }
@@ -133,6 +137,18 @@ class Cap:
 
 
 @dataclass(frozen=True)
+class Penalty:
+    """A fixed deduction when a condition holds (扣除奖金), taken from the plan's earnings after
+    the cap but never below `floor` (default 0): a deduction larger than what is left above the
+    floor takes only that."""
+
+    id: str
+    when: Condition
+    amount: Decimal
+    floor: Decimal
+
+
+@dataclass(frozen=True)
 class Draw:
     """A pay floor. Recoverable (a draw): the advance that lifts earnings to the floor is carried
     as a balance and recovered from later periods' earnings above the floor, at most
@@ -144,7 +160,7 @@ class Draw:
     recovery_limit: Decimal | None
 
 
-Component = Commission | Bonus | Multiplier | Cap | Draw
+Component = Commission | Bonus | Multiplier | Cap | Penalty | Draw
 
 
 @dataclass(frozen=True)
@@ -370,6 +386,13 @@ def _read_component(reader: _Reader, kinds_by_id: dict[str, object]) -> Componen
         return Multiplier(component_id, applies_to, when, factor)
     if kind in FLOOR_KINDS:
         return _read_draw(reader, component_id, recoverable=kind == "draw")
+    if kind == "penalty":
+        when = _read_condition(reader)
+        amount = reader.decimal("amount", non_negative=True, cents=True)
+        floor = reader.decimal("floor", non_negative=True, cents=True) if "floor" in reader.obj else Decimal(0)
+        if component_id is None or when is None or amount is None or floor is None:
+            return None
+        return Penalty(component_id, when, amount, floor)
     cap = reader.decimal("max", non_negative=True, cents=True)
     if component_id is None or cap is None:
         return None

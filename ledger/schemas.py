@@ -85,6 +85,11 @@ def _non_negative_decimal(value: object) -> Decimal:
     return number
 
 
+def _signed_decimal(value: object) -> Decimal:
+    """A decimal string such as "-0.05" or "120000"."""
+    return _decimal(value, money=False)
+
+
 def _signed_money(value: object) -> Decimal:
     """A decimal string such as "-120.50", rounded to cents; it may be negative."""
     return _decimal(value, money=True).quantize(CENT)
@@ -186,6 +191,12 @@ def _id(value: str) -> str:
 _MONEY_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["18000.00"]}
 _SIGNED_MONEY_SCHEMA = {"type": "string", "pattern": r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["-120.50"]}
 _DECIMAL_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,10})?$", "examples": ["0.25", "120000"]}
+# A target's value: a growth rate may be negative.
+_SIGNED_DECIMAL_SCHEMA = {
+    **_DECIMAL_SCHEMA,
+    "pattern": r"^-?[0-9]{1,12}(\.[0-9]{1,10})?$",
+    "examples": ["0.25", "-0.05"],
+}
 _TIME_SCHEMA = {"type": "string", "format": "date-time", "examples": ["2026-03-05T10:00:00+08:00"]}
 _PERIOD_SCHEMA = {
     "type": "string",
@@ -244,6 +255,7 @@ Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, strict=Tru
 Texts = Annotated[list[Text], Field(max_length=MAX_LIST_ITEMS)]
 Score = Annotated[int, Field(ge=0, le=100, strict=True)]
 
+ACTIVITY_KINDS = ("call", "visit", "email", "meeting", "demo", "other")
 TARGET_METRICS = (
     "revenue",
     "orders",
@@ -252,8 +264,23 @@ TARGET_METRICS = (
     "win_rate",
     "avg_order_value",
     "activities",
+    "growth_rate",
+    "leads",
+    *(f"activities.{kind}" for kind in ACTIVITY_KINDS),
 )
-ACTIVITY_KINDS = ("call", "visit", "email", "meeting", "demo", "other")
+# Rate targets are fractions: 0.4 is 40 %. A win or conversion rate lies in 0..1; a growth rate
+# may be negative (a planned decline) or above 1 (doubling), bounded at -1 (all revenue lost)
+# and 10 (elevenfold): beyond that a value is a typo ("40" for 40 %), not a plan.
+RATE_BOUNDS = {
+    "conversion_rate": (Decimal(0), Decimal(1)),
+    "win_rate": (Decimal(0), Decimal(1)),
+    "growth_rate": (Decimal(-1), Decimal(10)),
+}
+COUNT_METRICS = frozenset(
+    {"orders", "new_customers", "leads", "activities", *(f"activities.{kind}" for kind in ACTIVITY_KINDS)}
+)
+MONEY_METRICS = frozenset({"revenue", "avg_order_value"})
+LEVEL_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 class Data(BaseModel):
@@ -296,6 +323,7 @@ class RepOnboarded(Data):
     name: Name
     team_id: Id
     region: Name
+    """The rep's region: for a team created in a region (TeamCreated), that region."""
     manager_id: Id | None = None
     """Who manages the rep, for the record (a manager's token is bound to a team, not to this)."""
 
@@ -308,7 +336,41 @@ class RepTransferred(Data):
     team_id: Id | None = None
     """The new team; left out, the team stays (a transfer names a team, a region, or both)."""
     region: Name | None = None
-    """The new region; left out, the region stays."""
+    """The new region; left out, the region stays, or becomes the new team's when that team was
+    created (TeamCreated) in a region, which then must not be contradicted."""
+
+
+class RegionCreated(Data):
+    """A region of the company was set up: reps, teams and targets name it by `region`."""
+
+    region: Name
+    """The region as reps, teams and scopes name it (`region:East`)."""
+    name: Name
+    """Its display name."""
+    director_id: Id | None = None
+    """Who directs the region, for the record (a director's token is bound to the region, not to this)."""
+
+
+class TeamCreated(Data):
+    """A team was formed in a region: from then on a rep onboarded into or transferred to it is
+    in the team's region (a rep naming another region is refused)."""
+
+    team_id: Id
+    name: Name
+    """Its display name."""
+    region: Name
+    """The region the team belongs to."""
+    manager_id: Id | None = None
+    """Who manages the team, for the record (a manager's token is bound to the team, not to this)."""
+
+
+class RepLevelSet(Data):
+    """A rep's level (grade) from this business time on: junior, senior, …; a later one (a
+    promotion) replaces it. Targets may be allocated by level (`rep_level`)."""
+
+    rep_id: Id
+    level: Annotated[str, Field(min_length=1, max_length=32, strict=True, pattern=LEVEL_PATTERN.pattern)]
+    """Letters, digits, `_`, `-` or `.`: the key a level weight is given by."""
 
 
 class RepOffboarded(Data):
@@ -325,10 +387,40 @@ class TargetSet(Data):
     scope: Scope
     metric: Literal[TARGET_METRICS]  # type: ignore[valid-type]
     period: PeriodText
-    value: Amount
-    """Money for revenue and avg_order_value, a count for orders, new_customers and activities,
-    a ratio (0.25) for conversion_rate and win_rate."""
+    value: Annotated[Decimal, BeforeValidator(_signed_decimal), WithJsonSchema(_SIGNED_DECIMAL_SCHEMA)]
+    """Money for revenue and avg_order_value; a whole count for orders, new_customers, leads,
+    activities and activities.KIND (one kind: activities.call, activities.visit, …); a fraction
+    for conversion_rate and win_rate (0..1: 0.25 is 25 %) and growth_rate (-1..10, against the
+    previous period's revenue)."""
     reason: Text | None = None
+    allocation_id: Id | None = None
+    """The allocation this target was set by (`allocate`), on the parent's and each child's target."""
+
+    @field_validator("value")
+    @classmethod
+    def _in_range(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        """Not negative (but a growth rate, from -1); below 1,000,000,000,000; a rate within its
+        bounds (conversion and win rate 0..1, growth rate -1..10); a count whole."""
+        metric = str(info.data.get("metric"))
+        low, high = RATE_BOUNDS.get(metric, (Decimal(0), MAX_MONEY))
+        if metric in RATE_BOUNDS and not low <= value <= high:
+            raise ValueError(
+                Msg(
+                    "target.rate_range",
+                    "{metric} is a fraction between {low} and {high} (0.4 is 40 %), not {value}",
+                    metric=metric,
+                    low=low,
+                    high=high,
+                    value=value,
+                )
+            )
+        if value < 0:
+            raise ValueError(Msg("number.negative", "must not be negative"))
+        if value >= MAX_MONEY:
+            raise ValueError(Msg("number.too_large", "is larger than {limit}", limit=MAX_MONEY))
+        if metric in COUNT_METRICS and value != value.to_integral_value():
+            raise ValueError(Msg("target.whole_count", "{metric} is a count: a whole number", metric=metric))
+        return value
 
 
 # ---------------------------------------------------------------- pipeline
@@ -762,6 +854,9 @@ DATA_MODELS: dict[str, type[Data]] = {
         RepOnboarded,
         RepTransferred,
         RepOffboarded,
+        RegionCreated,
+        TeamCreated,
+        RepLevelSet,
         TargetSet,
         LeadCreated,
         ActivityLogged,

@@ -72,6 +72,41 @@ reps = Table(
     *_times(),
 )
 
+# One row per RegionCreated: the regions of the company.
+regions = Table(
+    "regions",
+    metadata,
+    Column("region", String(200), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("director_id", Id),
+    Column("position", Position, nullable=False),
+    *_times(),
+)
+
+# One row per TeamCreated: the team's region (a team never created has none here).
+teams = Table(
+    "teams",
+    metadata,
+    Column("team_id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region", String(200), nullable=False),
+    Column("manager_id", Id),
+    Column("position", Position, nullable=False),
+    *_times(),
+    Index("teams_region", "region"),
+)
+
+# One row per RepLevelSet: a rep's level from its business time on.
+rep_levels = Table(
+    "rep_levels",
+    metadata,
+    _position_key(),
+    Column("rep_id", Id, nullable=False),
+    Column("level", String(32), nullable=False),
+    *_times(),
+    Index("rep_levels_rep", "rep_id", "occurred_us"),
+)
+
 # One row per RepOnboarded / RepTransferred / RepOffboarded; team_id or region NULL = unchanged.
 memberships = Table(
     "memberships",
@@ -279,6 +314,7 @@ target_revisions = Table(
     Column("period", String(8), nullable=False),
     Column("value", String(64), nullable=False),  # the exact decimal as written
     Column("reason", Text),
+    Column("allocation_id", Id),
     *_times(),
     Index("target_revisions_period_scope", "period", "scope_key", "position"),
 )

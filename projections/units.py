@@ -1,9 +1,10 @@
 """Units of the projected tables: microseconds, cents and parts per billion, and back.
 
-Credit splits divide money and counts by share. Shares are held as integer parts per billion
-and money as integer cents, each divided by the largest-remainder method, so the parts of a
-deal always add up exactly to the whole (the company's revenue never gains or loses a cent
-through a split), and the same split of the same amount always gives the same parts.
+Credit splits divide money by share (counts stay whole: see `queries/kpis.py`). Shares are
+held as integer parts per billion and money as integer cents, each divided by the
+largest-remainder method, so the parts of a deal always add up exactly to the whole (the
+company's revenue never gains or loses a cent through a split), and the same split of the
+same amount always gives the same parts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = [
     "PPB",
     "allocate",
     "cents",
-    "count_of",
     "micros",
     "micros_to_time",
     "occurred_us",
@@ -61,14 +61,6 @@ def cents(amount: Decimal | None) -> int | None:
 
 def money(total_cents: int | None) -> Decimal:
     return (Decimal(total_cents or 0) / 100).quantize(CENT)
-
-
-def count_of(total_ppb: int | None) -> int | Decimal:
-    """A share-weighted count: an int when whole, else an exact Decimal (a split deal counts 0.5)."""
-    whole, rest = divmod(int(total_ppb or 0), PPB)
-    if rest == 0:
-        return whole
-    return (Decimal(int(total_ppb or 0)) / PPB).normalize()
 
 
 def ratio(numerator: int | Decimal, denominator: int | Decimal, places: int = 4) -> Decimal | None:

@@ -31,7 +31,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from sqlalchemy import Engine
 
+from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.messages import Msg, message_of
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem, pydantic_message
@@ -217,12 +219,21 @@ def made_up_id(spec: CommandSpec, scope: str, event_id: object) -> str:
     return f"{spec.prefix}{uuid.uuid4().hex[:16]}"
 
 
-def run(ledger: Ledger, spec: CommandSpec, request: Request, user: User, org: OrgView) -> Outcome:
-    """Record the command for a token's user: the same checks as `POST /events`, in the same order."""
+def run(
+    ledger: Ledger,
+    spec: CommandSpec,
+    request: Request,
+    user: User,
+    org: OrgView,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> Outcome:
+    """Record the command for a token's user: the same checks as `POST /events`, in the same order
+    (with the projections, `engine` and `settings`, those that read them: a dispute's line)."""
     with renamed(spec):
         envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), user.actor)
     with renamed(spec, envelopes):
-        recorded = recording.record_events(ledger, envelopes, user, org)
+        recorded = recording.record_events(ledger, envelopes, user, org, engine, settings)
     return outcome(spec, envelopes, recorded)
 
 
@@ -562,7 +573,13 @@ SPECS: list[CommandSpec] = [
         "DisputeOpened",
         "/disputes",
         Msg("command.dispute.open", "Open a dispute on a payout"),
-        {"rep_id": "R-ann", "period": "2026-Q1", "text": "deal D-1 is missing its bonus", "deal_id": "D-1"},
+        {
+            "rep_id": "R-ann",
+            "period": "2026-Q1",
+            "component": "commission",
+            "text": "deal D-1 is missing its bonus",
+            "deal_id": "D-1",
+        },
         key="dispute_id",
         generated="dispute_id",
         prefix="DS-",

@@ -16,6 +16,9 @@ refusal), and tests/test_auth_policy.py checks the table below case by case.
 |          |                                         | feedback, improvement plans, trainings), TargetSet   |              |
 |          |                                         | for such a rep or for their own team; DisputeOpened, |              |
 |          |                                         | DisputeCommented, DisputeResolved for such a rep     |              |
+| director | reps now in their region, its teams     | what a manager records, for every rep and team of    | quadrants of |
+| (region) | (created there, or whose reps are all   | their region; TargetSet for the region itself;       | its teams    |
+|          | there now) and the region scope itself  | TeamCreated in it; RepLevelSet for its reps          |              |
 | rep      | their own data                          | ActivityLogged, FollowUpScheduled, FollowUpCompleted | –            |
 |          |                                         | (their call log), PlanAcknowledged, DisputeOpened,   |              |
 |          |                                         | DisputeCommented: for themselves                     |              |
@@ -27,27 +30,37 @@ only admin and finance to comment on earlier disputes).
 Reads beyond the log, each answered 403 for a role that never reads that kind of thing and 404
 for an object out of reach:
 
-| endpoint                                    | admin | finance | auditor | manager             | rep        |
-|---------------------------------------------|-------|---------|---------|---------------------|------------|
-| GET /kpis, /targets ?scope=rep:ID, team:ID  | all   | all     | all     | own team, its reps  | rep:own    |
-| (and /kpis/forecast, /kpis/off-track)       |       |         |         |                     |            |
-| GET /kpis, /targets ?scope=region:…, company| all   | all     | all     | 403                 | 403        |
-| GET /kpis/quadrants                         | yes   | yes     | yes     | 403                 | 403        |
-| GET /reps/{id}/history, /payouts/{id}/…,    | all   | all     | all     | reps now in team    | themselves |
-| GET /reps/{id}/coaching                     |       |         |         |                     |            |
-| GET /teams/{id}/coaching                    | all   | all     | all     | own team            | 404        |
-| GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | themselves |
-| POST /payouts/…/approve, /periods/…/close,  | yes   | yes     | 403     | 403                 | 403        |
-| POST /replays/adjustments                   |       |         |         |                     |            |
-| POST /replays (writes nothing)              | yes   | yes     | yes     | 403                 | 403        |
-| GET /audit/verify                           | yes   | yes     | yes     | 403                 | 403        |
-| GET /audit/rebuild                          | yes   | 403     | yes     | 403                 | 403        |
+| endpoint                                    | admin | finance | auditor | manager             | director               | rep        |
+|---------------------------------------------|-------|---------|---------|---------------------|------------------------|------------|
+| GET /kpis, /targets ?scope=rep:ID, team:ID  | all   | all     | all     | own team, its reps  | its region's teams,reps| rep:own    |
+| (and /kpis/forecast, /kpis/off-track)       |       |         |         |                     |                        |            |
+| GET /kpis, /targets ?scope=region:NAME      | all   | all     | all     | 403                 | own region (else 404)  | 403        |
+| GET /kpis, /targets ?scope=company          | all   | all     | all     | 403                 | 403                    | 403        |
+| GET /kpis/quadrants (?region=NAME: teams)   | yes   | yes     | yes     | 403                 | own region's teams     | 403        |
+| GET /reps/{id}/history, /payouts/{id}/…,    | all   | all     | all     | reps now in team    | reps now in region     | themselves |
+| GET /reps/{id}/coaching                     |       |         |         |                     |                        |            |
+| GET /teams/{id}/coaching                    | all   | all     | all     | own team            | its region's teams     | 404        |
+| GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | reps now in region     | themselves |
+| POST /targets/allocations                   | yes   | yes     | 403     | own team → its reps | own region and below   | 403        |
+| POST /payouts/…/approve, /payouts/approve,  | yes   | yes     | 403     | 403                 | 403                    | 403        |
+| /periods/…/close,                           |       |         |         |                     |                        |            |
+| POST /replays/adjustments                   |       |         |         |                     |                        |            |
+| POST /replays (writes nothing)              | yes   | yes     | yes     | 403                 | 403                    | 403        |
+| GET /audit/verify                           | yes   | yes     | yes     | 403                 | 403                    | 403        |
+| GET /audit/rebuild                          | yes   | 403     | yes     | 403                 | 403                    | 403        |
+
+A director's region is the token's (`token create --role director --region East`). Another
+region is answered 404, as if it did not exist (like another team to a manager); the company
+is 403: its figures are every region's, a kind of data a director never reads (a filtered
+"company" that is really their region would be a second name for `region:NAME`, and a
+misleading one).
 
 Beyond its reach (another team's rep or team, another rep): 404, as if it did not exist.
 
 Org changes (RepOnboarded/Transferred/Offboarded) are admin only: they move data between
-managers. An event that concerns no rep (a plan, a region or company target) is admin or
-finance only. A manager's "team" is the team each rep is in *now* (`OrgView.team_of`); a rep
+managers. RegionCreated is admin only; TeamCreated admin or the region's director. An event that
+concerns no rep (a plan, a company target) is admin or finance only; a region target also its
+director's. A manager's "team" is the team each rep is in *now* (`OrgView.team_of`); a rep
 transferred away takes their history with them. Someone else's rep is answered as if it did not
 exist (NotVisible → 404), so ids cannot be probed.
 """
@@ -62,8 +75,9 @@ from ledger.idempotency import principal_of
 from ledger.messages import Msg
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem
 
-ROLES = ("admin", "manager", "rep", "finance", "auditor")
+ROLES = ("admin", "manager", "director", "rep", "finance", "auditor")
 READS_EVERYTHING = frozenset({"admin", "finance", "auditor"})
+BOUND_ROLES = ("rep", "manager", "director")  # tokens bound to a rep, a team, a region
 
 
 @dataclass(frozen=True)
@@ -74,18 +88,22 @@ class User:
     rep_id: str | None = None
     team_id: str | None = None
     token_id: str = ""
+    region: str | None = None  # a director's region
 
     @property
     def person(self) -> str:
-        """Who this caller is inside an event (`author_id`, …): a rep or a team by its id; an
-        admin, finance or auditor token by its role alone (the entry's actor names the token)."""
-        return f"{self.role}:{self.rep_id or self.team_id}" if self.role in ("rep", "manager") else self.role
+        """Who this caller is inside an event (`author_id`, …): a rep, a team or a region by its
+        id; an admin, finance or auditor token by its role alone (the entry's actor names the token)."""
+        if self.role in BOUND_ROLES:
+            return f"{self.role}:{self.rep_id or self.team_id or self.region}"
+        return self.role
 
     @property
     def actor(self) -> str:
         """How the ledger records this caller, naming the token that wrote: `rep:R-1:tok_ab12…`,
-        `manager:T-1:tok_cd34…`, `admin:tok_ef56…` (ledger.idempotency.principal_of drops it)."""
-        bound = self.rep_id or self.team_id
+        `manager:T-1:tok_cd34…`, `director:East:tok_…`, `admin:tok_ef56…`
+        (ledger.idempotency.principal_of drops it)."""
+        bound = self.rep_id or self.team_id or self.region
         if bound is None:
             return f"{self.role}:{self.token_id}"
         return f"{self.role}:{bound}:{self.token_id}" if self.token_id else f"{self.role}:{bound}"
@@ -97,6 +115,9 @@ class OrgView(Protocol):
     def team_of(self, rep_id: str) -> str | None: ...
     def knows(self, kind: str, key: str) -> bool: ...  # a rep ever onboarded, a team or region ever joined
     def reps_in_team(self, team_id: str) -> frozenset[str]: ...
+    def region_of(self, rep_id: str) -> str | None: ...  # the rep's region now
+    def region_of_team(self, team_id: str) -> str | None: ...  # created in, else its reps' one region
+    def reps_in_region(self, region: str) -> frozenset[str]: ...
     def deal_rep(self, deal_id: str) -> str | None: ...
     def followup_rep(self, followup_id: str) -> str | None: ...
     def lead_rep(self, lead_id: str) -> str | None: ...
@@ -121,7 +142,7 @@ class OutOfRole(PermissionError):
 # separately (may_read_rep, may_read_scope, readable_reps).
 CAPABILITIES: dict[str, frozenset[str]] = {
     "events.read": frozenset(ROLES),
-    "events.record": frozenset({"admin", "finance", "manager", "rep"}),
+    "events.record": frozenset({"admin", "finance", "manager", "director", "rep"}),
     "kpis.read": frozenset(ROLES),
     "payouts.read": frozenset(ROLES),
     "payouts.approve": frozenset({"admin", "finance"}),
@@ -130,10 +151,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "replays.run": frozenset({"admin", "finance", "auditor"}),  # a replay writes nothing
     "audit.verify": frozenset({"admin", "finance", "auditor"}),
     "audit.rebuild": frozenset({"admin", "auditor"}),  # a scratch rebuild compared with the live one
-    "kpis.quadrants": READS_EVERYTHING,  # every region's figures: beyond one team
+    "kpis.quadrants": READS_EVERYTHING | {"director"},  # a director: the teams of their region
+    "targets.allocate": frozenset({"admin", "finance", "manager", "director"}),  # within their reach
     "projections.rebuild": frozenset({"admin"}),
     "plans.signoff_report": frozenset({"admin", "finance", "auditor"}),  # who has not acknowledged
     "people.erase": frozenset({"admin"}),  # irreversible: a rep's key destroyed (PIPL, GDPR)
+    # a dispute resolved through its command (its rep within reach, as for DisputeResolved)
+    "disputes.resolve": frozenset({"admin", "finance", "manager", "director"}),
     "people.export": frozenset({"admin"}),  # everything held about a person (PIPL art. 45)
 }
 
@@ -150,7 +174,14 @@ def may_read_rep(user: User, rep_id: str, org: OrgView) -> bool:
         return True
     if user.role == "manager":
         return user.team_id is not None and org.team_of(rep_id) == user.team_id
+    if user.role == "director":
+        return user.region is not None and org.region_of(rep_id) == user.region
     return user.role == "rep" and rep_id == user.rep_id
+
+
+def in_region(user: User, team_id: str, org: OrgView) -> bool:
+    """A team of the director's region (the one it was created in, else its reps' one region)."""
+    return user.role == "director" and user.region is not None and org.region_of_team(team_id) == user.region
 
 
 def may_read_scope(user: User, scope: str, org: OrgView) -> bool:
@@ -160,7 +191,22 @@ def may_read_scope(user: User, scope: str, org: OrgView) -> bool:
     kind, _, key = scope.partition(":")
     if kind == "rep":
         return may_read_rep(user, key, org)
+    if user.role == "director":
+        return (kind == "region" and key == user.region) or (kind == "team" and in_region(user, key, org))
     return user.role == "manager" and kind == "team" and key == user.team_id
+
+
+def quadrant_region(user: User, region: str | None, org: OrgView) -> str | None:
+    """The region whose teams GET /kpis/quadrants compares (None: the regions of the company).
+    A director compares the teams of their own region (another region: NotVisible, as if
+    absent); a region nobody is in is NotVisible too."""
+    if user.role == "director":
+        if region is not None and region != user.region:
+            raise NotVisible(f"region {region}")
+        region = user.region
+    if region is not None and not org.knows("region", region):
+        raise NotVisible(f"region {region}")
+    return region
 
 
 def check_rep(user: User, rep_id: str, org: OrgView) -> None:
@@ -180,9 +226,12 @@ def check_scope(user: User, scope: str, org: OrgView) -> None:
             raise NotVisible(f"scope {scope}")
         return
     kind = scope.partition(":")[0]
-    if kind in ("rep", "team"):
+    if kind in ("rep", "team") or (kind == "region" and user.role == "director"):
         raise NotVisible(f"scope {scope}")
-    reach = "their own team and its reps" if user.role == "manager" else "their own figures"
+    reach = {
+        "manager": "their own team and its reps",
+        "director": "their own region, its teams and reps",
+    }.get(user.role, "their own figures")
     raise OutOfRole(f"a {user.role} token reads {reach}; {kind} figures need a finance, auditor or admin token")
 
 
@@ -201,6 +250,8 @@ def readable_reps(user: User, requested: Sequence[str] | None, org: OrgView) -> 
         return None
     if user.role == "manager":
         return org.reps_in_team(user.team_id) if user.team_id else frozenset()
+    if user.role == "director":
+        return org.reps_in_region(user.region) if user.region else frozenset()
     return frozenset({user.rep_id}) if user.rep_id else frozenset()
 
 
@@ -208,6 +259,8 @@ def readable_reps(user: User, requested: Sequence[str] | None, org: OrgView) -> 
 
 CLIENT_TYPES = frozenset(DATA_MODELS) - SYSTEM_TYPES
 ORG_TYPES = frozenset({"RepOnboarded", "RepTransferred", "RepOffboarded"})
+# The hierarchy: a region is the company's (admin); a team and a rep's level, a region's (its director).
+HIERARCHY_TYPES = frozenset({"RegionCreated", "TeamCreated", "RepLevelSet"})
 PLAN_TYPES = frozenset({"IncentivePlanPublished", "IncentivePlanAssigned"})
 REP_ACTIVITY_TYPES = frozenset({"ActivityLogged", "FollowUpScheduled", "FollowUpCompleted"})
 # A rep signs off their plan and raises disputes on their payout; their manager or finance resolves them.
@@ -218,7 +271,9 @@ RECORDABLE: dict[str, frozenset[str]] = {
     "admin": CLIENT_TYPES,
     "finance": PLAN_TYPES | {"TargetSet", "AwardGranted", "DisputeCommented", "DisputeResolved"},
     # Not a rep's sign-off; a dispute of their team's they may resolve, with its corrections.
-    "manager": CLIENT_TYPES - ORG_TYPES - PLAN_TYPES - {"AwardGranted", "PlanAcknowledged"},
+    "manager": CLIENT_TYPES - ORG_TYPES - HIERARCHY_TYPES - PLAN_TYPES - {"AwardGranted", "PlanAcknowledged"},
+    # Everything a manager records, for any team of the region; and its teams and reps' levels.
+    "director": (CLIENT_TYPES - ORG_TYPES - PLAN_TYPES - {"AwardGranted", "PlanAcknowledged", "RegionCreated"}),
     "rep": REP_ACTIVITY_TYPES | REP_VOICE_TYPES,
     "auditor": frozenset(),
 }
@@ -244,6 +299,7 @@ class Subject:
 
     reps: list[tuple[str | None, str]] = field(default_factory=list)  # None: a deal, lead… nobody owns
     teams: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
     org_wide: bool = False
     # A customer already held by reps (their leads and deals): one of them must be within reach.
     customers: list[tuple[frozenset[str], str]] = field(default_factory=list)
@@ -280,8 +336,10 @@ def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: B
     recorded for, and the owners of every lead, deal and customer it names."""
     if event_type in SCOPED:
         return _scope_subject(data["scope"])
-    if event_type == "IncentivePlanPublished":
+    if event_type in ("IncentivePlanPublished", "RegionCreated"):
         return Subject(org_wide=True)
+    if event_type == "TeamCreated":
+        return Subject(regions={data["region"]})
     subject = Subject()
     if event_type in DEAL_KEYED:
         deal_id = data["deal_id"]
@@ -333,6 +391,8 @@ def _scope_subject(scope: Mapping[str, Any]) -> Subject:
         return Subject(reps=[(scope["rep"], f"rep {scope['rep']}")])
     if "team" in scope:
         return Subject(teams={scope["team"]})
+    if "region" in scope:
+        return Subject(regions={scope["region"]})
     return Subject(org_wide=True)
 
 
@@ -346,7 +406,7 @@ def refusal(user: User, index: int, event_type: str, subject: Subject, org: OrgV
         )
     if user.role in UNSCOPED_WRITERS:
         return None
-    if subject.org_wide:
+    if subject.org_wide or (subject.regions and user.role != "director"):
         return Problem(
             index,
             "data",
@@ -356,8 +416,11 @@ def refusal(user: User, index: int, event_type: str, subject: Subject, org: OrgV
                 event_type=event_type,
             ),
         )
+    for region in sorted(subject.regions):
+        if region != user.region:
+            return Problem(index, "data", _beyond_reach(f"region {region}"))
     for team_id in sorted(subject.teams):
-        if user.role != "manager" or team_id != user.team_id:
+        if not ((user.role == "manager" and team_id == user.team_id) or in_region(user, team_id, org)):
             return Problem(index, "data", _beyond_reach(f"team {team_id}"))
     for rep_id, named in subject.reps:
         if not _within_reach(user, rep_id, org):
@@ -372,8 +435,8 @@ def refusal(user: User, index: int, event_type: str, subject: Subject, org: OrgV
 def _within_reach(user: User, rep_id: str | None, org: OrgView) -> bool:
     if rep_id is None:
         return False
-    if user.role == "manager":
-        return user.team_id is not None and org.team_of(rep_id) == user.team_id
+    if user.role in ("manager", "director"):
+        return may_read_rep(user, rep_id, org)
     return user.role == "rep" and rep_id == user.rep_id
 
 
@@ -441,7 +504,7 @@ def visible_actor(user: User, actor: str) -> str:
     role, _, who = actor.partition(":")
     if user.role in READS_EVERYTHING:
         return actor
-    if role in ("rep", "manager"):
+    if role in BOUND_ROLES:
         return principal_of(actor)
     return role if who.startswith("tok_") else actor
 

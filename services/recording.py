@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import Engine
+
+from ledger.config import Settings
 from ledger.errors import InvalidBatch
 from ledger.schemas import Problem, parse_batch
 from ledger.store import Ledger, Recorded
 from services import bounds
+from services.dispute_facts import check_opened
 from services.policy import OrgView, User, refusals, with_people_from_token
 
 
@@ -20,8 +24,17 @@ class Refused(Exception):
         super().__init__(f"{len(problems)} event(s) may not be recorded with this token; nothing was recorded")
 
 
-def record_events(ledger: Ledger, envelopes: Sequence[object], user: User, org: OrgView) -> Recorded:
-    """Validate the batch, check that `user` may record every event of it, and record it."""
+def record_events(
+    ledger: Ledger,
+    envelopes: Sequence[object],
+    user: User,
+    org: OrgView,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> Recorded:
+    """Validate the batch, check that `user` may record every event of it, and record it. With
+    the projections (`engine`, `settings`), a DisputeOpened must also name a line of a computed
+    payout (services/dispute_facts.py)."""
     envelopes, named_others = with_people_from_token(user, envelopes)
     if named_others:
         raise Refused(named_others)
@@ -34,6 +47,10 @@ def record_events(ledger: Ledger, envelopes: Sequence[object], user: User, org: 
     out_of_time = bounds.check_time(ledger, user, commands)
     if out_of_time:
         raise InvalidBatch(out_of_time)
+    if engine is not None and settings is not None:
+        unfounded = check_opened(ledger, engine, settings, commands)
+        if unfounded:
+            raise InvalidBatch(unfounded)
     bounds.check_volume(ledger, user, commands)
     return ledger.record(envelopes, actor=user.actor)
 

@@ -65,13 +65,15 @@ def department() -> list[dict[str, Any]]:
 
 
 def role_tokens(engine: Any, rep_id: str, team_id: str) -> dict[str, str]:
-    """One bearer token per role: the rep token for `rep_id`, the manager token for `team_id`."""
+    """One bearer token per role: the rep token for `rep_id`, the manager token for `team_id`,
+    the director token for East."""
     return {
         "admin": create_token(engine, "admin")[0],
         "finance": create_token(engine, "finance")[0],
         "auditor": create_token(engine, "auditor")[0],
         "manager": create_token(engine, "manager", team_id=team_id)[0],
         "rep": create_token(engine, "rep", rep_id=rep_id)[0],
+        "director": create_token(engine, "director", region="East")[0],
     }
 
 

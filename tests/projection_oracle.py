@@ -128,15 +128,16 @@ def figures(envelopes: list[dict], tz_name: str, scope: str, period: str, as_of:
 
     closed_here = [d for d in story.deals.values() if d.outcome and inside(d.closed, start, end, as_of)]
     won = [d for d in closed_here if d.outcome == "won"]
-    won_ppb = sum(share(d) for d in won)
-    lost_ppb = sum(share(d) for d in closed_here if d.outcome == "lost")
+    # counts are whole: a deal counts once where any rep it credits is in the scope
+    won_count = sum(1 for d in won if share(d) > 0)
+    lost_count = sum(1 for d in closed_here if d.outcome == "lost" and share(d) > 0)
     won_cents = sum(sum(allocate(d.cents, d.credit)[r] for r, _ in d.credit if ours(r, d.closed)) for d in won)
     firsts: dict[str, Deal] = {}
     for deal in sorted(
         (d for d in story.deals.values() if d.outcome == "won"), key=lambda d: (d.closed, d.won_at_index)
     ):
         firsts.setdefault(deal.customer_id, deal)
-    new_ppb = sum(share(d) for d in firsts.values() if inside(d.closed, start, end, as_of))
+    new_count = sum(1 for d in firsts.values() if inside(d.closed, start, end, as_of) and share(d) > 0)
     leads = [
         (lead_id, rep, when)
         for lead_id, rep, when in story.leads
@@ -160,12 +161,12 @@ def figures(envelopes: list[dict], tz_name: str, scope: str, period: str, as_of:
     return {
         "revenue": Decimal(now) / 100,
         "growth_rate": _ratio(now - before, before),
-        "orders": Decimal(won_ppb) / PPB,
+        "orders": Decimal(won_count),
         "avg_order_value": None
-        if won_ppb <= 0
-        else (Decimal(won_cents) * PPB / won_ppb / 100).quantize(Decimal("0.01"), ROUND_HALF_UP),
-        "win_rate": _ratio(won_ppb, won_ppb + lost_ppb),
-        "new_customers": Decimal(new_ppb) / PPB,
+        if won_count <= 0
+        else (Decimal(won_cents) / won_count / 100).quantize(Decimal("0.01"), ROUND_HALF_UP),
+        "win_rate": _ratio(won_count, won_count + lost_count),
+        "new_customers": Decimal(new_count),
         "conversion_rate": _ratio(len(converted), len(leads)),
         "activities": {
             kind: sum(1 for k, _ in acts if k == kind)

@@ -18,8 +18,7 @@ def opened(rep=OWN, dispute_id="DS-1"):
         rep_id=rep,
         period="2026-Q1",
         component="commission",
-        deal_id="D-2",
-        text="I co-ran D-2 with R-bob: half should be mine",
+        text="I co-ran D-2 with R-bob: half should be mine",  # D-2 is not hers: she names her line
     )
 
 

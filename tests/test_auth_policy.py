@@ -10,10 +10,13 @@ from services.policy import (
     CAPABILITIES,
     CLIENT_TYPES,
     NotVisible,
+    OutOfRole,
     User,
     can,
+    check_scope,
     may_read_rep,
     may_read_scope,
+    quadrant_region,
     readable_reps,
     refusals,
     visible_actor,
@@ -21,9 +24,25 @@ from services.policy import (
 
 
 class Org:
-    """T-1: R-1, R-2; T-2: R-3. Deals D-1 (R-1), D-3 (R-3); follow-up F-3 (R-3)."""
+    """East: T-1 (R-1, R-2) and T-5 (created, nobody in it yet); West: T-2 (R-3). Deals D-1
+    (R-1), D-3 (R-3); follow-up F-3 (R-3)."""
 
     teams = {"R-1": "T-1", "R-2": "T-1", "R-3": "T-2"}
+    regions = {"R-1": "East", "R-2": "East", "R-3": "West"}
+    created_teams = {"T-5": "East"}
+
+    def region_of(self, rep_id):
+        return self.regions.get(rep_id)
+
+    def region_of_team(self, team_id):
+        if team_id in self.created_teams:
+            return self.created_teams[team_id]
+        found = {self.regions[r] for r, t in self.teams.items() if t == team_id}
+        return found.pop() if len(found) == 1 else None
+
+    def reps_in_region(self, region):
+        return frozenset(r for r, g in self.regions.items() if g == region)
+
     deals = {"D-1": "R-1", "D-3": "R-3"}
     followups = {"F-1": "R-1", "F-3": "R-3"}
     disputes = {"DS-1": "R-1", "DS-3": "R-3"}
@@ -63,13 +82,17 @@ ADMIN, FINANCE, AUDITOR = (
     User("auditor", token_id="tok_x"),
 )
 MANAGER, REP = User("manager", team_id="T-1", token_id="tok_m"), User("rep", rep_id="R-1", token_id="tok_r")
-USERS = {"admin": ADMIN, "finance": FINANCE, "auditor": AUDITOR, "manager": MANAGER, "rep": REP}
+DIRECTOR = User("director", region="East", token_id="tok_d")
+USERS = {"admin": ADMIN, "finance": FINANCE, "auditor": AUDITOR, "manager": MANAGER, "rep": REP, "director": DIRECTOR}
 
 # Data of one event per type, concerning R-1 (in the manager's team) unless the type names no rep.
 OWN = {
     "RepOnboarded": {"rep_id": "R-9", "team_id": "T-1"},
     "RepTransferred": {"rep_id": "R-1", "team_id": "T-2"},
     "RepOffboarded": {"rep_id": "R-1"},
+    "RegionCreated": {"region": "North"},
+    "TeamCreated": {"team_id": "T-9", "region": "East"},
+    "RepLevelSet": {"rep_id": "R-1"},
     "TargetSet": {"scope": {"rep": "R-1"}},
     "LeadCreated": {"rep_id": "R-1"},
     "ActivityLogged": {"rep_id": "R-1"},
@@ -100,6 +123,9 @@ OTHER = {
     "RepOnboarded": {"rep_id": "R-9", "team_id": "T-2"},
     "RepTransferred": {"rep_id": "R-3", "team_id": "T-1"},
     "RepOffboarded": {"rep_id": "R-3"},
+    "RegionCreated": {"region": "North"},
+    "TeamCreated": {"team_id": "T-9", "region": "West"},
+    "RepLevelSet": {"rep_id": "R-3"},
     "TargetSet": {"scope": {"company": True}},
     "LeadCreated": {"rep_id": "R-3"},
     "ActivityLogged": {"rep_id": "R-3"},
@@ -167,6 +193,10 @@ EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, t
         "DisputeCommented",
     },
     "auditor": set(),
+    # a director: what a manager records, for the whole region; its teams and reps' levels
+    "director": PIPELINE
+    | PEOPLE
+    | {"TargetSet", "DisputeOpened", "DisputeCommented", "DisputeResolved", "TeamCreated", "RepLevelSet"},
 }
 EXPECTED_OTHER = {  # role → the types it may record about R-3 / the whole org
     "admin": set(CLIENT_TYPES),
@@ -174,6 +204,7 @@ EXPECTED_OTHER = {  # role → the types it may record about R-3 / the whole org
     "manager": set(),
     "rep": set(),
     "auditor": set(),
+    "director": set(),
 }
 
 
@@ -294,7 +325,9 @@ def test_asking_for_a_rep_out_of_reach_is_not_found_rather_than_empty(role, requ
         ("audit.verify", {"admin", "finance", "auditor"}),
         ("payouts.approve", {"admin", "finance"}),
         ("replays.run", {"admin", "finance", "auditor"}),
-        ("events.record", {"admin", "finance", "manager", "rep"}),
+        ("events.record", {"admin", "finance", "manager", "director", "rep"}),
+        ("kpis.quadrants", {"admin", "finance", "auditor", "director"}),
+        ("payouts.approve", {"admin", "finance"}),
     ],
 )
 def test_capabilities_by_role(capability, roles):
@@ -330,3 +363,76 @@ def test_a_reps_tokens_share_one_idempotency_scope_and_the_admins_do_not():
 def test_a_token_is_bound_to_what_its_role_needs_and_nothing_else(role, rep_id, team_id):
     with pytest.raises(TokenError):
         check_binding(role, rep_id, team_id)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "allowed"),
+    [
+        ("TargetSet", {"scope": {"region": "East"}}, True),
+        ("TargetSet", {"scope": {"region": "West"}}, False),
+        ("TargetSet", {"scope": {"company": True}}, False),
+        ("TargetSet", {"scope": {"team": "T-1"}}, True),
+        ("TargetSet", {"scope": {"team": "T-5"}}, True),  # created in East, nobody in it yet
+        ("TargetSet", {"scope": {"team": "T-2"}}, False),
+        ("TargetSet", {"scope": {"rep": "R-2"}}, True),
+        ("TargetSet", {"scope": {"rep": "R-3"}}, False),
+        ("DealWon", {"deal_id": "D-3"}, False),
+        ("DealCreditSplit", {"deal_id": "D-1", "splits": [{"rep_id": "R-1"}, {"rep_id": "R-3"}]}, False),
+        ("TeamCreated", {"team_id": "T-8", "region": "East"}, True),
+        ("TeamCreated", {"team_id": "T-8", "region": "West"}, False),
+        ("RegionCreated", {"region": "East"}, False),
+        ("RepOnboarded", {"rep_id": "R-8", "team_id": "T-1"}, False),  # moves people: admin only
+    ],
+)
+def test_a_director_of_east_records_within_east_and_never_in_west(event_type, data, allowed):
+    assert (refusals(DIRECTOR, [(event_type, data)], ORG) == []) is allowed
+
+
+@pytest.mark.parametrize(
+    ("scope", "visible"),
+    [
+        ("region:East", True),
+        ("region:West", False),
+        ("company", False),
+        ("team:T-1", True),
+        ("team:T-5", True),
+        ("team:T-2", False),
+        ("rep:R-2", True),
+        ("rep:R-3", False),
+    ],
+)
+def test_a_director_of_east_reads_east_its_teams_and_reps_only(scope, visible):
+    assert may_read_scope(DIRECTOR, scope, ORG) is visible
+
+
+def test_a_director_of_east_asking_for_west_is_answered_as_if_west_did_not_exist_and_company_is_403():
+    with pytest.raises(NotVisible):
+        check_scope(DIRECTOR, "region:West", ORG)
+    with pytest.raises(NotVisible):
+        check_scope(DIRECTOR, "region:Nowhere", ORG)
+    with pytest.raises(OutOfRole):
+        check_scope(DIRECTOR, "company", ORG)
+
+
+def test_a_director_reads_the_log_of_every_rep_of_the_region_and_no_other():
+    assert readable_reps(DIRECTOR, None, ORG) == frozenset({"R-1", "R-2"})
+    with pytest.raises(NotVisible):
+        readable_reps(DIRECTOR, ["R-3"], ORG)
+
+
+def test_a_director_compares_the_teams_of_their_own_region_only():
+    assert quadrant_region(DIRECTOR, None, ORG) == "East"
+    assert quadrant_region(ADMIN, None, ORG) is None
+    assert quadrant_region(ADMIN, "West", ORG) == "West"
+    with pytest.raises(NotVisible):
+        quadrant_region(DIRECTOR, "West", ORG)
+
+
+def test_a_director_token_is_bound_to_a_region_and_only_a_director_token_is():
+    check_binding("director", None, None, "East")
+    with pytest.raises(TokenError):
+        check_binding("director", None, None, None)
+    with pytest.raises(TokenError):
+        check_binding("manager", None, "T-1", "East")
+    assert (DIRECTOR.actor, DIRECTOR.person) == ("director:East:tok_d", "director:East")
+    assert scope_of(DIRECTOR.actor) == "director:East"

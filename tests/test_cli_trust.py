@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from builders import ev, split
 from payout_fixtures import department, won_deal
 from typer.testing import CliRunner
@@ -47,3 +48,39 @@ def test_statement_dispute_and_unsigned_commands_answer_from_the_store(tmp_path,
     assert unsigned.exit_code == 0 and "R-1" in unsigned.output and "R-2" in unsigned.output
     missing = runner.invoke(app, ["dispute", "show", "DS-404"])
     assert missing.exit_code != 0
+
+
+def test_dispute_resolve_records_the_corrections_linked_and_prints_the_payout_before_and_after(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("PERFLEDGER_DATABASE_URL", url)
+    ledger = Ledger(Settings(database_url=url))
+    ledger.record(
+        [
+            *department(),
+            *won_deal("D-1", "R-1", "100000.00"),
+            *won_deal("D-2", "R-2", "80000.00"),
+            ev(
+                "DisputeOpened",
+                T,
+                dispute_id="DS-1",
+                rep_id="R-2",
+                period="2026-Q1",
+                component="commission",
+                text="half of D-1 was mine",
+            ),
+        ],
+        "seed",
+    )
+    head = ledger.head().position
+    ledger.close()
+    fixes = tmp_path / "fixes.json"
+    fixes.write_text(orjson.dumps([split("D-1", {"R-1": "0.5", "R-2": "0.5"})]).decode())
+    runner = CliRunner()
+    done = runner.invoke(
+        app, ["dispute", "resolve", "DS-1", "--outcome", "accepted", "--reason", "CRM", "--corrections", str(fixes)]
+    )
+    assert done.exit_code == 0, done.output
+    # 80000 (2400) → 80000 + 50000 = 130000: 3000 + 1000 + 800 + bonus 5000 = 9800
+    assert f"at {head + 1}, {head + 2}" in done.stdout and "payout 2400.00 → 9800.00 (+7400.00)" in done.stdout
+    again = runner.invoke(app, ["dispute", "resolve", "DS-1", "--outcome", "rejected", "--reason", "no"])
+    assert again.exit_code != 0 and "already resolved" in again.output

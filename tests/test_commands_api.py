@@ -184,7 +184,7 @@ def test_deals_opened_won_corrected_refunded_split_and_lost_by_commands_move_rev
     assert kpis(api, f"rep:{MATE}")["revenue"] == "2000.00"  # 8000 × 0.25
     lost = command(api, "/deals/D-b/lost", {"reason": "budget cut", "occurred_at": Q2}, role="manager")
     assert lost["command"] == "deal.lost"
-    assert kpis(api, f"rep:{OWN}")["win_rate"] == "0.4286"  # 0.75 of D-a won, D-b lost: 0.75 / (0.75 + 1)
+    assert kpis(api, f"rep:{OWN}")["win_rate"] == "0.5000"  # D-a won (split: counted whole), D-b lost: 1 / 2
     assert_refused(api, "/deals/D-b/won", {"amount": "1.00"}, "path.deal_id", "deal.closed")
     assert_refused(api, "/deals/D-a/refund", {"amount": "0.00"}, "body.amount", "refund.zero")
     assert_refused(api, "/deals/D-a/split", {"splits": [{"rep_id": OWN, "share": "0.5"}]}, "body.splits", "splits.sum")
@@ -335,7 +335,7 @@ def test_a_dispute_opened_and_commented_by_commands_reads_back_with_its_comments
     opened = command(
         api,
         "/disputes",
-        {"rep_id": OWN, "period": "2026-Q1", "text": "D-1 bonus missing", "deal_id": "D-1"},
+        {"rep_id": OWN, "period": "2026-Q1", "component": "commission", "text": "D-1 bonus missing", "deal_id": "D-1"},
         role="rep",
     )
     dispute_id = opened["id"]

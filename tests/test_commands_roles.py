@@ -177,11 +177,21 @@ CELLS: dict[str, tuple[Setup, str, dict[str, Any], dict[str, int]]] = {
     "dispute.open": (
         nothing,
         "/disputes",
-        {"rep_id": OWN, "period": "2026-Q1", "text": "a line is missing"},
+        {"rep_id": OWN, "period": "2026-Q1", "component": "commission", "text": "a line is missing"},
         REP_TOO,
     ),
     "dispute.comment": (
-        lambda u: [ev("DisputeOpened", WHEN, dispute_id=f"DS-{u}", rep_id=OWN, period="2026-Q1", text="t")],
+        lambda u: [
+            ev(
+                "DisputeOpened",
+                WHEN,
+                dispute_id=f"DS-{u}",
+                rep_id=OWN,
+                period="2026-Q1",
+                component="commission",
+                text="t",
+            )
+        ],
         "/disputes/DS-{u}/comments",
         {"text": "noted"},
         COMMENT,

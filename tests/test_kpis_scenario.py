@@ -236,9 +236,10 @@ def test_new_customers_are_customers_whose_first_win_falls_in_the_period(month):
     # R-1 in March: C-1 (D-1) and C-2 (D-2); C-3's first win (D-3) is in April.
     assert month.kpis("rep:R-1", "2026-03")["new_customers"] == 2
     assert month.kpis("rep:R-1", "2026-04")["new_customers"] == 1
-    # R-2: half of C-5 (D-5 split 50/50) and C-6 = 1.5; R-3: the other half of C-5.
-    assert month.kpis("rep:R-2", "2026-03")["new_customers"] == D("1.5")
-    assert month.kpis("rep:R-3", "2026-03")["new_customers"] == D("0.5")
+    # A split deal counts whole for each rep it credits: R-2 has C-5 (D-5, split 50/50 with R-3)
+    # and C-6 = 2; R-3 has C-5 = 1.
+    assert month.kpis("rep:R-2", "2026-03")["new_customers"] == 2
+    assert month.kpis("rep:R-3", "2026-03")["new_customers"] == 1
     # The company counts each customer once: C-1, C-2, C-5, C-6.
     assert month.kpis("company", "2026-03")["new_customers"] == 4
 
@@ -265,15 +266,20 @@ def test_win_rate_is_won_over_won_and_lost_of_deals_closed_in_the_period(month):
     assert month.kpis("company", "2026-03")["win_rate"] == D("0.8")
 
 
-def test_orders_count_won_deals_by_share_and_average_order_value_divides_won_amount(month):
+def test_orders_count_won_deals_whole_and_average_order_value_divides_won_amount(month):
     # R-1: 2 orders for 12000 + 6000 won (refunds aside): 9000 each.
     march = month.kpis("rep:R-1", "2026-03")
     assert (march["orders"], march["avg_order_value"]) == (2, D("9000.00"))
     # Before the correction: (10000 + 6000) / 2.
     assert month.kpis("rep:R-1", "2026-03", known_at=month.k["K3"])["avg_order_value"] == D("8000.00")
-    # R-2: half of D-5 and all of D-6 = 1.5 orders for 4000 + 2000 won: 6000 / 1.5 = 4000.
+    # R-2: D-5 (split: counted whole, its half of the money) and D-6 = 2 orders for
+    # 4000 + 2000 won: 6000 / 2 = 3000.
     r2 = month.kpis("rep:R-2", "2026-03")
-    assert (r2["orders"], r2["avg_order_value"]) == (D("1.5"), D("4000.00"))
+    assert (r2["orders"], r2["avg_order_value"]) == (2, D("3000.00"))
+    # T-A at K2: R-1's D-1 and D-2, and D-5 (R-2 was in T-A when it was won) = 3;
+    # T-B: D-5 through R-3 and D-6 (R-2 had moved) = 2; the company counts D-5 once: 4.
+    assert month.kpis("team:T-A", "2026-03")["orders"] == 3
+    assert month.kpis("team:T-B", "2026-03")["orders"] == 2
     assert month.kpis("company", "2026-03")["orders"] == 4
 
 
@@ -337,6 +343,7 @@ def test_an_empty_period_has_zero_counts_and_null_rates(month):
         "revenue": D("0.00"),
         "growth_rate": None,
         "new_customers": 0,
+        "leads": 0,
         "conversion_rate": None,
         "win_rate": None,
         "orders": 0,

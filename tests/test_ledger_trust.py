@@ -28,7 +28,6 @@ def opened(dispute_id="DS-1"):
         rep_id="R-2",
         period="2026-Q1",
         text="half of D-1 was mine",
-        deal_id="D-1",
         events=[5],
     )
 
@@ -87,3 +86,14 @@ def test_a_dispute_is_resolved_once_and_must_exist(books):
     books.record([opened(), resolved("rejected")], "t")
     refused(books, [resolved("accepted")], "already resolved (rejected)")
     refused(books, [opened()], "dispute DS-1 already exists")
+
+
+def test_a_dispute_naming_a_deal_never_credited_to_its_rep_is_refused_naming_the_deal(books):
+    naming = {**opened(), "data": {**opened()["data"], "deal_id": "D-1"}}
+    refused(books, [naming], "deal D-1 is not R-2's")
+    unknown = {**opened(), "data": {**opened()["data"], "deal_id": "D-404"}}
+    refused(books, [unknown], "unknown deal D-404")
+    # once D-1 is split with R-2, R-2 may name it (and still may after a later split takes it away)
+    books.record([split("D-1", {"R-1": "0.5", "R-2": "0.5"})], "t")
+    books.record([split("D-1", {"R-1": "1"})], "t")
+    books.record([naming], "rep:R-2")

@@ -2,8 +2,10 @@
 status each cell must answer, and no cell that answers 2xx shows data beyond the token's reach.
 
 Targets: `own` is R-ann (the rep token's rep, in the manager's team T-1, East), `team` is R-bob
-(T-1, East), `other` is R-cat (T-2, West). 401 without a token, 403 for a role that never does
-this, 404 for an object (a rep, a team) out of the token's reach: docs/design.md ("Roles") and services/policy.py.
+(T-1, East), `other` is R-cat (T-2, West). The director directs East: T-1's reps are theirs,
+West is answered as if it did not exist (404) and the company is not a director's (403).
+401 without a token, 403 for a role that never does this, 404 for an object (a rep, a team)
+out of the token's reach: docs/design.md ("Roles") and services/policy.py.
 """
 
 from __future__ import annotations
@@ -18,25 +20,60 @@ from builders import ev
 
 from ledger.config import Settings
 
-ROLES = ("admin", "finance", "auditor", "manager", "rep")
+ROLES = ("admin", "finance", "auditor", "manager", "rep", "director")
 TARGETS = {"own": (OWN, TEAM, "East"), "team": (MATE, TEAM, "East"), "other": (FAR, OTHER_TEAM, "West")}
 # What a 2xx answer to each role must never contain: reps, teams and figures beyond its reach.
-BEYOND_REACH = {"rep": (MATE, FAR, FAR_AMOUNT, "80000.00"), "manager": (FAR, OTHER_TEAM, FAR_AMOUNT)}
+BEYOND_REACH = {
+    "rep": (MATE, FAR, FAR_AMOUNT, "80000.00"),
+    "manager": (FAR, OTHER_TEAM, FAR_AMOUNT),
+    "director": (FAR, OTHER_TEAM, FAR_AMOUNT, "West"),
+}
+EAST = (200, 200, 404)  # a director of East: R-ann, R-bob (T-1, East); not R-cat (T-2, West)
 # Periods written by the cells that write, one per role, so that every cell is independent.
 APPROVE_MONTH = {"admin": "2026-01", "finance": "2026-02"}
 CLOSE_MONTH = {"admin": "2025-11", "finance": "2025-12"}
 
 ALL = (200, 200, 200)
-REP_READS = {"admin": ALL, "finance": ALL, "auditor": ALL, "manager": (200, 200, 404), "rep": (200, 404, 404)}
-TEAM_READS = {"admin": ALL, "finance": ALL, "auditor": ALL, "manager": (200, 200, 404), "rep": (404, 404, 404)}
-BEYOND_TEAM = {"admin": ALL, "finance": ALL, "auditor": ALL, "manager": (403,) * 3, "rep": (403,) * 3}
-APPROVES = {"admin": (201,) * 3, "finance": (201,) * 3, "auditor": (403,) * 3, "manager": (403,) * 3, "rep": (403,) * 3}
+EAST_TEAMS = {"admin": ALL, "finance": ALL, "auditor": ALL, "manager": (403,) * 3, "rep": (403,) * 3, "director": EAST}
+REP_READS = {
+    "admin": ALL,
+    "finance": ALL,
+    "auditor": ALL,
+    "manager": (200, 200, 404),
+    "rep": (200, 404, 404),
+    "director": EAST,
+}
+TEAM_READS = {
+    "admin": ALL,
+    "finance": ALL,
+    "auditor": ALL,
+    "manager": (200, 200, 404),
+    "rep": (404, 404, 404),
+    "director": EAST,
+}
+BEYOND_TEAM = {
+    "admin": ALL,
+    "finance": ALL,
+    "auditor": ALL,
+    "manager": (403,) * 3,
+    "rep": (403,) * 3,
+    "director": EAST,  # region:East is theirs, region:West is 404
+}
+APPROVES = {
+    "admin": (201,) * 3,
+    "finance": (201,) * 3,
+    "auditor": (403,) * 3,
+    "manager": (403,) * 3,
+    "rep": (403,) * 3,
+    "director": (403,) * 3,
+}
 RECORDS_ACTIVITY = {
     "admin": (201,) * 3,
     "finance": (403,) * 3,
     "auditor": (403,) * 3,
     "manager": (201, 201, 403),
     "rep": (201, 403, 403),
+    "director": (201, 201, 403),
 }
 
 # name: (method, path, query or body, {role: (own, team, other)})
@@ -46,6 +83,13 @@ PER_TARGET = {
     "kpis of a region": ("GET", "/kpis", {"scope": "region:{region}", "period": "2026-Q1"}, BEYOND_TEAM),
     "targets of a rep": ("GET", "/targets", {"scope": "rep:{rep}", "period": "2026-Q1"}, REP_READS),
     "targets of a team": ("GET", "/targets", {"scope": "team:{team}", "period": "2026-Q1"}, TEAM_READS),
+    "targets of a region": ("GET", "/targets", {"scope": "region:{region}", "period": "2026-Q1"}, BEYOND_TEAM),
+    "quadrants of a region's teams": (
+        "GET",
+        "/kpis/quadrants",
+        {"period": "2026-Q1", "region": "{region}"},
+        EAST_TEAMS,
+    ),
     "history": ("GET", "/reps/{rep}/history", {}, REP_READS),
     "explain": ("GET", "/payouts/{rep}/2026-Q1/explain", {}, REP_READS),
     "changes": ("GET", "/payouts/{rep}/2026-Q1/changes", {"from_known_at": "2026-01-01T00:00:00Z"}, REP_READS),
@@ -59,39 +103,50 @@ WHOLE_ORG = {
         "GET",
         "/kpis",
         {"scope": "company", "period": "2026-Q1"},
-        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403},
+        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403, "director": 403},
     ),
-    "quadrants": (
+    "quadrants": (  # a director's: the teams of their region
         "GET",
         "/kpis/quadrants",
         {"period": "2026-Q1"},
-        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403},
+        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403, "director": 200},
     ),
     "payouts": ("GET", "/payouts", {"period": "2026-Q1"}, dict.fromkeys(ROLES, 200)),
     "replay": (
         "POST",
         "/replays",
         {"period": "2026-Q1", "plan": {"plan_id": "std", "version": 2}},
-        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403},
+        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403, "director": 403},
     ),
     "adjustments": (
         "POST",
         "/replays/adjustments",
         "adjustments",
-        {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403},
+        {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403, "director": 403},
+    ),
+    "bulk approve": (
+        "POST",
+        "/payouts/approve",
+        {"scope": "company", "period": "2026-03"},
+        {"admin": 200, "finance": 200, "auditor": 403, "manager": 403, "rep": 403, "director": 403},
     ),
     "close": (
         "POST",
         "/periods/{close}/close",
         None,
-        {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403},
+        {"admin": 201, "finance": 201, "auditor": 403, "manager": 403, "rep": 403, "director": 403},
     ),
-    "verify": ("GET", "/audit/verify", {}, {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403}),
+    "verify": (
+        "GET",
+        "/audit/verify",
+        {},
+        {"admin": 200, "finance": 200, "auditor": 200, "manager": 403, "rep": 403, "director": 403},
+    ),
     "audit rebuild": (
         "GET",
         "/audit/rebuild",
         {},
-        {"admin": 200, "finance": 403, "auditor": 200, "manager": 403, "rep": 403},
+        {"admin": 200, "finance": 403, "auditor": 200, "manager": 403, "rep": 403, "director": 403},
     ),
 }
 
@@ -178,6 +233,7 @@ def test_the_payouts_a_role_sees_are_exactly_the_reps_within_its_reach(api):
         "auditor": {OWN, MATE, FAR},
         "manager": {OWN, MATE},
         "rep": {OWN},
+        "director": {OWN, MATE},
     }
 
 
@@ -199,6 +255,7 @@ def dispute(dispute_id: str, rep: str) -> list[dict]:
             dispute_id=dispute_id,
             rep_id=rep,
             period="2026-Q1",
+            component="commission",
             text="the March deal is missing",
         ),
         ev(
@@ -217,6 +274,8 @@ def dispute(dispute_id: str, rep: str) -> list[dict]:
         ("rep", "team", 403),
         ("manager", "team", 201),
         ("manager", "other", 403),
+        ("director", "team", 201),
+        ("director", "other", 403),
         ("finance", "other", 403),
         ("auditor", "own", 403),
         ("admin", "other", 201),
@@ -237,6 +296,8 @@ def test_a_dispute_is_opened_and_commented_by_its_rep_or_their_manager(api, role
         ("rep", "team", 403),
         ("manager", "team", 201),
         ("manager", "other", 403),
+        ("director", "team", 201),
+        ("director", "other", 403),
         ("auditor", "own", 403),
     ],
 )
@@ -247,7 +308,7 @@ def test_a_comment_on_an_earlier_dispute_is_for_its_rep_their_manager_and_financ
     assert api.post("/events", comment, role=role).status_code == status
 
 
-@pytest.mark.parametrize(("role", "status"), [("rep", 201), ("manager", 403), ("finance", 403)])
+@pytest.mark.parametrize(("role", "status"), [("rep", 201), ("manager", 403), ("director", 403), ("finance", 403)])
 def test_a_plan_is_acknowledged_by_its_rep(api, role, status):
     acknowledged = ev("PlanAcknowledged", "2026-01-05T09:00:00+00:00", rep_id=OWN, plan_id="std", version=1)
     assert api.post("/events", acknowledged, role=role).status_code == status

@@ -39,8 +39,7 @@ def opened(dispute_id="DS-1"):
         rep_id="R-2",
         period="2026-Q1",
         component="commission",
-        deal_id="D-1",
-        text="I ran half of D-1: the split is missing",
+        text="I ran half of D-1: the split is missing",  # D-1 was never R-2's: R-2 names its line
     )
 
 

@@ -86,7 +86,15 @@ def test_a_refusal_for_another_teams_deal_reads_exactly_like_one_for_a_deal_that
 
 
 def dispute(dispute_id: str = "DS-1", rep_id: str = OWN):
-    return ev("DisputeOpened", MARCH, dispute_id=dispute_id, rep_id=rep_id, period="2026-Q1", text="D-1 is short")
+    return ev(
+        "DisputeOpened",
+        MARCH,
+        dispute_id=dispute_id,
+        rep_id=rep_id,
+        period="2026-Q1",
+        component="commission",
+        text="D-1 is short",
+    )
 
 
 def comment(text: str, dispute_id: str = "DS-1", **author):

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from api.deps import ID_PATTERN, JsonBody, LedgerDep, OrgDep, allowed
+from api.deps import ID_PATTERN, EngineDep, JsonBody, LedgerDep, OrgDep, SettingsDep, allowed
 from api.openapi_events import request_schema
 from api.routers.common import Refusal
 from ledger.schemas import DATA_MODELS
@@ -62,9 +62,11 @@ def _handler(spec: CommandSpec) -> Any:
         body: JsonBody,
         ledger: LedgerDep,
         org: OrgDep,
+        engine: EngineDep,
+        settings: SettingsDep,
         **path: str,
     ) -> CommandOut:
-        outcome = commands.run(ledger, spec, Request(body, path), user, org)
+        outcome = commands.run(ledger, spec, Request(body, path), user, org, engine, settings)
         return CommandOut.model_validate(outcome.as_dict())
 
     parameters = [
@@ -74,6 +76,8 @@ def _handler(spec: CommandSpec) -> Any:
             ("body", JsonBody),
             ("ledger", LedgerDep),
             ("org", OrgDep),
+            ("engine", EngineDep),
+            ("settings", SettingsDep),
         )
     ]
     parameters += [

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, WithJsonSchema
 
-from api.deps import MAX_POSITION, CurrentUser, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
+from api.deps import MAX_POSITION, CurrentUser, EngineDep, JsonBody, LedgerDep, LogDep, OrgDep, SettingsDep, allowed
 from api.errors import BadRequest, problem
 from api.openapi_events import recorded_data
 from ledger.decoding import LogRecord
@@ -104,8 +104,9 @@ def record_events(
     ledger: LedgerDep,
     settings: SettingsDep,
     org: OrgDep,
+    engine: EngineDep,
 ) -> RecordedOut:
-    recorded = recording.record_events(ledger, envelopes_of(body), user, org)
+    recorded = recording.record_events(ledger, envelopes_of(body), user, org, engine, settings)
     return RecordedOut(positions=recorded.positions, duplicates=recorded.duplicates)
 
 

@@ -17,6 +17,7 @@ from api.deps import (
     FiguresAtHead,
     FreshProjections,
     KnownAt,
+    OrgDep,
     PeriodQuery,
     SettingsDep,
     VisibleScope,
@@ -31,7 +32,7 @@ from projections.queries.forecast import forecast, off_track
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
 from projections.units import micros_to_time
-from services.policy import User
+from services.policy import User, quadrant_region
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
@@ -63,6 +64,7 @@ class Kpis(BaseModel):
     activities: dict[str, int]
     email_reply_rate: Rate
     followups: Followups
+    leads: int  # leads created in the period
     attainment: dict[str, Rate]  # metric → actual / target, for each metric with a target
     pace: dict[str, Rate]  # attainment / elapsed share of the period (below 1: off track)
     off_track: list[str]
@@ -84,13 +86,19 @@ class RegionRow(BaseModel):
     quadrant: str | None  # high-high, high-low, low-high, low-low; null without a growth rate
 
 
+class TeamRow(RegionRow):
+    team: str
+
+
 class QuadrantsOut(BaseModel):
     period: str
     as_of: datetime
     known_at: datetime
     period_status: PeriodStatus
     thresholds: dict[str, Decimal | None]  # revenue, growth_rate: the medians unless given
-    regions: list[RegionRow]
+    regions: list[RegionRow]  # empty when the teams of one region are compared
+    region: str | None = None  # the region whose teams are compared (a director's: their own)
+    teams: list[TeamRow] | None = None  # each team of that region, placed as the regions are
 
 
 @router.get("", summary="KPIs of a scope (rep:ID, team:ID, region:NAME, company) for a period", response_model=KpisOut)
@@ -146,7 +154,8 @@ Threshold = Annotated[Decimal | None, Query(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD,
     response_model=QuadrantsOut,
 )
 def read_quadrants(
-    _: Annotated[User, allowed("kpis.quadrants")],
+    user: Annotated[User, allowed("kpis.quadrants")],
+    org: OrgDep,
     period: PeriodQuery,
     settings: SettingsDep,
     engine: EngineDep,
@@ -155,10 +164,20 @@ def read_quadrants(
     known_at: KnownAt = None,
     revenue_threshold: Threshold = None,
     growth_threshold: Threshold = None,
+    region: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Compare the teams of this region instead of the regions (a director: their own, the default)",
+        ),
+    ] = None,
 ) -> Response:
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
-    answer = quadrants(engine, settings, period, as_of, known_at, {k: v for k, v in given.items() if v is not None})
+    region = quadrant_region(user, region, org)
+    limits = {k: v for k, v in given.items() if v is not None}
+    answer = quadrants(engine, settings, period, as_of, known_at, limits, region=region)
     status = status_at(settings, period, as_of)
     return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at, period_status=status))
 

@@ -16,16 +16,22 @@ from api.deps import (
     AsOf,
     EngineDep,
     FreshProjections,
+    JsonBody,
     KnownAt,
     LedgerDep,
     Moment,
     PayoutReps,
+    Period,
     PeriodPath,
     PeriodQuery,
     RepId,
+    ScopeText,
     SettingsDep,
     VisibleRep,
     allowed,
+    body_doc,
+    invalid_as,
+    parse_body,
     refused_as,
 )
 from api.errors import BadRequest, problem, request_lang
@@ -34,7 +40,7 @@ from api.routers.kpis import resolved
 from projections.payouts.assembly import PlanError, approval_states, payouts_page
 from projections.queries.cutoffs import PeriodStatus, aware_micros
 from replay.explain import explain, explain_change
-from services.approvals import ApprovalRefused, approve
+from services.approvals import MAX_BULK_REPS, ApprovalRefused, BulkScopeError, ScopeUnknown, approve, approve_scope
 from services.policy import User
 
 router = APIRouter(prefix="/payouts", tags=["payouts"])
@@ -155,6 +161,54 @@ class ApprovalOut(BaseModel):
     position: int
 
 
+class BulkApprovalIn(BaseModel):
+    scope: ScopeText  # company, region:NAME or team:ID
+    period: Period
+
+
+class BulkApproved(BaseModel):
+    rep_id: str
+    amount: Decimal
+    digest: str
+    position: int  # its PayoutApproved
+
+
+class BulkUnchanged(BaseModel):
+    rep_id: str
+    amount: Decimal  # approved before at this figure, and computed now at it
+
+
+class BulkAdjusted(BaseModel):
+    rep_id: str
+    approved: Decimal  # what is owed now (approved + adjustments)
+    total: Decimal  # computed now
+    difference: Decimal
+    what_to_do: str
+
+
+class BulkRefused(BaseModel):
+    rep_id: str
+    reason: str
+
+
+class BulkCounts(BaseModel):
+    approved: int
+    unchanged: int
+    adjusted: int
+    refused: int
+
+
+class BulkApprovalOut(BaseModel):
+    scope: str
+    period: str
+    known_at: datetime  # the knowledge time every payout was computed at
+    counts: BulkCounts
+    approved: list[BulkApproved]  # recorded now, in one batch
+    unchanged: list[BulkUnchanged]
+    adjusted: list[BulkAdjusted]  # nothing recorded: `what_to_do` says how
+    refused: list[BulkRefused]
+
+
 DEFAULT_PAGE = 1000
 AfterRep = Annotated[
     str | None,
@@ -263,3 +317,35 @@ def approve_payout(
 ) -> ApprovalOut:
     with refused_as(409, ApprovalRefused, PlanError):
         return ApprovalOut(**approve(ledger, engine, settings, rep_id, period, user.actor).to_json())
+
+
+@router.post(
+    "/approve",
+    openapi_extra=body_doc(BulkApprovalIn, {"scope": "region:East", "period": "2026-Q1"}),
+    responses={
+        404: {"description": "no rep was ever in this team or region"},
+        409: {"description": "the ledger is empty, or the batch was refused (nothing recorded)"},
+        422: {"description": f"a malformed scope or period, a rep scope, or more than {MAX_BULK_REPS} reps"},
+    },
+    summary="Approve every payout of a scope (company, region, team) for a period in one batch, "
+    "with a summary: approved, unchanged, adjusted (what to do), refused (why)",
+    description=f"Records one PayoutApproved per rep approved now, all in one batch (all or nothing). "
+    f"A payout approved before at the same figure is unchanged; approved before at another figure, it is "
+    f"listed under adjusted with the single approval to call; a rep without a plan, or a closed period, is "
+    f"refused with why. At most {MAX_BULK_REPS} reps a call: approve a larger company a region or team at a time.",
+)
+def approve_payouts(
+    user: Annotated[User, allowed("payouts.approve")],
+    body: JsonBody,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+) -> BulkApprovalOut:
+    asked = parse_body(BulkApprovalIn, body)
+    with (
+        invalid_as("body.scope", BulkScopeError),
+        refused_as(404, ScopeUnknown),
+        refused_as(409, ApprovalRefused, PlanError),
+    ):
+        result = approve_scope(ledger, engine, settings, asked.scope, asked.period, user.actor)
+    return BulkApprovalOut.model_validate(result.to_json())

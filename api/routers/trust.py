@@ -8,17 +8,18 @@ same batch by its correcting events); these routes read them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import exports
 from api.deps import (
     CurrentUser,
     EngineDep,
     FreshProjections,
+    JsonBody,
     KnownAt,
     LedgerDep,
     OrgDep,
@@ -27,12 +28,16 @@ from api.deps import (
     SettingsDep,
     VisibleRep,
     allowed,
+    body_doc,
+    invalid_as,
+    parse_body,
 )
 from api.errors import request_lang
 from api.routers.common import download, sheet_response
 from api.routers.payouts import Explanation
 from api.statement_render import render_html, render_pdf
 from replay.statements import DisputeNotFound, dispute, statement, unacknowledged
+from services.disputes import MAX_CORRECTIONS, ResolutionRefused, resolve
 from services.policy import NotVisible, User, may_read_rep
 
 router = APIRouter(tags=["trust"])
@@ -53,6 +58,20 @@ class DisputeOut(BaseModel):
     timeline: list[dict[str, Any]]
     corrections: list[dict[str, Any]] = []
     effect: dict[str, Any] | None  # the payout before and after the resolution, line by line
+
+
+class ResolutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["accepted", "rejected"]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    # the correcting events (envelopes, as POST /events takes them), recorded just before the
+    # resolution; their event_ids (given, or made) become its `corrections`
+    corrections: Annotated[list[dict[str, Any]], Field(max_length=MAX_CORRECTIONS)] = []
+
+
+class ResolutionOut(DisputeOut):
+    positions: list[int]  # the corrections', then the DisputeResolved's
 
 
 class Unsigned(BaseModel):
@@ -129,6 +148,52 @@ def read_dispute(
     if not may_read_rep(user, found["rep_id"], org):
         raise NotVisible(f"dispute {dispute_id}")  # never confirm another rep's dispute exists
     return DisputeOut(**found)
+
+
+RESOLUTION_EXAMPLE = {
+    "outcome": "accepted",
+    "reason": "the CRM had the wrong amount",
+    "corrections": [
+        {
+            "type": "DealAmountCorrected",
+            "occurred_at": "2026-04-05T10:00:00+08:00",
+            "data": {"deal_id": "D-1", "amount": "120000.00", "reason": "missing line item"},
+        }
+    ],
+}
+
+
+@router.post(
+    "/disputes/{dispute_id}/resolve",
+    status_code=201,
+    openapi_extra=body_doc(ResolutionIn, RESOLUTION_EXAMPLE),
+    responses={
+        403: {"description": "a role that does not resolve disputes, or a correction beyond the token's reach"},
+        404: {"description": "no such dispute within this token's reach"},
+        422: {"description": "a malformed resolution or correction, named by its field; nothing recorded"},
+    },
+    summary="Resolve a dispute: its correcting events recorded just before DisputeResolved in one batch, "
+    "linked automatically; the answer shows the payout before and after",
+    description="Records the `corrections` (events, as POST /events takes them) and then DisputeResolved, "
+    "whose `corrections` field is filled with their event_ids and whose resolver is the token's person. "
+    "All or nothing. The answer is GET /disputes/{id} after it, with `effect` (the disputed period's payout "
+    "before and after, line by line) and the positions recorded.",
+)
+def resolve_dispute(
+    dispute_id: DisputeId,
+    user: Annotated[User, allowed("disputes.resolve")],
+    body: JsonBody,
+    org: OrgDep,
+    settings: SettingsDep,
+    ledger: LedgerDep,
+    engine: EngineDep,
+) -> ResolutionOut:
+    asked = parse_body(ResolutionIn, body)
+    with invalid_as("body.corrections", ResolutionRefused):
+        answer = resolve(
+            ledger, engine, settings, user, org, dispute_id, asked.outcome, asked.reason, asked.corrections
+        )
+    return ResolutionOut(**answer)
 
 
 @router.get("/plans/unacknowledged", summary="Reps who have not acknowledged the plan version they are paid under")

@@ -29,6 +29,7 @@ def target_set(fold: Fold, r: LogRecord) -> None:
             "period": d["period"],
             "value": str(d["value"]),
             "reason": d.get("reason"),
+            "allocation_id": d.get("allocation_id"),
             "occurred_us": occurred_us(r),
             "recorded_us": r.recorded_at,
         },

@@ -17,7 +17,7 @@ Inputs
 - `awards`: AwardGranted events of the rep and period.
 
 Lines, in this order: commission and bonus components in plan order, then multipliers in plan
-order, then the cap, then awards.
+order, then the cap, then penalties in plan order, then the draw or guarantee, then awards.
 - commission: tiers by attainment of the base metric against its target.
   marginal: the slice of the base between from_attainment_i x target and
   from_attainment_(i+1) x target earns tier i's rate. flat: the rate of the highest tier reached
@@ -40,8 +40,13 @@ order, then the cap, then awards.
 - cap: when the sum of the plan lines (commission, bonus, multiplier; never awards) exceeds max,
   a line of max - sum (negative). It never raises a payout: no line when the sum is within max.
   inputs: max, plan_sum. events: those of the plan lines it capped.
-- draw / guarantee (at most one): a pay floor applied to the plan lines after the cap
-  (`earnings`). Below the floor, a line of floor - earnings; a draw carries it as a balance owed,
+- penalty: a fixed deduction (扣除奖金) when its condition holds; no line when it does not.
+  It comes after the cap, in plan order: −min(amount, earnings − floor), earnings being the plan
+  lines so far (the cap's and earlier penalties' included), so it never takes them below its
+  floor (default 0); at or below the floor the line is 0.00 with `limited_by_floor`.
+  inputs: the condition, amount, floor, earnings_before, limited_by_floor. events: the condition's.
+- draw / guarantee (at most one): a pay floor applied to the plan lines after the cap and the
+  penalties (`earnings`). Below the floor, a line of floor - earnings; a draw carries it as a balance owed,
   a guarantee never does. At or above the floor, a draw with a balance recovers
   min(balance, earnings - floor, earnings x recovery_limit) as a negative line, so pay never drops
   below the floor while the draw is recovered. The balance after the period is
@@ -78,6 +83,7 @@ from ledger.plan_schema import (
     Condition,
     Draw,
     Multiplier,
+    Penalty,
     Rules,
     Tier,
     attainment_of,
@@ -134,6 +140,7 @@ def evaluate(
         lines = _component_lines(rules, facts, problems)
         lines += _multiplier_lines(rules, facts, lines, problems)
         lines += _cap_lines(rules, lines)
+        lines += _penalty_lines(rules, facts, lines, problems)
         floor_lines, balance = _floor_lines(rules, lines, draw_balance)
         lines += floor_lines
         lines += [_award_line(award) for award in awards]
@@ -353,6 +360,30 @@ def _cap_lines(rules: Rules, plan_lines: Sequence[Line]) -> list[Line]:
         return []  # a cap only ever lowers a payout
     events = set().union(*(line.events for line in plan_lines))
     return [Line(cap.id, "cap", _cents(cap.max - plan_sum), {"max": cap.max, "plan_sum": plan_sum}, _sorted(events))]
+
+
+def _penalty_lines(rules: Rules, facts: _Facts, plan_lines: Sequence[Line], problems: list[str]) -> list[Line]:
+    """Each penalty whose condition holds, in plan order: −min(amount, earnings − floor), where
+    earnings are the plan lines so far (after the cap and the penalties before it); nothing is
+    deducted from earnings at or below the floor (a 0.00 line says the floor held it)."""
+    lines: list[Line] = []
+    earnings = sum((line.amount for line in plan_lines), _NO_MONEY)
+    for penalty in rules.components:
+        if not isinstance(penalty, Penalty) or not _condition_met(penalty.id, penalty.when, facts, problems):
+            continue
+        deduction = max(_NO_MONEY, min(penalty.amount, earnings - penalty.floor))
+        inputs = {
+            **_condition_inputs(penalty.when, facts),
+            "amount": penalty.amount,
+            "floor": penalty.floor,
+            "earnings_before": earnings,
+            "limited_by_floor": deduction < penalty.amount,
+        }
+        lines.append(
+            Line(penalty.id, "penalty", _cents(-deduction), inputs, _sorted(facts.events(penalty.when.metric)))
+        )
+        earnings -= _cents(deduction)
+    return lines
 
 
 def _floor_lines(rules: Rules, plan_lines: Sequence[Line], balance: Decimal) -> tuple[list[Line], Decimal]:

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from ledger.config import Settings
 from projections.db import prepared, reading
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import DealSums
+from projections.queries.facts import DealSums, sums_by_deal
 from projections.queries.kpis import FIGURE_METRICS, plan_figures
 from projections.queries.targets import Target, in_force, revisions_by_scope
 from projections.tables import activities, deal_facts, lead_conversions, leads
@@ -84,7 +84,9 @@ def _statements(size: int) -> dict[str, Select]:
     )
     f, ld, c, a = deal_facts.c, leads.c, lead_conversions.c, activities.c
     return {
-        "facts": select(f.rep_id, f.won_cents, f.refund_cents, f.won_ppb, f.lost_ppb, f.new_customer_ppb, f.sources)
+        "facts": select(
+            f.rep_id, f.deal_id, f.won_cents, f.refund_cents, f.won_ppb, f.lost_ppb, f.new_customer_ppb, f.sources
+        )
         .join(cut, (f.rep_id == cut.c.rep) & (f.recorded_us <= cut.c.k))
         .where(f.occurred_us >= LO, f.occurred_us < HI),
         "leads": select(ld.rep_id, func.count(), _positions(ld.position))
@@ -184,12 +186,7 @@ def figures_of(rows: RepRows) -> Figures:
 
 
 def _sums(facts: list[Any]) -> DealSums:
-    return DealSums(
-        *(
-            sum(int(getattr(row, name) or 0) for row in facts)
-            for name in ("won_cents", "refund_cents", "won_ppb", "lost_ppb", "new_customer_ppb")
-        )
-    )
+    return sums_by_deal(facts)
 
 
 def evidence_of(rows: RepRows) -> dict[str, list[int]]:

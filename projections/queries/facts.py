@@ -14,7 +14,7 @@ query reads the log or loads an aggregate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from projections.folds.rollups import Split, Window, knowledge_split
 from projections.queries.cutoffs import Cutoffs
 from projections.queries.membership import ScopeFilter
 from projections.tables import activities, activity_hours, deal_facts, followups, lead_conversions, leads, sales_hours
+from projections.units import PPB
 
 K: BindParameter[Any] = bindparam("k")
 AS_OF: BindParameter[Any] = bindparam("as_of")
@@ -108,28 +109,85 @@ def run(
 
 @dataclass(frozen=True)
 class DealSums:
+    """A scope's deal figures over a window: money in cents (split by share) and whole counts.
+
+    A count is the number of deals with credit in the scope: a deal split between reps counts
+    once for each rep it credits, and once for a team, region or the company any of those reps
+    is in (a deal split between two reps of one team counts 1 for the team), while its money
+    keeps splitting by share.
+    """
+
     won_cents: int = 0
     refund_cents: int = 0
-    won_ppb: int = 0
-    lost_ppb: int = 0
-    new_customer_ppb: int = 0
+    orders: int = 0  # deals won, with credit in the scope
+    lost: int = 0  # deals lost, with credit in the scope
+    new_customers: int = 0  # customers' first wins, with credit in the scope
 
     @property
     def revenue_cents(self) -> int:
         return self.won_cents - self.refund_cents
 
+    @property
+    def closed(self) -> int:
+        return self.orders + self.lost
+
+
+def sums_by_deal(rows: Iterable[Any]) -> DealSums:
+    """DealSums from fact rows (deal_id, won_cents, refund_cents, won_ppb, lost_ppb, new_customer_ppb,
+    …): money summed, each deal counted once where its summed share is above zero."""
+    per_deal: dict[str, list[int]] = {}
+    for row in rows:
+        sums = per_deal.setdefault(row.deal_id, [0, 0, 0, 0, 0])
+        for i, name in enumerate(DEAL_SUMS):
+            sums[i] += int(getattr(row, name) or 0)
+    return DealSums(
+        sum(s[0] for s in per_deal.values()),
+        sum(s[1] for s in per_deal.values()),
+        *(sum(1 for s in per_deal.values() if s[i] > 0) for i in (2, 3, 4)),
+    )
+
+
+def counted_by_deal(where: ColumnElement[bool], *group: Any) -> Select:
+    """Money sums and whole deal counts of the fact rows matching `where` (grouped by `group`):
+    the rows are summed per deal first, and a deal counts where its summed share is above zero."""
+    f = deal_facts.c
+    per_deal = (
+        select(*group, *[func.sum(f[name]).label(name) for name in DEAL_SUMS])
+        .where(where)
+        .group_by(*group, f.deal_id)
+        .subquery("per_deal")
+    )
+    d = per_deal.c
+    counts = [func.sum(case((d[name] > ZERO, ONE), else_=ZERO)) for name in DEAL_SUMS[2:]]
+    outer = select(*[d[c.name] for c in group], func.sum(d.won_cents), func.sum(d.refund_cents), *counts)
+    return outer.group_by(*[d[c.name] for c in group]) if group else outer
+
 
 def _deal_sums(where: ColumnElement[bool]) -> Select:
+    return counted_by_deal(and_(where, deal_facts.c.recorded_us <= K))
+
+
+def _deal_ppb_sums(where: ColumnElement[bool]) -> Select:
     f = deal_facts.c
     return select(*[func.sum(f[name]) for name in DEAL_SUMS]).where(where, f.recorded_us <= K)
 
 
 def deal_sums(conn: Connection, scope: ScopeFilter, lo: int, hi: int, known_us: int) -> DealSums:
     if scope.scope.kind == "company":
-        sums = company_sums(
-            conn, sales_hours, DEAL_SUMS, _deal_sums, deal_facts.c.occurred_us, deal_facts.c.position, lo, hi, known_us
+        # Every deal's credit sums to one whole deal (PPB) across the company: its share-weighted
+        # sums are its whole counts, read through the rollups.
+        won, refund, *shares = company_sums(
+            conn,
+            sales_hours,
+            DEAL_SUMS,
+            _deal_ppb_sums,
+            deal_facts.c.occurred_us,
+            deal_facts.c.position,
+            lo,
+            hi,
+            known_us,
         )
-        return DealSums(*sums)
+        return DealSums(won, refund, *(share // PPB for share in shares))
     row = run(conn, _deal_sums, scope, deal_facts.c.rep_id, deal_facts.c.occurred_us, lo, hi, k=known_us).one()
     return DealSums(*map(_int, row))
 

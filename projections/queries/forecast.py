@@ -40,12 +40,12 @@ from projections.forecasting import (
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import projected_payout
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import DEAL_SUMS, ONE, ZERO, DealSums, deal_sums
+from projections.queries.facts import ONE, ZERO, DealSums, counted_by_deal, deal_sums
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, stints
 from projections.queries.targets import current_targets, in_force, revisions_by_scope
 from projections.tables import activities, deal_facts, deals, lead_conversions, leads
-from projections.units import DAY_US, PPB, count_of, micros_to_time, money
+from projections.units import DAY_US, micros_to_time, money
 
 LOOK_BACK_US = 365 * DAY_US  # the closed deals a win rate and a sales cycle are learned from
 MAX_LISTED_REPS = 200  # up to this many reps, the open deals are read for them alone (an IN list)
@@ -85,15 +85,18 @@ def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
 
 
 def tracks(conn: Connection, cut: Cutoffs) -> dict[str, Track]:
-    """rep → its closed deals, won amount and won deals' cycles over the year before as_of."""
+    """rep → its closed deals (whole counts: a split deal counts once for each rep it credits),
+    won amount and won deals' cycles over the year before as_of."""
     f = deal_facts.c
     window = look_back(cut)
     won_deal = f.deal_count == 1  # one row per won deal carries its cycle
+    counts = {
+        rep_id: (int(won or 0), int(lost or 0))
+        for rep_id, _, _, won, lost, _ in conn.execute(counted_by_deal(window, f.rep_id))
+    }
     sums = conn.execute(
         select(
             f.rep_id,
-            func.sum(f.won_ppb),
-            func.sum(f.lost_ppb),
             func.sum(f.won_cents - f.refund_cents),
             func.sum(case((won_deal, f.cycle_us), else_=ZERO)),
             func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)),
@@ -103,13 +106,13 @@ def tracks(conn: Connection, cut: Cutoffs) -> dict[str, Track]:
     ).all()
     return {
         rep_id: Track(
-            Decimal(int(won or 0)) / PPB,
-            Decimal(int(lost or 0)) / PPB,
+            Decimal(counts.get(rep_id, (0, 0))[0]),
+            Decimal(counts.get(rep_id, (0, 0))[1]),
             Decimal(int(cents or 0)) / 100,
             int(cycles_us or 0),
             int(cycles or 0),
         )
-        for rep_id, won, lost, cents, cycles_us, cycles in sums
+        for rep_id, cents, cycles_us, cycles in sums
     }
 
 
@@ -208,7 +211,7 @@ def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cuto
 
 
 def metrics(sums: DealSums, pipeline: Weighted, share: Decimal, targets: Mapping[str, Decimal]) -> dict[str, Any]:
-    actual = {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.won_ppb) / PPB}
+    actual = {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.orders)}
     extra = {"revenue": pipeline.revenue, "orders": pipeline.orders}
     return {m: projection(m, actual[m], share, extra[m], targets.get(m)) for m in FORECAST_METRICS}
 
@@ -283,16 +286,15 @@ def rep_forecasts(conn: Connection, settings: Settings, scope: Scope, cut: Cutof
 def rep_figures_of(sums: DealSums, created: int, converted: int, activity_count: int) -> dict[str, Any]:
     """The figures a target can be set on, as `kpis` computes them for a rep (the ratios also
     unrounded, under `exact`, as attainment reads them)."""
-    closed = sums.won_ppb + sums.lost_ppb
     return {
         "revenue": money(sums.revenue_cents),
-        "orders": count_of(sums.won_ppb),
-        "new_customers": count_of(sums.new_customer_ppb),
+        "orders": sums.orders,
+        "new_customers": sums.new_customers,
         "activities": activity_count,
         "exact": {
             "conversion_rate": exact_ratio(converted, created),
-            "win_rate": exact_ratio(sums.won_ppb, closed),
-            "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100),
+            "win_rate": exact_ratio(sums.orders, sums.closed),
+            "avg_order_value": exact_ratio(sums.won_cents, sums.orders * 100),
         },
     }
 
@@ -300,10 +302,8 @@ def rep_figures_of(sums: DealSums, created: int, converted: int, activity_count:
 def rep_deal_sums(conn: Connection, cut: Cutoffs) -> dict[str, DealSums]:
     """rep → the deal sums of its window, as `deal_sums` reads one rep's."""
     f = deal_facts.c
-    query = (
-        select(f.rep_id, *[func.sum(f[name]) for name in DEAL_SUMS])
-        .where(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us)
-        .group_by(f.rep_id)
+    query = counted_by_deal(
+        and_(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us), f.rep_id
     )
     return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query)}
 
@@ -397,7 +397,7 @@ def forecast_accuracy(engine: Engine, settings: Settings, scope: Scope, cut: Cut
     with reading(engine) as conn:
         made = scope_forecast(conn, settings, scope, then)["forecast"]
         sums = deal_sums(conn, ScopeFilter.load(conn, scope, cut.known_us), cut.start_us, cut.upto_us, cut.known_us)
-    happened = {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.won_ppb) / PPB}
+    happened = {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.orders)}
     return {
         "made_at": micros_to_time(checked_us),
         **{

@@ -18,12 +18,17 @@ end − 1 µs) and now, known_at = now):
   the previous revenue is 0.
 - new_customers = customers whose first won deal (company-wide: the earliest win of that
   customer among the wins known at known_at) falls in the period, by as_of; credited to the
-  rep(s) of that deal by share (a split deal gives each rep its share of one customer).
+  rep(s) of that deal, counted whole (see "counts" below).
 - conversion_rate = of the leads created in the period (scope: the lead's rep), the share
   whose deal (a DealOpened with that lead_id) was won by as_of, as known at known_at.
-- win_rate = won / (won + lost) of the deals closed in the period, each deal counted by share.
-- orders = deals won in the period, by share (an int when whole, else a Decimal such as 2.5);
-  avg_order_value = won amount (before refunds) / orders.
+- win_rate = won / (won + lost) of the deals closed in the period, in whole counts.
+- orders = deals won in the period, a whole count; avg_order_value = the scope's won amount
+  (its shares, before refunds) / orders.
+- counts (orders, lost, new_customers) are whole: a deal split between reps (DealCreditSplit)
+  counts once for each rep it credits, and once for each team, region and the company that
+  any of those reps is in (a deal split between two reps of one team counts 1 for the team,
+  not 2), while its money keeps splitting by share. So a team's orders may be fewer than the
+  sum of its reps' orders, and a rep's avg_order_value is its share of the money / its deals.
 - sales_cycle_days = mean and median of (won occurred_at − opened occurred_at), in days, over
   the deals won in the period with credit in the scope (each deal once, unweighted); 2 dp.
 - activities = count per kind (every kind listed, 0 included); email_reply_rate = emails marked
@@ -32,11 +37,13 @@ end − 1 µs) and now, known_at = now):
   those completed by as_of; `overdue` = those due before as_of and not done.
 - attainment[m] = actual / target for each metric m with a target for this scope and period
   (the latest TargetSet set by as_of and known at known_at); the actual of
-  `activities` is the total count. None when the target is 0.
+  `activities` is the total count, of `activities.KIND` (activities.call, …) that kind's
+  count, of `leads` the leads created in the period (by the lead's rep), of `growth_rate` the
+  growth rate above. None when the target is 0.
 - pace[m] = attainment / elapsed share of the period at as_of (share in [0, 1]; a period whose
   end is at or before as_of has share 1) for the cumulative metrics (revenue, orders,
-  new_customers, activities); for the ratio metrics (conversion_rate, win_rate,
-  avg_order_value) a ratio does not accumulate with time, so pace = attainment.
+  new_customers, activities, activities.KIND, leads); for the ratio metrics (conversion_rate, win_rate,
+  avg_order_value, growth_rate) a ratio does not accumulate with time, so pace = attainment.
   off_track = the metrics whose pace is below 1.
 - Team and region: a fact counts for the team and region its rep was in at the fact's business
   time, as known at known_at (see `membership.py`); the company counts everything.
@@ -62,9 +69,16 @@ from projections.queries.facts import DealSums, activity_counts, deal_sums, foll
 from projections.queries.membership import Scope, ScopeFilter, parse_scope
 from projections.queries.quadrants import quadrants
 from projections.queries.targets import Target, current_targets, target_consistency, targets
-from projections.units import DAY_US, PPB, count_of, money, ratio
+from projections.units import DAY_US, money, ratio
 
-CUMULATIVE = ("revenue", "orders", "new_customers", "activities")
+CUMULATIVE = (
+    "revenue",
+    "orders",
+    "new_customers",
+    "activities",
+    "leads",
+    *(f"activities.{kind}" for kind in ACTIVITY_KINDS),
+)
 FIGURE_METRICS = (
     "revenue",
     "orders",
@@ -108,6 +122,7 @@ def kpis(
         "activities": figures["activity_kinds"],
         "email_reply_rate": figures["email_reply_rate"],
         "followups": figures["followups"],
+        "leads": figures["leads"],
         "attainment": attainment,
         "pace": pace,
         "off_track": [m for m, value in pace.items() if value is not None and value < 1],
@@ -123,18 +138,20 @@ def scope_figures(conn: Connection, settings: Settings, scope: Scope, cut: Cutof
     created, converted = lead_counts(conn, where, cut)
     kinds = activity_counts(conn, where, cut)
     due, done, overdue = followup_counts(conn, where, cut)
-    closed = sums.won_ppb + sums.lost_ppb
     return {
         **plan_figures(sums, before, created, converted, kinds),
         # unrounded ratios, so attainment is not computed from a rounded figure
         "exact": {
             "conversion_rate": exact_ratio(converted, created),
-            "win_rate": exact_ratio(sums.won_ppb, closed),
-            "avg_order_value": exact_ratio(sums.won_cents * PPB, sums.won_ppb * 100),
+            "win_rate": exact_ratio(sums.orders, sums.closed),
+            "avg_order_value": exact_ratio(sums.won_cents, sums.orders * 100),
         },
         "sales_cycle_days": cycle_days(sales_cycles(conn, where, cut)),
         "activity_kinds": {kind: kinds.get(kind, (0, 0))[0] for kind in ACTIVITY_KINDS},
         "followups": {"due": due, "done": done, "overdue": overdue},
+        # what a target of leads or of one kind of activity is measured against
+        "leads": created,
+        **{f"activities.{kind}": kinds.get(kind, (0, 0))[0] for kind in ACTIVITY_KINDS},
     }
 
 
@@ -146,7 +163,7 @@ def plan_figures(
     emails, replied = kinds.get("email", (0, 0))
     return {
         **sales_figures(sums, before),
-        "new_customers": count_of(sums.new_customer_ppb),
+        "new_customers": sums.new_customers,
         "conversion_rate": ratio(converted, created),
         "activities": sum(count for count, _ in kinds.values()),
         "email_reply_rate": ratio(replied, emails),
@@ -154,14 +171,13 @@ def plan_figures(
 
 
 def sales_figures(sums: DealSums, previous: DealSums) -> dict[str, Any]:
-    closed = sums.won_ppb + sums.lost_ppb
     return {
         "revenue": money(sums.revenue_cents),
         "growth_rate": ratio(sums.revenue_cents - previous.revenue_cents, previous.revenue_cents),
-        "orders": count_of(sums.won_ppb),
-        "win_rate": ratio(sums.won_ppb, closed),
-        # won cents / (won ppb / PPB), then cents to money: one exact division
-        "avg_order_value": None if sums.won_ppb <= 0 else _money_ratio(sums.won_cents * PPB, sums.won_ppb * 100),
+        "orders": sums.orders,
+        "win_rate": ratio(sums.orders, sums.closed),
+        # the scope's won money (its shares) over its whole count of won deals
+        "avg_order_value": None if sums.orders <= 0 else _money_ratio(sums.won_cents, sums.orders * 100),
     }
 
 

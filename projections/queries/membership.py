@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, false, or_, sele
 
 from ledger.messages import Msg
 from projections.db import reading
-from projections.tables import memberships
+from projections.tables import memberships, regions, teams
 
 EARLIEST = -(2**62)
 LATEST = 2**62
@@ -53,11 +53,14 @@ def parse_scope(text: str) -> Scope:
 
 def scope_exists(conn: Connection, scope: Scope) -> bool:
     """Whether the scope names someone the ledger knows: a rep ever onboarded, a team or region
-    some rep was ever in (the company always). A scope that does not is answered 404, not zeros."""
+    some rep was ever in or that was created (the company always). A scope that does not is answered 404, not zeros."""
     if scope.kind == "company":
         return True
     column = {"rep": memberships.c.rep_id, "team": memberships.c.team_id, "region": memberships.c.region}[scope.kind]
-    return conn.execute(select(column).where(column == scope.value).limit(1)).first() is not None
+    if conn.execute(select(column).where(column == scope.value).limit(1)).first() is not None:
+        return True
+    created = {"team": teams.c.team_id, "region": regions.c.region}.get(scope.kind)  # created, nobody in it yet
+    return created is not None and conn.execute(select(created).where(created == scope.value)).first() is not None
 
 
 def known_scope(engine: Engine, text: str) -> bool:

@@ -6,6 +6,10 @@ they were in it, as known at known_at). The thresholds are the medians across th
 `high` when the figure is at or above its threshold, else `low`; None when the region has no
 growth rate (its previous revenue was 0) or there is no threshold to compare with.
 Regions are those with any member during the period, as known at known_at.
+
+Given a region, the rows are its teams instead (a director's view): each team's figures are
+those of `kpis` for `team:ID` (the team's facts wherever its reps were), for the teams that had
+a member in the region during the period or the one before; thresholds are the teams' medians.
 """
 
 from __future__ import annotations
@@ -34,26 +38,28 @@ def quadrants(
     as_of: datetime | None = None,
     known_at: datetime | None = None,
     thresholds: dict[str, Decimal] | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     cut = cutoffs(settings, period, as_of, known_at)
     previous = cut.previous(settings)
     rows: list[dict[str, Any]] = []
     with reading(engine) as conn:
         everyone = stints(conn, cut.known_us)
-        names = sorted(
-            {
-                s.region
-                for s in everyone
-                if s.region is not None and max(s.lo, previous.start_us) < min(s.hi, cut.end_us)
-            }
-        )
-        for name in names:
-            where = ScopeFilter(Scope("region", name), [s for s in everyone if s.region == name])
+        during = [s for s in everyone if max(s.lo, previous.start_us) < min(s.hi, cut.end_us)]
+        groups: set[tuple[str, str | None]]
+        if region is None:
+            groups = {(s.region, None) for s in during if s.region is not None}
+        else:
+            groups = {(region, s.team_id) for s in during if s.region == region and s.team_id is not None}
+        for name, team in sorted(groups):
+            scope = Scope("region", name) if team is None else Scope("team", team)
+            where = ScopeFilter(scope, [s for s in everyone if s.of(scope)])
             now = deal_sums(conn, where, cut.start_us, cut.upto_us, cut.known_us)
             before = deal_sums(conn, where, previous.start_us, previous.upto_us, previous.known_us)
             rows.append(
                 {
                     "region": name,
+                    **({} if team is None else {"team": team}),
                     "revenue": money(now.revenue_cents),
                     "growth_rate": ratio(now.revenue_cents - before.revenue_cents, before.revenue_cents),
                 }
@@ -63,6 +69,8 @@ def quadrants(
     limits.setdefault("growth_rate", _median([r["growth_rate"] for r in rows], RATE))
     for row in rows:
         row["quadrant"] = quadrant_of(row["revenue"], row["growth_rate"], limits["revenue"], limits["growth_rate"])
+    if region is not None:
+        return {"period": str(cut.period), "thresholds": limits, "regions": [], "region": region, "teams": rows}
     return {"period": str(cut.period), "thresholds": limits, "regions": rows}
 
 
