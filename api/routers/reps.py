@@ -1,5 +1,6 @@
 """A rep's feedback history: evaluations (each beside the previous one), feedback, improvement
-plans and trainings, in business-time order, as the ledger knew them."""
+plans and their reviews, trainings assigned and completed, in business-time order, as the ledger
+knew them."""
 
 from __future__ import annotations
 
