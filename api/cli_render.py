@@ -191,6 +191,15 @@ def payout_tree(answer: Mapping[str, Any], all_events: bool = False) -> Tree:
                 mark,
             )
         )
+        for step in answer.get("trail", [])[1:-1]:  # every adjustment since the approval
+            root.add(
+                say._(
+                    "adjusted {amount}: owed {owed} ({reason})",
+                    amount=str(signed(step["amount"])),
+                    owed=fmt(step["owed"]),
+                    reason=step.get("reason") or "",
+                )
+            )
     for problem in answer.get("problems", ()):
         root.add(Text(problem, style="yellow"))
     for line in answer["tree"]["lines"]:
@@ -280,6 +289,16 @@ def bulk_approval_table(result: Mapping[str, Any]) -> Table:
 # ---------------------------------------------------------------- replays
 
 
+def _causes_text(causes: Mapping[str, Any] | None) -> str:
+    """rule +400.00 · facts −1300.00 (DS-1) · both +500.00"""
+    if not causes:
+        return "–"
+    facts = str(signed(causes["facts"]["delta"]))
+    if causes["facts"]["disputes"]:
+        facts += f" ({', '.join(causes['facts']['disputes'])})"
+    return f"{str(signed(causes['rule']['delta']))} · {facts} · {str(signed(causes['both']))}"
+
+
 def diff_table(result: Mapping[str, Any]) -> Table:
     plan = result["plan"]
     name = "draft rules" if plan.get("draft") else f"{plan['plan_id']} v{plan['version']}"
@@ -290,6 +309,7 @@ def diff_table(result: Mapping[str, Any]) -> Table:
         "delta",
         "basis",
         "lines changed",
+        "rule · facts · both",
         title=f"Replay of {result['period']} under {name}",
         caption=f"replay {result['replay_id']}, known at {fmt(result['known_at'])}",
     )
@@ -307,10 +327,11 @@ def diff_table(result: Mapping[str, Any]) -> Table:
             signed(row["delta"]),
             row["basis"],
             ", ".join(changed) or "–",
+            _causes_text(row.get("causes")),
         )
         total += row["delta"]
     table.add_section()
-    table.add_row("total", "", "", signed(total), "", "")
+    table.add_row("total", "", "", signed(total), "", "", "")
     return table
 
 

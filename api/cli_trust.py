@@ -22,6 +22,7 @@ from api.cli_common import (
 )
 from api.cli_reports import JsonOption, KnownAtOption, print_json
 from api.exports import component_kind
+from api.statement_render import recognition_text
 
 dispute_app = typer.Typer(
     help="Disputes: a rep's inquiry on a payout line, and how it was settled.", no_args_is_help=True
@@ -85,6 +86,8 @@ def statement(
             + ", ".join(f"#{e['position']} {e['type']}" for e in deal["events"]),
             highlight=False,
         )
+    for recognition in answer["recognitions"]:
+        out.print(f"{say._('Recognitions')}: {recognition_text(recognition)}", highlight=False)
 
 
 def show(dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")], as_json: JsonOption = False) -> None:

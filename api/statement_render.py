@@ -70,6 +70,7 @@ def headings(lang: Lang) -> dict[str, str]:
         "adjustments": lang._("Adjustments"),
         "deals": lang._("Deals behind the lines"),
         "disputes": lang._("Disputes"),
+        "recognitions": lang._("Recognitions"),
         "none": lang._("none"),
         "digest": lang._("Digest"),
     }
@@ -79,6 +80,10 @@ def dispute_text(lang: Lang, d: Mapping[str, Any]) -> str:
     status = {"open": lang._("open"), "resolved": lang._("resolved")}.get(d["status"], d["status"])
     outcome = {"accepted": lang._("accepted"), "rejected": lang._("rejected")}.get(d.get("outcome") or "", "")
     return f"{d['dispute_id']}: {status} {outcome}".strip()
+
+
+def recognition_text(r: Mapping[str, Any]) -> str:
+    return f"{r['title']} — {r['reason']}" if r.get("reason") else str(r["title"])
 
 
 def render_html(s: Mapping[str, Any], lang: Lang, currency: str, tz_name: str, zone: tzinfo) -> str:
@@ -105,6 +110,7 @@ def render_html(s: Mapping[str, Any], lang: Lang, currency: str, tz_name: str, z
         for a in (approved["adjustments"] if approved else [])
     )
     disputes = "".join(f"<li>{e(dispute_text(lang, d))}</li>" for d in s.get("disputes", []))
+    recognitions = "".join(f"<li>{e(recognition_text(r))}</li>" for r in s.get("recognitions", []))
     none = f"<li>{e(h['none'])}</li>"
     return f"""<!doctype html><html lang={e(lang.locale)}><head><meta charset=utf-8><title>{e(f["title"])}</title>
 <style>body{{font:14px system-ui,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;margin:2em;max-width:60em}}
@@ -120,6 +126,7 @@ table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;
 <h2>{e(h["adjustments"])}</h2><ul>{adjustments or none}</ul>
 <h2>{e(h["deals"])}</h2><ul>{deals or none}</ul>
 <h2>{e(h["disputes"])}</h2><ul>{disputes or none}</ul>
+<h2>{e(h["recognitions"])}</h2><ul>{recognitions or none}</ul>
 <p><small>{e(h["digest"])} {e(s["digest"])}</small></p></body></html>"""
 
 
@@ -181,6 +188,9 @@ def render_pdf(s: Mapping[str, Any], lang: Lang, currency: str, tz_name: str, zo
     story.append(p(h["disputes"], heading))
     for d in s.get("disputes", []) or [None]:
         story.append(p(h["none"] if d is None else dispute_text(lang, d)))
+    story.append(p(h["recognitions"], heading))
+    for r in s.get("recognitions", []) or [None]:
+        story.append(p(h["none"] if r is None else recognition_text(r)))
     story += [Spacer(1, 6 * mm), p(f"{h['digest']} {s['digest']}", ParagraphStyle("small", parent=body, fontSize=7))]
     out = BytesIO()
     document = SimpleDocTemplate(out, pagesize=A4, title=f["title"], author="Perfledger")

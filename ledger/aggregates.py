@@ -246,6 +246,12 @@ class Rep(Ledgered):
         amount: Decimal
         reason: str
 
+    class RecognitionGranted(Happened):
+        rep_id: str
+        period: str
+        title: str
+        reason: str | None
+
     class PersonalDataErased(Happened):
         rep_id: str
         requested_by: str

@@ -551,6 +551,7 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Command], Touched]] = {
     "TrainingAssigned": rep_fact("assign_training"),
     "TrainingCompleted": rep_fact("complete_training"),
     "AwardGranted": rep_record("AwardGranted"),
+    "RecognitionGranted": rep_record("RecognitionGranted"),
     "IncentivePlanPublished": plan_published,
     "IncentivePlanAssigned": plan_assigned,
     "PeriodClosed": period_closed,

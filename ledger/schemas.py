@@ -414,7 +414,7 @@ class TargetSet(Data):
                     value=value,
                 )
             )
-        if value < 0:
+        if value < low:
             raise ValueError(Msg("number.negative", "must not be negative"))
         if value >= MAX_MONEY:
             raise ValueError(Msg("number.too_large", "is larger than {limit}", limit=MAX_MONEY))
@@ -701,6 +701,17 @@ class AwardGranted(MoneyData):
     reason: Text
 
 
+class RecognitionGranted(Data):
+    """A non-cash recognition of a rep for a period (荣誉证书, 优秀销售): listed on the rep's
+    statement and in their history, never a payout line (an award with money is AwardGranted)."""
+
+    rep_id: Id
+    period: PeriodText
+    title: Text
+    """What the rep is recognised as, e.g. "优秀销售" or "荣誉证书"."""
+    reason: Text | None = None
+
+
 class PeriodClosed(Data):
     """A period was closed, by the close command: it takes no new approval, only adjustments, and
     the close seals the log's head."""
@@ -877,6 +888,7 @@ DATA_MODELS: dict[str, type[Data]] = {
         IncentivePlanPublished,
         IncentivePlanAssigned,
         AwardGranted,
+        RecognitionGranted,
         PeriodClosed,
         PayoutApproved,
         PayoutAdjusted,

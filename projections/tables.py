@@ -324,7 +324,7 @@ rep_timeline = Table(
     metadata,
     _position_key(),
     Column("rep_id", Id, nullable=False),
-    # evaluation | feedback | improvement_plan | plan_review | training_assigned | training
+    # evaluation | feedback | improvement_plan | plan_review | training_assigned | training | recognition
     Column("kind", String(20), nullable=False),
     Column("item_id", Id),
     *_times(),

@@ -2,8 +2,10 @@
 
 With no `known_at`, an approved payout is recomputed from exactly what the ledger knew when it
 was approved (the approval's knowledge time) under the plan version it recorded, and the digest
-says whether that reproduces it. Later corrections, backdated deals and new plan versions
-cannot change that answer; they show as the difference between the approved figure and today's.
+says whether that reproduces it. `trail` tells an adjusted payout's story: the approved figure,
+every adjustment since (its reason, its replay) and the figure now. Later corrections, backdated
+deals and new plan versions cannot change that answer; they show as the difference between the
+approved figure and today's.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from ledger.config import Settings
 from ledger.decoding import LogRecord, micros_to_time
 from ledger.store import Ledger
 from projections.db import reading
+from projections.folds.trust import dispute_events
 from projections.payouts.assembly import Payout, PlanError, approval_state, payout, plan_version
 from projections.queries.cutoffs import aware_micros, now_micros
 
@@ -51,7 +54,24 @@ def explain(
             "difference": today.total - (approved.current if approved else computed.total),
         },
         "tree": derivation_tree(ledger, computed),
+        "trail": trail(approved, today.total),
     }
+
+
+def trail(approved: Any, now: Decimal) -> list[dict[str, Any]]:
+    """An approved payout's story: the approved figure, every adjustment since (with what was owed
+    after it), and the figure computed now (`difference`: now − owed). Empty when never approved."""
+    if approved is None:
+        return []
+    steps: list[dict[str, Any]] = []
+    owed = approved.amount or Decimal("0.00")
+    if approved.amount is not None:
+        steps.append({"kind": "approved", "amount": approved.amount, "position": approved.position, "owed": owed})
+    for adjustment in approved.adjustments:
+        owed += adjustment["amount"]
+        steps.append({"kind": "adjusted", **adjustment, "owed": owed})
+    steps.append({"kind": "now", "amount": now, "owed": owed, "difference": now - owed})
+    return steps
 
 
 def derivation_tree(ledger: Ledger, computed: Payout) -> dict[str, Any]:
@@ -94,19 +114,13 @@ def explain_change(
     to_known_at: datetime,
 ) -> dict[str, Any]:
     """Why a payout moved between two knowledge times: the events recorded in between that
-    touched its inputs, and the lines they changed."""
+    touched its inputs, each with the lines it moved, and the lines they changed."""
     lo, hi = aware_micros(from_known_at, "from_known_at"), aware_micros(to_known_at, "to_known_at")
     if hi < lo:
         raise ValueError("to_known_at must not be before from_known_at")
     before = payout(engine, settings, rep_id, period, known_at=from_known_at)
     after = payout(engine, settings, rep_id, period, known_at=to_known_at)
-    touched = {
-        p for evidence in (before.evidence, after.evidence) for positions in evidence.values() for p in positions
-    }
-    for computed in (before, after):
-        if computed.plan is not None and computed.plan.position is not None:
-            touched.add(computed.plan.position)
-    events = [describe(r) for r in ledger.events_at(sorted(touched)) if lo < r.recorded_at <= hi]
+    events = events_between(ledger, engine, before, after, lo, hi)
     return {
         "rep_id": rep_id,
         "period": before.period,
@@ -122,6 +136,57 @@ def explain_change(
         "lines": line_diff(before, after),
         "events": events,
     }
+
+
+def events_between(
+    ledger: Ledger, engine: Engine, before: Payout, after: Payout, lo: int, hi: int
+) -> list[dict[str, Any]]:
+    """The events recorded in (lo, hi] that touched either payout's inputs (or its plan), each
+    with the `lines` it moved (the components whose events cite it and whose amount changed:
+    every changed line for a plan) and, for a dispute's correction or resolution, its `dispute_id`."""
+    touched = {
+        p for evidence in (before.evidence, after.evidence) for positions in evidence.values() for p in positions
+    }
+    for computed in (before, after):
+        if computed.plan is not None and computed.plan.position is not None:
+            touched.add(computed.plan.position)
+    changed = {row["component"] for row in line_diff(before, after) if row["delta"]}
+    citing: dict[int, set[str]] = {}
+    for computed in (before, after):
+        for line in computed.evaluation.lines:
+            for position in line.events:
+                citing.setdefault(position, set()).add(line.component)
+    plans = {c.plan.position for c in (before, after) if c.plan is not None and c.plan.position is not None}
+    records = [r for r in ledger.events_at(sorted(touched)) if lo < r.recorded_at <= hi]
+    disputes = dispute_of_positions(engine, [r.position for r in records])
+    found = []
+    for record in records:
+        moved = changed if record.position in plans else citing.get(record.position, set()) & changed
+        entry = {**describe(record), "lines": sorted(moved)}
+        if record.position in disputes:
+            entry["dispute_id"] = disputes[record.position]
+        found.append(entry)
+    return found
+
+
+def dispute_of_positions(engine: Engine, positions: list[int]) -> dict[int, str]:
+    """position → the dispute whose accepted resolution it corrects (or is), for those positions."""
+    if not positions:
+        return {}
+    d = dispute_events.c
+    lo, hi = min(positions), max(positions)
+    with reading(engine) as conn:
+        rows = conn.execute(
+            select(d.dispute_id, d.position, d.first_correction).where(
+                d.kind == "resolved", d.position >= lo, func.coalesce(d.first_correction, d.position) <= hi
+            )
+        ).all()
+    wanted, found = set(positions), {}
+    for row in rows:
+        for position in range(row.first_correction or row.position, row.position + 1):
+            if position in wanted:
+                found[position] = row.dispute_id
+    return found
 
 
 def line_diff(before: Payout, after: Payout) -> list[dict[str, Any]]:

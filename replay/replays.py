@@ -1,5 +1,10 @@
 """Replaying a period under another plan: every rep's payout, and the difference, line by line.
 
+Each difference is split by cause (`causes`): the rule's effect (the facts as known at approval,
+under the replayed plan), the facts' effect (what was learned since approval, under the approved
+plan, each event with the lines it moved and, for a dispute's correction, its dispute) and what
+the two make together beyond their sum.
+
 The baseline of each rep is what was approved (recomputed from the approval's own knowledge
 time under the plan it recorded, plus the adjustments since) or, where nothing was approved, the
 payout computed under the plan in force. A replay writes nothing; `record_adjustments` then
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
@@ -37,7 +43,7 @@ from projections.payouts.assembly import (
 )
 from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.runner import catch_up
-from replay.explain import line_diff
+from replay.explain import describe, events_between, line_diff
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,9 @@ def replay(
         states = approval_states(engine, str(cut.period), cut.known_us, reps)
         read_figures_ahead(engine, settings, _approved_cuts(settings, str(cut.period), states))
         baseline = {rep: _baseline(engine, settings, rep, str(cut.period), states[rep], known_at) for rep in reps}
+        causes = {
+            p.rep_id: _causes(ledger, engine, settings, p, baseline[p.rep_id], chosen, cut.known_us) for p in replayed
+        }
     replay_id = _replay_id(str(cut.period), chosen, cut.known_us)
     return {
         "replay_id": replay_id,
@@ -93,7 +102,7 @@ def replay(
         "known_at": known_at,
         "plan": {**chosen.label(), "draft": chosen.version is None},
         "payouts": [p.to_json() for p in replayed],
-        "diff": [_diff_row(p, baseline[p.rep_id], states[p.rep_id]) for p in replayed],
+        "diff": [{**_diff_row(p, baseline[p.rep_id][0], states[p.rep_id]), **causes[p.rep_id]} for p in replayed],
     }
 
 
@@ -109,16 +118,68 @@ def _approved_cuts(settings: Settings, period: str, states: dict[str, ApprovalSt
 
 def _baseline(
     engine: Engine, settings: Settings, rep_id: str, period: str, state: ApprovalState | None, known_at: datetime
-) -> Payout:
-    """The approved computation (reproduced at its own knowledge time), else today's under the plan in force."""
+) -> tuple[Payout, PlanVersion | None]:
+    """The approved computation (reproduced at its own knowledge time) and its plan, else today's
+    under the plan in force (and None)."""
     if state is not None and state.amount is not None and state.known_at_us is not None:
         with reading(engine) as conn:
             approved_plan = plan_version(conn, state.plan_id or "", state.plan_version or 0, state.known_at_us)
         if approved_plan is not None:
-            return payout(
+            computed = payout(
                 engine, settings, rep_id, period, known_at=micros_to_time(state.known_at_us), plan=approved_plan
             )
-    return payout(engine, settings, rep_id, period, known_at=known_at)
+            return computed, approved_plan
+    return payout(engine, settings, rep_id, period, known_at=known_at), None
+
+
+def _causes(
+    ledger: Ledger,
+    engine: Engine,
+    settings: Settings,
+    replayed: Payout,
+    base: tuple[Payout, PlanVersion | None],
+    chosen: PlanVersion,
+    known_us: int,
+) -> dict[str, Any]:
+    """The replay's difference against the baseline, split by cause:
+
+    - `rule`: the facts as known at approval, under the replayed plan, against the approval (the
+      plan's effect alone); its events: the plans' publications;
+    - `facts`: what was learned since approval (the facts as known now), under the approved plan
+      (the facts' effect alone); its events: those recorded since approval that touched the
+      payout's inputs, each with the lines it moved and, for a dispute's correction, the dispute;
+    - `both`: what the two changes make together beyond their sum (a new rate on new revenue).
+
+    rule + facts + both = after − the approved figure. A payout never approved has no facts
+    learned since: its whole difference is the rule's."""
+    baseline, approved_plan = base
+    period = baseline.period
+    plans = [p for p in (baseline.plan, chosen) if p is not None and p.position is not None]
+    plan_events = [describe(r) for r in ledger.events_at(sorted({p.position for p in plans if p.position}))]
+    if approved_plan is None:
+        rule = _effect(baseline, replayed, plan_events)
+        return {"causes": {"rule": rule, "facts": _effect(baseline, baseline, []), "both": Decimal("0.00")}}
+    approved_us = baseline.cut.known_us
+    under_new_rule = payout(
+        engine, settings, replayed.rep_id, period, known_at=micros_to_time(approved_us), plan=chosen
+    )
+    with_new_facts = payout(
+        engine, settings, replayed.rep_id, period, known_at=micros_to_time(known_us), plan=approved_plan
+    )
+    learned = events_between(ledger, engine, baseline, with_new_facts, approved_us, known_us)
+    rule = _effect(baseline, under_new_rule, plan_events)
+    facts = _effect(baseline, with_new_facts, learned)
+    both = replayed.total - baseline.total - rule["delta"] - facts["delta"]
+    return {"causes": {"rule": rule, "facts": facts, "both": both}}
+
+
+def _effect(before: Payout, after: Payout, events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "delta": after.total - before.total,
+        "lines": [row for row in line_diff(before, after) if row["delta"]],
+        "events": events,
+        "disputes": sorted({e["dispute_id"] for e in events if "dispute_id" in e}),
+    }
 
 
 def _diff_row(replayed: Payout, baseline: Payout, state: ApprovalState | None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 A statement is the payout explanation of a period (lines, inputs, the events and deals behind
 them, approved against current, adjustments, the draw balance) plus the rep's acknowledgement of
-the plan it was computed under and the disputes they opened on it. A dispute is one query: its
+the plan it was computed under, the disputes they opened on it and their non-cash recognitions
+of the period (RecognitionGranted: 荣誉证书, 优秀销售; never a payout line). A dispute is one query: its
 timeline and, once resolved, the payout just before and just after the resolution.
 """
 
@@ -20,7 +21,8 @@ from ledger.store import Ledger
 from projections.db import reading
 from projections.folds.trust import dispute_events, plan_acknowledgements
 from projections.payouts.assembly import active_reps, payout, plan_in_force
-from projections.queries.cutoffs import cutoffs, now_micros
+from projections.queries.cutoffs import aware_micros, cutoffs, now_micros
+from projections.tables import rep_timeline
 from replay.explain import explain, line_diff
 
 
@@ -36,12 +38,39 @@ def statement(
     with reading(engine) as conn:
         acknowledged = None if plan is None else _acknowledgement(conn, rep_id, plan["plan_id"], plan["version"])
         disputes = _disputes_of(conn, rep_id, explained["period"])
+        recognitions = recognitions_of(
+            conn, rep_id, explained["period"], aware_micros(explained["known_at"], "known_at")
+        )
     return {
         **explained,
         "deals": _deals_behind(explained["tree"]),
         "plan_acknowledged": acknowledged,
         "disputes": disputes,
+        "recognitions": recognitions,
     }
+
+
+def recognitions_of(conn: Any, rep_id: str, period: str, known_us: int) -> list[dict[str, Any]]:
+    """The rep's non-cash recognitions (RecognitionGranted) for the period, as known at known_us."""
+    t = rep_timeline.c
+    rows = conn.execute(
+        select(t.position, t.occurred_us, t.payload)
+        .where(t.rep_id == rep_id, t.kind == "recognition", t.recorded_us <= known_us)
+        .order_by(t.position)
+    ).all()
+    found = []
+    for row in rows:
+        data = orjson.loads(row.payload)
+        if data.get("period") == period:
+            found.append(
+                {
+                    "title": data["title"],
+                    "reason": data.get("reason"),
+                    "position": row.position,
+                    "occurred_at": micros_to_time(row.occurred_us),
+                }
+            )
+    return found
 
 
 def _acknowledgement(conn: Any, rep_id: str, plan_id: str, version: int | None) -> dict[str, Any] | None:

@@ -19,6 +19,18 @@ from projections.runner import catch_up
 from replay.replays import PlanRequest, replay
 
 
+def _reason(replay_id: str, plan: dict[str, Any], row: dict[str, Any]) -> str:
+    """Why, by cause: the rule change apart from the facts learned (and the disputes that corrected them)."""
+    causes = row["causes"]
+    text = f"replay {replay_id} under {plan['plan_id']} v{plan['version']}: rule {causes['rule']['delta']:+}"
+    text += f", facts {causes['facts']['delta']:+}"
+    if causes["facts"]["disputes"]:
+        text += f" (dispute corrections: {', '.join(causes['facts']['disputes'])})"
+    if causes["both"]:
+        text += f", both {causes['both']:+}"
+    return text
+
+
 def record_adjustments(
     ledger: Ledger,
     engine: Engine,
@@ -52,8 +64,7 @@ def record_adjustments(
                 "rep_id": row["rep_id"],
                 "period": result["period"],
                 "amount": str(row["delta"]),
-                "reason": reason
-                or f"replay {replay_id} under {result['plan']['plan_id']} v{result['plan']['version']}",
+                "reason": reason or _reason(replay_id, result["plan"], row),
                 "replay_id": replay_id,
             },
         }

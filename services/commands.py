@@ -339,6 +339,32 @@ SPECS: list[CommandSpec] = [
         path_fields=("rep_id",),
         key="rep_id",
     ),
+    # the hierarchy: regions (admin), teams and levels (admin, the region's director)
+    CommandSpec(
+        "region.create",
+        "RegionCreated",
+        "/regions",
+        Msg("command.region.create", "Create a region of the company, naming its director for the record"),
+        {"region": "North", "name": "North China", "director_id": "D-north"},
+        key="region",
+    ),
+    CommandSpec(
+        "team.create",
+        "TeamCreated",
+        "/teams",
+        Msg("command.team.create", "Form a team in a region, naming its manager for the record"),
+        {"team_id": "T-9", "name": "Hangzhou", "region": "East", "manager_id": "M-9"},
+        key="team_id",
+    ),
+    CommandSpec(
+        "rep.level",
+        "RepLevelSet",
+        "/reps/{rep_id}/level",
+        Msg("command.rep.level", "Set a rep's level (junior, senior, …): targets may be allocated by level"),
+        {"level": "senior"},
+        path_fields=("rep_id",),
+        key="rep_id",
+    ),
     # targets
     CommandSpec(
         "target.set",
@@ -579,6 +605,14 @@ SPECS: list[CommandSpec] = [
         "/awards",
         Msg("command.award.grant", "Grant a rep a one-off award"),
         {"rep_id": "R-ann", "period": "2026-Q2", "amount": "3000.00", "reason": "top seller of the quarter"},
+        key="rep_id",
+    ),
+    CommandSpec(
+        "recognition.grant",
+        "RecognitionGranted",
+        "/recognitions",
+        Msg("command.recognition.grant", "Recognise a rep without money (荣誉证书, 优秀销售)"),
+        {"rep_id": "R-ann", "period": "2026-Q2", "title": "优秀销售", "reason": "top seller of the quarter"},
         key="rep_id",
     ),
     # disputes

@@ -6,7 +6,8 @@ refusal), and tests/test_auth_policy.py checks the table below case by case.
 | role     | reads                                   | records (POST /events)                               | other        |
 |----------|-----------------------------------------|------------------------------------------------------|--------------|
 | admin    | everything                              | every client event type                              | everything   |
-| finance  | everything                              | TargetSet, AwardGranted, IncentivePlanPublished,     | payouts,     |
+| finance  | everything                              | TargetSet, AwardGranted, RecognitionGranted,         | payouts,     |
+|          |                                         | IncentivePlanPublished,                              |              |
 |          |                                         | IncentivePlanAssigned (any scope); DisputeCommented, | approvals,   |
 |          |                                         | DisputeResolved                                      | replays      |
 | auditor  | everything                              | nothing                                              | verify,      |
@@ -43,8 +44,8 @@ for an object out of reach:
 | GET /payouts (filtered to those readable)   | all   | all     | all     | reps now in team    | reps now in region     | themselves |
 | POST /targets/allocations                   | yes   | yes     | 403     | own team → its reps | own region and below   | 403        |
 | POST /payouts/…/approve, /payouts/approve,  | yes   | yes     | 403     | 403                 | 403                    | 403        |
-| /periods/…/close,                           |       |         |         |                     |                        |            |
-| POST /replays/adjustments                   |       |         |         |                     |                        |            |
+| /periods/…/close, POST /replays/adjustments |       |         |         |                     |                        |            |
+| POST /disputes/{id}/resolve                 | yes   | yes     | 403     | own team's disputes | own region's disputes  | 403        |
 | POST /replays (writes nothing)              | yes   | yes     | yes     | 403                 | 403                    | 403        |
 | GET /audit/verify                           | yes   | yes     | yes     | 403                 | 403                    | 403        |
 | GET /audit/rebuild                          | yes   | 403     | yes     | 403                 | 403                    | 403        |
@@ -269,7 +270,7 @@ DISPUTE_KEYED = frozenset({"DisputeCommented", "DisputeResolved"})
 
 RECORDABLE: dict[str, frozenset[str]] = {
     "admin": CLIENT_TYPES,
-    "finance": PLAN_TYPES | {"TargetSet", "AwardGranted", "DisputeCommented", "DisputeResolved"},
+    "finance": PLAN_TYPES | {"TargetSet", "AwardGranted", "RecognitionGranted", "DisputeCommented", "DisputeResolved"},
     # Not a rep's sign-off; a dispute of their team's they may resolve, with its corrections.
     "manager": CLIENT_TYPES - ORG_TYPES - HIERARCHY_TYPES - PLAN_TYPES - {"AwardGranted", "PlanAcknowledged"},
     # Everything a manager records, for any team of the region; and its teams and reps' levels.
@@ -339,7 +340,10 @@ def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: B
     if event_type in ("IncentivePlanPublished", "RegionCreated"):
         return Subject(org_wide=True)
     if event_type == "TeamCreated":
-        return Subject(regions={data["region"]})
+        # A team reps are already in is theirs to formalise only for whoever reaches it now: a
+        # director cannot claim another region's team by creating it in their own.
+        known = {data["team_id"]} if org.knows("team", data["team_id"]) else set()
+        return Subject(regions={data["region"]}, teams=known)
     subject = Subject()
     if event_type in DEAL_KEYED:
         deal_id = data["deal_id"]

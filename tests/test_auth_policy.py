@@ -111,6 +111,7 @@ OWN = {
     "TrainingAssigned": {"rep_id": "R-1"},
     "TrainingCompleted": {"rep_id": "R-1"},
     "AwardGranted": {"rep_id": "R-1"},
+    "RecognitionGranted": {"rep_id": "R-1"},
     "IncentivePlanPublished": {"plan_id": "std"},
     "IncentivePlanAssigned": {"scope": {"rep": "R-1"}},
     "PlanAcknowledged": {"rep_id": "R-1", "plan_id": "std"},
@@ -144,6 +145,7 @@ OTHER = {
     "TrainingAssigned": {"rep_id": "R-3"},
     "TrainingCompleted": {"rep_id": "R-3"},
     "AwardGranted": {"rep_id": "R-3"},
+    "RecognitionGranted": {"rep_id": "R-3"},
     "IncentivePlanPublished": {"plan_id": "std"},
     "IncentivePlanAssigned": {"scope": {"region": "East"}},
     "PlanAcknowledged": {"rep_id": "R-3", "plan_id": "std"},
@@ -177,13 +179,17 @@ EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, t
     "finance": {
         "TargetSet",
         "AwardGranted",
+        "RecognitionGranted",
         "IncentivePlanPublished",
         "IncentivePlanAssigned",
         "DisputeCommented",
         "DisputeResolved",
     },
     # a manager comments on and resolves their team's disputes; a rep signs and disputes
-    "manager": PIPELINE | PEOPLE | {"TargetSet", "DisputeOpened", "DisputeCommented", "DisputeResolved"},
+    # …and recognises them without money (RecognitionGranted)
+    "manager": PIPELINE
+    | PEOPLE
+    | {"TargetSet", "RecognitionGranted", "DisputeOpened", "DisputeCommented", "DisputeResolved"},
     "rep": {
         "ActivityLogged",
         "FollowUpScheduled",
@@ -196,7 +202,15 @@ EXPECTED_OWN = {  # role → the types it may record about R-1 (the rep's own, t
     # a director: what a manager records, for the whole region; its teams and reps' levels
     "director": PIPELINE
     | PEOPLE
-    | {"TargetSet", "DisputeOpened", "DisputeCommented", "DisputeResolved", "TeamCreated", "RepLevelSet"},
+    | {
+        "TargetSet",
+        "RecognitionGranted",
+        "DisputeOpened",
+        "DisputeCommented",
+        "DisputeResolved",
+        "TeamCreated",
+        "RepLevelSet",
+    },
 }
 EXPECTED_OTHER = {  # role → the types it may record about R-3 / the whole org
     "admin": set(CLIENT_TYPES),
@@ -380,6 +394,8 @@ def test_a_token_is_bound_to_what_its_role_needs_and_nothing_else(role, rep_id, 
         ("DealCreditSplit", {"deal_id": "D-1", "splits": [{"rep_id": "R-1"}, {"rep_id": "R-3"}]}, False),
         ("TeamCreated", {"team_id": "T-8", "region": "East"}, True),
         ("TeamCreated", {"team_id": "T-8", "region": "West"}, False),
+        ("TeamCreated", {"team_id": "T-2", "region": "East"}, False),  # West's team, claimed for East
+        ("TeamCreated", {"team_id": "T-1", "region": "East"}, True),  # East's own team, formalised
         ("RegionCreated", {"region": "East"}, False),
         ("RepOnboarded", {"rep_id": "R-8", "team_id": "T-1"}, False),  # moves people: admin only
     ],

@@ -234,6 +234,7 @@ SAMPLES = {
     },
     "IncentivePlanAssigned": {"scope": {"company": True}, "plan_id": "std", "from_period": "2026-01"},
     "AwardGranted": {"rep_id": "R-1", "period": "2026-Q1", "amount": "500.00", "reason": "top closer"},
+    "RecognitionGranted": {"rep_id": "R-1", "period": "2026-Q1", "title": "优秀销售"},
     "PlanAcknowledged": {"rep_id": "R-1", "plan_id": "std", "version": 1},
     "DisputeOpened": {
         "dispute_id": "DS-1",

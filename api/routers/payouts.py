@@ -124,6 +124,8 @@ class Explanation(Payout):
     reproduced: bool  # does recomputing at the approval's knowledge time give its digest?
     today: Today
     tree: dict[str, Any]  # total → lines → inputs → events (type, times, data)
+    # approved → each adjustment (with what was owed after it) → now; empty when never approved
+    trail: list[dict[str, Any]] = []
 
 
 class LineChange(BaseModel):

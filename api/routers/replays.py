@@ -96,6 +96,19 @@ class AdjustIn(ReplayIn):
     ] = None
 
 
+class Effect(BaseModel):
+    delta: Decimal
+    lines: list[LineChange]  # the lines this cause moved
+    events: list[dict[str, Any]]  # its events: the plans' publications, or the facts learned (with `lines`)
+    disputes: list[str]  # the disputes whose corrections are among those events
+
+
+class Causes(BaseModel):
+    rule: Effect  # the facts as known at approval, under the replayed plan, against the approval
+    facts: Effect  # what was learned since approval, under the approved plan
+    both: Decimal  # what the two changes make together beyond their sum
+
+
 class DiffRow(BaseModel):
     rep_id: str
     before: Decimal  # approved + adjustments, or (never approved) computed under the plan in force
@@ -103,6 +116,7 @@ class DiffRow(BaseModel):
     delta: Decimal
     basis: str  # approved | computed
     lines: list[LineChange]
+    causes: Causes  # rule + facts + both = after − the approved (or computed) figure
 
 
 class ReplayedPlan(PlanRef):

@@ -1,5 +1,6 @@
 """A rep's feedback history: evaluations (each beside the previous one), feedback, improvement
-plans and trainings, in business-time order, as the ledger knew them."""
+plans and their reviews, trainings assigned and completed, in business-time order, as the ledger
+knew them."""
 
 from __future__ import annotations
 
@@ -10,18 +11,25 @@ from fastapi import APIRouter
 from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import AsOfMoment, EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
-from api.openapi_events import recorded_data
+from api.openapi_events import data_ref
+from projections.folds.people import TYPES_BY_KIND
 from projections.queries.history import rep_history_page
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
 
+HISTORY_DATA = {
+    "description": "The event's data: " + ", ".join(TYPES_BY_KIND.values()),
+    "anyOf": [data_ref(name) for name in TYPES_BY_KIND.values()],
+}
+
+
 class Entry(BaseModel):
-    kind: str  # evaluation | feedback | improvement_plan | training
+    kind: str  # evaluation | feedback | improvement_plan | plan_review | training_assigned | training | recognition
     occurred_at: datetime
     recorded_at: datetime
     position: int
-    data: Annotated[dict[str, Any], WithJsonSchema(recorded_data())]  # the event's data, as its type's schema says
+    data: Annotated[dict[str, Any], WithJsonSchema(HISTORY_DATA)]  # the event's data, as its kind's schema says
     previous: dict[str, Any] | None = None  # evaluations: the one before, and how each score moved
     process_delta: dict[str, int] | None = None
     result_delta: int | None = None

@@ -47,6 +47,7 @@ class Statement(Explanation):
     deals: list[dict[str, Any]]  # each deal a line used, with its events
     plan_acknowledged: dict[str, Any] | None  # the rep's PlanAcknowledged of this plan version, if any
     disputes: list[dict[str, Any]]  # the rep's disputes on this period and their status
+    recognitions: list[dict[str, Any]] = []  # non-cash: {title, reason, position, occurred_at}
 
 
 class DisputeOut(BaseModel):
