@@ -26,6 +26,7 @@ from api import (
     cli_people,
     cli_render,
     cli_reports,
+    cli_targets,
     cli_trust,
     cli_worker,
 )
@@ -358,6 +359,7 @@ GROUPS: list[tuple[str, typer.Typer]] = [
     ("dispute", cli_trust.dispute_app),  # perfledger dispute show ID
     ("export", cli_export.export_app),  # perfledger export kpis|payouts|statement --format xlsx|csv|pdf
     ("person", cli_people.person_app),  # perfledger person erase REP: irreversible
+    ("target", cli_targets.target_app),  # perfledger target allocate|set|revise
 ]
 
 for _name, _command in COMMANDS:

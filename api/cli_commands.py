@@ -28,8 +28,10 @@ from services.commands import CommandSpec, Request
 from services.recording import Refused
 
 _GROUP_HELP = {
-    "rep": "Reps: onboard, transfer, offboard.",
-    "target": "Targets: set and revise.",
+    "rep": "Reps: onboard, transfer, offboard, level.",
+    "region": "Regions: create.",
+    "team": "Teams: create.",
+    "target": "Targets: set, revise, allocate.",
     "activity": "Activities: log a call, visit, email, meeting or demo.",
     "followup": "Follow-ups: schedule and complete.",
     "lead": "Leads: record one.",

@@ -124,6 +124,8 @@ def request_schema(spec: CommandSpec) -> dict[str, Any]:
         "description": OCCURRED_AT_TEXT + " Default: now.",
     }
     required = [name for name in fields if spec.is_required(name)]
+    if spec.own_rep:
+        properties["rep_id"] = {**properties["rep_id"], "description": "Left out by a rep's token: their own."}
     for name in spec.required:
         properties[name] = _not_null(properties[name])
     return {

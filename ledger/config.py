@@ -116,7 +116,7 @@ DEFAULT_START = date(2000, 1, 1)
 # Reps date their calls within a few days, managers their team's facts within a quarter;
 # finance and admin (who also correct the past) have no window. Closed periods take no new facts
 # from anyone (see services/bounds.py).
-DEFAULT_BACKDATING = "rep=7,manager=90"
+DEFAULT_BACKDATING = "rep=7,manager=90,director=90"
 DEFAULT_ACTIVITY_LIMITS = "batch=100,day=500"
 
 

@@ -414,7 +414,7 @@ class TargetSet(Data):
                     value=value,
                 )
             )
-        if value < 0:
+        if value < low:
             raise ValueError(Msg("number.negative", "must not be negative"))
         if value >= MAX_MONEY:
             raise ValueError(Msg("number.too_large", "is larger than {limit}", limit=MAX_MONEY))

@@ -10,11 +10,16 @@ A command is a `CommandSpec` in `REGISTRY`, keyed by its name (`deal.won`). From
 - the command line (api/cli_commands.py) makes `perfledger GROUP ACTION` (`perfledger deal won
   D-1 --amount 18000`), one option per field.
 
-To add a command: append a `CommandSpec` to `SPECS` (name, event type, path, summary as a `Msg`,
-example body, the path's fields). A task that records several events, or fills fields in, gives a
-`build(spec, request) -> envelopes`; everything else (answers, refusals, CLI, OpenAPI) follows.
-A task that is not an event a client may record (approving a payout, closing a period) is not a
-spec: its own service writes with `system=True` and its route stays hand-written.
+To add a command: append a `CommandSpec` to `SPECS` below (name, event type, path, summary as
+a `Msg`, an example body, the path's fields; `key`, the field the answer's `id` is; `generated`,
+an id made up when left out). A task whose body is not one event's data brings its own
+`body_model` (checked first, each problem named `body.…`) and a `build(spec, data, event_id,
+occurred_at) -> envelopes` (a resolution and its corrections, recorded in one batch); a task
+that records several events gives `build` alone. Everything else follows: the operation, its
+schema and example, the CLI subcommand, the answers and refusals. The service behind it may live
+in its own module (`build` is a function of it); the spec is listed here, so that both faces see
+it when they are built. A task that writes what no client may record (approving a payout, closing
+a period) is not a spec: its own service writes with `system=True`, its route stays its own.
 
 Refusals name the command's own fields: an event's `data.amount` is the body's `body.amount`, a
 path id is `path.deal_id` (on the command line, `--amount` and the argument `DEAL_ID`).
@@ -35,6 +40,7 @@ from sqlalchemy import Engine
 
 from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidBatch
+from ledger.idempotency import scope_of
 from ledger.messages import Msg, message_of
 from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem, pydantic_message
 from ledger.store import Ledger, Recorded
@@ -72,6 +78,8 @@ class CommandSpec:
     """An id field made up when left out (an activity's id): from the event_id when one is given,
     so that a retry names the same object."""
     prefix: str = ""
+    own_rep: bool = False
+    """`rep_id` may be left out by a rep's token: it is their own (a rep logging their calls)."""
     required: tuple[str, ...] = ()
     """Fields the event leaves optional that this task needs (a revision's reason)."""
     build: Callable[[CommandSpec, dict[str, Any], str | None, str], list[dict[str, Any]]] | None = None
@@ -99,7 +107,7 @@ class CommandSpec:
         return {name: info for name, info in model.model_fields.items() if name not in left_out}
 
     def is_required(self, name: str) -> bool:
-        if name == self.generated:
+        if name == self.generated or (self.own_rep and name == "rep_id"):
             return False
         return name in self.required or self.fields()[name].is_required()
 
@@ -145,7 +153,8 @@ class Outcome:
 def envelopes_of(spec: CommandSpec, request: Request, now: str, scope: str) -> list[dict[str, Any]]:
     """The command's events, or CommandInvalid naming every field of the body that is wrong
     before the event is even validated (an unknown field, a task's required field). `scope`
-    (who writes) keeps a made-up id the same for a retry with the same event_id."""
+    (the writer's idempotency scope, whichever of its tokens it uses) keeps a made-up id the same
+    for a retry with the same event_id."""
     body = request.body
     if not isinstance(body, Mapping):
         raise InvalidBatch(
@@ -230,8 +239,10 @@ def run(
 ) -> Outcome:
     """Record the command for a token's user: the same checks as `POST /events`, in the same order
     (with the projections, `engine` and `settings`, those that read them: a dispute's line)."""
+    if spec.own_rep and user.role == "rep" and isinstance(request.body, Mapping) and "rep_id" not in request.body:
+        request = Request({**request.body, "rep_id": user.rep_id}, request.path)
     with renamed(spec):
-        envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), user.actor)
+        envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), scope_of(user.actor))
     with renamed(spec, envelopes):
         recorded = recording.record_events(ledger, envelopes, user, org, engine, settings)
     return outcome(spec, envelopes, recorded)
@@ -241,7 +252,7 @@ def run_as_operator(ledger: Ledger, spec: CommandSpec, request: Request, actor: 
     """Record the command from the operator's own tool (the command line): validated by the
     ledger like any batch, with no token to authorise; `person` fills the people field."""
     with renamed(spec):
-        envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), "operator")
+        envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), scope_of(actor))
     if spec.people_field is not None:
         for envelope in envelopes:
             if envelope["type"] == spec.event_type:
@@ -328,6 +339,32 @@ SPECS: list[CommandSpec] = [
         path_fields=("rep_id",),
         key="rep_id",
     ),
+    # the hierarchy: regions (admin), teams and levels (admin, the region's director)
+    CommandSpec(
+        "region.create",
+        "RegionCreated",
+        "/regions",
+        Msg("command.region.create", "Create a region of the company, naming its director for the record"),
+        {"region": "North", "name": "North China", "director_id": "D-north"},
+        key="region",
+    ),
+    CommandSpec(
+        "team.create",
+        "TeamCreated",
+        "/teams",
+        Msg("command.team.create", "Form a team in a region, naming its manager for the record"),
+        {"team_id": "T-9", "name": "Hangzhou", "region": "East", "manager_id": "M-9"},
+        key="team_id",
+    ),
+    CommandSpec(
+        "rep.level",
+        "RepLevelSet",
+        "/reps/{rep_id}/level",
+        Msg("command.rep.level", "Set a rep's level (junior, senior, …): targets may be allocated by level"),
+        {"level": "senior"},
+        path_fields=("rep_id",),
+        key="rep_id",
+    ),
     # targets
     CommandSpec(
         "target.set",
@@ -360,6 +397,7 @@ SPECS: list[CommandSpec] = [
         key="activity_id",
         generated="activity_id",
         prefix="A-",
+        own_rep=True,
     ),
     CommandSpec(
         "followup.schedule",
@@ -370,6 +408,7 @@ SPECS: list[CommandSpec] = [
         key="followup_id",
         generated="followup_id",
         prefix="FU-",
+        own_rep=True,
     ),
     CommandSpec(
         "followup.complete",
@@ -558,6 +597,7 @@ SPECS: list[CommandSpec] = [
         {"rep_id": "R-ann", "version": 1},
         path_fields=("plan_id",),
         key="plan_id",
+        own_rep=True,
     ),
     CommandSpec(
         "award.grant",
@@ -591,6 +631,7 @@ SPECS: list[CommandSpec] = [
         key="dispute_id",
         generated="dispute_id",
         prefix="DS-",
+        own_rep=True,
     ),
     CommandSpec(
         "dispute.comment",
@@ -604,12 +645,3 @@ SPECS: list[CommandSpec] = [
 ]
 REGISTRY: dict[str, CommandSpec] = {spec.name: spec for spec in SPECS}
 assert len(REGISTRY) == len(SPECS) and not {s.event_type for s in SPECS} & SYSTEM_TYPES
-
-
-def register(spec: CommandSpec) -> CommandSpec:
-    """Add a command (another module's task); the faces pick it up when they are built."""
-    if spec.name in REGISTRY:
-        raise ValueError(f"command {spec.name} is registered twice")
-    SPECS.append(spec)
-    REGISTRY[spec.name] = spec
-    return spec

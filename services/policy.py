@@ -340,7 +340,10 @@ def subject_of(event_type: str, data: Mapping[str, Any], org: OrgView, memory: B
     if event_type in ("IncentivePlanPublished", "RegionCreated"):
         return Subject(org_wide=True)
     if event_type == "TeamCreated":
-        return Subject(regions={data["region"]})
+        # A team reps are already in is theirs to formalise only for whoever reaches it now: a
+        # director cannot claim another region's team by creating it in their own.
+        known = {data["team_id"]} if org.knows("team", data["team_id"]) else set()
+        return Subject(regions={data["region"]}, teams=known)
     subject = Subject()
     if event_type in DEAL_KEYED:
         deal_id = data["deal_id"]

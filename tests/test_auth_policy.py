@@ -394,6 +394,8 @@ def test_a_token_is_bound_to_what_its_role_needs_and_nothing_else(role, rep_id, 
         ("DealCreditSplit", {"deal_id": "D-1", "splits": [{"rep_id": "R-1"}, {"rep_id": "R-3"}]}, False),
         ("TeamCreated", {"team_id": "T-8", "region": "East"}, True),
         ("TeamCreated", {"team_id": "T-8", "region": "West"}, False),
+        ("TeamCreated", {"team_id": "T-2", "region": "East"}, False),  # West's team, claimed for East
+        ("TeamCreated", {"team_id": "T-1", "region": "East"}, True),  # East's own team, formalised
         ("RegionCreated", {"region": "East"}, False),
         ("RepOnboarded", {"rep_id": "R-8", "team_id": "T-1"}, False),  # moves people: admin only
     ],

@@ -394,3 +394,22 @@ def test_a_commands_refusal_names_the_command_and_its_event_in_the_readers_langu
         "/deals/D-1/won", json={"amont": "1.00"}, headers={**api.headers("admin"), "Accept-Language": "zh-CN"}
     )
     assert unknown.json()["detail"][0]["message"] == "deal.won 没有这个字段；可用字段：amount, event_id, occurred_at"
+
+
+def test_a_reps_retry_with_another_of_their_tokens_is_the_same_activity_not_a_second_one(api):
+    from api.auth import create_token
+
+    second = create_token(api.client.app.state.engine, "rep", rep_id=OWN)[0]
+    body = {"rep_id": OWN, "kind": "call", "event_id": "call-retry", "occurred_at": Q2}
+    first = command(api, "/activities", body, role="rep")
+    retry = api.client.post("/activities", json=body, headers={"Authorization": f"Bearer {second}"})
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["id"] == first["id"] and retry.json()["events"][0]["duplicate"] is True
+    assert kpis(api, f"rep:{OWN}")["activities"]["call"] == 1
+
+
+def test_a_rep_logs_a_call_without_naming_themselves_and_a_manager_must_name_the_rep(api):
+    logged = command(api, "/activities", {"kind": "demo", "occurred_at": Q2}, role="rep")
+    assert logged["command"] == "activity.log"
+    assert kpis(api, f"rep:{OWN}")["activities"]["demo"] == 1
+    assert_refused(api, "/activities", {"kind": "demo"}, "body.rep_id", "pydantic.missing", role="manager")

@@ -76,3 +76,16 @@ def test_a_command_with_a_body_model_of_its_own_is_checked_against_it_then_built
     with pytest.raises(InvalidBatch) as refused:
         envelopes_of(spec, Request({"outcome": 3, "corrected_amount": "3.00"}, {"dispute_id": "D-1"}), NOW, "x")
     assert [(p.field, p.code) for p in refused.value.problems] == [("body.outcome", "pydantic.string_type")]
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_each_commands_example_is_a_valid_event_once_the_token_names_the_person(name):
+    from ledger.schemas import parse_batch
+
+    spec = REGISTRY[name]
+    envelopes = envelopes_of(spec, Request(spec.example, dict.fromkeys(spec.path_fields, "X-1")), NOW, "rep:R-ann")
+    for envelope in envelopes:
+        if spec.people_field:
+            envelope["data"][spec.people_field] = "manager:T-1"
+    commands, problems = parse_batch(envelopes, currency="CNY")
+    assert problems == [] and [c.type for c in commands] == [spec.event_type]

@@ -1,9 +1,11 @@
 """Every typed command × every role: the status each must answer for R-ann (in T-1, East), and
 nothing written when refused. The same authority as `POST /events` (services/policy.py):
-org changes are the director's (admin); plans and awards finance's too; targets finance's and the
-team manager's; the pipeline and the people process the team manager's; a rep logs their own
-calls and follow-ups, signs off their plan and opens and comments their disputes; an auditor
-records nothing (403). Another team's manager and another rep are refused as out of reach (403).
+org changes are the admin's; a region's teams and reps' levels also its director's; plans and
+awards finance's too; targets finance's, the team manager's and the region director's; the
+pipeline and the people process the team manager's and the region director's; a rep logs their
+own calls and follow-ups, signs off their plan and opens and comments their disputes; an auditor
+records nothing (403). Another team's manager, another region's director and another rep are
+refused as out of reach (403).
 
 Each cell records on an object of its own (made by the admin through `POST /events` first), so the
 cells do not depend on each other. One app on SQLite for the module: the store-specific paths are
@@ -23,7 +25,7 @@ from builders import ev
 from api.auth import create_token
 from ledger.config import Settings
 
-ROLES = ("admin", "finance", "auditor", "manager", "other_manager", "rep", "other_rep")
+ROLES = ("admin", "finance", "auditor", "manager", "other_manager", "rep", "other_rep", "director", "other_director")
 WHEN = "2026-04-10T10:00:00+00:00"
 RULES = {
     "components": [
@@ -44,11 +46,13 @@ def allowed(*roles: str) -> dict[str, int]:
 
 ADMIN = allowed("admin")
 FINANCE = allowed("admin", "finance")
-TARGETS = allowed("admin", "finance", "manager")
-MANAGER = allowed("admin", "manager")
-REP_TOO = allowed("admin", "manager", "rep")
+# A director of East writes what R-ann's manager writes (R-ann is in T-1, East); West's is refused.
+TARGETS = allowed("admin", "finance", "manager", "director")
+MANAGER = allowed("admin", "manager", "director")
+REP_TOO = allowed("admin", "manager", "rep", "director")
 SIGN_OFF = allowed("admin", "rep")
-COMMENT = allowed("admin", "finance", "manager", "rep")
+COMMENT = allowed("admin", "finance", "manager", "rep", "director")
+DIRECTOR = allowed("admin", "director")  # a team of East, a level of an East rep
 
 
 def opened(u: str) -> list[dict[str, Any]]:
@@ -79,6 +83,9 @@ CELLS: dict[str, tuple[Setup, str, dict[str, Any], dict[str, int]]] = {
         {},
         ADMIN,
     ),
+    "region.create": (nothing, "/regions", {"region": "Region-{u}", "name": "N"}, ADMIN),
+    "team.create": (nothing, "/teams", {"team_id": "T-{u}", "name": "N", "region": "East"}, DIRECTOR),
+    "rep.level": (nothing, f"/reps/{OWN}/level", {"level": "senior"}, DIRECTOR),
     "target.set": (
         nothing,
         "/targets",
@@ -207,6 +214,8 @@ def api(tmp_path_factory) -> Iterator[Api]:
         engine = api.client.app.state.engine
         api.tokens["other_manager"] = create_token(engine, "manager", team_id=OTHER_TEAM)[0]
         api.tokens["other_rep"] = create_token(engine, "rep", rep_id=MATE)[0]
+        api.tokens["other_director"] = create_token(engine, "director", region="West")[0]
+        api.record(ev("RegionCreated", WHEN, region="East", name="East China"))  # teams are formed in it
         yield api
 
 

@@ -109,3 +109,18 @@ def test_a_director_token_is_bound_to_its_region(api):
     west = {"Authorization": f"Bearer {secret}"}
     assert api.client.get("/kpis", params={"scope": "rep:R-cat", "period": "2026-Q1"}, headers=west).status_code == 200
     assert api.client.get("/kpis", params={"scope": "rep:R-ann", "period": "2026-Q1"}, headers=west).status_code == 404
+
+
+def test_a_directors_dashboard_offers_their_region_its_teams_and_reps_only(api):
+    answer = api.get("/web/scopes", role="director").json()
+    assert [option["scope"] for option in answer["scopes"]] == ["region:East", "team:T-1", "rep:R-ann", "rep:R-bob"]
+    assert api.get("/web/me", role="director").json()["region"] == "East"
+
+
+def test_a_retried_transfer_whose_region_the_team_filled_in_is_a_duplicate_not_a_conflict(api):
+    api.record(*EAST_WEST_T3)
+    move = ev("RepTransferred", "2026-03-01T00:00:00+00:00", event_id="move-cat", rep_id="R-cat", team_id="T-3")
+    first = api.post("/events", move)
+    again = api.post("/events", move)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["duplicates"] == [0] and again.json()["positions"] == first.json()["positions"]

@@ -49,6 +49,7 @@ def _description(spec: CommandSpec) -> str:
     model = DATA_MODELS[spec.event_type]
     people = f" `{spec.people_field}` is taken from your token." if spec.people_field else ""
     made = f" `{spec.generated}` is made up when left out (the answer's `id`)." if spec.generated else ""
+    made += " A rep's token may leave out `rep_id`: their own." if spec.own_rep else ""
     return (
         f"Records **{spec.event_type}**: {inspect.getdoc(model) or ''}{people}{made}\n\n"
         f"Command line: `perfledger {spec.group} {spec.action}`. The same checks and answers as "

@@ -11,26 +11,17 @@ from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import AsOfMoment, EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
 from api.openapi_events import data_ref
+from projections.folds.people import TYPES_BY_KIND
 from projections.queries.history import rep_history_page
+
+TIMELINE_TYPES = (*TYPES_BY_KIND.values(), "RecognitionGranted")  # a recognition is not personal data
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
 
 HISTORY_DATA = {
-    "description": "The event's data: an EvaluationRecorded, FeedbackGiven, ImprovementPlanSet, "
-    "ImprovementPlanReviewed, TrainingAssigned, TrainingCompleted or RecognitionGranted",
-    "anyOf": [
-        data_ref(name)
-        for name in (
-            "EvaluationRecorded",
-            "FeedbackGiven",
-            "ImprovementPlanSet",
-            "ImprovementPlanReviewed",
-            "TrainingAssigned",
-            "TrainingCompleted",
-            "RecognitionGranted",
-        )
-    ],
+    "description": "The event's data: " + ", ".join(TIMELINE_TYPES),
+    "anyOf": [data_ref(name) for name in TIMELINE_TYPES],
 }
 
 

@@ -156,7 +156,7 @@ def messages(request: Request) -> Response:
 
 router.add_route("/web/messages/{locale}.json", messages, methods=["GET"], include_in_schema=False)
 # The roles as the page names them (the page translates them with the catalog).
-ROLE_NAMES = (N_("admin"), N_("finance"), N_("auditor"), N_("manager"), N_("rep"))
+ROLE_NAMES = (N_("admin"), N_("finance"), N_("auditor"), N_("manager"), N_("director"), N_("rep"))
 
 
 # ---------------------------------------------------------------- reads for the page
@@ -166,6 +166,7 @@ class Me(BaseModel):
     role: str
     rep_id: str | None
     team_id: str | None
+    region: str | None = None  # a director's
     actor: str
     capabilities: list[str]  # names of services.policy.CAPABILITIES this token has
     currency: str
@@ -178,6 +179,7 @@ def me(user: CurrentUser, settings: SettingsDep) -> Me:
         role=user.role,
         rep_id=user.rep_id,
         team_id=user.team_id,
+        region=user.region,
         actor=user.actor,
         capabilities=sorted(name for name, roles in CAPABILITIES.items() if user.role in roles),
         currency=settings.currency,
@@ -254,6 +256,11 @@ def scopes(
             choices += [ScopeOption(scope=f"team:{t}", label=say._("Team {name}", name=t)) for t in sorted(teams)]
     elif user.role == "manager" and user.team_id:
         choices.append(ScopeOption(scope=f"team:{user.team_id}", label=say._("Team {name}", name=user.team_id)))
+    elif user.role == "director" and user.region:
+        region = user.region
+        choices.append(ScopeOption(scope=f"region:{region}", label=say._("Region {name}", name=region)))
+        in_region = sorted({o.team_id for o in options if o.team_id is not None and o.region == region})
+        choices += [ScopeOption(scope=f"team:{t}", label=say._("Team {name}", name=t)) for t in in_region]
     choices += [ScopeOption(scope=f"rep:{o.rep_id}", label=f"{o.name} ({o.rep_id})") for o in options]
     return Scopes(scopes=choices, reps=options)
 

@@ -62,7 +62,8 @@ on("TrainingAssigned")(_timeline("training_assigned", "training_id"))
 on("TrainingCompleted")(_timeline("training", "training_id"))  # item_id null: a completion of no assignment
 on("RecognitionGranted")(_timeline("recognition", None))
 
-_TYPES_BY_KIND = {
+# The rep history's kinds and the event type of each (GET /reps/{id}/history publishes their schemas).
+TYPES_BY_KIND = {
     "evaluation": "EvaluationRecorded",
     "feedback": "FeedbackGiven",
     "improvement_plan": "ImprovementPlanSet",
@@ -75,7 +76,7 @@ _TYPES_BY_KIND = {
 @on("PersonalDataErased")
 def personal_data_erased(fold: Fold, r: LogRecord) -> None:
     rep_id, categories = r.data["rep_id"], erased_categories(r.data)
-    fold.view.run(lambda conn: erase_payloads(conn, rep_timeline, rep_id, _TYPES_BY_KIND, categories))
+    fold.view.run(lambda conn: erase_payloads(conn, rep_timeline, rep_id, TYPES_BY_KIND, categories))
 
 
 class PeopleProjection(Projection):

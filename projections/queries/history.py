@@ -2,7 +2,8 @@
 they happened (business time, then log position): those that had happened by `as_of` (default:
 now), as known at `known_at` (default: now).
 
-Each entry: kind (evaluation | feedback | improvement_plan | training | recognition), occurred_at,
+Each entry: kind (evaluation | feedback | improvement_plan | plan_review | training_assigned |
+training | recognition), occurred_at,
 recorded_at, position, and the event's data. Each evaluation also comes with the previous
 evaluation of the rep (the one before it in that order): its id, period, result score and
 process scores, and the change of each process score (`process_delta`, for the processes scored

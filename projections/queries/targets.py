@@ -1,5 +1,6 @@
 """Targets: the value in force (the latest revision known at `known_at` that had been set by
-`as_of`) and its history, and whether each team's target matches the sum of its reps' targets.
+`as_of`) and its history, and whether each target matches the sum of its children's at every
+level (company vs regions, region vs teams, team vs reps).
 
 A revision counts from its own `occurred_at` (when it was set): a read `as_of` 10 November does
 not see a revision dated 15 November, whenever either was recorded; and a revision recorded
@@ -17,13 +18,23 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from ledger.config import Settings
+from ledger.schemas import ACTIVITY_KINDS
 from projections.db import prepared, reading
 from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.queries.membership import parse_scope, stints
+from projections.queries.org import NEXT_LEVEL, children
 from projections.tables import target_revisions
 from projections.units import micros_to_time
 
-ADDITIVE_METRICS = ("revenue", "orders", "new_customers", "activities")  # a team's is the sum of its reps'
+# A parent's target of these is the sum of its children's (a team's of its reps', …).
+ADDITIVE_METRICS = (
+    "revenue",
+    "orders",
+    "new_customers",
+    "activities",
+    "leads",
+    *(f"activities.{kind}" for kind in ACTIVITY_KINDS),
+)
 
 
 @dataclass(frozen=True)
@@ -174,6 +185,50 @@ def target_consistency(
     return report
 
 
+def level_consistency(
+    engine: Engine,
+    settings: Settings,
+    scope: str,
+    period: str,
+    known_at: datetime | None = None,
+    as_of: datetime | None = None,
+) -> list[dict[str, Any]] | None:
+    """For each additive target of a company, region or team scope: the sum of its children's
+    targets (the company's regions, a region's teams, a team's reps: each child in the parent at
+    some time during the period, or created in it) and whether they agree. None for a rep."""
+    parent = parse_scope(scope)
+    if parent.kind == "rep":
+        return None
+    cut = cutoffs(settings, period, as_of, known_at)
+    kids = [
+        child.scope for child in children(engine, settings, parent, str(cut.period), NEXT_LEVEL[parent.kind], known_at)
+    ]
+    with reading(engine) as conn:
+        rows = revisions(conn, str(cut.period), cut.as_of_us, cut.known_us)
+    latest = {(row.scope_key, row.metric): Decimal(row.value) for row in rows}
+    report = []
+    for metric in ADDITIVE_METRICS:
+        target = latest.get((str(parent), metric))
+        if target is None:
+            continue
+        values = {kid: latest.get((kid, metric)) for kid in kids}
+        total = sum((v for v in values.values() if v is not None), Decimal(0))
+        report.append(
+            {
+                "scope": str(parent),
+                "level": NEXT_LEVEL[parent.kind],
+                "metric": metric,
+                "target": target,
+                "children_sum": total,
+                "difference": target - total,
+                "consistent": target == total,
+                "children": {kid: v for kid, v in values.items() if v is not None},
+                "missing": [kid for kid, v in values.items() if v is None],
+            }
+        )
+    return report
+
+
 def _team_members(conn: Connection, lo: int, hi: int, known_us: int) -> dict[str, set[str]]:
     members: dict[str, set[str]] = {}
     for stint in stints(conn, known_us):
@@ -182,4 +237,12 @@ def _team_members(conn: Connection, lo: int, hi: int, known_us: int) -> dict[str
     return members
 
 
-__all__ = ["ADDITIVE_METRICS", "Target", "current_targets", "revisions", "target_consistency", "targets"]
+__all__ = [
+    "ADDITIVE_METRICS",
+    "Target",
+    "current_targets",
+    "level_consistency",
+    "revisions",
+    "target_consistency",
+    "targets",
+]
