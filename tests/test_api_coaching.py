@@ -210,3 +210,18 @@ def test_the_team_view_names_the_overdue_of_its_own_reps(api):
     team = api.get(f"/teams/{TEAM}/coaching", role="manager", as_of="2026-04-15T00:00:00+00:00").json()
     assert [(p["rep_id"], p["improvement_plan_id"]) for p in team["overdue_reviews"]] == [(OWN, "IP-1")]
     assert [r["rep_id"] for r in team["reps"]] == [OWN, MATE]
+
+
+def test_a_director_reads_the_coaching_of_their_region_only(api):
+    from api.auth import create_token
+
+    api.tokens["director"] = create_token(api.client.app.state.engine, "director", region="East")[0]
+    assert set_plan(api, role="director").status_code == 201
+    assert api.get(f"/reps/{OWN}/coaching", role="director").status_code == 200
+    assert api.get(f"/teams/{TEAM}/coaching", role="director").status_code == 200
+    assert api.get(f"/reps/{FAR}/coaching", role="director").status_code == 404  # West
+    assert api.get(f"/teams/{OTHER_TEAM}/coaching", role="director").status_code == 404
+    team = api.get(f"/teams/{TEAM}/coaching", role="director", as_of="2026-04-15T00:00:00+00:00").json()
+    assert [(p["rep_id"], p["improvement_plan_id"], p["set_by"]) for p in team["overdue_reviews"]] == [
+        (OWN, "IP-1", "director:East")
+    ]

@@ -335,3 +335,17 @@ def test_the_command_line_records_a_review_and_an_assignment_as_typed_commands(c
     assert (review.data["outcome"], review.data["reviewer_id"]) == ("missed", "manager:T-1")
     again = cli("improvement", "review", "IP-1", "--rep-id", "R-1", "--outcome", "met", "--by", "manager:T-1")
     assert again.exit_code != 0 and "already reviewed as missed" in again.output
+
+
+def test_an_erased_reps_review_notes_and_goals_read_as_erased_and_their_dates_stay(story):
+    from services.erasure import erase_person
+
+    story.settings.clock.set("2030-01-01T00:00:00+00:00")  # the erasure is dated by the machine's clock
+    erase_person(story.ledger, story.engine, "R-1", requested_by="R-1", ground="request", actor="cli:hr")
+    story.settings.clock.set("2030-01-02T00:00:00+00:00")
+    story.project()
+    answer = rep_coaching(story.engine, story.settings, "R-1", as_of=at("2026-04-15"))
+    (met,) = answer["closed_plans"]
+    assert met["reviews"][0]["note"] == "[erased]" and met["goals"] == ["[erased]"]
+    assert (met["status"], met["review_by"]) == ("met", datetime.fromisoformat("2026-04-01T00:00:00+00:00"))
+    assert [t["gap"] for t in answer["trainings_overdue"]] == ["discovery"]  # a training's gap is no personal text

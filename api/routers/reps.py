@@ -1,5 +1,6 @@
 """A rep's feedback history: evaluations (each beside the previous one), feedback, improvement
-plans and trainings, in business-time order, as the ledger knew them."""
+plans and their reviews, trainings assigned and completed, in business-time order, as the ledger
+knew them."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from api.openapi_events import data_ref
 from projections.folds.people import TYPES_BY_KIND
 from projections.queries.history import rep_history_page
 
-TIMELINE_TYPES = (*TYPES_BY_KIND.values(), "RecognitionGranted")  # a recognition is not personal data
-
 router = APIRouter(prefix="/reps", tags=["reps"])
 
 
 HISTORY_DATA = {
-    "description": "The event's data: " + ", ".join(TIMELINE_TYPES),
-    "anyOf": [data_ref(name) for name in TIMELINE_TYPES],
+    "description": "The event's data: " + ", ".join(TYPES_BY_KIND.values()),
+    "anyOf": [data_ref(name) for name in TYPES_BY_KIND.values()],
 }
 
 

@@ -70,6 +70,7 @@ TYPES_BY_KIND = {
     "plan_review": "ImprovementPlanReviewed",
     "training_assigned": "TrainingAssigned",
     "training": "TrainingCompleted",
+    "recognition": "RecognitionGranted",
 }
 
 
