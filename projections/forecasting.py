@@ -29,7 +29,7 @@ REP, TEAM, COMPANY, NONE = "rep", "team", "company", "none"
 
 @dataclass(frozen=True)
 class Track:
-    """Closed deals of a rep, team or company over the look-back, counted by share, and the
+    """Closed deals of a rep, team or company over the look-back, whole counts, and the
     cycles (microseconds, opened to won) of its won deals: their total and count."""
 
     won: Decimal = Decimal(0)

@@ -33,7 +33,7 @@ from projection_fixtures import projected_stores
 from projections.db import reading
 from projections.payouts.rep_figures import rep_figures
 from projections.queries.cutoffs import cutoffs
-from projections.queries.forecast import rep_forecasts
+from projections.queries.forecast import pooled, rep_forecasts, tracks
 from projections.queries.membership import parse_scope
 
 T = "+08:00"
@@ -121,3 +121,17 @@ def test_the_forecasts_per_rep_read_the_same_whole_counts(split_month):
         found = rep_forecasts(conn, split_month.settings, parse_scope("team:T-A"), cut)
     assert found["R-1"]["forecast"]["orders"]["actual"] == D(2)
     assert found["R-2"]["forecast"]["orders"]["actual"] == D(2)
+
+
+def test_a_team_and_the_company_learn_from_each_split_deal_once(split_month):
+    cut = cutoffs(split_month.settings, "2026-03", None, None)
+    with reading(split_month.engine) as conn:
+        every, deals = tracks(conn, cut)
+    # each rep's own track counts a split deal whole: R-1 won D-1 and D-2, R-2 won D-1 and D-4
+    assert (every["R-1"].won, every["R-2"].won, every["R-3"].lost, every["R-4"].lost) == (2, 2, 1, 1)
+    # T-A (R-1, R-2) won D-1, D-2, D-4: 3 deals, not 4; its money is 6000 + 1500 + 4000 + 2000
+    team = pooled(["R-1", "R-2"], every, deals)
+    assert (team.won, team.lost, team.won_amount) == (3, 0, D("13500.00"))
+    # the company won D-1, D-2, D-4 and lost D-3: 3 and 1, not the reps' 5 and 2
+    company = pooled(list(every), every, deals)
+    assert (company.won, company.lost, company.won_amount) == (3, 1, D("15000.00"))

@@ -84,16 +84,25 @@ def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
     return {rep: stint for rep, stint in found.items() if stint.of(scope)}
 
 
-def tracks(conn: Connection, cut: Cutoffs) -> dict[str, Track]:
-    """rep → its closed deals (whole counts: a split deal counts once for each rep it credits),
-    won amount and won deals' cycles over the year before as_of."""
+def tracks(conn: Connection, cut: Cutoffs) -> tuple[dict[str, Track], dict[str, tuple[set[str], set[str]]]]:
+    """rep → its track over the year before as_of (closed deals in whole counts: a split deal
+    counts once for each rep it credits; won amount by share; won deals' cycles), and rep → the
+    ids of the deals it won and lost then, so that a team's or the company's track counts each
+    deal once however it was split."""
     f = deal_facts.c
     window = look_back(cut)
     won_deal = f.deal_count == 1  # one row per won deal carries its cycle
-    counts = {
-        rep_id: (int(won or 0), int(lost or 0))
-        for rep_id, _, _, won, lost, _ in conn.execute(counted_by_deal(window, f.rep_id))
-    }
+    deals: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    per_deal = (
+        select(f.rep_id, f.deal_id, func.sum(f.won_ppb), func.sum(f.lost_ppb))
+        .where(window)
+        .group_by(f.rep_id, f.deal_id)
+    )
+    for rep_id, deal_id, won_ppb, lost_ppb in conn.execute(per_deal):
+        if int(won_ppb or 0) > 0:
+            deals[rep_id][0].add(deal_id)
+        if int(lost_ppb or 0) > 0:
+            deals[rep_id][1].add(deal_id)
     sums = conn.execute(
         select(
             f.rep_id,
@@ -104,16 +113,22 @@ def tracks(conn: Connection, cut: Cutoffs) -> dict[str, Track]:
         .where(window)
         .group_by(f.rep_id)
     ).all()
-    return {
-        rep_id: Track(
-            Decimal(counts.get(rep_id, (0, 0))[0]),
-            Decimal(counts.get(rep_id, (0, 0))[1]),
-            Decimal(int(cents or 0)) / 100,
-            int(cycles_us or 0),
-            int(cycles or 0),
+    found = {}
+    for rep_id, cents, cycles_us, cycles in sums:
+        won, lost = deals.get(rep_id, (set(), set()))
+        found[rep_id] = Track(
+            Decimal(len(won)), Decimal(len(lost)), Decimal(int(cents or 0)) / 100, int(cycles_us or 0), int(cycles or 0)
         )
-        for rep_id, cents, cycles_us, cycles in sums
-    }
+    return found, dict(deals)
+
+
+def pooled(rep_ids: list[str], every: Mapping[str, Track], deals: Mapping[str, tuple[set[str], set[str]]]) -> Track:
+    """Several reps' tracks as one (a team's, the company's): money and cycles summed, and each
+    closed deal counted once, however many of these reps it credits."""
+    summed = combined([every[rep_id] for rep_id in rep_ids if rep_id in every])
+    won = set().union(*(deals.get(rep_id, (set(), set()))[0] for rep_id in rep_ids))
+    lost = set().union(*(deals.get(rep_id, (set(), set()))[1] for rep_id in rep_ids))
+    return Track(Decimal(len(won)), Decimal(len(lost)), summed.won_amount, summed.cycles_us, summed.cycles)
 
 
 def look_back(cut: Cutoffs) -> ColumnElement[bool]:
@@ -152,13 +167,13 @@ def learned_by_rep(
     conn: Connection, cut: Cutoffs, everyone: Mapping[str, Stint], reps: Mapping[str, Stint]
 ) -> dict[str, Learned]:
     """Each rep's win probability and cycle: its own, its team's at as_of, or the company's."""
-    every = tracks(conn, cut)
-    members: dict[str | None, list[Track]] = defaultdict(list)
-    for rep_id, track in every.items():
+    every, deals = tracks(conn, cut)
+    members: dict[str | None, list[str]] = defaultdict(list)
+    for rep_id in every:
         stint = everyone.get(rep_id)
-        members[None if stint is None else stint.team_id].append(track)
-    by_team = {team: combined(found) for team, found in members.items()}
-    company = combined(list(every.values()))
+        members[None if stint is None else stint.team_id].append(rep_id)
+    by_team = {team: pooled(found, every, deals) for team, found in members.items()}
+    company = pooled(list(every), every, deals)
     return {
         rep_id: learned(every.get(rep_id, Track()), by_team.get(stint.team_id, Track()), company)
         for rep_id, stint in reps.items()
