@@ -39,3 +39,28 @@ def test_the_director_of_east_splits_east_by_weights_reads_east_and_cannot_touch
     assert api.get("/kpis", role="director", scope="region:East", period="2026-Q1").status_code == 200
     assert api.get("/kpis", role="director", scope="team:T-3", period="2026-Q1").status_code == 200
     assert api.get("/kpis", role="director", scope="team:T-2", period="2026-Q1").status_code == 404
+
+
+def test_the_auditor_verifies_the_chain_replays_without_writing_and_cannot_write(api):
+    report = api.get("/audit/verify", role="auditor").json()
+    assert report["ok"] is True and report["events_checked"] == api.head()
+    before = (api.client.app.state.ledger.head().position, api.client.app.state.ledger.head().link)
+    # A draft plan of a flat 5% commission on revenue: R-ann won 130,000.00 in Q1, × 0.05 = 6,500.00.
+    rules = {
+        "components": [
+            {
+                "id": "commission",
+                "kind": "commission",
+                "base": "revenue",
+                "mode": "flat",
+                "tiers": [{"from_attainment": "0", "rate": "0.05"}],
+            }
+        ]
+    }
+    response = api.post("/replays", {"period": "2026-Q1", "plan": {"rules": rules}}, role="auditor")
+    assert response.status_code == 200, response.text
+    assert response.json()["plan"]["draft"] is True
+    # The replay wrote nothing: the log's count and head digest are as they were.
+    assert (api.client.app.state.ledger.head().position, api.client.app.state.ledger.head().link) == before
+    assert api.post("/periods/2026-Q1/close", role="auditor").status_code == 403
+    assert (api.client.app.state.ledger.head().position, api.client.app.state.ledger.head().link) == before
