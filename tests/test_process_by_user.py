@@ -60,6 +60,8 @@ def test_the_auditor_verifies_the_chain_replays_without_writing_and_cannot_write
     response = api.post("/replays", {"period": "2026-Q1", "plan": {"rules": rules}}, role="auditor")
     assert response.status_code == 200, response.text
     assert response.json()["plan"]["draft"] is True
+    after = {row["rep_id"]: row["after"] for row in response.json()["diff"]}
+    assert after["R-ann"] == "6500.00"
     # The replay wrote nothing: the log's count and head digest are as they were.
     assert (api.client.app.state.ledger.head().position, api.client.app.state.ledger.head().link) == before
     assert api.post("/periods/2026-Q1/close", role="auditor").status_code == 403
