@@ -66,3 +66,83 @@ def test_the_auditor_verifies_the_chain_replays_without_writing_and_cannot_write
     assert (api.client.app.state.ledger.head().position, api.client.app.state.ledger.head().link) == before
     assert api.post("/periods/2026-Q1/close", role="auditor").status_code == 403
     assert (api.client.app.state.ledger.head().position, api.client.app.state.ledger.head().link) == before
+
+
+def command(api, path: str, body: dict, role: str) -> dict:
+    response = api.post(path, body, role=role)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_the_manager_of_t1_runs_a_reps_pipeline_and_coaching_and_the_coaching_read_follows(api):
+    rep = "R-bob"  # in the manager token's team T-1; Q1: 80,000.00 won, evaluation E-2 (result 72, discovery 62)
+    q2 = "2026-04-15T10:00:00+00:00"
+    command(api, "/activities", {"rep_id": rep, "kind": "call", "occurred_at": q2}, role="manager")
+    command(api, "/followups", {"rep_id": rep, "due_at": "2026-04-20T18:00:00Z", "occurred_at": q2}, role="manager")
+    command(api, "/deals", {"deal_id": "D-m", "rep_id": rep, "customer_id": "C-m", "occurred_at": q2}, role="manager")
+    command(api, "/deals/D-m/won", {"amount": "25000.00", "occurred_at": q2}, role="manager")
+    figures = api.get("/kpis", role="manager", scope=f"rep:{rep}", period="2026-Q2").json()["kpis"]
+    # Q2 starts empty: one call, one follow-up due 04-20 and never done (overdue), D-m's 25,000.00
+    assert figures["revenue"] == "25000.00"
+    assert figures["activities"]["call"] == 1
+    assert figures["followups"] == {"due": 1, "done": 0, "overdue": 1}
+    evaluation = command(
+        api,
+        "/evaluations",
+        {
+            "rep_id": rep,
+            "period": "2026-Q2",
+            "result_score": 80,
+            "process_scores": {"discovery": 70},
+            "occurred_at": "2026-04-30T10:00:00Z",
+        },
+        role="manager",
+    )
+    plan = command(
+        api,
+        "/improvement-plans",
+        {
+            "rep_id": rep,
+            "goals": ["3 demos a week"],
+            "trainings": ["demo skills"],
+            "gaps": ["demo"],
+            "review_by": "2026-05-31T18:00:00Z",
+            "occurred_at": "2026-05-01T09:00:00Z",
+        },
+        role="manager",
+    )
+    training = command(
+        api,
+        "/trainings/assignments",
+        {
+            "rep_id": rep,
+            "training": "demo skills",
+            "gap": "demo",
+            "due_by": "2026-06-30T18:00:00Z",
+            "occurred_at": "2026-05-02T09:00:00Z",
+        },
+        role="manager",
+    )
+    # As of 06-10: the plan's review date 05-31 is past (overdue); the training is due 06-30 (pending, not overdue).
+    read = api.get(f"/reps/{rep}/coaching", role="manager", as_of="2026-06-10T12:00:00Z")
+    assert read.status_code == 200, read.text
+    coaching = read.json()
+    assert [p["improvement_plan_id"] for p in coaching["open_plans"]] == [plan["id"]]
+    assert [p["improvement_plan_id"] for p in coaching["overdue_reviews"]] == [plan["id"]]
+    assert [t["training_id"] for t in coaching["trainings_pending"]] == [training["id"]]
+    assert coaching["trainings_overdue"] == []
+    # progress since E-2: result 72 → 80 (+8), discovery 62 → 70 (+8)
+    assert coaching["progress"]["latest"]["evaluation_id"] == evaluation["id"]
+    deltas = {s["score"]: (s["previous"], s["latest"], s["delta"]) for s in coaching["progress"]["scores"]}
+    assert deltas == {"result": (72, 80, 8), "discovery": (62, 70, 8)}
+    command(
+        api,
+        f"/improvement-plans/{plan['id']}/reviews",
+        {"rep_id": rep, "outcome": "met", "note": "demos up", "occurred_at": "2026-06-12T09:00:00Z"},
+        role="manager",
+    )
+    coaching = api.get(f"/reps/{rep}/coaching", role="manager", as_of="2026-06-15T12:00:00Z").json()
+    assert coaching["open_plans"] == [] and coaching["overdue_reviews"] == []
+    (closed,) = coaching["closed_plans"]
+    assert (closed["improvement_plan_id"], closed["status"], closed["overdue"]) == (plan["id"], "met", False)
+    assert closed["reviews"][0]["reviewer_id"] == "manager:T-1"  # from the token
