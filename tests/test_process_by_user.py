@@ -146,3 +146,55 @@ def test_the_manager_of_t1_runs_a_reps_pipeline_and_coaching_and_the_coaching_re
     (closed,) = coaching["closed_plans"]
     assert (closed["improvement_plan_id"], closed["status"], closed["overdue"]) == (plan["id"], "met", False)
     assert closed["reviews"][0]["reviewer_id"] == "manager:T-1"  # from the token
+
+
+SIMPLE_RULES = {
+    "components": [
+        {
+            "id": "commission",
+            "kind": "commission",
+            "base": "revenue",
+            "mode": "flat",
+            "tiers": [{"from_attainment": "0", "rate": "0.02"}],
+        }
+    ]
+}
+
+
+def test_finance_publishes_and_assigns_a_plan_then_approves_t1_for_q2_in_one_batch(api):
+    published = command(
+        api,
+        "/plans",
+        {"plan_id": "simple", "version": 1, "effective_from": "2026-04", "rules": SIMPLE_RULES, "occurred_at": JAN},
+        role="finance",
+    )
+    assert published["id"] == "simple"
+    command(api, "/plans/simple/assign", {"scope": {"team": "T-1"}, "from_period": "2026-04"}, role="finance")
+    q2 = "2026-04-15T10:00:00+00:00"
+    for rep, amount in (("R-ann", "40000.00"), ("R-bob", "12345.67")):
+        command(
+            api,
+            "/targets",
+            {"scope": {"rep": rep}, "metric": "revenue", "period": "2026-Q2", "value": "100000"},
+            role="finance",
+        )
+        command(
+            api,
+            "/deals",
+            {"deal_id": f"D-{rep}", "rep_id": rep, "customer_id": "C-q2", "occurred_at": q2},
+            role="admin",
+        )
+        command(api, f"/deals/D-{rep}/won", {"amount": amount, "occurred_at": q2}, role="admin")
+    head = api.head()
+    response = api.post("/payouts/approve", {"scope": "team:T-1", "period": "2026-Q2"}, role="finance")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["counts"] == {"approved": 2, "unchanged": 0, "adjusted": 0, "refused": 0}
+    # T-1's plan `simple` (2% flat) over the team's std: R-ann 40,000.00 × 0.02 = 800.00;
+    # R-bob 12,345.67 × 0.02 = 246.9134, to the cent 246.91
+    assert [(a["rep_id"], a["amount"], a["position"]) for a in answer["approved"]] == [
+        ("R-ann", "800.00", head + 1),
+        ("R-bob", "246.91", head + 2),
+    ]
+    explained = api.get("/payouts/R-ann/2026-Q2/explain", role="finance").json()
+    assert explained["approved"]["amount"] == "800.00" and explained["reproduced"] is True
