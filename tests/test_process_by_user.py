@@ -7,7 +7,7 @@ West are created here, and T-3 is formed in East with nobody in it yet.
 
 from __future__ import annotations
 
-from builders import ev
+from builders import correct, ev
 from payout_fixtures import JAN
 
 APRIL = "2026-04-01T00:00:00+00:00"
@@ -169,13 +169,18 @@ def test_finance_publishes_and_assigns_a_plan_then_approves_t1_for_q2_in_one_bat
         role="finance",
     )
     assert published["id"] == "simple"
-    command(api, "/plans/simple/assign", {"scope": {"team": "T-1"}, "from_period": "2026-04"}, role="finance")
+    command(
+        api,
+        "/plans/simple/assign",
+        {"scope": {"team": "T-1"}, "from_period": "2026-04", "occurred_at": JAN},
+        role="finance",
+    )
     q2 = "2026-04-15T10:00:00+00:00"
     for rep, amount in (("R-ann", "40000.00"), ("R-bob", "12345.67")):
         command(
             api,
             "/targets",
-            {"scope": {"rep": rep}, "metric": "revenue", "period": "2026-Q2", "value": "100000"},
+            {"scope": {"rep": rep}, "metric": "revenue", "period": "2026-Q2", "value": "100000", "occurred_at": APRIL},
             role="finance",
         )
         command(
@@ -198,3 +203,62 @@ def test_finance_publishes_and_assigns_a_plan_then_approves_t1_for_q2_in_one_bat
     ]
     explained = api.get("/payouts/R-ann/2026-Q2/explain", role="finance").json()
     assert explained["approved"]["amount"] == "800.00" and explained["reproduced"] is True
+    listed = api.get("/payouts", role="finance", period="2026-Q2").json()["payouts"]
+    ann = next(p for p in listed if p["rep_id"] == "R-ann")
+    # the team's assignment outranks the company's std v2 (in force from April too)
+    assert (ann["plan"]["plan_id"], ann["plan"]["assigned_by"]["scope"]) == ("simple", "team:T-1")
+
+
+def test_the_rep_logs_a_call_signs_the_plan_reads_own_kpis_and_a_dispute_resolved_corrects_the_payout(api):
+    logged = command(
+        api, "/activities", {"rep_id": "R-ann", "kind": "call", "occurred_at": "2026-03-20T10:00:00Z"}, role="rep"
+    )
+    assert logged["id"].startswith("A-")
+    signed = command(
+        api,
+        "/plans/std/acknowledge",
+        {"rep_id": "R-ann", "version": 1, "occurred_at": "2026-03-21T10:00:00Z"},
+        role="rep",
+    )
+    assert [e["type"] for e in signed["events"]] == ["PlanAcknowledged"]
+    # R-ann's Q1: D-1 won for 130,000.00, the call just logged
+    figures = api.get("/kpis", role="rep", scope="rep:R-ann", period="2026-Q1").json()["kpis"]
+    assert (figures["revenue"], figures["activities"]["call"]) == ("130000.00", 1)
+    assert api.get("/kpis", role="rep", scope="rep:R-bob", period="2026-Q1").status_code == 404
+    # Her Q1 payout on std v1 (target 100,000.00): commission 100,000 × 3% + 20,000 × 5% + 10,000 × 8%
+    # = 3,000 + 1,000 + 800 = 4,800.00, target bonus 5,000.00: 9,800.00.
+    opened = command(
+        api,
+        "/disputes",
+        {
+            "rep_id": "R-ann",
+            "period": "2026-Q1",
+            "component": "commission",
+            "deal_id": "D-1",
+            "text": "D-1 was signed at 140,000.00",
+            "occurred_at": "2026-04-03T09:00:00Z",
+        },
+        role="rep",
+    )
+    dispute_id = opened["id"]
+    assert dispute_id.startswith("DS-")
+    head = api.head()
+    fix = correct("D-1", "140000.00", when="2026-04-04T09:00:00+00:00")
+    response = api.post(
+        f"/disputes/{dispute_id}/resolve",
+        {"outcome": "accepted", "reason": "the signed order says 140,000.00", "corrections": [fix]},
+        role="manager",
+    )
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert api.head() == head + 2  # the correction and the resolution, one batch
+    # With 140,000.00 (140%): 3,000 + 1,000 + 20,000 × 8% = 5,600.00 commission, + 5,000.00 bonus = 10,600.00
+    assert (answer["effect"]["before"], answer["effect"]["after"], answer["effect"]["delta"]) == (
+        "9800.00",
+        "10600.00",
+        "800.00",
+    )
+    payout = api.get("/payouts/R-ann/2026-Q1/explain", role="rep").json()
+    assert payout["total"] == "10600.00"
+    assert {line["component"]: line["amount"] for line in payout["lines"]}["commission"] == "5600.00"
+    assert api.get(f"/disputes/{dispute_id}", role="rep").json()["status"] == "resolved"
