@@ -1,5 +1,5 @@
 """Issue 21, process by user: each user doing their role's work over HTTP with their own token,
-on SQLite and PostgreSQL. Started with the director; the other users are still to come.
+on SQLite and PostgreSQL: the director, the auditor, the team manager, finance and the rep.
 
 The department of api_client: R-ann and R-bob in T-1 (East), R-cat in T-2 (West). East and
 West are created here, and T-3 is formed in East with nobody in it yet.
