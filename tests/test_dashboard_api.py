@@ -90,19 +90,22 @@ def test_the_page_is_served_at_the_root_with_a_strict_content_security_policy(da
 
 
 def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
-    for path in sorted(WEB.iterdir()):
-        response = dash.client.get(f"/web/static/{path.name}")
-        assert response.status_code == 200, path.name
+    for path in sorted(p for p in WEB.rglob("*") if p.is_file()):
+        name = path.relative_to(WEB).as_posix()  # app.js, views/why.js
+        response = dash.client.get(f"/web/static/{name}")
+        assert response.status_code == 200, name
         assert response.content == path.read_bytes()
     assert dash.client.get("/web/static/app.js").headers["content-type"].startswith("text/javascript")
     for name in ("nope.js", ".hidden.js", "..%2Frouters%2Fweb.py", "%2e%2e%2fapp.py", "web.py", "app.js.map"):
         assert dash.client.get(f"/web/static/{name}").status_code == 404, name
     assert dash.client.get("/web/static/../routers/web.py").status_code == 404
+    for name in ("views%2F..%2F..%2Frouters%2Fweb.py", "views/.hidden.js", "other/app.js", "views/views/why.js", "views/nope.js"):
+        assert dash.client.get(f"/web/static/{name}").status_code == 404, name
 
 
 def test_the_page_loads_nothing_from_the_internet():
     """No CDN, no web font, no analytics: every URL in the page's files is the server's own."""
-    for path in sorted(WEB.iterdir()):
+    for path in sorted(p for p in WEB.rglob("*") if p.is_file()):
         source = path.read_text()
         urls = re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", source)
         assert [u for u in urls if u != "http://www.w3.org/2000/svg"] == [], path.name
@@ -112,7 +115,7 @@ def test_only_the_chart_module_turns_the_apis_figures_into_numbers():
     """The page formats figures as text (format.js) and computes none; charts.js alone makes
     plotting coordinates of them (and places an axis' ticks among those coordinates)."""
     conversions = re.compile(r"parseFloat|parseInt|Number\(|Math\.|\.toFixed\(|valueAsNumber|BigInt\(")
-    for path in sorted(WEB.glob("*.js")):
+    for path in sorted(WEB.rglob("*.js")):
         found = set(conversions.findall(path.read_text()))
         assert found <= ({"Number(", "Math."} if path.name == "charts.js" else set()), path.name
     assert "Number(" in (WEB / "charts.js").read_text()

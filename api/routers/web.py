@@ -100,8 +100,9 @@ def page(_: Request) -> Response:
 def static_file(request: Request) -> Response:
     name = request.path_params["name"]
     path = WEB_DIR / name
-    # By name only: no sub-folders, no dot-files, only the page's own kinds of file.
-    if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
+    # By name only (or views/NAME: the page's views): no other folder, no dot-files, only the page's own kinds of file.
+    folder, _, base = name.rpartition("/")
+    if folder not in ("", "views") or base.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
         return PlainTextResponse(f"no file {name!r} in the dashboard", status_code=404)
     return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=PAGE_HEADERS)
 
@@ -141,7 +142,7 @@ def plotly_js(request: Request) -> Response:
 
 
 router.add_route("/", page, methods=["GET"], include_in_schema=False)
-router.add_route("/web/static/{name}", static_file, methods=["GET"], include_in_schema=False)
+router.add_route("/web/static/{name:path}", static_file, methods=["GET"], include_in_schema=False)
 router.add_route("/web/vendor/plotly.min.js", plotly_js, methods=["GET"], include_in_schema=False)
 
 
