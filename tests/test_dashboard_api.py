@@ -99,7 +99,13 @@ def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
     for name in ("nope.js", ".hidden.js", "..%2Frouters%2Fweb.py", "%2e%2e%2fapp.py", "web.py", "app.js.map"):
         assert dash.client.get(f"/web/static/{name}").status_code == 404, name
     assert dash.client.get("/web/static/../routers/web.py").status_code == 404
-    for name in ("views%2F..%2F..%2Frouters%2Fweb.py", "views/.hidden.js", "other/app.js", "views/views/why.js", "views/nope.js"):
+    for name in (
+        "views%2F..%2F..%2Frouters%2Fweb.py",
+        "views/.hidden.js",
+        "other/app.js",
+        "views/views/why.js",
+        "views/nope.js",
+    ):
         assert dash.client.get(f"/web/static/{name}").status_code == 404, name
 
 

@@ -77,7 +77,9 @@ def test_finance_reads_the_teams_payouts_exports_them_approves_them_in_one_batch
 
     # sorted by total: the biggest first
     tab.page.locator("#payouts-table thead button[data-sort=total]").click()
-    shown = [Decimal(v) for v in rows.evaluate_all("rows => rows.map(r => r.querySelector('[data-col=total]').dataset.raw)")]
+    shown = [
+        Decimal(v) for v in rows.evaluate_all("rows => rows.map(r => r.querySelector('[data-col=total]').dataset.raw)")
+    ]
     assert shown == sorted((Decimal(p["total"]) for p in listed["payouts"]), reverse=True)
     tab.shot("11-payouts")
 
@@ -106,9 +108,9 @@ def test_finance_reads_the_teams_payouts_exports_them_approves_them_in_one_batch
         p["rep_id"] for p in with_plan
     }
     for payout in with_plan:
-        expect(tab.page.locator(f"#payouts-table tr[data-rep='{payout['rep_id']}'] td[data-col=state]")).to_have_attribute(
-            "data-state", "approved"
-        )
+        expect(
+            tab.page.locator(f"#payouts-table tr[data-rep='{payout['rep_id']}'] td[data-col=state]")
+        ).to_have_attribute("data-state", "approved")
     tab.shot("13-bulk-approved", full_page=True)
 
     # a replay under the latest published version: biggest change first, totals, causes, and its export
@@ -122,7 +124,10 @@ def test_finance_reads_the_teams_payouts_exports_them_approves_them_in_one_batch
     body = {"period": PERIOD, "plan": {"plan_id": latest["plan_id"], "version": latest["version"]}}
     replayed = api.post("/replays", json=body).json()
     expect(diff_rows).to_have_count(len(replayed["diff"]))
-    deltas = [abs(Decimal(v)) for v in diff_rows.evaluate_all("rows => rows.map(r => r.querySelector('[data-col=delta]').dataset.raw)")]
+    deltas = [
+        abs(Decimal(v))
+        for v in diff_rows.evaluate_all("rows => rows.map(r => r.querySelector('[data-col=delta]').dataset.raw)")
+    ]
     assert deltas == sorted((abs(Decimal(r["delta"])) for r in replayed["diff"]), reverse=True)
     assert raw(tab, "#diff-table tfoot td[data-col=after]") == replayed["totals"]["after"]
     assert raw(tab, "#diff-table tfoot td[data-col=delta]") == replayed["totals"]["delta"]
@@ -183,9 +188,15 @@ def test_the_rep_reads_why_their_payout_is_what_it_is_prints_their_statement_and
     expect(tab.page.locator("#payout .events-title")).to_have_text(f"Events behind this payout ({len(positions)})")
 
     # the deal the tests follow reads as a sentence: its id, its amount in money, its date
-    won = next(e for line in lines for e in line["events"] if e["type"] == "DealWon" and e["data"]["deal_id"] == demo.deal)
+    won = next(
+        e for line in lines for e in line["events"] if e["type"] == "DealWon" and e["data"]["deal_id"] == demo.deal
+    )
     sentence = tab.page.locator(f"#payout ol.events-once > li[data-position='{won['position']}'] .sentence")
-    expect(sentence).to_have_text(re.compile(rf"^Deal {re.escape(demo.deal)} won: {re.escape(cny(won['data']['amount']))} on \w{{3}} \d{{1,2}}, 2026$"))
+    expect(sentence).to_have_text(
+        re.compile(
+            rf"^Deal {re.escape(demo.deal)} won: {re.escape(cny(won['data']['amount']))} on \w{{3}} \d{{1,2}}, 2026$"
+        )
+    )
 
     # a line's inputs in words: attainment and rates as percentages to two decimals, money to the cent
     first = tab.page.locator("#payout details.line").first
