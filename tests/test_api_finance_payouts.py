@@ -160,3 +160,18 @@ def test_a_replay_exports_to_xlsx_in_chinese_with_money_as_numbers(api):
 def test_a_manager_cannot_run_or_export_a_replay(api):
     response = api.client.post("/replays?format=csv", json={"period": Q1, "plan": V2}, headers=api.headers("manager"))
     assert response.status_code == 403
+
+
+def test_a_statement_link_names_its_language_over_the_readers(api):
+    def page(lang: str, header: dict[str, str]) -> str:
+        response = api.client.get(
+            f"/statements/{OWN}/{Q1}", params={"format": "html", "lang": lang}, headers={**api.headers("rep"), **header}
+        )
+        assert response.status_code == 200, response.text
+        return response.text
+
+    assert "激励对账单" in page("zh-CN", EN)  # "{rep} {period} 激励对账单", though the reader asks for English
+    assert f"Statement of {OWN} for {Q1}" in page("en", ZH)
+    refused = api.get(f"/statements/{OWN}/{Q1}", role="rep", format="html", lang="fr")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "query.lang"
+    assert api.get(f"/statements/{FAR}/{Q1}", role="rep", format="html", lang="en").status_code == 404

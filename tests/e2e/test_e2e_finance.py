@@ -250,3 +250,34 @@ def test_the_rep_reads_why_their_payout_is_what_it_is_prints_their_statement_and
     expect(sentence).to_contain_text(amount)
     tab.shot("17-rep-why-zh", full_page=True)
     assert tab.outside == []
+
+
+NUMBER_CASES = [  # (value, pct in en, amount in en)
+    ("1.3088243028846153846153846153846153846153846", "130.88%", "1.31"),
+    ("0.085", "8.50%", "0.09"),
+    ("3848.027350", "384,802.74%", "3,848.03"),
+    ("-734.885", "-73,488.50%", "-734.89"),
+    ("-0.00", "0.00%", "0.00"),
+    ("1234567.5", "123,456,750.00%", "1,234,567.50"),
+]
+
+
+def test_the_why_words_figures_by_intl_exactly_and_orders_decimal_strings_by_their_digits(tab: Session):
+    """views/numbers.js in Chromium: percentages and cents rounded half away from zero on the decimal
+    text (no float), and an order on decimal strings by sign and digits, by size for a replay's deltas."""
+    tab.page.goto(f"{tab.base}/")
+    shown = tab.page.evaluate(
+        """async (cases) => {
+        const n = await import("/web/static/views/numbers.js");
+        return cases.map(([value]) => [n.pct(value), n.amount(value)]);
+    }""",
+        NUMBER_CASES,
+    )
+    assert shown == [[pct, amount] for _, pct, amount in NUMBER_CASES]
+    order = tab.page.evaluate("""async () => {
+        const n = await import("/web/static/views/numbers.js");
+        const values = ["10.5", "-3", "2", "0.00", "-0", "100", "9.99", "-10.01", "10.50"];
+        return [[...values].sort(n.compareDecimal), [...values].sort((a, b) => n.compareSize(b, a))];
+    }""")
+    assert order[0] == ["-10.01", "-3", "0.00", "-0", "2", "9.99", "10.5", "10.50", "100"]
+    assert order[1] == ["100", "10.5", "10.50", "-10.01", "9.99", "-3", "2", "0.00", "-0"]
