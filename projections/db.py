@@ -77,6 +77,24 @@ def ledger_schema(engine: Engine, database_url: str) -> str | None:
     return None
 
 
+def same_postgres_database(engine: Engine, database_url: str) -> bool:
+    """Can `engine`'s statements read the tables of the PostgreSQL ledger at `database_url`: the
+    same server and database, and the ledger's tables named by its schema (or neither names
+    one: both in the default search path)? The recorder names its tables with their schema, so
+    the projections may live in another schema of the same database."""
+    if engine.dialect.name != "postgresql":
+        return False
+    mine = database_url_of(engine)
+    if mine is None or make_url(database_url).get_backend_name() != "postgresql":
+        return False
+    (one, my_schema), (other, ledger_schema_name) = projection_url(mine), projection_url(database_url)
+
+    def where(url: URL) -> tuple[str, int, str | None]:
+        return (url.host or "localhost", url.port or 5432, url.database)
+
+    return where(one) == where(other) and (ledger_schema_name is not None or my_schema is None)
+
+
 def database_url_of(engine: Engine) -> str | None:
     """The database URL an engine was made from by `engine_for` (a PostgreSQL schema included,
     which the engine's own URL does not carry), for another process to open the same store."""
