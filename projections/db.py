@@ -41,10 +41,25 @@ def engine_for(settings: Settings, reads_ledger: str | None = None) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url, _read_only_uri(reads_ledger) if reads_ledger else None)
     else:
-        engine = _postgres_engine(url, schema)
+        engine = _postgres_engine(url, schema, settings.pg_pool[0])
     _DATABASE_URLS[engine] = settings.database_url
     if reads_ledger:
         _READS_LEDGER[engine] = reads_ledger
+    return engine
+
+
+def read_engine_for(settings: Settings) -> Engine | None:
+    """An engine on the database the read side reads from when it is not the ledger's
+    (`Settings.read_database_url`: a streaming replica of the primary, whose projections the
+    primary's worker writes and replication brings); None when reads go to the primary. Nothing
+    is ever written through it."""
+    if not settings.read_database_url:
+        return None
+    url, schema = projection_url(settings.read_database_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("PERFLEDGER_READ_DATABASE_URL: a PostgreSQL replica (postgresql://…), or unset")
+    engine = _postgres_engine(url, schema, settings.pg_pool[0])
+    _DATABASE_URLS[engine] = settings.read_database_url
     return engine
 
 
@@ -173,10 +188,15 @@ def _into_wal(cursor: Any) -> None:
 WAL_ATTEMPTS = 100
 
 
-def _postgres_engine(url: URL, schema: str | None) -> Engine:
+def _postgres_engine(url: URL, schema: str | None, pool_size: int = 4) -> Engine:
     # Positional parameters (%s), as SQLite's (?): a statement's values can then be given as
-    # one tuple per row on both (see `compiled`), with no dict made per row.
-    engine = create_engine(url, pool_pre_ping=True, paramstyle="format")
+    # one tuple per row on both (see `compiled`), with no dict made per row. `pool_size`
+    # connections kept, as many again under load (`Settings.pg_pool`); each checked before use
+    # (pre-ping: a connection the server ended, a restart or pg_terminate_backend, is replaced
+    # rather than handed to a read).
+    engine = create_engine(
+        url, pool_pre_ping=True, paramstyle="format", pool_size=pool_size, max_overflow=pool_size, pool_timeout=10
+    )
     if schema:
 
         @event.listens_for(engine, "connect")
