@@ -55,7 +55,7 @@ export function toInstant(local) {
   if (!m) return "";
   const asUtc = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] || 0));
   const guess = asUtc - offsetAt(asUtc);
-  return new Date(asUtc - offsetAt(guess)).toISOString().replace(".000Z", "Z");
+  return new Date(asUtc - offsetAt(guess)).toISOString();
 }
 
 /** An ISO 8601 instant → the datetime-local value showing it in the ledger's zone. */

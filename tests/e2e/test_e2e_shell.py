@@ -103,7 +103,7 @@ def test_a_score_name_that_looks_like_a_link_is_shown_as_text_in_the_chart(tab: 
     tab.page.goto(f"{tab.base}/#/rep?period={PERIOD}&rep={demo.other_rep}")
     wait_view(tab, "rep", rep=demo.other_rep)
     chart = tab.page.locator("#process-chart")
-    expect(chart.get_by_text(hostile)).to_be_visible()  # the name, literally, in the legend
+    expect(chart.locator(".chart-legend li").get_by_text(hostile, exact=True)).to_be_visible()  # literally
     assert chart.locator("a").count() == 0
     assert tab.page.locator("a[href='/web/sign-out']").count() == 0
     titles = chart.locator("svg title").evaluate_all("nodes => nodes.map(n => n.textContent)")
@@ -178,7 +178,7 @@ def test_the_page_opens_on_this_quarter_so_far_and_shows_and_reads_times_in_the_
         page.locator("#f-known-at").fill("2026-07-01T12:00:00")  # a wall time in the ledger's zone
         page.locator("#f-apply").click()
         page.locator("#view-overview[data-key*='known_at='][data-state=ready]").wait_for()
-        assert any("known_at=2026-07-01T12%3A00%3A00Z" in url for url in asked), asked
+        assert any("known_at=2026-07-01T12%3A00%3A00.000Z" in url for url in asked), asked
         expect(page.locator("#cutoffs")).to_contain_text("2026-07-01 12:00:00 UTC")
     finally:
         context.close()
