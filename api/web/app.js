@@ -526,7 +526,7 @@ function eventSummary(data) {
 function renderPayout(repId, generation) {
   return why.loadWhy($("#payout"), {
     currency: state.me.currency, repId, period: state.filters.period, knownAt: state.filters.known_at,
-    canDispute: state.me.role === "rep" && state.me.rep_id === repId, onError: setStatus,
+    canDispute: state.me.role === "rep" && state.me.rep_id === repId,
   }, () => stale(generation));
 }
 

@@ -225,6 +225,10 @@ def test_the_rep_reads_why_their_payout_is_what_it_is_prints_their_statement_and
     en = tab.page.locator("#payout a.statement-link.html[data-lang='en']").get_attribute("href")
     assert "激励对账单" in mine.get(zh).text
     assert f"Statement of {demo.rep}" in mine.get(en).text
+    with tab.page.expect_popup() as popup:  # the link itself, with the page's session
+        tab.page.locator("#payout a.statement-link.html[data-lang='en']").click()
+    expect(popup.value.locator("h1")).to_have_text(f"Statement of {demo.rep} for {PERIOD}")
+    popup.value.close()
     with tab.page.expect_download() as download:
         tab.page.locator("#payout a.statement-link.pdf").click()
     assert Path(download.value.path()).read_bytes()[:4] == b"%PDF"

@@ -1,19 +1,8 @@
-// Files the API writes (exports, printable statements): asked for with the session the page has.
-// A plain GET link works by itself where the browser holds the session (a cookie); while the page
-// holds a bearer token (this tab's sessionStorage) a link's click fetches the file with it. A POST
-// (a replay's export) is always fetched. Errors come back as the API's words.
+// Files the API writes (exports, printable statements), asked for with the page's session (its
+// HttpOnly cookie): a GET is a plain link; a POST (a replay's export) is fetched and saved.
+// Errors come back as the API's words.
 
 import { locale, t } from "../i18n.js";
-
-const TOKEN_KEY = "perfledger.token";
-
-function bearer() {
-  try {
-    return sessionStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
-  }
-}
 
 /** "/payouts?period=2026-Q2&format=csv" from a path and its parameters (empty ones left out). */
 export function address(path, params = {}) {
@@ -47,8 +36,6 @@ async function refusal(response) {
 /** Fetches a file with the page's session: {blob, name}; throws Error(the API's words). */
 export async function fetchFile(url, { method = "GET", body, language } = {}) {
   const headers = { "X-Requested-With": "perfledger", "Accept-Language": language || locale() };
-  const secret = bearer();
-  if (secret) headers.Authorization = `Bearer ${secret}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -74,9 +61,8 @@ export function save(blob, name) {
   setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
 }
 
-/** A link to a file: plain with a cookie session; fetched with the bearer token while the page has one.
- * `opens`: a page to show in a new tab (a printable statement) rather than a file to save. */
-export function fileLink(url, text, { opens = false, language, onError, attributes = {} } = {}) {
+/** A link to a file of a GET: saved as a download, or (`opens`: a printable page) shown in a new tab. */
+export function fileLink(url, text, { opens = false, attributes = {} } = {}) {
   const link = document.createElement("a");
   link.href = url;
   link.textContent = text;
@@ -87,18 +73,5 @@ export function fileLink(url, text, { opens = false, language, onError, attribut
   } else {
     link.setAttribute("download", "");
   }
-  link.addEventListener("click", async (event) => {
-    if (!bearer()) return; // the cookie goes with the plain link
-    event.preventDefault();
-    const tab = opens ? window.open("", "_blank") : null;
-    try {
-      const file = await fetchFile(url, { language });
-      if (tab) tab.location.href = URL.createObjectURL(file.blob);
-      else save(file.blob, file.name);
-    } catch (error) {
-      if (tab) tab.close();
-      if (onError) onError(error.message);
-    }
-  });
   return link;
 }

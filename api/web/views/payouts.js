@@ -72,7 +72,7 @@ function row(payout, ctx) {
     stateCell(payout, currency),
     h("td", { class: "num", dataset: { col: "owed", raw: payout.approval.owed ?? "" } },
       payout.approval.owed === null || payout.approval.owed === undefined ? fmt.DASH : num.moneyIn(payout.approval.owed, currency)),
-    h("td", { class: "statement-cell" }, statementLinks(payout.rep_id, payout.period || f.period, f.known_at, ctx.setStatus)));
+    h("td", { class: "statement-cell" }, statementLinks(payout.rep_id, payout.period || f.period, f.known_at)));
 }
 
 function header(ctx) {
@@ -109,8 +109,7 @@ function draw(ctx) {
 
 function exportLinks(ctx) {
   const link = (format, text) => fileLink(address("/payouts", { ...params(ctx), format }), text,
-    { onError: (message) => { $("#payouts-error").textContent = message; },
-      attributes: { class: `export ${format}`, "data-format": format } });
+    { attributes: { class: `export ${format}`, "data-format": format } });
   fill($("#payouts-exports"), t("Export:"), " ", link("csv", "CSV"), " · ", link("xlsx", t("Excel (.xlsx)")));
 }
 

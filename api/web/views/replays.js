@@ -92,10 +92,10 @@ async function exportAs(format, ctx) {
   try {
     const file = await fetchFile(`/replays?format=${format}`, { method: "POST", body: view.request });
     save(file.blob, file.name);
+    ctx.setStatus(t("Exported the replay as {format}", { format: format.toUpperCase() }));
   } catch (failure) {
     error.textContent = failure.message;
   }
-  ctx.setStatus(t("Exported the replay as {format}", { format: format.toUpperCase() }));
 }
 
 function exportButtons(ctx) {

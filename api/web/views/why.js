@@ -203,10 +203,10 @@ export function eventsOnce(lines) {
 // ---------------------------------------------------------------- the statement and disputes
 
 /** The rep's printable statement, in Chinese and in English, and as a PDF. */
-export function statementLinks(repId, period, knownAt, onError) {
+export function statementLinks(repId, period, knownAt) {
   const path = `/statements/${enc(repId)}/${enc(period)}`;
   const link = (format, lang, text, opens) => fileLink(address(path, { format, lang, known_at: knownAt }), text,
-    { opens, language: lang, onError, attributes: { class: `statement-link ${format}`, "data-lang": lang, hreflang: lang } });
+    { opens, attributes: { class: `statement-link ${format}`, "data-lang": lang, hreflang: lang } });
   return h("p", { class: "statement-links" },
     h("span", {}, t("Printable statement:")), " ",
     link("html", "zh-CN", "中文", true), " · ", link("html", "en", "English", true), " · ",
@@ -319,7 +319,7 @@ function facts(answer, currency) {
     rows.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]));
 }
 
-/** Fills `target` with the payout's why. context: {currency, repId, period, knownAt, canDispute, onError}. */
+/** Fills `target` with the payout's why. context: {currency, repId, period, knownAt, canDispute}. */
 export function renderWhy(target, answer, context) {
   const lines = (answer.tree && answer.tree.lines) || answer.lines || [];
   const refs = eventsOnce(lines).map((entry, i) => ({ ...entry, number: i + 1 }));
@@ -327,7 +327,7 @@ export function renderWhy(target, answer, context) {
   const full = { ...context, list };
   fill(target,
     facts(answer, context.currency),
-    statementLinks(answer.rep_id, answer.period, context.knownAt, context.onError),
+    statementLinks(answer.rep_id, answer.period, context.knownAt),
     (answer.problems || []).length ? h("ul", { class: "problems" }, answer.problems.map((p) => h("li", {}, p))) : null,
     h("p", { class: "hint" }, t("Open a line to see how it was worked out, and the events behind it.")),
     lines.length ? h("div", { class: "lines" }, lines.map((line) => lineBlock(line, refs, full))) : note(t("No payout lines.")),
