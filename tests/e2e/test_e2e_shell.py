@@ -110,7 +110,7 @@ def test_a_score_name_that_looks_like_a_link_is_shown_as_text_in_the_chart(tab: 
     assert any(title.startswith(f"{hostile}: 71") for title in titles)
 
 
-VIEWS = ("overview", "rep", "replay")
+VIEWS = ("overview", "rep", "payouts", "replay")
 
 
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
