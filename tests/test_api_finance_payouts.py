@@ -175,3 +175,20 @@ def test_a_statement_link_names_its_language_over_the_readers(api):
     refused = api.get(f"/statements/{OWN}/{Q1}", role="rep", format="html", lang="fr")
     assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "query.lang"
     assert api.get(f"/statements/{FAR}/{Q1}", role="rep", format="html", lang="en").status_code == 404
+
+
+def test_the_explanation_lists_each_event_behind_the_payout_once_with_the_lines_resting_on_it(api):
+    answer = api.get(f"/payouts/{OWN}/{Q1}/explain", role="rep").json()
+    tree = answer["tree"]
+    # R-ann's commission and her target bonus both rest on D-1's win and her revenue target: two
+    # lines citing the same events, listed once
+    by_line = {line["component"]: {e["position"] for e in line["events"]} for line in tree["lines"]}
+    assert by_line["commission"] & by_line["target-bonus"]
+    positions = [e["position"] for e in tree["events"]]
+    assert sorted(positions) == sorted(set().union(*by_line.values())) and len(positions) == len(set(positions))
+    for event in tree["events"]:
+        assert event["lines"] == [c for c, cited in by_line.items() if event["position"] in cited]
+    won = next(e for e in tree["events"] if e["type"] == "DealWon")
+    assert won["data"]["amount"] == "130000.00" and won["lines"] == ["commission", "target-bonus"]
+    times = [e["occurred_at"] for e in tree["events"]]
+    assert times == sorted(times)  # in the order they happened (one zone: UTC)

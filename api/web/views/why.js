@@ -184,7 +184,8 @@ function eventNote(event) {
   return typeof d.reason === "string" && d.reason ? d.reason : null;
 }
 
-/** The events behind the payout, each once, in the order they happened; and which lines rest on each. */
+/** The events behind the payout, each once, in the order they happened, and which lines rest on each
+ * (from the lines, where the API gives no `tree.events`). */
 export function eventsOnce(lines) {
   const byPosition = new Map();
   for (const line of lines) {
@@ -322,7 +323,10 @@ function facts(answer, currency) {
 /** Fills `target` with the payout's why. context: {currency, repId, period, knownAt, canDispute}. */
 export function renderWhy(target, answer, context) {
   const lines = (answer.tree && answer.tree.lines) || answer.lines || [];
-  const refs = eventsOnce(lines).map((entry, i) => ({ ...entry, number: i + 1 }));
+  const listed = answer.tree && Array.isArray(answer.tree.events)
+    ? answer.tree.events.map((event) => ({ event, lines: event.lines || [] })) // each once, as the API lists them
+    : eventsOnce(lines);
+  const refs = listed.map((entry, i) => ({ ...entry, number: i + 1 }));
   const list = eventsList(refs, context.currency);
   const full = { ...context, list };
   fill(target,
