@@ -132,8 +132,13 @@ def test_finance_reads_the_teams_payouts_exports_them_approves_them_in_one_batch
     assert raw(tab, "#diff-table tfoot td[data-col=after]") == replayed["totals"]["after"]
     assert raw(tab, "#diff-table tfoot td[data-col=delta]") == replayed["totals"]["delta"]
     moved = [r for r in replayed["diff"] if Decimal(r["delta"]) != 0]
-    if moved:  # a moved payout names its cause
-        expect(tab.page.locator(f"#diff-table tr[data-rep='{moved[0]['rep_id']}'] [data-cause]").first).to_be_visible()
+    if moved:  # a moved payout names its cause, and so does each of its lines
+        row = tab.page.locator(f"#diff-table tr[data-rep='{moved[0]['rep_id']}']")
+        expect(row.locator("ul.causes [data-cause]").first).to_be_visible()
+        row.locator("details summary").click()
+        for line in moved[0]["causes"]["rule"]["lines"]:
+            cell = row.locator(f"details tr[data-component='{line['component']}'] td[data-cause=rule]")
+            assert cell.get_attribute("data-raw") == line["delta"]
     with tab.page.expect_download() as download:
         tab.page.locator("#replay-exports button[data-format=csv]").click()
     header, *exported = csv_rows(Path(download.value.path()))

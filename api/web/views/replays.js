@@ -31,15 +31,26 @@ function causes(row, ctx) {
       ? ` ${t("(disputes {ids})", { ids: c.facts.disputes.join(", ") })}` : "")));
 }
 
+/** A line's change by one cause: the cause's own line change for this component, if it moved it. */
+function causeOf(row, kind, component) {
+  const effect = row.causes && row.causes[kind];
+  const line = effect && (effect.lines || []).find((l) => l.component === component);
+  return line ? line.delta : null;
+}
+
 function lines(row, ctx) {
   if (!(row.lines || []).length) return fmt.DASH;
+  const cell = (value, kind) => h("td", { class: `num ${value === null ? "" : sign(value)}`, dataset: { cause: kind, raw: value ?? "" } },
+    value === null ? fmt.DASH : money(value, ctx));
   return h("details", {}, h("summary", {}, row.lines.length === 1 ? t("1 line") : t("{count} lines", { count: row.lines.length })),
     h("table", { class: "data compact" },
-      h("thead", {}, h("tr", {}, [t("Component"), t("Before"), t("After"), t("Delta")].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, row.lines.map((line) => h("tr", {},
+      h("thead", {}, h("tr", {}, [t("Component"), t("Before"), t("After"), t("Delta"), t("plan rules"), t("facts learned")]
+        .map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, row.lines.map((line) => h("tr", { dataset: { component: line.component } },
         h("th", { scope: "row" }, line.component),
         h("td", { class: "num" }, money(line.before, ctx)), h("td", { class: "num" }, money(line.after, ctx)),
-        h("td", { class: `num ${sign(line.delta)}` }, money(line.delta, ctx)))))));
+        h("td", { class: `num ${sign(line.delta)}` }, money(line.delta, ctx)),
+        cell(causeOf(row, "rule", line.component), "rule"), cell(causeOf(row, "facts", line.component), "facts"))))));
 }
 
 function ordered(rows, ctx) {
