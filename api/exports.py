@@ -425,3 +425,115 @@ def reason_text(lang: Lang, reason: Mapping[str, Any]) -> str:
         metric=metric,
         share=lang.percent(reason["value"], digits=2),
     )
+
+
+STAGE_NAMES = {"open": N_("open"), "won": N_("won"), "lost": N_("lost")}
+FOLLOWUP_STATE_NAMES = {"due": N_("due"), "done": N_("done"), "overdue": N_("overdue")}
+
+
+def _page_notes(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> list[str]:
+    notes = cutoff_notes(lang, answer["as_of"], answer["known_at"], tz_name, zone)
+    if answer.get("period"):
+        notes.insert(0, lang._("Period {period}.", period=answer["period"]))
+    return notes
+
+
+def deals_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A rep's deals (GET /reps/{id}/deals): stage, customer, amounts, stage age, the events."""
+    columns = [
+        (lang._("Deal"), TEXT),
+        (lang._("Customer"), TEXT),
+        (lang._("Stage"), TEXT),
+        (lang._("Days in stage"), NUMBER),
+        (lang._("Opened ({zone})", zone=tz_name), TIME),
+        (lang._("Closed ({zone})", zone=tz_name), TIME),
+        (lang._("Expected amount"), MONEY),
+        (lang._("Won amount"), MONEY),
+        (lang._("Credited to the rep"), MONEY),
+        (lang._("Owner"), TEXT),
+        (lang._("Events"), TEXT),
+    ]
+    sheet = Sheet(
+        f"deals-{answer['rep_id']}",
+        lang._("Deals of {rep}", rep=answer["rep_id"]),
+        columns,
+        notes=_page_notes(lang, answer, tz_name, zone),
+    )
+    for deal in answer["deals"]:
+        sheet.rows.append(
+            [
+                deal["deal_id"],
+                deal["customer_id"],
+                lang._(STAGE_NAMES.get(deal["stage"], deal["stage"])),
+                deal["stage_days"],
+                deal["opened_at"],
+                deal["closed_at"],
+                deal["expected_amount"],
+                deal["amount"],
+                deal["credited"],
+                deal["owner"],
+                " ".join(map(str, deal["events"])),
+            ]
+        )
+    return sheet
+
+
+def activities_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A rep's activities (GET /reps/{id}/activities)."""
+    columns = [
+        (lang._("Activity"), TEXT),
+        (lang._("Kind"), TEXT),
+        (lang._("Occurred ({zone})", zone=tz_name), TIME),
+        (lang._("Replied"), TEXT),
+        (lang._("Events"), TEXT),
+    ]
+    sheet = Sheet(
+        f"activities-{answer['rep_id']}",
+        lang._("Activities of {rep}", rep=answer["rep_id"]),
+        columns,
+        notes=_page_notes(lang, answer, tz_name, zone),
+    )
+    for item in answer["activities"]:
+        replied = "" if item["replied"] is None else lang._("yes") if item["replied"] else lang._("no")
+        sheet.rows.append(
+            [
+                item["activity_id"],
+                lang._(item["kind"]),
+                item["occurred_at"],
+                replied,
+                " ".join(map(str, item["events"])),
+            ]
+        )
+    return sheet
+
+
+def followups_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A rep's follow-ups (GET /reps/{id}/followups), the overdue first."""
+    columns = [
+        (lang._("Follow-up"), TEXT),
+        (lang._("State"), TEXT),
+        (lang._("Due ({zone})", zone=tz_name), TIME),
+        (lang._("Days overdue"), NUMBER),
+        (lang._("Deal"), TEXT),
+        (lang._("Completed ({zone})", zone=tz_name), TIME),
+        (lang._("Events"), TEXT),
+    ]
+    sheet = Sheet(
+        f"followups-{answer['rep_id']}",
+        lang._("Follow-ups of {rep}", rep=answer["rep_id"]),
+        columns,
+        notes=_page_notes(lang, answer, tz_name, zone),
+    )
+    for item in answer["followups"]:
+        sheet.rows.append(
+            [
+                item["followup_id"],
+                lang._(FOLLOWUP_STATE_NAMES.get(item["state"], item["state"])),
+                item["due_at"],
+                item["overdue_days"],
+                item["deal_id"],
+                item["completed_at"],
+                " ".join(map(str, item["events"])),
+            ]
+        )
+    return sheet
