@@ -90,19 +90,23 @@ def test_the_page_is_served_at_the_root_with_a_strict_content_security_policy(da
 
 
 def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
-    for path in sorted(WEB.iterdir()):
-        response = dash.client.get(f"/web/static/{path.name}")
+    files = sorted(WEB.rglob("*.*"))
+    assert "views/help.js" in {p.relative_to(WEB).as_posix() for p in files}
+    for path in files:
+        response = dash.client.get(f"/web/static/{path.relative_to(WEB).as_posix()}")
         assert response.status_code == 200, path.name
         assert response.content == path.read_bytes()
     assert dash.client.get("/web/static/app.js").headers["content-type"].startswith("text/javascript")
     for name in ("nope.js", ".hidden.js", "..%2Frouters%2Fweb.py", "%2e%2e%2fapp.py", "web.py", "app.js.map"):
         assert dash.client.get(f"/web/static/{name}").status_code == 404, name
     assert dash.client.get("/web/static/../routers/web.py").status_code == 404
+    for name in ("..%2Fapp.js", "%2e%2e%2fweb.py", ".hidden.js", "nope.js", "common.js.map"):
+        assert dash.client.get(f"/web/static/views/{name}").status_code == 404, name
 
 
 def test_the_page_loads_nothing_from_the_internet():
     """No CDN, no web font, no analytics: every URL in the page's files is the server's own."""
-    for path in sorted(WEB.iterdir()):
+    for path in sorted(WEB.rglob("*.*")):
         source = path.read_text()
         urls = re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", source)
         assert [u for u in urls if u != "http://www.w3.org/2000/svg"] == [], path.name
@@ -112,7 +116,7 @@ def test_only_the_chart_module_turns_the_apis_figures_into_numbers():
     """The page formats figures as text (format.js) and computes none; charts.js alone makes
     plotting coordinates of them (and places an axis' ticks among those coordinates)."""
     conversions = re.compile(r"parseFloat|parseInt|Number\(|Math\.|\.toFixed\(|valueAsNumber|BigInt\(")
-    for path in sorted(WEB.glob("*.js")):
+    for path in sorted(WEB.rglob("*.js")):
         found = set(conversions.findall(path.read_text()))
         assert found <= ({"Number(", "Math."} if path.name == "charts.js" else set()), path.name
     assert "Number(" in (WEB / "charts.js").read_text()

@@ -3,6 +3,7 @@ reads that only the page needs.
 
 - `GET /`                         api/web/index.html, with a strict Content-Security-Policy
 - `GET /web/static/{name}`        the page's CSS and ES modules: files of api/web/, by name only
+- `GET /web/static/views/{name}`  the views' ES modules: files of api/web/views/, by name only
 - `GET /web/vendor/plotly.min.js` Plotly.js from the installed `plotly` package (the `web` extra),
                                   never a CDN: the page works with no internet
 - `GET /web/messages/{locale}.json` the page's texts in zh-CN (msgid → text), from the same gettext
@@ -98,9 +99,9 @@ def page(_: Request) -> Response:
     return FileResponse(WEB_DIR / "index.html", media_type=STATIC_TYPES[".html"], headers=PAGE_HEADERS)
 
 
-def static_file(request: Request) -> Response:
+def static_file(request: Request, folder: Path = WEB_DIR) -> Response:
     name = request.path_params["name"]
-    path = WEB_DIR / name
+    path = folder / name
     # By name only: no sub-folders, no dot-files, only the page's own kinds of file.
     if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
         return PlainTextResponse(f"no file {name!r} in the dashboard", status_code=404)
@@ -143,6 +144,12 @@ def plotly_js(request: Request) -> Response:
 
 router.add_route("/", page, methods=["GET"], include_in_schema=False)
 router.add_route("/web/static/{name}", static_file, methods=["GET"], include_in_schema=False)
+router.add_route(  # the views of api/web/views/ (ES modules imported by app.js), by name only likewise
+    "/web/static/views/{name}",
+    lambda request: static_file(request, WEB_DIR / "views"),
+    methods=["GET"],
+    include_in_schema=False,
+)
 router.add_route("/web/vendor/plotly.min.js", plotly_js, methods=["GET"], include_in_schema=False)
 
 
