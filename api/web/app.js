@@ -9,8 +9,12 @@ import { $, fill, h, note } from "./dom.js";
 import * as fmt from "./format.js";
 import * as i18n from "./i18n.js";
 import { N_, t } from "./i18n.js";
+import { moveMarks } from "./views/common.js";
+import * as drill from "./views/drill.js";
+import * as help from "./views/help.js";
 import * as payouts from "./views/payouts.js";
 import * as replays from "./views/replays.js";
+import * as rollup from "./views/rollup.js";
 import * as why from "./views/why.js";
 
 const VIEWS = ["overview", "rep", "payouts", "replay"];
@@ -255,8 +259,8 @@ function showCutoffs() {
     : t("{period}: {as_of}; {known_at}.", values);
 }
 
-/** What a view module (views/*.js) may use of this page. */
-function viewContext() {
+/** What the payout views (views/payouts.js, replays.js) may use of this page. */
+function payoutContext() {
   return { state, stale, can, repLabel, scopeLabel, hashForRep, setStatus, markLoading, markReady };
 }
 
@@ -268,7 +272,7 @@ function render() {
   showCutoffs();
   setStatus(t("Loading…"));
   const views = { overview: renderOverview, rep: renderRep, replay: renderReplay,
-    payouts: (g) => payouts.render(viewContext(), g) };
+    payouts: (g) => payouts.render(payoutContext(), g) };
   views[state.view](generation).then(
     () => { if (!stale(generation)) setStatus(t("Updated {time}", { time: fmt.time(new Date().toISOString()) })); },
     (failure) => { if (!stale(generation)) setStatus(t("Could not load: {reason}", { reason: failure.message })); },
@@ -365,6 +369,28 @@ async function renderKpis(cards, context, scope, generation) {
   return null;
 }
 
+// ---------------------------------------------------------------- the views of views/*.js
+
+/** What a view module needs of the page: the filters, whether its answer is stale, links. */
+function viewContext(generation) {
+  return {
+    filters: { ...state.filters },
+    stale: () => stale(generation),
+    can,
+    repLabel,
+    scopeLabel,
+    repHref: hashForRep,
+    hasScope: (scope) => state.scopes.some((s) => s.scope === scope),
+    scopeHref: (scope) => {
+      const saved = state.filters.scope;
+      state.filters.scope = scope;
+      const target = hashFor("overview");
+      state.filters.scope = saved;
+      return target;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- overview
 
 async function renderOverview(generation) {
@@ -376,6 +402,8 @@ async function renderOverview(generation) {
     renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
     renderTeam(generation, 0),
     renderQuadrants(generation),
+    help.render($("#help-panel"), viewContext(generation)),
+    rollup.render($("#rollup-panel"), viewContext(generation)),
   ]);
   markReady(section, generation);
 }
@@ -385,9 +413,12 @@ function teamRow(row) {
   const spark = h("div", { class: "sparkline", role: "img",
     "aria-label": t("Revenue by month: {months}", {
       months: row.revenue_by_month.map((m) => `${m.period} ${fmt.money(m.revenue)}`).join(", ") }) });
-  const tr = h("tr", { class: offTrack.length ? "off-track" : null, dataset: { rep: row.rep_id } },
-    h("th", { scope: "row" }, h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, row.name || row.rep_id,
-      h("span", { class: "id" }, ` ${row.rep_id}`))),
+  const reachable = row.reachable !== false; // a rep since moved beyond this token's reach: the team's share only
+  const name = [row.name || row.rep_id, h("span", { class: "id" }, ` ${row.rep_id}`)];
+  const tr = h("tr", { class: offTrack.length ? "off-track" : null,
+    dataset: { rep: row.rep_id, moved: row.left ? "left" : row.joined ? "joined" : null, reachable: reachable ? null : "no" } },
+    h("th", { scope: "row" }, reachable ? h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, name) : name,
+      " ", moveMarks(row)),
     h("td", {}, row.team_id || fmt.DASH),
     h("td", {}, row.region || fmt.DASH),
     h("td", { class: "num", dataset: { col: "revenue", raw: row.revenue } }, fmt.money(row.revenue)),
@@ -395,7 +426,7 @@ function teamRow(row) {
       "revenue" in row.attainment ? fmt.percent(row.attainment.revenue) : fmt.DASH),
     h("td", { class: "num", dataset: { col: "pace", raw: row.pace.revenue ?? "" } },
       "revenue" in row.pace ? fmt.percent(row.pace.revenue) : fmt.DASH),
-    h("td", { dataset: { col: "off-track" } }, offTrack.length
+    h("td", { dataset: { col: "off-track" } }, !reachable ? t("now beyond your reach") : offTrack.length
       ? h("span", { class: "badge off" }, t("Off track: {metrics}", { metrics: offTrack.map(fmt.metricLabel).join(i18n.comma()) }))
       : t("On track")),
     h("td", {}, spark));
@@ -431,7 +462,7 @@ async function renderTeam(generation, offset) {
     fill(body, h("tr", {}, h("td", { colspan: 8 }, t("No reps in this scope and period."))));
   }
   for (const row of rows) body.append(row.tr);
-  for (const row of rows) charts.sparkline(row.spark, row.months);
+  for (const row of rows) if (row.months.length) charts.sparkline(row.spark, row.months);
   $("#team-context").textContent = t("{shown} of {total} reps · sparklines: revenue by month, {first} to {last}", {
     shown: answer.rows.length + offset, total: answer.total_rows, first: answer.months[0] || "",
     last: answer.months[answer.months.length - 1] || "" });
@@ -504,6 +535,7 @@ async function renderRep(generation) {
     renderKpis($("#rep-kpi-cards"), $("#rep-kpi-context"), `rep:${repId}`, generation),
     renderPayout(repId, generation),
     renderHistory(repId, generation),
+    drill.render($("#rep-drill"), { ...viewContext(generation), rep: repId }),
   ]);
   if (stale(generation)) return;
   const refused = results.find((r) => r && (r.status === 404 || r.status === 403));
@@ -652,7 +684,7 @@ async function runReplay(event) {
   $("#r-run").disabled = true;
   try {
     const answer = await api.post("/replays", body);
-    replays.renderResults(answer, body, viewContext());
+    replays.renderResults(answer, body, payoutContext());
   } catch (failure) {
     error.textContent = failure.message;
     replays.clear();
@@ -691,6 +723,9 @@ function start() {
     $("#f-as-of").value = "";
     $("#f-known-at").value = "";
     apply();
+  });
+  $("#team-off-only").addEventListener("change", (event) => {
+    $("#team-table").classList.toggle("only-off-track", event.target.checked);
   });
   $("#team-more").addEventListener("click", () => {
     if (state.teamNext !== null) renderTeam(state.generation, state.teamNext);
