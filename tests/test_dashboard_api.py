@@ -392,3 +392,14 @@ def test_money_in_the_team_table_is_a_decimal_string(dash):
     row = dash.get("/web/team", scope="rep:R-1", period=PERIOD).json()["rows"][0]
     assert isinstance(row["revenue"], str) and Decimal(row["revenue"]) == Decimal("3500.50")
     assert all(isinstance(m["revenue"], str) for m in row["revenue_by_month"])
+
+
+def test_no_module_of_the_page_declares_a_name_twice():
+    """A top-level name declared twice is a SyntaxError that stops the whole module (every view
+    blank): two branches each adding a helper of the same name merge without a conflict."""
+    declaration = re.compile(
+        r"^(?:export\s+)?(?:async\s+)?(?:function\*?|const|let|var|class)\s+([A-Za-z_$][\w$]*)", re.M
+    )
+    for path in sorted(WEB.rglob("*.js")):
+        names = declaration.findall(path.read_text())
+        assert sorted({n for n in names if names.count(n) > 1}) == [], path.relative_to(WEB).as_posix()
