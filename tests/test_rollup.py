@@ -268,3 +268,27 @@ def test_the_off_track_list_downloads_and_pages_its_projected_payouts(board):
     lines = csv.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Rep,Team,Region") and lines[1].startswith("R-1,T-1,East,60.03%")
     assert "Revenue: pace 60.03%" in lines[1]
+
+
+def test_a_projected_payout_is_shown_only_for_a_rep_within_reach_now(board):
+    """R-2 was in T-1 all of Q1 and moved to T-2 on 1 July: T-1's manager still sees R-2 off track
+    on T-1's Q1 list (2,000.25 of 5,000.00: pace 0.4001), but not the payout R-2 would earn, which
+    is R-2's own (GET /payouts/R-2/… is a 404 for that manager); an admin sees it."""
+    target = ev(
+        "TargetSet",
+        "2025-12-21T00:00:00+00:00",
+        scope={"rep": "R-2"},
+        metric="revenue",
+        period="2026-Q1",
+        value="5000.00",
+    )
+    recorded = board.client.post("/events", json=target, headers={"Authorization": f"Bearer {board.tokens['admin']}"})
+    assert recorded.status_code == 201, recorded.text
+    for role, payout in (
+        ("manager", None),
+        ("admin", {"plan": None, "so_far": "0.00", "run_rate": "0.00", "pipeline": "0.00"}),
+    ):
+        answer = board.json("/kpis/off-track", role, scope="team:T-1", period="2026-Q1", payouts="true", limit=10)
+        (r2,) = [r for r in answer["reps"] if r["rep_id"] == "R-2"]
+        assert r2["pace"]["revenue"] == "0.4001" and r2["payout"] == payout, role
+    assert board.get("/payouts/R-2/2026-Q1/explain", "manager").status_code == 404

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from api import exports
 from api.deps import (
     AsOf,
+    CurrentUser,
     EngineDep,
     FiguresAtHead,
     FreshProjections,
@@ -36,7 +37,7 @@ from projections.queries.membership import parse_scope
 from projections.queries.rollup import rollup_table
 from projections.rollup import SORT_KEYS, sort_rows
 from projections.units import micros_to_time
-from services.policy import User, quadrant_region
+from services.policy import User, may_read_rep, quadrant_region
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
@@ -286,7 +287,8 @@ class Reason(BaseModel):
 
 class OffTrackRep(RepForecast):
     reasons: list[Reason]  # the worst first
-    payout: ProjectedPayout | None = None  # with ?payouts=true: what the rep earns if each forecast lands
+    # with ?payouts=true: what the rep earns if each forecast lands (a rep now beyond reach: none)
+    payout: ProjectedPayout | None = None
 
 
 class OffTrackOut(BaseModel):
@@ -334,6 +336,8 @@ def read_forecast(
 )
 def read_off_track(
     request: Request,
+    user: CurrentUser,
+    org: OrgDep,
     scope: VisibleScope,
     period: PeriodQuery,
     settings: SettingsDep,
@@ -369,8 +373,9 @@ def read_off_track(
     page = listed[offset : offset + limit]
     if payouts:
         cut = cutoffs(settings, period, as_of, known_at)
-        for row in page:
-            row["payout"] = payout_if_landed(engine, settings, row["rep_id"], cut, row["forecast"])
+        for row in page:  # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
+            if may_read_rep(user, row["rep_id"], org):
+                row["payout"] = payout_if_landed(engine, settings, row["rep_id"], cut, row["forecast"])
     out = {**named, **answer, "off_track": len(listed), "reps": page}
     out["next_offset"] = offset + limit if offset + limit < len(listed) else None
     if format != "json":

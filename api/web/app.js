@@ -355,6 +355,7 @@ function viewContext(generation) {
     repLabel,
     scopeLabel,
     repHref: hashForRep,
+    reaches: (repId) => state.reps.has(repId), // a rep this token may open (GET /web/scopes)
     hasScope: (scope) => state.scopes.some((s) => s.scope === scope),
     scopeHref: (scope) => {
       const saved = state.filters.scope;

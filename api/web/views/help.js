@@ -5,7 +5,7 @@
 import * as api from "../api.js";
 import { fill, h } from "../dom.js";
 import * as fmt from "../format.js";
-import { N_, t } from "../i18n.js";
+import { locale, N_, t } from "../i18n.js";
 import { downloads, money, plural, rate } from "./common.js";
 
 const PAGE = 20; // the API lists at most 50 a page with projected payouts
@@ -31,7 +31,8 @@ function row(rep, ctx) {
   const forecast = (rep.forecast && rep.forecast.revenue) || {};
   const payout = rep.payout || {};
   return h("tr", { dataset: { rep: rep.rep_id } },
-    h("th", { scope: "row" }, h("a", { href: ctx.repHref(rep.rep_id), class: "rep-link" }, ctx.repLabel(rep.rep_id))),
+    h("th", { scope: "row" }, ctx.reaches(rep.rep_id)
+      ? h("a", { href: ctx.repHref(rep.rep_id), class: "rep-link" }, ctx.repLabel(rep.rep_id)) : rep.rep_id),
     h("td", {}, rep.team_id || fmt.DASH),
     rate("pace", rep.pace && rep.pace.revenue),
     rate("attainment", rep.attainment && rep.attainment.revenue),
@@ -43,7 +44,8 @@ function row(rep, ctx) {
 }
 
 function shell(target) {
-  if (target.querySelector("#help-table")) return;
+  if (target.querySelector("#help-table") && target.dataset.locale === locale()) return; // built, in this language
+  target.dataset.locale = locale();
   fill(target,
     h("h3", { id: "help-title" }, t("Who needs help now")),
     h("p", { id: "help-summary", class: "headline", "aria-live": "polite" }),

@@ -7,7 +7,7 @@
 import * as api from "../api.js";
 import { fill, h } from "../dom.js";
 import * as fmt from "../format.js";
-import { N_, t } from "../i18n.js";
+import { locale, N_, t } from "../i18n.js";
 import { downloads, money, moveMarks, rate } from "./common.js";
 
 const SORTS = { attainment: N_("Attainment"), pace: N_("Pace"), forecast: N_("Forecast (pipeline)"),
@@ -18,7 +18,7 @@ let sortBy = "attainment";
 function childLink(answer, row, ctx) {
   const key = row.key;
   if (answer.children === "rep") {
-    return h("a", { href: ctx.repHref(key), class: "rep-link" }, ctx.repLabel(key));
+    return ctx.reaches(key) ? h("a", { href: ctx.repHref(key), class: "rep-link" }, ctx.repLabel(key)) : key;
   }
   const scope = `${answer.children}:${key}`;
   return ctx.hasScope(scope) ? h("a", { href: ctx.scopeHref(scope), class: "scope-link" }, key) : key;
@@ -41,7 +41,8 @@ function cells(row) {
 }
 
 function shell(target, rerender) {
-  if (target.querySelector("#rollup-table")) return;
+  if (target.querySelector("#rollup-table") && target.dataset.locale === locale()) return; // built, in this language
+  target.dataset.locale = locale();
   const select = h("select", { id: "rollup-sort" }, Object.entries(SORTS).map(([value, label]) =>
     h("option", { value }, t(label))));
   select.value = sortBy;
