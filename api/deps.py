@@ -29,7 +29,7 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from fastapi import Depends, HTTPException, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -47,7 +47,7 @@ from ledger.schemas import pydantic_message
 from ledger.store import Ledger
 from projections.db import is_sqlite
 from projections.queries.membership import parse_scope
-from projections.runner import catch_up, wait_for
+from projections.runner import catch_up, projected_position, wait_for
 from services.policy import CAPABILITIES, OrgView, OutOfRole, User, check_rep, check_scope, readable_reps
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,7 +63,12 @@ async def _ledger(request: Request) -> Ledger:
 
 
 async def _engine(request: Request) -> Engine:
-    return request.app.state.engine
+    """The read side's engine: a GET's (or HEAD's) is the replica's where reads go to one
+    (`app.state.read_engine`, PERFLEDGER_READ_DATABASE_URL); every other request's the primary's."""
+    state = request.app.state
+    if request.method in ("GET", "HEAD"):
+        return getattr(state, "read_engine", state.engine)
+    return state.engine
 
 
 async def _log(request: Request) -> LogReader:
@@ -112,10 +117,61 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+# The dashboard's session: the token in an HttpOnly, SameSite=Strict cookie set by
+# POST /web/sign-in (api/routers/web.py), so the page's script never holds it and a form
+# submitted before any script ran never puts it in a URL. A bearer token, when sent, wins.
+SESSION_COOKIE = "perfledger_session"
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="The dashboard's session, set by POST /web/sign-in (HttpOnly, SameSite=Strict).",
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-Requested-With"
+
+
+def same_origin(request: Request) -> bool:
+    """The request says it comes from a page of this server: the browser's own Sec-Fetch-Site
+    (a page cannot set it), else an Origin (or, without one, a Referer) naming this server's
+    scheme, host and port. (The dashboard sends no referrer, so a form's Origin is "null".)"""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == own
+    referer = request.headers.get("referer")
+    return referer is not None and (referer == own or referer.startswith(own + "/"))
+
+
+def _cookie_write_allowed(request: Request) -> bool:
+    """A write signed in by the cookie alone must show it is the page's own: the browser only
+    lets a script of this origin add a custom header (SameSite=Strict already keeps the cookie
+    off other sites' requests; this holds even where a browser ignores SameSite)."""
+    return request.method in SAFE_METHODS or CSRF_HEADER.lower() in request.headers or same_origin(request)
+
+
 async def _current_user(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
 ) -> User:
-    if credentials is None:
+    if credentials is not None:
+        token = credentials.credentials
+    elif cookie:
+        if not _cookie_write_allowed(request):
+            raise HTTPException(
+                403,
+                Msg(
+                    "session.csrf",
+                    "a write signed in by the dashboard's session cookie must come from the dashboard: "
+                    "send the header 'X-Requested-With: perfledger' (or an Origin of this server), "
+                    "or authenticate with 'Authorization: Bearer <token>'",
+                ),
+            )
+        token = cookie
+    else:
         raise _unauthorized(
             Msg(
                 "token.missing",
@@ -123,7 +179,6 @@ async def _current_user(
                 "(an admin creates one with `perfledger token create`)",
             )
         )
-    token = credentials.credentials
     user = None
     if auth.acceptable(token):
         revoked = (await glance(request)).revoked
@@ -422,6 +477,9 @@ async def _fresh(
     acknowledged before it is at or below it; when every projection is already there, nothing is
     left to catch up and no thread is needed."""
     ledger, engine = request.app.state.ledger, request.app.state.engine
+    replica = getattr(request.app.state, "read_engine", engine)
+    if replica is not engine and request.method in ("GET", "HEAD"):
+        return await run_in_threadpool(replica_at, request, ledger, replica, after)
     seen = await glance(request)
     reached = seen.projected if seen.settled else None
     if reached is None:
@@ -448,6 +506,32 @@ async def _fresh(
 
 
 FreshProjections = Annotated[int, Depends(_fresh)]
+
+
+def replica_at(request: Request, ledger: Ledger, replica: Engine, after: int | None) -> int:
+    """A read from a replica: nothing is folded there (the primary's worker folds, replication
+    brings the rows); the position its projections have reached, once it is at least `after`
+    (read-your-writes), else 503 with Retry-After when it does not get there in time."""
+    reached = projected_position(replica)
+    if after is None or reached >= after:
+        return reached
+    head = ledger.head().position
+    if after > head:
+        raise BadRequest(
+            problem(
+                "query.after",
+                f"position {after} is beyond the end of the log ({head}): pass a position that POST /events answered",
+            )
+        )
+    timeout = getattr(request.app.state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
+    if not wait_for(replica, after, timeout):
+        raise HTTPException(
+            503,
+            f"the replica's projections have not reached position {after} yet (they are at "
+            f"{projected_position(replica)}): retry in a moment",
+            headers={"Retry-After": "1"},
+        )
+    return after
 
 
 async def _figures_at_head(request: Request) -> MemoAtHead:

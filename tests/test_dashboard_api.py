@@ -18,6 +18,7 @@ from builders import correct, ev, onboard, open_deal, split, win
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.routers import web
 from services.policy import CAPABILITIES
 
 WEB = Path(__file__).resolve().parent.parent / "api" / "web"
@@ -85,28 +86,54 @@ def test_the_page_is_served_at_the_root_with_a_strict_content_security_policy(da
     assert response.headers["content-type"].startswith("text/html")
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
-    assert '<script type="module" src="/web/static/app.js">' in response.text
-    assert 'src="/web/vendor/plotly.min.js"' in response.text
+    assert response.headers["cache-control"] == "no-cache"  # the page itself is always revalidated
+    digest = web.assets().digest
+    assert f'<script type="module" src="/web/assets/{digest}/app.js">' in response.text
+    assert "/web/static/" not in response.text and "plotly" not in response.text.lower()
+
+
+def page_files() -> list[Path]:
+    return sorted(p for p in WEB.rglob("*") if p.is_file() and p.suffix in (".js", ".css", ".svg", ".html"))
 
 
 def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
-    files = sorted(WEB.rglob("*.*"))
-    assert "views/help.js" in {p.relative_to(WEB).as_posix() for p in files}
-    for path in files:
-        response = dash.client.get(f"/web/static/{path.relative_to(WEB).as_posix()}")
-        assert response.status_code == 200, path.name
+    assert "views/help.js" in {path.relative_to(WEB).as_posix() for path in page_files()}
+    for path in page_files():
+        name = path.relative_to(WEB).as_posix()
+        response = dash.client.get(f"/web/static/{name}", headers={"Accept-Encoding": "identity"})
+        assert response.status_code == 200, name
         assert response.content == path.read_bytes()
     assert dash.client.get("/web/static/app.js").headers["content-type"].startswith("text/javascript")
     for name in ("nope.js", ".hidden.js", "..%2Frouters%2Fweb.py", "%2e%2e%2fapp.py", "web.py", "app.js.map"):
         assert dash.client.get(f"/web/static/{name}").status_code == 404, name
     assert dash.client.get("/web/static/../routers/web.py").status_code == 404
-    for name in ("..%2Fapp.js", "%2e%2e%2fweb.py", ".hidden.js", "nope.js", "common.js.map"):
-        assert dash.client.get(f"/web/static/views/{name}").status_code == 404, name
+    assert dash.client.get("/web/static/views/../../routers/web.py").status_code == 404
+
+
+def test_the_pages_files_are_cached_for_a_year_under_their_digest_and_sent_compressed(dash):
+    """index.html names each file under the digest of all of them: a new release changes every
+    address, so a file may be kept for a year; an old address still answers, but uncached."""
+    digest = web.assets().digest
+    plain = dash.client.get(f"/web/assets/{digest}/app.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and plain.content == (WEB / "app.js").read_bytes()
+    assert plain.headers["cache-control"] == "public, max-age=31536000, immutable"
+    zipped = dash.client.get(f"/web/assets/{digest}/app.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == plain.content  # httpx unzips
+    assert int(zipped.headers["content-length"]) < len(plain.content) // 2
+    assert (
+        dash.client.get(f"/web/assets/{digest}/app.js", headers={"If-None-Match": plain.headers["etag"]}).status_code
+        == 304
+    )
+    old = dash.client.get("/web/assets/0123456789abcdef/app.js")
+    assert old.status_code == 200 and old.headers["cache-control"] == "no-cache"
+    assert dash.client.get(f"/web/assets/{digest}/../deps.py").status_code == 404
+    page = dash.client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
 
 
 def test_the_page_loads_nothing_from_the_internet():
     """No CDN, no web font, no analytics: every URL in the page's files is the server's own."""
-    for path in sorted(WEB.rglob("*.*")):
+    for path in page_files():
         source = path.read_text()
         urls = re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", source)
         assert [u for u in urls if u != "http://www.w3.org/2000/svg"] == [], path.name
@@ -114,36 +141,14 @@ def test_the_page_loads_nothing_from_the_internet():
 
 def test_only_the_chart_module_turns_the_apis_figures_into_numbers():
     """The page formats figures as text (format.js) and computes none; charts.js alone makes
-    plotting coordinates of them (and places an axis' ticks among those coordinates)."""
+    plotting coordinates of them (and places an axis' ticks among those coordinates). clock.js
+    reads today's date in the ledger's zone (calendar arithmetic for the period presets), no figure."""
     conversions = re.compile(r"parseFloat|parseInt|Number\(|Math\.|\.toFixed\(|valueAsNumber|BigInt\(")
+    allowed = {"charts.js": {"Number(", "Math.", ".toFixed("}, "clock.js": {"Number(", "Math."}}
     for path in sorted(WEB.rglob("*.js")):
         found = set(conversions.findall(path.read_text()))
-        assert found <= ({"Number(", "Math."} if path.name == "charts.js" else set()), path.name
+        assert found <= allowed.get(path.name, set()), path.name
     assert "Number(" in (WEB / "charts.js").read_text()
-
-
-def test_the_charting_library_comes_from_the_installed_plotly_package(dash):
-    from importlib import resources
-
-    plotly = pytest.importorskip("plotly")
-    shipped = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
-    plain = dash.client.get("/web/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
-    assert plain.status_code == 200 and plain.content == shipped
-    assert plain.headers["content-type"].startswith("text/javascript")
-    zipped = dash.client.get("/web/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"})
-    assert zipped.headers.get("content-encoding") == "gzip" and zipped.content == shipped  # httpx unzips
-    assert int(zipped.headers["content-length"]) < len(shipped) // 2
-    again = dash.client.get("/web/vendor/plotly.min.js", headers={"If-None-Match": plain.headers["etag"]})
-    assert again.status_code == 304
-    assert plotly.__version__
-
-
-def test_without_plotly_the_library_route_says_what_to_install(dash, monkeypatch):
-    from api.routers import web
-
-    monkeypatch.setattr(web, "plotly_bundle", lambda: None)
-    response = dash.client.get("/web/vendor/plotly.min.js")
-    assert response.status_code == 404 and "perfledger[web]" in response.text
 
 
 # ---------------------------------------------------------------- who is signed in, what they may pick
