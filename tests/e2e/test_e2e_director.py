@@ -64,7 +64,14 @@ def test_the_directors_morning_off_track_list_a_rep_a_deal_and_its_events(tab: S
     assert raw(tab, f"{row} td[data-col=forecast]") == first["forecast"]["revenue"]["pipeline"]
     assert raw(tab, f"{row} td[data-col=payout]") == (first["payout"]["pipeline"] or "")
     assert tab.page.locator(f"{row} .reasons li").count() == len(first["reasons"])
-    expect(tab.page.locator("#help-downloads a[data-format=csv]")).to_be_visible()
+    reasons = tab.page.locator(f"{row} .reasons li").evaluate_all("items => items.map(i => i.dataset.metric)")
+    assert reasons == [r["metric"] for r in first["reasons"]]  # worst first, as the API ranks them
+    with tab.page.expect_download() as saving:  # a plain link: the session cookie goes with it
+        tab.page.locator("#help-downloads a[data-format=csv]").click()
+    saved = saving.value
+    assert saved.suggested_filename == f"off-track-region-{region}-{PERIOD}.csv"
+    csv = open(saved.path(), encoding="utf-8-sig").read().splitlines()
+    assert csv[0].startswith("Rep,Team,Region") and csv[1].startswith(first["rep_id"] + ",")
 
     # the roll-up of the region into its teams: the totals row is the region's card
     card = api.get("/kpis", params={"scope": scope, "period": PERIOD}).json()["kpis"]

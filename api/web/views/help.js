@@ -9,6 +9,7 @@ import { locale, N_, t } from "../i18n.js";
 import { downloads, money, plural, rate } from "./common.js";
 
 const PAGE = 20; // the API lists at most 50 a page with projected payouts
+const SHOWN_REASONS = 2;
 
 let more = null; // the next page's offset, and the context it belongs to
 
@@ -40,7 +41,15 @@ function row(rep, ctx) {
     money("target", rep.targets && rep.targets.revenue),
     money("payout", payout.pipeline),
     money("payout-so-far", payout.so_far),
-    h("td", { class: "reasons" }, h("ul", {}, (rep.reasons || []).map((r) => h("li", { dataset: { kind: r.kind, metric: r.metric } }, reasonText(r))))));
+    h("td", { class: "reasons" }, reasonList(rep.reasons || [])));
+}
+
+/** The worst two reasons in view, the rest one click away. */
+function reasonList(reasons) {
+  const item = (r) => h("li", { dataset: { kind: r.kind, metric: r.metric } }, reasonText(r));
+  const rest = reasons.slice(SHOWN_REASONS);
+  return [h("ul", {}, reasons.slice(0, SHOWN_REASONS).map(item)),
+    rest.length ? h("details", {}, h("summary", {}, t("{count} more", { count: rest.length })), h("ul", {}, rest.map(item))) : null];
 }
 
 function shell(target) {
