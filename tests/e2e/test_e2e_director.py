@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ def test_the_directors_morning_off_track_list_a_rep_a_deal_and_its_events(tab: S
         tab.page.locator("#help-downloads a[data-format=csv]").click()
     saved = saving.value
     assert saved.suggested_filename == f"off-track-region-{region}-{PERIOD}.csv"
-    csv = open(saved.path(), encoding="utf-8-sig").read().splitlines()
+    csv = Path(saved.path()).read_text(encoding="utf-8-sig").splitlines()
     assert csv[0].startswith("Rep,Team,Region") and csv[1].startswith(first["rep_id"] + ",")
 
     # the roll-up of the region into its teams: the totals row is the region's card
