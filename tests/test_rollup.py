@@ -292,3 +292,42 @@ def test_a_projected_payout_is_shown_only_for_a_rep_within_reach_now(board):
         (r2,) = [r for r in answer["reps"] if r["rep_id"] == "R-2"]
         assert r2["pace"]["revenue"] == "0.4001" and r2["payout"] == payout, role
     assert board.get("/payouts/R-2/2026-Q1/explain", "manager").status_code == 404
+
+
+def test_the_projected_payouts_read_together_are_each_reps_own_forecast_payout(board):
+    """A flat 4 % commission for everyone from January; R-1 (target 2,000.00, 1,200.50 in Q1) and
+    R-2 (target 5,000.00, 2,000.25) off track. Q1 is over and nothing is open: each forecast is
+    the actual, so each payout is 4 % of it: R-1 48.02, R-2 80.01 — what /kpis/forecast says of
+    each rep alone."""
+    from payout_fixtures import FLAT_RULES, assign, publish
+
+    events = [
+        publish(1, FLAT_RULES),
+        assign({"company": True}),
+        ev(
+            "TargetSet",
+            "2025-12-21T00:00:00+00:00",
+            scope={"rep": "R-1"},
+            metric="revenue",
+            period="2026-Q1",
+            value="2000.00",
+        ),
+        ev(
+            "TargetSet",
+            "2025-12-21T00:00:00+00:00",
+            scope={"rep": "R-2"},
+            metric="revenue",
+            period="2026-Q1",
+            value="5000.00",
+        ),
+    ]
+    recorded = board.client.post(
+        "/events", json={"events": events}, headers={"Authorization": f"Bearer {board.tokens['admin']}"}
+    )
+    assert recorded.status_code == 201, recorded.text
+    listed = board.json("/kpis/off-track", scope="company", period="2026-Q1", payouts="true", limit=10)["reps"]
+    payouts = {r["rep_id"]: r["payout"] for r in listed}
+    assert {rep: p["pipeline"] for rep, p in payouts.items()} == {"R-1": "48.02", "R-2": "80.01"}
+    for rep, payout in payouts.items():
+        alone = board.json("/kpis/forecast", scope=f"rep:{rep}", period="2026-Q1")["payout"]
+        assert payout == alone, rep

@@ -31,7 +31,7 @@ from api.responses import model_response
 from api.routers.common import ExportFormat, sheet_response
 from ledger.messages import Msg
 from projections.queries.cutoffs import PeriodStatus, cutoffs
-from projections.queries.forecast import forecast, off_track, payout_if_landed
+from projections.queries.forecast import forecast, off_track, payouts_if_landed
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
 from projections.queries.rollup import rollup_table
@@ -373,9 +373,10 @@ def read_off_track(
     page = listed[offset : offset + limit]
     if payouts:
         cut = cutoffs(settings, period, as_of, known_at)
-        for row in page:  # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
-            if may_read_rep(user, row["rep_id"], org):
-                row["payout"] = payout_if_landed(engine, settings, row["rep_id"], cut, row["forecast"])
+        # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
+        found = payouts_if_landed(engine, settings, [r for r in page if may_read_rep(user, r["rep_id"], org)], cut)
+        for row in page:
+            row["payout"] = found.get(row["rep_id"])
     out = {**named, **answer, "off_track": len(listed), "reps": page}
     out["next_offset"] = offset + limit if offset + limit < len(listed) else None
     if format != "json":
