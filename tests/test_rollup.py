@@ -331,3 +331,22 @@ def test_the_projected_payouts_read_together_are_each_reps_own_forecast_payout(b
     for rep, payout in payouts.items():
         alone = board.json("/kpis/forecast", scope=f"rep:{rep}", period="2026-Q1")["payout"]
         assert payout == alone, rep
+
+
+def test_a_rep_since_moved_away_shows_the_team_its_share_but_not_its_own_target(board):
+    """R-2 (target 5,000.00 in Q1) moved to T-2 on 1 July: T-1's manager reads R-2's 2,000.25 in
+    T-1's Q1 roll-up, marked, but not R-2's target or attainment (0.4001 for an admin)."""
+    target = ev(
+        "TargetSet",
+        "2025-12-21T00:00:00+00:00",
+        scope={"rep": "R-2"},
+        metric="revenue",
+        period="2026-Q1",
+        value="5000.00",
+    )
+    recorded = board.client.post("/events", json=target, headers={"Authorization": f"Bearer {board.tokens['admin']}"})
+    assert recorded.status_code == 201, recorded.text
+    mine = rows_of(board.json("/kpis/rollup", "manager", scope="team:T-1", period="2026-Q1"))["R-2"]
+    every = rows_of(board.json("/kpis/rollup", "admin", scope="team:T-1", period="2026-Q1"))["R-2"]
+    assert (mine["reachable"], mine["revenue"], mine["target"], mine["attainment"]) == (False, "2000.25", None, None)
+    assert (every["reachable"], every["target"], every["attainment"]) == (True, "5000.00", "0.4001")

@@ -409,6 +409,7 @@ class RollupRow(BaseModel):
     pace: Rate
     forecast: Decimal  # the pipeline forecast of revenue: actual + the weighted open deals
     forecast_attainment: Rate
+    reachable: bool = True  # a rep since moved beyond this token's reach: the team's share only, no target
     joined: RollupMove | None = None  # a rep of a team: came in after the period began
     left: RollupMove | None = None  # a rep of a team: moved out (during the period or since)
 
@@ -436,6 +437,8 @@ class RollupOut(BaseModel):
 )
 def read_rollup(
     request: Request,
+    user: CurrentUser,
+    org: OrgDep,
     scope: VisibleScope,
     period: PeriodQuery,
     settings: SettingsDep,
@@ -450,6 +453,11 @@ def read_rollup(
     as_of, known_at = resolved(settings, period, as_of, known_at)
     with invalid_as("query.scope", ValueError):
         answer = rollup_table(engine, settings, scope, period, as_of, known_at)
+    if answer["children"] == "rep":  # a rep's own target is theirs: only for a rep within reach now
+        for row in answer["rows"]:
+            row["reachable"] = may_read_rep(user, row["key"], org)
+            if not row["reachable"]:
+                row.update(target=None, attainment=None, pace=None, forecast_attainment=None)
     answer["rows"] = sort_rows(answer["rows"], sort, descending=order == "desc")
     answer["sort"] = sort
     if format != "json":
