@@ -97,7 +97,7 @@ def page_files() -> list[Path]:
 
 
 def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
-    assert "views/help.js" in {path.relative_to(WEB).as_posix() for path in page_files()}
+    assert {"views/help.js", "views/why.js"} <= {p.relative_to(WEB).as_posix() for p in page_files()}
     for path in page_files():
         name = path.relative_to(WEB).as_posix()
         response = dash.client.get(f"/web/static/{name}", headers={"Accept-Encoding": "identity"})
@@ -129,6 +129,19 @@ def test_the_pages_files_are_cached_for_a_year_under_their_digest_and_sent_compr
     assert dash.client.get(f"/web/assets/{digest}/../deps.py").status_code == 404
     page = dash.client.get("/", headers={"Accept-Encoding": "gzip"})
     assert page.headers["content-encoding"] == "gzip"
+
+
+def test_no_file_outside_the_views_folder_is_served_through_it(dash):
+    for name in ("..%2Fapp.js", "%2e%2e%2fweb.py", ".hidden.js", "nope.js", "common.js.map"):
+        assert dash.client.get(f"/web/static/views/{name}").status_code == 404, name
+    for name in (
+        "views%2F..%2F..%2Frouters%2Fweb.py",
+        "views/.hidden.js",
+        "other/app.js",
+        "views/views/why.js",
+        "views/nope.js",
+    ):
+        assert dash.client.get(f"/web/static/{name}").status_code == 404, name
 
 
 def test_the_page_loads_nothing_from_the_internet():
