@@ -81,6 +81,17 @@ def test_the_directors_morning_off_track_list_a_rep_a_deal_and_its_events(tab: S
     shown = tab.page.locator("#rollup-table tbody tr[data-key]").evaluate_all("rows => rows.map(r => r.dataset.key)")
     assert shown == [r["key"] for r in teams["rows"]]
     expect(tab.page.locator("#quadrant-trend-table tbody tr").first).to_be_visible()
+    # a heading sorts by its figure, and a second click turns the order round (the API's order)
+    keys = "rows => rows.map(r => r.dataset.key)"
+    for order in ("desc", "asc"):
+        tab.page.locator("#rollup-table th[data-sort=revenue] button").click()
+        expect(tab.page.locator("#rollup-table th[data-sort=revenue]")).to_have_attribute(
+            "aria-sort", "descending" if order == "desc" else "ascending"
+        )
+        wanted = api.get("/kpis/rollup", params={"scope": scope, "period": PERIOD, "sort": "revenue", "order": order})
+        assert tab.page.locator("#rollup-table tbody tr[data-key]").evaluate_all(keys) == [
+            r["key"] for r in wanted.json()["rows"]
+        ]
     tab.shot("director-01-morning", full_page=True)
 
     # a rep → their deals → a won deal's events
