@@ -403,3 +403,29 @@ def test_no_module_of_the_page_declares_a_name_twice():
     for path in sorted(WEB.rglob("*.js")):
         names = declaration.findall(path.read_text())
         assert sorted({n for n in names if names.count(n) > 1}) == [], path.relative_to(WEB).as_posix()
+
+
+def test_every_module_of_the_page_parses_as_an_es_module(tmp_path):
+    """Each file parsed as the browser does (a module: strict, so a name declared twice, as a merge
+    of two views may leave it, is a SyntaxError that blanks the page). Needs Node; skipped without."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    checker = tmp_path / "parse.mjs"
+    checker.write_text(
+        'import { readFileSync } from "node:fs";\n'
+        'import vm from "node:vm";\n'
+        "for (const f of process.argv.slice(2)) {\n"
+        '  try { new vm.SourceTextModule(readFileSync(f, "utf8"), { identifier: f }); }\n'
+        "  catch (e) { console.log(`${f}: ${e.message}`); }\n"
+        "}\n"
+    )
+    modules = [str(p) for p in page_files() if p.suffix == ".js"]
+    done = subprocess.run(
+        [node, "--experimental-vm-modules", str(checker), *modules], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""

@@ -372,7 +372,7 @@ async function renderKpis(cards, context, scope, generation) {
 // ---------------------------------------------------------------- the views of views/*.js
 
 /** What a view module needs of the page: the filters, whether its answer is stale, links. */
-function viewContext(generation) {
+function directorContext(generation) {
   return {
     filters: { ...state.filters },
     stale: () => stale(generation),
@@ -380,6 +380,7 @@ function viewContext(generation) {
     repLabel,
     scopeLabel,
     repHref: hashForRep,
+    reaches: (repId) => state.reps.has(repId), // a rep this token may open (GET /web/scopes)
     hasScope: (scope) => state.scopes.some((s) => s.scope === scope),
     scopeHref: (scope) => {
       const saved = state.filters.scope;
@@ -402,8 +403,8 @@ async function renderOverview(generation) {
     renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
     renderTeam(generation, 0),
     renderQuadrants(generation),
-    help.render($("#help-panel"), viewContext(generation)),
-    rollup.render($("#rollup-panel"), viewContext(generation)),
+    help.render($("#help-panel"), directorContext(generation)),
+    rollup.render($("#rollup-panel"), directorContext(generation)),
   ]);
   markReady(section, generation);
 }
@@ -535,7 +536,7 @@ async function renderRep(generation) {
     renderKpis($("#rep-kpi-cards"), $("#rep-kpi-context"), `rep:${repId}`, generation),
     renderPayout(repId, generation),
     renderHistory(repId, generation),
-    drill.render($("#rep-drill"), { ...viewContext(generation), rep: repId }),
+    drill.render($("#rep-drill"), { ...directorContext(generation), rep: repId }),
   ]);
   if (stale(generation)) return;
   const refused = results.find((r) => r && (r.status === 404 || r.status === 403));

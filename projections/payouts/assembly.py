@@ -382,8 +382,10 @@ def projected_payout(
     """The rep's payout if the forecast lands: the plan in force evaluated with `projected`
     (metric → figure) in place of the actual figures, the rest as they stand at the cut-offs."""
     balance = _carried_draw(engine, settings, rep_id, cut, None)
-    with reading(engine) as conn:
-        figures, evidence = figures_by_rep(conn, settings, {rep_id: cut})[rep_id]
+    with reading(engine) as conn:  # within `memoized()`, the figures read ahead for every rep (or once)
+        figures, evidence = _memo(
+            ("figures", rep_id, cut), lambda: figures_by_rep(conn, settings, {rep_id: cut})[rep_id]
+        )
         landed = {**figures, **projected}
         return _evaluate(conn, rep_id, cut, landed, {m: list(p) for m, p in evidence.items()}, None, balance)
 
