@@ -13,6 +13,9 @@ import { N_, t } from "./i18n.js";
 const VIEWS = ["overview", "rep", "replay"];
 const CARD_METRICS = ["revenue", "orders", "new_customers", "avg_order_value", "win_rate", "conversion_rate",
   "growth_rate", "email_reply_rate", "sales_cycle_days", "activities", "followups"];
+// The team table's rows per page: the first page is on screen within the overview's budget at
+// 500 reps (docs/performance.md, "The dashboard in the browser"); "Show more reps" adds the next.
+const TEAM_PAGE = 25;
 const FILTERS = ["preset", "period", "scope", "rep", "as_of", "known_at"];
 
 const state = {
@@ -405,7 +408,7 @@ async function renderTeam(generation, offset) {
   if (offset === 0) fill(body, h("tr", {}, h("td", { colspan: 8 }, t("Loading the team…"))));
   let answer;
   try {
-    answer = await api.get("/web/team", { scope: state.filters.scope, ...cutoffParams(), offset });
+    answer = await api.get("/web/team", { scope: state.filters.scope, ...cutoffParams(), offset, limit: TEAM_PAGE });
   } catch (failure) {
     if (!stale(generation)) {
       fill(body, h("tr", {}, h("td", { colspan: 8, class: "error" }, failure.message)));
