@@ -29,7 +29,7 @@ from api.routers import ROUTERS
 from api.security_headers import SecurityHeaders
 from ledger.config import Settings, settings_from_env
 from ledger.store import Ledger
-from projections.db import engine_for
+from projections.db import engine_for, read_engine_for
 
 ALREADY_COMPRESSED = (
     *DEFAULT_EXCLUDED_CONTENT_TYPES,
@@ -62,21 +62,30 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = ledger if ledger is not None else Ledger(settings)
         engine = engine_for(settings)
+        # Reads from a replica (PERFLEDGER_READ_DATABASE_URL): GET requests read the projections
+        # there, and wait for `after=` on its position (api/deps.py); writes, and the worker that
+        # keeps the projections, use the primary.
+        replica = read_engine_for(settings)
         probe = None
         try:
             ensure_tables(engine)
             app.state.ledger = store
             app.state.engine = engine
+            app.state.read_engine = replica or engine
             app.state.log = LogReader(store)
             app.state.org = org if org is not None else OrgCache(app.state.log)
             app.state.principals = Principals()
             app.state.figures_memo = FiguresMemo()
-            app.state.probe = probe = StoreProbe(store, engine)
+            app.state.probe = probe = StoreProbe(store, replica or engine)
+            if replica is not None:
+                probe.schema_checked()  # the primary's tables (made just above), replicated
             yield
         finally:
             if probe is not None:
                 probe.close()
             engine.dispose()
+            if replica is not None:
+                replica.dispose()
             if ledger is None:
                 store.close()
 

@@ -115,12 +115,21 @@ def serve(
         ),
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True,
+    read_database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the projections from this PostgreSQL replica (GET requests; `after=` waits for its position). "
+            "Also PERFLEDGER_READ_DATABASE_URL."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    if read_database_url:
+        os.environ["PERFLEDGER_READ_DATABASE_URL"] = read_database_url  # read by every worker process's app
     settings = load_settings()
-    mode = projections_mode(projections, workers)
+    mode = projections_mode(projections, workers, replica=bool(settings.read_database_url))
     os.environ[PROJECTIONS_ENV] = mode.value  # read by every worker process's app (api_for_workers)
     err.print(
         f"Perfledger on http://{host}:{port} (docs at /docs), {workers} worker(s), projections {mode.value}, "
@@ -139,16 +148,26 @@ def serve(
         )
 
 
-def projections_mode(chosen: ProjectionsMode | None, workers: int) -> ProjectionsMode:
-    if chosen is not None:
-        return chosen
+def projections_mode(chosen: ProjectionsMode | None, workers: int, replica: bool = False) -> ProjectionsMode:
+    """The mode asked for, else the environment's, else in-request for one worker and follow for
+    several. Reads from a replica need a worker on the primary (a read cannot fold there):
+    follow by default, in-request refused."""
+    mode = chosen
     configured = os.environ.get(PROJECTIONS_ENV)
-    if configured:
+    if mode is None and configured:
         try:
-            return ProjectionsMode(configured)
+            mode = ProjectionsMode(configured)
         except ValueError:
             fail(f"{PROJECTIONS_ENV}={configured!r} is not a mode", "use in-request, follow or external", EXIT_CONFIG)
-    return ProjectionsMode.in_request if workers == 1 else ProjectionsMode.follow
+    if mode is None:
+        mode = ProjectionsMode.in_request if workers == 1 and not replica else ProjectionsMode.follow
+    if replica and mode is ProjectionsMode.in_request:
+        fail(
+            "--projections in-request cannot read from a replica: a read there cannot fold the log",
+            "use --projections follow (the default with a replica) or external",
+            EXIT_CONFIG,
+        )
+    return mode
 
 
 @contextmanager

@@ -47,7 +47,7 @@ from ledger.schemas import pydantic_message
 from ledger.store import Ledger
 from projections.db import is_sqlite
 from projections.queries.membership import parse_scope
-from projections.runner import catch_up, wait_for
+from projections.runner import catch_up, projected_position, wait_for
 from services.policy import CAPABILITIES, OrgView, OutOfRole, User, check_rep, check_scope, readable_reps
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,7 +63,12 @@ async def _ledger(request: Request) -> Ledger:
 
 
 async def _engine(request: Request) -> Engine:
-    return request.app.state.engine
+    """The read side's engine: a GET's (or HEAD's) is the replica's where reads go to one
+    (`app.state.read_engine`, PERFLEDGER_READ_DATABASE_URL); every other request's the primary's."""
+    state = request.app.state
+    if request.method in ("GET", "HEAD"):
+        return getattr(state, "read_engine", state.engine)
+    return state.engine
 
 
 async def _log(request: Request) -> LogReader:
@@ -472,6 +477,9 @@ async def _fresh(
     acknowledged before it is at or below it; when every projection is already there, nothing is
     left to catch up and no thread is needed."""
     ledger, engine = request.app.state.ledger, request.app.state.engine
+    replica = getattr(request.app.state, "read_engine", engine)
+    if replica is not engine and request.method in ("GET", "HEAD"):
+        return await run_in_threadpool(replica_at, request, ledger, replica, after)
     seen = await glance(request)
     reached = seen.projected if seen.settled else None
     if reached is None:
@@ -498,6 +506,32 @@ async def _fresh(
 
 
 FreshProjections = Annotated[int, Depends(_fresh)]
+
+
+def replica_at(request: Request, ledger: Ledger, replica: Engine, after: int | None) -> int:
+    """A read from a replica: nothing is folded there (the primary's worker folds, replication
+    brings the rows); the position its projections have reached, once it is at least `after`
+    (read-your-writes), else 503 with Retry-After when it does not get there in time."""
+    reached = projected_position(replica)
+    if after is None or reached >= after:
+        return reached
+    head = ledger.head().position
+    if after > head:
+        raise BadRequest(
+            problem(
+                "query.after",
+                f"position {after} is beyond the end of the log ({head}): pass a position that POST /events answered",
+            )
+        )
+    timeout = getattr(request.app.state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
+    if not wait_for(replica, after, timeout):
+        raise HTTPException(
+            503,
+            f"the replica's projections have not reached position {after} yet (they are at "
+            f"{projected_position(replica)}): retry in a moment",
+            headers={"Retry-After": "1"},
+        )
+    return after
 
 
 async def _figures_at_head(request: Request) -> MemoAtHead:

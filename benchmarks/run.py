@@ -30,6 +30,7 @@ import itertools
 import os
 import platform
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -621,7 +622,10 @@ def _free_port() -> int:
 def serving(b: Bench, app: str) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "PERFLEDGER_DATABASE_URL": b.settings.database_url}
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.serve", app, str(port)], cwd=ROOT, env=env)
+    workers = str(b.args.http_workers)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.serve", app, str(port), workers], cwd=ROOT, env=env, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -637,11 +641,11 @@ def serving(b: Bench, app: str) -> Iterator[str]:
                 time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and any worker processes
         try:
-            process.wait(10)
+            process.wait(20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 
@@ -717,7 +721,11 @@ def stage_http(b: Bench) -> None:
     with serving(b, "noop") as base:
         noop = load(base, ["/noop"], {}, clients, requests, seconds, warmup)
     b.results.reference(
-        "noop_http", noop["requests_per_s"], "req/s", f"a no-op FastAPI endpoint, {clients} clients", **noop
+        "noop_http",
+        noop["requests_per_s"],
+        "req/s",
+        f"a no-op FastAPI endpoint, {clients} clients, {b.args.http_workers} server process(es)",
+        **noop,
     )
     b.results.reference("noop_http_p99", noop["p99_ms"], "ms")
     token = _token(b)
@@ -844,6 +852,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of: " + ", ".join(STAGES))
     parser.add_argument("--kpi-queries", type=int, default=200, help="queries per KPI figure (default 200)")
     parser.add_argument("--http-clients", type=int, default=16)
+    parser.add_argument(
+        "--http-workers", type=int, default=1, help="server processes for both HTTP apps (perfledger serve --workers N)"
+    )
     parser.add_argument("--http-requests", type=int, default=5000, help="requests per HTTP figure (at most)")
     parser.add_argument("--http-seconds", type=float, default=20.0, help="seconds per HTTP figure (at most)")
     parser.add_argument("--workdir", help="where the SQLite store lives (default: a temporary folder, removed after)")

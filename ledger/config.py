@@ -54,6 +54,11 @@ class Settings:
     retention: str = DEFAULT_POLICY
     # "Now" for every default cut-off and every recording: the system's clock, or a fixed one in tests.
     clock: Callable[[], datetime] = field(default=system_clock, compare=False, repr=False)
+    # PostgreSQL connections per process (PERFLEDGER_PG_POOL, "read=4,ledger=2"): each pool opens
+    # its size and as many again under load (docs/architecture.md, "Connections").
+    pg_pool: tuple[int, int] = field(default_factory=lambda: configured_pg_pool(os.environ))
+    # A second database the read side reads from (a streaming replica): PERFLEDGER_READ_DATABASE_URL's.
+    read_database_url: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -90,6 +95,8 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         backdating=configured_backdating(env),
         activity_limits=configured_activity_limits(env),
         retention=retention,
+        pg_pool=configured_pg_pool(env),
+        read_database_url=(env.get("PERFLEDGER_READ_DATABASE_URL") or "").strip() or None,
     )
 
 
@@ -148,6 +155,22 @@ def configured_activity_limits(env: os._Environ[str] | dict[str, str]) -> tuple[
     if set(pairs) != {"batch", "day"}:
         raise ConfigError(f"PERFLEDGER_ACTIVITY_LIMITS={value!r}: name batch and day, e.g. {DEFAULT_ACTIVITY_LIMITS}")
     return pairs["batch"], pairs["day"]
+
+
+DEFAULT_PG_POOL = "read=4,ledger=2"
+
+
+def configured_pg_pool(env: os._Environ[str] | dict[str, str]) -> tuple[int, int]:
+    """(read, ledger): the pool sizes of the read side's engine and of the ledger's store on
+    PostgreSQL, per process (each may open as many again under load)."""
+    value = (env.get("PERFLEDGER_PG_POOL") or DEFAULT_PG_POOL).strip()
+    pairs = {
+        **_pairs("PERFLEDGER_PG_POOL", DEFAULT_PG_POOL, ""),
+        **_pairs("PERFLEDGER_PG_POOL", value, DEFAULT_PG_POOL),
+    }
+    if set(pairs) != {"read", "ledger"} or max(pairs.values()) > 50:
+        raise ConfigError(f"PERFLEDGER_PG_POOL={value!r}: name read and ledger, each 1 to 50, e.g. {DEFAULT_PG_POOL}")
+    return pairs["read"], pairs["ledger"]
 
 
 def _pairs(variable: str, value: str, example: str) -> dict[str, int]:

@@ -250,4 +250,4 @@ def _engine(database_url: str) -> Engine:
         schema = schema[-1]
     url = url.difference_update_query(["schema"])
     options = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, connect_args=options, pool_size=2, max_overflow=4)
+    return create_engine(url, connect_args=options, pool_size=1, max_overflow=2, pool_pre_ping=True)

@@ -176,10 +176,18 @@ class LogReading:
         """A SELECT of the stored events of one type (`:type`) at positions (:after, :upto], as
         rows (position, recorded_at, state), for a statement run in this ledger's own SQLite
         database, or in one that attaches it as `schema`: a projection folding set-wise in SQL
-        (`projections.accel.in_store`). None on PostgreSQL. An entry whose event is missing is left
-        out (`verify` names it)."""
+        (`projections.accel.in_store`). On PostgreSQL, for a statement run in the same database
+        (the tables named as the recorder names them, `schema` unused): `state` is the stored
+        JSON as jsonb and the parameters are psycopg's (`%(type)s`). An entry whose event is
+        missing is left out (`verify` names it)."""
         if self.is_postgres:
-            return None
+            return (
+                "SELECT l.position AS position, l.recorded_at AS recorded_at, "
+                "convert_from(e.state, 'UTF8')::jsonb AS state "
+                f"FROM {self.recorder.entries_table} l JOIN {self.recorder.events_table} e "
+                f"ON e.{self.recorder.notification_key} = l.notification_id "
+                "WHERE l.type = %(type)s AND l.position > %(after)s AND l.position <= %(upto)s"
+            )
         return (
             f"SELECT l.position AS position, l.recorded_at AS recorded_at, e.state AS state "
             f"FROM {schema}.{self.recorder.entries_table} l JOIN {schema}.{self.recorder.events_table} e "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -36,6 +36,7 @@ from ledger.chain import GENESIS, link_of, uuid_hex
 from ledger.resealing import RESEALED_TABLE, resealed_ddl
 
 ENTRIES_TABLE = "ledger_entries"
+ENTRY_COLUMNS = "position, notification_id, recorded_at, type, rep_id, actor, event_id, content_hash, link"
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,19 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(727274)")
 
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **_: Any) -> None:
+        """The library's steps (the table locked EXCLUSIVE, its channel notified), then the rows
+        by COPY rather than its INSERT … SELECT FROM unnest(…) of a composite array: a batch of
+        1,000 events in about half the time (docs/performance.md, PostgreSQL)."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        if not stored_events:
+            return
+        columns = "originator_id, originator_version, topic, state"
+        with curs.copy(f"COPY {self.events_table} ({columns}) FROM STDIN") as copy:
+            for s in stored_events:
+                copy.write_row((s.originator_id, s.originator_version, s.topic, s.state))
+
     def _fetch_ids_after_insert_events(
         self,
         curs: Any,
@@ -268,17 +282,26 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         now_us: int | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if not stored_events:
             return []
-        assert notification_ids is not None
-        # The events table is locked (EXCLUSIVE) for this transaction: the last entry is final.
+        # The events table is locked (EXCLUSIVE) for this transaction: no other transaction has
+        # inserted since the lock, so the batch's notification ids (given in row order by the
+        # table's sequence) are the last n, and the last entry is final.
+        curs.execute(
+            f"SELECT notification_id FROM {self.events_table} ORDER BY notification_id DESC LIMIT %s",
+            (len(stored_events),),
+        )
+        notification_ids = [row["notification_id"] for row in reversed(curs.fetchall())]
+        if len(notification_ids) != len(stored_events):
+            raise ProgrammingError(f"got {len(notification_ids)} notification ids, expected {len(stored_events)}")
         curs.execute(f"SELECT position, recorded_at, link FROM {self.entries_table} ORDER BY position DESC LIMIT 1")
         row = curs.fetchone()
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
         last = (row["position"], row["recorded_at"], row["link"]) if row else None
         built = build_entries(notification_ids, stored_events, metas, actor, last, now_us)
-        curs.executemany(f"INSERT INTO {self.entries_table} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", _entry_rows(built))
+        with curs.copy(f"COPY {self.entries_table} ({ENTRY_COLUMNS}) FROM STDIN") as copy:
+            for entry_row in _entry_rows(built):
+                copy.write_row(entry_row)
         _hand_positions(receipt, built)
         return notification_ids
 

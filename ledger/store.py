@@ -50,8 +50,9 @@ class LedgerApplication(Application):
 UNTOUCHED_STATE = {"CIPHER_TOPIC": "", "CIPHER_KEY": "", "COMPRESSOR_TOPIC": ""}
 
 
-def store_environment(database_url: str) -> dict[str, str]:
-    """The eventsourcing environment for a SQLAlchemy-style database URL."""
+def store_environment(database_url: str, pool_size: int = 2) -> dict[str, str]:
+    """The eventsourcing environment for a SQLAlchemy-style database URL; on PostgreSQL, a pool
+    of `pool_size` connections and as many again under load (`Settings.pg_pool`)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if not url.database or url.database == ":memory:":
@@ -74,7 +75,8 @@ def store_environment(database_url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": url.password or "",
             "POSTGRES_SCHEMA": str(url.query.get("schema", "") or ""),
             "POSTGRES_LOCK_TIMEOUT": "30",
-            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size),
             # Pinned: the database-function insert would skip the entries (refused by the recorder too).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             **UNTOUCHED_STATE,
@@ -101,7 +103,7 @@ class Ledger(Verifying):
 
     def __init__(self, settings: Settings | None = None, keys: KeyStore | None = None):
         self.settings = settings or settings_from_env()
-        self.app = LedgerApplication(env=store_environment(self.settings.database_url))
+        self.app = LedgerApplication(env=store_environment(self.settings.database_url, self.settings.pg_pool[1]))
         self.recorder: Any = self.app.recorder
         self._known_reps: set[str] = set()
         self.is_postgres = make_url(self.settings.database_url).get_backend_name() == "postgresql"

@@ -41,10 +41,25 @@ def engine_for(settings: Settings, reads_ledger: str | None = None) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url, _read_only_uri(reads_ledger) if reads_ledger else None)
     else:
-        engine = _postgres_engine(url, schema)
+        engine = _postgres_engine(url, schema, settings.pg_pool[0])
     _DATABASE_URLS[engine] = settings.database_url
     if reads_ledger:
         _READS_LEDGER[engine] = reads_ledger
+    return engine
+
+
+def read_engine_for(settings: Settings) -> Engine | None:
+    """An engine on the database the read side reads from when it is not the ledger's
+    (`Settings.read_database_url`: a streaming replica of the primary, whose projections the
+    primary's worker writes and replication brings); None when reads go to the primary. Nothing
+    is ever written through it."""
+    if not settings.read_database_url:
+        return None
+    url, schema = projection_url(settings.read_database_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("PERFLEDGER_READ_DATABASE_URL: a PostgreSQL replica (postgresql://…), or unset")
+    engine = _postgres_engine(url, schema, settings.pg_pool[0])
+    _DATABASE_URLS[engine] = settings.read_database_url
     return engine
 
 
@@ -75,6 +90,24 @@ def ledger_schema(engine: Engine, database_url: str) -> str | None:
     if attached is not None and _same_file(attached, database_url):
         return LEDGER_SCHEMA
     return None
+
+
+def same_postgres_database(engine: Engine, database_url: str) -> bool:
+    """Can `engine`'s statements read the tables of the PostgreSQL ledger at `database_url`: the
+    same server and database, and the ledger's tables named by its schema (or neither names
+    one: both in the default search path)? The recorder names its tables with their schema, so
+    the projections may live in another schema of the same database."""
+    if engine.dialect.name != "postgresql":
+        return False
+    mine = database_url_of(engine)
+    if mine is None or make_url(database_url).get_backend_name() != "postgresql":
+        return False
+    (one, my_schema), (other, ledger_schema_name) = projection_url(mine), projection_url(database_url)
+
+    def where(url: URL) -> tuple[str, int, str | None]:
+        return (url.host or "localhost", url.port or 5432, url.database)
+
+    return where(one) == where(other) and (ledger_schema_name is not None or my_schema is None)
 
 
 def database_url_of(engine: Engine) -> str | None:
@@ -155,10 +188,15 @@ def _into_wal(cursor: Any) -> None:
 WAL_ATTEMPTS = 100
 
 
-def _postgres_engine(url: URL, schema: str | None) -> Engine:
+def _postgres_engine(url: URL, schema: str | None, pool_size: int = 4) -> Engine:
     # Positional parameters (%s), as SQLite's (?): a statement's values can then be given as
-    # one tuple per row on both (see `compiled`), with no dict made per row.
-    engine = create_engine(url, pool_pre_ping=True, paramstyle="format")
+    # one tuple per row on both (see `compiled`), with no dict made per row. `pool_size`
+    # connections kept, as many again under load (`Settings.pg_pool`); each checked before use
+    # (pre-ping: a connection the server ended, a restart or pg_terminate_backend, is replaced
+    # rather than handed to a read).
+    engine = create_engine(
+        url, pool_pre_ping=True, paramstyle="format", pool_size=pool_size, max_overflow=pool_size, pool_timeout=10
+    )
     if schema:
 
         @event.listens_for(engine, "connect")

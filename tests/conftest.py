@@ -107,15 +107,15 @@ def cli(sqlite_settings) -> Callable[..., Any]:
 
 @pytest.fixture
 def edged_store(tmp_path) -> Iterator[Callable[..., Any]]:
-    """make(events, edges) -> a SQLite store of the generated `events` with `edges` (what the
-    generator never writes) recorded among them (projection_fixtures.store_with_edges); closed
-    after the test."""
+    """make(events, edges, url=None) -> a store of the generated `events` with `edges` (what the
+    generator never writes) recorded among them (projection_fixtures.store_with_edges): a SQLite
+    file of the test's own, or `url` (a `store_url`); closed after the test."""
     from projection_fixtures import close_store, store_with_edges
 
     opened = []
 
-    def make(events: Iterable[dict[str, Any]], edges: list[dict[str, Any]]) -> Any:
-        opened.append(store_with_edges(f"sqlite:///{tmp_path}/l.db", list(events), edges))
+    def make(events: Iterable[dict[str, Any]], edges: list[dict[str, Any]], url: str | None = None) -> Any:
+        opened.append(store_with_edges(url or f"sqlite:///{tmp_path}/l.db", list(events), edges))
         return opened[-1]
 
     yield make

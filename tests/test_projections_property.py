@@ -9,13 +9,17 @@
 4. A payout's rep figures read for many reps together equal each rep's read alone and the
    rep's KPI figures, with one event of evidence behind each activity.
 
-Each runs with the projections' accelerators on, then off (the plain path: `PATHS`).
+Each runs with the projections' accelerators on, then off (the plain path: `PATHS`). The
+second runs on PostgreSQL too (PERFLEDGER_TEST_POSTGRES_URL), where the activities and follow-ups
+fold in SQL in the ledger's own database, with fewer examples (each a schema of its own).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
+import uuid
 from pathlib import Path
 from unittest import mock
 
@@ -72,8 +76,47 @@ def test_batches_stops_and_restarts_give_the_tables_of_one_rebuild(
 ):
     """`parts`: the catch-ups decode and fold each batch that many events at a time (the rebuild
     folds each of its batches whole), so a fold's state must carry from part to part."""
-    with tempfile.TemporaryDirectory() as folder, small_blocks(), accelerators(accelerated):
-        store = open_store(f"sqlite:///{Path(folder) / 'l.db'}")
+    with tempfile.TemporaryDirectory() as folder:
+        _stops_and_restarts(
+            f"sqlite:///{Path(folder) / 'l.db'}", accelerated, story, sizes, projection_batches, stops, parts
+        )
+
+
+POSTGRES_URL = os.environ.get("PERFLEDGER_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL tests need PERFLEDGER_TEST_POSTGRES_URL")
+@PATHS
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    story=stories,
+    sizes=batchings,
+    projection_batches=st.lists(st.integers(1, 7), min_size=1, max_size=6),
+    stops=st.lists(st.integers(1, 3), min_size=1, max_size=6),
+    parts=st.integers(1, 4),
+)
+def test_on_postgresql_batches_stops_and_restarts_give_the_tables_of_one_rebuild(
+    accelerated, story, sizes, projection_batches, stops, parts
+):
+    import psycopg
+
+    assert POSTGRES_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        _stops_and_restarts(
+            f"{POSTGRES_URL}?schema={schema}", accelerated, story, sizes, projection_batches, stops, parts
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _stops_and_restarts(url, accelerated, story, sizes, projection_batches, stops, parts) -> None:
+    with small_blocks(), accelerators(accelerated):
+        store = open_store(url)
         try:
             for i, batch in enumerate(batches_of(envelopes_of(story), sizes)):
                 store.record(*batch)

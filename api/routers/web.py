@@ -70,9 +70,10 @@ from ledger.periods import Period, parse_period
 from projections.db import reading
 from projections.payouts.assembly import active_reps
 from projections.queries.cutoffs import Cutoffs, PeriodStatus, cutoffs, known_micros
-from projections.queries.facts import deal_sums
+from projections.queries.facts import DealSums, deal_sums
 from projections.queries.kpis import kpis
 from projections.queries.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
+from projections.queries.rollup import member_sums, scope_moves
 from projections.tables import memberships, reps
 from projections.units import micros_to_time, money
 from services.policy import CAPABILITIES, READS_EVERYTHING, may_read_rep
@@ -378,17 +379,28 @@ class MonthRevenue(BaseModel):
     revenue: Decimal
 
 
+class Move(BaseModel):
+    team_id: str | None
+    region: str | None
+    on: datetime
+
+
 class TeamRow(BaseModel):
     rep_id: str
     name: str | None
     team_id: str | None  # at the end of the window (as known at known_at)
     region: str | None
-    revenue: Decimal
-    orders: int | Decimal
+    revenue: Decimal  # while in the scope: the rows of a team or region sum to its card's revenue
+    orders: int | Decimal  # while in the scope (a split deal counts once for each rep it credits)
+    # The rep's own figures, for a rep within this token's reach; a rep who was in the team during
+    # the period but has moved beyond it is listed with the figures that count for the team alone.
+    reachable: bool = True
     attainment: dict[str, Decimal | None]
     pace: dict[str, Decimal | None]
     off_track: list[str]
     revenue_by_month: list[MonthRevenue]
+    joined: Move | None = None  # came into the team or region after the period began: from where, when
+    left: Move | None = None  # left it (during the period or since): to where, when
 
 
 class TeamTable(BaseModel):
@@ -429,8 +441,11 @@ def team(
     known = micros_to_time(cut.known_us)  # one "now" for every row
     months = sparkline_months(parsed_period, cut, settings)
     with reading(engine) as conn:
-        visible = [r for r in scope_reps(conn, parsed, cut) if may_read_rep(user, r, org)]
+        # Every rep who was in the scope during the window (the scope itself is within reach):
+        # its rows then add up to its card, a rep since moved away included (marked `left`).
+        visible = scope_reps(conn, parsed, cut)
         shown = visible[offset : offset + limit]
+        reachable = {r for r in shown if may_read_rep(user, r, org)}
         names = (
             dict(
                 conn.execute(
@@ -444,24 +459,32 @@ def team(
         )
         place = {s.rep_id: s for s in stints(conn, cut.known_us, shown) if s.lo < cut.upto_us <= s.hi} if shown else {}
         monthly = {
-            r: [MonthRevenue(period=str(m.period), revenue=month_revenue(conn, r, m)) for m in months] for r in shown
+            r: [MonthRevenue(period=str(m.period), revenue=month_revenue(conn, r, m)) for m in months]
+            for r in shown
+            if r in reachable
         }
+        in_scope = member_sums(conn, parsed, cut.start_us, cut.upto_us, cut.known_us) if shown else {}
+        moves = scope_moves(conn, parsed, cut, shown) if shown else {}
     rows = []
     for rep_id in shown:
-        figures = kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known)
+        own = rep_id in reachable
+        figures = kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known) if own else {}
         stint = place.get(rep_id)
+        sums = in_scope.get(rep_id, DealSums())
         rows.append(
             TeamRow(
                 rep_id=rep_id,
                 name=names.get(rep_id),
                 team_id=stint.team_id if stint else None,
                 region=stint.region if stint else None,
-                revenue=figures["revenue"],
-                orders=figures["orders"],
-                attainment=figures["attainment"],
-                pace=figures["pace"],
-                off_track=figures["off_track"],
-                revenue_by_month=monthly[rep_id],
+                revenue=money(sums.revenue_cents),
+                orders=sums.orders,
+                reachable=own,
+                attainment=figures.get("attainment", {}),
+                pace=figures.get("pace", {}),
+                off_track=figures.get("off_track", []),
+                revenue_by_month=monthly.get(rep_id, []),
+                **moves.get(rep_id, {}),
             )
         )
     end = offset + len(shown)

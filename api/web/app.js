@@ -9,8 +9,15 @@ import { $, fill, h, note } from "./dom.js";
 import * as fmt from "./format.js";
 import * as i18n from "./i18n.js";
 import { N_, t } from "./i18n.js";
+import { moveMarks } from "./views/common.js";
+import * as drill from "./views/drill.js";
+import * as help from "./views/help.js";
+import * as payouts from "./views/payouts.js";
+import * as replays from "./views/replays.js";
+import * as rollup from "./views/rollup.js";
+import * as why from "./views/why.js";
 
-const VIEWS = ["overview", "rep", "replay"];
+const VIEWS = ["overview", "rep", "payouts", "replay"];
 const CARD_METRICS = ["revenue", "orders", "new_customers", "avg_order_value", "win_rate", "conversion_rate",
   "growth_rate", "email_reply_rate", "sales_cycle_days", "activities", "followups"];
 // The team table's rows per page: the first page is on screen within the overview's budget at
@@ -150,6 +157,7 @@ function showApp() {
   $("#sign-out").hidden = false;
   $("#whoami").textContent = whoLine(state.me);
   $("#tab-replay").hidden = !can("replays.run");
+  $("#tab-payouts").hidden = state.me.role === "rep";
   $("#tz-note").textContent = t("Every time, shown or entered, is in the ledger's time zone: {zone}. Money is in {currency}.", {
     zone: fmt.zoneLabel(), currency: state.me.currency });
   for (const label of document.querySelectorAll(".tz-label")) label.textContent = `(${fmt.zoneShort()})`;
@@ -184,6 +192,7 @@ function applyDefaults() {
   if (!state.scopes.some((s) => s.scope === f.scope)) f.scope = state.scopes.length ? state.scopes[0].scope : "";
   if (!f.rep) f.rep = state.me.rep_id || (state.reps.size ? state.reps.keys().next().value : "");
   if (state.view === "replay" && !can("replays.run")) state.view = "overview";
+  if (state.view === "payouts" && state.me.role === "rep") state.view = "rep";
   $("#f-period").value = f.period;
   $("#f-scope").value = f.scope;
   $("#f-rep").value = state.reps.has(f.rep) ? f.rep : "";
@@ -253,6 +262,11 @@ function showCutoffs() {
     : t("{period}: {as_of}; {known_at}.", values);
 }
 
+/** What a view module (views/*.js) may use of this page. */
+function viewContext() {
+  return { state, stale, can, repLabel, scopeLabel, hashForRep, setStatus, markLoading, markReady };
+}
+
 function render() {
   if (!state.me) return;
   state.generation += 1;
@@ -260,7 +274,8 @@ function render() {
   updateTabs();
   showCutoffs();
   setStatus(t("Loading…"));
-  const views = { overview: renderOverview, rep: renderRep, replay: renderReplay };
+  const views = { overview: renderOverview, rep: renderRep, replay: renderReplay,
+    payouts: (g) => payouts.render(viewContext(), g) };
   views[state.view](generation).then(
     () => { if (!stale(generation)) setStatus(t("Updated {time}", { time: fmt.time(new Date().toISOString()) })); },
     (failure) => { if (!stale(generation)) setStatus(t("Could not load: {reason}", { reason: failure.message })); },
@@ -357,6 +372,28 @@ async function renderKpis(cards, context, scope, generation) {
   return null;
 }
 
+// ---------------------------------------------------------------- the views of views/*.js
+
+/** What a view module needs of the page: the filters, whether its answer is stale, links. */
+function viewContext(generation) {
+  return {
+    filters: { ...state.filters },
+    stale: () => stale(generation),
+    can,
+    repLabel,
+    scopeLabel,
+    repHref: hashForRep,
+    hasScope: (scope) => state.scopes.some((s) => s.scope === scope),
+    scopeHref: (scope) => {
+      const saved = state.filters.scope;
+      state.filters.scope = scope;
+      const target = hashFor("overview");
+      state.filters.scope = saved;
+      return target;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- overview
 
 async function renderOverview(generation) {
@@ -368,6 +405,8 @@ async function renderOverview(generation) {
     renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
     renderTeam(generation, 0),
     renderQuadrants(generation),
+    help.render($("#help-panel"), viewContext(generation)),
+    rollup.render($("#rollup-panel"), viewContext(generation)),
   ]);
   markReady(section, generation);
 }
@@ -377,9 +416,12 @@ function teamRow(row) {
   const spark = h("div", { class: "sparkline", role: "img",
     "aria-label": t("Revenue by month: {months}", {
       months: row.revenue_by_month.map((m) => `${m.period} ${fmt.money(m.revenue)}`).join(", ") }) });
-  const tr = h("tr", { class: offTrack.length ? "off-track" : null, dataset: { rep: row.rep_id } },
-    h("th", { scope: "row" }, h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, row.name || row.rep_id,
-      h("span", { class: "id" }, ` ${row.rep_id}`))),
+  const reachable = row.reachable !== false; // a rep since moved beyond this token's reach: the team's share only
+  const name = [row.name || row.rep_id, h("span", { class: "id" }, ` ${row.rep_id}`)];
+  const tr = h("tr", { class: offTrack.length ? "off-track" : null,
+    dataset: { rep: row.rep_id, moved: row.left ? "left" : row.joined ? "joined" : null, reachable: reachable ? null : "no" } },
+    h("th", { scope: "row" }, reachable ? h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, name) : name,
+      " ", moveMarks(row)),
     h("td", {}, row.team_id || fmt.DASH),
     h("td", {}, row.region || fmt.DASH),
     h("td", { class: "num", dataset: { col: "revenue", raw: row.revenue } }, fmt.money(row.revenue)),
@@ -387,7 +429,7 @@ function teamRow(row) {
       "revenue" in row.attainment ? fmt.percent(row.attainment.revenue) : fmt.DASH),
     h("td", { class: "num", dataset: { col: "pace", raw: row.pace.revenue ?? "" } },
       "revenue" in row.pace ? fmt.percent(row.pace.revenue) : fmt.DASH),
-    h("td", { dataset: { col: "off-track" } }, offTrack.length
+    h("td", { dataset: { col: "off-track" } }, !reachable ? t("now beyond your reach") : offTrack.length
       ? h("span", { class: "badge off" }, t("Off track: {metrics}", { metrics: offTrack.map(fmt.metricLabel).join(i18n.comma()) }))
       : t("On track")),
     h("td", {}, spark));
@@ -423,7 +465,7 @@ async function renderTeam(generation, offset) {
     fill(body, h("tr", {}, h("td", { colspan: 8 }, t("No reps in this scope and period."))));
   }
   for (const row of rows) body.append(row.tr);
-  for (const row of rows) charts.sparkline(row.spark, row.months);
+  for (const row of rows) if (row.months.length) charts.sparkline(row.spark, row.months);
   $("#team-context").textContent = t("{shown} of {total} reps · sparklines: revenue by month, {first} to {last}", {
     shown: answer.rows.length + offset, total: answer.total_rows, first: answer.months[0] || "",
     last: answer.months[answer.months.length - 1] || "" });
@@ -496,26 +538,13 @@ async function renderRep(generation) {
     renderKpis($("#rep-kpi-cards"), $("#rep-kpi-context"), `rep:${repId}`, generation),
     renderPayout(repId, generation),
     renderHistory(repId, generation),
+    drill.render($("#rep-drill"), { ...viewContext(generation), rep: repId }),
   ]);
   if (stale(generation)) return;
   const refused = results.find((r) => r && (r.status === 404 || r.status === 403));
   if (refused) error.textContent = t("Not available with this token: {reason}", { reason: refused.message });
   $("#rep-body").hidden = Boolean(refused);
   markReady(section, generation);
-}
-
-/** An input of a payout line as the API gave it: a value, a list of rows (tier slices), or a map. */
-function inputValue(value) {
-  if (Array.isArray(value) && value.every((item) => item && typeof item === "object" && !Array.isArray(item))) {
-    const columns = [...new Set(value.flatMap((item) => Object.keys(item)))];
-    return h("table", { class: "data compact nested" },
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.replace(/_/g, " "))))),
-      h("tbody", {}, value.map((item) => h("tr", {}, columns.map((c) => h("td", { class: "num" }, valueText(item[c])))))));
-  }
-  if (value && typeof value === "object" && !Array.isArray(value)) {
-    return h("dl", { class: "inline" }, Object.entries(value).map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, valueText(v))]));
-  }
-  return valueText(value);
 }
 
 function valueText(value) {
@@ -529,72 +558,11 @@ function eventSummary(data) {
     .map(([key, value]) => `${key}: ${valueText(value)}`).join(" · ");
 }
 
-function payoutLine(line) {
-  const inputs = Object.entries(line.inputs || {});
-  const events = line.events || [];
-  return h("details", { class: "line", dataset: { component: line.component } },
-    h("summary", {},
-      h("span", { class: "component" }, line.component),
-      h("span", { class: "kind" }, line.kind || ""),
-      h("span", { class: "num amount", dataset: { raw: line.amount } }, fmt.money(line.amount))),
-    h("div", { class: "explanation" },
-      h("h5", {}, t("Inputs")),
-      inputs.length ? h("table", { class: "data compact" },
-        h("tbody", {}, inputs.map(([name, value]) => h("tr", {},
-          h("th", { scope: "row" }, name.replace(/_/g, " ")), h("td", { dataset: { input: name } }, inputValue(value))))))
-        : note(t("No inputs.")),
-      h("h5", {}, t("Events ({count})", { count: events.length })),
-      events.length ? h("div", { class: "table-wrap events" }, h("table", { class: "data compact" },
-        h("thead", {}, h("tr", {}, [t("Position"), t("Type"), t("Occurred"), t("Recorded"), t("What")]
-          .map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, events.map((e) => typeof e === "object"
-          ? h("tr", { dataset: { position: e.position } },
-            h("td", { class: "num" }, String(e.position)), h("td", {}, e.type),
-            h("td", {}, fmt.dateTime(e.occurred_at)), h("td", {}, fmt.dateTime(e.recorded_at)),
-            h("td", { class: "what" }, eventSummary(e.data)))
-          : h("tr", { dataset: { position: e } }, h("td", { class: "num" }, String(e)), h("td", { colspan: 4 }, ""))))))
-        : note(t("No events behind this line."))));
-}
-
-async function renderPayout(repId, generation) {
-  const target = $("#payout");
-  fill(target, note(t("Loading the payout…")));
-  let answer;
-  try {
-    answer = await api.get(`/payouts/${enc(repId)}/${enc(state.filters.period)}/explain`,
-      { known_at: state.filters.known_at });
-  } catch (failure) {
-    if (!stale(generation)) fill(target, note(failure.message, "error"));
-    return failure;
-  }
-  if (stale(generation)) return null;
-  const lines = (answer.tree && answer.tree.lines) || answer.lines || [];
-  const approved = answer.approved;
-  const facts = [
-    [t("Total"), h("span", { class: "figure total", dataset: { raw: answer.total } }, fmt.money(answer.total), ` ${state.me.currency}`)],
-    [t("Plan"), answer.plan ? t("{plan} version {version}", { plan: answer.plan.plan_id, version: answer.plan.version })
-      : t("no plan in force")],
-    [t("As known at"), fmt.dateTime(answer.known_at)],
-    [t("Approved"), approved && approved.amount !== null && approved.amount !== undefined
-      ? h("span", { dataset: { raw: approved.amount } }, t("{amount} on {time}", { amount: fmt.money(approved.amount),
-        time: fmt.dateTime(approved.recorded_at) }))
-      : t("not approved")],
-  ];
-  if (approved && approved.amount !== null && approved.amount !== undefined) {
-    facts.push([t("Reproduced"), answer.reproduced ? t("yes: the digest matches the approval") : t("no: the digest differs")]);
-  }
-  if (answer.today && approved) {
-    facts.push([t("Today"), t("{total} (difference {difference})", { total: fmt.money(answer.today.total),
-      difference: fmt.money(answer.today.difference) })]);
-  }
-  if (answer.digest) facts.push([t("Digest"), h("code", { title: answer.digest }, answer.digest)]);
-  fill(target,
-    h("dl", { class: "statement", dataset: { rep: answer.rep_id, period: answer.period } },
-      facts.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])),
-    (answer.problems || []).length ? h("ul", { class: "problems" }, answer.problems.map((p) => h("li", {}, p))) : null,
-    h("p", { class: "hint" }, t("Open a line to see its inputs and the events behind them.")),
-    lines.length ? h("div", { class: "lines" }, lines.map(payoutLine)) : note(t("No payout lines.")));
-  return null;
+function renderPayout(repId, generation) {
+  return why.loadWhy($("#payout"), {
+    currency: state.me.currency, repId, period: state.filters.period, knownAt: state.filters.known_at,
+    canDispute: state.me.role === "rep" && state.me.rep_id === repId, onError: setStatus,
+  }, () => stale(generation));
 }
 
 function timelineEntry(entry) {
@@ -715,42 +683,18 @@ async function runReplay(event) {
   const section = $("#view-replay");
   section.dataset.state = "loading";
   const tbody = $("#diff-table tbody");
-  fill(tbody, h("tr", {}, h("td", { colspan: 5 }, t("Replaying…"))));
+  fill(tbody, h("tr", {}, h("td", { colspan: 6 }, t("Replaying…"))));
   $("#r-run").disabled = true;
   try {
     const answer = await api.post("/replays", body);
-    renderDiff(answer, body);
+    replays.renderResults(answer, body, viewContext());
   } catch (failure) {
     error.textContent = failure.message;
-    fill(tbody);
-    $("#diff-context").textContent = "";
+    replays.clear();
   } finally {
     $("#r-run").disabled = false;
     section.dataset.state = "ready";
   }
-}
-
-function renderDiff(answer, request) {
-  const plan = request.plan.rules ? t("a draft plan")
-    : t("{plan} version {version}", { plan: request.plan.plan_id, version: request.plan.version });
-  $("#diff-context").textContent = t("{period} under {plan}", { period: answer.period, plan })
-    + (answer.known_at ? t(" as known at {time}", { time: fmt.dateTime(answer.known_at) }) : "")
-    + t(" · {count} reps", { count: answer.diff.length });
-  const sign = (value) => (fmt.isZero(value) ? "" : fmt.isNegative(value) ? "negative" : "positive");
-  fill($("#diff-table tbody"), answer.diff.length ? answer.diff.map((row) => h("tr", { dataset: { rep: row.rep_id } },
-    h("th", { scope: "row" }, repLabel(row.rep_id)),
-    h("td", { class: "num", dataset: { col: "before", raw: row.before ?? "" } }, fmt.money(row.before)),
-    h("td", { class: "num", dataset: { col: "after", raw: row.after ?? "" } }, fmt.money(row.after)),
-    h("td", { class: `num ${sign(row.delta)}`, dataset: { col: "delta", raw: row.delta ?? "" } }, fmt.money(row.delta)),
-    h("td", {}, (row.lines || []).length ? h("details", {}, h("summary", {}, row.lines.length === 1 ? t("1 line") : t("{count} lines", { count: row.lines.length })),
-      h("table", { class: "data compact" },
-        h("thead", {}, h("tr", {}, [t("Component"), t("Before"), t("After"), t("Delta")].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, row.lines.map((line) => h("tr", {},
-          h("th", { scope: "row" }, line.component),
-          h("td", { class: "num" }, fmt.money(line.before)), h("td", { class: "num" }, fmt.money(line.after)),
-          h("td", { class: `num ${sign(line.delta)}` }, fmt.money(line.delta)))))))
-      : fmt.DASH)))
-    : h("tr", {}, h("td", { colspan: 5 }, t("No rep has a payout in this period."))));
 }
 
 // ---------------------------------------------------------------- wiring
@@ -782,6 +726,9 @@ function start() {
     $("#f-as-of").value = "";
     $("#f-known-at").value = "";
     apply();
+  });
+  $("#team-off-only").addEventListener("change", (event) => {
+    $("#team-table").classList.toggle("only-off-track", event.target.checked);
   });
   $("#team-more").addEventListener("click", () => {
     if (state.teamNext !== null) renderTeam(state.generation, state.teamNext);

@@ -6,8 +6,9 @@ activities are written by one INSERT … SELECT of the stretch's events, their f
 SQLite's JSON functions, then one grouped INSERT … ON CONFLICT of its rollup, both run in the
 batch's write transaction: no event is read into Python or decoded, which is most of what the
 handler costs. A rebuild replays them whole: the same SQL, run outside the write lock into
-temporary tables, then copied in by one write (`in_store.replay_staged`). Elsewhere
-(PostgreSQL) the handler folds them.
+temporary tables, then copied in by one write (`in_store.replay_staged`). On PostgreSQL, where
+the read side is the ledger's own database, the same fold in its dialect (jsonb), a replay's
+stretches written straight into the tables. Elsewhere (another store) the handler folds them.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from projections.accel.in_store import (
     fields_sql,
     in_store,
     left_by_sql,
+    mark,
     micros_sql,
+    pg_fields_sql,
+    pg_micros_sql,
     replay_staged,
-    staged_name,
+    replayed_into,
 )
 from projections.folds import rollups
 from projections.folds.activity import EVENT, ActivityProjection, activity_row
@@ -64,7 +68,14 @@ def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
     """A replay's stretch (`replay_staged`): the fold in SQL into the staged tables."""
     expected = log.count_of_type(EVENT, after, upto)
     if expected:
-        fold_in_store(conn, log, after, upto, expected, into=(staged_name(activities), staged_name(activity_hours)))
+        fold_in_store(
+            conn,
+            log,
+            after,
+            upto,
+            expected,
+            into=(replayed_into(conn, activities), replayed_into(conn, activity_hours)),
+        )
 
 
 def fold_in_store(
@@ -81,7 +92,7 @@ def fold_in_store(
     An event the SQL does not read (another class version, or a time SQLite cannot parse) is
     left out by it; the count tells, and those are folded by `activity_row` before the rollup,
     which sums the stretch's rows whoever wrote them."""
-    insert, rollup = _statements(events_sql(log, conn.engine), rollups.BLOCK_BITS, into)
+    insert, rollup = _statements(events_sql(log, conn.engine), rollups.BLOCK_BITS, into, conn.dialect.name)
     params = {"type": EVENT, "after": after, "upto": upto}
     written = conn.exec_driver_sql(insert, params).rowcount
     if written != expected:
@@ -93,15 +104,17 @@ def _fold_the_rest(conn: Connection, log: LogReader, after: int, upto: int, tabl
     done = f"SELECT position FROM {table} WHERE position > ? AND position <= ?"
     rows = [activity_row(r) for r in left_by_sql(conn, log, after, upto, EVENT, done)]
     if rows:
-        marks = ", ".join("?" for _ in activities.columns)
+        marks = ", ".join(mark(conn) for _ in activities.columns)
         conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 @lru_cache(maxsize=8)
-def _statements(events_sql: str, block_bits: int, into: tuple[str, str]) -> tuple[str, str]:
+def _statements(events_sql: str, block_bits: int, into: tuple[str, str], dialect: str = "sqlite") -> tuple[str, str]:
     """The fold's two statements over the ledger's `events_sql` (see `Ledger.stored_events_sql`),
     the rollup by blocks of 2**block_bits positions (`rollups.BLOCK_BITS`, read at each call),
-    into the tables `into` (the activities' and the rollup's)."""
+    into the tables `into` (the activities' and the rollup's), in `dialect`'s SQL."""
+    if dialect == "postgresql":
+        return _pg_statements(events_sql, block_bits, into)
     fields = fields_sql(
         events_sql,
         {
@@ -129,5 +142,44 @@ def _statements(events_sql: str, block_bits: int, into: tuple[str, str]) -> tupl
         f"FROM {into[0]} WHERE position > :after AND position <= :upto "
         f"GROUP BY {hour}, position >> {block_bits} "
         "ON CONFLICT (hour_us, block) DO UPDATE SET " + ", ".join(f"{name} = {name} + excluded.{name}" for name in sums)
+    )
+    return insert, rollup
+
+
+FIELDS = {
+    "activity_id": "$.activity_id",
+    "rep_id": "$.rep_id",
+    "kind": "$.kind",
+    "replied": "$.replied",
+    "t": "$.occurred_at._data_",
+}
+
+
+def _pg_statements(events_sql: str, block_bits: int, into: tuple[str, str]) -> tuple[str, str]:
+    """`_statements` on PostgreSQL: the fields read from jsonb as text (`replied` is JSON's
+    `true` or `false`, or absent), the rollup's counts by FILTER; psycopg's named parameters."""
+    fields = pg_fields_sql(events_sql, FIELDS)
+    columns = ", ".join(c.name for c in activities.columns)
+    insert = (
+        f"INSERT INTO {into[0]} ({columns}) "
+        "SELECT position, activity_id, rep_id, kind, "
+        "CASE WHEN kind = 'email' THEN CASE WHEN replied = 'true' THEN 1 ELSE 0 END END, "
+        f"occurred_us, recorded_at FROM (SELECT f.*, {pg_micros_sql('f.t')} AS occurred_us FROM ({fields}) AS f) AS a "
+        "WHERE version IS NULL AND occurred_us IS NOT NULL"  # version 1 is stored without it
+    )
+    hour = f"(occurred_us - mod(occurred_us, {HOUR_US}))"  # times are after 1970: mod is Python's %
+    sums = [c.name for c in activity_hours.columns if c.name not in ("hour_us", "block")]
+    counted = [
+        f"count(*) FILTER (WHERE kind = '{name}')" if name != "replied" else "coalesce(sum(replied), 0)"
+        for name in sums
+    ]
+    quoted = [f'"{name}"' for name in sums]
+    target = into[1]
+    rollup = (
+        f"INSERT INTO {target} (hour_us, block, {', '.join(quoted)}) "
+        f"SELECT {hour}, position >> {block_bits}, {', '.join(counted)} "
+        f"FROM {into[0]} WHERE position > %(after)s AND position <= %(upto)s "
+        f"GROUP BY {hour}, position >> {block_bits} "
+        "ON CONFLICT (hour_us, block) DO UPDATE SET " + ", ".join(f"{q} = {target}.{q} + excluded.{q}" for q in quoted)
     )
     return insert, rollup

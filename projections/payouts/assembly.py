@@ -421,9 +421,14 @@ def _evaluate(
     plan: PlanVersion | None,
     draw_balance: Decimal = Decimal("0.00"),
 ) -> Payout:
-    assignment = None
+    # The plan in force and the assignment that put the rep on it. A plan given (an approval's,
+    # recomputed; a replay's) keeps that assignment when it is the same version: the approval was
+    # of the assigned plan. Another version, or draft rules, was given rather than assigned.
+    in_force, assignment = _plan_in_force(conn, rep_id, cut)
     if plan is None:
-        plan, assignment = _plan_in_force(conn, rep_id, cut)
+        plan = in_force
+    elif in_force is None or plan.label() != in_force.label() or plan.version is None:
+        assignment = None
     goals = _rep_targets(conn, rep_id, cut)
     targets = {metric: goal.value for metric, goal in goals.items()}
     granted = _memo(("awards", rep_id, cut), lambda: tuple(_awards(conn, rep_id, cut)))
