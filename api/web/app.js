@@ -262,11 +262,6 @@ function showCutoffs() {
     : t("{period}: {as_of}; {known_at}.", values);
 }
 
-/** What a view module (views/*.js) may use of this page. */
-function viewContext() {
-  return { state, stale, can, repLabel, scopeLabel, hashForRep, setStatus, markLoading, markReady };
-}
-
 function render() {
   if (!state.me) return;
   state.generation += 1;
@@ -374,11 +369,18 @@ async function renderKpis(cards, context, scope, generation) {
 
 // ---------------------------------------------------------------- the views of views/*.js
 
-/** What a view module needs of the page: the filters, whether its answer is stale, links. */
+/** What a view module (views/*.js) needs of the page: the filters, whether its answer is stale,
+ * links. (Two views grew this at once: finance's pass a generation to stale(), the director's
+ * ask of the one they were given.) */
 function viewContext(generation) {
   return {
+    state,
     filters: { ...state.filters },
-    stale: () => stale(generation),
+    stale: (given) => stale(given === undefined ? generation : given),
+    hashForRep,
+    setStatus,
+    markLoading,
+    markReady,
     can,
     repLabel,
     scopeLabel,
