@@ -110,7 +110,7 @@ def test_a_score_name_that_looks_like_a_link_is_shown_as_text_in_the_chart(tab: 
     assert any(title.startswith(f"{hostile}: 71") for title in titles)
 
 
-VIEWS = ("overview", "rep", "replay")
+VIEWS = ("overview", "rep", "payouts", "replay")
 
 
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
@@ -135,9 +135,12 @@ def test_on_a_phone_no_view_is_wider_than_the_screen_and_the_status_comes_first(
             assert width <= 390, f"{view} is {width} px wide"
         page.goto(f"{server.base}/#/overview?period={PERIOD}&scope=company")
         page.locator("#view-overview[data-state=ready]").wait_for()
+        summary = page.locator("#help-panel").bounding_box()
         status = page.locator("#team-table").bounding_box()
         cards = page.locator("#kpi-cards").bounding_box()
-        assert status and cards and status["y"] < cards["y"], "the on/off-track table comes before the cards"
+        assert summary and status and cards
+        assert summary["y"] < status["y"] < cards["y"], "who is off track, then the team's status, then the cards"
+        assert summary["y"] < 844, "the off-track summary starts on the first screen"
     finally:
         context.close()
 
