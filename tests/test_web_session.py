@@ -133,3 +133,12 @@ def test_the_browsers_own_fetch_site_header_decides_where_a_request_comes_from(s
         "/events", json={"events": [onboard("R-6")]}, headers={"Origin": OWN, "Sec-Fetch-Site": "same-site"}
     )
     assert sibling.status_code == 403  # a sibling subdomain's page is another site's
+
+
+def test_with_a_session_the_page_holds_back_the_form_until_the_script_has_asked(site):
+    """No flash of the sign-in form for someone signed in; the script shows it if the session
+    has ended (api/web/app.js showSignIn)."""
+    client, tokens = site
+    assert "data-session" not in client.get("/").text
+    sign_in(client, tokens["admin"])
+    assert '<html lang="en" data-session>' in client.get("/").text

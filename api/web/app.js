@@ -137,6 +137,7 @@ async function signOut() {
 }
 
 function showSignIn() {
+  document.documentElement.removeAttribute("data-session");
   $("#app").hidden = true;
   $("#sign-out").hidden = true;
   $("#whoami").textContent = "";

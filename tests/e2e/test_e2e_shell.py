@@ -208,3 +208,19 @@ def test_the_api_docs_need_no_internet(tab: Session):
     tab.page.goto(f"{tab.base}/docs")
     expect(tab.page.locator(".swagger-ui .information-container")).to_be_visible()
     assert tab.outside == [], "the docs asked for something beyond the server"
+
+
+def test_signing_out_ends_the_session_and_a_stale_cookie_brings_the_form_back(tab: Session, server: Server):
+    from playwright.sync_api import expect
+
+    tab.sign_in(server.demo.tokens["finance"])
+    tab.page.get_by_role("button", name="Sign out").click()
+    expect(tab.page.locator("#sign-in")).to_be_visible()
+    assert [c for c in tab.page.context.cookies() if c["name"] == "perfledger_session"] == []
+    tab.page.reload()
+    expect(tab.page.get_by_label("API token")).to_be_visible()
+
+    tab.page.context.add_cookies([{"name": "perfledger_session", "value": "revoked-or-made-up", "url": tab.base}])
+    tab.page.goto(f"{tab.base}/")
+    expect(tab.page.get_by_label("API token")).to_be_visible()  # held back at first, shown once /web/me said 401
+    expect(tab.page.locator("#app")).to_be_hidden()
