@@ -92,6 +92,7 @@ function markReady(section, generation) {
 
 /** Who the session cookie stands for (GET /web/me), then the app; no session: the sign-in form. */
 async function boot({ silent = true } = {}) {
+  api.fresh(); // a new session: nothing remembered from the one before
   const error = $("#sign-in-error");
   try {
     state.me = await api.get("/web/me");
@@ -265,6 +266,7 @@ function showCutoffs() {
 
 function render() {
   if (!state.me) return;
+  api.fresh();
   state.generation += 1;
   const generation = state.generation;
   updateTabs();
