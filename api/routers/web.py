@@ -177,6 +177,8 @@ def page(request: Request) -> Response:
             '<p id="sign-in-error" class="error" role="alert"></p>',
             f'<p id="sign-in-error" class="error" role="alert">{escape(reason)}</p>',
         )
+    if request.cookies.get(SESSION_COOKIE):  # likely signed in: no sign-in form flashes up first
+        html = html.replace('<html lang="en">', '<html lang="en" data-session>', 1)
     body = html.encode("utf-8")
     return _send(request, body, gzip.compress(body, compresslevel=6, mtime=0), STATIC_TYPES[".html"], PAGE_HEADERS)
 

@@ -135,9 +135,12 @@ def test_on_a_phone_no_view_is_wider_than_the_screen_and_the_status_comes_first(
             assert width <= 390, f"{view} is {width} px wide"
         page.goto(f"{server.base}/#/overview?period={PERIOD}&scope=company")
         page.locator("#view-overview[data-state=ready]").wait_for()
+        summary = page.locator("#help-panel").bounding_box()
         status = page.locator("#team-table").bounding_box()
         cards = page.locator("#kpi-cards").bounding_box()
-        assert status and cards and status["y"] < cards["y"], "the on/off-track table comes before the cards"
+        assert summary and status and cards
+        assert summary["y"] < status["y"] < cards["y"], "who is off track, then the team's status, then the cards"
+        assert summary["y"] < 844, "the off-track summary starts on the first screen"
     finally:
         context.close()
 
@@ -205,3 +208,19 @@ def test_the_api_docs_need_no_internet(tab: Session):
     tab.page.goto(f"{tab.base}/docs")
     expect(tab.page.locator(".swagger-ui .information-container")).to_be_visible()
     assert tab.outside == [], "the docs asked for something beyond the server"
+
+
+def test_signing_out_ends_the_session_and_a_stale_cookie_brings_the_form_back(tab: Session, server: Server):
+    from playwright.sync_api import expect
+
+    tab.sign_in(server.demo.tokens["finance"])
+    tab.page.get_by_role("button", name="Sign out").click()
+    expect(tab.page.locator("#sign-in")).to_be_visible()
+    assert [c for c in tab.page.context.cookies() if c["name"] == "perfledger_session"] == []
+    tab.page.reload()
+    expect(tab.page.get_by_label("API token")).to_be_visible()
+
+    tab.page.context.add_cookies([{"name": "perfledger_session", "value": "revoked-or-made-up", "url": tab.base}])
+    tab.page.goto(f"{tab.base}/")
+    expect(tab.page.get_by_label("API token")).to_be_visible()  # held back at first, shown once /web/me said 401
+    expect(tab.page.locator("#app")).to_be_hidden()
