@@ -29,7 +29,7 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from fastapi import Depends, HTTPException, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -117,10 +117,61 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+# The dashboard's session: the token in an HttpOnly, SameSite=Strict cookie set by
+# POST /web/sign-in (api/routers/web.py), so the page's script never holds it and a form
+# submitted before any script ran never puts it in a URL. A bearer token, when sent, wins.
+SESSION_COOKIE = "perfledger_session"
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="The dashboard's session, set by POST /web/sign-in (HttpOnly, SameSite=Strict).",
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-Requested-With"
+
+
+def same_origin(request: Request) -> bool:
+    """The request says it comes from a page of this server: the browser's own Sec-Fetch-Site
+    (a page cannot set it), else an Origin (or, without one, a Referer) naming this server's
+    scheme, host and port. (The dashboard sends no referrer, so a form's Origin is "null".)"""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == own
+    referer = request.headers.get("referer")
+    return referer is not None and (referer == own or referer.startswith(own + "/"))
+
+
+def _cookie_write_allowed(request: Request) -> bool:
+    """A write signed in by the cookie alone must show it is the page's own: the browser only
+    lets a script of this origin add a custom header (SameSite=Strict already keeps the cookie
+    off other sites' requests; this holds even where a browser ignores SameSite)."""
+    return request.method in SAFE_METHODS or CSRF_HEADER.lower() in request.headers or same_origin(request)
+
+
 async def _current_user(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
 ) -> User:
-    if credentials is None:
+    if credentials is not None:
+        token = credentials.credentials
+    elif cookie:
+        if not _cookie_write_allowed(request):
+            raise HTTPException(
+                403,
+                Msg(
+                    "session.csrf",
+                    "a write signed in by the dashboard's session cookie must come from the dashboard: "
+                    "send the header 'X-Requested-With: perfledger' (or an Origin of this server), "
+                    "or authenticate with 'Authorization: Bearer <token>'",
+                ),
+            )
+        token = cookie
+    else:
         raise _unauthorized(
             Msg(
                 "token.missing",
@@ -128,7 +179,6 @@ async def _current_user(
                 "(an admin creates one with `perfledger token create`)",
             )
         )
-    token = credentials.credentials
     user = None
     if auth.acceptable(token):
         revoked = (await glance(request)).revoked

@@ -301,3 +301,239 @@ COMPONENT_KINDS = {
 
 def component_kind(lang: Lang, kind: str) -> str:
     return lang._(COMPONENT_KINDS[kind]) if kind in COMPONENT_KINDS else kind
+
+
+ROLLUP_CHILDREN = {"region": N_("Region"), "team": N_("Team"), "rep": N_("Rep")}
+
+
+def rollup_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A roll-up (GET /kpis/rollup): each child's revenue beside the previous period and the same
+    period a year before, its attainment, pace and forecast, and the totals row (the parent's card)."""
+    child = answer["children"]
+    columns = [
+        (lang._(ROLLUP_CHILDREN.get(child, child)), TEXT),
+        (lang._("Revenue"), MONEY),
+        (lang._("Orders"), NUMBER),
+        (lang._("Revenue target"), MONEY),
+        (lang._("Attainment"), RATE),
+        (lang._("Pace"), RATE),
+        (lang._("Forecast (pipeline)"), MONEY),
+        (lang._("Forecast attainment"), RATE),
+        (lang._("Previous period ({period})", period=answer["previous_period"]), MONEY),
+        (lang._("Growth rate"), RATE),
+        (lang._("Same period last year ({period})", period=answer["last_year_period"] or "—"), MONEY),
+        (lang._("Year on year"), RATE),
+        (lang._("Moved"), TEXT),
+    ]
+    sheet = Sheet(
+        f"rollup-{answer['scope'].replace(':', '-')}-{answer['period']}",
+        lang._(
+            "{scope}: {period} by {children}",
+            scope=answer["scope"],
+            period=answer["period"],
+            children=lang._(ROLLUP_CHILDREN.get(child, child)),
+        ),
+        columns,
+        notes=cutoff_notes(lang, answer["as_of"], answer["known_at"], tz_name, zone),
+    )
+
+    def line(name: str, row: Mapping[str, Any]) -> list[Any]:
+        return [
+            name,
+            row["revenue"],
+            row["orders"],
+            row["target"],
+            row["attainment"],
+            row["pace"],
+            row["forecast"],
+            row["forecast_attainment"],
+            row["previous_revenue"],
+            row["growth_rate"],
+            row["last_year_revenue"],
+            row["year_on_year"],
+            move_text(lang, row, zone),
+        ]
+
+    for row in answer["rows"]:
+        sheet.rows.append(line(str(row["key"]), row))
+    sheet.rows.append(line(lang._("Total"), answer["total"]))
+    return sheet
+
+
+def move_text(lang: Lang, row: Mapping[str, Any], zone: tzinfo) -> str:
+    """ "moved to T-2 on 2026-07-01", "joined from T-2 on 2026-02-15" (a team table's marks)."""
+    parts = []
+    for mark, words in (("joined", N_("joined from {team} on {date}")), ("left", N_("moved to {team} on {date}"))):
+        move = row.get(mark)
+        if move:
+            on = move["on"].astimezone(zone).date().isoformat() if isinstance(move["on"], datetime) else move["on"]
+            parts.append(lang._(words, team=move.get("team_id") or move.get("region") or "—", date=on))
+    return "; ".join(parts)
+
+
+def off_track_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """The off-track list (GET /kpis/off-track): each rep, worst first, with the reasons."""
+    columns = [
+        (lang._("Rep"), TEXT),
+        (lang._("Team"), TEXT),
+        (lang._("Region"), TEXT),
+        (lang._("Revenue pace"), RATE),
+        (lang._("Revenue target attainment"), RATE),
+        (lang._("Forecast (pipeline)"), MONEY),
+        (lang._("Revenue target"), MONEY),
+        (lang._("Projected payout (pipeline)"), MONEY),
+        (lang._("Reasons"), TEXT),
+    ]
+    sheet = Sheet(
+        f"off-track-{answer['scope'].replace(':', '-')}-{answer['period']}",
+        lang._("Off track: {scope}, {period}", scope=answer["scope"], period=answer["period"]),
+        columns,
+        notes=[
+            lang._(
+                "{count} of {total} reps off track.",
+                count=answer["off_track"],
+                total=answer["reps_in_scope"],
+            ),
+            *cutoff_notes(lang, answer["as_of"], answer["known_at"], tz_name, zone),
+        ],
+    )
+    for rep in answer["reps"]:
+        revenue = (rep.get("forecast") or {}).get("revenue") or {}
+        payout = rep.get("payout") or {}
+        sheet.rows.append(
+            [
+                rep["rep_id"],
+                rep.get("team_id"),
+                rep.get("region"),
+                (rep.get("pace") or {}).get("revenue"),
+                (rep.get("attainment") or {}).get("revenue"),
+                revenue.get("pipeline"),
+                (rep.get("targets") or {}).get("revenue"),
+                payout.get("pipeline"),
+                "; ".join(reason_text(lang, r) for r in rep.get("reasons") or []),
+            ]
+        )
+    return sheet
+
+
+def reason_text(lang: Lang, reason: Mapping[str, Any]) -> str:
+    metric = metric_name(lang, reason["metric"])
+    if reason["kind"] == "pace":
+        return lang._("{metric}: pace {pace}", metric=metric, pace=lang.percent(reason["value"], digits=2))
+    return lang._(
+        "{metric}: the forecast reaches {share} of the target",
+        metric=metric,
+        share=lang.percent(reason["value"], digits=2),
+    )
+
+
+STAGE_NAMES = {"open": N_("open"), "won": N_("won"), "lost": N_("lost")}
+FOLLOWUP_STATE_NAMES = {"due": N_("due"), "done": N_("done"), "overdue": N_("overdue")}
+
+
+def _page_notes(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> list[str]:
+    notes = cutoff_notes(lang, answer["as_of"], answer["known_at"], tz_name, zone)
+    if answer.get("period"):
+        notes.insert(0, lang._("Period {period}.", period=answer["period"]))
+    return notes
+
+
+def deals_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A rep's deals (GET /reps/{id}/deals): stage, customer, amounts, stage age, the events."""
+    columns = [
+        (lang._("Deal"), TEXT),
+        (lang._("Customer"), TEXT),
+        (lang._("Stage"), TEXT),
+        (lang._("Days in stage"), NUMBER),
+        (lang._("Opened ({zone})", zone=tz_name), TIME),
+        (lang._("Closed ({zone})", zone=tz_name), TIME),
+        (lang._("Expected amount"), MONEY),
+        (lang._("Won amount"), MONEY),
+        (lang._("Credited to the rep"), MONEY),
+        (lang._("Owner"), TEXT),
+        (lang._("Events"), TEXT),
+    ]
+    sheet = Sheet(
+        f"deals-{answer['rep_id']}",
+        lang._("Deals of {rep}", rep=answer["rep_id"]),
+        columns,
+        notes=_page_notes(lang, answer, tz_name, zone),
+    )
+    for deal in answer["deals"]:
+        sheet.rows.append(
+            [
+                deal["deal_id"],
+                deal["customer_id"],
+                lang._(STAGE_NAMES.get(deal["stage"], deal["stage"])),
+                deal["stage_days"],
+                deal["opened_at"],
+                deal["closed_at"],
+                deal["expected_amount"],
+                deal["amount"],
+                deal["credited"],
+                deal["owner"],
+                " ".join(map(str, deal["events"])),
+            ]
+        )
+    return sheet
+
+
+def activities_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A rep's activities (GET /reps/{id}/activities)."""
+    columns = [
+        (lang._("Activity"), TEXT),
+        (lang._("Kind"), TEXT),
+        (lang._("Occurred ({zone})", zone=tz_name), TIME),
+        (lang._("Replied"), TEXT),
+        (lang._("Events"), TEXT),
+    ]
+    sheet = Sheet(
+        f"activities-{answer['rep_id']}",
+        lang._("Activities of {rep}", rep=answer["rep_id"]),
+        columns,
+        notes=_page_notes(lang, answer, tz_name, zone),
+    )
+    for item in answer["activities"]:
+        replied = "" if item["replied"] is None else lang._("yes") if item["replied"] else lang._("no")
+        sheet.rows.append(
+            [
+                item["activity_id"],
+                lang._(item["kind"]),
+                item["occurred_at"],
+                replied,
+                " ".join(map(str, item["events"])),
+            ]
+        )
+    return sheet
+
+
+def followups_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A rep's follow-ups (GET /reps/{id}/followups), the overdue first."""
+    columns = [
+        (lang._("Follow-up"), TEXT),
+        (lang._("State"), TEXT),
+        (lang._("Due ({zone})", zone=tz_name), TIME),
+        (lang._("Days overdue"), NUMBER),
+        (lang._("Deal"), TEXT),
+        (lang._("Completed ({zone})", zone=tz_name), TIME),
+        (lang._("Events"), TEXT),
+    ]
+    sheet = Sheet(
+        f"followups-{answer['rep_id']}",
+        lang._("Follow-ups of {rep}", rep=answer["rep_id"]),
+        columns,
+        notes=_page_notes(lang, answer, tz_name, zone),
+    )
+    for item in answer["followups"]:
+        sheet.rows.append(
+            [
+                item["followup_id"],
+                lang._(FOLLOWUP_STATE_NAMES.get(item["state"], item["state"])),
+                item["due_at"],
+                item["overdue_days"],
+                item["deal_id"],
+                item["completed_at"],
+                " ".join(map(str, item["events"])),
+            ]
+        )
+    return sheet

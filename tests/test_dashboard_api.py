@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from api_client import role_tokens
-from builders import correct, ev, onboard, open_deal, win
+from builders import correct, ev, onboard, open_deal, split, win
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.routers import web
 from services.policy import CAPABILITIES
 
 WEB = Path(__file__).resolve().parent.parent / "api" / "web"
@@ -85,24 +86,59 @@ def test_the_page_is_served_at_the_root_with_a_strict_content_security_policy(da
     assert response.headers["content-type"].startswith("text/html")
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
-    assert '<script type="module" src="/web/static/app.js">' in response.text
-    assert 'src="/web/vendor/plotly.min.js"' in response.text
+    assert response.headers["cache-control"] == "no-cache"  # the page itself is always revalidated
+    digest = web.assets().digest
+    assert f'<script type="module" src="/web/assets/{digest}/app.js">' in response.text
+    assert "/web/static/" not in response.text and "plotly" not in response.text.lower()
+
+
+def page_files() -> list[Path]:
+    return sorted(p for p in WEB.rglob("*") if p.is_file() and p.suffix in (".js", ".css", ".svg", ".html"))
 
 
 def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
-    for path in sorted(WEB.iterdir()):
-        response = dash.client.get(f"/web/static/{path.name}")
-        assert response.status_code == 200, path.name
+    assert "views/help.js" in {p.relative_to(WEB).as_posix() for p in page_files()}
+    for path in page_files():
+        name = path.relative_to(WEB).as_posix()
+        response = dash.client.get(f"/web/static/{name}", headers={"Accept-Encoding": "identity"})
+        assert response.status_code == 200, name
         assert response.content == path.read_bytes()
     assert dash.client.get("/web/static/app.js").headers["content-type"].startswith("text/javascript")
     for name in ("nope.js", ".hidden.js", "..%2Frouters%2Fweb.py", "%2e%2e%2fapp.py", "web.py", "app.js.map"):
         assert dash.client.get(f"/web/static/{name}").status_code == 404, name
     assert dash.client.get("/web/static/../routers/web.py").status_code == 404
+    assert dash.client.get("/web/static/views/../../routers/web.py").status_code == 404
+
+
+def test_the_pages_files_are_cached_for_a_year_under_their_digest_and_sent_compressed(dash):
+    """index.html names each file under the digest of all of them: a new release changes every
+    address, so a file may be kept for a year; an old address still answers, but uncached."""
+    digest = web.assets().digest
+    plain = dash.client.get(f"/web/assets/{digest}/app.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and plain.content == (WEB / "app.js").read_bytes()
+    assert plain.headers["cache-control"] == "public, max-age=31536000, immutable"
+    zipped = dash.client.get(f"/web/assets/{digest}/app.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == plain.content  # httpx unzips
+    assert int(zipped.headers["content-length"]) < len(plain.content) // 2
+    assert (
+        dash.client.get(f"/web/assets/{digest}/app.js", headers={"If-None-Match": plain.headers["etag"]}).status_code
+        == 304
+    )
+    old = dash.client.get("/web/assets/0123456789abcdef/app.js")
+    assert old.status_code == 200 and old.headers["cache-control"] == "no-cache"
+    assert dash.client.get(f"/web/assets/{digest}/../deps.py").status_code == 404
+    page = dash.client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+
+
+def test_no_file_outside_the_views_folder_is_served_through_it(dash):
+    for name in ("..%2Fapp.js", "%2e%2e%2fweb.py", ".hidden.js", "nope.js", "common.js.map"):
+        assert dash.client.get(f"/web/static/views/{name}").status_code == 404, name
 
 
 def test_the_page_loads_nothing_from_the_internet():
     """No CDN, no web font, no analytics: every URL in the page's files is the server's own."""
-    for path in sorted(WEB.iterdir()):
+    for path in page_files():
         source = path.read_text()
         urls = re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", source)
         assert [u for u in urls if u != "http://www.w3.org/2000/svg"] == [], path.name
@@ -110,36 +146,14 @@ def test_the_page_loads_nothing_from_the_internet():
 
 def test_only_the_chart_module_turns_the_apis_figures_into_numbers():
     """The page formats figures as text (format.js) and computes none; charts.js alone makes
-    plotting coordinates of them (and places an axis' ticks among those coordinates)."""
+    plotting coordinates of them (and places an axis' ticks among those coordinates). clock.js
+    reads today's date in the ledger's zone (calendar arithmetic for the period presets), no figure."""
     conversions = re.compile(r"parseFloat|parseInt|Number\(|Math\.|\.toFixed\(|valueAsNumber|BigInt\(")
-    for path in sorted(WEB.glob("*.js")):
+    allowed = {"charts.js": {"Number(", "Math.", ".toFixed("}, "clock.js": {"Number(", "Math."}}
+    for path in sorted(WEB.rglob("*.js")):
         found = set(conversions.findall(path.read_text()))
-        assert found <= ({"Number(", "Math."} if path.name == "charts.js" else set()), path.name
+        assert found <= allowed.get(path.name, set()), path.name
     assert "Number(" in (WEB / "charts.js").read_text()
-
-
-def test_the_charting_library_comes_from_the_installed_plotly_package(dash):
-    from importlib import resources
-
-    plotly = pytest.importorskip("plotly")
-    shipped = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
-    plain = dash.client.get("/web/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
-    assert plain.status_code == 200 and plain.content == shipped
-    assert plain.headers["content-type"].startswith("text/javascript")
-    zipped = dash.client.get("/web/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"})
-    assert zipped.headers.get("content-encoding") == "gzip" and zipped.content == shipped  # httpx unzips
-    assert int(zipped.headers["content-length"]) < len(shipped) // 2
-    again = dash.client.get("/web/vendor/plotly.min.js", headers={"If-None-Match": plain.headers["etag"]})
-    assert again.status_code == 304
-    assert plotly.__version__
-
-
-def test_without_plotly_the_library_route_says_what_to_install(dash, monkeypatch):
-    from api.routers import web
-
-    monkeypatch.setattr(web, "plotly_bundle", lambda: None)
-    response = dash.client.get("/web/vendor/plotly.min.js")
-    assert response.status_code == 404 and "perfledger[web]" in response.text
 
 
 # ---------------------------------------------------------------- who is signed in, what they may pick
@@ -270,12 +284,83 @@ def test_the_team_table_answers_each_role_as_get_kpis_does(dash):
         )
 
 
-def test_a_manager_sees_only_the_reps_now_in_their_team(dash):
+def test_a_manager_sees_every_rep_who_was_in_the_team_during_the_period(dash):
+    """R-2 moved to T-2 on 15 June: the manager of T-1 reads R-2's Q2 row with what counts for
+    T-1 (D-3, 700.00, won in May), but not R-2's own attainment or months (R-2 is beyond reach now)."""
     dash.record(ev("RepTransferred", "2026-06-15T00:00:00+00:00", rep_id="R-2", team_id="T-2", region="West"))
     admin = dash.get("/web/team", scope="team:T-1", period=PERIOD).json()
     manager = dash.get("/web/team", "manager", scope="team:T-1", period=PERIOD).json()
     assert [r["rep_id"] for r in admin["rows"]] == ["R-1", "R-2"]  # R-2 was in T-1 for most of Q2
-    assert [r["rep_id"] for r in manager["rows"]] == ["R-1"] and manager["total_rows"] == 1
+    assert [r["rep_id"] for r in manager["rows"]] == ["R-1", "R-2"] and manager["total_rows"] == 2
+    moved = manager["rows"][1]
+    assert (moved["reachable"], moved["revenue"], moved["attainment"], moved["revenue_by_month"]) == (
+        False,
+        "700.00",
+        {},
+        [],
+    )
+    assert moved["left"]["team_id"] == "T-2" and moved["left"]["on"].startswith("2026-06-15T00:00:00")
+    assert dash.get("/kpis", "manager", scope="rep:R-2", period=PERIOD).status_code == 404
+
+
+class TestAPastPeriodAddsUpForAManager:
+    """The defect of issue 23: T-1's Q1 rows summed to less than its revenue card, because a rep
+    who moved team in July was left out of the rows but not of the card. The story, in Q1:
+
+    - R-1 (T-1) wins D-1 for 1,000.50 on 10 February, and D-9 with R-3 (T-2) split 0.6 / 0.4:
+      333.33 → R-1 199.998, R-3 133.332 → to the cent by the largest remainder 200.00 and 133.33;
+    - R-2 (T-1) wins D-2 for 2,000.25 on 20 March, and moves to T-2 (West) on 1 July;
+    - R-4 joins T-1 from T-2 on 15 February: D-5 (500.00, 1 February) is T-2's, D-6 (400.00,
+      1 March) is T-1's.
+
+    T-1's card: 1,000.50 + 200.00 + 2,000.25 + 400.00 = 3,600.75; its rows: R-1 1,200.50,
+    R-2 2,000.25, R-4 400.00, which sum to 3,600.75 exactly."""
+
+    @pytest.fixture
+    def story(self, dash):
+        dash.record(
+            onboard("R-4", team_id="T-2", region="West"),
+            open_deal("D-11", "R-1", customer_id="C-11", when="2026-01-05T09:00:00+00:00"),
+            win("D-11", "1000.50", when="2026-02-10T09:00:00+00:00"),
+            open_deal("D-19", "R-1", customer_id="C-19", when="2026-01-05T09:00:00+00:00"),
+            win("D-19", "333.33", when="2026-02-12T09:00:00+00:00"),
+            split("D-19", {"R-1": "0.6", "R-3": "0.4"}, when="2026-02-13T09:00:00+00:00"),
+            open_deal("D-12", "R-2", customer_id="C-12", when="2026-01-05T09:00:00+00:00"),
+            win("D-12", "2000.25", when="2026-03-20T09:00:00+00:00"),
+            open_deal("D-15", "R-4", customer_id="C-15", when="2026-01-05T09:00:00+00:00"),
+            win("D-15", "500.00", when="2026-02-01T09:00:00+00:00"),
+            ev("RepTransferred", "2026-02-15T00:00:00+00:00", rep_id="R-4", team_id="T-1", region="East"),
+            open_deal("D-16", "R-4", customer_id="C-16", when="2026-02-16T09:00:00+00:00"),
+            win("D-16", "400.00", when="2026-03-01T09:00:00+00:00"),
+            ev("RepTransferred", "2026-07-01T00:00:00+00:00", rep_id="R-2", team_id="T-2", region="West"),
+        )
+        return dash
+
+    def test_the_rows_sum_to_the_revenue_card_to_the_cent(self, story):
+        for role in ("manager", "admin"):
+            card = kpi(story, "team:T-1", "2026-Q1", role)
+            table = story.get("/web/team", role, scope="team:T-1", period="2026-Q1").json()
+            assert [r["rep_id"] for r in table["rows"]] == ["R-1", "R-2", "R-4"]
+            assert [r["revenue"] for r in table["rows"]] == ["1200.50", "2000.25", "400.00"]
+            assert card["revenue"] == "3600.75"
+            assert sum(Decimal(r["revenue"]) for r in table["rows"]) == Decimal(card["revenue"])
+
+    def test_the_moved_and_joined_reps_are_marked_with_where_and_when(self, story):
+        rows = {
+            r["rep_id"]: r for r in story.get("/web/team", "manager", scope="team:T-1", period="2026-Q1").json()["rows"]
+        }
+        assert rows["R-2"]["left"]["team_id"] == "T-2" and rows["R-2"]["left"]["on"].startswith("2026-07-01")
+        assert rows["R-2"]["reachable"] is False
+        assert rows["R-4"]["joined"]["team_id"] == "T-2" and rows["R-4"]["joined"]["on"].startswith("2026-02-15")
+        assert rows["R-4"]["reachable"] is True and rows["R-4"]["left"] is None
+        assert rows["R-1"]["joined"] is None and rows["R-1"]["left"] is None
+
+    def test_the_west_team_keeps_what_was_earned_there(self, story):
+        """T-2 in Q1: R-3's D-4 (9,000.00) and its 133.33 of D-19, R-4's D-5 (500.00): 9,633.33."""
+        card = kpi(story, "team:T-2", "2026-Q1")
+        rows = story.get("/web/team", scope="team:T-2", period="2026-Q1").json()["rows"]
+        assert {r["rep_id"]: r["revenue"] for r in rows} == {"R-3": "9133.33", "R-4": "500.00"}
+        assert card["revenue"] == "9633.33" == str(sum(Decimal(r["revenue"]) for r in rows))
 
 
 @pytest.mark.parametrize(

@@ -22,15 +22,19 @@ from api.deps import (
     SettingsDep,
     VisibleScope,
     allowed,
+    invalid_as,
     run_read,
 )
 from api.errors import request_lang
 from api.responses import model_response
 from api.routers.common import ExportFormat, sheet_response
+from ledger.messages import Msg
 from projections.queries.cutoffs import PeriodStatus, cutoffs
-from projections.queries.forecast import forecast, off_track
+from projections.queries.forecast import forecast, off_track, payout_if_landed
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
+from projections.queries.rollup import rollup_table
+from projections.rollup import SORT_KEYS, sort_rows
 from projections.units import micros_to_time
 from services.policy import User, quadrant_region
 
@@ -282,6 +286,7 @@ class Reason(BaseModel):
 
 class OffTrackRep(RepForecast):
     reasons: list[Reason]  # the worst first
+    payout: ProjectedPayout | None = None  # with ?payouts=true: what the rep earns if each forecast lands
 
 
 class OffTrackOut(BaseModel):
@@ -292,11 +297,13 @@ class OffTrackOut(BaseModel):
     period_status: PeriodStatus
     elapsed_share: Decimal
     reps_in_scope: int
-    off_track: int  # reps off track; the first `limit` are listed
+    off_track: int  # reps off track; the first `limit` from `offset` are listed
     reps: list[OffTrackRep]
+    next_offset: int | None = None  # pass as `offset` for the next page; null: the last
 
 
 MAX_LISTED = 1000
+MAX_PAYOUTS_LISTED = 50  # a projected payout evaluates the plan twice per rep
 
 
 @router.get(
@@ -326,6 +333,7 @@ def read_forecast(
     response_model=OffTrackOut,
 )
 def read_off_track(
+    request: Request,
     scope: VisibleScope,
     period: PeriodQuery,
     settings: SettingsDep,
@@ -334,12 +342,113 @@ def read_off_track(
     as_of: AsOf = None,
     known_at: KnownAt = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 100,
+    payouts: Annotated[
+        bool,
+        Query(
+            description=f"each listed rep's projected payout (the plan in force, if each forecast lands): "
+            f"at most {MAX_PAYOUTS_LISTED} reps a page with it"
+        ),
+    ] = False,
+    offset: Annotated[int, Query(ge=0, le=MAX_LISTED)] = 0,
+    format: ExportFormat = "json",
 ) -> Response:
+    if payouts and limit > MAX_PAYOUTS_LISTED:
+        with invalid_as("query.limit", ValueError):
+            raise ValueError(
+                Msg(
+                    "off_track.payouts_limit",
+                    "with payouts, list at most {most} reps a page (use offset for the next)",
+                    most=MAX_PAYOUTS_LISTED,
+                )
+            )
     as_of, known_at = resolved(settings, period, as_of, known_at)
     answer = off_track(engine, settings, scope, period, as_of, known_at)
     status = status_at(settings, period, as_of)
     named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
     listed = answer.pop("reps")
-    return model_response(
-        OffTrackOut.model_validate({**named, **answer, "off_track": len(listed), "reps": listed[:limit]})
-    )
+    page = listed[offset : offset + limit]
+    if payouts:
+        cut = cutoffs(settings, period, as_of, known_at)
+        for row in page:
+            row["payout"] = payout_if_landed(engine, settings, row["rep_id"], cut, row["forecast"])
+    out = {**named, **answer, "off_track": len(listed), "reps": page}
+    out["next_offset"] = offset + limit if offset + limit < len(listed) else None
+    if format != "json":
+        speaker = request_lang(request)
+        return sheet_response(
+            exports.off_track_sheet(speaker, out, settings.tz_name, settings.tz), format, speaker, settings
+        )
+    return model_response(OffTrackOut.model_validate(out))
+
+
+# ---------------------------------------------------------------- the roll-up
+
+
+class RollupMove(BaseModel):
+    team_id: str | None
+    region: str | None
+    on: datetime
+
+
+class RollupRow(BaseModel):
+    key: str | None  # the child: a region, a team or a rep (the totals row: the parent scope)
+    revenue: Decimal  # the child's facts in the window (a rep's: while in the team)
+    orders: int  # whole counts: a split deal counts once for each child it credits
+    previous_revenue: Decimal
+    growth_rate: Rate  # on the previous period, from the sums (the totals row: the parent's card)
+    last_year_revenue: Decimal
+    year_on_year: Rate  # on the same period a year before, up to the same point in it
+    target: Decimal | None  # the revenue target in force of the child's own scope
+    attainment: Rate
+    pace: Rate
+    forecast: Decimal  # the pipeline forecast of revenue: actual + the weighted open deals
+    forecast_attainment: Rate
+    joined: RollupMove | None = None  # a rep of a team: came in after the period began
+    left: RollupMove | None = None  # a rep of a team: moved out (during the period or since)
+
+
+class RollupOut(BaseModel):
+    scope: str
+    children: str  # region | team | rep
+    period: str
+    previous_period: str
+    last_year_period: str | None
+    as_of: datetime
+    known_at: datetime
+    period_status: PeriodStatus
+    sort: str
+    truncated: bool  # more children than listed
+    rows: list[RollupRow]
+    total: RollupRow  # money summed from the rows, rates recomputed from the sums: the parent's card
+    unallocated: Decimal  # the parent's revenue no row holds: 0.00
+
+
+@router.get(
+    "/rollup",
+    summary="A company, region or team rolled up into its regions, teams or reps, with a totals row",
+    response_model=RollupOut,
+)
+def read_rollup(
+    request: Request,
+    scope: VisibleScope,
+    period: PeriodQuery,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    sort: Annotated[str, Query(pattern="^(" + "|".join(SORT_KEYS) + ")$")] = "attainment",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    format: ExportFormat = "json",
+) -> Response:
+    as_of, known_at = resolved(settings, period, as_of, known_at)
+    with invalid_as("query.scope", ValueError):
+        answer = rollup_table(engine, settings, scope, period, as_of, known_at)
+    answer["rows"] = sort_rows(answer["rows"], sort, descending=order == "desc")
+    answer["sort"] = sort
+    if format != "json":
+        speaker = request_lang(request)
+        return sheet_response(
+            exports.rollup_sheet(speaker, answer, settings.tz_name, settings.tz), format, speaker, settings
+        )
+    return model_response(RollupOut.model_validate(answer))

@@ -5,15 +5,26 @@ knew them."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, WithJsonSchema
 
+from api import exports
 from api.deps import AsOfMoment, EngineDep, FreshProjections, KnownAt, SettingsDep, VisibleRep
+from api.deps import Period as PeriodText
+from api.errors import request_lang
 from api.openapi_events import data_ref
+from api.responses import model_response
+from api.routers.common import ExportFormat, sheet_response
+from projections.db import reading
 from projections.folds.people import TYPES_BY_KIND
+from projections.queries.cutoffs import cutoffs, known_micros
 from projections.queries.history import rep_history_page
+from projections.queries.pipeline import FOLLOWUP_STATES, MAX_PAGE, STAGES, rep_activities, rep_deals, rep_followups
+from projections.units import micros, micros_to_time
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
@@ -62,3 +73,167 @@ def read_history(
     return HistoryOut.model_validate(
         {"rep_id": rep_id, "as_of": as_of, "known_at": known_at, "history": history, "earlier": earlier}
     )
+
+
+# ---------------------------------------------------------------- the pipeline behind the figures
+
+
+class Deal(BaseModel):
+    deal_id: str
+    owner: str  # the rep who opened it (a deal split to this rep may be another's)
+    customer_id: str
+    lead_id: str | None
+    stage: str  # open | won | lost, at as_of as known at known_at
+    opened_at: datetime
+    closed_at: datetime | None
+    stage_days: int  # whole days in its stage at as_of
+    expected_amount: Decimal | None
+    amount: Decimal | None  # won: the won amount as corrected
+    credited: Decimal | None  # won: this rep's revenue of it (its share, less refunds)
+    events: list[int]  # the log positions behind it (GET /events?after=P-1&limit=1)
+
+
+class Activity(BaseModel):
+    activity_id: str
+    kind: str
+    replied: bool | None
+    occurred_at: datetime
+    events: list[int]
+
+
+class FollowUp(BaseModel):
+    followup_id: str
+    state: str  # due | done | overdue
+    due_at: datetime
+    overdue_days: int | None
+    deal_id: str | None
+    lead_id: str | None
+    completed_at: datetime | None
+    events: list[int]
+
+
+class Page(BaseModel):
+    rep_id: str
+    period: str | None
+    as_of: datetime
+    known_at: datetime
+    total: int
+    next_offset: int | None
+
+
+class DealsOut(Page):
+    deals: list[Deal]
+
+
+class ActivitiesOut(Page):
+    activities: list[Activity]
+
+
+class FollowUpsOut(Page):
+    followups: list[FollowUp]
+
+
+OptionalPeriod = Annotated[
+    PeriodText | None, Query(description="only what belongs to this period (YYYY-MM, YYYY-Qn, YYYY-Www, YYYY)")
+]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+NOT_VISIBLE: dict[int | str, dict[str, Any]] = {404: {"description": "no such rep within this token's reach"}}
+
+
+def _cut(settings: SettingsDep, period: str | None, as_of: datetime | None, known_at: datetime | None) -> Any:
+    """(the period's cut-offs or None, as_of in µs, known_at in µs)."""
+    if period is not None:
+        cut = cutoffs(settings, period, as_of, known_at)
+        return cut, cut.as_of_us, cut.known_us
+    known_us = known_micros(settings, known_at)
+    return None, micros(as_of) if as_of is not None else known_micros(settings, None), known_us
+
+
+def _page(rep_id: str, period: str | None, as_of_us: int, known_us: int, total: int, offset: int, shown: int) -> dict:
+    return {
+        "rep_id": rep_id,
+        "period": period,
+        "as_of": micros_to_time(as_of_us),
+        "known_at": micros_to_time(known_us),
+        "total": total,
+        "next_offset": offset + shown if offset + shown < total else None,
+    }
+
+
+@router.get("/{rep_id}/deals", summary="A rep's deals: open, won and lost, with their stage age", responses=NOT_VISIBLE)
+def read_deals(
+    request: Request,
+    rep_id: VisibleRep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    period: OptionalPeriod = None,
+    stage: Annotated[str | None, Query(pattern="^(" + "|".join(STAGES) + ")$")] = None,
+    as_of: AsOfMoment = None,
+    known_at: KnownAt = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    format: ExportFormat = "json",
+) -> Response:
+    cut, as_of_us, known_us = _cut(settings, period, as_of, known_at)
+    with reading(engine) as conn:
+        found, total = rep_deals(conn, rep_id, as_of_us, known_us, cut, stage, offset, limit)
+    out = {**_page(rep_id, period, as_of_us, known_us, total, offset, len(found)), "deals": found}
+    if format != "json":
+        speaker = request_lang(request)
+        return sheet_response(
+            exports.deals_sheet(speaker, out, settings.tz_name, settings.tz), format, speaker, settings
+        )
+    return model_response(DealsOut.model_validate(out))
+
+
+@router.get("/{rep_id}/activities", summary="A rep's activities, latest first", responses=NOT_VISIBLE)
+def read_activities(
+    request: Request,
+    rep_id: VisibleRep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    period: OptionalPeriod = None,
+    as_of: AsOfMoment = None,
+    known_at: KnownAt = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    format: ExportFormat = "json",
+) -> Response:
+    cut, as_of_us, known_us = _cut(settings, period, as_of, known_at)
+    with reading(engine) as conn:
+        found, total = rep_activities(conn, rep_id, as_of_us, known_us, cut, offset, limit)
+    out = {**_page(rep_id, period, as_of_us, known_us, total, offset, len(found)), "activities": found}
+    if format != "json":
+        speaker = request_lang(request)
+        sheet = exports.activities_sheet(speaker, out, settings.tz_name, settings.tz)
+        return sheet_response(sheet, format, speaker, settings)
+    return model_response(ActivitiesOut.model_validate(out))
+
+
+@router.get("/{rep_id}/followups", summary="A rep's follow-ups, the overdue first", responses=NOT_VISIBLE)
+def read_followups(
+    request: Request,
+    rep_id: VisibleRep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    _: FreshProjections,
+    period: OptionalPeriod = None,
+    state: Annotated[str | None, Query(pattern="^(" + "|".join(FOLLOWUP_STATES) + ")$")] = None,
+    as_of: AsOfMoment = None,
+    known_at: KnownAt = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    format: ExportFormat = "json",
+) -> Response:
+    cut, as_of_us, known_us = _cut(settings, period, as_of, known_at)
+    with reading(engine) as conn:
+        found, total = rep_followups(conn, rep_id, as_of_us, known_us, cut, state, offset, limit)
+    out = {**_page(rep_id, period, as_of_us, known_us, total, offset, len(found)), "followups": found}
+    if format != "json":
+        speaker = request_lang(request)
+        sheet = exports.followups_sheet(speaker, out, settings.tz_name, settings.tz)
+        return sheet_response(sheet, format, speaker, settings)
+    return model_response(FollowUpsOut.model_validate(out))

@@ -1,10 +1,14 @@
 """The dashboard: a static page at `/`, its files, the charting library, and the three
 reads that only the page needs.
 
-- `GET /`                         api/web/index.html, with a strict Content-Security-Policy
-- `GET /web/static/{name}`        the page's CSS and ES modules: files of api/web/, by name only
-- `GET /web/vendor/plotly.min.js` Plotly.js from the installed `plotly` package (the `web` extra),
-                                  never a CDN: the page works with no internet
+- `GET /`                         api/web/index.html, with a strict Content-Security-Policy, never
+                                  cached; its files' addresses rewritten to /web/assets/DIGEST/…
+- `GET /web/assets/{digest}/{path}` the page's CSS, ES modules and images (api/web/ and its
+                                  folders), cached for a year: DIGEST changes whenever any file does;
+                                  gzip when the browser takes it. Nothing from a CDN.
+- `GET /web/static/{path}`        the same files by plain name, revalidated on each use (tests, tools)
+- `POST /web/sign-in`, `POST /web/sign-out`  the session: the token in an HttpOnly, SameSite=Strict
+                                  cookie (api/deps.py accepts it beside a bearer token)
 - `GET /web/messages/{locale}.json` the page's texts in zh-CN (msgid → text), from the same gettext
                                   catalog as the API's (api/i18n.py); English needs none
 - `GET /web/me`                   who the token stands for and what the API lets it do (sign-in)
@@ -26,21 +30,27 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
-from importlib import resources
+from functools import lru_cache
+from html import escape
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
+from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from api import auth
 from api.deps import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
     AsOf,
     CurrentUser,
     EngineDep,
@@ -50,17 +60,20 @@ from api.deps import (
     PeriodQuery,
     SettingsDep,
     VisibleScope,
+    same_origin,
 )
 from api.errors import request_lang
 from api.i18n import N_, lang, supported
+from api.responses import OrjsonResponse
 from ledger.config import SUPPORTED_LOCALES
 from ledger.periods import Period, parse_period
 from projections.db import reading
 from projections.payouts.assembly import active_reps
 from projections.queries.cutoffs import Cutoffs, PeriodStatus, cutoffs, known_micros
-from projections.queries.facts import deal_sums
+from projections.queries.facts import DealSums, deal_sums
 from projections.queries.kpis import kpis
 from projections.queries.membership import LATEST, Scope, ScopeFilter, parse_scope, stints
+from projections.queries.rollup import member_sums, scope_moves
 from projections.tables import memberships, reps
 from projections.units import micros_to_time, money
 from services.policy import CAPABILITIES, READS_EVERYTHING, may_read_rep
@@ -74,7 +87,7 @@ STATIC_TYPES = {
     ".svg": "image/svg+xml",
     ".html": "text/html; charset=utf-8",
 }
-# Everything the page loads comes from this server; Plotly sets inline styles on its SVG.
+# Everything the page loads comes from this server; charts set inline styles on their SVG.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -86,63 +99,159 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+IMMUTABLE_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+NO_STORE = {"Cache-Control": "no-store"}
+COMPRESSIBLE = (".js", ".css", ".svg", ".html")
+SAFE_PART = re.compile(r"^[\w][\w.-]*$")
 MAX_TEAM_ROWS = 500
+REFUSED = N_("That token was not accepted: it is unknown or revoked. Check it, or ask an administrator for a new one.")
 MAX_OFFSET = 1_000_000
 
 
 # ---------------------------------------------------------------- the page and its files
 
 
-def page(_: Request) -> Response:
-    return FileResponse(WEB_DIR / "index.html", media_type=STATIC_TYPES[".html"], headers=PAGE_HEADERS)
+class Asset(NamedTuple):
+    body: bytes
+    gzipped: bytes | None  # None: not worth compressing (an image already compressed)
+    etag: str
+
+
+class Assets(NamedTuple):
+    digest: str  # of every file of the page: a new one whenever any file changes
+    files: dict[str, Asset]  # by path under api/web/ ("app.js", "views/overview.js")
+
+
+def _stamp() -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        sorted(
+            (str(path.relative_to(WEB_DIR)), path.stat().st_mtime_ns, path.stat().st_size)
+            for path in WEB_DIR.rglob("*")
+            if path.is_file() and path.suffix in STATIC_TYPES and not _hidden(path.relative_to(WEB_DIR).parts)
+        )
+    )
+
+
+def _hidden(parts: tuple[str, ...]) -> bool:
+    return any(not part or part.startswith(".") or not SAFE_PART.match(part) for part in parts)
+
+
+@lru_cache(maxsize=4)
+def _assets(stamp: tuple[tuple[str, int, int], ...]) -> Assets:
+    files: dict[str, Asset] = {}
+    whole = hashlib.sha256()
+    for name, _, _ in stamp:
+        body = (WEB_DIR / name).read_bytes()
+        digest = hashlib.sha256(body).hexdigest()
+        whole.update(f"{name}\0{digest}\0".encode())
+        zipped = gzip.compress(body, compresslevel=9, mtime=0) if name.endswith(COMPRESSIBLE) else None
+        files[name] = Asset(body, zipped, f'"{digest[:32]}"')
+    return Assets(whole.hexdigest()[:16], files)
+
+
+def assets() -> Assets:
+    """The page's files, each with its gzip and ETag, and their digest: read again when one changes."""
+    return _assets(_stamp())
+
+
+def _send(request: Request, body: bytes, zipped: bytes | None, media_type: str, headers: dict[str, str]) -> Response:
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if zipped is not None and len(zipped) < len(body) and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(zipped, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def page(request: Request) -> Response:
+    """index.html, its files' addresses made immutable (/web/assets/DIGEST/…), never cached
+    itself; after a refused sign-in (`/?sign-in=failed`) with the reason in the form."""
+    current = assets()
+    html = current.files["index.html"].body.decode("utf-8").replace("/web/static/", f"/web/assets/{current.digest}/")
+    if request.query_params.get("sign-in") == "failed":
+        reason = request_lang(request)._(REFUSED)
+        html = html.replace(
+            '<p id="sign-in-error" class="error" role="alert"></p>',
+            f'<p id="sign-in-error" class="error" role="alert">{escape(reason)}</p>',
+        )
+    body = html.encode("utf-8")
+    return _send(request, body, gzip.compress(body, compresslevel=6, mtime=0), STATIC_TYPES[".html"], PAGE_HEADERS)
+
+
+def _asset(request: Request, name: str, headers: dict[str, str]) -> Response:
+    parts = tuple(name.split("/"))
+    found = None if _hidden(parts) else assets().files.get(name)
+    if found is None:
+        return PlainTextResponse(f"no file {name[:80]!r} in the dashboard", status_code=404)
+    headers = {**headers, "ETag": found.etag}
+    if request.headers.get("if-none-match") == found.etag:
+        return Response(status_code=304, headers=headers)
+    return _send(request, found.body, found.gzipped, STATIC_TYPES[Path(name).suffix], headers)
+
+
+def versioned_file(request: Request) -> Response:
+    """A file under its digest: cached for a year (the digest changes with any file). An older
+    digest (a page loaded before an upgrade) still gets today's file, but not cached."""
+    fresh = request.path_params["digest"] == assets().digest
+    return _asset(request, request.path_params["name"], IMMUTABLE_HEADERS if fresh else PAGE_HEADERS)
 
 
 def static_file(request: Request) -> Response:
-    name = request.path_params["name"]
-    path = WEB_DIR / name
-    # By name only: no sub-folders, no dot-files, only the page's own kinds of file.
-    if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
-        return PlainTextResponse(f"no file {name!r} in the dashboard", status_code=404)
-    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=PAGE_HEADERS)
-
-
-@cache
-def plotly_bundle() -> tuple[bytes, bytes, str] | None:
-    """(plotly.min.js, its gzip, an ETag) from the installed `plotly` package; None without it."""
-    try:
-        source = resources.files("plotly") / "package_data" / "plotly.min.js"
-        body = source.read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError):
-        return None
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return body, gzip.compress(body, compresslevel=6, mtime=0), etag
-
-
-def plotly_js(request: Request) -> Response:
-    bundle = plotly_bundle()
-    if bundle is None:
-        return PlainTextResponse(
-            "/* the charting library is not installed: pip install 'perfledger[web]' */",
-            status_code=404,
-            media_type="text/javascript",
-        )
-    body, zipped, etag = bundle
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
-        "Vary": "Accept-Encoding",
-    }
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(zipped, media_type="text/javascript", headers={**headers, "Content-Encoding": "gzip"})
-    return Response(body, media_type="text/javascript", headers=headers)
+    """A file by its plain name (revalidated on each use): for tests and tools; the page uses
+    the versioned addresses."""
+    return _asset(request, request.path_params["name"], PAGE_HEADERS)
 
 
 router.add_route("/", page, methods=["GET"], include_in_schema=False)
-router.add_route("/web/static/{name}", static_file, methods=["GET"], include_in_schema=False)
-router.add_route("/web/vendor/plotly.min.js", plotly_js, methods=["GET"], include_in_schema=False)
+router.add_route("/web/assets/{digest}/{name:path}", versioned_file, methods=["GET"], include_in_schema=False)
+router.add_route("/web/static/{name:path}", static_file, methods=["GET"], include_in_schema=False)
+
+
+# ---------------------------------------------------------------- signing in and out
+
+MAX_SIGN_IN_BODY = 4096
+
+
+async def sign_in(request: Request) -> Response:
+    """The sign-in form's target (a plain HTML form, so it works before any script has run, and
+    the page's script posts to it too): the token checked, then kept in an HttpOnly,
+    SameSite=Strict cookie and never in a URL; 303 to the page (or, for the page's script,
+    204). A token not accepted: 303 back to the form, which says so (the token is not echoed)."""
+    from_script = CSRF_HEADER.lower() in request.headers
+    say = request_lang(request)
+    if not same_origin(request):  # another site may not sign a browser in (login CSRF)
+        return PlainTextResponse(say._("Sign in from this server's own page."), status_code=403)
+    raw = await request.body()
+    token = ""
+    if len(raw) <= MAX_SIGN_IN_BODY:
+        token = (parse_qs(raw.decode("utf-8", "replace")).get("token") or [""])[0].strip()
+    user = await run_in_threadpool(auth.authenticate, request.app.state.engine, token) if token else None
+    if user is None:
+        if from_script:
+            reason = say._(REFUSED)
+            return OrjsonResponse({"detail": reason, "code": "session.refused"}, status_code=401, headers=NO_STORE)
+        return RedirectResponse("/?sign-in=failed", status_code=303, headers=NO_STORE)
+    response: Response = (
+        Response(status_code=204, headers=NO_STORE) if from_script else RedirectResponse("/", 303, headers=NO_STORE)
+    )
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", path="/", secure=request.url.scheme == "https"
+    )
+    return response
+
+
+async def sign_out(request: Request) -> Response:
+    """Ends the session: the cookie is cleared. 303 to the page (204 for the page's script)."""
+    from_script = CSRF_HEADER.lower() in request.headers
+    response: Response = (
+        Response(status_code=204, headers=NO_STORE) if from_script else RedirectResponse("/", 303, headers=NO_STORE)
+    )
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return response
+
+
+router.add_route("/web/sign-in", sign_in, methods=["POST"], include_in_schema=False)
+router.add_route("/web/sign-out", sign_out, methods=["POST"], include_in_schema=False)
 
 
 def messages(request: Request) -> Response:
@@ -270,17 +379,28 @@ class MonthRevenue(BaseModel):
     revenue: Decimal
 
 
+class Move(BaseModel):
+    team_id: str | None
+    region: str | None
+    on: datetime
+
+
 class TeamRow(BaseModel):
     rep_id: str
     name: str | None
     team_id: str | None  # at the end of the window (as known at known_at)
     region: str | None
-    revenue: Decimal
-    orders: int | Decimal
+    revenue: Decimal  # while in the scope: the rows of a team or region sum to its card's revenue
+    orders: int | Decimal  # while in the scope (a split deal counts once for each rep it credits)
+    # The rep's own figures, for a rep within this token's reach; a rep who was in the team during
+    # the period but has moved beyond it is listed with the figures that count for the team alone.
+    reachable: bool = True
     attainment: dict[str, Decimal | None]
     pace: dict[str, Decimal | None]
     off_track: list[str]
     revenue_by_month: list[MonthRevenue]
+    joined: Move | None = None  # came into the team or region after the period began: from where, when
+    left: Move | None = None  # left it (during the period or since): to where, when
 
 
 class TeamTable(BaseModel):
@@ -321,8 +441,11 @@ def team(
     known = micros_to_time(cut.known_us)  # one "now" for every row
     months = sparkline_months(parsed_period, cut, settings)
     with reading(engine) as conn:
-        visible = [r for r in scope_reps(conn, parsed, cut) if may_read_rep(user, r, org)]
+        # Every rep who was in the scope during the window (the scope itself is within reach):
+        # its rows then add up to its card, a rep since moved away included (marked `left`).
+        visible = scope_reps(conn, parsed, cut)
         shown = visible[offset : offset + limit]
+        reachable = {r for r in shown if may_read_rep(user, r, org)}
         names = (
             dict(
                 conn.execute(
@@ -336,24 +459,32 @@ def team(
         )
         place = {s.rep_id: s for s in stints(conn, cut.known_us, shown) if s.lo < cut.upto_us <= s.hi} if shown else {}
         monthly = {
-            r: [MonthRevenue(period=str(m.period), revenue=month_revenue(conn, r, m)) for m in months] for r in shown
+            r: [MonthRevenue(period=str(m.period), revenue=month_revenue(conn, r, m)) for m in months]
+            for r in shown
+            if r in reachable
         }
+        in_scope = member_sums(conn, parsed, cut.start_us, cut.upto_us, cut.known_us) if shown else {}
+        moves = scope_moves(conn, parsed, cut, shown) if shown else {}
     rows = []
     for rep_id in shown:
-        figures = kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known)
+        own = rep_id in reachable
+        figures = kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known) if own else {}
         stint = place.get(rep_id)
+        sums = in_scope.get(rep_id, DealSums())
         rows.append(
             TeamRow(
                 rep_id=rep_id,
                 name=names.get(rep_id),
                 team_id=stint.team_id if stint else None,
                 region=stint.region if stint else None,
-                revenue=figures["revenue"],
-                orders=figures["orders"],
-                attainment=figures["attainment"],
-                pace=figures["pace"],
-                off_track=figures["off_track"],
-                revenue_by_month=monthly[rep_id],
+                revenue=money(sums.revenue_cents),
+                orders=sums.orders,
+                reachable=own,
+                attainment=figures.get("attainment", {}),
+                pace=figures.get("pace", {}),
+                off_track=figures.get("off_track", []),
+                revenue_by_month=monthly.get(rep_id, []),
+                **moves.get(rep_id, {}),
             )
         )
     end = offset + len(shown)

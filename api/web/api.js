@@ -1,15 +1,11 @@
-// The page's only way to the API: fetch with the bearer token kept in this tab's sessionStorage,
-// asking for answers (errors too) in the page's language.
+// The page's only way to the API: fetch with the session cookie (HttpOnly, set by
+// POST /web/sign-in: the page's script never holds the token), asking for answers (errors too)
+// in the page's language. Every request carries X-Requested-With, which the API requires of a
+// write authenticated by the cookie (a cross-site form cannot send it).
 
 import { locale, t } from "./i18n.js";
 
-const KEY = "perfledger.token";
-
-export const token = {
-  get: () => sessionStorage.getItem(KEY),
-  set: (value) => sessionStorage.setItem(KEY, value),
-  clear: () => sessionStorage.removeItem(KEY),
-};
+const OWN = { "X-Requested-With": "perfledger" };
 
 /** A refusal or failure, with the API's own words (every problem of a 422). */
 export class ApiError extends Error {
@@ -28,36 +24,65 @@ function describe(body, status) {
   return t("the API answered {status}", { status });
 }
 
+async function exchange(method, url, headers, body) {
+  try {
+    return await fetch(url, { method, headers: { ...OWN, "Accept-Language": locale(), ...headers }, body,
+      credentials: "same-origin", redirect: "manual" });
+  } catch (error) {
+    throw new ApiError(0, t("the API cannot be reached ({reason})", { reason: error.message }));
+  }
+}
+
+async function parsed(response) {
+  const text = await response.text();
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
 async function send(method, path, { params, body } = {}) {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(params || {})) {
     if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
   }
-  const headers = { Accept: "application/json", "Accept-Language": locale() };
-  const secret = token.get();
-  if (secret) headers.Authorization = `Bearer ${secret}`;
+  const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (error) {
-    throw new ApiError(0, t("the API cannot be reached ({reason})", { reason: error.message }));
-  }
-  const text = await response.text();
-  let parsed = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
+  const response = await exchange(method, url, headers, body === undefined ? undefined : JSON.stringify(body));
+  const answer = await parsed(response);
   if (!response.ok) {
-    const message = describe(parsed, response.status);
-    // A token revoked (or expired) mid-session: the page goes back to its sign-in form.
-    if (response.status === 401 && secret) window.dispatchEvent(new CustomEvent("perfledger:unauthorized", { detail: message }));
+    const message = describe(answer, response.status);
+    // A session ended (a token revoked, or expired) mid-session: the page goes back to its sign-in form.
+    if (response.status === 401) window.dispatchEvent(new CustomEvent("perfledger:unauthorized", { detail: message }));
     throw new ApiError(response.status, message);
   }
-  return parsed;
+  return answer;
 }
 
 export const get = (path, params) => send("GET", path, { params });
 export const post = (path, body) => send("POST", path, { body });
+
+/** A link that downloads with the session (an export: `?format=xlsx|csv` on a read). */
+export function href(path, params) {
+  const url = new URL(path, window.location.origin);
+  for (const [name, value] of Object.entries(params || {})) {
+    if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
+  }
+  return url.pathname + url.search;
+}
+
+/** POST /web/sign-in, as the form does without a script: the server keeps the token in the cookie. */
+export async function signIn(secret) {
+  const response = await exchange("POST", "/web/sign-in",
+    { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" },
+    new URLSearchParams({ token: secret }).toString());
+  if (!response.ok) {
+    throw new ApiError(response.status, describe(await parsed(response), response.status));
+  }
+}
+
+/** POST /web/sign-out: the cookie is cleared. */
+export async function signOut() {
+  await exchange("POST", "/web/sign-out", {}, undefined);
+}

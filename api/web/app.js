@@ -4,15 +4,20 @@
 
 import * as api from "./api.js";
 import * as charts from "./charts.js";
+import * as clock from "./clock.js";
 import { $, fill, h, note } from "./dom.js";
 import * as fmt from "./format.js";
 import * as i18n from "./i18n.js";
-import { t } from "./i18n.js";
+import { N_, t } from "./i18n.js";
+import * as drill from "./views/drill.js";
+import * as help from "./views/help.js";
+import * as rollup from "./views/rollup.js";
+import { moveMarks } from "./views/common.js";
 
 const VIEWS = ["overview", "rep", "replay"];
 const CARD_METRICS = ["revenue", "orders", "new_customers", "avg_order_value", "win_rate", "conversion_rate",
   "growth_rate", "email_reply_rate", "sales_cycle_days", "activities", "followups"];
-const FILTERS = ["period", "scope", "rep", "as_of", "known_at"];
+const FILTERS = ["preset", "period", "scope", "rep", "as_of", "known_at"];
 
 const state = {
   me: null,
@@ -20,7 +25,7 @@ const state = {
   reps: new Map(),
   plans: null,
   view: "overview",
-  filters: { period: "", scope: "", rep: "", as_of: "", known_at: "" },
+  filters: { preset: "", period: "", scope: "", rep: "", as_of: "", known_at: "" },
   generation: 0,
   teamNext: null,
 };
@@ -51,31 +56,10 @@ function repLabel(repId) {
   return rep ? `${rep.name} (${rep.rep_id})` : repId;
 }
 
-const QUARTER_OF_MONTH = ["Q1", "Q1", "Q1", "Q2", "Q2", "Q2", "Q3", "Q3", "Q3", "Q4", "Q4", "Q4"];
-
-function currentQuarter() {
-  const today = new Date();
-  return `${today.getFullYear()}-${QUARTER_OF_MONTH[today.getMonth()]}`;
-}
-
 let cardIds = 0; // ids that tie each KPI card to its heading
 
-/** A datetime-local value (the browser's wall time) → an ISO 8601 instant the API accepts. */
-function toInstant(local) {
-  if (!local) return "";
-  const moment = new Date(local);
-  return Number.isNaN(moment.getTime()) ? "" : moment.toISOString();
-}
-
-/** An ISO 8601 instant → the datetime-local value showing it in the browser's zone. */
-function toLocalInput(iso) {
-  if (!iso) return "";
-  const moment = new Date(iso);
-  if (Number.isNaN(moment.getTime())) return "";
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}T`
-    + `${pad(moment.getHours())}:${pad(moment.getMinutes())}:${pad(moment.getSeconds())}`;
-}
+// Times typed in the page are wall times in the ledger's zone, as every time shown is (clock.js).
+const { toInstant, toLocalInput } = clock;
 
 function cutoffParams(withAsOf = true) {
   const { period, as_of, known_at } = state.filters;
@@ -100,32 +84,49 @@ function markReady(section, generation) {
 
 // ---------------------------------------------------------------- sign-in
 
-async function signIn(secret, { silent = false } = {}) {
-  api.token.set(secret);
+/** Who the session cookie stands for (GET /web/me), then the app; no session: the sign-in form. */
+async function boot({ silent = true } = {}) {
   const error = $("#sign-in-error");
-  error.textContent = "";
   try {
     state.me = await api.get("/web/me");
     const choices = await api.get("/web/scopes");
     state.scopes = choices.scopes;
     state.reps = new Map(choices.reps.map((rep) => [rep.rep_id, rep]));
   } catch (failure) {
-    api.token.clear();
     state.me = null;
-    if (!silent) error.textContent = failure.status === 401 ? t("Not signed in: {reason}", { reason: failure.message }) : failure.message;
+    if (!silent || failure.status !== 401) {
+      error.textContent = failure.status === 401 ? t("Not signed in: {reason}", { reason: failure.message }) : failure.message;
+    }
     showSignIn();
     return;
   }
+  error.textContent = "";
   fmt.setZone(state.me.tz);
   state.plans = null;
   showApp();
 }
 
-function signOut() {
-  api.token.clear();
+/** The form's submit, by script: the same POST /web/sign-in the form makes without one. */
+async function signIn(secret) {
+  const error = $("#sign-in-error");
+  error.textContent = "";
+  try {
+    await api.signIn(secret);
+  } catch (failure) {
+    error.textContent = failure.message;
+    showSignIn();
+    return;
+  }
+  $("#token-input").value = "";
+  await boot({ silent: false });
+}
+
+async function signOut() {
   state.me = null;
   state.generation += 1;
-  window.location.hash = "";
+  await api.signOut();
+  window.history.replaceState(null, "", "/");
+  $("#token-input").value = "";
   showSignIn();
 }
 
@@ -134,8 +135,8 @@ function showSignIn() {
   $("#sign-out").hidden = true;
   $("#whoami").textContent = "";
   $("#sign-in").hidden = false;
-  $("#token-input").value = "";
-  $("#token-input").focus();
+  // Not emptied: a person may have typed (or the form already carried) a token before this ran.
+  if (document.activeElement === document.body) $("#token-input").focus();
 }
 
 function whoLine(me) {
@@ -150,9 +151,9 @@ function showApp() {
   $("#sign-out").hidden = false;
   $("#whoami").textContent = whoLine(state.me);
   $("#tab-replay").hidden = !can("replays.run");
-  $("#tz-note").textContent = t("Times you enter are in your browser's time zone ({browser}); "
-    + "times shown are in the ledger's ({zone}). Money is in {currency}.", {
-    browser: Intl.DateTimeFormat().resolvedOptions().timeZone, zone: state.me.tz, currency: state.me.currency });
+  $("#tz-note").textContent = t("Every time, shown or entered, is in the ledger's time zone: {zone}. Money is in {currency}.", {
+    zone: fmt.zoneLabel(), currency: state.me.currency });
+  for (const label of document.querySelectorAll(".tz-label")) label.textContent = `(${fmt.zoneShort()})`;
   fill($("#f-scope"), state.scopes.map((s) => h("option", { value: s.scope }, s.label)));
   fill($("#f-rep"), [...state.reps.values()].map((rep) =>
     h("option", { value: rep.rep_id }, `${rep.name} (${rep.rep_id})${rep.offboarded ? ` — ${t("left")}` : ""}`)));
@@ -170,11 +171,17 @@ function readHash() {
   state.view = VIEWS.includes(view) ? view : "overview";
   const params = new URLSearchParams(query || "");
   for (const name of FILTERS) state.filters[name] = params.get(name) || "";
+  if (!clock.PRESETS.includes(state.filters.preset)) state.filters.preset = "";
 }
 
 function applyDefaults() {
   const f = state.filters;
-  if (!f.period) f.period = currentQuarter();
+  // The page opens on "this quarter, so far": the period, and no as_of (the API cuts it at now).
+  if (!f.period && !f.preset) f.preset = "this_quarter";
+  if (f.preset) f.period = clock.presetPeriod(f.preset);
+  for (const button of document.querySelectorAll("[data-preset]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.preset === f.preset));
+  }
   if (!state.scopes.some((s) => s.scope === f.scope)) f.scope = state.scopes.length ? state.scopes[0].scope : "";
   if (!f.rep) f.rep = state.me.rep_id || (state.reps.size ? state.reps.keys().next().value : "");
   if (state.view === "replay" && !can("replays.run")) state.view = "overview";
@@ -201,7 +208,9 @@ function writeHash(replace = false) {
 
 function readFilters() {
   const f = state.filters;
-  f.period = $("#f-period").value.trim();
+  const typed = $("#f-period").value.trim();
+  if (typed !== f.period) f.preset = "";
+  f.period = typed;
   f.scope = $("#f-scope").value;
   f.rep = $("#f-rep").value;
   f.as_of = toInstant($("#f-as-of").value);
@@ -224,8 +233,12 @@ function updateTabs() {
   }
 }
 
+const PRESET_NAMES = { this_week: N_("This week"), this_month: N_("This month"), this_quarter: N_("This quarter"),
+  year_to_date: N_("Year to date"), last_quarter: N_("Last quarter") };
+
+/** The cut-offs of every view, named: the period, as of, as known at, and the zone. */
 function showCutoffs() {
-  const { as_of, known_at } = state.filters;
+  const { preset, period, as_of, known_at } = state.filters;
   const parts = [];
   if (known_at) {
     parts.push(t("as the ledger knew it at {time}: anything recorded later is left out", { time: fmt.dateTime(known_at) }));
@@ -234,6 +247,11 @@ function showCutoffs() {
   const banner = $("#cutoffs");
   banner.textContent = parts.length ? t("Looking back: {what}.", { what: parts.join(i18n.semicolon()) }) : "";
   banner.hidden = !parts.length;
+  const values = { period, preset: preset ? t(PRESET_NAMES[preset]) : "",
+    as_of: as_of ? t("as of {time}", { time: fmt.dateTime(as_of) }) : t("as of now (the period so far)"),
+    known_at: known_at ? t("as known at {time}", { time: fmt.dateTime(known_at) }) : t("as the ledger knows it now") };
+  $("#period-line").textContent = preset ? t("{period} ({preset}): {as_of}; {known_at}.", values)
+    : t("{period}: {as_of}; {known_at}.", values);
 }
 
 function render() {
@@ -245,7 +263,7 @@ function render() {
   setStatus(t("Loading…"));
   const views = { overview: renderOverview, rep: renderRep, replay: renderReplay };
   views[state.view](generation).then(
-    () => { if (!stale(generation)) setStatus(t("Updated {time}", { time: new Date().toLocaleTimeString(i18n.locale()) })); },
+    () => { if (!stale(generation)) setStatus(t("Updated {time}", { time: fmt.time(new Date().toISOString()) })); },
     (failure) => { if (!stale(generation)) setStatus(t("Could not load: {reason}", { reason: failure.message })); },
   );
 }
@@ -340,6 +358,28 @@ async function renderKpis(cards, context, scope, generation) {
   return null;
 }
 
+// ---------------------------------------------------------------- the views of views/*.js
+
+/** What a view module needs of the page: the filters, whether its answer is stale, links. */
+function viewContext(generation) {
+  return {
+    filters: { ...state.filters },
+    stale: () => stale(generation),
+    can,
+    repLabel,
+    scopeLabel,
+    repHref: hashForRep,
+    hasScope: (scope) => state.scopes.some((s) => s.scope === scope),
+    scopeHref: (scope) => {
+      const saved = state.filters.scope;
+      state.filters.scope = scope;
+      const target = hashFor("overview");
+      state.filters.scope = saved;
+      return target;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- overview
 
 async function renderOverview(generation) {
@@ -351,6 +391,8 @@ async function renderOverview(generation) {
     renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
     renderTeam(generation, 0),
     renderQuadrants(generation),
+    help.render($("#help-panel"), viewContext(generation)),
+    rollup.render($("#rollup-panel"), viewContext(generation)),
   ]);
   markReady(section, generation);
 }
@@ -360,9 +402,12 @@ function teamRow(row) {
   const spark = h("div", { class: "sparkline", role: "img",
     "aria-label": t("Revenue by month: {months}", {
       months: row.revenue_by_month.map((m) => `${m.period} ${fmt.money(m.revenue)}`).join(", ") }) });
-  const tr = h("tr", { class: offTrack.length ? "off-track" : null, dataset: { rep: row.rep_id } },
-    h("th", { scope: "row" }, h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, row.name || row.rep_id,
-      h("span", { class: "id" }, ` ${row.rep_id}`))),
+  const reachable = row.reachable !== false; // a rep since moved beyond this token's reach: the team's share only
+  const name = [row.name || row.rep_id, h("span", { class: "id" }, ` ${row.rep_id}`)];
+  const tr = h("tr", { class: offTrack.length ? "off-track" : null,
+    dataset: { rep: row.rep_id, moved: row.left ? "left" : row.joined ? "joined" : null, reachable: reachable ? null : "no" } },
+    h("th", { scope: "row" }, reachable ? h("a", { href: hashForRep(row.rep_id), class: "rep-link" }, name) : name,
+      " ", moveMarks(row)),
     h("td", {}, row.team_id || fmt.DASH),
     h("td", {}, row.region || fmt.DASH),
     h("td", { class: "num", dataset: { col: "revenue", raw: row.revenue } }, fmt.money(row.revenue)),
@@ -370,7 +415,7 @@ function teamRow(row) {
       "revenue" in row.attainment ? fmt.percent(row.attainment.revenue) : fmt.DASH),
     h("td", { class: "num", dataset: { col: "pace", raw: row.pace.revenue ?? "" } },
       "revenue" in row.pace ? fmt.percent(row.pace.revenue) : fmt.DASH),
-    h("td", { dataset: { col: "off-track" } }, offTrack.length
+    h("td", { dataset: { col: "off-track" } }, !reachable ? t("now beyond your reach") : offTrack.length
       ? h("span", { class: "badge off" }, t("Off track: {metrics}", { metrics: offTrack.map(fmt.metricLabel).join(i18n.comma()) }))
       : t("On track")),
     h("td", {}, spark));
@@ -406,7 +451,7 @@ async function renderTeam(generation, offset) {
     fill(body, h("tr", {}, h("td", { colspan: 8 }, t("No reps in this scope and period."))));
   }
   for (const row of rows) body.append(row.tr);
-  for (const row of rows) charts.sparkline(row.spark, row.months);
+  for (const row of rows) if (row.months.length) charts.sparkline(row.spark, row.months);
   $("#team-context").textContent = t("{shown} of {total} reps · sparklines: revenue by month, {first} to {last}", {
     shown: answer.rows.length + offset, total: answer.total_rows, first: answer.months[0] || "",
     last: answer.months[answer.months.length - 1] || "" });
@@ -435,7 +480,7 @@ async function renderQuadrants(generation) {
     if (stale(generation)) return;
     fill(body);
     context.textContent = t("Regions are not available: {reason}", { reason: failure.message });
-    if (charts.available()) window.Plotly.purge(chart);
+    charts.clear(chart);
     fill(chart);
     chart.hidden = true;
     return;
@@ -479,6 +524,7 @@ async function renderRep(generation) {
     renderKpis($("#rep-kpi-cards"), $("#rep-kpi-context"), `rep:${repId}`, generation),
     renderPayout(repId, generation),
     renderHistory(repId, generation),
+    drill.render($("#rep-drill"), { ...viewContext(generation), rep: repId }),
   ]);
   if (stale(generation)) return;
   const refused = results.find((r) => r && (r.status === 404 || r.status === 403));
@@ -623,7 +669,7 @@ async function renderHistory(repId, generation) {
   } catch (failure) {
     if (!stale(generation)) {
       fill(list, h("li", { class: "error" }, failure.message));
-      if (charts.available()) window.Plotly.purge(chart);
+      charts.clear(chart);
     }
     return failure;
   }
@@ -744,7 +790,18 @@ function start() {
     const secret = $("#token-input").value.trim();
     if (secret) signIn(secret);
   });
-  $("#sign-out").addEventListener("click", signOut);
+  $("#sign-out").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signOut();
+  });
+  for (const button of document.querySelectorAll("[data-preset]")) {
+    button.addEventListener("click", () => {
+      state.filters.preset = button.dataset.preset;
+      state.filters.period = clock.presetPeriod(button.dataset.preset);
+      $("#f-period").value = state.filters.period;
+      if (!writeHash()) { applyDefaults(); render(); }
+    });
+  }
   $("#filters").addEventListener("submit", (event) => {
     event.preventDefault();
     apply();
@@ -754,6 +811,9 @@ function start() {
     $("#f-as-of").value = "";
     $("#f-known-at").value = "";
     apply();
+  });
+  $("#team-off-only").addEventListener("change", (event) => {
+    $("#team-table").classList.toggle("only-off-track", event.target.checked);
   });
   $("#team-more").addEventListener("click", () => {
     if (state.teamNext !== null) renderTeam(state.generation, state.teamNext);
@@ -765,8 +825,7 @@ function start() {
   }
   window.addEventListener("perfledger:unauthorized", (event) => {
     if (!state.me) return;
-    signOut();
-    $("#sign-in-error").textContent = t("Signed out: {reason}", { reason: event.detail });
+    signOut().then(() => { $("#sign-in-error").textContent = t("Signed out: {reason}", { reason: event.detail }); });
   });
   window.addEventListener("hashchange", () => {
     if (!state.me) return;
@@ -779,11 +838,11 @@ function start() {
     await i18n.use(switcher.value, { save: true });
     if (state.me) showApp();
   });
-  const saved = api.token.get();
+  // After a refused form sign-in the server shows the reason; the address goes back to "/".
+  if (new URLSearchParams(window.location.search).has("sign-in")) window.history.replaceState(null, "", "/");
   i18n.use(i18n.preferred()).finally(() => {
     switcher.value = i18n.locale();
-    if (saved) signIn(saved, { silent: true });
-    else showSignIn();
+    boot();
   });
 }
 

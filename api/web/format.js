@@ -78,10 +78,33 @@ function inZone(iso, options) {
   return new Intl.DateTimeFormat("en-CA", { timeZone: zone, hourCycle: "h23", ...options }).format(moment);
 }
 
-/** "2026-04-03T10:00:00+00:00" → "2026-04-03 10:00:00" in the ledger's zone. */
+/** The zone's short name in the page's language: "UTC", "GMT+8". */
+export function zoneShort(moment = new Date()) {
+  const parts = new Intl.DateTimeFormat(locale(), { timeZone: zone, timeZoneName: "short" }).formatToParts(moment);
+  return (parts.find((p) => p.type === "timeZoneName") || { value: zone }).value;
+}
+
+/** The zone as a reader knows it: "Asia/Shanghai (China Standard Time)", "Asia/Shanghai（中国标准时间）". */
+export function zoneLabel(moment = new Date()) {
+  const parts = new Intl.DateTimeFormat(locale(), { timeZone: zone, timeZoneName: "long" }).formatToParts(moment);
+  const name = (parts.find((p) => p.type === "timeZoneName") || { value: "" }).value;
+  if (!name || name === zone) return zone;
+  return locale() === "zh-CN" ? `${zone}（${name}）` : `${zone} (${name})`;
+}
+
+/** "2026-04-03T10:00:00+00:00" → "2026-04-03 10:00:00 UTC": in the ledger's zone, labelled. */
 export function dateTime(iso) {
-  return inZone(iso, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+  const shown = inZone(iso, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
     minute: "2-digit", second: "2-digit" }).replace(",", "");
+  const moment = new Date(iso);
+  return !iso || Number.isNaN(moment.getTime()) ? shown : `${shown} ${zoneShort(moment)}`;
+}
+
+/** The time of day of an instant in the ledger's zone, labelled: "11:22:59 GMT+8". */
+export function time(iso) {
+  const shown = inZone(iso, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const moment = new Date(iso);
+  return !iso || Number.isNaN(moment.getTime()) ? shown : `${shown} ${zoneShort(moment)}`;
 }
 
 export function date(iso) {

@@ -209,6 +209,7 @@ def free_port() -> int:
 class Server:
     base: str
     demo: Demo
+    log: Path  # uvicorn's output, its access log included (what a server keeps of each request)
 
     def api(self, role: str) -> httpx.Client:
         return httpx.Client(
@@ -219,7 +220,8 @@ class Server:
 @pytest.fixture(scope="session")
 def server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "uvicorn.log").open("w+")
+    log_path = tmp_path_factory.mktemp("server") / "uvicorn.log"
+    log = log_path.open("w+")
     env = {**os.environ, "PERFLEDGER_DATABASE_URL": demo.url, "PERFLEDGER_TZ": "UTC", "PERFLEDGER_CURRENCY": "CNY"}
     process = subprocess.Popen(
         [
@@ -233,7 +235,7 @@ def server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
             "--port",
             str(port),
             "--log-level",
-            "warning",
+            "info",  # with the access log: tests check what the server writes of a request
         ],
         cwd=ROOT,
         env=env,
@@ -255,7 +257,7 @@ def server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
             if time.monotonic() > deadline:
                 pytest.fail(f"the server did not answer /health within {SERVER_START:.0f} s")
             time.sleep(0.2)
-        yield Server(base, demo)
+        yield Server(base, demo, log_path)
     finally:
         process.terminate()
         try:

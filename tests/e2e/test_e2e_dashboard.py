@@ -107,7 +107,7 @@ def test_sign_in_pick_a_rep_and_read_revenue_and_payout_as_the_api_answers(tab: 
     for month in ("2026-04", "2026-05", "2026-06"):
         monthly = api.get("/kpis", params={"scope": f"rep:{demo.rep}", "period": month}).json()["kpis"]["revenue"]
         assert f"{month} {money_text(monthly)}" in label
-    expect(spark.locator("svg").first).to_be_attached()  # drawn by Plotly
+    expect(spark.locator("svg").first).to_be_attached()  # drawn by charts.js
 
     # the region quadrants: the API's figures, four labelled quadrants, threshold lines
     quadrants = api.get("/kpis/quadrants", params={"period": PERIOD}).json()

@@ -41,7 +41,7 @@ def test_the_switch_turns_the_whole_page_to_chinese_and_back(tab: Session, serve
     assert text(tab, f"{card} .unit") == "¥" and raw(tab, f"{card} .figure") == revenue
     assert text(tab, f"{card} .figure") == money_text(revenue)
     zone = api.get("/web/me").json()["tz"]
-    assert CJK.search(text(tab, "#tz-note")) and f"账本时区（{zone}）" in text(tab, "#tz-note")
+    assert CJK.search(text(tab, "#tz-note")) and f"账本时区：{zone}" in text(tab, "#tz-note")
     ticks = tab.page.locator("#quadrant-chart .xtick text").evaluate_all("nodes => nodes.map(n => n.textContent)")
     assert ticks and any(str(tick).endswith(("万", "亿")) for tick in ticks), ticks
     tab.shot("zh-01-overview")

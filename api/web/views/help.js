@@ -1,0 +1,102 @@
+// Who needs help now (issue 23): how many reps of the scope are off track, and the list, worst
+// first (the API ranks it by pace and forecast), each with the reasons, the forecast and the
+// payout they would earn if it lands. Every figure is the API's (GET /kpis/off-track).
+
+import * as api from "../api.js";
+import { fill, h } from "../dom.js";
+import * as fmt from "../format.js";
+import { N_, t } from "../i18n.js";
+import { downloads, money, plural, rate } from "./common.js";
+
+const PAGE = 20; // the API lists at most 50 a page with projected payouts
+
+let more = null; // the next page's offset, and the context it belongs to
+
+/** "8 of 20 reps off track" in the page's language. */
+export function summary(count, total) {
+  return plural(total, N_("{count} of {total} rep off track"), N_("{count} of {total} reps off track"), { count, total });
+}
+
+function reasonText(reason) {
+  const metric = fmt.metricLabel(reason.metric);
+  if (reason.kind === "pace") {
+    return t("{metric}: pace {pace}, {expected} expected by now", { metric, pace: fmt.percent(reason.value),
+      expected: fmt.figure(reason.metric, reason.expected_by_now) });
+  }
+  return t("{metric}: the forecast {forecast} reaches {share} of the target", { metric,
+    forecast: fmt.figure(reason.metric, reason.forecast), share: fmt.percent(reason.value) });
+}
+
+function row(rep, ctx) {
+  const forecast = (rep.forecast && rep.forecast.revenue) || {};
+  const payout = rep.payout || {};
+  return h("tr", { dataset: { rep: rep.rep_id } },
+    h("th", { scope: "row" }, h("a", { href: ctx.repHref(rep.rep_id), class: "rep-link" }, ctx.repLabel(rep.rep_id))),
+    h("td", {}, rep.team_id || fmt.DASH),
+    rate("pace", rep.pace && rep.pace.revenue),
+    rate("attainment", rep.attainment && rep.attainment.revenue),
+    money("forecast", forecast.pipeline),
+    money("target", rep.targets && rep.targets.revenue),
+    money("payout", payout.pipeline),
+    money("payout-so-far", payout.so_far),
+    h("td", { class: "reasons" }, h("ul", {}, (rep.reasons || []).map((r) => h("li", { dataset: { kind: r.kind, metric: r.metric } }, reasonText(r))))));
+}
+
+function shell(target) {
+  if (target.querySelector("#help-table")) return;
+  fill(target,
+    h("h3", { id: "help-title" }, t("Who needs help now")),
+    h("p", { id: "help-summary", class: "headline", "aria-live": "polite" }),
+    h("p", { id: "help-context", class: "context" }),
+    h("div", { id: "help-downloads" }),
+    h("div", { class: "table-wrap" }, h("table", { id: "help-table", class: "data" },
+      h("caption", { class: "visually-hidden" }, t("The reps off track, worst first, with why")),
+      h("thead", {}, h("tr", {}, [t("Rep"), t("Team"), t("Revenue pace"), t("Attainment"), t("Forecast (pipeline)"),
+        t("Revenue target"), t("Payout if the forecast lands"), t("Payout so far"), t("Why")].map((c, i) =>
+        h("th", { scope: "col", class: i >= 2 && i <= 7 ? "num" : null }, c)))),
+      h("tbody", {}))),
+    h("button", { id: "help-more", type: "button", class: "quiet", hidden: true }, t("Show more reps off track")));
+  target.querySelector("#help-more").addEventListener("click", () => { if (more) page(target, more.ctx, more.offset); });
+}
+
+async function page(target, ctx, offset) {
+  const body = target.querySelector("#help-table tbody");
+  const button = target.querySelector("#help-more");
+  const params = { scope: ctx.filters.scope, period: ctx.filters.period, as_of: ctx.filters.as_of,
+    known_at: ctx.filters.known_at };
+  let answer;
+  try {
+    answer = await api.get("/kpis/off-track", { ...params, payouts: "true", limit: PAGE, offset });
+  } catch (failure) {
+    if (ctx.stale()) return;
+    fill(body, h("tr", {}, h("td", { colspan: 9, class: "error" }, failure.message)));
+    target.querySelector("#help-summary").textContent = "";
+    button.hidden = true;
+    return;
+  }
+  if (ctx.stale()) return;
+  const headline = target.querySelector("#help-summary");
+  headline.textContent = summary(answer.off_track, answer.reps_in_scope);
+  headline.dataset.offTrack = String(answer.off_track);
+  headline.dataset.inScope = String(answer.reps_in_scope);
+  target.querySelector("#help-context").textContent = t("{period} · as of {as_of} · ranked by pace and forecast, the worst first", {
+    period: answer.period, as_of: fmt.dateTime(answer.as_of) })
+    + (answer.period_status === "in_progress" ? t(" · in progress: pace is measured on the share of the period elapsed") : "");
+  if (offset === 0) fill(body);
+  if (!answer.reps.length && offset === 0) {
+    fill(body, h("tr", {}, h("td", { colspan: 9 }, t("Nobody is off track."))));
+  }
+  for (const rep of answer.reps) body.append(row(rep, ctx));
+  more = answer.next_offset === null || answer.next_offset === undefined ? null : { ctx, offset: answer.next_offset };
+  button.hidden = more === null;
+  fill(target.querySelector("#help-downloads"), downloads("/kpis/off-track", params,
+    `off-track-${ctx.filters.scope.replace(":", "-")}-${ctx.filters.period}`));
+}
+
+/** Renders the panel into `target` for the filters in `ctx` (see app.js). */
+export async function render(target, ctx) {
+  shell(target);
+  more = null;
+  fill(target.querySelector("#help-table tbody"), h("tr", {}, h("td", { colspan: 9 }, t("Loading who is off track…"))));
+  await page(target, ctx, 0);
+}
