@@ -106,7 +106,7 @@ class LogReading:
         fewer made per event, on the hot path of every rebuild."""
         return self._log_rows(after, limit, upto, types, rep_ids, walk, details)
 
-    def events_at(self, positions: Sequence[int], recorded_in: tuple[int, int] | None = None) -> list[LogRecord]:
+    def events_at(self, positions: Sequence[int], recorded_in: tuple[int, ...] | None = None) -> list[LogRecord]:
         """The events at the given positions (an explanation's evidence), in position order;
         with `recorded_in` = (lo, hi), only those recorded in (lo, hi] (knowledge time, µs),
         chosen by the database: a replay of an approved quarter asks which of a rep's thousands
@@ -115,9 +115,8 @@ class LogReading:
         on PostgreSQL at a million events: docs/performance.md)."""
         wanted = sorted(set(positions))
         found: list[LogRecord] = []
-        window, params = "", ()
-        if recorded_in is not None:
-            window, params = "l.recorded_at > {p} AND l.recorded_at <= {p} AND ", recorded_in
+        window = "" if recorded_in is None else "l.recorded_at > {p} AND l.recorded_at <= {p} AND "
+        params: tuple[int, ...] = () if recorded_in is None else tuple(recorded_in)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             rows = self._query(
