@@ -77,6 +77,9 @@ def store_environment(database_url: str, pool_size: int = 2) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(pool_size),
+            # Each connection checked as it leaves the pool: one the server ended (a restart, a
+            # failover, pg_terminate_backend) is replaced, not handed to a write that would fail.
+            "POSTGRES_PRE_PING": "y",
             # Pinned: the database-function insert would skip the entries (refused by the recorder too).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             **UNTOUCHED_STATE,

@@ -168,7 +168,7 @@ def events_between(
             for position in line.events:
                 citing.setdefault(position, set()).add(line.component)
     plans = {c.plan.position for c in (before, after) if c.plan is not None and c.plan.position is not None}
-    records = [r for r in ledger.events_at(sorted(touched)) if lo < r.recorded_at <= hi]
+    records = ledger.events_at(sorted(touched), recorded_in=(lo, hi))
     disputes = dispute_of_positions(engine, [r.position for r in records])
     found = []
     for record in records:

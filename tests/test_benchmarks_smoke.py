@@ -151,3 +151,33 @@ def test_the_personal_data_benchmark_compares_sealed_and_clear_stores_of_the_sam
     assert all(run[kind][figure] > 0 for kind in ("clear", "sealed") for figure in ("ingest_s", "rebuild_s"))
     worst = compare(300, 1, True, str(tmp_path))
     assert worst["personal_events"] == 300
+
+
+def test_the_harness_refuses_a_store_it_did_not_make_even_with_reuse(tmp_path):
+    from builders import GENERATED_UNTIL
+
+    from benchmarks.run import main
+    from demo.generator import generate
+    from ledger.config import Settings
+    from ledger.store import Ledger
+
+    ledger = Ledger(Settings(database_url=f"sqlite:///{tmp_path}/bench.db"))
+    try:
+        ledger.record(list(generate(300, now=GENERATED_UNTIL)), "someone")
+    finally:
+        ledger.close()
+    args = ["--events", "300", "--workdir", str(tmp_path), "--stages", "payouts", "--out", str(tmp_path / "o.json")]
+    with pytest.raises(SystemExit, match="did not make"):
+        main([*args, "--reuse"])
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_the_harness_carries_on_with_its_own_store_only_for_the_same_size(tmp_path):
+    from benchmarks.run import main
+
+    common = ["--workdir", str(tmp_path), "--keep", "--out", str(tmp_path / "o.json")]
+    main(["--events", "300", "--stages", "ingest,rebuild", *common])
+    with pytest.raises(SystemExit, match="made for --events 400"):
+        main(["--events", "400", "--reuse", "--stages", "payouts", *common])
+    report = main(["--events", "300", "--reuse", "--stages", "payouts", *common])
+    assert report["figures"]["payouts"]["value"] > 0 and "ingest" not in report["stage_seconds"]
