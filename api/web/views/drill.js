@@ -19,6 +19,12 @@ function section(id, title) {
   return h("section", { class: "panel", id, "aria-labelledby": `${id}-title` }, h("h3", { id: `${id}-title` }, title));
 }
 
+/** A table's scrolling box that a keyboard can reach and scroll (a table of text has nothing else
+ * to focus: axe's scrollable-region-focusable), named by its heading. */
+function scrolls(labelledBy) {
+  return { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": labelledBy };
+}
+
 function shell(target) {
   if (target.querySelector("#deals-table") && target.dataset.locale === locale()) return; // built, in this language
   target.dataset.locale = locale();
@@ -35,17 +41,17 @@ function shell(target) {
       h("tbody", {}))));
   const events = section("events-panel", t("The events behind it"));
   events.append(h("p", { id: "events-context", class: "context" }, t("Pick a deal's events above.")),
-    h("div", { class: "table-wrap" }, h("table", { id: "events-table", class: "data compact" },
+    h("div", scrolls("events-context"), h("table", { id: "events-table", class: "data compact" },
       h("thead", {}, h("tr", {}, [t("Position"), t("Type"), t("Occurred"), t("Recorded"), t("What")].map((c) =>
         h("th", { scope: "col" }, c)))), h("tbody", {}))));
   const work = section("work-panel", t("Activities and follow-ups"));
   work.append(
-    h("h4", {}, t("Follow-ups")), h("span", { id: "followups-downloads" }),
-    h("div", { class: "table-wrap" }, h("table", { id: "followups-table", class: "data compact" },
+    h("h4", { id: "followups-title" }, t("Follow-ups")), h("span", { id: "followups-downloads" }),
+    h("div", scrolls("followups-title"), h("table", { id: "followups-table", class: "data compact" },
       h("thead", {}, h("tr", {}, [t("Follow-up"), t("State"), t("Due"), t("Days overdue"), t("Deal")].map((c) =>
         h("th", { scope: "col" }, c)))), h("tbody", {}))),
-    h("h4", {}, t("Activities")), h("span", { id: "activities-downloads" }),
-    h("div", { class: "table-wrap" }, h("table", { id: "activities-table", class: "data compact" },
+    h("h4", { id: "activities-title" }, t("Activities")), h("span", { id: "activities-downloads" }),
+    h("div", scrolls("activities-title"), h("table", { id: "activities-table", class: "data compact" },
       h("thead", {}, h("tr", {}, [t("Activity"), t("Kind"), t("Occurred"), t("Replied")].map((c) =>
         h("th", { scope: "col" }, c)))), h("tbody", {}))),
     h("p", { id: "work-context", class: "context" }));
