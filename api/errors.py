@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from starlette.exceptions import HTTPException
 
-from api.i18n import Lang, choose, from_accept_language, lang
+from api.i18n import Lang, choose, from_accept_language, lang, supported
 from api.responses import OrjsonResponse
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.messages import Msg, code_of, message_of
@@ -78,8 +78,16 @@ def problem(field: str, message: str, index: int | None = None) -> dict[str, Any
 
 
 def request_lang(request: Request) -> Lang:
-    """The reader's language: the request's Accept-Language, else the configured locale."""
-    return lang(choose(from_accept_language(request.headers.get("accept-language")), request.app.state.settings.locale))
+    """The reader's language: a supported `?lang=` (the dashboard's download links carry the
+    page's language, which a plain link cannot send as a header), else the request's
+    Accept-Language, else the configured locale."""
+    return lang(
+        choose(
+            supported(request.query_params.get("lang")),
+            from_accept_language(request.headers.get("accept-language")),
+            request.app.state.settings.locale,
+        )
+    )
 
 
 def spoken(problems: list[dict[str, Any]], speaker: Lang) -> list[dict[str, Any]]:

@@ -590,3 +590,98 @@ def replay_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzin
         + [totals["rule"], totals["facts"], totals["both"], ""]
     )
     return sheet
+
+
+def team_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """The dashboard's team table (GET /web/team): each rep's revenue while in the scope, their
+    attainment and pace of the revenue target, what is off track, and revenue month by month."""
+    columns = [
+        (lang._("Rep"), TEXT),
+        (lang._("Name"), TEXT),
+        (lang._("Team"), TEXT),
+        (lang._("Region"), TEXT),
+        (lang._("Revenue"), MONEY),
+        (lang._("Orders"), NUMBER),
+        (lang._("Revenue target attainment"), RATE),
+        (lang._("Revenue pace"), RATE),
+        (lang._("Off track"), TEXT),
+        (lang._("Moved"), TEXT),
+    ]
+    columns += [(lang._("Revenue {month}", month=month), MONEY) for month in answer["months"]]
+    notes = _page_notes(lang, answer, tz_name, zone)
+    notes.insert(1, lang._("{shown} of {total} reps.", shown=len(answer["rows"]), total=answer["total_rows"]))
+    sheet = Sheet(
+        f"team-{answer['scope'].replace(':', '-')}-{answer['period']}",
+        lang._("Team: {scope}, {period}", scope=answer["scope"], period=answer["period"]),
+        columns,
+        notes=notes,
+    )
+    for row in answer["rows"]:
+        by_month = {m["period"]: m["revenue"] for m in row["revenue_by_month"]}
+        sheet.rows.append(
+            [
+                row["rep_id"],
+                row["name"],
+                row["team_id"],
+                row["region"],
+                row["revenue"],
+                row["orders"],
+                (row["attainment"] or {}).get("revenue"),
+                (row["pace"] or {}).get("revenue"),
+                "、".join(metric_name(lang, m) for m in row["off_track"]),
+                move_text(lang, row, zone),
+            ]
+            + [by_month.get(month) for month in answer["months"]]
+        )
+    return sheet
+
+
+QUADRANT_NAMES = {
+    "high-high": N_("High revenue, high growth"),
+    "high-low": N_("High revenue, low growth"),
+    "low-high": N_("Low revenue, high growth"),
+    "low-low": N_("Low revenue, low growth"),
+}
+
+
+def quadrants_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """Regions (or a region's teams) by revenue and growth rate, and their quadrant against the
+    thresholds (GET /kpis/quadrants)."""
+    teams = answer.get("teams") is not None
+    columns = [(lang._("Team"), TEXT)] if teams else []
+    columns += [
+        (lang._("Region"), TEXT),
+        (lang._("Revenue"), MONEY),
+        (lang._("Growth rate"), RATE),
+        (lang._("Quadrant"), TEXT),
+    ]
+    limits = answer["thresholds"]
+    notes = _page_notes(lang, answer, tz_name, zone)
+    notes.insert(
+        1,
+        lang._(
+            "Thresholds: revenue {revenue}, growth rate {growth}.",
+            revenue=limits.get("revenue") if limits.get("revenue") is not None else "—",
+            growth=lang.percent(limits["growth_rate"], digits=2) if limits.get("growth_rate") is not None else "—",
+        ),
+    )
+    sheet = Sheet(
+        f"quadrants-{answer['period']}" + (f"-{answer['region']}" if teams else ""),
+        lang._("Regions by revenue and growth: {period}", period=answer["period"]),
+        columns,
+        notes=notes,
+    )
+    for row in answer["teams"] if teams else answer["regions"]:
+        quadrant = row["quadrant"]
+        sheet.rows.append(
+            ([row["team"]] if teams else [])
+            + [
+                row["region"],
+                row["revenue"],
+                row["growth_rate"],
+                lang._(QUADRANT_NAMES[quadrant])
+                if quadrant in QUADRANT_NAMES
+                else lang._("no quadrant (no growth rate)"),
+            ]
+        )
+    return sheet

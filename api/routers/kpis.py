@@ -159,6 +159,7 @@ Threshold = Annotated[Decimal | None, Query(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD,
     response_model=QuadrantsOut,
 )
 def read_quadrants(
+    request: Request,
     user: Annotated[User, allowed("kpis.quadrants")],
     org: OrgDep,
     period: PeriodQuery,
@@ -177,6 +178,7 @@ def read_quadrants(
             description="Compare the teams of this region instead of the regions (a director: their own, the default)",
         ),
     ] = None,
+    format: ExportFormat = "json",
 ) -> Response:
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
@@ -184,7 +186,12 @@ def read_quadrants(
     limits = {k: v for k, v in given.items() if v is not None}
     answer = quadrants(engine, settings, period, as_of, known_at, limits, region=region)
     status = status_at(settings, period, as_of)
-    return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at, period_status=status))
+    out = QuadrantsOut(**answer, as_of=as_of, known_at=known_at, period_status=status)
+    if format != "json":
+        speaker = request_lang(request)
+        sheet = exports.quadrants_sheet(speaker, out.model_dump(), settings.tz_name, settings.tz)
+        return sheet_response(sheet, format, speaker, settings)
+    return model_response(out)
 
 
 def resolved(

@@ -52,7 +52,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from api import auth
+from api import auth, exports
 from api.deps import (
     CSRF_HEADER,
     SESSION_COOKIE,
@@ -70,6 +70,7 @@ from api.deps import (
 from api.errors import request_lang
 from api.i18n import N_, lang, supported
 from api.responses import OrjsonResponse
+from api.routers.common import ExportFormat, sheet_response
 from ledger.config import SUPPORTED_LOCALES
 from ledger.periods import Period, parse_period
 from projections.db import reading
@@ -424,13 +425,15 @@ class TeamTable(BaseModel):
 
 @router.get(
     "/web/team",
-    summary="The team table: each rep's KPIs and revenue by month (the sparklines)",
+    summary="The team table: each rep's KPIs and revenue by month (the sparklines); ?format=csv|xlsx: as a file",
+    response_model=TeamTable,
     responses={
         403: {"description": "a region or the company, for a manager or a rep"},
         404: {"description": "a team or rep beyond this token's reach"},
     },
 )
 def team(
+    request: Request,
     user: CurrentUser,
     scope: VisibleScope,
     period: PeriodQuery,
@@ -442,7 +445,8 @@ def team(
     known_at: KnownAt = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_TEAM_ROWS)] = 100,
-) -> TeamTable:
+    format: ExportFormat = "json",
+) -> TeamTable | Response:
     parsed, parsed_period = parse_scope(scope), parse_period(period)
     cut = cutoffs(settings, parsed_period, as_of, known_at)
     known = micros_to_time(cut.known_us)  # one "now" for every row
@@ -495,7 +499,7 @@ def team(
             )
         )
     end = offset + len(shown)
-    return TeamTable(
+    table = TeamTable(
         scope=str(parsed),
         period=str(parsed_period),
         as_of=micros_to_time(cut.as_of_us),
@@ -506,6 +510,11 @@ def team(
         total_rows=len(visible),
         next_offset=end if end < len(visible) else None,
     )
+    if format != "json":  # the same rows as a file (the page's link asks for every row at once)
+        speaker = request_lang(request)
+        sheet = exports.team_sheet(speaker, table.model_dump(), settings.tz_name, settings.tz)
+        return sheet_response(sheet, format, speaker, settings)
+    return table
 
 
 # ---------------------------------------------------------------- helpers

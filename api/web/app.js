@@ -9,7 +9,7 @@ import { $, fill, h, note } from "./dom.js";
 import * as fmt from "./format.js";
 import * as i18n from "./i18n.js";
 import { N_, t } from "./i18n.js";
-import { moveMarks } from "./views/common.js";
+import { downloads, moveMarks } from "./views/common.js";
 import * as drill from "./views/drill.js";
 import * as help from "./views/help.js";
 import * as payouts from "./views/payouts.js";
@@ -23,6 +23,7 @@ const CARD_METRICS = ["revenue", "orders", "new_customers", "avg_order_value", "
 // The team table's rows per page: the first page is on screen within the overview's budget at
 // 500 reps (docs/performance.md, "The dashboard in the browser"); "Show more reps" adds the next.
 const TEAM_PAGE = 25;
+const TEAM_FILE_ROWS = 500; // the team table's download: every rep at once (GET /web/team's most)
 const FILTERS = ["preset", "period", "scope", "rep", "as_of", "known_at"];
 
 const state = {
@@ -477,6 +478,9 @@ async function renderTeam(generation, offset) {
     last: answer.months[answer.months.length - 1] || "" });
   state.teamNext = answer.next_offset;
   more.hidden = answer.next_offset === null;
+  // The file holds every rep of the scope (up to the API's most, 500), not only the rows shown.
+  fill($("#team-downloads"), downloads("/web/team", { scope: state.filters.scope, ...cutoffParams(), limit: TEAM_FILE_ROWS },
+    `team-${state.filters.scope.replace(":", "-")}-${state.filters.period}`));
 }
 
 async function renderQuadrants(generation) {
@@ -484,6 +488,7 @@ async function renderQuadrants(generation) {
   const body = $("#quadrant-table tbody");
   const context = $("#quadrant-context");
   fill(body, h("tr", {}, h("td", { colspan: 4 }, t("Loading regions…"))));
+  fill($("#quadrant-downloads"));
   if (!can("kpis.quadrants")) {
     fill(body);
     context.textContent = t("Region figures span teams: they are shown to finance, auditor and admin tokens.");
@@ -518,6 +523,7 @@ async function renderQuadrants(generation) {
   chart.setAttribute("aria-label", t("Regions by revenue and growth rate: {regions}", { regions: answer.regions.map((r) =>
     `${r.region}, ${fmt.quadrantLabel(r.quadrant)}`).join("; ") }));
   charts.quadrants(chart, answer);
+  fill($("#quadrant-downloads"), downloads("/kpis/quadrants", cutoffParams(), `quadrants-${answer.period}`));
 }
 
 // ---------------------------------------------------------------- a rep

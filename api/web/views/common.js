@@ -21,10 +21,11 @@ export function plural(count, one, other, values = {}) {
   return t(chosen, { count, ...values });
 }
 
-/** "Download: CSV · Excel" links for a read of the API (`path` and its parameters). */
+/** "Download: CSV · Excel" links for a read of the API (`path` and its parameters), the file's
+ * headings in the page's language (`lang`: a plain link cannot send it as Accept-Language). */
 export function downloads(path, params, stem) {
   const link = (format, label) => h("a", {
-    class: "download", href: `${path}?${query({ ...params, format })}`, download: `${stem}.${format}`,
+    class: "download", href: `${path}?${query({ ...params, format, lang: locale() })}`, download: `${stem}.${format}`,
     dataset: { format },
   }, label); // a plain GET: the session cookie goes with it
   return h("p", { class: "downloads" }, t("Download:"), " ", link("csv", "CSV"), " · ", link("xlsx", t("Excel (.xlsx)")));

@@ -6,7 +6,7 @@
 import * as api from "../api.js";
 import { $, fill, h, note } from "../dom.js";
 import * as fmt from "../format.js";
-import { t } from "../i18n.js";
+import { locale, t } from "../i18n.js";
 import { address, fileLink } from "./files.js";
 import * as num from "./numbers.js";
 import { approvalLabel, statementLinks } from "./why.js";
@@ -108,7 +108,7 @@ function draw(ctx) {
 // ---------------------------------------------------------------- exports
 
 function exportLinks(ctx) {
-  const link = (format, text) => fileLink(address("/payouts", { ...params(ctx), format }), text,
+  const link = (format, text) => fileLink(address("/payouts", { ...params(ctx), format, lang: locale() }), text,
     { attributes: { class: `export ${format}`, "data-format": format } });
   fill($("#payouts-exports"), t("Export:"), " ", link("csv", "CSV"), " · ", link("xlsx", t("Excel (.xlsx)")));
 }
