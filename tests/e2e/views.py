@@ -132,4 +132,5 @@ def open_view(browser: Any, where: Where, view: View, token: str, locale: str, w
     if view.role:
         sign_in(page, where, token)
     view.open(page, where)
+    page.locator(f"html[lang='{locale}']").wait_for(state="attached")  # (again, after a reload)
     return context, page

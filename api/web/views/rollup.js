@@ -111,7 +111,14 @@ async function quadrantTrend(target, ctx, answer) {
           h("td", { dataset: { quadrant: was ? was.quadrant || "" : "" } }, was ? fmt.quadrantLabel(was.quadrant) : fmt.DASH),
           h("td", { dataset: { quadrant: r.quadrant || "" } }, moved ? "→ " : "", fmt.quadrantLabel(r.quadrant)),
           rate("growth", r.growth_rate));
-      })))));
+      }))),
+    // the two answers the table compares, each as a file
+    h("div", { class: "exports quadrant-trend-downloads" },
+      h("span", { class: "hint" }, t("This period")),
+      downloads("/kpis/quadrants", { period: answer.period, ...params }, `quadrants-${answer.period}`),
+      h("span", { class: "hint" }, t("Last period")),
+      downloads("/kpis/quadrants", { period: answer.previous_period, known_at: ctx.filters.known_at },
+        `quadrants-${answer.previous_period}`))));
 }
 
 /** Renders the roll-up of the scope in `ctx` into `target`; a rep scope has none. */

@@ -8,6 +8,7 @@ import * as api from "../api.js";
 import { fill, h, note } from "../dom.js";
 import * as fmt from "../format.js";
 import { N_, t } from "../i18n.js";
+import { downloads } from "./common.js";
 import { address, fileLink } from "./files.js";
 import * as num from "./numbers.js";
 
@@ -332,6 +333,8 @@ export function renderWhy(target, answer, context) {
   fill(target,
     facts(answer, context.currency),
     statementLinks(answer.rep_id, answer.period, context.knownAt),
+    downloads(`/statements/${enc(answer.rep_id)}/${enc(answer.period)}`, { known_at: context.knownAt },
+      `statement-${answer.rep_id}-${answer.period}`), // the lines as a spreadsheet
     (answer.problems || []).length ? h("ul", { class: "problems" }, answer.problems.map((p) => h("li", {}, p))) : null,
     h("p", { class: "hint" }, t("Open a line to see how it was worked out, and the events behind it.")),
     lines.length ? h("div", { class: "lines" }, lines.map((line) => lineBlock(line, refs, full))) : note(t("No payout lines.")),
