@@ -159,11 +159,40 @@ def make(only: str | None) -> int:
         finally:
             process.terminate()
             process.wait(timeout=10)
+    if not only:
+        (OUT / "README.md").write_text(index(views), encoding="utf-8")
     total = sum(p.stat().st_size for p in OUT.glob("*.png"))
     print(
         f"==> {len(list(OUT.glob('*.png')))} pictures, {total / 1e6:.1f} MB in {OUT.relative_to(ROOT)}", file=sys.stderr
     )
     return 0
+
+
+LANGUAGES = {"en": "English", "zh-CN": "中文"}
+SIZES = {"desktop": "1440×900", "phone": "390×844"}
+
+
+def index(views: Any) -> str:
+    """docs/screenshots/README.md: every picture, by view, with the role it is read as."""
+    lines = [
+        "# The dashboard, view by view",
+        "",
+        "Made by `.venv/bin/python -m docs.screenshots` from the browser tests' demo store (20,000",
+        "generated events, seed 7; period 2026-Q2), each view opened as the role it is for",
+        "(tests/e2e/views.py), in headless Chromium at 1440×900 and 390×844; the top of each page,",
+        f"at most {MAX_HEIGHT['desktop']} (desktop) or {MAX_HEIGHT['phone']} (phone) pixels, in {COLOURS} colours.",
+        "Every view passes axe-core in both languages and both widths (tests/e2e/test_e2e_accessibility.py).",
+        "",
+    ]
+    for view in views.VIEWS:
+        lines += [f"## {view.title}", "", f"`{view.name}`, read as: {view.role or 'nobody signed in yet'}.", ""]
+        lines += [
+            f"- {LANGUAGES[locale]}, {SIZES[width]}:\n\n  ![{view.name}, {LANGUAGES[locale]}, {SIZES[width]}]({file_name(view, locale, width)})\n"
+            for shot_view, locale, width in shots(views)
+            if shot_view is view
+        ]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def httpx_client(base: str, token: str) -> Any:
@@ -187,6 +216,9 @@ def director_token(demo: Any, region: str) -> str:
 def check() -> int:
     _, views = _tests_modules()
     absent = [file_name(*shot) for shot in shots(views) if not (OUT / file_name(*shot)).is_file()]
+    listed = (OUT / "README.md").read_text(encoding="utf-8") if (OUT / "README.md").is_file() else ""
+    if listed != index(views):
+        absent.append("README.md (stale: run python -m docs.screenshots)")
     for name in absent:
         print(f"missing: docs/screenshots/{name}", file=sys.stderr)
     return 1 if absent else 0
