@@ -267,7 +267,8 @@ def _time(micros: int) -> datetime:
 
 
 def statement_sheet(lang: Lang, statement: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
-    """A rep's statement: its lines, the total, and what was approved and is owed now."""
+    """A rep's statement: its lines, the total, what was approved and is owed now, then its
+    non-cash recognitions (no amount)."""
     approved = statement.get("approved")
     columns = [(lang._("Component"), TEXT), (lang._("Kind"), TEXT), (lang._("Amount"), MONEY), (lang._("Events"), TEXT)]
     sheet = Sheet(
@@ -284,6 +285,13 @@ def statement_sheet(lang: Lang, statement: Mapping[str, Any], tz_name: str, zone
     if approved is not None:
         sheet.rows.append([lang._("Approved"), "", approved["amount"], ""])
         sheet.rows.append([lang._("Owed now"), "", approved["current"], ""])
+    # non-cash recognitions (RecognitionGranted: 荣誉证书, 优秀销售) below the money, never a line:
+    # no amount, so the amounts column still sums to the total
+    for recognition in statement.get("recognitions", []):
+        text = (
+            f"{recognition['title']} — {recognition['reason']}" if recognition.get("reason") else recognition["title"]
+        )
+        sheet.rows.append([text, lang._("recognition (no money)"), None, str(recognition["position"])])
     return sheet
 
 
