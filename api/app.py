@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api.auth import Principals, ensure_tables
 from api.errors import install_error_handlers
@@ -30,6 +31,14 @@ from ledger.config import Settings, settings_from_env
 from ledger.store import Ledger
 from projections.db import engine_for, read_engine_for
 from projections.runner import ensure_schema, schema_made
+
+ALREADY_COMPRESSED = (
+    *DEFAULT_EXCLUDED_CONTENT_TYPES,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+)
 
 DESCRIPTION = """An event-sourced ledger of a sales department's performance: targets, deals,
 activities, evaluations, feedback and incentive payouts.
@@ -100,6 +109,9 @@ def create_app(
     install_openapi(app)  # the events' and commands' schemas (api/openapi_events.py)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # JSON and the page compressed when the client takes gzip (the dashboard's files come
+    # precompressed: api/routers/web.py); files already compressed (xlsx, pdf, zip) are left be.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=ALREADY_COMPRESSED)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -537,3 +537,56 @@ def followups_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: t
             ]
         )
     return sheet
+
+
+REPLAY_BASES = {"approved": N_("approved"), "computed": N_("computed (not approved)")}
+
+
+def replay_sheet(lang: Lang, answer: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
+    """A replay's difference by rep, the biggest change first (by size, either way), each split
+    by cause (the plan's rules, the facts learned since approval, and the two together), and the
+    totals last."""
+    plan = answer["plan"]
+    label = lang._("a draft plan") if plan.get("draft") else f"{plan['plan_id']} v{plan['version']}"
+    columns = [
+        (lang._("Rep"), TEXT),
+        (lang._("Compared with"), TEXT),
+        (lang._("Before"), MONEY),
+        (lang._("After"), MONEY),
+        (lang._("Delta"), MONEY),
+        (lang._("Cause: plan rules"), MONEY),
+        (lang._("Cause: facts learned"), MONEY),
+        (lang._("Cause: both together"), MONEY),
+        (lang._("Lines changed"), TEXT),
+    ]
+    sheet = Sheet(
+        f"replay-{answer['period']}",
+        lang._("Replay of {period} under {plan}", period=answer["period"], plan=label),
+        columns,
+        notes=[
+            lang._("As known at {known_at}.", known_at=lang.datetime(answer["known_at"], zone)),
+            lang.zone_note(tz_name),
+        ],
+    )
+    rows = sorted(answer["diff"], key=lambda row: (-abs(row["delta"]), row["rep_id"]))
+    for row in rows:
+        causes = row["causes"]
+        sheet.rows.append(
+            [
+                row["rep_id"],
+                lang._(REPLAY_BASES[row["basis"]]) if row["basis"] in REPLAY_BASES else row["basis"],
+                row["before"],
+                row["after"],
+                row["delta"],
+                causes["rule"]["delta"],
+                causes["facts"]["delta"],
+                causes["both"],
+                "; ".join(f"{line['component']} {line['delta']}" for line in row["lines"]),
+            ]
+        )
+    totals = answer["totals"]
+    sheet.rows.append(
+        [lang._("Total ({count} reps)", count=totals["reps"]), "", totals["before"], totals["after"], totals["delta"]]
+        + [totals["rule"], totals["facts"], totals["both"], ""]
+    )
+    return sheet

@@ -75,10 +75,21 @@ def trail(approved: Any, now: Decimal) -> list[dict[str, Any]]:
 
 
 def derivation_tree(ledger: Ledger, computed: Payout) -> dict[str, Any]:
-    """total → lines → inputs → events (type, business time, knowledge time, position, data)."""
+    """total → lines → inputs → events (type, business time, knowledge time, position, data); and
+    `events`: each event behind the payout once, in the order it happened, with the `lines` (their
+    components) resting on it, for a reader who follows the lines back to one list."""
     positions = {p for line in computed.evaluation.lines for p in line.events}
     events = {record.position: describe(record) for record in ledger.events_at(sorted(positions))}
+    resting: dict[int, list[str]] = {}
+    for line in computed.evaluation.lines:
+        for position in line.events:
+            if position in events and line.component not in resting.setdefault(position, []):
+                resting[position].append(line.component)
+    once = sorted(
+        events.values(), key=lambda e: (e["occurred_at"].timestamp() if e["occurred_at"] else 0.0, e["position"])
+    )
     return {
+        "events": [{**event, "lines": resting.get(event["position"], [])} for event in once],
         "total": computed.total,
         "lines": [
             {

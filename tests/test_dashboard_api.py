@@ -97,7 +97,7 @@ def page_files() -> list[Path]:
 
 
 def test_every_file_of_the_page_is_served_and_nothing_else_is(dash):
-    assert "views/help.js" in {p.relative_to(WEB).as_posix() for p in page_files()}
+    assert {"views/help.js", "views/why.js"} <= {p.relative_to(WEB).as_posix() for p in page_files()}
     for path in page_files():
         name = path.relative_to(WEB).as_posix()
         response = dash.client.get(f"/web/static/{name}", headers={"Accept-Encoding": "identity"})
@@ -134,6 +134,14 @@ def test_the_pages_files_are_cached_for_a_year_under_their_digest_and_sent_compr
 def test_no_file_outside_the_views_folder_is_served_through_it(dash):
     for name in ("..%2Fapp.js", "%2e%2e%2fweb.py", ".hidden.js", "nope.js", "common.js.map"):
         assert dash.client.get(f"/web/static/views/{name}").status_code == 404, name
+    for name in (
+        "views%2F..%2F..%2Frouters%2Fweb.py",
+        "views/.hidden.js",
+        "other/app.js",
+        "views/views/why.js",
+        "views/nope.js",
+    ):
+        assert dash.client.get(f"/web/static/{name}").status_code == 404, name
 
 
 def test_the_page_loads_nothing_from_the_internet():
@@ -384,3 +392,40 @@ def test_money_in_the_team_table_is_a_decimal_string(dash):
     row = dash.get("/web/team", scope="rep:R-1", period=PERIOD).json()["rows"][0]
     assert isinstance(row["revenue"], str) and Decimal(row["revenue"]) == Decimal("3500.50")
     assert all(isinstance(m["revenue"], str) for m in row["revenue_by_month"])
+
+
+def test_no_module_of_the_page_declares_a_name_twice():
+    """A top-level name declared twice is a SyntaxError that stops the whole module (every view
+    blank): two branches each adding a helper of the same name merge without a conflict."""
+    declaration = re.compile(
+        r"^(?:export\s+)?(?:async\s+)?(?:function\*?|const|let|var|class)\s+([A-Za-z_$][\w$]*)", re.M
+    )
+    for path in sorted(WEB.rglob("*.js")):
+        names = declaration.findall(path.read_text())
+        assert sorted({n for n in names if names.count(n) > 1}) == [], path.relative_to(WEB).as_posix()
+
+
+def test_every_module_of_the_page_parses_as_an_es_module(tmp_path):
+    """Each file parsed as the browser does (a module: strict, so a name declared twice, as a merge
+    of two views may leave it, is a SyntaxError that blanks the page). Needs Node; skipped without."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    checker = tmp_path / "parse.mjs"
+    checker.write_text(
+        'import { readFileSync } from "node:fs";\n'
+        'import vm from "node:vm";\n'
+        "for (const f of process.argv.slice(2)) {\n"
+        '  try { new vm.SourceTextModule(readFileSync(f, "utf8"), { identifier: f }); }\n'
+        "  catch (e) { console.log(`${f}: ${e.message}`); }\n"
+        "}\n"
+    )
+    modules = [str(p) for p in page_files() if p.suffix == ".js"]
+    done = subprocess.run(
+        [node, "--experimental-vm-modules", str(checker), *modules], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""

@@ -7,7 +7,6 @@ West are created here, and T-3 is formed in East with nobody in it yet.
 
 from __future__ import annotations
 
-import pytest
 from builders import correct, ev
 from payout_fixtures import JAN
 
@@ -265,12 +264,6 @@ def test_the_rep_logs_a_call_signs_the_plan_reads_own_kpis_and_a_dispute_resolve
     assert api.get(f"/disputes/{dispute_id}", role="rep").json()["status"] == "resolved"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /payouts/{rep}/{period}/explain of an approved payout answers plan.assigned_by null (the "
-    "approved plan is passed in, so assembly.Payout gets no assignment), though null is documented as 'given "
-    "(a replay) rather than assigned' and GET /payouts still names the assignment",
-)
 def test_finance_reads_which_assignment_put_an_approved_payout_on_its_plan(api):
     # R-ann's Q1 payout on std v1, by the company's assignment, approved at 9,800.00 by finance
     approved = api.post("/payouts/R-ann/2026-Q1/approve", role="finance")

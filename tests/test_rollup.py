@@ -268,3 +268,85 @@ def test_the_off_track_list_downloads_and_pages_its_projected_payouts(board):
     lines = csv.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Rep,Team,Region") and lines[1].startswith("R-1,T-1,East,60.03%")
     assert "Revenue: pace 60.03%" in lines[1]
+
+
+def test_a_projected_payout_is_shown_only_for_a_rep_within_reach_now(board):
+    """R-2 was in T-1 all of Q1 and moved to T-2 on 1 July: T-1's manager still sees R-2 off track
+    on T-1's Q1 list (2,000.25 of 5,000.00: pace 0.4001), but not the payout R-2 would earn, which
+    is R-2's own (GET /payouts/R-2/… is a 404 for that manager); an admin sees it."""
+    target = ev(
+        "TargetSet",
+        "2025-12-21T00:00:00+00:00",
+        scope={"rep": "R-2"},
+        metric="revenue",
+        period="2026-Q1",
+        value="5000.00",
+    )
+    recorded = board.client.post("/events", json=target, headers={"Authorization": f"Bearer {board.tokens['admin']}"})
+    assert recorded.status_code == 201, recorded.text
+    for role, payout in (
+        ("manager", None),
+        ("admin", {"plan": None, "so_far": "0.00", "run_rate": "0.00", "pipeline": "0.00"}),
+    ):
+        answer = board.json("/kpis/off-track", role, scope="team:T-1", period="2026-Q1", payouts="true", limit=10)
+        (r2,) = [r for r in answer["reps"] if r["rep_id"] == "R-2"]
+        assert r2["pace"]["revenue"] == "0.4001" and r2["payout"] == payout, role
+    assert board.get("/payouts/R-2/2026-Q1/explain", "manager").status_code == 404
+
+
+def test_the_projected_payouts_read_together_are_each_reps_own_forecast_payout(board):
+    """A flat 4 % commission for everyone from January; R-1 (target 2,000.00, 1,200.50 in Q1) and
+    R-2 (target 5,000.00, 2,000.25) off track. Q1 is over and nothing is open: each forecast is
+    the actual, so each payout is 4 % of it: R-1 48.02, R-2 80.01 — what /kpis/forecast says of
+    each rep alone."""
+    from payout_fixtures import FLAT_RULES, assign, publish
+
+    events = [
+        publish(1, FLAT_RULES),
+        assign({"company": True}),
+        ev(
+            "TargetSet",
+            "2025-12-21T00:00:00+00:00",
+            scope={"rep": "R-1"},
+            metric="revenue",
+            period="2026-Q1",
+            value="2000.00",
+        ),
+        ev(
+            "TargetSet",
+            "2025-12-21T00:00:00+00:00",
+            scope={"rep": "R-2"},
+            metric="revenue",
+            period="2026-Q1",
+            value="5000.00",
+        ),
+    ]
+    recorded = board.client.post(
+        "/events", json={"events": events}, headers={"Authorization": f"Bearer {board.tokens['admin']}"}
+    )
+    assert recorded.status_code == 201, recorded.text
+    listed = board.json("/kpis/off-track", scope="company", period="2026-Q1", payouts="true", limit=10)["reps"]
+    payouts = {r["rep_id"]: r["payout"] for r in listed}
+    assert {rep: p["pipeline"] for rep, p in payouts.items()} == {"R-1": "48.02", "R-2": "80.01"}
+    for rep, payout in payouts.items():
+        alone = board.json("/kpis/forecast", scope=f"rep:{rep}", period="2026-Q1")["payout"]
+        assert payout == alone, rep
+
+
+def test_a_rep_since_moved_away_shows_the_team_its_share_but_not_its_own_target(board):
+    """R-2 (target 5,000.00 in Q1) moved to T-2 on 1 July: T-1's manager reads R-2's 2,000.25 in
+    T-1's Q1 roll-up, marked, but not R-2's target or attainment (0.4001 for an admin)."""
+    target = ev(
+        "TargetSet",
+        "2025-12-21T00:00:00+00:00",
+        scope={"rep": "R-2"},
+        metric="revenue",
+        period="2026-Q1",
+        value="5000.00",
+    )
+    recorded = board.client.post("/events", json=target, headers={"Authorization": f"Bearer {board.tokens['admin']}"})
+    assert recorded.status_code == 201, recorded.text
+    mine = rows_of(board.json("/kpis/rollup", "manager", scope="team:T-1", period="2026-Q1"))["R-2"]
+    every = rows_of(board.json("/kpis/rollup", "admin", scope="team:T-1", period="2026-Q1"))["R-2"]
+    assert (mine["reachable"], mine["revenue"], mine["target"], mine["attainment"]) == (False, "2000.25", None, None)
+    assert (every["reachable"], every["target"], every["attainment"]) == (True, "5000.00", "0.4001")

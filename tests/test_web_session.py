@@ -119,3 +119,26 @@ def test_signing_out_clears_the_cookie(site):
     assert client.get("/web/me").status_code == 401
     form = client.post("/web/sign-out")
     assert form.status_code == 303 and form.headers["location"] == "/"
+
+
+def test_the_browsers_own_fetch_site_header_decides_where_a_request_comes_from(site):
+    """A form of this page sends no referrer (Referrer-Policy: no-referrer): its Origin is
+    "null", so the browser's Sec-Fetch-Site (which no page can set) says whose page it is."""
+    client, tokens = site
+    other = sign_in(client, tokens["admin"], Origin="null", **{"Sec-Fetch-Site": "cross-site"})
+    assert other.status_code == 403 and "set-cookie" not in other.headers
+    own = sign_in(client, tokens["admin"], Origin="null", **{"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 303 and SESSION_COOKIE in own.headers["set-cookie"]
+    sibling = client.post(
+        "/events", json={"events": [onboard("R-6")]}, headers={"Origin": OWN, "Sec-Fetch-Site": "same-site"}
+    )
+    assert sibling.status_code == 403  # a sibling subdomain's page is another site's
+
+
+def test_with_a_session_the_page_holds_back_the_form_until_the_script_has_asked(site):
+    """No flash of the sign-in form for someone signed in; the script shows it if the session
+    has ended (api/web/app.js showSignIn)."""
+    client, tokens = site
+    assert "data-session" not in client.get("/").text
+    sign_in(client, tokens["admin"])
+    assert '<html lang="en" data-session>' in client.get("/").text

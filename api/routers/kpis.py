@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from api import exports
 from api.deps import (
     AsOf,
+    CurrentUser,
     EngineDep,
     FiguresAtHead,
     FreshProjections,
@@ -30,13 +31,13 @@ from api.responses import model_response
 from api.routers.common import ExportFormat, sheet_response
 from ledger.messages import Msg
 from projections.queries.cutoffs import PeriodStatus, cutoffs
-from projections.queries.forecast import forecast, off_track, payout_if_landed
+from projections.queries.forecast import forecast, off_track, payouts_if_landed
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
 from projections.queries.rollup import rollup_table
 from projections.rollup import SORT_KEYS, sort_rows
 from projections.units import micros_to_time
-from services.policy import User, quadrant_region
+from services.policy import User, may_read_rep, quadrant_region
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
@@ -286,7 +287,8 @@ class Reason(BaseModel):
 
 class OffTrackRep(RepForecast):
     reasons: list[Reason]  # the worst first
-    payout: ProjectedPayout | None = None  # with ?payouts=true: what the rep earns if each forecast lands
+    # with ?payouts=true: what the rep earns if each forecast lands (a rep now beyond reach: none)
+    payout: ProjectedPayout | None = None
 
 
 class OffTrackOut(BaseModel):
@@ -334,6 +336,8 @@ def read_forecast(
 )
 def read_off_track(
     request: Request,
+    user: CurrentUser,
+    org: OrgDep,
     scope: VisibleScope,
     period: PeriodQuery,
     settings: SettingsDep,
@@ -369,8 +373,10 @@ def read_off_track(
     page = listed[offset : offset + limit]
     if payouts:
         cut = cutoffs(settings, period, as_of, known_at)
+        # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
+        found = payouts_if_landed(engine, settings, [r for r in page if may_read_rep(user, r["rep_id"], org)], cut)
         for row in page:
-            row["payout"] = payout_if_landed(engine, settings, row["rep_id"], cut, row["forecast"])
+            row["payout"] = found.get(row["rep_id"])
     out = {**named, **answer, "off_track": len(listed), "reps": page}
     out["next_offset"] = offset + limit if offset + limit < len(listed) else None
     if format != "json":
@@ -403,6 +409,7 @@ class RollupRow(BaseModel):
     pace: Rate
     forecast: Decimal  # the pipeline forecast of revenue: actual + the weighted open deals
     forecast_attainment: Rate
+    reachable: bool = True  # a rep since moved beyond this token's reach: the team's share only, no target
     joined: RollupMove | None = None  # a rep of a team: came in after the period began
     left: RollupMove | None = None  # a rep of a team: moved out (during the period or since)
 
@@ -430,6 +437,8 @@ class RollupOut(BaseModel):
 )
 def read_rollup(
     request: Request,
+    user: CurrentUser,
+    org: OrgDep,
     scope: VisibleScope,
     period: PeriodQuery,
     settings: SettingsDep,
@@ -444,6 +453,11 @@ def read_rollup(
     as_of, known_at = resolved(settings, period, as_of, known_at)
     with invalid_as("query.scope", ValueError):
         answer = rollup_table(engine, settings, scope, period, as_of, known_at)
+    if answer["children"] == "rep":  # a rep's own target is theirs: only for a rep within reach now
+        for row in answer["rows"]:
+            row["reachable"] = may_read_rep(user, row["key"], org)
+            if not row["reachable"]:
+                row.update(target=None, attainment=None, pace=None, forecast_attainment=None)
     answer["rows"] = sort_rows(answer["rows"], sort, descending=order == "desc")
     answer["sort"] = sort
     if format != "json":

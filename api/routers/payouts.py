@@ -7,19 +7,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from api import exports
 from api.deps import (
     ID_PATTERN,
     AsOf,
+    CurrentUser,
     EngineDep,
     FreshProjections,
     JsonBody,
     KnownAt,
     LedgerDep,
     Moment,
+    OrgDep,
     PayoutReps,
     Period,
     PeriodPath,
@@ -28,6 +30,7 @@ from api.deps import (
     ScopeText,
     SettingsDep,
     VisibleRep,
+    _policy,
     allowed,
     body_doc,
     invalid_as,
@@ -40,8 +43,16 @@ from api.routers.kpis import resolved
 from projections.payouts.assembly import PlanError, approval_states, payouts_page
 from projections.queries.cutoffs import PeriodStatus, aware_micros
 from replay.explain import explain, explain_change
-from services.approvals import MAX_BULK_REPS, ApprovalRefused, BulkScopeError, ScopeUnknown, approve, approve_scope
-from services.policy import User
+from services.approvals import (
+    MAX_BULK_REPS,
+    ApprovalRefused,
+    BulkScopeError,
+    ScopeUnknown,
+    approve,
+    approve_scope,
+    scope_reps,
+)
+from services.policy import OutOfRole, User, check_scope
 
 router = APIRouter(prefix="/payouts", tags=["payouts"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such rep within this token's reach"}}
@@ -85,11 +96,31 @@ class Payout(BaseModel):
     digest: str  # sha256 of the inputs, the plan and the lines: what an approval records
 
 
+class ApprovalSummary(BaseModel):
+    # not_approved | approved | adjusted (approved, then adjusted) | adjusted_only (closed before approval)
+    state: str
+    amount: Decimal | None  # approved (null: never approved)
+    owed: Decimal | None  # approved + adjustments (null: never approved nor adjusted)
+    difference: Decimal | None  # computed now − owed: a payout approved, then moved (null: nothing owed yet)
+
+
+class ListedPayout(Payout):
+    approval: ApprovalSummary
+
+
+class PayoutTotals(BaseModel):
+    reps: int  # payouts on this page
+    total: Decimal  # the sum of their computed totals
+    owed: Decimal  # the sum of what is owed (approved + adjustments) to those approved
+
+
 class PayoutsOut(BaseModel):
     period: str
     as_of: datetime
     known_at: datetime
-    payouts: list[Payout]  # the reps this token may see: all, a manager's team, or the rep alone
+    scope: str | None = None  # the scope asked for (none: every rep this token may see)
+    payouts: list[ListedPayout]  # the reps this token may see: all, a manager's team, or the rep alone
+    totals: PayoutTotals  # of this page's payouts
     next_after_rep: str | None = None  # more reps follow: ask again with after_rep=this
 
 
@@ -224,6 +255,36 @@ AfterRep = Annotated[
 PageLimit = Annotated[int, Query(ge=1, le=DEFAULT_PAGE, description="reps per page, by rep id")]
 
 
+async def _listed_scope(
+    user: CurrentUser,
+    org: OrgDep,
+    scope: Annotated[
+        ScopeText | None,
+        Query(description="company, region:NAME or team:ID: the reps a bulk approval of it would take (default: all)"),
+    ] = None,
+) -> str | None:
+    if scope is not None:
+        try:
+            await _policy(org, check_scope, user, scope, org)  # out of reach: 404, or 403 for a role
+        except OutOfRole as error:
+            raise HTTPException(403, str(error)) from None
+    return scope
+
+
+ListedScope = Annotated[str | None, Depends(_listed_scope)]
+
+
+def approval_summary(state: Any, total: Decimal) -> dict[str, Any]:
+    """A payout's approval state beside its figure computed now (api/exports.py's labels)."""
+    owed = None if state is None else state.current
+    return {
+        "state": exports.approval_label(state),
+        "amount": None if state is None else state.amount,
+        "owed": owed,
+        "difference": None if owed is None else total - owed,
+    }
+
+
 @router.get(
     "",
     summary="Every visible rep's payout for a period, computed at the cut-offs, a page at a time",
@@ -236,6 +297,7 @@ def read_payouts(
     settings: SettingsDep,
     engine: EngineDep,
     _: FreshProjections,
+    scope: ListedScope,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     after_rep: AfterRep = None,
@@ -243,19 +305,33 @@ def read_payouts(
     format: ExportFormat = "json",
 ) -> Any:
     as_of, known_at = resolved(settings, period, as_of, known_at)
+    known_us = aware_micros(known_at, "known_at")
+    if scope is not None:
+        with invalid_as("query.scope", BulkScopeError), refused_as(404, ScopeUnknown):
+            in_scope = scope_reps(engine, settings, scope, period, known_us)
+        reps = frozenset(in_scope if reps is None else [rep for rep in in_scope if rep in reps])
     payouts, next_after = payouts_page(engine, settings, period, as_of, known_at, reps, after_rep, limit)
+    rows = [p.to_json() for p in payouts]
+    states = approval_states(engine, period, known_us, [p["rep_id"] for p in rows])
     if format != "json":  # the page's payouts beside their approval state, for finance's spreadsheet
         speaker = request_lang(request)
-        rows = [p.to_json() for p in payouts]
-        states = approval_states(engine, period, aware_micros(known_at, "known_at"), [p["rep_id"] for p in rows])
         sheet = exports.payouts_sheet(speaker, period, rows, states, as_of, known_at, settings.tz_name, settings.tz)
         return sheet_response(sheet, format, speaker, settings)
+    for row in rows:
+        row["approval"] = approval_summary(states.get(row["rep_id"]), row["total"])
+    owed = [row["approval"]["owed"] for row in rows if row["approval"]["owed"] is not None]
     return PayoutsOut.model_validate(
         {
             "period": period,
             "as_of": as_of,
             "known_at": known_at,
-            "payouts": [p.to_json() for p in payouts],
+            "scope": scope,
+            "payouts": rows,
+            "totals": {
+                "reps": len(rows),
+                "total": sum((row["total"] for row in rows), Decimal("0.00")),
+                "owed": sum(owed, Decimal("0.00")),
+            },
             "next_after_rep": next_after,
         }
     )

@@ -8,9 +8,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api import exports
 from api.deps import (
     EngineDep,
     JsonBody,
@@ -23,8 +24,9 @@ from api.deps import (
     invalid_as,
     parse_body,
 )
-from api.errors import BadRequest, problem
+from api.errors import BadRequest, problem, request_lang
 from api.heavy import HeavySlot
+from api.routers.common import ExportFormat, sheet_response
 from api.routers.payouts import LineChange, Payout, PlanRef
 from projections.payouts.assembly import PlanError
 from replay.replays import PlanRequest, replay
@@ -123,6 +125,16 @@ class ReplayedPlan(PlanRef):
     draft: bool  # rules given inline rather than a published version
 
 
+class ReplayTotals(BaseModel):
+    reps: int
+    before: Decimal
+    after: Decimal
+    delta: Decimal
+    rule: Decimal  # the causes' deltas, summed over the reps
+    facts: Decimal
+    both: Decimal
+
+
 class ReplayOut(BaseModel):
     replay_id: str  # the same period, plan and known_at always give the same id
     period: str
@@ -130,6 +142,22 @@ class ReplayOut(BaseModel):
     plan: ReplayedPlan
     payouts: list[Payout]
     diff: list[DiffRow]
+    totals: ReplayTotals  # the diff's columns summed
+
+
+def replay_totals(diff: list[dict[str, Any]]) -> dict[str, Any]:
+    def total(pick: Any) -> Decimal:
+        return sum((pick(row) for row in diff), Decimal("0.00"))
+
+    return {
+        "reps": len(diff),
+        "before": total(lambda row: row["before"]),
+        "after": total(lambda row: row["after"]),
+        "delta": total(lambda row: row["delta"]),
+        "rule": total(lambda row: row["causes"]["rule"]["delta"]),
+        "facts": total(lambda row: row["causes"]["facts"]["delta"]),
+        "both": total(lambda row: row["causes"]["both"]),
+    }
 
 
 class AdjustmentRow(BaseModel):
@@ -153,18 +181,29 @@ _ADJUST_EXAMPLE = {**_EXAMPLE, "known_at": "2026-04-10T00:00:00+00:00", "reason"
     openapi_extra=body_doc(ReplayIn, _EXAMPLE),
     responses={422: {"description": "a malformed body, or a plan that is not published or does not parse"}},
     summary="Recompute a period under another plan and diff it against what was approved (writes nothing)",
+    description="`?format=csv` or `xlsx` answers the difference by rep as a spreadsheet instead: the biggest "
+    "change first, each split by cause, the totals last.",
+    response_model=ReplayOut,
 )
 def run_replay(
+    request: Request,
     _: Annotated[User, allowed("replays.run")],
     __: HeavySlot,
     body: JsonBody,
     settings: SettingsDep,
     ledger: LedgerDep,
     engine: EngineDep,
-) -> ReplayOut:
+    format: ExportFormat = "json",
+) -> Any:
     asked = parse_body(ReplayIn, body)
     with invalid_as("body.plan", PlanError):
-        return ReplayOut(**replay(ledger, engine, settings, asked.period, asked.plan.request(), asked.known_at))
+        answer = replay(ledger, engine, settings, asked.period, asked.plan.request(), asked.known_at)
+    answer["totals"] = replay_totals(answer["diff"])
+    if format != "json":
+        speaker = request_lang(request)
+        sheet = exports.replay_sheet(speaker, answer, settings.tz_name, settings.tz)
+        return sheet_response(sheet, format, speaker, settings)
+    return ReplayOut(**answer)
 
 
 @router.post(

@@ -33,6 +33,7 @@ from api.deps import (
     parse_body,
 )
 from api.errors import request_lang
+from api.i18n import lang as lang_named
 from api.routers.common import download, sheet_response
 from api.routers.payouts import Explanation
 from api.statement_render import render_html, render_pdf
@@ -95,6 +96,15 @@ Format = Annotated[
 ]
 
 
+StatementLang = Annotated[
+    str | None,
+    Query(
+        pattern="^(zh-CN|en)$",
+        description="the language of a page, PDF or spreadsheet (default: Accept-Language): a link says which",
+    ),
+]
+
+
 @router.get(
     "/statements/{rep_id}/{period}",
     summary="A rep's statement: lines, deals, approved vs current, sign-off, disputes",
@@ -111,11 +121,12 @@ def read_statement(
     _: FreshProjections,
     known_at: KnownAt = None,
     format: Format = "json",
+    lang: StatementLang = None,
 ) -> Any:
     answer = statement(ledger, engine, settings, rep_id, period, known_at)
     if format == "json":
         return Statement(**answer)
-    speaker = request_lang(request)
+    speaker = lang_named(lang) if lang else request_lang(request)
     if format == "html":
         return HTMLResponse(render_html(answer, speaker, settings.currency, settings.tz_name, settings.tz))
     if format == "pdf":

@@ -18,11 +18,16 @@ reads that only the page needs.
 The page renders what the API returns and computes no figure: the team table's figures come
 from the same projection functions as GET /kpis (`projections.queries.kpis.kpis` for a rep and period,
 and a month's revenue exactly as `kpis` computes `revenue`), so a rep's row and
-`GET /kpis?scope=rep:ID&period=…` always agree (tests/test_dashboard_api.py checks it).
+`GET /kpis?scope=rep:ID&period=…` always agree for a rep who was in the scope the whole period
+(tests/test_dashboard_api.py checks it). A row's revenue and orders are the rep's *while in the
+scope* (`projections.queries.rollup.member_sums`), so the rows of a team or region sum to its
+revenue card, a rep who joined or left during the period included, marked `joined` / `left`.
 
-Visibility follows services/policy.py, exactly as GET /kpis: a manager sees their team (the reps now
-in it), a rep themselves; a team or rep beyond the token's reach is 404 (ids cannot be probed),
-a region or the company for a manager or a rep is 403.
+Visibility follows services/policy.py, exactly as GET /kpis: a manager reads their team, a rep
+themselves; a team or rep beyond the token's reach is 404 (ids cannot be probed), a region or the
+company for a manager or a rep is 403. The table lists every rep who was in the scope during the
+period; a rep since moved beyond the token's reach (`reachable: false`) shows only what counts for
+the scope, not their own attainment, pace or months.
 The page's own routes are plain Starlette routes (no JSON, no response model, not in /docs).
 """
 
@@ -172,6 +177,8 @@ def page(request: Request) -> Response:
             '<p id="sign-in-error" class="error" role="alert"></p>',
             f'<p id="sign-in-error" class="error" role="alert">{escape(reason)}</p>',
         )
+    if request.cookies.get(SESSION_COOKIE):  # likely signed in: no sign-in form flashes up first
+        html = html.replace('<html lang="en">', '<html lang="en" data-session>', 1)
     body = html.encode("utf-8")
     return _send(request, body, gzip.compress(body, compresslevel=6, mtime=0), STATIC_TYPES[".html"], PAGE_HEADERS)
 

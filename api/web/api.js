@@ -43,6 +43,7 @@ async function parsed(response) {
 }
 
 async function send(method, path, { params, body } = {}) {
+  if (method !== "GET") answers.clear(); // a write: every read after it asks the API again
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(params || {})) {
     if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
@@ -60,7 +61,29 @@ async function send(method, path, { params, body } = {}) {
   return answer;
 }
 
-export const get = (path, params) => send("GET", path, { params });
+// Identical reads of one rendering of a view (two panels asking the same question, e.g. the
+// region quadrants and the roll-up's) share one request; each caller gets its own copy of the
+// answer. app.js calls fresh() before each rendering, and any write clears them, so a new look
+// or a read after a write always asks the API again.
+const answers = new Map();
+
+export function fresh() {
+  answers.clear();
+}
+
+export function get(path, params) {
+  const asked = Object.entries(params || {}).filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([name, v]) => [name, String(v)]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const key = `${locale()} ${path} ${JSON.stringify(asked)}`;
+  let shared = answers.get(key);
+  if (!shared) {
+    shared = send("GET", path, { params });
+    answers.set(key, shared);
+    shared.catch(() => { if (answers.get(key) === shared) answers.delete(key); });
+  }
+  return shared.then((answer) => structuredClone(answer));
+}
+
 export const post = (path, body) => send("POST", path, { body });
 
 /** A link that downloads with the session (an export: `?format=xlsx|csv` on a read). */

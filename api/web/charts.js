@@ -128,14 +128,26 @@ export function quadrants(element, answer) {
     const at = y(coordinate(thresholds.growth_rate));
     lines.push(s("line", { class: "threshold", x1: m.l, x2: W - m.r, y1: at, y2: at }));
   }
+  // Each region's name above its dot, else below it, else further off: never on another's name.
+  const placed = [];
+  const labelBox = (cx, cy, anchor, text, dy) => {
+    const w = 6 + [...text].reduce((sum, c) => sum + (c.charCodeAt(0) > 0x2e80 ? 13 : 8), 0);
+    const left = anchor === "end" ? cx - w : anchor === "start" ? cx : cx - w / 2;
+    return { left, right: left + w, top: cy + dy - 13, bottom: cy + dy + 4 };
+  };
+  const clash = (box) => placed.some((o) => box.left < o.right && o.left < box.right && box.top < o.bottom && o.top < box.bottom);
   const dots = plotted.map((r) => {
     const cx = x(coordinate(r.revenue));
     const cy = y(coordinate(r.growth_rate));
+    const anchor = cx > W - 60 ? "end" : cx < m.l + 60 ? "start" : "middle";
+    const choices = [-10, 22, -28, 40, -46, 58].map((dy) => [dy, labelBox(cx, cy, anchor, r.region, dy)]);
+    const [dy, box] = choices.find(([, b]) => !clash(b)) || choices[0];
+    placed.push(box);
     return s("g", { class: "region" },
       s("circle", { cx, cy, r: 6, fill: QUADRANT_COLORS[r.quadrant] || "#555" },
         tip(t("{region}: revenue {revenue}, growth {growth}", { region: r.region, revenue: fmt.money(r.revenue),
           growth: fmt.percent(r.growth_rate) }))),
-      s("text", { x: cx, y: cy - 10, "text-anchor": cx > W - 60 ? "end" : cx < m.l + 60 ? "start" : "middle" }, r.region));
+      s("text", { x: cx, y: cy + dy, "text-anchor": anchor }, r.region));
   });
   fill(element,
     s("svg", { class: "plot", width: "100%", viewBox: `0 0 ${W} ${H}`, "aria-hidden": "true", focusable: "false" },

@@ -382,8 +382,10 @@ def projected_payout(
     """The rep's payout if the forecast lands: the plan in force evaluated with `projected`
     (metric → figure) in place of the actual figures, the rest as they stand at the cut-offs."""
     balance = _carried_draw(engine, settings, rep_id, cut, None)
-    with reading(engine) as conn:
-        figures, evidence = figures_by_rep(conn, settings, {rep_id: cut})[rep_id]
+    with reading(engine) as conn:  # within `memoized()`, the figures read ahead for every rep (or once)
+        figures, evidence = _memo(
+            ("figures", rep_id, cut), lambda: figures_by_rep(conn, settings, {rep_id: cut})[rep_id]
+        )
         landed = {**figures, **projected}
         return _evaluate(conn, rep_id, cut, landed, {m: list(p) for m, p in evidence.items()}, None, balance)
 
@@ -421,9 +423,14 @@ def _evaluate(
     plan: PlanVersion | None,
     draw_balance: Decimal = Decimal("0.00"),
 ) -> Payout:
-    assignment = None
+    # The plan in force and the assignment that put the rep on it. A plan given (an approval's,
+    # recomputed; a replay's) keeps that assignment when it is the same version: the approval was
+    # of the assigned plan. Another version, or draft rules, was given rather than assigned.
+    in_force, assignment = _plan_in_force(conn, rep_id, cut)
     if plan is None:
-        plan, assignment = _plan_in_force(conn, rep_id, cut)
+        plan = in_force
+    elif in_force is None or plan.label() != in_force.label() or plan.version is None:
+        assignment = None
     goals = _rep_targets(conn, rep_id, cut)
     targets = {metric: goal.value for metric, goal in goals.items()}
     granted = _memo(("awards", rep_id, cut), lambda: tuple(_awards(conn, rep_id, cut)))

@@ -38,7 +38,7 @@ from projections.forecasting import (
     total,
 )
 from projections.forecasting import weighted as weigh
-from projections.payouts.assembly import projected_payout
+from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
 from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.queries.facts import ONE, ZERO, DealSums, counted_by_deal, deal_sums
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
@@ -255,6 +255,16 @@ def payout_if_landed(
         landed = {m: forecasts[m][method] for m in FORECAST_METRICS if forecasts[m][method] is not None}
         answer[method] = projected_payout(engine, settings, rep_id, cut, landed).total if landed else None
     return answer
+
+
+def payouts_if_landed(
+    engine: Engine, settings: Settings, rows: list[Mapping[str, Any]], cut: Cutoffs
+) -> dict[str, dict[str, Any]]:
+    """`payout_if_landed` of each rep of `rows` (each with its `rep_id` and `forecast`), their
+    figures, plans, targets and awards read once for all of them."""
+    with memoized():
+        read_figures_ahead(engine, settings, {row["rep_id"]: cut for row in rows})
+        return {row["rep_id"]: payout_if_landed(engine, settings, row["rep_id"], cut, row["forecast"]) for row in rows}
 
 
 # ---------------------------------------------------------------- every rep of a scope at once

@@ -154,8 +154,11 @@ def test_sign_in_pick_a_rep_and_read_revenue_and_payout_as_the_api_answers(tab: 
     expect(first.locator(".explanation")).to_be_visible()
     assert first.get_attribute("data-component") == lines[0]["component"]
     assert raw(tab, "#payout details.line .amount") == lines[0]["amount"]
-    positions = first.locator("tr[data-position]").evaluate_all("rows => rows.map(r => Number(r.dataset.position))")
-    assert positions == [e["position"] for e in lines[0]["events"]]
+    # the line points at its events, each listed once below the lines
+    positions = first.locator(".refs [data-ref]").evaluate_all("refs => refs.map(r => Number(r.dataset.ref))")
+    assert sorted(positions) == sorted({e["position"] for e in lines[0]["events"]})
+    for position in positions:
+        assert tab.page.locator(f"#payout ol.events-once > li[data-position='{position}']").count() == 1
     first.scroll_into_view_if_needed()
     tab.shot("04-payout-explained")
 

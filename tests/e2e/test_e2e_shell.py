@@ -110,7 +110,7 @@ def test_a_score_name_that_looks_like_a_link_is_shown_as_text_in_the_chart(tab: 
     assert any(title.startswith(f"{hostile}: 71") for title in titles)
 
 
-VIEWS = ("overview", "rep", "replay")
+VIEWS = ("overview", "rep", "payouts", "replay")
 
 
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
@@ -130,14 +130,28 @@ def test_on_a_phone_no_view_is_wider_than_the_screen_and_the_status_comes_first(
                     line.click()  # the payout lines open: their tables of inputs and events too
             if view == "overview":
                 page.locator("#quadrant-chart svg").wait_for()
+                boxes = page.locator("#quadrant-chart .region text").evaluate_all(
+                    "nodes => nodes.map(n => { const b = n.getBoundingClientRect();"
+                    " return [b.left, b.right, b.top, b.bottom]; })"
+                )
+                overlapping = [
+                    (a, b)
+                    for i, a in enumerate(boxes)
+                    for b in boxes[i + 1 :]
+                    if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+                ]
+                assert boxes and overlapping == [], "the regions' names overlap"
             page.screenshot(path=f"screenshots/phone-{locale}-{view}.png", full_page=True)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{view} is {width} px wide"
         page.goto(f"{server.base}/#/overview?period={PERIOD}&scope=company")
         page.locator("#view-overview[data-state=ready]").wait_for()
+        summary = page.locator("#help-panel").bounding_box()
         status = page.locator("#team-table").bounding_box()
         cards = page.locator("#kpi-cards").bounding_box()
-        assert status and cards and status["y"] < cards["y"], "the on/off-track table comes before the cards"
+        assert summary and status and cards
+        assert summary["y"] < status["y"] < cards["y"], "who is off track, then the team's status, then the cards"
+        assert summary["y"] < 844, "the off-track summary starts on the first screen"
     finally:
         context.close()
 
@@ -205,3 +219,51 @@ def test_the_api_docs_need_no_internet(tab: Session):
     tab.page.goto(f"{tab.base}/docs")
     expect(tab.page.locator(".swagger-ui .information-container")).to_be_visible()
     assert tab.outside == [], "the docs asked for something beyond the server"
+
+
+def test_signing_out_ends_the_session_and_a_stale_cookie_brings_the_form_back(tab: Session, server: Server):
+    from playwright.sync_api import expect
+
+    tab.sign_in(server.demo.tokens["finance"])
+    tab.page.get_by_role("button", name="Sign out").click()
+    expect(tab.page.locator("#sign-in")).to_be_visible()
+    assert [c for c in tab.page.context.cookies() if c["name"] == "perfledger_session"] == []
+    tab.page.reload()
+    expect(tab.page.get_by_label("API token")).to_be_visible()
+
+    tab.page.context.add_cookies([{"name": "perfledger_session", "value": "revoked-or-made-up", "url": tab.base}])
+    tab.page.goto(f"{tab.base}/")
+    expect(tab.page.get_by_label("API token")).to_be_visible()  # held back at first, shown once /web/me said 401
+    expect(tab.page.locator("#app")).to_be_hidden()
+
+
+def test_regions_close_together_keep_their_names_apart_on_a_phone_wide_chart(tab: Session):
+    """Three regions within 2% of each other: each name goes above its dot, else below, else
+    further off, never on another's (charts.js), and the quadrants are named in a legend."""
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    tab.page.goto(f"{tab.base}/")
+    boxes = tab.page.evaluate("""async () => {
+        const charts = await import("/web/static/charts.js");
+        const box = document.createElement("div");
+        box.className = "chart";
+        box.style.width = "360px";
+        document.body.append(box);
+        charts.quadrants(box, { thresholds: { revenue: "1000000.00", growth_rate: "0.10" }, regions: [
+          { region: "East China", revenue: "1000000.00", growth_rate: "0.100", quadrant: "high-high" },
+          { region: "华东大区", revenue: "1010000.00", growth_rate: "0.101", quadrant: "high-high" },
+          { region: "Overseas", revenue: "1020000.00", growth_rate: "0.099", quadrant: "high-low" },
+          { region: "North", revenue: "3000000.00", growth_rate: "0.300", quadrant: "high-high" } ] });
+        const legend = [...box.querySelectorAll(".chart-legend li")].map((li) => li.textContent);
+        return { legend, names: [...box.querySelectorAll(".region text")].map((n) => {
+          const b = n.getBoundingClientRect(); return [n.textContent, b.left, b.right, b.top, b.bottom]; }) };
+    }""")
+    names = boxes["names"]
+    assert [n[0] for n in names] == ["East China", "华东大区", "Overseas", "North"]
+    overlapping = [
+        (a[0], b[0])
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if a[1] < b[2] and b[1] < a[2] and a[3] < b[4] and b[3] < a[4]
+    ]
+    assert overlapping == []
+    assert len(boxes["legend"]) == 4 and any("High revenue, high growth" in item for item in boxes["legend"])

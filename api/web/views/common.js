@@ -1,8 +1,7 @@
 // What the director's and the manager's views share: downloads of a table (CSV, .xlsx) from the
-// API's own `?format=`, plural texts, and the marks of a rep who moved. Text always goes in as
+// API's own `?format=` (plain links: the session cookie authenticates them), plural texts, and the marks of a rep who moved. Text always goes in as
 // text (dom.js), never as markup.
 
-import * as api from "../api.js";
 import { h } from "../dom.js";
 import * as fmt from "../format.js";
 import { locale, t } from "../i18n.js";
@@ -22,39 +21,12 @@ export function plural(count, one, other, values = {}) {
   return t(chosen, { count, ...values });
 }
 
-/** Saves what a link points at: with the tab's token when it has one (a bearer token is not sent
- * by a plain link), else as a plain link (a cookie session). */
-async function save(event) {
-  const link = event.currentTarget;
-  const secret = api.token && typeof api.token.get === "function" ? api.token.get() : null;
-  if (!secret) return; // a plain GET link: the browser downloads it
-  event.preventDefault();
-  link.setAttribute("aria-busy", "true");
-  try {
-    const response = await fetch(link.href, { headers: { Authorization: `Bearer ${secret}`, "Accept-Language": locale() } });
-    if (!response.ok) throw new Error(t("the API answered {status}", { status: response.status }));
-    const blob = await response.blob();
-    const url = URL.createObjectURL(blob);
-    const anchor = h("a", { href: url, download: link.getAttribute("download") || "" });
-    document.body.append(anchor);
-    anchor.click();
-    anchor.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    link.removeAttribute("data-error");
-  } catch (failure) {
-    link.dataset.error = failure.message;
-    link.title = failure.message;
-  } finally {
-    link.removeAttribute("aria-busy");
-  }
-}
-
 /** "Download: CSV · Excel" links for a read of the API (`path` and its parameters). */
 export function downloads(path, params, stem) {
   const link = (format, label) => h("a", {
     class: "download", href: `${path}?${query({ ...params, format })}`, download: `${stem}.${format}`,
-    dataset: { format }, onclick: save,
-  }, label);
+    dataset: { format },
+  }, label); // a plain GET: the session cookie goes with it
   return h("p", { class: "downloads" }, t("Download:"), " ", link("csv", "CSV"), " · ", link("xlsx", t("Excel (.xlsx)")));
 }
 

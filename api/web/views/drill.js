@@ -6,7 +6,7 @@
 import * as api from "../api.js";
 import { fill, h, note } from "../dom.js";
 import * as fmt from "../format.js";
-import { N_, t } from "../i18n.js";
+import { locale, N_, t } from "../i18n.js";
 import { downloads, money } from "./common.js";
 
 const enc = encodeURIComponent;
@@ -20,7 +20,8 @@ function section(id, title) {
 }
 
 function shell(target) {
-  if (target.querySelector("#deals-table")) return;
+  if (target.querySelector("#deals-table") && target.dataset.locale === locale()) return; // built, in this language
+  target.dataset.locale = locale();
   const pick = h("select", { id: "deals-stage" }, Object.entries(STAGES).map(([value, label]) => h("option", { value }, t(label))));
   const deals = section("deals-panel", t("Deals"));
   deals.append(
@@ -64,7 +65,7 @@ async function showEvents(target, ctx, deal) {
   context.textContent = t("Deal {deal}: {count} events", { deal: deal.deal_id, count: deal.events.length });
   fill(body, h("tr", {}, h("td", { colspan: 5 }, t("Loading the events…"))));
   const positions = deal.events.slice(0, MAX_EVENTS);
-  const pages = await Promise.allSettled(positions.map((p) => api.get("/events", { after: String(p - 1), limit: 1 })));
+  const pages = await Promise.allSettled(positions.map((p) => api.get("/events", { after: String(p - 1), limit: 1, rep: deal.owner })));
   const rows = [];
   pages.forEach((answer, i) => {
     const event = answer.status === "fulfilled" ? (answer.value.events || [])[0] : null;

@@ -5,10 +5,11 @@
 import * as api from "../api.js";
 import { fill, h } from "../dom.js";
 import * as fmt from "../format.js";
-import { N_, t } from "../i18n.js";
+import { locale, N_, t } from "../i18n.js";
 import { downloads, money, plural, rate } from "./common.js";
 
 const PAGE = 20; // the API lists at most 50 a page with projected payouts
+const SHOWN_REASONS = 2;
 
 let more = null; // the next page's offset, and the context it belongs to
 
@@ -31,7 +32,8 @@ function row(rep, ctx) {
   const forecast = (rep.forecast && rep.forecast.revenue) || {};
   const payout = rep.payout || {};
   return h("tr", { dataset: { rep: rep.rep_id } },
-    h("th", { scope: "row" }, h("a", { href: ctx.repHref(rep.rep_id), class: "rep-link" }, ctx.repLabel(rep.rep_id))),
+    h("th", { scope: "row" }, ctx.reaches(rep.rep_id)
+      ? h("a", { href: ctx.repHref(rep.rep_id), class: "rep-link" }, ctx.repLabel(rep.rep_id)) : rep.rep_id),
     h("td", {}, rep.team_id || fmt.DASH),
     rate("pace", rep.pace && rep.pace.revenue),
     rate("attainment", rep.attainment && rep.attainment.revenue),
@@ -39,11 +41,20 @@ function row(rep, ctx) {
     money("target", rep.targets && rep.targets.revenue),
     money("payout", payout.pipeline),
     money("payout-so-far", payout.so_far),
-    h("td", { class: "reasons" }, h("ul", {}, (rep.reasons || []).map((r) => h("li", { dataset: { kind: r.kind, metric: r.metric } }, reasonText(r))))));
+    h("td", { class: "reasons" }, reasonList(rep.reasons || [])));
+}
+
+/** The worst two reasons in view, the rest one click away. */
+function reasonList(reasons) {
+  const item = (r) => h("li", { dataset: { kind: r.kind, metric: r.metric } }, reasonText(r));
+  const rest = reasons.slice(SHOWN_REASONS);
+  return [h("ul", {}, reasons.slice(0, SHOWN_REASONS).map(item)),
+    rest.length ? h("details", {}, h("summary", {}, t("{count} more", { count: rest.length })), h("ul", {}, rest.map(item))) : null];
 }
 
 function shell(target) {
-  if (target.querySelector("#help-table")) return;
+  if (target.querySelector("#help-table") && target.dataset.locale === locale()) return; // built, in this language
+  target.dataset.locale = locale();
   fill(target,
     h("h3", { id: "help-title" }, t("Who needs help now")),
     h("p", { id: "help-summary", class: "headline", "aria-live": "polite" }),

@@ -7,18 +7,20 @@
 import * as api from "../api.js";
 import { fill, h } from "../dom.js";
 import * as fmt from "../format.js";
-import { N_, t } from "../i18n.js";
+import { locale, N_, t } from "../i18n.js";
 import { downloads, money, moveMarks, rate } from "./common.js";
 
 const SORTS = { attainment: N_("Attainment"), pace: N_("Pace"), forecast: N_("Forecast (pipeline)"),
   growth_rate: N_("Growth"), revenue: N_("Revenue") };
 const CHILDREN = { region: N_("Region"), team: N_("Team"), rep: N_("Rep") };
 let sortBy = "attainment";
+let order = "desc";
+let resort = () => {};
 
 function childLink(answer, row, ctx) {
   const key = row.key;
   if (answer.children === "rep") {
-    return h("a", { href: ctx.repHref(key), class: "rep-link" }, ctx.repLabel(key));
+    return ctx.reaches(key) ? h("a", { href: ctx.repHref(key), class: "rep-link" }, ctx.repLabel(key)) : key;
   }
   const scope = `${answer.children}:${key}`;
   return ctx.hasScope(scope) ? h("a", { href: ctx.scopeHref(scope), class: "scope-link" }, key) : key;
@@ -41,11 +43,12 @@ function cells(row) {
 }
 
 function shell(target, rerender) {
-  if (target.querySelector("#rollup-table")) return;
+  if (target.querySelector("#rollup-table") && target.dataset.locale === locale()) return; // built, in this language
+  target.dataset.locale = locale();
   const select = h("select", { id: "rollup-sort" }, Object.entries(SORTS).map(([value, label]) =>
     h("option", { value }, t(label))));
   select.value = sortBy;
-  select.addEventListener("change", () => { sortBy = select.value; rerender(); });
+  select.addEventListener("change", () => { sortBy = select.value; order = "desc"; rerender(); });
   fill(target,
     h("h3", { id: "rollup-title" }, t("Team against team, region against region")),
     h("p", { id: "rollup-context", class: "context" }),
@@ -66,8 +69,11 @@ function headings(answer) {
     [t("Same period last year ({period})", { period: answer.last_year_period || fmt.DASH }), null],
     [t("Year on year"), null], [t("Orders"), null],
   ];
+  const direction = order === "asc" ? "ascending" : "descending";
   return named.map(([label, key], i) => h("th", { scope: "col", class: i ? "num" : null,
-    "aria-sort": key && key === answer.sort ? "descending" : null, dataset: key ? { sort: key } : {} }, label));
+    "aria-sort": key && key === answer.sort ? direction : null, dataset: key ? { sort: key } : {} },
+  key ? h("button", { type: "button", class: "sort", onclick: () => resort(key) }, label,
+    key === answer.sort ? (order === "asc" ? " ▲" : " ▼") : "") : label));
 }
 
 async function quadrantTrend(target, ctx, answer) {
@@ -117,13 +123,19 @@ export async function render(target, ctx) {
   }
   target.hidden = false;
   shell(target, () => render(target, ctx));
+  resort = (key) => { // a heading: sort by it, or turn the order round when it is the sort already
+    order = key === sortBy && order === "desc" ? "asc" : "desc";
+    sortBy = key;
+    target.querySelector("#rollup-sort").value = key;
+    render(target, ctx);
+  };
   const body = target.querySelector("#rollup-table tbody");
   fill(body, h("tr", {}, h("td", { colspan: 12 }, t("Loading the roll-up…"))));
   fill(target.querySelector("#rollup-table tfoot"));
   const params = { scope, period: ctx.filters.period, as_of: ctx.filters.as_of, known_at: ctx.filters.known_at };
   let answer;
   try {
-    answer = await api.get("/kpis/rollup", { ...params, sort: sortBy });
+    answer = await api.get("/kpis/rollup", { ...params, sort: sortBy, order });
   } catch (failure) {
     if (!ctx.stale()) fill(body, h("tr", {}, h("td", { colspan: 12, class: "error" }, failure.message)));
     return;
@@ -139,7 +151,7 @@ export async function render(target, ctx) {
     : h("tr", {}, h("td", { colspan: 12 }, t("Nobody in this scope and period."))));
   fill(target.querySelector("#rollup-table tfoot"), h("tr", { class: "total", dataset: { key: answer.total.key } },
     h("th", { scope: "row" }, t("Total")), cells(answer.total)));
-  fill(target.querySelector("#rollup-downloads"), downloads("/kpis/rollup", { ...params, sort: sortBy },
+  fill(target.querySelector("#rollup-downloads"), downloads("/kpis/rollup", { ...params, sort: sortBy, order },
     `rollup-${scope.replace(":", "-")}-${answer.period}`));
   await quadrantTrend(target.querySelector("#quadrant-trend"), ctx, answer);
 }
