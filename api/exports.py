@@ -230,6 +230,8 @@ def payouts_sheet(
         (lang._("Difference (computed − owed)"), MONEY),
         (lang._("Approved at ({zone})", zone=tz_name), TIME),
         (lang._("Digest"), TEXT),
+        (lang._("Team"), TEXT),  # the team the rep ended the period in (over business time)
+        (lang._("Moved"), TEXT),
     ]
     sheet = Sheet(
         f"payouts-{period}",
@@ -255,6 +257,15 @@ def payouts_sheet(
                 None if owed is None else payout["total"] - owed,
                 None if state is None or state.recorded_us is None else _time(state.recorded_us),
                 payout["digest"],
+                payout.get("team_id") or "",
+                "; ".join(
+                    lang._(
+                        "moved to {team} on {date}",
+                        team=move.get("team_id") or move.get("region") or "—",
+                        date=move["on"].astimezone(zone).date().isoformat(),
+                    )
+                    for move in payout.get("moved") or []
+                ),
             ]
         )
     return sheet

@@ -223,3 +223,18 @@ def test_a_past_periods_payouts_show_the_team_each_rep_was_in_then_and_who_moved
     q2 = {p["rep_id"]: p for p in api.get("/payouts", role="finance", period="2026-Q2").json()["payouts"]}
     assert (q2[OWN]["team_id"], q2[OWN]["teams"], q2[MATE]["teams"]) == ("T-2", ["T-1", "T-2"], ["T-2"])
     assert q2[OWN]["moved"][0]["on"] == "2026-04-10T00:00:00Z"
+
+
+def test_the_payouts_spreadsheet_names_the_team_each_rep_ended_the_period_in_and_the_moves(api):
+    from builders import ev
+
+    # R-bob moves to T-2 on 15 February, during Q1: finance's file says T-2, and the move
+    api.record(ev("RepTransferred", "2026-02-15T00:00:00+00:00", rep_id=MATE, team_id="T-2", region="West"))
+    response = api.client.get(
+        "/payouts", params={"period": Q1, "format": "csv"}, headers={**api.headers("finance"), **EN}
+    )
+    assert response.status_code == 200, response.text
+    header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    team, moved = header.index("Team"), header.index("Moved")
+    by_rep = {row[0]: (row[team], row[moved]) for row in rows if row and row[0] in (OWN, MATE)}
+    assert by_rep == {OWN: ("T-1", ""), MATE: ("T-2", "moved to T-2 on 2026-02-15")}

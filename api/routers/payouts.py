@@ -325,15 +325,16 @@ def read_payouts(
     payouts, next_after = payouts_page(engine, settings, period, as_of, known_at, reps, after_rep, limit)
     rows = [p.to_json() for p in payouts]
     states = approval_states(engine, period, known_us, [p["rep_id"] for p in rows])
+    cut = cutoffs(settings, period, as_of, known_at)
+    teams = teams_during(engine, known_us, [row["rep_id"] for row in rows], cut.start_us, cut.upto_us)
+    for row in rows:
+        row.update(teams.get(row["rep_id"], {}))
     if format != "json":  # the page's payouts beside their approval state, for finance's spreadsheet
         speaker = request_lang(request)
         sheet = exports.payouts_sheet(speaker, period, rows, states, as_of, known_at, settings.tz_name, settings.tz)
         return sheet_response(sheet, format, speaker, settings)
-    cut = cutoffs(settings, period, as_of, known_at)
-    teams = teams_during(engine, known_us, [row["rep_id"] for row in rows], cut.start_us, cut.upto_us)
     for row in rows:
         row["approval"] = approval_summary(states.get(row["rep_id"]), row["total"])
-        row.update(teams.get(row["rep_id"], {}))
     owed = [row["approval"]["owed"] for row in rows if row["approval"]["owed"] is not None]
     return PayoutsOut.model_validate(
         {
