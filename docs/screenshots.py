@@ -187,7 +187,8 @@ def index(views: Any) -> str:
     for view in views.VIEWS:
         lines += [f"## {view.title}", "", f"`{view.name}`, read as: {view.role or 'nobody signed in yet'}.", ""]
         lines += [
-            f"- {LANGUAGES[locale]}, {SIZES[width]}:\n\n  ![{view.name}, {LANGUAGES[locale]}, {SIZES[width]}]({file_name(view, locale, width)})\n"
+            f"- {LANGUAGES[locale]}, {SIZES[width]}:\n\n"
+            f"  ![{view.name}, {LANGUAGES[locale]}, {SIZES[width]}]({file_name(view, locale, width)})\n"
             for shot_view, locale, width in shots(views)
             if shot_view is view
         ]
