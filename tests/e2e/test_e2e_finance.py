@@ -238,7 +238,8 @@ def test_the_rep_reads_why_their_payout_is_what_it_is_prints_their_statement_and
         tab.page.locator("#payout a.statement-link.pdf").click()
     assert Path(download.value.path()).read_bytes()[:4] == b"%PDF"
 
-    # a dispute on the first line, opened from the page
+    # a dispute on the first line, opened from the page (its form closed until asked for)
+    expect(first.get_by_label("What is wrong with this line?")).to_be_hidden()
     first.get_by_role("button", name="Question this line").click()
     first.get_by_label("What is wrong with this line?").fill("A deal of mine from June is missing: <b>D-x</b>")
     first.get_by_role("button", name="Open the dispute").click()
