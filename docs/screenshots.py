@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import io
 import os
 import shutil
@@ -33,12 +34,26 @@ COLOURS = 64
 CHINESE = ("overview", "overview-region", "why", "payouts")  # the views shot in zh-CN too
 
 
+def _views() -> Any:
+    """tests/e2e/views.py (the views, each opened as its role), imported by path."""
+    folder = str(ROOT / "tests" / "e2e")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("views")
+
+
 def _tests_modules() -> tuple[Any, Any]:
-    """tests/e2e's conftest (the demo) and views (the views), imported by path."""
-    for folder in (ROOT / "tests", ROOT / "tests" / "e2e"):
+    """tests/e2e's conftest (the demo store and the server's settings) and views."""
+    views = _views()
+    for folder in (ROOT / "tests" / "e2e", ROOT / "tests"):  # conftest imports tests/builders.py
         if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
-    return importlib.import_module("conftest"), importlib.import_module("views")
+            sys.path.append(str(folder))
+    spec = importlib.util.spec_from_file_location("e2e_conftest", ROOT / "tests" / "e2e" / "conftest.py")
+    assert spec and spec.loader
+    conftest = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = conftest  # its dataclasses look their module up
+    spec.loader.exec_module(conftest)
+    return conftest, views
 
 
 def shots(views: Any) -> list[tuple[Any, str, str]]:
@@ -215,7 +230,7 @@ def director_token(demo: Any, region: str) -> str:
 
 
 def check() -> int:
-    _, views = _tests_modules()
+    views = _views()
     absent = [file_name(*shot) for shot in shots(views) if not (OUT / file_name(*shot)).is_file()]
     listed = (OUT / "README.md").read_text(encoding="utf-8") if (OUT / "README.md").is_file() else ""
     if listed != index(views):
