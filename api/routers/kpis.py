@@ -343,6 +343,7 @@ def read_off_track(
     settings: SettingsDep,
     engine: EngineDep,
     _: FreshProjections,
+    memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 100,
@@ -365,12 +366,21 @@ def read_off_track(
                     most=MAX_PAYOUTS_LISTED,
                 )
             )
+    known_at_given, as_of_given = known_at is not None, as_of is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
-    answer = off_track(engine, settings, scope, period, as_of, known_at)
+    remember = memo.remember(known_at, known_at_given)
+    answer = dict(
+        memo.figures(
+            ("off-track", scope, period, as_of) if as_of_given or cutoffs(settings, period, as_of).ended else None,
+            known_at,
+            known_at_given,
+            lambda: off_track(engine, settings, scope, period, as_of, known_at, remember),
+        )
+    )
     status = status_at(settings, period, as_of)
     named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
     listed = answer.pop("reps")
-    page = listed[offset : offset + limit]
+    page = [dict(row) for row in listed[offset : offset + limit]]  # the remembered rows stay as they are
     if payouts:
         cut = cutoffs(settings, period, as_of, known_at)
         # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
@@ -444,15 +454,24 @@ def read_rollup(
     settings: SettingsDep,
     engine: EngineDep,
     _: FreshProjections,
+    memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     sort: Annotated[str, Query(pattern="^(" + "|".join(SORT_KEYS) + ")$")] = "attainment",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     format: ExportFormat = "json",
 ) -> Response:
+    known_at_given, as_of_given = known_at is not None, as_of is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
+    remember = memo.remember(known_at, known_at_given)
     with invalid_as("query.scope", ValueError):
-        answer = rollup_table(engine, settings, scope, period, as_of, known_at)
+        answer = memo.figures(
+            ("rollup", scope, period, as_of) if as_of_given or cutoffs(settings, period, as_of).ended else None,
+            known_at,
+            known_at_given,
+            lambda: rollup_table(engine, settings, scope, period, as_of, known_at, remember),
+        )
+    answer = {**answer, "rows": [dict(row) for row in answer["rows"]]}  # the remembered rows stay as they are
     if answer["children"] == "rep":  # a rep's own target is theirs: only for a rep within reach now
         for row in answer["rows"]:
             row["reachable"] = may_read_rep(user, row["key"], org)
