@@ -165,6 +165,7 @@ def read_quadrants(
     settings: SettingsDep,
     engine: EngineDep,
     __: FreshProjections,
+    memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     revenue_threshold: Threshold = None,
@@ -178,11 +179,18 @@ def read_quadrants(
         ),
     ] = None,
 ) -> Response:
+    known_at_given, as_of_given = known_at is not None, as_of is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
     region = quadrant_region(user, region, org)
     limits = {k: v for k, v in given.items() if v is not None}
-    answer = quadrants(engine, settings, period, as_of, known_at, limits, region=region)
+    stable = as_of_given or cutoffs(settings, period, as_of).ended  # as_of does not move with the clock
+    answer = memo.figures(
+        ("quadrants", period, as_of, tuple(sorted(limits.items())), region) if stable else None,
+        known_at,
+        known_at_given,
+        lambda: quadrants(engine, settings, period, as_of, known_at, limits, region=region),
+    )
     status = status_at(settings, period, as_of)
     return model_response(QuadrantsOut(**answer, as_of=as_of, known_at=known_at, period_status=status))
 

@@ -407,12 +407,18 @@ async function renderOverview(generation) {
   markLoading(section);
   const scope = state.filters.scope;
   $("#kpi-title").textContent = t("KPIs: {scope}", { scope: scopeLabel(scope) });
-  await Promise.all([
+  // The first screen (the cards, the team table and its sparklines: quick reads) is asked first;
+  // the panels that weigh every rep of the scope ask once it has answered, so they do not share
+  // the server with it, and each is drawn when its own answer arrives.
+  const first = Promise.all([
     renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
     renderTeam(generation, 0),
-    renderQuadrants(generation),
-    help.render($("#help-panel"), viewContext(generation)),
-    rollup.render($("#rollup-panel"), viewContext(generation)),
+  ]);
+  await Promise.all([
+    first,
+    renderQuadrants(generation, first),
+    help.render($("#help-panel"), viewContext(generation), first),
+    rollup.render($("#rollup-panel"), viewContext(generation), first),
   ]);
   markReady(section, generation);
 }
@@ -479,7 +485,7 @@ async function renderTeam(generation, offset) {
   more.hidden = answer.next_offset === null;
 }
 
-async function renderQuadrants(generation) {
+async function renderQuadrants(generation, after = null) {
   const chart = $("#quadrant-chart");
   const body = $("#quadrant-table tbody");
   const context = $("#quadrant-context");
@@ -493,6 +499,8 @@ async function renderQuadrants(generation) {
     return;
   }
   $("#quadrant-table").hidden = false;
+  if (after) await after; // the first screen asked first
+  if (stale(generation)) return;
   let answer;
   try {
     answer = await api.get("/kpis/quadrants", cutoffParams());
