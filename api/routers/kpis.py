@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -377,9 +378,10 @@ def read_off_track(
     known_at_given, as_of_given = known_at is not None, as_of is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
     remember = memo.remember(known_at, known_at_given)
+    stable = as_of_given or cutoffs(settings, period, as_of).ended  # as_of does not move with the clock
     answer = dict(
         memo.figures(
-            ("off-track", scope, period, as_of) if as_of_given or cutoffs(settings, period, as_of).ended else None,
+            ("off-track", scope, period, as_of) if stable else None,
             known_at,
             known_at_given,
             lambda: off_track(engine, settings, scope, period, as_of, known_at, remember),
@@ -392,7 +394,13 @@ def read_off_track(
     if payouts:
         cut = cutoffs(settings, period, as_of, known_at)
         # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
-        found = payouts_if_landed(engine, settings, [r for r in page if may_read_rep(user, r["rep_id"], org)], cut)
+        mine: list[Mapping[str, Any]] = [r for r in page if may_read_rep(user, r["rep_id"], org)]
+        found = memo.figures(
+            ("projected-payouts", period, as_of, tuple(r["rep_id"] for r in mine)) if stable else None,
+            known_at,
+            known_at_given,
+            lambda: payouts_if_landed(engine, settings, mine, cut),
+        )
         for row in page:
             row["payout"] = found.get(row["rep_id"])
     out = {**named, **answer, "off_track": len(listed), "reps": page}
