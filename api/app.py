@@ -30,6 +30,7 @@ from api.security_headers import SecurityHeaders
 from ledger.config import Settings, settings_from_env
 from ledger.store import Ledger
 from projections.db import engine_for, read_engine_for
+from projections.runner import ensure_schema, schema_made
 
 ALREADY_COMPRESSED = (
     *DEFAULT_EXCLUDED_CONTENT_TYPES,
@@ -78,7 +79,11 @@ def create_app(
             app.state.figures_memo = FiguresMemo()
             app.state.probe = probe = StoreProbe(store, replica or engine)
             if replica is not None:
-                probe.schema_checked()  # the primary's tables (made just above), replicated
+                # The projections' tables are made on the primary, and replicated: never on the
+                # replica, where a read-only transaction refuses CREATE (a read's `ensure_schema`).
+                ensure_schema(engine)
+                schema_made(replica)
+                probe.schema_checked()
             yield
         finally:
             if probe is not None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
 import orjson
 import typer
 
-from api.cli_common import EXIT_CONFIG, actor, err, fail, load_settings, open_ledger, out, speaker
+from api.cli_common import EXIT_CONFIG, actor, err, fail, load_settings, open_engine, open_ledger, out, speaker
 from api.openapi_events import body_schema
 from ledger.errors import ConflictError, InvalidBatch
 from services import commands
@@ -239,9 +240,9 @@ def execute(spec: CommandSpec, request: Request, by: str | None, as_json: bool) 
     settings = load_settings()
     say = speaker(settings)
     writer = actor("cli")
-    with open_ledger(settings) as ledger:
+    with open_ledger(settings) as ledger, open_engine(settings) if spec.facts else nullcontext() as engine:
         try:
-            outcome = commands.run_as_operator(ledger, spec, request, writer, by or writer)
+            outcome = commands.run_as_operator(ledger, spec, request, writer, by or writer, engine, settings)
         except (InvalidBatch, Refused, ConflictError, OverLimit) as refused:
             for problem in getattr(refused, "problems", []):
                 err.print(f"  {_where(spec, problem.field)}: {say.text(problem.message)}", highlight=False)

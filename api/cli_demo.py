@@ -135,7 +135,9 @@ def refuse_non_empty(ledger: Ledger, settings: Settings) -> None:
 
 
 def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str, now: datetime) -> None:
-    from demo.generator import generate, org_size
+    """The generated log, then the reviews of its improvement plans due by now (after it, from a
+    random stream of their own: the log and its figures are the same with or without them)."""
+    from demo.generator import PlanReviews, generate, org_size
     from services.recording import record_batch
 
     err.print(
@@ -145,9 +147,14 @@ def record_generated(ledger: Ledger, events: int, seed: int, tz_name: str, now: 
     )
     with bar() as progress:
         task = progress.add_task("recording events", total=events)
+        reviews = PlanReviews(seed, now)
         for batch in batches(generate(events, seed=seed, tz=tz_name, now=now), BATCH):
             record_batch(ledger, batch, ACTOR)
+            for envelope in batch:
+                reviews.observe(envelope)
             progress.advance(task, len(batch))
+        for batch in batches(iter(reviews.envelopes()), BATCH):
+            record_batch(ledger, batch, ACTOR)
 
 
 def batches(items: Iterator[dict], size: int) -> Iterator[list[dict]]:

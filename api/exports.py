@@ -230,6 +230,8 @@ def payouts_sheet(
         (lang._("Difference (computed − owed)"), MONEY),
         (lang._("Approved at ({zone})", zone=tz_name), TIME),
         (lang._("Digest"), TEXT),
+        (lang._("Team"), TEXT),  # the team the rep ended the period in (over business time)
+        (lang._("Moved"), TEXT),
     ]
     sheet = Sheet(
         f"payouts-{period}",
@@ -255,6 +257,15 @@ def payouts_sheet(
                 None if owed is None else payout["total"] - owed,
                 None if state is None or state.recorded_us is None else _time(state.recorded_us),
                 payout["digest"],
+                payout.get("team_id") or "",
+                "; ".join(
+                    lang._(
+                        "moved to {team} on {date}",
+                        team=move.get("team_id") or move.get("region") or "—",
+                        date=move["on"].astimezone(zone).date().isoformat(),
+                    )
+                    for move in payout.get("moved") or []
+                ),
             ]
         )
     return sheet
@@ -267,7 +278,8 @@ def _time(micros: int) -> datetime:
 
 
 def statement_sheet(lang: Lang, statement: Mapping[str, Any], tz_name: str, zone: tzinfo) -> Sheet:
-    """A rep's statement: its lines, the total, and what was approved and is owed now."""
+    """A rep's statement: its lines, the total, what was approved and is owed now, then its
+    non-cash recognitions (no amount)."""
     approved = statement.get("approved")
     columns = [(lang._("Component"), TEXT), (lang._("Kind"), TEXT), (lang._("Amount"), MONEY), (lang._("Events"), TEXT)]
     sheet = Sheet(
@@ -284,6 +296,13 @@ def statement_sheet(lang: Lang, statement: Mapping[str, Any], tz_name: str, zone
     if approved is not None:
         sheet.rows.append([lang._("Approved"), "", approved["amount"], ""])
         sheet.rows.append([lang._("Owed now"), "", approved["current"], ""])
+    # non-cash recognitions (RecognitionGranted: 荣誉证书, 优秀销售) below the money, never a line:
+    # no amount, so the amounts column still sums to the total
+    for recognition in statement.get("recognitions", []):
+        text = (
+            f"{recognition['title']} — {recognition['reason']}" if recognition.get("reason") else recognition["title"]
+        )
+        sheet.rows.append([text, lang._("recognition (no money)"), None, str(recognition["position"])])
     return sheet
 
 

@@ -1303,3 +1303,55 @@ class _Generator:
             "reason": f"Deal of the quarter: {best[2]}",
         }
         buf.append((t, "AwardGranted", data, t))
+
+
+# -- reviews of the improvement plans ---------------------------------------------------------------
+class PlanReviews:
+    """The reviews of the generated improvement plans whose review date has passed: recorded after
+    the generated log, so that nothing of it changes (the same envelopes, ids and figures for a
+    seed). Feed it every envelope `generate` yields (`observe`), then ask for the reviews.
+
+    Each plan due by `now` is reviewed on its review date or up to three days before, by the
+    manager who last evaluated its rep, as met or missed (final); the draws come from a random
+    stream of their own, seeded from the generator's seed.
+    """
+
+    def __init__(self, seed: int, now: datetime):
+        if now.utcoffset() is None:
+            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+        self.seed = seed
+        self.now = now
+        self.rng = random.Random(f"perfledger-generator/{seed}/plan-reviews")
+        self.plans: list[tuple[datetime, dict]] = []  # (set at, the plan's data)
+        self.evaluator: dict[str, str] = {}  # rep → the manager of their latest evaluation
+
+    def observe(self, envelope: dict) -> None:
+        typ, data = envelope["type"], envelope["data"]
+        if typ == "EvaluationRecorded":
+            self.evaluator[data["rep_id"]] = data["evaluator_id"]
+        elif typ == "ImprovementPlanSet":
+            self.plans.append((datetime.fromisoformat(envelope["occurred_at"]), data))
+
+    def envelopes(self) -> list[dict]:
+        rng, found = self.rng, []
+        for set_at, plan in self.plans:
+            due = datetime.fromisoformat(plan["review_by"])
+            if due > self.now:
+                continue
+            at = max(set_at, due - timedelta(days=rng.randint(0, 3)))
+            met = rng.random() < 0.55
+            found.append(
+                {
+                    "type": "ImprovementPlanReviewed",
+                    "event_id": f"gen-review-{plan['improvement_plan_id']}",
+                    "occurred_at": at.isoformat(),
+                    "data": {
+                        "improvement_plan_id": plan["improvement_plan_id"],
+                        "rep_id": plan["rep_id"],
+                        "reviewer_id": self.evaluator.get(plan["rep_id"], "M-demo"),
+                        "outcome": "met" if met else "missed",
+                        "note": "goals reached" if met else "goals not reached by the review date",
+                    },
+                }
+            )
+        return found

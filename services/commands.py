@@ -46,7 +46,8 @@ from ledger.schemas import DATA_MODELS, SYSTEM_TYPES, Problem, pydantic_message
 from ledger.store import Ledger, Recorded
 from services import recording
 from services.policy import PEOPLE_FIELDS, OrgView, User
-from services.recording import Refused
+from services.recording import FactCheck, Refused
+from services.target_facts import check_revised
 
 ENVELOPE_FIELDS = ("event_id", "occurred_at")  # every command's own fields, beside its event's
 
@@ -87,6 +88,9 @@ class CommandSpec:
     body_model: type[BaseModel] | None = None
     """The body's own model, when it is not the event's data (a resolution with its corrections):
     the body is validated against it first, and `build` turns it into the events."""
+    facts: tuple[FactCheck, ...] = ()
+    """Rules the events must meet against the projections before recording (a revision needs a
+    target to revise: services/target_facts.py), on both faces."""
 
     @property
     def group(self) -> str:
@@ -244,13 +248,22 @@ def run(
     with renamed(spec):
         envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), scope_of(user.actor))
     with renamed(spec, envelopes):
-        recorded = recording.record_events(ledger, envelopes, user, org, engine, settings)
+        recorded = recording.record_events(ledger, envelopes, user, org, engine, settings, spec.facts)
     return outcome(spec, envelopes, recorded)
 
 
-def run_as_operator(ledger: Ledger, spec: CommandSpec, request: Request, actor: str, person: str) -> Outcome:
+def run_as_operator(
+    ledger: Ledger,
+    spec: CommandSpec,
+    request: Request,
+    actor: str,
+    person: str,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> Outcome:
     """Record the command from the operator's own tool (the command line): validated by the
-    ledger like any batch, with no token to authorise; `person` fills the people field."""
+    ledger like any batch, with no token to authorise; `person` fills the people field. With the
+    projections (`engine`, `settings`), the spec's `facts` are checked first."""
     with renamed(spec):
         envelopes = envelopes_of(spec, request, ledger.settings.now().isoformat(), scope_of(actor))
     if spec.people_field is not None:
@@ -258,7 +271,7 @@ def run_as_operator(ledger: Ledger, spec: CommandSpec, request: Request, actor: 
             if envelope["type"] == spec.event_type:
                 envelope["data"].setdefault(spec.people_field, person)
     with renamed(spec, envelopes):
-        recorded = recording.record_batch(ledger, envelopes, actor)
+        recorded = recording.record_batch(ledger, envelopes, actor, engine, settings, spec.facts)
     return outcome(spec, envelopes, recorded)
 
 
@@ -386,6 +399,7 @@ SPECS: list[CommandSpec] = [
             "reason": "territory split",
         },
         required=("reason",),
+        facts=(check_revised,),
     ),
     # pipeline
     CommandSpec(

@@ -192,3 +192,49 @@ def test_the_explanation_lists_each_event_behind_the_payout_once_with_the_lines_
     assert won["data"]["amount"] == "130000.00" and won["lines"] == ["commission", "target-bonus"]
     times = [e["occurred_at"] for e in tree["events"]]
     assert times == sorted(times)  # in the order they happened (one zone: UTC)
+
+
+def test_a_past_periods_payouts_show_the_team_each_rep_was_in_then_and_who_moved_during_it(api):
+    from builders import ev
+
+    # R-bob moves to T-2 (West) on 15 February, during Q1; R-ann moves there on 10 April, after Q1.
+    api.record(
+        ev("RepTransferred", "2026-02-15T00:00:00+00:00", rep_id=MATE, team_id="T-2", region="West"),
+        ev("RepTransferred", "2026-04-10T00:00:00+00:00", rep_id=OWN, team_id="T-2", region="West"),
+    )
+    teams = {p["rep_id"]: (p["team_id"], p["region"], p["teams"], p["moved"]) for p in listed(api)["payouts"]}
+    # Q1: R-ann ended it in T-1 (her move came later: not her team now, T-2); R-bob ended it in
+    # T-2 and was in T-1 before; R-cat never moved
+    assert teams[OWN] == ("T-1", "East", ["T-1"], [])
+    assert teams[MATE] == (
+        "T-2",
+        "West",
+        ["T-1", "T-2"],
+        [{"team_id": "T-2", "region": "West", "on": "2026-02-15T00:00:00Z"}],
+    )
+    assert teams[FAR] == ("T-2", "West", ["T-2"], [])
+    # under team T-1's scope R-bob is listed (he was in it during Q1), marked as moved
+    in_team = listed(api, scope="team:T-1")["payouts"]
+    assert [(p["rep_id"], p["team_id"], [m["team_id"] for m in p["moved"]]) for p in in_team] == [
+        (OWN, "T-1", []),
+        (MATE, "T-2", ["T-2"]),
+    ]
+    # Q2: R-ann moved during it
+    q2 = {p["rep_id"]: p for p in api.get("/payouts", role="finance", period="2026-Q2").json()["payouts"]}
+    assert (q2[OWN]["team_id"], q2[OWN]["teams"], q2[MATE]["teams"]) == ("T-2", ["T-1", "T-2"], ["T-2"])
+    assert q2[OWN]["moved"][0]["on"] == "2026-04-10T00:00:00Z"
+
+
+def test_the_payouts_spreadsheet_names_the_team_each_rep_ended_the_period_in_and_the_moves(api):
+    from builders import ev
+
+    # R-bob moves to T-2 on 15 February, during Q1: finance's file says T-2, and the move
+    api.record(ev("RepTransferred", "2026-02-15T00:00:00+00:00", rep_id=MATE, team_id="T-2", region="West"))
+    response = api.client.get(
+        "/payouts", params={"period": Q1, "format": "csv"}, headers={**api.headers("finance"), **EN}
+    )
+    assert response.status_code == 200, response.text
+    header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    team, moved = header.index("Team"), header.index("Moved")
+    by_rep = {row[0]: (row[team], row[moved]) for row in rows if row and row[0] in (OWN, MATE)}
+    assert by_rep == {OWN: ("T-1", ""), MATE: ("T-2", "moved to T-2 on 2026-02-15")}

@@ -110,6 +110,46 @@ def test_a_target_set_then_revised_by_commands_shows_both_values_in_its_history(
     assert_refused(api, "/targets", {**body, "metric": "revenu"}, "body.metric", "pydantic.literal_error")
 
 
+def test_revising_a_target_never_set_is_a_422_naming_the_field_to_fix_and_writes_nothing(api):
+    # The department's Q1 targets: revenue 100000 for each rep, 200000 for team T-1; nothing else.
+    revision = {"scope": {"rep": OWN}, "metric": "revenue", "period": "2026-Q1", "value": "90000", "reason": "r"}
+    before = log_state(api)
+    # R-ann has a Q1 target, but of revenue, not orders: the metric is what to fix
+    response = api.post("/targets/revisions", {**revision, "metric": "orders"}, role="finance")
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    assert (problem["field"], problem["code"], problem["command"], problem["event"]) == (
+        "body.metric",
+        "target.nothing_to_revise",
+        "target.revise",
+        "TargetSet",
+    )
+    assert "rep:R-ann has no orders target for 2026-Q1 to revise" in problem["message"]
+    # a revenue target, but for Q1 only: the period is what to fix
+    assert_refused(
+        api, "/targets/revisions", {**revision, "period": "2026-Q3"}, "body.period", "target.nothing_to_revise"
+    )
+    # region West has no target at all: the scope
+    assert_refused(
+        api, "/targets/revisions", {**revision, "scope": {"region": "West"}}, "body.scope", "target.nothing_to_revise"
+    )
+    assert log_state(api) == before
+    # the target that exists is revised: 100000 → 90000
+    command(api, "/targets/revisions", {**revision, "occurred_at": "2026-02-01T09:00:00Z"}, role="finance")
+    assert api.get("/targets", scope=f"rep:{OWN}", period="2026-Q1").json()["targets"]["revenue"]["value"] == "90000"
+
+
+def test_setting_a_first_target_stays_open_to_target_set_and_post_events(api):
+    # A TargetSet through POST /events is how a target is first set (and allocations, imports):
+    # the revision rule is the revise command's, not the event's.
+    body = {"scope": {"rep": OWN}, "metric": "orders", "period": "2026-Q1", "value": "4"}
+    command(api, "/targets", body)
+    api.record({"type": "TargetSet", "occurred_at": "2026-01-05T09:00:00Z", "data": {**body, "metric": "leads"}})
+    # each now has something to revise
+    command(api, "/targets/revisions", {**body, "value": "5", "reason": "r"})
+    command(api, "/targets/revisions", {**body, "metric": "leads", "value": "5", "reason": "r"})
+
+
 # ---------------------------------------------------------------- activities, follow-ups, leads
 
 

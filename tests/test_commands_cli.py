@@ -134,3 +134,19 @@ def test_each_commands_help_names_its_fields(cli, words, fields):
 def test_the_existing_dispute_group_keeps_show_beside_open_and_comment(cli):
     output = cli("dispute", "--help").stdout
     assert all(word in output for word in ("show", "open", "comment"))
+
+
+def test_revising_a_target_never_set_on_the_command_line_names_the_option_and_writes_nothing(run, sqlite_ledger):
+    # R-ann's Q1 target is of revenue (100000): an orders target of Q1 was never set
+    head = sqlite_ledger.head()
+    refused = run(
+        "target", "revise", "--scope", f"rep:{OWN}", "--metric", "orders", "--period", "2026-Q1",
+        "--value", "5", "--reason", "r", code=1,
+    )  # fmt: skip
+    assert "--metric: rep:R-ann has no orders target for 2026-Q1 to revise" in refused.stderr
+    assert "target revise: nothing was recorded" in refused.stderr
+    assert sqlite_ledger.head() == head
+    run(
+        "target", "revise", "--scope", f"rep:{OWN}", "--metric", "revenue", "--period", "2026-Q1",
+        "--value", "90000", "--reason", "territory split",
+    )  # fmt: skip

@@ -93,7 +93,7 @@ CELLS: dict[str, tuple[Setup, str, dict[str, Any], dict[str, int]]] = {
         TARGETS,
     ),
     "target.revise": (
-        nothing,
+        lambda u: [ev("TargetSet", WHEN, scope={"rep": OWN}, metric="orders", period="2026-05", value="4")],
         "/targets/revisions",
         {"scope": {"rep": OWN}, "metric": "orders", "period": "2026-05", "value": "5", "reason": "r"},
         TARGETS,

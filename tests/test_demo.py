@@ -5,6 +5,7 @@ figure it prints is what the API answers for the same store as of that moment.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -122,3 +123,27 @@ def test_the_demo_refuses_to_run_up_to_a_moment_in_the_future(tmp_path):
         app, ["demo", "--events", "500", "--database-url", url, "--now", "2999-01-01T00:00:00Z"]
     )
     assert result.exit_code == 2 and "--now must not be in the future" in result.output
+
+
+def test_every_improvement_plan_due_by_now_is_reviewed_so_none_shows_overdue(api):
+    client, admin = api
+
+    # The plans the demo generated (evaluations scoring under 55 set one, due about 60 days
+    # later); those due by NOW are reviewed (met or missed) after the generated log, so the
+    # coaching of their reps lists no overdue review as of NOW.
+    def events(kind: str) -> list[dict]:
+        page = client.get("/events", params={"type": kind, "limit": 1000}, headers=admin)
+        assert page.status_code == 200, page.text
+        return page.json()["events"]
+
+    plans = events("ImprovementPlanSet")
+    now = datetime.fromisoformat(NOW)
+    due = {e["data"]["improvement_plan_id"] for e in plans if datetime.fromisoformat(e["data"]["review_by"]) <= now}
+    assert due, "the demo has plans due before now"
+    reviewed = events("ImprovementPlanReviewed")
+    assert {e["data"]["improvement_plan_id"] for e in reviewed} == due
+    assert {e["data"]["outcome"] for e in reviewed} <= {"met", "missed"}
+    for rep_id in sorted({e["data"]["rep_id"] for e in plans}):
+        coaching = client.get(f"/reps/{rep_id}/coaching", params={"as_of": NOW}, headers=admin)
+        assert coaching.status_code == 200, coaching.text
+        assert coaching.json()["overdue_reviews"] == [], rep_id

@@ -3,8 +3,9 @@ second URL and never fold there; `after=` waits for the replica's position (503 
 when it does not get there in time); writes, and the worker that folds, use the primary.
 
 In CI the second URL names the same PostgreSQL database (a physical replica needs a second
-cluster: the recipe is in docs/architecture.md), so the replica "lags" exactly as long as no
-worker has folded on the primary.
+cluster: the recipe is in docs/architecture.md, tried by hand on this machine), through read-only
+connections (`default_transaction_read_only`), so the replica "lags" exactly as long as no worker
+has folded on the primary, and refuses any write a read would attempt there.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from projections.runner import catch_up, projected_position
 def replica_api(store_url) -> Iterator[Api]:
     if not store_url.startswith("postgresql"):
         pytest.skip("a replica is a PostgreSQL store")
-    settings = Settings(database_url=store_url, tz_name="UTC", currency="CNY", read_database_url=store_url)
+    # the same database, through read-only connections, as a hot standby's are: a read that
+    # tried to write there (a table made, a catch-up) would fail as it does on a real replica
+    read_only = f"{store_url}&options=-c%20default_transaction_read_only%3Don"
+    settings = Settings(database_url=store_url, tz_name="UTC", currency="CNY", read_database_url=read_only)
     with running(settings, seed=False) as api:
         api.client.app.state.after_timeout = 0.05
         yield api
@@ -45,6 +49,8 @@ def test_a_read_from_the_replica_waits_for_after_and_sees_the_write_once_the_wor
     api = replica_api
     state = api.client.app.state
     assert state.read_engine is not state.engine
+    with pytest.raises(Exception, match="read-only transaction"), state.read_engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM tokens")
     positions = api.record(*department())
     # No worker has folded yet: the replica's projections are at 0 and a read does not fold there.
     assert company_q1(api).status_code == 200 and projected_position(state.read_engine) == 0

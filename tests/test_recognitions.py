@@ -49,3 +49,39 @@ def test_a_recognition_carries_no_money_an_amount_is_a_422_naming_it(api: Api):
     assert response.status_code == 422
     assert "data.amount" in {p["field"] for p in response.json()["detail"]}
     assert api.head() == head
+
+
+def _csv_rows(response) -> list[list[str]]:
+    import csv
+    import io
+
+    assert response.status_code == 200, response.text
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def test_the_statement_csv_and_xlsx_list_a_recognition_below_the_total_without_an_amount(api):
+    import io
+
+    from openpyxl import load_workbook
+
+    (position,) = api.record(recognition())
+    rows = _csv_rows(api.get(f"/statements/{OWN}/2026-Q1", role="rep", format="csv", lang="en"))
+    # header, the two lines (4800.00 commission + 5000.00 target-bonus), the total 9800.00, then the
+    # recognition: its title and reason, no amount (it pays nothing), the event behind it
+    assert rows[0] == ["Component", "Kind", "Amount", "Events"]
+    assert [row[0] for row in rows[1:4]] == ["commission", "target-bonus", "Total"]
+    assert rows[3][2] == "9800.00"
+    assert rows[-1] == ["优秀销售 — best quarter", "recognition (no money)", "", str(position)]
+    zh = _csv_rows(api.get(f"/statements/{OWN}/2026-Q1", role="rep", format="csv", lang="zh-CN"))
+    assert zh[-1] == ["优秀销售 — best quarter", "表彰（无奖金）", "", str(position)]
+    book = load_workbook(io.BytesIO(api.get(f"/statements/{OWN}/2026-Q1", role="rep", format="xlsx").content))
+    cells = list(book.active.iter_rows(values_only=True))
+    assert cells[-1] == ("优秀销售 — best quarter", "recognition (no money)", None, str(position))
+    # the total is still the lines' sum: the recognition is no payout line
+    total = next(row for row in cells if row[0] == "Total")
+    assert total[2] == 9800
+
+
+def test_a_statement_without_recognitions_exports_only_its_lines_and_total(api):
+    rows = _csv_rows(api.get(f"/statements/{OWN}/2026-Q1", role="rep", format="csv", lang="en"))
+    assert [row[0] for row in rows[1:]] == ["commission", "target-bonus", "Total"]

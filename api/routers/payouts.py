@@ -41,7 +41,8 @@ from api.errors import BadRequest, problem, request_lang
 from api.routers.common import ExportFormat, sheet_response
 from api.routers.kpis import resolved
 from projections.payouts.assembly import PlanError, approval_states, payouts_page
-from projections.queries.cutoffs import PeriodStatus, aware_micros
+from projections.queries.cutoffs import PeriodStatus, aware_micros, cutoffs
+from projections.queries.membership import teams_during
 from replay.explain import explain, explain_change
 from services.approvals import (
     MAX_BULK_REPS,
@@ -104,8 +105,19 @@ class ApprovalSummary(BaseModel):
     difference: Decimal | None  # computed now − owed: a payout approved, then moved (null: nothing owed yet)
 
 
+class TeamMove(BaseModel):
+    team_id: str | None  # moved to this team
+    region: str | None
+    on: datetime
+
+
 class ListedPayout(Payout):
     approval: ApprovalSummary
+    # the team the rep was in at the period's end (or as_of), not the one it has now; null: no membership
+    team_id: str | None = None
+    region: str | None = None
+    teams: list[str] = []  # every team the rep was in during the period, in order
+    moved: list[TeamMove] = []  # each change of team during the period: to which team, when
 
 
 class PayoutTotals(BaseModel):
@@ -313,6 +325,10 @@ def read_payouts(
     payouts, next_after = payouts_page(engine, settings, period, as_of, known_at, reps, after_rep, limit)
     rows = [p.to_json() for p in payouts]
     states = approval_states(engine, period, known_us, [p["rep_id"] for p in rows])
+    cut = cutoffs(settings, period, as_of, known_at)
+    teams = teams_during(engine, known_us, [row["rep_id"] for row in rows], cut.start_us, cut.upto_us)
+    for row in rows:
+        row.update(teams.get(row["rep_id"], {}))
     if format != "json":  # the page's payouts beside their approval state, for finance's spreadsheet
         speaker = request_lang(request)
         sheet = exports.payouts_sheet(speaker, period, rows, states, as_of, known_at, settings.tz_name, settings.tz)

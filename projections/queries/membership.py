@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, false, or_, sele
 from ledger.messages import Msg
 from projections.db import reading
 from projections.tables import memberships, regions, teams
+from projections.units import micros_to_time
 
 EARLIEST = -(2**62)
 LATEST = 2**62
@@ -185,3 +186,29 @@ class ScopeFilter:
 
 
 __all__ = ["EARLIEST", "LATEST", "Scope", "ScopeFilter", "Stint", "parse_scope", "stints", "stints_in"]
+
+
+def teams_during(engine: Engine, known_us: int, rep_ids: Iterable[str], lo: int, hi: int) -> dict[str, dict[str, Any]]:
+    """rep → the teams it was in during the window [lo, hi) of business time, as known at
+    `known_us`: `team_id` and `region` at the window's last instant (the team the rep ended the
+    period in, not the one it has now), `teams` every team of the window in order, and `moved`
+    each change of team inside the window (to which team and region, `on` when). A rep with no
+    membership is left out."""
+    with reading(engine) as conn:
+        known = stints(conn, known_us, rep_ids)
+    by_rep: dict[str, list[Stint]] = {}
+    for stint in known:
+        if max(stint.lo, lo) < min(stint.hi, hi):
+            by_rep.setdefault(stint.rep_id, []).append(stint)
+    found: dict[str, dict[str, Any]] = {}
+    for rep_id, inside in by_rep.items():
+        teams_in: list[str] = []
+        moved: list[dict[str, Any]] = []
+        for previous, stint in zip([None, *inside], inside, strict=False):
+            if stint.team_id is not None and stint.team_id not in teams_in[-1:]:
+                teams_in.append(stint.team_id)
+            if previous is not None and stint.team_id != previous.team_id:
+                moved.append({"team_id": stint.team_id, "region": stint.region, "on": micros_to_time(stint.lo)})
+        last = inside[-1]
+        found[rep_id] = {"team_id": last.team_id, "region": last.region, "teams": teams_in, "moved": moved}
+    return found

@@ -59,6 +59,20 @@ def revisions(
     return conn.execute(query).all()
 
 
+def recorded_targets(conn: Connection, scope_key: str, metric: str, period: str) -> tuple[bool, bool, bool]:
+    """Whether any TargetSet was ever recorded (as the projections know now) for the scope, metric
+    and period; for the scope and period, any metric; for the scope and metric, any period."""
+    t = target_revisions.c
+
+    def found(*where: Any) -> bool:
+        return conn.execute(select(t.position).where(t.scope_key == scope_key, *where).limit(1)).first() is not None
+
+    exact = found(t.metric == metric, t.period == period)
+    if exact:
+        return True, True, True
+    return False, found(t.period == period), found(t.metric == metric)
+
+
 _IN_FORCE = (
     select(target_revisions.c.metric, target_revisions.c.value, target_revisions.c.position)
     .where(
@@ -242,6 +256,7 @@ __all__ = [
     "Target",
     "current_targets",
     "level_consistency",
+    "recorded_targets",
     "revisions",
     "target_consistency",
     "targets",

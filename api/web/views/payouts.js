@@ -34,7 +34,7 @@ function params(ctx) {
 
 const SORTS = {
   rep: (row, ctx) => ctx.repLabel(row.rep_id),
-  team: (row, ctx) => (ctx.state.reps.get(row.rep_id) || {}).team_id || "",
+  team: (row, ctx) => teamOf(row, ctx),
   plan: (row) => (row.plan ? `${row.plan.plan_id} ${String(row.plan.version).padStart(6, "0")}` : ""),
   total: (row) => row.total,
   state: (row) => approvalLabel(row.approval.state),
@@ -59,13 +59,24 @@ function stateCell(row, currency) {
       t("moved since: {difference}", { difference: num.moneyIn(a.difference, currency) })) : null);
 }
 
+/** The team the rep ended the period in (the API's, over business time), not the one it has now. */
+function teamOf(payout, ctx) {
+  if (payout.team_id !== undefined) return payout.team_id || "";
+  return (ctx.state.reps.get(payout.rep_id) || {}).team_id || "";
+}
+
+/** "moved to T-2 on 1 Jul 2026", each change of team during the period. */
+function movesIn(payout) {
+  return (payout.moved || []).map((move) => h("span", { class: "badge moved", dataset: { mark: "moved" } },
+    t("moved to {team} on {date}", { team: move.team_id || move.region || fmt.DASH, date: fmt.date(move.on) })));
+}
+
 function row(payout, ctx) {
   const currency = ctx.state.me.currency;
-  const rep = ctx.state.reps.get(payout.rep_id);
   const f = ctx.state.filters;
   return h("tr", { dataset: { rep: payout.rep_id } },
     h("th", { scope: "row" }, h("a", { href: ctx.hashForRep(payout.rep_id), class: "rep-link" }, ctx.repLabel(payout.rep_id))),
-    h("td", { dataset: { col: "team" } }, (rep && rep.team_id) || fmt.DASH),
+    h("td", { dataset: { col: "team" } }, teamOf(payout, ctx) || fmt.DASH, ...movesIn(payout)),
     h("td", { dataset: { col: "plan" } }, payout.plan ? t("{plan} version {version}", { plan: payout.plan.plan_id,
       version: payout.plan.version }) : t("no plan in force")),
     h("td", { class: "num", dataset: { col: "total", raw: payout.total } }, num.moneyIn(payout.total, currency)),
