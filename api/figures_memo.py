@@ -28,15 +28,20 @@ from api.probe import Glance
 from projections.units import micros
 
 MEMO_CAPACITY = 4096  # figures kept for the current head (then the memo starts afresh)
+# Inputs of the projection queries (`remember`: a year of deal tracks, megabytes at 1M events)
+# kept for the current head: the latest few, since "now" moving on gives new keys.
+INPUTS_CAPACITY = 8
 T = TypeVar("T")
 
 
 class FiguresMemo:
-    def __init__(self, capacity: int = MEMO_CAPACITY):
+    def __init__(self, capacity: int = MEMO_CAPACITY, inputs_capacity: int = INPUTS_CAPACITY):
         self.capacity = capacity
+        self.inputs_capacity = inputs_capacity
         self._lock = threading.Lock()
         self._position = -1
         self._figures: dict[Hashable, Any] = {}
+        self._inputs: dict[Hashable, Any] = {}  # in the order stored: the oldest goes first
         self._pending: dict[tuple[int, Hashable], threading.Event] = {}
 
     def figures(
@@ -48,12 +53,14 @@ class FiguresMemo:
             return compute()
         return self.at_head(glance, key, compute)
 
-    def at_head(self, glance: Glance, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """`figures` once `usable` holds: remembered, or computed once for every caller asking now."""
+    def at_head(self, glance: Glance, key: Hashable, compute: Callable[[], Any], inputs: bool = False) -> Any:
+        """`figures` once `usable` holds: remembered, or computed once for every caller asking now
+        (`inputs`: kept among the latest `inputs_capacity` inputs rather than the figures)."""
         while True:
             with self._lock:
-                if self._position == glance.head and key in self._figures:
-                    return self._figures[key]
+                kept = self._inputs if inputs else self._figures
+                if self._position == glance.head and key in kept:
+                    return kept[key]
                 running = self._pending.get((glance.head, key))
                 if running is None:
                     mine = self._pending[(glance.head, key)] = threading.Event()
@@ -67,10 +74,15 @@ class FiguresMemo:
                 if self._position != glance.head:
                     if glance.head < self._position:
                         return figures  # a request that read an older head: keep the newer memo
-                    self._position, self._figures = glance.head, {}
-                if len(self._figures) >= self.capacity:
-                    self._figures.clear()
-                self._figures[key] = figures
+                    self._position, self._figures, self._inputs = glance.head, {}, {}
+                if inputs:
+                    while len(self._inputs) >= self.inputs_capacity:
+                        del self._inputs[next(iter(self._inputs))]
+                    self._inputs[key] = figures
+                else:
+                    if len(self._figures) >= self.capacity:
+                        self._figures.clear()
+                    self._figures[key] = figures
             return figures
         finally:
             with self._lock:
@@ -103,4 +115,4 @@ class MemoAtHead:
         if not self._memo.usable(self._glance, known_at, known_at_given):
             return None
         glance, memo = self._glance, self._memo
-        return lambda key, compute: memo.at_head(glance, key, compute)
+        return lambda key, compute: memo.at_head(glance, key, compute, inputs=True)

@@ -65,3 +65,12 @@ def test_a_key_none_a_new_head_or_a_past_known_at_always_compute():
     assert memo.figures(glance(8), "k", NOW, True, lambda: 4) == 4  # an explicit known_at
     before_head = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
     assert memo.figures(glance(8), "k", before_head, False, lambda: 5) == 5  # not all of the head known
+
+
+def test_the_inputs_of_the_queries_keep_only_the_latest_few_at_a_head():
+    memo = FiguresMemo(inputs_capacity=2)
+    for n in range(3):  # three windows of "now" moving on: the first is let go
+        assert memo.at_head(glance(7), ("tracks", n), lambda n=n: n, inputs=True) == n
+    assert memo.at_head(glance(7), ("tracks", 0), lambda: "again", inputs=True) == "again"
+    assert memo.at_head(glance(7), ("tracks", 2), lambda: "again", inputs=True) == 2
+    assert memo.figures(glance(7), ("tracks", 2), NOW, False, lambda: "figures") == "figures"  # apart from figures
