@@ -75,6 +75,11 @@ def store_environment(database_url: str, pool_size: int = 2) -> dict[str, str]:
             "POSTGRES_PASSWORD": url.password or "",
             "POSTGRES_SCHEMA": str(url.query.get("schema", "") or ""),
             "POSTGRES_LOCK_TIMEOUT": "30",
+            # A wait for a pooled connection (and for a new one) is bounded at 5 s, not the
+            # library's 30: when the server's connections were all ended at once, replacing them
+            # could hold a request for the whole 30 s; past 5 s the request answers 503 with
+            # Retry-After and the client's retry finds the pool refilled.
+            "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(pool_size),
             # Each connection checked as it leaves the pool: one the server ended (a restart, a

@@ -266,3 +266,31 @@ def test_the_forecast_error_of_an_ended_quarter_compares_the_forecast_made_at_it
     )
     assert error["revenue"]["run_rate_error"] == D("0.3532")  # 26100 / 73900
     assert error["revenue"]["pipeline_error"] == D("-0.3234")  # -23900 / 73900
+
+
+def test_off_track_remembers_the_tracks_by_the_facts_they_read_so_a_later_as_of_shares_them(quarter):
+    remembered: dict = {}
+
+    def remember(key, compute):
+        if key not in remembered:
+            remembered[key] = compute()
+        return remembered[key]
+
+    def tracks_keys():
+        return sorted(str(key) for key in remembered if key[0] == "tracks")
+
+    plain = off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4")
+    assert off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4", remember=remember) == plain
+    # the year before "now" (3 December, the end of it) holds every deal fact of the store: the
+    # first is H-W0/H-L0 opening on 1 April, the last D-2 won on 25 November
+    (key,) = tracks_keys()
+    # an hour earlier the same facts fall in the window: the same key, the tracks read once
+    earlier = datetime.fromisoformat(f"2026-12-03T22:59:59{T}")
+    again = off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4", as_of=earlier, remember=remember)
+    assert tracks_keys() == [key]
+    assert again == off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4", as_of=earlier)
+    # before D-2 was won (24 November) the window ends at an earlier fact: other tracks, read anew
+    before_d2 = datetime.fromisoformat(f"2026-11-24T12:00:00{T}")
+    then = off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4", as_of=before_d2, remember=remember)
+    assert len(tracks_keys()) == 2
+    assert then == off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4", as_of=before_d2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -166,6 +167,7 @@ def read_quadrants(
     settings: SettingsDep,
     engine: EngineDep,
     __: FreshProjections,
+    memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     revenue_threshold: Threshold = None,
@@ -180,11 +182,18 @@ def read_quadrants(
     ] = None,
     format: ExportFormat = "json",
 ) -> Response:
+    known_at_given, as_of_given = known_at is not None, as_of is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
     given = {"revenue": revenue_threshold, "growth_rate": growth_threshold}
     region = quadrant_region(user, region, org)
     limits = {k: v for k, v in given.items() if v is not None}
-    answer = quadrants(engine, settings, period, as_of, known_at, limits, region=region)
+    stable = as_of_given or cutoffs(settings, period, as_of).ended  # as_of does not move with the clock
+    answer = memo.figures(
+        ("quadrants", period, as_of, tuple(sorted(limits.items())), region) if stable else None,
+        known_at,
+        known_at_given,
+        lambda: quadrants(engine, settings, period, as_of, known_at, limits, region=region),
+    )
     status = status_at(settings, period, as_of)
     out = QuadrantsOut(**answer, as_of=as_of, known_at=known_at, period_status=status)
     if format != "json":
@@ -350,6 +359,7 @@ def read_off_track(
     settings: SettingsDep,
     engine: EngineDep,
     _: FreshProjections,
+    memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 100,
@@ -372,16 +382,32 @@ def read_off_track(
                     most=MAX_PAYOUTS_LISTED,
                 )
             )
+    known_at_given, as_of_given = known_at is not None, as_of is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
-    answer = off_track(engine, settings, scope, period, as_of, known_at)
+    remember = memo.remember(known_at, known_at_given)
+    stable = as_of_given or cutoffs(settings, period, as_of).ended  # as_of does not move with the clock
+    answer = dict(
+        memo.figures(
+            ("off-track", scope, period, as_of) if stable else None,
+            known_at,
+            known_at_given,
+            lambda: off_track(engine, settings, scope, period, as_of, known_at, remember),
+        )
+    )
     status = status_at(settings, period, as_of)
     named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
     listed = answer.pop("reps")
-    page = listed[offset : offset + limit]
+    page = [dict(row) for row in listed[offset : offset + limit]]  # the remembered rows stay as they are
     if payouts:
         cut = cutoffs(settings, period, as_of, known_at)
         # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
-        found = payouts_if_landed(engine, settings, [r for r in page if may_read_rep(user, r["rep_id"], org)], cut)
+        mine: list[Mapping[str, Any]] = [r for r in page if may_read_rep(user, r["rep_id"], org)]
+        found = memo.figures(
+            ("projected-payouts", period, as_of, tuple(r["rep_id"] for r in mine)) if stable else None,
+            known_at,
+            known_at_given,
+            lambda: payouts_if_landed(engine, settings, mine, cut),
+        )
         for row in page:
             row["payout"] = found.get(row["rep_id"])
     out = {**named, **answer, "off_track": len(listed), "reps": page}
@@ -451,15 +477,24 @@ def read_rollup(
     settings: SettingsDep,
     engine: EngineDep,
     _: FreshProjections,
+    memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     sort: Annotated[str, Query(pattern="^(" + "|".join(SORT_KEYS) + ")$")] = "attainment",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     format: ExportFormat = "json",
 ) -> Response:
+    known_at_given, as_of_given = known_at is not None, as_of is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
+    remember = memo.remember(known_at, known_at_given)
     with invalid_as("query.scope", ValueError):
-        answer = rollup_table(engine, settings, scope, period, as_of, known_at)
+        answer = memo.figures(
+            ("rollup", scope, period, as_of) if as_of_given or cutoffs(settings, period, as_of).ended else None,
+            known_at,
+            known_at_given,
+            lambda: rollup_table(engine, settings, scope, period, as_of, known_at, remember),
+        )
+    answer = {**answer, "rows": [dict(row) for row in answer["rows"]]}  # the remembered rows stay as they are
     if answer["children"] == "rep":  # a rep's own target is theirs: only for a rep within reach now
         for row in answer["rows"]:
             row["reachable"] = may_read_rep(user, row["key"], org)

@@ -59,6 +59,7 @@ from api.deps import (
     AsOf,
     CurrentUser,
     EngineDep,
+    FiguresAtHead,
     FreshProjections,
     KnownAt,
     OrgDep,
@@ -441,6 +442,7 @@ def team(
     settings: SettingsDep,
     org: OrgDep,
     _: FreshProjections,
+    memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -476,10 +478,22 @@ def team(
         }
         in_scope = member_sums(conn, parsed, cut.start_us, cut.upto_us, cut.known_us) if shown else {}
         moves = scope_moves(conn, parsed, cut, shown) if shown else {}
+    # A period that has ended (or an explicit as_of): each row's KPIs are those GET /kpis remembers
+    # for the rep at this head (the same key), read once for both.
+    resolved_as_of = micros_to_time(cut.as_of_us).astimezone(settings.tz)
+    stable = as_of is not None or cut.ended
+
+    def rep_kpis(rep_id: str) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            return kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known)
+
+        key = (f"rep:{rep_id}", str(parsed_period), resolved_as_of) if stable else None
+        return memo.figures(key, known, known_at is not None, compute)
+
     rows = []
     for rep_id in shown:
         own = rep_id in reachable
-        figures = kpis(engine, settings, f"rep:{rep_id}", str(parsed_period), as_of, known) if own else {}
+        figures = rep_kpis(rep_id) if own else {}
         stint = place.get(rep_id)
         sums = in_scope.get(rep_id, DealSums())
         rows.append(

@@ -35,6 +35,7 @@ const state = {
   filters: { preset: "", period: "", scope: "", rep: "", as_of: "", known_at: "" },
   generation: 0,
   teamNext: null,
+  overviewShown: false, // the overview has been on screen once this session
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -408,13 +409,22 @@ async function renderOverview(generation) {
   markLoading(section);
   const scope = state.filters.scope;
   $("#kpi-title").textContent = t("KPIs: {scope}", { scope: scopeLabel(scope) });
-  await Promise.all([
+  // On opening, the first screen (the cards, the team table and its sparklines: quick reads) is
+  // asked first; the panels that weigh every rep of the scope ask once it has answered, so they do
+  // not share the server with it. Once the page is on screen (a period or scope switch), every
+  // panel asks at once: what counts then is the whole overview. Each is drawn as its answer arrives.
+  const opening = Promise.all([
     renderKpis($("#kpi-cards"), $("#kpi-context"), scope, generation),
     renderTeam(generation, 0),
-    renderQuadrants(generation),
-    help.render($("#help-panel"), viewContext(generation)),
-    rollup.render($("#rollup-panel"), viewContext(generation)),
   ]);
+  const first = state.overviewShown ? null : opening;
+  await Promise.all([
+    opening,
+    renderQuadrants(generation, first),
+    help.render($("#help-panel"), viewContext(generation), first),
+    rollup.render($("#rollup-panel"), viewContext(generation), first),
+  ]);
+  if (!stale(generation)) state.overviewShown = true;
   markReady(section, generation);
 }
 
@@ -483,7 +493,7 @@ async function renderTeam(generation, offset) {
     `team-${state.filters.scope.replace(":", "-")}-${state.filters.period}`));
 }
 
-async function renderQuadrants(generation) {
+async function renderQuadrants(generation, after = null) {
   const chart = $("#quadrant-chart");
   const body = $("#quadrant-table tbody");
   const context = $("#quadrant-context");
@@ -498,6 +508,8 @@ async function renderQuadrants(generation) {
     return;
   }
   $("#quadrant-table").hidden = false;
+  if (after) await after; // the first screen asked first
+  if (stale(generation)) return;
   let answer;
   try {
     answer = await api.get("/kpis/quadrants", cutoffParams());

@@ -17,12 +17,12 @@ weighted pipelines of the reps in it now.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select
+from sqlalchemy import Column, ColumnElement, Connection, Engine, and_, case, func, select
 
 from ledger.config import Settings
 from projections.db import reading
@@ -57,6 +57,22 @@ METHODS = {
     "and the cycle are learned from the rep's closed deals of the year before as_of, or its team's "
     "when it has closed fewer than 5, or the company's",
 }
+
+
+# `remember(key, compute)`: compute(), or what it gave for `key` before at the same head of the log,
+# when every event up to the head is known and none after it exists (api/figures_memo.py); None:
+# always compute. A key names every input the figures are read from: for a window of facts, the
+# first and last business times found in it (`bounds`), so two reads whose cut-offs differ (as_of
+# "now", a little later) but select the very same facts share the figures, and no others do.
+Remember = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def bounds(conn: Connection, column: Column[int], lo: int, hi: int) -> tuple[int | None, int | None]:
+    """The first and last values of `column` (a business time, indexed) in [lo, hi]: at one head
+    with everything known, the rows of a window are exactly those between them."""
+    first = conn.execute(select(func.min(column)).where(column >= lo, column <= hi)).scalar()
+    last = conn.execute(select(func.max(column)).where(column >= lo, column <= hi)).scalar()
+    return first, last
 
 
 def share_of(cut: Cutoffs) -> Decimal:
@@ -122,6 +138,17 @@ def tracks(conn: Connection, cut: Cutoffs) -> tuple[dict[str, Track], dict[str, 
     return found, dict(deals)
 
 
+def tracks_of(
+    conn: Connection, cut: Cutoffs, remember: Remember | None = None
+) -> tuple[dict[str, Track], dict[str, tuple[set[str], set[str]]]]:
+    """`tracks`, remembered by the deal facts of its window (see `Remember`): the same facts, the
+    same tracks, whatever as_of selected them."""
+    if remember is None:
+        return tracks(conn, cut)
+    window = bounds(conn, deal_facts.c.occurred_us, cut.as_of_us - LOOK_BACK_US + 1, cut.as_of_us)
+    return remember(("tracks", window), lambda: tracks(conn, cut))
+
+
 def pooled(rep_ids: list[str], every: Mapping[str, Track], deals: Mapping[str, tuple[set[str], set[str]]]) -> Track:
     """Several reps' tracks as one (a team's, the company's): money and cycles summed, and each
     closed deal counted once, however many of these reps it credits."""
@@ -164,10 +191,14 @@ def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, 
 
 
 def learned_by_rep(
-    conn: Connection, cut: Cutoffs, everyone: Mapping[str, Stint], reps: Mapping[str, Stint]
+    conn: Connection,
+    cut: Cutoffs,
+    everyone: Mapping[str, Stint],
+    reps: Mapping[str, Stint],
+    remember: Remember | None = None,
 ) -> dict[str, Learned]:
     """Each rep's win probability and cycle: its own, its team's at as_of, or the company's."""
-    every, deals = tracks(conn, cut)
+    every, deals = tracks_of(conn, cut, remember)
     members: dict[str | None, list[str]] = defaultdict(list)
     for rep_id in every:
         stint = everyone.get(rep_id)
@@ -270,7 +301,9 @@ def payouts_if_landed(
 # ---------------------------------------------------------------- every rep of a scope at once
 
 
-def rep_forecasts(conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs) -> dict[str, dict[str, Any]]:
+def rep_forecasts(
+    conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs, remember: Remember | None = None
+) -> dict[str, dict[str, Any]]:
     """rep → its figures' attainment and pace, its forecast and what its pipeline is weighted with,
     for every rep in the scope at as_of: one grouped read per family of facts for all of them,
     and only the families a target needs."""
@@ -283,8 +316,8 @@ def rep_forecasts(conn: Connection, settings: Settings, scope: Scope, cut: Cutof
     wanted = {metric for found in goals.values() for metric in found}
     sums = rep_deal_sums(conn, cut)
     leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
-    activities_of = rep_activities(conn, cut) if "activities" in wanted else {}
-    learned_from = learned_by_rep(conn, cut, everyone, reps)
+    activities_of = rep_activities_of(conn, cut, remember) if "activities" in wanted else {}
+    learned_from = learned_by_rep(conn, cut, everyone, reps, remember)
     pipelines = open_deals(conn, cut, sorted(reps))
     share = share_of(cut)
     found = {}
@@ -367,6 +400,14 @@ def rep_activities(conn: Connection, cut: Cutoffs) -> dict[str, int]:
     return {rep_id: int(count) for rep_id, count in conn.execute(query)}
 
 
+def rep_activities_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> dict[str, int]:
+    """`rep_activities`, remembered by the activities of its window (see `Remember`)."""
+    if remember is None:
+        return rep_activities(conn, cut)
+    window = bounds(conn, activities.c.occurred_us, cut.start_us, cut.upto_us - 1)
+    return remember(("rep-activities", window), lambda: rep_activities(conn, cut))
+
+
 # ---------------------------------------------------------------- the off-track list
 
 
@@ -377,6 +418,7 @@ def off_track(
     period: str,
     as_of: datetime | None = None,
     known_at: datetime | None = None,
+    remember: Remember | None = None,
 ) -> dict[str, Any]:
     """The reps of a scope that are off track, worst first: behind pace on a metric with a target
     (pace below 1: how far, and the shortfall against the target × elapsed share), or whose
@@ -384,7 +426,7 @@ def off_track(
     parsed = parse_scope(scope)
     cut = cutoffs(settings, period, as_of, known_at)
     with reading(engine) as conn:
-        found = rep_forecasts(conn, settings, parsed, cut)
+        found = rep_forecasts(conn, settings, parsed, cut, remember)
     share = share_of(cut)
     listed = [dict(row, reasons=reasons) for row in found.values() if (reasons := reasons_of(row, share))]
     listed.sort(key=lambda row: (row["reasons"][0]["value"], row["rep_id"]))

@@ -32,7 +32,7 @@ from projections.db import reading
 from projections.forecasting import weighted as weigh
 from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.queries.facts import DealSums, counted_by_deal, deal_sums
-from projections.queries.forecast import everyone_at, in_scope, learned_by_rep, open_deals, share_of
+from projections.queries.forecast import Remember, everyone_at, in_scope, learned_by_rep, open_deals, share_of
 from projections.queries.membership import EARLIEST, LATEST, Scope, ScopeFilter, Stint, parse_scope, stints
 from projections.queries.targets import current_targets
 from projections.rollup import Sums, rollup
@@ -142,6 +142,7 @@ def rollup_table(
     period: str,
     as_of: datetime | None = None,
     known_at: datetime | None = None,
+    remember: Remember | None = None,
 ) -> dict[str, Any]:
     """The roll-up of a company, region or team scope (see the module docstring)."""
     parsed = parse_scope(scope)
@@ -158,7 +159,7 @@ def rollup_table(
         truncated = len(keys) > MAX_CHILDREN
         keys = keys[:MAX_CHILDREN]
         money = child_money(conn, parsed, keys, cut, before, year_ago)
-        pipeline = child_pipelines(conn, parsed, cut)
+        pipeline = child_pipelines(conn, parsed, cut, remember)
         period_key = str(cut.period)
         children = [
             Sums(
@@ -223,13 +224,15 @@ def child_money(conn: Connection, scope: Scope, keys: list[str], *windows: Cutof
     return found
 
 
-def child_pipelines(conn: Connection, scope: Scope, cut: Cutoffs) -> Mapping[str, Decimal]:
+def child_pipelines(
+    conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember | None = None
+) -> Mapping[str, Decimal]:
     """child → Σ the weighted pipelines of the reps in it at as_of (as /kpis/forecast weighs them)."""
     everyone = everyone_at(conn, cut)
     reps = in_scope(everyone, scope)
     if not reps:
         return {}
-    learned_from = learned_by_rep(conn, cut, everyone, reps)
+    learned_from = learned_by_rep(conn, cut, everyone, reps, remember)
     pipelines = open_deals(conn, cut, sorted(reps))
     found: dict[str, Decimal] = defaultdict(Decimal)
     for rep_id, stint in reps.items():

@@ -28,7 +28,11 @@ function reasonText(reason) {
     forecast: fmt.figure(reason.metric, reason.forecast), share: fmt.percent(reason.value) });
 }
 
-function row(rep, ctx) {
+function pending(col) {
+  return h("td", { class: "num", dataset: { col, pending: "" }, "aria-busy": "true" }, "…");
+}
+
+function row(rep, ctx, payoutPending = false) {
   const forecast = (rep.forecast && rep.forecast.revenue) || {};
   const payout = rep.payout || {};
   return h("tr", { dataset: { rep: rep.rep_id } },
@@ -39,8 +43,8 @@ function row(rep, ctx) {
     rate("attainment", rep.attainment && rep.attainment.revenue),
     money("forecast", forecast.pipeline),
     money("target", rep.targets && rep.targets.revenue),
-    money("payout", payout.pipeline),
-    money("payout-so-far", payout.so_far),
+    payoutPending ? pending("payout") : money("payout", payout.pipeline),
+    payoutPending ? pending("payout-so-far") : money("payout-so-far", payout.so_far),
     h("td", { class: "reasons" }, reasonList(rep.reasons || [])));
 }
 
@@ -70,6 +74,8 @@ function shell(target) {
   target.querySelector("#help-more").addEventListener("click", () => { if (more) page(target, more.ctx, more.offset); });
 }
 
+// The list first (the forecasts of every rep), then its page's projected payouts (the plan
+// evaluated twice per listed rep: the slower half), filled into the rows already shown.
 async function page(target, ctx, offset) {
   const body = target.querySelector("#help-table tbody");
   const button = target.querySelector("#help-more");
@@ -77,7 +83,7 @@ async function page(target, ctx, offset) {
     known_at: ctx.filters.known_at };
   let answer;
   try {
-    answer = await api.get("/kpis/off-track", { ...params, payouts: "true", limit: PAGE, offset });
+    answer = await api.get("/kpis/off-track", { ...params, limit: PAGE, offset });
   } catch (failure) {
     if (ctx.stale()) return;
     fill(body, h("tr", {}, h("td", { colspan: 9, class: "error" }, failure.message)));
@@ -97,17 +103,52 @@ async function page(target, ctx, offset) {
   if (!answer.reps.length && offset === 0) {
     fill(body, h("tr", {}, h("td", { colspan: 9 }, t("Nobody is off track."))));
   }
-  for (const rep of answer.reps) body.append(row(rep, ctx));
+  const shown = answer.reps.map((rep) => row(rep, ctx, true));
+  body.append(...shown);
   more = answer.next_offset === null || answer.next_offset === undefined ? null : { ctx, offset: answer.next_offset };
   button.hidden = more === null;
   fill(target.querySelector("#help-downloads"), downloads("/kpis/off-track", params,
     `off-track-${ctx.filters.scope.replace(":", "-")}-${ctx.filters.period}`));
+  await fillPayouts(ctx, params, offset, answer, shown);
+}
+
+/** The same page again with `payouts=true`: each row redrawn from that answer (the list itself too,
+ * should it have changed in between: every figure shown is one answer's). */
+async function fillPayouts(ctx, params, offset, listed, shown) {
+  if (!shown.length) return; // nobody listed on this page: no payout to ask for
+  let answer;
+  try {
+    answer = await api.get("/kpis/off-track", { ...params, payouts: "true", limit: PAGE, offset });
+  } catch (failure) {
+    if (ctx.stale()) return;
+    for (const tr of shown) {
+      for (const cell of tr.querySelectorAll("td[data-pending]")) {
+        cell.textContent = fmt.DASH;
+        cell.title = failure.message;
+        delete cell.dataset.pending;
+      }
+    }
+    return;
+  }
+  if (ctx.stale() || !shown.every((tr) => tr.isConnected)) return;
+  const same = answer.reps.length === listed.reps.length && answer.reps.every((rep, i) => rep.rep_id === listed.reps[i].rep_id);
+  if (same) {
+    answer.reps.forEach((rep, i) => shown[i].replaceWith(row(rep, ctx)));
+    return;
+  }
+  const body = shown[0] ? shown[0].parentNode : null; // the list changed meanwhile: this page as now answered
+  if (!body) return;
+  const fresh = answer.reps.map((rep) => row(rep, ctx));
+  shown[0].before(...fresh);
+  for (const tr of shown) tr.remove();
 }
 
 /** Renders the panel into `target` for the filters in `ctx` (see app.js). */
-export async function render(target, ctx) {
+export async function render(target, ctx, after = null) {
   shell(target);
   more = null;
   fill(target.querySelector("#help-table tbody"), h("tr", {}, h("td", { colspan: 9 }, t("Loading who is off track…"))));
+  if (after) await after; // the page's first screen asked first (app.js)
+  if (ctx.stale()) return;
   await page(target, ctx, 0);
 }

@@ -122,7 +122,7 @@ async function quadrantTrend(target, ctx, answer) {
 }
 
 /** Renders the roll-up of the scope in `ctx` into `target`; a rep scope has none. */
-export async function render(target, ctx) {
+export async function render(target, ctx, after = null) {
   const scope = ctx.filters.scope;
   if (!scope || scope.startsWith("rep:")) {
     target.hidden = true;
@@ -140,6 +140,8 @@ export async function render(target, ctx) {
   fill(body, h("tr", {}, h("td", { colspan: 12 }, t("Loading the roll-up…"))));
   fill(target.querySelector("#rollup-table tfoot"));
   const params = { scope, period: ctx.filters.period, as_of: ctx.filters.as_of, known_at: ctx.filters.known_at };
+  if (after) await after; // the page's first screen asked first (app.js)
+  if (ctx.stale()) return;
   let answer;
   try {
     answer = await api.get("/kpis/rollup", { ...params, sort: sortBy, order });
