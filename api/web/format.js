@@ -25,9 +25,15 @@ export function money(value) {
   return p.sign + group(p.whole) + (p.fraction ? "." + p.fraction : "");
 }
 
-/** A count: 12 → "12", 1200 → "1,200", "2.5" (a split deal) → "2.5". */
+/** A count: 12 → "12", 1200 → "1,200", "2.5" (a split deal) → "2.5", "5.0000" (a count expected
+ * by now) → "5": no trailing zeros, which would read as a precision counts do not have. */
 export function count(value) {
-  return money(value);
+  if (value === null || value === undefined) return DASH;
+  const p = parts(value);
+  if (!p) return String(value);
+  const fraction = p.fraction.replace(/0+$/, "");
+  const zero = /^0*$/.test(p.whole + fraction);
+  return (zero ? "" : p.sign) + group(p.whole) + (fraction ? "." + fraction : "");
 }
 
 /** A rate as a percentage, by moving the decimal point two places: "0.2534" → "25.34%". */
