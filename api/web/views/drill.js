@@ -93,7 +93,7 @@ function dealRow(target, ctx, deal) {
   return h("tr", { class: `stage-${deal.stage}`, dataset: { deal: deal.deal_id, stage: deal.stage } },
     h("th", { scope: "row" }, deal.deal_id, deal.owner !== ctx.rep ? h("span", { class: "id" }, " ", t("(split from {rep})", { rep: deal.owner })) : null),
     h("td", {}, deal.customer_id),
-    h("td", {}, fmt.kindLabel(deal.stage)),
+    h("td", {}, STAGES[deal.stage] ? t(STAGES[deal.stage]) : deal.stage),
     h("td", { class: "num", dataset: { col: "stage-days", raw: String(deal.stage_days) } }, fmt.count(deal.stage_days)),
     h("td", {}, fmt.date(deal.opened_at)),
     h("td", {}, deal.closed_at ? fmt.date(deal.closed_at) : fmt.DASH),
