@@ -4,6 +4,7 @@ knew them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -161,6 +162,21 @@ def _page(rep_id: str, period: str | None, as_of_us: int, known_us: int, total: 
     }
 
 
+def _answer(
+    request: Request,
+    settings: SettingsDep,
+    out: dict[str, Any],
+    format: str,
+    sheet: Callable[..., exports.Sheet],
+    model: type[BaseModel],
+) -> Response:
+    """A drill-down page as JSON, or as the spreadsheet the page's download link asks for."""
+    if format != "json":
+        speaker = request_lang(request)
+        return sheet_response(sheet(speaker, out, settings.tz_name, settings.tz), format, speaker, settings)
+    return model_response(model.model_validate(out))
+
+
 @router.get("/{rep_id}/deals", summary="A rep's deals: open, won and lost, with their stage age", responses=NOT_VISIBLE)
 def read_deals(
     request: Request,
@@ -180,12 +196,7 @@ def read_deals(
     with reading(engine) as conn:
         found, total = rep_deals(conn, rep_id, as_of_us, known_us, cut, stage, offset, limit)
     out = {**_page(rep_id, period, as_of_us, known_us, total, offset, len(found)), "deals": found}
-    if format != "json":
-        speaker = request_lang(request)
-        return sheet_response(
-            exports.deals_sheet(speaker, out, settings.tz_name, settings.tz), format, speaker, settings
-        )
-    return model_response(DealsOut.model_validate(out))
+    return _answer(request, settings, out, format, exports.deals_sheet, DealsOut)
 
 
 @router.get("/{rep_id}/activities", summary="A rep's activities, latest first", responses=NOT_VISIBLE)
@@ -206,11 +217,7 @@ def read_activities(
     with reading(engine) as conn:
         found, total = rep_activities(conn, rep_id, as_of_us, known_us, cut, offset, limit)
     out = {**_page(rep_id, period, as_of_us, known_us, total, offset, len(found)), "activities": found}
-    if format != "json":
-        speaker = request_lang(request)
-        sheet = exports.activities_sheet(speaker, out, settings.tz_name, settings.tz)
-        return sheet_response(sheet, format, speaker, settings)
-    return model_response(ActivitiesOut.model_validate(out))
+    return _answer(request, settings, out, format, exports.activities_sheet, ActivitiesOut)
 
 
 @router.get("/{rep_id}/followups", summary="A rep's follow-ups, the overdue first", responses=NOT_VISIBLE)
@@ -232,8 +239,4 @@ def read_followups(
     with reading(engine) as conn:
         found, total = rep_followups(conn, rep_id, as_of_us, known_us, cut, state, offset, limit)
     out = {**_page(rep_id, period, as_of_us, known_us, total, offset, len(found)), "followups": found}
-    if format != "json":
-        speaker = request_lang(request)
-        sheet = exports.followups_sheet(speaker, out, settings.tz_name, settings.tz)
-        return sheet_response(sheet, format, speaker, settings)
-    return model_response(FollowUpsOut.model_validate(out))
+    return _answer(request, settings, out, format, exports.followups_sheet, FollowUpsOut)
