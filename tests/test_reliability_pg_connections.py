@@ -7,18 +7,26 @@ What must hold afterwards: every batch acknowledged (201) is in the log; no answ
 than 503 with Retry-After (a writer retries a 503 with the same event ids: the ledger answers a
 repeat from the log); the log is gap-free; the projections equal a rebuild.
 
-Only the connections of this test's server are terminated (their application_name, set through
-PGAPPNAME), never the whole database's: the CI database is shared with other suites. A real
-restart of the cluster (`pg_ctlcluster 15 main restart`) ends every connection the same way,
-and is too disruptive to run on that shared database.
+Two ways to lose them:
+- only the connections of this test's server are terminated (their application_name, set through
+  PGAPPNAME), never the whole database's: the CI database is shared with other suites;
+- PostgreSQL itself restarted, twice (`pg_ctl restart -m immediate`, a crash and its recovery,
+  then `-m fast`): on a cluster of the test's own (initdb into a temporary folder, on a free port),
+  so that the restart stops nothing but this test's server.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,6 +46,7 @@ from reliability.harness import (
     whole_log,
 )
 
+from ledger.config import Settings
 from ledger.store import Ledger
 from projections.db import engine_for
 
@@ -79,11 +88,11 @@ def batch(writer: int, n: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-def test_killing_every_server_connection_mid_load_loses_no_acknowledged_batch_and_answers_only_503s(settings, tmp_path):
+def run_load_through(settings: Settings, tmp_path: Path, app_name: str, disrupt: Callable[[], int]) -> None:
+    """Serve the store with `serve --workers 2`, writers and readers running, `disrupt` it KILLS
+    times (each must end some connection of the server), then check what must hold."""
     seed_hot_deals(settings, 0, "0")  # the department R-1 belongs to
     token = admin_token(settings)
-    app_name = f"perfledger-kill-{uuid.uuid4().hex[:8]}"
     statuses: list[tuple[str, int, dict[str, str]]] = []
     acknowledged: set[str] = set()
     lock = threading.Lock()
@@ -111,17 +120,6 @@ def test_killing_every_server_connection_mid_load_loses_no_acknowledged_batch_an
             with lock:
                 statuses.append(("GET", status, headers))
 
-    def terminate_server_connections() -> int:
-        admin = settings.database_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            return len(
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
-                    (app_name,),
-                ).fetchall()
-            )
-
     with children() as started:
         port = free_port()
         args = [PERFLEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
@@ -137,8 +135,8 @@ def test_killing_every_server_connection_mid_load_loses_no_acknowledged_batch_an
         try:
             for _ in range(KILLS):
                 time.sleep(2.0)
-                killed.append(terminate_server_connections())
-            time.sleep(2.0)  # and the load goes on after the last kill
+                killed.append(disrupt())
+            time.sleep(2.0)  # and the load goes on after the last disruption
         finally:
             stop.set()
             for thread in threads:
@@ -157,7 +155,7 @@ def test_killing_every_server_connection_mid_load_loses_no_acknowledged_batch_an
     unexpected = [(m, s) for m, s, h in statuses if s >= 500 and not (s == 503 and "retry-after" in h)]
     assert unexpected == [], unexpected[:5]
     assert {s for _, s, _ in statuses} <= {200, 201, 503}
-    assert sum(1 for m, s, _ in statuses if m == "POST" and s == 201) > KILLS  # writes went on between kills
+    assert sum(1 for m, s, _ in statuses if m == "POST" and s == 201) > KILLS  # writes went on between them
     ledger = Ledger(settings)
     engine = engine_for(settings)
     try:
@@ -169,3 +167,107 @@ def test_killing_every_server_connection_mid_load_loses_no_acknowledged_batch_an
     finally:
         engine.dispose()
         ledger.close()
+
+
+def server_connections(url: str, app_name: str) -> list[int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
+            (app_name,),
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_killing_every_server_connection_mid_load_loses_no_acknowledged_batch_and_answers_only_503s(settings, tmp_path):
+    app_name = f"perfledger-kill-{uuid.uuid4().hex[:8]}"
+    admin = settings.database_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+
+    def terminate_server_connections() -> int:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            return len(
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
+                    (app_name,),
+                ).fetchall()
+            )
+
+    run_load_through(settings, tmp_path, app_name, terminate_server_connections)
+
+
+# ---------------------------------------------------------------- a cluster of the test's own
+
+
+def _postgres_bin() -> Path | None:
+    """The server's programs (initdb, pg_ctl): Debian keeps them off PATH, in /usr/lib/postgresql/N/bin."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[tuple[str, Callable[[str], None]]]:
+    """A PostgreSQL cluster initialised for this test on a free port: its URL, and a way to restart it
+    (`pg_ctl restart -m MODE`). PostgreSQL refuses to run as root: as root, it runs as `postgres`."""
+    if not os.environ.get("PERFLEDGER_TEST_POSTGRES_URL"):
+        pytest.skip("PostgreSQL tests need PERFLEDGER_TEST_POSTGRES_URL")
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server programs (initdb, pg_ctl) on this machine")
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    home = Path(tempfile.mkdtemp(prefix="perfledger-own-pg-", dir="/tmp"))
+    if as_user:
+        shutil.chown(home, "postgres")
+    data, port = home / "data", free_port()
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
+
+    def pg_ctl(*args: str) -> None:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(home / "server.log"), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pg_ctl("-o", options, "-w", "start")
+    try:
+        yield (
+            f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            lambda mode: pg_ctl("-o", options, "-m", mode, "-w", "restart"),
+        )
+    finally:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_restarting_postgresql_mid_load_loses_no_acknowledged_batch_and_answers_only_503s(own_cluster, tmp_path):
+    url, restart = own_cluster
+    settings = Settings(database_url=url, tz_name="UTC", currency="CNY")
+    app_name = f"perfledger-restart-{uuid.uuid4().hex[:8]}"
+    modes = iter(["immediate", "fast", "immediate"])  # a crash and its recovery, a clean restart, a crash
+
+    def started_at() -> Any:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute("SELECT pg_postmaster_start_time()").fetchone()
+
+    def restart_postgresql() -> int:
+        connected, before = len(server_connections(url, app_name)), started_at()
+        restart(next(modes))
+        assert started_at() != before  # the server really went down and came back
+        return connected
+
+    run_load_through(settings, tmp_path, app_name, restart_postgresql)
