@@ -352,15 +352,15 @@ def _fresh_scan(b: Bench) -> dict[str, Any]:
 
 def stage_rebuild(b: Bench) -> None:
     """The projections rebuilt from nothing, alone in a child process (its peak RSS: RUSAGE_CHILDREN),
-    against the raw scan measured just before it, in REBUILD_ROUNDS rounds: the round of the
+    against the raw scan measured just before it, in --rebuild-rounds rounds (3): the round of the
     median ratio is the figure. On a shared machine the speed of both drifts from minute to
     minute (docs/performance.md), so each rebuild is set against a scan run beside it, and one
     slow minute does not decide. The first round rebuilds a store whose projections are empty; the others wipe those
     the round before made, as a rebuild of a live store does."""
     rounds = []
-    for round_ in range(1, REBUILD_ROUNDS + 1):
+    for round_ in range(1, b.args.rebuild_rounds + 1):
         scan = _fresh_scan(b)
-        err.print(f"  rebuild of {b.events:,} events in a child process (round {round_} of {REBUILD_ROUNDS}) …")
+        err.print(f"  rebuild of {b.events:,} events in a child process (round {round_} of {b.args.rebuild_rounds}) …")
         profile = str(Path(b.args.profile_dir) / f"rebuild-{round_}.txt") if "rebuild" in b.args.profile else None
         child = _child_rebuild(b, profile=profile)
         rounds.append((child["events"] / child["seconds"] / scan["events_per_s"], scan, child))
@@ -894,6 +894,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", help="write the figures as JSON here (default benchmarks/results/<store>-<N>.json)")
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of: " + ", ".join(STAGES))
     parser.add_argument("--kpi-queries", type=int, default=200, help="queries per KPI figure (default 200)")
+    parser.add_argument(
+        "--rebuild-rounds",
+        type=int,
+        default=REBUILD_ROUNDS,
+        help=f"rebuild rounds, each beside its own raw scan; the median's is the figure (default {REBUILD_ROUNDS}; "
+        "at 10M one round takes minutes)",
+    )
     parser.add_argument("--http-clients", type=int, default=16)
     parser.add_argument(
         "--http-workers", type=int, default=1, help="server processes for both HTTP apps (perfledger serve --workers N)"
@@ -920,6 +927,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.events = QUICK_EVENTS if args.quick else DEFAULT_EVENTS
     if args.events < 100:
         parser.error("--events: at least 100")
+    if args.rebuild_rounds < 1:
+        parser.error("--rebuild-rounds: at least 1")
     args.stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in args.stages if s not in STAGES]
     if unknown:
