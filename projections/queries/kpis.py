@@ -106,7 +106,7 @@ def kpis(
     """The "kpis" object of GET /kpis for one scope and period (see the module docstring)."""
     parsed = parse_scope(scope)
     cut = cutoffs(settings, period, as_of, known_at)
-    with reading(engine) as conn:
+    with reading(engine, custom_plans=parsed.kind != "rep") as conn:
         figures = scope_figures(conn, settings, parsed, cut)
         goals = current_targets(conn, str(parsed), str(cut.period), cut)
     attainment, pace = progress(figures, goals, cut)

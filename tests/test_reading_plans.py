@@ -1,0 +1,70 @@
+"""A team's, a region's or the company's KPIs are planned for their own parameters on PostgreSQL.
+
+psycopg prepares a statement once it has run five times; PostgreSQL may then reuse a generic
+plan for it, made without knowing how many reps or how wide a range the parameters name. For
+the wide scopes that plan was the slow one (docs/performance.md), so their read transaction asks
+for custom plans; a rep's keeps the cache. These tests check that the wide scopes' figures are
+read under `force_custom_plan`, that a rep's are not, and that the setting ends with its
+transaction (it must not leak into the next read of a pooled connection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from builders import onboard
+from projection_fixtures import Store, projected_stores
+
+import projections.queries.kpis as kpi_queries
+from projections.db import is_sqlite, reading
+
+
+@pytest.fixture
+def projected_store(store_url) -> Iterator[Any]:
+    yield from projected_stores(store_url)
+
+
+def plan_cache_mode(conn: Any) -> str:
+    return conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+
+
+def postgres_store(projected_store: Any) -> Store:
+    store = projected_store()
+    if is_sqlite(store.engine):
+        pytest.skip("plan caching is PostgreSQL's")
+    return store
+
+
+def test_custom_plans_hold_for_their_transaction_only(projected_store):
+    store = postgres_store(projected_store)
+    with reading(store.engine, custom_plans=True) as conn:
+        assert plan_cache_mode(conn) == "force_custom_plan"
+    with reading(store.engine) as conn:
+        assert plan_cache_mode(conn) == "auto"
+
+
+@pytest.mark.parametrize(
+    ("scope", "mode"),
+    [
+        ("company", "force_custom_plan"),
+        ("team:T-1", "force_custom_plan"),
+        ("region:East", "force_custom_plan"),
+        ("rep:R-1", "auto"),
+    ],
+)
+def test_wide_scopes_read_their_figures_under_custom_plans(projected_store, monkeypatch, scope, mode):
+    store = postgres_store(projected_store)
+    store.record(onboard("R-1", "T-1", "East"))
+    store.project()
+    seen: list[str] = []
+    read_figures = kpi_queries.scope_figures
+
+    def spying(conn: Any, *args: Any) -> Any:
+        seen.append(plan_cache_mode(conn))
+        return read_figures(conn, *args)
+
+    monkeypatch.setattr(kpi_queries, "scope_figures", spying)
+    store.kpis(scope, "2026-Q1")
+    assert seen == [mode]
