@@ -61,6 +61,7 @@ from benchmarks import references
 from demo.generator import DEFAULT_PLAN_RULES, generate
 from ledger.config import Settings
 from ledger.decoding import micros_to_time
+from ledger.errors import ConflictError
 from ledger.store import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,8 +239,9 @@ def stage_ingest(b: Bench) -> None:
     total = b.events + max(1, int(b.events * NEW_SHARE))
     stream = generate(total, now=GENERATED_UNTIL)
     seconds = generating = 0.0
-    recorded = 0
+    recorded = resumed_from = resume_ingest(b, stream) if b.args.resume else 0
     with progress_bar("ingest (Ledger.record)", b.events) as advance:
+        advance(recorded)
         while recorded < b.events:
             started = time.perf_counter()
             batch = list(itertools.islice(stream, min(INGEST_BATCH, b.events - recorded)))
@@ -276,16 +278,46 @@ def stage_ingest(b: Bench) -> None:
         )
     b.results.figure(
         "ingest",
-        recorded / seconds,
+        (recorded - resumed_from) / seconds,
         "ev/s",
         "raw_insert",
         seconds=seconds,
-        events=recorded,
+        events=recorded - resumed_from,
+        resumed_from=resumed_from,
         batch=INGEST_BATCH,
         generator_seconds=generating,
     )
     if b.is_postgres:
-        b.results.figure("ingest_vs_copy", recorded / seconds, "ev/s", "raw_copy")
+        b.results.figure("ingest_vs_copy", (recorded - resumed_from) / seconds, "ev/s", "raw_copy")
+
+
+def resume_ingest(b: Bench, stream: Iterator[dict[str, Any]]) -> int:
+    """Where a stopped ingest carries on (`--resume`): the store's head, once the batch before it,
+    generated again, comes back from `Ledger.record` as nothing but duplicates (the same
+    event_ids with the same content: the generator is deterministic), which shows the store
+    holds this harness's events and no other. The stream is left just past the head."""
+    head = b.ledger.head().position
+    if head == 0:
+        return 0
+    if head % INGEST_BATCH or head >= b.events:
+        raise SystemExit(
+            f"--resume: the store's head is at {head:,}, not a whole number of batches below --events "
+            f"{b.events:,}: not an ingest of this harness to carry on"
+        )
+    for _ in itertools.islice(stream, head - INGEST_BATCH):
+        pass
+    last = list(itertools.islice(stream, INGEST_BATCH))
+    try:
+        again = b.ledger.record(last, ACTOR)
+    except ConflictError:  # the same event_ids with other content: another generation's events
+        again = None
+    if again is None or len(again.duplicates) != len(last) or max(again.positions) != head:
+        raise SystemExit(
+            f"--resume: the batch before the head ({head:,}) is not the generator's: this store was "
+            "not filled by this harness with these --events (start from an empty one)"
+        )
+    err.print(f"  resuming the ingest at {head:,} (the batch before it found recorded, unchanged)")
+    return head
 
 
 MARKER = "perfledger_bench"  # the table by which the harness knows a store it made (`--reuse`)
@@ -916,6 +948,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "a store it did not make is refused",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="carry on an ingest that was stopped, in a store this harness was filling for the same --events "
+        "(the batch before its head must come back as duplicates); the ingest figure is of the events it adds",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="comma-separated stages to profile with pyinstrument "
@@ -966,7 +1004,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         database_url = args.database_url
     else:
         sqlite_path = str(workdir / "bench.db")
-        for suffix in ("", "-wal", "-shm") if not args.reuse else ():  # --reuse: the store of --workdir --keep
+        # --reuse, --resume: the store of --workdir --keep
+        for suffix in ("", "-wal", "-shm") if not (args.reuse or args.resume) else ():
             Path(sqlite_path + suffix).unlink(missing_ok=True)
         database_url = f"sqlite:///{sqlite_path}"
     settings = Settings(database_url=database_url, tz_name="UTC", currency="CNY")
@@ -975,7 +1014,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     engine = engine_for(settings)
     reusing = False
-    if ledger.head().position:
+    if ledger.head().position and not (args.resume and made_for(engine) is None):
         made = made_for(engine)
         if not args.reuse or made != args.events:
             engine.dispose()

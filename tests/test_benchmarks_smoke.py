@@ -181,3 +181,45 @@ def test_the_harness_carries_on_with_its_own_store_only_for_the_same_size(tmp_pa
         main(["--events", "400", "--reuse", "--stages", "payouts", *common])
     report = main(["--events", "300", "--reuse", "--stages", "payouts", *common])
     assert report["figures"]["payouts"]["value"] > 0 and "ingest" not in report["stage_seconds"]
+
+
+def _fill(path: Path, events: list[dict], actor: str = "bench") -> None:
+    from ledger.config import Settings
+    from ledger.store import Ledger
+
+    ledger = Ledger(Settings(database_url=f"sqlite:///{path}/bench.db"))
+    try:
+        for start in range(0, len(events), 1000):
+            ledger.record(events[start : start + 1000], actor)
+    finally:
+        ledger.close()
+
+
+def test_a_stopped_ingest_resumes_at_its_head_and_times_only_what_it_adds(tmp_path):
+    from benchmarks.run import GENERATED_UNTIL, made_for, main
+    from demo.generator import generate
+    from ledger.config import Settings
+    from projections.db import engine_for
+
+    total = 3000 + 30  # the harness generates 1% more, for its catch-up stage
+    _fill(tmp_path, list(generate(total, now=GENERATED_UNTIL))[:2000])
+    common = ["--workdir", str(tmp_path), "--keep", "--out", str(tmp_path / "o.json")]
+    report = main(["--events", "3000", "--resume", "--stages", "ingest", *common])
+    ingest = report["figures"]["ingest"]
+    assert ingest["extra"]["resumed_from"] == 2000 and ingest["extra"]["events"] == 1000
+    engine = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/bench.db"))
+    try:
+        assert made_for(engine) == 3000  # the store is the harness's own now: --reuse takes it
+    finally:
+        engine.dispose()
+
+
+def test_resume_refuses_a_store_filled_with_other_events(tmp_path):
+    from benchmarks.run import GENERATED_UNTIL, main
+    from demo.generator import generate
+
+    _fill(tmp_path, list(generate(4040, now=GENERATED_UNTIL))[:2000])  # the events of another --events
+    args = ["--events", "3000", "--resume", "--stages", "ingest", "--workdir", str(tmp_path), "--keep"]
+    with pytest.raises(SystemExit, match="not the generator's"):
+        main([*args, "--out", str(tmp_path / "o.json")])
+    assert not (tmp_path / "o.json").exists()
