@@ -17,8 +17,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import ProgrammingError, StoredEvent
@@ -39,9 +38,9 @@ ENTRIES_TABLE = "ledger_entries"
 ENTRY_COLUMNS = "position, notification_id, recorded_at, type, rep_id, actor, event_id, content_hash, link"
 
 
-@dataclass(frozen=True)
-class EntryMeta:
-    """What the write side knows about an event beyond its stored state."""
+class EntryMeta(NamedTuple):
+    """What the write side knows about an event beyond its stored state (a named tuple, as
+    `Entry`: a frozen dataclass set each field through object.__setattr__, per event)."""
 
     type: str
     rep_id: str | None
@@ -49,9 +48,10 @@ class EntryMeta:
     content_hash: str
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A ledger entry as written: one per stored event."""
+class Entry(NamedTuple):
+    """A ledger entry as written: one per stored event, in the table's column order. A named
+    tuple rather than an object: the driver takes it as the row it is (COPY, executemany), with
+    no row built from it, and a tuple is made faster than an object (a thousand a batch)."""
 
     position: int
     notification_id: int
@@ -131,13 +131,6 @@ def _hand_positions(receipt: list[int] | None, built: list[Entry]) -> None:
         receipt.extend(e.position for e in built)
 
 
-def _entry_rows(entries: list[Entry]) -> list[tuple[Any, ...]]:
-    return [
-        (e.position, e.notification_id, e.recorded_at, e.type, e.rep_id, e.actor, e.event_id, e.content_hash, e.link)
-        for e in entries
-    ]
-
-
 # ---------------------------------------------------------------- SQLite
 
 
@@ -179,7 +172,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         row = c.fetchone()
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
         built = build_entries(notification_ids, stored_events, metas, actor, tuple(row) if row else None, now_us)
-        c.executemany(f"INSERT INTO {ENTRIES_TABLE} VALUES (?,?,?,?,?,?,?,?,?)", _entry_rows(built))
+        c.executemany(f"INSERT INTO {ENTRIES_TABLE} VALUES (?,?,?,?,?,?,?,?,?)", built)
         _hand_positions(receipt, built)
         return notification_ids
 
@@ -300,8 +293,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         last = (row["position"], row["recorded_at"], row["link"]) if row else None
         built = build_entries(notification_ids, stored_events, metas, actor, last, now_us)
         with curs.copy(f"COPY {self.entries_table} ({ENTRY_COLUMNS}) FROM STDIN") as copy:
-            for entry_row in _entry_rows(built):
-                copy.write_row(entry_row)
+            for entry in built:
+                copy.write_row(entry)
         _hand_positions(receipt, built)
         return notification_ids
 
