@@ -29,6 +29,7 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteFactory,
 )
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed
 
 from ledger.chain import GENESIS, link_of, uuid_hex
@@ -280,17 +281,18 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         # The events table is locked (EXCLUSIVE) for this transaction: no other transaction has
         # inserted since the lock, so the batch's notification ids (given in row order by the
         # table's sequence) are the last n, and the last entry is final.
+        curs.row_factory = tuple_row  # a thousand ids as plain rows, not a dict made for each
         curs.execute(
             f"SELECT notification_id FROM {self.events_table} ORDER BY notification_id DESC LIMIT %s",
             (len(stored_events),),
         )
-        notification_ids = [row["notification_id"] for row in reversed(curs.fetchall())]
+        notification_ids = [notification_id for (notification_id,) in reversed(curs.fetchall())]
         if len(notification_ids) != len(stored_events):
             raise ProgrammingError(f"got {len(notification_ids)} notification ids, expected {len(stored_events)}")
         curs.execute(f"SELECT position, recorded_at, link FROM {self.entries_table} ORDER BY position DESC LIMIT 1")
         row = curs.fetchone()
         metas = entries or [EntryMeta("?", None, None, "") for _ in stored_events]
-        last = (row["position"], row["recorded_at"], row["link"]) if row else None
+        last = (row[0], row[1], row[2]) if row else None
         built = build_entries(notification_ids, stored_events, metas, actor, last, now_us)
         with curs.copy(f"COPY {self.entries_table} ({ENTRY_COLUMNS}) FROM STDIN") as copy:
             for entry in built:
@@ -316,17 +318,14 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         found: dict[UUID, list[StoredEvent]] = {}
         if not originator_ids:
             return found
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(
                 f"SELECT originator_id, originator_version, topic, state FROM {self.events_table} "
                 "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
                 (list(originator_ids),),
             )
-            for row in curs.fetchall():
-                oid = row["originator_id"]
-                found.setdefault(oid, []).append(
-                    StoredEvent(oid, row["originator_version"], row["topic"], bytes(row["state"]))
-                )
+            for oid, version, topic, state in curs.fetchall():
+                found.setdefault(oid, []).append(StoredEvent(oid, version, topic, bytes(state)))
         return found
 
 
