@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from uuid import UUID
 
 import orjson
@@ -86,3 +87,57 @@ def first_broken_link(
         previous = link
         checked += 1
     return previous, checked, None
+
+
+@dataclass(frozen=True)
+class PairedWalk:
+    """How far `first_broken_pair` got: the last good link, the rows that matched, the position
+    whose link did not match (None: none), the entry and the event at which the two reads stopped
+    lining up (both None: a read ran out), and whether a given digest was among the links."""
+
+    link: str
+    checked: int
+    broken: int | None
+    entry: tuple | None
+    event: tuple | None
+    saw_digest: bool
+
+
+def first_broken_pair(
+    previous: str,
+    events: Iterable[tuple],
+    entries: Iterable[tuple],
+    expected: int,
+    resealed: dict[int, str],
+    digest: str | None,
+) -> PairedWalk:
+    """`first_broken_link` over two reads zipped, rather than one joined (`verify` on PostgreSQL).
+
+    `entries`: (position, recorded_at, type, rep_id, actor, event_id, content_hash, link,
+    notification_id) by position from `expected`; `events`: (notification_id, topic,
+    originator_id as its 16 bytes, originator_version, state) by notification_id. Walks while
+    both line up (the same notification id, positions gap-free) and every link matches; where
+    they stop lining up, the caller decides why (an event stored behind the ledger's back, one
+    missing, an entry missing). `events` comes first in the zip: when it runs out, no entry has
+    been taken (the caller reads on from `entries` to tell whether one was left without event).
+    """
+    checked, saw = 0, False
+    for event, entry in zip(events, entries):  # noqa: B905 (stops at the shorter read: the caller looks on)
+        position, recorded_at, type_, rep_id, actor, event_id, chash, link, nid = entry
+        notification_id, topic, originator_id, version, state = event
+        if nid != notification_id or position != expected:
+            return PairedWalk(previous, checked, None, entry, event, saw)
+        if resealed and position in resealed:
+            if _sha256(state).hexdigest() != resealed[position]:
+                return PairedWalk(previous, checked, position, None, None, saw)
+        else:
+            header = _dumps(
+                (position, recorded_at, type_, rep_id, actor, event_id, chash, topic, originator_id.hex(), version)
+            )
+            if _sha256(b"".join((previous.encode(), header, state))).hexdigest() != link:
+                return PairedWalk(previous, checked, position, None, None, saw)
+        saw = saw or link == digest
+        previous = link
+        checked += 1
+        expected += 1
+    return PairedWalk(previous, checked, None, None, None, saw)

@@ -5,11 +5,19 @@ the chain. `Verifying` is the verifying half of `Ledger` (`ledger.store`)."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass
+from itertools import chain
+from typing import Any
 
-from ledger.chain import GENESIS, first_broken_link
+from psycopg import pq
+from psycopg.rows import tuple_row
+from psycopg.types.string import ByteaBinaryLoader
+
+from ledger.chain import GENESIS, first_broken_link, first_broken_pair
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
 from ledger.reading import LogReading
@@ -36,13 +44,14 @@ class Verifying(LogReading):
         passes through it: the log since then must extend that head, not rewrite it.
 
         Each link is checked against the link stored before it, so two stretches of the log can
-        be checked at once: a log of VERIFY_SPLIT_FROM events or more (or `split=True`) has its
-        later stretch checked by a worker process. The report is the same as one pass's: the
-        first position that fails, counting what matched before it.
+        be checked at once: a log of VERIFY_SPLIT_FROM events or more (VERIFY_SPLIT_FROM_POSTGRES
+        on PostgreSQL; or `split=True`) has its later stretch checked by a worker process. The
+        report is the same as one pass's: the first position that fails, counting what matched
+        before it.
         """
         head = self.head().position
         if split is None:
-            split = head >= VERIFY_SPLIT_FROM
+            split = head >= (VERIFY_SPLIT_FROM_POSTGRES if self.is_postgres else VERIFY_SPLIT_FROM)
         if split and head > 1:
             middle = head * 11 // 20  # a little more here, while the worker starts
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as worker:
@@ -81,9 +90,62 @@ class Verifying(LogReading):
 
     def _check_stretch(self, previous: str, after: int, upto: int | None, page: int, digest: str | None) -> Stretch:
         """Positions after `after` (to `upto`, or to the end), each link recomputed from the one
-        stored before it, `previous` being the link at `after`."""
-        checked, saw_digest = 0, False
+        stored before it, `previous` being the link at `after`. On PostgreSQL, the entries and the
+        events are read as two ranges while they line up (`_check_ranges`); the join reads on from
+        wherever they do not, and on SQLite throughout."""
         resealed = self.resealed_hashes()
+        if not (self.is_postgres and CHUNKED_ROWS):
+            return self._check_joined(previous, after, upto, page, digest, resealed)
+        ranged, finished = self._check_ranges(previous, after, upto, page, digest, resealed)
+        if finished:
+            return ranged
+        joined = self._check_joined(ranged.link, after + ranged.checked, upto, page, digest, resealed)
+        return Stretch(
+            joined.link,
+            ranged.checked + joined.checked,
+            joined.bad,
+            joined.problem,
+            ranged.saw_digest or joined.saw_digest,
+        )
+
+    def _check_ranges(
+        self, previous: str, after: int, upto: int | None, page: int, digest: str | None, resealed: dict[int, str]
+    ) -> tuple[Stretch, bool]:
+        """`_check_stretch` on PostgreSQL as two range reads, streamed in binary on two connections
+        and zipped by notification id: the entries by position, the events by notification id.
+
+        The joined read fetched each event through the index (a lookup per entry, its bytes as
+        hex text), a page at a time while this process waited: at a million events verify ran at
+        0.35 × a raw sha256 of the same bytes (docs/performance.md). Streamed, the server reads
+        ahead while the links are hashed here. The ranges line up while entries take their
+        events in notification-id order, as the recorder writes them. Where they stop lining up
+        (an event stored behind the ledger's back is skipped; an entry or an event missing, ids
+        out of order) the joined read is told to go on from there: (stretch so far, False)."""
+        rec = self.recorder
+        bounded = "" if upto is None else " AND position <= %s"
+        last_id = None if upto is None else self._notification_id_at(upto)
+        with rec.datastore.get_connection() as one, rec.datastore.get_connection() as other:
+            entries_sql = (
+                f"SELECT {_ENTRY_FIELDS} FROM {rec.entries_table} WHERE position > %s{bounded} ORDER BY position"
+            )
+            with closing(_streamed(one, entries_sql, (after,) if upto is None else (after, upto), page)) as entries:
+                first = next(entries, None)  # started first: the events' read then sees every entry's event
+                if first is None:
+                    return Stretch(previous, 0, None, "", False), False  # nothing to line up: the join says why
+                events_sql = (
+                    f"SELECT notification_id, topic, originator_id, originator_version, state FROM {rec.events_table} "
+                    f"WHERE notification_id >= %s{'' if last_id is None else ' AND notification_id <= %s'} "
+                    "ORDER BY notification_id"
+                )
+                params = (first[8],) if last_id is None else (first[8], last_id)
+                with closing(_streamed(other, events_sql, params, page)) as events, paused_gc():
+                    return _walk_pairs(previous, events, chain((first,), entries), after + 1, resealed, digest)
+
+    def _check_joined(
+        self, previous: str, after: int, upto: int | None, page: int, digest: str | None, resealed: dict[int, str]
+    ) -> Stretch:
+        """`_check_stretch` through the join of entries and events, page by page."""
+        checked, saw_digest = 0, False
         while upto is None or after < upto:
             with paused_gc():  # a page of rows at once: see ledger.gc_pause
                 rows = self._chain_rows(after, page if upto is None else min(page, upto - after))
@@ -106,6 +168,12 @@ class Verifying(LogReading):
         if upto is not None and after < upto:  # the stretch ends before its last position
             return Stretch(previous, checked, after + 1, f"position {after + 1} is missing from the log", saw_digest)
         return Stretch(previous, checked, None, "", saw_digest)
+
+    def _notification_id_at(self, position: int) -> int | None:
+        rows = self._query(
+            f"SELECT notification_id FROM {self.recorder.entries_table} WHERE position = {{p}}", None, (position,)
+        )
+        return rows[0][0] if rows else None
 
     @staticmethod
     def _bad(checked: int, head: str, position: int, message: str) -> VerifyReport:
@@ -149,6 +217,55 @@ class Verifying(LogReading):
         return self._query(f"SELECT COUNT(*) FROM {self.recorder.events_table}", None)[0][0]
 
 
+def _walk_pairs(
+    previous: str,
+    events: Iterator[tuple],
+    entries: Iterator[tuple],
+    expected: int,
+    resealed: dict[int, str],
+    digest: str | None,
+) -> tuple[Stretch, bool]:
+    """Zip the two reads (`first_broken_pair`) past events stored behind the ledger's back (no
+    entry names them: `verify` counts them at the end). (stretch, True) when done or broken;
+    (stretch so far, False) where only the join can tell what is wrong."""
+    link, checked, saw = previous, 0, False
+    while True:
+        walk = first_broken_pair(link, events, entries, expected, resealed, digest)
+        link, checked, saw = walk.link, checked + walk.checked, saw or walk.saw_digest
+        expected += walk.checked
+        if walk.broken is not None:
+            problem = f"position {walk.broken} does not match its chain link"
+            return Stretch(link, checked, walk.broken, problem, saw), True
+        entry, event = walk.entry, walk.event
+        if entry is None:  # one read ran out: the events (no entry taken), or the entries (done)
+            entry, event = next(entries, None), None
+            if entry is None:
+                return Stretch(link, checked, None, "", saw), True
+        if event is None or entry[0] != expected or event[0] > entry[8]:
+            return Stretch(link, checked, None, "", saw), False  # a gap, an event missing or out of order
+        for event in events:  # events with no entry, before this entry's
+            if event[0] >= entry[8]:
+                break
+        else:
+            return Stretch(link, checked, None, "", saw), False  # this entry's event is missing
+        events, entries = chain((event,), events), chain((entry,), entries)
+
+
+def _streamed(conn: Any, sql: str, params: tuple, page: int) -> Generator[tuple, None, None]:
+    """A query's rows in binary, fetched from the server in chunks while they are used (libpq's
+    chunked rows): a bytea as its bytes (not hex text to decode), a uuid as its 16 bytes (by the
+    driver's C loader for bytea: a UUID object made per event, or a loader of our own called
+    per event, cost as much as hashing it)."""
+    cursor = conn.cursor(row_factory=tuple_row, binary=True)
+    cursor.adapters.register_loader("uuid", ByteaBinaryLoader)
+    return cursor.stream(sql, params, binary=True, size=min(page, STREAM_CHUNK))
+
+
+_ENTRY_FIELDS = "position, recorded_at, type, rep_id, actor, event_id, content_hash, link, notification_id"
+STREAM_CHUNK = 2_000  # rows a chunk: a few hundred kB, the server reading ahead meanwhile
+CHUNKED_ROWS = pq.version() >= 170_000  # libpq 17 streams rows in chunks; row by row would be slower than the join
+
+
 def _first_missing(rows: list[tuple], expected: int) -> int | None:
     """The first position absent from a page that should run gap-free from `expected`: no entry,
     or an entry whose event is gone (the join found no topic). None when the page is whole."""
@@ -163,6 +280,10 @@ def _first_missing(rows: list[tuple], expected: int) -> int | None:
 
 
 VERIFY_SPLIT_FROM = 200_000  # events: below this, a worker process costs more to start than it saves
+# On PostgreSQL the range reads check ~2.5 × faster than the join did, and the server's own
+# process reads ahead on the second core: below a million events the worker's start (a fresh
+# interpreter importing the ledger, its own pool) costs more than its half saves.
+VERIFY_SPLIT_FROM_POSTGRES = 1_000_000
 
 
 @dataclass(frozen=True)
