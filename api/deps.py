@@ -471,16 +471,20 @@ async def _fresh(
 ) -> int:
     """Bring the projections up to the head of the log (a single `perfledger serve` answers every
     read with every write acknowledged before it); with `after`, also wait for that position,
-    which a separate projection worker may still be applying.
+    which a separate projection worker may still be applying. With a projection worker
+    (`app.state.projection_worker`), fold nothing: `worker_reached`.
 
     The head is read when the request is handled (`glance`, after it arrived), so every write
     acknowledged before it is at or below it; when every projection is already there, nothing is
     left to catch up and no thread is needed."""
-    ledger, engine = request.app.state.ledger, request.app.state.engine
-    replica = getattr(request.app.state, "read_engine", engine)
+    state = request.app.state
+    ledger, engine = state.ledger, state.engine
+    replica = getattr(state, "read_engine", engine)
     if replica is not engine and request.method in ("GET", "HEAD"):
         return await run_in_threadpool(replica_at, request, ledger, replica, after)
     seen = await glance(request)
+    if getattr(state, "projection_worker", False):
+        return await worker_reached(request, seen, after)
     reached = seen.projected if seen.settled else None
     if reached is None:
         reached = await run_in_threadpool(bring_up_to_date, ledger, engine)
@@ -506,6 +510,33 @@ async def _fresh(
 
 
 FreshProjections = Annotated[int, Depends(_fresh)]
+
+
+async def worker_reached(request: Request, seen: Glance, after: int | None) -> int:
+    """Where a projection worker (`serve --projections follow` or `external`) has brought the
+    projections, once that is at least `after` (read-your-writes), else 503 with Retry-After when
+    it does not get there within the app's `after_timeout`. Nothing is folded here.
+
+    The common case answers from the request's glance, in the event loop: no thread, no pooled
+    connection. The position is read through the engine only until this process has checked the
+    projections' schema (its first read: `projected_position` runs `ensure_schema`), or while a
+    tracking row is missing."""
+    state = request.app.state
+    reached = seen.projected
+    if reached is None:
+        reached = await run_in_threadpool(projected_position, state.engine)
+        state.probe.schema_checked()
+    if after is None or reached >= after:
+        return reached
+    timeout = getattr(state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
+    if not await run_in_threadpool(wait_for, state.engine, after, timeout):
+        raise HTTPException(
+            503,
+            f"the projections have not reached position {after} yet (they are at "
+            f"{await run_in_threadpool(projected_position, state.engine)}): retry in a moment",
+            headers={"Retry-After": "1"},
+        )
+    return after
 
 
 def replica_at(request: Request, ledger: Ledger, replica: Engine, after: int | None) -> int:
