@@ -139,7 +139,11 @@ class StoreProbe:
 
 class PostgresProbe:
     """One autocommit connection of this process's event loop, opened at the first glance: each
-    query one round trip (no BEGIN, no pre-ping), prepared by the server after a few uses."""
+    query one round trip (no BEGIN, no pre-ping), prepared by the server.
+
+    One query at a time: the requests that arrive while one is in flight share the next (sent
+    after each of them arrived, so it shows every write acknowledged before any of them), rather
+    than queueing a query each behind it."""
 
     def __init__(self, database_url: str):
         url, schema = projection_url(database_url)
@@ -150,15 +154,49 @@ class PostgresProbe:
         self._parameters: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT, **given}
         self._search_path = None if schema is None else '"' + schema.replace('"', '""') + '"'
         self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._opening = asyncio.Lock()
+        self._cursor: psycopg.AsyncCursor[Any] | None = None
+        self._turn = asyncio.Lock()  # the connection's one query (or its opening) at a time
+        self._next: asyncio.Future[Sequence[Any]] | None = None  # the query the waiting requests share
 
     async def fetch(self, sql: str) -> Sequence[Any]:
-        """The one row `sql` answers. A connection found dead (the server ended it) is replaced
-        and the query asked once more; failing again: `StoreOperationalError` (a 503)."""
+        """The one row `sql` answers, asked after this call began."""
+        while True:
+            shared = self._next
+            if shared is None:
+                return await self._ask_next(sql)
+            try:
+                return await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                if not shared.cancelled():
+                    raise  # this request itself was cancelled
+                # the request that was to ask was cancelled before it could: ask again
+
+    async def _ask_next(self, sql: str) -> Sequence[Any]:
+        shared = self._next = asyncio.get_running_loop().create_future()
+        try:
+            async with self._turn:
+                if self._next is shared:
+                    self._next = None  # who arrives from now on is after this query was sent
+                row = await self._ask(sql)
+        except BaseException as error:
+            if self._next is shared:
+                self._next = None
+            if isinstance(error, Exception):
+                shared.set_exception(error)
+                shared.exception()  # retrieved: this request raises it, whoever shared it too
+            else:
+                shared.cancel()
+            raise
+        shared.set_result(row)
+        return row
+
+    async def _ask(self, sql: str) -> Sequence[Any]:
+        """A connection found dead (the server ended it) is replaced and the query asked once
+        more; failing again: `StoreOperationalError` (a 503 with Retry-After)."""
         for attempt in (1, 2):
             try:
-                conn = await self._connection()
-                cursor = await conn.execute(sql)
+                cursor = await self._cursor_now()
+                await cursor.execute(sql, prepare=True)
                 row = await cursor.fetchone()
                 assert row is not None  # a SELECT of subqueries: one row
                 return row
@@ -168,23 +206,20 @@ class PostgresProbe:
                     raise StoreOperationalError(str(error)) from error
         raise AssertionError("unreachable")
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+    async def _cursor_now(self) -> psycopg.AsyncCursor[Any]:
         conn = self._conn
-        if conn is not None and not (conn.closed or conn.broken):
-            return conn
-        async with self._opening:  # the requests arriving at once open one connection, not one each
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = await self._open()
-            return self._conn
-
-    async def _open(self) -> psycopg.AsyncConnection[Any]:
-        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **self._parameters)
-        if self._search_path is not None:
-            await conn.execute(f"SET search_path TO {self._search_path}")
-        return conn
+        if conn is None or conn.closed or conn.broken or self._cursor is None:
+            await self._forget()
+            conn = self._conn = await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, **self._parameters
+            )
+            if self._search_path is not None:
+                await conn.execute(f"SET search_path TO {self._search_path}")
+            self._cursor = conn.cursor()  # kept: one query at a time (`_turn`)
+        return self._cursor
 
     async def _forget(self) -> None:
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._cursor = self._conn, None, None
         if conn is not None:
             with suppress(psycopg.Error):  # already ended by the server
                 await conn.close()

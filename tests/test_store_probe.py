@@ -4,6 +4,7 @@ replaced, and when the server cannot be reached a read answers 503 with Retry-Af
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ import pytest
 from api_client import Api, department, running
 from builders import correct
 
+from api.probe import PostgresProbe
 from ledger.config import Settings
 from projections.runner import catch_up
 
@@ -94,3 +96,22 @@ def test_a_read_sees_a_write_folded_by_another_process_only_once_the_probe_says_
     catch_up(state.ledger, state.engine)
     seen = api.client.portal.call(state.probe.glance)
     assert seen.projected == position and seen.settled
+
+
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_requests_arriving_while_a_query_is_in_flight_share_the_next_one_never_an_earlier(store_url):
+    """Each query draws a number: the first request's query is in flight when the nine others
+    arrive, so they share the next query (one more number), and none is given the first's answer."""
+    with psycopg.connect(store_url.replace("postgresql+psycopg", "postgresql").split("?")[0], autocommit=True) as conn:
+        schema = store_url.split("schema=")[1]
+        conn.execute(f"CREATE SEQUENCE {schema}.drawn")
+    probe = PostgresProbe(store_url)
+
+    async def ten_at_once() -> list[int]:
+        try:
+            rows = await asyncio.gather(*(probe.fetch("SELECT nextval('drawn'), pg_sleep(0.05)") for _ in range(10)))
+            return [row[0] for row in rows]
+        finally:
+            await probe.aclose()
+
+    assert asyncio.run(ten_at_once()) == [1] + [2] * 9
