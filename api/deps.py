@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -454,21 +455,20 @@ def bring_up_to_date(ledger: Ledger, engine: Engine) -> int:
         return catch_up(ledger, engine)
 
 
-async def _fresh(
-    request: Request,
-    _: CurrentUser,
-    after: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=MAX_POSITION,
-            description=(
-                "a log position (from POST /events): answer only once the projections include it; "
-                "503 if they do not within a few seconds, 422 if the log does not reach it"
-            ),
+After = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description=(
+            "a log position (from POST /events): answer only once the projections include it; "
+            "503 if they do not within a few seconds, 422 if the log does not reach it"
         ),
-    ] = None,
-) -> int:
+    ),
+]
+
+
+async def _fresh(request: Request, _: CurrentUser, after: After = None) -> int:
     """Bring the projections up to the head of the log (a single `perfledger serve` answers every
     read with every write acknowledged before it); with `after`, also wait for that position,
     which a separate projection worker may still be applying. With a projection worker
@@ -572,6 +572,27 @@ async def _figures_at_head(request: Request) -> MemoAtHead:
 FiguresAtHead = Annotated[
     MemoAtHead, Depends(_figures_at_head)
 ]  # figures remembered at this head (after FreshProjections)
+
+
+@dataclass(frozen=True, slots=True)
+class FreshRead:
+    """`SettingsDep`, `EngineDep`, `FreshProjections` and `FiguresAtHead` as one dependency, for
+    the hottest reads (GET /kpis): FastAPI's solving of each dependency (its cache key, its
+    parameters, its call) was a large share of a remembered answer's time (docs/performance.md).
+    The same checks in the same order: the caller authenticated, `after` validated, then waited for."""
+
+    settings: Settings
+    engine: Engine  # the read side's: the replica's for a GET where reads go to one
+    reached: int  # the position the projections are at (at least `after`)
+    memo: MemoAtHead
+
+
+async def _fresh_read(request: Request, user: CurrentUser, after: After = None) -> FreshRead:
+    reached = await _fresh(request, user, after)
+    return FreshRead(await _settings(request), await _engine(request), reached, await _figures_at_head(request))
+
+
+FreshReadDep = Annotated[FreshRead, Depends(_fresh_read)]
 
 
 async def run_read(engine: Engine, small: bool, read: Callable[[], T]) -> T:

@@ -18,6 +18,7 @@ from api.deps import (
     EngineDep,
     FiguresAtHead,
     FreshProjections,
+    FreshReadDep,
     KnownAt,
     OrgDep,
     PeriodQuery,
@@ -112,14 +113,12 @@ async def read_kpis(
     request: Request,
     scope: VisibleScope,
     period: PeriodQuery,
-    settings: SettingsDep,
-    engine: EngineDep,
-    _: FreshProjections,
-    memo: FiguresAtHead,
+    fresh: FreshReadDep,  # settings, engine, fresh projections and the memo: one dependency to solve
     as_of: AsOf = None,
     known_at: KnownAt = None,
     format: ExportFormat = "json",
 ) -> Response:
+    settings, engine, memo = fresh.settings, fresh.engine, fresh.memo
     known_at_given = known_at is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
     key = (scope, period, as_of)
