@@ -5,7 +5,9 @@
   `PayoutReps` (the reps whose payouts the caller sees);
 - what: `Period`, `PeriodPath`, `AsOf`, `KnownAt`, `RepId` — validated parameters whose refusals
   name the parameter (`query.period`) and say what to send;
-- fresh reads: `FreshProjections` (catch up before reading; `after=` waits for a position);
+- fresh reads: `FreshProjections` (catch up before reading; `after=` waits for a position; with a
+  projection worker, `worker_reached`), `FiguresAtHead`, or both with the settings and the read
+  engine as one dependency, `FreshReadDep` (the hottest reads);
 - bodies: `JsonBody` + `parse_body(Model, body)` + `body_doc(Model, example)` for /docs;
 - the layers' refusals: `with refused_as(409, ApprovalRefused)`, `with invalid_as("body.plan", PlanError)`.
 
