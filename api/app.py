@@ -53,10 +53,13 @@ def create_app(
     *,
     org: Any | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    projection_worker: bool = False,
 ) -> FastAPI:
     """The app. A `ledger` passed in stays the caller's to close; otherwise one is opened at
     startup and closed at shutdown. `org` (anything with `view() -> policy.OrgView`) replaces the
-    in-process org cache, e.g. with a projection's org query or a test double."""
+    in-process org cache, e.g. with a projection's org query or a test double.
+    `projection_worker`: a projection worker keeps the projections (`serve --projections follow`
+    or `external`): reads never fold, `after=` waits for the worker (api/deps.py `worker_reached`)."""
     settings = settings or (ledger.settings if ledger is not None else settings_from_env())
 
     @asynccontextmanager
@@ -87,7 +90,7 @@ def create_app(
             yield
         finally:
             if probe is not None:
-                probe.close()
+                await probe.aclose()
             engine.dispose()
             if replica is not None:
                 replica.dispose()
@@ -104,6 +107,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.projection_worker = projection_worker
     app.state.heavy_slots = heavy_slots()
     install_error_handlers(app)
     install_openapi(app)  # the events' and commands' schemas (api/openapi_events.py)

@@ -18,13 +18,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 import typer
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI
 
 from api.cli_common import EXIT_CONFIG, err, fail, load_settings, open_store, out, position_bar
-from api.deps import DEFAULT_AFTER_TIMEOUT, MAX_POSITION, CurrentUser, EngineDep, FreshProjections
 from ledger.config import Settings
 
 PROJECTIONS_ENV = "PERFLEDGER_PROJECTIONS"
@@ -197,48 +196,5 @@ def api_for_workers() -> FastAPI:
     worker (mode follow or external), reads wait for `after=` instead of folding in-request."""
     from api.app import create_app
 
-    app = create_app(load_settings())
-    if os.environ.get(PROJECTIONS_ENV, ProjectionsMode.in_request.value) != ProjectionsMode.in_request.value:
-        reads_wait_for_the_projection_worker(app)
-    return app
-
-
-def reads_wait_for_the_projection_worker(app: FastAPI) -> None:
-    """Replace the FreshProjections dependency (catch up, then wait for `after`) with one that only
-    waits: a projection worker folds the log, the API workers only append and read."""
-    fold_then_wait = get_args(FreshProjections)[1].dependency
-    app.dependency_overrides[fold_then_wait] = wait_for_after
-
-
-def wait_for_after(
-    request: Request,
-    _: CurrentUser,
-    engine: EngineDep,
-    after: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=MAX_POSITION,
-            description=(
-                "a log position (from POST /events): answer only once the projections include it; "
-                "503 if they do not within a few seconds"
-            ),
-        ),
-    ] = None,
-) -> int:
-    """The position the projections have reached, once it is at least `after` (503 if it does
-    not get there within the app's `after_timeout`)."""
-    from projections.runner import projected_position, wait_for
-
-    reached = projected_position(engine)
-    if after is None or reached >= after:
-        return reached
-    timeout = getattr(request.app.state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
-    if not wait_for(engine, after, timeout=timeout):
-        raise HTTPException(
-            503,
-            f"the projections have not reached position {after} yet (they are at "
-            f"{projected_position(engine)}): retry in a moment",
-            headers={"Retry-After": "1"},
-        )
-    return after
+    mode = os.environ.get(PROJECTIONS_ENV, ProjectionsMode.in_request.value)
+    return create_app(load_settings(), projection_worker=mode != ProjectionsMode.in_request.value)

@@ -5,7 +5,9 @@
   `PayoutReps` (the reps whose payouts the caller sees);
 - what: `Period`, `PeriodPath`, `AsOf`, `KnownAt`, `RepId` — validated parameters whose refusals
   name the parameter (`query.period`) and say what to send;
-- fresh reads: `FreshProjections` (catch up before reading; `after=` waits for a position);
+- fresh reads: `FreshProjections` (catch up before reading; `after=` waits for a position; with a
+  projection worker, `worker_reached`), `FiguresAtHead`, or both with the settings and the read
+  engine as one dependency, `FreshReadDep` (the hottest reads);
 - bodies: `JsonBody` + `parse_body(Model, body)` + `body_doc(Model, example)` for /docs;
 - the layers' refusals: `with refused_as(409, ApprovalRefused)`, `with invalid_as("body.plan", PlanError)`.
 
@@ -23,6 +25,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -454,33 +457,36 @@ def bring_up_to_date(ledger: Ledger, engine: Engine) -> int:
         return catch_up(ledger, engine)
 
 
-async def _fresh(
-    request: Request,
-    _: CurrentUser,
-    after: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=MAX_POSITION,
-            description=(
-                "a log position (from POST /events): answer only once the projections include it; "
-                "503 if they do not within a few seconds, 422 if the log does not reach it"
-            ),
+After = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description=(
+            "a log position (from POST /events): answer only once the projections include it; "
+            "503 if they do not within a few seconds, 422 if the log does not reach it"
         ),
-    ] = None,
-) -> int:
+    ),
+]
+
+
+async def _fresh(request: Request, _: CurrentUser, after: After = None) -> int:
     """Bring the projections up to the head of the log (a single `perfledger serve` answers every
     read with every write acknowledged before it); with `after`, also wait for that position,
-    which a separate projection worker may still be applying.
+    which a separate projection worker may still be applying. With a projection worker
+    (`app.state.projection_worker`), fold nothing: `worker_reached`.
 
     The head is read when the request is handled (`glance`, after it arrived), so every write
     acknowledged before it is at or below it; when every projection is already there, nothing is
     left to catch up and no thread is needed."""
-    ledger, engine = request.app.state.ledger, request.app.state.engine
-    replica = getattr(request.app.state, "read_engine", engine)
+    state = request.app.state
+    ledger, engine = state.ledger, state.engine
+    replica = getattr(state, "read_engine", engine)
     if replica is not engine and request.method in ("GET", "HEAD"):
         return await run_in_threadpool(replica_at, request, ledger, replica, after)
     seen = await glance(request)
+    if getattr(state, "projection_worker", False):
+        return await worker_reached(request, seen, after)
     reached = seen.projected if seen.settled else None
     if reached is None:
         reached = await run_in_threadpool(bring_up_to_date, ledger, engine)
@@ -506,6 +512,33 @@ async def _fresh(
 
 
 FreshProjections = Annotated[int, Depends(_fresh)]
+
+
+async def worker_reached(request: Request, seen: Glance, after: int | None) -> int:
+    """Where a projection worker (`serve --projections follow` or `external`) has brought the
+    projections, once that is at least `after` (read-your-writes), else 503 with Retry-After when
+    it does not get there within the app's `after_timeout`. Nothing is folded here.
+
+    The common case answers from the request's glance, in the event loop: no thread, no pooled
+    connection. The position is read through the engine only until this process has checked the
+    projections' schema (its first read: `projected_position` runs `ensure_schema`), or while a
+    tracking row is missing."""
+    state = request.app.state
+    reached = seen.projected
+    if reached is None:
+        reached = await run_in_threadpool(projected_position, state.engine)
+        state.probe.schema_checked()
+    if after is None or reached >= after:
+        return reached
+    timeout = getattr(state, "after_timeout", DEFAULT_AFTER_TIMEOUT)
+    if not await run_in_threadpool(wait_for, state.engine, after, timeout):
+        raise HTTPException(
+            503,
+            f"the projections have not reached position {after} yet (they are at "
+            f"{await run_in_threadpool(projected_position, state.engine)}): retry in a moment",
+            headers={"Retry-After": "1"},
+        )
+    return after
 
 
 def replica_at(request: Request, ledger: Ledger, replica: Engine, after: int | None) -> int:
@@ -541,6 +574,27 @@ async def _figures_at_head(request: Request) -> MemoAtHead:
 FiguresAtHead = Annotated[
     MemoAtHead, Depends(_figures_at_head)
 ]  # figures remembered at this head (after FreshProjections)
+
+
+@dataclass(frozen=True, slots=True)
+class FreshRead:
+    """`SettingsDep`, `EngineDep`, `FreshProjections` and `FiguresAtHead` as one dependency, for
+    the hottest reads (GET /kpis): FastAPI's solving of each dependency (its cache key, its
+    parameters, its call) was a large share of a remembered answer's time (docs/performance.md).
+    The same checks in the same order: the caller authenticated, `after` validated, then waited for."""
+
+    settings: Settings
+    engine: Engine  # the read side's: the replica's for a GET where reads go to one
+    reached: int  # the position the projections are at (at least `after`)
+    memo: MemoAtHead
+
+
+async def _fresh_read(request: Request, user: CurrentUser, after: After = None) -> FreshRead:
+    reached = await _fresh(request, user, after)
+    return FreshRead(await _settings(request), await _engine(request), reached, await _figures_at_head(request))
+
+
+FreshReadDep = Annotated[FreshRead, Depends(_fresh_read)]
 
 
 async def run_read(engine: Engine, small: bool, read: Callable[[], T]) -> T:

@@ -53,6 +53,15 @@ class FiguresMemo:
             return compute()
         return self.at_head(glance, key, compute)
 
+    def kept(self, glance: Glance, key: Hashable, known_at: datetime, known_at_given: bool) -> Any | None:
+        """What `figures` would answer without computing: the figures remembered for `key` at this
+        head, or None (none kept, or not usable for this read). Never waits: a handler asks here
+        first, in the event loop, and goes to the thread pool only to compute."""
+        if key is None or not self.usable(glance, known_at, known_at_given):
+            return None
+        with self._lock:
+            return self._figures.get(key) if self._position == glance.head else None
+
     def at_head(self, glance: Glance, key: Hashable, compute: Callable[[], Any], inputs: bool = False) -> Any:
         """`figures` once `usable` holds: remembered, or computed once for every caller asking now
         (`inputs`: kept among the latest `inputs_capacity` inputs rather than the figures)."""
@@ -107,6 +116,9 @@ class MemoAtHead:
 
     def figures(self, key: Hashable, known_at: datetime, known_at_given: bool, compute: Callable[[], Any]) -> Any:
         return self._memo.figures(self._glance, key, known_at, known_at_given, compute)
+
+    def kept(self, key: Hashable, known_at: datetime, known_at_given: bool) -> Any | None:
+        return self._memo.kept(self._glance, key, known_at, known_at_given)
 
     def remember(self, known_at: datetime, known_at_given: bool) -> Callable[[Hashable, Callable[[], T]], T] | None:
         """A `remember(key, compute)` for the projection queries (their inputs, keyed by what they

@@ -4,13 +4,19 @@ for every malformed one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
-from api_client import FAR, FAR_AMOUNT, MATE, OWN, TEAM, Api
+from api_client import FAR, FAR_AMOUNT, MATE, OWN, TEAM, Api, department
 from builders import correct, ev
+from fastapi.testclient import TestClient
 from payout_fixtures import JAN, won_deal
 
 from api import deps
-from projections.runner import projected_position
+from api.app import create_app
+from projections.queries.kpis import kpis as projections_kpis
+from projections.runner import catch_up, projected_position
 
 EN = {"Accept-Language": "en-US,en;q=0.9"}
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -212,3 +218,52 @@ def test_a_malformed_parameter_is_a_422_naming_it_and_saying_what_to_send(api, p
     problems = response.json()["detail"]
     assert [p["field"] for p in problems] == [field]
     assert says in problems[0]["message"]
+
+
+# ---------------------------------------------------------------- a projection worker keeps the projections
+
+
+@pytest.fixture
+def follow_api(settings):
+    """The app as `serve --projections follow` runs it: reads never fold; the test folds, as the worker would."""
+    with TestClient(create_app(settings, projection_worker=True)) as client:
+        api = Api(client)
+        api.record(*department())
+        client.app.state.after_timeout = 0.05
+        yield api
+
+
+def fold(api: Api) -> int:
+    state = api.client.app.state
+    return catch_up(state.ledger, state.engine)
+
+
+def test_with_a_projection_worker_a_read_folds_nothing_and_after_waits_for_the_worker(follow_api):
+    api = follow_api
+    assert kpis(api, "company")["kpis"]["revenue"] == "0.00"  # nothing folded yet: the worker's position
+    fold(api)
+    (position,) = api.record(correct("D-1", "110000.00", when="2026-04-05T00:00:00+00:00"))
+    assert kpis(api, "company")["kpis"]["revenue"] == "287777.77"  # the read did not fold the correction
+    waited = api.get("/kpis", scope="company", period="2026-Q1", after=position)
+    assert waited.status_code == 503 and waited.headers["Retry-After"] == "1"
+    assert "retry" in waited.json()["detail"]
+    fold(api)
+    assert kpis(api, "company", after=position)["kpis"]["revenue"] == "267777.77"
+
+
+def test_a_remembered_answer_is_the_computed_one_byte_for_byte_headers_included(follow_api, monkeypatch):
+    from api.routers import kpis as route
+
+    api = follow_api
+    fold(api)
+    kpis(api, "company")  # this process's first read: it checks the projections' schema (no memo yet)
+    state = api.client.app.state
+    now = datetime.now(UTC)  # both reads at one "now" (their known_at), after the head was recorded
+    state.settings = replace(state.settings, clock=lambda: now)
+    computed = []
+    monkeypatch.setattr(route, "kpis", lambda *args: computed.append(args) or projections_kpis(*args))
+    first = api.get("/kpis", scope=f"rep:{OWN}", period="2026-Q1")
+    second = api.get("/kpis", scope=f"rep:{OWN}", period="2026-Q1")
+    assert len(computed) == 1  # the second answer was the memo's
+    assert (second.status_code, second.content) == (first.status_code, first.content)
+    assert second.headers == first.headers

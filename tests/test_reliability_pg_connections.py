@@ -53,6 +53,11 @@ from projections.db import engine_for
 pytestmark = pytest.mark.processes
 
 WRITERS, READERS, KILLS = 3, 2, 3
+API_WORKERS = 2
+# At most per process: the read pool 2 × 4, the ledger's 2 × 2, the key store's 3; and each API
+# worker's store probe (docs/architecture.md, "Connections"): 16 × N + 15 with the projection worker.
+CONNECTIONS_AT_MOST = 16 * API_WORKERS + 15
+PROBE_SQL = "SELECT (SELECT position FROM %"  # how the store probe's query begins (api/probe.py)
 
 
 def call(url: str, method: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, str]]:
@@ -122,7 +127,7 @@ def run_load_through(settings: Settings, tmp_path: Path, app_name: str, disrupt:
 
     with children() as started:
         port = free_port()
-        args = [PERFLEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+        args = [PERFLEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(API_WORKERS)]
         server = Child([*args, "--no-access-log"], {**child_env(settings), "PGAPPNAME": app_name}, tmp_path / "s.log")
         started.append(server)
         url = f"http://127.0.0.1:{port}"
@@ -131,10 +136,11 @@ def run_load_through(settings: Settings, tmp_path: Path, app_name: str, disrupt:
         threads += [threading.Thread(target=read, args=(url,)) for _ in range(READERS)]
         for thread in threads:
             thread.start()
-        killed = []
+        killed, counted = [], []
         try:
             for _ in range(KILLS):
                 time.sleep(2.0)
+                counted.append(connections_by_kind(settings.database_url, app_name))
                 killed.append(disrupt())
             time.sleep(2.0)  # and the load goes on after the last disruption
         finally:
@@ -142,6 +148,10 @@ def run_load_through(settings: Settings, tmp_path: Path, app_name: str, disrupt:
             for thread in threads:
                 thread.join(timeout=120)
         assert all(k > 0 for k in killed), killed  # each time, the server had connections to end
+        assert all(total <= CONNECTIONS_AT_MOST for total, _ in counted), counted
+        # a store probe's connection per API process, not per request (and none while the
+        # process has had no request since its connection was ended)
+        assert all(probes <= API_WORKERS for _, probes in counted) and any(p for _, p in counted), counted
         for _ in range(50):  # as every client: a 503 with Retry-After says retry the same batch
             after_kills = call(url, "POST", "/events", token, batch(99, 0))
             statuses.append(("POST", *after_kills))
@@ -167,6 +177,19 @@ def run_load_through(settings: Settings, tmp_path: Path, app_name: str, disrupt:
     finally:
         engine.dispose()
         ledger.close()
+
+
+def connections_by_kind(database_url: str, app_name: str) -> tuple[int, int]:
+    """How many connections the server under test holds, and how many of them are store probes'."""
+    admin = database_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE query LIKE %s) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
+            (PROBE_SQL, app_name),
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
 
 
 def server_connections(url: str, app_name: str) -> list[int]:

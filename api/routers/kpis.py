@@ -18,6 +18,7 @@ from api.deps import (
     EngineDep,
     FiguresAtHead,
     FreshProjections,
+    FreshReadDep,
     KnownAt,
     OrgDep,
     PeriodQuery,
@@ -112,27 +113,26 @@ async def read_kpis(
     request: Request,
     scope: VisibleScope,
     period: PeriodQuery,
-    settings: SettingsDep,
-    engine: EngineDep,
-    _: FreshProjections,
-    memo: FiguresAtHead,
+    fresh: FreshReadDep,  # settings, engine, fresh projections and the memo: one dependency to solve
     as_of: AsOf = None,
     known_at: KnownAt = None,
     format: ExportFormat = "json",
 ) -> Response:
+    settings, engine, memo = fresh.settings, fresh.engine, fresh.memo
     known_at_given = known_at is not None
     as_of, known_at = resolved(settings, period, as_of, known_at)
+    key = (scope, period, as_of)
 
     def read() -> dict:
         return memo.figures(
-            (scope, period, as_of),
-            known_at,
-            known_at_given,
-            lambda: kpis(engine, settings, scope, period, as_of, known_at),
+            key, known_at, known_at_given, lambda: kpis(engine, settings, scope, period, as_of, known_at)
         )
 
-    # a rep's KPIs are a few indexed lookups: read in the event loop on SQLite (see run_read)
-    figures = await run_read(engine, parse_scope(scope).kind == "rep", read)
+    # Figures already kept at this head are answered here, with no hop to the thread pool (which,
+    # under load, queues behind the computing handlers); a rep's KPIs are a few indexed lookups:
+    # read in the event loop on SQLite (see run_read)
+    kept = memo.kept(key, known_at, known_at_given)
+    figures = kept if kept is not None else await run_read(engine, parse_scope(scope).kind == "rep", read)
     if format != "json":
         speaker = request_lang(request)
         sheet = exports.kpi_sheet(speaker, [(scope, period, figures)], as_of, known_at, settings.tz_name, settings.tz)
