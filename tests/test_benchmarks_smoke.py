@@ -181,3 +181,18 @@ def test_the_harness_carries_on_with_its_own_store_only_for_the_same_size(tmp_pa
         main(["--events", "400", "--reuse", "--stages", "payouts", *common])
     report = main(["--events", "300", "--reuse", "--stages", "payouts", *common])
     assert report["figures"]["payouts"]["value"] > 0 and "ingest" not in report["stage_seconds"]
+
+
+def test_the_harness_generates_the_reps_asked_and_carries_on_only_with_as_many(tmp_path):
+    from benchmarks.run import main
+    from demo.generator import org_size
+
+    common = ["--workdir", str(tmp_path), "--keep", "--out", str(tmp_path / "o.json")]
+    made = main(["--events", "300", "--reps", "12", "--stages", "ingest,rebuild", *common])
+    assert made["reps"] == 12
+    with pytest.raises(SystemExit, match="made for --events 300 --reps 10"):
+        main(["--events", "300", "--reps", "10", "--reuse", "--stages", "payouts", *common])
+    with pytest.raises(SystemExit, match="store of 300 events by 12 reps"):
+        main(["--events", "300", "--reuse", "--stages", "payouts", *common])  # the generator's default
+    report = main(["--events", "300", "--reps", "12", "--reuse", "--stages", "payouts", *common])
+    assert report["figures"]["payouts"]["extra"]["reps"] > org_size(300)  # 11 at the start of the year, a hire later
