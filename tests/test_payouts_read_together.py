@@ -279,3 +279,19 @@ def test_the_cli_says_an_interrupted_replay_wrote_nothing_and_can_run_again(cli,
     result = cli("replay", "2026-Q1", "--rules", str(rules))
     assert result.exit_code == 1
     assert "lost in the middle of a long read" in result.output and "run the same command again" in result.output
+
+
+def test_the_replay_asks_the_log_once_for_the_plans_and_once_a_rep_that_learned_something(company, monkeypatch):
+    ledger, engine, settings, reps = company
+    asked: list[list[int]] = []
+    events_at = ledger.events_at
+
+    def counted(positions: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(list(positions))
+        return events_at(positions, *args, **kwargs)
+
+    monkeypatch.setattr(ledger, "events_at", counted)
+    answer = replay(ledger, engine, settings, PERIOD, PlanRequest(rules=CHANGED))
+    learned = [row for row in answer["diff"] if row["causes"]["facts"]["events"]]
+    assert 0 < len(learned) < len(reps)
+    assert len(asked) == 1 + len(learned)  # it was once a rep for the plan, and once a rep for its evidence

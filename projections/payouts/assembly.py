@@ -288,6 +288,12 @@ def _memo(key: tuple, compute: Any) -> Any:
     return memo[key]
 
 
+def memo_value(key: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, once per key within `memoized()` (a replay's reads of the log beside its
+    payouts); every time outside."""
+    return _memo(("caller", *key), compute)
+
+
 def _plan_in_force(conn: Connection, rep_id: str, cut: Cutoffs) -> tuple[PlanVersion | None, Assignment | None]:
     return _memo(("plan", rep_id, cut), lambda: plan_in_force(conn, rep_id, cut))
 
