@@ -295,6 +295,7 @@ def replay(
 ) -> None:
     """Recompute every rep's payout for a period under another plan and show the difference from
     what was approved, rep by rep; with --record, record the differences as adjustments."""
+    from projections.db import ReadInterrupted
     from projections.payouts.assembly import PlanError
     from replay.replays import replay as run
     from services.adjustments import record_adjustments
@@ -317,6 +318,8 @@ def replay(
                 result = run(ledger, engine, settings, period, request, moment)
         except PlanError as error:
             fail(str(error), "`perfledger replay --help` shows how to name a plan")
+        except ReadInterrupted as error:
+            fail(str(error), "the replay reads on one connection from start to end: run the same command again")
         if as_json:
             print_json(result)
         else:

@@ -31,6 +31,7 @@ from api.responses import OrjsonResponse
 from ledger.errors import ConflictError, InvalidBatch
 from ledger.messages import Msg, code_of, message_of
 from ledger.schemas import pydantic_message
+from projections.db import ReadInterrupted
 from services.bounds import OverLimit
 from services.policy import NotVisible
 from services.recording import Refused
@@ -61,8 +62,14 @@ STATUS_CODES = {
     503: "unavailable",
 }
 # Contention or a lost connection (a lock or pool time-out, "database is locked", a restart),
-# as eventsourcing wraps the drivers' errors and as SQLAlchemy does: a 503 with Retry-After.
-TRANSIENT_STORE_ERRORS: tuple[type[Exception], ...] = (StoreOperationalError, StoreInterfaceError, SqlOperationalError)
+# as eventsourcing wraps the drivers' errors and as SQLAlchemy does, or a long read's held
+# connection lost mid-way (`ReadInterrupted`: a replay): a 503 with Retry-After.
+TRANSIENT_STORE_ERRORS: tuple[type[Exception], ...] = (
+    StoreOperationalError,
+    StoreInterfaceError,
+    SqlOperationalError,
+    ReadInterrupted,
+)
 
 
 class BadRequest(Exception):

@@ -58,7 +58,7 @@ from rich.progress import (
 )
 
 from benchmarks import references
-from demo.generator import DEFAULT_PLAN_RULES, generate
+from demo.generator import DEFAULT_PLAN_RULES, MIN_REPS, generate
 from ledger.config import Settings
 from ledger.decoding import micros_to_time
 from ledger.errors import ConflictError
@@ -237,7 +237,7 @@ class Bench:
 def stage_ingest(b: Bench) -> None:
     """Generate N (+1%) events; record the first N through Ledger.record in batches of 1000."""
     total = b.events + max(1, int(b.events * NEW_SHARE))
-    stream = generate(total, now=GENERATED_UNTIL)
+    stream = generate(total, now=GENERATED_UNTIL, reps=b.args.reps)
     seconds = generating = 0.0
     recorded = resumed_from = resume_ingest(b, stream) if b.args.resume else 0
     with progress_bar("ingest (Ledger.record)", b.events) as advance:
@@ -324,23 +324,32 @@ MARKER = "perfledger_bench"  # the table by which the harness knows a store it m
 
 
 def mark_as_made(b: Bench) -> None:
-    """Mark the store as the harness's own, ingested with `b.events` generated events."""
+    """Mark the store as the harness's own, ingested with `b.events` generated events by
+    `--reps` reps (NULL: the generator's default for the size)."""
+    reps = "NULL" if b.args.reps is None else int(b.args.reps)
     with b.engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {MARKER} (events BIGINT NOT NULL, made_at TEXT NOT NULL)")
+        conn.exec_driver_sql(
+            f"CREATE TABLE IF NOT EXISTS {MARKER} (events BIGINT NOT NULL, made_at TEXT NOT NULL, reps BIGINT)"
+        )
         conn.exec_driver_sql(f"DELETE FROM {MARKER}")
         conn.exec_driver_sql(
-            f"INSERT INTO {MARKER} VALUES ({b.events}, '{datetime.now(UTC).isoformat(timespec='seconds')}')"
+            f"INSERT INTO {MARKER} VALUES ({b.events}, '{datetime.now(UTC).isoformat(timespec='seconds')}', {reps})"
         )
 
 
-def made_for(engine: Any) -> int | None:
-    """The events the harness ingested into this store, or None: a store it did not make."""
+def made_for(engine: Any) -> tuple[int, int | None] | None:
+    """The events the harness ingested into this store and its `--reps` (None: the default), or
+    None: a store it did not make."""
     from sqlalchemy import inspect
 
     with engine.connect() as conn:
-        if not inspect(conn).has_table(MARKER):
+        inspector = inspect(conn)
+        if not inspector.has_table(MARKER):
             return None
-        return conn.exec_driver_sql(f"SELECT events FROM {MARKER}").scalar()
+        if "reps" not in {c["name"] for c in inspector.get_columns(MARKER)}:  # made before --reps
+            return conn.exec_driver_sql(f"SELECT events FROM {MARKER}").scalar(), None
+        events, reps = conn.exec_driver_sql(f"SELECT events, reps FROM {MARKER}").one()
+        return events, reps
 
 
 def reuse(b: Bench) -> None:
@@ -351,7 +360,7 @@ def reuse(b: Bench) -> None:
     if head == b.events and "catch_up" in b.args.stages:
         err.print(f"  generating the {b.events:,} events again to reach the new ones (not recorded) …")
         total = b.events + max(1, int(b.events * NEW_SHARE))
-        b.new_events = list(itertools.islice(generate(total, now=GENERATED_UNTIL), b.events, None))
+        b.new_events = list(itertools.islice(generate(total, now=GENERATED_UNTIL, reps=b.args.reps), b.events, None))
     elif "catch_up" in b.args.stages:
         b.args.stages.remove("catch_up")
         err.print("  the store already holds the catch-up's new events: stage catch_up left out")
@@ -933,6 +942,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help=f"the CI smoke size: {QUICK_EVENTS:,} events")
     parser.add_argument(
+        "--reps",
+        type=int,
+        help="reps of the generated company, mid-year hires included "
+        "(default: the generator's for the size, one per ~2,000 events)",
+    )
+    parser.add_argument(
         "--database-url",
         help="run on this PostgreSQL store (an empty schema: ?schema=NAME); "
         "default: a fresh SQLite file in a temporary folder",
@@ -979,6 +994,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.events = QUICK_EVENTS if args.quick else DEFAULT_EVENTS
     if args.events < 100:
         parser.error("--events: at least 100")
+    if args.reps is not None and args.reps < MIN_REPS:
+        parser.error(f"--reps: at least {MIN_REPS}")
     if args.rebuild_rounds < 1:
         parser.error("--rebuild-rounds: at least 1")
     args.stages = [s.strip() for s in args.stages.split(",") if s.strip()]
@@ -1030,18 +1047,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     reusing = False
     if ledger.head().position and not (args.resume and made_for(engine) is None):
         made = made_for(engine)
-        if not args.reuse or made != args.events:
+        if not args.reuse or made != (args.events, args.reps):
             engine.dispose()
             ledger.close()
             why = (
                 "a store the benchmark did not make"
                 if made is None
-                else f"the benchmark's store of {made:,} events"
+                else f"the benchmark's store of {made[0]:,} events"
+                + ("" if made[1] is None else f" by {made[1]:,} reps")
                 + ("" if args.reuse else " (--reuse carries on with it, its ingest done)")
             )
             raise SystemExit(
                 f"{database_url} already holds events, {why}: the benchmark needs an empty store, or with "
-                f"--reuse one it made for --events {args.events:,} (PostgreSQL: DROP SCHEMA … CASCADE; CREATE SCHEMA …)"
+                f"--reuse one it made for --events {args.events:,}"
+                + ("" if args.reps is None else f" --reps {args.reps:,}")
+                + " (PostgreSQL: DROP SCHEMA … CASCADE; CREATE SCHEMA …)"
             )
         reusing = True
         args.stages = [s for s in args.stages if s != "ingest"]
@@ -1054,7 +1074,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     info = machine(bench)
     store = "postgresql" if is_postgres else "sqlite"
     out.print(
-        f"[bold]Perfledger benchmark[/]: {args.events:,} events on {store}; {info['nproc']} × {info['cpu_model']}, "
+        f"[bold]Perfledger benchmark[/]: {args.events:,} events"
+        + ("" if args.reps is None else f" by {args.reps:,} reps")
+        + f" on {store}; {info['nproc']} × {info['cpu_model']}, "
         f"Python {info['python']}, SQLite {info['sqlite']}"
         + (f", PostgreSQL {info['postgresql']}" if is_postgres else "")
     )
@@ -1075,6 +1097,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report = {
         "benchmark": "perfledger",
         "events": args.events,
+        "reps": args.reps,
         "store": store,
         "started_at": started.isoformat(),
         "command": " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),

@@ -2,7 +2,7 @@
 
 Used by the demo, the tests and the 1,000,000-event benchmark. Standard library only.
 
-    generate(n_events, *, seed=7, tz="UTC", now=None) -> Iterator[dict]
+    generate(n_events, *, seed=7, tz="UTC", now=None, reps=None) -> Iterator[dict]
 
 yields envelopes exactly as in docs/design.md ("Events"): ``{"type", "event_id", "occurred_at",
 "data"}`` with plain JSON-able values (money as strings with two decimals, shares and rates as
@@ -17,7 +17,8 @@ How it works
   2026; on 10 February 2027, 1 April 2026 to 9 February 2027. Below, "the year" is that span and
   its quarters are Q1..Q4 of it (labelled with their calendar names: 2026-Q2 … 2027-Q1).
 * The org (regions → teams → reps, each rep with a hidden level and skill) is sized from
-  ``n_events`` (``org_size``: about 2,000 events per rep a year, at least 8 reps) and emitted on
+  ``n_events`` (``org_size``: about 2,000 events per rep a year, at least 8 reps), or has
+  ``reps`` reps when given (then each rep's year thins out to fit ``n_events``), and is emitted on
   the year's second day together with the incentive plan and the first quarter's targets.
   Business starts on its third day and ends two days before it does, so that every
   ``occurred_at`` lies inside the year both in ``tz`` and in UTC (whatever the ledger's
@@ -303,9 +304,12 @@ def org_size(n_events: int) -> int:
     return max(MIN_REPS, (n + EVENTS_PER_REP // 2) // EVENTS_PER_REP)
 
 
-def generate(n_events: int, *, seed: int = 7, tz: str = "UTC", now: datetime | None = None) -> Iterator[dict]:
+def generate(
+    n_events: int, *, seed: int = 7, tz: str = "UTC", now: datetime | None = None, reps: int | None = None
+) -> Iterator[dict]:
     """Yield ``n_events`` envelopes (exactly, unless ``n_events`` is 0) of the sales year up to
-    ``now`` (an aware time; default: the system's clock).
+    ``now`` (an aware time; default: the system's clock), by ``reps`` reps (including the mid-year
+    hires; default ``org_size(n_events)``).
 
     Deterministic for a given (n_events, seed, tz, now); lazy: nothing is computed until the
     first envelope is asked for, and memory does not grow with the length of the log.
@@ -314,6 +318,8 @@ def generate(n_events: int, *, seed: int = 7, tz: str = "UTC", now: datetime | N
         raise ValueError(f"n_events must be a non-negative int, got {n_events!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    if reps is not None and (isinstance(reps, bool) or not isinstance(reps, int) or reps < MIN_REPS):
+        raise ValueError(f"reps must be an int of at least {MIN_REPS}, got {reps!r}")
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
@@ -327,7 +333,7 @@ def generate(n_events: int, *, seed: int = 7, tz: str = "UTC", now: datetime | N
         raise ValueError(f"now must fall in the years 1971 to 9998, got {now!r}")
     if n_events == 0:
         return iter(())
-    return _Generator(n_events, seed, year_start(today), today, zone).run()
+    return _Generator(n_events, seed, year_start(today), today, zone, reps or org_size(n_events)).run()
 
 
 def year_start(today: date) -> date:
@@ -421,8 +427,9 @@ class _Team:
 
 
 class _Generator:
-    def __init__(self, n: int, seed: int, start: date, today: date, zone: ZoneInfo) -> None:
+    def __init__(self, n: int, seed: int, start: date, today: date, zone: ZoneInfo, reps: int) -> None:
         self.n = n
+        self.total_reps = reps
         self.seed = seed
         self.start = start
         self.today = today
@@ -522,7 +529,7 @@ class _Generator:
     # -- org --------------------------------------------------------------------------------
     def _org(self) -> None:
         rng, n = self.rng, self.n
-        total = org_size(n)
+        total = self.total_reps
         hires = max(1, total // 50)
         initial = total - hires
         self.n_teams = n_teams = max(2, round(total / 8))

@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +26,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger.config import Settings
 
@@ -259,9 +260,47 @@ def try_writing(engine: Engine) -> Iterator[Connection | None]:
             yield conn
 
 
+# The read transaction `held_reading` holds, by engine, for the `reading`s inside it.
+_HELD: ContextVar[dict[Engine, Connection] | None] = ContextVar("held_reading", default=None)
+
+
+class ReadInterrupted(Exception):
+    """A long read held on one connection (`held_reading`) lost it mid-way: nothing was written,
+    the whole read can be run again."""
+
+
+@contextmanager
+def held_reading(engine: Engine) -> Iterator[None]:
+    """Within it, every `reading(engine)` of this thread is one read transaction, held to the end:
+    a quarter's payouts or replay read thousands of times, each of which checked a connection out
+    of the pool and began and ended a transaction (a third of a 5,000-rep quarter's payouts on
+    PostgreSQL: docs/performance.md), and all of them now read one snapshot. What per-read
+    checkouts gave up for it: a connection the server ends mid-way was replaced at the next read;
+    now the whole read fails, as `ReadInterrupted` (the API answers 503, the CLI says to run it again)."""
+    held = _HELD.get() or {}
+    if engine in held:  # already held: the outer one reads
+        yield
+        return
+    with reading(engine) as conn:
+        token = _HELD.set({**held, engine: conn})
+        try:
+            yield
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            raise ReadInterrupted(
+                "the connection to the database was lost in the middle of a long read (a restart, a "
+                f"failover, a terminated backend); nothing was written: run it again ({error.orig})"
+            ) from error
+        finally:
+            _HELD.reset(token)
+
+
 @contextmanager
 def reading(engine: Engine, custom_plans: bool = False) -> Iterator[Connection]:
-    """One read transaction over a single snapshot (PostgreSQL: REPEATABLE READ).
+    """One read transaction over a single snapshot (PostgreSQL: REPEATABLE READ); within
+    `held_reading(engine)`, the transaction it holds (as it was begun: `custom_plans` is a
+    transaction's setting).
 
     `custom_plans`: PostgreSQL plans this transaction's statements for their actual parameters
     every time. psycopg prepares a statement on its fifth execution, and from then on the server
@@ -269,6 +308,10 @@ def reading(engine: Engine, custom_plans: bool = False) -> Iterator[Connection]:
     reads (a list of reps, a wide time range) it estimated a handful of rows and chose nested
     loops over thousands (a team's KPIs 147 ms against 12.6 ms planned each time, at a million
     events). A rep's reads keep the cached plan, which suits their one-rep shape."""
+    held = _HELD.get()
+    if held is not None and engine in held:
+        yield held[engine]
+        return
     options: dict[str, Any] = {}
     if not is_sqlite(engine):
         options["isolation_level"] = "REPEATABLE READ"

@@ -150,11 +150,22 @@ def explain_change(
 
 
 def events_between(
-    ledger: Ledger, engine: Engine, before: Payout, after: Payout, lo: int, hi: int
+    ledger: Ledger,
+    engine: Engine,
+    before: Payout,
+    after: Payout,
+    lo: int,
+    hi: int,
+    positions: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """The events recorded in (lo, hi] that touched either payout's inputs (or its plan), each
     with the `lines` it moved (the components whose events cite it and whose amount changed:
-    every changed line for a plan) and, for a dispute's correction or resolution, its `dispute_id`."""
+    every changed line for a plan) and, for a dispute's correction or resolution, its `dispute_id`.
+
+    `positions`: the log's positions at lo and at hi (`Ledger.positions_at`), when the caller
+    has them: the events recorded in (lo, hi] are then those at positions between, picked here,
+    and the log is read only when some are (a replay of an approved quarter, where most reps
+    learned nothing since their approval, asked the log about every rep's evidence)."""
     touched = {
         p for evidence in (before.evidence, after.evidence) for positions in evidence.values() for p in positions
     }
@@ -168,7 +179,10 @@ def events_between(
             for position in line.events:
                 citing.setdefault(position, set()).add(line.component)
     plans = {c.plan.position for c in (before, after) if c.plan is not None and c.plan.position is not None}
-    records = ledger.events_at(sorted(touched), recorded_in=(lo, hi))
+    wanted = sorted(touched)
+    if positions is not None:
+        wanted = [p for p in wanted if positions[0] < p <= positions[1]]
+    records = ledger.events_at(wanted, recorded_in=(lo, hi)) if wanted else []
     disputes = dispute_of_positions(engine, [r.position for r in records])
     found = []
     for record in records:

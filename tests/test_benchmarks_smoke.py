@@ -209,7 +209,7 @@ def test_a_stopped_ingest_resumes_at_its_head_and_times_only_what_it_adds(tmp_pa
     assert ingest["extra"]["resumed_from"] == 2000 and ingest["extra"]["events"] == 1000
     engine = engine_for(Settings(database_url=f"sqlite:///{tmp_path}/bench.db"))
     try:
-        assert made_for(engine) == 3000  # the store is the harness's own now: --reuse takes it
+        assert made_for(engine) == (3000, None)  # the harness's own now, of the default reps: --reuse takes it
     finally:
         engine.dispose()
 
@@ -223,3 +223,18 @@ def test_resume_refuses_a_store_filled_with_other_events(tmp_path):
     with pytest.raises(SystemExit, match="not the generator's"):
         main([*args, "--out", str(tmp_path / "o.json")])
     assert not (tmp_path / "o.json").exists()
+
+
+def test_the_harness_generates_the_reps_asked_and_carries_on_only_with_as_many(tmp_path):
+    from benchmarks.run import main
+    from demo.generator import org_size
+
+    common = ["--workdir", str(tmp_path), "--keep", "--out", str(tmp_path / "o.json")]
+    made = main(["--events", "300", "--reps", "12", "--stages", "ingest,rebuild", *common])
+    assert made["reps"] == 12
+    with pytest.raises(SystemExit, match="made for --events 300 --reps 10"):
+        main(["--events", "300", "--reps", "10", "--reuse", "--stages", "payouts", *common])
+    with pytest.raises(SystemExit, match="store of 300 events by 12 reps"):
+        main(["--events", "300", "--reuse", "--stages", "payouts", *common])  # the generator's default
+    report = main(["--events", "300", "--reps", "12", "--reuse", "--stages", "payouts", *common])
+    assert report["figures"]["payouts"]["extra"]["reps"] > org_size(300)  # 11 at the start of the year, a hire later

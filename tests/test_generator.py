@@ -418,6 +418,8 @@ def test_generation_is_lazy_and_streams(monkeypatch):
         {"tz": "Mars/Olympus"},
         {"seed": "7"},
         {"now": datetime(2026, 12, 3, 15)},  # a naive time
+        {"reps": 3},  # fewer than MIN_REPS
+        {"reps": True},
     ],
 )
 def test_bad_arguments_are_rejected_at_the_call(bad):
@@ -435,6 +437,16 @@ def test_org_size_scales_with_the_number_of_events():
 
 def test_the_onboarded_reps_match_org_size(checked_50k):
     assert checked_50k.types["RepOnboarded"] == org_size(50_000)
+
+
+def test_a_company_of_a_given_number_of_reps_fits_the_requested_size():
+    """`reps=` makes a larger company than the size would (the benchmark's 5,000 reps at 1M
+    events): every rep is onboarded, the log keeps its size and its invariants."""
+    log = list(generate(20_000, seed=4, reps=60))
+    checker = check(log)
+    assert checker.types["RepOnboarded"] == 60 != org_size(20_000)
+    assert len(log) == 20_000
+    assert list(generate(20_000, seed=4)) == list(generate(20_000, seed=4, reps=org_size(20_000)))
 
 
 def test_the_default_plan_rules_are_the_design_rules():

@@ -137,14 +137,26 @@ def rep_figures(
         return figures_by_rep(conn, settings, {rep_id: cut})[rep_id]
 
 
-def figures_by_rep(conn: Connection, settings: Settings, cuts: Mapping[str, Cutoffs]) -> dict[str, Figures]:
+def figures_by_rep(
+    conn: Connection,
+    settings: Settings,
+    cuts: Mapping[str, Cutoffs],
+    revised: Mapping[str, list[Any]] | None = None,
+) -> dict[str, Figures]:
     """`rep_figures` of each rep at its cut-offs, inside a read transaction the caller holds. The
-    cut-offs may differ in knowledge time only: one period, one as_of."""
-    rows = rows_by_rep(conn, settings, cuts)
+    cut-offs may differ in knowledge time only: one period, one as_of. `revised`: the period's
+    target revisions by scope (`revisions_by_scope`), when the caller has read them for every
+    rep already (a period's payouts read them by batches of reps: one read, not one a batch)."""
+    rows = rows_by_rep(conn, settings, cuts, revised)
     return {rep_id: figures_of(found) for rep_id, found in rows.items()}
 
 
-def rows_by_rep(conn: Connection, settings: Settings, cuts: Mapping[str, Cutoffs]) -> dict[str, RepRows]:
+def rows_by_rep(
+    conn: Connection,
+    settings: Settings,
+    cuts: Mapping[str, Cutoffs],
+    revised: Mapping[str, list[Any]] | None = None,
+) -> dict[str, RepRows]:
     rows = {rep_id: RepRows() for rep_id in cuts}
     if not cuts:
         return rows
@@ -168,7 +180,8 @@ def rows_by_rep(conn: Connection, settings: Settings, cuts: Mapping[str, Cutoffs
         rows[row.rep_id].conversions.append(row)
     for rep_id, kind, count, replied, positions in run("activities", window):
         rows[rep_id].activities[kind] = (int(count), int(replied or 0), positions)
-    revised = revisions_by_scope(conn, str(cut.period), [f"rep:{rep_id}" for rep_id in cuts])
+    if revised is None:
+        revised = revisions_by_scope(conn, str(cut.period), [f"rep:{rep_id}" for rep_id in cuts])
     for rep_id, found in rows.items():
         found.goals = in_force(revised.get(f"rep:{rep_id}", []), cuts[rep_id])
     return rows

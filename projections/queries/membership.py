@@ -84,17 +84,39 @@ class Stint:
         return (self.team_id if scope.kind == "team" else self.region) == scope.value
 
 
+_m = memberships.c
+_STINT_ROWS = select(_m.rep_id, _m.occurred_us, _m.team_id, _m.region, _m.recorded_us).order_by(
+    _m.rep_id, _m.occurred_us, _m.position
+)
+
+
 def stints(conn: Connection, known_us: int, rep_ids: Iterable[str] | None = None) -> list[Stint]:
     """Every rep's stints as known at `known_us` (optionally only the given reps)."""
-    query = (
-        select(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.team_id, memberships.c.region)
-        .where(memberships.c.recorded_us <= known_us)
-        .order_by(memberships.c.rep_id, memberships.c.occurred_us, memberships.c.position)
-    )
+    query = _STINT_ROWS.where(_m.recorded_us <= known_us)
     if rep_ids is not None:
-        query = query.where(memberships.c.rep_id.in_(sorted(set(rep_ids))))
+        query = query.where(_m.rep_id.in_(sorted(set(rep_ids))))
+    return _stints_of_rows(conn.execute(query).all())
+
+
+def membership_history(conn: Connection) -> dict[str, list[Any]]:
+    """Every rep's membership rows, whenever recorded, in the order their stints walk them: read
+    once, then each rep's stints at any knowledge time are `stints_at` (a replay of an approved
+    quarter asks each rep's at its own approval's knowledge time: a read of the whole table a
+    rep, 5,000 of them at 5,000 reps)."""
+    by_rep: dict[str, list[Any]] = {}
+    for row in conn.execute(_STINT_ROWS).all():
+        by_rep.setdefault(row.rep_id, []).append(row)
+    return by_rep
+
+
+def stints_at(rows: Sequence[Any], known_us: int) -> list[Stint]:
+    """`stints` of one rep as known at `known_us`, from its `membership_history` rows."""
+    return _stints_of_rows([row for row in rows if row.recorded_us <= known_us])
+
+
+def _stints_of_rows(rows: Sequence[Any]) -> list[Stint]:
+    """The stints of membership rows ordered by rep, business time and position."""
     result: list[Stint] = []
-    rows = conn.execute(query).all()
     start = 0
     for end in range(1, len(rows) + 1):
         if end == len(rows) or rows[end].rep_id != rows[start].rep_id:
