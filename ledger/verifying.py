@@ -229,6 +229,7 @@ def _walk_pairs(
     entry names them: `verify` counts them at the end). (stretch, True) when done or broken;
     (stretch so far, False) where only the join can tell what is wrong."""
     link, checked, saw = previous, 0, False
+    events_read, entries_read = events, entries
     while True:
         walk = first_broken_pair(link, events, entries, expected, resealed, digest)
         link, checked, saw = walk.link, checked + walk.checked, saw or walk.saw_digest
@@ -248,7 +249,9 @@ def _walk_pairs(
                 break
         else:
             return Stretch(link, checked, None, "", saw), False  # this entry's event is missing
-        events, entries = chain((event,), events), chain((entry,), entries)
+        # Both rows taken back in front of their reads (of the reads themselves, not of the last
+        # chains: every row those held is taken, and chains of chains would nest once per stray).
+        events, entries = chain((event,), events_read), chain((entry,), entries_read)
 
 
 def _streamed(conn: Any, sql: str, params: tuple, page: int) -> Generator[tuple, None, None]:

@@ -121,3 +121,19 @@ def test_on_postgresql_the_worker_starts_only_from_its_own_threshold(ledger, mon
     else:
         with pytest.raises(AssertionError, match="no worker"):
             ledger.verify()
+
+
+def test_events_stored_behind_the_ledgers_back_between_every_entry_are_each_skipped(log, joins):
+    events, entries = log.recorder.events_table, log.recorder.entries_table
+    column = log.recorder.notification_key
+    for position in range(30, 0, -1):  # each event and its entry to id position × 10, leaving gaps
+        move_event(log, position, position * 10)
+    raw(
+        log,
+        f"INSERT INTO {events} ({column}, originator_id, originator_version, topic, state) "
+        f"SELECT e.{column} + 5, e.originator_id, e.originator_version + 1000, e.topic, e.state "
+        f"FROM {events} e JOIN {entries} l ON l.notification_id = e.{column}",
+    )
+    report = log.verify(page=4)
+    assert report.events_checked == 30 and "30 stored event(s) have no ledger entry" in report.message
+    assert joins == ([] if log.is_postgres else [0])
