@@ -18,7 +18,7 @@ from builders import onboard
 from projection_fixtures import Store, projected_stores
 
 import projections.queries.kpis as kpi_queries
-from projections.db import is_sqlite, reading
+from projections.db import is_sqlite, reading, writing
 
 
 @pytest.fixture
@@ -68,3 +68,12 @@ def test_wide_scopes_read_their_figures_under_custom_plans(projected_store, monk
     monkeypatch.setattr(kpi_queries, "scope_figures", spying)
     store.kpis(scope, "2026-Q1")
     assert seen == [mode]
+
+
+def test_projection_writes_are_planned_for_their_own_parameters(projected_store):
+    # a fold's tables grow from empty during a rebuild: a generic plan made early would stay a seq scan
+    store = postgres_store(projected_store)
+    with writing(store.engine) as conn:
+        assert plan_cache_mode(conn) == "force_custom_plan"
+    with reading(store.engine) as conn:
+        assert plan_cache_mode(conn) == "auto"
