@@ -291,9 +291,14 @@ class LogReading:
         return self._execute(sql, values)
 
     def _execute(self, sql: str, values: list[Any]) -> list[tuple]:
+        # The log's reads on PostgreSQL are planned for their parameters every time, never prepared:
+        # psycopg prepares a statement on its fifth run, and the server may then settle on a generic
+        # plan. For a walk of one type in a range of positions (`_log_rows`) that plan was the primary
+        # key's range, filtering 10M entries for a rare type: 3.3 s, against 0.3 ms for the
+        # (type, position) index the actual values pick (docs/performance.md, ten million events).
         if self.is_postgres:
             with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-                curs.execute(sql, values)
+                curs.execute(sql, values, prepare=False)
                 return curs.fetchall() if curs.description else []
         with self.recorder.datastore.transaction(commit=False) as c:
             c.sqlite_cursor.row_factory = None  # plain tuples from the driver (this cursor only), not sqlite3.Row
@@ -308,7 +313,7 @@ class LogReading:
             with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
 
                 def run_pg(sql: str, params: tuple) -> list[tuple]:
-                    curs.execute(sql.replace("{p}", mark), params)
+                    curs.execute(sql.replace("{p}", mark), params, prepare=False)
                     return curs.fetchall()
 
                 yield run_pg

@@ -323,6 +323,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 f"SELECT originator_id, originator_version, topic, state FROM {self.events_table} "
                 "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
                 (list(originator_ids),),
+                prepare=False,  # planned for its ids each time: a generic plan went parallel (docs/performance.md)
             )
             for oid, version, topic, state in curs.fetchall():
                 found.setdefault(oid, []).append(StoredEvent(oid, version, topic, bytes(state)))
