@@ -22,7 +22,7 @@ from api.heavy import heavy_slots
 from api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from api.log_queries import LogReader
 from api.openapi_events import install as install_openapi
-from api.org_cache import OrgCache
+from api.org_view import ProjectedOrg
 from api.probe import StoreProbe
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
@@ -77,7 +77,7 @@ def create_app(
             app.state.engine = engine
             app.state.read_engine = replica or engine
             app.state.log = LogReader(store)
-            app.state.org = org if org is not None else OrgCache(app.state.log)
+            app.state.org = org if org is not None else ProjectedOrg(app.state.log, engine)
             app.state.principals = Principals()
             app.state.figures_memo = FiguresMemo()
             app.state.probe = probe = StoreProbe(store, replica or engine)

@@ -144,7 +144,7 @@ def resolve_command(
 
     from api.cli_common import actor
     from api.log_queries import LogReader
-    from api.org_cache import OrgCache
+    from api.org_view import ProjectedOrg
     from ledger.errors import InvalidBatch
     from services.disputes import ResolutionRefused, resolve
     from services.policy import NotVisible, User
@@ -164,7 +164,7 @@ def resolve_command(
                 engine,
                 settings,
                 operator,
-                OrgCache(LogReader(ledger)).view(),
+                ProjectedOrg(LogReader(ledger), engine).view(),
                 dispute_id,
                 outcome,
                 reason,

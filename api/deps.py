@@ -42,6 +42,7 @@ from api.errors import BadRequest, problem
 from api.figures_memo import MemoAtHead
 from api.log_queries import LogReader
 from api.org_cache import OrgCache
+from api.org_view import ProjectedOrg
 from api.probe import Glance
 from ledger.config import Settings
 from ledger.messages import Msg, message_of
@@ -91,6 +92,8 @@ async def glance(request: Request) -> Glance:
 async def _org(request: Request) -> OrgView:
     # app.state.org is anything with view() -> OrgView: the cache, a projection, a test double.
     org = request.app.state.org
+    if isinstance(org, ProjectedOrg):
+        return org.view()  # reads nothing until asked (in the thread pool: `_policy`)
     if isinstance(org, OrgCache) and org.covers((await glance(request)).head):
         return org  # nothing recorded since its last fold: view() would be a no-op
     return await run_in_threadpool(org.view)

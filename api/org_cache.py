@@ -1,11 +1,10 @@
-"""Who is in which team now, and whose deal, follow-up, lead or customer is whose: an in-process cache of the org.
+"""Who is in which team now, and whose deal, follow-up, lead or customer is whose, folded in memory
+from the log.
 
-Authorising a manager needs "which team is rep X in now" and "whose deal is D" on every request;
-scanning the log each time is out of the question, and projections/ has no org table yet. So
-this cache folds only the four event types that carry that knowledge (a few per rep or deal,
-read through the (type, position) index) and, on each request, catches up with whatever was
-recorded since — two small queries when nothing changed. Replace it with the projection's org
-query when one exists: anything with the `policy.OrgView` methods will do (create_app's `org=`).
+The app's org view (`api/org_view.py`) asks the projections, and this fold for what the log
+recorded beyond them (`after` their position): usually the last few events, read through the
+(type, position) index. Folded from the start of the log it is a whole `policy.OrgView` on its
+own, which the tests use as the specification of the projected one.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ from datetime import UTC, datetime
 
 from api.log_queries import LogReader
 from ledger.decoding import LogRecord
+from projections.queries.ownership import Move
+from projections.units import micros, occurred_us
 
 ORG_TYPES = (
     "RepOnboarded",
@@ -31,15 +32,15 @@ ORG_TYPES = (
 
 
 class OrgCache:
-    def __init__(self, log: LogReader, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(self, log: LogReader, clock: Callable[[], datetime] = lambda: datetime.now(UTC), after: int = 0):
         self._log = log
         self._clock = clock
         self._lock = threading.Lock()
-        self._position = 0
-        # rep → [(occurred_at, team)], ordered by business time: a transfer recorded ahead of
-        # its effective date moves the rep only once that date has come.
-        self._moves: dict[str, list[tuple[datetime, int, str]]] = {}
-        self._region_moves: dict[str, list[tuple[datetime, int, str]]] = {}  # rep → [(occurred_at, region)]
+        self.start = self._position = after  # folds the log from just past `after`
+        # rep → its moves, ordered by business time: a transfer recorded ahead of its effective
+        # date moves the rep only once that date has come.
+        self._moves: dict[str, list[Move]] = {}
+        self._region_moves: dict[str, list[Move]] = {}
         self._team_region: dict[str, str] = {}  # team → its region, for a team created with one
         self._deal_rep: dict[str, str] = {}
         self._followup_rep: dict[str, str] = {}
@@ -57,9 +58,10 @@ class OrgCache:
         """Has folded the log up to `head` already (then `view()` would find nothing to do)."""
         return self._position >= head
 
-    def refresh(self) -> None:
+    def refresh(self, upto: int | None = None) -> None:
+        """Fold what the log recorded since, up to `upto` (default: its head now)."""
         with self._lock:  # handlers run in a thread pool; one fold at a time
-            head = self._log.head_position()
+            head = self._log.head_position() if upto is None else upto
             if head <= self._position:
                 return
             for record in self._log.iterate(self._position, types=ORG_TYPES, upto=head):
@@ -72,10 +74,10 @@ class OrgCache:
             self._name(data)
         if event_type in ("RepOnboarded", "RepTransferred") and data.get("team_id"):
             # Same business time: the later-recorded move wins.
-            move = (record.occurred, record.position, data["team_id"])
+            move = Move(occurred_us(record), record.position, data["team_id"])
             insort(self._moves.setdefault(data["rep_id"], []), move)
         if event_type in ("RepOnboarded", "RepTransferred") and data.get("region"):
-            region_move = (record.occurred, record.position, data["region"])
+            region_move = Move(occurred_us(record), record.position, data["region"])
             insort(self._region_moves.setdefault(data["rep_id"], []), region_move)
         if event_type == "RegionCreated":
             self._named.add(("region", data["region"]))
@@ -103,22 +105,26 @@ class OrgCache:
         if customer_id:
             self._customer_reps[customer_id] = self._customer_reps.get(customer_id, frozenset()) | {rep_id}
 
+    # ---------------------------------------------------------------- what the fold holds
+
+    def moves_of(self, field: str, rep_id: str) -> list[Move]:
+        """The rep's moves into teams (`field` team_id) or regions (`field` region) folded here."""
+        return (self._moves if field == "team_id" else self._region_moves).get(rep_id, [])
+
+    def reps_moved_into(self, field: str, place: str) -> set[str]:
+        moved = self._moves if field == "team_id" else self._region_moves
+        return {rep for rep, its in list(moved.items()) if any(move.place == place for move in its)}
+
+    def created_region(self, team_id: str) -> str | None:
+        return self._team_region.get(team_id)
+
     # ---------------------------------------------------------------- policy.OrgView
 
     def team_of(self, rep_id: str) -> str | None:
-        return self._now(self._moves.get(rep_id, ()))
+        return place_now(self._moves.get(rep_id, ()), self._clock())
 
     def region_of(self, rep_id: str) -> str | None:
-        return self._now(self._region_moves.get(rep_id, ()))
-
-    def _now(self, moves: Iterable[tuple[datetime, int, str]]) -> str | None:
-        now = self._clock()
-        where = None
-        for occurred_at, _, place in moves:
-            if occurred_at > now:
-                break
-            where = place
-        return where
+        return place_now(self._region_moves.get(rep_id, ()), self._clock())
 
     def region_of_team(self, team_id: str) -> str | None:
         """The region a team was created in; for a team never created, the one region all of
@@ -152,3 +158,14 @@ class OrgCache:
 
     def customer_reps(self, customer_id: str) -> frozenset[str]:
         return self._customer_reps.get(customer_id, frozenset())
+
+
+def place_now(moves: Iterable[Move], now: datetime) -> str | None:
+    """Where the last of these moves (in order) that has taken effect by `now` put the rep."""
+    now_us = micros(now)
+    where = None
+    for move in moves:
+        if move.occurred_us > now_us:
+            break
+        where = move.place
+    return where

@@ -153,6 +153,7 @@ deals = Table(
     Index("deals_open", "outcome", "rep_id"),  # the pipeline: open deals by rep
     Index("deals_closed", "closed_us"),  # … and deals closed after as_of
     Index("deals_closed_known", "closed_recorded_us"),  # … or known closed only after known_at
+    Index("deals_customer", "customer_id"),  # who holds a customer (authorising a write that names it)
 )
 
 customers = Table(
@@ -215,6 +216,7 @@ leads = Table(
     Index("leads_rep_time", "rep_id", "created_us"),
     Index("leads_time", "created_us", "recorded_us"),
     Index("leads_position", "position"),
+    Index("leads_customer", "customer_id"),  # who holds a customer (authorising a write that names it)
 )
 
 # +1 when a lead's deal is first won, -1/+1 when an earlier win of the lead becomes known.

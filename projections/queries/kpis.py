@@ -56,7 +56,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from statistics import median
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -65,7 +64,15 @@ from ledger.config import Settings
 from ledger.schemas import ACTIVITY_KINDS
 from projections.db import reading
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import DealSums, activity_counts, deal_sums, followup_counts, lead_counts, sales_cycles
+from projections.queries.facts import (
+    Cycles,
+    DealSums,
+    activity_counts,
+    deal_sums,
+    followup_counts,
+    lead_counts,
+    sales_cycles,
+)
 from projections.queries.membership import Scope, ScopeFilter, parse_scope
 from projections.queries.quadrants import quadrants
 from projections.queries.targets import Target, current_targets, target_consistency, targets
@@ -189,11 +196,11 @@ def _money_ratio(numerator: int, denominator: int) -> Decimal:
     return (Decimal(numerator) / Decimal(denominator)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
-def cycle_days(cycles_us: list[int]) -> dict[str, Decimal | None]:
-    if not cycles_us:
+def cycle_days(cycles: Cycles) -> dict[str, Decimal | None]:
+    if not cycles.count:
         return {"mean": None, "median": None}
-    mean = Decimal(sum(cycles_us)) / len(cycles_us) / DAY_US
-    middle = Decimal(median(cycles_us)) / DAY_US  # the mean of the middle two for an even count
+    mean = Decimal(cycles.total) / cycles.count / DAY_US
+    middle = Decimal(sum(cycles.middle)) / len(cycles.middle) / DAY_US  # the mean of the middle two for an even count
     return {
         "mean": mean.quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
         "median": middle.quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
