@@ -97,9 +97,7 @@ def pg_fields_sql(events_sql: str, fields: dict[str, str]) -> str:
 # converts only these, an event of another form (an offset with seconds) is left to the handler.
 # Checked by `translate`, not a regular expression: the expression cost ~3 µs a row, a sixth of
 # the activities' SQL besides its join and JSON (docs/performance.md).
-PG_ISO_FORMS = tuple(
-    f"0000-00-00T00:00:00{fraction}{sign}00:00" for fraction in ("", ".000000") for sign in ("+", "-")
-)
+PG_ISO_FORMS = tuple(f"0000-00-00T00:00:00{fraction}{sign}00:00" for fraction in ("", ".000000") for sign in ("+", "-"))
 
 
 def pg_micros_sql(t: str) -> str:
