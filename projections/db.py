@@ -341,7 +341,24 @@ def one_schema_change_at_a_time(conn: Connection) -> None:
     the catalogue (duplicate key in pg_type); this lock, held to the end of the transaction,
     makes them take turns. SQLite's BEGIN IMMEDIATE (`writing`) already does."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727275)")
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+
+
+SCHEMA_LOCK = 727275  # the advisory lock of schema changes (PostgreSQL)
+
+
+def one_build_of_this_index_at_a_time(conn: Connection, index_name: str) -> None:
+    """PostgreSQL: `one_schema_change_at_a_time` for the build of one index: processes building
+    the same index take turns (the second then finds it made), processes building different
+    ones do not wait for each other (the schema lock shared), and a whole schema change
+    (`ensure_schema`, which holds the lock alone) waits for both. A split rebuild's caller had
+    waited ~3 s of a million-event rebuild for the worker's activity indexes before building
+    its own (docs/performance.md)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"SELECT pg_advisory_xact_lock_shared({SCHEMA_LOCK}), pg_advisory_xact_lock({SCHEMA_LOCK}, hashtext(%s))",
+            (index_name,),
+        )
 
 
 # ---------------------------------------------------------------- driver SQL of Core statements

@@ -35,7 +35,13 @@ from ledger.reading import BoundedLog
 from ledger.store import Ledger
 from projections.accel import registry
 from projections.accel.base import LogReader
-from projections.db import database_url_of, engine_for, one_schema_change_at_a_time, reads_ledger_of, writing
+from projections.db import (
+    database_url_of,
+    engine_for,
+    one_build_of_this_index_at_a_time,
+    reads_ledger_of,
+    writing,
+)
 from projections.projection import Projection
 
 SPLIT_FROM = 200_000  # events: below this, a second process costs more to start than it saves
@@ -120,12 +126,12 @@ def build_indexes(engine: Engine, projections: tuple[Projection, ...]) -> None:
     """Build the missing query indexes of `projections`, one transaction each (SQLite's write lock
     is held for one index at a time, so a process folding beside this one waits at most that).
     A split rebuild's two processes may both build one (the caller builds those of the worker's
-    tables already full): on PostgreSQL each takes the schema lock first
-    (`one_schema_change_at_a_time`), so the second finds the index made, rather than racing the
-    first on the catalogue (a duplicate key in pg_class)."""
+    tables already full): on PostgreSQL each takes the index's lock first
+    (`one_build_of_this_index_at_a_time`), so the second finds the index made, rather than racing
+    the first on the catalogue (a duplicate key in pg_class)."""
     for index in query_indexes(projections):
         with writing(engine) as conn:
-            one_schema_change_at_a_time(conn)
+            one_build_of_this_index_at_a_time(conn, str(index.name))
             index.create(conn, checkfirst=True)
 
 
