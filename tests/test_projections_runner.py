@@ -462,3 +462,25 @@ def test_the_plain_path_reads_only_events_and_writes_each_batch_before_the_next(
     with accelerators(False):
         assert rebuild(store.ledger, store.engine, batch_size=400, split=True) == 3000
     assert table_contents(store.engine) == accelerated
+
+
+def test_a_page_read_ahead_is_handed_over_only_for_the_position_it_was_read_after():
+    # PostgreSQL's catch-up reads the next page in a thread while it folds this one
+    # (`holding.ReadAhead`): a catch-up that moved elsewhere (a conflict) reads its own page.
+    from projections.accel.holding import ReadAhead
+
+    def page_after(after):
+        return [], after + 5
+
+    def failing(after):
+        raise RuntimeError("the read failed")
+
+    with ReadAhead() as ahead:
+        ahead.start(10, page_after)
+        assert ahead.take(11) is None
+        assert ahead.take(10) is None  # taken (dropped) once
+        ahead.start(10, page_after)
+        assert ahead.take(10) == ([], 15)
+        ahead.start(20, failing)
+        with pytest.raises(RuntimeError, match="the read failed"):
+            ahead.take(20)
