@@ -9,10 +9,14 @@ does not wait while there is other work: when every projection of the batch is h
 in order, in the next transaction that gets the lock (at most HOLD_AT_MOST of them: their rows
 are in memory). Otherwise the next page is read from the log before waiting for the lock.
 
+On PostgreSQL, the next page is read in a thread while this one folds (`ReadAhead`): the read is
+the server's time, the fold Python's.
+
 The collector is paused over the whole catch-up (`ledger.gc_pause`): resumed between batches,
 its collections walked the folds' remembered states again and again, for nothing (a batch makes
-no reference cycle). Reading the next batch in a second thread was tried and was slower: the
-read is mostly decoding, which holds the GIL, so the two threads only took turns.
+no reference cycle). On SQLite, reading the next batch in a second thread was tried and was
+slower: the read was mostly decoding (since moved into the fold), which holds the GIL, so the two
+threads only took turns.
 """
 
 from __future__ import annotations
