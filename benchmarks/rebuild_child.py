@@ -17,6 +17,7 @@ import argparse
 import resource
 import sys
 import time
+from pathlib import Path
 
 import orjson
 
@@ -50,7 +51,9 @@ def main() -> None:
     seconds = time.perf_counter() - started
     if profiler is not None:
         profiler.stop()
-        with open(args.profile, "w") as out:
+        profile = Path(args.profile)
+        profile.parent.mkdir(parents=True, exist_ok=True)  # --profile-dir need not exist yet
+        with profile.open("w") as out:
             out.write(profiler.output_text(unicode=True, color=False, show_all=False))
     peak = _hwm_kb()
     engine.dispose()

@@ -240,10 +240,16 @@ def writing(engine: Engine) -> Iterator[Connection]:
     empty (a rebuild truncates them first), so a generic plan psycopg's prepared statement settled
     on early stays a sequential scan. At 10M events the sales fold's lookup of 62 customers by key
     took 15-20 s a batch that way (a rebuild that had not ended after 25 minutes); planned each
-    time, it is the primary key's index scan, ~1 ms."""
+    time, it is the primary key's index scan, ~1 ms.
+
+    PostgreSQL compiles none of them (`jit = off`): a fold in SQL over a stretch of the log
+    (`accel.in_store`) is estimated costly enough to be compiled, and compiling it took 0.1-0.3 s
+    of a statement of ~0.5 s; the others are short."""
     with engine.connect().execution_options(for_write=True) as conn, conn.begin():
         if not is_sqlite(engine):
-            conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+            conn.exec_driver_sql(
+                "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)"
+            )
         yield conn
 
 
@@ -335,7 +341,24 @@ def one_schema_change_at_a_time(conn: Connection) -> None:
     the catalogue (duplicate key in pg_type); this lock, held to the end of the transaction,
     makes them take turns. SQLite's BEGIN IMMEDIATE (`writing`) already does."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727275)")
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+
+
+SCHEMA_LOCK = 727275  # the advisory lock of schema changes (PostgreSQL)
+
+
+def one_build_of_this_index_at_a_time(conn: Connection, index_name: str) -> None:
+    """PostgreSQL: `one_schema_change_at_a_time` for the build of one index: processes building
+    the same index take turns (the second then finds it made), processes building different
+    ones do not wait for each other (the schema lock shared), and a whole schema change
+    (`ensure_schema`, which holds the lock alone) waits for both. A split rebuild's caller had
+    waited ~3 s of a million-event rebuild for the worker's activity indexes before building
+    its own (docs/performance.md)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"SELECT pg_advisory_xact_lock_shared({SCHEMA_LOCK}), pg_advisory_xact_lock({SCHEMA_LOCK}, hashtext(%s))",
+            (index_name,),
+        )
 
 
 # ---------------------------------------------------------------- driver SQL of Core statements

@@ -240,7 +240,8 @@ def fold_batch(
     """
     last = stored[-1][0] if end is None else end
     behind = tuple(p for p in projections if positions[p.name] < last)
-    views = {p.name: BatchView(p.name, positions[p.name]) for p in behind}
+    bulk = accel.bulk(engine)  # ── accel: the rows written in bulk (plain: by executemany)
+    views = {p.name: BatchView(p.name, positions[p.name], bulk) for p in behind}
     speed = {p.name: accel.of(p) for p in behind}  # ── accel: each projection's (plain: none)
     memory = {} if memory is None else memory
     with reading(engine) as conn:

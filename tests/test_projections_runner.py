@@ -21,8 +21,8 @@ from demo.generator import generate
 from ledger.reading import BoundedLog
 from ledger.schemas import DATA_MODELS
 from projections import runner
+from projections.accel import bulk, remembered
 from projections.accel import rebuild as accel_rebuild
-from projections.accel import remembered
 from projections.accel.base import HOLD_AT_MOST, EventsAlone
 from projections.accel.registry import ACCELERATORS
 from projections.db import engine_for
@@ -398,6 +398,38 @@ def test_a_store_rebuilt_on_the_plain_path_holds_exactly_the_rows_of_one_rebuilt
     assert {"deal_facts", "activities", "followups", "dispute_events", "knowledge_blocks"} <= filled
 
 
+def test_rows_written_in_bulk_are_the_rows_executemany_writes(mixed_store, monkeypatch):
+    # PostgreSQL: every table's rows of a batch by COPY, or one INSERT … SELECT FROM unnest …
+    # ON CONFLICT (upserts, increments, dict rows with a kept column), from one row up; SQLite
+    # has no bulk writer, and writes the same rows.
+    store, head = mixed_store, mixed_store.ledger.head().position
+    with accelerators(False):
+        assert catch_up(store.ledger, store.engine, batch_size=300) == head
+    plain = table_contents(store.engine)
+    monkeypatch.setattr(bulk, "BULK_FROM", 1)
+    written = []
+    for method in ("insert", "upsert"):
+        original = getattr(bulk.PostgresBulk, method)
+
+        def counting(self, conn, table, rows, *args, _original=original, _method=method):
+            done = _original(self, conn, table, rows, *args)
+            written.append((_method, table.name, args[-1] if args else False, done))
+            return done
+
+        monkeypatch.setattr(bulk.PostgresBulk, method, counting)
+    with accelerators(True):
+        assert rebuild(store.ledger, store.engine, batch_size=300, split=False) == head
+    assert table_contents(store.engine) == plain
+    if store.ledger.is_postgres:
+        assert all(done for *_, done in written)
+        assert {("insert", "deal_facts", False), ("upsert", "deals", False), ("upsert", "sales_hours", True)} <= {
+            w[:3] for w in written
+        }
+        assert ("upsert", "knowledge_blocks", False) in {w[:3] for w in written}
+    else:
+        assert written == []
+
+
 def test_the_plain_and_the_accelerated_path_agree_on_every_block_of_knowledge(mixed_store, monkeypatch):
     # Blocks of 32 positions: the plain path folds each block's knowledge times from its events,
     # the accelerated one from two ledger entries a block, across batches that split blocks.
@@ -430,3 +462,25 @@ def test_the_plain_path_reads_only_events_and_writes_each_batch_before_the_next(
     with accelerators(False):
         assert rebuild(store.ledger, store.engine, batch_size=400, split=True) == 3000
     assert table_contents(store.engine) == accelerated
+
+
+def test_a_page_read_ahead_is_handed_over_only_for_the_position_it_was_read_after():
+    # PostgreSQL's catch-up reads the next page in a thread while it folds this one
+    # (`holding.ReadAhead`): a catch-up that moved elsewhere (a conflict) reads its own page.
+    from projections.accel.holding import ReadAhead
+
+    def page_after(after):
+        return [], after + 5
+
+    def failing(after):
+        raise RuntimeError("the read failed")
+
+    with ReadAhead() as ahead:
+        ahead.start(10, page_after)
+        assert ahead.take(11) is None
+        assert ahead.take(10) is None  # taken (dropped) once
+        ahead.start(10, page_after)
+        assert ahead.take(10) == ([], 15)
+        ahead.start(20, failing)
+        with pytest.raises(RuntimeError, match="the read failed"):
+            ahead.take(20)

@@ -10,5 +10,6 @@ PERFLEDGER_ACCEL=0 none of it runs (`registry.enabled`).
 - `knowledge`: the knowledge blocks read from the ledger's entries instead of its events;
 - `remembered`: the sales and trust folds' state carried from batch to batch;
 - `holding`: a catch-up's batches held while another process writes, pages read ahead;
+- `bulk`: a batch's rows written to PostgreSQL in bulk (COPY), not row by row;
 - `rebuild`: a rebuild's query indexes built at the end, whole replays, the worker process.
 """

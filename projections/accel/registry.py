@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import os
 
+from sqlalchemy import Engine
+
 from projections.accel.activity_in_store import InStoreActivities
 from projections.accel.base import Accelerator, EventsAlone
+from projections.accel.bulk import PostgresBulk
 from projections.accel.followups_in_store import StagedFollowUps
 from projections.accel.knowledge import KnowledgeFromEntries
 from projections.accel.remembered import RememberedDisputes, RememberedSales
@@ -46,3 +49,13 @@ def enabled() -> bool:
 def of(projection: Projection) -> Accelerator:
     """The projection's accelerators: none (PLAIN) when switched off or not declared."""
     return ACCELERATORS.get(projection.name, PLAIN) if enabled() else PLAIN
+
+
+_BULK = PostgresBulk()
+
+
+def bulk(engine: Engine) -> PostgresBulk | None:
+    """How a batch's rows are written in bulk into `engine`'s store (`accel.bulk`): on
+    PostgreSQL, with the accelerators on; elsewhere none (SQLite's executemany runs in process,
+    with no round trip or statement a row to save)."""
+    return _BULK if enabled() and engine.dialect.name == "postgresql" else None
