@@ -179,7 +179,7 @@ def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> 
     sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     shared_won: dict[str, set[str]] = defaultdict(set)
     shared_lost: dict[str, set[str]] = defaultdict(set)
-    for rep_id, deal_id, *values in conn.execute(query):
+    for rep_id, deal_id, *values in conn.execute(query).all():
         summed = sums[rep_id]
         for i, value in enumerate(values):
             summed[i] += int(value or 0)
@@ -233,7 +233,7 @@ def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, 
         and_(d.outcome.is_not(None), d.closed_us > cut.as_of_us),
         and_(d.outcome.is_not(None), d.closed_us <= cut.as_of_us, d.closed_recorded_us > cut.known_us),
     ):
-        for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)):
+        for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)).all():
             if rep_id in wanted:
                 amount = None if expected_cents is None else Decimal(expected_cents) / 100
                 found[rep_id].append(OpenDeal(deal_id, rep_id, opened_us, amount))
@@ -490,7 +490,7 @@ def rep_deal_sums(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = No
     f = deal_facts.c
     window = and_(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us)
     query = counted_by_deal(window if rep_ids is None else and_(window, f.rep_id.in_(rep_ids)), f.rep_id)
-    return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query)}
+    return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query).all()}
 
 
 def rep_leads(conn: Connection, cut: Cutoffs) -> dict[str, tuple[int, int]]:
@@ -524,7 +524,7 @@ def rep_activities(conn: Connection, cut: Cutoffs) -> dict[str, int]:
         .where(a.occurred_us >= cut.start_us, a.occurred_us < cut.upto_us, a.recorded_us <= cut.known_us)
         .group_by(a.rep_id)
     )
-    return {rep_id: int(count) for rep_id, count in conn.execute(query)}
+    return {rep_id: int(count) for rep_id, count in conn.execute(query).all()}
 
 
 def rep_activities_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> dict[str, int]:
@@ -552,7 +552,8 @@ def off_track(
     pipeline forecast of revenue or orders falls short of the target."""
     parsed = parse_scope(scope)
     cut = cutoffs(settings, period, as_of, known_at)
-    with reading(engine) as conn:
+    # planned for its values: a company's or a team's reads span thousands of reps and a year
+    with reading(engine, custom_plans=True) as conn:
         found = rep_forecasts(conn, settings, parsed, cut, remember)
     share = share_of(cut)
     listed = [dict(row, reasons=reasons) for row in found.values() if (reasons := reasons_of(row, share))]
