@@ -46,7 +46,7 @@ from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.queries.facts import ONE, ZERO, DealSums, counted_by_deal, deal_sums
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
-from projections.queries.targets import current_targets, in_force, revisions_by_scope
+from projections.queries.targets import current_targets, in_force_by_scope
 from projections.tables import activities, deal_facts, deals, lead_conversions, leads
 from projections.units import DAY_US, micros_to_time, money
 
@@ -440,8 +440,8 @@ def rep_forecasts(
     if not reps:
         return {}
     few = sorted(reps) if len(reps) <= MAX_LISTED_REPS else None  # else every rep's, read whole
-    revised = revisions_by_scope(conn, str(cut.period), None if few is None else [f"rep:{rep_id}" for rep_id in few])
-    goals = {rep_id: in_force(revised.get(f"rep:{rep_id}", []), cut) for rep_id in reps}
+    forced = in_force_by_scope(conn, str(cut.period), cut, None if few is None else [f"rep:{rep_id}" for rep_id in few])
+    goals = {rep_id: forced.get(f"rep:{rep_id}", {}) for rep_id in reps}
     wanted = {metric for found in goals.values() for metric in found}
     sums = rep_deal_sums(conn, cut, few)
     leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
