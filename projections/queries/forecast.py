@@ -369,9 +369,7 @@ def forecast(
 
 
 def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs) -> dict[str, Any]:
-    everyone = everyone_at(conn, cut)
-    reps = in_scope(everyone, scope)
-    learned_from = learned_by_rep(conn, cut, everyone, reps)
+    reps, learned_from = learned_in_scope(conn, cut, scope)
     pipelines = open_deals(conn, cut, sorted(reps))
     weights = {rep: weigh(pipelines.get(rep, []), learned_from[rep], cut.end_us) for rep in reps}
     sums = deal_sums(conn, ScopeFilter.load(conn, scope, cut.known_us), cut.start_us, cut.upto_us, cut.known_us)
