@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, ColumnElement, Connection, Engine, and_, case, func, select
 
@@ -105,38 +104,40 @@ def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
     return {rep: stint for rep, stint in found.items() if stint.of(scope)}
 
 
-@dataclass(frozen=True)
-class Tracks:
+class Tracks(NamedTuple):
     """Reps' tracks over the year before as_of (`own`: closed deals in whole counts, a split deal
     once for each rep it credits; won amount by share; won deals' cycles) and, for the deals that
     credit more than one of these reps then, the ids of those each rep won and lost (`shared`):
-    a team's or the company's track counts each deal once however it was split, and a deal of
-    one rep is counted once by that rep's own track, so only the shared ones need their ids."""
+    a team's or the company's track counts each deal once however it was split (`pooled`), and a
+    deal of one rep is counted once by that rep's own track, so only the shared ones need ids."""
 
     own: dict[str, Track]
     shared: dict[str, tuple[frozenset[str], frozenset[str]]]
 
-    def pooled(self, rep_ids: Iterable[str]) -> Track:
-        """Several reps' tracks as one (a team's, the company's): money and cycles summed, and
-        each closed deal counted once, however many of these reps it credits."""
-        chosen = [rep_id for rep_id in rep_ids if rep_id in self.own]
-        summed = combined([self.own[rep_id] for rep_id in chosen])
-        won: set[str] = set()
-        lost: set[str] = set()
-        repeated_won = repeated_lost = 0  # the shared deals as the reps' own counts hold them
-        for rep_id in chosen:
-            shared_won, shared_lost = self.shared.get(rep_id, NOTHING_SHARED)
-            won |= shared_won
-            lost |= shared_lost
-            repeated_won += len(shared_won)
-            repeated_lost += len(shared_lost)
-        return Track(
-            summed.won - repeated_won + len(won),
-            summed.lost - repeated_lost + len(lost),
-            summed.won_amount,
-            summed.cycles_us,
-            summed.cycles,
-        )
+
+def pooled(
+    rep_ids: Iterable[str], own: Mapping[str, Track], shared: Mapping[str, tuple[frozenset[str], frozenset[str]]]
+) -> Track:
+    """Several reps' tracks as one (a team's, the company's): money and cycles summed, and each
+    closed deal counted once, however many of these reps it credits (`Tracks`)."""
+    chosen = [rep_id for rep_id in rep_ids if rep_id in own]
+    summed = combined([own[rep_id] for rep_id in chosen])
+    won: set[str] = set()
+    lost: set[str] = set()
+    repeated_won = repeated_lost = 0  # the shared deals as the reps' own counts hold them
+    for rep_id in chosen:
+        shared_won, shared_lost = shared.get(rep_id, NOTHING_SHARED)
+        won |= shared_won
+        lost |= shared_lost
+        repeated_won += len(shared_won)
+        repeated_lost += len(shared_lost)
+    return Track(
+        summed.won - repeated_won + len(won),
+        summed.lost - repeated_lost + len(lost),
+        summed.won_amount,
+        summed.cycles_us,
+        summed.cycles,
+    )
 
 
 NOTHING_SHARED: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
@@ -258,10 +259,10 @@ def learned_by_rep(
 
     def team_of(team_id: str | None) -> Track:
         if team_id not in teams:
-            teams[team_id] = every.pooled(members.get(team_id, []))
+            teams[team_id] = pooled(members.get(team_id, []), *every)
         return teams[team_id]
 
-    company = Lazily(lambda: every.pooled(every.own))
+    company = Lazily(lambda: pooled(every.own, *every))
     return {
         rep_id: learned_lazily(every.own.get(rep_id, Track()), partial(team_of, stint.team_id), company)
         for rep_id, stint in reps.items()
@@ -293,16 +294,16 @@ def learned_of_few(conn: Connection, cut: Cutoffs, scope: Scope, reps: Mapping[s
     def team_of(team_id: str) -> Track:
         if team_id not in teams:
             if scope.kind == "team" and scope.value == team_id:
-                teams[team_id] = own.pooled(reps)  # the team's reps at as_of are the scope's
+                teams[team_id] = pooled(reps, *own)  # the team's reps at as_of are the scope's
             else:
                 team = Scope("team", team_id)
                 members = sorted(in_scope(everyone_at(conn, cut, reps_ever_in(conn, team, cut.known_us)), team))
-                teams[team_id] = tracks(conn, cut, members).pooled(members)
+                teams[team_id] = pooled(members, *tracks(conn, cut, members))
         return teams[team_id]
 
     def company() -> Track:
         every = tracks(conn, cut)
-        return every.pooled(every.own)
+        return pooled(every.own, *every)
 
     whole = Lazily(company)
     return {
