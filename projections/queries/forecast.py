@@ -17,16 +17,18 @@ weighted pipelines of the reps in it now.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, ColumnElement, Connection, Engine, and_, case, func, select
 
 from ledger.config import Settings
 from projections.db import reading
 from projections.forecasting import (
+    MIN_CLOSED,
     Learned,
     OpenDeal,
     Track,
@@ -42,8 +44,8 @@ from projections.payouts.assembly import memoized, projected_payout, read_figure
 from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.queries.facts import ONE, ZERO, DealSums, counted_by_deal, deal_sums
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
-from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, stints
-from projections.queries.targets import current_targets, in_force, revisions_by_scope
+from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
+from projections.queries.targets import current_targets, in_force_by_scope
 from projections.tables import activities, deal_facts, deals, lead_conversions, leads
 from projections.units import DAY_US, micros_to_time, money
 
@@ -84,11 +86,13 @@ def share_of(cut: Cutoffs) -> Decimal:
 # ---------------------------------------------------------------- reading the inputs
 
 
-def everyone_at(conn: Connection, cut: Cutoffs) -> dict[str, Stint]:
+def everyone_at(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> dict[str, Stint]:
     """rep → its stint at as_of (a period not yet started: at its first instant), for every rep
-    onboarded and not offboarded by then."""
+    (or every one of `rep_ids`) onboarded and not offboarded by then."""
     moment = min(max(cut.as_of_us, cut.start_us), cut.end_us - 1)
-    return {s.rep_id: s for s in stints(conn, cut.known_us) if s.lo <= moment < s.hi}
+    if rep_ids is not None and not rep_ids:
+        return {}
+    return {s.rep_id: s for s in stints(conn, cut.known_us, rep_ids) if s.lo <= moment < s.hi}
 
 
 def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
@@ -100,62 +104,109 @@ def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
     return {rep: stint for rep, stint in found.items() if stint.of(scope)}
 
 
-def tracks(conn: Connection, cut: Cutoffs) -> tuple[dict[str, Track], dict[str, tuple[set[str], set[str]]]]:
-    """rep → its track over the year before as_of (closed deals in whole counts: a split deal
-    counts once for each rep it credits; won amount by share; won deals' cycles), and rep → the
-    ids of the deals it won and lost then, so that a team's or the company's track counts each
-    deal once however it was split."""
-    f = deal_facts.c
-    window = look_back(cut)
-    won_deal = f.deal_count == 1  # one row per won deal carries its cycle
-    deals: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
-    per_deal = (
-        select(f.rep_id, f.deal_id, func.sum(f.won_ppb), func.sum(f.lost_ppb))
-        .where(window)
-        .group_by(f.rep_id, f.deal_id)
+class Tracks(NamedTuple):
+    """Reps' tracks over the year before as_of (`own`: closed deals in whole counts, a split deal
+    once for each rep it credits; won amount by share; won deals' cycles) and, for the deals that
+    credit more than one of these reps then, the ids of those each rep won and lost (`shared`):
+    a team's or the company's track counts each deal once however it was split (`pooled`), and a
+    deal of one rep is counted once by that rep's own track, so only the shared ones need ids."""
+
+    own: dict[str, Track]
+    shared: dict[str, tuple[frozenset[str], frozenset[str]]]
+
+
+def pooled(
+    rep_ids: Iterable[str], own: Mapping[str, Track], shared: Mapping[str, tuple[frozenset[str], frozenset[str]]]
+) -> Track:
+    """Several reps' tracks as one (a team's, the company's): money and cycles summed, and each
+    closed deal counted once, however many of these reps it credits (`Tracks`)."""
+    chosen = [rep_id for rep_id in rep_ids if rep_id in own]
+    summed = combined([own[rep_id] for rep_id in chosen])
+    won: set[str] = set()
+    lost: set[str] = set()
+    repeated_won = repeated_lost = 0  # the shared deals as the reps' own counts hold them
+    for rep_id in chosen:
+        shared_won, shared_lost = shared.get(rep_id, NOTHING_SHARED)
+        won |= shared_won
+        lost |= shared_lost
+        repeated_won += len(shared_won)
+        repeated_lost += len(shared_lost)
+    return Track(
+        summed.won - repeated_won + len(won),
+        summed.lost - repeated_lost + len(lost),
+        summed.won_amount,
+        summed.cycles_us,
+        summed.cycles,
     )
-    for rep_id, deal_id, won_ppb, lost_ppb in conn.execute(per_deal):
-        if int(won_ppb or 0) > 0:
-            deals[rep_id][0].add(deal_id)
-        if int(lost_ppb or 0) > 0:
-            deals[rep_id][1].add(deal_id)
-    sums = conn.execute(
+
+
+NOTHING_SHARED: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
+
+def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> Tracks:
+    """The `Tracks` of every rep with deal facts in the year before as_of (or of the given reps):
+    one grouped read, per rep and deal, then per rep, each deal that credits more than one of
+    these reps kept apart by its id (a row per rep and such deal; every other deal of a rep
+    summed into one row)."""
+    f = deal_facts.c
+    where = look_back(cut) if rep_ids is None else and_(look_back(cut), f.rep_id.in_(rep_ids))
+    won_deal = f.deal_count == 1  # one row per won deal carries its cycle
+    per_deal = (
         select(
             f.rep_id,
-            func.sum(f.won_cents - f.refund_cents),
-            func.sum(case((won_deal, f.cycle_us), else_=ZERO)),
-            func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)),
+            f.deal_id,
+            func.sum(f.won_ppb).label("won"),
+            func.sum(f.lost_ppb).label("lost"),
+            func.sum(f.won_cents - f.refund_cents).label("cents"),
+            func.sum(case((won_deal, f.cycle_us), else_=ZERO)).label("cycles_us"),
+            func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)).label("cycles"),
+            func.count().over(partition_by=f.deal_id).label("reps"),  # the reps this deal credits here
         )
-        .where(window)
-        .group_by(f.rep_id)
-    ).all()
-    found = {}
-    for rep_id, cents, cycles_us, cycles in sums:
-        won, lost = deals.get(rep_id, (set(), set()))
-        found[rep_id] = Track(
-            Decimal(len(won)), Decimal(len(lost)), Decimal(int(cents or 0)) / 100, int(cycles_us or 0), int(cycles or 0)
-        )
-    return found, dict(deals)
+        .where(where)
+        .group_by(f.deal_id, f.rep_id)  # by deal first: the window's partitions come sorted
+        .subquery("per_deal")
+    )
+    d = per_deal.c
+    shared = case((d.reps > ONE, d.deal_id))
+    query = select(
+        d.rep_id,
+        shared,
+        func.sum(case((d.won > ZERO, ONE), else_=ZERO)),
+        func.sum(case((d.lost > ZERO, ONE), else_=ZERO)),
+        func.sum(d.cents),
+        func.sum(d.cycles_us),
+        func.sum(d.cycles),
+    ).group_by(d.rep_id, shared)
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    shared_won: dict[str, set[str]] = defaultdict(set)
+    shared_lost: dict[str, set[str]] = defaultdict(set)
+    for rep_id, deal_id, *values in conn.execute(query).all():
+        summed = sums[rep_id]
+        for i, value in enumerate(values):
+            summed[i] += int(value or 0)
+        if deal_id is not None:
+            if values[0]:
+                shared_won[rep_id].add(deal_id)
+            if values[1]:
+                shared_lost[rep_id].add(deal_id)
+    own = {
+        rep_id: Track(Decimal(won), Decimal(lost), Decimal(cents) / 100, cycles_us, cycles)
+        for rep_id, (won, lost, cents, cycles_us, cycles) in sums.items()
+    }
+    shared_ids = {
+        rep_id: (frozenset(shared_won.get(rep_id, ())), frozenset(shared_lost.get(rep_id, ())))
+        for rep_id in shared_won.keys() | shared_lost.keys()
+    }
+    return Tracks(own, shared_ids)
 
 
-def tracks_of(
-    conn: Connection, cut: Cutoffs, remember: Remember | None = None
-) -> tuple[dict[str, Track], dict[str, tuple[set[str], set[str]]]]:
-    """`tracks`, remembered by the deal facts of its window (see `Remember`): the same facts, the
-    same tracks, whatever as_of selected them."""
+def tracks_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> Tracks:
+    """`tracks` of every rep, remembered by the deal facts of its window (see `Remember`): the
+    same facts, the same tracks, whatever as_of selected them."""
     if remember is None:
         return tracks(conn, cut)
     window = bounds(conn, deal_facts.c.occurred_us, cut.as_of_us - LOOK_BACK_US + 1, cut.as_of_us)
     return remember(("tracks", window), lambda: tracks(conn, cut))
-
-
-def pooled(rep_ids: list[str], every: Mapping[str, Track], deals: Mapping[str, tuple[set[str], set[str]]]) -> Track:
-    """Several reps' tracks as one (a team's, the company's): money and cycles summed, and each
-    closed deal counted once, however many of these reps it credits."""
-    summed = combined([every[rep_id] for rep_id in rep_ids if rep_id in every])
-    won = set().union(*(deals.get(rep_id, (set(), set()))[0] for rep_id in rep_ids))
-    lost = set().union(*(deals.get(rep_id, (set(), set()))[1] for rep_id in rep_ids))
-    return Track(Decimal(len(won)), Decimal(len(lost)), summed.won_amount, summed.cycles_us, summed.cycles)
 
 
 def look_back(cut: Cutoffs) -> ColumnElement[bool]:
@@ -183,7 +234,7 @@ def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, 
         and_(d.outcome.is_not(None), d.closed_us > cut.as_of_us),
         and_(d.outcome.is_not(None), d.closed_us <= cut.as_of_us, d.closed_recorded_us > cut.known_us),
     ):
-        for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)):
+        for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)).all():
             if rep_id in wanted:
                 amount = None if expected_cents is None else Decimal(expected_cents) / 100
                 found[rep_id].append(OpenDeal(deal_id, rep_id, opened_us, amount))
@@ -197,18 +248,97 @@ def learned_by_rep(
     reps: Mapping[str, Stint],
     remember: Remember | None = None,
 ) -> dict[str, Learned]:
-    """Each rep's win probability and cycle: its own, its team's at as_of, or the company's."""
-    every, deals = tracks_of(conn, cut, remember)
+    """Each rep's win probability and cycle: its own, its team's at as_of, or the company's (a
+    rep no longer onboarded, or in no team, pooled with the reps in no team)."""
+    every = tracks_of(conn, cut, remember)
     members: dict[str | None, list[str]] = defaultdict(list)
-    for rep_id in every:
+    for rep_id in every.own:
         stint = everyone.get(rep_id)
         members[None if stint is None else stint.team_id].append(rep_id)
-    by_team = {team: pooled(found, every, deals) for team, found in members.items()}
-    company = pooled(list(every), every, deals)
+    teams: dict[str | None, Track] = {}
+
+    def team_of(team_id: str | None) -> Track:
+        if team_id not in teams:
+            teams[team_id] = pooled(members.get(team_id, []), *every)
+        return teams[team_id]
+
+    company = Lazily(lambda: pooled(every.own, *every))
     return {
-        rep_id: learned(every.get(rep_id, Track()), by_team.get(stint.team_id, Track()), company)
+        rep_id: learned_lazily(every.own.get(rep_id, Track()), partial(team_of, stint.team_id), company)
         for rep_id, stint in reps.items()
     }
+
+
+def learned_in_scope(
+    conn: Connection, cut: Cutoffs, scope: Scope, remember: Remember | None = None
+) -> tuple[dict[str, Stint], dict[str, Learned]]:
+    """The reps of the scope at as_of, and `learned_by_rep` of each. A team or a rep, read with
+    nothing remembered: the facts of its reps alone, then of a rep's team only when the rep has
+    too few of its own, and of the company only when the team has too (a team list's reps
+    mostly learn from themselves or their team, and the company's year of facts is most of the
+    table); the company, or with a memo: every rep's at once (remembered, shared by every list)."""
+    if remember is None and scope.kind in ("team", "rep"):
+        reps = in_scope(everyone_at(conn, cut, reps_ever_in(conn, scope, cut.known_us)), scope)
+        if len(reps) <= MAX_LISTED_REPS and all(stint.team_id is not None for stint in reps.values()):
+            return reps, learned_of_few(conn, cut, scope, reps)
+    everyone = everyone_at(conn, cut)
+    reps = in_scope(everyone, scope)
+    return reps, learned_by_rep(conn, cut, everyone, reps, remember)
+
+
+def learned_of_few(conn: Connection, cut: Cutoffs, scope: Scope, reps: Mapping[str, Stint]) -> dict[str, Learned]:
+    """`learned_by_rep` of a few reps, each pool read when first needed (see `learned_in_scope`)."""
+    own = tracks(conn, cut, sorted(reps))
+    teams: dict[str, Track] = {}
+
+    def team_of(team_id: str) -> Track:
+        if team_id not in teams:
+            if scope.kind == "team" and scope.value == team_id:
+                teams[team_id] = pooled(reps, *own)  # the team's reps at as_of are the scope's
+            else:
+                team = Scope("team", team_id)
+                members = sorted(in_scope(everyone_at(conn, cut, reps_ever_in(conn, team, cut.known_us)), team))
+                teams[team_id] = pooled(members, *tracks(conn, cut, members))
+        return teams[team_id]
+
+    def company() -> Track:
+        every = tracks(conn, cut)
+        return pooled(every.own, *every)
+
+    whole = Lazily(company)
+    return {
+        rep_id: learned_lazily(own.own.get(rep_id, Track()), partial(team_of, str(stint.team_id)), whole)
+        for rep_id, stint in reps.items()
+    }
+
+
+class Lazily:
+    """A value computed on the first call, then given again."""
+
+    def __init__(self, compute: Callable[[], Track]):
+        self.compute = compute
+        self.value: Track | None = None
+
+    def __call__(self) -> Track:
+        if self.value is None:
+            self.value = self.compute()
+        return self.value
+
+
+def learned_lazily(own: Track, team: Callable[[], Track], company: Callable[[], Track]) -> Learned:
+    """`learned(own, team(), company())`, asking for a pool only when the tracks before it leave
+    the choice of the win rate, the cycle or the average won amount to it."""
+    if settled(own):
+        return learned(own, Track(), Track())
+    mine = team()
+    if settled(mine):
+        return learned(own, mine, Track())
+    return learned(own, mine, company())
+
+
+def settled(track: Track) -> bool:
+    """Does `learned` take the win rate, the cycle and the average won amount all from this track?"""
+    return track.closed >= MIN_CLOSED and track.won > 0 and track.cycle_us is not None
 
 
 # ---------------------------------------------------------------- the forecast of a scope
@@ -240,9 +370,7 @@ def forecast(
 
 
 def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs) -> dict[str, Any]:
-    everyone = everyone_at(conn, cut)
-    reps = in_scope(everyone, scope)
-    learned_from = learned_by_rep(conn, cut, everyone, reps)
+    reps, learned_from = learned_in_scope(conn, cut, scope)
     pipelines = open_deals(conn, cut, sorted(reps))
     weights = {rep: weigh(pipelines.get(rep, []), learned_from[rep], cut.end_us) for rep in reps}
     sums = deal_sums(conn, ScopeFilter.load(conn, scope, cut.known_us), cut.start_us, cut.upto_us, cut.known_us)
@@ -307,17 +435,16 @@ def rep_forecasts(
     """rep → its figures' attainment and pace, its forecast and what its pipeline is weighted with,
     for every rep in the scope at as_of: one grouped read per family of facts for all of them,
     and only the families a target needs."""
-    everyone = everyone_at(conn, cut)
-    reps = in_scope(everyone, scope)
+    reps, learned_from = learned_in_scope(conn, cut, scope, remember)
     if not reps:
         return {}
-    revised = revisions_by_scope(conn, str(cut.period), [f"rep:{rep_id}" for rep_id in reps])
-    goals = {rep_id: in_force(revised.get(f"rep:{rep_id}", []), cut) for rep_id in reps}
+    few = sorted(reps) if len(reps) <= MAX_LISTED_REPS else None  # else every rep's, read whole
+    forced = in_force_by_scope(conn, str(cut.period), cut, None if few is None else [f"rep:{rep_id}" for rep_id in few])
+    goals = {rep_id: forced.get(f"rep:{rep_id}", {}) for rep_id in reps}
     wanted = {metric for found in goals.values() for metric in found}
-    sums = rep_deal_sums(conn, cut)
+    sums = rep_deal_sums(conn, cut, few)
     leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
     activities_of = rep_activities_of(conn, cut, remember) if "activities" in wanted else {}
-    learned_from = learned_by_rep(conn, cut, everyone, reps, remember)
     pipelines = open_deals(conn, cut, sorted(reps))
     share = share_of(cut)
     found = {}
@@ -357,13 +484,12 @@ def rep_figures_of(sums: DealSums, created: int, converted: int, activity_count:
     }
 
 
-def rep_deal_sums(conn: Connection, cut: Cutoffs) -> dict[str, DealSums]:
-    """rep → the deal sums of its window, as `deal_sums` reads one rep's."""
+def rep_deal_sums(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> dict[str, DealSums]:
+    """rep → the deal sums of its window, as `deal_sums` reads one rep's (every rep's, or those of `rep_ids`)."""
     f = deal_facts.c
-    query = counted_by_deal(
-        and_(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us), f.rep_id
-    )
-    return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query)}
+    window = and_(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us)
+    query = counted_by_deal(window if rep_ids is None else and_(window, f.rep_id.in_(rep_ids)), f.rep_id)
+    return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query).all()}
 
 
 def rep_leads(conn: Connection, cut: Cutoffs) -> dict[str, tuple[int, int]]:
@@ -397,7 +523,7 @@ def rep_activities(conn: Connection, cut: Cutoffs) -> dict[str, int]:
         .where(a.occurred_us >= cut.start_us, a.occurred_us < cut.upto_us, a.recorded_us <= cut.known_us)
         .group_by(a.rep_id)
     )
-    return {rep_id: int(count) for rep_id, count in conn.execute(query)}
+    return {rep_id: int(count) for rep_id, count in conn.execute(query).all()}
 
 
 def rep_activities_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> dict[str, int]:
@@ -425,7 +551,8 @@ def off_track(
     pipeline forecast of revenue or orders falls short of the target."""
     parsed = parse_scope(scope)
     cut = cutoffs(settings, period, as_of, known_at)
-    with reading(engine) as conn:
+    # planned for its values: a company's or a team's reads span thousands of reps and a year
+    with reading(engine, custom_plans=True) as conn:
         found = rep_forecasts(conn, settings, parsed, cut, remember)
     share = share_of(cut)
     listed = [dict(row, reasons=reasons) for row in found.values() if (reasons := reasons_of(row, share))]

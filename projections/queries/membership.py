@@ -147,6 +147,16 @@ def _stints_of_rep(rows: Sequence[Any]) -> list[Stint]:
     return result
 
 
+def reps_ever_in(conn: Connection, scope: Scope, known_us: int) -> list[str]:
+    """The reps a membership row known at `known_us` ever put in a team or region (a rep's team
+    or region at any time is the one its latest row naming one named), or the rep of a rep scope."""
+    if scope.kind == "rep":
+        return [str(scope.value)]
+    column = memberships.c.team_id if scope.kind == "team" else memberships.c.region
+    ever = select(memberships.c.rep_id).where(column == scope.value, memberships.c.recorded_us <= known_us).distinct()
+    return sorted(conn.execute(ever).scalars())
+
+
 def stints_in(conn: Connection, scope: Scope, known_us: int) -> list[Stint]:
     """The stints during which reps were in a team or region scope, as known at `known_us`."""
     column = memberships.c.team_id if scope.kind == "team" else memberships.c.region
