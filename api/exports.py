@@ -81,15 +81,15 @@ def to_xlsx(sheet: Sheet, lang: Lang, currency: str, zone: tzinfo) -> bytes:
     book = Workbook(write_only=True)
     page = book.create_sheet(re.sub(r"[\\/*?:\[\]]", "_", sheet.name)[:31])  # characters Excel refuses in a title
     bold = Font(bold=True)
-    title = WriteOnlyCell(page, sheet.title)
+    title = WriteOnlyCell(page, _xlsx_text(sheet.title))
     title.font = Font(bold=True, size=13)
     page.append([title])
     for note in sheet.notes:
-        page.append([note])
+        page.append([_xlsx_text(note)])
     page.append([])
     headings = []
     for heading, _ in sheet.columns:
-        cell = WriteOnlyCell(page, heading)
+        cell = WriteOnlyCell(page, _xlsx_text(heading))
         cell.font = bold
         headings.append(cell)
     page.append(headings)
@@ -99,7 +99,7 @@ def to_xlsx(sheet: Sheet, lang: Lang, currency: str, zone: tzinfo) -> bytes:
         for value, (_, kind) in zip(row, sheet.columns, strict=True):
             if isinstance(value, datetime):
                 value = value.astimezone(zone).replace(tzinfo=None)  # Excel has no zones: the notes name it
-            cell = WriteOnlyCell(page, value)
+            cell = WriteOnlyCell(page, _xlsx_text(value))
             if kind == MONEY:
                 cell.number_format = money_format
             elif kind == RATE:
@@ -111,6 +111,14 @@ def to_xlsx(sheet: Sheet, lang: Lang, currency: str, zone: tzinfo) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _xlsx_text(value: Any) -> Any:
+    """A text as a cell may hold it: the control characters the xlsx format refuses (a name or a
+    scope typed with one) shown as U+FFFD instead of failing the whole download."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 # ---------------------------------------------------------------- the tables

@@ -148,3 +148,17 @@ def test_a_chinese_rep_ids_files_are_named_for_the_browser_in_ascii_and_in_full(
     )
     book = load_workbook(io.BytesIO(sheet.content))
     assert book.sheetnames == ["statement-R-张伟_1-2026-Q1"]  # a colon has no place in a sheet's title
+
+
+def test_a_name_with_a_control_character_downloads_as_xlsx_with_it_replaced():
+    # a rep's name or a scope typed with a control character (which xlsx refuses) must not fail
+    # the whole download with a 500: the cell shows U+FFFD where the character was
+    from datetime import UTC
+
+    from api.exports import TEXT, Sheet, to_xlsx
+    from api.i18n import Lang
+
+    sheet = Sheet("team", "Team \x07T-1", [("Rep\x1b", TEXT)], rows=[["Wang\x00 Fang"]], notes=["scope team:\x01"])
+    book = load_workbook(io.BytesIO(to_xlsx(sheet, Lang("zh-CN"), "CNY", UTC)))
+    values = [cell for row in book.active.iter_rows(values_only=True) for cell in row if cell]
+    assert values == ["Team \ufffdT-1", "scope team:\ufffd", "Rep\ufffd", "Wang\ufffd Fang"]
