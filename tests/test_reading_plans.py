@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from builders import onboard
+from builders import onboard, open_deal, win
 from projection_fixtures import Store, projected_stores
 
 import projections.queries.kpis as kpi_queries
@@ -105,3 +105,22 @@ def test_the_logs_reads_are_planned_for_their_values_never_prepared(store_url):
         assert prepared == []
     finally:
         ledger.close()
+
+
+def test_the_folds_read_their_state_planned_for_their_own_parameters(projected_store, monkeypatch):
+    # the sales fold looks its customers, deals and leads up by key while a rebuild refills those
+    # tables from empty: a generic plan made early stays a sequential scan
+    from projections.folds.sales import SalesFold
+
+    store = postgres_store(projected_store)
+    seen: list[str] = []
+    prefetch = SalesFold.prefetch
+
+    def spying(fold: Any, records: Any) -> Any:
+        seen.append(plan_cache_mode(fold.conn))
+        return prefetch(fold, records)
+
+    monkeypatch.setattr(SalesFold, "prefetch", spying)
+    store.record(onboard("R-1", "T-1", "East"), open_deal("D-1", "R-1"), win("D-1", "1000.00"))
+    store.project()
+    assert seen and set(seen) == {"force_custom_plan"}
