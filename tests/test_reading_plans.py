@@ -124,3 +124,20 @@ def test_the_folds_read_their_state_planned_for_their_own_parameters(projected_s
     store.record(onboard("R-1", "T-1", "East"), open_deal("D-1", "R-1"), win("D-1", "1000.00"))
     store.project()
     assert seen and set(seen) == {"force_custom_plan"}
+
+
+def test_a_rebuild_leaves_its_tables_vacuumed_and_analyzed(projected_store):
+    # freshly filled tables: statistics for the planner, a visibility map for index-only reads
+    from projections.runner import rebuild
+
+    store = postgres_store(projected_store)
+    store.record(onboard("R-1", "T-1", "East"), open_deal("D-1", "R-1"), win("D-1", "1000.00"))
+    rebuild(store.ledger, store.engine)
+    with store.engine.connect() as conn:
+        done = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname IN ('deal_facts', 'followups', 'activities')"
+            ).all()
+        )
+    assert done == {"deal_facts": True, "followups": True, "activities": True}
