@@ -205,9 +205,5 @@ class OrgNow:
 
 
 def _tail_owner(tail: OrgCache, kind: str, key: str) -> str | None:
-    return {
-        "deal": tail.deal_rep,
-        "lead": tail.lead_rep,
-        "followup": tail.followup_rep,
-        "dispute": tail.dispute_rep,
-    }[kind](key)
+    owner: str | None = getattr(tail, f"{kind}_rep")(key)  # OrgCache.deal_rep, lead_rep, followup_rep, dispute_rep
+    return owner

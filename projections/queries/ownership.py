@@ -15,7 +15,8 @@ from typing import NamedTuple
 from sqlalchemy import Connection, select, union
 
 from projections.folds.trust import dispute_events
-from projections.tables import deals, followups, leads, memberships, regions, teams
+from projections.queries.membership import Scope, scope_exists
+from projections.tables import deals, followups, leads, memberships, teams
 
 MOVES = ("onboarded", "transferred")  # the membership rows that put a rep somewhere (an offboarding does not)
 
@@ -89,19 +90,13 @@ def created_region(conn: Connection, team_id: str) -> str | None:
 
 
 def named(conn: Connection, kind: str, key: str) -> bool:
-    """A rep ever onboarded or transferred, a team or region some rep was ever moved into, or
-    one created (a region also by the team created in it)."""
-    m = memberships.c
-    if kind == "rep":
-        queries = [select(m.rep_id).where(m.rep_id == key, m.kind.in_(MOVES))]
-    elif kind == "team":
-        queries = [select(m.rep_id).where(m.team_id == key), select(teams.c.team_id).where(teams.c.team_id == key)]
-    elif kind == "region":
-        queries = [
-            select(m.rep_id).where(m.region == key),
-            select(regions.c.region).where(regions.c.region == key),
-            select(teams.c.team_id).where(teams.c.region == key),
-        ]
-    else:
+    """A rep, team or region the ledger knows (`scope_exists`), a region also by the team created
+    in it."""
+    if kind not in ("rep", "team", "region"):
         return False
-    return any(conn.execute(query.limit(1)).first() is not None for query in queries)
+    if scope_exists(conn, Scope(kind, key)):
+        return True
+    return (
+        kind == "region"
+        and conn.execute(select(teams.c.team_id).where(teams.c.region == key).limit(1)).first() is not None
+    )
