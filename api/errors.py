@@ -24,6 +24,7 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from api.i18n import Lang, choose, from_accept_language, lang, supported
@@ -68,6 +69,7 @@ TRANSIENT_STORE_ERRORS: tuple[type[Exception], ...] = (
     StoreOperationalError,
     StoreInterfaceError,
     SqlOperationalError,
+    PoolTimeout,  # every connection of the read pool busy for its whole `pool_timeout`
     ReadInterrupted,
 )
 

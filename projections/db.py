@@ -191,12 +191,16 @@ WAL_ATTEMPTS = 100
 
 def _postgres_engine(url: URL, schema: str | None, pool_size: int = 4) -> Engine:
     # Positional parameters (%s), as SQLite's (?): a statement's values can then be given as
-    # one tuple per row on both (see `compiled`), with no dict made per row. `pool_size`
-    # connections kept, as many again under load (`Settings.pg_pool`); each checked before use
+    # one tuple per row on both (see `compiled`), with no dict made per row. At most twice
+    # `pool_size` connections (`Settings.pg_pool`: its size and as many again under load), each
+    # kept once opened: an overflow connection (`max_overflow`) is closed as soon as it is handed
+    # back, so a load just above the pool's size opened a server process for ~15% of its reads
+    # (430 sessions in 2,908 KPI reads, docs/performance.md). A read beyond them waits for one
+    # (up to `pool_timeout`, then 503 with Retry-After: api/errors.py). Each is checked before use
     # (pre-ping: a connection the server ended, a restart or pg_terminate_backend, is replaced
     # rather than handed to a read).
     engine = create_engine(
-        url, pool_pre_ping=True, paramstyle="format", pool_size=pool_size, max_overflow=pool_size, pool_timeout=10
+        url, pool_pre_ping=True, paramstyle="format", pool_size=2 * pool_size, max_overflow=0, pool_timeout=10
     )
     if schema:
 

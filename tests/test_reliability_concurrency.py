@@ -107,16 +107,18 @@ def test_eight_processes_of_conflicting_commands_through_ledger_record_are_each_
     ledger.close()
 
 
-@pytest.mark.parametrize("error", ["eventsourcing", "sqlalchemy"])
+@pytest.mark.parametrize("error", ["eventsourcing", "sqlalchemy", "pool"])
 def test_a_busy_or_unreachable_store_is_a_503_with_retry_after_never_a_500(settings, error):
     from eventsourcing.persistence import OperationalError as StoreOperationalError
     from sqlalchemy.exc import OperationalError as SqlOperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    failure = (
-        StoreOperationalError("database is locked")
-        if error == "eventsourcing"
-        else SqlOperationalError("SELECT 1", {}, Exception("lock timeout"))
-    )
+    failure = {
+        "eventsourcing": StoreOperationalError("database is locked"),
+        "sqlalchemy": SqlOperationalError("SELECT 1", {}, Exception("lock timeout")),
+        # every connection of the read pool busy for its whole pool_timeout
+        "pool": PoolTimeout("QueuePool limit of size 8 overflow 0 reached, connection timed out"),
+    }[error]
     with TestClient(create_app(settings)) as client:
         token = create_token(client.app.state.engine, "admin")[0]
         ledger = client.app.state.ledger
