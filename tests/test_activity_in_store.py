@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from demo.generator import generate
 from ledger.config import Settings
+from ledger.reading import BoundedLog
 from projections.accel import activity_in_store
 from projections.accel.activity_in_store import IN_STORE_VERSIONS, InStoreActivities
 from projections.accel.in_store import in_store
@@ -20,6 +21,7 @@ from projections.accel.rebuild import split_off
 from projections.db import engine_for, try_writing, writing
 from projections.runner import catch_up, rebuild
 from projections.view import TrackingConflict
+from replay.audit import scratch_store
 
 # What the generator never writes: every form of `replied`, business times in other zones,
 # with microseconds, and an offset with seconds, which SQLite's `unixepoch` cannot read (that
@@ -166,7 +168,7 @@ def test_a_scratch_store_attaching_the_ledger_read_only_replays_in_sql_and_leave
 ):
     # The audit's scratch store: another file, which attaches the ledger's read-only.
     if store.ledger.is_postgres:
-        pytest.skip("a SQLite ledger only: a PostgreSQL ledger's scratch store folds in Python")
+        pytest.skip("a SQLite ledger only: a PostgreSQL store's audit rebuilds in a schema of its database")
     attached = engine_for(
         Settings(database_url=f"sqlite:///{tmp_path}/attached.db"), reads_ledger=store.ledger.settings.database_url
     )
@@ -196,3 +198,21 @@ def test_a_scratch_store_attaching_the_ledger_read_only_replays_in_sql_and_leave
     finally:
         attached.dispose()
         alone.dispose()
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_the_audits_scratch_store_rebuilt_to_an_earlier_position_holds_what_the_plain_path_folds_to_it(store, split):
+    # An audit at an earlier knowledge time rebuilds a bounded log: the accelerated rebuild
+    # (activities and follow-ups in SQL where the scratch store reads the ledger, a worker
+    # process when split) must stop at the bound as the plain path does.
+    settings = store.ledger.settings
+    earlier = BoundedLog(store.ledger, store.ledger.head().position * 2 // 3)
+    with scratch_store(store.ledger, store.engine, settings) as fast, accelerators(True):
+        assert in_store(earlier, fast, IN_STORE_VERSIONS)
+        assert rebuild(earlier, fast, split=split) == earlier.upto
+        accelerated = table_contents(fast)
+    with scratch_store(store.ledger, store.engine, settings) as slow, accelerators(False):
+        assert rebuild(earlier, slow) == earlier.upto
+        plain = table_contents(slow)
+    assert accelerated == plain
+    assert 0 < len(plain["activities"]) < store.ledger.count_of_type("ActivityLogged", 0, store.ledger.head().position)

@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 from builders import GENERATED_UNTIL
+from projection_fixtures import accelerators
 from reliability.crash_points import KillPoint, import_file, project, run_forked
 from reliability.harness import (
     PERFLEDGER,
@@ -47,7 +48,7 @@ from ledger.store import Ledger
 from projections.db import engine_for
 from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up, tracked_positions, wait_for
-from replay.audit import compare_rows
+from replay.audit import compare_rows, scratch_store
 
 # Real processes (servers, workers, writers): left out of the fast lane (bin/test --fast).
 pytestmark = pytest.mark.processes
@@ -201,12 +202,10 @@ def assert_projections_hold_exactly_a_rebuild_to_their_position(ledger: Ledger, 
     positions = set(tracked_positions(engine).values())
     assert len(positions) == 1, f"projections at different positions after a kill: {positions}"
     position = positions.pop()
-    scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path / f'upto-{position}.db'}"))
-    try:
+    # the audit's scratch store (a file, or a schema of its own), folded by the handlers (the plain path)
+    with scratch_store(ledger, engine, ledger.settings) as scratch, accelerators(False):
         catch_up(BoundedLog(ledger, position), scratch)
         differences = compare_rows(engine, scratch, now_micros(ledger.settings), True)
-    finally:
-        scratch.dispose()
     assert differences == [], differences[:5]
 
 

@@ -9,12 +9,14 @@ import pytest
 from builders import correct, ev
 from payout_fixtures import FLAT_RULES, department, publish, won_deal
 
+import replay.audit as audit_module
 from ledger.decoding import micros_to_time
 from ledger.store import Ledger
-from projections.db import engine_for, writing
-from projections.runner import catch_up
+from projections.accel.registry import ACCELERATORS
+from projections.db import database_url_of, engine_for, projection_url, writing
+from projections.runner import catch_up, rebuild
 from projections.tables import deal_facts
-from replay.audit import audit
+from replay.audit import SCRATCH_PREFIX, audit
 from replay.explain import explain, explain_change
 from replay.replays import PlanRequest, replay
 from replay.sealing import verify
@@ -189,6 +191,71 @@ def test_the_audit_names_each_row_altered_removed_or_added_by_hand_on_its_own_si
         if d.get("table") == "deal_facts"
     }
     assert then == rows - {("in the rebuild", tuple(d3))}
+
+
+def _audit_schemas(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.exec_driver_sql(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                (SCRATCH_PREFIX + "%",),
+            ).scalars()
+        )
+
+
+def _spied_rebuild(monkeypatch, seen: list, fail: bool = False) -> None:
+    """The audit's rebuild, noting the scratch store's schema, whether the activities fold in SQL
+    there, and which schemas of audits exist meanwhile; then failing if asked."""
+
+    def spying(log, scratch, progress=None):
+        schema = projection_url(database_url_of(scratch) or "")[1]
+        seen.append((schema, ACCELERATORS["activity"].reads_stretches(log, scratch)))
+        reached = rebuild(log, scratch, progress=progress)
+        assert schema in _audit_schemas(scratch)
+        if fail:
+            raise RuntimeError("a failure inside the audit")
+        return reached
+
+    monkeypatch.setattr(audit_module, "rebuild", spying)
+
+
+def test_an_audit_on_postgresql_rebuilds_in_a_schema_of_the_same_database_dropped_afterwards(approved_q1, monkeypatch):
+    ledger, engine, settings, approved_at = approved_q1
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the scratch schema is PostgreSQL's")
+    seen: list = []
+    _spied_rebuild(monkeypatch, seen)
+    assert audit(ledger, engine, settings, periods=["2026-Q1"])["ok"] is True
+    assert audit(ledger, engine, settings, known_at=approved_at, periods=["2026-Q1"])["ok"] is True
+    assert len(seen) == 2 and seen[0][0] != seen[1][0]
+    for schema, activities_in_sql in seen:
+        assert schema.startswith(SCRATCH_PREFIX) and not schema.startswith("pg_")
+        assert activities_in_sql  # the live store's accelerated rebuild, not the Python fold
+    assert not {schema for schema, _ in seen} & _audit_schemas(engine)
+
+
+def test_an_audit_on_postgresql_that_fails_inside_still_drops_its_scratch_schema(approved_q1, monkeypatch):
+    ledger, engine, settings, _ = approved_q1
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the scratch schema is PostgreSQL's")
+    seen: list = []
+    _spied_rebuild(monkeypatch, seen, fail=True)
+    with pytest.raises(RuntimeError, match="a failure inside the audit"):
+        audit(ledger, engine, settings, periods=["2026-Q1"])
+    assert len(seen) == 1 and seen[0][0] not in _audit_schemas(engine)
+
+
+def test_the_audit_finds_a_projection_row_updated_in_the_live_schema_by_sql(approved_q1):
+    ledger, engine, settings, approved_at = approved_q1
+    with writing(engine) as conn:
+        conn.exec_driver_sql("UPDATE deal_facts SET won_cents = won_cents + 1 WHERE deal_id = 'D-2'")
+        d2 = conn.execute(deal_facts.select().where(deal_facts.c.deal_id == "D-2")).one()
+    for known_at in (None, approved_at):  # at the head, and as known at the approval (D-2 was known then)
+        report = audit(ledger, engine, settings, known_at=known_at)
+        assert report["ok"] is False
+        assert {"table": "deal_facts", "row": list(d2), "problem": "in the live projection, not in the rebuild"} in (
+            report["differences"]
+        )
 
 
 def test_closing_a_period_seals_the_log_and_verify_proves_the_seal(approved_q1):

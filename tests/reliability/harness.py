@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from projection_fixtures import accelerators
 from sqlalchemy import Engine
 
 from api.auth import create_token, ensure_tables
@@ -33,7 +33,7 @@ from ledger.store import Ledger
 from projections.db import engine_for
 from projections.queries.cutoffs import now_micros
 from projections.runner import catch_up
-from replay.audit import compare_rows
+from replay.audit import compare_rows, scratch_store
 
 HERE = Path(__file__).resolve().parent
 PERFLEDGER = str(Path(sys.executable).with_name("perfledger"))
@@ -337,15 +337,14 @@ def refunded_by_deal(log: list[LogRecord]) -> dict[str, Decimal]:
 
 
 def assert_projections_equal_a_rebuild(ledger: Ledger, live: Engine, tmp_path: Path) -> int:
-    """Catch the live projections up, rebuild the log from zero into a scratch SQLite store, and
-    compare every projected table row by row; returns the position both reached."""
+    """Catch the live projections up, rebuild the log from zero into the audit's scratch store (a
+    SQLite file, or a schema of the live PostgreSQL database), and compare every projected table
+    row by row; returns the position both reached."""
     reached = catch_up(ledger, live)
     assert reached == ledger.head().position
-    scratch = engine_for(Settings(database_url=f"sqlite:///{tmp_path / f'rebuild-{uuid.uuid4().hex[:8]}.db'}"))
-    try:
+    # the scratch folded by the handlers (the plain path, the specification), whichever way the live store folds
+    with scratch_store(ledger, live, ledger.settings) as scratch, accelerators(False):
         assert catch_up(ledger, scratch) == reached
         differences = compare_rows(live, scratch, now_micros(ledger.settings), True)
-    finally:
-        scratch.dispose()
     assert differences == [], differences[:5]
     return reached
