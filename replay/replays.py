@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
@@ -34,6 +34,7 @@ from projections.payouts.assembly import (
     Payout,
     PlanError,
     PlanVersion,
+    active_reps,
     approval_states,
     memo_value,
     memoized,
@@ -45,6 +46,7 @@ from projections.payouts.assembly import (
 from projections.queries.cutoffs import Cutoffs, cutoffs
 from projections.runner import catch_up
 from replay.explain import describe, events_between, line_diff
+from replay.slices import in_slices
 
 
 @dataclass(frozen=True)
@@ -87,29 +89,53 @@ def replay(
         known_at = micros_to_time(known_us)
     cut = cutoffs(settings, period, known_at=known_at)
     chosen = resolve_plan(engine, plan, cut.known_us)
-    # The baseline reuses the replay's reads of each rep's figures (same cut-offs); every read of
-    # the projections is one read transaction (`held_reading`).
-    with memoized(), held_reading(engine), paused_gc():
-        replayed = period_payouts(engine, settings, str(cut.period), known_at=known_at, plan=chosen)
-        reps = [p.rep_id for p in replayed]
-        states = approval_states(engine, str(cut.period), cut.known_us, reps)
-        approved = _approved_cuts(settings, str(cut.period), states)
-        read_figures_ahead(engine, settings, approved)
-        baseline = {rep: _baseline(engine, settings, rep, str(cut.period), states[rep], known_at) for rep in reps}
-        positions = ledger.positions_at([c.known_us for c in approved.values()] + [cut.known_us]) if approved else {}
-        causes = {
-            p.rep_id: _causes(ledger, engine, settings, p, baseline[p.rep_id], chosen, cut.known_us, positions)
-            for p in replayed
-        }
+    with reading(engine) as conn:
+        reps = active_reps(conn, cut)
+    # every rep's payouts and difference; thousands of reps in slices, several processes at once
+    payouts, diff = in_slices(replay_reps, ledger, engine, settings, Asked(str(cut.period), chosen, known_at), reps)
     replay_id = _replay_id(str(cut.period), chosen, cut.known_us)
     return {
         "replay_id": replay_id,
         "period": str(cut.period),
         "known_at": known_at,
         "plan": {**chosen.label(), "draft": chosen.version is None},
-        "payouts": [p.to_json() for p in replayed],
-        "diff": [{**_diff_row(p, baseline[p.rep_id][0], states[p.rep_id]), **causes[p.rep_id]} for p in replayed],
+        "payouts": payouts,
+        "diff": diff,
     }
+
+
+class Asked(NamedTuple):
+    """What a replay asks of each rep: its period, the plan replayed and the knowledge time."""
+
+    period: str
+    plan: PlanVersion
+    known_at: datetime
+
+
+def replay_reps(
+    ledger: Ledger, engine: Engine, settings: Settings, asked: Asked, reps: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The payouts of `reps` under the replayed plan and their differences (`replay`'s "payouts"
+    and "diff" for these reps, in their order)."""
+    period, chosen, known_at = asked
+    cut = cutoffs(settings, period, known_at=known_at)
+    # The baseline reuses the replay's reads of each rep's figures (same cut-offs); every read of
+    # the projections is one read transaction (`held_reading`).
+    with memoized(), held_reading(engine), paused_gc():
+        replayed = period_payouts(engine, settings, period, known_at=known_at, plan=chosen, rep_ids=reps)
+        states = approval_states(engine, period, cut.known_us, reps)
+        approved = _approved_cuts(settings, period, states)
+        read_figures_ahead(engine, settings, approved)
+        baseline = {rep: _baseline(engine, settings, rep, period, states[rep], known_at) for rep in reps}
+        positions = ledger.positions_at([c.known_us for c in approved.values()] + [cut.known_us]) if approved else {}
+        causes = {
+            p.rep_id: _causes(ledger, engine, settings, p, baseline[p.rep_id], chosen, cut.known_us, positions)
+            for p in replayed
+        }
+    return (
+        [p.to_json() for p in replayed],
+        [{**_diff_row(p, baseline[p.rep_id][0], states[p.rep_id]), **causes[p.rep_id]} for p in replayed],
+    )
 
 
 def _approved_cuts(settings: Settings, period: str, states: dict[str, ApprovalState | None]) -> dict[str, Cutoffs]:
