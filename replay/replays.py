@@ -89,10 +89,13 @@ def replay(
         known_at = micros_to_time(known_us)
     cut = cutoffs(settings, period, known_at=known_at)
     chosen = resolve_plan(engine, plan, cut.known_us)
-    with reading(engine) as conn:
-        reps = active_reps(conn, cut)
-    # every rep's payouts and difference; thousands of reps in slices, several processes at once
-    payouts, diff = in_slices(replay_reps, ledger, engine, settings, Asked(str(cut.period), chosen, known_at), reps)
+    # every rep's payouts and difference; thousands of reps in slices, several processes at once.
+    # This process's reads are one read transaction, its slice's included (`held_reading`).
+    with held_reading(engine):
+        with reading(engine) as conn:
+            reps = active_reps(conn, cut)
+        asked = Asked(str(cut.period), chosen, known_at)
+        payouts, diff = in_slices(replay_reps, ledger, engine, settings, asked, reps)
     replay_id = _replay_id(str(cut.period), chosen, cut.known_us)
     return {
         "replay_id": replay_id,
