@@ -276,6 +276,18 @@ class LogReading:
         )
         return rows[0][0]
 
+    def last_position_except(self, event_types: Sequence[str], upto: int) -> int:
+        """The position of the last entry at or before `upto` of a type other than `event_types`
+        (0: none): read from the end of the log backwards, past the entries of those types."""
+        other = " AND type NOT IN ({in})" if event_types else ""  # (an empty IN list is no SQL)
+        rows = self._query(
+            f"SELECT position FROM {self.recorder.entries_table} WHERE position <= {{p}}{other} "
+            "ORDER BY position DESC LIMIT 1",
+            list(event_types) if event_types else None,
+            (upto,),
+        )
+        return rows[0][0] if rows else 0
+
     def recorded_at_of(self, position: int) -> int | None:
         """Knowledge time (µs) of the entry at `position`: "what the ledger knew then" as a cut-off."""
         rows = self._query(

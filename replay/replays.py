@@ -36,6 +36,7 @@ from projections.payouts.assembly import (
     PlanVersion,
     active_reps,
     approval_states,
+    figures_alike,
     memo_value,
     memoized,
     payout,
@@ -128,9 +129,13 @@ def replay_reps(
         replayed = period_payouts(engine, settings, period, known_at=known_at, plan=chosen, rep_ids=reps)
         states = approval_states(engine, period, cut.known_us, reps)
         approved = _approved_cuts(settings, period, states)
-        read_figures_ahead(engine, settings, approved)
-        baseline = {rep: _baseline(engine, settings, rep, period, states[rep], known_at) for rep in reps}
         positions = ledger.positions_at([c.known_us for c in approved.values()] + [cut.known_us]) if approved else {}
+        # an approval after which only payout bookkeeping was recorded saw the figures read now
+        taken = set(
+            figures_alike({rep: (cut, approved[rep]) for rep in _unchanged_since(ledger, approved, positions, cut)})
+        )
+        read_figures_ahead(engine, settings, {rep: c for rep, c in approved.items() if rep not in taken})
+        baseline = {rep: _baseline(engine, settings, rep, period, states[rep], known_at) for rep in reps}
         causes = {
             p.rep_id: _causes(ledger, engine, settings, p, baseline[p.rep_id], chosen, cut.known_us, positions)
             for p in replayed
@@ -139,6 +144,23 @@ def replay_reps(
         [p.to_json() for p in replayed],
         [{**_diff_row(p, baseline[p.rep_id][0], states[p.rep_id]), **causes[p.rep_id]} for p in replayed],
     )
+
+
+# What finance records once a period's payouts are computed: none of it is read by a rep's figures.
+PAYOUT_BOOKKEEPING = ("PayoutApproved", "PayoutAdjusted", "PeriodClosed", "PlanAcknowledged")
+
+
+def _unchanged_since(
+    ledger: Ledger, approved: dict[str, Cutoffs], positions: dict[int, int], cut: Cutoffs
+) -> list[str]:
+    """The approved reps whose figures at their approval's knowledge time are their figures now:
+    the log holds nothing but payout bookkeeping after their approval's position, so every row a
+    figure reads was recorded by then. (A closed quarter of 4,963 reps approved team by team at
+    10M events, each rep's figures read at its approval and now: the replay 11.8 -> 7.8 s.)"""
+    if not approved or cut.known_us not in positions:  # (no positions: each rep's read on its own)
+        return []
+    last = ledger.last_position_except(PAYOUT_BOOKKEEPING, positions[cut.known_us])
+    return [rep for rep, approved_cut in approved.items() if positions.get(approved_cut.known_us, -1) >= last]
 
 
 def _approved_cuts(settings: Settings, period: str, states: dict[str, ApprovalState | None]) -> dict[str, Cutoffs]:

@@ -295,3 +295,60 @@ def test_the_replay_asks_the_log_once_for_the_plans_and_once_a_rep_that_learned_
     learned = [row for row in answer["diff"] if row["causes"]["facts"]["events"]]
     assert 0 < len(learned) < len(reps)
     assert len(asked) == 1 + len(learned)  # it was once a rep for the plan, and once a rep for its evidence
+
+
+@pytest.fixture
+def approved_company(ledger, settings) -> Iterator[tuple[Any, Any, Any, list[str]]]:
+    """24 generated reps, every one approved (a third at a time), nothing but approvals since."""
+    engine = engine_for(settings)
+    stream = generate(3000, seed=9, now=GENERATED_UNTIL, reps=24)
+    while batch := list(itertools.islice(stream, 500)):
+        ledger.record(batch, "seed")
+    catch_up(ledger, engine)
+    reps = [p.rep_id for p in period_payouts(engine, settings, PERIOD)]
+    for third in (reps[:8], reps[8:16], reps[16:]):
+        for rep_id in third:
+            approve(ledger, engine, settings, rep_id, PERIOD, "finance:1")
+    catch_up(ledger, engine)
+    yield ledger, engine, settings, reps
+    engine.dispose()
+
+
+def counted_replay(ledger: Any, engine: Any, settings: Any) -> tuple[dict[str, Any], int]:
+    """A replay of the quarter under CHANGED, and how many statements read the activities."""
+    counted = Statements(engine)
+    try:
+        answer = replay(ledger, engine, settings, PERIOD, PlanRequest(rules=CHANGED))
+    finally:
+        counted.close()
+    return answer, counted.on("activities")
+
+
+def test_reps_approved_with_only_approvals_since_have_their_figures_read_once(approved_company, monkeypatch):
+    ledger, engine, settings, reps = approved_company
+    replay(ledger, engine, settings, PERIOD, PlanRequest(rules=CHANGED))  # its catch-up done, statements compiled
+    shared, reads = counted_replay(ledger, engine, settings)
+    # the replay's knowledge time read once: each approval's saw the very same rows
+    assert reads == 1
+    assert [row["basis"] for row in shared["diff"]] == ["approved"] * len(reps)
+    monkeypatch.setattr(replays, "PAYOUT_BOOKKEEPING", ())  # every approval's figures read at its own time
+    each, reads = counted_replay(ledger, engine, settings)
+    assert reads == 2
+    assert each == shared
+
+
+def test_a_fact_recorded_after_the_approvals_has_every_approvals_figures_read_again(approved_company, monkeypatch):
+    ledger, engine, settings, reps = approved_company
+    with reading(engine) as conn:
+        deal_id, won_cents = conn.execute(
+            select(deal_facts.c.deal_id, deal_facts.c.won_cents)
+            .where(deal_facts.c.won_cents > 0, deal_facts.c.occurred_us < 1775001600000000)  # before 1 April
+            .order_by(deal_facts.c.position)
+        ).first()
+    ledger.record([correct(deal_id, f"{won_cents // 100 + 1234}.00", when="2026-03-30T09:00:00Z")], "crm")
+    replay(ledger, engine, settings, PERIOD, PlanRequest(rules=CHANGED))
+    learned, reads = counted_replay(ledger, engine, settings)
+    assert reads == 2  # now and at the approvals' knowledge times
+    assert any(row["causes"]["facts"]["events"] for row in learned["diff"])  # the correction, learned since
+    monkeypatch.setattr(replays, "PAYOUT_BOOKKEEPING", ())
+    assert counted_replay(ledger, engine, settings)[0] == learned

@@ -563,6 +563,24 @@ def read_figures_ahead(engine: Engine, settings: Settings, cuts: dict[str, Cutof
                 _memo(("figures", rep_id, cuts[rep_id]), lambda figures=figures: figures)
 
 
+def figures_alike(known: Mapping[str, tuple[Cutoffs, Cutoffs]]) -> list[str]:
+    """Within `memoized()`: for each rep of `known`, (read, alike): its figures and evidence at
+    `alike` taken to be those already read at `read`, when both name the same window (period
+    and as_of). The caller vouches that every row a figure reads is the same at both knowledge
+    times: nothing a figure reads was recorded between them (a replay: only approvals since the
+    rep's own, `replay.replays`). The reps whose figures were taken; the others' are still to read."""
+    memo = _MEMO.get()
+    if memo is None:
+        return []
+    taken = []
+    for rep_id, (read, alike) in known.items():
+        found = memo.get(("figures", rep_id, read))
+        if found is not None and (read.period, read.as_of_us) == (alike.period, alike.as_of_us):
+            memo[("figures", rep_id, alike)] = found
+            taken.append(rep_id)
+    return taken
+
+
 def payouts_page(
     engine: Engine,
     settings: Settings,
