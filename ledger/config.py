@@ -26,6 +26,17 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class PinnedClock:
+    """A clock that always gives one moment: a long computation's single "now" (a replay's, which
+    its worker processes receive pickled), so every default cut-off in it is the same."""
+
+    moment: datetime
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
 class ConfigError(ValueError):
     """A setting in the environment cannot be used; the message says which and how to fix it."""
 

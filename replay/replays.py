@@ -15,14 +15,14 @@ derived from the replay, so recording the same replay twice writes it once.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
-from ledger.config import Settings
+from ledger.config import PinnedClock, Settings
 from ledger.decoding import micros_to_time
 from ledger.gc_pause import paused_gc
 from ledger.plan_schema import parse_rules, rules_to_json
@@ -85,6 +85,9 @@ def replay(
     ledger: Ledger, engine: Engine, settings: Settings, period: str, plan: PlanRequest, known_at: datetime | None = None
 ) -> dict[str, Any]:
     head = catch_up(ledger, engine)
+    # one "now" for the whole replay, its worker processes' slices included: a period in progress
+    # is read as of the same moment for every rep
+    settings = replace(settings, clock=PinnedClock(settings.now()))
     if known_at is None:
         known_us = ledger.recorded_at_of(head) or 0  # pin the replay to what the ledger knows now
         known_at = micros_to_time(known_us)

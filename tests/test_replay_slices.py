@@ -66,3 +66,13 @@ def _fails_in_a_worker(ledger, engine, settings, parent_pid, reps):
     if os.getpid() != parent_pid:
         raise RuntimeError("a worker's slice failed")
     return (list(reps),)
+
+
+def test_a_period_in_progress_is_replayed_as_of_one_moment_in_every_slice(approved_q1, sliced_from_two_reps):  # noqa: F811
+    ledger, engine, settings, _ = approved_q1
+    in_progress = str(settings.now().year) + "-Q" + str((settings.now().month - 1) // 3 + 1)
+    answer = replay(ledger, engine, settings, in_progress, PlanRequest("std", 2))
+    assert sliced_from_two_reps == [[["R-1"], ["R-2"]]]
+    assert [p["period_status"] for p in answer["payouts"]] == ["in_progress", "in_progress"]
+    # the worker's rep read as of the very moment this process's rep was: the replay's one "now"
+    assert answer["payouts"][0]["as_of"] == answer["payouts"][1]["as_of"]
