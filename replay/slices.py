@@ -22,6 +22,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -29,7 +30,7 @@ from sqlalchemy import Engine
 from ledger.config import Settings
 from ledger.store import Ledger
 from projections.accel.registry import enabled
-from projections.db import engine_for
+from projections.db import ReadInterrupted, engine_for
 
 MIN_REPS = 1_000  # below this, one process: a worker's start costs more than its share saves
 MAX_PROCESSES = 4  # this one and up to three workers (each with its own connections)
@@ -49,9 +50,15 @@ def in_slices(
     if not enabled() or len(reps) < MIN_REPS or processes < 2:
         return compute(ledger, engine, settings, asked, reps)
     first, *rest = split(reps, processes)
-    with ProcessPoolExecutor(max_workers=len(rest), mp_context=_fork_server()) as workers:
-        theirs = [workers.submit(_in_worker, compute, settings, asked, part) for part in rest]
-        parts = [compute(ledger, engine, settings, asked, first), *(done.result() for done in theirs)]
+    try:
+        with ProcessPoolExecutor(max_workers=len(rest), mp_context=_fork_server()) as workers:
+            theirs = [workers.submit(_in_worker, compute, settings, asked, part) for part in rest]
+            parts = [compute(ledger, engine, settings, asked, first), *(done.result() for done in theirs)]
+    except BrokenProcessPool as error:  # a worker killed (out of memory, a signal): nothing was written
+        raise ReadInterrupted(
+            f"a worker process ended before its slice of {len(reps)} reps was computed; nothing was written: "
+            "run it again"
+        ) from error
     return tuple([item for part in parts for item in part[i]] for i in range(len(parts[0])))
 
 

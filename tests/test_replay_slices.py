@@ -9,6 +9,7 @@ replayed under plan version 2, so every cause (the rule's, the facts', both) is 
 from __future__ import annotations
 
 import os
+import signal
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from test_replay import approved_q1  # noqa: F401 - the fixture
 
 import replay.slices as slices
 from projections.accel.registry import SWITCH
+from projections.db import ReadInterrupted
 from replay.replays import PlanRequest, replay
 
 
@@ -76,3 +78,15 @@ def test_a_period_in_progress_is_replayed_as_of_one_moment_in_every_slice(approv
     assert [p["period_status"] for p in answer["payouts"]] == ["in_progress", "in_progress"]
     # the worker's rep read as of the very moment this process's rep was: the replay's one "now"
     assert answer["payouts"][0]["as_of"] == answer["payouts"][1]["as_of"]
+
+
+def test_a_worker_killed_mid_slice_is_a_read_to_run_again_not_a_crash(approved_q1, sliced_from_two_reps):  # noqa: F811
+    ledger, engine, settings, _ = approved_q1
+    with pytest.raises(ReadInterrupted, match="run it again"):
+        slices.in_slices(_dies_in_a_worker, ledger, engine, settings, os.getpid(), ["R-1", "R-2"])
+
+
+def _dies_in_a_worker(ledger, engine, settings, parent_pid, reps):
+    if os.getpid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+    return (list(reps),)
