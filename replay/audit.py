@@ -104,7 +104,7 @@ def _scratch_schema(live: Engine, settings: Settings) -> Iterator[Engine]:
     try:
         # made and dropped through the scratch store's own connections: the live store's are
         # only ever read through (they may be read-only)
-        _on_its_own(scratch, f"CREATE SCHEMA {_quoted(name)}")
+        _on_its_own(scratch, f"CREATE SCHEMA {_quoted(scratch, name)}")
         made = True
         yield scratch
     finally:
@@ -113,19 +113,20 @@ def _scratch_schema(live: Engine, settings: Settings) -> Iterator[Engine]:
             # transaction with it: no connection holds a lock the DROP would wait for. Only the
             # schema made here: a CREATE that failed may have met another's of the same name.
             if made:
-                _on_its_own(scratch, f"DROP SCHEMA {_quoted(name)} CASCADE")
+                _on_its_own(scratch, f"DROP SCHEMA {_quoted(scratch, name)} CASCADE")
         finally:
             scratch.dispose()
+
+
+def _quoted(engine: Engine, name: str) -> str:
+    """A schema's name as an identifier in SQL, quoted as the dialect quotes (SQLAlchemy's preparer)."""
+    return engine.dialect.identifier_preparer.quote_identifier(name)
 
 
 def _on_its_own(engine: Engine, statement: str) -> None:
     """One statement committed alone: the scratch schema's CREATE and DROP."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql(statement)
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def compare_rows(live: Engine, scratch: Engine, known_us: int, at_head: bool) -> list[dict[str, Any]]:
@@ -183,7 +184,7 @@ def _postgres_differences(live: Engine, scratch: Engine, known_us: int, at_head:
     assert scratch_schema is not None, "a PostgreSQL scratch store is a schema of its own"
     with reading(live) as conn:
         live_schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-        mine, theirs = _quoted(live_schema), _quoted(scratch_schema)
+        mine, theirs = _quoted(live, live_schema), _quoted(live, scratch_schema)
 
         def differ(table: Table) -> tuple[list[tuple], list[tuple]]:
             one = _missing_sql(table, mine, theirs, "%s", "IS DISTINCT FROM", known_us, at_head)

@@ -58,18 +58,6 @@ def test_a_replay_in_slices_answers_exactly_as_the_plain_replay(approved_q1, sli
     assert all(row["causes"]["facts"]["delta"] != Decimal("0.00") for row in by_rep.values())
 
 
-def test_a_failure_in_a_worker_is_raised_by_the_replay(approved_q1, sliced_from_two_reps):  # noqa: F811
-    ledger, engine, settings, _ = approved_q1
-    with pytest.raises(RuntimeError, match="a worker's slice failed"):
-        slices.in_slices(_fails_in_a_worker, ledger, engine, settings, os.getpid(), ["R-1", "R-2"])
-
-
-def _fails_in_a_worker(ledger, engine, settings, parent_pid, reps):
-    if os.getpid() != parent_pid:
-        raise RuntimeError("a worker's slice failed")
-    return (list(reps),)
-
-
 def test_a_period_in_progress_is_replayed_as_of_one_moment_in_every_slice(approved_q1, sliced_from_two_reps):  # noqa: F811
     ledger, engine, settings, _ = approved_q1
     in_progress = str(settings.now().year) + "-Q" + str((settings.now().month - 1) // 3 + 1)
@@ -80,13 +68,29 @@ def test_a_period_in_progress_is_replayed_as_of_one_moment_in_every_slice(approv
     assert answer["payouts"][0]["as_of"] == answer["payouts"][1]["as_of"]
 
 
-def test_a_worker_killed_mid_slice_is_a_read_to_run_again_not_a_crash(approved_q1, sliced_from_two_reps):  # noqa: F811
+@pytest.mark.parametrize(
+    ("mishap", "raised", "message"),
+    [
+        ("raises", RuntimeError, "a worker's slice failed"),  # the worker's own error, as it was raised
+        ("is killed", ReadInterrupted, "run it again"),  # as by the out-of-memory killer: nothing was written
+    ],
+)
+def test_what_goes_wrong_in_a_worker_is_raised_by_the_replay(
+    approved_q1,  # noqa: F811 - the fixture
+    sliced_from_two_reps,
+    mishap,
+    raised,
+    message,
+):
     ledger, engine, settings, _ = approved_q1
-    with pytest.raises(ReadInterrupted, match="run it again"):
-        slices.in_slices(_dies_in_a_worker, ledger, engine, settings, os.getpid(), ["R-1", "R-2"])
+    with pytest.raises(raised, match=message):
+        slices.in_slices(_goes_wrong_in_a_worker, ledger, engine, settings, (os.getpid(), mishap), ["R-1", "R-2"])
 
 
-def _dies_in_a_worker(ledger, engine, settings, parent_pid, reps):
+def _goes_wrong_in_a_worker(ledger, engine, settings, asked, reps):
+    parent_pid, mishap = asked
     if os.getpid() != parent_pid:
-        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+        if mishap == "raises":
+            raise RuntimeError("a worker's slice failed")
+        os.kill(os.getpid(), signal.SIGKILL)
     return (list(reps),)
