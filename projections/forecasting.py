@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 MIN_CLOSED = 5  # closed deals a rep (or a team) needs for its own win rate to count
 FOUR_PLACES, TWO_PLACES = Decimal("0.0001"), Decimal("0.01")
@@ -76,18 +77,19 @@ class Learned:
 def learned(own: Track, team: Track, company: Track, minimum: int = MIN_CLOSED) -> Learned:
     """The win probability and the cycle of a rep: its own when it has closed `minimum` deals,
     else its team's, else the company's."""
-    cycle = next((t.cycle_us for t in (own, team, company) if t.cycle_us is not None), None)
-    average = next((t.won_amount / t.won for t in (own, team, company) if t.won > 0), None)
-    sources = ((REP, own), (TEAM, team), (COMPANY, company))
-    chosen = next(((source, track) for source, track in sources if track.closed >= minimum), None)
-    if chosen is None:
-        return Learned(None, NONE, own.closed, cycle, average)
-    source, track = chosen
-    return Learned(track.won / track.closed, source, track.closed, cycle, average)
+    tracks = (own, team, company)
+    cycle = next((t.cycle_us for t in tracks if t.cycle_us is not None), None)
+    average = next((t.won_amount / t.won for t in tracks if t.won > 0), None)
+    for source, track in zip(SOURCES, tracks, strict=True):
+        if track.closed >= minimum:
+            return Learned(track.won / track.closed, source, track.closed, cycle, average)
+    return Learned(None, NONE, own.closed, cycle, average)
 
 
-@dataclass(frozen=True)
-class OpenDeal:
+SOURCES = (REP, TEAM, COMPANY)
+
+
+class OpenDeal(NamedTuple):  # a tuple: a company's pipeline makes tens of thousands
     deal_id: str
     rep_id: str
     opened_us: int
@@ -132,12 +134,19 @@ def run_rate(actual: Decimal, share: Decimal) -> Decimal | None:
 def projection(metric: str, actual: Decimal, share: Decimal, pipeline: Decimal, target: Decimal | None) -> dict:
     """One metric's forecasts, rounded for the answer (money to cents, counts and ratios to 4 places)."""
     rate = run_rate(actual, share)
+    landing = actual + pipeline
     places = TWO_PLACES if metric == "revenue" else FOUR_PLACES
-    found = {"actual": actual, "run_rate": rate, "pipeline": actual + pipeline}
+    # written out, not looped: it runs for every metric of every rep of a company's list
     return {
-        **{name: _round(value, places) for name, value in found.items()},
+        "actual": actual.quantize(places, rounding=ROUND_HALF_UP),
+        "run_rate": _round(rate, places),
+        "pipeline": landing.quantize(places, rounding=ROUND_HALF_UP),
         "target": target,
-        "attainment": {name: _ratio(value, target) for name, value in found.items()},
+        "attainment": {
+            "actual": _ratio(actual, target),
+            "run_rate": _ratio(rate, target),
+            "pipeline": _ratio(landing, target),
+        },
     }
 
 

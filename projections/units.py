@@ -63,11 +63,14 @@ def money(total_cents: int | None) -> Decimal:
     return (Decimal(total_cents or 0) / 100).quantize(CENT)
 
 
+QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}  # 2 → Decimal("0.01")
+
+
 def ratio(numerator: int | Decimal, denominator: int | Decimal, places: int = 4) -> Decimal | None:
     """numerator / denominator rounded half-up to `places` decimals; None when the denominator is 0."""
     if not denominator:
         return None
-    return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return (Decimal(numerator) / Decimal(denominator)).quantize(QUANTA[places], rounding=ROUND_HALF_UP)
 
 
 def shares_in_ppb(splits: list[dict]) -> list[tuple[str, int]]:

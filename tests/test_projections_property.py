@@ -208,3 +208,36 @@ def test_a_payouts_rep_figures_read_together_equal_each_read_alone_and_the_kpis(
                         assert len(evidence["email_reply_rate"]) == kpi["activity_kinds"]["email"], (rep, period)
         finally:
             close_store(store)
+
+
+@SETTINGS
+@given(story=stories, sizes=batchings, cut=st.integers(0, 1000), as_of_day=st.sampled_from((None, "2026-03-10")))
+def test_every_reps_deal_sums_read_at_once_equal_each_reps_own_read(story, sizes, cut, as_of_day):
+    """The off-track list's and the roll-up's read of every rep's deal sums (a deal counted by its
+    one win or loss, or by its shares summed where a split or an unfirst nets them) gives each
+    rep what the rep's own KPI read gives, at any cut-offs."""
+    from datetime import datetime
+
+    from projections.db import reading
+    from projections.queries.cutoffs import cutoffs
+    from projections.queries.facts import DealSums, deal_sums
+    from projections.queries.forecast import rep_deal_sums
+    from projections.queries.membership import Scope, ScopeFilter
+
+    batches = batches_of(envelopes_of(story), sizes)
+    as_of = None if as_of_day is None else datetime.fromisoformat(f"{as_of_day}T12:00:00+08:00")
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
+        try:
+            moments = [store.record(*batch) for batch in batches]
+            catch_up(store.ledger, store.engine)
+            for period in PERIODS:
+                cut_offs = cutoffs(store.settings, period, as_of, moments[cut % len(moments)])
+                with reading(store.engine) as conn:
+                    at_once = rep_deal_sums(conn, cut_offs)
+                    for rep in ("R-1", "R-2", "R-3"):
+                        own = ScopeFilter.load(conn, Scope("rep", rep), cut_offs.known_us)
+                        alone = deal_sums(conn, own, cut_offs.start_us, cut_offs.upto_us, cut_offs.known_us)
+                        assert at_once.get(rep, DealSums()) == alone, (rep, period)
+        finally:
+            close_store(store)

@@ -165,6 +165,46 @@ def counted_by_deal(where: ColumnElement[bool], *group: Any) -> Select:
     return outer.group_by(*[d[c.name] for c in group]) if group else outer
 
 
+# The kinds of fact that give a (rep, deal) pair a second share in a column: a split moves the
+# deal's shares between reps, an unfirst takes a new-customer share back. Without one in a
+# window, each pair has at most one fact with a share in each column there (its win or its
+# loss; corrections and refunds carry money only), so its count is its facts' count.
+NETTING_KINDS = ("split", "unfirst")
+
+
+def netted(where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Is the fact row's deal one whose shares a split or an unfirst nets in the rows of `where`?"""
+    f = deal_facts.c
+    return f.deal_id.in_(select(f.deal_id).where(where, f.kind.in_(NETTING_KINDS)).scalar_subquery())
+
+
+def counted_by_rep(where: ColumnElement[bool]) -> Select:
+    """`counted_by_deal(where, rep_id)` without grouping every (rep, deal) pair: each rep's facts
+    are summed in one group (a share above zero counts its fact once), and only the pairs of the
+    deals a split or an unfirst nets (`NETTING_KINDS`) are summed per pair first."""
+    f = deal_facts.c
+    # the pair's key is computed below the grouping: PostgreSQL would not match a CASE with bound
+    # parameters in GROUP BY to the same CASE in the select list
+    rows = select(deal_facts, case((netted(where), f.deal_id)).label("pair")).where(where).subquery("rows")
+    r = rows.c
+    per_pair = (
+        select(
+            r.rep_id,
+            r.pair,
+            *[func.sum(r[name]).label(name) for name in DEAL_SUMS],
+            *[func.sum(case((r[name] > ZERO, ONE), else_=ZERO)).label(f"{name}_facts") for name in DEAL_SUMS[2:]],
+        )
+        .group_by(r.rep_id, r.pair)
+        .subquery("per_pair")
+    )
+    p = per_pair.c
+    counts = [
+        func.sum(case((p.pair.is_(None), p[f"{name}_facts"]), (p[name] > ZERO, ONE), else_=ZERO))
+        for name in DEAL_SUMS[2:]
+    ]
+    return select(p.rep_id, func.sum(p.won_cents), func.sum(p.refund_cents), *counts).group_by(p.rep_id)
+
+
 def _deal_sums(where: ColumnElement[bool]) -> Select:
     return counted_by_deal(and_(where, deal_facts.c.recorded_us <= K))
 

@@ -23,7 +23,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, ColumnElement, Connection, Engine, and_, case, func, select
+from sqlalchemy import (
+    Column,
+    ColumnClause,
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 
 from ledger.config import Settings
 from projections.db import reading
@@ -42,12 +54,12 @@ from projections.forecasting import (
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import ONE, ZERO, DealSums, counted_by_deal, deal_sums
+from projections.queries.facts import ONE, ZERO, DealSums, counted_by_rep, deal_sums, netted
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
 from projections.queries.targets import current_targets, in_force_by_scope
 from projections.tables import activities, deal_facts, deals, lead_conversions, leads
-from projections.units import DAY_US, micros_to_time, money
+from projections.units import DAY_US, PPB, QUANTA, micros_to_time, money
 
 LOOK_BACK_US = 365 * DAY_US  # the closed deals a win rate and a sales cycle are learned from
 MAX_LISTED_REPS = 200  # up to this many reps, the open deals are read for them alone (an IN list)
@@ -141,54 +153,51 @@ def pooled(
 
 
 NOTHING_SHARED: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+NO_TRACK = Track()  # of a rep or a pool without closed deals
 
 
 def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> Tracks:
-    """The `Tracks` of every rep with deal facts in the year before as_of (or of the given reps):
-    one grouped read, per rep and deal, then per rep, each deal that credits more than one of
-    these reps kept apart by its id (a row per rep and such deal; every other deal of a rep
-    summed into one row)."""
+    """The `Tracks` of every rep with deal facts in the year before as_of (or of the given reps),
+    in one grouped read: a row per rep for its deals credited to it alone, whose won or lost fact
+    (one each, `NETTING_KINDS`) counts the deal; a row per rep and deal for those whose shares
+    need summing (split or unfirst in the window) or that credit a share to several reps (a won
+    or lost share below one whole deal), so the pools can count each of them once."""
     f = deal_facts.c
     where = look_back(cut) if rep_ids is None else and_(look_back(cut), f.rep_id.in_(rep_ids))
-    won_deal = f.deal_count == 1  # one row per won deal carries its cycle
-    per_deal = (
-        select(
-            f.rep_id,
-            f.deal_id,
-            func.sum(f.won_ppb).label("won"),
-            func.sum(f.lost_ppb).label("lost"),
-            func.sum(f.won_cents - f.refund_cents).label("cents"),
-            func.sum(case((won_deal, f.cycle_us), else_=ZERO)).label("cycles_us"),
-            func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)).label("cycles"),
-            func.count().over(partition_by=f.deal_id).label("reps"),  # the reps this deal credits here
-        )
-        .where(where)
-        .group_by(f.deal_id, f.rep_id)  # by deal first: the window's partitions come sorted
-        .subquery("per_deal")
-    )
-    d = per_deal.c
-    shared = case((d.reps > ONE, d.deal_id))
+    whole: ColumnClause[Any] = literal_column(str(PPB))  # one whole deal, in parts per billion
+    alone = or_(netted(where), and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
+    # the key is computed below the grouping: PostgreSQL would not match a CASE with bound
+    # parameters in GROUP BY to the same CASE in the select list
+    rows = select(deal_facts, case((alone, f.deal_id)).label("kept")).where(where).subquery("rows")
+    r = rows.c
     query = select(
-        d.rep_id,
-        shared,
-        func.sum(case((d.won > ZERO, ONE), else_=ZERO)),
-        func.sum(case((d.lost > ZERO, ONE), else_=ZERO)),
-        func.sum(d.cents),
-        func.sum(d.cycles_us),
-        func.sum(d.cycles),
-    ).group_by(d.rep_id, shared)
+        r.rep_id,
+        r.kept,
+        func.sum(r.won_ppb),
+        func.sum(r.lost_ppb),
+        func.sum(case((r.won_ppb > ZERO, ONE), else_=ZERO)),
+        func.sum(case((r.lost_ppb > ZERO, ONE), else_=ZERO)),
+        func.sum(r.won_cents - r.refund_cents),
+        func.sum(case((r.deal_count == 1, r.cycle_us), else_=ZERO)),
+        func.sum(case(((r.deal_count == 1) & r.cycle_us.is_not(None), ONE), else_=ZERO)),
+    ).group_by(r.rep_id, r.kept)
     sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     shared_won: dict[str, set[str]] = defaultdict(set)
     shared_lost: dict[str, set[str]] = defaultdict(set)
-    for rep_id, deal_id, *values in conn.execute(query).all():
+    for rep_id, deal_id, won_ppb, lost_ppb, won_facts, lost_facts, *sums_of_money in conn.execute(query).all():
         summed = sums[rep_id]
-        for i, value in enumerate(values):
-            summed[i] += int(value or 0)
-        if deal_id is not None:
-            if values[0]:
+        if deal_id is None:
+            summed[0] += int(won_facts)
+            summed[1] += int(lost_facts)
+        else:  # one deal: counted where its summed share is above zero
+            if won_ppb > 0:
+                summed[0] += 1
                 shared_won[rep_id].add(deal_id)
-            if values[1]:
+            if lost_ppb > 0:
+                summed[1] += 1
                 shared_lost[rep_id].add(deal_id)
+        for i, value in enumerate(sums_of_money, 2):
+            summed[i] += int(value or 0)
     own = {
         rep_id: Track(Decimal(won), Decimal(lost), Decimal(cents) / 100, cycles_us, cycles)
         for rep_id, (won, lost, cents, cycles_us, cycles) in sums.items()
@@ -264,7 +273,7 @@ def learned_by_rep(
 
     company = Lazily(lambda: pooled(every.own, *every))
     return {
-        rep_id: learned_lazily(every.own.get(rep_id, Track()), partial(team_of, stint.team_id), company)
+        rep_id: learned_lazily(every.own.get(rep_id, NO_TRACK), partial(team_of, stint.team_id), company)
         for rep_id, stint in reps.items()
     }
 
@@ -307,7 +316,7 @@ def learned_of_few(conn: Connection, cut: Cutoffs, scope: Scope, reps: Mapping[s
 
     whole = Lazily(company)
     return {
-        rep_id: learned_lazily(own.own.get(rep_id, Track()), partial(team_of, str(stint.team_id)), whole)
+        rep_id: learned_lazily(own.own.get(rep_id, NO_TRACK), partial(team_of, str(stint.team_id)), whole)
         for rep_id, stint in reps.items()
     }
 
@@ -329,10 +338,10 @@ def learned_lazily(own: Track, team: Callable[[], Track], company: Callable[[], 
     """`learned(own, team(), company())`, asking for a pool only when the tracks before it leave
     the choice of the win rate, the cycle or the average won amount to it."""
     if settled(own):
-        return learned(own, Track(), Track())
+        return learned(own, NO_TRACK, NO_TRACK)
     mine = team()
     if settled(mine):
-        return learned(own, mine, Track())
+        return learned(own, mine, NO_TRACK)
     return learned(own, mine, company())
 
 
@@ -488,7 +497,7 @@ def rep_deal_sums(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = No
     """rep → the deal sums of its window, as `deal_sums` reads one rep's (every rep's, or those of `rep_ids`)."""
     f = deal_facts.c
     window = and_(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us)
-    query = counted_by_deal(window if rep_ids is None else and_(window, f.rep_id.in_(rep_ids)), f.rep_id)
+    query = counted_by_rep(window if rep_ids is None else and_(window, f.rep_id.in_(rep_ids)))
     return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query).all()}
 
 
@@ -616,4 +625,4 @@ def _share(cut: Cutoffs) -> Decimal:
 
 
 def half_up(value: Decimal, places: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return value.quantize(QUANTA[places], rounding=ROUND_HALF_UP)
