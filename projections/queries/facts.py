@@ -178,31 +178,23 @@ def netted(where: ColumnElement[bool]) -> ColumnElement[bool]:
     return f.deal_id.in_(select(f.deal_id).where(where, f.kind.in_(NETTING_KINDS)).scalar_subquery())
 
 
-def counted_by_rep(where: ColumnElement[bool]) -> Select:
-    """`counted_by_deal(where, rep_id)` without grouping every (rep, deal) pair: each rep's facts
-    are summed in one group (a share above zero counts its fact once), and only the pairs of the
-    deals a split or an unfirst nets (`NETTING_KINDS`) are summed per pair first."""
+def sums_by_rep(conn: Connection, where: ColumnElement[bool]) -> dict[str, DealSums]:
+    """rep → the `DealSums` of its fact rows matching `where`, as `counted_by_deal(where, rep_id)`
+    counts them, without grouping every (rep, deal) pair: each rep's facts summed in one group,
+    a fact with a share above zero counting its deal, then corrected by the pairs of the deals a
+    split or an unfirst nets (`NETTING_KINDS`), summed pair by pair. Two reads, each a hash
+    aggregate: one grouping by rep and by pair is sorted (a sort of every fact of the window)."""
     f = deal_facts.c
-    # the pair's key is computed below the grouping: PostgreSQL would not match a CASE with bound
-    # parameters in GROUP BY to the same CASE in the select list
-    rows = select(deal_facts, case((netted(where), f.deal_id)).label("pair")).where(where).subquery("rows")
-    r = rows.c
-    per_pair = (
-        select(
-            r.rep_id,
-            r.pair,
-            *[func.sum(r[name]).label(name) for name in DEAL_SUMS],
-            *[func.sum(case((r[name] > ZERO, ONE), else_=ZERO)).label(f"{name}_facts") for name in DEAL_SUMS[2:]],
-        )
-        .group_by(r.rep_id, r.pair)
-        .subquery("per_pair")
-    )
-    p = per_pair.c
-    counts = [
-        func.sum(case((p.pair.is_(None), p[f"{name}_facts"]), (p[name] > ZERO, ONE), else_=ZERO))
-        for name in DEAL_SUMS[2:]
-    ]
-    return select(p.rep_id, func.sum(p.won_cents), func.sum(p.refund_cents), *counts).group_by(p.rep_id)
+    shares = DEAL_SUMS[2:]
+    facts_with = [func.sum(case((f[name] > ZERO, ONE), else_=ZERO)) for name in shares]
+    per_rep = select(f.rep_id, func.sum(f.won_cents), func.sum(f.refund_cents), *facts_with).where(where)
+    found = {rep_id: [_int(value) for value in values] for rep_id, *values in conn.execute(per_rep.group_by(f.rep_id))}
+    pairs = select(f.rep_id, *[func.sum(f[name]) for name in shares], *facts_with).where(where, netted(where))
+    for rep_id, *values in conn.execute(pairs.group_by(f.rep_id, f.deal_id)):
+        summed = found[rep_id]
+        for i, (share, facts) in enumerate(zip(values[: len(shares)], values[len(shares) :], strict=True), 2):
+            summed[i] += (1 if share > 0 else 0) - _int(facts)
+    return {rep_id: DealSums(*values) for rep_id, values in found.items()}
 
 
 def _deal_sums(where: ColumnElement[bool]) -> Select:

@@ -54,7 +54,7 @@ from projections.forecasting import (
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import ONE, ZERO, DealSums, counted_by_rep, deal_sums, netted
+from projections.queries.facts import ONE, ZERO, DealSums, deal_sums, netted, sums_by_rep
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
 from projections.queries.targets import current_targets, in_force_by_scope
@@ -158,46 +158,40 @@ NO_TRACK = Track()  # of a rep or a pool without closed deals
 
 def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> Tracks:
     """The `Tracks` of every rep with deal facts in the year before as_of (or of the given reps),
-    in one grouped read: a row per rep for its deals credited to it alone, whose won or lost fact
-    (one each, `NETTING_KINDS`) counts the deal; a row per rep and deal for those whose shares
-    need summing (split or unfirst in the window) or that credit a share to several reps (a won
-    or lost share below one whole deal), so the pools can count each of them once."""
+    as `sums_by_rep` counts deals: each rep's facts summed in one group (its won or lost fact
+    counts a deal), then the pairs kept apart by id, summed pair by pair: those of the deals a
+    split or an unfirst nets, and those that credit several reps (a won or lost share below one
+    whole deal), so the pools can count each of them once."""
     f = deal_facts.c
     where = look_back(cut) if rep_ids is None else and_(look_back(cut), f.rep_id.in_(rep_ids))
+    won_facts, lost_facts = (func.sum(case((column > ZERO, ONE), else_=ZERO)) for column in (f.won_ppb, f.lost_ppb))
+    won_deal = f.deal_count == 1  # one row per won deal carries its cycle
+    per_rep = select(
+        f.rep_id,
+        won_facts,
+        lost_facts,
+        func.sum(f.won_cents - f.refund_cents),
+        func.sum(case((won_deal, f.cycle_us), else_=ZERO)),
+        func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)),
+    ).where(where)
+    sums = {
+        rep_id: [int(value or 0) for value in values] for rep_id, *values in conn.execute(per_rep.group_by(f.rep_id))
+    }
     whole: ColumnClause[Any] = literal_column(str(PPB))  # one whole deal, in parts per billion
-    alone = or_(netted(where), and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
-    # the key is computed below the grouping: PostgreSQL would not match a CASE with bound
-    # parameters in GROUP BY to the same CASE in the select list
-    rows = select(deal_facts, case((alone, f.deal_id)).label("kept")).where(where).subquery("rows")
-    r = rows.c
-    query = select(
-        r.rep_id,
-        r.kept,
-        func.sum(r.won_ppb),
-        func.sum(r.lost_ppb),
-        func.sum(case((r.won_ppb > ZERO, ONE), else_=ZERO)),
-        func.sum(case((r.lost_ppb > ZERO, ONE), else_=ZERO)),
-        func.sum(r.won_cents - r.refund_cents),
-        func.sum(case((r.deal_count == 1, r.cycle_us), else_=ZERO)),
-        func.sum(case(((r.deal_count == 1) & r.cycle_us.is_not(None), ONE), else_=ZERO)),
-    ).group_by(r.rep_id, r.kept)
-    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    apart = or_(netted(where), and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
+    pairs = select(f.rep_id, f.deal_id, func.sum(f.won_ppb), func.sum(f.lost_ppb), won_facts, lost_facts)
     shared_won: dict[str, set[str]] = defaultdict(set)
     shared_lost: dict[str, set[str]] = defaultdict(set)
-    for rep_id, deal_id, won_ppb, lost_ppb, won_facts, lost_facts, *sums_of_money in conn.execute(query).all():
-        summed = sums[rep_id]
-        if deal_id is None:
-            summed[0] += int(won_facts)
-            summed[1] += int(lost_facts)
-        else:  # one deal: counted where its summed share is above zero
-            if won_ppb > 0:
-                summed[0] += 1
-                shared_won[rep_id].add(deal_id)
-            if lost_ppb > 0:
-                summed[1] += 1
-                shared_lost[rep_id].add(deal_id)
-        for i, value in enumerate(sums_of_money, 2):
-            summed[i] += int(value or 0)
+    for rep_id, deal_id, won_ppb, lost_ppb, won, lost in conn.execute(
+        pairs.where(where, apart).group_by(f.rep_id, f.deal_id)
+    ):
+        summed = sums[rep_id]  # the pair's facts were counted one by one there: count it by its summed share
+        summed[0] += (1 if won_ppb > 0 else 0) - int(won)
+        summed[1] += (1 if lost_ppb > 0 else 0) - int(lost)
+        if won_ppb > 0:
+            shared_won[rep_id].add(deal_id)
+        if lost_ppb > 0:
+            shared_lost[rep_id].add(deal_id)
     own = {
         rep_id: Track(Decimal(won), Decimal(lost), Decimal(cents) / 100, cycles_us, cycles)
         for rep_id, (won, lost, cents, cycles_us, cycles) in sums.items()
@@ -497,8 +491,7 @@ def rep_deal_sums(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = No
     """rep → the deal sums of its window, as `deal_sums` reads one rep's (every rep's, or those of `rep_ids`)."""
     f = deal_facts.c
     window = and_(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us)
-    query = counted_by_rep(window if rep_ids is None else and_(window, f.rep_id.in_(rep_ids)))
-    return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query).all()}
+    return sums_by_rep(conn, window if rep_ids is None else and_(window, f.rep_id.in_(rep_ids)))
 
 
 def rep_leads(conn: Connection, cut: Cutoffs) -> dict[str, tuple[int, int]]:

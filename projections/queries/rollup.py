@@ -31,7 +31,7 @@ from ledger.periods import Period, Week
 from projections.db import reading
 from projections.forecasting import weighted as weigh
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import DealSums, counted_by_rep, deal_sums
+from projections.queries.facts import DealSums, deal_sums, sums_by_rep
 from projections.queries.forecast import Remember, everyone_at, in_scope, learned_by_rep, open_deals, share_of
 from projections.queries.membership import EARLIEST, LATEST, Scope, ScopeFilter, Stint, parse_scope, stints
 from projections.queries.targets import current_targets
@@ -51,8 +51,7 @@ def member_sums(conn: Connection, scope: Scope, lo: int, hi: int, known_us: int)
     the company: every rep's), as known at known_us: one grouped read for all of them."""
     f = deal_facts.c
     where = ScopeFilter.load(conn, scope, known_us).where(f.rep_id, f.occurred_us, lo, hi)
-    query = counted_by_rep(and_(where, f.recorded_us <= known_us))
-    return {rep_id: DealSums(*(int(value or 0) for value in values)) for rep_id, *values in conn.execute(query)}
+    return sums_by_rep(conn, and_(where, f.recorded_us <= known_us))
 
 
 def scope_moves(conn: Connection, scope: Scope, cut: Cutoffs, rep_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
