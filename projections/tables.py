@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -169,6 +169,9 @@ customers = Table(
 
 # Signed contributions: the figure of any window is the SUM of the rows in it, and the rows
 # known at K sum to what a store holding only the events recorded up to K would give.
+_APART = text(
+    "kind IN ('split', 'unfirst') OR (won_ppb > 0 AND won_ppb < 1000000000) OR (lost_ppb > 0 AND lost_ppb < 1000000000)"
+)
 deal_facts = Table(
     "deal_facts",
     metadata,
@@ -197,6 +200,10 @@ deal_facts = Table(
         sqlite_where=text("deal_count = 1"),
         postgresql_where=text("deal_count = 1"),
     ),
+    # the few facts that keep a deal's counts apart from its rep's fact counts (a split, an
+    # unfirst, a share of less than one whole deal: `facts.KEPT_APART`), then those deals' facts
+    Index("deal_facts_apart", "occurred_us", "deal_id", sqlite_where=_APART, postgresql_where=_APART),
+    Index("deal_facts_deal", "deal_id", "occurred_us"),
 )
 
 leads = Table(
@@ -261,6 +268,42 @@ activity_hours = Table(
         for kind in ("call", "visit", "email", "meeting", "demo", "other")
     ],
     Column("replied", BigInteger, nullable=False, default=0),
+)
+
+
+def _span_key() -> list[Column]:
+    return [
+        Column("span", SmallInteger, primary_key=True, autoincrement=False),  # days
+        Column("day", Integer, primary_key=True, autoincrement=False),  # its first, in days since 1970-01-01 UTC
+        Column("rep_id", Id, primary_key=True),
+    ]
+
+
+# Each rep's sums by aligned span of business days (1, 4, 16, 64 and 256 days: see
+# folds/rep_rollups.py): a list of every rep reads a few rows a rep instead of every fact of a
+# quarter or a year. Counts are of fact rows (a share above zero), not of deals.
+rep_deal_spans = Table(
+    "rep_deal_spans",
+    metadata,
+    *_span_key(),
+    *[
+        Column(name, BigInteger, nullable=False, default=0)
+        for name in (
+            "won_cents",
+            "refund_cents",
+            "won_facts",  # facts with won_ppb > 0
+            "lost_facts",
+            "new_customer_facts",
+            "cycle_us",  # the sales cycles of the wins that count a deal (deal_count = 1)
+            "cycles",
+        )
+    ],
+)
+rep_activity_spans = Table(
+    "rep_activity_spans",
+    metadata,
+    *_span_key(),
+    Column("activities", BigInteger, nullable=False, default=0),
 )
 # The knowledge time each block of positions spans: which blocks a read at known_at = K knows
 # completely (use their rollups), which one it knows in part (read its rows), which not at all.

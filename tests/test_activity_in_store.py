@@ -57,7 +57,7 @@ EDGES = [
     ev("ActivityLogged", "2026-02-03T10:00:00Z", activity_id="Z-zulu", rep_id="R-0002", kind="meeting"),
     ev("ActivityLogged", "2026-02-03T10:00:00+05:30:15", activity_id="Z-seconds", rep_id="R-0002", kind="other"),
 ]
-ACTIVITY_TABLES = ("activities", "activity_hours")
+ACTIVITY_TABLES = ("activities", "activity_hours", "rep_activity_spans")
 
 
 @pytest.fixture
@@ -111,9 +111,9 @@ def test_a_stretch_the_sql_cannot_read_whole_is_completed_by_the_handler(store, 
     assert activity_tables(store.engine) == folded_by_handler
 
 
-def _reading_nothing(statements: tuple[str, str]) -> tuple[str, str]:
-    insert, rollup = statements
-    return insert.replace("WHERE version IS NULL", "WHERE 1 = 0 AND version IS NULL"), rollup
+def _reading_nothing(statements: tuple[str, str, str]) -> tuple[str, str, str]:
+    insert, *rollups = statements
+    return insert.replace("WHERE version IS NULL", "WHERE 1 = 0 AND version IS NULL"), *rollups
 
 
 def test_a_rebuild_replays_the_activities_whole_into_the_rows_the_handler_writes(store, tmp_path, monkeypatch, accel):

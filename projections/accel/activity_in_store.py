@@ -33,9 +33,11 @@ from projections.accel.in_store import (
 )
 from projections.folds import rollups
 from projections.folds.activity import EVENT, ActivityProjection, activity_row
+from projections.folds.rep_rollups import SPANS
 from projections.folds.rollups import HOUR_US
 from projections.projection import Fold
-from projections.tables import activities, activity_hours
+from projections.tables import activities, activity_hours, rep_activity_spans
+from projections.units import DAY_US
 
 IN_STORE_VERSIONS = {Activity.ActivityLogged: 1}  # what the SQL below reads (others: `activity_row`)
 
@@ -74,7 +76,11 @@ def stage(conn: Connection, log: LogReader, after: int, upto: int) -> None:
             after,
             upto,
             expected,
-            into=(replayed_into(conn, activities), replayed_into(conn, activity_hours)),
+            into=(
+                replayed_into(conn, activities),
+                replayed_into(conn, activity_hours),
+                replayed_into(conn, rep_activity_spans),
+            ),
         )
 
 
@@ -84,20 +90,21 @@ def fold_in_store(
     after: int,
     upto: int,
     expected: int,
-    into: tuple[str, str] = (activities.name, activity_hours.name),
+    into: tuple[str, str, str] = (activities.name, activity_hours.name, rep_activity_spans.name),
 ) -> None:
-    """Write the activities at positions (after, upto] and add them into the rollup, in SQL:
+    """Write the activities at positions (after, upto] and add them into the rollups, in SQL:
     into the projection's tables, or `into` others of the same columns (`stage`).
 
     An event the SQL does not read (another class version, or a time SQLite cannot parse) is
     left out by it; the count tells, and those are folded by `activity_row` before the rollup,
     which sums the stretch's rows whoever wrote them."""
-    insert, rollup = _statements(events_sql(log, conn.engine), rollups.BLOCK_BITS, into, conn.dialect.name)
+    insert, rollup, by_rep = _statements(events_sql(log, conn.engine), rollups.BLOCK_BITS, into, conn.dialect.name)
     params = {"type": EVENT, "after": after, "upto": upto}
     written = conn.exec_driver_sql(insert, params).rowcount
     if written != expected:
         _fold_the_rest(conn, log, after, upto, into[0])
     conn.exec_driver_sql(rollup, {"after": after, "upto": upto})
+    conn.exec_driver_sql(by_rep, {"after": after, "upto": upto})
 
 
 def _fold_the_rest(conn: Connection, log: LogReader, after: int, upto: int, table: str) -> None:
@@ -109,10 +116,13 @@ def _fold_the_rest(conn: Connection, log: LogReader, after: int, upto: int, tabl
 
 
 @lru_cache(maxsize=8)
-def _statements(events_sql: str, block_bits: int, into: tuple[str, str], dialect: str = "sqlite") -> tuple[str, str]:
-    """The fold's two statements over the ledger's `events_sql` (see `Ledger.stored_events_sql`),
-    the rollup by blocks of 2**block_bits positions (`rollups.BLOCK_BITS`, read at each call),
-    into the tables `into` (the activities' and the rollup's), in `dialect`'s SQL."""
+def _statements(
+    events_sql: str, block_bits: int, into: tuple[str, str, str], dialect: str = "sqlite"
+) -> tuple[str, str, str]:
+    """The fold's three statements over the ledger's `events_sql` (see `Ledger.stored_events_sql`),
+    the company rollup by blocks of 2**block_bits positions (`rollups.BLOCK_BITS`, read at each
+    call), into the tables `into` (the activities', the company rollup's, the rep rollup's), in
+    `dialect`'s SQL."""
     if dialect == "postgresql":
         return _pg_statements(events_sql, block_bits, into)
     fields = fields_sql(
@@ -143,7 +153,7 @@ def _statements(events_sql: str, block_bits: int, into: tuple[str, str], dialect
         f"GROUP BY {hour}, position >> {block_bits} "
         "ON CONFLICT (hour_us, block) DO UPDATE SET " + ", ".join(f"{name} = {name} + excluded.{name}" for name in sums)
     )
-    return insert, rollup
+    return insert, rollup, _by_rep(into, "position > :after AND position <= :upto", "activities", "d.day % span")
 
 
 FIELDS = {
@@ -155,7 +165,7 @@ FIELDS = {
 }
 
 
-def _pg_statements(events_sql: str, block_bits: int, into: tuple[str, str]) -> tuple[str, str]:
+def _pg_statements(events_sql: str, block_bits: int, into: tuple[str, str, str]) -> tuple[str, str, str]:
     """`_statements` on PostgreSQL: the fields read from jsonb as text (`replied` is JSON's
     `true` or `false`, or absent), the rollup's counts by FILTER; psycopg's named parameters."""
     fields = pg_fields_sql(events_sql, FIELDS)
@@ -182,4 +192,26 @@ def _pg_statements(events_sql: str, block_bits: int, into: tuple[str, str]) -> t
         f"GROUP BY {hour}, position >> {block_bits} "
         "ON CONFLICT (hour_us, block) DO UPDATE SET " + ", ".join(f"{q} = {target}.{q} + excluded.{q}" for q in quoted)
     )
-    return insert, rollup
+    return (
+        insert,
+        rollup,
+        _by_rep(into, "position > %(after)s AND position <= %(upto)s", f"{into[2]}.activities", "mod(d.day, span)"),
+    )
+
+
+def _by_rep(into: tuple[str, str, str], stretch: str, current: str, remainder: str) -> str:
+    """The rep rollup's statement (`folds.rep_rollups`): the stretch's activities counted by rep
+    and by each aligned span that holds their business day, added into its rows. Integer
+    division is floor division here: business times are after 1970. `current` names the stored
+    row's count (SQLite's upsert takes it bare, PostgreSQL's by its table), `remainder` the day's
+    within its span (PostgreSQL's driver reads `%` as a placeholder)."""
+    spans = ", ".join(f"({span})" for span in SPANS)
+    day = f"occurred_us / {DAY_US}"
+    return (
+        f"WITH spans(span) AS (VALUES {spans}) "
+        f"INSERT INTO {into[2]} (span, day, rep_id, activities) "
+        f"SELECT span, d.day - {remainder}, rep_id, count(*) "
+        f"FROM (SELECT rep_id, {day} AS day FROM {into[0]} WHERE {stretch}) AS d CROSS JOIN spans "
+        f"WHERE true GROUP BY span, d.day - {remainder}, rep_id "  # WHERE: SQLite's upsert after a SELECT needs one
+        f"ON CONFLICT (span, day, rep_id) DO UPDATE SET activities = {current} + excluded.activities"
+    )

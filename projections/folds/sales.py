@@ -42,9 +42,10 @@ import orjson
 from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from ledger.decoding import LogRecord
+from projections.folds.rep_rollups import RepRollup
 from projections.folds.rollups import Rollup
 from projections.projection import Fold, Handler, Projection, registrar
-from projections.tables import customers, deal_facts, deals, lead_conversions, leads, sales_hours
+from projections.tables import customers, deal_facts, deals, lead_conversions, leads, rep_deal_spans, sales_hours
 from projections.units import PPB, allocate, cents, occurred_us, shares_in_ppb
 from projections.view import BatchView
 
@@ -249,6 +250,7 @@ class SalesFold(Fold):
         self.leads = Cache(conn, leads, Lead.from_row)
         self.deals_of_lead: dict[str, set[str]] = {}  # lead_id: the deals opened with it, as far as loaded
         self.hours = Rollup(view, sales_hours)
+        self.reps = RepRollup(view, rep_deal_spans)
         self._seq_position, self._seq = 0, 0
 
     # ------------------------------------------------------------ loading
@@ -298,6 +300,7 @@ class SalesFold(Fold):
         for cache in (self.deals, self.customers, self.leads):
             cache.flush(self.view)
         self.hours.flush()
+        self.reps.flush()
 
     # ------------------------------------------------------------ writing facts
 
@@ -354,6 +357,20 @@ class SalesFold(Fold):
         ):
             if amount:
                 self.hours.add(occurred_us, r.position, column, amount)
+        counted_cycle = cycle_us if deal_count == 1 and cycle_us is not None else None
+        self.reps.add(
+            rep_id,
+            occurred_us,
+            (  # rep_deal_spans' sums, in order
+                won_cents,
+                refund_cents,
+                1 if won_ppb > 0 else 0,
+                1 if lost_ppb > 0 else 0,
+                1 if new_customer_ppb > 0 else 0,
+                counted_cycle or 0,
+                0 if counted_cycle is None else 1,
+            ),
+        )
 
     def conversion(self, r: LogRecord, lead: Lead, won_us: int, delta: int, sources: Iterable[int]) -> None:
         self.view.insert(
@@ -572,6 +589,6 @@ def lead_created(fold: SalesFold, r: LogRecord) -> None:
 
 class SalesProjection(Projection):
     name = "sales"
-    tables = (deals, customers, leads, deal_facts, lead_conversions, sales_hours)
+    tables = (deals, customers, leads, deal_facts, lead_conversions, sales_hours, rep_deal_spans)
     handlers = HANDLERS
     fold = SalesFold

@@ -39,10 +39,21 @@ from sqlalchemy import (
 
 from ledger.schemas import ACTIVITY_KINDS
 from projections.db import prepared
+from projections.folds.rep_rollups import Days
 from projections.folds.rollups import Split, Window, knowledge_split
 from projections.queries.cutoffs import Cutoffs
 from projections.queries.membership import ScopeFilter
-from projections.tables import activities, activity_hours, deal_facts, followups, lead_conversions, leads, sales_hours
+from projections.queries.rep_rollups import as_ints, rolled_up
+from projections.tables import (
+    activities,
+    activity_hours,
+    deal_facts,
+    followups,
+    lead_conversions,
+    leads,
+    rep_deal_spans,
+    sales_hours,
+)
 from projections.units import PPB
 
 K: BindParameter[Any] = bindparam("k")
@@ -178,17 +189,31 @@ def netted(where: ColumnElement[bool]) -> ColumnElement[bool]:
     return f.deal_id.in_(select(f.deal_id).where(where, f.kind.in_(NETTING_KINDS)).scalar_subquery())
 
 
-def sums_by_rep(conn: Connection, where: ColumnElement[bool]) -> dict[str, DealSums]:
+def sums_by_rep(conn: Connection, where: ColumnElement[bool], days: Days | None = None) -> dict[str, DealSums]:
     """rep → the `DealSums` of its fact rows matching `where`, as `counted_by_deal(where, rep_id)`
     counts them, without grouping every (rep, deal) pair: each rep's facts summed in one group,
     a fact with a share above zero counting its deal, then corrected by the pairs of the deals a
     split or an unfirst nets (`NETTING_KINDS`), summed pair by pair. Two reads, each a hash
-    aggregate: one grouping by rep and by pair is sorted (a sort of every fact of the window)."""
-    f = deal_facts.c
+    aggregate: one grouping by rep and by pair is sorted (a sort of every fact of the window).
+
+    `days`: the business-time window of `where`, when the read knows every fact: each rep's
+    facts are then summed from the rep rollup for the window's whole days (`rep_rollups`)."""
+    f, r = deal_facts.c, rep_deal_spans.c
     shares = DEAL_SUMS[2:]
     facts_with = [func.sum(case((f[name] > ZERO, ONE), else_=ZERO)) for name in shares]
-    per_rep = select(f.rep_id, func.sum(f.won_cents), func.sum(f.refund_cents), *facts_with).where(where)
-    found = {rep_id: [_int(value) for value in values] for rep_id, *values in conn.execute(per_rep.group_by(f.rep_id))}
+
+    def per_rep(where: ColumnElement[bool]) -> Select:
+        return (
+            select(f.rep_id, func.sum(f.won_cents), func.sum(f.refund_cents), *facts_with)
+            .where(where)
+            .group_by(f.rep_id)
+        )
+
+    if days is None:
+        found = as_ints(conn.execute(per_rep(where)))
+    else:
+        columns = (r.won_cents, r.refund_cents, r.won_facts, r.lost_facts, r.new_customer_facts)
+        found = rolled_up(conn, rep_deal_spans, columns, days, lambda edges: per_rep(and_(where, edges)), f.occurred_us)
     pairs = select(f.rep_id, *[func.sum(f[name]) for name in shares], *facts_with).where(where, netted(where))
     for rep_id, *values in conn.execute(pairs.group_by(f.rep_id, f.deal_id)):
         summed = found[rep_id]

@@ -29,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
     case,
     func,
@@ -39,6 +40,7 @@ from sqlalchemy import (
 
 from ledger.config import Settings
 from projections.db import reading
+from projections.folds.rep_rollups import Days
 from projections.forecasting import (
     MIN_CLOSED,
     Learned,
@@ -54,11 +56,20 @@ from projections.forecasting import (
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
 from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import ONE, ZERO, DealSums, deal_sums, netted, sums_by_rep
+from projections.queries.facts import NETTING_KINDS, ONE, ZERO, DealSums, deal_sums, netted, sums_by_rep
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
+from projections.queries.rep_rollups import as_ints, knows_all, rolled_up
 from projections.queries.targets import current_targets, in_force_by_scope
-from projections.tables import activities, deal_facts, deals, lead_conversions, leads
+from projections.tables import (
+    activities,
+    deal_facts,
+    deals,
+    lead_conversions,
+    leads,
+    rep_activity_spans,
+    rep_deal_spans,
+)
 from projections.units import DAY_US, PPB, QUANTA, micros_to_time, money
 
 LOOK_BACK_US = 365 * DAY_US  # the closed deals a win rate and a sales cycle are learned from
@@ -159,31 +170,46 @@ NO_TRACK = Track()  # of a rep or a pool without closed deals
 def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> Tracks:
     """The `Tracks` of every rep with deal facts in the year before as_of (or of the given reps),
     as `sums_by_rep` counts deals: each rep's facts summed in one group (its won or lost fact
-    counts a deal), then the pairs kept apart by id, summed pair by pair: those of the deals a
-    split or an unfirst nets, and those that credit several reps (a won or lost share below one
-    whole deal), so the pools can count each of them once."""
-    f = deal_facts.c
+    counts a deal; every rep's, when the read knows every fact, from the rep rollup for the
+    year's whole days), then the pairs kept apart by id, summed pair by pair: those of the deals
+    a split or an unfirst nets, and those that credit several reps (a won or lost share below
+    one whole deal), so the pools can count each of them once."""
+    f, r = deal_facts.c, rep_deal_spans.c
     where = look_back(cut) if rep_ids is None else and_(look_back(cut), f.rep_id.in_(rep_ids))
     won_facts, lost_facts = (func.sum(case((column > ZERO, ONE), else_=ZERO)) for column in (f.won_ppb, f.lost_ppb))
     won_deal = f.deal_count == 1  # one row per won deal carries its cycle
-    per_rep = select(
-        f.rep_id,
-        won_facts,
-        lost_facts,
-        func.sum(f.won_cents - f.refund_cents),
-        func.sum(case((won_deal, f.cycle_us), else_=ZERO)),
-        func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)),
-    ).where(where)
-    sums = {
-        rep_id: [int(value or 0) for value in values] for rep_id, *values in conn.execute(per_rep.group_by(f.rep_id))
-    }
+
+    def per_rep(where: ColumnElement[bool]) -> Select[Any]:
+        return (
+            select(
+                f.rep_id,
+                won_facts,
+                lost_facts,
+                func.sum(f.won_cents - f.refund_cents),
+                func.sum(case((won_deal, f.cycle_us), else_=ZERO)),
+                func.sum(case((won_deal & f.cycle_us.is_not(None), ONE), else_=ZERO)),
+            )
+            .where(where)
+            .group_by(f.rep_id)
+        )
+
+    if rep_ids is None and knows_all(conn, deal_facts, cut.known_us):
+        columns = (r.won_facts, r.lost_facts, r.won_cents - r.refund_cents, r.cycle_us, r.cycles)
+        days = Days.of(cut.as_of_us - LOOK_BACK_US + 1, cut.as_of_us + 1)  # (as_of − a year, as_of]
+        sums = rolled_up(conn, rep_deal_spans, columns, days, lambda edges: per_rep(and_(where, edges)), f.occurred_us)
+    else:
+        sums = as_ints(conn.execute(per_rep(where)))
     whole: ColumnClause[Any] = literal_column(str(PPB))  # one whole deal, in parts per billion
-    apart = or_(netted(where), and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
+    shared = or_(and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
+    apart = or_(netted(where), shared)
+    # the deals with a fact kept apart: a few, found by the `deal_facts_apart` index, whose facts
+    # the `deal_facts_deal` index then finds (the same rows as `apart` alone selects)
+    few = f.deal_id.in_(select(f.deal_id).where(where, or_(f.kind.in_(NETTING_KINDS), shared)).scalar_subquery())
     pairs = select(f.rep_id, f.deal_id, func.sum(f.won_ppb), func.sum(f.lost_ppb), won_facts, lost_facts)
     shared_won: dict[str, set[str]] = defaultdict(set)
     shared_lost: dict[str, set[str]] = defaultdict(set)
     for rep_id, deal_id, won_ppb, lost_ppb, won, lost in conn.execute(
-        pairs.where(where, apart).group_by(f.rep_id, f.deal_id)
+        pairs.where(where, few, apart).group_by(f.rep_id, f.deal_id)
     ):
         summed = sums[rep_id]  # the pair's facts were counted one by one there: count it by its summed share
         summed[0] += (1 if won_ppb > 0 else 0) - int(won)
@@ -488,10 +514,15 @@ def rep_figures_of(sums: DealSums, created: int, converted: int, activity_count:
 
 
 def rep_deal_sums(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> dict[str, DealSums]:
-    """rep → the deal sums of its window, as `deal_sums` reads one rep's (every rep's, or those of `rep_ids`)."""
+    """rep → the deal sums of its window, as `deal_sums` reads one rep's (every rep's, or those of
+    `rep_ids`); every rep's from the rep rollup for the window's whole days, when the read knows
+    every fact."""
     f = deal_facts.c
     window = and_(f.occurred_us >= cut.start_us, f.occurred_us < cut.upto_us, f.recorded_us <= cut.known_us)
-    return sums_by_rep(conn, window if rep_ids is None else and_(window, f.rep_id.in_(rep_ids)))
+    if rep_ids is not None:
+        return sums_by_rep(conn, and_(window, f.rep_id.in_(rep_ids)))
+    days = Days.of(cut.start_us, cut.upto_us) if knows_all(conn, deal_facts, cut.known_us) else None
+    return sums_by_rep(conn, window, days)
 
 
 def rep_leads(conn: Connection, cut: Cutoffs) -> dict[str, tuple[int, int]]:
@@ -518,14 +549,27 @@ def rep_leads(conn: Connection, cut: Cutoffs) -> dict[str, tuple[int, int]]:
 
 
 def rep_activities(conn: Connection, cut: Cutoffs) -> dict[str, int]:
-    """rep → its activities in the window."""
+    """rep → its activities in the window; from the rep rollup for the window's whole days, when
+    the read knows every activity."""
     a = activities.c
-    query = (
-        select(a.rep_id, func.count())
-        .where(a.occurred_us >= cut.start_us, a.occurred_us < cut.upto_us, a.recorded_us <= cut.known_us)
-        .group_by(a.rep_id)
-    )
-    return {rep_id: int(count) for rep_id, count in conn.execute(query).all()}
+
+    def per_rep(where: ColumnElement[bool]) -> Select[Any]:
+        return select(a.rep_id, func.count()).where(where).group_by(a.rep_id)
+
+    window = and_(a.occurred_us >= cut.start_us, a.occurred_us < cut.upto_us, a.recorded_us <= cut.known_us)
+    if knows_all(conn, activities, cut.known_us):
+        days = Days.of(cut.start_us, cut.upto_us)
+        counted = rolled_up(
+            conn,
+            rep_activity_spans,
+            (rep_activity_spans.c.activities,),
+            days,
+            lambda edges: per_rep(and_(window, edges)),
+            a.occurred_us,
+        )
+    else:
+        counted = as_ints(conn.execute(per_rep(window)))
+    return {rep_id: count for rep_id, (count,) in counted.items() if count}
 
 
 def rep_activities_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> dict[str, int]:
