@@ -93,7 +93,7 @@ class OpenDeal(NamedTuple):  # a tuple: a company's pipeline makes tens of thous
     deal_id: str
     rep_id: str
     opened_us: int
-    expected_amount: Decimal | None
+    expected_cents: int | None
 
 
 def expected_by(deal: OpenDeal, learned_from: Learned, end_us: int) -> bool:
@@ -112,18 +112,22 @@ class Weighted:
 
 
 def weighted(deals: Sequence[OpenDeal], learned_from: Learned, end_us: int) -> Weighted:
+    """Σ (expected amount, or the average won amount) × p over the deals expected in the period,
+    and their count × p. The expected amounts are summed in cents, exactly, and made money once."""
     expected = [deal for deal in deals if expected_by(deal, learned_from, end_us)]
     p = learned_from.probability
     if p is None:
         return Weighted(Decimal(0), Decimal(0), len(expected), len(deals))
-    amounts = (value_of(deal, learned_from) for deal in expected)
-    return Weighted(sum(amounts, Decimal(0)) * p, len(expected) * p, len(expected), len(deals))
-
-
-def value_of(deal: OpenDeal, learned_from: Learned) -> Decimal:
-    if deal.expected_amount is not None:
-        return deal.expected_amount
-    return learned_from.average_won if learned_from.average_won is not None else Decimal(0)
+    cents = unknown = 0
+    for deal in expected:
+        if deal.expected_cents is None:
+            unknown += 1
+        else:
+            cents += deal.expected_cents
+    amount = Decimal(cents) / 100
+    if unknown and learned_from.average_won is not None:
+        amount += unknown * learned_from.average_won
+    return Weighted(amount * p, len(expected) * p, len(expected), len(deals))
 
 
 def run_rate(actual: Decimal, share: Decimal) -> Decimal | None:

@@ -279,7 +279,7 @@ def _span_key() -> list[Column]:
     ]
 
 
-# Each rep's sums by aligned span of business days (1, 4, 16, 64 and 256 days: see
+# Each rep's sums by aligned span of business days (4, 16, 64 and 256 days: see
 # folds/rep_rollups.py): a list of every rep reads a few rows a rep instead of every fact of a
 # quarter or a year. Counts are of fact rows (a share above zero), not of deals.
 rep_deal_spans = Table(

@@ -60,8 +60,8 @@ def test_only_open_deals_expected_to_close_by_the_end_count_each_at_its_expected
     own = learned(Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=40 * DAY_US, cycles=1), Track(), Track())
     opened = lambda day: int(datetime.fromisoformat(f"2026-{day}T10:00:00{T}").timestamp()) * 1_000_000  # noqa: E731
     deals = [
-        OpenDeal("O-1", "R-ZW", opened("11-20"), D("30000")),  # + 40 days = 30 Dec: in Q4
-        OpenDeal("O-2", "R-ZW", opened("12-01"), D("40000")),  # + 40 days = 10 Jan: not
+        OpenDeal("O-1", "R-ZW", opened("11-20"), 3_000_000),  # + 40 days = 30 Dec: in Q4
+        OpenDeal("O-2", "R-ZW", opened("12-01"), 4_000_000),  # + 40 days = 10 Jan: not
         OpenDeal("O-3", "R-ZW", opened("11-10"), None),  # 20 Dec, at his average win of 113900 / 6
     ]
     found = weighted(deals, own, Q4_END_US)

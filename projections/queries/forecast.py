@@ -210,7 +210,7 @@ def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> 
     shared_lost: dict[str, set[str]] = defaultdict(set)
     for rep_id, deal_id, won_ppb, lost_ppb, won, lost in conn.execute(
         pairs.where(where, few, apart).group_by(f.rep_id, f.deal_id)
-    ):
+    ).all():
         summed = sums[rep_id]  # the pair's facts were counted one by one there: count it by its summed share
         summed[0] += (1 if won_ppb > 0 else 0) - int(won)
         summed[1] += (1 if lost_ppb > 0 else 0) - int(lost)
@@ -265,8 +265,7 @@ def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, 
     ):
         for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)).all():
             if rep_id in wanted:
-                amount = None if expected_cents is None else Decimal(expected_cents) / 100
-                found[rep_id].append(OpenDeal(deal_id, rep_id, opened_us, amount))
+                found[rep_id].append(OpenDeal(deal_id, rep_id, opened_us, expected_cents))
     return found
 
 

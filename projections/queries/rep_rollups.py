@@ -8,10 +8,10 @@ both ways to the same figures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Select, Table, and_, false, func, or_, select
+from sqlalchemy import Column, ColumnElement, Connection, Result, Select, Table, and_, false, func, or_, select
 
 from projections.folds.rep_rollups import Days
 
@@ -74,7 +74,8 @@ def added(*found: Sums) -> Sums:
     return total
 
 
-def as_ints(rows: Iterable[Any]) -> Sums:
-    """rep → its sums, from rows (rep_id, sum, …): PostgreSQL sums BIGINT into NUMERIC, and
-    gives NULL for a sum of none."""
+def as_ints(result: Result[Any]) -> Sums:
+    """rep → its sums, from rows (rep_id, sum, …), fetched at once (row by row, a driver's fetch
+    costs more than the row): PostgreSQL sums BIGINT into NUMERIC, and gives NULL for a sum of none."""
+    rows: Sequence[Any] = result.all()
     return {rep_id: [int(value or 0) for value in values] for rep_id, *values in rows}

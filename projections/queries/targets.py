@@ -10,10 +10,9 @@ late changes only reads whose `known_at` is after its recording.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
@@ -37,8 +36,7 @@ ADDITIVE_METRICS = (
 )
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):  # a tuple: a company's list reads one for each of thousands of reps
     value: Decimal
     position: int  # the TargetSet in force
 
