@@ -126,6 +126,10 @@ def micros_sql(t: str) -> str:
 # ---------------------------------------------------------------- a replay from position 0
 
 STAGE_STRETCH = 100_000  # positions staged per read transaction (each a snapshot the WAL keeps)
+# positions replayed per write transaction on PostgreSQL: a rollup row of a long span (a rep's
+# 256 days) is rewritten by every stretch that reaches it, so the fewer stretches the fewer
+# rewrites (a million positions: a tenth of those of 100k, for 10M events of 5,050 reps)
+DIRECT_STRETCH = 1_000_000
 
 
 def staged_name(table: Table) -> str:
@@ -183,8 +187,8 @@ def replay_direct(engine: Engine, name: str, upto: int, fold: Callable[[Connecti
     """Replay positions (0, upto] into projection `name`'s tables stretch by stretch, each
     stretch's rows and its tracked position in one transaction (as a catch-up's batch: a crash
     leaves a whole stretch or none, and the next catch-up carries on from it)."""
-    for after in range(0, upto, STAGE_STRETCH):
-        end = min(upto, after + STAGE_STRETCH)
+    for after in range(0, upto, DIRECT_STRETCH):
+        end = min(upto, after + DIRECT_STRETCH)
         with writing(engine) as conn:
             claim_batch(conn, name, after, end)
             fold(conn, after, end)

@@ -213,7 +213,7 @@ def sums_by_rep(conn: Connection, where: ColumnElement[bool], days: Days | None 
         found = as_ints(conn.execute(per_rep(where)))
     else:
         columns = (r.won_cents, r.refund_cents, r.won_facts, r.lost_facts, r.new_customer_facts)
-        found = rolled_up(conn, rep_deal_spans, columns, days, lambda edges: per_rep(and_(where, edges)), f.occurred_us)
+        found = rolled_up(conn, rep_deal_spans, columns, days, per_rep, f.occurred_us)
     pairs = select(f.rep_id, *[func.sum(f[name]) for name in shares], *facts_with).where(where, netted(where))
     for rep_id, *values in conn.execute(pairs.group_by(f.rep_id, f.deal_id)).all():
         summed = found[rep_id]

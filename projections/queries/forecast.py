@@ -196,7 +196,7 @@ def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> 
     if rep_ids is None and knows_all(conn, deal_facts, cut.known_us):
         columns = (r.won_facts, r.lost_facts, r.won_cents - r.refund_cents, r.cycle_us, r.cycles)
         days = Days.of(cut.as_of_us - LOOK_BACK_US + 1, cut.as_of_us + 1)  # (as_of − a year, as_of]
-        sums = rolled_up(conn, rep_deal_spans, columns, days, lambda edges: per_rep(and_(where, edges)), f.occurred_us)
+        sums = rolled_up(conn, rep_deal_spans, columns, days, per_rep, f.occurred_us)
     else:
         sums = as_ints(conn.execute(per_rep(where)))
     whole: ColumnClause[Any] = literal_column(str(PPB))  # one whole deal, in parts per billion
@@ -563,7 +563,7 @@ def rep_activities(conn: Connection, cut: Cutoffs) -> dict[str, int]:
             rep_activity_spans,
             (rep_activity_spans.c.activities,),
             days,
-            lambda edges: per_rep(and_(window, edges)),
+            per_rep,
             a.occurred_us,
         )
     else:

@@ -53,9 +53,13 @@ def rolled_up(
     facts: Callable[[ColumnElement[bool]], Select[Any]],
     time_column: Column[int],
 ) -> Sums:
-    """rep → its sums over the window: those of `columns` of `table`'s rows for the whole days,
+    """rep → its sums over the window: those of `columns` of `table`'s rows for its whole spans,
     and `facts(where)` (a read of the fact rows grouped by rep, giving the same sums in the same
-    order) for the partial days."""
+    order) for its edges.
+
+    `where` is the edges' times alone: the read knows every fact (`knows_all`), and the window
+    around them, added, let PostgreSQL scan its whole range by index and filter the edges out of
+    it (200 ms for the quarter's 1.3M activities, against a few ms for the edges' two ranges)."""
     partial = as_ints(conn.execute(facts(in_edges(time_column, days)))) if days.edges() else {}
     return added(span_sums(conn, table, days, columns), partial)
 
