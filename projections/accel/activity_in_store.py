@@ -33,7 +33,7 @@ from projections.accel.in_store import (
 )
 from projections.folds import rollups
 from projections.folds.activity import EVENT, ActivityProjection, activity_row
-from projections.folds.rep_rollups import SPANS
+from projections.folds.rep_rollups import SHORTEST, SPANS
 from projections.folds.rollups import HOUR_US
 from projections.projection import Fold
 from projections.tables import activities, activity_hours, rep_activity_spans
@@ -201,17 +201,21 @@ def _pg_statements(events_sql: str, block_bits: int, into: tuple[str, str, str])
 
 def _by_rep(into: tuple[str, str, str], stretch: str, current: str, remainder: str) -> str:
     """The rep rollup's statement (`folds.rep_rollups`): the stretch's activities counted by rep
-    and by each aligned span that holds their business day, added into its rows. Integer
-    division is floor division here: business times are after 1970. `current` names the stored
-    row's count (SQLite's upsert takes it bare, PostgreSQL's by its table), `remainder` the day's
-    within its span (PostgreSQL's driver reads `%` as a placeholder)."""
+    and by each aligned span that holds their business day, added into its rows. They are
+    counted by rep and shortest span first, then those few counts summed into every span: one
+    grouping of the stretch's rows rather than one of each row for every span (four times as many
+    to sort, which made SQLite's rebuild of a million events 40% slower). Integer division is
+    floor division here: business times are after 1970. `current` names the stored row's count
+    (SQLite's upsert takes it bare, PostgreSQL's by its table), `remainder` the day's within its
+    span (PostgreSQL's driver reads `%` as a placeholder)."""
     spans = ", ".join(f"({span})" for span in SPANS)
-    day = f"occurred_us / {DAY_US}"
+    shortest = f"occurred_us / {DAY_US * SHORTEST} * {SHORTEST}"  # the first day of its shortest span
     return (
-        f"WITH spans(span) AS (VALUES {spans}) "
+        f"WITH spans(span) AS (VALUES {spans}), "
+        f"d AS (SELECT rep_id, {shortest} AS day, count(*) AS n FROM {into[0]} WHERE {stretch} "
+        f"GROUP BY rep_id, {shortest}) "
         f"INSERT INTO {into[2]} (span, day, rep_id, activities) "
-        f"SELECT span, d.day - {remainder}, rep_id, count(*) "
-        f"FROM (SELECT rep_id, {day} AS day FROM {into[0]} WHERE {stretch}) AS d CROSS JOIN spans "
+        f"SELECT span, d.day - {remainder}, rep_id, sum(n) FROM d CROSS JOIN spans "
         f"WHERE true GROUP BY span, d.day - {remainder}, rep_id "  # WHERE: SQLite's upsert after a SELECT needs one
         f"ON CONFLICT (span, day, rep_id) DO UPDATE SET activities = {current} + excluded.activities"
     )
