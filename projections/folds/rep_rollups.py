@@ -43,7 +43,6 @@ class RepRollup:
     def __init__(self, view: BatchView, table: Table):
         self.view = view
         self.table = table
-        self.sums = len(table.columns) - len(KEY)
         self.rows: dict[tuple[int, int, str], list[int | str]] = {}
 
     def add(self, rep_id: str, occurred_us: int, amounts: Sequence[int]) -> None:

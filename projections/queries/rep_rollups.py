@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Result, Select, Table, and_, false, func, or_, select
+from sqlalchemy import Column, ColumnElement, Connection, Result, Select, Table, and_, func, or_, select
 
 from projections.folds.rep_rollups import Days
 
@@ -27,11 +27,8 @@ def knows_all(conn: Connection, table: Table, known_us: int) -> bool:
     return last is None or last <= known_us
 
 
-def in_edges(column: Column[int], days: Days) -> ColumnElement[bool]:
-    """Is the business time `column` in the window's partial days?"""
-    edges = days.edges()
-    if not edges:
-        return false()
+def in_edges(column: Column[int], edges: list[tuple[int, int]]) -> ColumnElement[bool]:
+    """Is the business time `column` in one of the `edges` ([lo, hi) ranges)?"""
     return or_(*[and_(column >= lo, column < hi) for lo, hi in edges])
 
 
@@ -60,7 +57,8 @@ def rolled_up(
     `where` is the edges' times alone: the read knows every fact (`knows_all`), and the window
     around them, added, let PostgreSQL scan its whole range by index and filter the edges out of
     it (200 ms for the quarter's 1.3M activities, against a few ms for the edges' two ranges)."""
-    partial = as_ints(conn.execute(facts(in_edges(time_column, days)))) if days.edges() else {}
+    edges = days.edges()
+    partial = as_ints(conn.execute(facts(in_edges(time_column, edges)))) if edges else {}
     return added(span_sums(conn, table, days, columns), partial)
 
 
