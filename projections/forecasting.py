@@ -114,7 +114,8 @@ class Weighted:
 def weighted(deals: Sequence[OpenDeal], learned_from: Learned, end_us: int) -> Weighted:
     """Σ (expected amount, or the average won amount) × p over the deals expected in the period,
     and their count × p. The expected amounts are summed in cents, exactly, and made money once."""
-    expected = [deal for deal in deals if expected_by(deal, learned_from, end_us)]
+    cycle_us = learned_from.cycle_us  # `expected_by`, written out: a company's list weighs every open deal
+    expected = deals if cycle_us is None else [deal for deal in deals if deal.opened_us + cycle_us < end_us]
     p = learned_from.probability
     if p is None:
         return Weighted(Decimal(0), Decimal(0), len(expected), len(deals))
@@ -141,16 +142,20 @@ def projection(metric: str, actual: Decimal, share: Decimal, pipeline: Decimal, 
     landing = actual + pipeline
     places = TWO_PLACES if metric == "revenue" else FOUR_PLACES
     # written out, not looped: it runs for every metric of every rep of a company's list
+    if target:
+        attainment = {
+            "actual": (actual / target).quantize(FOUR_PLACES, ROUND_HALF_UP),
+            "run_rate": None if rate is None else (rate / target).quantize(FOUR_PLACES, ROUND_HALF_UP),
+            "pipeline": (landing / target).quantize(FOUR_PLACES, ROUND_HALF_UP),
+        }
+    else:
+        attainment = {"actual": None, "run_rate": None, "pipeline": None}
     return {
-        "actual": actual.quantize(places, rounding=ROUND_HALF_UP),
-        "run_rate": _round(rate, places),
-        "pipeline": landing.quantize(places, rounding=ROUND_HALF_UP),
+        "actual": actual.quantize(places, ROUND_HALF_UP),
+        "run_rate": None if rate is None else rate.quantize(places, ROUND_HALF_UP),
+        "pipeline": landing.quantize(places, ROUND_HALF_UP),
         "target": target,
-        "attainment": {
-            "actual": _ratio(actual, target),
-            "run_rate": _ratio(rate, target),
-            "pipeline": _ratio(landing, target),
-        },
+        "attainment": attainment,
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from ledger.config import Settings
@@ -95,3 +96,10 @@ def aware_now(settings: Settings) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("the settings' clock must give timezone-aware times")
     return moment
+
+
+def elapsed_share(cut: Cutoffs) -> Decimal:
+    """The elapsed share of the period at as_of, exactly (64/92 of a quarter on 3 December), in
+    0..1: what a cumulative target is expected to have reached by now."""
+    share = Decimal(cut.upto_us - cut.start_us) / Decimal(cut.end_us - cut.start_us)
+    return min(Decimal(1), max(Decimal(0), share))

@@ -55,8 +55,8 @@ from projections.forecasting import (
 )
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
-from projections.queries.cutoffs import Cutoffs, cutoffs
-from projections.queries.facts import NETTING_KINDS, ONE, ZERO, DealSums, deal_sums, netted, sums_by_rep
+from projections.queries.cutoffs import Cutoffs, cutoffs, elapsed_share
+from projections.queries.facts import ONE, ZERO, DealSums, deal_sums, pairs_apart, sums_by_rep
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
 from projections.queries.rep_rollups import as_ints, knows_all, rolled_up
@@ -98,12 +98,6 @@ def bounds(conn: Connection, column: Column[int], lo: int, hi: int) -> tuple[int
     first = conn.execute(select(func.min(column)).where(column >= lo, column <= hi)).scalar()
     last = conn.execute(select(func.max(column)).where(column >= lo, column <= hi)).scalar()
     return first, last
-
-
-def share_of(cut: Cutoffs) -> Decimal:
-    """The elapsed share of the period at as_of, exactly (64/92 of a quarter on 3 December)."""
-    share = Decimal(cut.upto_us - cut.start_us) / Decimal(cut.end_us - cut.start_us)
-    return min(Decimal(1), max(Decimal(0), share))
 
 
 # ---------------------------------------------------------------- reading the inputs
@@ -201,16 +195,10 @@ def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> 
         sums = as_ints(conn.execute(per_rep(where)))
     whole: ColumnClause[Any] = literal_column(str(PPB))  # one whole deal, in parts per billion
     shared = or_(and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
-    apart = or_(netted(where), shared)
-    # the deals with a fact kept apart: a few, found by the `deal_facts_apart` index, whose facts
-    # the `deal_facts_deal` index then finds (the same rows as `apart` alone selects)
-    few = f.deal_id.in_(select(f.deal_id).where(where, or_(f.kind.in_(NETTING_KINDS), shared)).scalar_subquery())
-    pairs = select(f.rep_id, f.deal_id, func.sum(f.won_ppb), func.sum(f.lost_ppb), won_facts, lost_facts)
     shared_won: dict[str, set[str]] = defaultdict(set)
     shared_lost: dict[str, set[str]] = defaultdict(set)
-    for rep_id, deal_id, won_ppb, lost_ppb, won, lost in conn.execute(
-        pairs.where(where, few, apart).group_by(f.rep_id, f.deal_id)
-    ).all():
+    pair_sums = (func.sum(f.won_ppb), func.sum(f.lost_ppb), won_facts, lost_facts)
+    for rep_id, deal_id, won_ppb, lost_ppb, won, lost in pairs_apart(conn, pair_sums, where, shared):
         summed = sums[rep_id]  # the pair's facts were counted one by one there: count it by its summed share
         summed[0] += (1 if won_ppb > 0 else 0) - int(won)
         summed[1] += (1 if lost_ppb > 0 else 0) - int(lost)
@@ -406,7 +394,7 @@ def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cuto
     summed = total(weights.values())
     return {
         "elapsed_share": _share(cut),
-        "forecast": metrics(sums, summed, share_of(cut), {m: g.value for m, g in goals.items()}),
+        "forecast": metrics(sums, summed, elapsed_share(cut), {m: g.value for m, g in goals.items()}),
         "pipeline": pipeline_summary(summed, learned_from.get(scope.value or "") if scope.kind == "rep" else None),
         "methods": METHODS,
     }
@@ -474,13 +462,13 @@ def rep_forecasts(
     leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
     activities_of = rep_activities_of(conn, cut, remember) if "activities" in wanted else {}
     pipelines = open_deals(conn, cut, sorted(reps))
-    share = share_of(cut)
+    share = elapsed_share(cut)
     found = {}
     for rep_id, stint in reps.items():
         deal = sums.get(rep_id, DealSums())
         created, converted = leads_of.get(rep_id, (0, 0))
         figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
-        attainment, pace = progress(figures, goals[rep_id], cut)
+        attainment, pace = progress(figures, goals[rep_id], share)
         weights = weigh(pipelines.get(rep_id, []), learned_from[rep_id], cut.end_us)
         targets = {m: g.value for m, g in goals[rep_id].items()}
         found[rep_id] = {
@@ -599,7 +587,7 @@ def off_track(
     # planned for its values: a company's or a team's reads span thousands of reps and a year
     with reading(engine, custom_plans=True) as conn:
         found = rep_forecasts(conn, settings, parsed, cut, remember)
-    share = share_of(cut)
+    share = elapsed_share(cut)
     listed = [dict(row, reasons=reasons) for row in found.values() if (reasons := reasons_of(row, share))]
     listed.sort(key=lambda row: (row["reasons"][0]["value"], row["rep_id"]))
     return {"elapsed_share": _share(cut), "reps_in_scope": len(found), "reps": listed}
@@ -657,7 +645,7 @@ def _rounded(metric: str, value: Decimal) -> Decimal:
 
 
 def _share(cut: Cutoffs) -> Decimal:
-    return half_up(share_of(cut), 4)
+    return half_up(elapsed_share(cut), 4)
 
 
 def half_up(value: Decimal, places: int) -> Decimal:

@@ -63,7 +63,7 @@ from sqlalchemy import Connection, Engine
 from ledger.config import Settings
 from ledger.schemas import ACTIVITY_KINDS
 from projections.db import reading
-from projections.queries.cutoffs import Cutoffs, cutoffs
+from projections.queries.cutoffs import Cutoffs, cutoffs, elapsed_share
 from projections.queries.facts import (
     Cycles,
     DealSums,
@@ -116,7 +116,7 @@ def kpis(
     with reading(engine, custom_plans=parsed.kind != "rep") as conn:
         figures = scope_figures(conn, settings, parsed, cut)
         goals = current_targets(conn, str(parsed), str(cut.period), cut)
-    attainment, pace = progress(figures, goals, cut)
+    attainment, pace = progress(figures, goals, elapsed_share(cut))
     return {
         "revenue": figures["revenue"],
         "growth_rate": figures["growth_rate"],
@@ -207,10 +207,8 @@ def cycle_days(cycles: Cycles) -> dict[str, Decimal | None]:
     }
 
 
-def progress(figures: dict[str, Any], goals: dict[str, Target], cut: Cutoffs) -> tuple[dict, dict]:
-    """(attainment, pace) for every metric with a target."""
-    share = Decimal(cut.upto_us - cut.start_us) / Decimal(cut.end_us - cut.start_us)
-    share = min(Decimal(1), max(Decimal(0), share))
+def progress(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -> tuple[dict, dict]:
+    """(attainment, pace) for every metric with a target, `share` of the period elapsed."""
     attainment: dict[str, Decimal | None] = {}
     pace: dict[str, Decimal | None] = {}
     for metric, goal in sorted(goals.items()):

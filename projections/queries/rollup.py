@@ -30,9 +30,9 @@ from ledger.messages import Msg
 from ledger.periods import Period, Week
 from projections.db import reading
 from projections.forecasting import weighted as weigh
-from projections.queries.cutoffs import Cutoffs, cutoffs
+from projections.queries.cutoffs import Cutoffs, cutoffs, elapsed_share
 from projections.queries.facts import DealSums, deal_sums, sums_by_rep
-from projections.queries.forecast import Remember, everyone_at, in_scope, learned_by_rep, open_deals, share_of
+from projections.queries.forecast import Remember, everyone_at, in_scope, learned_by_rep, open_deals
 from projections.queries.membership import EARLIEST, LATEST, Scope, ScopeFilter, Stint, parse_scope, stints
 from projections.queries.targets import current_targets
 from projections.rollup import Sums, rollup
@@ -181,7 +181,7 @@ def rollup_table(
             target=target_of(conn, str(parsed), period_key, cut),
         )
         moved = scope_moves(conn, parsed, cut, keys) if parsed.kind == "team" else {}
-    table = rollup(children, parent, share_of(cut))
+    table = rollup(children, parent, elapsed_share(cut))
     for row in table["rows"]:
         row.update(moved.get(row["key"], {}))
     return {
