@@ -45,7 +45,6 @@ from api.cli_common import (
     spinner,
 )
 from api.cli_common import actor as actor_of
-from api.collector import tune_collector
 from api.i18n import supported
 from ledger.config import SUPPORTED_LOCALES
 from ledger.errors import ConflictError, InvalidBatch
@@ -372,5 +371,4 @@ cli_commands.install(app, dict(GROUPS))
 
 
 def main() -> None:
-    tune_collector()
     app()

@@ -195,9 +195,6 @@ def api_for_workers() -> FastAPI:
     """The app as each uvicorn worker builds it: settings from the environment; with a projection
     worker (mode follow or external), reads wait for `after=` instead of folding in-request."""
     from api.app import create_app
-    from api.collector import tune_collector
 
     mode = os.environ.get(PROJECTIONS_ENV, ProjectionsMode.in_request.value)
-    app = create_app(load_settings(), projection_worker=mode != ProjectionsMode.in_request.value)
-    tune_collector()  # a worker process of its own (`serve --workers N`): its heap, app included, frozen
-    return app
+    return create_app(load_settings(), projection_worker=mode != ProjectionsMode.in_request.value)

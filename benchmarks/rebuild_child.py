@@ -30,14 +30,12 @@ def main() -> None:
     parser.add_argument("--profile")
     args = parser.parse_args()
 
-    from api.collector import tune_collector
     from ledger.config import Settings
     from ledger.reading import BoundedLog
     from ledger.store import Ledger
     from projections.db import engine_for
     from projections.runner import rebuild
 
-    tune_collector()  # as `perfledger rebuild` (api/cli.py main)
     ledger = Ledger(Settings(database_url=args.database_url))
     source = ledger if args.upto is None else BoundedLog(ledger, args.upto)
     engine = engine_for(Settings(database_url=args.into or args.database_url))

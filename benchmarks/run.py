@@ -57,7 +57,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from api.collector import tune_collector
 from benchmarks import references
 from demo.generator import DEFAULT_PLAN_RULES, MIN_REPS, generate
 from ledger.config import Settings
@@ -1085,7 +1084,6 @@ def profiled(args: argparse.Namespace, stage: str) -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    tune_collector()  # as every Perfledger process does at its start (api/collector.py)
     is_postgres = bool(args.database_url) and args.database_url.startswith("postgresql")
     made_workdir = args.workdir is None
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="perfledger-bench-"))

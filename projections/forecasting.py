@@ -78,11 +78,18 @@ def learned(own: Track, team: Track, company: Track, minimum: int = MIN_CLOSED) 
     """The win probability and the cycle of a rep: its own when it has closed `minimum` deals,
     else its team's, else the company's."""
     tracks = (own, team, company)
-    cycle = next((t.cycle_us for t in tracks if t.cycle_us is not None), None)
-    average = next((t.won_amount / t.won for t in tracks if t.won > 0), None)
+    # loops rather than generators and properties: it runs for every rep of a company's list
+    cycle: int | None = None
+    average: Decimal | None = None
+    for track in tracks:
+        if cycle is None and track.cycles:
+            cycle = track.cycles_us // track.cycles
+        if average is None and track.won > 0:
+            average = track.won_amount / track.won
     for source, track in zip(SOURCES, tracks, strict=True):
-        if track.closed >= minimum:
-            return Learned(track.won / track.closed, source, track.closed, cycle, average)
+        closed = track.won + track.lost
+        if closed >= minimum:
+            return Learned(track.won / closed, source, closed, cycle, average)
     return Learned(None, NONE, own.closed, cycle, average)
 
 
@@ -94,11 +101,6 @@ class OpenDeal(NamedTuple):  # a tuple: a company's pipeline makes tens of thous
     rep_id: str
     opened_us: int
     expected_cents: int | None
-
-
-def expected_by(deal: OpenDeal, learned_from: Learned, end_us: int) -> bool:
-    """Is the open deal expected to close before the period's exclusive end?"""
-    return learned_from.cycle_us is None or deal.opened_us + learned_from.cycle_us < end_us
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class Weighted:
 def weighted(deals: Sequence[OpenDeal], learned_from: Learned, end_us: int) -> Weighted:
     """Σ (expected amount, or the average won amount) × p over the deals expected in the period,
     and their count × p. The expected amounts are summed in cents, exactly, and made money once."""
-    cycle_us = learned_from.cycle_us  # `expected_by`, written out: a company's list weighs every open deal
+    # a deal is expected to close before the period's exclusive end when opened a mean cycle before it
+    cycle_us = learned_from.cycle_us
     expected = deals if cycle_us is None else [deal for deal in deals if deal.opened_us + cycle_us < end_us]
     p = learned_from.probability
     if p is None:

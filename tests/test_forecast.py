@@ -4,6 +4,7 @@ earlier known_at after later events, and the off-track list of his team."""
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 from decimal import Decimal as D
 
@@ -27,6 +28,7 @@ from projections.forecasting import (
     projection,
     weighted,
 )
+from projections.queries import forecast as forecast_queries
 from projections.queries.forecast import forecast, off_track
 from projections.units import DAY_US
 
@@ -294,3 +296,19 @@ def test_off_track_remembers_the_tracks_by_the_facts_they_read_so_a_later_as_of_
     then = off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4", as_of=before_d2, remember=remember)
     assert len(tracks_keys()) == 2
     assert then == off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4", as_of=before_d2)
+
+
+def test_the_off_track_list_is_read_with_the_garbage_collector_paused_and_leaves_it_on(quarter, monkeypatch):
+    """A company's rows live until its list is ranked: collections over them are time lost
+    (ledger/gc_pause.py); reference counting still frees them, and the collector is back after."""
+    seen = []
+    plain = forecast_queries.rep_forecasts
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(forecast_queries, "rep_forecasts", watched)
+    off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4")
+    assert seen == [False]
+    assert gc.isenabled()

@@ -120,7 +120,11 @@ def _stints_of_rows(rows: Sequence[Any]) -> list[Stint]:
     start = 0
     for end in range(1, len(rows) + 1):
         if end == len(rows) or rows[end].rep_id != rows[start].rep_id:
-            result.extend(_stints_of_rep(rows[start:end]))
+            if end - start == 1:  # hired once and never moved, as most reps: `_stints_of_rep` of one row
+                row = rows[start]
+                result.append(Stint(row.rep_id, EARLIEST, LATEST, row.team_id or None, row.region or None))
+            else:
+                result.extend(_stints_of_rep(rows[start:end]))
             start = end
     return result
 
