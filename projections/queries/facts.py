@@ -199,9 +199,10 @@ def pairs_apart(
     """Rows (rep_id, deal_id, *columns) of the (rep, deal) pairs kept apart among the fact rows of
     `where`: every fact of a deal a split or an unfirst nets there, and, with `shared`, the facts
     it picks (of the other deals too). Few deals (the `deal_facts_apart` index finds them), then
-    their facts by the `deal_facts_deal` index: PostgreSQL, deal by deal (LATERAL), as its
-    planner, costing every index lookup as a read from disk, scans the year's facts instead
-    (158 → … ms at ten million events); SQLite's joins look up by index on their own."""
+    their facts by the `deal_facts_deal` index: on PostgreSQL deal by deal (LATERAL), as its
+    planner, costing every lookup as a read from disk, hashed the few and scanned the window's
+    facts (a year's, for the tracks: docs/performance.md, sixth run); SQLite's join looks them
+    up by index on its own."""
     f = deal_facts.c
     netting = f.kind.in_(NETTING_KINDS)
     starts = netting if shared is None else or_(netting, shared)

@@ -597,12 +597,15 @@ def off_track(
     return {"elapsed_share": _share(cut), "reps_in_scope": len(found), "reps": listed}
 
 
+ONE_WHOLE = Decimal(1)  # on track: a Decimal compared with a Decimal, not with an int (every rep's reasons)
+
+
 def reasons_of(row: Mapping[str, Any], share: Decimal) -> list[dict[str, Any]]:
     """Why a rep is off track, the worst reason first: each metric behind pace, each forecast short
     of its target (`value` is the pace, or the forecast's attainment)."""
     reasons = []
     for metric, pace in row["pace"].items():
-        if pace is not None and pace < 1:
+        if pace is not None and pace < ONE_WHOLE:
             target = row["targets"][metric]
             expected = target * share if metric in CUMULATIVE else target
             places = 2 if metric in ("revenue", "avg_order_value") else 4
@@ -611,7 +614,7 @@ def reasons_of(row: Mapping[str, Any], share: Decimal) -> list[dict[str, Any]]:
             )
     for metric, figures in row["forecast"].items():
         projected = figures["attainment"]["pipeline"]
-        if projected is not None and projected < 1:
+        if projected is not None and projected < ONE_WHOLE:
             reasons.append({"kind": "forecast", "metric": metric, "value": projected, "forecast": figures["pipeline"]})
     return sorted(reasons, key=lambda reason: (reason["value"], reason["kind"], reason["metric"]))
 

@@ -78,13 +78,8 @@ from projections.queries.quadrants import quadrants
 from projections.queries.targets import Target, current_targets, target_consistency, targets
 from projections.units import DAY_US, money, ratio
 
-CUMULATIVE = (
-    "revenue",
-    "orders",
-    "new_customers",
-    "activities",
-    "leads",
-    *(f"activities.{kind}" for kind in ACTIVITY_KINDS),
+CUMULATIVE = frozenset(  # the metrics a period adds up as it goes: expected by now, target × elapsed share
+    ("revenue", "orders", "new_customers", "activities", "leads", *(f"activities.{kind}" for kind in ACTIVITY_KINDS))
 )
 FIGURE_METRICS = (
     "revenue",

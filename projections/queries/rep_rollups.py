@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Result, Select, Table, and_, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    Result,
+    Select,
+    Table,
+    and_,
+    cast,
+    func,
+    or_,
+    select,
+)
 
 from projections.folds.rep_rollups import Days
 
@@ -39,7 +52,10 @@ def span_sums(conn: Connection, table: Table, days: Days, columns: Sequence[Colu
         return {}
     t = table.c
     chosen = or_(*[and_(t.span == span, t.day >= first, t.day < end) for span, first, end in runs])
-    return as_ints(conn.execute(select(t.rep_id, *[func.sum(c) for c in columns]).where(chosen).group_by(t.rep_id)))
+    # summed as BIGINT: PostgreSQL sums BIGINT into NUMERIC, which the driver reads into a
+    # Decimal to be made an int again (~35 ms over the 5,050 reps' sums of a list at 10M)
+    sums = [cast(func.sum(c), BigInteger) for c in columns]
+    return as_ints(conn.execute(select(t.rep_id, *sums).where(chosen).group_by(t.rep_id)))
 
 
 def rolled_up(
