@@ -201,7 +201,7 @@ deal_facts = Table(
         postgresql_where=text("deal_count = 1"),
     ),
     # the few facts that keep a deal's counts apart from its rep's fact counts (a split, an
-    # unfirst, a share of less than one whole deal: `facts.KEPT_APART`), then those deals' facts
+    # unfirst, a share of less than one whole deal), then those deals' facts: `facts.pairs_apart`
     Index("deal_facts_apart", "occurred_us", "deal_id", sqlite_where=_APART, postgresql_where=_APART),
     Index("deal_facts_deal", "deal_id", "occurred_us"),
 )

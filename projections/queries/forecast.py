@@ -159,6 +159,7 @@ def pooled(
 
 
 NOTHING_SHARED: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+NO_SUMS = DealSums()  # of a rep without deal facts in the window
 NO_TRACK = Track()  # of a rep or a pool without closed deals
 
 
@@ -252,9 +253,10 @@ def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, 
         and_(d.outcome.is_not(None), d.closed_us > cut.as_of_us),
         and_(d.outcome.is_not(None), d.closed_us <= cut.as_of_us, d.closed_recorded_us > cut.known_us),
     ):
-        for deal_id, rep_id, opened_us, expected_cents in conn.execute(opened.where(not_closed)).all():
-            if rep_id in wanted:
-                found[rep_id].append(OpenDeal(deal_id, rep_id, opened_us, expected_cents))
+        # each row made an OpenDeal as a whole (`_make`), not unpacked: tens of thousands of them
+        for deal in map(OpenDeal._make, conn.execute(opened.where(not_closed)).all()):
+            if deal.rep_id in wanted:
+                found[deal.rep_id].append(deal)
     return found
 
 
@@ -466,7 +468,7 @@ def rep_forecasts(
     share = elapsed_share(cut)
     found = {}
     for rep_id, stint in reps.items():
-        deal = sums.get(rep_id, DealSums())
+        deal = sums.get(rep_id, NO_SUMS)
         created, converted = leads_of.get(rep_id, (0, 0))
         figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
         attainment, pace = progress(figures, goals[rep_id], share)
