@@ -179,11 +179,5 @@ def total(values: Iterable[Weighted]) -> Weighted:
     )
 
 
-def _ratio(value: Decimal | None, target: Decimal | None) -> Decimal | None:
-    if value is None or not target:
-        return None
-    return _round(value / target, FOUR_PLACES)
-
-
 def _round(value: Decimal | None, places: Decimal) -> Decimal | None:
     return None if value is None else value.quantize(places, rounding=ROUND_HALF_UP)

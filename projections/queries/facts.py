@@ -184,12 +184,6 @@ def counted_by_deal(where: ColumnElement[bool], *group: Any) -> Select:
 NETTING_KINDS = ("split", "unfirst")
 
 
-def netted(where: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Is the fact row's deal one whose shares a split or an unfirst nets in the rows of `where`?"""
-    f = deal_facts.c
-    return f.deal_id.in_(select(f.deal_id).where(where, f.kind.in_(NETTING_KINDS)).scalar_subquery())
-
-
 def pairs_apart(
     conn: Connection,
     columns: Iterable[ColumnElement[Any]],
