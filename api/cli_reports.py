@@ -122,7 +122,7 @@ def off_track(
         catch_up_with_progress(ledger, engine)
         known_or_fail(engine, scope)
         answer = listed(engine, settings, scope, period, *_times(cut))
-    answer = {**_named(scope, period, cut, settings), **answer, "off_track": len(answer["reps"])}
+    answer = {**_named(scope, period, cut, settings), **answer}
     if as_json:
         print_json(answer)
         return

@@ -147,9 +147,9 @@ def projection(metric: str, actual: Decimal, share: Decimal, pipeline: Decimal, 
     # written out, not looped: it runs for every metric of every rep of a company's list
     if target:
         attainment = {
-            "actual": (actual / target).quantize(FOUR_PLACES, ROUND_HALF_UP),
-            "run_rate": None if rate is None else (rate / target).quantize(FOUR_PLACES, ROUND_HALF_UP),
-            "pipeline": (landing / target).quantize(FOUR_PLACES, ROUND_HALF_UP),
+            "actual": attained(actual, target),
+            "run_rate": None if rate is None else attained(rate, target),
+            "pipeline": attained(landing, target),
         }
     else:
         attainment = {"actual": None, "run_rate": None, "pipeline": None}
@@ -160,6 +160,11 @@ def projection(metric: str, actual: Decimal, share: Decimal, pipeline: Decimal, 
         "target": target,
         "attainment": attainment,
     }
+
+
+def attained(figure: Decimal, target: Decimal) -> Decimal:
+    """A figure (actual or forecast) over a target that is not zero, to 4 places."""
+    return (figure / target).quantize(FOUR_PLACES, ROUND_HALF_UP)
 
 
 def forecast_error(forecast: Decimal | None, actual: Decimal) -> Decimal | None:

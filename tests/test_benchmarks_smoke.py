@@ -31,7 +31,7 @@ FIGURES = [
         for p in ("p50", "p99")
     ],
     "payouts",
-    *[f"off_track_{kind}_{p}" for kind in ("company", "team") for p in ("p50", "p99")],
+    *[f"off_track_{kind}_{p}" for kind in ("company", "team", "company_whole") for p in ("p50", "p99")],
     "replay",
     "approve",
     "replay_approved",

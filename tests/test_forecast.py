@@ -302,13 +302,13 @@ def test_the_off_track_list_is_read_with_the_garbage_collector_paused_and_leaves
     """A company's rows live until its list is ranked: collections over them are time lost
     (ledger/gc_pause.py); reference counting still frees them, and the collector is back after."""
     seen = []
-    plain = forecast_queries.rep_forecasts
+    plain = forecast_queries.standings
 
     def watched(*args, **kwargs):
         seen.append(gc.isenabled())
         return plain(*args, **kwargs)
 
-    monkeypatch.setattr(forecast_queries, "rep_forecasts", watched)
+    monkeypatch.setattr(forecast_queries, "standings", watched)
     off_track(quarter.engine, quarter.settings, "team:T-1", "2026-Q4")
     assert seen == [False]
     assert gc.isenabled()

@@ -16,9 +16,19 @@ from sqlalchemy import select
 from demo.generator import generate
 from projections.db import reading
 from projections.forecasting import Track, learned
-from projections.queries.cutoffs import cutoffs
-from projections.queries.forecast import everyone_at, learned_by_rep, learned_in_scope, look_back, off_track
-from projections.queries.membership import Scope
+from projections.queries.cutoffs import cutoffs, elapsed_share
+from projections.queries.forecast import (
+    everyone_at,
+    forecast_row,
+    learned_by_rep,
+    learned_in_scope,
+    look_back,
+    off_track,
+    reasons_of,
+    standings,
+    worst_of,
+)
+from projections.queries.membership import Scope, parse_scope
 from projections.tables import deal_facts, memberships
 
 PERIOD = "2026-Q4"
@@ -60,6 +70,30 @@ def test_the_company_off_track_list_is_its_teams_lists_merged_row_for_row(store)
     assert company["reps_in_scope"] == sum(found["reps_in_scope"] for found in lists)
     # the list exercises every source of a win rate, the company's among them (R-NEW's team)
     assert {row["pipeline"]["learned_from"] for row in merged} >= {"rep", "team", "company"}
+
+
+def test_each_reps_rank_is_the_value_of_the_first_reason_its_whole_row_gives(store):
+    """A company's list ranks every rep by `worst_of` its standing and makes rows for the listed
+    reps alone: the rank must be what the row's reasons would say, for every rep, on track or not."""
+    cut = cutoffs(store.settings, PERIOD, GENERATED_UNTIL, None)
+    share = elapsed_share(cut)
+    with reading(store.engine) as conn:
+        found = standings(conn, parse_scope("company"), cut)
+    off, on = 0, 0
+    for rep_id, standing in found.items():
+        reasons = reasons_of(forecast_row(rep_id, standing, share), share)
+        assert worst_of(standing, share) == (reasons[0]["value"] if reasons else None), rep_id
+        off, on = off + bool(reasons), on + (not reasons)
+    assert off >= 5 and on >= 1  # both kinds of rep are checked
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(0, 1), (0, 7), (5, 10), (3, 1000), (10_000, 5)])
+def test_a_page_of_the_off_track_list_is_the_slice_of_the_whole_list(store, offset, limit):
+    whole = off_track(store.engine, store.settings, "company", PERIOD, GENERATED_UNTIL)
+    page = off_track(store.engine, store.settings, "company", PERIOD, GENERATED_UNTIL, offset=offset, limit=limit)
+    assert page["reps"] == whole["reps"][offset : offset + limit]
+    assert page["off_track"] == whole["off_track"] == len(whole["reps"])
+    assert page["reps_in_scope"] == whole["reps_in_scope"] > whole["off_track"]
 
 
 def test_every_reps_win_rate_and_cycle_are_those_of_its_deals_read_one_by_one(store):

@@ -33,7 +33,7 @@ from api.responses import model_response
 from api.routers.common import ExportFormat, sheet_response
 from ledger.messages import Msg
 from projections.queries.cutoffs import PeriodStatus, cutoffs
-from projections.queries.forecast import forecast, off_track, payouts_if_landed
+from projections.queries.forecast import FIRST_PAGE, forecast, off_track, payouts_if_landed
 from projections.queries.kpis import kpis, quadrants
 from projections.queries.membership import parse_scope
 from projections.queries.rollup import rollup_table
@@ -362,7 +362,7 @@ def read_off_track(
     memo: FiguresAtHead,
     as_of: AsOf = None,
     known_at: KnownAt = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = FIRST_PAGE,
     payouts: Annotated[
         bool,
         Query(
@@ -388,16 +388,15 @@ def read_off_track(
     stable = as_of_given or cutoffs(settings, period, as_of).ended  # as_of does not move with the clock
     answer = dict(
         memo.figures(
-            ("off-track", scope, period, as_of) if stable else None,
+            ("off-track", scope, period, as_of, offset, limit) if stable else None,
             known_at,
             known_at_given,
-            lambda: off_track(engine, settings, scope, period, as_of, known_at, remember),
+            lambda: off_track(engine, settings, scope, period, as_of, known_at, remember, offset, limit),
         )
     )
     status = status_at(settings, period, as_of)
     named = {"scope": scope, "period": period, "as_of": as_of, "known_at": known_at, "period_status": status}
-    listed = answer.pop("reps")
-    page = [dict(row) for row in listed[offset : offset + limit]]  # the remembered rows stay as they are
+    page = [dict(row) for row in answer.pop("reps")]  # the remembered rows stay as they are
     if payouts:
         cut = cutoffs(settings, period, as_of, known_at)
         # a payout is the rep's own: only for a rep within reach now (as GET /payouts/{rep})
@@ -410,8 +409,8 @@ def read_off_track(
         )
         for row in page:
             row["payout"] = found.get(row["rep_id"])
-    out = {**named, **answer, "off_track": len(listed), "reps": page}
-    out["next_offset"] = offset + limit if offset + limit < len(listed) else None
+    out = {**named, **answer, "reps": page}
+    out["next_offset"] = offset + limit if offset + limit < answer["off_track"] else None
     if format != "json":
         speaker = request_lang(request)
         return sheet_response(

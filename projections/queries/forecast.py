@@ -48,6 +48,7 @@ from projections.forecasting import (
     OpenDeal,
     Track,
     Weighted,
+    attained,
     combined,
     forecast_error,
     learned,
@@ -61,7 +62,7 @@ from projections.queries.facts import ONE, ZERO, DealSums, deal_sums, pairs_apar
 from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
 from projections.queries.rep_rollups import as_ints, knows_all, rolled_up
-from projections.queries.targets import current_targets, in_force_by_scope
+from projections.queries.targets import Target, current_targets, in_force_by_scope
 from projections.tables import (
     activities,
     deal_facts,
@@ -75,6 +76,7 @@ from projections.units import DAY_US, PPB, QUANTA, micros_to_time, money
 
 LOOK_BACK_US = 365 * DAY_US  # the closed deals a win rate and a sales cycle are learned from
 MAX_LISTED_REPS = 200  # up to this many reps, the open deals are read for them alone (an IN list)
+FIRST_PAGE = 100  # the reps an off-track list shows first (GET /kpis/off-track without a limit)
 FORECAST_METRICS = ("revenue", "orders")
 METHODS = {
     "run_rate": "actual / elapsed share of the period",
@@ -404,9 +406,20 @@ def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cuto
 
 
 def metrics(sums: DealSums, pipeline: Weighted, share: Decimal, targets: Mapping[str, Decimal]) -> dict[str, Any]:
-    actual = {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.orders)}
+    actual = actuals(sums)
     extra = {"revenue": pipeline.revenue, "orders": pipeline.orders}
     return {m: projection(m, actual[m], share, extra[m], targets.get(m)) for m in FORECAST_METRICS}
+
+
+def actuals(sums: DealSums) -> dict[str, Decimal]:
+    """The forecast metrics' actual figures so far, exact."""
+    return {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.orders)}
+
+
+def landings(sums: DealSums, pipeline: Weighted) -> dict[str, Decimal]:
+    """Where each forecast metric lands by the pipeline forecast (`projection`'s, unrounded)."""
+    actual = actuals(sums)
+    return {"revenue": actual["revenue"] + pipeline.revenue, "orders": actual["orders"] + pipeline.orders}
 
 
 def pipeline_summary(summed: Weighted, own: Learned | None) -> dict[str, Any]:
@@ -448,12 +461,22 @@ def payouts_if_landed(
 # ---------------------------------------------------------------- every rep of a scope at once
 
 
-def rep_forecasts(
-    conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs, remember: Remember | None = None
-) -> dict[str, dict[str, Any]]:
-    """rep → its figures' attainment and pace, its forecast and what its pipeline is weighted with,
-    for every rep in the scope at as_of: one grouped read per family of facts for all of them,
-    and only the families a target needs."""
+class Standing(NamedTuple):
+    """A rep's period so far beside its targets, and its pipeline weighted: what its forecast row
+    and its off-track reasons are made of."""
+
+    stint: Stint
+    sums: DealSums
+    goals: dict[str, Target]
+    attainment: dict[str, Decimal | None]
+    pace: dict[str, Decimal | None]
+    learned: Learned
+    weights: Weighted
+
+
+def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember | None = None) -> dict[str, Standing]:
+    """rep → its `Standing`, for every rep in the scope at as_of: one grouped read per family of
+    facts for all of them, and only the families a target needs."""
     reps, learned_from = learned_in_scope(conn, cut, scope, remember)
     if not reps:
         return {}
@@ -473,18 +496,32 @@ def rep_forecasts(
         figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
         attainment, pace = progress(figures, goals[rep_id], share)
         weights = weigh(pipelines.get(rep_id, []), learned_from[rep_id], cut.end_us)
-        targets = {m: g.value for m, g in goals[rep_id].items()}
-        found[rep_id] = {
-            "rep_id": rep_id,
-            "team_id": stint.team_id,
-            "region": stint.region,
-            "attainment": attainment,
-            "pace": pace,
-            "forecast": metrics(deal, weights, share, targets),
-            "pipeline": pipeline_summary(weights, learned_from[rep_id]),
-            "targets": targets,
-        }
+        found[rep_id] = Standing(stint, deal, goals[rep_id], attainment, pace, learned_from[rep_id], weights)
     return found
+
+
+def forecast_row(rep_id: str, standing: Standing, share: Decimal) -> dict[str, Any]:
+    """A rep's figures' attainment and pace, its forecast and what its pipeline is weighted with."""
+    targets = {m: g.value for m, g in standing.goals.items()}
+    return {
+        "rep_id": rep_id,
+        "team_id": standing.stint.team_id,
+        "region": standing.stint.region,
+        "attainment": standing.attainment,
+        "pace": standing.pace,
+        "forecast": metrics(standing.sums, standing.weights, share, targets),
+        "pipeline": pipeline_summary(standing.weights, standing.learned),
+        "targets": targets,
+    }
+
+
+def rep_forecasts(
+    conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs, remember: Remember | None = None
+) -> dict[str, dict[str, Any]]:
+    """rep → its `forecast_row`, for every rep in the scope at as_of."""
+    share = elapsed_share(cut)
+    found = standings(conn, scope, cut, remember)
+    return {rep_id: forecast_row(rep_id, standing, share) for rep_id, standing in found.items()}
 
 
 def rep_figures_of(sums: DealSums, created: int, converted: int, activity_count: int) -> dict[str, Any]:
@@ -581,10 +618,14 @@ def off_track(
     as_of: datetime | None = None,
     known_at: datetime | None = None,
     remember: Remember | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """The reps of a scope that are off track, worst first: behind pace on a metric with a target
     (pace below 1: how far, and the shortfall against the target × elapsed share), or whose
-    pipeline forecast of revenue or orders falls short of the target."""
+    pipeline forecast of revenue or orders falls short of the target. Every rep of the scope is
+    ranked, by its worst reason; `off_track` counts them all, and `reps` holds the rows of the
+    `limit` from `offset` (every one without a limit), each made only when it is listed."""
     parsed = parse_scope(scope)
     cut = cutoffs(settings, period, as_of, known_at)
     # planned for its values: a company's or a team's reads span thousands of reps and a year;
@@ -592,14 +633,33 @@ def off_track(
     # to the end, set off collections that walked them again and again (~300 ms of 1.1 s at 10M)
     with paused_gc():
         with reading(engine, custom_plans=True) as conn:
-            found = rep_forecasts(conn, settings, parsed, cut, remember)
+            found = standings(conn, parsed, cut, remember)
         share = elapsed_share(cut)
-        listed = [dict(row, reasons=reasons) for row in found.values() if (reasons := reasons_of(row, share))]
-        listed.sort(key=lambda row: (row["reasons"][0]["value"], row["rep_id"]))
-    return {"elapsed_share": _share(cut), "reps_in_scope": len(found), "reps": listed}
+        worst = {rep_id: worst_of(standing, share) for rep_id, standing in found.items()}
+        ranked = sorted((value, rep_id) for rep_id, value in worst.items() if value is not None)
+        listed = []
+        for _, rep_id in ranked[offset : None if limit is None else offset + limit]:
+            row = forecast_row(rep_id, found[rep_id], share)
+            row["reasons"] = reasons_of(row, share)
+            listed.append(row)
+    return {"elapsed_share": _share(cut), "reps_in_scope": len(found), "off_track": len(ranked), "reps": listed}
 
 
 ONE_WHOLE = Decimal(1)  # on track: a Decimal compared with a Decimal, not with an int (every rep's reasons)
+
+
+def worst_of(standing: Standing, share: Decimal) -> Decimal | None:
+    """The value of the worst of a rep's `reasons_of` (None: on track), from its standing alone: a
+    company's reps are all ranked, and only those listed are made rows."""
+    behind = [pace for pace in standing.pace.values() if pace is not None and pace < ONE_WHOLE]
+    goals, landing = standing.goals, landings(standing.sums, standing.weights)
+    for metric in FORECAST_METRICS:
+        target = goals.get(metric)
+        if target is not None and target.value:
+            projected = attained(landing[metric], target.value)
+            if projected < ONE_WHOLE:
+                behind.append(projected)
+    return min(behind) if behind else None
 
 
 def reasons_of(row: Mapping[str, Any], share: Decimal) -> list[dict[str, Any]]:
@@ -633,7 +693,7 @@ def forecast_accuracy(engine: Engine, settings: Settings, scope: Scope, cut: Cut
     with reading(engine) as conn:
         made = scope_forecast(conn, settings, scope, then)["forecast"]
         sums = deal_sums(conn, ScopeFilter.load(conn, scope, cut.known_us), cut.start_us, cut.upto_us, cut.known_us)
-    happened = {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.orders)}
+    happened = actuals(sums)
     return {
         "made_at": micros_to_time(checked_us),
         **{
