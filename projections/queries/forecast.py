@@ -59,7 +59,7 @@ from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
 from projections.queries.cutoffs import Cutoffs, cutoffs, elapsed_share
 from projections.queries.facts import ONE, ZERO, DealSums, deal_sums, pairs_apart, sums_by_rep
-from projections.queries.kpis import CUMULATIVE, exact_ratio, progress
+from projections.queries.kpis import CUMULATIVE, attainment_of, exact_ratio, pace_of
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
 from projections.queries.rep_rollups import as_ints, knows_all, rolled_up
 from projections.queries.targets import Target, current_targets, in_force_by_scope
@@ -467,9 +467,9 @@ class Standing(NamedTuple):
 
     stint: Stint
     sums: DealSums
+    figures: dict[str, Any]  # `rep_figures_of`
     goals: dict[str, Target]
-    attainment: dict[str, Decimal | None]
-    pace: dict[str, Decimal | None]
+    pace: dict[str, Decimal | None]  # its attainment is made with its row
     learned: Learned
     weights: Weighted
 
@@ -494,9 +494,9 @@ def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember |
         deal = sums.get(rep_id, NO_SUMS)
         created, converted = leads_of.get(rep_id, (0, 0))
         figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
-        attainment, pace = progress(figures, goals[rep_id], share)
+        pace = pace_of(figures, goals[rep_id], share)
         weights = weigh(pipelines.get(rep_id, []), learned_from[rep_id], cut.end_us)
-        found[rep_id] = Standing(stint, deal, goals[rep_id], attainment, pace, learned_from[rep_id], weights)
+        found[rep_id] = Standing(stint, deal, figures, goals[rep_id], pace, learned_from[rep_id], weights)
     return found
 
 
@@ -507,7 +507,7 @@ def forecast_row(rep_id: str, standing: Standing, share: Decimal) -> dict[str, A
         "rep_id": rep_id,
         "team_id": standing.stint.team_id,
         "region": standing.stint.region,
-        "attainment": standing.attainment,
+        "attainment": attainment_of(standing.figures, standing.goals),
         "pace": standing.pace,
         "forecast": metrics(standing.sums, standing.weights, share, targets),
         "pipeline": pipeline_summary(standing.weights, standing.learned),
@@ -635,7 +635,7 @@ def off_track(
         with reading(engine, custom_plans=True) as conn:
             found = standings(conn, parsed, cut, remember)
         share = elapsed_share(cut)
-        worst = {rep_id: worst_of(standing, share) for rep_id, standing in found.items()}
+        worst = {rep_id: worst_of(standing) for rep_id, standing in found.items()}
         ranked = sorted((value, rep_id) for rep_id, value in worst.items() if value is not None)
         listed = []
         for _, rep_id in ranked[offset : None if limit is None else offset + limit]:
@@ -648,17 +648,19 @@ def off_track(
 ONE_WHOLE = Decimal(1)  # on track: a Decimal compared with a Decimal, not with an int (every rep's reasons)
 
 
-def worst_of(standing: Standing, share: Decimal) -> Decimal | None:
+def worst_of(standing: Standing) -> Decimal | None:
     """The value of the worst of a rep's `reasons_of` (None: on track), from its standing alone: a
     company's reps are all ranked, and only those listed are made rows."""
     behind = [pace for pace in standing.pace.values() if pace is not None and pace < ONE_WHOLE]
-    goals, landing = standing.goals, landings(standing.sums, standing.weights)
-    for metric in FORECAST_METRICS:
-        target = goals.get(metric)
-        if target is not None and target.value:
-            projected = attained(landing[metric], target.value)
-            if projected < ONE_WHOLE:
-                behind.append(projected)
+    goals = standing.goals
+    if "revenue" in goals or "orders" in goals:  # a forecast is judged only against its target
+        landing = landings(standing.sums, standing.weights)
+        for metric in FORECAST_METRICS:
+            target = goals.get(metric)
+            if target is not None and target.value:
+                projected = attained(landing[metric], target.value)
+                if projected < ONE_WHOLE:
+                    behind.append(projected)
     return min(behind) if behind else None
 
 

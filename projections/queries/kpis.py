@@ -204,14 +204,25 @@ def cycle_days(cycles: Cycles) -> dict[str, Decimal | None]:
 
 def progress(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -> tuple[dict, dict]:
     """(attainment, pace) for every metric with a target, `share` of the period elapsed."""
+    return attainment_of(figures, goals), pace_of(figures, goals, share)
+
+
+def attainment_of(figures: dict[str, Any], goals: dict[str, Target]) -> dict[str, Decimal | None]:
+    """metric → actual / target, for every metric with a target (None: no actual, or a zero target)."""
     attainment: dict[str, Decimal | None] = {}
+    for metric, goal in sorted(goals.items()):
+        actual = figures["exact"].get(metric, figures.get(metric))
+        attainment[metric] = None if actual is None or not goal.value else ratio(actual, goal.value)
+    return attainment
+
+
+def pace_of(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -> dict[str, Decimal | None]:
+    """metric → actual / what the target expects by now (a cumulative figure's target × `share`)."""
     pace: dict[str, Decimal | None] = {}
     for metric, goal in sorted(goals.items()):
         actual = figures["exact"].get(metric, figures.get(metric))
         if actual is None or not goal.value:
-            attainment[metric] = pace[metric] = None
-            continue
-        attainment[metric] = ratio(actual, goal.value)
-        expected = goal.value * (share if metric in CUMULATIVE else 1)
-        pace[metric] = ratio(actual, expected)
-    return attainment, pace
+            pace[metric] = None
+        else:
+            pace[metric] = ratio(actual, goal.value * share if metric in CUMULATIVE else goal.value)
+    return pace
