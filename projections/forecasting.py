@@ -103,6 +103,29 @@ class OpenDeal(NamedTuple):  # a tuple: a company's pipeline makes tens of thous
     expected_cents: int | None
 
 
+class Pipeline(NamedTuple):
+    """A rep's deals open at as_of, against its mean cycle: how many, how many are expected to
+    close by the period's end, and what those are expected to bring."""
+
+    open_deals: int = 0
+    expected: int = 0  # opened + mean cycle < end (every open deal without a cycle)
+    cents: int = 0  # Σ the expected amounts of the expected deals that have one, in cents
+    unknown: int = 0  # the expected deals without an expected amount
+
+
+def pipeline_of(deals: Sequence[OpenDeal], cycle_us: int | None, end_us: int) -> Pipeline:
+    """The `Pipeline` of a rep's open deals: a deal is expected to close before the period's
+    exclusive end when it was opened a mean cycle before it."""
+    expected = deals if cycle_us is None else [deal for deal in deals if deal.opened_us + cycle_us < end_us]
+    cents = unknown = 0
+    for deal in expected:
+        if deal.expected_cents is None:
+            unknown += 1
+        else:
+            cents += deal.expected_cents
+    return Pipeline(len(deals), len(expected), cents, unknown)
+
+
 @dataclass(frozen=True)
 class Weighted:
     """The expected value of a rep's open deals expected in the period."""
@@ -113,25 +136,16 @@ class Weighted:
     open_deals: int  # every open deal
 
 
-def weighted(deals: Sequence[OpenDeal], learned_from: Learned, end_us: int) -> Weighted:
+def weighted(pipeline: Pipeline, learned_from: Learned) -> Weighted:
     """Σ (expected amount, or the average won amount) × p over the deals expected in the period,
     and their count × p. The expected amounts are summed in cents, exactly, and made money once."""
-    # a deal is expected to close before the period's exclusive end when opened a mean cycle before it
-    cycle_us = learned_from.cycle_us
-    expected = deals if cycle_us is None else [deal for deal in deals if deal.opened_us + cycle_us < end_us]
     p = learned_from.probability
     if p is None:
-        return Weighted(Decimal(0), Decimal(0), len(expected), len(deals))
-    cents = unknown = 0
-    for deal in expected:
-        if deal.expected_cents is None:
-            unknown += 1
-        else:
-            cents += deal.expected_cents
-    amount = Decimal(cents) / 100
-    if unknown and learned_from.average_won is not None:
-        amount += unknown * learned_from.average_won
-    return Weighted(amount * p, len(expected) * p, len(expected), len(deals))
+        return Weighted(Decimal(0), Decimal(0), pipeline.expected, pipeline.open_deals)
+    amount = Decimal(pipeline.cents) / 100
+    if pipeline.unknown and learned_from.average_won is not None:
+        amount += pipeline.unknown * learned_from.average_won
+    return Weighted(amount * p, pipeline.expected * p, pipeline.expected, pipeline.open_deals)
 
 
 def run_rate(actual: Decimal, share: Decimal) -> Decimal | None:

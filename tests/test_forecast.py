@@ -19,17 +19,22 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli
+from projections.db import reading
 from projections.forecasting import (
     MIN_CLOSED,
+    Learned,
     OpenDeal,
+    Pipeline,
     Track,
     forecast_error,
     learned,
+    pipeline_of,
     projection,
     weighted,
 )
 from projections.queries import forecast as forecast_queries
-from projections.queries.forecast import forecast, off_track
+from projections.queries.cutoffs import cutoffs
+from projections.queries.forecast import forecast, off_track, pipelines
 from projections.units import DAY_US
 
 T = "+08:00"
@@ -66,7 +71,9 @@ def test_only_open_deals_expected_to_close_by_the_end_count_each_at_its_expected
         OpenDeal("O-2", "R-ZW", opened("12-01"), 4_000_000),  # + 40 days = 10 Jan: not
         OpenDeal("O-3", "R-ZW", opened("11-10"), None),  # 20 Dec, at his average win of 113900 / 6
     ]
-    found = weighted(deals, own, Q4_END_US)
+    pipeline = pipeline_of(deals, own.cycle_us, Q4_END_US)
+    assert pipeline == Pipeline(open_deals=3, expected=2, cents=3_000_000, unknown=1)  # O-1 and O-3
+    found = weighted(pipeline, own)
     # (30000 + 18983.33…) × 0.6 = 18000 + 11390
     assert (found.revenue, found.orders, found.deals, found.open_deals) == (D("29390"), D("1.2"), 2, 3)
 
@@ -238,6 +245,46 @@ def test_perfledger_forecast_and_off_track_print_the_same_figures(quarter):
     assert listed.exit_code == 0, listed.output
     assert "1 of 2 reps" in listed.output and "R-LI" in listed.output and "R-ZW" not in listed.output
     assert "0.2875" in listed.output and "69565.22" in listed.output
+
+
+def test_a_pipeline_holds_the_deals_open_at_as_of_as_known_at_known_at_each_weighed_against_its_reps_cycle(
+    projected_store,
+):
+    """As of 10 November, as known on the 12th: R-A's three open deals (O-3 is won after as_of),
+    two of them opened more than R-A's 65-day cycle before 1 January (by 28 October), one of those
+    without an expected amount; R-B's one open deal as known (W-1's win was recorded on the 14th),
+    expected without a cycle of its own; not L-1 (lost by then) nor N-1 (recorded on the 13th)."""
+    clock = FixedClock(f"2026-11-09T12:00:00{T}")
+    store = projected_store("Asia/Shanghai", clock)
+    store.record(
+        onboard("R-A", "T-1", "East", f"2026-01-05T09:00:00{T}"),
+        onboard("R-B", "T-1", "East", f"2026-01-05T09:00:00{T}"),
+        open_deal("O-1", "R-A", "C-1", f"2026-10-01T10:00:00{T}", expected_amount="1000.00"),
+        open_deal("O-2", "R-A", "C-2", f"2026-10-20T10:00:00{T}"),
+        open_deal("O-3", "R-A", "C-3", f"2026-11-01T10:00:00{T}", expected_amount="500.00"),
+        open_deal("W-1", "R-B", "C-4", f"2026-10-05T10:00:00{T}", expected_amount="700.00"),
+        open_deal("L-1", "R-B", "C-5", f"2026-10-06T10:00:00{T}", expected_amount="900.00"),
+        lose("L-1", f"2026-11-09T10:00:00{T}"),
+    )  # fmt: skip
+    clock.set(f"2026-11-13T12:00:00{T}")
+    store.record(open_deal("N-1", "R-B", "C-6", f"2026-11-09T11:00:00{T}", expected_amount="300.00"))
+    clock.set(f"2026-11-14T12:00:00{T}")
+    store.record(win("W-1", "700.00", f"2026-11-08T10:00:00{T}"))
+    clock.set(f"2026-11-16T12:00:00{T}")
+    store.record(win("O-3", "500.00", f"2026-11-15T10:00:00{T}"))
+    store.project()
+    as_of, known_at = f"2026-11-10T00:00:00{T}", f"2026-11-12T00:00:00{T}"
+    cut = cutoffs(store.settings, "2026-Q4", datetime.fromisoformat(as_of), datetime.fromisoformat(known_at))
+    learned_from = {
+        "R-A": Learned(None, "none", D(0), 65 * DAY_US, None),  # expected if opened before 28 Oct
+        "R-B": Learned(None, "none", D(0), None, None),  # every open deal expected
+    }
+    expected = {
+        "R-A": Pipeline(open_deals=3, expected=2, cents=100_000, unknown=1),  # O-1, O-2 (O-3 opened 1 Nov)
+        "R-B": Pipeline(open_deals=1, expected=1, cents=70_000, unknown=0),  # W-1
+    }
+    with reading(store.engine) as conn:
+        assert pipelines(conn, cut, learned_from) == expected
 
 
 def test_the_forecast_error_of_an_ended_quarter_compares_the_forecast_made_at_its_middle(projected_store):

@@ -46,12 +46,14 @@ from projections.forecasting import (
     MIN_CLOSED,
     Learned,
     OpenDeal,
+    Pipeline,
     Track,
     Weighted,
     attained,
     combined,
     forecast_error,
     learned,
+    pipeline_of,
     projection,
     total,
 )
@@ -162,6 +164,7 @@ def pooled(
 
 NOTHING_SHARED: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 NO_SUMS = DealSums()  # of a rep without deal facts in the window
+NO_PIPELINE = Pipeline()  # of a rep without open deals
 NO_TRACK = Track()  # of a rep or a pool without closed deals
 
 
@@ -238,28 +241,42 @@ def look_back(cut: Cutoffs) -> ColumnElement[bool]:
     )
 
 
+def open_at(cut: Cutoffs) -> list[ColumnElement[bool]]:
+    """The deals open at as_of, as known at known_at: opened by then and recorded by then, and
+    one of three index ranges rather than one OR (a scan of every deal): still open; won or lost
+    after as_of; won or lost by as_of but recorded after known_at."""
+    d = deals.c
+    opened = and_(d.opened_us <= cut.as_of_us, d.opened_recorded_us <= cut.known_us)
+    return [
+        and_(opened, d.outcome.is_(None)),
+        and_(opened, d.outcome.is_not(None), d.closed_us > cut.as_of_us),
+        and_(opened, d.outcome.is_not(None), d.closed_us <= cut.as_of_us, d.closed_recorded_us > cut.known_us),
+    ]
+
+
 def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, list[OpenDeal]]:
     """rep → the deals it owned that were open at as_of, as known at known_at."""
     d = deals.c
-    opened = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents).where(
-        d.opened_us <= cut.as_of_us, d.opened_recorded_us <= cut.known_us
-    )
+    opened = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents)
     if len(rep_ids) <= MAX_LISTED_REPS:
         opened = opened.where(d.rep_id.in_(rep_ids))
-    # three index ranges rather than one OR (a scan of every deal): still open; won or lost
-    # after as_of; won or lost by as_of but recorded after known_at
     found: dict[str, list[OpenDeal]] = defaultdict(list)
     wanted = set(rep_ids)
-    for not_closed in (
-        d.outcome.is_(None),
-        and_(d.outcome.is_not(None), d.closed_us > cut.as_of_us),
-        and_(d.outcome.is_not(None), d.closed_us <= cut.as_of_us, d.closed_recorded_us > cut.known_us),
-    ):
+    for condition in open_at(cut):
         # each row made an OpenDeal as a whole (`_make`), not unpacked: tens of thousands of them
-        for deal in map(OpenDeal._make, conn.execute(opened.where(not_closed)).all()):
+        for deal in map(OpenDeal._make, conn.execute(opened.where(condition)).all()):
             if deal.rep_id in wanted:
                 found[deal.rep_id].append(deal)
     return found
+
+
+def pipelines(conn: Connection, cut: Cutoffs, learned_from: Mapping[str, Learned]) -> dict[str, Pipeline]:
+    """rep → the `Pipeline` of its open deals against the cycle it learned, for each rep of
+    `learned_from`."""
+    every = open_deals(conn, cut, sorted(learned_from))
+    return {
+        rep_id: pipeline_of(every.get(rep_id, []), found.cycle_us, cut.end_us) for rep_id, found in learned_from.items()
+    }
 
 
 def learned_by_rep(
@@ -392,8 +409,8 @@ def forecast(
 
 def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs) -> dict[str, Any]:
     reps, learned_from = learned_in_scope(conn, cut, scope)
-    pipelines = open_deals(conn, cut, sorted(reps))
-    weights = {rep: weigh(pipelines.get(rep, []), learned_from[rep], cut.end_us) for rep in reps}
+    found = pipelines(conn, cut, learned_from)
+    weights = {rep: weigh(found.get(rep, NO_PIPELINE), learned_from[rep]) for rep in reps}
     sums = deal_sums(conn, ScopeFilter.load(conn, scope, cut.known_us), cut.start_us, cut.upto_us, cut.known_us)
     goals = current_targets(conn, str(scope), str(cut.period), cut)
     summed = total(weights.values())
@@ -487,7 +504,7 @@ def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember |
     sums = rep_deal_sums(conn, cut, few)
     leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
     activities_of = rep_activities_of(conn, cut, remember) if "activities" in wanted else {}
-    pipelines = open_deals(conn, cut, sorted(reps))
+    pipeline = pipelines(conn, cut, learned_from)
     share = elapsed_share(cut)
     found = {}
     for rep_id, stint in reps.items():
@@ -495,7 +512,7 @@ def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember |
         created, converted = leads_of.get(rep_id, (0, 0))
         figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
         pace = pace_of(figures, goals[rep_id], share)
-        weights = weigh(pipelines.get(rep_id, []), learned_from[rep_id], cut.end_us)
+        weights = weigh(pipeline.get(rep_id, NO_PIPELINE), learned_from[rep_id])
         found[rep_id] = Standing(stint, deal, figures, goals[rep_id], pace, learned_from[rep_id], weights)
     return found
 
