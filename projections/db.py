@@ -189,7 +189,21 @@ def _into_wal(cursor: Any) -> None:
 WAL_ATTEMPTS = 100
 
 
-def _postgres_engine(url: URL, schema: str | None, pool_size: int = 4) -> Engine:
+def side_engine_for(engine: Engine, connections: int) -> Engine | None:
+    """A second engine on `engine`'s PostgreSQL database (its schema too) with a pool of its own,
+    `connections` at most, a checkout waiting for none: the connections a read takes beside its
+    own (`accel.side_reads`), never from the pool its own came from, so reads holding one and
+    waiting for another cannot wait on each other. None on SQLite, or for an engine not made here."""
+    database_url = database_url_of(engine)
+    if database_url is None or is_sqlite(engine):
+        return None
+    url, schema = projection_url(database_url)
+    return _postgres_engine(url, schema, connections, overflow=False, timeout=0.0)
+
+
+def _postgres_engine(
+    url: URL, schema: str | None, pool_size: int = 4, overflow: bool = True, timeout: float = 10
+) -> Engine:
     # Positional parameters (%s), as SQLite's (?): a statement's values can then be given as
     # one tuple per row on both (see `compiled`), with no dict made per row. At most twice
     # `pool_size` connections (`Settings.pg_pool`: its size and as many again under load), each
@@ -200,7 +214,12 @@ def _postgres_engine(url: URL, schema: str | None, pool_size: int = 4) -> Engine
     # (pre-ping: a connection the server ended, a restart or pg_terminate_backend, is replaced
     # rather than handed to a read).
     engine = create_engine(
-        url, pool_pre_ping=True, paramstyle="format", pool_size=2 * pool_size, max_overflow=0, pool_timeout=10
+        url,
+        pool_pre_ping=True,
+        paramstyle="format",
+        pool_size=2 * pool_size if overflow else pool_size,
+        max_overflow=0,
+        pool_timeout=timeout,
     )
     if schema:
 

@@ -34,7 +34,7 @@ from projections.forecasting import (
 )
 from projections.queries import forecast as forecast_queries
 from projections.queries.cutoffs import cutoffs
-from projections.queries.forecast import forecast, off_track, pipelines
+from projections.queries.forecast import forecast, off_track, open_deals, pipelines
 from projections.units import DAY_US
 
 T = "+08:00"
@@ -284,7 +284,7 @@ def test_a_pipeline_holds_the_deals_open_at_as_of_as_known_at_known_at_each_weig
         "R-B": Pipeline(open_deals=1, expected=1, cents=70_000, unknown=0),  # W-1
     }
     with reading(store.engine) as conn:
-        assert pipelines(conn, cut, learned_from) == expected
+        assert pipelines(open_deals(conn, cut, ["R-A", "R-B"]), cut, learned_from) == expected
 
 
 def test_the_forecast_error_of_an_ended_quarter_compares_the_forecast_made_at_its_middle(projected_store):

@@ -40,6 +40,7 @@ from sqlalchemy import (
 
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
+from projections.accel.side_reads import alongside
 from projections.db import reading
 from projections.folds.rep_rollups import Days
 from projections.forecasting import (
@@ -164,7 +165,6 @@ def pooled(
 
 NOTHING_SHARED: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 NO_SUMS = DealSums()  # of a rep without deal facts in the window
-NO_PIPELINE = Pipeline()  # of a rep without open deals
 NO_TRACK = Track()  # of a rep or a pool without closed deals
 
 
@@ -254,28 +254,31 @@ def open_at(cut: Cutoffs) -> list[ColumnElement[bool]]:
     ]
 
 
-def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str]) -> dict[str, list[OpenDeal]]:
-    """rep → the deals it owned that were open at as_of, as known at known_at."""
+def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None) -> dict[str, list[OpenDeal]]:
+    """rep → the deals it owned that were open at as_of, as known at known_at (of the reps
+    `rep_ids`; None: of every rep)."""
     d = deals.c
     opened = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents)
-    if len(rep_ids) <= MAX_LISTED_REPS:
+    if rep_ids is not None and len(rep_ids) <= MAX_LISTED_REPS:
         opened = opened.where(d.rep_id.in_(rep_ids))
     found: dict[str, list[OpenDeal]] = defaultdict(list)
-    wanted = set(rep_ids)
+    wanted = None if rep_ids is None else set(rep_ids)
     for condition in open_at(cut):
         # each row made an OpenDeal as a whole (`_make`), not unpacked: tens of thousands of them
         for deal in map(OpenDeal._make, conn.execute(opened.where(condition)).all()):
-            if deal.rep_id in wanted:
+            if wanted is None or deal.rep_id in wanted:
                 found[deal.rep_id].append(deal)
     return found
 
 
-def pipelines(conn: Connection, cut: Cutoffs, learned_from: Mapping[str, Learned]) -> dict[str, Pipeline]:
-    """rep → the `Pipeline` of its open deals against the cycle it learned, for each rep of
-    `learned_from`."""
-    every = open_deals(conn, cut, sorted(learned_from))
+def pipelines(
+    deals_of: Mapping[str, list[OpenDeal]], cut: Cutoffs, learned_from: Mapping[str, Learned]
+) -> dict[str, Pipeline]:
+    """rep → the `Pipeline` of its open deals (`open_deals`) against the cycle it learned, for
+    each rep of `learned_from`."""
     return {
-        rep_id: pipeline_of(every.get(rep_id, []), found.cycle_us, cut.end_us) for rep_id, found in learned_from.items()
+        rep_id: pipeline_of(deals_of.get(rep_id, []), found.cycle_us, cut.end_us)
+        for rep_id, found in learned_from.items()
     }
 
 
@@ -409,8 +412,8 @@ def forecast(
 
 def scope_forecast(conn: Connection, settings: Settings, scope: Scope, cut: Cutoffs) -> dict[str, Any]:
     reps, learned_from = learned_in_scope(conn, cut, scope)
-    found = pipelines(conn, cut, learned_from)
-    weights = {rep: weigh(found.get(rep, NO_PIPELINE), learned_from[rep]) for rep in reps}
+    found = pipelines(open_deals(conn, cut, sorted(reps)), cut, learned_from)
+    weights = {rep: weigh(found[rep], learned_from[rep]) for rep in reps}
     sums = deal_sums(conn, ScopeFilter.load(conn, scope, cut.known_us), cut.start_us, cut.upto_us, cut.known_us)
     goals = current_targets(conn, str(scope), str(cut.period), cut)
     summed = total(weights.values())
@@ -494,17 +497,19 @@ class Standing(NamedTuple):
 def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember | None = None) -> dict[str, Standing]:
     """rep → its `Standing`, for every rep in the scope at as_of: one grouped read per family of
     facts for all of them, and only the families a target needs."""
-    reps, learned_from = learned_in_scope(conn, cut, scope, remember)
-    if not reps:
-        return {}
-    few = sorted(reps) if len(reps) <= MAX_LISTED_REPS else None  # else every rep's, read whole
-    forced = in_force_by_scope(conn, str(cut.period), cut, None if few is None else [f"rep:{rep_id}" for rep_id in few])
+    with alongside(conn) as beside:
+        # the company's targets, deal sums and open deals are every rep's: read beside its tracks
+        every = beside(partial(scope_reads, cut=cut, few=None)) if scope.kind == "company" else None
+        reps, learned_from = learned_in_scope(conn, cut, scope, remember)
+        if not reps:
+            return {}
+        few = sorted(reps) if len(reps) <= MAX_LISTED_REPS else None  # else every rep's, read whole
+        forced, sums, deals = scope_reads(conn, cut, few) if every is None else every()
     goals = {rep_id: forced.get(f"rep:{rep_id}", {}) for rep_id in reps}
     wanted = {metric for found in goals.values() for metric in found}
-    sums = rep_deal_sums(conn, cut, few)
     leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
     activities_of = rep_activities_of(conn, cut, remember) if "activities" in wanted else {}
-    pipeline = pipelines(conn, cut, learned_from)
+    pipeline = pipelines(deals, cut, learned_from)
     share = elapsed_share(cut)
     found = {}
     for rep_id, stint in reps.items():
@@ -512,9 +517,18 @@ def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember |
         created, converted = leads_of.get(rep_id, (0, 0))
         figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
         pace = pace_of(figures, goals[rep_id], share)
-        weights = weigh(pipeline.get(rep_id, NO_PIPELINE), learned_from[rep_id])
+        weights = weigh(pipeline[rep_id], learned_from[rep_id])
         found[rep_id] = Standing(stint, deal, figures, goals[rep_id], pace, learned_from[rep_id], weights)
     return found
+
+
+def scope_reads(
+    conn: Connection, cut: Cutoffs, few: list[str] | None
+) -> tuple[dict[str, dict[str, Target]], dict[str, DealSums], dict[str, list[OpenDeal]]]:
+    """The targets in force, the deal sums and the open deals of the reps `few` (None: of every
+    rep, each read whole)."""
+    forced = in_force_by_scope(conn, str(cut.period), cut, None if few is None else [f"rep:{rep_id}" for rep_id in few])
+    return forced, rep_deal_sums(conn, cut, few), open_deals(conn, cut, few)
 
 
 def forecast_row(rep_id: str, standing: Standing, share: Decimal) -> dict[str, Any]:

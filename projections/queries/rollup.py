@@ -32,7 +32,7 @@ from projections.db import reading
 from projections.forecasting import weighted as weigh
 from projections.queries.cutoffs import Cutoffs, cutoffs, elapsed_share
 from projections.queries.facts import DealSums, deal_sums, sums_by_rep
-from projections.queries.forecast import NO_PIPELINE, Remember, everyone_at, in_scope, learned_by_rep, pipelines
+from projections.queries.forecast import Remember, everyone_at, in_scope, learned_by_rep, open_deals, pipelines
 from projections.queries.membership import EARLIEST, LATEST, Scope, ScopeFilter, Stint, parse_scope, stints
 from projections.queries.targets import current_targets
 from projections.rollup import Sums, rollup
@@ -232,10 +232,10 @@ def child_pipelines(
     if not reps:
         return {}
     learned_from = learned_by_rep(conn, cut, everyone, reps, remember)
-    pipeline = pipelines(conn, cut, learned_from)
+    pipeline = pipelines(open_deals(conn, cut, sorted(reps)), cut, learned_from)
     found: dict[str, Decimal] = defaultdict(Decimal)
     for rep_id, stint in reps.items():
         key = {"company": stint.region, "region": stint.team_id, "team": rep_id}[scope.kind]
         if key is not None:
-            found[key] += weigh(pipeline.get(rep_id, NO_PIPELINE), learned_from[rep_id]).revenue
+            found[key] += weigh(pipeline[rep_id], learned_from[rep_id]).revenue
     return found
