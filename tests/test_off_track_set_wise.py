@@ -14,6 +14,7 @@ from builders import GENERATED_UNTIL, ev, onboard, open_deal
 from sqlalchemy import select
 
 from demo.generator import generate
+from projections.accel.registry import SWITCH
 from projections.db import reading
 from projections.forecasting import Track, learned
 from projections.queries.cutoffs import cutoffs, elapsed_share
@@ -70,6 +71,16 @@ def test_the_company_off_track_list_is_its_teams_lists_merged_row_for_row(store)
     assert company["reps_in_scope"] == sum(found["reps_in_scope"] for found in lists)
     # the list exercises every source of a win rate, the company's among them (R-NEW's team)
     assert {row["pipeline"]["learned_from"] for row in merged} >= {"rep", "team", "company"}
+
+
+def test_the_company_list_read_beside_its_tracks_is_the_list_read_in_one_line(store, monkeypatch):
+    """On PostgreSQL the company's targets, deal sums and open deals are read on a side connection
+    in the same snapshot (`accel.side_reads`); switched off, all on the read's own: one list."""
+    monkeypatch.setenv(SWITCH, "1")
+    beside = off_track(store.engine, store.settings, "company", PERIOD, GENERATED_UNTIL)
+    monkeypatch.setenv(SWITCH, "0")
+    assert off_track(store.engine, store.settings, "company", PERIOD, GENERATED_UNTIL) == beside
+    assert beside["off_track"] >= 5
 
 
 def test_each_reps_rank_is_the_value_of_the_first_reason_its_whole_row_gives(store):

@@ -54,9 +54,10 @@ pytestmark = pytest.mark.processes
 
 WRITERS, READERS, KILLS = 3, 2, 3
 API_WORKERS = 2
-# At most per process: the read pool 2 × 4, the ledger's 2 × 2, the key store's 3; and each API
-# worker's store probe (docs/architecture.md, "Connections"): 16 × N + 15 with the projection worker.
-CONNECTIONS_AT_MOST = 16 * API_WORKERS + 15
+# At most per process: the read pool 2 × 4, the ledger's 2 × 2, the key store's 3, the side reads' 2;
+# and each API worker's store probe (docs/architecture.md, "Connections"): 18 × N + 15 with the
+# projection worker (which opens no side read).
+CONNECTIONS_AT_MOST = 18 * API_WORKERS + 15
 PROBE_SQL = "SELECT (SELECT position FROM %"  # how the store probe's query begins (api/probe.py)
 
 

@@ -12,4 +12,5 @@ PERFLEDGER_ACCEL=0 none of it runs (`registry.enabled`).
 - `holding`: a catch-up's batches held while another process writes, pages read ahead;
 - `bulk`: a batch's rows written to PostgreSQL in bulk (COPY), not row by row;
 - `rebuild`: a rebuild's query indexes built at the end, whole replays, the worker process.
+- `side_reads`: a read's statements run beside it, on a second connection in its snapshot.
 """

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from projections.accel.registry import enabled
@@ -36,11 +36,15 @@ SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?")
 
 
 class Side:
-    """The side connections of one engine and the threads that use them."""
+    """The side connections of one engine and the threads that use them, closed with it."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.threads = ThreadPoolExecutor(SIDE_CONNECTIONS, thread_name_prefix="side-read")
+
+    def close(self) -> None:
+        self.threads.shutdown(wait=True)
+        self.engine.dispose()
 
 
 _SIDES: WeakKeyDictionary[Engine, Side | None] = WeakKeyDictionary()
@@ -53,7 +57,17 @@ def _side_of(conn: Connection) -> Side | None:
         if engine not in _SIDES:
             side_engine = side_engine_for(engine, SIDE_CONNECTIONS)
             _SIDES[engine] = None if side_engine is None else Side(side_engine)
+            if side_engine is not None:
+                event.listen(engine, "engine_disposed", _closed)
         return _SIDES[engine]
+
+
+def _closed(engine: Engine) -> None:
+    """The engine was disposed (a store closed): its side connections and threads go with it."""
+    with _LOCK:
+        side = _SIDES.pop(engine, None)
+    if side is not None:
+        side.close()
 
 
 @contextmanager
