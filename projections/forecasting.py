@@ -96,11 +96,16 @@ def learned(own: Track, team: Track, company: Track, minimum: int = MIN_CLOSED) 
 SOURCES = (REP, TEAM, COMPANY)
 
 
-class OpenDeal(NamedTuple):  # a tuple: a company's pipeline makes tens of thousands
-    deal_id: str
-    rep_id: str
-    opened_us: int
-    expected_cents: int | None
+class OpenDeals(NamedTuple):
+    """A rep's deals open at as_of, side by side: when each was opened, and its expected amount
+    in cents (None: none given). Two lists, not a tuple a deal: a company's pipeline holds tens
+    of thousands."""
+
+    opened_us: list[int]
+    expected_cents: list[int | None]
+
+
+NO_OPEN_DEALS = OpenDeals([], [])
 
 
 class Pipeline(NamedTuple):
@@ -113,17 +118,18 @@ class Pipeline(NamedTuple):
     unknown: int = 0  # the expected deals without an expected amount
 
 
-def pipeline_of(deals: Sequence[OpenDeal], cycle_us: int | None, end_us: int) -> Pipeline:
+def pipeline_of(deals: OpenDeals, cycle_us: int | None, end_us: int) -> Pipeline:
     """The `Pipeline` of a rep's open deals: a deal is expected to close before the period's
     exclusive end when it was opened a mean cycle before it."""
-    expected = deals if cycle_us is None else [deal for deal in deals if deal.opened_us + cycle_us < end_us]
-    cents = unknown = 0
-    for deal in expected:
-        if deal.expected_cents is None:
-            unknown += 1
-        else:
-            cents += deal.expected_cents
-    return Pipeline(len(deals), len(expected), cents, unknown)
+    expected = cents = unknown = 0
+    for opened_us, amount in zip(deals.opened_us, deals.expected_cents, strict=True):
+        if cycle_us is None or opened_us + cycle_us < end_us:
+            expected += 1
+            if amount is None:
+                unknown += 1
+            else:
+                cents += amount
+    return Pipeline(len(deals.opened_us), expected, cents, unknown)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli
+from projections.accel.registry import SWITCH
 from projections.db import reading
 from projections.forecasting import (
     MIN_CLOSED,
     Learned,
-    OpenDeal,
+    OpenDeals,
     Pipeline,
     Track,
     forecast_error,
@@ -66,11 +67,12 @@ def test_a_rep_with_too_few_closed_deals_is_weighted_with_his_teams_win_rate():
 def test_only_open_deals_expected_to_close_by_the_end_count_each_at_its_expected_value():
     own = learned(Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=40 * DAY_US, cycles=1), Track(), Track())
     opened = lambda day: int(datetime.fromisoformat(f"2026-{day}T10:00:00{T}").timestamp()) * 1_000_000  # noqa: E731
-    deals = [
-        OpenDeal("O-1", "R-ZW", opened("11-20"), 3_000_000),  # + 40 days = 30 Dec: in Q4
-        OpenDeal("O-2", "R-ZW", opened("12-01"), 4_000_000),  # + 40 days = 10 Jan: not
-        OpenDeal("O-3", "R-ZW", opened("11-10"), None),  # 20 Dec, at his average win of 113900 / 6
-    ]
+    deals = OpenDeals(
+        [opened("11-20"), opened("12-01"), opened("11-10")],
+        # O-1: + 40 days = 30 Dec, in Q4; O-2: + 40 days = 10 Jan, not; O-3: 20 Dec, at his
+        # average win of 113900 / 6
+        [3_000_000, 4_000_000, None],
+    )
     pipeline = pipeline_of(deals, own.cycle_us, Q4_END_US)
     assert pipeline == Pipeline(open_deals=3, expected=2, cents=3_000_000, unknown=1)  # O-1 and O-3
     found = weighted(pipeline, own)
@@ -248,7 +250,7 @@ def test_perfledger_forecast_and_off_track_print_the_same_figures(quarter):
 
 
 def test_a_pipeline_holds_the_deals_open_at_as_of_as_known_at_known_at_each_weighed_against_its_reps_cycle(
-    projected_store,
+    projected_store, monkeypatch
 ):
     """As of 10 November, as known on the 12th: R-A's three open deals (O-3 is won after as_of),
     two of them opened more than R-A's 65-day cycle before 1 January (by 28 October), one of those
@@ -283,8 +285,12 @@ def test_a_pipeline_holds_the_deals_open_at_as_of_as_known_at_known_at_each_weig
         "R-A": Pipeline(open_deals=3, expected=2, cents=100_000, unknown=1),  # O-1, O-2 (O-3 opened 1 Nov)
         "R-B": Pipeline(open_deals=1, expected=1, cents=70_000, unknown=0),  # W-1
     }
-    with reading(store.engine) as conn:
-        assert pipelines(open_deals(conn, cut, ["R-A", "R-B"]), cut, learned_from) == expected
+    for switch in ("0", "1"):  # PostgreSQL gathers them a rep a row (accel.open_deals_in_sql); plain, a deal a row
+        monkeypatch.setenv(SWITCH, switch)
+        with reading(store.engine) as conn:
+            for reps in (["R-A", "R-B"], None):  # named, or every rep's read
+                found = pipelines(open_deals(conn, cut, reps), cut, learned_from)
+                assert found == expected, f"PERFLEDGER_ACCEL={switch}, reps {reps}"
 
 
 def test_the_forecast_error_of_an_ended_quarter_compares_the_forecast_made_at_its_middle(projected_store):

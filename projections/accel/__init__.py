@@ -13,4 +13,5 @@ PERFLEDGER_ACCEL=0 none of it runs (`registry.enabled`).
 - `bulk`: a batch's rows written to PostgreSQL in bulk (COPY), not row by row;
 - `rebuild`: a rebuild's query indexes built at the end, whole replays, the worker process.
 - `side_reads`: a read's statements run beside it, on a second connection in its snapshot.
+- `open_deals_in_sql`: reps' open deals gathered a rep a row on PostgreSQL (`array_agg`).
 """

@@ -40,13 +40,16 @@ from sqlalchemy import (
 
 from ledger.config import Settings
 from ledger.gc_pause import paused_gc
+from projections.accel.open_deals_in_sql import open_deals_in_sql
+from projections.accel.registry import enabled as accelerated
 from projections.accel.side_reads import alongside
-from projections.db import reading
+from projections.db import is_sqlite, reading
 from projections.folds.rep_rollups import Days
 from projections.forecasting import (
     MIN_CLOSED,
+    NO_OPEN_DEALS,
     Learned,
-    OpenDeal,
+    OpenDeals,
     Pipeline,
     Track,
     Weighted,
@@ -254,30 +257,34 @@ def open_at(cut: Cutoffs) -> list[ColumnElement[bool]]:
     ]
 
 
-def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None) -> dict[str, list[OpenDeal]]:
+def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None) -> dict[str, OpenDeals]:
     """rep → the deals it owned that were open at as_of, as known at known_at (of the reps
-    `rep_ids`; None: of every rep)."""
-    d = deals.c
-    opened = select(d.deal_id, d.rep_id, d.opened_us, d.expected_cents)
-    if rep_ids is not None and len(rep_ids) <= MAX_LISTED_REPS:
-        opened = opened.where(d.rep_id.in_(rep_ids))
-    found: dict[str, list[OpenDeal]] = defaultdict(list)
-    wanted = None if rep_ids is None else set(rep_ids)
-    for condition in open_at(cut):
-        # each row made an OpenDeal as a whole (`_make`), not unpacked: tens of thousands of them
-        for deal in map(OpenDeal._make, conn.execute(opened.where(condition)).all()):
-            if wanted is None or deal.rep_id in wanted:
-                found[deal.rep_id].append(deal)
-    return found
+    `rep_ids`; None: of every rep); on PostgreSQL gathered a rep a row (`accel.open_deals_in_sql`)."""
+    listed = None if rep_ids is None or len(rep_ids) > MAX_LISTED_REPS else rep_ids  # else every rep's, read whole
+    if accelerated() and not is_sqlite(conn.engine):
+        found = open_deals_in_sql(conn, open_at(cut), listed)
+    else:
+        d = deals.c
+        opened = select(d.rep_id, d.opened_us, d.expected_cents)
+        if listed is not None:
+            opened = opened.where(d.rep_id.in_(listed))
+        found = {}
+        for condition in open_at(cut):
+            for rep_id, opened_us, expected_cents in conn.execute(opened.where(condition)).all():
+                if rep_id not in found:
+                    found[rep_id] = OpenDeals([], [])
+                found[rep_id].opened_us.append(opened_us)
+                found[rep_id].expected_cents.append(expected_cents)
+    return found if rep_ids is None else {rep_id: found[rep_id] for rep_id in rep_ids if rep_id in found}
 
 
 def pipelines(
-    deals_of: Mapping[str, list[OpenDeal]], cut: Cutoffs, learned_from: Mapping[str, Learned]
+    deals_of: Mapping[str, OpenDeals], cut: Cutoffs, learned_from: Mapping[str, Learned]
 ) -> dict[str, Pipeline]:
     """rep → the `Pipeline` of its open deals (`open_deals`) against the cycle it learned, for
     each rep of `learned_from`."""
     return {
-        rep_id: pipeline_of(deals_of.get(rep_id, []), found.cycle_us, cut.end_us)
+        rep_id: pipeline_of(deals_of.get(rep_id, NO_OPEN_DEALS), found.cycle_us, cut.end_us)
         for rep_id, found in learned_from.items()
     }
 
@@ -524,7 +531,7 @@ def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember |
 
 def scope_reads(
     conn: Connection, cut: Cutoffs, few: list[str] | None
-) -> tuple[dict[str, dict[str, Target]], dict[str, DealSums], dict[str, list[OpenDeal]]]:
+) -> tuple[dict[str, dict[str, Target]], dict[str, DealSums], dict[str, OpenDeals]]:
     """The targets in force, the deal sums and the open deals of the reps `few` (None: of every
     rep, each read whole)."""
     forced = in_force_by_scope(conn, str(cut.period), cut, None if few is None else [f"rep:{rep_id}" for rep_id in few])
