@@ -198,11 +198,11 @@ def side_engine_for(engine: Engine, connections: int) -> Engine | None:
     if database_url is None or is_sqlite(engine):
         return None
     url, schema = projection_url(database_url)
-    return _postgres_engine(url, schema, connections, overflow=False, timeout=0.0)
+    return _postgres_engine(url, schema, connections, under_load=False, timeout=0.0)
 
 
 def _postgres_engine(
-    url: URL, schema: str | None, pool_size: int = 4, overflow: bool = True, timeout: float = 10
+    url: URL, schema: str | None, pool_size: int = 4, under_load: bool = True, timeout: float = 10
 ) -> Engine:
     # Positional parameters (%s), as SQLite's (?): a statement's values can then be given as
     # one tuple per row on both (see `compiled`), with no dict made per row. At most twice
@@ -217,7 +217,7 @@ def _postgres_engine(
         url,
         pool_pre_ping=True,
         paramstyle="format",
-        pool_size=2 * pool_size if overflow else pool_size,
+        pool_size=2 * pool_size if under_load else pool_size,  # as many again under load, or `pool_size` alone
         max_overflow=0,
         pool_timeout=timeout,
     )

@@ -101,11 +101,11 @@ class OpenDeals(NamedTuple):
     in cents (None: none given). Two lists, not a tuple a deal: a company's pipeline holds tens
     of thousands."""
 
-    opened_us: list[int]
-    expected_cents: list[int | None]
+    opened_us: Sequence[int]
+    expected_cents: Sequence[int | None]
 
 
-NO_OPEN_DEALS = OpenDeals([], [])
+NO_OPEN_DEALS = OpenDeals((), ())  # of a rep without open deals (tuples: shared, never grown)
 
 
 class Pipeline(NamedTuple):

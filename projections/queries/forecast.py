@@ -268,13 +268,13 @@ def open_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None) -> dic
         opened = select(d.rep_id, d.opened_us, d.expected_cents)
         if listed is not None:
             opened = opened.where(d.rep_id.in_(listed))
-        found = {}
+        lists: dict[str, tuple[list[int], list[int | None]]] = {}
         for condition in open_at(cut):
             for rep_id, opened_us, expected_cents in conn.execute(opened.where(condition)).all():
-                if rep_id not in found:
-                    found[rep_id] = OpenDeals([], [])
-                found[rep_id].opened_us.append(opened_us)
-                found[rep_id].expected_cents.append(expected_cents)
+                opened_at, amounts = lists.setdefault(rep_id, ([], []))
+                opened_at.append(opened_us)
+                amounts.append(expected_cents)
+        found = {rep_id: OpenDeals(*both) for rep_id, both in lists.items()}
     return found if rep_ids is None else {rep_id: found[rep_id] for rep_id in rep_ids if rep_id in found}
 
 
