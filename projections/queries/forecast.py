@@ -17,7 +17,7 @@ weighted pipelines of the reps in it now.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -386,7 +386,7 @@ def learned_lazily(own: Track, team: Callable[[], Track], company: Callable[[], 
 
 def settled(track: Track) -> bool:
     """Does `learned` take the win rate, the cycle and the average won amount all from this track?"""
-    return track.closed >= MIN_CLOSED and track.won > 0 and track.cycle_us is not None
+    return track.cycles > 0 and track.won > 0 and track.won + track.lost >= MIN_CLOSED  # no property: every rep's
 
 
 # ---------------------------------------------------------------- the forecast of a scope
@@ -522,7 +522,7 @@ def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember |
     for rep_id, stint in reps.items():
         deal = sums.get(rep_id, NO_SUMS)
         created, converted = leads_of.get(rep_id, (0, 0))
-        figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0))
+        figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0), wanted)
         pace = pace_of(figures, goals[rep_id], share)
         weights = weigh(pipeline[rep_id], learned_from[rep_id])
         found[rep_id] = Standing(stint, deal, figures, goals[rep_id], pace, learned_from[rep_id], weights)
@@ -562,19 +562,28 @@ def rep_forecasts(
     return {rep_id: forecast_row(rep_id, standing, share) for rep_id, standing in found.items()}
 
 
-def rep_figures_of(sums: DealSums, created: int, converted: int, activity_count: int) -> dict[str, Any]:
+RATIO_METRICS = frozenset(("conversion_rate", "win_rate", "avg_order_value"))  # the ratios `rep_figures_of` works out
+
+
+def rep_figures_of(
+    sums: DealSums, created: int, converted: int, activity_count: int, ratios: Collection[str] = RATIO_METRICS
+) -> dict[str, Any]:
     """The figures a target can be set on, as `kpis` computes them for a rep (the ratios also
-    unrounded, under `exact`, as attainment reads them)."""
+    unrounded, under `exact`, as attainment reads them; only those of `ratios`: a company's list
+    works out every rep's figures, and its targets are mostly on counts and money)."""
+    exact: dict[str, Decimal | None] = {}
+    if "conversion_rate" in ratios:
+        exact["conversion_rate"] = exact_ratio(converted, created)
+    if "win_rate" in ratios:
+        exact["win_rate"] = exact_ratio(sums.orders, sums.closed)
+    if "avg_order_value" in ratios:
+        exact["avg_order_value"] = exact_ratio(sums.won_cents, sums.orders * 100)
     return {
         "revenue": money(sums.revenue_cents),
         "orders": sums.orders,
         "new_customers": sums.new_customers,
         "activities": activity_count,
-        "exact": {
-            "conversion_rate": exact_ratio(converted, created),
-            "win_rate": exact_ratio(sums.orders, sums.closed),
-            "avg_order_value": exact_ratio(sums.won_cents, sums.orders * 100),
-        },
+        "exact": exact,
     }
 
 

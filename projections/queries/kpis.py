@@ -92,7 +92,7 @@ FIGURE_METRICS = (
     "activities",
     "email_reply_rate",
 )
-TWO_PLACES = Decimal("0.01")
+TWO_PLACES, FOUR_PLACES = Decimal("0.01"), Decimal("0.0001")
 
 __all__ = ["FIGURE_METRICS", "kpis", "plan_figures", "quadrants", "target_consistency", "targets"]
 
@@ -218,11 +218,13 @@ def attainment_of(figures: dict[str, Any], goals: dict[str, Target]) -> dict[str
 
 def pace_of(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -> dict[str, Decimal | None]:
     """metric → actual / what the target expects by now (a cumulative figure's target × `share`)."""
+    exact = figures["exact"]
     pace: dict[str, Decimal | None] = {}
-    for metric, goal in sorted(goals.items()):
-        actual = figures["exact"].get(metric, figures.get(metric))
-        if actual is None or not goal.value:
-            pace[metric] = None
-        else:
-            pace[metric] = ratio(actual, goal.value * share if metric in CUMULATIVE else goal.value)
+    for metric in sorted(goals):  # written out (no `ratio` a metric): it runs for every rep of a company's list
+        actual = exact[metric] if metric in exact else figures.get(metric)
+        target = goals[metric].value
+        expected = target * share if metric in CUMULATIVE else target
+        pace[metric] = (
+            None if actual is None or not expected else (actual / expected).quantize(FOUR_PLACES, ROUND_HALF_UP)
+        )
     return pace
