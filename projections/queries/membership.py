@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, false, or_, select
@@ -115,17 +117,16 @@ def stints_at(rows: Sequence[Any], known_us: int) -> list[Stint]:
 
 
 def _stints_of_rows(rows: Sequence[Any]) -> list[Stint]:
-    """The stints of membership rows ordered by rep, business time and position."""
+    """The stints of membership rows (rep_id, occurred_us, team_id, region, …) ordered by rep,
+    business time and position."""
     result: list[Stint] = []
-    start = 0
-    for end in range(1, len(rows) + 1):
-        if end == len(rows) or rows[end].rep_id != rows[start].rep_id:
-            if end - start == 1:  # hired once and never moved, as most reps: `_stints_of_rep` of one row
-                row = rows[start]
-                result.append(Stint(row.rep_id, EARLIEST, LATEST, row.team_id or None, row.region or None))
-            else:
-                result.extend(_stints_of_rep(rows[start:end]))
-            start = end
+    for rep_id, group in groupby(rows, key=itemgetter(0)):  # by place, not by name: a company's 5k rows
+        mine = list(group)
+        if len(mine) == 1:  # hired once and never moved, as most reps: `_stints_of_rep` of one row
+            _, _, team_id, region, *_ = mine[0]
+            result.append(Stint(rep_id, EARLIEST, LATEST, team_id or None, region or None))
+        else:
+            result.extend(_stints_of_rep(mine))
     return result
 
 
