@@ -122,8 +122,9 @@ def pipeline_of(deals: OpenDeals, cycle_us: int | None, end_us: int) -> Pipeline
     """The `Pipeline` of a rep's open deals: a deal is expected to close before the period's
     exclusive end when it was opened a mean cycle before it."""
     expected = cents = unknown = 0
+    before = None if cycle_us is None else end_us - cycle_us  # opened + cycle < end, a sum fewer a deal
     for opened_us, amount in zip(deals.opened_us, deals.expected_cents, strict=True):
-        if cycle_us is None or opened_us + cycle_us < end_us:
+        if before is None or opened_us < before:
             expected += 1
             if amount is None:
                 unknown += 1

@@ -129,13 +129,13 @@ def in_force_by_scope(
     )
     if scope_keys is not None:
         query = query.where(t.scope_key.in_(scope_keys))
-    latest: dict[str, dict[str, tuple[str, int]]] = {}
+    latest: dict[str, dict[str, Target]] = {}
     for scope_key, metric, value, position in conn.execute(query.order_by(t.position)).all():
-        latest.setdefault(scope_key, {})[metric] = (value, position)  # a metric keeps its first place
-    return {
-        scope_key: {metric: Target(Decimal(value), position) for metric, (value, position) in found.items()}
-        for scope_key, found in latest.items()
-    }
+        found = latest.get(scope_key)
+        if found is None:
+            found = latest[scope_key] = {}
+        found[metric] = Target(Decimal(value), position)  # a metric keeps its first place
+    return latest
 
 
 def in_force(rows: list[Any], cut: Cutoffs) -> dict[str, Target]:
