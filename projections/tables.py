@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "9"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -149,6 +149,7 @@ deals = Table(
     # (a deal is won or lost once, so its outcome is never revised: the forecast's pipeline)
     Column("opened_recorded_us", BigInteger, nullable=False),
     Column("closed_recorded_us", BigInteger),
+    Column("netted", Boolean, nullable=False),  # a split or an unfirst netted its facts (deal_facts.netted)
     Index("deals_lead", "lead_id", info={"fold": True}),  # the sales fold reads through it
     Index("deals_open", "outcome", "rep_id"),  # the pipeline: open deals by rep
     Index("deals_closed", "closed_us"),  # … and deals closed after as_of
@@ -169,9 +170,11 @@ customers = Table(
 
 # Signed contributions: the figure of any window is the SUM of the rows in it, and the rows
 # known at K sum to what a store holding only the events recorded up to K would give.
-_APART = text(
-    "kind IN ('split', 'unfirst') OR (won_ppb > 0 AND won_ppb < 1000000000) OR (lost_ppb > 0 AND lost_ppb < 1000000000)"
-)
+NETTING_KINDS = ("split", "unfirst")  # the deal facts that net a deal's earlier ones (`folds.sales`)
+# The facts kept apart from their rep's fact counts (`facts.pairs_apart`): every fact of a deal a
+# split or an unfirst ever netted (`netted`), and each share of less than one whole deal.
+# In parentheses: a query ANDs it with its own conditions, word for word (SQLite then uses the index).
+APART = text("(netted OR (won_ppb > 0 AND won_ppb < 1000000000) OR (lost_ppb > 0 AND lost_ppb < 1000000000))")
 deal_facts = Table(
     "deal_facts",
     metadata,
@@ -189,6 +192,9 @@ deal_facts = Table(
     Column("cycle_us", BigInteger),
     Column("deal_count", SmallInteger, nullable=False),  # 1 on one row per won deal (its win), else 0
     Column("sources", Text, nullable=False),
+    # a fact of a deal a split or an unfirst netted, as known now: set on the deal's earlier facts
+    # by its first (`folds.sales`), so the deal's every fact is in the `deal_facts_apart` index
+    Column("netted", Boolean, nullable=False),
     Index("deal_facts_rep_time", "rep_id", "occurred_us"),
     Index("deal_facts_time", "occurred_us"),
     # the company's won deals (sales cycles) without touching the table
@@ -200,10 +206,11 @@ deal_facts = Table(
         sqlite_where=text("deal_count = 1"),
         postgresql_where=text("deal_count = 1"),
     ),
-    # the few facts that keep a deal's counts apart from its rep's fact counts (a split, an
-    # unfirst, a share of less than one whole deal), then those deals' facts: `facts.pairs_apart`
-    Index("deal_facts_apart", "occurred_us", "deal_id", sqlite_where=_APART, postgresql_where=_APART),
-    Index("deal_facts_deal", "deal_id", "occurred_us"),
+    # the few facts that keep a deal's counts apart from its rep's fact counts (APART), read by
+    # business time alone: `facts.pairs_apart`
+    Index("deal_facts_apart", "occurred_us", "deal_id", sqlite_where=APART, postgresql_where=APART),
+    # a deal's facts: the sales fold flags them netted through it (a rebuild keeps it)
+    Index("deal_facts_deal", "deal_id", "occurred_us", info={"fold": True}),
 )
 
 leads = Table(

@@ -27,14 +27,16 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-from builders import lose, onboard, open_deal, split, win
+from builders import lose, onboard, open_deal, refund, split, win
 from projection_fixtures import projected_stores
+from sqlalchemy import select
 
 from projections.db import reading
 from projections.payouts.rep_figures import rep_figures
 from projections.queries.cutoffs import cutoffs
 from projections.queries.forecast import pooled, rep_forecasts, tracks
 from projections.queries.membership import parse_scope
+from projections.tables import deal_facts
 
 T = "+08:00"
 
@@ -135,3 +137,48 @@ def test_a_team_and_the_company_learn_from_each_split_deal_once(split_month):
     # the company won D-1, D-2, D-4 and lost D-3: 3 and 1, not the reps' 5 and 2
     company = pooled(list(every), every, deals)
     assert (company.won, company.lost, company.won_amount) == (3, 1, D("15000.00"))
+
+
+# ---------------------------------------------------------------- every fact of a netted deal, flagged
+
+
+def netted_by_deal(store) -> dict[str, set[bool]]:
+    """deal → the `netted` flags of its facts (one flag for all of them, when the fold kept its word)."""
+    with reading(store.engine) as conn:
+        rows = conn.execute(select(deal_facts.c.deal_id, deal_facts.c.netted)).all()
+    found: dict[str, set[bool]] = {}
+    for deal_id, netted in rows:
+        found.setdefault(deal_id, set()).add(bool(netted))
+    return found
+
+
+def test_a_split_flags_its_deals_facts_netted_those_before_it_too(split_month):
+    # D-1 was won before it was split: its win's fact is flagged by the split's. D-2 and D-3 were
+    # split while open: their win and loss are written in shares, nothing to net (each share is
+    # kept apart as less than one whole deal). D-4 was never split, nor displaced as C-1's first.
+    flags = netted_by_deal(split_month)
+    assert (flags["D-1"], flags["D-2"], flags["D-3"], flags["D-4"]) == ({True}, {False}, {False}, {False})
+
+
+def test_a_displaced_first_win_and_a_refund_after_a_split_are_flagged_netted(projected_store):
+    store = projected_store("Asia/Shanghai")
+    store.record(
+        onboard("R-1", "T-A", "East", "2026-01-01T09:00:00+08:00"),
+        onboard("R-2", "T-A", "East", "2026-01-01T09:00:00+08:00"),
+        open_deal("D-1", "R-1", "C-9", at("01")),
+        win("D-1", "1000.00", at("10")),
+        # C-9's win of 5 March, recorded later, displaces D-1 as its first: D-1's credit is netted
+        open_deal("D-2", "R-2", "C-9", at("01")),
+        win("D-2", "2000.00", at("05")),
+        # a refund recorded after D-3's split is flagged when it is written
+        open_deal("D-3", "R-1", "C-7", at("01")),
+        win("D-3", "3000.00", at("06")),
+        split("D-3", {"R-1": "0.5", "R-2": "0.5"}, at("07")),
+        refund("D-3", "300.00", at("08")),
+    )
+    store.project()
+    flags = netted_by_deal(store)
+    assert (flags["D-1"], flags["D-2"], flags["D-3"]) == ({True}, {False}, {True})
+    with reading(store.engine) as conn:
+        kinds = {kind for (kind,) in conn.execute(select(deal_facts.c.kind).where(deal_facts.c.deal_id == "D-3"))}
+    assert kinds == {"won", "split", "refunded"}  # the refund's facts are among those flagged

@@ -45,7 +45,16 @@ from ledger.decoding import LogRecord
 from projections.folds.rep_rollups import RepRollup
 from projections.folds.rollups import Rollup
 from projections.projection import Fold, Handler, Projection, registrar
-from projections.tables import customers, deal_facts, deals, lead_conversions, leads, rep_deal_spans, sales_hours
+from projections.tables import (
+    NETTING_KINDS,
+    customers,
+    deal_facts,
+    deals,
+    lead_conversions,
+    leads,
+    rep_deal_spans,
+    sales_hours,
+)
 from projections.units import PPB, allocate, cents, occurred_us, shares_in_ppb
 from projections.view import BatchView
 
@@ -78,6 +87,7 @@ class Deal:
     is_first: bool = False
     opened_recorded_us: int = 0
     closed_recorded_us: int | None = None
+    netted: bool = False  # a split or an unfirst netted its facts: each of them is flagged so
 
     def credit(self) -> Credit:
         return self.shares or [(self.rep_id, PPB)]
@@ -117,6 +127,7 @@ class Deal:
             self.is_first,
             self.opened_recorded_us,
             self.closed_recorded_us,
+            self.netted,
         )
 
     @classmethod
@@ -126,7 +137,7 @@ class Deal:
         shares: str | None = row.shares
         deal.refunds = orjson.loads(refunds)
         deal.shares = None if shares is None else [tuple(pair) for pair in orjson.loads(shares)]
-        deal.is_first = bool(deal.is_first)
+        deal.is_first, deal.netted = bool(deal.is_first), bool(deal.netted)
         return deal
 
 
@@ -328,6 +339,9 @@ class SalesFold(Fold):
         deal_count: int = 0,
     ) -> None:
         cycle_us = deal.closing()[0] - deal.opened_us if won_ppb else None
+        if kind in NETTING_KINDS and not deal.netted:  # its first: the facts before it are flagged too
+            deal.netted = True
+            self.view.update(deal_facts, "deal_id", {"deal_id": deal.deal_id, "netted": True})
         self.view.insert(
             deal_facts,
             (  # the table's columns, in order
@@ -346,6 +360,7 @@ class SalesFold(Fold):
                 cycle_us,
                 deal_count,
                 _sources(sources, r.position),
+                deal.netted,
             ),
         )
         for column, amount in (
