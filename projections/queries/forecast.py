@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ColumnClause,
     ColumnElement,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    cast,
     func,
     literal_column,
     or_,
@@ -207,11 +209,14 @@ def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> 
     shared = or_(and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
     shared_won: dict[str, set[str]] = defaultdict(set)
     shared_lost: dict[str, set[str]] = defaultdict(set)
-    pair_sums = (func.sum(f.won_ppb), func.sum(f.lost_ppb), won_facts, lost_facts)
+    # as BIGINT, not PostgreSQL's NUMERIC sums: ints to compare, not Decimals, a year's 13k pairs at 5k reps
+    pair_sums = [
+        cast(total, BigInteger) for total in (func.sum(f.won_ppb), func.sum(f.lost_ppb), won_facts, lost_facts)
+    ]
     for rep_id, deal_id, won_ppb, lost_ppb, won, lost in pairs_apart(conn, pair_sums, where, shared):
         summed = sums[rep_id]  # the pair's facts were counted one by one there: count it by its summed share
-        summed[0] += (1 if won_ppb > 0 else 0) - int(won)
-        summed[1] += (1 if lost_ppb > 0 else 0) - int(lost)
+        summed[0] += (1 if won_ppb > 0 else 0) - won
+        summed[1] += (1 if lost_ppb > 0 else 0) - lost
         if won_ppb > 0:
             shared_won[rep_id].add(deal_id)
         if lost_ppb > 0:
