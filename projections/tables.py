@@ -170,7 +170,11 @@ customers = Table(
 
 # Signed contributions: the figure of any window is the SUM of the rows in it, and the rows
 # known at K sum to what a store holding only the events recorded up to K would give.
-NETTING_KINDS = ("split", "unfirst")  # the deal facts that net a deal's earlier ones (`folds.sales`)
+# The kinds of fact that give a (rep, deal) pair a second share in a column: a split moves the
+# deal's shares between reps, an unfirst takes a new-customer share back. Without one in a
+# window, each pair has at most one fact with a share in each column there (its win or its loss;
+# corrections and refunds carry money only), so its count is its facts' count.
+NETTING_KINDS = ("split", "unfirst")
 # The facts kept apart from their rep's fact counts (`facts.pairs_apart`): every fact of a deal a
 # split or an unfirst ever netted (`netted`), and each share of less than one whole deal.
 # In parentheses: a query ANDs it with its own conditions, word for word (SQLite then uses the index).

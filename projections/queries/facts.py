@@ -179,12 +179,6 @@ def counted_by_deal(where: ColumnElement[bool], *group: Any) -> Select:
     return outer.group_by(*[d[c.name] for c in group]) if group else outer
 
 
-# The kinds of fact that give a (rep, deal) pair a second share in a column (NETTING_KINDS): a
-# split moves the deal's shares between reps, an unfirst takes a new-customer share back.
-# Without one in a window, each pair has at most one fact with a share in each column there (its
-# win or its loss; corrections and refunds carry money only), so its count is its facts' count.
-
-
 def pairs_apart(
     conn: Connection,
     columns: Iterable[ColumnElement[Any]],
@@ -196,7 +190,7 @@ def pairs_apart(
     it picks of the other deals. All of them are rows of the `deal_facts_apart` index (every
     fact of a deal ever netted is flagged `netted`), read by business time: one range, grouped
     by deal then by pair, rather than each netted deal's facts looked up by its id (at ten
-    million events, 6k deals of the year: 41 ms against 19, docs/performance.md, eighth run)."""
+    million events, 6k deals of the year: 25 ms against 45-49, docs/performance.md, eighth run)."""
     f = deal_facts.c
     netting = case((f.kind.in_(NETTING_KINDS), ONE), else_=ZERO)
     # the index's own condition ANDed word for word (SQLite then uses a partial index); whether

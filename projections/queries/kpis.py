@@ -76,7 +76,7 @@ from projections.queries.facts import (
 from projections.queries.membership import Scope, ScopeFilter, parse_scope
 from projections.queries.quadrants import quadrants
 from projections.queries.targets import Target, current_targets, target_consistency, targets
-from projections.units import DAY_US, money, ratio
+from projections.units import DAY_US, QUANTA, money, ratio
 
 CUMULATIVE = frozenset(  # the metrics a period adds up as it goes: expected by now, target × elapsed share
     ("revenue", "orders", "new_customers", "activities", "leads", *(f"activities.{kind}" for kind in ACTIVITY_KINDS))
@@ -92,7 +92,7 @@ FIGURE_METRICS = (
     "activities",
     "email_reply_rate",
 )
-TWO_PLACES, FOUR_PLACES = Decimal("0.01"), Decimal("0.0001")
+TWO_PLACES = Decimal("0.01")
 
 __all__ = ["FIGURE_METRICS", "kpis", "plan_figures", "quadrants", "target_consistency", "targets"]
 
@@ -225,6 +225,6 @@ def pace_of(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -
         target = goals[metric].value
         expected = target * share if metric in CUMULATIVE else target
         pace[metric] = (
-            None if actual is None or not expected else (actual / expected).quantize(FOUR_PLACES, ROUND_HALF_UP)
+            None if actual is None or not expected else (actual / expected).quantize(QUANTA[4], ROUND_HALF_UP)
         )
     return pace
