@@ -27,6 +27,7 @@ from projections.forecasting import (
     OpenDeals,
     Pipeline,
     Track,
+    combined,
     forecast_error,
     learned,
     pipeline_of,
@@ -50,7 +51,7 @@ def test_the_rep_own_win_rate_counts_once_he_has_closed_enough_deals():
     # six won deals of 18, 23 and four times 40 days: 201 days in all
     own = Track(won=D(6), lost=D(4), won_amount=D("113900"), cycles_us=201 * DAY_US, cycles=6)
     team = Track(won=D(1), lost=D(9))
-    found = learned(own, team, own + team)
+    found = learned(own, team, combined([own, team]))
     assert (found.probability, found.source, found.closed) == (D("0.6"), "rep", D(10))
     assert found.cycle_us == 201 * DAY_US // 6  # 33.5 days
 
@@ -59,7 +60,7 @@ def test_a_rep_with_too_few_closed_deals_is_weighted_with_his_teams_win_rate():
     own = Track(won=D(2), lost=D(0))
     team = Track(won=D(3), lost=D(9))
     assert MIN_CLOSED == 5
-    found = learned(own, team + own, team + own)
+    found = learned(own, combined([team, own]), combined([team, own]))
     assert (found.probability, found.source) == (D(5) / D(14), "team")
     assert learned(Track(), Track(), Track()).source == "none"
 

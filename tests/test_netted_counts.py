@@ -36,7 +36,7 @@ from sqlalchemy import and_
 from projections.db import reading
 from projections.queries.cutoffs import cutoffs
 from projections.queries.facts import DealSums, counted_by_deal
-from projections.queries.forecast import rep_deal_sums, tracks
+from projections.queries.forecast import rep_deal_sums, shared_deals, tracks
 from projections.tables import deal_facts
 
 T = "+08:00"
@@ -111,7 +111,7 @@ def test_every_reps_counts_read_at_once_are_those_summed_pair_by_pair(netted_mon
 def test_the_tracks_count_a_deal_whose_credit_moved_away_for_its_new_rep_alone(netted_month):
     cut = cutoffs(netted_month.settings, "2026-03", None, None)
     with reading(netted_month.engine) as conn:
-        own, shared = tracks(conn, cut)
+        own, shared = tracks(conn, cut), shared_deals(conn, cut)
     assert {rep: (own[rep].won, own[rep].lost) for rep in own} == {
         "R-1": (1, 0),
         "R-2": (2, 0),

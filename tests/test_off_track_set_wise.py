@@ -93,7 +93,7 @@ def test_each_reps_rank_is_the_value_of_the_first_reason_its_whole_row_gives(sto
     off, on = 0, 0
     for rep_id, standing in found.items():
         reasons = reasons_of(forecast_row(rep_id, standing, share), share)
-        assert worst_of(standing) == (reasons[0]["value"] if reasons else None), rep_id
+        assert worst_of(standing, share) == (reasons[0]["value"] if reasons else None), rep_id
         off, on = off + bool(reasons), on + (not reasons)
     assert off >= 5 and on >= 1  # both kinds of rep are checked
 

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from projections.db import reading
 from projections.payouts.rep_figures import rep_figures
 from projections.queries.cutoffs import cutoffs
-from projections.queries.forecast import pooled, rep_forecasts, tracks
+from projections.queries.forecast import pooled, rep_forecasts, shared_deals, tracks
 from projections.queries.membership import parse_scope
 from projections.tables import deal_facts
 
@@ -128,7 +128,7 @@ def test_the_forecasts_per_rep_read_the_same_whole_counts(split_month):
 def test_a_team_and_the_company_learn_from_each_split_deal_once(split_month):
     cut = cutoffs(split_month.settings, "2026-03", None, None)
     with reading(split_month.engine) as conn:
-        every, deals = tracks(conn, cut)
+        every, deals = tracks(conn, cut), shared_deals(conn, cut)
     # each rep's own track counts a split deal whole: R-1 won D-1 and D-2, R-2 won D-1 and D-4
     assert (every["R-1"].won, every["R-2"].won, every["R-3"].lost, every["R-4"].lost) == (2, 2, 1, 1)
     # T-A won D-1, D-2, D-4: 3 deals, not 4; its money is 6000 + 1500 + 4000 + 2000

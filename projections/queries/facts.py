@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     ColumnClause,
     ColumnElement,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     func,
     literal_column,
     or_,
@@ -123,8 +125,7 @@ def run(
 # ---------------------------------------------------------------- deals
 
 
-@dataclass(frozen=True)
-class DealSums:
+class DealSums(NamedTuple):
     """A scope's deal figures over a window: money in cents (split by share) and whole counts.
 
     A count is the number of deals with credit in the scope: a deal split between reps counts
@@ -186,6 +187,14 @@ def pairs_apart(
     shared: ColumnElement[bool] | None = None,
 ) -> Sequence[Any]:
     """Rows (rep_id, deal_id, *columns) of the (rep, deal) pairs kept apart among the fact rows of
+    `where` (`apart`)."""
+    return conn.execute(apart(columns, where, shared)).all()
+
+
+def apart(
+    columns: Iterable[ColumnElement[Any]], where: ColumnElement[bool], shared: ColumnElement[bool] | None = None
+) -> Select:
+    """(rep_id, deal_id, *columns) of the (rep, deal) pairs kept apart among the fact rows of
     `where`: every fact of a deal a split or an unfirst nets there, and, with `shared`, the facts
     it picks of the other deals. All of them are rows of the `deal_facts_apart` index (every
     fact of a deal ever netted is flagged `netted`), read by business time: one range, grouped
@@ -197,15 +206,33 @@ def pairs_apart(
     # the deal is netted in the window, over its rows here (a window function: joined to a
     # grouping of the deals, PostgreSQL looked each deal's facts up by its id again)
     nets = func.max(netting).over(partition_by=f.deal_id, order_by=f.rep_id, range_=(None, None)).label("nets")
-    apart = select(deal_facts, nets).where(where, APART).subquery("apart")
-    adapted = ClauseAdapter(apart).traverse  # the caller's columns, of those rows
-    kept = apart.c.nets == ONE if shared is None else or_(apart.c.nets == ONE, adapted(shared))
-    pairs = (
-        select(apart.c.rep_id, apart.c.deal_id, *map(adapted, columns))
+    rows = select(deal_facts, nets).where(where, APART).subquery("apart")
+    adapted = ClauseAdapter(rows).traverse  # the caller's columns, of those rows
+    kept = rows.c.nets == ONE if shared is None else or_(rows.c.nets == ONE, adapted(shared))
+    return (
+        select(rows.c.rep_id, rows.c.deal_id, *map(adapted, columns))
         .where(kept)
-        .group_by(apart.c.deal_id, apart.c.rep_id)  # in the order the window sorted them
+        .group_by(rows.c.deal_id, rows.c.rep_id)  # in the order the window sorted them
     )
-    return conn.execute(pairs).all()
+
+
+def corrections_by_rep(
+    conn: Connection, counted: Sequence[tuple[ColumnElement[Any], ColumnElement[Any]]], where: ColumnElement[bool]
+) -> dict[str, list[int]]:
+    """rep → what turns each of its counts of facts into a count of deals, for each (share,
+    facts) of `counted` (a share summed over a pair's rows, and the count of those rows with a
+    share): Σ over the rep's pairs `apart` (the deals a split or an unfirst nets) of (1 when
+    the pair's share is above zero) − its facts. Summed in the store, a row a rep: at ten
+    million events the year's pairs are 13k rows, each a Python loop's turn (docs/performance.md,
+    ninth run). A rep without such a pair has no row."""
+    labelled = [column.label(f"c{i}") for i, column in enumerate(c for pair in counted for c in pair)]
+    pairs = apart(labelled, where).subquery("pairs")
+    summed = list(pairs.c)[2:]
+    deltas = [
+        cast(func.sum(case((share > ZERO, ONE), else_=ZERO) - facts), BigInteger)
+        for share, facts in zip(summed[0::2], summed[1::2], strict=True)
+    ]
+    return as_ints(conn.execute(select(pairs.c.rep_id, *deltas).group_by(pairs.c.rep_id)))
 
 
 def sums_by_rep(conn: Connection, where: ColumnElement[bool], days: Days | None = None) -> dict[str, DealSums]:
@@ -233,10 +260,11 @@ def sums_by_rep(conn: Connection, where: ColumnElement[bool], days: Days | None 
     else:
         columns = (r.won_cents, r.refund_cents, r.won_facts, r.lost_facts, r.new_customer_facts)
         found = rolled_up(conn, rep_deal_spans, columns, days, per_rep, f.occurred_us)
-    for rep_id, _, *values in pairs_apart(conn, [*[func.sum(f[name]) for name in shares], *facts_with], where):
+    counted = [(func.sum(f[name]), facts) for name, facts in zip(shares, facts_with, strict=True)]
+    for rep_id, deltas in corrections_by_rep(conn, counted, where).items():
         summed = found[rep_id]
-        for i, (share, facts) in enumerate(zip(values[: len(shares)], values[len(shares) :], strict=True), 2):
-            summed[i] += (1 if share > 0 else 0) - _int(facts)
+        for i, delta in enumerate(deltas, 2):
+            summed[i] += delta
     return {rep_id: DealSums(*values) for rep_id, values in found.items()}
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -66,8 +66,8 @@ from projections.forecasting import (
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
 from projections.queries.cutoffs import Cutoffs, cutoffs, elapsed_share
-from projections.queries.facts import ONE, ZERO, DealSums, deal_sums, pairs_apart, sums_by_rep
-from projections.queries.kpis import CUMULATIVE, attainment_of, exact_ratio, pace_of
+from projections.queries.facts import ONE, ZERO, DealSums, corrections_by_rep, deal_sums, pairs_apart, sums_by_rep
+from projections.queries.kpis import CUMULATIVE, ON_PACE, attainment_of, exact_ratio, lowest_pace, pace_of
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
 from projections.queries.rep_rollups import as_ints, knows_all, rolled_up
 from projections.queries.targets import Target, current_targets, in_force_by_scope
@@ -132,22 +132,13 @@ def in_scope(found: Mapping[str, Stint], scope: Scope) -> dict[str, Stint]:
     return {rep: stint for rep, stint in found.items() if stint.of(scope)}
 
 
-class Tracks(NamedTuple):
-    """Reps' tracks over the year before as_of (`own`: closed deals in whole counts, a split deal
-    once for each rep it credits; won amount by share; won deals' cycles) and, for the deals that
-    credit more than one of these reps then, the ids of those each rep won and lost (`shared`):
-    a team's or the company's track counts each deal once however it was split (`pooled`), and a
-    deal of one rep is counted once by that rep's own track, so only the shared ones need ids."""
-
-    own: dict[str, Track]
-    shared: dict[str, tuple[frozenset[str], frozenset[str]]]
+Shared = dict[str, tuple[frozenset[str], frozenset[str]]]  # rep → the ids of the shared deals it won, lost
 
 
-def pooled(
-    rep_ids: Iterable[str], own: Mapping[str, Track], shared: Mapping[str, tuple[frozenset[str], frozenset[str]]]
-) -> Track:
+def pooled(rep_ids: Iterable[str], own: Mapping[str, Track], shared: Shared) -> Track:
     """Several reps' tracks as one (a team's, the company's): money and cycles summed, and each
-    closed deal counted once, however many of these reps it credits (`Tracks`)."""
+    closed deal counted once, however many of these reps it credits: a deal of one rep is
+    counted once by that rep's own track, so only the shared ones need ids (`shared_deals`)."""
     chosen = [rep_id for rep_id in rep_ids if rep_id in own]
     summed = combined([own[rep_id] for rep_id in chosen])
     won: set[str] = set()
@@ -168,18 +159,19 @@ def pooled(
     )
 
 
+T = TypeVar("T")
 NOTHING_SHARED: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 NO_SUMS = DealSums()  # of a rep without deal facts in the window
 NO_TRACK = Track()  # of a rep or a pool without closed deals
 
 
-def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> Tracks:
-    """The `Tracks` of every rep with deal facts in the year before as_of (or of the given reps),
-    as `sums_by_rep` counts deals: each rep's facts summed in one group (its won or lost fact
-    counts a deal; every rep's, when the read knows every fact, from the rep rollup for the
-    year's whole days), then the pairs kept apart by id, summed pair by pair: those of the deals
-    a split or an unfirst nets, and those that credit several reps (a won or lost share below
-    one whole deal), so the pools can count each of them once."""
+def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> dict[str, Track]:
+    """rep → its track over the year before as_of (closed deals in whole counts, a split deal
+    once for each rep it credits; won amount by share; won deals' cycles), for every rep with
+    deal facts then (or for the given reps), as `sums_by_rep` counts deals: each rep's facts
+    summed in one group (its won or lost fact counts a deal; every rep's, when the read knows
+    every fact, from the rep rollup for the year's whole days), then corrected by the pairs of
+    the deals a split or an unfirst nets (`corrections_by_rep`)."""
     f, r = deal_facts.c, rep_deal_spans.c
     where = look_back(cut) if rep_ids is None else and_(look_back(cut), f.rep_id.in_(rep_ids))
     won_facts, lost_facts = (func.sum(case((column > ZERO, ONE), else_=ZERO)) for column in (f.won_ppb, f.lost_ppb))
@@ -205,40 +197,56 @@ def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> 
         sums = rolled_up(conn, rep_deal_spans, columns, days, per_rep, f.occurred_us)
     else:
         sums = as_ints(conn.execute(per_rep(where)))
-    whole: ColumnClause[Any] = literal_column(str(PPB))  # one whole deal, in parts per billion
-    shared = or_(and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
-    shared_won: dict[str, set[str]] = defaultdict(set)
-    shared_lost: dict[str, set[str]] = defaultdict(set)
-    # as BIGINT, not PostgreSQL's NUMERIC sums: ints to compare, not Decimals, a year's 13k pairs at 5k reps
-    pair_sums = [
-        cast(total, BigInteger) for total in (func.sum(f.won_ppb), func.sum(f.lost_ppb), won_facts, lost_facts)
-    ]
-    for rep_id, deal_id, won_ppb, lost_ppb, won, lost in pairs_apart(conn, pair_sums, where, shared):
-        summed = sums[rep_id]  # the pair's facts were counted one by one there: count it by its summed share
-        summed[0] += (1 if won_ppb > 0 else 0) - won
-        summed[1] += (1 if lost_ppb > 0 else 0) - lost
-        if won_ppb > 0:
-            shared_won[rep_id].add(deal_id)
-        if lost_ppb > 0:
-            shared_lost[rep_id].add(deal_id)
-    own = {
+    counted = [(func.sum(f.won_ppb), won_facts), (func.sum(f.lost_ppb), lost_facts)]
+    for rep_id, (won, lost) in corrections_by_rep(conn, counted, where).items():
+        summed = sums[rep_id]
+        summed[0] += won
+        summed[1] += lost
+    return {
         rep_id: Track(Decimal(won), Decimal(lost), Decimal(cents) / 100, cycles_us, cycles)
         for rep_id, (won, lost, cents, cycles_us, cycles) in sums.items()
     }
-    shared_ids = {
-        rep_id: (frozenset(shared_won.get(rep_id, ())), frozenset(shared_lost.get(rep_id, ())))
-        for rep_id in shared_won.keys() | shared_lost.keys()
+
+
+def shared_deals(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> Shared:
+    """rep → the ids of the deals of the year before as_of it won and lost that credit more than
+    one rep then (or netted ones), for every rep (or the given reps): what a pool needs to count
+    each of them once (`pooled`). Read only when a rep has too few closed deals of its own (at
+    ten million events, none of 5,050 reps: 13k pairs not read)."""
+    f = deal_facts.c
+    where = look_back(cut) if rep_ids is None else and_(look_back(cut), f.rep_id.in_(rep_ids))
+    whole: ColumnClause[Any] = literal_column(str(PPB))  # one whole deal, in parts per billion
+    shared = or_(and_(f.won_ppb > ZERO, f.won_ppb < whole), and_(f.lost_ppb > ZERO, f.lost_ppb < whole))
+    won: dict[str, set[str]] = defaultdict(set)
+    lost: dict[str, set[str]] = defaultdict(set)
+    shares = [cast(func.sum(f.won_ppb), BigInteger), cast(func.sum(f.lost_ppb), BigInteger)]
+    for rep_id, deal_id, won_ppb, lost_ppb in pairs_apart(conn, shares, where, shared):
+        if won_ppb > 0:
+            won[rep_id].add(deal_id)
+        if lost_ppb > 0:
+            lost[rep_id].add(deal_id)
+    return {
+        rep_id: (frozenset(won.get(rep_id, ())), frozenset(lost.get(rep_id, ()))) for rep_id in won.keys() | lost.keys()
     }
-    return Tracks(own, shared_ids)
 
 
-def tracks_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> Tracks:
+def tracks_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> dict[str, Track]:
     """`tracks` of every rep, remembered by the deal facts of its window (see `Remember`): the
     same facts, the same tracks, whatever as_of selected them."""
     if remember is None:
         return tracks(conn, cut)
-    window = bounds(conn, deal_facts.c.occurred_us, cut.as_of_us - LOOK_BACK_US + 1, cut.as_of_us)
-    return remember(("tracks", window), lambda: tracks(conn, cut))
+    return remember(("tracks", look_back_bounds(conn, cut)), lambda: tracks(conn, cut))
+
+
+def shared_of(conn: Connection, cut: Cutoffs, remember: Remember | None = None) -> Shared:
+    """`shared_deals` of every rep, remembered as `tracks_of`."""
+    if remember is None:
+        return shared_deals(conn, cut)
+    return remember(("shared-deals", look_back_bounds(conn, cut)), lambda: shared_deals(conn, cut))
+
+
+def look_back_bounds(conn: Connection, cut: Cutoffs) -> tuple[int | None, int | None]:
+    return bounds(conn, deal_facts.c.occurred_us, cut.as_of_us - LOOK_BACK_US + 1, cut.as_of_us)
 
 
 def look_back(cut: Cutoffs) -> ColumnElement[bool]:
@@ -304,22 +312,28 @@ def learned_by_rep(
     """Each rep's win probability and cycle: its own, its team's at as_of, or the company's (a
     rep no longer onboarded, or in no team, pooled with the reps in no team)."""
     every = tracks_of(conn, cut, remember)
+    shared = Lazily(lambda: shared_of(conn, cut, remember))  # only a pool needs them
     members: dict[str | None, list[str]] = defaultdict(list)
-    for rep_id in every.own:
+    for rep_id in every:
         stint = everyone.get(rep_id)
         members[None if stint is None else stint.team_id].append(rep_id)
     teams: dict[str | None, Track] = {}
 
     def team_of(team_id: str | None) -> Track:
         if team_id not in teams:
-            teams[team_id] = pooled(members.get(team_id, []), *every)
+            teams[team_id] = pooled(members.get(team_id, []), every, shared())
         return teams[team_id]
 
-    company = Lazily(lambda: pooled(every.own, *every))
-    return {
-        rep_id: learned_lazily(every.own.get(rep_id, NO_TRACK), partial(team_of, stint.team_id), company)
-        for rep_id, stint in reps.items()
-    }
+    company = Lazily(lambda: pooled(every, every, shared()))
+    found = {}
+    for rep_id, stint in reps.items():
+        own = every.get(rep_id, NO_TRACK)
+        # no pool for a settled rep, nor a function to ask for one: most reps of a company
+        if settled(own):
+            found[rep_id] = learned(own, NO_TRACK, NO_TRACK)
+        else:
+            found[rep_id] = learned_lazily(own, partial(team_of, stint.team_id), company)
+    return found
 
 
 def learned_in_scope(
@@ -341,38 +355,39 @@ def learned_in_scope(
 
 def learned_of_few(conn: Connection, cut: Cutoffs, scope: Scope, reps: Mapping[str, Stint]) -> dict[str, Learned]:
     """`learned_by_rep` of a few reps, each pool read when first needed (see `learned_in_scope`)."""
-    own = tracks(conn, cut, sorted(reps))
+    chosen = sorted(reps)
+    own = tracks(conn, cut, chosen)
     teams: dict[str, Track] = {}
 
     def team_of(team_id: str) -> Track:
         if team_id not in teams:
-            if scope.kind == "team" and scope.value == team_id:
-                teams[team_id] = pooled(reps, *own)  # the team's reps at as_of are the scope's
+            if scope.kind == "team" and scope.value == team_id:  # the team's reps at as_of are the scope's
+                teams[team_id] = pooled(reps, own, shared_deals(conn, cut, chosen))
             else:
                 team = Scope("team", team_id)
                 members = sorted(in_scope(everyone_at(conn, cut, reps_ever_in(conn, team, cut.known_us)), team))
-                teams[team_id] = pooled(members, *tracks(conn, cut, members))
+                teams[team_id] = pooled(members, tracks(conn, cut, members), shared_deals(conn, cut, members))
         return teams[team_id]
 
     def company() -> Track:
         every = tracks(conn, cut)
-        return pooled(every.own, *every)
+        return pooled(every, every, shared_deals(conn, cut))
 
     whole = Lazily(company)
     return {
-        rep_id: learned_lazily(own.own.get(rep_id, NO_TRACK), partial(team_of, str(stint.team_id)), whole)
+        rep_id: learned_lazily(own.get(rep_id, NO_TRACK), partial(team_of, str(stint.team_id)), whole)
         for rep_id, stint in reps.items()
     }
 
 
-class Lazily:
+class Lazily(Generic[T]):
     """A value computed on the first call, then given again."""
 
-    def __init__(self, compute: Callable[[], Track]):
+    def __init__(self, compute: Callable[[], T]):
         self.compute = compute
-        self.value: Track | None = None
+        self.value: T | None = None
 
-    def __call__(self) -> Track:
+    def __call__(self) -> T:
         if self.value is None:
             self.value = self.compute()
         return self.value
@@ -448,10 +463,11 @@ def actuals(sums: DealSums) -> dict[str, Decimal]:
     return {"revenue": Decimal(sums.revenue_cents) / 100, "orders": Decimal(sums.orders)}
 
 
-def landings(sums: DealSums, pipeline: Weighted) -> dict[str, Decimal]:
-    """Where each forecast metric lands by the pipeline forecast (`projection`'s, unrounded)."""
-    actual = actuals(sums)
-    return {"revenue": actual["revenue"] + pipeline.revenue, "orders": actual["orders"] + pipeline.orders}
+def landed(metric: str, sums: DealSums, pipeline: Weighted) -> Decimal:
+    """Where a forecast metric lands by the pipeline forecast (`projection`'s, unrounded)."""
+    if metric == "revenue":
+        return Decimal(sums.revenue_cents) / 100 + pipeline.revenue
+    return Decimal(sums.orders) + pipeline.orders
 
 
 def pipeline_summary(summed: Weighted, own: Learned | None) -> dict[str, Any]:
@@ -500,8 +516,7 @@ class Standing(NamedTuple):
     stint: Stint
     sums: DealSums
     figures: dict[str, Any]  # `rep_figures_of`
-    goals: dict[str, Target]
-    pace: dict[str, Decimal | None]  # its attainment is made with its row
+    goals: dict[str, Target]  # its pace and attainment are made with its row
     learned: Learned
     weights: Weighted
 
@@ -521,16 +536,15 @@ def standings(conn: Connection, scope: Scope, cut: Cutoffs, remember: Remember |
     wanted = {metric for found in goals.values() for metric in found}
     leads_of = rep_leads(conn, cut) if "conversion_rate" in wanted else {}
     activities_of = rep_activities_of(conn, cut, remember) if "activities" in wanted else {}
-    pipeline = pipelines(deals, cut, learned_from)
-    share = elapsed_share(cut)
+    end_us = cut.end_us
     found = {}
     for rep_id, stint in reps.items():
         deal = sums.get(rep_id, NO_SUMS)
         created, converted = leads_of.get(rep_id, (0, 0))
         figures = rep_figures_of(deal, created, converted, activities_of.get(rep_id, 0), wanted)
-        pace = pace_of(figures, goals[rep_id], share)
-        weights = weigh(pipeline[rep_id], learned_from[rep_id])
-        found[rep_id] = Standing(stint, deal, figures, goals[rep_id], pace, learned_from[rep_id], weights)
+        learned = learned_from[rep_id]
+        weights = weigh(pipeline_of(deals.get(rep_id, NO_OPEN_DEALS), learned.cycle_us, end_us), learned)
+        found[rep_id] = Standing(stint, deal, figures, goals[rep_id], learned, weights)
     return found
 
 
@@ -551,7 +565,7 @@ def forecast_row(rep_id: str, standing: Standing, share: Decimal) -> dict[str, A
         "team_id": standing.stint.team_id,
         "region": standing.stint.region,
         "attainment": attainment_of(standing.figures, standing.goals),
-        "pace": standing.pace,
+        "pace": pace_of(standing.figures, standing.goals, share),
         "forecast": metrics(standing.sums, standing.weights, share, targets),
         "pipeline": pipeline_summary(standing.weights, standing.learned),
         "targets": targets,
@@ -680,40 +694,48 @@ def off_track(
     `limit` from `offset` (every one without a limit), each made only when it is listed."""
     parsed = parse_scope(scope)
     cut = cutoffs(settings, period, as_of, known_at)
-    # planned for its values: a company's or a team's reads span thousands of reps and a year;
     # the collector paused (ledger.gc_pause): a company's rows, ~half a million containers alive
-    # to the end, set off collections that walked them again and again (~300 ms of 1.1 s at 10M)
+    # to the end, set off collections that walked them again and again (~300 ms of 1.1 s at 10M);
+    # and turned on again only once they are gone (`ranked_page` returns): the count of new
+    # objects grows while it is off, so the first allocation after would walk all of them (15 ms)
     with paused_gc():
-        with reading(engine, custom_plans=True) as conn:
-            found = standings(conn, parsed, cut, remember)
-        share = elapsed_share(cut)
-        worst = {rep_id: worst_of(standing) for rep_id, standing in found.items()}
-        ranked = sorted((value, rep_id) for rep_id, value in worst.items() if value is not None)
-        listed = []
-        for _, rep_id in ranked[offset : None if limit is None else offset + limit]:
-            row = forecast_row(rep_id, found[rep_id], share)
-            row["reasons"] = reasons_of(row, share)
-            listed.append(row)
-    return {"elapsed_share": _share(cut), "reps_in_scope": len(found), "off_track": len(ranked), "reps": listed}
+        ranked, listed, reps_in_scope = ranked_page(engine, parsed, cut, remember, offset, limit)
+    return {"elapsed_share": _share(cut), "reps_in_scope": reps_in_scope, "off_track": ranked, "reps": listed}
 
 
-ONE_WHOLE = Decimal(1)  # on track: a Decimal compared with a Decimal, not with an int (every rep's reasons)
+def ranked_page(
+    engine: Engine, scope: Scope, cut: Cutoffs, remember: Remember | None, offset: int, limit: int | None
+) -> tuple[int, list[dict[str, Any]], int]:
+    """`off_track`'s count of off-track reps, its page of rows and the count of reps in scope."""
+    with reading(engine, custom_plans=True) as conn:  # planned for its values: thousands of reps, a year
+        found = standings(conn, scope, cut, remember)
+    share = elapsed_share(cut)
+    worst = {rep_id: worst_of(standing, share) for rep_id, standing in found.items()}
+    ranked = sorted((value, rep_id) for rep_id, value in worst.items() if value is not None)
+    listed = []
+    for _, rep_id in ranked[offset : None if limit is None else offset + limit]:
+        row = forecast_row(rep_id, found[rep_id], share)
+        row["reasons"] = reasons_of(row, share)
+        listed.append(row)
+    return len(ranked), listed, len(found)
 
 
-def worst_of(standing: Standing) -> Decimal | None:
+def worst_of(standing: Standing, share: Decimal) -> Decimal | None:
     """The value of the worst of a rep's `reasons_of` (None: on track), from its standing alone: a
     company's reps are all ranked, and only those listed are made rows."""
-    behind = [pace for pace in standing.pace.values() if pace is not None and pace < ONE_WHOLE]
+    worst = lowest_pace(standing.figures, standing.goals, share)
     goals = standing.goals
-    if "revenue" in goals or "orders" in goals:  # a forecast is judged only against its target
-        landing = landings(standing.sums, standing.weights)
-        for metric in FORECAST_METRICS:
-            target = goals.get(metric)
-            if target is not None and target.value:
-                projected = attained(landing[metric], target.value)
-                if projected < ONE_WHOLE:
-                    behind.append(projected)
-    return min(behind) if behind else None
+    for metric in FORECAST_METRICS:  # a forecast is judged only against its target
+        target = goals.get(metric)
+        if target is None or not target.value:
+            continue
+        landing = landed(metric, standing.sums, standing.weights)
+        if target.value > 0 and landing >= target.value:  # an attainment of 1 or more
+            continue
+        projected = attained(landing, target.value)
+        if projected < ON_PACE and (worst is None or projected < worst):
+            worst = projected
+    return worst
 
 
 def reasons_of(row: Mapping[str, Any], share: Decimal) -> list[dict[str, Any]]:
@@ -721,7 +743,7 @@ def reasons_of(row: Mapping[str, Any], share: Decimal) -> list[dict[str, Any]]:
     of its target (`value` is the pace, or the forecast's attainment)."""
     reasons = []
     for metric, pace in row["pace"].items():
-        if pace is not None and pace < ONE_WHOLE:
+        if pace is not None and pace < ON_PACE:
             target = row["targets"][metric]
             expected = target * share if metric in CUMULATIVE else target
             places = 2 if metric in ("revenue", "avg_order_value") else 4
@@ -730,7 +752,7 @@ def reasons_of(row: Mapping[str, Any], share: Decimal) -> list[dict[str, Any]]:
             )
     for metric, figures in row["forecast"].items():
         projected = figures["attainment"]["pipeline"]
-        if projected is not None and projected < ONE_WHOLE:
+        if projected is not None and projected < ON_PACE:
             reasons.append({"kind": "forecast", "metric": metric, "value": projected, "forecast": figures["pipeline"]})
     return sorted(reasons, key=lambda reason: (reason["value"], reason["kind"], reason["metric"]))
 

@@ -216,6 +216,9 @@ def attainment_of(figures: dict[str, Any], goals: dict[str, Target]) -> dict[str
     return attainment
 
 
+ON_PACE = Decimal(1)  # a Decimal compared with a Decimal, not with an int: every rep of a company's list
+
+
 def pace_of(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -> dict[str, Decimal | None]:
     """metric → actual / what the target expects by now (a cumulative figure's target × `share`)."""
     exact = figures["exact"]
@@ -228,3 +231,21 @@ def pace_of(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -
             None if actual is None or not expected else (actual / expected).quantize(QUANTA[4], ROUND_HALF_UP)
         )
     return pace
+
+
+def lowest_pace(figures: dict[str, Any], goals: dict[str, Target], share: Decimal) -> Decimal | None:
+    """The lowest pace below 1 of `pace_of` (None: none below 1), worked out only for the metrics
+    behind: a company's list ranks every rep by it, and most paces it would divide are on track
+    (a figure at or above what a positive target expects by now has a pace of 1 or more)."""
+    exact = figures["exact"]
+    lowest = None
+    for metric, goal in goals.items():
+        actual = exact[metric] if metric in exact else figures.get(metric)
+        target = goal.value
+        expected = target * share if metric in CUMULATIVE else target
+        if actual is None or not expected or (expected > 0 and actual >= expected):
+            continue
+        pace = (actual / expected).quantize(QUANTA[4], ROUND_HALF_UP)
+        if pace < ON_PACE and (lowest is None or pace < lowest):
+            lowest = pace
+    return lowest
