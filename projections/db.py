@@ -27,8 +27,21 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import CollationClause
 
 from ledger.config import Settings
+
+BYTES = "C"  # `column.collate(BYTES)`: text compared by its bytes, on PostgreSQL and SQLite alike
+
+
+@compiles(CollationClause, "sqlite")
+def _bytes_on_sqlite(element: CollationClause, compiler: Any, **kw: Any) -> str:
+    """SQLite names the byte order BINARY (its default), PostgreSQL "C". A sort or a grouping
+    whose order means nothing but equal ids side by side (`facts.apart`) is asked for in bytes:
+    PostgreSQL's other collations compare text through the C library (`C.UTF-8` included),
+    a quarter of the time of a read that sorts 20k ids (docs/performance.md, ninth run)."""
+    return "BINARY" if element.collation == BYTES else compiler.visit_collation(element, **kw)
 
 
 def engine_for(settings: Settings, reads_ledger: str | None = None) -> Engine:

@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "9"
+SCHEMA_VERSION = "10"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -124,6 +124,7 @@ memberships = Table(
 
 # ---------------------------------------------------------------- sales: fold state
 
+STILL_OPEN = text("outcome IS NULL")  # a deal neither won nor lost yet: the `deals_open` index
 # A deal's state as the log stands at the tracked position: what the next event of the deal
 # needs to know (amount, shares, refunds) to write its deltas.
 deals = Table(
@@ -151,7 +152,17 @@ deals = Table(
     Column("closed_recorded_us", BigInteger),
     Column("netted", Boolean, nullable=False),  # a split or an unfirst netted its facts (deal_facts.netted)
     Index("deals_lead", "lead_id", info={"fold": True}),  # the sales fold reads through it
-    Index("deals_open", "outcome", "rep_id"),  # the pipeline: open deals by rep
+    # the pipeline: the deals still open, by rep, with what a rep's pipeline is made of (read
+    # from the index alone, a rep after another: `accel.open_deals_in_sql`)
+    Index(
+        "deals_open",
+        "rep_id",
+        "opened_us",
+        "expected_cents",
+        "opened_recorded_us",
+        sqlite_where=STILL_OPEN,
+        postgresql_where=STILL_OPEN,
+    ),
     Index("deals_closed", "closed_us"),  # … and deals closed after as_of
     Index("deals_closed_known", "closed_recorded_us"),  # … or known closed only after known_at
     Index("deals_customer", "customer_id"),  # who holds a customer (authorising a write that names it)
