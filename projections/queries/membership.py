@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, false, or_, select
 
@@ -72,9 +72,9 @@ def known_scope(engine: Engine, text: str) -> bool:
         return scope_exists(conn, parse_scope(text))
 
 
-@dataclass(frozen=True)
-class Stint:
-    """A stretch of business time [lo, hi) during which a rep had one team and one region."""
+class Stint(NamedTuple):
+    """A stretch of business time [lo, hi) during which a rep had one team and one region. A
+    tuple: a company's list makes one for every one of thousands of reps (`Track`'s reason)."""
 
     rep_id: str
     lo: int

@@ -122,7 +122,10 @@ def in_force_by_scope(
     conn: Connection, period: str, cut: Cutoffs, scope_keys: list[str] | None = None
 ) -> dict[str, dict[str, Target]]:
     """scope → `in_force` of its revisions (the given scopes', or every scope's), read at once:
-    only the rows the cut-offs see, in log order, the latest of each metric kept."""
+    only the rows the cut-offs see, each scope's in log order, the latest of each metric kept.
+    By scope, then position: the order of the `target_revisions_period_scope` index, read as it
+    stands (in log order alone, a company's 17k rows were filtered out of every period's, or
+    sorted: 12 → 3 ms at ten million events)."""
     t = target_revisions.c
     query = select(t.scope_key, t.metric, t.value, t.position).where(
         t.period == period, t.recorded_us <= cut.known_us, t.occurred_us <= cut.as_of_us
@@ -130,7 +133,7 @@ def in_force_by_scope(
     if scope_keys is not None:
         query = query.where(t.scope_key.in_(scope_keys))
     latest: dict[str, dict[str, Target]] = {}
-    for scope_key, metric, value, position in conn.execute(query.order_by(t.position)).all():
+    for scope_key, metric, value, position in conn.execute(query.order_by(t.scope_key, t.position)).all():
         found = latest.get(scope_key)
         if found is None:
             found = latest[scope_key] = {}
