@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select, union_all
+from sqlalchemy.types import NullType
 
 from projections.forecasting import NO_OPEN_DEALS, OpenDeals
 from projections.tables import deals
@@ -45,4 +46,7 @@ def gathered(conditions: Sequence[ColumnElement[bool]], rep_ids: list[str] | Non
     if rep_ids is not None:
         picked = [rows.where(d.rep_id.in_(rep_ids)) for rows in picked]
     o = (picked[0] if len(picked) == 1 else union_all(*picked)).subquery("opened").c
-    return select(o.rep_id, func.array_agg(o.opened_us), func.array_agg(o.expected_cents)).group_by(o.rep_id)
+    # typed as nothing: psycopg's lists of ints are what is wanted, and SQLAlchemy's ARRAY would
+    # walk every element of them again (17 → 12 ms of CPU over a company's 37k open deals)
+    arrays = [func.array_agg(column, type_=NullType()) for column in (o.opened_us, o.expected_cents)]
+    return select(o.rep_id, *arrays).group_by(o.rep_id)
