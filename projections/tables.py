@@ -31,7 +31,7 @@ metadata = MetaData()
 
 # Bump when a projected table changes shape or meaning: stored projections of another version
 # are dropped and replayed from the log (runner.ensure_schema).
-SCHEMA_VERSION = "10"
+SCHEMA_VERSION = "11"
 
 # SQLite makes "INTEGER PRIMARY KEY" the rowid itself: the cheapest key to append to.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -163,6 +163,7 @@ deals = Table(
         sqlite_where=STILL_OPEN,
         postgresql_where=STILL_OPEN,
     ),
+    Index("deals_rep", "rep_id", "opened_us"),  # a rep's deals (`pipeline.rep_deals`)
     Index("deals_closed", "closed_us"),  # … and deals closed after as_of
     Index("deals_closed_known", "closed_recorded_us"),  # … or known closed only after known_at
     Index("deals_customer", "customer_id"),  # who holds a customer (authorising a write that names it)
