@@ -243,6 +243,21 @@ def corrections_by_rep(
     return as_ints(conn.execute(select(pairs.c.rep_id, *deltas).group_by(pairs.c.rep_id)))
 
 
+def count_deals(
+    conn: Connection,
+    found: dict[str, list[int]],
+    counted: Sequence[tuple[ColumnElement[Any], ColumnElement[Any]]],
+    where: ColumnElement[bool],
+    first: int,
+) -> None:
+    """Make each rep's counts of facts in `found` (its sums, the counts from column `first` on, in
+    the order of `counted`) counts of deals: `corrections_by_rep` added in."""
+    for rep_id, deltas in corrections_by_rep(conn, counted, where).items():
+        summed = found[rep_id]
+        for i, delta in enumerate(deltas, first):
+            summed[i] += delta
+
+
 def sums_by_rep(conn: Connection, where: ColumnElement[bool], days: Days | None = None) -> dict[str, DealSums]:
     """rep → the `DealSums` of its fact rows matching `where`, as `counted_by_deal(where, rep_id)`
     counts them, without grouping every (rep, deal) pair: each rep's facts summed in one group,
@@ -269,10 +284,7 @@ def sums_by_rep(conn: Connection, where: ColumnElement[bool], days: Days | None 
         columns = (r.won_cents, r.refund_cents, r.won_facts, r.lost_facts, r.new_customer_facts)
         found = rolled_up(conn, rep_deal_spans, columns, days, per_rep, f.occurred_us)
     counted = [(func.sum(f[name]), facts) for name, facts in zip(shares, facts_with, strict=True)]
-    for rep_id, deltas in corrections_by_rep(conn, counted, where).items():
-        summed = found[rep_id]
-        for i, delta in enumerate(deltas, 2):
-            summed[i] += delta
+    count_deals(conn, found, counted, where, 2)
     return {rep_id: DealSums(*values) for rep_id, values in found.items()}
 
 

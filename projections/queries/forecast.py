@@ -67,7 +67,7 @@ from projections.forecasting import (
 from projections.forecasting import weighted as weigh
 from projections.payouts.assembly import memoized, projected_payout, read_figures_ahead
 from projections.queries.cutoffs import Cutoffs, cutoffs, elapsed_share
-from projections.queries.facts import ONE, ZERO, DealSums, corrections_by_rep, deal_sums, pairs_apart, sums_by_rep
+from projections.queries.facts import ONE, ZERO, DealSums, count_deals, deal_sums, pairs_apart, sums_by_rep
 from projections.queries.kpis import CUMULATIVE, ON_PACE, attainment_of, exact_ratio, lowest_pace, pace_of
 from projections.queries.membership import Scope, ScopeFilter, Stint, parse_scope, reps_ever_in, stints
 from projections.queries.rep_rollups import as_ints, knows_all, rolled_up
@@ -199,10 +199,7 @@ def tracks(conn: Connection, cut: Cutoffs, rep_ids: list[str] | None = None) -> 
     else:
         sums = as_ints(conn.execute(per_rep(where)))
     counted = [(func.sum(f.won_ppb), won_facts), (func.sum(f.lost_ppb), lost_facts)]
-    for rep_id, (won, lost) in corrections_by_rep(conn, counted, where).items():
-        summed = sums[rep_id]
-        summed[0] += won
-        summed[1] += lost
+    count_deals(conn, sums, counted, where, 0)
     return {
         rep_id: Track(Decimal(won), Decimal(lost), Decimal(cents) / 100, cycles_us, cycles)
         for rep_id, (won, lost, cents, cycles_us, cycles) in sums.items()
